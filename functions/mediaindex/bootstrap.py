@@ -1,0 +1,93 @@
+"""Wire adapters to the use cases from the settings. The only module that knows every adapter; each is imported
+lazily so a Lambda function never loads the local models and a laptop never needs AWS credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mediaindex.config import Settings
+from mediaindex.domain.errors import ConfigurationError
+from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, Storage
+from mediaindex.services.indexing import NullMetrics, Pipeline
+
+
+def build_index(settings: Settings) -> Index:
+    url = settings.resolved_index_url
+    if url.startswith("sqlite://"):
+        from mediaindex.adapters.index.sqlite import SqliteIndex
+
+        # As SQLAlchemy writes it: sqlite:///relative.db, sqlite:////absolute/path.db, sqlite:///:memory:
+        if not url.startswith("sqlite:///"):
+            raise ConfigurationError(f"MEDIAINDEX_INDEX={url!r}: write sqlite:///relative.db or sqlite:////abs/path.db")
+        path = url[len("sqlite:///"):]
+        return SqliteIndex(path, settings.index_name)
+    if url.startswith(("http://", "https://")):
+        from mediaindex.adapters.index.opensearch import OpenSearchIndex
+
+        return OpenSearchIndex.connect(url, settings)
+    raise ConfigurationError(f"MEDIAINDEX_INDEX={url!r}: use sqlite:///PATH or an http(s):// OpenSearch URL")
+
+
+def build_analyzer(settings: Settings, rekognition_client: Any = None) -> Analyzer:
+    if settings.analyzer == "rekognition":
+        from mediaindex.adapters.analysis.rekognition import RekognitionAnalyzer
+
+        return RekognitionAnalyzer(settings, client=rekognition_client)
+    from mediaindex.adapters.analysis.local import LocalAnalyzer
+
+    return LocalAnalyzer(settings)
+
+
+def build_faces(settings: Settings, rekognition_client: Any = None) -> FaceCollection | None:
+    if not settings.has("people"):
+        return None
+    if settings.analyzer == "rekognition":
+        from mediaindex.adapters.faces.rekognition import RekognitionFaceCollection
+
+        return RekognitionFaceCollection(settings, client=rekognition_client)
+    try:
+        from mediaindex.adapters.faces.local import LocalFaceCollection
+    except ImportError:  # known people on the local analyzer arrive with their own adapter
+        return None
+    return LocalFaceCollection(settings)
+
+
+def build_storage(uri: str | None = None) -> Storage:
+    """S3 for `s3://...` (and for Lambda), a folder otherwise."""
+    if uri is None or uri.startswith("s3://"):
+        from mediaindex.adapters.storage.s3 import S3Storage
+
+        return S3Storage()
+    from mediaindex.adapters.storage.folder import FolderStorage
+
+    return FolderStorage()
+
+
+def build_pipeline(
+    settings: Settings,
+    storage: Storage | None = None,
+    metrics: Metrics | None = None,
+    index: Index | None = None,
+    analyzer: Analyzer | None = None,
+    faces: FaceCollection | None = None,
+    rekognition_client: Any = None,
+) -> Pipeline:
+    index = index or build_index(settings)
+    index.ensure_ready()
+    analyzer = analyzer or build_analyzer(settings, rekognition_client)
+    if faces is None:
+        faces = build_faces(settings, rekognition_client)
+    pipeline = Pipeline(
+        storage=storage or build_storage(),
+        analyzer=analyzer,
+        index=index,
+        faces=faces,
+        metrics=metrics or NullMetrics(),
+        max_pixels=settings.max_pixels,
+    )
+    try:
+        from mediaindex.services.video import make_video_indexer
+    except ImportError:  # video support is its own module; without it videos get a clear `failed` reason
+        return pipeline
+    pipeline.video = make_video_indexer(settings, pipeline)
+    return pipeline

@@ -1,0 +1,114 @@
+"""Settings, read from the environment (Lambda, `mediaindex invoke`) and overridable by CLI options.
+
+| variable | meaning | default |
+|---|---|---|
+| MEDIAINDEX_HOME | where the embedded default keeps its files | ~/.mediaindex |
+| MEDIAINDEX_INDEX | `sqlite:///PATH`, or an `http(s)://` OpenSearch URL | sqlite:///$MEDIAINDEX_HOME/index.db |
+| MEDIAINDEX_INDEX_NAME | OpenSearch index alias / SQLite table prefix | media |
+| MEDIAINDEX_OPENSEARCH_AUTH | `sigv4` (Amazon OpenSearch Service), `basic`, `none`; `auto`: sigv4 for *.amazonaws.com | auto |
+| MEDIAINDEX_OPENSEARCH_USER / _PASSWORD | basic auth for a self-hosted cluster | |
+| MEDIAINDEX_ANALYZER | `rekognition` or `local` | local |
+| MEDIAINDEX_COLLECTION | the Rekognition face collection id | mediaindex-faces |
+| MEDIAINDEX_MIN_CONFIDENCE | labels below this confidence (0-100) are dropped | 55 |
+| MEDIAINDEX_MAX_LABELS | at most this many labels per picture | 50 |
+| MEDIAINDEX_FEATURES | comma list of analyses: labels, faces, people, text, moderation | labels,faces,people |
+| MEDIAINDEX_FACE_MATCH_THRESHOLD | minimum similarity (0-100) to name a face | 80 |
+| MEDIAINDEX_MAX_PIXELS | larger images are refused (decompression bombs) | 256000000 |
+| MEDIAINDEX_VIDEO_INTERVAL | seconds between sampled video frames | 6 |
+| MEDIAINDEX_PEOPLE_PREFIX | on S3, files under this prefix enrol known people (`people/<name>/...`) | people/ |
+| MEDIAINDEX_DLQ_URL | SQS queue that receives a message, with its reason, once retries are spent | |
+| MEDIAINDEX_MAX_RECEIVES | deliveries of one SQS message before it is dead-lettered with its reason | 5 |
+| MEDIAINDEX_MODELS_DIR | a folder of model files that replace the packaged ones (local analyzer) | |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from mediaindex.domain.errors import ConfigurationError
+
+ALL_FEATURES = ("labels", "faces", "people", "text", "moderation")
+DEFAULT_FEATURES = ("labels", "faces", "people")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path.home() / ".mediaindex")
+    index_url: str | None = None
+    index_name: str = "media"
+    opensearch_auth: str = "auto"
+    opensearch_user: str | None = None
+    opensearch_password: str | None = None
+    aws_region: str | None = None
+    analyzer: str = "local"
+    collection_id: str = "mediaindex-faces"
+    min_confidence: float = 55.0
+    max_labels: int = 50
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    face_match_threshold: float = 80.0
+    max_pixels: int = 256_000_000
+    video_interval: float = 6.0
+    people_prefix: str = "people/"
+    dlq_url: str | None = None
+    max_receives: int = 5
+    models_dir: Path | None = None
+
+    @property
+    def resolved_index_url(self) -> str:
+        return self.index_url or f"sqlite:///{self.home / 'index.db'}"
+
+    def has(self, feature: str) -> bool:
+        return feature in self.features
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(f"MEDIAINDEX_{name}")
+            return value if value not in (None, "") else None
+
+        def number(name: str, default: float, kind: type = float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ConfigurationError(f"MEDIAINDEX_{name}={raw!r} is not a number") from None
+
+        analyzer = (get("ANALYZER") or "local").lower()
+        if analyzer not in ("local", "rekognition"):
+            raise ConfigurationError(f"MEDIAINDEX_ANALYZER={analyzer!r}: use 'local' or 'rekognition'")
+        features = tuple(f.strip().lower() for f in (get("FEATURES") or ",".join(DEFAULT_FEATURES)).split(",") if f.strip())
+        unknown = sorted(set(features) - set(ALL_FEATURES))
+        if unknown:
+            raise ConfigurationError(f"MEDIAINDEX_FEATURES: unknown {unknown}; choose from {', '.join(ALL_FEATURES)}")
+        home = Path(get("HOME") or Path.home() / ".mediaindex").expanduser()
+        return cls(
+            home=home,
+            index_url=get("INDEX"),
+            index_name=get("INDEX_NAME") or "media",
+            opensearch_auth=(get("OPENSEARCH_AUTH") or "auto").lower(),
+            opensearch_user=get("OPENSEARCH_USER"),
+            opensearch_password=get("OPENSEARCH_PASSWORD"),
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+            analyzer=analyzer,
+            collection_id=get("COLLECTION") or "mediaindex-faces",
+            min_confidence=number("MIN_CONFIDENCE", 55.0),
+            max_labels=int(number("MAX_LABELS", 50, int)),
+            features=features,
+            face_match_threshold=number("FACE_MATCH_THRESHOLD", 80.0),
+            max_pixels=int(number("MAX_PIXELS", 256_000_000, int)),
+            video_interval=number("VIDEO_INTERVAL", 6.0),
+            people_prefix=get("PEOPLE_PREFIX") or "people/",
+            dlq_url=get("DLQ_URL"),
+            max_receives=int(number("MAX_RECEIVES", 5, int)),
+            models_dir=Path(get("MODELS_DIR")).expanduser() if get("MODELS_DIR") else None,
+        )

@@ -1,0 +1,95 @@
+"""The search document: one per file, snake_case, the same whichever analyzer and index produced it.
+
+Status is one of `indexed` (searchable), `failed` (the file could not be analysed; `error` says why; kept out of
+normal search results) or `deleted` (a tombstone: the file is gone, and the tombstone's sequencer stops an older,
+late event from bringing it back; never shown in search).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from mediaindex.domain.model import Analysis, Face, Label
+
+INDEXED = "indexed"
+FAILED = "failed"
+DELETED = "deleted"
+
+# Fields copied from a document whose bytes were already analysed (a copy or a rename), instead of analysing again.
+ANALYSIS_FIELDS = (
+    "media_type", "content_type", "width", "height", "taken_at", "camera", "location", "labels", "label_names",
+    "faces", "people", "text", "moderation", "analyzer", "model_versions", "video",
+)
+
+
+def document_id(bucket: str, key: str) -> str:
+    """A stable id from bucket and key. Hashed because keys may be 1,024 bytes of anything, and ids may not."""
+    return hashlib.sha256(f"{bucket}\x00{key}".encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def sequencer_newer(candidate: str | None, current: str | None) -> bool | None:
+    """Is `candidate` later than `current`? S3's rule: right-pad the shorter hex string with zeros, then compare.
+
+    None when either is missing (some emulators, and our folder storage on deletes, send none): the caller then
+    asks storage what is true now instead.
+    """
+    if not candidate or not current:
+        return None
+    width = max(len(candidate), len(current))
+    a, b = candidate.upper().ljust(width, "0"), current.upper().ljust(width, "0")
+    if a == b:
+        return False
+    return a > b
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def label_names(labels: Iterable[Label]) -> list[str]:
+    """Every name a search word may match: each label, its aliases and its parents, lower case, once."""
+    seen: dict[str, None] = {}
+    for label in labels:
+        for name in (label.name, *label.aliases, *label.parents):
+            seen.setdefault(name.lower(), None)
+    return list(seen)
+
+
+def face_to_doc(face: Face) -> dict[str, Any]:
+    d = asdict(face)
+    d.pop("embedding", None)  # vectors live with the face collection, not in every search hit
+    d.pop("landmarks", None)
+    d["emotion"] = face.top_emotion()
+    return d
+
+
+def analysis_fields(analysis: Analysis) -> dict[str, Any]:
+    people = sorted({f.person for f in analysis.faces if f.person})
+    return {
+        "labels": [asdict(label) for label in analysis.labels],
+        "label_names": label_names(analysis.labels),
+        "faces": [face_to_doc(f) for f in analysis.faces],
+        "face_count": len(analysis.faces),
+        "people": people,
+        "text": " ".join(line.text for line in analysis.text) or None,
+        "moderation": analysis.moderation,
+        "analyzer": analysis.analyzer,
+        "model_versions": analysis.model_versions,
+    }
+
+
+def base_document(bucket: str, key: str, sequencer: str | None) -> dict[str, Any]:
+    return {
+        "id": document_id(bucket, key),
+        "bucket": bucket,
+        "key": key,
+        "sequencer": sequencer,
+        "indexed_at": now_iso(),
+    }
+
+
+def tombstone(bucket: str, key: str, sequencer: str | None) -> dict[str, Any]:
+    return {**base_document(bucket, key, sequencer), "status": DELETED, "error": None}

@@ -1,0 +1,43 @@
+"""The errors the use cases tell apart: a bad file (record it and move on) versus a passing fault (retry)."""
+
+
+class MediaIndexError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class BadMedia(MediaIndexError):
+    """The file itself cannot be analysed: retrying will not help. It gets a `failed` document with this reason."""
+
+    code = "bad_media"
+
+
+class EmptyFile(BadMedia):
+    code = "empty_file"
+
+
+class CorruptMedia(BadMedia):
+    code = "corrupt"
+
+
+class UnsupportedMedia(BadMedia):
+    code = "unsupported"
+
+
+class MediaTooLarge(BadMedia):
+    code = "too_large"
+
+
+class TransientError(MediaIndexError):
+    """A service is throttling or down. The message is retried and, in the end, dead-lettered with this reason."""
+
+
+class ObjectNotFound(MediaIndexError):
+    """The file is no longer in storage (deleted before we got to it): not an error for indexing."""
+
+
+class VersionConflict(MediaIndexError):
+    """Someone else wrote the document between our read and our write: read again and decide again."""
+
+
+class ConfigurationError(MediaIndexError):
+    """A setting is missing or wrong; the message says which and what to do."""

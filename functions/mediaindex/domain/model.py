@@ -1,0 +1,129 @@
+"""What an analyzer sees in a picture, independent of which analyzer looked.
+
+Every analyzer (Rekognition, the local models) returns an `Analysis`; everything downstream (documents, search,
+people) reads only this. Confidences are percentages (0-100) as Rekognition gives them; boxes are ratios of the
+image's width and height, as Rekognition gives them, so both analyzers produce the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Box:
+    left: float
+    top: float
+    width: float
+    height: float
+
+    def clamp(self) -> "Box":
+        left = min(max(self.left, 0.0), 1.0)
+        top = min(max(self.top, 0.0), 1.0)
+        return Box(left, top, min(max(self.width, 0.0), 1.0 - left), min(max(self.height, 0.0), 1.0 - top))
+
+
+@dataclass
+class Instance:
+    """One occurrence of a label in the picture (a dog among several dogs)."""
+
+    box: Box
+    confidence: float
+
+
+@dataclass
+class Label:
+    name: str
+    confidence: float
+    parents: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    instances: list[Instance] = field(default_factory=list)
+
+
+@dataclass
+class Emotion:
+    type: str  # upper case, as Rekognition: HAPPY, SAD, ANGRY, CONFUSED, DISGUSTED, SURPRISED, CALM, FEAR
+    confidence: float
+
+
+@dataclass
+class Pose:
+    roll: float
+    yaw: float
+    pitch: float
+
+
+@dataclass
+class Quality:
+    brightness: float
+    sharpness: float
+
+
+@dataclass
+class Landmark:
+    type: str
+    x: float
+    y: float
+
+
+@dataclass
+class Face:
+    box: Box
+    confidence: float
+    age_low: int | None = None
+    age_high: int | None = None
+    gender: str | None = None  # "Male" / "Female", as Rekognition
+    emotions: list[Emotion] = field(default_factory=list)
+    smile: bool | None = None
+    eyeglasses: bool | None = None
+    sunglasses: bool | None = None
+    beard: bool | None = None
+    mustache: bool | None = None
+    eyes_open: bool | None = None
+    mouth_open: bool | None = None
+    pose: Pose | None = None
+    quality: Quality | None = None
+    landmarks: list[Landmark] = field(default_factory=list)
+    # A vector for matching faces, when the analyzer computes one (the local analyzer does; Rekognition keeps its
+    # vectors inside the collection and never returns them).
+    embedding: list[float] | None = None
+    # Filled in by face matching: who this is, the matched face's id, and how sure (0-100).
+    person: str | None = None
+    face_id: str | None = None
+    similarity: float | None = None
+
+    def top_emotion(self) -> str | None:
+        return max(self.emotions, key=lambda e: e.confidence).type if self.emotions else None
+
+
+@dataclass
+class TextLine:
+    text: str
+    confidence: float
+    box: Box | None = None
+
+
+@dataclass
+class Analysis:
+    """Everything one analyzer found in one picture."""
+
+    analyzer: str
+    labels: list[Label] = field(default_factory=list)
+    faces: list[Face] = field(default_factory=list)
+    text: list[TextLine] = field(default_factory=list)
+    moderation: float | None = None  # 0-1 likelihood that the picture is not safe for work, when computed
+    model_versions: dict[str, str] = field(default_factory=dict)
+    # How many paid API calls this analysis cost (Rekognition); 0 for local models.
+    api_calls: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FaceMatch:
+    person: str
+    face_id: str
+    similarity: float

@@ -1,0 +1,68 @@
+"""`mediaindex`: one command, a sub-command per use case. Each sub-command lives in its own module here with a
+`register(subparsers)` function; this file only assembles them."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from mediaindex import __version__
+from mediaindex.domain.errors import ConfigurationError, MediaIndexError
+
+# In the order `--help` lists them.
+COMMANDS = (
+    "index", "search", "show", "stats", "watch", "analyze", "people", "faces", "backfill", "reconcile", "serve",
+    "invoke",
+)
+
+EPILOG = """\
+Settings come from the environment (MEDIAINDEX_INDEX, MEDIAINDEX_ANALYZER, MEDIAINDEX_HOME, ...; see README) and
+can be overridden by options. Every command takes --json for output that scripts can read.
+
+examples:
+  mediaindex index ~/Pictures            index a folder with the local models into ~/.mediaindex
+  mediaindex search dog --person "Ada"   files with a dog and Ada in them
+  mediaindex search --json 'label:dog>=90 AND NOT person:Bob'
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mediaindex",
+        description="Make images and video searchable by what is in them: objects, scenes, faces, people, text.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mediaindex {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module_name = f"{__name__}.{name}"
+        if importlib.util.find_spec(module_name) is None:
+            continue  # a command whose module is not written yet is simply not offered
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ConfigurationError as e:
+        print(f"mediaindex: configuration: {e}", file=sys.stderr)
+        return 2
+    except MediaIndexError as e:
+        print(f"mediaindex: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mediaindex: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""A still picture read once: its bytes, the decoded upright RGB image, and what its EXIF says.
+
+Both analyzers start from a `Picture`: Rekognition re-encodes `picture.image` when the original bytes are in a format
+or size it refuses; the local models take `picture.image` as an array. Decoding is lazy and done once.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from mediaindex.domain.errors import CorruptMedia, EmptyFile, MediaTooLarge, UnsupportedMedia
+from mediaindex.media import sniff
+
+# Above this many pixels a file is refused rather than decoded: a "decompression bomb" (a tiny PNG that inflates to
+# gigabytes) must not take the process down. 16,000 x 16,000 covers any camera; override per deployment.
+DEFAULT_MAX_PIXELS = 256_000_000
+
+_heif_registered = False
+
+
+def _register_heif() -> None:
+    """Teach Pillow HEIC/HEIF when pillow-heif is installed (phones save photos as HEIC)."""
+    global _heif_registered
+    if _heif_registered:
+        return
+    _heif_registered = True
+    try:
+        from pillow_heif import register_heif_opener  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    register_heif_opener()
+
+
+@dataclass
+class Exif:
+    taken_at: str | None = None
+    camera: str | None = None
+    location: dict[str, float] | None = None  # {"lat": .., "lon": ..}, an OpenSearch geo point
+
+
+@dataclass
+class Picture:
+    data: bytes
+    format: str  # as sniffed: jpeg, png, gif, webp, bmp, tiff, heif
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    _opened: Image.Image | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> "Picture":
+        """Check that `data` is an image we can decode, without decoding the pixels yet."""
+        if not data:
+            raise EmptyFile("the file is empty (0 bytes)")
+        media_type, fmt = sniff.sniff(data[:512])
+        if media_type != sniff.IMAGE or fmt is None:
+            raise UnsupportedMedia(
+                "not an image this analyzer reads (JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC)"
+                + (f"; it looks like {fmt}" if fmt else "; its first bytes match no known image format")
+            )
+        if fmt == "heif":
+            _register_heif()
+        picture = cls(data, fmt, max_pixels)
+        picture._open()
+        return picture
+
+    def _open(self) -> Image.Image:
+        if self._opened is None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    im = Image.open(io.BytesIO(self.data))
+            except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+                raise MediaTooLarge(f"image has too many pixels to decode safely ({e})") from None
+            except UnidentifiedImageError:
+                if self.format == "heif":
+                    raise UnsupportedMedia("HEIC/HEIF image, but pillow-heif is not installed to decode it") from None
+                raise CorruptMedia(f"{self.format.upper()} header is damaged: Pillow cannot identify the image") from None
+            except (OSError, ValueError, SyntaxError) as e:
+                raise CorruptMedia(f"cannot read the {self.format.upper()} header: {e}") from None
+            w, h = im.size
+            if w <= 0 or h <= 0:
+                raise CorruptMedia(f"image has no pixels ({w}x{h})")
+            if w * h > self.max_pixels:
+                raise MediaTooLarge(f"image is {w}x{h} = {w * h:,} pixels, above the limit of {self.max_pixels:,}")
+            self._opened = im
+        return self._opened
+
+    @cached_property
+    def image(self) -> Image.Image:
+        """The first frame, decoded, turned upright by its EXIF orientation, in 8-bit RGB."""
+        im = self._open()
+        try:
+            im.seek(0)
+            # Pillow raises on truncated files by default; keep it that way (a half photo is a corrupt photo).
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+            im.load()
+            upright = ImageOps.exif_transpose(im) or im
+            return _to_rgb(upright)
+        except (OSError, ValueError, SyntaxError, EOFError, struct.error) as e:
+            raise CorruptMedia(f"the {self.format.upper()} data is damaged or truncated: {e}") from None
+        except Image.DecompressionBombError as e:
+            raise MediaTooLarge(str(e)) from None
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def height(self) -> int:
+        return self.image.height
+
+    @property
+    def content_type(self) -> str:
+        return sniff.content_type(self.format)
+
+    @cached_property
+    def exif(self) -> Exif:
+        try:
+            raw = self._open().getexif()
+        except Exception:  # a broken EXIF block must never fail the file
+            return Exif()
+        return _read_exif(raw)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        # flatten transparency on white, as a viewer shows it
+        rgba = im.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        # 16-bit and float images: scale to 8 bits instead of clipping to white
+        import numpy as np  # only 16-bit images need it; numpy comes with Pillow's usual installs
+
+        arr = np.asarray(im, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        scaled = ((arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)).astype("uint8")
+        return Image.fromarray(scaled, "L").convert("RGB")
+    return im.convert("RGB")
+
+
+_TAG_DATETIME_ORIGINAL = 0x9003
+_TAG_DATETIME = 0x0132
+_TAG_MAKE = 0x010F
+_TAG_MODEL = 0x0110
+_IFD_EXIF = 0x8769
+_IFD_GPS = 0x8825
+
+
+def _read_exif(raw: Any) -> Exif:
+    exif = Exif()
+    try:
+        sub = raw.get_ifd(_IFD_EXIF)
+    except Exception:
+        sub = {}
+    stamp = sub.get(_TAG_DATETIME_ORIGINAL) or raw.get(_TAG_DATETIME)
+    if isinstance(stamp, bytes):
+        stamp = stamp.decode("ascii", "replace")
+    if isinstance(stamp, str):
+        try:
+            exif.taken_at = datetime.strptime(stamp.strip("\x00 ").strip(), "%Y:%m:%d %H:%M:%S").isoformat()
+        except ValueError:
+            pass
+    make, model = (_clean(raw.get(_TAG_MAKE)), _clean(raw.get(_TAG_MODEL)))
+    if model:
+        exif.camera = model if (not make or model.lower().startswith(make.lower())) else f"{make} {model}"
+    elif make:
+        exif.camera = make
+    try:
+        gps = raw.get_ifd(_IFD_GPS)
+    except Exception:
+        gps = {}
+    if gps:
+        try:
+            lat = _degrees(gps[2], gps.get(1, "N"), "S")
+            lon = _degrees(gps[4], gps.get(3, "E"), "W")
+            if -90 <= lat <= 90 and -180 <= lon <= 180:
+                exif.location = {"lat": round(lat, 7), "lon": round(lon, 7)}
+        except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
+            pass
+    return exif
+
+
+def _clean(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    value = value.strip("\x00 ").strip()
+    return value or None
+
+
+def _degrees(dms: Any, ref: Any, negative: str) -> float:
+    d, m, s = (float(x) for x in dms)
+    value = d + m / 60.0 + s / 3600.0
+    if isinstance(ref, bytes):
+        ref = ref.decode("ascii", "replace")
+    return -value if str(ref).strip("\x00 ").upper() == negative else value

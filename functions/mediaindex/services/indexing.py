@@ -1,0 +1,226 @@
+"""The use cases "a file was created or overwritten" and "a file was removed", written once for every deployment.
+
+Events may arrive twice and out of order. Two rules keep the index equal to storage:
+- with S3 sequencers, a document (or a tombstone) is only replaced by an event with a newer sequencer;
+- without them, storage is asked what is true now: a creation whose file is gone writes nothing, a removal whose
+  file is back removes nothing.
+Every write is a compare-and-set against the version read, so concurrent workers cannot both win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from mediaindex.domain import document as docs
+from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
+from mediaindex.domain.model import Analysis
+from mediaindex.media import sniff
+from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
+from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, ObjectRef, StoredObject, Storage, Versioned
+
+log = logging.getLogger(__name__)
+
+CREATED = "created"
+REMOVED = "removed"
+
+# What happened to one event; `Outcome.action` is one of these.
+INDEXED = "indexed"  # analysed and written
+REUSED = "reused"  # same bytes were analysed before: analysis copied, no analyzer call
+FAILED = "failed"  # the file is bad: a `failed` document says why
+REMOVED_DOC = "removed"  # tombstone written
+STALE = "stale"  # an older event than what the index holds: ignored
+DUPLICATE = "duplicate"  # the same event again: ignored
+GONE = "gone"  # the file was deleted before we read it: nothing to index, not an error
+UNCHANGED = "unchanged"  # same size and etag as already indexed: skipped without reading
+
+_WRITE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class StorageEvent:
+    kind: str  # CREATED or REMOVED
+    ref: ObjectRef
+    sequencer: str | None = None
+    etag: str | None = None
+    size: int | None = None
+    event_name: str = ""
+    event_time: str | None = None
+
+
+@dataclass
+class Outcome:
+    action: str
+    ref: ObjectRef
+    doc_id: str
+    reason: str | None = None
+    api_calls: int = 0
+    faces: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action, "bucket": self.ref.bucket, "key": self.ref.key, "id": self.doc_id,
+            "reason": self.reason, "api_calls": self.api_calls, "faces": self.faces,
+        }
+
+
+class NullMetrics:
+    def count(self, name: str, value: float = 1) -> None:
+        pass
+
+
+# A video is analysed by a callable given the stored object; it returns the document fields (issue: video).
+VideoIndexer = Callable[[StoredObject], tuple[dict[str, Any], int]]
+
+
+@dataclass
+class Pipeline:
+    storage: Storage
+    analyzer: Analyzer
+    index: Index
+    faces: FaceCollection | None = None
+    metrics: Metrics = field(default_factory=NullMetrics)
+    video: VideoIndexer | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    reuse_analysis: bool = True
+
+    # ---- entry point ---------------------------------------------------------------------------------------------
+    def handle(self, event: StorageEvent) -> Outcome:
+        if event.kind == CREATED:
+            return self.index_file(event)
+        if event.kind == REMOVED:
+            return self.remove_file(event)
+        raise ValueError(f"unknown event kind {event.kind!r}")
+
+    # ---- created / overwritten -----------------------------------------------------------------------------------
+    def index_file(self, event: StorageEvent) -> Outcome:
+        ref = event.ref
+        doc_id = docs.document_id(ref.bucket, ref.key)
+        current = self.index.get(doc_id)
+        if current is not None:
+            skip = self._skip_reason(event, current.doc)
+            if skip:
+                return Outcome(skip, ref, doc_id)
+        try:
+            obj = self.storage.read(ref)
+        except ObjectNotFound:
+            log.info("file gone before it was indexed", extra={"bucket": ref.bucket, "key": ref.key})
+            return Outcome(GONE, ref, doc_id)
+        doc, action, calls = self._document_for(obj, event.sequencer)
+        written = self._write(doc, current)
+        if not written:
+            return Outcome(STALE, ref, doc_id, api_calls=calls)
+        reason = doc.get("error")
+        self.metrics.count("files_failed" if action == FAILED else "files_indexed")
+        if action == REUSED:
+            self.metrics.count("analysis_reused")
+        self.metrics.count("faces", doc.get("face_count") or 0)
+        self.metrics.count("analyzer_calls", calls)
+        return Outcome(action, ref, doc_id, reason=reason, api_calls=calls, faces=doc.get("face_count") or 0)
+
+    def _skip_reason(self, event: StorageEvent, current: dict[str, Any]) -> str | None:
+        newer = docs.sequencer_newer(event.sequencer, current.get("sequencer"))
+        if newer is False:
+            same = (event.sequencer or "").upper().rstrip("0") == (current.get("sequencer") or "").upper().rstrip("0")
+            return DUPLICATE if same else STALE
+        if (
+            event.sequencer is None
+            and current.get("status") in (docs.INDEXED, docs.FAILED)
+            and event.etag is not None
+            and event.etag == current.get("etag")
+            and event.size == current.get("size")
+            and current.get("analyzer") in (None, self.analyzer.name)
+        ):
+            return UNCHANGED
+        return None
+
+    def _document_for(self, obj: StoredObject, sequencer: str | None) -> tuple[dict[str, Any], str, int]:
+        ref = obj.ref
+        sha = hashlib.sha256(obj.data).hexdigest()
+        media_type, fmt = sniff.sniff(obj.data[:512])
+        doc: dict[str, Any] = {
+            **docs.base_document(ref.bucket, ref.key, sequencer),
+            "status": docs.INDEXED,
+            "error": None,
+            "media_type": media_type,
+            "content_type": sniff.content_type(fmt) if fmt else (obj.content_type or "application/octet-stream"),
+            "size": obj.size,
+            "etag": obj.etag,
+            "content_sha256": sha,
+            "last_modified": obj.last_modified,
+        }
+        if self.reuse_analysis and obj.data:
+            prior = self.index.find_by_content(sha, self.analyzer.name)
+            if prior is not None:
+                doc.update({k: prior[k] for k in docs.ANALYSIS_FIELDS if k in prior})
+                doc["face_count"] = len(prior.get("faces") or [])
+                return doc, REUSED, 0
+        try:
+            if media_type == sniff.VIDEO:
+                if self.video is None:
+                    raise BadMedia("video file, but video analysis is not enabled in this deployment")
+                fields, calls = self.video(obj)
+                doc.update(fields)
+                return doc, INDEXED, calls
+            picture = Picture.from_bytes(obj.data, self.max_pixels)
+            analysis = self.analyzer.analyze(picture)
+            self._match_faces(picture, analysis)
+        except BadMedia as e:
+            log.warning("file cannot be analysed: %s", e, extra={"bucket": ref.bucket, "key": ref.key})
+            doc.update(status=docs.FAILED, error=f"{e.code}: {e}", face_count=0)
+            return doc, FAILED, 0
+        exif = picture.exif
+        doc.update(
+            width=picture.width, height=picture.height, taken_at=exif.taken_at, camera=exif.camera,
+            location=exif.location, **docs.analysis_fields(analysis),
+        )
+        return doc, INDEXED, analysis.api_calls
+
+    def _match_faces(self, picture: Picture, analysis: Analysis) -> None:
+        if not analysis.faces or self.faces is None or self.faces.is_empty():
+            return
+        matches, calls = self.faces.identify(picture, analysis.faces)
+        for face, match in zip(analysis.faces, matches):
+            if match is not None:
+                face.person, face.face_id, face.similarity = match.person, match.face_id, match.similarity
+        analysis.api_calls += calls
+
+    # ---- removed -------------------------------------------------------------------------------------------------
+    def remove_file(self, event: StorageEvent) -> Outcome:
+        ref = event.ref
+        doc_id = docs.document_id(ref.bucket, ref.key)
+        if event.sequencer is None and self.storage.exists(ref):
+            # No order to go by, and the file is there again: a later creation wins (its event indexes it).
+            return Outcome(STALE, ref, doc_id, reason="file exists again")
+        current = self.index.get(doc_id)
+        if current is None:
+            # Never indexed: still leave a tombstone when we have a sequencer, so a late creation event stays dead.
+            if event.sequencer is None:
+                return Outcome(GONE, ref, doc_id)
+        elif current.doc.get("status") == docs.DELETED and event.sequencer is None:
+            return Outcome(DUPLICATE, ref, doc_id)
+        else:
+            skip = self._skip_reason(event, current.doc)
+            if skip in (STALE, DUPLICATE):
+                return Outcome(skip, ref, doc_id)
+        if not self._write(docs.tombstone(ref.bucket, ref.key, event.sequencer), current):
+            return Outcome(STALE, ref, doc_id)
+        self.metrics.count("files_removed")
+        return Outcome(REMOVED_DOC, ref, doc_id)
+
+    # ---- conditional write ---------------------------------------------------------------------------------------
+    def _write(self, doc: dict[str, Any], current: Versioned | None) -> bool:
+        """Write unless the stored state is newer; re-read and decide again when someone else wrote meanwhile."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            if attempt:
+                current = self.index.get(doc["id"])
+            if current is not None and docs.sequencer_newer(doc.get("sequencer"), current.doc.get("sequencer")) is False:
+                return False
+            try:
+                self.index.put(doc, current.version if current else None)
+                return True
+            except VersionConflict:
+                continue
+        raise TransientError(f"document {doc['id']} kept changing during {_WRITE_ATTEMPTS} conditional writes")

@@ -52,6 +52,13 @@ def build_faces(settings: Settings, rekognition_client: Any = None) -> FaceColle
     return LocalFaceCollection(settings)
 
 
+def build_people(settings: Settings, pipeline: Pipeline) -> Any:
+    """The known-people use cases (enrol, forget, re-match, compare, search by face) on the pipeline's adapters."""
+    from mediaindex.services.people import People
+
+    return People(settings=settings, pipeline=pipeline)
+
+
 def build_storage(uri: str | None = None) -> Storage:
     """S3 for `s3://...` (and for Lambda), a folder otherwise."""
     if uri is None or uri.startswith("s3://"):

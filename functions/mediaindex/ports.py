@@ -67,6 +67,10 @@ class FaceCollection(Protocol):
 
     def is_empty(self) -> bool: ...
 
+    def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
+        """Keep what is needed to match these faces again later without re-analysing the file (the local
+        collection keeps the embeddings; Rekognition needs nothing). Called for every newly analysed picture."""
+
 
 @dataclass
 class Versioned:

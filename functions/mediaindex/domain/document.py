@@ -66,10 +66,17 @@ def face_to_doc(face: Face) -> dict[str, Any]:
     return d
 
 
+def label_to_doc(label: Label) -> dict[str, Any]:
+    d = asdict(label)
+    # every lower-case name this label answers to, so "dog" finds a Siberian husky at the husky's confidence
+    d["names"] = label_names([label])
+    return d
+
+
 def analysis_fields(analysis: Analysis) -> dict[str, Any]:
     people = sorted({f.person for f in analysis.faces if f.person})
     return {
-        "labels": [asdict(label) for label in analysis.labels],
+        "labels": [label_to_doc(label) for label in analysis.labels],
         "label_names": label_names(analysis.labels),
         "faces": [face_to_doc(f) for f in analysis.faces],
         "face_count": len(analysis.faces),

@@ -108,10 +108,12 @@ class Pipeline:
         except ObjectNotFound:
             log.info("file gone before it was indexed", extra={"bucket": ref.bucket, "key": ref.key})
             return Outcome(GONE, ref, doc_id)
-        doc, action, calls = self._document_for(obj, event.sequencer)
+        doc, action, calls, analysis = self._document_for(obj, event.sequencer)
         written = self._write(doc, current)
         if not written:
             return Outcome(STALE, ref, doc_id, api_calls=calls)
+        if analysis is not None and analysis.faces and self.faces is not None:
+            self.faces.remember(doc["content_sha256"], analysis.faces)
         reason = doc.get("error")
         self.metrics.count("files_failed" if action == FAILED else "files_indexed")
         if action == REUSED:
@@ -136,7 +138,9 @@ class Pipeline:
             return UNCHANGED
         return None
 
-    def _document_for(self, obj: StoredObject, sequencer: str | None) -> tuple[dict[str, Any], str, int]:
+    def _document_for(
+        self, obj: StoredObject, sequencer: str | None
+    ) -> tuple[dict[str, Any], str, int, Analysis | None]:
         ref = obj.ref
         sha = hashlib.sha256(obj.data).hexdigest()
         media_type, fmt = sniff.sniff(obj.data[:512])
@@ -156,27 +160,27 @@ class Pipeline:
             if prior is not None:
                 doc.update({k: prior[k] for k in docs.ANALYSIS_FIELDS if k in prior})
                 doc["face_count"] = len(prior.get("faces") or [])
-                return doc, REUSED, 0
+                return doc, REUSED, 0, None
         try:
             if media_type == sniff.VIDEO:
                 if self.video is None:
                     raise BadMedia("video file, but video analysis is not enabled in this deployment")
                 fields, calls = self.video(obj)
                 doc.update(fields)
-                return doc, INDEXED, calls
+                return doc, INDEXED, calls, None
             picture = Picture.from_bytes(obj.data, self.max_pixels)
             analysis = self.analyzer.analyze(picture)
             self._match_faces(picture, analysis)
         except BadMedia as e:
             log.warning("file cannot be analysed: %s", e, extra={"bucket": ref.bucket, "key": ref.key})
             doc.update(status=docs.FAILED, error=f"{e.code}: {e}", face_count=0)
-            return doc, FAILED, 0
+            return doc, FAILED, 0, None
         exif = picture.exif
         doc.update(
             width=picture.width, height=picture.height, taken_at=exif.taken_at, camera=exif.camera,
             location=exif.location, **docs.analysis_fields(analysis),
         )
-        return doc, INDEXED, analysis.api_calls
+        return doc, INDEXED, analysis.api_calls, analysis
 
     def _match_faces(self, picture: Picture, analysis: Analysis) -> None:
         if not analysis.faces or self.faces is None or self.faces.is_empty():

@@ -1,0 +1,102 @@
+"""Storage on Amazon S3 (or anything S3-compatible: boto3 honours AWS_ENDPOINT_URL_S3)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mediaindex.domain.errors import ConfigurationError, MediaTooLarge, ObjectNotFound, TransientError
+from mediaindex.ports import ObjectInfo, ObjectRef, StoredObject
+
+# A Lambda holds the whole object in memory; refuse what cannot fit rather than dying mid-read.
+DEFAULT_MAX_OBJECT_BYTES = 512 * 1024 * 1024
+
+_NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
+_ACCESS = {"AccessDenied", "403", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+
+
+def s3_client() -> Any:
+    return boto3.client("s3", config=Config(retries={"mode": "adaptive", "max_attempts": 8}))
+
+
+class S3Storage:
+    def __init__(self, client: Any = None, max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> None:
+        self._client = client
+        self.max_object_bytes = max_object_bytes
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = s3_client()
+        return self._client
+
+    def read(self, ref: ObjectRef) -> StoredObject:
+        try:
+            head = self.client.head_object(Bucket=ref.bucket, Key=ref.key)
+            size = int(head.get("ContentLength", 0))
+            if size > self.max_object_bytes:
+                raise MediaTooLarge(f"object is {size:,} bytes, above the {self.max_object_bytes:,}-byte limit")
+            # IfMatch: if the object is overwritten between HEAD and GET we fail and retry rather than mixing them
+            kwargs = {"IfMatch": head["ETag"]} if head.get("ETag") else {}
+            response = self.client.get_object(Bucket=ref.bucket, Key=ref.key, **kwargs)
+            data = response["Body"].read()
+        except ClientError as e:
+            raise _translate(e, ref) from None
+        except BotoCoreError as e:
+            raise TransientError(f"S3 read of s3://{ref.bucket}/{ref.key} failed: {e}") from None
+        modified = response.get("LastModified")
+        return StoredObject(
+            ref=ref,
+            data=data,
+            size=len(data),
+            etag=(response.get("ETag") or "").strip('"') or None,
+            content_type=response.get("ContentType"),
+            last_modified=modified.isoformat() if modified is not None else None,
+        )
+
+    def exists(self, ref: ObjectRef) -> bool:
+        try:
+            self.client.head_object(Bucket=ref.bucket, Key=ref.key)
+            return True
+        except ClientError as e:
+            error = _translate(e, ref)
+            if isinstance(error, ObjectNotFound):
+                return False
+            raise error from None
+        except BotoCoreError as e:
+            raise TransientError(f"S3 HEAD of s3://{ref.bucket}/{ref.key} failed: {e}") from None
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    modified = item.get("LastModified")
+                    yield ObjectInfo(
+                        ref=ObjectRef(bucket, item["Key"]),
+                        size=int(item.get("Size", 0)),
+                        etag=(item.get("ETag") or "").strip('"') or None,
+                        last_modified=modified.isoformat() if modified is not None else None,
+                    )
+        except ClientError as e:
+            raise _translate(e, ObjectRef(bucket, prefix)) from None
+
+
+def _translate(error: ClientError, ref: ObjectRef) -> Exception:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    where = f"s3://{ref.bucket}/{ref.key}"
+    if code in _NOT_FOUND:
+        return ObjectNotFound(f"{where} does not exist")
+    if code in ("PreconditionFailed", "412"):
+        return TransientError(f"{where} changed while it was being read; will read again")
+    if code in _ACCESS:
+        return ConfigurationError(
+            f"S3 refused access to {where} ({code}): check the bucket name, credentials and s3:GetObject permission"
+        )
+    if code in ("SlowDown", "Throttling", "RequestTimeout", "ServiceUnavailable", "InternalError") or (status or 0) >= 500:
+        return TransientError(f"S3 is throttling or unavailable for {where} ({code})")
+    return TransientError(f"S3 error for {where}: {code} {error}")

@@ -1,0 +1,184 @@
+"""Lambda handlers: thin shells over the use cases.
+
+- `sqs_handler`: S3 notifications delivered through SQS, processed as a batch with partial-failure reporting, so one
+  bad message never fails its batch. A message whose retries are spent is sent to the dead-letter queue by us, with
+  its reason as message attributes (SQS's own redrive would move it without saying why); the queue's redrive policy
+  stays as the backstop.
+- `s3_handler`: S3 notifications delivered directly (asynchronous invocation). Every record is tried; if any failed
+  the invocation raises, Lambda retries it, and its on-failure destination keeps the event with the error.
+
+Files under the people prefix (default `people/<name>/...`) enrol or forget known people instead of being indexed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from mediaindex.adapters.s3_events import events_from_message_body, events_from_notification
+from mediaindex.config import Settings
+from mediaindex.services.indexing import Outcome, StorageEvent
+
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "mediaindex")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MediaIndex")
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+copy_config_to_registered_loggers(source_logger=logger, include={"mediaindex"})
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class PowertoolsMetrics:
+    """The Metrics port on Powertools' EMF metrics (CloudWatch reads them from the log, no API call)."""
+
+    def count(self, name: str, value: float = 1) -> None:
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+class App:
+    """What one Lambda container keeps between invocations: settings and the wired use cases, built once."""
+
+    def __init__(self, settings: Settings | None = None, pipeline: Any = None, people: Any = None, sqs: Any = None):
+        self.settings = settings or Settings.from_env()
+        self._pipeline = pipeline
+        self._people = people
+        self._sqs = sqs
+
+    @property
+    def pipeline(self) -> Any:
+        if self._pipeline is None:
+            from mediaindex.adapters.storage.s3 import S3Storage
+            from mediaindex.bootstrap import build_pipeline
+
+            self._pipeline = build_pipeline(self.settings, storage=S3Storage(), metrics=PowertoolsMetrics())
+        return self._pipeline
+
+    @property
+    def people(self) -> Any:
+        if self._people is None:
+            from mediaindex.bootstrap import build_people
+
+            self._people = build_people(self.settings, self.pipeline)
+        return self._people
+
+    @property
+    def sqs(self) -> Any:
+        if self._sqs is None:
+            import boto3
+
+            self._sqs = boto3.client("sqs")
+        return self._sqs
+
+    def handle(self, event: StorageEvent) -> Outcome:
+        logger.append_keys(bucket=event.ref.bucket, key=event.ref.key, event_name=event.event_name)
+        try:
+            prefix = self.settings.people_prefix
+            if prefix and event.ref.key.startswith(prefix):
+                outcome = self.people.handle_enrolment_event(event)
+            else:
+                outcome = self.pipeline.handle(event)
+            logger.info("event handled", extra={"outcome": outcome.to_dict()})
+            return outcome
+        finally:
+            logger.remove_keys(["bucket", "key", "event_name"])
+
+
+_app: App | None = None
+
+
+def app() -> App:
+    global _app
+    if _app is None:
+        _app = App()
+    return _app
+
+
+def configure(new_app: App | None) -> None:
+    """Replace the container's app (tests, `mediaindex invoke`)."""
+    global _app
+    _app = new_app
+
+
+# ---- SQS ---------------------------------------------------------------------------------------------------------
+def _record_handler(record: SQSRecord) -> list[dict[str, Any]]:
+    try:
+        return [app().handle(event).to_dict() for event in events_from_message_body(record.body)]
+    except Exception as error:  # noqa: BLE001 - every failure either retries or is dead-lettered with its reason
+        if _dead_letter(record, error):
+            return [{"action": "dead_lettered", "reason": _reason(error), "message_id": record.message_id}]
+        logger.exception("message failed; SQS will deliver it again", extra={"message_id": record.message_id})
+        raise
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:1000]
+
+
+def _dead_letter(record: SQSRecord, error: BaseException) -> bool:
+    """On the last delivery, move the message to the DLQ ourselves so it carries why it failed."""
+    settings = app().settings
+    receives = int(record.attributes.approximate_receive_count or 1)
+    permanent = _is_malformed(error)
+    if not settings.dlq_url or (receives < settings.max_receives and not permanent):
+        return False
+    try:
+        app().sqs.send_message(
+            QueueUrl=settings.dlq_url,
+            MessageBody=record.body,
+            MessageAttributes={
+                "error_type": {"DataType": "String", "StringValue": type(error).__name__},
+                "error_message": {"DataType": "String", "StringValue": _reason(error)},
+                "receive_count": {"DataType": "Number", "StringValue": str(receives)},
+                "source_message_id": {"DataType": "String", "StringValue": record.message_id},
+            },
+        )
+    except Exception:  # noqa: BLE001 - the DLQ itself is failing: leave the message to SQS's redrive policy
+        logger.exception("could not dead-letter the message", extra={"message_id": record.message_id})
+        return False
+    logger.error("message dead-lettered", extra={"message_id": record.message_id, "reason": _reason(error)})
+    metrics.add_metric(name="messages_dead_lettered", unit=MetricUnit.Count, value=1)
+    return True
+
+
+def _is_malformed(error: BaseException) -> bool:
+    from mediaindex.adapters.s3_events import MalformedEvent
+
+    return isinstance(error, MalformedEvent)  # retrying cannot fix a message we cannot read
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def sqs_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
+
+
+# ---- direct S3 -> Lambda -------------------------------------------------------------------------------------------
+class RecordsFailed(Exception):
+    """Some records of a direct S3 event failed; Lambda retries the invocation (handled records are skipped as
+    duplicates), then sends it to the on-failure destination with this message."""
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    outcomes, failures = [], []
+    for storage_event in events_from_notification(event):
+        try:
+            outcomes.append(app().handle(storage_event).to_dict())
+        except Exception as error:  # noqa: BLE001 - one bad record must not stop the others
+            logger.exception("record failed", extra={"bucket": storage_event.ref.bucket, "key": storage_event.ref.key})
+            failures.append({"bucket": storage_event.ref.bucket, "key": storage_event.ref.key, "reason": _reason(error)})
+    if failures:
+        raise RecordsFailed(json.dumps(failures, ensure_ascii=False)[:4000])
+    return {"outcomes": outcomes}

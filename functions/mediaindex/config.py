@@ -13,7 +13,7 @@
 | MEDIAINDEX_MAX_LABELS | at most this many labels per picture | 50 |
 | MEDIAINDEX_FEATURES | comma list of analyses: labels, faces, people, text, moderation | labels,faces,people |
 | MEDIAINDEX_FACE_MATCH_THRESHOLD | minimum similarity (0-100) to name a face | 80 |
-| MEDIAINDEX_MAX_PIXELS | larger images are refused (decompression bombs) | 256000000 |
+| MEDIAINDEX_MAX_PIXELS | larger images are refused (decompression bombs) | 150000000 |
 | MEDIAINDEX_VIDEO_INTERVAL | seconds between sampled video frames | 6 |
 | MEDIAINDEX_PEOPLE_PREFIX | on S3, files under this prefix enrol known people (`people/<name>/...`) | people/ |
 | MEDIAINDEX_DLQ_URL | SQS queue that receives a message, with its reason, once retries are spent | |
@@ -49,7 +49,7 @@ class Settings:
     max_labels: int = 50
     features: tuple[str, ...] = DEFAULT_FEATURES
     face_match_threshold: float = 80.0
-    max_pixels: int = 256_000_000
+    max_pixels: int = 150_000_000
     video_interval: float = 6.0
     people_prefix: str = "people/"
     dlq_url: str | None = None
@@ -105,7 +105,7 @@ class Settings:
             max_labels=int(number("MAX_LABELS", 50, int)),
             features=features,
             face_match_threshold=number("FACE_MATCH_THRESHOLD", 80.0),
-            max_pixels=int(number("MAX_PIXELS", 256_000_000, int)),
+            max_pixels=int(number("MAX_PIXELS", 150_000_000, int)),
             video_interval=number("VIDEO_INTERVAL", 6.0),
             people_prefix=get("PEOPLE_PREFIX") or "people/",
             dlq_url=get("DLQ_URL"),

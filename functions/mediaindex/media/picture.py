@@ -20,8 +20,9 @@ from mediaindex.domain.errors import CorruptMedia, EmptyFile, MediaTooLarge, Uns
 from mediaindex.media import sniff
 
 # Above this many pixels a file is refused rather than decoded: a "decompression bomb" (a tiny PNG that inflates to
-# gigabytes) must not take the process down. 16,000 x 16,000 covers any camera; override per deployment.
-DEFAULT_MAX_PIXELS = 256_000_000
+# gigabytes) must not take the process down. 150 MP covers any camera (and stays under Pillow's own hard limit of
+# about 179 MP); override per deployment with MEDIAINDEX_MAX_PIXELS.
+DEFAULT_MAX_PIXELS = 150_000_000
 
 _heif_registered = False
 
@@ -74,9 +75,10 @@ class Picture:
         if self._opened is None:
             try:
                 with warnings.catch_warnings():
-                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    # Pillow warns above ~89 MP; our own limit (checked below) decides instead.
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                     im = Image.open(io.BytesIO(self.data))
-            except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+            except Image.DecompressionBombError as e:
                 raise MediaTooLarge(f"image has too many pixels to decode safely ({e})") from None
             except UnidentifiedImageError:
                 if self.format == "heif":
@@ -101,8 +103,10 @@ class Picture:
             # Pillow raises on truncated files by default; keep it that way (a half photo is a corrupt photo).
             ImageFile.LOAD_TRUNCATED_IMAGES = False
             im.load()
-            upright = ImageOps.exif_transpose(im) or im
-            return _to_rgb(upright)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                upright = ImageOps.exif_transpose(im) or im
+                return _to_rgb(upright)
         except (OSError, ValueError, SyntaxError, EOFError, struct.error) as e:
             raise CorruptMedia(f"the {self.format.upper()} data is damaged or truncated: {e}") from None
         except Image.DecompressionBombError as e:

@@ -177,7 +177,9 @@ def _read_exif(raw: Any) -> Exif:
             pass
     make, model = (_clean(raw.get(_TAG_MAKE)), _clean(raw.get(_TAG_MODEL)))
     if model:
-        exif.camera = model if (not make or model.lower().startswith(make.lower())) else f"{make} {model}"
+        # "NIKON CORPORATION" + "NIKON D850" -> "NIKON D850"; "Apple" + "iPhone 15 Pro" -> "Apple iPhone 15 Pro"
+        brand = make.split()[0].lower() if make else ""
+        exif.camera = model if (not brand or model.lower().startswith(brand)) else f"{make} {model}"
     elif make:
         exif.camera = make
     try:

@@ -1,0 +1,88 @@
+"""`mediaindex faces ...`: compare the faces of two pictures, or find the indexed files a face appears in.
+
+Neither needs anybody enrolled. Similarity is 0-100; two faces at or above the match threshold (default 80,
+MEDIAINDEX_FACE_MATCH_THRESHOLD, or --threshold) are taken for the same person.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mediaindex.entrypoints.cli.common import print_json
+from mediaindex.entrypoints.cli.people import add_people_options, build_people_service, read_picture
+
+EXAMPLES = """\
+examples:
+  mediaindex faces compare me.jpg passport.jpg          is it the same person? (best pair and all pairs)
+  mediaindex faces search stranger.jpg                  every indexed file in which this face appears
+  mediaindex faces search group.jpg --all-faces --json  every face of a group photo, as JSON
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "faces", help="compare two pictures' faces; find the files a face appears in",
+        description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = p.add_subparsers(dest="faces_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    compare = actions.add_parser(
+        "compare", help="similarity of every face of A to every face of B",
+        description="Detect the faces of both pictures and score every pair (0-100); the best pair comes first.",
+        epilog="example:\n  mediaindex faces compare guido_1.jpg guido_2.jpg --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("a", type=Path, metavar="A", help="a picture")
+    compare.add_argument("b", type=Path, metavar="B", help="another picture")
+    add_people_options(compare)
+    compare.set_defaults(func=run_compare)
+
+    search = actions.add_parser(
+        "search", help="indexed files in which the face of IMAGE appears (local analyzer)",
+        description="Find every indexed file with a face like the largest face of IMAGE (or each of its faces), "
+                    "from the face vectors kept at indexing time; nobody needs to be enrolled.",
+        epilog="example:\n  mediaindex faces search obama_2.jpg --limit 20",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    search.add_argument("image", type=Path, metavar="IMAGE")
+    search.add_argument("--limit", type=int, default=50, metavar="N", help="at most N files (default 50)")
+    search.add_argument("--all-faces", action="store_true", help="search with every face of IMAGE, not the largest")
+    add_people_options(search)
+    search.set_defaults(func=run_search)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    people = build_people_service(args)
+    a = read_picture(args.a, people.settings.max_pixels)
+    b = read_picture(args.b, people.settings.max_pixels)
+    result = {"a": str(args.a), "b": str(args.b), **people.compare(a, b)}
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{len(result['faces_a'])} face(s) in {args.a}, {len(result['faces_b'])} face(s) in {args.b}")
+    best = result["best"]
+    if best is None:
+        print("nothing to compare: a picture has no face")
+        return 1
+    verdict = "same person" if best["same_person"] else "different people"
+    print(f"best pair: face {best['a']} of A and face {best['b']} of B, similarity {best['similarity']:.1f} ({verdict})")
+    for pair in result["pairs"][1:]:
+        print(f"  face {pair['a']} of A, face {pair['b']} of B: {pair['similarity']:.1f}")
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    people = build_people_service(args)
+    picture = read_picture(args.image, people.settings.max_pixels)
+    result = people.search_by_face(picture, limit=args.limit, all_faces=args.all_faces)
+    if args.json:
+        print_json(result)
+        return 0
+    if not result["hits"]:
+        print(f"no indexed file has a face like this one (similarity >= {result['threshold']:g})")
+    for hit in result["hits"]:
+        who = f"  [{hit['person']}]" if hit.get("person") else ""
+        print(f"{hit['similarity']:5.1f}  {hit['key']}  (face {hit['face_index']}){who}")
+    return 0

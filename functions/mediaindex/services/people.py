@@ -1,0 +1,369 @@
+"""Known people, written once for both face collections (Rekognition's, and the local one on dlib vectors).
+
+- enrol a person from photos (`enroll`), or from files dropped under the people prefix (`handle_enrolment_event`);
+- forget a person (`remove_person`) or one enrolment photo (`remove_source`);
+- after every enrolment or removal, bring the files already indexed up to date (`rematch`) without analysing them
+  again: the local collection matches the vectors it remembered for each picture (by content_sha256); with
+  Rekognition, the file is read and each stored face box is searched in the collection. Documents are changed with
+  a conditional partial update, so a concurrent write is never overwritten;
+- compare two pictures' faces (`compare`), find the files a face appears in (`search_by_face`), and group the faces
+  nobody has named (`clusters`, `name_cluster`); the last two need the local collection's remembered vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+from urllib.parse import unquote
+
+import numpy as np
+
+from mediaindex.config import Settings
+from mediaindex.domain import document as docs
+from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError, VersionConflict
+from mediaindex.domain.model import Box, Face, FaceMatch
+from mediaindex.media.picture import Picture
+from mediaindex.ports import FaceCollection, ObjectRef, Versioned
+from mediaindex.services import indexing
+from mediaindex.services.indexing import CREATED, REMOVED, Outcome, Pipeline, StorageEvent
+
+log = logging.getLogger(__name__)
+
+# `Outcome.action` of an enrolment event
+ENROLLED = "enrolled"
+FORGOTTEN = "forgotten"
+IGNORED = "ignored"
+
+_UPDATE_ATTEMPTS = 8
+# Naming a cluster enrols at most this many of its faces: enough variety to match the rest, a bounded collection.
+MAX_FACES_PER_CLUSTER_NAME = 50
+
+
+@dataclass
+class Rematch:
+    """What bringing the index up to date did."""
+
+    documents_checked: int = 0
+    documents_updated: int = 0
+    api_calls: int = 0
+    # documents whose faces could not be matched again (nothing remembered, a video, a file gone)
+    documents_skipped: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Enrolment:
+    name: str
+    source: str
+    face_ids: list[str]
+    rematch: Rematch
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "face_ids": self.face_ids, **self.rematch.to_dict()}
+
+
+def person_from_key(key: str, prefix: str) -> str | None:
+    """`people/Barack Obama/1.jpg` -> "Barack Obama"; None for a key that is not `<prefix><name>/<file>`."""
+    if not key.startswith(prefix):
+        return None
+    parts = key[len(prefix):].split("/")
+    if len(parts) < 2 or not parts[-1]:
+        return None
+    name = " ".join(unquote(parts[0]).split())
+    return name or None
+
+
+def _largest(faces: list[Face]) -> int:
+    return max(range(len(faces)), key=lambda i: faces[i].box.width * faces[i].box.height)
+
+
+def _box_dict(box: Box) -> dict[str, float]:
+    return {"left": round(box.left, 4), "top": round(box.top, 4), "width": round(box.width, 4), "height": round(box.height, 4)}
+
+
+@dataclass
+class People:
+    settings: Settings
+    pipeline: Pipeline
+    faces: FaceCollection | None = None  # default: the pipeline's collection
+
+    def __post_init__(self) -> None:
+        if self.faces is None:
+            self.faces = self.pipeline.faces
+
+    # ---- parts ---------------------------------------------------------------------------------------------------
+    @property
+    def collection(self) -> Any:
+        if self.faces is None:
+            raise ConfigurationError("known people are switched off: add 'people' to MEDIAINDEX_FEATURES")
+        return self.faces
+
+    @property
+    def remembers(self) -> bool:
+        """Does the collection keep every analysed face's vector (the local one does, Rekognition does not)?"""
+        return hasattr(self.collection, "matches_for_content")
+
+    @property
+    def threshold(self) -> float:
+        return float(self.settings.face_match_threshold)
+
+    def _needs_memory(self, what: str) -> Any:
+        if not self.remembers:
+            raise ConfigurationError(
+                f"{what} needs the vectors of every indexed face, which only the local face collection keeps "
+                "(MEDIAINDEX_ANALYZER=local); Rekognition's collection holds enrolled faces only"
+            )
+        return self.collection
+
+    # ---- enrol and forget ----------------------------------------------------------------------------------------
+    def enroll(self, name: str, picture: Picture, source: str) -> Enrolment:
+        """Enrol the largest face of `picture` as `name`, then name that person in every indexed file."""
+        name = " ".join(name.split())
+        if not name:
+            raise ConfigurationError("a person's name cannot be empty")
+        collection = self.collection
+        if self.remembers:
+            analysis = self.pipeline.analyzer.analyze(picture)
+            face_ids = collection.enroll(name, picture, source, faces=analysis.faces)
+        else:
+            face_ids = collection.enroll(name, picture, source)
+        if not face_ids:
+            raise BadMedia(f"no face found in {source} to enrol as {name!r}")
+        log.info("person enrolled", extra={"person": name, "source": source, "faces": len(face_ids)})
+        return Enrolment(name, source, list(face_ids), self.rematch())
+
+    def remove_person(self, name: str) -> dict[str, Any]:
+        """Forget `name`: its face vectors leave the collection and its name leaves every document."""
+        removed = self.collection.remove_person(name)
+        report = self.rematch(person=name)
+        return {"name": name, "faces_removed": removed, **report.to_dict()}
+
+    def remove_source(self, source: str, person: str | None = None) -> dict[str, Any]:
+        """Forget the faces enrolled from one photo; files named only through it lose the name."""
+        removed = self.collection.remove_source(source)
+        report = self.rematch(person=person) if removed else Rematch()
+        return {"source": source, "faces_removed": removed, **report.to_dict()}
+
+    def list_people(self) -> dict[str, int]:
+        return dict(self.collection.list_people())
+
+    # ---- S3: files under the people prefix ------------------------------------------------------------------------
+    def handle_enrolment_event(self, event: StorageEvent) -> Outcome:
+        """A file created under `people/<name>/` enrols its face as <name>; a removed one takes its faces away."""
+        ref = event.ref
+        doc_id = docs.document_id(ref.bucket, ref.key)
+        name = person_from_key(ref.key, self.settings.people_prefix)
+        if name is None:
+            return Outcome(IGNORED, ref, doc_id, reason=f"enrolment photos go under {self.settings.people_prefix}<name>/")
+        source = str(ref)
+        if event.kind == REMOVED:
+            if event.sequencer is None and self.pipeline.storage.exists(ref):
+                return Outcome(indexing.STALE, ref, doc_id, reason="file exists again")
+            result = self.remove_source(source, person=name)
+            return Outcome(FORGOTTEN, ref, doc_id, api_calls=result["api_calls"], faces=result["faces_removed"])
+        if event.kind != CREATED:
+            raise ValueError(f"unknown event kind {event.kind!r}")
+        try:
+            obj = self.pipeline.storage.read(ref)
+        except ObjectNotFound:
+            return Outcome(indexing.GONE, ref, doc_id)
+        replaced = 0
+        try:
+            picture = Picture.from_bytes(obj.data, self.settings.max_pixels)
+            # an overwritten photo replaces the faces it enrolled before
+            replaced = self.collection.remove_source(source)
+            enrolment = self.enroll(name, picture, source)
+        except BadMedia as e:
+            log.warning("enrolment photo refused: %s", e, extra={"bucket": ref.bucket, "key": ref.key})
+            calls = self.rematch(person=name).api_calls if replaced else 0
+            return Outcome(indexing.FAILED, ref, doc_id, reason=f"{e.code}: {e}", api_calls=calls)
+        calls = 1 + enrolment.rematch.api_calls if not self.remembers else 0
+        return Outcome(ENROLLED, ref, doc_id, api_calls=calls, faces=len(enrolment.face_ids))
+
+    # ---- bring indexed files up to date --------------------------------------------------------------------------
+    def rematch(self, person: str | None = None) -> Rematch:
+        """Match the faces of indexed files again against the collection as it is now, and update the documents
+        that changed. With `person` (after a removal) only documents naming that person are visited when the
+        collection cannot re-match cheaply (Rekognition); the name leaves them whatever happens."""
+        report = Rematch()
+        cheap = self.remembers
+        for doc in list(self._documents()):
+            if doc.get("status") != docs.INDEXED or not doc.get("faces"):
+                continue
+            if person is not None and not cheap and person not in (doc.get("people") or []):
+                continue
+            report.documents_checked += 1
+            changed, skipped, calls = self._update_document(doc["id"], person)
+            report.documents_updated += changed
+            report.documents_skipped += skipped
+            report.api_calls += calls
+        if report.documents_updated:
+            self.pipeline.index.refresh()
+        log.info("documents re-matched", extra=report.to_dict())
+        return report
+
+    def _update_document(self, doc_id: str, removed_person: str | None) -> tuple[int, int, int]:
+        """(updated 0/1, skipped 0/1, api calls) for one document, written with compare-and-set."""
+        matches_cache: dict[str, tuple[list[FaceMatch | None] | None, int]] = {}
+        calls = 0
+        for _ in range(_UPDATE_ATTEMPTS):
+            current = self.pipeline.index.get(doc_id)
+            if current is None or current.doc.get("status") != docs.INDEXED or not current.doc.get("faces"):
+                return 0, 0, calls
+            doc = current.doc
+            key = doc.get("content_sha256") or ""
+            if key not in matches_cache:
+                matches_cache[key] = self._matches_for(doc)
+                calls += matches_cache[key][1]
+            matches = matches_cache[key][0]
+            faces = [dict(f) for f in doc["faces"]]
+            if matches is None:
+                if removed_person is None:
+                    return 0, 1, calls
+                for face in faces:  # cannot match again: at least take the forgotten name out
+                    if face.get("person") == removed_person:
+                        face.update(person=None, face_id=None, similarity=None)
+            else:
+                for face, match in zip(faces, matches):
+                    face.update(
+                        person=match.person if match else None,
+                        face_id=match.face_id if match else None,
+                        similarity=match.similarity if match else None,
+                    )
+            people = sorted({f["person"] for f in faces if f.get("person")})
+            if faces == doc["faces"] and people == sorted(doc.get("people") or []):
+                return 0, int(matches is None), calls
+            try:
+                self.pipeline.index.update_fields(doc_id, {"faces": faces, "people": people}, current.version)
+                return 1, int(matches is None), calls
+            except VersionConflict:
+                continue
+        raise TransientError(f"document {doc_id} kept changing during {_UPDATE_ATTEMPTS} conditional updates")
+
+    def _matches_for(self, doc: dict[str, Any]) -> tuple[list[FaceMatch | None] | None, int]:
+        """The faces of a document matched again, in order, and the paid calls that took; None when impossible."""
+        stored = doc["faces"]
+        if self.remembers:
+            matches = self.collection.matches_for_content(doc.get("content_sha256") or "")
+            if matches is None or len(matches) < len(stored):
+                return None, 0
+            return matches[: len(stored)], 0
+        if doc.get("media_type") not in (None, "image"):
+            return None, 0  # a video's faces come from frames we did not keep
+        try:
+            obj = self.pipeline.storage.read(ObjectRef(doc.get("bucket") or "", doc["key"]))
+            picture = Picture.from_bytes(obj.data, self.settings.max_pixels)
+            faces = [Face(box=Box(**_box_fields(f["box"])), confidence=f.get("confidence") or 0.0) for f in stored]
+            matches, calls = self.collection.identify(picture, faces)
+        except (ObjectNotFound, BadMedia) as e:
+            log.info("cannot re-match a file: %s", e, extra={"key": doc.get("key")})
+            return None, 0
+        return list(matches), calls
+
+    # ---- compare, search by face ---------------------------------------------------------------------------------
+    def compare(self, a: Picture, b: Picture) -> dict[str, Any]:
+        """Every face of `a` against every face of `b`: all pairs, best first, and the best pair."""
+        if self.settings.analyzer == "rekognition" and hasattr(self.faces, "compare"):
+            pairs, faces_a, faces_b = self.faces.compare(a, b)  # type: ignore[union-attr]
+        else:
+            faces_a = [f for f in self.pipeline.analyzer.analyze(a).faces if f.embedding is not None]
+            faces_b = [f for f in self.pipeline.analyzer.analyze(b).faces if f.embedding is not None]
+            pairs = []
+            if faces_a and faces_b:
+                va = np.asarray([f.embedding for f in faces_a], dtype=np.float64)
+                vb = np.asarray([f.embedding for f in faces_b], dtype=np.float64)
+                distance = np.linalg.norm(va[:, None, :] - vb[None, :, :], axis=2)
+                similarity = np.clip(100.0 * (1.0 - distance / 3.0), 0.0, 100.0)
+                pairs = [(i, j, float(similarity[i, j])) for i in range(len(faces_a)) for j in range(len(faces_b))]
+        ranked = sorted(
+            ({"a": i, "b": j, "similarity": round(s, 2), "same_person": s >= self.threshold} for i, j, s in pairs),
+            key=lambda p: -p["similarity"],
+        )
+        return {
+            "threshold": self.threshold,
+            "faces_a": [_box_dict(f.box) for f in faces_a],
+            "faces_b": [_box_dict(f.box) for f in faces_b],
+            "best": ranked[0] if ranked else None,
+            "pairs": ranked,
+        }
+
+    def search_by_face(self, picture: Picture, limit: int = 50, all_faces: bool = False) -> dict[str, Any]:
+        """Files in which the face of `picture` (its largest, or each with `all_faces`) appears, best first."""
+        collection = self._needs_memory("search by face")
+        faces = [f for f in self.pipeline.analyzer.analyze(picture).faces if f.embedding is not None]
+        if not faces:
+            raise BadMedia("no face found in the picture to search with")
+        chosen = list(range(len(faces))) if all_faces else [_largest(faces)]
+        best: dict[str, dict[str, Any]] = {}
+        by_content = self._by_content()
+        for q in chosen:
+            for ref, similarity in collection.nearest(faces[q].embedding, k=max(limit * 4, 100), min_similarity=self.threshold):
+                for doc in by_content.get(ref.content_sha256, []):
+                    stored = (doc.get("faces") or [])
+                    face = stored[ref.face_index] if ref.face_index < len(stored) else {}
+                    hit = {
+                        "id": doc["id"], "bucket": doc.get("bucket"), "key": doc["key"], "similarity": similarity,
+                        "face_index": ref.face_index, "query_face": q, "box": face.get("box"), "person": face.get("person"),
+                    }
+                    if doc["id"] not in best or best[doc["id"]]["similarity"] < similarity:
+                        best[doc["id"]] = hit
+        hits = sorted(best.values(), key=lambda h: (-h["similarity"], h["key"]))[:limit]
+        return {"threshold": self.threshold, "query_faces": [_box_dict(faces[q].box) for q in chosen], "total": len(hits),
+                "hits": hits}
+
+    # ---- clusters of unnamed faces -------------------------------------------------------------------------------
+    def clusters(self, min_size: int = 2) -> list[dict[str, Any]]:
+        """Groups of faces that look alike and match nobody enrolled, biggest first, with the files they are in."""
+        collection = self._needs_memory("clustering faces")
+        by_content = self._by_content()
+        result = []
+        for cluster_id, members in collection.clusters(min_size=1).items():
+            files = []
+            for m in members:
+                for doc in by_content.get(m.ref.content_sha256, []):
+                    files.append({"id": doc["id"], "bucket": doc.get("bucket"), "key": doc["key"],
+                                  "face_index": m.ref.face_index, "box": _box_dict(m.box)})
+            if len(files) >= min_size:
+                result.append({"cluster": cluster_id, "faces": len(members), "files": files})
+        result.sort(key=lambda c: (-len(c["files"]), c["cluster"]))
+        return result
+
+    def name_cluster(self, cluster_id: str, name: str) -> dict[str, Any]:
+        """Enrol the faces of an unnamed cluster as `name`; every file they are in follows."""
+        collection = self._needs_memory("naming a cluster")
+        from mediaindex.adapters.faces.local import cluster_name, parse_cluster
+
+        wanted = cluster_name(parse_cluster(cluster_id))
+        members = collection.clusters(min_size=1).get(wanted)
+        if not members:
+            raise ConfigurationError(
+                f"no unnamed cluster {wanted}: list them with `mediaindex people clusters` (a named cluster is gone)"
+            )
+        face_ids = collection.enroll_embeddings(
+            name, [m.embedding for m in members[:MAX_FACES_PER_CLUSTER_NAME]], source=f"cluster:{wanted}"
+        )
+        report = self.rematch()
+        return {"cluster": wanted, "name": " ".join(name.split()), "faces_enrolled": len(face_ids), **report.to_dict()}
+
+    # ---- documents -----------------------------------------------------------------------------------------------
+    def _documents(self) -> Iterator[dict[str, Any]]:
+        iterate: Callable[..., Any] | None = getattr(self.pipeline.index, "iter_documents", None)
+        if iterate is None:
+            raise ConfigurationError("this index cannot list its documents, so known people cannot be re-matched")
+        for item in iterate():
+            yield item.doc if isinstance(item, Versioned) else item
+
+    def _by_content(self) -> dict[str, list[dict[str, Any]]]:
+        """Live, indexed documents by content_sha256 (several files may hold the same bytes)."""
+        table: dict[str, list[dict[str, Any]]] = {}
+        for doc in self._documents():
+            if doc.get("status") == docs.INDEXED and doc.get("content_sha256"):
+                table.setdefault(doc["content_sha256"], []).append(doc)
+        return table
+
+
+def _box_fields(box: dict[str, Any]) -> dict[str, float]:
+    return {k: float(box[k]) for k in ("left", "top", "width", "height")}

@@ -1,0 +1,142 @@
+"""The local face collection on synthetic vectors: matching, persistence, exact nearest search, clusters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mediaindex.adapters.faces.local import FaceRef, LocalFaceCollection, default_path, similarity_from_distance
+from mediaindex.config import Settings
+from mediaindex.domain.errors import BadMedia
+from mediaindex.domain.model import Box, Face
+from tests.people.vectors import person, photo_of
+
+ADA, BOB, CAROL = person(1), person(2), person(3)
+
+
+def face(embedding, left=0.1, size=0.2) -> Face:
+    return Face(Box(left, 0.1, size, size), 99.0, embedding=embedding)
+
+
+@pytest.fixture
+def collection(tmp_path):
+    c = LocalFaceCollection(Settings(home=tmp_path))
+    yield c
+    c.close()
+
+
+def test_lives_beside_a_sqlite_index_or_in_home(tmp_path):
+    assert default_path(Settings(home=tmp_path)) == tmp_path / "faces.db"
+    assert default_path(Settings(home=tmp_path, index_url=f"sqlite:///{tmp_path}/lib/demo.db")) == tmp_path / "lib" / "demo.faces.db"
+    assert default_path(Settings(home=tmp_path, index_url="http://localhost:9200")) == tmp_path / "faces.db"
+
+
+def test_similarity_scale_is_the_analyzers():
+    assert similarity_from_distance(0.6) == pytest.approx(80.0)
+    assert similarity_from_distance(0.0) == 100.0 and similarity_from_distance(5.0) == 0.0
+
+
+def test_identify_names_enrolled_people_above_the_threshold_only(collection):
+    assert collection.is_empty()
+    collection.enroll_embeddings("Ada", [photo_of(ADA, 1)], source="ada.jpg")
+    assert not collection.is_empty()
+    matches, calls = collection.identify(None, [face(photo_of(ADA, 2)), face(photo_of(BOB, 3)), Face(Box(0, 0, 1, 1), 90.0)])
+    assert calls == 0
+    assert matches[0] is not None and matches[0].person == "Ada" and matches[0].similarity >= 80
+    assert matches[1] is None and matches[2] is None
+
+
+def test_the_best_of_several_people_wins(collection):
+    collection.enroll_embeddings("Ada", [photo_of(ADA, 1)], "a")
+    collection.enroll_embeddings("Bob", [photo_of(BOB, 1), photo_of(BOB, 2)], "b")
+    assert [m.person for m in collection.match_embeddings([photo_of(BOB, 5), photo_of(ADA, 6)])] == ["Bob", "Ada"]
+    assert collection.list_people() == {"Ada": 1, "Bob": 2}
+
+
+def test_enrol_takes_the_largest_face_and_refuses_a_picture_without_one(collection):
+    small, large = face(photo_of(BOB, 1), size=0.1), face(photo_of(ADA, 1), left=0.4, size=0.4)
+    ids = collection.enroll("Ada", None, "two.jpg", faces=[small, large])
+    assert len(ids) == 1 and collection.name_of(ids[0]) == "Ada"
+    assert collection.match_embeddings([photo_of(BOB, 2)]) == [None]
+    with pytest.raises(BadMedia):
+        collection.enroll("Ada", None, "none.jpg", faces=[])
+
+
+def test_remove_by_person_and_by_source(collection):
+    collection.enroll_embeddings("Ada", [photo_of(ADA, 1)], "ada1.jpg")
+    collection.enroll_embeddings("Ada", [photo_of(ADA, 2)], "ada2.jpg")
+    collection.enroll_embeddings("Bob", [photo_of(BOB, 1)], "bob.jpg")
+    assert collection.remove_source("ada1.jpg") == 1
+    assert collection.list_people() == {"Ada": 1, "Bob": 1}
+    assert collection.remove_person("Ada") == 1 and collection.remove_person("Ada") == 0
+    assert collection.match_embeddings([photo_of(ADA, 3)]) == [None]
+    assert collection.list_people() == {"Bob": 1}
+
+
+def test_survives_a_restart_and_sees_another_process_writes(tmp_path):
+    first = LocalFaceCollection(Settings(home=tmp_path))
+    second = LocalFaceCollection(Settings(home=tmp_path))
+    assert second.is_empty()
+    first.enroll_embeddings("Ada", [photo_of(ADA, 1)], "a")
+    first.remember("sha-1", [face(photo_of(BOB, 1))])
+    assert not second.is_empty()  # the other connection's write is noticed without a restart
+    assert second.nearest(photo_of(BOB, 2), k=1)[0][0] == FaceRef("sha-1", 0)
+    first.close(), second.close()
+    again = LocalFaceCollection(Settings(home=tmp_path))
+    assert again.list_people() == {"Ada": 1} and again.remembered_count("sha-1") == 1
+
+
+def test_remembered_faces_are_matched_again_by_content(collection):
+    collection.remember("sha-x", [face(photo_of(ADA, 1)), Face(Box(0, 0, 1, 1), 50.0), face(photo_of(BOB, 1))])
+    assert collection.matches_for_content("sha-x") == [None, None, None]
+    collection.enroll_embeddings("Bob", [photo_of(BOB, 2)], "b")
+    matches = collection.matches_for_content("sha-x")
+    assert matches[0] is None and matches[1] is None and matches[2].person == "Bob"
+    assert collection.matches_for_content("unknown") is None
+
+
+def test_remembering_the_same_picture_twice_keeps_one_copy(collection):
+    collection.remember("sha-1", [face(photo_of(ADA, 1))])
+    collection.remember("sha-1", [face(photo_of(ADA, 1))])
+    assert collection.remembered_count("sha-1") == 1
+
+
+def test_nearest_is_exact(collection):
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(500, 128)).astype(np.float32) * 0.1
+    for i in range(0, 500, 50):  # in batches, as pictures arrive
+        collection.remember(f"sha-{i}", [face(list(v)) for v in vectors[i:i + 50]])
+    query = vectors[123] + 0.01
+    found = collection.nearest(query, k=5)
+    brute = np.argsort(np.linalg.norm(vectors - query, axis=1))[:5]
+    assert [(r.content_sha256, r.face_index) for r, _ in found] == [(f"sha-{b // 50 * 50}", b % 50) for b in brute]
+    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+    assert all(s >= 99 for _, s in collection.nearest(query, k=100, min_similarity=99))
+
+
+def test_unnamed_faces_cluster_with_stable_ids_and_bridges_merge(collection):
+    collection.remember("p1", [face(photo_of(CAROL, 1, 0.2))])
+    first = collection.clusters()
+    (cid,) = first.keys()
+    collection.remember("p2", [face(photo_of(CAROL, 2, 0.2)), face(photo_of(BOB, 1, 0.2))])
+    clusters = collection.clusters()
+    assert cid in clusters and {m.ref for m in clusters[cid]} == {FaceRef("p1", 0), FaceRef("p2", 0)}
+    assert len(clusters) == 2  # Bob alone
+    # two faces far apart form two clusters; a face between them joins both, and they merge into the older
+    a = person(9)
+    far = a + 0.9 * person(10)  # 0.9 apart: similarity 70, below the threshold; the middle is 85 from each
+    collection.remember("q1", [face(list(a))])
+    collection.remember("q2", [face(list(far))])
+    older = collection.cluster_of(FaceRef("q1", 0))
+    assert older != collection.cluster_of(FaceRef("q2", 0))
+    collection.remember("q3", [face(list((a + far) / 2))])
+    assert collection.cluster_of(FaceRef("q2", 0)) == collection.cluster_of(FaceRef("q3", 0)) == older
+
+
+def test_named_faces_leave_the_clusters(collection):
+    collection.remember("p1", [face(photo_of(CAROL, 1, 0.2)), face(photo_of(BOB, 1, 0.2))])
+    collection.remember("p2", [face(photo_of(CAROL, 2, 0.2))])
+    collection.enroll_embeddings("Carol", [photo_of(CAROL, 3, 0.2)], "c")
+    clusters = collection.clusters()
+    assert [m.ref for members in clusters.values() for m in members] == [FaceRef("p1", 1)]
+    assert len(collection.clusters(unnamed_only=False)) == 2

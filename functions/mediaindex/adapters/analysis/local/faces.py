@@ -1,0 +1,350 @@
+"""Face models: a detector (dlib's HOG, or BlazeFace when its file is supplied), dlib's 68 landmarks and 128-d
+embedding, the Cydral age and gender networks, an optional emotion model; and what the landmarks alone tell
+(pose, open eyes and mouth, smile), measured the same way for every face."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mediaindex.domain.model import Emotion, Landmark, Pose, Quality
+
+
+@dataclass
+class FoundFace:
+    left: float  # pixels of the analysed image
+    top: float
+    right: float
+    bottom: float
+    score: float  # 0-1
+
+
+def _fit(image: np.ndarray, longest: int) -> tuple[np.ndarray, float]:
+    """A copy no longer than `longest` pixels on its long side (detectors do not need more), and the scale used."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = min(1.0, longest / max(h, w))
+    if scale == 1.0:
+        return image, 1.0
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA), scale
+
+
+class HogFaceDetector:
+    """dlib's HOG + linear SVM frontal face detector: no model file, about 20-90 ms a photo. Faces smaller than
+    about 40 pixels are missed (the picture is upsampled once below `upsample_below` pixels)."""
+
+    longest = 1280
+    upsample_below = 1000
+
+    def __init__(self) -> None:
+        import dlib
+
+        self.detector = dlib.get_frontal_face_detector()
+
+    def detect(self, image: np.ndarray) -> list[FoundFace]:
+        small, scale = _fit(image, self.longest)
+        upsample = 1 if max(small.shape[:2]) < self.upsample_below else 0
+        rects, scores, _ = self.detector.run(small, upsample, 0.0)
+        found = []
+        for rect, margin in zip(rects, scores):
+            # the SVM margin (0 at the decision boundary, about 1-3 for clear faces) squashed to 0-1
+            score = 1.0 / (1.0 + math.exp(-(3.0 * margin + 1.0)))
+            found.append(FoundFace(rect.left() / scale, rect.top() / scale, (rect.right() + 1) / scale,
+                                   (rect.bottom() + 1) / scale, score))
+        return found
+
+
+class BlazeFaceDetector:
+    """MediaPipe's full-range BlazeFace `.tflite` (192x192 input, 2,304 anchors), run by ai-edge-litert alone: the
+    decoding below follows MediaPipe's SSD anchor and tensors-to-detections calculators."""
+
+    size = 192
+    min_score = 0.5
+    iou_threshold = 0.3
+
+    def __init__(self, path: Path) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=2)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        outputs = sorted(self.interpreter.get_output_details(), key=lambda d: d["shape"][-1])
+        self.scores_out, self.boxes_out = outputs[0], outputs[-1]
+        grid = self.size // 4
+        centres = (np.arange(grid, dtype=np.float32) + 0.5) / grid
+        xs, ys = np.meshgrid(centres, centres)
+        self.anchors = np.stack([xs.ravel(), ys.ravel()], axis=1)
+
+    def detect(self, image: np.ndarray) -> list[FoundFace]:
+        import cv2
+
+        h, w = image.shape[:2]
+        side = max(h, w)
+        square = np.zeros((side, side, 3), dtype=np.uint8)  # letterbox: keep the aspect ratio
+        pad_x, pad_y = (side - w) // 2, (side - h) // 2
+        square[pad_y:pad_y + h, pad_x:pad_x + w] = image
+        tensor = cv2.resize(square, (self.size, self.size), interpolation=cv2.INTER_AREA).astype(np.float32)
+        self.interpreter.set_tensor(self.input["index"], (tensor / 127.5 - 1.0)[np.newaxis])
+        self.interpreter.invoke()
+        raw_boxes = self.interpreter.get_tensor(self.boxes_out["index"])[0]
+        raw_scores = self.interpreter.get_tensor(self.scores_out["index"])[0, :, 0]
+        scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -80, 80)))
+        keep = np.flatnonzero(scores > self.min_score)
+        if keep.size == 0:
+            return []
+        centre = raw_boxes[keep, :2] / self.size + self.anchors[keep]
+        half = raw_boxes[keep, 2:4] / self.size / 2
+        boxes = np.concatenate([centre - half, centre + half], axis=1)  # x1, y1, x2, y2 in the square, 0-1
+        found = []
+        for box, score in _weighted_nms(boxes, scores[keep], self.iou_threshold):
+            x1, y1, x2, y2 = box * side - np.array([pad_x, pad_y, pad_x, pad_y])
+            found.append(FoundFace(max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2), float(score)))
+        return found
+
+
+def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    x1 = np.maximum(box[0], others[:, 0])
+    y1 = np.maximum(box[1], others[:, 1])
+    x2 = np.minimum(box[2], others[:, 2])
+    y2 = np.minimum(box[3], others[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[tuple[np.ndarray, float]]:
+    """MediaPipe's weighted NMS: overlapping detections are averaged by score instead of discarded."""
+    order = np.argsort(-scores)
+    boxes, scores = boxes[order], scores[order]
+    result = []
+    remaining = np.ones(len(scores), dtype=bool)
+    for i in range(len(scores)):
+        if not remaining[i]:
+            continue
+        overlap = remaining & (_iou(boxes[i], boxes) > threshold)
+        weights = scores[overlap]
+        result.append(((boxes[overlap] * weights[:, None]).sum(axis=0) / weights.sum(), float(scores[i])))
+        remaining &= ~overlap
+    return result
+
+
+class FaceLandmarker:
+    """dlib's 68-point shape predictor (iBUG 300-W layout)."""
+
+    def __init__(self, path: Path) -> None:
+        import dlib
+
+        self.predictor = dlib.shape_predictor(str(path))
+
+    def landmarks(self, image: np.ndarray, face: FoundFace):
+        import dlib
+
+        rect = dlib.rectangle(int(face.left), int(face.top), int(face.right) - 1, int(face.bottom) - 1)
+        return self.predictor(image, rect)
+
+
+class FaceEmbedder:
+    """dlib's ResNet face recognition model: a 128-d vector; L2 < 0.6 is usually the same person."""
+
+    def __init__(self, path: Path) -> None:
+        import dlib
+
+        self.model = dlib.face_recognition_model_v1(str(path))
+
+    def embed(self, image: np.ndarray, shape) -> list[float]:
+        return [float(x) for x in self.model.compute_face_descriptor(image, shape)]
+
+
+class AgeGenderModel:
+    """dlib's Cydral age (0-80 years, 81 classes) and gender networks as ONNX, on dlib-aligned face chips."""
+
+    means = np.array([122.781998, 117.000999, 104.297997], dtype=np.float32)
+    padding = 0.2
+
+    def __init__(self, age_path: Path, gender_path: Path) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.age = ort.InferenceSession(str(age_path), options, providers=["CPUExecutionProvider"])
+        self.gender = ort.InferenceSession(str(gender_path), options, providers=["CPUExecutionProvider"])
+
+    def _chip(self, image: np.ndarray, shape, size: int) -> np.ndarray:
+        import dlib
+
+        chip = np.asarray(dlib.extract_image_chip(image, dlib.get_face_chip_details(shape, size, self.padding)))
+        return ((chip.astype(np.float32) - self.means) / 256.0).transpose(2, 0, 1)[np.newaxis]
+
+    def predict(self, image: np.ndarray, shape) -> tuple[int, int, str, float]:
+        """(age_low, age_high, gender, gender confidence 0-100). The range spans the middle 60% of the age
+        distribution, widened to at least 5 years, as Rekognition gives a range rather than a number."""
+        ages = self.age.run(None, {self.age.get_inputs()[0].name: self._chip(image, shape, 64)})[0][0]
+        cumulative = np.cumsum(ages / ages.sum())
+        low, high = int(np.searchsorted(cumulative, 0.2)), int(np.searchsorted(cumulative, 0.8))
+        if high - low < 5:
+            middle = (low + high) / 2
+            low, high = max(0, math.floor(middle - 2.5)), math.ceil(middle + 2.5)
+        female, male = self.gender.run(None, {self.gender.get_inputs()[0].name: self._chip(image, shape, 32)})[0][0]
+        gender = "Male" if male >= female else "Female"
+        return low, min(high, 80), gender, float(max(male, female)) * 100.0
+
+
+def _crop(image: np.ndarray, face: FoundFace) -> np.ndarray:
+    """The face's pixels; a face cut by the picture's edge keeps the part inside."""
+    h, w = image.shape[:2]
+    return image[max(0, int(face.top)):min(h, int(face.bottom)), max(0, int(face.left)):min(w, int(face.right))]
+
+
+class EmotionModel:
+    """A user-supplied 7-emotion `.tflite` in facex's format: a 200x200 face crop, grey in 3 channels, 0-1;
+    outputs anger, disgust, fear, happy, neutral, sadness, surprise."""
+
+    names = ("ANGRY", "DISGUSTED", "FEAR", "HAPPY", "CALM", "SAD", "SURPRISED")
+
+    def __init__(self, path: Path) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=2)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    def emotions(self, image: np.ndarray, face: FoundFace) -> list[Emotion]:
+        import cv2
+
+        crop = _crop(image, face)
+        if crop.size == 0:
+            return []
+        grey = cv2.cvtColor(cv2.resize(crop, (200, 200)), cv2.COLOR_RGB2GRAY)
+        tensor = np.repeat(grey[:, :, None], 3, axis=2).astype(np.float32)[np.newaxis] / 255.0
+        self.interpreter.set_tensor(self.input["index"], tensor)
+        self.interpreter.invoke()
+        scores = self.interpreter.get_tensor(self.output["index"])[0].astype(np.float64)
+        if scores.min() < 0 or abs(scores.sum() - 1.0) > 0.05:
+            scores = np.exp(scores - scores.max())
+        scores = scores / scores.sum()
+        return sorted((Emotion(n, round(float(s) * 100, 2)) for n, s in zip(self.names, scores)),
+                      key=lambda e: -e.confidence)
+
+
+# --- what the 68 landmarks tell -------------------------------------------------------------------------------
+
+# Rekognition's landmark names -> iBUG 68 point indices (averaged when several). "Left" is the viewer's left.
+LANDMARK_POINTS = {
+    "eyeLeft": (36, 37, 38, 39, 40, 41), "eyeRight": (42, 43, 44, 45, 46, 47), "nose": (30,),
+    "mouthLeft": (48,), "mouthRight": (54,), "mouthUp": (51,), "mouthDown": (57,), "chinBottom": (8,),
+    "leftEyeBrowLeft": (17,), "leftEyeBrowUp": (19,), "leftEyeBrowRight": (21,),
+    "rightEyeBrowLeft": (22,), "rightEyeBrowUp": (24,), "rightEyeBrowRight": (26,),
+    "leftEyeLeft": (36,), "leftEyeRight": (39,), "leftEyeUp": (37, 38), "leftEyeDown": (40, 41),
+    "rightEyeLeft": (42,), "rightEyeRight": (45,), "rightEyeUp": (43, 44), "rightEyeDown": (46, 47),
+    "noseLeft": (31,), "noseRight": (35,), "upperJawlineLeft": (0,), "midJawlineLeft": (4,),
+    "upperJawlineRight": (16,), "midJawlineRight": (12,),
+}
+
+# A generic head in millimetres, camera axes (x right, y down, z away from the camera), nose tip at the origin:
+# nose tip, chin, outer eye corners, mouth corners (points 30, 8, 36, 45, 48, 54).
+_HEAD_POINTS = (30, 8, 36, 45, 48, 54)
+_HEAD_MODEL = np.array([
+    (0.0, 0.0, 0.0), (0.0, 63.6, 12.5), (-43.3, -32.7, 26.0), (43.3, -32.7, 26.0), (-28.9, 28.9, 24.1),
+    (28.9, 28.9, 24.1),
+], dtype=np.float64)
+
+
+def points_of(shape) -> np.ndarray:
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+
+def landmarks(points: np.ndarray, width: int, height: int) -> list[Landmark]:
+    return [
+        Landmark(name, round(float(points[list(idx), 0].mean()) / width, 5), round(float(points[list(idx), 1].mean()) / height, 5))
+        for name, idx in LANDMARK_POINTS.items()
+    ]
+
+
+def pose(points: np.ndarray, width: int, height: int) -> Pose:
+    """Head pose in degrees from the landmarks (solvePnP on a generic head, focal length = image width)."""
+    import cv2
+
+    camera = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float64)
+    ok, rvec, _ = cv2.solvePnP(_HEAD_MODEL, points[list(_HEAD_POINTS)], camera, np.zeros(4),
+                               flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok:
+        return Pose(0.0, 0.0, 0.0)
+    r, _ = cv2.Rodrigues(rvec)
+    pitch = math.degrees(math.atan2(r[2, 1], r[2, 2]))
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, -r[2, 0]))))
+    roll = math.degrees(math.atan2(r[1, 0], r[0, 0]))
+    return Pose(round(roll, 2), round(yaw, 2), round(pitch, 2))
+
+
+def _eye_aspect(points: np.ndarray, first: int) -> float:
+    p = points[first:first + 6]
+    return (np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / (2.0 * np.linalg.norm(p[0] - p[3]) + 1e-9)
+
+
+@dataclass
+class Expression:
+    eye_aspect: float  # about 0.3 open, below 0.2 closed
+    mouth_aspect: float  # inner lip gap / inner mouth width: 0 closed, above about 0.3 open
+    mouth_width: float  # mouth width / jaw width: about 0.4 at rest, wider in a smile
+    corner_lift: float  # how far the mouth corners sit above the lips' centre, per mouth width
+
+    @classmethod
+    def of(cls, points: np.ndarray) -> "Expression":
+        # measure in the face's own frame, so a tilted head reads the same
+        eye_l, eye_r = points[36:42].mean(axis=0), points[42:48].mean(axis=0)
+        angle = math.atan2(eye_r[1] - eye_l[1], eye_r[0] - eye_l[0])
+        c, s = math.cos(-angle), math.sin(-angle)
+        p = points @ np.array([[c, s], [-s, c]])
+        mouth = np.linalg.norm(p[54] - p[48]) + 1e-9
+        inner = np.linalg.norm(p[64] - p[60]) + 1e-9
+        gap = np.mean([np.linalg.norm(p[61] - p[67]), np.linalg.norm(p[62] - p[66]), np.linalg.norm(p[63] - p[65])])
+        centre_y = (p[62, 1] + p[66, 1]) / 2
+        corners_y = (p[48, 1] + p[54, 1]) / 2
+        return cls(
+            eye_aspect=float((_eye_aspect(p, 36) + _eye_aspect(p, 42)) / 2),
+            mouth_aspect=float(gap / inner),
+            mouth_width=float(mouth / (np.linalg.norm(p[16] - p[0]) + 1e-9)),
+            corner_lift=float((centre_y - corners_y) / mouth),
+        )
+
+    @property
+    def eyes_open(self) -> bool:
+        return self.eye_aspect >= 0.2
+
+    @property
+    def mouth_open(self) -> bool:
+        return self.mouth_aspect >= 0.3
+
+    @property
+    def smile_score(self) -> float:
+        """0-1: corners lifted and mouth stretched."""
+        z = 25.0 * self.corner_lift + 20.0 * (self.mouth_width - 0.42)
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def emotions(self) -> list[Emotion]:
+        """A coarse reading from geometry alone (no emotion model supplied): HAPPY, SURPRISED or CALM."""
+        happy = self.smile_score
+        surprised = (1.0 - happy) * (1.0 / (1.0 + math.exp(-12.0 * (self.mouth_aspect - 0.45))))
+        calm = max(0.0, 1.0 - happy - surprised)
+        return sorted((Emotion(n, round(v * 100, 2)) for n, v in (("HAPPY", happy), ("SURPRISED", surprised), ("CALM", calm))),
+                      key=lambda e: -e.confidence)
+
+
+def quality(image: np.ndarray, face: FoundFace) -> Quality:
+    """Brightness: mean grey level of the face, 0-100. Sharpness: variance of the Laplacian of the face scaled to
+    128 pixels wide, mapped to 0-100 (a variance of 100 gives 63)."""
+    import cv2
+
+    crop = _crop(image, face)
+    if crop.size == 0:
+        return Quality(0.0, 0.0)
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    grey = cv2.resize(grey, (128, max(1, round(128 * grey.shape[0] / grey.shape[1]))), interpolation=cv2.INTER_AREA)
+    variance = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    return Quality(round(float(grey.mean()) / 2.55, 2), round(100.0 * (1.0 - math.exp(-variance / 100.0)), 2))

@@ -1,0 +1,119 @@
+"""`mediaindex analyze FILE [FILE...]`: show what the analyzer sees in pictures, without indexing them.
+
+Runs the configured analyzer (local models by default, or Rekognition with --analyzer rekognition) on each file
+and prints the labels, faces and their attributes, text and moderation score it found. A file that is not a
+readable image gets a clear error on stderr; the others are still analysed (exit status 1 if any failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from mediaindex.config import ALL_FEATURES
+from mediaindex.domain.errors import BadMedia, ConfigurationError
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="print what the analyzer finds in pictures (labels, faces, text) without indexing them",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  mediaindex analyze photo.jpg\n  mediaindex analyze --json --features labels,faces,text *.jpg",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files")
+    p.add_argument("--features", metavar="LIST",
+                   help=f"comma list of analyses ({', '.join(f for f in ALL_FEATURES if f != 'people')}; "
+                        "default: MEDIAINDEX_FEATURES or labels,faces)")
+    p.add_argument("--min-confidence", type=float, metavar="N", help="drop labels below N percent")
+    p.add_argument("--max-labels", type=int, metavar="N", help="at most N labels a picture")
+    p.add_argument("--models-dir", type=Path, metavar="DIR", help="model files that replace the packaged ones")
+    p.add_argument("--embeddings", action="store_true", help="include face embeddings in --json output")
+    add_backend_options(p)
+    p.set_defaults(func=run)
+
+
+def _features(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    features = tuple(f.strip().lower() for f in raw.split(",") if f.strip())
+    unknown = sorted(set(features) - set(ALL_FEATURES))
+    if unknown:
+        raise ConfigurationError(f"--features: unknown {unknown}; choose from {', '.join(ALL_FEATURES)}")
+    return features
+
+
+def run(args: argparse.Namespace) -> int:
+    from mediaindex import bootstrap
+    from mediaindex.media.picture import Picture
+
+    settings = settings_from(args).with_overrides(
+        features=_features(args.features),
+        min_confidence=args.min_confidence,
+        max_labels=args.max_labels,
+        models_dir=args.models_dir,
+    )
+    analyzer = bootstrap.build_analyzer(settings)
+    results: list[dict[str, Any]] = []
+    failed = 0
+    for path in args.files:
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            failed += 1
+            _fail(args, results, path, "unreadable", f"cannot read the file: {e.strerror or e}")
+            continue
+        try:
+            picture = Picture.from_bytes(data, max_pixels=settings.max_pixels)
+            analysis = analyzer.analyze(picture)
+        except BadMedia as e:
+            failed += 1
+            _fail(args, results, path, e.code, str(e))
+            continue
+        doc = analysis.to_dict()
+        if not args.embeddings:
+            for face in doc["faces"]:
+                face.pop("embedding", None)
+        if args.json:
+            results.append({"file": str(path), "width": picture.width, "height": picture.height, **doc})
+        else:
+            print(_text(path, picture.width, picture.height, doc))
+    if args.json:
+        print_json(results)
+    return 1 if failed else 0
+
+
+def _fail(args: argparse.Namespace, results: list, path: Path, code: str, message: str) -> None:
+    print(f"mediaindex: {path}: {message}", file=sys.stderr)
+    if args.json:
+        results.append({"file": str(path), "error": {"code": code, "message": message}})
+
+
+def _text(path: Path, width: int, height: int, doc: dict[str, Any]) -> str:
+    lines = [f"{path}  ({width}x{height}, {doc['analyzer']})"]
+    if doc["labels"]:
+        lines.append("  labels:")
+        for label in doc["labels"]:
+            extra = f"  < {', '.join(label['parents'][:4])}" if label["parents"] else ""
+            boxes = f"  [{len(label['instances'])} found]" if label["instances"] else ""
+            lines.append(f"    {label['confidence']:5.1f}  {label['name']}{boxes}{extra}")
+    lines.append(f"  faces: {len(doc['faces'])}")
+    for i, face in enumerate(doc["faces"], 1):
+        box = face["box"]
+        emotion = max(face["emotions"], key=lambda e: e["confidence"])["type"].lower() if face["emotions"] else "?"
+        traits = [name for name in ("smile", "eyes_open", "mouth_open") if face.get(name)]
+        person = f"  {face['person']} ({face['similarity']:.0f}%)" if face.get("person") else ""
+        lines.append(
+            f"    {i}. {face.get('gender') or '?'}, age {face.get('age_low')}-{face.get('age_high')}, {emotion}"
+            f"{', ' + ', '.join(traits) if traits else ''}  at {box['left']:.2f},{box['top']:.2f} "
+            f"size {box['width']:.2f}x{box['height']:.2f}{person}"
+        )
+    if doc["text"]:
+        lines.append("  text: " + " | ".join(line["text"] for line in doc["text"]))
+    if doc["moderation"] is not None:
+        lines.append(f"  moderation: {doc['moderation']:.3f}")
+    return "\n".join(lines)

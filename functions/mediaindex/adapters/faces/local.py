@@ -119,13 +119,19 @@ class _Matrix:
         self.norms[self.size:needed] = np.einsum("ij,ij->i", vectors, vectors)
         self.size = needed
 
-    def distances(self, queries: np.ndarray) -> np.ndarray:
-        """L2 distances, shape (len(queries), size)."""
+    def squared_distances(self, queries: np.ndarray) -> np.ndarray:
+        """Squared L2 distances, shape (len(queries), size); callers take square roots of the few they keep."""
         if self.size == 0:
             return np.empty((len(queries), 0), dtype=np.float32)
         q = np.asarray(queries, dtype=np.float32)
-        squared = self.norms[: self.size][None, :] - 2.0 * (q @ self.data[: self.size].T) + np.einsum("ij,ij->i", q, q)[:, None]
-        return np.sqrt(np.maximum(squared, 0.0))
+        squared = q @ self.data[: self.size].T
+        squared *= -2.0
+        squared += self.norms[: self.size][None, :]
+        squared += np.einsum("ij,ij->i", q, q)[:, None]
+        return squared
+
+    def distances(self, queries: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.maximum(self.squared_distances(queries), 0.0))
 
 
 class LocalFaceCollection:
@@ -282,7 +288,8 @@ class LocalFaceCollection:
         """The cluster this new face joins: the oldest of those it matches, merging the others into it."""
         if matrix.size == 0:
             return row_id
-        close = np.nonzero(matrix.distances(vector[None, :])[0] <= distance_for_similarity(self.threshold))[0]
+        limit = distance_for_similarity(self.threshold) ** 2
+        close = np.nonzero(matrix.squared_distances(vector[None, :])[0] <= limit)[0]
         if close.size == 0:
             return row_id
         joined = sorted({clusters[i] for i in close})
@@ -340,11 +347,11 @@ class LocalFaceCollection:
             _, refs, _, matrix = self._remembered_vectors()
             if matrix.size == 0 or k <= 0:
                 return []
-            distances = matrix.distances(query)[0]
-        k = min(k, len(distances))
-        top = np.argpartition(distances, k - 1)[:k] if k < len(distances) else np.arange(len(distances))
-        top = top[np.argsort(distances[top], kind="stable")]
-        similarity = similarity_from_distance(distances[top])
+            squared = matrix.squared_distances(query)[0]
+        k = min(k, len(squared))
+        top = np.argpartition(squared, k - 1)[:k] if k < len(squared) else np.arange(len(squared))
+        top = top[np.argsort(squared[top], kind="stable")]
+        similarity = similarity_from_distance(np.sqrt(np.maximum(squared[top], 0.0)))
         floor = -1.0 if min_similarity is None else min_similarity
         return [(refs[i], round(float(s), 2)) for i, s in zip(top, similarity) if s >= floor]
 

@@ -1,0 +1,117 @@
+"""How well the local analyzer's face vectors tell people apart, on the real photos of ../shared/data/faces.
+
+    python bench/face_accuracy.py [--threshold 80] [--video-every 1.0]
+
+Every face of every photo is compared with every other (all pairs); a pair is "same" when both faces belong to one
+person (from the file name; `rgba_32bit.png` is a 32-bit copy of an Obama photo; in `two_people_obama_biden` the
+face nearer to the other Obama photos is Obama's and the other Biden's, checked against Biden's own photo).
+Prints true/false matches at the threshold, accuracy, and the closest stranger pair and farthest same-person pair.
+Then faces are found in video frames (one per --video-every seconds) and matched against the two reference photos
+of the people who appear in it (Lin-Manuel Miranda, Alex Lacamoire), as `people` matching would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "functions"))
+
+from mediaindex.adapters.analysis.local import LocalAnalyzer, embedding_similarity  # noqa: E402
+from mediaindex.config import Settings  # noqa: E402
+from mediaindex.media.picture import Picture  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def identity(name: str) -> str:
+    if name.startswith("rgba_32bit"):
+        return "obama"
+    for prefix in ("obama", "biden", "guido_van_rossum", "steve_wozniak", "lin_manuel_miranda", "alex_lacamoire"):
+        if name.startswith(prefix):
+            return prefix
+    return name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threshold", type=float, default=80.0)
+    parser.add_argument("--video-every", type=float, default=1.0, help="seconds between sampled frames")
+    args = parser.parse_args()
+    analyzer = LocalAnalyzer(Settings(features=("faces",)))
+
+    faces: list[tuple[str, int, str, list[float]]] = []  # file, face index, person, embedding
+    for path in sorted((DATA / "faces").iterdir()):
+        found = [f for f in analyzer.analyze(Picture.from_bytes(path.read_bytes())).faces if f.embedding]
+        for i, f in enumerate(found):
+            faces.append((path.name, i, identity(path.stem), f.embedding))
+    # the group photo: give each face the identity it is nearest to, and check the two are different people
+    group = [x for x in faces if x[0].startswith("two_people")]
+    refs = {p: [x[3] for x in faces if x[2] == p and not x[0].startswith("two_people")] for p in ("obama", "biden")}
+    if len(group) == 2:
+        score = [max(embedding_similarity(g[3], r) for r in refs["obama"]) for g in group]
+        obama_face = int(np.argmax(score))
+        for k, g in enumerate(group):
+            faces[faces.index(g)] = (g[0], g[1], "obama" if k == obama_face else "biden", g[3])
+        print(f"two_people_obama_biden: face {obama_face} (left {'first' if obama_face == 0 else 'second'}) is Obama")
+
+    tp = fp = tn = fn = 0
+    worst_same, worst_other = (101.0, None), (-1.0, None)
+    for a, b in itertools.combinations(faces, 2):
+        s = embedding_similarity(a[3], b[3])
+        same = a[2] == b[2]
+        said = s >= args.threshold
+        tp += same and said
+        fn += same and not said
+        fp += (not same) and said
+        tn += (not same) and not said
+        if same and s < worst_same[0]:
+            worst_same = (s, (a[0], b[0]))
+        if not same and s > worst_other[0]:
+            worst_other = (s, (a[0], b[0]))
+    total = tp + fp + tn + fn
+    print(f"faces: {len(faces)} in {len({f[0] for f in faces})} photos; pairs: {total} "
+          f"({tp + fn} same person, {tn + fp} different)")
+    print(f"threshold {args.threshold:g}: true matches {tp}, missed {fn}, false matches {fp}, true non-matches {tn}; "
+          f"accuracy {(tp + tn) / total:.4f}")
+    print(f"lowest same-person similarity {worst_same[0]:.1f} {worst_same[1]}; "
+          f"highest different-person similarity {worst_other[0]:.1f} {worst_other[1]}")
+
+    video = DATA / "video" / "short_hamilton_clip.mp4"
+    if video.exists():
+        import av
+
+        people = {p: [f[3] for f in faces if f[2] == p] for p in ("lin_manuel_miranda", "alex_lacamoire")}
+        counts = {"lin_manuel_miranda": 0, "alex_lacamoire": 0, None: 0}
+        frames = 0
+        started = time.perf_counter()
+        next_at = 0.0
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            for frame in container.decode(stream):
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+                if t < next_at:
+                    continue
+                next_at = t + args.video_every
+                frames += 1
+                import io
+
+                buf = io.BytesIO()
+                frame.to_image().save(buf, "PNG")
+                for f in analyzer.analyze(Picture.from_bytes(buf.getvalue())).faces:
+                    if not f.embedding:
+                        continue
+                    best = max(((max(embedding_similarity(f.embedding, r) for r in refs_), p) for p, refs_ in people.items()))
+                    counts[best[1] if best[0] >= args.threshold else None] += 1
+        print(f"video: {frames} frames sampled in {time.perf_counter() - started:.1f} s; faces named Lin-Manuel Miranda "
+              f"{counts['lin_manuel_miranda']}, Alex Lacamoire {counts['alex_lacamoire']}, unnamed {counts[None]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -65,10 +65,11 @@ ABSTRACT = {
     "product", "covering", "structure", "system", "surface", "region", "location", "geological_formation",
     "natural_elevation", "body_covering", "people", "taxonomic_group", "arthropod", "foodstuff", "food_product",
     "nutriment", "dish", "container", "conveyance", "wheeled_vehicle", "self-propelled_vehicle", "craft",
-    "adult", "person_of_color", "worker", "intellectual", "diapsid", "game_bird", "relative", "peer",
+    "adult", "person_of_color", "reproductive_structure", "plant_organ", "plant_part", "worker", "intellectual", "diapsid", "game_bird", "relative", "peer",
 }
+# "container" is kept out too: WordNet files every wheeled vehicle under it, and a car is not what people mean.
 # ... but these are plain words people search for, so they stay even where the rule above would drop them.
-KEEP = {"container", "structure", "device", "equipment", "dish", "vehicle", "covering"}
+KEEP = {"structure", "device", "equipment", "dish", "vehicle", "covering"}
 ABSTRACT -= KEEP
 
 # A label falls in a category when this synset (lemma, sense) is the label or one of its ancestors. Names follow
@@ -162,8 +163,16 @@ def sense(senses: dict[str, list[str]], lemma: str, number: int) -> str:
     return senses[lemma.lower()][number - 1]
 
 
+def depth(synsets: dict[str, Synset], offset: str, memo: dict[str, int] = {}) -> int:
+    """Length of the longest hypernym path up to the root: how specific a synset is."""
+    if offset not in memo:
+        memo[offset] = 1 + max((depth(synsets, h) for h in synsets[offset].hypernyms), default=-1)
+    return memo[offset]
+
+
 def ancestors(synsets: dict[str, Synset], offset: str) -> list[str]:
-    """Every hypernym, breadth first: nearest first, each once."""
+    """Every hypernym once, most specific first ("dog", "canine", ..., "mammal", "animal"): by depth in the tree,
+    then breadth first, so that where two paths meet the shorter one does not pull "animal" before "mammal"."""
     seen: dict[str, None] = {}
     queue = deque(synsets[offset].hypernyms)
     while queue:
@@ -172,7 +181,8 @@ def ancestors(synsets: dict[str, Synset], offset: str) -> list[str]:
             continue
         seen[current] = None
         queue.extend(synsets[current].hypernyms)
-    return list(seen)
+    order = {o: i for i, o in enumerate(seen)}
+    return sorted(seen, key=lambda o: (-depth(synsets, o), order[o]))
 
 
 def load_wnids(path: Path | None) -> list[str]:

@@ -1,0 +1,168 @@
+"""The People use cases without models: synthetic face vectors on tiny pictures, the real SQLite index, folder
+storage. Enrolment keys, the S3 enrolment event path on the local collection, re-matching under a concurrent write."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from mediaindex.adapters.faces.local import LocalFaceCollection
+from mediaindex.adapters.storage.folder import FolderStorage, ref_for
+from mediaindex.config import Settings
+from mediaindex.domain import document as docs
+from mediaindex.domain.errors import ConfigurationError, VersionConflict
+from mediaindex.domain.model import Analysis, Box, Face
+from mediaindex.services import people as people_module
+from mediaindex.services.indexing import CREATED, REMOVED, Pipeline, StorageEvent
+from mediaindex.services.people import People, person_from_key
+from tests.people.vectors import person, photo_of
+
+ADA, BOB = person(1), person(2)
+COLOURS = {(250, 0, 0): [("ada", 1)], (0, 250, 0): [("bob", 1)], (0, 0, 250): [("ada", 2), ("bob", 2)],
+           (250, 250, 0): [("ada", 3)], (9, 9, 9): []}
+
+
+class ColourAnalyzer:
+    """Reads who is in a picture from its colour (the synthetic library's ground truth)."""
+
+    name = "colour"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def analyze(self, picture) -> Analysis:
+        self.calls += 1
+        faces = []
+        for i, (who, seed) in enumerate(COLOURS[picture.image.getpixel((0, 0))]):
+            faces.append(Face(Box(0.1 + 0.5 * i, 0.1, 0.3, 0.3), 99.0, embedding=photo_of(ADA if who == "ada" else BOB, seed)))
+        return Analysis(analyzer=self.name, faces=faces)
+
+
+def png(colour) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def setup(tmp_path):
+    from mediaindex.adapters.index.sqlite import SqliteIndex
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for n, colour in enumerate(COLOURS):
+        (media / f"{n}.png").write_bytes(png(colour))
+    settings = Settings(home=tmp_path, features=("faces", "people"), people_prefix=str(tmp_path / "people") + "/")
+    index = SqliteIndex(str(tmp_path / "index.db"), "media")
+    index.ensure_ready()
+    collection = LocalFaceCollection(settings)
+    pipeline = Pipeline(storage=FolderStorage(), analyzer=ColourAnalyzer(), index=index, faces=collection)
+    for path in sorted(media.iterdir()):
+        pipeline.handle(StorageEvent(CREATED, ref_for(path)))
+    yield People(settings=settings, pipeline=pipeline), media, tmp_path
+    collection.close()
+
+
+def people_of(people: People, path) -> list[str]:
+    return people.pipeline.index.get(docs.document_id("", str(path))).doc["people"]
+
+
+@pytest.mark.parametrize("key, name", [
+    ("people/Barack Obama/1.jpg", "Barack Obama"),
+    ("people/Barack%20Obama/2.jpg", "Barack Obama"),
+    ("people/Zoë  O'Brien/a/b.png", "Zoë O'Brien"),
+    ("people/lonely.jpg", None),
+    ("people/Ada/", None),
+    ("photos/Ada/1.jpg", None),
+])
+def test_the_person_is_the_folder_after_the_prefix(key, name):
+    assert person_from_key(key, "people/") == name
+
+
+def test_enrolment_event_enrols_rematches_and_removal_forgets(setup):
+    people, media, home = setup
+    folder = home / "people" / "Ada Lovelace"
+    folder.mkdir(parents=True)
+    photo = folder / "portrait.png"
+    photo.write_bytes(png((250, 250, 0)))
+    outcome = people.handle_enrolment_event(StorageEvent(CREATED, ref_for(photo)))
+    assert (outcome.action, outcome.faces) == (people_module.ENROLLED, 1)
+    assert people.list_people() == {"Ada Lovelace": 1}
+    assert people_of(people, media / "0.png") == ["Ada Lovelace"] and people_of(people, media / "1.png") == []
+    assert people_of(people, media / "2.png") == ["Ada Lovelace"]
+
+    # the same event again changes nothing; the file's removal while it still exists is stale
+    assert people.handle_enrolment_event(StorageEvent(CREATED, ref_for(photo))).action == people_module.ENROLLED
+    assert people.list_people() == {"Ada Lovelace": 1}
+    assert people.handle_enrolment_event(StorageEvent(REMOVED, ref_for(photo))).action == "stale"
+
+    photo.unlink()
+    outcome = people.handle_enrolment_event(StorageEvent(REMOVED, ref_for(photo)))
+    assert (outcome.action, outcome.faces) == (people_module.FORGOTTEN, 1)
+    assert people.list_people() == {}
+    assert all(people_of(people, p) == [] for p in media.iterdir())
+
+
+def test_enrolment_photos_that_cannot_enrol_say_why(setup):
+    people, media, home = setup
+    folder = home / "people" / "Nobody"
+    folder.mkdir(parents=True)
+    (folder / "blank.png").write_bytes(png((9, 9, 9)))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    blank = people.handle_enrolment_event(StorageEvent(CREATED, ref_for(folder / "blank.png")))
+    broken = people.handle_enrolment_event(StorageEvent(CREATED, ref_for(folder / "broken.jpg")))
+    assert blank.action == broken.action == "failed"
+    assert "no face" in blank.reason and broken.reason.startswith("corrupt")
+    gone = people.handle_enrolment_event(StorageEvent(CREATED, ref_for(folder / "never.jpg")))
+    loose = people.handle_enrolment_event(StorageEvent(CREATED, ref_for(home / "people" / "x.jpg")))
+    assert (gone.action, loose.action) == ("gone", people_module.IGNORED)
+    assert people.list_people() == {}
+
+
+def test_rematch_retries_when_someone_writes_the_document_meanwhile(setup, monkeypatch):
+    people, media, _ = setup
+    index = people.pipeline.index
+    real_update = index.update_fields
+    conflicts = {"left": 2}
+
+    def flaky_update(doc_id, fields, expected_version):
+        if conflicts["left"]:
+            conflicts["left"] -= 1
+            raise VersionConflict(doc_id)
+        return real_update(doc_id, fields, expected_version)
+
+    monkeypatch.setattr(index, "update_fields", flaky_update)
+    people.faces.enroll_embeddings("Bob", [photo_of(BOB, 9)], "bob.png")
+    report = people.rematch()
+    assert conflicts["left"] == 0 and report.documents_updated == 2
+    assert people_of(people, media / "1.png") == ["Bob"] and people_of(people, media / "2.png") == ["Bob"]
+
+
+def test_an_update_never_overwrites_a_newer_document(setup):
+    people, media, _ = setup
+    index = people.pipeline.index
+    doc_id = docs.document_id("", str(media / "0.png"))
+    stale = index.get(doc_id)
+    index.update_fields(doc_id, {"people": ["Someone"]}, stale.version)
+    with pytest.raises(VersionConflict):
+        index.update_fields(doc_id, {"people": []}, stale.version)
+
+
+def test_search_and_clusters_need_the_remembered_vectors(setup):
+    people, media, _ = setup
+
+    class NoMemory:  # Rekognition's collection keeps no vectors of indexed faces
+        def is_empty(self):
+            return True
+
+    blind = People(settings=people.settings, pipeline=people.pipeline, faces=NoMemory())
+    with pytest.raises(ConfigurationError, match="local face collection"):
+        blind.clusters()
+    with pytest.raises(ConfigurationError, match="local face collection"):
+        blind.name_cluster("c1", "Ada")
+    with pytest.raises(ConfigurationError, match="cluster"):
+        people.name_cluster("c999", "Ada")
+    with pytest.raises(ConfigurationError, match="not a cluster id"):
+        people.name_cluster("banana", "Ada")

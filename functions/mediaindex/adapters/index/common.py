@@ -1,0 +1,88 @@
+"""What both index backends derive from a document to search it, computed in one place so they agree exactly."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from mediaindex.domain.query import FACE_BOOLEANS, text_tokens
+
+STATS_LIMIT = 20
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def check_name(name: str) -> str:
+    """Index names become OpenSearch index names and SQLite table prefixes: keep them to a safe alphabet."""
+    if not _NAME.match(name or ""):
+        raise ValueError(f"index name {name!r}: use lower-case letters, digits and _, starting with a letter")
+    return name
+
+
+def label_entry_names(label: dict[str, Any]) -> list[str]:
+    """The lower-case names one label entry answers to (document.py stores them as `names`)."""
+    names = label.get("names")
+    if names is None:
+        names = [label.get("name") or "", *(label.get("aliases") or []), *(label.get("parents") or [])]
+    return sorted({str(n).lower() for n in names if n})
+
+
+def top_emotion(face: dict[str, Any]) -> tuple[str | None, float | None]:
+    """The face's top emotion and its confidence."""
+    emotion = face.get("emotion")
+    if not emotion:
+        return None, None
+    confidences = [e.get("confidence") for e in face.get("emotions") or [] if e.get("type") == emotion]
+    confidences = [c for c in confidences if c is not None]
+    return emotion, (max(confidences) if confidences else None)
+
+
+def people_lower(doc: dict[str, Any]) -> list[str]:
+    return sorted({p.lower() for p in doc.get("people") or [] if p})
+
+
+def face_emotions(doc: dict[str, Any]) -> list[str]:
+    return sorted({f["emotion"] for f in doc.get("faces") or [] if f.get("emotion")})
+
+
+def text_words(doc: dict[str, Any]) -> str:
+    return " ".join(text_tokens(doc.get("text")))
+
+
+def key_words(doc: dict[str, Any]) -> str:
+    return " ".join(text_tokens(doc.get("key")))
+
+
+def search_aids(doc: dict[str, Any]) -> dict[str, Any]:
+    """Fields an index adds beside the document for searching (never returned to callers)."""
+    text, key = text_words(doc), key_words(doc)
+    return {
+        "people": people_lower(doc),
+        "emotions": face_emotions(doc),
+        "text": text,
+        "key_text": key,
+        "words": sorted(set(text.split()) | set(key.split())),
+    }
+
+
+def face_flags(face: dict[str, Any]) -> dict[str, Any]:
+    return {name: face.get(name) for name in FACE_BOOLEANS}
+
+
+def top(pairs: Iterable[tuple[str, int]], limit: int = STATS_LIMIT) -> list[list[Any]]:
+    ordered = sorted(pairs, key=lambda p: (-p[1], p[0]))
+    return [[name, count] for name, count in ordered[:limit]]
+
+
+def next_prefix(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with `prefix` (None: no upper bound)."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars[-1])
+        if last < 0x10FFFF:
+            nxt = last + 1
+            if 0xD800 <= nxt <= 0xDFFF:  # surrogates are not characters
+                nxt = 0xE000
+            chars[-1] = chr(nxt)
+            return "".join(chars)
+        chars.pop()
+    return None

@@ -1,0 +1,464 @@
+"""The index on Amazon OpenSearch Service (or any OpenSearch cluster).
+
+Layout: an alias `<name>` points at a concrete index `<name>-v<N>` whose mapping this module installs, so the
+mapping can evolve by `reindex_to(N + 1)`: create the new index, copy the documents, swap the alias atomically.
+Procedure for a mapping change: bump MAPPING_VERSION, deploy, call `reindex_to(MAPPING_VERSION)` once (e.g. from
+a one-off Lambda or `python -c`), then run `mediaindex reconcile` to re-apply any write that landed in the old
+index during the copy (writes go through the alias throughout).
+
+Writes are compare-and-set with `if_seq_no`/`if_primary_term` (creation with `op_type=create`); a 409 is a
+VersionConflict. Throttling (429), server errors (5xx) and connection faults are retried by the client and then
+here with exponential backoff and jitter; what still fails becomes a TransientError for the queue to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from typing import Any, Callable, Iterator
+from urllib.parse import urlparse
+
+from opensearchpy import OpenSearch, RequestsHttpConnection
+from opensearchpy import exceptions as os_errors
+
+from mediaindex.adapters.index import common
+from mediaindex.config import Settings
+from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
+from mediaindex.domain.query import (
+    FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
+    PersonIs, Query, StatusIs, TextHas,
+)
+from mediaindex.ports import SearchResult, Versioned
+
+log = logging.getLogger(__name__)
+
+MAPPING_VERSION = 1
+AIDS = "search_aids"  # fields added beside the document for searching; stripped from everything returned
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+_PAGE = 500
+
+_KEYWORD = {"type": "keyword"}
+_DOUBLE = {"type": "double"}
+_INT = {"type": "integer"}
+_BOOL = {"type": "boolean"}
+_TIME = {"type": "keyword"}  # ISO 8601 strings, compared as strings exactly as the SQLite index does
+_SEGMENT = {"type": "nested", "properties": {"name": _KEYWORD, "start": _DOUBLE, "end": _DOUBLE}}
+
+MAPPING: dict[str, Any] = {
+    "dynamic": "false",  # unknown fields are kept in _source but not indexed: the mapping stays what we wrote
+    "properties": {
+        **{f: _KEYWORD for f in (
+            "id", "bucket", "key", "status", "media_type", "content_type", "etag", "content_sha256", "analyzer",
+            "camera", "sequencer", "label_names", "people",
+        )},
+        "error": {"type": "keyword", "ignore_above": 1024},
+        "size": {"type": "long"},
+        "width": _INT,
+        "height": _INT,
+        "face_count": _INT,
+        "moderation": _DOUBLE,
+        "taken_at": _TIME,
+        "indexed_at": _TIME,
+        "last_modified": _TIME,
+        "location": {"type": "geo_point"},
+        "text": {"type": "text"},
+        "model_versions": {"type": "object", "enabled": False},
+        "labels": {
+            "type": "nested",  # ties each name to its own confidence
+            "properties": {
+                "name": _KEYWORD, "confidence": _DOUBLE, "parents": _KEYWORD, "categories": _KEYWORD,
+                "aliases": _KEYWORD, "names": _KEYWORD, "instances": {"type": "object", "enabled": False},
+            },
+        },
+        "faces": {
+            "type": "nested",  # ties every attribute to its own face
+            "properties": {
+                "box": {"type": "object", "enabled": False},
+                "confidence": _DOUBLE,
+                "age_low": _INT,
+                "age_high": _INT,
+                "gender": _KEYWORD,
+                "emotions": {"type": "nested", "properties": {"type": _KEYWORD, "confidence": _DOUBLE}},
+                "emotion": _KEYWORD,
+                **{b: _BOOL for b in FACE_BOOLEANS},
+                "pose": {"properties": {"roll": _DOUBLE, "yaw": _DOUBLE, "pitch": _DOUBLE}},
+                "quality": {"properties": {"brightness": _DOUBLE, "sharpness": _DOUBLE}},
+                "person": _KEYWORD,
+                "face_id": _KEYWORD,
+                "similarity": _DOUBLE,
+            },
+        },
+        "video": {
+            "dynamic": "false",
+            "properties": {
+                "duration": _DOUBLE, "codec": _KEYWORD, "fps": _DOUBLE, "width": _INT, "height": _INT,
+                "segments": {"properties": {"people": _SEGMENT, "labels": _SEGMENT}},
+            },
+        },
+        AIDS: {
+            "properties": {
+                "people": _KEYWORD,  # lower-cased, for case-insensitive person queries
+                "emotions": _KEYWORD,  # each face's top emotion, for facets
+                "words": _KEYWORD,  # text_tokens of the OCR text and the key
+                "text": {"type": "text", "analyzer": "whitespace"},  # already tokenized: phrases
+                "key_text": {"type": "text", "analyzer": "whitespace"},
+            },
+        },
+    },
+}
+
+INDEX_SETTINGS = {"index": {"number_of_shards": 1, "max_result_window": 10_000}}
+
+
+def _region_from_host(host: str) -> str | None:
+    m = re.search(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.(?:es|aoss)\.amazonaws\.com$", host)
+    return m.group(1) if m else None
+
+
+class OpenSearchIndex:
+    def __init__(
+        self, client: OpenSearch, name: str, attempts: int = 5, backoff_base: float = 0.2, backoff_cap: float = 8.0,
+    ) -> None:
+        self.client = client
+        self.name = common.check_name(name)
+        self.attempts = attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+
+    # ---- connecting ----------------------------------------------------------------------------------------------
+    @classmethod
+    def connect(cls, url: str, settings: Settings, **options: Any) -> "OpenSearchIndex":
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigurationError(f"OpenSearch URL {url!r}: write https://host[:port]")
+        host = parsed.hostname
+        mode = (settings.opensearch_auth or "auto").lower()
+        if mode == "auto":
+            if host.endswith(".amazonaws.com"):
+                mode = "sigv4"
+            else:
+                mode = "basic" if settings.opensearch_user else "none"
+        kwargs: dict[str, Any] = {
+            "hosts": [url],
+            "connection_class": RequestsHttpConnection,
+            "use_ssl": parsed.scheme == "https",
+            "verify_certs": parsed.scheme == "https",
+            "timeout": 30,
+            # the client retries at once; `_call` then backs off between rounds
+            "retry_on_status": RETRY_STATUSES,
+            "retry_on_timeout": True,
+            "max_retries": 2,
+        }
+        if mode == "sigv4":
+            kwargs["http_auth"] = cls.sigv4_auth(host, settings)
+        elif mode == "basic":
+            if not settings.opensearch_user or settings.opensearch_password is None:
+                raise ConfigurationError("basic auth needs MEDIAINDEX_OPENSEARCH_USER and MEDIAINDEX_OPENSEARCH_PASSWORD")
+            kwargs["http_auth"] = (settings.opensearch_user, settings.opensearch_password)
+        elif mode != "none":
+            raise ConfigurationError(f"MEDIAINDEX_OPENSEARCH_AUTH={mode!r}: use sigv4, basic, none or auto")
+        return cls(OpenSearch(**kwargs), settings.index_name, **options)
+
+    @staticmethod
+    def sigv4_auth(host: str, settings: Settings) -> Any:
+        """Request signing for Amazon OpenSearch Service with the credentials boto3 finds (Lambda role, profile,
+        environment), refreshed as they expire."""
+        import boto3
+        from requests_aws4auth import AWS4Auth
+
+        region = settings.aws_region or _region_from_host(host) or boto3.session.Session().region_name
+        if not region:
+            raise ConfigurationError(f"cannot tell the AWS region of {host}: set AWS_REGION")
+        credentials = boto3.session.Session().get_credentials()
+        if credentials is None:
+            raise ConfigurationError("sigv4 signing needs AWS credentials (role, profile or AWS_* variables)")
+        service = "aoss" if host.endswith(".aoss.amazonaws.com") else "es"
+        return AWS4Auth(region=region, service=service, refreshable_credentials=credentials)
+
+    # ---- calling with backoff ------------------------------------------------------------------------------------
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        last: Exception | None = None
+        for attempt in range(self.attempts):
+            if attempt:
+                delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+                time.sleep(random.uniform(delay / 2, delay))  # jitter: workers throttled together spread out
+            try:
+                return fn(*args, **kwargs)
+            except os_errors.ConnectionError as e:  # also timeouts
+                last = e
+            except os_errors.TransportError as e:
+                status = e.status_code
+                if status in (401, 403):
+                    raise ConfigurationError(f"OpenSearch refused the request ({status}): check the credentials "
+                                             f"and the domain's access policy / role mapping: {e.error}") from e
+                if not (isinstance(status, int) and (status == 429 or status >= 500)):
+                    raise
+                last = e
+            log.warning("OpenSearch busy or unreachable, retrying: %s", last)
+        raise TransientError(f"OpenSearch unavailable after {self.attempts} attempts: {last}") from last
+
+    # ---- layout --------------------------------------------------------------------------------------------------
+    def concrete_name(self, version: int = MAPPING_VERSION) -> str:
+        return f"{self.name}-v{version}"
+
+    def ensure_ready(self) -> None:
+        """Create `<name>-v<N>` with the mapping and the alias `<name>` in one request. Safe when several
+        processes race: whoever loses sees the index exist and only makes sure the alias points at it."""
+        indices = self.client.indices
+        if self._call(indices.exists_alias, name=self.name):
+            return
+        if self._call(indices.exists, index=self.name):
+            raise ConfigurationError(
+                f"an index named {self.name!r} exists but is not an alias: move it aside or reindex it into "
+                f"{self.concrete_name()} and add the alias {self.name!r}"
+            )
+        body = {"settings": INDEX_SETTINGS, "mappings": MAPPING, "aliases": {self.name: {}}}
+        try:
+            self._call(indices.create, index=self.concrete_name(), body=body)
+        except os_errors.RequestError as e:
+            if e.error != "resource_already_exists_exception":
+                raise
+            if not self._call(indices.exists_alias, name=self.name):
+                self._call(indices.put_alias, index=self.concrete_name(), name=self.name)
+
+    def current_index(self) -> str:
+        aliases = self._call(self.client.indices.get_alias, name=self.name)
+        return sorted(aliases)[0]
+
+    def reindex_to(self, version: int) -> str:
+        """Copy every document into `<name>-v<version>` (created with the current MAPPING) and swap the alias to
+        it atomically. Returns the new index's name; the old one is kept for a rollback (delete it when happy)."""
+        old, new = self.current_index(), self.concrete_name(version)
+        if old == new:
+            return new
+        self._call(self.client.indices.create, index=new, body={"settings": INDEX_SETTINGS, "mappings": MAPPING})
+        self._call(self.client.reindex, body={"source": {"index": old}, "dest": {"index": new}},
+                   refresh=True, wait_for_completion=True, request_timeout=3600)
+        self._call(self.client.indices.update_aliases, body={"actions": [
+            {"remove": {"index": old, "alias": self.name}},
+            {"add": {"index": new, "alias": self.name}},
+        ]})
+        return new
+
+    # ---- documents -----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _stored(doc: dict[str, Any]) -> dict[str, Any]:
+        return {**doc, AIDS: common.search_aids(doc)}
+
+    def get(self, doc_id: str) -> Versioned | None:
+        try:
+            found = self._call(self.client.get, index=self.name, id=doc_id, _source_excludes=[AIDS])
+        except os_errors.NotFoundError:
+            return None
+        return Versioned(found["_source"], (found["_seq_no"], found["_primary_term"]))
+
+    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
+        doc_id = doc["id"]
+        try:
+            if expected_version is None:
+                self._call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc), op_type="create")
+            else:
+                seq_no, primary_term = expected_version
+                self._call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc),
+                           if_seq_no=seq_no, if_primary_term=primary_term)
+        except os_errors.ConflictError as e:
+            raise VersionConflict(f"document {doc_id}: {e.error}") from e
+
+    def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
+        """Replace top-level fields if the document is still at `expected_version` (the whole document is
+        rewritten so the search aids follow; derived fields like `people` are the caller's to pass)."""
+        current = self.get(doc_id)
+        if current is None or tuple(current.version) != tuple(expected_version):
+            raise VersionConflict(f"document {doc_id} changed or is gone")
+        if "id" in fields and fields["id"] != doc_id:
+            raise ValueError("update_fields cannot change a document's id")
+        self.put({**current.doc, **fields}, expected_version)
+
+    def delete_document(self, doc_id: str) -> None:
+        try:
+            self._call(self.client.delete, index=self.name, id=doc_id)
+        except os_errors.NotFoundError:
+            pass
+
+    def purge_tombstones(self, older_than_iso: str) -> int:
+        query = {"bool": {"filter": [{"term": {"status": "deleted"}}, {"range": {"indexed_at": {"lt": older_than_iso}}}]}}
+        result = self._call(self.client.delete_by_query, index=self.name, body={"query": query},
+                            refresh=True, conflicts="proceed")
+        return int(result.get("deleted", 0))
+
+    def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
+        body = {
+            "query": {"bool": {"filter": [
+                {"term": {"content_sha256": content_sha256}}, {"term": {"analyzer": analyzer}},
+                {"term": {"status": "indexed"}},
+            ]}},
+            "size": 1,
+            "sort": [{"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
+        }
+        hits = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])["hits"]["hits"]
+        return hits[0]["_source"] if hits else None
+
+    def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        query: dict[str, Any] = {"match_all": {}} if include_deleted else {
+            "bool": {"must_not": [{"term": {"status": "deleted"}}]}}
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"query": query, "size": _PAGE, "sort": [{"id": "asc"}]}
+            if after is not None:
+                body["search_after"] = after
+            hits = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])["hits"]["hits"]
+            for hit in hits:
+                yield hit["_source"]
+            if len(hits) < _PAGE:
+                return
+            after = hits[-1]["sort"]
+
+    def refresh(self) -> None:
+        self._call(self.client.indices.refresh, index=self.name)
+
+    # ---- search --------------------------------------------------------------------------------------------------
+    def search(self, query: Query | Expr | str | None) -> SearchResult:
+        query = Query.coerce(query)
+        body: dict[str, Any] = {
+            "query": self.compile(query.effective_where()),
+            "from": query.offset,
+            "size": query.limit,
+            "track_total_hits": True,
+            "sort": self._sort(query),
+        }
+        aggs = {name: self._facet_agg(name, query.facet_size) for name in query.facets}
+        if aggs:
+            body["aggs"] = aggs
+        result = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])
+        facets = {
+            name: {b["key"]: b["doc_count"] for b in result["aggregations"][name]["buckets"]}
+            for name in query.facets
+        }
+        return SearchResult(
+            total=result["hits"]["total"]["value"], hits=[h["_source"] for h in result["hits"]["hits"]], facets=facets,
+        )
+
+    def count(self, query: Query | Expr | str | None) -> int:
+        query = Query.coerce(query)
+        body = {"query": self.compile(query.effective_where())}
+        return int(self._call(self.client.count, index=self.name, body=body)["count"])
+
+    @staticmethod
+    def _facet_agg(name: str, size: int) -> dict[str, Any]:
+        field = {"labels": "label_names", "people": "people", "emotions": f"{AIDS}.emotions", "media_type": "media_type"}[name]
+        return {"terms": {"field": field, "size": size, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+
+    @staticmethod
+    def _sort(query: Query) -> list[Any]:
+        sort = query.sort
+        if sort.field == "relevance":
+            return ["_score", {"id": "asc"}]
+        return [{sort.field: {"order": "desc" if sort.descending else "asc", "missing": "_last"}}, {"id": "asc"}]
+
+    @classmethod
+    def compile(cls, e: Expr) -> dict[str, Any]:
+        """The query model as OpenSearch query DSL (semantics in domain/query.py)."""
+        if isinstance(e, All):
+            return {"match_all": {}}
+        if isinstance(e, And):
+            return {"bool": {"must": [cls.compile(p) for p in e.parts]}} if e.parts else {"match_all": {}}
+        if isinstance(e, Or):
+            if not e.parts:
+                return {"match_none": {}}
+            return {"bool": {"should": [cls.compile(p) for p in e.parts], "minimum_should_match": 1}}
+        if isinstance(e, Not):
+            return {"bool": {"must_not": [cls.compile(e.part)]}}
+        if isinstance(e, LabelIs):
+            conditions: list[dict[str, Any]] = [{"term": {"labels.names": e.name}}]
+            if e.min_confidence is not None:
+                conditions.append({"range": {"labels.confidence": {"gte": e.min_confidence}}})
+            return {"nested": {"path": "labels", "score_mode": "max", "query": {"bool": {"must": conditions}}}}
+        if isinstance(e, PersonIs):
+            return {"term": {f"{AIDS}.people": e.name.lower()}}
+        if isinstance(e, EmotionIs):
+            conditions = [{"term": {"faces.emotion": e.type}}]
+            if e.min_confidence is not None:
+                conditions.append({"nested": {"path": "faces.emotions", "query": {"bool": {"filter": [
+                    {"term": {"faces.emotions.type": e.type}},
+                    {"range": {"faces.emotions.confidence": {"gte": e.min_confidence}}},
+                ]}}}})
+            return cls._face(conditions)
+        if isinstance(e, FaceHas):
+            if e.attr in FACE_BOOLEANS:
+                return cls._face([{"term": {f"faces.{e.attr}": e.value}}])
+            if e.attr == "gender":  # stored as the analyzer wrote it ("Female"); compare case-insensitively
+                return cls._face([{"terms": {"faces.gender": sorted({e.value, e.value.capitalize(), e.value.upper()})}}])
+            low, high = e.value
+            conditions = []
+            if high is not None:
+                conditions.append({"range": {"faces.age_low": {"lte": high}}})
+            if low is not None:
+                conditions.append({"range": {"faces.age_high": {"gte": low}}})
+            return cls._face(conditions)
+        if isinstance(e, TextHas):
+            tokens = e.tokens
+            if not tokens:
+                return {"match_none": {}}
+            if e.phrase:
+                phrase = " ".join(tokens)
+                return {"bool": {"should": [
+                    {"match_phrase": {f"{AIDS}.text": phrase}}, {"match_phrase": {f"{AIDS}.key_text": phrase}},
+                ], "minimum_should_match": 1}}
+            return {"bool": {"must": [{"term": {f"{AIDS}.words": t}} for t in tokens]}}
+        if isinstance(e, MediaTypeIs):
+            return {"term": {"media_type": e.media_type}}
+        if isinstance(e, StatusIs):
+            return {"term": {"status": e.status}}
+        if isinstance(e, KeyPrefix):
+            return {"prefix": {"key": e.prefix}}
+        if isinstance(e, DateRange):
+            bounds: dict[str, str] = {}
+            if e.since is not None:
+                bounds["gte"] = e.since
+            if e.before is not None:
+                bounds["lt"] = e.before
+            return {"range": {e.field: bounds}} if bounds else {"exists": {"field": e.field}}
+        raise TypeError(f"not a query expression: {e!r}")
+
+    @staticmethod
+    def _face(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"nested": {"path": "faces", "score_mode": "max", "query": {"bool": {"filter": conditions}}}}
+
+    # ---- overview ------------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        limit = common.STATS_LIMIT
+        indexed = {"term": {"status": "indexed"}}
+        body = {
+            "size": 0,
+            "track_total_hits": True,
+            "aggs": {
+                "status": {"terms": {"field": "status", "size": 10}},
+                "live": {"filter": {"bool": {"must_not": [{"term": {"status": "deleted"}}]}},
+                         "aggs": {"media_types": {"terms": {"field": "media_type", "size": 50,
+                                                            "order": [{"_count": "desc"}, {"_key": "asc"}]}}}},
+                "indexed": {"filter": indexed, "aggs": {
+                    "labels": {"terms": {"field": "label_names", "size": limit, "order": [{"_count": "desc"}, {"_key": "asc"}]}},
+                    "people": {"terms": {"field": "people", "size": limit, "order": [{"_count": "desc"}, {"_key": "asc"}]}},
+                }},
+            },
+        }
+        result = self._call(self.client.search, index=self.name, body=body)
+        aggs = result["aggregations"]
+        by_status = {b["key"]: b["doc_count"] for b in aggs["status"]["buckets"]}
+        failures_body = {
+            "query": {"term": {"status": "failed"}}, "size": limit, "_source": ["key", "error"],
+            "sort": [{"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
+        }
+        failed = self._call(self.client.search, index=self.name, body=failures_body)["hits"]["hits"]
+        return {
+            "documents": by_status.get("indexed", 0) + by_status.get("failed", 0),
+            "indexed": by_status.get("indexed", 0),
+            "failed": by_status.get("failed", 0),
+            "deleted": by_status.get("deleted", 0),
+            "media_types": {b["key"]: b["doc_count"] for b in aggs["live"]["media_types"]["buckets"]},
+            "top_labels": [[b["key"], b["doc_count"]] for b in aggs["indexed"]["labels"]["buckets"]],
+            "people": [[b["key"], b["doc_count"]] for b in aggs["indexed"]["people"]["buckets"]],
+            "failures": [{"key": h["_source"].get("key"), "error": h["_source"].get("error")} for h in failed],
+        }

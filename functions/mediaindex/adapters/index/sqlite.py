@@ -1,0 +1,434 @@
+"""The embedded index: one SQLite file, safe for several threads and several worker processes at once.
+
+Each document is stored whole (JSON) with an integer version for compare-and-set, beside side tables that make
+the query model fast: one row per label name with its confidence, one row per face with its attributes, a
+(kind, value, doc) table for people/labels/emotions (queries and facets), and an FTS5 table of the words of the
+OCR text and of the key. Side rows are rewritten in the same transaction as the document, so they never disagree.
+
+Durability: WAL journal, one short `BEGIN IMMEDIATE` transaction per write, synchronous=NORMAL (a killed process
+loses nothing committed; a power cut may lose the last commits but never corrupts the file). Several processes
+share the file through SQLite's locks; `busy_timeout` makes a writer wait its turn instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from mediaindex.adapters.index import common
+from mediaindex.domain.errors import TransientError, VersionConflict
+from mediaindex.domain.query import (
+    FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
+    PersonIs, Query, StatusIs, TextHas,
+)
+from mediaindex.ports import SearchResult, Versioned
+
+SCHEMA_VERSION = 1
+_PAGE = 500
+
+
+class SqliteIndex:
+    def __init__(self, path: str, name: str = "media", busy_timeout: float = 60.0) -> None:
+        self.path = str(path)
+        self.name = common.check_name(name)
+        self.busy_timeout = busy_timeout
+        self._memory = self.path in (":memory:", "")
+        self._local = threading.local()
+        # ":memory:" is private to one connection: share it between threads behind a lock.
+        self._memory_lock = threading.RLock()
+        self._memory_conn: sqlite3.Connection | None = None
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        t = self.name
+        self.t_docs, self.t_labels, self.t_terms, self.t_faces, self.t_fts, self.t_meta = (
+            f"{t}_docs", f"{t}_labels", f"{t}_terms", f"{t}_faces", f"{t}_fts", f"{t}_meta",
+        )
+
+    # ---- connections and transactions ----------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        if self.path not in (":memory:", "") and os.path.dirname(self.path):
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=not self._memory,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        if not self._memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        if not self._ready:
+            self.ensure_ready()
+        with self._raw_conn() as conn:
+            yield conn
+
+    @contextmanager
+    def _raw_conn(self) -> Iterator[sqlite3.Connection]:
+        try:
+            if self._memory:
+                with self._memory_lock:
+                    if self._memory_conn is None:
+                        self._memory_conn = self._open()
+                    yield self._memory_conn
+                return
+            conn = getattr(self._local, "conn", None)
+            if conn is None or getattr(self._local, "pid", None) != os.getpid():  # never reuse across fork
+                conn = self._local.conn = self._open()
+                self._local.pid = os.getpid()
+            yield conn
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise TransientError(f"SQLite index {self.path} is busy: {e}") from e
+            raise
+
+    @contextmanager
+    def _write(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock upgrading a read lock later
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        if self._memory_conn is not None:
+            self._memory_conn.close()
+            self._memory_conn = None
+
+    # ---- schema --------------------------------------------------------------------------------------------------
+    def ensure_ready(self) -> None:
+        with self._ready_lock:
+            if self._ready:
+                return
+            booleans = ", ".join(f"{b} INTEGER" for b in FACE_BOOLEANS)
+            with self._raw_conn() as conn, self._write(conn):
+                conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_docs} (
+                    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL,
+                    status TEXT, media_type TEXT, bucket TEXT, key TEXT, content_sha256 TEXT, analyzer TEXT,
+                    taken_at TEXT, indexed_at TEXT, doc TEXT NOT NULL)""")
+                for column in ("status, indexed_at", "key", "taken_at", "indexed_at", "content_sha256"):
+                    index_name = f"{self.t_docs}_{column.replace(', ', '_')}"
+                    conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {self.t_docs} ({column})")
+                conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_labels} (
+                    doc INTEGER NOT NULL, name TEXT NOT NULL, confidence REAL)""")
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_labels}_name ON {self.t_labels} (name, confidence, doc)")
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_labels}_doc ON {self.t_labels} (doc)")
+                conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_terms} (
+                    kind TEXT NOT NULL, value TEXT NOT NULL, doc INTEGER NOT NULL,
+                    PRIMARY KEY (kind, value, doc)) WITHOUT ROWID""")
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_terms}_doc ON {self.t_terms} (doc)")
+                conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_faces} (
+                    doc INTEGER NOT NULL, {booleans}, gender TEXT, age_low REAL, age_high REAL,
+                    emotion TEXT, emotion_confidence REAL)""")
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_faces}_doc ON {self.t_faces} (doc)")
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_faces}_emotion ON {self.t_faces} (emotion)")
+                # ascii tokenizer: words are pre-split by text_tokens (shared with OpenSearch) and joined by spaces
+                conn.execute(f"""CREATE VIRTUAL TABLE IF NOT EXISTS {self.t_fts}
+                    USING fts5(text, key_text, tokenize = 'ascii')""")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {self.t_meta} (name TEXT PRIMARY KEY, value TEXT)")
+                conn.execute(f"INSERT OR IGNORE INTO {self.t_meta} VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._ready = True
+
+    # ---- reads and conditional writes ----------------------------------------------------------------------------
+    def get(self, doc_id: str) -> Versioned | None:
+        with self._conn() as conn:
+            row = conn.execute(f"SELECT doc, version FROM {self.t_docs} WHERE id = ?", (doc_id,)).fetchone()
+        return Versioned(json.loads(row[0]), row[1]) if row else None
+
+    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
+        doc_id = doc["id"]
+        payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+        with self._conn() as conn, self._write(conn):
+            row = conn.execute(f"SELECT rowid, version FROM {self.t_docs} WHERE id = ?", (doc_id,)).fetchone()
+            current = row[1] if row else None
+            if current != expected_version:
+                raise VersionConflict(f"document {doc_id}: expected version {expected_version}, found {current}")
+            columns = (
+                doc.get("status"), doc.get("media_type"), doc.get("bucket"), doc.get("key"),
+                doc.get("content_sha256"), doc.get("analyzer"), doc.get("taken_at"), doc.get("indexed_at"), payload,
+            )
+            if row:
+                rowid = row[0]
+                conn.execute(
+                    f"""UPDATE {self.t_docs} SET version = version + 1, status = ?, media_type = ?, bucket = ?,
+                    key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, doc = ? WHERE rowid = ?""",
+                    (*columns, rowid),
+                )
+                self._delete_side_rows(conn, rowid)
+            else:
+                rowid = conn.execute(
+                    f"""INSERT INTO {self.t_docs} (id, version, status, media_type, bucket, key, content_sha256,
+                    analyzer, taken_at, indexed_at, doc) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (doc_id, *columns),
+                ).lastrowid
+            self._insert_side_rows(conn, rowid, doc)
+
+    def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
+        """Replace top-level fields of a document if it is still at `expected_version` (derived fields such as
+        `people` and `face_count` are the caller's to pass along with `faces`)."""
+        current = self.get(doc_id)
+        if current is None or current.version != expected_version:
+            raise VersionConflict(f"document {doc_id} changed or is gone")
+        if "id" in fields and fields["id"] != doc_id:
+            raise ValueError("update_fields cannot change a document's id")
+        self.put({**current.doc, **fields}, expected_version)
+
+    def delete_document(self, doc_id: str) -> None:
+        with self._conn() as conn, self._write(conn):
+            row = conn.execute(f"SELECT rowid FROM {self.t_docs} WHERE id = ?", (doc_id,)).fetchone()
+            if row:
+                self._delete_side_rows(conn, row[0])
+                conn.execute(f"DELETE FROM {self.t_docs} WHERE rowid = ?", (row[0],))
+
+    def purge_tombstones(self, older_than_iso: str) -> int:
+        """Remove tombstones written before `older_than_iso`; returns how many."""
+        purged = 0
+        while True:  # in batches, so other writers are never locked out for long
+            with self._conn() as conn, self._write(conn):
+                rows = conn.execute(
+                    f"SELECT rowid FROM {self.t_docs} WHERE status = 'deleted' AND indexed_at < ? LIMIT {_PAGE}",
+                    (older_than_iso,),
+                ).fetchall()
+                for (rowid,) in rows:
+                    self._delete_side_rows(conn, rowid)
+                    conn.execute(f"DELETE FROM {self.t_docs} WHERE rowid = ?", (rowid,))
+            purged += len(rows)
+            if len(rows) < _PAGE:
+                return purged
+
+    def _delete_side_rows(self, conn: sqlite3.Connection, rowid: int) -> None:
+        for table in (self.t_labels, self.t_terms, self.t_faces):
+            conn.execute(f"DELETE FROM {table} WHERE doc = ?", (rowid,))
+        conn.execute(f"DELETE FROM {self.t_fts} WHERE rowid = ?", (rowid,))
+
+    def _insert_side_rows(self, conn: sqlite3.Connection, rowid: int, doc: dict[str, Any]) -> None:
+        if doc.get("status") == "deleted":
+            return  # tombstones are never searched
+        conn.executemany(
+            f"INSERT INTO {self.t_labels} (doc, name, confidence) VALUES (?, ?, ?)",
+            [
+                (rowid, name, label.get("confidence"))
+                for label in doc.get("labels") or []
+                for name in common.label_entry_names(label)
+            ],
+        )
+        terms = {("label", str(n)) for n in doc.get("label_names") or [] if n}
+        terms |= {("person", p) for p in doc.get("people") or [] if p}
+        terms |= {("person_lc", p) for p in common.people_lower(doc)}
+        terms |= {("emotion", e) for e in common.face_emotions(doc)}
+        conn.executemany(
+            f"INSERT INTO {self.t_terms} (kind, value, doc) VALUES (?, ?, ?)", [(k, v, rowid) for k, v in terms]
+        )
+        face_rows = []
+        for face in doc.get("faces") or []:
+            emotion, emotion_confidence = common.top_emotion(face)
+            flags = [None if face.get(b) is None else int(bool(face.get(b))) for b in FACE_BOOLEANS]
+            gender = face.get("gender")
+            face_rows.append((
+                rowid, *flags, gender.lower() if gender else None, face.get("age_low"), face.get("age_high"),
+                emotion, emotion_confidence,
+            ))
+        if face_rows:
+            marks = ", ".join("?" * len(face_rows[0]))
+            conn.executemany(f"INSERT INTO {self.t_faces} VALUES ({marks})", face_rows)
+        text, key = common.text_words(doc), common.key_words(doc)
+        if text or key:
+            conn.execute(f"INSERT INTO {self.t_fts} (rowid, text, key_text) VALUES (?, ?, ?)", (rowid, text, key))
+
+    def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
+        with self._conn() as conn:
+            row = conn.execute(
+                f"""SELECT doc FROM {self.t_docs} WHERE content_sha256 = ? AND analyzer = ? AND status = 'indexed'
+                ORDER BY indexed_at DESC, id LIMIT 1""",
+                (content_sha256, analyzer),
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """Every document, in pages (no long-lived read transaction holding back the WAL)."""
+        last = 0
+        condition = "" if include_deleted else "AND status IS NOT 'deleted'"
+        while True:
+            with self._conn() as conn:
+                rows = conn.execute(
+                    f"SELECT rowid, doc FROM {self.t_docs} WHERE rowid > ? {condition} ORDER BY rowid LIMIT {_PAGE}",
+                    (last,),
+                ).fetchall()
+            for rowid, payload in rows:
+                last = rowid
+                yield json.loads(payload)
+            if len(rows) < _PAGE:
+                return
+
+    def refresh(self) -> None:
+        """Writes are visible as soon as they commit."""
+
+    # ---- search --------------------------------------------------------------------------------------------------
+    def search(self, query: Query | Expr | str | None) -> SearchResult:
+        query = Query.coerce(query)
+        where, params = self._compile(query.effective_where())
+        order = self._order(query)
+        with self._conn() as conn:
+            total = conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
+            hits = []
+            if query.limit and total > query.offset:
+                rows = conn.execute(
+                    f"SELECT d.doc FROM {self.t_docs} d WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                    (*params, query.limit, query.offset),
+                ).fetchall()
+                hits = [json.loads(r[0]) for r in rows]
+            facets = {name: self._facet(conn, name, where, params, query.facet_size) for name in query.facets}
+        return SearchResult(total=total, hits=hits, facets=facets)
+
+    def count(self, query: Query | Expr | str | None) -> int:
+        query = Query.coerce(query)
+        where, params = self._compile(query.effective_where())
+        with self._conn() as conn:
+            return conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
+
+    def _facet(self, conn: sqlite3.Connection, name: str, where: str, params: list[Any], size: int) -> dict[str, int]:
+        if name == "media_type":
+            sql = f"""SELECT media_type, count(*) c FROM {self.t_docs} d WHERE ({where}) AND media_type IS NOT NULL
+                GROUP BY media_type ORDER BY c DESC, media_type LIMIT ?"""
+        else:
+            kind = {"labels": "label", "people": "person", "emotions": "emotion"}[name]
+            sql = f"""SELECT value, count(*) c FROM {self.t_terms} WHERE kind = '{kind}'
+                AND doc IN (SELECT d.rowid FROM {self.t_docs} d WHERE {where})
+                GROUP BY value ORDER BY c DESC, value LIMIT ?"""
+        return {value: count for value, count in conn.execute(sql, (*params, size))}
+
+    @staticmethod
+    def _order(query: Query) -> str:
+        sort = query.sort
+        if sort.field == "relevance":
+            return "d.indexed_at IS NULL, d.indexed_at DESC, d.id"  # SQLite does not score: newest first
+        column = f"d.{sort.field}"
+        return f"{column} IS NULL, {column} {'DESC' if sort.descending else 'ASC'}, d.id"
+
+    def _compile(self, expr: Expr) -> tuple[str, list[Any]]:
+        """The expression as an SQL condition on `d` (the docs table) that is always 0 or 1, never NULL, so that
+        NOT means exactly "does not match", as in OpenSearch."""
+        params: list[Any] = []
+
+        def sub(sql: str, *values: Any) -> str:
+            params.extend(values)
+            return f"d.rowid IN ({sql})"
+
+        def rec(e: Expr) -> str:
+            if isinstance(e, All):
+                return "1"
+            if isinstance(e, And):
+                return "(" + " AND ".join(rec(p) for p in e.parts) + ")" if e.parts else "1"
+            if isinstance(e, Or):
+                return "(" + " OR ".join(rec(p) for p in e.parts) + ")" if e.parts else "0"
+            if isinstance(e, Not):
+                return f"NOT {rec(e.part)}"
+            if isinstance(e, LabelIs):
+                if e.min_confidence is None:
+                    return sub(f"SELECT doc FROM {self.t_labels} WHERE name = ?", e.name)
+                return sub(f"SELECT doc FROM {self.t_labels} WHERE name = ? AND confidence >= ?", e.name, e.min_confidence)
+            if isinstance(e, PersonIs):
+                return sub(f"SELECT doc FROM {self.t_terms} WHERE kind = 'person_lc' AND value = ?", e.name.lower())
+            if isinstance(e, EmotionIs):
+                if e.min_confidence is None:
+                    return sub(f"SELECT doc FROM {self.t_faces} WHERE emotion = ?", e.type)
+                return sub(
+                    f"SELECT doc FROM {self.t_faces} WHERE emotion = ? AND emotion_confidence >= ?",
+                    e.type, e.min_confidence,
+                )
+            if isinstance(e, FaceHas):
+                if e.attr in FACE_BOOLEANS:
+                    return sub(f"SELECT doc FROM {self.t_faces} WHERE {e.attr} = ?", int(e.value))
+                if e.attr == "gender":
+                    return sub(f"SELECT doc FROM {self.t_faces} WHERE gender = ?", e.value)
+                low, high = e.value
+                conditions, values = [], []
+                if high is not None:
+                    conditions.append("age_low <= ?")
+                    values.append(high)
+                if low is not None:
+                    conditions.append("age_high >= ?")
+                    values.append(low)
+                return sub(f"SELECT doc FROM {self.t_faces} WHERE {' AND '.join(conditions)}", *values)
+            if isinstance(e, TextHas):
+                tokens = e.tokens
+                if not tokens:
+                    return "0"
+                match = f'"{" ".join(tokens)}"' if e.phrase else " AND ".join(f'"{t}"' for t in tokens)
+                return sub(f"SELECT rowid FROM {self.t_fts} WHERE {self.t_fts} MATCH ?", match)
+            if isinstance(e, MediaTypeIs):
+                params.append(e.media_type)
+                return "(d.media_type IS ?)"
+            if isinstance(e, StatusIs):
+                params.append(e.status)
+                return "(d.status IS ?)"
+            if isinstance(e, KeyPrefix):
+                upper = common.next_prefix(e.prefix)
+                params.append(e.prefix)
+                if upper is None:
+                    return "coalesce(d.key >= ?, 0)"
+                params.append(upper)
+                return "coalesce(d.key >= ? AND d.key < ?, 0)"
+            if isinstance(e, DateRange):
+                conditions = []
+                column = f"d.{e.field}"
+                if e.since is not None:
+                    conditions.append(f"{column} >= ?")
+                    params.append(e.since)
+                if e.before is not None:
+                    conditions.append(f"{column} < ?")
+                    params.append(e.before)
+                if not conditions:
+                    conditions.append(f"{column} IS NOT NULL")
+                return f"coalesce({' AND '.join(conditions)}, 0)"
+            raise TypeError(f"not a query expression: {e!r}")
+
+        return rec(expr), params
+
+    # ---- overview ------------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        d, t = self.t_docs, self.t_terms
+        with self._conn() as conn:
+            by_status = dict(conn.execute(f"SELECT status, count(*) FROM {d} GROUP BY status").fetchall())
+            media_types = dict(conn.execute(
+                f"""SELECT media_type, count(*) c FROM {d} WHERE status IS NOT 'deleted' AND media_type IS NOT NULL
+                GROUP BY media_type ORDER BY c DESC, media_type"""
+            ).fetchall())
+
+            def top_terms(kind: str) -> list[list[Any]]:
+                rows = conn.execute(
+                    f"""SELECT value, count(*) c FROM {t} JOIN {d} ON {d}.rowid = {t}.doc
+                    WHERE kind = ? AND {d}.status = 'indexed' GROUP BY value ORDER BY c DESC, value LIMIT ?""",
+                    (kind, common.STATS_LIMIT),
+                ).fetchall()
+                return [[v, c] for v, c in rows]
+
+            failures = [
+                {"key": key, "error": json.loads(doc).get("error")}
+                for key, doc in conn.execute(
+                    f"""SELECT key, doc FROM {d} WHERE status = 'failed'
+                    ORDER BY indexed_at IS NULL, indexed_at DESC, id LIMIT ?""",
+                    (common.STATS_LIMIT,),
+                )
+            ]
+            return {
+                "documents": by_status.get("indexed", 0) + by_status.get("failed", 0),
+                "indexed": by_status.get("indexed", 0),
+                "failed": by_status.get("failed", 0),
+                "deleted": by_status.get("deleted", 0),
+                "media_types": media_types,
+                "top_labels": top_terms("label"),
+                "people": top_terms("person"),
+                "failures": failures,
+            }

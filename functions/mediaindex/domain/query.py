@@ -1,0 +1,672 @@
+"""The one query model every index backend executes: an expression tree, a `Query` (tree, sort, paging, facets),
+the user-facing syntax (`parse_query`) and the CLI flags (`Query.from_options`).
+
+Semantics, shared by OpenSearch and SQLite (the contract tests hold both to them):
+
+- `LabelIs("dog", 90)`: some label entry answers to "dog" (its name, an alias or a parent, case-insensitive) AND
+  that same entry has confidence >= 90.
+- `PersonIs(name)`: a recognised person of that name (case-insensitive) is in the picture.
+- `EmotionIs("happy", min)`: some face's top emotion is HAPPY (with at least `min` confidence when given).
+- `FaceHas(attr, value)`: some face has the attribute: smile, eyeglasses, sunglasses, beard, mustache, eyes_open,
+  mouth_open (True/False), gender ("male"/"female"), age ((low, high): the face's estimated range overlaps it).
+- `TextHas(text, phrase)`: every word (or the exact phrase) occurs in the OCR text or in the file's key (path).
+  Words are `text_tokens`: letters and digits, lower-cased, accents removed; "IMG_0001.jpg" is img, 0001, jpg.
+- `MediaTypeIs`, `KeyPrefix` (case-sensitive, as S3 keys are), `DateRange` (string comparison of ISO 8601:
+  `since` inclusive, `before` exclusive; a document without the field never matches), `StatusIs`.
+- A search shows `indexed` documents unless the tree names a status or `statuses` says otherwise; tombstones
+  (`deleted`) are never shown.
+- Ties in every sort are broken by `id` ascending, and documents without the sort field come last.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Iterable, Iterator, Union
+
+INDEXED, FAILED, DELETED = "indexed", "failed", "deleted"
+STATUSES = (INDEXED, FAILED, DELETED)
+MEDIA_TYPES = ("image", "video")
+FACE_BOOLEANS = ("smile", "eyeglasses", "sunglasses", "beard", "mustache", "eyes_open", "mouth_open")
+FACE_ATTRS = (*FACE_BOOLEANS, "gender", "age")
+GENDERS = ("male", "female")
+EMOTIONS = ("happy", "sad", "angry", "confused", "disgusted", "surprised", "calm", "fear")
+DATE_FIELDS = ("taken_at", "indexed_at")
+SORT_FIELDS = ("relevance", "indexed_at", "taken_at", "key")
+FACETS = ("labels", "people", "emotions", "media_type")
+MAX_WINDOW = 10_000  # OpenSearch's default index.max_result_window: offset + limit may not exceed it
+
+
+# ---- words ---------------------------------------------------------------------------------------------------------
+_WORD = re.compile(r"[^\W_]+")
+
+
+def text_tokens(text: str | None) -> list[str]:
+    """The words of a text as both backends index and search them: runs of letters and digits, case-folded,
+    accents removed. Computed here, once, so OpenSearch and SQLite see exactly the same tokens."""
+    if not text:
+        return []
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold()
+    return _WORD.findall(folded)
+
+
+# ---- the expression tree -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class All:
+    """Matches every document (the empty query)."""
+
+
+@dataclass(frozen=True)
+class LabelIs:
+    name: str
+    min_confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.name.strip().lower())
+        _check_confidence(self.min_confidence)
+
+
+@dataclass(frozen=True)
+class PersonIs:
+    name: str
+
+
+@dataclass(frozen=True)
+class EmotionIs:
+    type: str
+    min_confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", self.type.strip().upper())
+        _check_confidence(self.min_confidence)
+
+
+@dataclass(frozen=True)
+class FaceHas:
+    attr: str
+    value: Any  # bool for FACE_BOOLEANS, "male"/"female" for gender, (low, high) for age
+
+    def __post_init__(self) -> None:
+        if self.attr not in FACE_ATTRS:
+            raise ValueError(f"unknown face attribute {self.attr!r}; known: {', '.join(FACE_ATTRS)}")
+        if self.attr in FACE_BOOLEANS and not isinstance(self.value, bool):
+            raise ValueError(f"{self.attr} takes true or false, not {self.value!r}")
+        if self.attr == "gender":
+            value = str(self.value).lower()
+            if value not in GENDERS:
+                raise ValueError(f"gender takes male or female, not {self.value!r}")
+            object.__setattr__(self, "value", value)
+        if self.attr == "age":
+            low, high = self.value
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"age range {low}..{high} is empty")
+            object.__setattr__(self, "value", (low, high))
+
+
+@dataclass(frozen=True)
+class TextHas:
+    text: str
+    phrase: bool = False
+
+    @property
+    def tokens(self) -> list[str]:
+        return text_tokens(self.text)
+
+
+@dataclass(frozen=True)
+class MediaTypeIs:
+    media_type: str
+
+
+@dataclass(frozen=True)
+class KeyPrefix:
+    prefix: str
+
+
+@dataclass(frozen=True)
+class DateRange:
+    field: str  # taken_at | indexed_at
+    since: str | None = None  # inclusive
+    before: str | None = None  # exclusive
+
+    def __post_init__(self) -> None:
+        if self.field not in DATE_FIELDS:
+            raise ValueError(f"date field must be one of {DATE_FIELDS}, not {self.field!r}")
+
+
+@dataclass(frozen=True)
+class StatusIs:
+    status: str
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
+
+
+@dataclass(frozen=True)
+class And:
+    parts: tuple["Expr", ...]
+
+    def __init__(self, *parts: "Expr") -> None:
+        object.__setattr__(self, "parts", tuple(parts))
+
+
+@dataclass(frozen=True)
+class Or:
+    parts: tuple["Expr", ...]
+
+    def __init__(self, *parts: "Expr") -> None:
+        object.__setattr__(self, "parts", tuple(parts))
+
+
+@dataclass(frozen=True)
+class Not:
+    part: "Expr"
+
+
+Expr = Union[All, LabelIs, PersonIs, EmotionIs, FaceHas, TextHas, MediaTypeIs, KeyPrefix, DateRange, StatusIs, And, Or, Not]
+
+
+def _check_confidence(value: float | None) -> None:
+    if value is not None and not (0 <= value <= 100):
+        raise ValueError(f"a confidence is a percentage from 0 to 100, not {value}")
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    yield expr
+    if isinstance(expr, (And, Or)):
+        for part in expr.parts:
+            yield from walk(part)
+    elif isinstance(expr, Not):
+        yield from walk(expr.part)
+
+
+def transform(expr: Expr, fn) -> Expr:
+    """Rebuild the tree bottom-up, replacing each node by fn(node)."""
+    if isinstance(expr, And):
+        return fn(And(*(transform(p, fn) for p in expr.parts)))
+    if isinstance(expr, Or):
+        return fn(Or(*(transform(p, fn) for p in expr.parts)))
+    if isinstance(expr, Not):
+        return fn(Not(transform(expr.part, fn)))
+    return fn(expr)
+
+
+# ---- the query -----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sort:
+    field: str = "relevance"
+    descending: bool = True
+
+    def __post_init__(self) -> None:
+        if self.field not in SORT_FIELDS:
+            raise ValueError(f"sort by one of {', '.join(SORT_FIELDS)}, not {self.field!r}")
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Sort":
+        """`relevance`, `taken_at`, `-taken_at` (descending), `key:asc`, `indexed_at:desc`."""
+        if not text:
+            return cls()
+        text = text.strip()
+        descending = None
+        if text.startswith("-"):
+            text, descending = text[1:], True
+        elif text.startswith("+"):
+            text, descending = text[1:], False
+        if ":" in text:
+            text, direction = text.split(":", 1)
+            if direction.lower() not in ("asc", "desc"):
+                raise ValueError(f"sort direction is asc or desc, not {direction!r}")
+            descending = direction.lower() == "desc"
+        name = {"taken": "taken_at", "indexed": "indexed_at", "path": "key"}.get(text, text)
+        if descending is None:  # newest first for dates and relevance, a-z for keys
+            descending = name != "key"
+        return cls(name, descending)
+
+
+@dataclass(frozen=True)
+class Query:
+    where: Expr = field(default_factory=All)
+    sort: Sort = field(default_factory=Sort)
+    offset: int = 0
+    limit: int = 20
+    facets: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = (INDEXED,)
+    facet_size: int = 20
+
+    def __post_init__(self) -> None:
+        if self.offset < 0 or self.limit < 0:
+            raise ValueError("offset and limit must not be negative")
+        if self.offset + self.limit > MAX_WINDOW:
+            raise ValueError(f"offset + limit may not exceed {MAX_WINDOW}; narrow the query instead")
+        unknown = set(self.facets) - set(FACETS)
+        if unknown:
+            raise ValueError(f"unknown facets {sorted(unknown)}; known: {', '.join(FACETS)}")
+
+    def effective_where(self) -> Expr:
+        """The tree plus the status rule: only `statuses` unless the tree names one; never tombstones."""
+        names_status = any(isinstance(e, StatusIs) for e in walk(self.where))
+        if names_status:
+            status: Expr = Not(StatusIs(DELETED))
+        else:
+            status = Or(*(StatusIs(s) for s in self.statuses if s != DELETED))
+        return simplify(And(self.where, status))
+
+    @classmethod
+    def coerce(cls, query: "Query | Expr | str | None") -> "Query":
+        if query is None:
+            return cls()
+        if isinstance(query, Query):
+            return query
+        if isinstance(query, str):
+            return cls(where=parse_query(query))
+        return cls(where=query)
+
+    @classmethod
+    def from_options(
+        cls,
+        query: str | None = None,
+        labels: Iterable[str] = (),
+        people: Iterable[str] = (),
+        min_confidence: float | None = None,
+        emotions: Iterable[str] = (),
+        text: str | None = None,
+        media_type: str | None = None,
+        prefix: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        sort: str | Sort | None = None,
+        include_failed: bool = False,
+        facets: bool | Iterable[str] = False,
+    ) -> "Query":
+        """The CLI flags: `mediaindex search [QUERY] --label L --person P --min-confidence N --emotion E --text T`.
+        Every flag narrows (AND); --min-confidence applies to every label without its own threshold."""
+        parts: list[Expr] = []
+        if query and query.strip():
+            parts.append(parse_query(query))
+        parts += [LabelIs(name) for name in labels]
+        parts += [PersonIs(name) for name in people]
+        parts += [EmotionIs(_emotion(e, None)) for e in emotions]
+        if text:
+            if not text_tokens(text):
+                raise ParseError(f"--text {text!r} has no words to search for", text, 0)
+            parts.append(TextHas(text))
+        if media_type:
+            parts.append(MediaTypeIs(_media_type(media_type, None)))
+        if prefix:
+            parts.append(KeyPrefix(prefix))
+        where = simplify(And(*parts))
+        if min_confidence is not None:
+            _check_confidence(min_confidence)
+            where = transform(
+                where, lambda e: replace(e, min_confidence=min_confidence)
+                if isinstance(e, LabelIs) and e.min_confidence is None else e,
+            )
+        if facets is True:
+            facet_names: tuple[str, ...] = FACETS
+        elif facets is False or facets is None:
+            facet_names = ()
+        else:
+            facet_names = tuple(facets)
+        return cls(
+            where=where,
+            sort=sort if isinstance(sort, Sort) else Sort.parse(sort),
+            offset=offset,
+            limit=limit,
+            facets=facet_names,
+            statuses=(INDEXED, FAILED) if include_failed else (INDEXED,),
+        )
+
+
+def simplify(expr: Expr) -> Expr:
+    """Flatten nested And/Or, drop All from And, collapse one-part groups."""
+
+    def step(e: Expr) -> Expr:
+        if isinstance(e, (And, Or)):
+            kind = type(e)
+            parts: list[Expr] = []
+            for p in e.parts:
+                parts.extend(p.parts if isinstance(p, kind) else (p,))
+            if kind is And:
+                parts = [p for p in parts if not isinstance(p, All)]
+                if not parts:
+                    return All()
+            elif any(isinstance(p, All) for p in parts):
+                return All()
+            return parts[0] if len(parts) == 1 else kind(*parts)
+        if isinstance(e, Not) and isinstance(e.part, Not):
+            return e.part.part
+        return e
+
+    return transform(expr, step)
+
+
+# ---- the user-facing syntax ----------------------------------------------------------------------------------------
+class ParseError(ValueError):
+    """A query the parser cannot read: the message says what is wrong and where (0-based character offset)."""
+
+    def __init__(self, message: str, text: str = "", position: int = 0) -> None:
+        self.message, self.text, self.position = message, text, position
+        where = f" at position {position}" if text else ""
+        pointer = f"\n  {text}\n  {' ' * position}^" if text else ""
+        super().__init__(f"{message}{where}{pointer}")
+
+
+FIELDS = {
+    "label": "label", "labels": "label",
+    "person": "person", "people": "person",
+    "emotion": "emotion",
+    "gender": "gender", "age": "age",
+    **{b: b for b in FACE_BOOLEANS}, "glasses": "eyeglasses", "moustache": "mustache",
+    "text": "text",
+    "type": "type", "media": "type",
+    "path": "path", "key": "path", "prefix": "path",
+    "taken": "taken_at", "taken_at": "taken_at", "indexed": "indexed_at", "indexed_at": "indexed_at",
+    "status": "status",
+}
+
+_TOKEN = re.compile(r'\s+|(?P<lp>\()|(?P<rp>\))|(?P<str>"(?:[^"\\]|\\.)*"?)|(?P<word>[^\s()"]+)')
+_FIELD = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
+
+
+@dataclass
+class _Tok:
+    kind: str  # lp, rp, str, word, end
+    value: str
+    pos: int
+    glued: bool = False  # immediately follows the previous token, no space between
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    tokens: list[_Tok] = []
+    pos, prev_end = 0, -1
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        assert m is not None  # the pattern matches any character
+        kind = m.lastgroup
+        if kind is not None:
+            raw = m.group()
+            if kind == "str":
+                if len(raw) < 2 or not raw.endswith('"') or raw.endswith('\\"') and not raw.endswith('\\\\"'):
+                    raise ParseError("unterminated quote: add the closing \"", text, pos)
+                raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+            tokens.append(_Tok(kind, raw, pos, glued=(pos == prev_end)))
+            prev_end = m.end()
+        pos = m.end()
+    tokens.append(_Tok("end", "", len(text)))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    def peek(self) -> _Tok:
+        return self.tokens[self.i]
+
+    def take(self) -> _Tok:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def error(self, message: str, pos: int) -> ParseError:
+        return ParseError(message, self.text, pos)
+
+    def is_op(self, tok: _Tok, name: str) -> bool:
+        return tok.kind == "word" and tok.value == name
+
+    def parse(self) -> Expr:
+        if self.peek().kind == "end":
+            return All()
+        expr = self.parse_or()
+        tok = self.peek()
+        if tok.kind == "rp":
+            raise self.error("unbalanced ')': no '(' to close", tok.pos)
+        if tok.kind != "end":  # pragma: no cover - parse_and consumes everything else
+            raise self.error(f"unexpected {tok.value!r}", tok.pos)
+        return simplify(expr)
+
+    def parse_or(self) -> Expr:
+        parts = [self.parse_and()]
+        while self.is_op(self.peek(), "OR"):
+            self.take()
+            parts.append(self.parse_and())
+        return parts[0] if len(parts) == 1 else Or(*parts)
+
+    def parse_and(self) -> Expr:
+        parts = [self.parse_unary()]
+        while True:
+            tok = self.peek()
+            if tok.kind in ("end", "rp") or self.is_op(tok, "OR"):
+                break
+            if self.is_op(tok, "AND"):
+                self.take()
+            parts.append(self.parse_unary())
+        return parts[0] if len(parts) == 1 else And(*parts)
+
+    def parse_unary(self) -> Expr:
+        tok = self.peek()
+        if self.is_op(tok, "NOT"):
+            self.take()
+            return Not(self.parse_unary())
+        return self.parse_primary()
+
+    def parse_primary(self) -> Expr:
+        tok = self.take()
+        if tok.kind == "end":
+            raise self.error("expected a search term after this point", tok.pos)
+        if tok.kind == "rp":
+            raise self.error("unbalanced ')': no '(' to close" if self.i == 1 else "empty '()' or a missing term before ')'", tok.pos)
+        if tok.kind == "lp":
+            if self.peek().kind == "rp":
+                raise self.error("empty parentheses", tok.pos)
+            expr = self.parse_or()
+            close = self.take()
+            if close.kind != "rp":
+                raise self.error("missing ')' to close the '(' here", tok.pos)
+            return expr
+        if tok.kind == "word" and tok.value in ("AND", "OR"):
+            raise self.error(f"{tok.value} needs a search term on both sides", tok.pos)
+        if tok.kind == "str":
+            return self.bare(tok.value, tok.pos, quoted=True)
+        m = _FIELD.match(tok.value)
+        if not m:
+            return self.bare(tok.value, tok.pos, quoted=False)
+        name, value = m.group(1).lower(), m.group(2)
+        if name not in FIELDS:
+            known = ", ".join(sorted({k for k, v in FIELDS.items() if k == v or k in ("taken", "indexed")}))
+            raise self.error(f"unknown field {m.group(1)!r}; known fields: {known}", tok.pos)
+        value_pos = tok.pos + len(m.group(1)) + 1
+        if value == "":
+            nxt = self.peek()
+            if nxt.kind == "str" and nxt.glued:
+                self.take()
+                value, value_pos = nxt.value, nxt.pos
+                after = self.peek()
+                if after.kind == "word" and after.glued and after.value.startswith((">=", ">")):
+                    self.take()
+                    value += after.value  # label:"golden retriever">=90
+                    return self.field(FIELDS[name], value, value_pos, quoted_len=len(nxt.value))
+            else:
+                raise self.error(f"{name}: needs a value (write {name}:VALUE, no space after the colon)", tok.pos)
+            return self.field(FIELDS[name], value, value_pos, quoted_len=len(value))
+        return self.field(FIELDS[name], value, value_pos, quoted_len=None)
+
+    def bare(self, value: str, pos: int, quoted: bool) -> Expr:
+        if not value.strip():
+            raise self.error("empty quotes", pos)
+        words = text_tokens(value)
+        options: list[Expr] = [LabelIs(value), PersonIs(value)]
+        if words:
+            options.append(TextHas(value, phrase=quoted and len(words) > 1))
+        return Or(*options)
+
+    def field(self, name: str, value: str, pos: int, quoted_len: int | None) -> Expr:
+        def split_threshold() -> tuple[str, float | None]:
+            # the threshold follows the value: dog>=90, "golden retriever">=90 (quoted_len marks the quote's end)
+            head = value if quoted_len is None else value[:quoted_len]
+            rest = "" if quoted_len is None else value[quoted_len:]
+            if quoted_len is None and ">" in head:
+                cut = head.index(">")
+                head, rest = head[:cut], head[cut:]
+            if not rest:
+                return head, None
+            number = rest[2:] if rest.startswith(">=") else rest[1:]
+            try:
+                threshold = float(number)
+            except ValueError:
+                raise self.error(f"{rest!r}: a threshold is >= and a number from 0 to 100, e.g. {name}:dog>=90", pos) from None
+            if not 0 <= threshold <= 100:
+                raise self.error(f"threshold {number} is outside 0-100", pos)
+            return head, threshold
+
+        try:
+            if name == "label":
+                head, threshold = split_threshold()
+                if not head.strip():
+                    raise self.error("label: needs a name, e.g. label:dog", pos)
+                return LabelIs(head, threshold)
+            if name == "person":
+                if not value.strip():
+                    raise self.error("person: needs a name, e.g. person:\"Ada Lovelace\"", pos)
+                return PersonIs(value)
+            if name == "emotion":
+                head, threshold = split_threshold()
+                return EmotionIs(_emotion(head, (self.text, pos)), threshold)
+            if name in FACE_BOOLEANS:
+                return FaceHas(name, _boolean(value, name, (self.text, pos)))
+            if name == "gender":
+                if value.lower() not in GENDERS:
+                    raise self.error(f"gender takes male or female, not {value!r}", pos)
+                return FaceHas("gender", value.lower())
+            if name == "age":
+                return FaceHas("age", _age(value, (self.text, pos)))
+            if name == "text":
+                if not text_tokens(value):
+                    raise self.error(f"text:{value!r} has no words to search for", pos)
+                return TextHas(value, phrase=quoted_len is not None and len(text_tokens(value)) > 1)
+            if name == "type":
+                return MediaTypeIs(_media_type(value, (self.text, pos)))
+            if name == "path":
+                if not value:
+                    raise self.error("path: needs a prefix, e.g. path:holidays/2024/", pos)
+                return KeyPrefix(value)
+            if name in DATE_FIELDS:
+                since, before = _date_range(value, (self.text, pos), name)
+                return DateRange(name, since, before)
+            if name == "status":
+                status = value.lower()
+                if status == "any":
+                    return Or(StatusIs(INDEXED), StatusIs(FAILED))
+                if status not in (INDEXED, FAILED):
+                    raise self.error(f"status takes indexed, failed or any, not {value!r}", pos)
+                return StatusIs(status)
+        except ParseError:
+            raise
+        except ValueError as e:
+            raise self.error(str(e), pos) from None
+        raise self.error(f"unknown field {name!r}", pos)  # pragma: no cover - FIELDS and this method agree
+
+
+def _err(message: str, where: tuple[str, int] | None) -> ParseError:
+    return ParseError(message, *where) if where else ParseError(message)
+
+
+def _emotion(value: str, where: tuple[str, int] | None) -> str:
+    if value.lower() not in EMOTIONS:
+        raise _err(f"unknown emotion {value!r}; known: {', '.join(EMOTIONS)}", where)
+    return value.upper()
+
+
+def _media_type(value: str, where: tuple[str, int] | None) -> str:
+    if value.lower() not in MEDIA_TYPES:
+        raise _err(f"type takes image or video, not {value!r}", where)
+    return value.lower()
+
+
+def _boolean(value: str, name: str, where: tuple[str, int] | None) -> bool:
+    v = value.lower()
+    if v in ("true", "yes", "1", "y"):
+        return True
+    if v in ("false", "no", "0", "n"):
+        return False
+    raise _err(f"{name} takes true or false, not {value!r}", where)
+
+
+def _age(value: str, where: tuple[str, int] | None) -> tuple[int | None, int | None]:
+    try:
+        if ".." in value:
+            low_s, high_s = value.split("..", 1)
+            low = int(low_s) if low_s else None
+            high = int(high_s) if high_s else None
+        else:
+            low = high = int(value)
+    except ValueError:
+        raise _err(f"age takes a number or a range like 20..30, not {value!r}", where) from None
+    if low is None and high is None:
+        raise _err("age needs at least one bound, e.g. age:..12 or age:65..", where)
+    if low is not None and high is not None and low > high:
+        raise _err(f"age range {value!r} is empty (low > high)", where)
+    return low, high
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(T[0-9:.]+Z?)?)?)?$")
+
+
+def _date_bound(text: str, upper: bool, where: tuple[str, int] | None) -> str:
+    """A date of any precision as a string bound. Lower bounds are the date itself; an upper bound of a year,
+    month or day is inclusive of the whole period, so it becomes the start of the next one (exclusive)."""
+    m = _DATE.match(text)
+    if not m:
+        raise _err(f"{text!r} is not a date: write 2024, 2024-05, 2024-05-17 or 2024-05-17T10:00:00", where)
+    year, month, day, clock = m.group(1), m.group(2), m.group(3), m.group(4)
+    try:
+        date(int(year), int(month or 1), int(day or 1))
+    except ValueError as e:
+        raise _err(f"{text!r} is not a valid date ({e})", where) from None
+    if not upper or clock:
+        return text
+    if day:
+        d = date(int(year), int(month), int(day)).toordinal() + 1
+        return date.fromordinal(d).isoformat()
+    if month:
+        y, mo = (int(year) + 1, 1) if month == "12" else (int(year), int(month) + 1)
+        return f"{y:04d}-{mo:02d}"
+    return f"{int(year) + 1:04d}"
+
+
+def _date_range(value: str, where: tuple[str, int], name: str) -> tuple[str | None, str | None]:
+    if ".." in value:
+        start, end = value.split("..", 1)
+    else:
+        start = end = value
+    if not start and not end:
+        raise _err(f"{name} needs a date or a range, e.g. taken:2020-01-01..2021-12-31", where)
+    since = _date_bound(start, False, where) if start else None
+    before = _date_bound(end, True, where) if end else None
+    # an inclusive timestamp upper bound: everything up to and including that instant
+    if end and "T" in end:
+        before = end + "\uffff"
+    if since and before and since >= before:
+        raise _err(f"date range {value!r} is empty (start after end)", where)
+    return since, before
+
+
+def parse_query(text: str) -> Expr:
+    """The user-facing syntax. Examples:
+
+        dog AND person:"Barack Obama"        label:dog>=90 OR label:cat        NOT emotion:happy
+        smile:true gender:female age:20..35   type:video   path:holidays/2024/   taken:2020-01-01..2021-12-31
+        text:"happy birthday"                 (dog OR cat) NOT status:failed
+
+    Terms side by side are ANDed; AND, OR, NOT are upper case; a bare word matches a label, a person or a word of
+    the text or path. Raises ParseError saying what is wrong and where.
+    """
+    if not isinstance(text, str):
+        raise TypeError("parse_query takes a string")
+    return _Parser(text).parse()

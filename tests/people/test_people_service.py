@@ -162,6 +162,8 @@ def test_search_and_clusters_need_the_remembered_vectors(setup):
         blind.clusters()
     with pytest.raises(ConfigurationError, match="local face collection"):
         blind.name_cluster("c1", "Ada")
+    with pytest.raises(ConfigurationError, match="local face collection"):
+        blind.search_by_face(None)
     with pytest.raises(ConfigurationError, match="cluster"):
         people.name_cluster("c999", "Ada")
     with pytest.raises(ConfigurationError, match="not a cluster id"):

@@ -266,11 +266,17 @@ class People:
     # ---- compare, search by face ---------------------------------------------------------------------------------
     def compare(self, a: Picture, b: Picture) -> dict[str, Any]:
         """Every face of `a` against every face of `b`: all pairs, best first, and the best pair."""
-        if self.settings.analyzer == "rekognition" and hasattr(self.faces, "compare"):
+        if hasattr(self.faces, "compare"):  # Rekognition: CompareFaces, no vectors leave the service
             pairs, faces_a, faces_b = self.faces.compare(a, b)  # type: ignore[union-attr]
         else:
-            faces_a = [f for f in self.pipeline.analyzer.analyze(a).faces if f.embedding is not None]
-            faces_b = [f for f in self.pipeline.analyzer.analyze(b).faces if f.embedding is not None]
+            found_a, found_b = self.pipeline.analyzer.analyze(a).faces, self.pipeline.analyzer.analyze(b).faces
+            faces_a = [f for f in found_a if f.embedding is not None]
+            faces_b = [f for f in found_b if f.embedding is not None]
+            if len(faces_a) < len(found_a) or len(faces_b) < len(found_b):
+                raise ConfigurationError(
+                    f"the {self.pipeline.analyzer.name} analyzer gives no face vectors and its face collection cannot "
+                    "compare pictures: use the local analyzer (--analyzer local)"
+                )
             pairs = []
             if faces_a and faces_b:
                 va = np.asarray([f.embedding for f in faces_a], dtype=np.float64)

@@ -1,0 +1,88 @@
+"""`mediaindex people ...` and `mediaindex faces ...` on a real library (real models, SQLite under --home)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mediaindex import bootstrap
+from mediaindex.adapters.storage.folder import FolderStorage, ref_for
+from mediaindex.config import Settings
+from mediaindex.entrypoints.cli import main
+from mediaindex.services.indexing import CREATED, StorageEvent
+from tests.people.library import OBAMA_FILES, CountingAnalyzer
+
+pytestmark = pytest.mark.models
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    from mediaindex.adapters.analysis.local import LocalAnalyzer
+
+    return CountingAnalyzer(LocalAnalyzer(Settings(features=("faces",))))
+
+
+@pytest.fixture
+def home(tmp_path, faces_dir, analyzer, monkeypatch):
+    for name in ("INDEX", "INDEX_NAME", "ANALYZER", "FEATURES", "HOME", "FACE_MATCH_THRESHOLD"):
+        monkeypatch.delenv(f"MEDIAINDEX_{name}", raising=False)
+    monkeypatch.setattr(bootstrap, "build_analyzer", lambda settings, client=None: analyzer)
+    pipeline = bootstrap.build_pipeline(Settings(home=tmp_path), storage=FolderStorage(), analyzer=analyzer)
+    for path in sorted(faces_dir.iterdir()):
+        pipeline.handle(StorageEvent(CREATED, ref_for(path)))
+    pipeline.faces.close()
+    return tmp_path
+
+
+def run(capsys, *argv) -> tuple[int, dict]:
+    status = main(list(argv))
+    out = capsys.readouterr().out
+    return status, (json.loads(out) if "--json" in argv else out)
+
+
+def test_people_add_list_remove(home, faces_dir, capsys):
+    status, added = run(capsys, "people", "add", "Barack Obama", str(faces_dir / "obama_1.jpg"),
+                        str(faces_dir / "no_such.jpg"), "--home", str(home), "--json")
+    assert status == 1  # one of the two images was not there
+    ok, missing = added["results"]
+    assert ok["documents_updated"] == len(OBAMA_FILES) and len(ok["face_ids"]) == 1
+    assert "no such file" in missing["error"]
+    assert run(capsys, "people", "list", "--home", str(home), "--json") == (0, {"people": [{"name": "Barack Obama", "faces": 1}]})
+    status, text = run(capsys, "people", "list", "--home", str(home))
+    assert "Barack Obama\t1 face" in text
+    status, removed = run(capsys, "people", "remove", "Barack Obama", "--home", str(home), "--json")
+    assert status == 0 and removed["faces_removed"] == 1 and removed["documents_updated"] == len(OBAMA_FILES)
+    assert run(capsys, "people", "list", "--home", str(home), "--json")[1] == {"people": []}
+    assert run(capsys, "people", "remove", "Nobody", "--home", str(home), "--json")[0] == 1
+
+
+def test_faces_compare_and_search(home, faces_dir, capsys):
+    status, result = run(capsys, "faces", "compare", str(faces_dir / "two_people_obama_biden.jpg"),
+                         str(faces_dir / "biden_1.jpg"), "--home", str(home), "--json")
+    assert status == 0 and len(result["pairs"]) == 2 and result["best"]["same_person"]
+    assert result["faces_a"][result["best"]["a"]]["left"] > 0.5  # Biden is the right-hand face
+    status, text = run(capsys, "faces", "compare", str(faces_dir / "guido_van_rossum_1.jpg"),
+                       str(faces_dir / "guido_van_rossum_2.jpg"), "--home", str(home))
+    assert status == 0 and "same person" in text
+    status, found = run(capsys, "faces", "search", str(faces_dir / "steve_wozniak_2.jpg"), "--home", str(home), "--json")
+    assert {h["key"].rsplit("/", 1)[-1] for h in found["hits"]} == {"steve_wozniak_1.jpg", "steve_wozniak_2.jpg"}
+
+
+def test_clusters_and_naming_one(home, capsys):
+    status, listing = run(capsys, "people", "clusters", "--home", str(home), "--json")
+    guido = next(c for c in listing["clusters"] if any("guido" in f["key"] for f in c["files"]))
+    assert len(guido["files"]) == 2
+    status, named = run(capsys, "people", "name-cluster", guido["cluster"], "Guido van Rossum", "--home", str(home), "--json")
+    assert status == 0 and named["documents_updated"] == 2
+    status, text = run(capsys, "people", "clusters", "--home", str(home))
+    assert guido["cluster"] not in text.split() and "obama" in text
+    status, text = run(capsys, "people", "name-cluster", guido["cluster"], "Again", "--home", str(home))
+    assert status == 2  # that cluster is named now: a clear configuration error
+
+
+def test_help_has_examples(capsys):
+    for argv in (["people", "--help"], ["faces", "--help"], ["people", "name-cluster", "--help"], ["faces", "search", "--help"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0 and "example" in capsys.readouterr().out

@@ -168,3 +168,26 @@ def test_search_and_clusters_need_the_remembered_vectors(setup):
         people.name_cluster("c999", "Ada")
     with pytest.raises(ConfigurationError, match="not a cluster id"):
         people.name_cluster("banana", "Ada")
+
+
+def test_a_forgotten_person_leaves_a_videos_faces_people_and_timeline(setup):
+    people, _, _ = setup
+    collection, index = people.faces, people.pipeline.index
+    collection.enroll_embeddings("Ada", [photo_of(ADA, 7)], "ada.png")
+    collection.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
+    faces = [Face(Box(0.1, 0.1, 0.2, 0.2), 99.0, embedding=photo_of(ADA, 8)),
+             Face(Box(0.6, 0.1, 0.2, 0.2), 99.0, embedding=photo_of(BOB, 8))]
+    collection.remember("video-sha", faces)  # as the video indexer does, in the document's order
+    doc = {**docs.base_document("", "/clips/party.mp4", None), "status": docs.INDEXED, "media_type": "video",
+           "content_sha256": "video-sha", "people": ["Ada", "Bob"], "face_count": 2,
+           "faces": [{"box": f.box.__dict__, "confidence": 99.0, "person": p, "face_id": "x", "similarity": 90.0}
+                     for f, p in zip(faces, ("Ada", "Bob"))],
+           "video": {"duration": 12.0, "segments": {"people": [{"name": "Ada", "start": 0.0, "end": 6.0},
+                                                               {"name": "Bob", "start": 6.0, "end": 12.0}],
+                                                    "labels": []}}}
+    index.put(doc, None)
+    people.remove_person("Ada")
+    after = index.get(doc["id"]).doc
+    assert after["people"] == ["Bob"] and [f["person"] for f in after["faces"]] == [None, "Bob"]
+    assert after["video"]["segments"]["people"] == [{"name": "Bob", "start": 6.0, "end": 12.0}]
+    assert after["video"]["duration"] == 12.0

@@ -234,10 +234,14 @@ class People:
                         similarity=match.similarity if match else None,
                     )
             people = sorted({f["person"] for f in faces if f.get("person")})
-            if faces == doc["faces"] and people == sorted(doc.get("people") or []):
+            fields: dict[str, Any] = {"faces": faces, "people": people}
+            video = _video_without_others(doc.get("video"), people)
+            if video is not None:
+                fields["video"] = video
+            if faces == doc["faces"] and people == sorted(doc.get("people") or []) and video is None:
                 return 0, int(matches is None), calls
             try:
-                self.pipeline.index.update_fields(doc_id, {"faces": faces, "people": people}, current.version)
+                self.pipeline.index.update_fields(doc_id, fields, current.version)
                 return 1, int(matches is None), calls
             except VersionConflict:
                 continue
@@ -369,6 +373,19 @@ class People:
             if doc.get("status") == docs.INDEXED and doc.get("content_sha256"):
                 table.setdefault(doc["content_sha256"], []).append(doc)
         return table
+
+
+def _video_without_others(video: Any, people: list[str]) -> dict[str, Any] | None:
+    """A video's timeline without the people no longer named in it (None when nothing changes). A person named
+    afterwards gets no time spans: the frames were not kept, so only the whole video is known to show them."""
+    if not isinstance(video, dict):
+        return None
+    segments = video.get("segments") or {}
+    spans = segments.get("people") or []
+    kept = [span for span in spans if span.get("name") in people]
+    if len(kept) == len(spans):
+        return None
+    return {**video, "segments": {**segments, "people": kept}}
 
 
 def _box_fields(box: dict[str, Any]) -> dict[str, float]:

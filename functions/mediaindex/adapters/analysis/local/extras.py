@@ -38,12 +38,19 @@ class TextReader:
         from rapidocr import RapidOCR
 
         self.engine = RapidOCR()
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)  # it logs every call at INFO
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every call, and warns on pictures without text
+
+    # larger pictures are scaled down first: a 12-megapixel photo takes several times longer and reads no more
+    longest = 1280
 
     def read(self, image: Image.Image, min_confidence: float) -> list[TextLine]:
+        scale = min(1.0, self.longest / max(image.size))
+        if scale < 1.0:
+            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                 Image.BILINEAR)
         result = self.engine(np.asarray(image)[:, :, ::-1].copy())  # it takes arrays in OpenCV's BGR order
         texts, scores, boxes = result.txts or (), result.scores or (), result.boxes
-        w, h = image.size
+        w, h = image.size  # boxes are ratios, so the scaling above does not show in them
         lines = []
         for i, (text, score) in enumerate(zip(texts, scores)):
             confidence = float(score) * 100.0

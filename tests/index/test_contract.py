@@ -349,3 +349,14 @@ def test_backends_accept_query_strings_and_trees(loaded_pair):
     for backend in BACKENDS:
         index = loaded_pair[backend]
         assert index.count("dog") == index.count(parse_query("dog")) == index.count(Query(where=parse_query("dog"))) == 2
+
+
+def test_put_many_loads_documents_unconditionally(empty_index):
+    docs = corpus()
+    assert empty_index.put_many(docs, chunk_size=5) == len(docs)
+    assert empty_index.put_many(docs[:2]) == 2  # replacing is allowed: no compare-and-set here
+    empty_index.refresh()
+    assert empty_index.count(parse_query("dog")) == 2
+    version = empty_index.get(docs[0]["id"]).version
+    empty_index.put({**docs[0], "camera": "x"}, version)  # versions stay usable for conditional writes
+    assert empty_index.get(docs[0]["id"]).doc["camera"] == "x"

@@ -17,10 +17,10 @@ import logging
 import random
 import re
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlparse
 
-from opensearchpy import OpenSearch, RequestsHttpConnection
+from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
 from opensearchpy import exceptions as os_errors
 
 from mediaindex.adapters.index import common
@@ -117,6 +117,17 @@ def _region_from_host(host: str) -> str | None:
     return m.group(1) if m else None
 
 
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 class OpenSearchIndex:
     def __init__(
         self, client: OpenSearch, name: str, attempts: int = 5, backoff_base: float = 0.2, backoff_cap: float = 8.0,
@@ -209,7 +220,7 @@ class OpenSearchIndex:
         indices = self.client.indices
         if self._call(indices.exists_alias, name=self.name):
             return
-        if self._call(indices.exists, index=self.name):
+        if self._call(indices.exists, index=self.name) and not self._call(indices.exists_alias, name=self.name):
             raise ConfigurationError(
                 f"an index named {self.name!r} exists but is not an alias: move it aside or reindex it into "
                 f"{self.concrete_name()} and add the alias {self.name!r}"
@@ -265,6 +276,21 @@ class OpenSearchIndex:
                            if_seq_no=seq_no, if_primary_term=primary_term)
         except os_errors.ConflictError as e:
             raise VersionConflict(f"document {doc_id}: {e.error}") from e
+
+    def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
+        """Write documents unconditionally in bulk (no compare-and-set): for loading an index that nobody else is
+        writing (migrations, benchmarks, tests). Returns how many were written."""
+        def actions() -> Iterator[dict[str, Any]]:
+            for doc in docs:
+                yield {"_index": self.name, "_id": doc["id"], "_source": self._stored(doc)}
+
+        written = 0
+        for chunk in _chunks(actions(), chunk_size):
+            ok, errors = self._call(helpers.bulk, self.client, chunk, raise_on_error=False)
+            if errors:
+                raise TransientError(f"bulk write failed for {len(errors)} documents: {errors[:3]}")
+            written += ok
+        return written
 
     def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
         """Replace top-level fields if the document is still at `expected_version` (the whole document is

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from mediaindex.adapters.index import common
 from mediaindex.domain.errors import TransientError, VersionConflict
@@ -148,31 +148,58 @@ class SqliteIndex:
 
     def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
         doc_id = doc["id"]
-        payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
         with self._conn() as conn, self._write(conn):
             row = conn.execute(f"SELECT rowid, version FROM {self.t_docs} WHERE id = ?", (doc_id,)).fetchone()
             current = row[1] if row else None
             if current != expected_version:
                 raise VersionConflict(f"document {doc_id}: expected version {expected_version}, found {current}")
-            columns = (
-                doc.get("status"), doc.get("media_type"), doc.get("bucket"), doc.get("key"),
-                doc.get("content_sha256"), doc.get("analyzer"), doc.get("taken_at"), doc.get("indexed_at"), payload,
+            self._store(conn, doc, row[0] if row else None)
+
+    def _store(self, conn: sqlite3.Connection, doc: dict[str, Any], rowid: int | None) -> None:
+        """Write the document (replacing the row `rowid` when given) and its side rows, in the caller's
+        transaction."""
+        payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+        columns = (
+            doc.get("status"), doc.get("media_type"), doc.get("bucket"), doc.get("key"),
+            doc.get("content_sha256"), doc.get("analyzer"), doc.get("taken_at"), doc.get("indexed_at"), payload,
+        )
+        if rowid is not None:
+            conn.execute(
+                f"""UPDATE {self.t_docs} SET version = version + 1, status = ?, media_type = ?, bucket = ?,
+                key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, doc = ? WHERE rowid = ?""",
+                (*columns, rowid),
             )
-            if row:
-                rowid = row[0]
-                conn.execute(
-                    f"""UPDATE {self.t_docs} SET version = version + 1, status = ?, media_type = ?, bucket = ?,
-                    key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, doc = ? WHERE rowid = ?""",
-                    (*columns, rowid),
-                )
-                self._delete_side_rows(conn, rowid)
-            else:
-                rowid = conn.execute(
-                    f"""INSERT INTO {self.t_docs} (id, version, status, media_type, bucket, key, content_sha256,
-                    analyzer, taken_at, indexed_at, doc) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (doc_id, *columns),
-                ).lastrowid
-            self._insert_side_rows(conn, rowid, doc)
+            self._delete_side_rows(conn, rowid)
+        else:
+            rowid = conn.execute(
+                f"""INSERT INTO {self.t_docs} (id, version, status, media_type, bucket, key, content_sha256,
+                analyzer, taken_at, indexed_at, doc) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (doc["id"], *columns),
+            ).lastrowid
+        self._insert_side_rows(conn, rowid, doc)
+
+    def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
+        """Write documents unconditionally, many per transaction (no compare-and-set): for loading an index that
+        nobody else is writing (migrations, benchmarks, tests). Returns how many were written."""
+        written = 0
+        batch: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            with self._conn() as conn, self._write(conn):
+                for doc in batch:
+                    row = conn.execute(f"SELECT rowid FROM {self.t_docs} WHERE id = ?", (doc["id"],)).fetchone()
+                    self._store(conn, doc, row[0] if row else None)
+
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) == chunk_size:
+                flush()
+                written += len(batch)
+                batch = []
+        if batch:
+            flush()
+            written += len(batch)
+        return written
 
     def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
         """Replace top-level fields of a document if it is still at `expected_version` (derived fields such as

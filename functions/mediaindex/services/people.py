@@ -196,7 +196,7 @@ class People:
             if person is not None and not cheap and person not in (doc.get("people") or []):
                 continue
             report.documents_checked += 1
-            changed, skipped, calls = self._update_document(doc["id"], person)
+            changed, skipped, calls = self._update_document(doc, person)
             report.documents_updated += changed
             report.documents_skipped += skipped
             report.api_calls += calls
@@ -205,47 +205,34 @@ class People:
         log.info("documents re-matched", extra=report.to_dict())
         return report
 
-    def _update_document(self, doc_id: str, removed_person: str | None) -> tuple[int, int, int]:
-        """(updated 0/1, skipped 0/1, api calls) for one document, written with compare-and-set."""
+    def _update_document(self, listed: dict[str, Any], removed_person: str | None) -> tuple[int, int, int]:
+        """(updated 0/1, skipped 0/1, api calls) for one document, written with compare-and-set. The listed copy
+        decides whether anything changes; only then is the document read with its version and written."""
         matches_cache: dict[str, tuple[list[FaceMatch | None] | None, int]] = {}
         calls = 0
-        for _ in range(_UPDATE_ATTEMPTS):
-            current = self.pipeline.index.get(doc_id)
-            if current is None or current.doc.get("status") != docs.INDEXED or not current.doc.get("faces"):
-                return 0, 0, calls
-            doc = current.doc
+        doc, version = listed, None
+        for _ in range(2 * _UPDATE_ATTEMPTS):  # each attempt: read the version, then write
             key = doc.get("content_sha256") or ""
             if key not in matches_cache:
                 matches_cache[key] = self._matches_for(doc)
                 calls += matches_cache[key][1]
             matches = matches_cache[key][0]
-            faces = [dict(f) for f in doc["faces"]]
-            if matches is None:
-                if removed_person is None:
-                    return 0, 1, calls
-                for face in faces:  # cannot match again: at least take the forgotten name out
-                    if face.get("person") == removed_person:
-                        face.update(person=None, face_id=None, similarity=None)
-            else:
-                for face, match in zip(faces, matches):
-                    face.update(
-                        person=match.person if match else None,
-                        face_id=match.face_id if match else None,
-                        similarity=match.similarity if match else None,
-                    )
-            people = sorted({f["person"] for f in faces if f.get("person")})
-            fields: dict[str, Any] = {"faces": faces, "people": people}
-            video = _video_without_others(doc.get("video"), people)
-            if video is not None:
-                fields["video"] = video
-            if faces == doc["faces"] and people == sorted(doc.get("people") or []) and video is None:
-                return 0, int(matches is None), calls
-            try:
-                self.pipeline.index.update_fields(doc_id, fields, current.version)
-                return 1, int(matches is None), calls
-            except VersionConflict:
+            fields = _rematched_fields(doc, matches, removed_person)
+            skipped = int(matches is None)
+            if fields is None:
+                return 0, skipped, calls
+            if version is None:  # something changes: now read the version the write must present
+                current = self.pipeline.index.get(doc["id"])
+                if current is None or current.doc.get("status") != docs.INDEXED or not current.doc.get("faces"):
+                    return 0, 0, calls
+                doc, version = current.doc, current.version
                 continue
-        raise TransientError(f"document {doc_id} kept changing during {_UPDATE_ATTEMPTS} conditional updates")
+            try:
+                self.pipeline.index.update_fields(doc["id"], fields, version)
+                return 1, skipped, calls
+            except VersionConflict:
+                version = None
+        raise TransientError(f"document {listed['id']} kept changing during {_UPDATE_ATTEMPTS} conditional updates")
 
     def _matches_for(self, doc: dict[str, Any]) -> tuple[list[FaceMatch | None] | None, int]:
         """The faces of a document matched again, in order, and the paid calls that took; None when impossible."""
@@ -373,6 +360,34 @@ class People:
             if doc.get("status") == docs.INDEXED and doc.get("content_sha256"):
                 table.setdefault(doc["content_sha256"], []).append(doc)
         return table
+
+
+def _rematched_fields(
+    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed_person: str | None
+) -> dict[str, Any] | None:
+    """The faces, people (and video timeline) of `doc` after matching again; None when nothing changes."""
+    faces = [dict(f) for f in doc["faces"]]
+    if matches is None:
+        if removed_person is None:
+            return None
+        for face in faces:  # cannot match again: at least take the forgotten name out
+            if face.get("person") == removed_person:
+                face.update(person=None, face_id=None, similarity=None)
+    else:
+        for face, match in zip(faces, matches):
+            face.update(
+                person=match.person if match else None,
+                face_id=match.face_id if match else None,
+                similarity=match.similarity if match else None,
+            )
+    people = sorted({f["person"] for f in faces if f.get("person")})
+    fields: dict[str, Any] = {"faces": faces, "people": people}
+    video = _video_without_others(doc.get("video"), people)
+    if video is not None:
+        fields["video"] = video
+    if faces == doc["faces"] and people == sorted(doc.get("people") or []) and video is None:
+        return None
+    return fields
 
 
 def _video_without_others(video: Any, people: list[str]) -> dict[str, Any] | None:

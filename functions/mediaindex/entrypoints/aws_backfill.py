@@ -1,0 +1,94 @@
+"""Lambda handler: backfill a bucket from the deployed stack, without a machine that stays up for hours.
+
+Event: {"bucket": "...", "prefix": "photos/", "queue_url": "...", "continuation_token": "<last key handed over>",
+"rate": 40, "force": false, "reinvoke": true}. Only "bucket" is required; `queue_url` defaults to
+MEDIAINDEX_QUEUE_URL. Each invocation lists and enqueues until its time is nearly up (it keeps
+MEDIAINDEX_BACKFILL_MARGIN_S seconds, default 60, in hand), then either invokes itself asynchronously with the
+checkpoint as `continuation_token` (reinvoke, the default) or returns it for the caller to pass back. Totals so far
+ride along in the event, so the last invocation's result and log line have the whole run's figures.
+
+    aws lambda invoke --function-name <BackfillFunction> --invocation-type Event \
+        --cli-binary-format raw-in-base64-out --payload '{"bucket": "my-media", "prefix": "2019/"}' /dev/stdout
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from mediaindex.config import Settings
+from mediaindex.domain.errors import ConfigurationError
+from mediaindex.services.backfill import Backfill, QueueSink, S3Source, TokenBucket, default_rate
+
+DEFAULT_MARGIN_S = 60.0
+# A runaway chain of self-invocations costs money: stop after this many and say so.
+MAX_INVOCATIONS = 10_000
+
+
+_overrides: dict[str, Any] = {}
+
+
+def configure(**parts: Any) -> None:
+    """Replace the clients and the index (tests); `configure()` with nothing resets."""
+    _overrides.clear()
+    _overrides.update(parts)
+
+
+def _index(settings: Settings) -> Any:
+    if "index" in _overrides:
+        return _overrides["index"]
+    if not settings.index_url:
+        return None  # no index to look in: enqueue everything, the SQS handler skips unchanged files itself
+    from mediaindex.bootstrap import build_index
+
+    index = build_index(settings)
+    index.ensure_ready()
+    return index
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = Settings.from_env()
+    bucket = event.get("bucket")
+    if not bucket:
+        raise ConfigurationError('the event needs "bucket" (and optionally "prefix", "queue_url")')
+    queue_url = event.get("queue_url") or os.environ.get("MEDIAINDEX_QUEUE_URL")
+    if not queue_url:
+        raise ConfigurationError('no queue: pass "queue_url" or set MEDIAINDEX_QUEUE_URL on the function')
+    invocation = int(event.get("invocation", 1))
+    if invocation > MAX_INVOCATIONS:
+        raise ConfigurationError(f"backfill stopped after {MAX_INVOCATIONS} invocations; resume with the "
+                                 f"continuation_token {event.get('continuation_token')!r}")
+    rate = float(event.get("rate") or default_rate(settings.features))
+    margin = float(os.environ.get("MEDIAINDEX_BACKFILL_MARGIN_S", DEFAULT_MARGIN_S))
+
+    def time_is_up() -> bool:
+        return context.get_remaining_time_in_millis() < margin * 1000
+
+    backfill = Backfill(
+        source=S3Source(_client("s3"), bucket, event.get("prefix") or ""),
+        index=_index(settings),
+        sink=QueueSink(_client("sqs"), queue_url, region=settings.aws_region),
+        limiter=TokenBucket(rate),
+        force=bool(event.get("force")),
+    )
+    summary = backfill.run(start_after=event.get("continuation_token"), deadline=time_is_up,
+                           carried=event.get("totals"))
+    result = summary.to_dict()
+    result.update(invocation=invocation, continuation_token=None if summary.done else summary.checkpoint)
+    if not summary.done and event.get("reinvoke", True):
+        totals = {k: result[k] for k in ("listed", "bytes_listed", "skipped_unchanged", "skipped_archived", "sent")}
+        next_event = {**event, "continuation_token": summary.checkpoint, "invocation": invocation + 1, "totals": totals}
+        _client("lambda").invoke(FunctionName=context.invoked_function_arn, InvocationType="Event",
+                                   Payload=json.dumps(next_event).encode())
+        result["reinvoked"] = True
+    print(json.dumps({"backfill": result}, default=str))  # one log line per invocation, for CloudWatch
+    return result
+
+
+def _client(name: str) -> Any:
+    if name in _overrides:
+        return _overrides[name]
+    import boto3
+
+    return boto3.client(name)

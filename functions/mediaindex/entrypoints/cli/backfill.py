@@ -1,0 +1,200 @@
+"""`mediaindex backfill`: index an archive that was there before the pipeline. Lists the bucket (or reads an S3
+Inventory), skips files already indexed with the same ETag, and feeds the rest to the pipeline's SQS queue as S3
+notifications (one file a message, ten a call), so the deployed handler does the work; without a queue (--direct,
+or none configured) the same handler runs here over a pool of workers. Throttled to what Rekognition accepts,
+resumable (a checkpoint in a state file: rerun the same command to continue), with --dry-run for an estimate of
+the files, calls and list price first."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from mediaindex.domain.errors import ConfigurationError
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.services import backfill as bf
+
+EPILOG = """\
+examples:
+  mediaindex backfill s3://my-media --dry-run                 files, images/videos, Rekognition calls, price
+  mediaindex backfill s3://my-media/2019/ --queue-url https://sqs.../mediaindex-events
+  MEDIAINDEX_QUEUE_URL=https://sqs... mediaindex backfill s3://my-media --rate 20 --json
+  mediaindex backfill s3://my-media --inventory s3://inv-bucket/my-media/daily/2024-11-01T01-00Z/manifest.json
+  mediaindex backfill s3://my-media --direct --workers 8      no queue: the handler runs here
+  mediaindex backfill ~/Pictures --direct                     a folder, with the local models
+
+Interrupted? Run the same command again: it continues after the last file handed over (--restart starts over).
+The default --rate keeps every Rekognition API under 80% of its default quota (50 TPS in us-east-1) given the
+calls each file costs (DetectLabels + DetectFaces, + SearchFacesByImage per expected face).
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backfill", help="index an existing bucket or folder through the pipeline (throttled, resumable)",
+                       description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="s3://bucket[/prefix], or a folder")
+    p.add_argument("--inventory", metavar="S3_URI", help="read this S3 Inventory manifest.json (CSV) instead of listing")
+    p.add_argument("--queue-url", metavar="URL", help="the pipeline's SQS queue (default MEDIAINDEX_QUEUE_URL)")
+    p.add_argument("--direct", action="store_true", help="run the handler here instead of enqueueing")
+    p.add_argument("--workers", type=int, default=4, metavar="N", help="worker threads in direct mode (default 4)")
+    p.add_argument("--rate", type=float, metavar="FILES_PER_S",
+                   help="at most this many files a second (default: from Rekognition's TPS quotas; unlimited "
+                        "for the local analyzer in direct mode)")
+    p.add_argument("--dry-run", action="store_true", help="estimate files, calls and price; send nothing")
+    p.add_argument("--faces-per-image", type=float, default=bf.DEFAULT_FACES_PER_IMAGE, metavar="N",
+                   help="assumed faces per picture, for SearchFacesByImage estimates and the default rate (default 1)")
+    p.add_argument("--video-seconds", type=float, default=bf.DEFAULT_VIDEO_SECONDS, metavar="S",
+                   help="assumed length of a video, for estimates (default 60)")
+    p.add_argument("--force", action="store_true", help="send files already indexed with the same ETag too")
+    p.add_argument("--state", metavar="FILE", help="checkpoint file (default $MEDIAINDEX_HOME/backfill/<source>.json)")
+    p.add_argument("--restart", action="store_true", help="ignore an earlier checkpoint and start from the beginning")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_backend_options(p)
+    p.set_defaults(func=run)
+
+
+def make_progress(args: argparse.Namespace, description: str) -> tuple[Any, Any]:
+    """A tqdm bar on stderr (when installed and stderr is a terminal) and a callback that advances it."""
+    if args.no_progress:
+        return None, None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None, None
+    bar = tqdm(desc=description, unit=" files", file=sys.stderr, disable=None, dynamic_ncols=True)
+    return bar, lambda listed, sent=0: (bar.update(listed), bar.set_postfix(sent=sent, refresh=False))
+
+
+def source_for(args: argparse.Namespace, s3: Any) -> tuple[bf.Source, Any]:
+    """The listing source and the storage adapter the pipeline reads files with."""
+    if args.source.startswith("s3://"):
+        from mediaindex.adapters.storage.s3 import S3Storage
+
+        bucket, prefix = bf.parse_s3_uri(args.source)
+        if args.inventory:
+            source: bf.Source = bf.InventorySource(s3, args.inventory, prefix)
+            if source.bucket != bucket:
+                raise ConfigurationError(f"the inventory lists s3://{source.bucket}, not s3://{bucket}")
+        else:
+            source = bf.S3Source(s3, bucket, prefix)
+        return source, S3Storage(client=s3)
+    if args.inventory:
+        raise ConfigurationError("--inventory goes with an s3:// source")
+    from mediaindex.adapters.storage.folder import FolderStorage
+
+    if not os.path.isdir(os.path.expanduser(args.source)):
+        raise ConfigurationError(f"{args.source}: not a folder and not an s3:// address")
+    storage = FolderStorage()
+    return bf.FolderSource(storage, args.source), storage
+
+
+def direct_handler(settings: Any, storage: Any, bucket: str) -> Any:
+    """Pipeline.handle, with files under the people prefix enrolling people as the Lambda handler does."""
+    from mediaindex.bootstrap import build_people, build_pipeline
+
+    pipeline = build_pipeline(settings, storage=storage)
+    if not bucket or not settings.people_prefix:
+        return pipeline.handle
+    people = build_people(settings, pipeline)
+
+    def handle(event: Any) -> Any:
+        if event.ref.key.startswith(settings.people_prefix):
+            return people.handle_enrolment_event(event)
+        return pipeline.handle(event)
+
+    return handle
+
+
+def run(args: argparse.Namespace) -> int:
+    from mediaindex.adapters.storage.s3 import s3_client
+    from mediaindex.bootstrap import build_index
+
+    settings = settings_from(args)
+    s3 = s3_client() if args.source.startswith("s3://") else None
+    source, storage = source_for(args, s3)
+    queue_url = args.queue_url or os.environ.get("MEDIAINDEX_QUEUE_URL")
+    direct = args.direct or not queue_url or not source.bucket
+    if args.workers < 1:
+        raise ConfigurationError("--workers must be at least 1")
+    rate = args.rate
+    if rate is None and (not direct or settings.analyzer == "rekognition"):
+        rate = bf.default_rate(settings.features, args.faces_per_image)
+    index = build_index(settings)
+    index.ensure_ready()
+
+    if args.dry_run:
+        estimate = bf.Estimate(settings.features, args.faces_per_image, args.video_seconds, settings.video_interval)
+        bar, progress = make_progress(args, "estimating")
+        summary = bf.Backfill(source, index, sink=None, progress=progress).run(estimate=estimate)
+        if bar is not None:
+            bar.close()
+        result = {"dry_run": True, "mode": "direct" if direct else "queue", "rate": rate,
+                  "listed": summary.listed, "bytes_listed": summary.bytes_listed,
+                  "skipped_unchanged": summary.skipped_unchanged, "skipped_archived": summary.skipped_archived,
+                  "to_index": estimate.to_dict(rate)}
+        if args.json:
+            print_json(result)
+        else:
+            print_estimate(result)
+        return 0
+
+    state = bf.StateFile(args.state or bf.default_state_path(settings.home, source.describe()), source.describe())
+    previous = None if args.restart else state.load()
+    start_after, carried = None, None
+    if previous and not previous.get("done"):
+        start_after, carried = previous.get("checkpoint"), previous.get("totals")
+        print(f"mediaindex: resuming {source.describe()} after {start_after!r}", file=sys.stderr)
+
+    sink: bf.QueueSink | bf.DirectSink
+    if direct:
+        sink = bf.DirectSink(direct_handler(settings, storage, source.bucket), workers=args.workers)
+    else:
+        import boto3
+
+        sink = bf.QueueSink(boto3.client("sqs"), queue_url, region=settings.aws_region)
+    bar, progress = make_progress(args, "backfill")
+    try:
+        summary = bf.Backfill(
+            source, index, sink, limiter=bf.TokenBucket(rate) if rate else None, force=args.force,
+            progress=progress, save=state.save,
+        ).run(start_after=start_after, carried=carried)
+    finally:
+        if bar is not None:
+            bar.close()
+        if isinstance(sink, bf.DirectSink):
+            sink.close()
+    result = {**summary.to_dict(), "rate": rate, "state_file": str(state.path)}
+    if args.json:
+        print_json(result)
+    else:
+        print_summary(result)
+    return 0 if summary.done else 1
+
+
+def print_estimate(r: dict[str, Any]) -> None:
+    e = r["to_index"]
+    print(f"listed {r['listed']:,} files ({r['bytes_listed']:,} bytes); already indexed with the same ETag: "
+          f"{r['skipped_unchanged']:,}; archived (Glacier): {r['skipped_archived']:,}")
+    print(f"to index: {e['files']:,} files, {e['bytes']:,} bytes: {e['images']:,} images, {e['videos']:,} videos, "
+          f"{e['other']:,} other (by extension)")
+    for api, calls in e["rekognition_calls"].items():
+        print(f"  {api:<24} {calls:>14,.0f} calls  ${e['list_price_usd'][api]:>12,.2f}")
+    print(f"  {'total':<24} {e['rekognition_calls_total']:>14,.0f} calls  ${e['list_price_usd_total']:>12,.2f}")
+    a = e["assumptions"]
+    print(f"assuming {a['faces_per_image']} face(s) per image, videos of {a['video_seconds']:.0f} s "
+          f"({a['video_frames_each']} frames each); {a['prices']}")
+    if r["rate"] and e["hours_at_rate"] is not None:
+        print(f"at {r['rate']} files/s: about {e['hours_at_rate']} hours")
+
+
+def print_summary(r: dict[str, Any]) -> None:
+    verb = "enqueued" if r["mode"] == "queue" else "handled"
+    print(f"{r['source']}: listed {r['listed']:,}, {verb} {r['sent']:,}, skipped {r['skipped_unchanged']:,} "
+          f"unchanged and {r['skipped_archived']:,} archived in {r['elapsed_s']} s")
+    if r["outcomes"]:
+        print("outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(r["outcomes"].items())))
+    for error in r["errors"][:20]:
+        print(f"  error: {error['position']}: {error['error']}")
+    print("done" if r["done"] else f"not finished: run the same command again to continue after {r['checkpoint']!r}")

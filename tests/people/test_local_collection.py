@@ -140,3 +140,14 @@ def test_named_faces_leave_the_clusters(collection):
     clusters = collection.clusters()
     assert [m.ref for members in clusters.values() for m in members] == [FaceRef("p1", 1)]
     assert len(collection.clusters(unnamed_only=False)) == 2
+
+
+def test_all_matches_agrees_with_matching_each_picture(collection):
+    collection.remember("one", [face(photo_of(ADA, 1)), face(photo_of(BOB, 1))])
+    collection.remember("two", [face(photo_of(CAROL, 1))])
+    assert collection.all_matches() == {"one": [None, None], "two": [None]}
+    collection.enroll_embeddings("Ada", [photo_of(ADA, 2)], "a")
+    collection.enroll_embeddings("Carol", [photo_of(CAROL, 2)], "c")
+    table = collection.all_matches(chunk=2)  # chunks that split a picture's faces
+    assert table == {sha: collection.matches_for_content(sha) for sha in ("one", "two")}
+    assert [m.person if m else None for m in table["one"]] == ["Ada", None] and table["two"][0].person == "Carol"

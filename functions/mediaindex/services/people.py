@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote
 
@@ -89,6 +89,8 @@ class People:
     settings: Settings
     pipeline: Pipeline
     faces: FaceCollection | None = None  # default: the pipeline's collection
+    # during a re-match with the local collection: every remembered picture's matches, by content_sha256
+    _remembered_matches: dict[str, list[FaceMatch | None]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.faces is None:
@@ -190,6 +192,8 @@ class People:
         collection cannot re-match cheaply (Rekognition); the name leaves them whatever happens."""
         report = Rematch()
         cheap = self.remembers
+        # the local collection matches every remembered face in one pass; documents then only look theirs up
+        self._remembered_matches = self.collection.all_matches() if hasattr(self.collection, "all_matches") else None
         for doc in list(self._documents()):
             if doc.get("status") != docs.INDEXED or not doc.get("faces"):
                 continue
@@ -200,6 +204,7 @@ class People:
             report.documents_updated += changed
             report.documents_skipped += skipped
             report.api_calls += calls
+        self._remembered_matches = None
         if report.documents_updated:
             self.pipeline.index.refresh()
         log.info("documents re-matched", extra=report.to_dict())
@@ -238,7 +243,9 @@ class People:
         """The faces of a document matched again, in order, and the paid calls that took; None when impossible."""
         stored = doc["faces"]
         if self.remembers:
-            matches = self.collection.matches_for_content(doc.get("content_sha256") or "")
+            sha = doc.get("content_sha256") or ""
+            table = self._remembered_matches
+            matches = table.get(sha) if table is not None else self.collection.matches_for_content(sha)
             if matches is None or len(matches) < len(stored):
                 return None, 0
             return matches[: len(stored)], 0

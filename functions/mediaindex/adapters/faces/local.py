@@ -337,6 +337,28 @@ class LocalFaceCollection:
             matches[index] = match
         return matches
 
+    def all_matches(self, chunk: int = 65_536) -> dict[str, list[FaceMatch | None]]:
+        """Every remembered picture's faces matched against the enrolled ones, by content_sha256, in face order:
+        one pass over the vectors in memory, for re-matching a whole library."""
+        with self._lock:
+            face_ids, people, enrolled = self._enrolled_vectors()
+            _, refs, _, matrix = self._remembered_vectors()
+            table: dict[str, list[FaceMatch | None]] = {}
+            for start in range(0, matrix.size, chunk):
+                block = matrix.data[start:min(matrix.size, start + chunk)]
+                if face_ids:
+                    squared = enrolled.squared_distances(block)
+                    best = squared.argmin(axis=1)
+                    similarity = similarity_from_distance(np.sqrt(np.maximum(squared[np.arange(len(block)), best], 0.0)))
+                for offset in range(len(block)):
+                    ref = refs[start + offset]
+                    faces = table.setdefault(ref.content_sha256, [])
+                    faces.extend([None] * (ref.face_index + 1 - len(faces)))
+                    if face_ids and similarity[offset] >= self.threshold:
+                        b = best[offset]
+                        faces[ref.face_index] = FaceMatch(people[b], face_ids[b], round(float(similarity[offset]), 2))
+        return table
+
     def remembered_count(self, content_sha256: str) -> int:
         return self.db.execute("SELECT count(*) FROM remembered WHERE content_sha256 = ?", (content_sha256,)).fetchone()[0]
 

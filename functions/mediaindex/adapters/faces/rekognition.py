@@ -45,6 +45,8 @@ ALLOWED_EXTERNAL_ID = re.compile(r"[a-zA-Z0-9_.\-:]+")
 _NAME_MAX = EXTERNAL_ID_MAX - 1 - SOURCE_HASH_CHARS
 _KEPT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 _B64_MARK = "__"
+# Every name of at most this many bytes of UTF-8 fits (in the base64url form at worst).
+NAME_MAX_BYTES = (_NAME_MAX - len(_B64_MARK)) * 3 // 4
 _EXTERNAL_ID = re.compile(r"^(?P<name>[a-zA-Z0-9_.\-]+):(?P<source>[0-9a-f]{%d})$" % SOURCE_HASH_CHARS)
 
 
@@ -72,8 +74,8 @@ def encode_name(name: str) -> str:
     if len(compact) <= _NAME_MAX:
         return compact
     raise ConfigurationError(
-        f"the name {name[:40]!r}... is too long for a Rekognition face collection: at most {_NAME_MAX * 3 // 4 - 2} "
-        "bytes of UTF-8"
+        f"the name {name[:40]!r}... is too long for a Rekognition face collection ({len(raw)} bytes of UTF-8; "
+        f"every name of at most {NAME_MAX_BYTES} bytes fits)"
     )
 
 

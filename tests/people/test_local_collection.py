@@ -151,3 +151,32 @@ def test_all_matches_agrees_with_matching_each_picture(collection):
     table = collection.all_matches(chunk=2)  # chunks that split a picture's faces
     assert table == {sha: collection.matches_for_content(sha) for sha in ("one", "two")}
     assert [m.person if m else None for m in table["one"]] == ["Ada", None] and table["two"][0].person == "Carol"
+
+
+def test_threads_share_one_collection(collection):
+    import threading
+
+    errors = []
+
+    def work(n):
+        try:
+            for i in range(30):
+                collection.remember(f"t{n}-{i}", [face(photo_of(ADA if i % 2 else BOB, 100 * n + i))])
+                collection.identify(None, [face(photo_of(ADA, i))])
+            collection.enroll_embeddings(f"P{n}", [photo_of(person(50 + n), 1)], f"p{n}")
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert errors == []
+    assert collection.stats()["remembered_faces"] == 120 and len(collection.list_people()) == 4
+    assert len(collection.clusters(unnamed_only=False)) == 2  # Ada's and Bob's faces, from every thread
+
+
+def test_a_vector_of_another_model_is_a_clear_configuration_error(collection):
+    from mediaindex.domain.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="128"):
+        collection.remember("x", [face([0.1] * 512)])

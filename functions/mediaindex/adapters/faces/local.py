@@ -94,8 +94,13 @@ def default_path(settings: Settings) -> Path:
 
 def _vector(embedding: Sequence[float] | np.ndarray) -> np.ndarray:
     v = np.asarray(embedding, dtype=np.float32).reshape(-1)
-    if v.shape[0] != DIMENSIONS or not np.all(np.isfinite(v)):
-        raise ValueError(f"a face embedding must be {DIMENSIONS} finite numbers, got {v.shape[0]}")
+    if v.shape[0] != DIMENSIONS:
+        raise ConfigurationError(
+            f"a face vector of {v.shape[0]} numbers: this collection holds dlib's {DIMENSIONS}-number vectors "
+            "(was the face embedding model replaced? use a new MEDIAINDEX_HOME for another model)"
+        )
+    if not np.all(np.isfinite(v)):
+        raise ValueError("a face vector with a NaN or infinite number")
     return v
 
 
@@ -324,10 +329,11 @@ class LocalFaceCollection:
     def matches_for_content(self, content_sha256: str) -> list[FaceMatch | None] | None:
         """Match a picture's remembered faces again (after an enrolment or a removal), in face order; None when
         nothing is remembered for these bytes (the caller then leaves the document as it is)."""
-        rows = self.db.execute(
-            "SELECT face_index, embedding FROM remembered WHERE content_sha256 = ? ORDER BY face_index",
-            (content_sha256,),
-        ).fetchall()
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT face_index, embedding FROM remembered WHERE content_sha256 = ? ORDER BY face_index",
+                (content_sha256,),
+            ).fetchall()
         if not rows:
             return None
         size = rows[-1][0] + 1
@@ -360,7 +366,8 @@ class LocalFaceCollection:
         return table
 
     def remembered_count(self, content_sha256: str) -> int:
-        return self.db.execute("SELECT count(*) FROM remembered WHERE content_sha256 = ?", (content_sha256,)).fetchone()[0]
+        with self._lock:
+            return self.db.execute("SELECT count(*) FROM remembered WHERE content_sha256 = ?", (content_sha256,)).fetchone()[0]
 
     def nearest(self, embedding: Sequence[float], k: int = 10, min_similarity: float | None = None) -> list[tuple[FaceRef, float]]:
         """The k remembered faces closest to `embedding`, best first, with their similarity (exact search)."""
@@ -422,14 +429,17 @@ class LocalFaceCollection:
             return removed
 
     def list_people(self) -> dict[str, int]:
-        rows = self.db.execute("SELECT person, count(*) FROM enrolled GROUP BY person ORDER BY person").fetchall()
+        with self._lock:
+            rows = self.db.execute("SELECT person, count(*) FROM enrolled GROUP BY person ORDER BY person").fetchall()
         return {person: count for person, count in rows}
 
     def sources_of(self, name: str) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM enrolled WHERE person = ? ORDER BY source", (name,))]
+        with self._lock:
+            return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM enrolled WHERE person = ? ORDER BY source", (name,))]
 
     def name_of(self, face_id: str) -> str | None:
-        row = self.db.execute("SELECT person FROM enrolled WHERE face_id = ?", (face_id,)).fetchone()
+        with self._lock:
+            row = self.db.execute("SELECT person FROM enrolled WHERE face_id = ?", (face_id,)).fetchone()
         return row[0] if row else None
 
     # ---- clusters of remembered faces ----------------------------------------------------------------------------
@@ -450,9 +460,11 @@ class LocalFaceCollection:
         return {cluster_name(c): m for c, m in ordered if len(m) >= min_size}
 
     def cluster_of(self, ref: FaceRef) -> str | None:
-        row = self.db.execute(
-            "SELECT cluster FROM remembered WHERE content_sha256 = ? AND face_index = ?", (ref.content_sha256, ref.face_index)
-        ).fetchone()
+        with self._lock:
+            row = self.db.execute(
+                "SELECT cluster FROM remembered WHERE content_sha256 = ? AND face_index = ?",
+                (ref.content_sha256, ref.face_index),
+            ).fetchone()
         return cluster_name(row[0]) if row else None
 
     # ---- helpers -------------------------------------------------------------------------------------------------
@@ -464,8 +476,9 @@ class LocalFaceCollection:
         return self._analyzer
 
     def stats(self) -> dict[str, int]:
-        enrolled = self.db.execute("SELECT count(*), count(DISTINCT person) FROM enrolled").fetchone()
-        remembered = self.db.execute("SELECT count(*), count(DISTINCT cluster) FROM remembered").fetchone()
+        with self._lock:
+            enrolled = self.db.execute("SELECT count(*), count(DISTINCT person) FROM enrolled").fetchone()
+            remembered = self.db.execute("SELECT count(*), count(DISTINCT cluster) FROM remembered").fetchone()
         return {"enrolled_faces": enrolled[0], "people": enrolled[1], "remembered_faces": remembered[0],
                 "clusters": remembered[1]}
 

@@ -201,8 +201,9 @@ def crop_face(image: Image.Image, box: Box, margin: float = 0.4, min_side: int =
     top = max(0.0, (box.top - margin * box.height) * h)
     right = min(float(w), (box.left + box.width * (1 + margin)) * w)
     bottom = min(float(h), (box.top + box.height * (1 + margin)) * h)
-    x0, y0 = int(math.floor(left)), int(math.floor(top))
-    x1, y1 = max(x0 + 1, int(math.ceil(right))), max(y0 + 1, int(math.ceil(bottom)))
+    # whole pixels outward, ignoring floating-point dust (350.00000000000006 is pixel 350)
+    x0, y0 = int(math.floor(left + 1e-6)), int(math.floor(top + 1e-6))
+    x1, y1 = max(x0 + 1, int(math.ceil(right - 1e-6))), max(y0 + 1, int(math.ceil(bottom - 1e-6)))
     crop = image.crop((x0, y0, x1, y1))
     cw, ch = crop.width, crop.height
     inner = Box((box.left * w - x0) / cw, (box.top * h - y0) / ch, box.width * w / cw, box.height * h / ch).clamp()

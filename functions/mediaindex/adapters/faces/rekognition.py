@@ -332,6 +332,6 @@ def _box(raw: dict[str, Any] | None) -> Box | None:
 def _centre_inside(searched: Box, expected: Box) -> bool:
     """Is the centre of the face Rekognition searched inside the face we cropped for (with some slack)?"""
     cx, cy = searched.left + searched.width / 2, searched.top + searched.height / 2
-    slack_x, slack_y = expected.width * 0.25, expected.height * 0.25
+    slack_x, slack_y = expected.width * 0.2, expected.height * 0.2
     return (expected.left - slack_x <= cx <= expected.left + expected.width + slack_x
             and expected.top - slack_y <= cy <= expected.top + expected.height + slack_y)

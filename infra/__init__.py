@@ -1,0 +1,1 @@
+"""The AWS CDK app that deploys mediaindex: S3 -> SQS -> Lambda -> Rekognition -> OpenSearch (docs/deploy.md)."""

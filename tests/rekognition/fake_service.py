@@ -85,9 +85,9 @@ class FakeRekognition:
         target = request.headers["X-Amz-Target"]
         operation = (target.decode() if isinstance(target, bytes) else target).split(".", 1)[1]
         params = json.loads(request.body or b"{}")
-        image = params.get("Image")
-        if isinstance(image, dict) and "Bytes" in image:
-            image["Bytes"] = base64.b64decode(image["Bytes"])
+        for image in params.values():  # Image, or SourceImage and TargetImage
+            if isinstance(image, dict) and "Bytes" in image:
+                image["Bytes"] = base64.b64decode(image["Bytes"])
         self.requests.append((operation, params))
         if self.scripted[operation]:
             outcome = self.scripted[operation].popleft()

@@ -257,3 +257,41 @@ def test_access_denied_on_the_collection_says_what_to_do(settings: Settings, fak
     fake.script("DescribeCollection", Error("AccessDeniedException", "not authorized to perform rekognition:DescribeCollection"))
     with pytest.raises(ConfigurationError, match="mediaindex-test-faces"):
         collection(settings, fake).enroll("Ada", picture_of(faces_dir / "obama_1.jpg"), "ada.jpg")
+
+
+def test_a_refused_crop_does_not_fail_the_file(settings: Settings, fake: FakeRekognition, faces_dir: Path) -> None:
+    obama_id = external_image_id("Barack Obama", OBAMA_SOURCE)
+    fake.script("SearchFacesByImage", Error("InvalidImageFormatException", "Request has invalid image format"),
+                R.search_match(obama_id, 99.0))
+    faces = faces_at(R.TWO_PEOPLE_BOXES["Biden"], R.TWO_PEOPLE_BOXES["Obama"])
+    matches, calls = collection(settings, fake).identify(picture_of(faces_dir / "two_people_obama_biden.jpg"), faces)
+    assert matches[0] is None and matches[1] is not None and matches[1].person == "Barack Obama" and calls == 2
+
+
+def test_compare_two_pictures_face_by_face(settings: Settings, fake: FakeRekognition, faces_dir: Path) -> None:
+    """Through the people service, as `mediaindex faces compare` uses it."""
+    from mediaindex.services.people import People
+
+    a, b = picture_of(faces_dir / "two_people_obama_biden.jpg"), picture_of(faces_dir / "obama_1.jpg")
+    target_face = {"BoundingBox": R.OBAMA_1_BOX, "Confidence": 99.99}
+    fake.script("DetectFaces", R.TWO_PEOPLE_FACES)
+    fake.script(
+        "CompareFaces",
+        {"SourceImageFace": {"BoundingBox": {"Width": 0.55, "Height": 0.58, "Left": 0.22, "Top": 0.18}, "Confidence": 99.9},
+         "FaceMatches": [{"Similarity": 2.71, "Face": target_face}], "UnmatchedFaces": []},
+        {"SourceImageFace": {"BoundingBox": {"Width": 0.55, "Height": 0.58, "Left": 0.22, "Top": 0.18}, "Confidence": 99.9},
+         "FaceMatches": [{"Similarity": 99.63, "Face": target_face}], "UnmatchedFaces": []},
+    )
+    pipeline = Pipeline(storage=FakeStorage(), analyzer=RekognitionAnalyzer(settings, client=fake.client), index=FakeIndex(),
+                        faces=collection(settings, fake))
+
+    result = People(settings=settings, pipeline=pipeline).compare(a, b)
+
+    assert fake.operations() == ["DetectFaces", "CompareFaces", "CompareFaces"]
+    assert len(result["faces_a"]) == 2 and len(result["faces_b"]) == 1
+    assert result["best"] == {"a": 1, "b": 0, "similarity": 99.63, "same_person": True}  # Obama, the second face of a
+    assert [p["similarity"] for p in result["pairs"]] == [99.63, 2.71]
+    for call in fake.sent("CompareFaces"):
+        assert call["TargetImage"]["Bytes"] == b.data and call["SimilarityThreshold"] == 0.0
+        source = Image.open(io.BytesIO(call["SourceImage"]["Bytes"]))
+        assert source.width < a.width / 2  # a crop of one face, not the whole group photo

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from mediaindex.adapters.analysis.rekognition import make_client, rekognition_errors
+from mediaindex.adapters.analysis.rekognition import make_client, rekognition_errors, to_box
 from mediaindex.config import Settings
 from mediaindex.domain.errors import BadMedia, ConfigurationError
 from mediaindex.domain.model import Box, Face, FaceMatch
@@ -48,6 +48,9 @@ _B64_MARK = "__"
 # Every name of at most this many bytes of UTF-8 fits (in the base64url form at worst).
 NAME_MAX_BYTES = (_NAME_MAX - len(_B64_MARK)) * 3 // 4
 _EXTERNAL_ID = re.compile(r"^(?P<name>[a-zA-Z0-9_.\-]+):(?P<source>[0-9a-f]{%d})$" % SOURCE_HASH_CHARS)
+
+
+_CROP_REFUSED = frozenset({"InvalidParameterException", "InvalidImageFormatException", "ImageTooLargeException"})
 
 
 class FaceNotIndexed(BadMedia):
@@ -191,8 +194,12 @@ class RekognitionFaceCollection:
                 error = e.response.get("Error", {})
                 if error.get("Code") == "InvalidParameterException" and "no faces" in (error.get("Message") or "").lower():
                     return None  # Rekognition does not see a face in this crop: nobody to name
+                if error.get("Code") in _CROP_REFUSED:
+                    # the file itself was analysed; one crop Rekognition will not take must not fail it
+                    log.warning("face crop refused: %s", error.get("Message"), extra={"collection": self.collection_id})
+                    return None
                 raise
-        searched = _box(response.get("SearchedFaceBoundingBox"))
+        searched = to_box(response.get("SearchedFaceBoundingBox"))
         if searched is not None and not _centre_inside(searched, face_in_crop):
             # the crop's largest face is a neighbour's, not the one we asked about
             log.info("searched face is not the cropped face; no match", extra={"collection": self.collection_id})
@@ -210,6 +217,46 @@ class RekognitionFaceCollection:
 
     def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
         """Nothing to keep: the faces of indexed files are searched again from their boxes when people change."""
+
+    # ---- two pictures --------------------------------------------------------------------------------------------
+    def compare(self, a: Picture, b: Picture) -> tuple[list[tuple[int, int, float]], list[Face], list[Face]]:
+        """Every face of `a` against every face of `b`: (index in a, index in b, similarity) for each pair, and
+        the faces of both. DetectFaces finds the faces of `a`; CompareFaces then compares each one, cropped (it
+        too only takes the largest face of its source), with the whole of `b`."""
+        from botocore.exceptions import ClientError
+
+        with rekognition_errors("DetectFaces"):
+            detected = self.client.detect_faces(Image={"Bytes": encode_picture(a, REKOGNITION).data}, Attributes=["DEFAULT"])
+        faces_a = [Face(to_box(d.get("BoundingBox")) or Box(0, 0, 0, 0), float(d.get("Confidence") or 0.0))
+                   for d in detected.get("FaceDetails") or []]
+        target = {"Bytes": encode_picture(b, REKOGNITION).data}
+        faces_b: list[Face] = []
+        pairs: list[tuple[int, int, float]] = []
+        for i, face in enumerate(faces_a):
+            crop, _ = crop_face(a.image, face.box, CROP_MARGIN, REKOGNITION.min_side)
+            with rekognition_errors("CompareFaces"):
+                try:
+                    response = self.client.compare_faces(
+                        SourceImage={"Bytes": encode_image(crop, REKOGNITION).data}, TargetImage=target,
+                        SimilarityThreshold=0.0,
+                    )
+                except ClientError as e:
+                    if e.response.get("Error", {}).get("Code") == "InvalidParameterException":
+                        log.info("no face to compare: %s", e.response["Error"].get("Message"))
+                        continue  # no face in this crop, or none in b
+                    raise
+            found = [(m.get("Face") or {}, float(m.get("Similarity") or 0.0)) for m in response.get("FaceMatches") or []]
+            found += [(u, 0.0) for u in response.get("UnmatchedFaces") or []]
+            for compared, similarity in found:
+                box = to_box(compared.get("BoundingBox"))
+                if box is None:
+                    continue
+                j = next((k for k, f in enumerate(faces_b) if _same_box(f.box, box)), None)
+                if j is None:
+                    faces_b.append(Face(box, float(compared.get("Confidence") or 0.0)))
+                    j = len(faces_b) - 1
+                pairs.append((i, j, similarity))
+        return pairs, faces_a, faces_b
 
     # ---- enrolment -----------------------------------------------------------------------------------------------
     def ensure_collection(self) -> bool:
@@ -323,10 +370,8 @@ class RekognitionFaceCollection:
             self._empty = None
 
 
-def _box(raw: dict[str, Any] | None) -> Box | None:
-    if not raw:
-        return None
-    return Box(float(raw.get("Left", 0.0)), float(raw.get("Top", 0.0)), float(raw.get("Width", 0.0)), float(raw.get("Height", 0.0)))
+def _same_box(x: Box, y: Box, tolerance: float = 0.01) -> bool:
+    return all(abs(p - q) <= tolerance for p, q in zip((x.left, x.top, x.width, x.height), (y.left, y.top, y.width, y.height)))
 
 
 def _centre_inside(searched: Box, expected: Box) -> bool:

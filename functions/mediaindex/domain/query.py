@@ -15,7 +15,9 @@ Semantics, shared by OpenSearch and SQLite (the contract tests hold both to them
   `since` inclusive, `before` exclusive; a document without the field never matches), `StatusIs`.
 - A search shows `indexed` documents unless the tree names a status or `statuses` says otherwise; tombstones
   (`deleted`) are never shown.
-- Ties in every sort are broken by `id` ascending, and documents without the sort field come last.
+- Sorting: documents without the sort field count as smallest (first ascending, last descending, as SQLite orders
+  NULLs, so its indexes serve every sort); ties are broken by `id` in the same direction. `relevance` is
+  OpenSearch's score; SQLite, which does not score, orders it newest first (indexed_at descending).
 """
 
 from __future__ import annotations

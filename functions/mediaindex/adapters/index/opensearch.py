@@ -380,8 +380,10 @@ class OpenSearchIndex:
     def _sort(query: Query) -> list[Any]:
         sort = query.sort
         if sort.field == "relevance":
-            return ["_score", {"id": "asc"}]
-        return [{sort.field: {"order": "desc" if sort.descending else "asc", "missing": "_last"}}, {"id": "asc"}]
+            return ["_score", {"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "desc"}]
+        # missing values count as smallest and ties follow the sort's direction: what SQLite does natively
+        order, missing = ("desc", "_last") if sort.descending else ("asc", "_first")
+        return [{sort.field: {"order": order, "missing": missing}}, {"id": order}]
 
     @classmethod
     def compile(cls, e: Expr) -> dict[str, Any]:

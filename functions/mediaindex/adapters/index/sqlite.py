@@ -43,10 +43,12 @@ class SqliteIndex:
         self._memory_conn: sqlite3.Connection | None = None
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._writes = 0  # since this instance last checked the planner's statistics
         t = self.name
-        self.t_docs, self.t_labels, self.t_terms, self.t_faces, self.t_fts, self.t_meta = (
-            f"{t}_docs", f"{t}_labels", f"{t}_terms", f"{t}_faces", f"{t}_fts", f"{t}_meta",
+        self.t_docs, self.t_bodies, self.t_labels, self.t_terms, self.t_faces, self.t_fts, self.t_meta = (
+            f"{t}_docs", f"{t}_bodies", f"{t}_labels", f"{t}_terms", f"{t}_faces", f"{t}_fts", f"{t}_meta",
         )
+        self.t_hits = f"{t}_hits"  # a TEMP table: the matches of one search, shared by its count, page and facets
 
     # ---- connections and transactions ----------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -113,13 +115,15 @@ class SqliteIndex:
                 return
             booleans = ", ".join(f"{b} INTEGER" for b in FACE_BOOLEANS)
             with self._raw_conn() as conn, self._write(conn):
+                # narrow rows to filter and sort on; the JSON bodies live apart so scans stay small
                 conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_docs} (
                     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL,
                     status TEXT, media_type TEXT, bucket TEXT, key TEXT, content_sha256 TEXT, analyzer TEXT,
-                    taken_at TEXT, indexed_at TEXT, doc TEXT NOT NULL)""")
-                for column in ("status, indexed_at", "key", "taken_at", "indexed_at", "content_sha256"):
+                    taken_at TEXT, indexed_at TEXT, error TEXT)""")
+                for column in ("status, indexed_at, id", "status, taken_at, id", "status, key, id", "key", "content_sha256"):
                     index_name = f"{self.t_docs}_{column.replace(', ', '_')}"
                     conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {self.t_docs} ({column})")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {self.t_bodies} (rowid INTEGER PRIMARY KEY, doc TEXT NOT NULL)")
                 conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_labels} (
                     doc INTEGER NOT NULL, name TEXT NOT NULL, confidence REAL)""")
                 conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_labels}_name ON {self.t_labels} (name, confidence, doc)")
@@ -127,7 +131,7 @@ class SqliteIndex:
                 conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_terms} (
                     kind TEXT NOT NULL, value TEXT NOT NULL, doc INTEGER NOT NULL,
                     PRIMARY KEY (kind, value, doc)) WITHOUT ROWID""")
-                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_terms}_doc ON {self.t_terms} (doc)")
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_terms}_doc ON {self.t_terms} (doc, kind, value)")
                 conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_faces} (
                     doc INTEGER NOT NULL, {booleans}, gender TEXT, age_low REAL, age_high REAL,
                     emotion TEXT, emotion_confidence REAL)""")
@@ -139,11 +143,35 @@ class SqliteIndex:
                 conn.execute(f"CREATE TABLE IF NOT EXISTS {self.t_meta} (name TEXT PRIMARY KEY, value TEXT)")
                 conn.execute(f"INSERT OR IGNORE INTO {self.t_meta} VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self._ready = True
+            with self._raw_conn() as conn:
+                self._refresh_statistics(conn)
+
+    def _refresh_statistics(self, conn: sqlite3.Connection) -> None:
+        """Re-ANALYZE when the index has grown a lot since the last time: without statistics SQLite drives every
+        query from the status index, which is slow for selective filters (a path, a rare label)."""
+        self._writes = 0
+        try:
+            documents = conn.execute(f"SELECT count(*) FROM {self.t_docs}").fetchone()[0]
+            row = conn.execute(f"SELECT value FROM {self.t_meta} WHERE name = 'analyzed_documents'").fetchone()
+            analyzed = int(row[0]) if row else 0
+            if documents < 2 * analyzed + 1000:
+                return
+            conn.execute("PRAGMA analysis_limit = 1000")  # sampled: tens of milliseconds even at 100,000 documents
+            with self._write(conn):
+                conn.execute(f"ANALYZE {self.name}_docs")
+                for table in (self.t_labels, self.t_terms, self.t_faces):
+                    conn.execute(f"ANALYZE {table}")
+                conn.execute(f"INSERT OR REPLACE INTO {self.t_meta} VALUES ('analyzed_documents', ?)", (str(documents),))
+        except sqlite3.OperationalError:  # busy: another process is writing; statistics can wait
+            pass
 
     # ---- reads and conditional writes ----------------------------------------------------------------------------
     def get(self, doc_id: str) -> Versioned | None:
         with self._conn() as conn:
-            row = conn.execute(f"SELECT doc, version FROM {self.t_docs} WHERE id = ?", (doc_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT b.doc, d.version FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid WHERE d.id = ?",
+                (doc_id,),
+            ).fetchone()
         return Versioned(json.loads(row[0]), row[1]) if row else None
 
     def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
@@ -154,28 +182,35 @@ class SqliteIndex:
             if current != expected_version:
                 raise VersionConflict(f"document {doc_id}: expected version {expected_version}, found {current}")
             self._store(conn, doc, row[0] if row else None)
+        self._writes += 1
+        if self._writes >= 2000:
+            with self._conn() as conn:
+                self._refresh_statistics(conn)
 
     def _store(self, conn: sqlite3.Connection, doc: dict[str, Any], rowid: int | None) -> None:
         """Write the document (replacing the row `rowid` when given) and its side rows, in the caller's
         transaction."""
         payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+        error = doc.get("error")
         columns = (
-            doc.get("status"), doc.get("media_type"), doc.get("bucket"), doc.get("key"),
-            doc.get("content_sha256"), doc.get("analyzer"), doc.get("taken_at"), doc.get("indexed_at"), payload,
+            doc.get("status"), doc.get("media_type"), doc.get("bucket"), doc.get("key"), doc.get("content_sha256"),
+            doc.get("analyzer"), doc.get("taken_at"), doc.get("indexed_at"), None if error is None else str(error),
         )
         if rowid is not None:
             conn.execute(
                 f"""UPDATE {self.t_docs} SET version = version + 1, status = ?, media_type = ?, bucket = ?,
-                key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, doc = ? WHERE rowid = ?""",
+                key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, error = ? WHERE rowid = ?""",
                 (*columns, rowid),
             )
+            conn.execute(f"UPDATE {self.t_bodies} SET doc = ? WHERE rowid = ?", (payload, rowid))
             self._delete_side_rows(conn, rowid)
         else:
             rowid = conn.execute(
                 f"""INSERT INTO {self.t_docs} (id, version, status, media_type, bucket, key, content_sha256,
-                analyzer, taken_at, indexed_at, doc) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                analyzer, taken_at, indexed_at, error) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (doc["id"], *columns),
             ).lastrowid
+            conn.execute(f"INSERT INTO {self.t_bodies} (rowid, doc) VALUES (?, ?)", (rowid, payload))
         self._insert_side_rows(conn, rowid, doc)
 
     def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
@@ -199,6 +234,8 @@ class SqliteIndex:
         if batch:
             flush()
             written += len(batch)
+        with self._conn() as conn:
+            self._refresh_statistics(conn)
         return written
 
     def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
@@ -216,6 +253,7 @@ class SqliteIndex:
             row = conn.execute(f"SELECT rowid FROM {self.t_docs} WHERE id = ?", (doc_id,)).fetchone()
             if row:
                 self._delete_side_rows(conn, row[0])
+                conn.execute(f"DELETE FROM {self.t_bodies} WHERE rowid = ?", (row[0],))
                 conn.execute(f"DELETE FROM {self.t_docs} WHERE rowid = ?", (row[0],))
 
     def purge_tombstones(self, older_than_iso: str) -> int:
@@ -229,6 +267,7 @@ class SqliteIndex:
                 ).fetchall()
                 for (rowid,) in rows:
                     self._delete_side_rows(conn, rowid)
+                    conn.execute(f"DELETE FROM {self.t_bodies} WHERE rowid = ?", (rowid,))
                     conn.execute(f"DELETE FROM {self.t_docs} WHERE rowid = ?", (rowid,))
             purged += len(rows)
             if len(rows) < _PAGE:
@@ -276,8 +315,9 @@ class SqliteIndex:
     def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
         with self._conn() as conn:
             row = conn.execute(
-                f"""SELECT doc FROM {self.t_docs} WHERE content_sha256 = ? AND analyzer = ? AND status = 'indexed'
-                ORDER BY indexed_at DESC, id LIMIT 1""",
+                f"""SELECT b.doc FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid
+                WHERE d.content_sha256 = ? AND d.analyzer = ? AND d.status = 'indexed'
+                ORDER BY d.indexed_at IS NULL, d.indexed_at DESC, d.id LIMIT 1""",
                 (content_sha256, analyzer),
             ).fetchone()
         return json.loads(row[0]) if row else None
@@ -285,11 +325,12 @@ class SqliteIndex:
     def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Every document, in pages (no long-lived read transaction holding back the WAL)."""
         last = 0
-        condition = "" if include_deleted else "AND status IS NOT 'deleted'"
+        condition = "" if include_deleted else "AND d.status IS NOT 'deleted'"
         while True:
             with self._conn() as conn:
                 rows = conn.execute(
-                    f"SELECT rowid, doc FROM {self.t_docs} WHERE rowid > ? {condition} ORDER BY rowid LIMIT {_PAGE}",
+                    f"""SELECT d.rowid, b.doc FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid
+                    WHERE d.rowid > ? {condition} ORDER BY d.rowid LIMIT {_PAGE}""",
                     (last,),
                 ).fetchall()
             for rowid, payload in rows:
@@ -305,17 +346,34 @@ class SqliteIndex:
     def search(self, query: Query | Expr | str | None) -> SearchResult:
         query = Query.coerce(query)
         where, params = self._compile(query.effective_where())
-        order = self._order(query)
+        d = self.t_docs
         with self._conn() as conn:
-            total = conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
-            hits = []
-            if query.limit and total > query.offset:
-                rows = conn.execute(
-                    f"SELECT d.doc FROM {self.t_docs} d WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                    (*params, query.limit, query.offset),
-                ).fetchall()
-                hits = [json.loads(r[0]) for r in rows]
-            facets = {name: self._facet(conn, name, where, params, query.facet_size) for name in query.facets}
+            conn.execute("BEGIN")  # one snapshot for the count, the page and the facets
+            try:
+                if query.facets:
+                    # evaluate the condition once; the count, page and every facet read the matches
+                    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.t_hits} (rowid INTEGER PRIMARY KEY)")
+                    conn.execute(f"DELETE FROM {self.t_hits}")
+                    total = conn.execute(
+                        f"INSERT INTO {self.t_hits} SELECT d.rowid FROM {d} d WHERE {where}", params
+                    ).rowcount
+                    source, source_params = f"d.rowid IN (SELECT rowid FROM {self.t_hits})", []
+                else:
+                    total = conn.execute(f"SELECT count(*) FROM {d} d WHERE {where}", params).fetchone()[0]
+                    source, source_params = where, params
+                hits: list[dict[str, Any]] = []
+                if query.limit and total > query.offset:
+                    rowids = [r[0] for r in conn.execute(
+                        f"SELECT d.rowid FROM {d} d WHERE {source} ORDER BY {self._order(query)} LIMIT ? OFFSET ?",
+                        (*source_params, query.limit, query.offset),
+                    )]
+                    bodies = dict(conn.execute(
+                        f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN ({','.join('?' * len(rowids))})", rowids,
+                    ).fetchall())
+                    hits = [json.loads(bodies[r]) for r in rowids]
+                facets = {name: self._facet(conn, name, query.facet_size) for name in query.facets}
+            finally:
+                conn.execute("COMMIT")
         return SearchResult(total=total, hits=hits, facets=facets)
 
     def count(self, query: Query | Expr | str | None) -> int:
@@ -324,43 +382,47 @@ class SqliteIndex:
         with self._conn() as conn:
             return conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
 
-    def _facet(self, conn: sqlite3.Connection, name: str, where: str, params: list[Any], size: int) -> dict[str, int]:
+    def _facet(self, conn: sqlite3.Connection, name: str, size: int) -> dict[str, int]:
         if name == "media_type":
-            sql = f"""SELECT media_type, count(*) c FROM {self.t_docs} d WHERE ({where}) AND media_type IS NOT NULL
-                GROUP BY media_type ORDER BY c DESC, media_type LIMIT ?"""
-        else:
-            kind = {"labels": "label", "people": "person", "emotions": "emotion"}[name]
-            sql = f"""SELECT value, count(*) c FROM {self.t_terms} WHERE kind = '{kind}'
-                AND doc IN (SELECT d.rowid FROM {self.t_docs} d WHERE {where})
-                GROUP BY value ORDER BY c DESC, value LIMIT ?"""
-        return {value: count for value, count in conn.execute(sql, (*params, size))}
+            sql = f"""SELECT d.media_type, count(*) c FROM {self.t_hits} h JOIN {self.t_docs} d ON d.rowid = h.rowid
+                WHERE d.media_type IS NOT NULL GROUP BY d.media_type ORDER BY c DESC, d.media_type LIMIT ?"""
+            return {value: count for value, count in conn.execute(sql, (size,))}
+        kind = {"labels": "label", "people": "person", "emotions": "emotion"}[name]
+        sql = f"""SELECT t.value, count(*) c FROM {self.t_hits} h JOIN {self.t_terms} t ON t.doc = h.rowid AND t.kind = ?
+            GROUP BY t.value ORDER BY c DESC, t.value LIMIT ?"""
+        return {value: count for value, count in conn.execute(sql, (kind, size))}
 
     @staticmethod
     def _order(query: Query) -> str:
         sort = query.sort
         if sort.field == "relevance":
-            return "d.indexed_at IS NULL, d.indexed_at DESC, d.id"  # SQLite does not score: newest first
-        column = f"d.{sort.field}"
-        return f"{column} IS NULL, {column} {'DESC' if sort.descending else 'ASC'}, d.id"
+            return "d.indexed_at DESC, d.id DESC"  # SQLite does not score: newest first
+        direction = "DESC" if sort.descending else "ASC"
+        # NULLs count as smallest and ties follow the direction, so the (status, field, id) indexes serve the order
+        return f"d.{sort.field} {direction}, d.id {direction}"
 
     def _compile(self, expr: Expr) -> tuple[str, list[Any]]:
-        """The expression as an SQL condition on `d` (the docs table) that is always 0 or 1, never NULL, so that
-        NOT means exactly "does not match", as in OpenSearch."""
+        """The expression as an SQL condition on `d` (the docs table). Under a NOT, comparisons with columns that
+        may be NULL are wrapped so they are 0, never NULL: NOT then means exactly "does not match", as in
+        OpenSearch. Elsewhere they stay bare so SQLite can use the column indexes (NULL acts as false there)."""
         params: list[Any] = []
 
         def sub(sql: str, *values: Any) -> str:
             params.extend(values)
             return f"d.rowid IN ({sql})"
 
-        def rec(e: Expr) -> str:
+        def column_test(condition: str, negated: bool) -> str:
+            return f"coalesce({condition}, 0)" if negated else f"({condition})"
+
+        def rec(e: Expr, negated: bool) -> str:
             if isinstance(e, All):
                 return "1"
             if isinstance(e, And):
-                return "(" + " AND ".join(rec(p) for p in e.parts) + ")" if e.parts else "1"
+                return "(" + " AND ".join(rec(p, negated) for p in e.parts) + ")" if e.parts else "1"
             if isinstance(e, Or):
-                return "(" + " OR ".join(rec(p) for p in e.parts) + ")" if e.parts else "0"
+                return "(" + " OR ".join(rec(p, negated) for p in e.parts) + ")" if e.parts else "0"
             if isinstance(e, Not):
-                return f"NOT {rec(e.part)}"
+                return f"NOT {rec(e.part, not negated)}"
             if isinstance(e, LabelIs):
                 if e.min_confidence is None:
                     return sub(f"SELECT doc FROM {self.t_labels} WHERE name = ?", e.name)
@@ -396,17 +458,17 @@ class SqliteIndex:
                 return sub(f"SELECT rowid FROM {self.t_fts} WHERE {self.t_fts} MATCH ?", match)
             if isinstance(e, MediaTypeIs):
                 params.append(e.media_type)
-                return "(d.media_type IS ?)"
+                return column_test("d.media_type = ?", negated)
             if isinstance(e, StatusIs):
                 params.append(e.status)
-                return "(d.status IS ?)"
+                return column_test("d.status = ?", negated)
             if isinstance(e, KeyPrefix):
                 upper = common.next_prefix(e.prefix)
                 params.append(e.prefix)
                 if upper is None:
-                    return "coalesce(d.key >= ?, 0)"
+                    return column_test("d.key >= ?", negated)
                 params.append(upper)
-                return "coalesce(d.key >= ? AND d.key < ?, 0)"
+                return column_test("d.key >= ? AND d.key < ?", negated)
             if isinstance(e, DateRange):
                 conditions = []
                 column = f"d.{e.field}"
@@ -418,10 +480,10 @@ class SqliteIndex:
                     params.append(e.before)
                 if not conditions:
                     conditions.append(f"{column} IS NOT NULL")
-                return f"coalesce({' AND '.join(conditions)}, 0)"
+                return column_test(" AND ".join(conditions), negated)
             raise TypeError(f"not a query expression: {e!r}")
 
-        return rec(expr), params
+        return rec(expr, False), params
 
     # ---- overview ------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -442,9 +504,9 @@ class SqliteIndex:
                 return [[v, c] for v, c in rows]
 
             failures = [
-                {"key": key, "error": json.loads(doc).get("error")}
-                for key, doc in conn.execute(
-                    f"""SELECT key, doc FROM {d} WHERE status = 'failed'
+                {"key": key, "error": error}
+                for key, error in conn.execute(
+                    f"""SELECT key, error FROM {d} WHERE status = 'failed'
                     ORDER BY indexed_at IS NULL, indexed_at DESC, id LIMIT ?""",
                     (common.STATS_LIMIT,),
                 )

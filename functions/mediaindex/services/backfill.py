@@ -151,7 +151,7 @@ class TokenBucket:
     def try_acquire(self, n: float = 1) -> bool:
         with self._lock:
             self._refill()
-            if self._tokens >= n:
+            if self._tokens >= n - 1e-9:  # float dust must not refuse a token that is due
                 self._tokens -= n
                 return True
             return False

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+from opensearchpy import OpenSearch
+
+from mediaindex.adapters.index.opensearch import OpenSearchIndex
+from mediaindex.adapters.index.sqlite import SqliteIndex
+from mediaindex.entrypoints import aws_lambda
+
+BUCKET = "archive-bucket"
+
+
+@pytest.fixture
+def aws():
+    """moto S3 (one bucket) and SQS (the pipeline's queue); yields (s3, sqs, queue_url)."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue_url = sqs.create_queue(QueueName="mediaindex-events")["QueueUrl"]
+        yield s3, sqs, queue_url
+    aws_lambda.configure(None)
+
+
+@pytest.fixture(params=["sqlite", "opensearch"])
+def index(request, tmp_path):
+    """A fresh index of each backend: SQLite in a file, OpenSearch on osmem-server through opensearch-py."""
+    if request.param == "sqlite":
+        idx = SqliteIndex(str(tmp_path / "index.db"))
+        idx.ensure_ready()
+        yield idx
+        idx.close()
+    else:
+        clone = request.getfixturevalue("osmem_clone")
+        idx = OpenSearchIndex(OpenSearch(hosts=[clone.url]), "media", backoff_base=0.01)
+        idx.ensure_ready()
+        yield idx
+
+
+@pytest.fixture
+def sqlite_index(tmp_path):
+    idx = SqliteIndex(str(tmp_path / "index.db"))
+    idx.ensure_ready()
+    yield idx
+    idx.close()

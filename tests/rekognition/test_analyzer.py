@@ -276,3 +276,11 @@ def test_access_denied_says_what_to_do(settings: Settings, fake: FakeRekognition
     fake.script("DetectLabels", Error("AccessDeniedException", "User is not authorized to perform: rekognition:DetectLabels"))
     with pytest.raises(ConfigurationError, match="allow rekognition:DetectLabels"):
         analyzer(settings, fake).analyze(picture_of(images_dir / HUSKY))
+
+
+def test_truncated_file_fails_before_any_paid_call(settings: Settings, fake: FakeRekognition, images_dir: Path) -> None:
+    data = (images_dir / HUSKY).read_bytes()
+    picture = Picture.from_bytes(data[: len(data) // 2])  # the header is intact, half the pixels are missing
+    with pytest.raises(BadMedia):
+        analyzer(settings, fake).analyze(picture)
+    assert fake.operations() == []

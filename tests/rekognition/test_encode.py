@@ -12,7 +12,7 @@ from mediaindex.domain.errors import UnsupportedMedia
 from mediaindex.domain.model import Box
 from mediaindex.media.encode import REKOGNITION, crop_face, encode_image, encode_picture, orientation, reasons_to_reencode
 from mediaindex.media.picture import Picture
-from tests.rekognition.conftest import encode, noise, photo_like
+from tests.rekognition.conftest import noise, photo_like
 
 
 def test_acceptable_files_are_sent_unchanged(faces_dir: Path, images_dir: Path) -> None:

@@ -96,8 +96,11 @@ def reasons_to_reencode(picture: Picture, limits: ImageLimits) -> list[str]:
         reasons.append(f"{picture.format.upper()} is not accepted")
     if len(picture.data) > limits.max_bytes:
         reasons.append(f"{len(picture.data):,} bytes is over {limits.max_bytes:,}")
-    with _header(picture.data) as header:
-        (width, height), mode = header.size, header.mode
+    try:
+        with _header(picture.data) as header:
+            (width, height), mode = header.size, header.mode
+    except Exception:  # no header Pillow can open on its own: decode (raises BadMedia) and send re-encoded
+        return reasons + [f"{picture.format.upper()} header unreadable on its own ({picture.image.width}x{picture.image.height})"]
     if picture.format in limits.formats and mode not in limits.modes.get(picture.format, frozenset({mode})):
         reasons.append(f"pixel mode {mode}")
     if max(width, height) > limits.max_side:

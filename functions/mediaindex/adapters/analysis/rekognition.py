@@ -208,6 +208,8 @@ class RekognitionAnalyzer:
         return ops
 
     def analyze(self, picture: Picture) -> Analysis:
+        # Decode first (the pipeline needs the pixels anyway): a truncated file fails here, before any paid call.
+        picture.image
         encoded = encode_picture(picture, REKOGNITION)
         image = {"Bytes": encoded.data}
         # A JPEG or PNG that Pillow reads may still use a feature Rekognition refuses (12-bit samples, arithmetic

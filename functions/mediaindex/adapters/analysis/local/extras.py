@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ class TextReader:
         from rapidocr import RapidOCR
 
         self.engine = RapidOCR()
+        self.lock = threading.Lock()  # its pipeline keeps per-call state
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every call, and warns on pictures without text
 
     # larger pictures are scaled down first: a 12-megapixel photo takes several times longer and reads no more
@@ -48,7 +50,8 @@ class TextReader:
         if scale < 1.0:
             image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
                                  Image.BILINEAR)
-        result = self.engine(np.asarray(image)[:, :, ::-1].copy())  # it takes arrays in OpenCV's BGR order
+        with self.lock:
+            result = self.engine(np.asarray(image)[:, :, ::-1].copy())  # it takes arrays in OpenCV's BGR order
         texts, scores, boxes = result.txts or (), result.scores or (), result.boxes
         w, h = image.size  # boxes are ratios, so the scaling above does not show in them
         lines = []

@@ -5,6 +5,7 @@ embedding, the Cydral age and gender networks, an optional emotion model; and wh
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,11 +45,13 @@ class HogFaceDetector:
         import dlib
 
         self.detector = dlib.get_frontal_face_detector()
+        self.lock = threading.Lock()  # the detector keeps scratch state: two threads at once find garbage
 
     def detect(self, image: np.ndarray) -> list[FoundFace]:
         small, scale = _fit(image, self.longest)
         upsample = 1 if max(small.shape[:2]) < self.upsample_below else 0
-        rects, scores, _ = self.detector.run(small, upsample, 0.0)
+        with self.lock:
+            rects, scores, _ = self.detector.run(small, upsample, 0.0)
         found = []
         for rect, margin in zip(rects, scores):
             # the SVM margin (0 at the decision boundary, about 1-3 for clear faces) squashed to 0-1
@@ -71,6 +74,7 @@ class BlazeFaceDetector:
 
         self.interpreter = Interpreter(model_path=str(path), num_threads=2)
         self.interpreter.allocate_tensors()
+        self.lock = threading.Lock()  # one interpreter, shared by every thread of the process
         self.input = self.interpreter.get_input_details()[0]
         outputs = sorted(self.interpreter.get_output_details(), key=lambda d: d["shape"][-1])
         self.scores_out, self.boxes_out = outputs[0], outputs[-1]
@@ -88,10 +92,11 @@ class BlazeFaceDetector:
         pad_x, pad_y = (side - w) // 2, (side - h) // 2
         square[pad_y:pad_y + h, pad_x:pad_x + w] = image
         tensor = cv2.resize(square, (self.size, self.size), interpolation=cv2.INTER_AREA).astype(np.float32)
-        self.interpreter.set_tensor(self.input["index"], (tensor / 127.5 - 1.0)[np.newaxis])
-        self.interpreter.invoke()
-        raw_boxes = self.interpreter.get_tensor(self.boxes_out["index"])[0]
-        raw_scores = self.interpreter.get_tensor(self.scores_out["index"])[0, :, 0]
+        with self.lock:
+            self.interpreter.set_tensor(self.input["index"], (tensor / 127.5 - 1.0)[np.newaxis])
+            self.interpreter.invoke()
+            raw_boxes = self.interpreter.get_tensor(self.boxes_out["index"])[0].copy()
+            raw_scores = self.interpreter.get_tensor(self.scores_out["index"])[0, :, 0].copy()
         scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -80, 80)))
         keep = np.flatnonzero(scores > self.min_score)
         if keep.size == 0:
@@ -140,12 +145,14 @@ class FaceLandmarker:
         import dlib
 
         self.predictor = dlib.shape_predictor(str(path))
+        self.lock = threading.Lock()
 
     def landmarks(self, image: np.ndarray, face: FoundFace):
         import dlib
 
         rect = dlib.rectangle(int(face.left), int(face.top), int(face.right) - 1, int(face.bottom) - 1)
-        return self.predictor(image, rect)
+        with self.lock:
+            return self.predictor(image, rect)
 
 
 class FaceEmbedder:
@@ -155,9 +162,12 @@ class FaceEmbedder:
         import dlib
 
         self.model = dlib.face_recognition_model_v1(str(path))
+        self.lock = threading.Lock()  # the network's layers hold their outputs between calls
 
     def embed(self, image: np.ndarray, shape) -> list[float]:
-        return [float(x) for x in self.model.compute_face_descriptor(image, shape)]
+        with self.lock:
+            descriptor = self.model.compute_face_descriptor(image, shape)
+        return [float(x) for x in descriptor]
 
 
 class AgeGenderModel:
@@ -211,6 +221,7 @@ class EmotionModel:
 
         self.interpreter = Interpreter(model_path=str(path), num_threads=2)
         self.interpreter.allocate_tensors()
+        self.lock = threading.Lock()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
 
@@ -222,9 +233,10 @@ class EmotionModel:
             return []
         grey = cv2.cvtColor(cv2.resize(crop, (200, 200)), cv2.COLOR_RGB2GRAY)
         tensor = np.repeat(grey[:, :, None], 3, axis=2).astype(np.float32)[np.newaxis] / 255.0
-        self.interpreter.set_tensor(self.input["index"], tensor)
-        self.interpreter.invoke()
-        scores = self.interpreter.get_tensor(self.output["index"])[0].astype(np.float64)
+        with self.lock:
+            self.interpreter.set_tensor(self.input["index"], tensor)
+            self.interpreter.invoke()
+            scores = self.interpreter.get_tensor(self.output["index"])[0].astype(np.float64)
         if scores.min() < 0 or abs(scores.sum() - 1.0) > 0.05:
             scores = np.exp(scores - scores.max())
         scores = scores / scores.sum()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ class ImageNetClassifier:
 
     def __init__(self, path: Path) -> None:
         self.interpreter = _interpreter(path)
+        self.lock = threading.Lock()  # one interpreter, shared by every thread of the process
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         _, self.height, self.width, _ = self.input["shape"]
@@ -38,9 +40,10 @@ class ImageNetClassifier:
         pixels = np.asarray(crop, dtype=np.uint8)[np.newaxis]
         if self.input["dtype"] != np.uint8:
             pixels = pixels.astype(np.float32) / 127.5 - 1.0
-        self.interpreter.set_tensor(self.input["index"], pixels)
-        self.interpreter.invoke()
-        raw = self.interpreter.get_tensor(self.output["index"])[0]
+        with self.lock:
+            self.interpreter.set_tensor(self.input["index"], pixels)
+            self.interpreter.invoke()
+            raw = self.interpreter.get_tensor(self.output["index"])[0].copy()
         scale, zero = self.output["quantization"]
         scores = (raw.astype(np.float32) - zero) * scale if scale else raw.astype(np.float32)
         if scores.shape[0] == 1001:
@@ -68,6 +71,7 @@ class CocoDetector:
         import cv2
 
         self.net = cv2.dnn.readNetFromTensorflow(str(graph), str(config))
+        self.lock = threading.Lock()
 
     def detect(self, image: Image.Image, min_score: float) -> list[Detection]:
         import cv2
@@ -75,8 +79,9 @@ class CocoDetector:
         rgb = np.asarray(image, dtype=np.uint8)
         # the graph was trained on RGB: OpenCV's usual BGR swap is not wanted here
         blob = cv2.dnn.blobFromImage(rgb, size=(self.input_size, self.input_size), swapRB=False, crop=False)
-        self.net.setInput(blob)
-        out = self.net.forward()  # [1, 1, N, 7]: image id, class id, score, x1, y1, x2, y2
+        with self.lock:
+            self.net.setInput(blob)
+            out = self.net.forward()  # [1, 1, N, 7]: image id, class id, score, x1, y1, x2, y2
         found = []
         for _, class_id, score, x1, y1, x2, y2 in out.reshape(-1, 7):
             if score < min_score or x2 <= x1 or y2 <= y1:

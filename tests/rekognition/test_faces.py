@@ -295,3 +295,16 @@ def test_compare_two_pictures_face_by_face(settings: Settings, fake: FakeRekogni
         assert call["TargetImage"]["Bytes"] == b.data and call["SimilarityThreshold"] == 0.0
         source = Image.open(io.BytesIO(call["SourceImage"]["Bytes"]))
         assert source.width < a.width / 2  # a crop of one face, not the whole group photo
+
+
+def test_a_collection_id_rekognition_would_refuse_is_a_configuration_error(settings: Settings, fake: FakeRekognition) -> None:
+    import dataclasses
+
+    with pytest.raises(ConfigurationError, match="MEDIAINDEX_COLLECTION"):
+        collection(dataclasses.replace(settings, collection_id="known people"), fake)
+
+
+def test_listing_with_a_refused_parameter_is_a_configuration_error(settings: Settings, fake: FakeRekognition) -> None:
+    fake.script("ListFaces", Error("InvalidParameterException", "1 validation error detected"))
+    with pytest.raises(ConfigurationError, match="check MEDIAINDEX_COLLECTION"):
+        collection(settings, fake).list_people()

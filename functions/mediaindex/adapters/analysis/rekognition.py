@@ -58,8 +58,9 @@ def make_client(settings: Settings) -> Any:
 
 
 @contextlib.contextmanager
-def rekognition_errors(operation: str, collection_id: str | None = None) -> Iterator[None]:
-    """Turn what boto3 raises into the errors the use cases tell apart."""
+def rekognition_errors(operation: str, collection_id: str | None = None, image: bool = True) -> Iterator[None]:
+    """Turn what boto3 raises into the errors the use cases tell apart. `image`: the call sends a picture, so an
+    invalid parameter is the picture's fault rather than the configuration's."""
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
@@ -67,13 +68,16 @@ def rekognition_errors(operation: str, collection_id: str | None = None) -> Iter
         HTTPClientError,
         NoCredentialsError,
         NoRegionError,
+        ParamValidationError,
         PartialCredentialsError,
     )
 
     try:
         yield
     except ClientError as e:
-        raise translate_client_error(e, operation, collection_id) from e
+        raise translate_client_error(e, operation, collection_id, image) from e
+    except ParamValidationError as e:  # refused by botocore before sending: a setting out of range
+        raise ConfigurationError(f"Rekognition {operation}: {e}") from e
     except (NoCredentialsError, PartialCredentialsError) as e:
         raise ConfigurationError(f"no AWS credentials for Rekognition {operation}: {e}") from e
     except NoRegionError as e:
@@ -84,7 +88,7 @@ def rekognition_errors(operation: str, collection_id: str | None = None) -> Iter
         raise TransientError(f"Rekognition {operation} failed: {e}") from e
 
 
-def translate_client_error(error: Any, operation: str, collection_id: str | None = None) -> Exception:
+def translate_client_error(error: Any, operation: str, collection_id: str | None = None, image: bool = True) -> Exception:
     info = error.response.get("Error", {})
     code = info.get("Code", "")
     message = info.get("Message") or str(error)
@@ -93,6 +97,11 @@ def translate_client_error(error: Any, operation: str, collection_id: str | None
         return UnsupportedMedia(f"Rekognition cannot read this image ({message})")
     if code == "ImageTooLargeException":
         return MediaTooLarge(f"Rekognition says the image is too large ({message})")
+    if code in ("InvalidParameterException", "ValidationException") and not image:
+        return ConfigurationError(
+            f"Rekognition {operation} refused its parameters ({message})"
+            + (f": check MEDIAINDEX_COLLECTION={collection_id!r}" if collection_id else "")
+        )
     if code == "InvalidParameterException":
         # for an image call, what is left to be invalid is the image (its size or contents)
         return UnsupportedMedia(f"Rekognition refused the image ({operation}: {message})")

@@ -42,6 +42,7 @@ LIST_PAGE = 4096  # ListFaces returns at most 4096 faces a page
 EXTERNAL_ID_MAX = 255
 SOURCE_HASH_CHARS = 16
 ALLOWED_EXTERNAL_ID = re.compile(r"[a-zA-Z0-9_.\-:]+")
+_COLLECTION_ID = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
 _NAME_MAX = EXTERNAL_ID_MAX - 1 - SOURCE_HASH_CHARS
 _KEPT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 _B64_MARK = "__"
@@ -131,6 +132,11 @@ class RekognitionFaceCollection:
 
     def __init__(self, settings: Settings, client: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
+        if not _COLLECTION_ID.fullmatch(settings.collection_id or ""):
+            raise ConfigurationError(
+                f"MEDIAINDEX_COLLECTION={settings.collection_id!r}: a Rekognition collection id is 1 to 255 of "
+                "a-z A-Z 0-9 _ . -"
+            )
         self.collection_id = settings.collection_id
         self.threshold = float(settings.face_match_threshold)
         self.client = client if client is not None else make_client(settings)
@@ -153,7 +159,7 @@ class RekognitionFaceCollection:
         """Faces in the collection; 0 (and a log line) when the collection does not exist."""
         from botocore.exceptions import ClientError
 
-        with rekognition_errors("DescribeCollection", self.collection_id):
+        with rekognition_errors("DescribeCollection", self.collection_id, image=False):
             try:
                 response = self.client.describe_collection(CollectionId=self.collection_id)
             except ClientError as e:
@@ -263,7 +269,7 @@ class RekognitionFaceCollection:
         """Create the collection when it does not exist; True when it was created."""
         from botocore.exceptions import ClientError
 
-        with rekognition_errors("CreateCollection", self.collection_id):
+        with rekognition_errors("CreateCollection", self.collection_id, image=False):
             try:
                 self.client.describe_collection(CollectionId=self.collection_id)
                 created = False
@@ -339,7 +345,7 @@ class RekognitionFaceCollection:
             kwargs: dict[str, Any] = {"CollectionId": self.collection_id, "MaxResults": LIST_PAGE}
             if token:
                 kwargs["NextToken"] = token
-            with rekognition_errors("ListFaces", self.collection_id):
+            with rekognition_errors("ListFaces", self.collection_id, image=False):
                 try:
                     response = self.client.list_faces(**kwargs)
                 except ClientError as e:
@@ -356,7 +362,7 @@ class RekognitionFaceCollection:
         deleted = 0
         for start in range(0, len(ids), DELETE_BATCH):
             batch = ids[start:start + DELETE_BATCH]
-            with rekognition_errors("DeleteFaces", self.collection_id):
+            with rekognition_errors("DeleteFaces", self.collection_id, image=False):
                 response = self.client.delete_faces(CollectionId=self.collection_id, FaceIds=batch)
             deleted += len(response.get("DeletedFaces") or [])
             for failure in response.get("UnsuccessfulFaceDeletions") or []:

@@ -1,7 +1,7 @@
 """Lambda handler: backfill a bucket from the deployed stack, without a machine that stays up for hours.
 
 Event: {"bucket": "...", "prefix": "photos/", "queue_url": "...", "continuation_token": "<last key handed over>",
-"rate": 40, "force": false, "reinvoke": true}. Only "bucket" is required; `queue_url` defaults to
+"rate": 40, "force": false, "reinvoke": true, "page_size": 1000}. Only "bucket" is required; `queue_url` defaults to
 MEDIAINDEX_QUEUE_URL. Each invocation lists and enqueues until its time is nearly up (it keeps
 MEDIAINDEX_BACKFILL_MARGIN_S seconds, default 60, in hand), then either invokes itself asynchronously with the
 checkpoint as `continuation_token` (reinvoke, the default) or returns it for the caller to pass back. Totals so far
@@ -66,7 +66,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return context.get_remaining_time_in_millis() < margin * 1000
 
     backfill = Backfill(
-        source=S3Source(_client("s3"), bucket, event.get("prefix") or ""),
+        source=S3Source(_client("s3"), bucket, event.get("prefix") or "", page_size=int(event.get("page_size") or 1000)),
         index=_index(settings),
         sink=QueueSink(_client("sqs"), queue_url, region=settings.aws_region),
         limiter=TokenBucket(rate),

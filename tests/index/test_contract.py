@@ -71,6 +71,9 @@ CASES = [
     ("status:any type:image", (INDEXED - {VIDEO}) | {EMPTY, BROKEN}),
     ("(dog OR cat) NOT label:animal>=95", {BEACH, ELODIE, KITTEN}),
     ("label:person smile:true", {BEACH, MICHELLE, VIDEO}),
+    ("label:animal -label:cat", {IMG1, IMG2, BEACH}),
+    ("cat or smile:true", {ELODIE, KITTEN, IMG1, BEACH, MICHELLE, VIDEO}),
+    ("-(dog OR cat) not type:video", {IMG2, BARACK, MICHELLE, CAR}),
     ("", INDEXED),
 ]
 
@@ -337,6 +340,8 @@ def test_ensure_ready_is_idempotent(empty_index):
     ("emotion:bored", "unknown emotion", 8),
     ("age:40..20", "empty", 4),
     ("text:!!!", "no words", 5),
+    ("dog - cat", "'-' must be followed by a term", 4),
+    ("cat and", "expected a search term", 7),
 ])
 def test_parse_errors_say_what_and_where(text, message, position):
     with pytest.raises(ParseError) as caught:

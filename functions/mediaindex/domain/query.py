@@ -420,7 +420,7 @@ class _Parser:
         return ParseError(message, self.text, pos)
 
     def is_op(self, tok: _Tok, name: str) -> bool:
-        return tok.kind == "word" and tok.value == name
+        return tok.kind == "word" and tok.value.upper() == name
 
     def parse(self) -> Expr:
         if self.peek().kind == "end":
@@ -456,6 +456,15 @@ class _Parser:
         if self.is_op(tok, "NOT"):
             self.take()
             return Not(self.parse_unary())
+        if tok.kind == "word" and tok.value.startswith("-"):  # -cat: NOT cat
+            if len(tok.value) == 1:
+                nxt = self.tokens[self.i + 1]
+                if nxt.kind in ("lp", "str") and nxt.glued:  # -(a OR b), -"a phrase"
+                    self.take()
+                    return Not(self.parse_primary())
+                raise self.error("'-' must be followed by a term, e.g. -cat", tok.pos)
+            self.tokens[self.i] = _Tok("word", tok.value[1:], tok.pos + 1, tok.glued)
+            return Not(self.parse_primary())
         return self.parse_primary()
 
     def parse_primary(self) -> Expr:
@@ -472,7 +481,7 @@ class _Parser:
             if close.kind != "rp":
                 raise self.error("missing ')' to close the '(' here", tok.pos)
             return expr
-        if tok.kind == "word" and tok.value in ("AND", "OR"):
+        if tok.kind == "word" and tok.value.upper() in ("AND", "OR"):
             raise self.error(f"{tok.value} needs a search term on both sides", tok.pos)
         if tok.kind == "str":
             return self.bare(tok.value, tok.pos, quoted=True)
@@ -666,8 +675,9 @@ def parse_query(text: str) -> Expr:
         smile:true gender:female age:20..35   type:video   path:holidays/2024/   taken:2020-01-01..2021-12-31
         text:"happy birthday"                 (dog OR cat) NOT status:failed
 
-    Terms side by side are ANDed; AND, OR, NOT are upper case; a bare word matches a label, a person or a word of
-    the text or path. Raises ParseError saying what is wrong and where.
+    Terms side by side are ANDed; AND, OR, NOT (any case; quote them to search the word itself) and -term for NOT;
+    a bare word matches a label, a person or a word of the text or path. Raises ParseError saying what is wrong
+    and where.
     """
     if not isinstance(text, str):
         raise TypeError("parse_query takes a string")

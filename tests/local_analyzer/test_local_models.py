@@ -224,6 +224,21 @@ def test_tiny_and_odd_pictures(analyzer):
         assert analysis.analyzer == "local"
 
 
+def test_a_huge_picture_is_analysed_on_a_smaller_copy(analyzer, faces_dir):
+    """A 2.5x upscale of a portrait (10,000 pixels wide) gives the same face, at the same relative place."""
+    import io
+
+    original = Image.open(faces_dir / "steve_wozniak_1.jpg").convert("RGB")
+    big = original.resize((original.width * 5 // 2, original.height * 5 // 2))
+    buf = io.BytesIO()
+    big.save(buf, "JPEG", quality=85)
+    analysis = analyzer.analyze(Picture.from_bytes(buf.getvalue()))
+    assert len(analysis.faces) == 1
+    reference = only_face(analyzer.analyze(Picture.from_bytes((faces_dir / "steve_wozniak_1.jpg").read_bytes())))
+    assert abs(analysis.faces[0].box.left - reference.box.left) < 0.02
+    assert embedding_similarity(analysis.faces[0].embedding, reference.embedding) >= 90
+
+
 def test_models_load_once_per_process(analyzer):
     first = analyzer.classifier()
     assert LocalAnalyzer(SETTINGS).classifier() is first

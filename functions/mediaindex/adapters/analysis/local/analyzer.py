@@ -28,6 +28,9 @@ from .scene import CocoDetector, ImageNetClassifier
 
 # features this analyzer computes ("people" is matching, done by the face collection from our embeddings)
 FEATURES = ("labels", "faces", "text", "moderation")
+# Pictures are analysed at most this large (long side): every model works on far fewer pixels, a face still has
+# hundreds, and a 200-megapixel panorama does not need gigabytes of arrays. Boxes are ratios, so nothing changes.
+MAX_SIDE = 4096
 # a face smaller than this (pixels, either side) is too small for landmarks and attributes to mean anything
 MIN_FACE_PIXELS = 20
 
@@ -122,7 +125,7 @@ class LocalAnalyzer:
         self.last_timings = {}
         settings = self.settings
         with self._stage("decode"):
-            image = picture.image  # BadMedia for a file that does not decode
+            image = working_copy(picture.image)  # BadMedia for a file that does not decode
             pixels = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
         analysis = Analysis(analyzer=self.name)
         if settings.has("labels"):
@@ -211,6 +214,16 @@ class LocalAnalyzer:
                 embedding=embedding,
             ))
         return faces
+
+
+def working_copy(image):
+    scale = MAX_SIDE / max(image.size)
+    if scale >= 1.0:
+        return image
+    from PIL import Image
+
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR,
+                        reducing_gap=2.0)
 
 
 def _label(name: str, confidence: float, concept: taxonomy.Concept) -> Label:

@@ -169,3 +169,33 @@ def test_a_photo_without_a_usable_face_is_refused_with_the_reason(wiring):
     stub.assert_no_pending_responses()
     assert outcome.action == "failed" and "low sharpness" in outcome.reason
     assert index.get(docs.document_id(BUCKET, "photos/two_people_obama_biden.jpg")).doc["people"] == []
+
+
+def test_compare_on_rekognition_crops_each_face_of_a_against_b(tmp_path, faces_dir):
+    from mediaindex.services.people import People
+
+    settings = Settings(home=tmp_path, analyzer="rekognition", collection_id=COLLECTION)
+    rekognition = boto3.client("rekognition", region_name="us-east-1")
+    stub = Stubber(rekognition)
+    detail = lambda box: {"BoundingBox": box_json(box), "Confidence": 99.9}  # noqa: E731
+    stub.add_response("detect_faces", {"FaceDetails": [detail(Box(0.22, 0.08, 0.16, 0.3)), detail(Box(0.67, 0.1, 0.15, 0.28)),
+                                                       detail(Box(0.01, 0.9, 0.02, 0.04))]},
+                      {"Image": ANY, "Attributes": ["DEFAULT"]})
+    biden_box = box_json(Box(0.45, 0.2, 0.25, 0.4))
+    for similarity in (2.13, 99.12):
+        stub.add_response("compare_faces", {
+            "SourceImageFace": {"BoundingBox": box_json(Box(0.3, 0.25, 0.4, 0.5)), "Confidence": 99.9},
+            "FaceMatches": [{"Similarity": similarity, "Face": {"BoundingBox": biden_box, "Confidence": 99.9}}],
+            "UnmatchedFaces": []}, {"SourceImage": ANY, "TargetImage": ANY, "SimilarityThreshold": 0.0})
+    stub.add_client_error("compare_faces", service_error_code="InvalidParameterException",
+                          service_message="There are no faces in the image. Should be at least 1.", http_status_code=400)
+    pipeline = Pipeline(storage=None, analyzer=None, index=None,
+                        faces=RekognitionFaceCollection(settings, client=rekognition))
+    with stub:
+        result = People(settings=settings, pipeline=pipeline).compare(
+            Picture.from_bytes((faces_dir / "two_people_obama_biden.jpg").read_bytes()),
+            Picture.from_bytes((faces_dir / "biden_1.jpg").read_bytes()))
+        stub.assert_no_pending_responses()
+    assert result["best"] == {"a": 1, "b": 0, "similarity": 99.12, "same_person": True}
+    assert [p["similarity"] for p in result["pairs"]] == [99.12, 2.13]
+    assert len(result["faces_a"]) == 3 and len(result["faces_b"]) == 1 and result["api_calls"] == 4

@@ -264,8 +264,14 @@ class People:
     # ---- compare, search by face ---------------------------------------------------------------------------------
     def compare(self, a: Picture, b: Picture) -> dict[str, Any]:
         """Every face of `a` against every face of `b`: all pairs, best first, and the best pair."""
-        if hasattr(self.faces, "compare"):  # Rekognition: CompareFaces, no vectors leave the service
-            pairs, faces_a, faces_b = self.faces.compare(a, b)  # type: ignore[union-attr]
+        api_calls = 0
+        if self.settings.analyzer == "rekognition" and hasattr(self.faces, "client"):
+            # Rekognition never gives out face vectors: it compares them itself (CompareFaces)
+            from mediaindex.adapters.faces.rekognition_compare import RekognitionComparer
+
+            comparer = RekognitionComparer(self.faces.client)  # type: ignore[union-attr]
+            pairs, faces_a, faces_b = comparer.compare(a, b)
+            api_calls = comparer.api_calls
         else:
             found_a, found_b = self.pipeline.analyzer.analyze(a).faces, self.pipeline.analyzer.analyze(b).faces
             faces_a = [f for f in found_a if f.embedding is not None]
@@ -292,6 +298,7 @@ class People:
             "faces_b": [_box_dict(f.box) for f in faces_b],
             "best": ranked[0] if ranked else None,
             "pairs": ranked,
+            "api_calls": api_calls,
         }
 
     def search_by_face(self, picture: Picture, limit: int = 50, all_faces: bool = False) -> dict[str, Any]:

@@ -18,11 +18,11 @@ from mediaindex.ports import ObjectRef, StoredObject
 
 EXAMPLES = """\
 examples:
-  mediaindex people add "Ada Lovelace" ada1.jpg ada2.jpg    enrol Ada from two photos, name her everywhere
+  mediaindex people add "Ada Lovelace" ada1.jpg ada2.jpg  enrol Ada from two photos, name her everywhere
   mediaindex people list                                  who is enrolled, with how many faces
-  mediaindex people remove "Ada Lovelace"                  forget Ada: her faces and her name everywhere
+  mediaindex people remove "Ada Lovelace"                 forget Ada: her faces and her name everywhere
   mediaindex people clusters                              groups of look-alike faces nobody has named
-  mediaindex people name-cluster c12 "Charles Babbage"     name a whole group at once; its files follow
+  mediaindex people name-cluster c12 "Charles Babbage"    name a whole group at once; its files follow
   mediaindex people rematch                               match every indexed face again (after a manual change)
 
 On AWS, putting a photo under s3://BUCKET/people/<name>/ enrols it (MEDIAINDEX_PEOPLE_PREFIX changes the prefix);

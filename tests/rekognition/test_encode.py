@@ -40,10 +40,16 @@ def test_orientation_of_bytes(synthetic: dict, faces_dir: Path) -> None:
     assert orientation(b"not an image") == 1
 
 
-def test_lossless_small_pictures_stay_png() -> None:
-    drawn = photo_like(400, 300)
+def test_drawings_from_lossless_files_stay_png_photos_become_jpeg(faces_dir: Path) -> None:
+    from PIL import ImageDraw
+
+    drawn = Image.new("RGB", (400, 300), "white")
+    ImageDraw.Draw(drawn).text((20, 20), "THE WHITE HOUSE", fill="black")
     encoded = encode_image(drawn, REKOGNITION, lossless=True)
-    assert encoded.format == "png" and Image.open(io.BytesIO(encoded.data)).tobytes() == drawn.tobytes()
+    assert encoded.format == "png" and Image.open(io.BytesIO(encoded.data)).convert("RGB").tobytes() == drawn.tobytes()
+    photo = Image.open(faces_dir / "obama_1.jpg").convert("RGB")
+    assert encode_image(photo, REKOGNITION, lossless=True).format == "jpeg"
+    assert encode_image(drawn, REKOGNITION, lossless=False).format == "jpeg"
 
 
 def test_bytes_are_fitted_by_shrinking() -> None:

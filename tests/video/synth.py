@@ -52,6 +52,8 @@ def write_video(
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = frames[0].size
         stream.pix_fmt = "yuv420p"
+        if codec == "libx264":  # one key frame at the start only: seeking must still find later frames
+            stream.options = {"g": "1000", "keyint_min": "1000", "sc_threshold": "0"}
         if rotation is not None:
             stream.set_display_rotation(rotation)
         for i, picture in enumerate(frames):

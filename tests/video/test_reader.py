@@ -56,6 +56,19 @@ def test_seeking_and_sequential_decoding_give_the_same_frames(clip_bytes):
     assert thumb_difference(sparse[6.0].thumb, dense[6.0].thumb) < 0.5
 
 
+def test_seeking_with_one_key_frame_for_the_whole_video(tmp_path):
+    """Every seek lands on the only key frame (0 s): the reader must decode forward, not seek again forever."""
+    frames = scenes(5, *[(noise(i), 2) for i in range(10)])
+    data = write_video(tmp_path / "one-gop.mp4", frames, codec="libx264")
+    with VideoReader(data) as reader:
+        samples = list(reader.samples(6.0))
+    assert [s.time for s in samples] == [0, 6, 12, 18]
+    assert [s.frame_time for s in samples] == pytest.approx([0, 6, 12, 18])
+    with VideoReader(data) as reader:  # the frame at 12 s is scene 6 whichever way it was reached
+        dense = {s.time: s for s in reader.samples(1.0, skip_threshold=0.0)}
+    assert thumb_difference(samples[2].thumb, dense[12.0].thumb) < 0.5
+
+
 def test_window_samples_only_its_own_times(clip_bytes):
     with VideoReader(clip_bytes) as reader:
         assert [s.time for s in reader.samples(1.0, start=4.0, end=7.0, skip_threshold=0.0)] == [4.0, 5.0, 6.0]

@@ -247,8 +247,10 @@ class VideoReader:
         if target is None:
             return
         can_seek = True
+        sought = -1.0  # the target of the last seek: a key frame far before it must not make us seek again
         if target > SEEK_GAP_SECONDS:
             can_seek = self._seek(target)
+            sought = target
         last: tuple[Any, float] | None = None
         decoded = 0
         position = 0.0
@@ -271,8 +273,9 @@ class VideoReader:
                         target = next(targets, None)
                     if target is None:
                         return
-                    if can_seek and target - t > SEEK_GAP_SECONDS:
+                    if can_seek and target - t > SEEK_GAP_SECONDS and target > sought:
                         can_seek = jumped = self._seek(target)
+                        sought = target
                         if jumped:
                             break
             except self._av.FFmpegError as e:

@@ -1,0 +1,216 @@
+"""services/video.py: the indexer on the real clip and on synthesised videos, windows, continuation across
+invocations with a state store, and the pipeline contract (bootstrap installs it; bad videos get `failed`)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mediaindex.bootstrap import build_pipeline
+from mediaindex.config import Settings
+from mediaindex.domain.errors import ConfigurationError, CorruptMedia, MediaTooLarge
+from mediaindex.ports import ObjectRef, StoredObject
+from mediaindex.services.indexing import CREATED, FAILED, INDEXED, StorageEvent
+from mediaindex.services.video import (
+    DynamoVideoStateStore, MemoryStateStore, Timeline, VideoContinued, VideoIndexer, make_video_indexer,
+)
+from tests.fakes import FakeFaces, FakeIndex, FakeStorage
+from tests.video.conftest import BrightnessAnalyzer, ColourAnalyzer, make_pipeline
+from tests.video.synth import CONTAINERS, noise, scenes, solid, write_video
+
+RED, BLUE = (200, 30, 30), (30, 30, 200)
+CLIP_SECONDS = 9.176
+
+
+def stored(data: bytes, key: str = "clip.mp4") -> StoredObject:
+    return StoredObject(ObjectRef("media", key), data, len(data))
+
+
+def spans(fields, kind, name=None):
+    return [(s["name"], s["start"], s["end"]) for s in fields["video"]["segments"][kind] if name in (None, s["name"])]
+
+
+def expected_spans(labels_per_sample, interval, duration, name):
+    """Independent of the code under test: runs of consecutive samples showing `name`."""
+    out = []
+    for k, labels in enumerate(labels_per_sample):
+        if name not in labels:
+            continue
+        t = k * interval
+        if out and out[-1][2] >= t:
+            out[-1] = (name, out[-1][1], min(t + interval, duration))
+        else:
+            out.append((name, t, min(t + interval, duration)))
+    return [(n, round(s, 3), round(e, 3)) for n, s, e in out]
+
+
+# ---- the real clip ---------------------------------------------------------------------------------------------------
+def test_real_clip_timeline_with_a_deterministic_analyzer(clip_bytes):
+    analyzer = BrightnessAnalyzer()
+    faces = FakeFaces("Ada Lovelace")
+    indexer = VideoIndexer(make_pipeline(analyzer, faces), interval=1.0)
+    fields, calls = indexer(stored(clip_bytes))
+    video = fields["video"]
+    assert (video["duration"], video["width"], video["height"], video["codec"]) == (CLIP_SECONDS, 640, 360, "h264")
+    assert video["fps"] == pytest.approx(29.97, abs=0.01)
+    assert video["frames_sampled"] == 10 == video["frames_analysed"] + video["frames_skipped"]
+    assert video["frames_skipped"] == 0  # every second of this clip looks different
+    assert analyzer.calls == video["frames_analysed"]
+    assert analyzer.seen == ["Dark", "Bright", "Dark", "Bright", "Bright", "Bright", "Bright", "Bright", "Dark", "Dark"]
+    for name in ("Bright", "Dark"):
+        assert spans(fields, "labels", name) == expected_spans([[s] for s in analyzer.seen], 1.0, CLIP_SECONDS, name)
+    assert spans(fields, "labels", "Dark")[-1] == ("Dark", 8.0, CLIP_SECONDS)  # clipped to the duration
+    # a face on each bright frame, recognised as Ada: she is "in" the video exactly when it is bright
+    assert spans(fields, "people") == [("Ada Lovelace", 1.0, 2.0), ("Ada Lovelace", 3.0, 8.0)]
+    assert fields["people"] == ["Ada Lovelace"] and fields["face_count"] == 1
+    bright = [s for s in analyzer.seen if s == "Bright"]
+    assert calls == analyzer.calls + len(bright)  # one analyzer call a frame, one identify call a face
+    assert fields["label_names"] == ["bright", "dark"] and fields["analyzer"] == "brightness"
+    assert faces.remembered == {hashlib.sha256(clip_bytes).hexdigest(): 1}
+
+
+def test_default_interval_samples_every_six_seconds(clip_bytes):
+    analyzer = BrightnessAnalyzer()
+    pipeline = make_pipeline(analyzer)
+    indexer = make_video_indexer(Settings(), pipeline)
+    fields, calls = indexer(stored(clip_bytes))
+    assert indexer.interval == 6.0
+    assert fields["video"]["frames_sampled"] == 2 == analyzer.calls == calls
+    assert fields["people"] == []  # no face collection: nobody is named
+
+
+def test_skipped_frames_save_analyzer_calls_and_keep_the_timeline_whole(clip_bytes):
+    analyzer = BrightnessAnalyzer()
+    indexer = VideoIndexer(make_pipeline(analyzer), interval=0.5, skip_threshold=15.0)
+    fields, _ = indexer(stored(clip_bytes))
+    video = fields["video"]
+    assert video["frames_sampled"] == math.ceil(CLIP_SECONDS / 0.5) == 19
+    assert video["frames_skipped"] > 0 and analyzer.calls == video["frames_analysed"] == 19 - video["frames_skipped"]
+    covered = sum(e - s for _, s, e in spans(fields, "labels"))
+    assert covered == pytest.approx(CLIP_SECONDS)  # every sample, skipped or not, is on the timeline
+
+
+def test_windows_of_the_real_clip_merge_into_the_whole(clip_bytes):
+    whole_indexer = VideoIndexer(make_pipeline(BrightnessAnalyzer(), FakeFaces("Ada")), interval=1.0)
+    whole = whole_indexer.analyze_window(clip_bytes, 0.0, None)
+    indexer = VideoIndexer(make_pipeline(BrightnessAnalyzer(), FakeFaces("Ada")), interval=1.0)
+    first = indexer.analyze_window(clip_bytes, 0.0, 4.0)
+    second = indexer.analyze_window(clip_bytes, 4.0, 7.0, previous=first)
+    third = indexer.analyze_window(clip_bytes, 7.0, None, previous=first.merge(second))
+    assert (first.next_start, second.next_start, third.next_start) == (4.0, 7.0, CLIP_SECONDS)
+    assert first.merge(second).merge(third).to_fields() == whole.to_fields()
+
+
+def test_a_long_video_continues_across_invocations_and_ends_as_one_pass(tmp_path):
+    frames = scenes(5, (solid(RED), 4), (noise(1), 3), (solid(BLUE), 5), (solid(RED), 4))
+    data = write_video(tmp_path / "long.mp4", frames)
+    one_pass, one_pass_calls = VideoIndexer(make_pipeline(ColourAnalyzer(), FakeFaces("Ada")), interval=1.0)(stored(data))
+
+    analyzer, store = ColourAnalyzer(), MemoryStateStore()
+    indexer = VideoIndexer(make_pipeline(analyzer, FakeFaces("Ada")), interval=1.0, state_store=store,
+                           time_left=lambda: 0.0, window_samples=3)
+    invocations, offsets = 0, []
+    while True:
+        invocations += 1
+        try:
+            fields, calls = indexer(stored(data))
+            break
+        except VideoContinued as progress:
+            offsets.append(progress.next_start)
+            assert store.get(progress.key)["next_start"] == progress.next_start
+    assert offsets == [3.0, 6.0, 9.0, 12.0, 15.0] and invocations == 6
+    assert fields == one_pass
+    assert analyzer.calls == one_pass["video"]["frames_analysed"]  # no frame analysed twice
+    assert calls == one_pass_calls  # the paid calls of every invocation add up, kept in the saved state
+    assert store.states == {}  # finished: the state is gone
+
+
+def test_with_time_to_spare_one_invocation_does_it_all(tmp_path):
+    data = write_video(tmp_path / "short.mkv", scenes(5, (solid(RED), 3), (solid(BLUE), 3)))
+    store = MemoryStateStore()
+    indexer = VideoIndexer(make_pipeline(ColourAnalyzer()), interval=1.0, state_store=store,
+                           time_left=lambda: 900.0, window_samples=2)
+    fields, _ = indexer(stored(data))
+    assert fields["video"]["frames_sampled"] == 6 and store.states == {}
+
+
+def test_dynamodb_state_store_round_trip():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="video-state", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
+        store = DynamoVideoStateStore("video-state", client=client)
+        timeline = Timeline(interval=6, duration=3600, next_start=600, people={"Ada": [[0.0, 36.0]]})
+        assert store.get("video:abc") is None
+        store.put("video:abc", timeline.to_state())
+        assert Timeline.from_state(store.get("video:abc")) == timeline
+        item = client.get_item(TableName="video-state", Key={"pk": {"S": "video:abc"}})["Item"]
+        assert int(item["expires_at"]["N"]) > 0
+        store.delete("video:abc")
+        assert store.get("video:abc") is None
+
+
+# ---- every container through the indexer -----------------------------------------------------------------------------
+@pytest.mark.parametrize("container", sorted(CONTAINERS))
+def test_every_container_gives_the_same_timeline(tmp_path, container, colour_indexer):
+    suffix, _ = CONTAINERS[container]
+    data = write_video(tmp_path / f"v{suffix}", scenes(5, (solid(RED), 2), (solid(BLUE), 2), (solid(RED), 2)))
+    indexer = colour_indexer(interval=1.0)
+    fields, calls = indexer(stored(data, f"v{suffix}"))
+    assert spans(fields, "labels") == [("Red", 0, 2), ("Blue", 2, 4), ("Red", 4, 6)]
+    assert spans(fields, "people") == [("Ada Lovelace", 0, 2), ("Ada Lovelace", 4, 6)]
+    video = fields["video"]
+    assert (video["frames_sampled"], video["frames_skipped"], video["frames_analysed"]) == (6, 3, 3)
+    assert fields["label_names"] == ["red", "colour", "blue"]
+    assert calls == 3 + 2  # three frames analysed, two faces identified (the red frames)
+
+
+# ---- the pipeline contract -------------------------------------------------------------------------------------------
+def test_bootstrap_installs_the_indexer_and_a_person_search_finds_the_video(clip_bytes):
+    storage, index = FakeStorage(), FakeIndex()
+    pipeline = build_pipeline(Settings(video_interval=2.0), storage=storage, index=index,
+                              analyzer=BrightnessAnalyzer(), faces=FakeFaces("Lin-Manuel Miranda"))
+    assert isinstance(pipeline.video, VideoIndexer) and pipeline.video.interval == 2.0
+    storage.write("shows/hamilton.mp4", clip_bytes)
+    outcome = pipeline.handle(StorageEvent(CREATED, ObjectRef("media", "shows/hamilton.mp4")))
+    assert outcome.action == INDEXED and outcome.faces == 1
+    doc = index.live()["shows/hamilton.mp4"]
+    assert doc["status"] == "indexed" and doc["media_type"] == "video" and doc["content_type"] == "video/mp4"
+    assert "Lin-Manuel Miranda" in doc["people"]
+    assert [s["name"] for s in doc["video"]["segments"]["people"]] == ["Lin-Manuel Miranda"]
+    assert doc["video"]["frames_sampled"] == 5 and doc["width"] == 640
+
+
+@pytest.mark.parametrize("cut", [0.0, 0.5])
+def test_a_broken_video_gets_a_failed_document_with_its_reason(clip_bytes, cut):
+    storage, index = FakeStorage(), FakeIndex()
+    pipeline = make_pipeline(BrightnessAnalyzer())
+    pipeline.storage, pipeline.index = storage, index
+    pipeline.video = make_video_indexer(Settings(video_interval=1.0), pipeline)
+    data = clip_bytes[:32] + b"\x00" * 4000 if cut == 0.0 else clip_bytes[: int(len(clip_bytes) * cut)]
+    storage.write("broken.mp4", data)
+    outcome = pipeline.handle(StorageEvent(CREATED, ObjectRef("media", "broken.mp4")))
+    assert outcome.action == FAILED and outcome.reason.startswith("corrupt: ")
+    assert index.live()["broken.mp4"]["status"] == "failed"
+
+
+def test_videos_above_the_byte_limit_are_refused(clip_bytes, monkeypatch):
+    pipeline = make_pipeline(BrightnessAnalyzer())
+    with pytest.raises(MediaTooLarge) as e:
+        VideoIndexer(pipeline, max_bytes=1000)(stored(clip_bytes))
+    assert "above the limit of 1,000" in str(e.value)
+    monkeypatch.setenv("MEDIAINDEX_MAX_VIDEO_BYTES", "2000")
+    assert make_video_indexer(Settings(), pipeline).max_bytes == 2000
+    assert pipeline.analyzer.calls == 0
+
+
+def test_a_bad_interval_is_a_configuration_error():
+    with pytest.raises(ConfigurationError):
+        make_video_indexer(Settings(video_interval=0.0), make_pipeline(BrightnessAnalyzer()))

@@ -138,7 +138,14 @@ class People:
         return Enrolment(name, source, list(face_ids), self.rematch())
 
     def remove_person(self, name: str) -> dict[str, Any]:
-        """Forget `name`: its face vectors leave the collection and its name leaves every document."""
+        """Forget `name`: its face vectors leave the collection and its name leaves every document. The name is
+        matched as enrolled, or else case-insensitively when that names exactly one person."""
+        name = " ".join(name.split())
+        enrolled = self.collection.list_people()
+        if name not in enrolled:
+            same = [n for n in enrolled if n.casefold() == name.casefold()]
+            if len(same) == 1:
+                name = same[0]
         removed = self.collection.remove_person(name)
         report = self.rematch(person=name)
         return {"name": name, "faces_removed": removed, **report.to_dict()}

@@ -118,3 +118,19 @@ def test_a_missing_model_package_says_what_to_install():
     missing = models.ModelFile("classifier", "x.tflite", "no_such_package_here", "x.tflite")
     with pytest.raises(ConfigurationError, match="MEDIAINDEX_MODELS_DIR"):
         models.locate(missing, None)
+
+
+def test_the_committed_table_is_what_the_generator_makes(tmp_path, table):
+    """Regenerates the table from WordNet (Debian's wordnet-base) with the committed class ids and compares."""
+    from pathlib import Path
+
+    from mediaindex.adapters.analysis.local import build_taxonomy
+
+    wordnet = Path("/usr/share/wordnet")
+    if not (wordnet / "data.noun").is_file():
+        pytest.skip("WordNet is not installed here (apt-get install wordnet-base)")
+    wnids = tmp_path / "wnids.txt"
+    wnids.write_text("\n".join(c.wnid for c in table.imagenet))
+    out = tmp_path / "taxonomy.json"
+    assert build_taxonomy.main(["--wordnet", str(wordnet), "--wnids", str(wnids), "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == taxonomy.TABLE.read_text(encoding="utf-8")

@@ -43,7 +43,7 @@ COCO = {
     56: ("broccoli", "broccoli", 2), 57: ("carrot", "carrot", 3), 58: ("hot dog", "hotdog", 2),
     59: ("pizza", "pizza", 1), 60: ("donut", "doughnut", 2), 61: ("cake", "cake", 3), 62: ("chair", "chair", 1),
     63: ("couch", "sofa", 1), 64: ("potted plant", "pot_plant", 1), 65: ("bed", "bed", 1),
-    67: ("dining table", "dining_table", 1), 70: ("toilet", "toilet", 2), 72: ("tv", "television_receiver", 1),
+    67: ("dining table", "dining_table", 1), 70: ("toilet", "toilet", 2), 72: ("TV", "television_receiver", 1),
     73: ("laptop", "laptop", 1), 74: ("mouse", "mouse", 4), 75: ("remote", "remote_control", 1),
     76: ("keyboard", "computer_keyboard", 1), 77: ("cell phone", "cellular_telephone", 1),
     78: ("microwave", "microwave", 2), 79: ("oven", "oven", 1), 80: ("toaster", "toaster", 2), 81: ("sink", "sink", 1),

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files")
     p.add_argument("--features", metavar="LIST",
                    help=f"comma list of analyses ({', '.join(f for f in ALL_FEATURES if f != 'people')}; "
-                        "default: MEDIAINDEX_FEATURES or labels,faces)")
+                        "default: MEDIAINDEX_FEATURES, else labels,faces,people)")
     p.add_argument("--min-confidence", type=float, metavar="N", help="drop labels below N percent")
     p.add_argument("--max-labels", type=int, metavar="N", help="at most N labels a picture")
     p.add_argument("--models-dir", type=Path, metavar="DIR", help="model files that replace the packaged ones")

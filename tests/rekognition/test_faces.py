@@ -269,7 +269,7 @@ def test_a_refused_crop_does_not_fail_the_file(settings: Settings, fake: FakeRek
 
 
 def test_compare_two_pictures_face_by_face(settings: Settings, fake: FakeRekognition, faces_dir: Path) -> None:
-    """Through the people service, as `mediaindex faces compare` uses it."""
+    """`mediaindex faces compare` on Rekognition: the people service compares through this collection's client."""
     from mediaindex.services.people import People
 
     a, b = picture_of(faces_dir / "two_people_obama_biden.jpg"), picture_of(faces_dir / "obama_1.jpg")

@@ -224,46 +224,6 @@ class RekognitionFaceCollection:
     def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
         """Nothing to keep: the faces of indexed files are searched again from their boxes when people change."""
 
-    # ---- two pictures --------------------------------------------------------------------------------------------
-    def compare(self, a: Picture, b: Picture) -> tuple[list[tuple[int, int, float]], list[Face], list[Face]]:
-        """Every face of `a` against every face of `b`: (index in a, index in b, similarity) for each pair, and
-        the faces of both. DetectFaces finds the faces of `a`; CompareFaces then compares each one, cropped (it
-        too only takes the largest face of its source), with the whole of `b`."""
-        from botocore.exceptions import ClientError
-
-        with rekognition_errors("DetectFaces"):
-            detected = self.client.detect_faces(Image={"Bytes": encode_picture(a, REKOGNITION).data}, Attributes=["DEFAULT"])
-        faces_a = [Face(to_box(d.get("BoundingBox")) or Box(0, 0, 0, 0), float(d.get("Confidence") or 0.0))
-                   for d in detected.get("FaceDetails") or []]
-        target = {"Bytes": encode_picture(b, REKOGNITION).data}
-        faces_b: list[Face] = []
-        pairs: list[tuple[int, int, float]] = []
-        for i, face in enumerate(faces_a):
-            crop, _ = crop_face(a.image, face.box, CROP_MARGIN, REKOGNITION.min_side)
-            with rekognition_errors("CompareFaces"):
-                try:
-                    response = self.client.compare_faces(
-                        SourceImage={"Bytes": encode_image(crop, REKOGNITION).data}, TargetImage=target,
-                        SimilarityThreshold=0.0,
-                    )
-                except ClientError as e:
-                    if e.response.get("Error", {}).get("Code") == "InvalidParameterException":
-                        log.info("no face to compare: %s", e.response["Error"].get("Message"))
-                        continue  # no face in this crop, or none in b
-                    raise
-            found = [(m.get("Face") or {}, float(m.get("Similarity") or 0.0)) for m in response.get("FaceMatches") or []]
-            found += [(u, 0.0) for u in response.get("UnmatchedFaces") or []]
-            for compared, similarity in found:
-                box = to_box(compared.get("BoundingBox"))
-                if box is None:
-                    continue
-                j = next((k for k, f in enumerate(faces_b) if _same_box(f.box, box)), None)
-                if j is None:
-                    faces_b.append(Face(box, float(compared.get("Confidence") or 0.0)))
-                    j = len(faces_b) - 1
-                pairs.append((i, j, similarity))
-        return pairs, faces_a, faces_b
-
     # ---- enrolment -----------------------------------------------------------------------------------------------
     def ensure_collection(self) -> bool:
         """Create the collection when it does not exist; True when it was created."""
@@ -374,10 +334,6 @@ class RekognitionFaceCollection:
     def _forget_count(self) -> None:
         with self._lock:
             self._empty = None
-
-
-def _same_box(x: Box, y: Box, tolerance: float = 0.01) -> bool:
-    return all(abs(p - q) <= tolerance for p, q in zip((x.left, x.top, x.width, x.height), (y.left, y.top, y.width, y.height)))
 
 
 def _centre_inside(searched: Box, expected: Box) -> bool:

@@ -20,15 +20,24 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 from mediaindex.adapters.index import common
-from mediaindex.domain.errors import TransientError, VersionConflict
+from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
 from mediaindex.domain.query import (
     FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
     PersonIs, Query, StatusIs, TextHas,
 )
 from mediaindex.ports import SearchResult, Versioned
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+FACET_KINDS = {"labels": "label", "people": "person", "emotions": "emotion", "media_type": "media_type"}
 _PAGE = 500
+
+
+def _only_statuses(expr: Expr) -> list[str] | None:
+    """The statuses when the condition is nothing but a status (the default "everything" query), else None."""
+    parts = expr.parts if isinstance(expr, Or) else (expr,)
+    if all(isinstance(p, StatusIs) for p in parts):
+        return sorted({p.status for p in parts if isinstance(p, StatusIs)})
+    return None
 
 
 class SqliteIndex:
@@ -48,6 +57,7 @@ class SqliteIndex:
         self.t_docs, self.t_bodies, self.t_labels, self.t_terms, self.t_faces, self.t_fts, self.t_meta = (
             f"{t}_docs", f"{t}_bodies", f"{t}_labels", f"{t}_terms", f"{t}_faces", f"{t}_fts", f"{t}_meta",
         )
+        self.t_counts = f"{t}_counts"  # documents per (status, facet kind, value): facets of "everything" at once
         self.t_hits = f"{t}_hits"  # a TEMP table: the matches of one search, shared by its count, page and facets
 
     # ---- connections and transactions ----------------------------------------------------------------------------
@@ -140,8 +150,17 @@ class SqliteIndex:
                 # ascii tokenizer: words are pre-split by text_tokens (shared with OpenSearch) and joined by spaces
                 conn.execute(f"""CREATE VIRTUAL TABLE IF NOT EXISTS {self.t_fts}
                     USING fts5(text, key_text, tokenize = 'ascii')""")
+                conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_counts} (
+                    status TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, n INTEGER NOT NULL,
+                    PRIMARY KEY (status, kind, value)) WITHOUT ROWID""")
                 conn.execute(f"CREATE TABLE IF NOT EXISTS {self.t_meta} (name TEXT PRIMARY KEY, value TEXT)")
                 conn.execute(f"INSERT OR IGNORE INTO {self.t_meta} VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                found = conn.execute(f"SELECT value FROM {self.t_meta} WHERE name = 'schema_version'").fetchone()[0]
+                if found != str(SCHEMA_VERSION):
+                    raise ConfigurationError(
+                        f"{self.path} holds a mediaindex index of layout {found}; this version reads layout "
+                        f"{SCHEMA_VERSION}: index into a new file (or delete this one) and run `mediaindex backfill`"
+                    )
             self._ready = True
             with self._raw_conn() as conn:
                 self._refresh_statistics(conn)
@@ -197,13 +216,13 @@ class SqliteIndex:
             doc.get("analyzer"), doc.get("taken_at"), doc.get("indexed_at"), None if error is None else str(error),
         )
         if rowid is not None:
+            self._delete_side_rows(conn, rowid)  # first: it reads the old status to correct the counts
             conn.execute(
                 f"""UPDATE {self.t_docs} SET version = version + 1, status = ?, media_type = ?, bucket = ?,
                 key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, error = ? WHERE rowid = ?""",
                 (*columns, rowid),
             )
             conn.execute(f"UPDATE {self.t_bodies} SET doc = ? WHERE rowid = ?", (payload, rowid))
-            self._delete_side_rows(conn, rowid)
         else:
             rowid = conn.execute(
                 f"""INSERT INTO {self.t_docs} (id, version, status, media_type, bucket, key, content_sha256,
@@ -274,6 +293,13 @@ class SqliteIndex:
                 return purged
 
     def _delete_side_rows(self, conn: sqlite3.Connection, rowid: int) -> None:
+        kinds = ", ".join(f"'{k}'" for k in FACET_KINDS.values())
+        conn.execute(
+            f"""UPDATE {self.t_counts} SET n = n - 1 WHERE (status, kind, value) IN (
+                SELECT d.status, t.kind, t.value FROM {self.t_terms} t JOIN {self.t_docs} d ON d.rowid = t.doc
+                WHERE t.doc = ? AND t.kind IN ({kinds}))""",
+            (rowid,),
+        )
         for table in (self.t_labels, self.t_terms, self.t_faces):
             conn.execute(f"DELETE FROM {table} WHERE doc = ?", (rowid,))
         conn.execute(f"DELETE FROM {self.t_fts} WHERE rowid = ?", (rowid,))
@@ -293,8 +319,16 @@ class SqliteIndex:
         terms |= {("person", p) for p in doc.get("people") or [] if p}
         terms |= {("person_lc", p) for p in common.people_lower(doc)}
         terms |= {("emotion", e) for e in common.face_emotions(doc)}
+        if doc.get("media_type"):
+            terms.add(("media_type", str(doc["media_type"])))
         conn.executemany(
             f"INSERT INTO {self.t_terms} (kind, value, doc) VALUES (?, ?, ?)", [(k, v, rowid) for k, v in terms]
+        )
+        status = str(doc.get("status"))
+        conn.executemany(
+            f"""INSERT INTO {self.t_counts} (status, kind, value, n) VALUES (?, ?, ?, 1)
+            ON CONFLICT (status, kind, value) DO UPDATE SET n = n + 1""",
+            [(status, k, v) for k, v in terms if k in FACET_KINDS.values()],
         )
         face_rows = []
         for face in doc.get("faces") or []:
@@ -345,12 +379,14 @@ class SqliteIndex:
     # ---- search --------------------------------------------------------------------------------------------------
     def search(self, query: Query | Expr | str | None) -> SearchResult:
         query = Query.coerce(query)
-        where, params = self._compile(query.effective_where())
+        effective = query.effective_where()
+        where, params = self._compile(effective)
+        counted_statuses = _only_statuses(effective)  # facets of "everything": read from the counts table
         d = self.t_docs
         with self._conn() as conn:
             conn.execute("BEGIN")  # one snapshot for the count, the page and the facets
             try:
-                if query.facets:
+                if query.facets and counted_statuses is None:
                     # evaluate the condition once; the count, page and every facet read the matches
                     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.t_hits} (rowid INTEGER PRIMARY KEY)")
                     conn.execute(f"DELETE FROM {self.t_hits}")
@@ -372,7 +408,10 @@ class SqliteIndex:
                     ).fetchall())
                     hits = [json.loads(bodies[r]) for r in rowids]
                 facets = {}
-                if query.facets:
+                if query.facets and counted_statuses is not None:
+                    facets = {name: self._counted_facet(conn, name, query.facet_size, counted_statuses)
+                              for name in query.facets}
+                elif query.facets:
                     documents = conn.execute(f"SELECT count(*) FROM {d}").fetchone()[0]
                     facets = {name: self._facet(conn, name, query.facet_size, total, documents) for name in query.facets}
             finally:
@@ -386,17 +425,18 @@ class SqliteIndex:
             return conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
 
     def _facet(self, conn: sqlite3.Connection, name: str, size: int, total: int, documents: int) -> dict[str, int]:
-        if name == "media_type":
-            sql = f"""SELECT media_type, count(*) c FROM {self.t_docs} WHERE rowid IN (SELECT rowid FROM {self.t_hits})
-                AND media_type IS NOT NULL GROUP BY media_type ORDER BY c DESC, media_type LIMIT ?"""
-            return {value: count for value, count in conn.execute(sql, (size,))}
-        kind = {"labels": "label", "people": "person", "emotions": "emotion"}[name]
         # Few matches: look their terms up by document. Many: one pass over all terms of the kind is cheaper.
         # (Chosen here because the planner has no statistics for the temp table and guesses badly.)
         index = f"{self.t_terms}_doc" if total * 10 <= documents else f"sqlite_autoindex_{self.t_terms}_1"
         sql = f"""SELECT value, count(*) c FROM {self.t_terms} INDEXED BY {index}
             WHERE kind = ? AND doc IN (SELECT rowid FROM {self.t_hits}) GROUP BY value ORDER BY c DESC, value LIMIT ?"""
-        return {value: count for value, count in conn.execute(sql, (kind, size))}
+        return {value: count for value, count in conn.execute(sql, (FACET_KINDS[name], size))}
+
+    def _counted_facet(self, conn: sqlite3.Connection, name: str, size: int, statuses: list[str]) -> dict[str, int]:
+        marks = ", ".join("?" * len(statuses))
+        sql = f"""SELECT value, sum(n) c FROM {self.t_counts} WHERE kind = ? AND status IN ({marks}) AND n > 0
+            GROUP BY value ORDER BY c DESC, value LIMIT ?"""
+        return {value: count for value, count in conn.execute(sql, (FACET_KINDS[name], *statuses, size))}
 
     @staticmethod
     def _order(query: Query) -> str:
@@ -493,21 +533,13 @@ class SqliteIndex:
 
     # ---- overview ------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        d, t = self.t_docs, self.t_terms
+        d = self.t_docs
         with self._conn() as conn:
             by_status = dict(conn.execute(f"SELECT status, count(*) FROM {d} GROUP BY status").fetchall())
-            media_types = dict(conn.execute(
-                f"""SELECT media_type, count(*) c FROM {d} WHERE status IS NOT 'deleted' AND media_type IS NOT NULL
-                GROUP BY media_type ORDER BY c DESC, media_type"""
-            ).fetchall())
+            media_types = self._counted_facet(conn, "media_type", 50, ["failed", "indexed"])
 
-            def top_terms(kind: str) -> list[list[Any]]:
-                rows = conn.execute(
-                    f"""SELECT value, count(*) c FROM {t} JOIN {d} ON {d}.rowid = {t}.doc
-                    WHERE kind = ? AND {d}.status = 'indexed' GROUP BY value ORDER BY c DESC, value LIMIT ?""",
-                    (kind, common.STATS_LIMIT),
-                ).fetchall()
-                return [[v, c] for v, c in rows]
+            def top_terms(facet: str) -> list[list[Any]]:
+                return [[v, c] for v, c in self._counted_facet(conn, facet, common.STATS_LIMIT, ["indexed"]).items()]
 
             failures = [
                 {"key": key, "error": error}
@@ -523,7 +555,7 @@ class SqliteIndex:
                 "failed": by_status.get("failed", 0),
                 "deleted": by_status.get("deleted", 0),
                 "media_types": media_types,
-                "top_labels": top_terms("label"),
-                "people": top_terms("person"),
+                "top_labels": top_terms("labels"),
+                "people": top_terms("people"),
                 "failures": failures,
             }

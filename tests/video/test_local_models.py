@@ -1,0 +1,118 @@
+"""The real local analyzer on the real clip: the timeline, and the two reference people enrolled through a small
+face collection built on the analyzer's embeddings (similarity and threshold as the local collection's).
+
+Measured on this clip (every frame, local models): Lin-Manuel Miranda's face is found on stage at 0-0.7 s
+(similarity 78-83) and in the close-ups at 2.7-8 s (80-88). Alex Lacamoire is only seen in profile (about 1-2.5 s)
+and the frontal face detectors (BlazeFace, dlib HOG) never find his face: his best similarity on any detected
+face is 77.7, below the threshold 80. That test is an expected failure until the face detector finds profiles.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pytest
+
+from mediaindex.adapters.analysis.local import LocalAnalyzer, embedding_similarity
+from mediaindex.config import Settings
+from mediaindex.domain.model import Face, FaceMatch
+from mediaindex.media.picture import Picture
+from mediaindex.ports import ObjectRef, StoredObject
+from mediaindex.services.video import VideoIndexer
+from tests.video.conftest import make_pipeline
+
+pytestmark = pytest.mark.models
+
+THRESHOLD = 80.0
+CLIP_SECONDS = 9.176
+PEOPLE = {"Lin-Manuel Miranda": "lin_manuel_miranda_1.png", "Alex Lacamoire": "alex_lacamoire_1.png"}
+
+
+class EmbeddingFaces:
+    """Known people as embeddings; a face is the enrolled person it is most similar to, at THRESHOLD or above."""
+
+    def __init__(self) -> None:
+        self.enrolled: list[tuple[str, list[float]]] = []
+        self.remembered: dict[str, int] = {}
+
+    def enroll(self, name: str, face: Face) -> None:
+        assert face.embedding is not None
+        self.enrolled.append((name, face.embedding))
+
+    def is_empty(self) -> bool:
+        return not self.enrolled
+
+    def identify(self, picture, faces: Sequence[Face]) -> tuple[list[FaceMatch | None], int]:
+        matches: list[FaceMatch | None] = []
+        for face in faces:
+            best = max(
+                ((embedding_similarity(face.embedding, vector), name) for name, vector in self.enrolled),
+                default=(0.0, ""),
+            ) if face.embedding is not None else (0.0, "")
+            matches.append(FaceMatch(best[1], f"face-{best[1]}", round(best[0], 1)) if best[0] >= THRESHOLD else None)
+        return matches, 0
+
+    def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
+        self.remembered[content_sha256] = len(faces)
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> LocalAnalyzer:
+    local = LocalAnalyzer(Settings())
+    local.load()  # once for the module
+    return local
+
+
+@pytest.fixture(scope="module")
+def known_people(analyzer, faces_dir) -> EmbeddingFaces:
+    collection = EmbeddingFaces()
+    for name, file in PEOPLE.items():
+        faces = analyzer.analyze(Picture.from_bytes((faces_dir / file).read_bytes())).faces
+        assert len(faces) == 1, f"{file}: one face expected"
+        collection.enroll(name, faces[0])
+    return collection
+
+
+@pytest.fixture(scope="module")
+def indexed(analyzer, known_people, video_path):
+    data = video_path.read_bytes()
+    indexer = VideoIndexer(make_pipeline(analyzer, known_people), interval=1.0)
+    return indexer(StoredObject(ObjectRef("media", "hamilton.mp4"), data, len(data)))
+
+
+def people_spans(fields, name):
+    return [(s["start"], s["end"]) for s in fields["video"]["segments"]["people"] if s["name"] == name]
+
+
+def test_local_analyzer_timeline_of_the_clip(indexed):
+    fields, calls = indexed
+    video = fields["video"]
+    assert (video["frames_sampled"], video["frames_analysed"], video["frames_skipped"]) == (10, 10, 0)
+    assert calls == 0  # local models cost no API calls
+    assert fields["analyzer"] == "local" and fields["model_versions"]
+    assert "person" in fields["label_names"]
+    # a performer in a suit with a microphone: people are on screen for most of the clip
+    person = [(s["start"], s["end"]) for s in video["segments"]["labels"] if s["name"] == "Person"]
+    assert sum(end - start for start, end in person) >= 5.0
+    for segment in video["segments"]["labels"] + video["segments"]["people"]:
+        assert 0.0 <= segment["start"] < segment["end"] <= CLIP_SECONDS
+
+
+def test_lin_manuel_miranda_is_found_when_he_is_on_screen(indexed):
+    fields, _ = indexed
+    assert "Lin-Manuel Miranda" in fields["people"]
+    spans = people_spans(fields, "Lin-Manuel Miranda")
+    # the close-ups from 2.7 s to 8 s: one segment covers the middle of them
+    assert any(start <= 4.0 and end >= 7.0 for start, end in spans), spans
+    # never during the shot of Alex Lacamoire in profile (1-2.5 s)
+    assert not any(start < 2.5 and end > 1.2 for start, end in spans), spans
+    [face] = [f for f in fields["faces"] if f["person"] == "Lin-Manuel Miranda"]
+    assert face["similarity"] >= THRESHOLD
+
+
+@pytest.mark.xfail(strict=True, reason="Alex Lacamoire is only in profile in this clip; the local face detectors "
+                                        "find frontal faces only (best similarity 77.7 < 80)")
+def test_alex_lacamoire_is_found_in_the_clip(indexed):
+    fields, _ = indexed
+    assert "Alex Lacamoire" in fields["people"]
+    assert any(start <= 2.0 < end for start, end in people_spans(fields, "Alex Lacamoire"))

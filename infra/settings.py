@@ -93,6 +93,10 @@ class DeploySettings:
         return self.max_concurrency or concurrency_for_tps(self.rekognition_tps)
 
     @property
+    def max_video_bytes(self) -> int:
+        return self.memory_mb * 1024 * 1024 // 2
+
+    @property
     def destroys_data(self) -> bool:
         return self.removal == "destroy"
 
@@ -184,6 +188,8 @@ class DeploySettings:
             "MEDIAINDEX_PEOPLE_PREFIX": self.people_prefix,
             "MEDIAINDEX_VIDEO_INTERVAL": _number(self.video_interval),
             "MEDIAINDEX_DLQ_URL": dlq_url,
+            # a video is held in memory while it is decoded: refuse (as a failed document) what cannot fit
+            "MEDIAINDEX_MAX_VIDEO_BYTES": str(self.max_video_bytes),
             # the handler dead-letters with its reason on the delivery SQS would have dead-lettered it on
             "MEDIAINDEX_MAX_RECEIVES": str(self.max_receives),
             "POWERTOOLS_SERVICE_NAME": "mediaindex",

@@ -83,6 +83,19 @@ def test_the_handlers_read_back_what_the_stack_sets():
     assert read.features == ("labels", "faces", "people", "text")
     assert read.min_confidence == 62.5 and read.video_interval == 4.0
     assert read.dlq_url == "https://sqs/dlq" and read.max_receives == 7
+    assert int(env["MEDIAINDEX_MAX_VIDEO_BYTES"]) == 1024 * 1024**2  # half of the default 2,048 MB
+
+
+def test_video_size_limit_follows_the_function_memory(monkeypatch):
+    from mediaindex.services.video import make_video_indexer
+
+    env = DeploySettings.from_context({"memory_mb": "4096"}).handler_environment("https://x", "https://q")
+    assert env["MEDIAINDEX_MAX_VIDEO_BYTES"] == str(2 * 1024**3)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MEDIAINDEX_MAX_VIDEO_BYTES", str(300 * 1024**2))  # as a 600 MB function gets it
+    indexer = make_video_indexer(Settings.from_env(), pipeline=object())
+    assert indexer.max_bytes == 300 * 1024**2
 
 
 def test_the_stack_knows_the_same_analyses_as_the_handlers():

@@ -258,3 +258,39 @@ def test_an_unacknowledged_finding_fails_synthesis(tmp_path):
     sqs.Queue(stack, "Careless")  # no dead-letter queue, no TLS-only policy
     with pytest.raises(Exception, match="(?i)validation"):
         app.synth()
+
+
+def _references(value, found):
+    if isinstance(value, dict):
+        if "Ref" in value and isinstance(value["Ref"], str):
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        for inner in value.values():
+            _references(inner, found)
+    elif isinstance(value, list):
+        for inner in value:
+            _references(inner, found)
+    return found
+
+
+def test_resources_can_be_created_in_some_order(template):
+    """No dependency cycle (CloudFormation would refuse the template at deploy time, after synth passed)."""
+    resources_ = template.to_json()["Resources"]
+    needs = {
+        name: (_references(body.get("Properties", {}), set()) | set(as_list(body.get("DependsOn", [])))) & set(resources_)
+        for name, body in resources_.items()
+    }
+    created: set[str] = set()
+    while len(created) < len(needs):
+        ready = {n for n, deps in needs.items() if n not in created and deps <= created}
+        assert ready, f"dependency cycle among {sorted(set(needs) - created)}"
+        created |= ready
+
+
+def test_domain_access_policy_does_not_wait_for_the_function(template, ids):
+    """The domain names the role; the function (which needs the endpoint) comes after the domain, not before."""
+    domain = template.to_json()["Resources"][ids["domain"]]
+    assert ids["function"] not in _references(domain, set())
+    function = template.to_json()["Resources"][ids["function"]]
+    assert ids["domain"] in _references(function, set())

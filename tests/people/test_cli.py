@@ -49,6 +49,9 @@ def test_people_add_list_remove(home, faces_dir, capsys):
     assert ok["documents_updated"] == len(OBAMA_FILES) and len(ok["face_ids"]) == 1
     assert "no such file" in missing["error"]
     assert run(capsys, "people", "list", "--home", str(home), "--json") == (0, {"people": [{"name": "Barack Obama", "faces": 1}]})
+    # the same photo again replaces its face instead of adding a copy
+    assert run(capsys, "people", "add", "Barack Obama", str(faces_dir / "obama_1.jpg"), "--home", str(home), "--json")[0] == 0
+    assert run(capsys, "people", "list", "--home", str(home), "--json")[1] == {"people": [{"name": "Barack Obama", "faces": 1}]}
     status, text = run(capsys, "people", "list", "--home", str(home))
     assert "Barack Obama\t1 face" in text
     status, removed = run(capsys, "people", "remove", "Barack Obama", "--home", str(home), "--json")

@@ -191,3 +191,22 @@ def test_a_forgotten_person_leaves_a_videos_faces_people_and_timeline(setup):
     assert after["people"] == ["Bob"] and [f["person"] for f in after["faces"]] == [None, "Bob"]
     assert after["video"]["segments"]["people"] == [{"name": "Bob", "start": 6.0, "end": 12.0}]
     assert after["video"]["duration"] == 12.0
+
+
+def test_an_enrolment_photo_overwritten_with_a_broken_file_takes_its_faces_away(setup):
+    people, media, home = setup
+    folder = home / "people" / "Ada"
+    folder.mkdir(parents=True)
+    photo = folder / "1.png"
+    photo.write_bytes(png((250, 0, 0)))
+    assert people.handle_enrolment_event(StorageEvent(CREATED, ref_for(photo))).action == people_module.ENROLLED
+    assert people_of(people, media / "0.png") == ["Ada"]
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    outcome = people.handle_enrolment_event(StorageEvent(CREATED, ref_for(photo)))
+    assert outcome.action == "failed" and people.list_people() == {}
+    assert people_of(people, media / "0.png") == []
+    photo.write_bytes(png((250, 0, 0)))
+    assert people.handle_enrolment_event(StorageEvent(CREATED, ref_for(photo))).action == people_module.ENROLLED
+    photo.write_bytes(png((9, 9, 9)))  # readable, but nobody in it: the same
+    assert people.handle_enrolment_event(StorageEvent(CREATED, ref_for(photo))).action == "failed"
+    assert people.list_people() == {} and people_of(people, media / "0.png") == []

@@ -127,13 +127,19 @@ class People:
         if not name:
             raise ConfigurationError("a person's name cannot be empty")
         collection = self.collection
-        if self.remembers:
-            analysis = self.pipeline.analyzer.analyze(picture)
-            face_ids = collection.enroll(name, picture, source, faces=analysis.faces)
-        else:
-            face_ids = collection.enroll(name, picture, source)
-        if not face_ids:
-            raise BadMedia(f"no face found in {source} to enrol as {name!r}")
+        replaced = collection.remove_source(source)  # the same photo again (or overwritten) replaces its faces
+        try:
+            if self.remembers:
+                analysis = self.pipeline.analyzer.analyze(picture)
+                face_ids = collection.enroll(name, picture, source, faces=analysis.faces)
+            else:
+                face_ids = collection.enroll(name, picture, source)
+            if not face_ids:
+                raise BadMedia(f"no face found in {source} to enrol as {name!r}")
+        except BadMedia:
+            if replaced:
+                self.rematch(person=name)
+            raise
         log.info("person enrolled", extra={"person": name, "source": source, "faces": len(face_ids)})
         return Enrolment(name, source, list(face_ids), self.rematch())
 
@@ -179,18 +185,23 @@ class People:
             obj = self.pipeline.storage.read(ref)
         except ObjectNotFound:
             return Outcome(indexing.GONE, ref, doc_id)
-        replaced = 0
         try:
             picture = Picture.from_bytes(obj.data, self.settings.max_pixels)
-            # an overwritten photo replaces the faces it enrolled before
-            replaced = self.collection.remove_source(source)
+        except BadMedia as e:
+            # overwritten with something unreadable: the faces the photo enrolled before go
+            calls = self.remove_source(source, person=name)["api_calls"]
+            return self._refused(ref, doc_id, e, calls)
+        try:
             enrolment = self.enroll(name, picture, source)
         except BadMedia as e:
-            log.warning("enrolment photo refused: %s", e, extra={"bucket": ref.bucket, "key": ref.key})
-            calls = self.rematch(person=name).api_calls if replaced else 0
-            return Outcome(indexing.FAILED, ref, doc_id, reason=f"{e.code}: {e}", api_calls=calls)
+            return self._refused(ref, doc_id, e, 0)
         calls = 1 + enrolment.rematch.api_calls if not self.remembers else 0
         return Outcome(ENROLLED, ref, doc_id, api_calls=calls, faces=len(enrolment.face_ids))
+
+    @staticmethod
+    def _refused(ref: ObjectRef, doc_id: str, error: BadMedia, calls: int) -> Outcome:
+        log.warning("enrolment photo refused: %s", error, extra={"bucket": ref.bucket, "key": ref.key})
+        return Outcome(indexing.FAILED, ref, doc_id, reason=f"{error.code}: {error}", api_calls=calls)
 
     # ---- bring indexed files up to date --------------------------------------------------------------------------
     def rematch(self, person: str | None = None) -> Rematch:

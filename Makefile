@@ -6,7 +6,7 @@ CDK := node_modules/.bin/cdk
 # Node 20 is past end of life for jsii; its banner on every run says nothing about this project.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: synth test test-infra bench clean-cdk
+.PHONY: synth test test-infra clean-cdk
 
 # Python side of the CDK app: aws-cdk-lib, constructs and cdk-nag come with the dev extra.
 $(VENV)/.infra-ready: pyproject.toml
@@ -30,8 +30,7 @@ test:
 test-infra: $(VENV)/.infra-ready $(CDK)
 	$(VPY) -m pytest tests/infra -q
 
-bench:
-	@for script in bench/*.py; do echo "== $$script"; $(VPY) "$$script" || exit 1; done
+# bench: (benchmark scripts under bench/ print their figures; a target for them belongs here)
 
 clean-cdk:
 	rm -rf cdk.out

@@ -95,3 +95,20 @@ def test_the_handler_says_what_is_missing(wired, monkeypatch):
     monkeypatch.delenv("MEDIAINDEX_QUEUE_URL")
     with pytest.raises(ConfigurationError, match="MEDIAINDEX_QUEUE_URL"):
         aws_backfill.handler({"bucket": BUCKET}, Context())
+
+
+def test_the_handler_reads_an_inventory_and_resumes_by_its_position(wired):
+    from tests.backfill.test_estimate_inventory import write_inventory
+
+    s3, sqs, queue_url, lam, _ = wired
+    files = archive_files(60)
+    upload(s3, BUCKET, files)
+    manifest = write_inventory(s3, files, per_file=25)
+    event = {"bucket": BUCKET, "inventory": manifest, "page_size": 20, "rate": 1e6}
+    results = [aws_backfill.handler(event, Context(remaining_ms=200_000, step_ms=60_000))]
+    while lam.invocations:
+        results.append(aws_backfill.handler(lam.invocations.pop(0), Context(remaining_ms=200_000, step_ms=60_000)))
+    assert len(results) > 1 and results[0]["continuation_token"].startswith("inventory:")
+    assert results[-1]["done"] and results[-1]["skipped_archived"] == 1
+    keys = [events_from_message_body(m["Body"])[0].ref.key for m in receive_all(sqs, queue_url)]
+    assert len(keys) == len(set(keys)) == len(files) - 1 and set(keys) == set(files) - {"photos/00/img_0003.jpg"}

@@ -1,7 +1,8 @@
 """Lambda handler: backfill a bucket from the deployed stack, without a machine that stays up for hours.
 
 Event: {"bucket": "...", "prefix": "photos/", "queue_url": "...", "continuation_token": "<last key handed over>",
-"rate": 40, "force": false, "reinvoke": true, "page_size": 1000}. Only "bucket" is required; `queue_url` defaults to
+"rate": 40, "force": false, "reinvoke": true, "page_size": 1000, "inventory": "s3://.../manifest.json"}.
+Only "bucket" is required; `queue_url` defaults to
 MEDIAINDEX_QUEUE_URL. Each invocation lists and enqueues until its time is nearly up (it keeps
 MEDIAINDEX_BACKFILL_MARGIN_S seconds, default 60, in hand), then either invokes itself asynchronously with the
 checkpoint as `continuation_token` (reinvoke, the default) or returns it for the caller to pass back. Totals so far
@@ -19,7 +20,7 @@ from typing import Any
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.services.backfill import Backfill, QueueSink, S3Source, TokenBucket, default_rate
+from mediaindex.services.backfill import Backfill, InventorySource, QueueSink, S3Source, TokenBucket, default_rate
 
 DEFAULT_MARGIN_S = 60.0
 # A runaway chain of self-invocations costs money: stop after this many and say so.
@@ -65,8 +66,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def time_is_up() -> bool:
         return context.get_remaining_time_in_millis() < margin * 1000
 
+    page_size = int(event.get("page_size") or 1000)
+    if event.get("inventory"):
+        source: Any = InventorySource(_client("s3"), event["inventory"], event.get("prefix") or "", page_size)
+        if source.bucket != bucket:
+            raise ConfigurationError(f"the inventory lists s3://{source.bucket}, not s3://{bucket}")
+    else:
+        source = S3Source(_client("s3"), bucket, event.get("prefix") or "", page_size)
     backfill = Backfill(
-        source=S3Source(_client("s3"), bucket, event.get("prefix") or "", page_size=int(event.get("page_size") or 1000)),
+        source=source,
         index=_index(settings),
         sink=QueueSink(_client("sqs"), queue_url, region=settings.aws_region),
         limiter=TokenBucket(rate),

@@ -341,6 +341,7 @@ def test_ensure_ready_is_idempotent(empty_index):
     ("age:40..20", "empty", 4),
     ("text:!!!", "no words", 5),
     ("dog - cat", "'-' must be followed by a term", 4),
+    ("label:dog>90", "a threshold is written >=N", 6),
     ("cat and", "expected a search term", 7),
 ])
 def test_parse_errors_say_what_and_where(text, message, position):

@@ -527,7 +527,9 @@ class _Parser:
                 head, rest = head[:cut], head[cut:]
             if not rest:
                 return head, None
-            number = rest[2:] if rest.startswith(">=") else rest[1:]
+            if not rest.startswith(">="):
+                raise self.error(f"{rest!r}: a threshold is written >=N (at least N), e.g. {name}:dog>=90", pos)
+            number = rest[2:]
             try:
                 threshold = float(number)
             except ValueError:

@@ -5,9 +5,11 @@ import pytest
 from moto import mock_aws
 from opensearchpy import OpenSearch
 
+from mediaindex import bootstrap
 from mediaindex.adapters.index.opensearch import OpenSearchIndex
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.entrypoints import aws_lambda
+from tests.fakes import FakeAnalyzer
 
 BUCKET = "archive-bucket"
 
@@ -45,3 +47,15 @@ def sqlite_index(tmp_path):
     idx.ensure_ready()
     yield idx
     idx.close()
+
+
+@pytest.fixture
+def fake_models(monkeypatch, tmp_path):
+    """The CLI builds its pipeline from settings; give it the fake analyzer instead of loading the local models."""
+    analyzer = FakeAnalyzer()
+    monkeypatch.setattr(bootstrap, "build_analyzer", lambda settings, client=None: analyzer)
+    monkeypatch.setattr(bootstrap, "build_faces", lambda settings, client=None: None)
+    monkeypatch.setenv("MEDIAINDEX_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEDIAINDEX_QUEUE_URL", raising=False)
+    monkeypatch.delenv("MEDIAINDEX_INDEX", raising=False)
+    return analyzer

@@ -8,10 +8,8 @@ import threading
 
 import pytest
 
-from mediaindex import bootstrap
 from mediaindex.adapters.s3_events import events_from_message_body
 from mediaindex.adapters.storage.s3 import S3Storage
-from mediaindex.domain import document as docs
 from mediaindex.entrypoints.cli import main
 from mediaindex.services.backfill import Backfill, DirectSink, S3Source, StateFile, default_state_path
 from mediaindex.services.indexing import Pipeline
@@ -90,18 +88,6 @@ def test_a_crash_in_direct_mode_resumes_without_repeating_or_missing_a_file(aws,
     assert {d["key"] for d in documents} == set(files)  # nothing missed
     assert analyzer.calls == len(files) - len(BAD)  # nothing analysed twice
     assert all(sqlite_index.get(d["id"]).version == 1 for d in documents)  # nothing written twice
-
-
-@pytest.fixture
-def fake_models(monkeypatch, tmp_path):
-    """The CLI builds its pipeline from settings; give it the fake analyzer instead of loading the local models."""
-    analyzer = FakeAnalyzer()
-    monkeypatch.setattr(bootstrap, "build_analyzer", lambda settings, client=None: analyzer)
-    monkeypatch.setattr(bootstrap, "build_faces", lambda settings, client=None: None)
-    monkeypatch.setenv("MEDIAINDEX_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("MEDIAINDEX_QUEUE_URL", raising=False)
-    monkeypatch.delenv("MEDIAINDEX_INDEX", raising=False)
-    return analyzer
 
 
 def cli_json(capsys, *argv) -> tuple[int, dict]:

@@ -15,7 +15,6 @@ from mediaindex.services.indexing import Pipeline
 from mediaindex.services.reconcile import Reconcile
 from tests.backfill.archive import archive_files, picture, receive_all, upload, write_folder
 from tests.backfill.conftest import BUCKET
-from tests.backfill.test_direct import fake_models  # noqa: F401 - fixture
 from tests.backfill.test_queue import run_handler
 from tests.fakes import FakeAnalyzer
 
@@ -99,7 +98,7 @@ def test_a_file_that_is_back_by_the_time_it_would_be_removed_keeps_its_document(
     assert sqlite_index.get(docs.document_id(BUCKET, "b.jpg")).doc["status"] == "indexed"
 
 
-def test_reconcile_a_folder_through_the_cli(fake_models, tmp_path, capsys):  # noqa: F811 - fixture
+def test_reconcile_a_folder_through_the_cli(fake_models, tmp_path, capsys):
     library = tmp_path / "library"
     files = archive_files(40)
     write_folder(library, files)

@@ -179,7 +179,8 @@ class OpenSearchIndex:
         import boto3
         from requests_aws4auth import AWS4Auth
 
-        region = settings.aws_region or _region_from_host(host) or boto3.session.Session().region_name
+        # the endpoint's own region first: a signature for another region is refused
+        region = _region_from_host(host) or settings.aws_region or boto3.session.Session().region_name
         if not region:
             raise ConfigurationError(f"cannot tell the AWS region of {host}: set AWS_REGION")
         credentials = boto3.session.Session().get_credentials()

@@ -214,3 +214,35 @@ def test_videos_above_the_byte_limit_are_refused(clip_bytes, monkeypatch):
 def test_a_bad_interval_is_a_configuration_error():
     with pytest.raises(ConfigurationError):
         make_video_indexer(Settings(video_interval=0.0), make_pipeline(BrightnessAnalyzer()))
+
+
+def test_a_video_without_duration_ends_with_its_last_frame(tmp_path, colour_indexer):
+    """An MPEG-TS of one frame declares no duration: segments end with the frame, not a whole interval later."""
+    data = write_video(tmp_path / "one.ts", [solid(RED)])
+    for indexer in (colour_indexer(interval=6.0),
+                    colour_indexer(interval=6.0, state_store=MemoryStateStore(), time_left=lambda: 0.0)):
+        fields, _ = indexer(stored(data, "one.ts"))
+        duration = fields["video"]["duration"]  # one frame: 1 / fps (MPEG-TS keeps no rate: 25 is assumed)
+        assert duration == pytest.approx(1 / fields["video"]["fps"], abs=1e-3) and fields["video"]["frames_sampled"] == 1
+        assert spans(fields, "labels") == [("Red", 0.0, duration)]
+
+
+def test_the_pipeline_writes_nothing_until_the_last_window(tmp_path):
+    """VideoContinued leaves the pipeline (the handler re-queues the event); the final pass writes the document."""
+    data = write_video(tmp_path / "long.mkv", scenes(5, (solid(RED), 3), (solid((30, 200, 30)), 3), (solid(BLUE), 3)))
+    storage, index = FakeStorage(), FakeIndex()
+    pipeline = make_pipeline(ColourAnalyzer(), FakeFaces("Ada"))
+    pipeline.storage, pipeline.index = storage, index
+    pipeline.video = VideoIndexer(pipeline, interval=1.0, state_store=MemoryStateStore(), time_left=lambda: 0.0,
+                                  window_samples=4)
+    storage.write("long.mkv", data)
+    event = StorageEvent(CREATED, ObjectRef("media", "long.mkv"), sequencer="00A1")
+    for expected_offset in (4.0, 8.0):
+        with pytest.raises(VideoContinued) as progress:
+            pipeline.handle(event)
+        assert progress.value.next_start == expected_offset and index.live() == {}
+    outcome = pipeline.handle(event)
+    assert outcome.action == INDEXED
+    doc = index.live()["long.mkv"]
+    assert doc["video"]["frames_sampled"] == 9 and doc["sequencer"] == "00A1"
+    assert spans(doc, "labels", "Red") == [("Red", 0, 3)] and spans(doc, "labels", "Blue") == [("Blue", 6, 9)]

@@ -172,6 +172,13 @@ class Timeline:
         else:
             self.unnamed_faces = _distinct_unnamed([*self.unnamed_faces, face])
 
+    def clip(self, stop: float) -> None:
+        """End every segment by `stop` (once the duration is known only from the frames)."""
+        for segments in (self.people, self.labels):
+            for spans in segments.values():
+                for span in spans:
+                    span[1] = min(span[1], stop)
+
     # -- joining windows ---------------------------------------------------------------------------------------------
     def merge(self, later: "Timeline") -> "Timeline":
         """This timeline followed by `later`, the next window's (which must start where this one stopped)."""
@@ -419,6 +426,9 @@ class VideoIndexer:
         if not on_clock:
             return self.analyze_window(source, 0.0, None)
         assert self.state_store is not None and state_key is not None and self.time_left is not None
+        with VideoReader(source, self.max_pixels) as reader:
+            if reader.info.duration <= 0:  # no duration to cut into windows (some MPEG-TS): one pass
+                return self.analyze_window(source, 0.0, None)
         saved = self.state_store.get(state_key)
         timeline = Timeline.from_state(saved) if saved else None
         if timeline is not None:
@@ -460,9 +470,9 @@ class VideoIndexer:
             if previous is not None and previous.carry.get("thumb"):
                 timeline.carry = dict(previous.carry)
                 last_thumb = thumb_from_bytes(base64.b64decode(previous.carry["thumb"]))
-            last_time = None
+            last_frame_time = None
             for sample in reader.samples(self.interval, start, end, self.skip_threshold, last_thumb):
-                last_time = sample.time
+                last_frame_time = sample.frame_time
                 if sample.skipped:
                     timeline.add_skipped(sample.time)
                     continue
@@ -478,12 +488,12 @@ class VideoIndexer:
                 timeline.add_analysis(sample.time, analysis.labels, analysis.faces, analysis, thumb_to_bytes(sample.thumb))
         if end is not None and (info.duration <= 0 or end < info.duration):
             timeline.next_start = end
-        else:
-            # to the end: the next window (none) would start after the last sample's span
-            stop = info.duration if info.duration > 0 else ((last_time or 0.0) + self.interval)
-            timeline.next_start = max(stop, start)
-            if info.duration <= 0:
-                timeline.duration = timeline.next_start
+        elif info.duration > 0:
+            timeline.next_start = max(info.duration, start)
+        else:  # the header gave no duration: the video ends with the last frame sampled
+            stop = (last_frame_time or 0.0) + (1.0 / info.fps if info.fps else 0.0)
+            timeline.next_start = timeline.duration = round(max(stop, start), 3)
+            timeline.clip(timeline.duration)
         return timeline
 
 

@@ -175,7 +175,8 @@ class LocalFaceCollection:
                 self._db = None
 
     def _fresh(self) -> None:
-        """Drop the cached vectors when another process changed the file."""
+        """Drop the cached vectors when another process changed the file (data_version moves only for other
+        connections' commits, so our own writes, already applied to the cache, keep it)."""
         version = self.db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._seen_version:
             self._seen_version = version
@@ -211,10 +212,6 @@ class LocalFaceCollection:
                 matrix.extend(np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(len(rows), DIMENSIONS))
             self._remembered = (ids, refs, clusters, matrix)
         return self._remembered
-
-    def _wrote(self) -> None:
-        """Our own commit bumps nobody's data_version but ours is not tracked: remember the new value."""
-        self._seen_version = self.db.execute("PRAGMA data_version").fetchone()[0]
 
     # ---- the FaceCollection port ---------------------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -264,7 +261,6 @@ class LocalFaceCollection:
                 db.execute("ROLLBACK")
                 self._remembered = None
                 raise
-            self._wrote()
 
     def import_faces(self, rows: Iterable[tuple[str, int, Box, Sequence[float]]]) -> int:
         """Bulk-load remembered faces (content_sha256, face index, box, embedding) without clustering them: each
@@ -412,7 +408,6 @@ class LocalFaceCollection:
                 db.execute("ROLLBACK")
                 raise
             self._enrolled = None
-            self._wrote()
         return face_ids
 
     def remove_source(self, source: str) -> int:
@@ -425,7 +420,6 @@ class LocalFaceCollection:
         with self._lock:
             removed = self.db.execute(sql, params).rowcount
             self._enrolled = None
-            self._wrote()
             return removed
 
     def list_people(self) -> dict[str, int]:

@@ -11,6 +11,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # Python side of the CDK app: aws-cdk-lib, constructs and cdk-nag come with the dev extra.
 $(VENV)/.infra-ready: pyproject.toml
 	[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
+	# a current pip: an old one resolves different wheels for the Lambda platform (e.g. an older PyAV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote
 
-import numpy as np
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
@@ -301,6 +300,8 @@ class People:
                 )
             pairs = []
             if faces_a and faces_b:
+                import numpy as np  # the local analyzer's extra; the Lambda bundle has no NumPy and never gets here
+
                 va = np.asarray([f.embedding for f in faces_a], dtype=np.float64)
                 vb = np.asarray([f.embedding for f in faces_b], dtype=np.float64)
                 distance = np.linalg.norm(va[:, None, :] - vb[None, :, :], axis=2)

@@ -112,3 +112,21 @@ def test_the_handler_reads_an_inventory_and_resumes_by_its_position(wired):
     assert results[-1]["done"] and results[-1]["skipped_archived"] == 1
     keys = [events_from_message_body(m["Body"])[0].ref.key for m in receive_all(sqs, queue_url)]
     assert len(keys) == len(set(keys)) == len(files) - 1 and set(keys) == set(files) - {"photos/00/img_0003.jpg"}
+
+
+def test_a_slow_rate_makes_pages_small_enough_to_finish_within_the_margin(wired, monkeypatch):
+    s3, sqs, queue_url, lam, _ = wired
+    upload(s3, BUCKET, {f"p/{i}.jpg": b"x" for i in range(8)})  # within the burst: nothing waits
+    sizes = []
+    real = aws_backfill.S3Source
+
+    def spy(client, bucket, prefix, page_size):
+        sizes.append(page_size)
+        return real(client, bucket, prefix, page_size)
+
+    monkeypatch.setattr(aws_backfill, "S3Source", spy)
+    # 5 files/s with a 60 s margin: 150 files a page take 30 s to enqueue
+    result = aws_backfill.handler({"bucket": BUCKET, "rate": 5}, Context())
+    assert sizes == [150] and result["done"]
+    aws_backfill.handler({"bucket": BUCKET}, Context())  # default rate from the features: 40/s
+    assert sizes[-1] == 1000

@@ -2,6 +2,7 @@
 
 Event: {"bucket": "...", "prefix": "photos/", "queue_url": "...", "continuation_token": "<last key handed over>",
 "rate": 40, "force": false, "reinvoke": true, "page_size": 1000, "inventory": "s3://.../manifest.json"}.
+The page size defaults to what the rate enqueues in half the margin (at most 1,000), so a page always finishes.
 Only "bucket" is required; `queue_url` defaults to
 MEDIAINDEX_QUEUE_URL. Each invocation lists and enqueues until its time is nearly up (it keeps
 MEDIAINDEX_BACKFILL_MARGIN_S seconds, default 60, in hand), then either invokes itself asynchronously with the
@@ -20,7 +21,9 @@ from typing import Any
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.services.backfill import Backfill, InventorySource, QueueSink, S3Source, TokenBucket, default_rate
+from mediaindex.services.backfill import (
+    SQS_BATCH, Backfill, InventorySource, QueueSink, S3Source, TokenBucket, default_rate,
+)
 
 DEFAULT_MARGIN_S = 60.0
 # A runaway chain of self-invocations costs money: stop after this many and say so.
@@ -66,7 +69,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def time_is_up() -> bool:
         return context.get_remaining_time_in_millis() < margin * 1000
 
-    page_size = int(event.get("page_size") or 1000)
+    # a page must be enqueued within the margin at this rate, or Lambda's timeout would cut it in half
+    page_size = int(event.get("page_size") or max(SQS_BATCH, min(1000, int(rate * margin / 2))))
     if event.get("inventory"):
         source: Any = InventorySource(_client("s3"), event["inventory"], event.get("prefix") or "", page_size)
         if source.bucket != bucket:

@@ -77,6 +77,7 @@ VIDEO_EXTENSIONS = frozenset("mp4 m4v mov qt mkv webm avi mts m2ts ts 3gp mpg mp
 ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
 SQS_BATCH = 10  # SendMessageBatch's maximum
+MAX_ERRORS_KEPT = 1000
 _SEND_ATTEMPTS = 5
 
 
@@ -474,13 +475,15 @@ class DirectSink:
 
     def mark_done(self, position: str) -> None:
         """A file that needed no work (skipped) still advances the checkpoint in order."""
-        self._order.append([position, "ok"])
+        if not self._blocked:  # once a failure holds the checkpoint, the order behind it no longer matters
+            self._order.append([position, "ok"])
 
     def submit(self, event: StorageEvent, position: str) -> None:
         while len(self._running) >= self.window:
             self._collect(block=True)
         slot = [position, None]
-        self._order.append(slot)
+        if not self._blocked:
+            self._order.append(slot)
         self._running[self._pool.submit(self.handle, event)] = slot
         self._collect(block=False)
 
@@ -501,7 +504,8 @@ class DirectSink:
             else:
                 slot[1] = "failed"
                 self.outcomes["error"] += 1
-                self.errors.append({"position": slot[0], "error": f"{type(error).__name__}: {error}"[:500]})
+                if len(self.errors) < MAX_ERRORS_KEPT:  # the count is in outcomes; the first ones say why
+                    self.errors.append({"position": slot[0], "error": f"{type(error).__name__}: {error}"[:500]})
                 log.warning("file failed: %s: %s", slot[0], error)
                 if self.on_outcome:
                     self.on_outcome(None, error)

@@ -78,6 +78,7 @@ ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
 SQS_BATCH = 10  # SendMessageBatch's maximum
 MAX_ERRORS_KEPT = 1000
+LOOKUP_WORKERS = 16  # concurrent index reads when the index has no batch get
 _SEND_ATTEMPTS = 5
 
 
@@ -341,17 +342,20 @@ class InventorySource:
 
 
 # ---- what the index already holds --------------------------------------------------------------------------------
-def lookup_documents(index: Index, doc_ids: Sequence[str], workers: int = 16) -> dict[str, dict[str, Any]]:
+def lookup_documents(index: Index, doc_ids: Sequence[str], pool: ThreadPoolExecutor | None = None,
+                     ) -> dict[str, dict[str, Any]]:
     """Documents by id, in one batch call when the index offers `get_many` (OpenSearch mget, SQLite IN), else by
-    concurrent single gets."""
+    concurrent single gets on `pool` (kept for the whole run: SQLite opens a connection per thread)."""
     if not doc_ids:
         return {}
     get_many = getattr(index, "get_many", None)
     if callable(get_many):
         found = get_many(list(doc_ids))
         return {doc_id: (v.doc if hasattr(v, "doc") else v) for doc_id, v in found.items() if v is not None}
-    with ThreadPoolExecutor(max_workers=min(workers, len(doc_ids))) as pool:
-        results = list(pool.map(index.get, doc_ids))
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as own:
+            return lookup_documents(index, doc_ids, own)
+    results = list(pool.map(index.get, doc_ids))
     return {doc_id: v.doc for doc_id, v in zip(doc_ids, results) if v is not None}
 
 
@@ -589,9 +593,11 @@ class Backfill:
         if carried:
             summary.merge(carried)
         started = self.clock()
+        self._lookups = ThreadPoolExecutor(max_workers=LOOKUP_WORKERS, thread_name_prefix="lookup")
         try:
             finished = self._run(summary, start_after, deadline, estimate)
         finally:
+            self._lookups.shutdown(wait=True, cancel_futures=True)
             if isinstance(self.sink, DirectSink):
                 self.sink.drain()
                 self._direct_checkpoint(summary)
@@ -614,7 +620,7 @@ class Backfill:
             live = [item for item in page if (item.storage_class or "") not in ARCHIVED_CLASSES]
             summary.skipped_archived += len(page) - len(live)
             ids = [docs.document_id(item.info.ref.bucket, item.info.ref.key) for item in live]
-            current = {} if (self.index is None or self.force) else lookup_documents(self.index, ids)
+            current = {} if (self.index is None or self.force) else lookup_documents(self.index, ids, self._lookups)
             wanted = [item for item, doc_id in zip(live, ids) if not is_current(item.info, current.get(doc_id))]
             summary.skipped_unchanged += len(live) - len(wanted)
             if isinstance(self.sink, DirectSink):

@@ -185,8 +185,10 @@ def print_estimate(r: dict[str, Any]) -> None:
     a = e["assumptions"]
     print(f"assuming {a['faces_per_image']} face(s) per image, videos of {a['video_seconds']:.0f} s "
           f"({a['video_frames_each']} frames each); {a['prices']}")
-    if r["rate"] and e["hours_at_rate"] is not None:
-        print(f"at {r['rate']} files/s: about {e['hours_at_rate']} hours")
+    if r["rate"] and e["files"]:
+        seconds = e["files"] / r["rate"]
+        took = f"{seconds / 3600:,.1f} hours" if seconds >= 3600 else f"{max(1, round(seconds / 60))} minute(s)"
+        print(f"at {r['rate']} files/s: about {took}")
 
 
 def print_summary(r: dict[str, Any]) -> None:

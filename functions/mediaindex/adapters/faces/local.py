@@ -10,9 +10,10 @@ Similarity is the local analyzer's scale: clamp(100 * (1 - L2 / 3), 0, 100), so 
 0.6 is similarity 80, the default match threshold. Matching is exact (recall 1.0): one float32 matrix-vector product
 over all vectors, about 30 ms for a million faces on two cores (bench/bench_faces.py measures it).
 
-Clusters are built as faces are remembered: a new face joins the cluster of every remembered face it matches
-(single linkage at the match threshold; clusters it bridges are merged into the oldest). A cluster's id is
-`c<row id of its first face>`, so it never changes while the cluster grows.
+Clusters are the connected groups of remembered faces within the match threshold of one another (single linkage).
+They are computed when first asked for, for all faces remembered since, a block of faces against all the others at a
+time (one matrix product), so indexing never pays for them. A cluster's id is `c<row id of its oldest face>`: it
+never changes as the cluster grows, and when two clusters are joined by a new face the older id stays.
 """
 
 from __future__ import annotations
@@ -229,82 +230,93 @@ class LocalFaceCollection:
         return matches, 0
 
     def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
-        """Keep each face's vector and box under the picture's content hash, and put it in a cluster."""
-        items = [(i, f) for i, f in enumerate(faces) if f.embedding is not None]
-        if not items:
-            return
+        """Keep each face's vector and box under the picture's content hash (its cluster is worked out later)."""
+        rows = [(content_sha256, i, f.box, f.embedding) for i, f in enumerate(faces) if f.embedding is not None]
+        if rows:
+            self.import_faces(rows)
+
+    def import_faces(self, rows: Iterable[tuple[str, int, Box, Sequence[float]]]) -> int:
+        """Remember faces (content_sha256, face index, box, embedding); a face already remembered for the same bytes
+        is kept as it is. How many were new."""
+        added = 0
         with self._lock:
             ids, refs, clusters, matrix = self._remembered_vectors()
             db = self.db
+            new_ids: list[int] = []
+            new_refs: list[FaceRef] = []
+            new_vectors: list[np.ndarray] = []
             db.execute("BEGIN IMMEDIATE")
             try:
-                for index, face in items:
-                    vector = _vector(face.embedding)  # type: ignore[arg-type]
-                    box = json.dumps({"left": face.box.left, "top": face.box.top, "width": face.box.width,
-                                      "height": face.box.height})
+                for sha, index, box, embedding in rows:
+                    vector = _vector(embedding)
                     cursor = db.execute(
                         "INSERT OR IGNORE INTO remembered (content_sha256, face_index, box, embedding, cluster) "
                         "VALUES (?, ?, ?, ?, 0)",
-                        (content_sha256, index, box, vector.tobytes()),
+                        (sha, index, json.dumps(_box_json(box)), vector.tobytes()),
                     )
                     if cursor.rowcount == 0:
                         continue  # the same picture was analysed before: its faces are already remembered
-                    row_id = cursor.lastrowid
-                    cluster = self._cluster_for(row_id, vector, clusters, matrix)
-                    db.execute("UPDATE remembered SET cluster = ? WHERE id = ?", (cluster, row_id))
-                    ids.append(row_id)
-                    refs.append(FaceRef(content_sha256, index))
-                    clusters.append(cluster)
-                    matrix.extend(vector[None, :])
+                    new_ids.append(cursor.lastrowid)
+                    new_refs.append(FaceRef(sha, index))
+                    new_vectors.append(vector)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 self._remembered = None
                 raise
+            if new_ids:
+                ids.extend(new_ids)
+                refs.extend(new_refs)
+                clusters.extend([0] * len(new_ids))  # 0: not clustered yet
+                matrix.extend(np.stack(new_vectors))
+                added = len(new_ids)
+        return added
 
-    def import_faces(self, rows: Iterable[tuple[str, int, Box, Sequence[float]]]) -> int:
-        """Bulk-load remembered faces (content_sha256, face index, box, embedding) without clustering them: each
-        starts its own cluster. For migrations and benchmarks, where one scan per face would be too slow."""
-        count = 0
+    def _cluster_pending(self) -> None:
+        """Put every face not clustered yet into its cluster: union-find over the pairs within the threshold,
+        found a block of new faces against all faces at a time; the oldest face's id names each cluster."""
         with self._lock:
+            ids, _, clusters, matrix = self._remembered_vectors()
+            pending = [i for i, c in enumerate(clusters) if c == 0]
+            if not pending:
+                return
+            parent: dict[int, int] = {}
+
+            def find(x: int) -> int:
+                root = x
+                while parent.get(root, root) != root:
+                    root = parent[root]
+                while parent.get(x, x) != root:  # path compression
+                    parent[x], x = root, parent[x]
+                return root
+
+            def label(i: int) -> int:
+                return clusters[i] or ids[i]
+
+            limit = distance_for_similarity(self.threshold) ** 2
+            block = max(1, min(1024, 64_000_000 // max(1, matrix.size)))  # at most ~256 MB of distances at a time
+            for start in range(0, len(pending), block):
+                rows = pending[start:start + block]
+                close = matrix.squared_distances(matrix.data[rows]) <= limit
+                for r, j in zip(*np.nonzero(close)):
+                    a, b = find(label(rows[r])), find(label(int(j)))
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+            changed: list[tuple[int, int]] = []
+            for i in range(len(clusters)):
+                new = find(label(i))
+                if new != clusters[i]:
+                    clusters[i] = new
+                    changed.append((new, ids[i]))
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
-                for sha, index, box, embedding in rows:
-                    db.execute(
-                        "INSERT OR IGNORE INTO remembered (content_sha256, face_index, box, embedding, cluster) "
-                        "VALUES (?, ?, ?, ?, 0)",
-                        (sha, index, json.dumps(box.__dict__), _vector(embedding).tobytes()),
-                    )
-                    count += 1
-                db.execute("UPDATE remembered SET cluster = id WHERE cluster = 0")
+                db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", changed)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
+                self._remembered = None
                 raise
-            self._remembered = None
-        return count
-
-    def _cluster_for(self, row_id: int, vector: np.ndarray, clusters: list[int], matrix: _Matrix) -> int:
-        """The cluster this new face joins: the oldest of those it matches, merging the others into it."""
-        if matrix.size == 0:
-            return row_id
-        limit = distance_for_similarity(self.threshold) ** 2
-        close = np.nonzero(matrix.squared_distances(vector[None, :])[0] <= limit)[0]
-        if close.size == 0:
-            return row_id
-        joined = sorted({clusters[i] for i in close})
-        target = joined[0]
-        if len(joined) > 1:
-            others = joined[1:]
-            self.db.execute(
-                f"UPDATE remembered SET cluster = ? WHERE cluster IN ({','.join('?' * len(others))})", (target, *others)
-            )
-            merged = set(others)
-            for i, c in enumerate(clusters):
-                if c in merged:
-                    clusters[i] = target
-        return target
 
     # ---- matching ------------------------------------------------------------------------------------------------
     def match_embeddings(self, embeddings: Sequence[Sequence[float]]) -> list[FaceMatch | None]:
@@ -441,6 +453,7 @@ class LocalFaceCollection:
         """Cluster id -> its faces, biggest cluster first. With `unnamed_only`, faces that match an enrolled person
         are left out (and clusters left empty disappear)."""
         with self._lock:
+            self._cluster_pending()
             rows = self.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered ORDER BY id").fetchall()
         members: dict[int, list[ClusterMember]] = {}
         vectors = [np.frombuffer(r[4], dtype=np.float32) for r in rows]
@@ -455,6 +468,7 @@ class LocalFaceCollection:
 
     def cluster_of(self, ref: FaceRef) -> str | None:
         with self._lock:
+            self._cluster_pending()
             row = self.db.execute(
                 "SELECT cluster FROM remembered WHERE content_sha256 = ? AND face_index = ?",
                 (ref.content_sha256, ref.face_index),
@@ -472,9 +486,15 @@ class LocalFaceCollection:
     def stats(self) -> dict[str, int]:
         with self._lock:
             enrolled = self.db.execute("SELECT count(*), count(DISTINCT person) FROM enrolled").fetchone()
-            remembered = self.db.execute("SELECT count(*), count(DISTINCT cluster) FROM remembered").fetchone()
+            remembered = self.db.execute(
+                "SELECT count(*), count(DISTINCT nullif(cluster, 0)), count(nullif(cluster, 0)) FROM remembered"
+            ).fetchone()
         return {"enrolled_faces": enrolled[0], "people": enrolled[1], "remembered_faces": remembered[0],
-                "clusters": remembered[1]}
+                "clusters": remembered[1], "faces_not_clustered_yet": remembered[0] - remembered[2]}
+
+
+def _box_json(box: Box) -> dict[str, float]:
+    return {"left": box.left, "top": box.top, "width": box.width, "height": box.height}
 
 
 def cluster_name(number: int) -> str:

@@ -13,6 +13,7 @@ float64 brute force; the collection is exact, so anything below 1.0 would be a b
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--enrolled", type=int, default=10_000, help="enrolled faces for the identify figure")
     parser.add_argument("--cluster-faces", type=int, default=100_000, help="faces for the clustering figures")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     args = parser.parse_args()
 
     vectors = synthetic(args.faces)
@@ -138,6 +140,14 @@ def main() -> None:
     print(f"remember 1 face:             p50 {statistics.median(t_remember) * 1000:.1f} ms")
     print(f"cluster {cluster_n:,} faces at once:  {t_first:.1f} s ({len(found):,} clusters of 2 or more faces)")
     print(f"then 100 new faces:          {t_more:.2f} s (listing included)")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "faces": args.faces, "queries": args.queries, "k": args.k, "bulk_load_s": build, "cold_start_s": load,
+            "nearest_ms": {"p50": percentile(latencies, 50) * 1000, "p95": percentile(latencies, 95) * 1000},
+            "recall": recall, "enrolled": args.enrolled, "identify_8_faces_ms_p50": statistics.median(t_identify) * 1000,
+            "remember_1_face_ms_p50": statistics.median(t_remember) * 1000, "cluster_faces": cluster_n,
+            "cluster_all_s": t_first, "clusters": len(found), "cluster_100_more_s": t_more,
+        }, indent=2))
 
 
 if __name__ == "__main__":

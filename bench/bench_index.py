@@ -12,6 +12,7 @@ time, and for SQLite (which runs in this process) also of CPU time, which stays 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -64,7 +65,7 @@ def make_index(backend: str, workdir: str, server=None):
     return OpenSearchIndex(OpenSearch(hosts=[clone.url], timeout=120), "media")
 
 
-def run(backend: str, n: int, put_count: int, repeat: int, workdir: str, server=None) -> None:
+def run(backend: str, n: int, put_count: int, repeat: int, workdir: str, server=None) -> dict:
     rng = random.Random(42)
     docs = [random_doc(rng, i) for i in range(n)]
     print(f"\n== {backend}: {n:,} documents ({sum(d['status'] == 'indexed' for d in docs):,} indexed) ==")
@@ -110,7 +111,14 @@ def run(backend: str, n: int, put_count: int, repeat: int, workdir: str, server=
     print(row + (f" | {fmt(overall['cpu']):>20}" if in_process else ""))
     started = time.perf_counter()
     stats = index.stats()
-    print(f"stats(): {(time.perf_counter() - started) * 1000:.0f} ms ({stats['documents']:,} documents)")
+    stats_ms = (time.perf_counter() - started) * 1000
+    print(f"stats(): {stats_ms:.0f} ms ({stats['documents']:,} documents)")
+    figures = {"documents": n, "put_per_s": put_rate, "put_count": put_count, "put_many_per_s": bulk_rate,
+               "queries": len(overall["plain"]), "stats_ms": stats_ms}
+    for k, values in overall.items():
+        if values and (k != "cpu" or in_process):  # CPU time only means something for an in-process index
+            figures[f"query_ms_{k}"] = {"p50": statistics.median(values), "p95": percentile(values, 95)}
+    return figures
 
 
 def main() -> None:
@@ -119,18 +127,22 @@ def main() -> None:
     parser.add_argument("--docs", type=int, help="documents (default 100,000 for sqlite, 10,000 for opensearch)")
     parser.add_argument("--puts", type=int, default=5000, help="documents written one by one with put (default 5,000)")
     parser.add_argument("--repeat", type=int, default=10, help="runs of each query and sort (default 10)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     args = parser.parse_args()
+    figures = {"load_average_at_start": os.getloadavg()[0]}
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as workdir:
         if args.backend in ("sqlite", "both"):
             n = args.docs or 100_000
-            run("sqlite", n, min(args.puts, n), args.repeat, workdir)
+            figures["sqlite"] = run("sqlite", n, min(args.puts, n), args.repeat, workdir)
         if args.backend in ("opensearch", "both"):
             from osmem_server import OsmemServer
 
             n = args.docs or 10_000
             with OsmemServer.start() as server:
-                run("opensearch (osmem-server)", n, min(args.puts, n, 1000), args.repeat, workdir, server)
+                figures["osmem"] = run("opensearch (osmem-server)", n, min(args.puts, n, 1000), args.repeat, workdir, server)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

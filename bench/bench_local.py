@@ -10,6 +10,7 @@ the models (decoding, conversions, result building).
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
 import sys
@@ -39,6 +40,7 @@ def main() -> int:
     parser.add_argument("--features", default="labels,faces")
     parser.add_argument("--repeat", type=int, default=1, help="passes over the folder (the first includes warm-up)")
     parser.add_argument("--models-dir", type=Path)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     args = parser.parse_args()
 
     files = sorted(p for p in args.folder.iterdir() if p.is_file())
@@ -92,6 +94,16 @@ def main() -> int:
     print(f"outside the models: {(total - in_models) / total * 100:.1f}% of analysis time "
           f"(decode {sum(stages['decode']) / total * 100:.1f}%)")
     print(f"peak memory: {peak_mb():.0f} MB (before loading {memory_before:.0f} MB, after loading {memory_loaded:.0f} MB)")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "pictures": n, "passes": args.repeat, "skipped": skipped, "features": list(settings.features),
+            "faces": faces, "labels": labels, "model_load_ms": load_s * 1000,
+            "stages_ms": {s: {"mean": sum(v) / n * 1000, "median": statistics.median(v) * 1000, "runs": len(v)}
+                          for s, v in stages.items()},
+            "analyze_ms": {"mean": total / n * 1000, "median": statistics.median(totals) * 1000},
+            "pictures_per_s": n / wall, "outside_models_share": (total - in_models) / total,
+            "decode_share": sum(stages["decode"]) / total, "peak_memory_mb": peak_mb(),
+        }, indent=2))
     return 0
 
 

@@ -12,6 +12,7 @@ Decoding-only figures (no analyzer) are printed too.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -94,7 +95,7 @@ def decode_only(data: bytes, interval: float) -> tuple[float, int, int, float]:
     return time.perf_counter() - started, len(samples), sum(s.skipped for s in samples), duration
 
 
-def run(name: str, data: bytes, analyzer, interval: float) -> None:
+def run(name: str, data: bytes, analyzer, interval: float) -> dict:
     indexer = VideoIndexer(Pipeline(storage=None, analyzer=analyzer, index=None, faces=NoFaces()), interval=interval)
     decode_seconds, _, _, _ = decode_only(data, interval)
     started = time.perf_counter()
@@ -106,6 +107,9 @@ def run(name: str, data: bytes, analyzer, interval: float) -> None:
           f"sampled {video['frames_sampled']:>3}  skipped {video['frames_skipped']:>3}  "
           f"analysed {video['frames_analysed']:>3}  | decode+sample {decode_seconds / minutes:6.2f} s/min  "
           f"| with analyzer {elapsed / minutes:6.2f} s/min ({elapsed:.2f} s)")
+    return {"name": name, "interval_s": interval, "duration_s": video["duration"], "frames_sampled": video["frames_sampled"],
+            "frames_skipped": video["frames_skipped"], "frames_analysed": video["frames_analysed"],
+            "decode_s_per_min": decode_seconds / minutes, "s_per_min": elapsed / minutes, "elapsed_s": elapsed}
 
 
 def main() -> None:
@@ -113,6 +117,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=6.0)
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the synthesised video")
     parser.add_argument("--analyzer", choices=("local", "fake"), default="local")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     args = parser.parse_args()
 
     analyzer = PixelAnalyzer()
@@ -130,8 +135,8 @@ def main() -> None:
         print("analyzer: FAKE (grey-level label only); the figures measure decoding, sampling and skipping")
     print(f"interval {args.interval:g} s; {os.cpu_count()} CPUs")
 
-    run("short_hamilton_clip.mp4", CLIP.read_bytes(), analyzer, args.interval)
-    run("short_hamilton_clip.mp4@1s", CLIP.read_bytes(), analyzer, 1.0)
+    runs = [run("short_hamilton_clip.mp4", CLIP.read_bytes(), analyzer, args.interval),
+            run("short_hamilton_clip.mp4@1s", CLIP.read_bytes(), analyzer, 1.0)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "synth.mp4"
         started = time.perf_counter()
@@ -139,8 +144,10 @@ def main() -> None:
         print(f"(synthesised {args.minutes:g} min of 1280x720 in {time.perf_counter() - started:.0f} s, "
               f"{path.stat().st_size / 1e6:.1f} MB)")
         data = path.read_bytes()
-        run(f"synth-{args.minutes:g}min-720p.mp4", data, analyzer, args.interval)
-        run(f"synth-{args.minutes:g}min-720p.mp4@2s", data, analyzer, 2.0)
+        runs.append(run(f"synth-{args.minutes:g}min-720p.mp4", data, analyzer, args.interval))
+        runs.append(run(f"synth-{args.minutes:g}min-720p.mp4@2s", data, analyzer, 2.0))
+    if args.json:
+        args.json.write_text(json.dumps({"analyzer": type(analyzer).__name__, "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":

@@ -16,20 +16,56 @@ import json
 import os
 import sqlite3
 import threading
+from collections import Counter
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any, Iterable, Iterator
 
 from mediaindex.adapters.index import common
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
 from mediaindex.domain.query import (
     FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    PersonIs, Query, StatusIs, TextHas,
+    PersonIs, Query, StatusIs, TextHas, simplify, walk,
 )
 from mediaindex.ports import SearchResult, Versioned
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+_SEP, _KIND_SEP = "\x1f", "\x1e"  # packing of a document's facet values in docs.facets
 FACET_KINDS = {"labels": "label", "people": "person", "emotions": "emotion", "media_type": "media_type"}
 _PAGE = 500
+
+
+def _terms(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """(kind, value) pairs of a document for person queries and facets; none for tombstones."""
+    if doc.get("status") == "deleted":
+        return set()
+    terms = {("label", str(n)) for n in doc.get("label_names") or [] if n}
+    terms |= {("person", str(p)) for p in doc.get("people") or [] if p}
+    terms |= {("person_lc", p) for p in common.people_lower(doc)}
+    terms |= {("emotion", e) for e in common.face_emotions(doc)}
+    if doc.get("media_type"):
+        terms.add(("media_type", str(doc["media_type"])))
+    return terms
+
+
+def _pack_facets(terms: set[tuple[str, str]]) -> str:
+    facet_kinds = set(FACET_KINDS.values())
+    return _SEP.join(
+        f"{kind}{_KIND_SEP}{value.replace(_SEP, ' ')}" for kind, value in sorted(terms) if kind in facet_kinds
+    )
+
+
+def _count_facets(packed: Iterable[str | None], names: Iterable[str], size: int | None) -> dict[str, dict[str, int]]:
+    counts = Counter(chain.from_iterable(p.split(_SEP) for p in packed if p))
+    per_kind: dict[str, list[tuple[str, int]]] = {kind: [] for kind in FACET_KINDS.values()}
+    for entry, count in counts.items():
+        kind, _, value = entry.partition(_KIND_SEP)
+        per_kind[kind].append((value, count))
+    result = {}
+    for name in names:
+        ordered = sorted(per_kind[FACET_KINDS[name]], key=lambda vc: (-vc[1], vc[0]))  # as OpenSearch orders
+        result[name] = dict(ordered if size is None else ordered[:size])
+    return result
 
 
 def _only_statuses(expr: Expr) -> list[str] | None:
@@ -58,7 +94,6 @@ class SqliteIndex:
             f"{t}_docs", f"{t}_bodies", f"{t}_labels", f"{t}_terms", f"{t}_faces", f"{t}_fts", f"{t}_meta",
         )
         self.t_counts = f"{t}_counts"  # documents per (status, facet kind, value): facets of "everything" at once
-        self.t_hits = f"{t}_hits"  # a TEMP table: the matches of one search, shared by its count, page and facets
 
     # ---- connections and transactions ----------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -129,7 +164,7 @@ class SqliteIndex:
                 conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_docs} (
                     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL,
                     status TEXT, media_type TEXT, bucket TEXT, key TEXT, content_sha256 TEXT, analyzer TEXT,
-                    taken_at TEXT, indexed_at TEXT, error TEXT)""")
+                    taken_at TEXT, indexed_at TEXT, error TEXT, facets TEXT)""")
                 for column in ("status, indexed_at, id", "status, taken_at, id", "status, key, id", "key", "content_sha256"):
                     index_name = f"{self.t_docs}_{column.replace(', ', '_')}"
                     conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {self.t_docs} ({column})")
@@ -214,19 +249,21 @@ class SqliteIndex:
         columns = (
             doc.get("status"), doc.get("media_type"), doc.get("bucket"), doc.get("key"), doc.get("content_sha256"),
             doc.get("analyzer"), doc.get("taken_at"), doc.get("indexed_at"), None if error is None else str(error),
+            _pack_facets(_terms(doc)),
         )
         if rowid is not None:
             self._delete_side_rows(conn, rowid)  # first: it reads the old status to correct the counts
             conn.execute(
                 f"""UPDATE {self.t_docs} SET version = version + 1, status = ?, media_type = ?, bucket = ?,
-                key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, error = ? WHERE rowid = ?""",
+                key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, error = ?, facets = ?
+                WHERE rowid = ?""",
                 (*columns, rowid),
             )
             conn.execute(f"UPDATE {self.t_bodies} SET doc = ? WHERE rowid = ?", (payload, rowid))
         else:
             rowid = conn.execute(
                 f"""INSERT INTO {self.t_docs} (id, version, status, media_type, bucket, key, content_sha256,
-                analyzer, taken_at, indexed_at, error) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                analyzer, taken_at, indexed_at, error, facets) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (doc["id"], *columns),
             ).lastrowid
             conn.execute(f"INSERT INTO {self.t_bodies} (rowid, doc) VALUES (?, ?)", (rowid, payload))
@@ -315,12 +352,7 @@ class SqliteIndex:
                 for name in common.label_entry_names(label)
             ],
         )
-        terms = {("label", str(n)) for n in doc.get("label_names") or [] if n}
-        terms |= {("person", p) for p in doc.get("people") or [] if p}
-        terms |= {("person_lc", p) for p in common.people_lower(doc)}
-        terms |= {("emotion", e) for e in common.face_emotions(doc)}
-        if doc.get("media_type"):
-            terms.add(("media_type", str(doc["media_type"])))
+        terms = _terms(doc)
         conn.executemany(
             f"INSERT INTO {self.t_terms} (kind, value, doc) VALUES (?, ?, ?)", [(k, v, rowid) for k, v in terms]
         )
@@ -386,33 +418,25 @@ class SqliteIndex:
         with self._conn() as conn:
             conn.execute("BEGIN")  # one snapshot for the count, the page and the facets
             try:
-                if query.facets and counted_statuses is None:
-                    # evaluate the condition once; the count, page and every facet read the matches
-                    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.t_hits} (rowid INTEGER PRIMARY KEY)")
-                    conn.execute(f"DELETE FROM {self.t_hits}")
-                    total = conn.execute(
-                        f"INSERT INTO {self.t_hits} SELECT d.rowid FROM {d} d WHERE {where}", params
-                    ).rowcount
-                    source, source_params = f"d.rowid IN (SELECT rowid FROM {self.t_hits})", []
+                facets: dict[str, dict[str, int]] = {}
+                if query.facets and counted_statuses is not None:
+                    total = conn.execute(f"SELECT count(*) FROM {d} d WHERE {where}", params).fetchone()[0]
+                    facets = {name: self._counted_facet(conn, name, query.facet_size, counted_statuses)
+                              for name in query.facets}
+                elif query.facets:
+                    total, facets = self._facets(conn, query)
                 else:
                     total = conn.execute(f"SELECT count(*) FROM {d} d WHERE {where}", params).fetchone()[0]
-                    source, source_params = where, params
                 hits: list[dict[str, Any]] = []
                 if query.limit and total > query.offset:
                     rowids = [r[0] for r in conn.execute(
-                        f"SELECT d.rowid FROM {d} d WHERE {source} ORDER BY {self._order(query)} LIMIT ? OFFSET ?",
-                        (*source_params, query.limit, query.offset),
+                        f"SELECT d.rowid FROM {d} d WHERE {where} ORDER BY {self._order(query)} LIMIT ? OFFSET ?",
+                        (*params, query.limit, query.offset),
                     )]
                     bodies = dict(conn.execute(
                         f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN ({','.join('?' * len(rowids))})", rowids,
                     ).fetchall())
                     hits = [json.loads(bodies[r]) for r in rowids]
-                facets = {}
-                if query.facets and counted_statuses is not None:
-                    facets = {name: self._counted_facet(conn, name, query.facet_size, counted_statuses)
-                              for name in query.facets}
-                elif query.facets:
-                    facets = {name: self._facet(conn, name, query.facet_size, total) for name in query.facets}
             finally:
                 conn.execute("COMMIT")
         return SearchResult(total=total, hits=hits, facets=facets)
@@ -423,22 +447,43 @@ class SqliteIndex:
         with self._conn() as conn:
             return conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
 
-    def _facet(self, conn: sqlite3.Connection, name: str, size: int, total: int) -> dict[str, int]:
-        kind = FACET_KINDS[name]
-        # Few matches: look their terms up by document (about 2 us a match). Many: one pass over every term of the
-        # kind, probing the matches (about 0.2 us a term) is cheaper. Chosen here because the planner has no
-        # statistics for the temp table and guesses badly.
-        terms = conn.execute(f"SELECT coalesce(sum(n), 0) FROM {self.t_counts} WHERE kind = ?", (kind,)).fetchone()[0]
-        index = f"{self.t_terms}_doc" if total * 11 <= terms else f"sqlite_autoindex_{self.t_terms}_1"
-        sql = f"""SELECT value, count(*) c FROM {self.t_terms} INDEXED BY {index}
-            WHERE kind = ? AND doc IN (SELECT rowid FROM {self.t_hits}) GROUP BY value ORDER BY c DESC, value LIMIT ?"""
-        return {value: count for value, count in conn.execute(sql, (kind, size))}
+    def _facets(self, conn: sqlite3.Connection, query: Query) -> tuple[int, dict[str, dict[str, int]]]:
+        """The number of matches and their facets, from the packed facet values counted in Python (only matching
+        rows are read). When most documents match, the few that do not are counted instead and taken off the kept
+        counts."""
+        names_status = any(isinstance(e, StatusIs) for e in walk(query.where))
+        statuses = ["failed", "indexed"] if names_status else sorted(set(query.statuses) - {"deleted"})
+        universe = Or(*(StatusIs(s) for s in statuses))
+        population = self.count(Query(where=universe, statuses=tuple(statuses))) if statuses else 0
+        where, params = self._compile(query.effective_where())
+        sql = f"SELECT d.facets FROM {self.t_docs} d WHERE {where}"
+        few = min(population // 2, 2000) + 1  # most searches match few documents: one pass is enough then
+        rows = conn.execute(f"{sql} LIMIT ?", (*params, few)).fetchall()
+        if len(rows) < few:
+            return len(rows), _count_facets((r[0] for r in rows), query.facets, query.facet_size)
+        total = conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
+        if total * 2 <= population:
+            rows = conn.execute(sql, params).fetchall()
+            return total, _count_facets((r[0] for r in rows), query.facets, query.facet_size)
+        where, params = self._compile(simplify(And(universe, Not(query.where))))
+        rows = conn.execute(f"SELECT d.facets FROM {self.t_docs} d WHERE {where}", params).fetchall()
+        excluded = _count_facets((r[0] for r in rows), query.facets, None)
+        result = {}
+        for name in query.facets:
+            kept = self._counted_facet(conn, name, None, statuses)
+            remaining = [(v, c - excluded[name].get(v, 0)) for v, c in kept.items()]
+            ordered = sorted(((v, c) for v, c in remaining if c > 0), key=lambda vc: (-vc[1], vc[0]))
+            result[name] = dict(ordered[:query.facet_size])
+        return population - len(rows), result
 
-    def _counted_facet(self, conn: sqlite3.Connection, name: str, size: int, statuses: list[str]) -> dict[str, int]:
+    def _counted_facet(
+        self, conn: sqlite3.Connection, name: str, size: int | None, statuses: list[str],
+    ) -> dict[str, int]:
         marks = ", ".join("?" * len(statuses))
         sql = f"""SELECT value, sum(n) c FROM {self.t_counts} WHERE kind = ? AND status IN ({marks}) AND n > 0
             GROUP BY value ORDER BY c DESC, value LIMIT ?"""
-        return {value: count for value, count in conn.execute(sql, (FACET_KINDS[name], *statuses, size))}
+        rows = conn.execute(sql, (FACET_KINDS[name], *statuses, -1 if size is None else size))
+        return {value: count for value, count in rows}
 
     @staticmethod
     def _order(query: Query) -> str:

@@ -1,0 +1,135 @@
+"""`mediaindex index PATH...`: make folders, files and S3 prefixes searchable.
+
+Folders are walked recursively (hidden files skipped); images and videos are analysed, anything else gets a
+`failed` document that says why. Files already indexed and unchanged since (same size and modification time, or
+the same S3 ETag) are skipped without being read, so running the command again is cheap: after Ctrl-C or a crash,
+the same command goes on where it stopped. With the local models the work is spread over worker processes (one
+per core by default, each loading the models once); with Rekognition over threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from mediaindex.domain.errors import ConfigurationError
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+
+EPILOG = """\
+examples:
+  mediaindex index ~/Pictures                      every picture and video under ~/Pictures
+  mediaindex index ~/Pictures/2024 ~/Videos/trip.mp4
+  mediaindex index ~/Pictures --prune              also forget files deleted since the last run
+  mediaindex index s3://my-bucket/photos/          an S3 prefix (boto3's usual credentials and region)
+  mediaindex index ~/Pictures --workers 2 --json   two worker processes; a JSON summary on stdout
+  MEDIAINDEX_ANALYZER=rekognition mediaindex index ~/Pictures
+  mediaindex index ~/Pictures --index http://localhost:9200    into OpenSearch instead of ~/.mediaindex
+
+Interrupted (Ctrl-C, a crash, a reboot)? Run the same command again: finished files are skipped.
+Exit status: 0 when every file was indexed (or skipped as unchanged), 1 if some failed, 130 if interrupted.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("index", help="index folders, files or s3:// prefixes (parallel, resumable)",
+                       description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a folder, a file, or s3://bucket[/prefix]")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="files analysed at once (default: one process per core for the local models, as memory "
+                        "allows; 4 threads per core for Rekognition)")
+    p.add_argument("--prune", action="store_true",
+                   help="remove from the index files under PATH that no longer exist (after a complete listing)")
+    p.add_argument("--force", action="store_true", help="analyse every file again, even unchanged ones")
+    p.add_argument("--retry-failed", action="store_true", help="analyse files that failed before again")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    # Plug-in point and test hook: "module:function" returning the per-file handler; see services/bulk.py.
+    p.add_argument("--pipeline-factory", help=argparse.SUPPRESS)
+    add_backend_options(p)
+    p.set_defaults(func=run)
+
+
+class Progress:
+    """A tqdm bar on stderr with files/s and ETA; nothing when tqdm is missing, with --json, or off a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar = None
+        self.failed = 0
+        if not enabled or not sys.stderr.isatty():
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        self.bar = tqdm(total=0, desc="indexing", unit=" files", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+
+    def __call__(self, kind: str, value: Any) -> None:
+        if self.bar is None:
+            return
+        if kind == "total":
+            self.bar.total += value
+            self.bar.refresh()
+        else:
+            if value["action"] in ("failed", "error"):
+                self.failed += 1
+                self.bar.set_postfix(failed=self.failed, refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from mediaindex import bootstrap
+    from mediaindex.services import bulk
+
+    settings = settings_from(args)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigurationError("--workers must be at least 1")
+    sources = [bulk.Source.parse(p) for p in args.paths]
+    workers = args.workers or bulk.default_workers(settings.analyzer)
+    spec = bulk.WorkerSpec(settings, factory=args.pipeline_factory)
+    index = bootstrap.build_index(settings)
+    index.ensure_ready()
+    progress = Progress(enabled=not (args.json or args.no_progress))
+    runner = bulk.BulkIndexer(
+        index=index, spec=spec, workers=workers, threads=settings.analyzer == "rekognition",
+        force=args.force, retry_failed=args.retry_failed, prune=args.prune,
+        analyzer_name=None if spec.factory else settings.analyzer, on_progress=progress,
+    )
+    try:
+        summary = runner.run(sources)
+    finally:
+        progress.close()
+    result = summary.to_dict()
+    result["index"] = settings.resolved_index_url
+    if args.json:
+        print_json(result)
+    else:
+        print_summary(result)
+    if summary.interrupted:
+        return 130
+    return 1 if result["failed"] or result["errors"] else 0
+
+
+def print_summary(r: dict[str, Any], out: Any = None) -> None:
+    out = out or sys.stdout
+    w = lambda line="": print(line, file=out)  # noqa: E731
+    w(f"indexed {r['indexed']:,}, reused {r['reused']:,}, unchanged {r['unchanged']:,}, failed {r['failed']:,}"
+      + (f", errors {r['errors']:,}" if r["errors"] else "")
+      + (f", removed {r['removed']:,}" if r["removed"] else "")
+      + f" of {r['listed']:,} files in {r['elapsed_s']:.1f} s ({r['files_per_s']:.2f} files/s, "
+      f"{r['workers']} {'worker' if r['workers'] == 1 else 'workers'}, {r['mode']})")
+    if r["failures"]:
+        w("failed files:")
+        for f in r["failures"][:50]:
+            w(f"  {f['key']}: {f['reason']}")
+        more = r["failed"] + r["errors"] - min(50, len(r["failures"]))
+        if more > 0:
+            w(f"  ... and {more:,} more (mediaindex search --failed, or --json for all)")
+    if r["errors"]:
+        w("files with errors were not indexed: run the same command again to retry them")
+    if r["interrupted"]:
+        w("interrupted: every finished file is in the index; run the same command again to go on")
+    w(f"index: {r['index']}")

@@ -1,0 +1,131 @@
+"""`mediaindex search [QUERY]`: find files by what is in them.
+
+QUERY is the search syntax (words are labels; field:value for the rest; AND, OR, NOT and parentheses), and every
+flag narrows it further. Only indexed files are shown; --failed adds the files that could not be analysed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.query import FACETS, Query
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+
+EPILOG = """\
+query syntax:
+  dog                       a label (or a broader name for it: "dog" finds a Siberian husky)
+  label:dog>=90             a label with at least 90% confidence
+  person:"Barack Obama"     a known person          emotion:happy   smile:true   gender:female   age:20-30
+  text:invoice              words in the picture's text, or in its path
+  type:video   path:/home/ada/Pictures/2024   taken:2024-06   taken:2023..2024
+  dog AND NOT cat           AND (the default between terms), OR, NOT, ( )
+
+examples:
+  mediaindex search dog
+  mediaindex search --person "Barack Obama" --limit 5
+  mediaindex search 'label:dog>=90 OR label:cat>=90' --type image --sort -taken_at
+  mediaindex search --emotion happy --path ~/Pictures/2024 --facets
+  mediaindex search --failed 'status:failed'          files that could not be analysed, and why
+  mediaindex search dog --json | jq -r '.hits[].key'    {"total": N, "hits": [document, ...]}
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="find files by labels, people, emotions, text, type or path",
+                       description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("query", nargs="?", default=None, metavar="QUERY", help="search syntax (see below); optional")
+    p.add_argument("--label", action="append", default=[], metavar="L", help="has this label (repeatable: all of them)")
+    p.add_argument("--person", action="append", default=[], metavar="P", help="shows this known person (repeatable)")
+    p.add_argument("--min-confidence", type=float, metavar="N",
+                   help="labels count only at N percent confidence or more (0-100)")
+    p.add_argument("--emotion", action="append", default=[], metavar="E",
+                   help="a face shows this emotion: happy, sad, angry, confused, disgusted, surprised, calm, fear")
+    p.add_argument("--text", metavar="T", help="these words occur in the picture's text or in its path")
+    p.add_argument("--type", choices=("image", "video"), dest="media_type", help="only images or only videos")
+    p.add_argument("--path", metavar="PREFIX", help="only files under this folder (or S3 key prefix)")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N hits (default 20)")
+    p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N hits (paging)")
+    p.add_argument("--sort", metavar="FIELD",
+                   help="relevance (default), taken_at, indexed_at or key; -FIELD or FIELD:desc for descending")
+    p.add_argument("--facets", action="store_true", help=f"count matches by {', '.join(FACETS)}")
+    p.add_argument("--failed", action="store_true", help="include files that could not be analysed")
+    add_backend_options(p)
+    p.set_defaults(func=run)
+
+
+def path_prefix(text: str | None) -> str | None:
+    """A folder as the index keys it (absolute, normalised); an S3 key prefix as given."""
+    if not text:
+        return None
+    if text.startswith("s3://"):
+        return text[len("s3://"):].partition("/")[2]
+    if text.startswith(("/", "~", ".")) or os.path.exists(text):
+        path = os.path.abspath(os.path.expanduser(text))
+        return path + os.sep if os.path.isdir(path) and not path.endswith(os.sep) else path
+    return text
+
+
+def build_query(args: argparse.Namespace) -> Query:
+    try:
+        return Query.from_options(
+            args.query, labels=args.label, people=args.person, min_confidence=args.min_confidence,
+            emotions=args.emotion, text=args.text, media_type=args.media_type, prefix=path_prefix(args.path),
+            limit=args.limit, offset=args.offset, sort=args.sort, include_failed=args.failed, facets=args.facets,
+        )
+    except ValueError as e:  # ParseError included: its message points at the spot
+        raise ConfigurationError(f"search: {e}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from mediaindex import bootstrap
+
+    query = build_query(args)
+    settings = settings_from(args)
+    index = bootstrap.build_index(settings)
+    index.ensure_ready()
+    result = index.search(query)
+    if args.json:
+        out: dict[str, Any] = {"total": result.total, "hits": result.hits}
+        if args.facets:
+            out["facets"] = result.facets
+        print_json(out)
+    else:
+        print_hits(result, query)
+    return 0
+
+
+def describe_hit(doc: dict[str, Any], label_count: int = 4) -> str:
+    where = f"{doc['bucket']}/{doc['key']}" if doc.get("bucket") else str(doc.get("key"))
+    if doc.get("status") == "failed":
+        return f"{where}  FAILED: {doc.get('error')}"
+    labels = sorted(doc.get("labels") or [], key=lambda label: -(label.get("confidence") or 0))[:label_count]
+    parts = [", ".join(f"{label['name']} {label.get('confidence') or 0:.0f}%" for label in labels) or "no labels"]
+    if doc.get("people"):
+        parts.append("people: " + ", ".join(doc["people"]))
+    faces = doc.get("face_count") or 0
+    if faces and not doc.get("people"):
+        parts.append(f"{faces} face{'s' if faces != 1 else ''}")
+    if doc.get("media_type") == "video":
+        parts.append("video")
+    return f"{where}  [{'; '.join(parts)}]"
+
+
+def print_hits(result: Any, query: Query, out: Any = None) -> None:
+    out = out or sys.stdout
+    for doc in result.hits:
+        print(describe_hit(doc), file=out)
+    shown = len(result.hits)
+    if not result.total:
+        print("no matches", file=out)
+    else:
+        first = query.offset + 1 if shown else query.offset
+        more = "" if query.offset + shown >= result.total else f"; --offset {query.offset + shown} for more"
+        print(f"-- {first}-{query.offset + shown} of {result.total} match{'es' if result.total != 1 else ''}{more}",
+              file=out)
+    for name, counts in result.facets.items():
+        if counts:
+            print(f"{name}: " + ", ".join(f"{value} ({n})" for value, n in counts.items()), file=out)

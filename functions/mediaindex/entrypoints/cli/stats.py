@@ -1,0 +1,54 @@
+"""`mediaindex stats`: what the index holds: documents by status and media type, the commonest labels, the
+people found most often, and the latest files that could not be analysed (with why)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+
+EPILOG = """\
+examples:
+  mediaindex stats
+  mediaindex stats --json | jq .failures
+  mediaindex stats --index http://localhost:9200
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stats", help="counts, top labels, people and failures of the index",
+                       description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_backend_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mediaindex import bootstrap
+
+    settings = settings_from(args)
+    index = bootstrap.build_index(settings)
+    index.ensure_ready()
+    stats = dict(index.stats())
+    stats["index"] = settings.resolved_index_url
+    if args.json:
+        print_json(stats)
+    else:
+        print(describe(stats))
+    return 0
+
+
+def describe(s: dict[str, Any]) -> str:
+    lines = [f"index: {s['index']}",
+             f"documents: {s['documents']:,} ({s['indexed']:,} indexed, {s['failed']:,} failed; "
+             f"{s['deleted']:,} removed files remembered)"]
+    if s.get("media_types"):
+        lines.append("media: " + ", ".join(f"{k} {v:,}" for k, v in s["media_types"].items()))
+    if s.get("top_labels"):
+        lines.append("top labels: " + ", ".join(f"{name} ({n})" for name, n in s["top_labels"]))
+    lines.append("people: " + (", ".join(f"{name} ({n})" for name, n in s["people"]) if s.get("people") else "none yet"
+                               " (enrol with: mediaindex people add NAME PHOTO...)"))
+    if s.get("failures"):
+        lines.append("latest failures:")
+        lines += [f"  {f['key']}: {f['error']}" for f in s["failures"]]
+    return "\n".join(lines)

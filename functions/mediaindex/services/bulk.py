@@ -1,0 +1,502 @@
+"""Index many files at once: folders (recursively), single files and `s3://bucket/prefix`, in parallel.
+
+What a run does:
+- lists every source and looks up what the index already holds, in pages; a file whose listing etag and size
+  equal its document's (indexed or failed, by the same analyzer) is skipped without being read;
+- hands the rest to workers: processes for the local models (CPU-bound; each process loads the models once and
+  keeps them), threads for Rekognition (network-bound), or this process alone with one worker;
+- each file's document is written by `Pipeline.handle` in its own committed write, so a run killed at any point
+  (Ctrl-C, SIGKILL, a crash) loses nothing finished, and the same command again skips what is done. No state file;
+- with `prune`, documents of files that are no longer listed under a source become tombstones (only after a
+  complete listing: an interrupted run never prunes).
+
+The same runner serves `mediaindex index` and any other bulk entry point: give it `Source`s and a `WorkerSpec`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from mediaindex.config import Settings
+from mediaindex.domain import document as docs
+from mediaindex.domain.errors import ConfigurationError, MediaIndexError
+from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage, StoredObject
+from mediaindex.services.indexing import CREATED, REMOVED, Outcome, StorageEvent
+
+log = logging.getLogger(__name__)
+
+LIST_PAGE = 256  # files looked up in the index at once
+MAX_FAILURES_KEPT = 1000  # failed files listed in a summary (the count is always exact)
+_BYTES_PER_WORKER = 1 << 30  # the local models take about 1 GB a process at their peak
+
+Handle = Callable[[StorageEvent], Outcome]
+
+
+# ---- sources -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """One PATH argument: a folder or file on this machine (bucket ""), or an S3 bucket and key prefix."""
+
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Source":
+        if text.startswith("s3://"):
+            bucket, _, prefix = text[len("s3://"):].partition("/")
+            if not bucket:
+                raise ConfigurationError(f"{text!r} names no bucket: write s3://bucket[/prefix]")
+            return cls(bucket, prefix)
+        path = os.path.abspath(os.path.expanduser(text))  # normalised ("a/../b" is b), symlinks kept as named
+        if not os.path.exists(path):
+            raise ConfigurationError(f"{text}: no such file or folder")
+        return cls("", path)
+
+    @property
+    def is_local(self) -> bool:
+        return not self.bucket
+
+    def __str__(self) -> str:
+        return self.prefix if self.is_local else f"s3://{self.bucket}/{self.prefix}"
+
+    def covers(self, doc: dict[str, Any]) -> bool:
+        """Is this document's file under this source (so a complete listing of the source must have listed it)?"""
+        if (doc.get("bucket") or "") != self.bucket:
+            return False
+        key = str(doc.get("key") or "")
+        if self.is_local:
+            return key == self.prefix or key.startswith(self.prefix.rstrip(os.sep) + os.sep)
+        return key.startswith(self.prefix)
+
+
+class RoutingStorage:
+    """A folder for bucket "" and S3 for a named bucket, so one pipeline serves a run that mixes both."""
+
+    def __init__(self, folder: Storage | None = None, s3: Storage | None = None) -> None:
+        self._folder, self._s3 = folder, s3
+
+    def _for(self, bucket: str) -> Storage:
+        if not bucket:
+            if self._folder is None:
+                from mediaindex.adapters.storage.folder import FolderStorage
+
+                self._folder = FolderStorage()
+            return self._folder
+        if self._s3 is None:
+            from mediaindex.adapters.storage.s3 import S3Storage
+
+            self._s3 = S3Storage()
+        return self._s3
+
+    def read(self, ref: ObjectRef) -> StoredObject:
+        return self._for(ref.bucket).read(ref)
+
+    def exists(self, ref: ObjectRef) -> bool:
+        return self._for(ref.bucket).exists(ref)
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        return self._for(bucket).list(bucket, prefix)
+
+
+# ---- workers -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker needs to build its pipeline; picklable, so worker processes build their own.
+
+    `factory` ("module:function", called with (settings, storage) and returning a handle callable) replaces
+    `bootstrap.build_pipeline`: a plug-in point, and how tests run worker processes with a fake analyzer."""
+
+    settings: Settings
+    factory: str | None = None
+
+
+def build_handle(spec: WorkerSpec, storage: Storage | None = None) -> Handle:
+    storage = storage or RoutingStorage()
+    if spec.factory:
+        module_name, _, attr = spec.factory.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as e:
+            raise ConfigurationError(f"pipeline factory {spec.factory!r} not found: {e}") from None
+        return factory(spec.settings, storage)
+    from mediaindex import bootstrap
+
+    return bootstrap.build_pipeline(spec.settings, storage=storage).handle
+
+
+_worker_handle: Handle | None = None
+
+
+def _die_with_parent() -> None:
+    """Linux: end this worker when the process that started it dies (even by SIGKILL), never orphan it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _init_worker(spec: WorkerSpec, parent: int) -> None:
+    global _worker_handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it lets running files finish
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before we could ask to die with it
+        os._exit(1)
+    # one core per worker: N processes each spreading over every core only fight for them
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    try:
+        import cv2  # noqa: PLC0415 - optional (local extra)
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
+    _worker_handle = build_handle(spec)
+
+
+def _run_in_worker(event: StorageEvent) -> dict[str, Any]:
+    assert _worker_handle is not None
+    return _outcome_dict(_worker_handle, event)
+
+
+def _outcome_dict(handle: Handle, event: StorageEvent) -> dict[str, Any]:
+    """The outcome as plain data (crosses process boundaries); an exception becomes an `error` outcome."""
+    try:
+        return handle(event).to_dict()
+    except Exception as e:  # noqa: BLE001 - one file's fault must not stop the run: report it, with its reason
+        reason = str(e) if isinstance(e, MediaIndexError) else f"{type(e).__name__}: {e}"
+        log.warning("%s: %s", event.ref, reason)
+        return {"action": "error", "bucket": event.ref.bucket, "key": event.ref.key, "reason": reason[:500]}
+
+
+def default_workers(analyzer: str) -> int:
+    """Cores for the local models, without going past the memory their processes need; more for Rekognition,
+    whose calls mostly wait on the network."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    if analyzer == "rekognition":
+        return min(32, cores * 4)
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return max(1, min(cores, memory // _BYTES_PER_WORKER))
+    except (ValueError, OSError, AttributeError):
+        return max(1, cores)
+
+
+# ---- the summary ---------------------------------------------------------------------------------------------------
+@dataclass
+class BulkSummary:
+    sources: list[str]
+    workers: int = 1
+    mode: str = "inline"
+    listed: int = 0
+    unchanged: int = 0  # skipped from the listing alone
+    outcomes: Counter = field(default_factory=Counter)  # Outcome.action -> count, "error" for exceptions
+    failures: list[dict[str, Any]] = field(default_factory=list)  # {"key", "reason", "action"}
+    removed: int = 0  # tombstones written by --prune
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+    complete: bool = False  # every source listed to its end and every listed file handled
+
+    @property
+    def processed(self) -> int:
+        return sum(n for action, n in self.outcomes.items() if action != "removed")
+
+    def to_dict(self) -> dict[str, Any]:
+        o = self.outcomes
+        rate = self.processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        return {
+            "sources": self.sources,
+            "workers": self.workers,
+            "mode": self.mode,
+            "listed": self.listed,
+            "indexed": o["indexed"],
+            "reused": o["reused"],
+            "unchanged": self.unchanged + o["unchanged"],
+            "failed": o["failed"],
+            "errors": o["error"],
+            "gone": o["gone"],
+            "skipped_other": o["stale"] + o["duplicate"],
+            "removed": self.removed,
+            "failures": self.failures,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "files_per_s": round(rate, 2),
+            "interrupted": self.interrupted,
+            "complete": self.complete,
+        }
+
+
+def is_unchanged(info: ObjectInfo, doc: dict[str, Any] | None, analyzer: str | None) -> bool:
+    """The pipeline's own UNCHANGED rule, decided from the listing: same etag and size as the document, which is
+    indexed or failed (a failed file is not retried until it changes), by the same analyzer."""
+    return (
+        doc is not None
+        and doc.get("status") in (docs.INDEXED, docs.FAILED)
+        and info.etag is not None
+        and doc.get("etag") == info.etag
+        and doc.get("size") == info.size
+        and (analyzer is None or doc.get("analyzer") in (None, analyzer))
+    )
+
+
+def lookup(index: Index, ids: list[str]) -> dict[str, dict[str, Any]]:
+    get_many = getattr(index, "get_many", None)
+    if callable(get_many):
+        found = get_many(ids)
+        return {i: (v.doc if hasattr(v, "doc") else v) for i, v in found.items() if v is not None}
+    result = {}
+    for doc_id in ids:
+        current = index.get(doc_id)
+        if current is not None:
+            result[doc_id] = current.doc
+    return result
+
+
+# ---- the runner ----------------------------------------------------------------------------------------------------
+_DONE = object()
+
+
+@dataclass
+class BulkIndexer:
+    """List, skip what is current, index the rest over `workers`, optionally prune; see the module docstring."""
+
+    index: Index
+    spec: WorkerSpec
+    workers: int = 1
+    threads: bool = False  # threads instead of processes (Rekognition)
+    storage: Storage | None = None  # what the parent lists with (and, inline or threaded, what workers read)
+    force: bool = False  # analyse again even when unchanged
+    retry_failed: bool = False  # analyse files whose document says failed, even when unchanged
+    prune: bool = False
+    analyzer_name: str | None = None  # None: do not compare analyzers when deciding "unchanged"
+    on_progress: Callable[[str, Any], None] | None = None  # ("total", n) / ("done", outcome dict)
+    handle: Handle | None = None  # inline/threaded: an already built handler (tests, reuse)
+
+    def __post_init__(self) -> None:
+        self.storage = self.storage or RoutingStorage()
+        self._stop = threading.Event()
+
+    @property
+    def mode(self) -> str:
+        if self.workers <= 1:
+            return "inline"
+        return "threads" if self.threads else "processes"
+
+    # -- listing (a background thread, so the total and the ETA are known early) --
+    def _list(self, sources: list[Source], out: "queue.Queue[Any]", state: dict[str, Any]) -> None:
+        try:
+            for source in sources:
+                page: list[ObjectInfo] = []
+                for info in self.storage.list(source.bucket, source.prefix):  # type: ignore[union-attr]
+                    if self._stop.is_set():
+                        return
+                    if source.is_local:
+                        state["seen"].add(info.ref.key)
+                    else:
+                        state["seen"].add((info.ref.bucket, info.ref.key))
+                    page.append(info)
+                    if len(page) >= LIST_PAGE:
+                        self._dispatch_page(page, out, state)
+                        page = []
+                if page:
+                    self._dispatch_page(page, out, state)
+            state["listed_all"] = True
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread, which reports it
+            state["error"] = e
+        finally:
+            out.put(_DONE)
+
+    def _dispatch_page(self, page: list[ObjectInfo], out: "queue.Queue[Any]", state: dict[str, Any]) -> None:
+        ids = [docs.document_id(i.ref.bucket, i.ref.key) for i in page]
+        current = {} if self.force else lookup(self.index, ids)
+        wanted = []
+        for info, doc_id in zip(page, ids):
+            doc = current.get(doc_id)
+            if is_unchanged(info, doc, self.analyzer_name) and not (
+                self.retry_failed and doc is not None and doc.get("status") == docs.FAILED
+            ):
+                state["unchanged"] += 1
+                continue
+            wanted.append(info)
+        state["listed"] += len(page)
+        if wanted and self.on_progress:
+            self.on_progress("total", len(wanted))
+        for info in wanted:
+            out.put(info)
+
+    def _event(self, info: ObjectInfo) -> StorageEvent:
+        skip_check = self.force or self.retry_failed
+        return StorageEvent(
+            kind=CREATED, ref=info.ref, etag=None if skip_check else info.etag,
+            size=None if skip_check else info.size, event_name="ObjectCreated:Put", event_time=docs.now_iso(),
+        )
+
+    # -- the run --
+    def run(self, sources: Iterable[Source]) -> BulkSummary:
+        sources = list(sources)
+        summary = BulkSummary(sources=[str(s) for s in sources], workers=max(1, self.workers), mode=self.mode)
+        started = time.monotonic()
+        state: dict[str, Any] = {"seen": set(), "listed": 0, "unchanged": 0, "listed_all": False, "error": None}
+        # roomy, so a folder is listed (and the total known) long before the work is done; bounded for huge buckets
+        work: "queue.Queue[Any]" = queue.Queue(maxsize=100_000)
+        lister = threading.Thread(target=self._list, args=(sources, work, state), name="bulk-list", daemon=True)
+        lister.start()
+        executor = self._executor()
+        running: dict[Future, ObjectInfo] = {}
+        try:
+            self._loop(work, executor, running, summary)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            self._stop.set()
+            self._finish_running(executor, running, summary)
+        except BrokenProcessPool:
+            summary.interrupted = True
+            self._stop.set()
+            raise MediaIndexError(
+                "a worker process died (out of memory, or killed): every file finished so far is in the index; "
+                "run the same command again to go on (with fewer --workers if memory is short)"
+            ) from None
+        finally:
+            self._stop.set()
+            if executor is not None:
+                executor.shutdown(wait=not summary.interrupted, cancel_futures=True)
+            summary.listed, summary.unchanged = state["listed"], state["unchanged"]
+        if state["error"] is not None:
+            raise state["error"]
+        summary.complete = state["listed_all"] and not summary.interrupted
+        if self.prune and summary.complete:
+            self._prune(sources, state["seen"], summary)
+        self.index.refresh()  # OpenSearch: searchable as soon as the command returns
+        summary.elapsed_s = time.monotonic() - started
+        return summary
+
+    def _executor(self) -> Executor | None:
+        if self.workers <= 1:
+            if self.handle is None:
+                self.handle = build_handle(self.spec, self.storage)
+            return None
+        if self.threads:
+            if self.handle is None:
+                self.handle = build_handle(self.spec, self.storage)
+            return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="bulk")
+        import multiprocessing
+
+        # spawn: a fresh interpreter per worker, never a fork of a process that holds threads and connections
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker, initargs=(self.spec, os.getpid()),
+        )
+
+    def _submit(self, executor: Executor | None, info: ObjectInfo) -> Future:
+        event = self._event(info)
+        if executor is None:
+            future: Future = Future()
+            future.set_result(_outcome_dict(self.handle, event))  # type: ignore[arg-type]
+            return future
+        if self.threads:
+            return executor.submit(_outcome_dict, self.handle, event)
+        return executor.submit(_run_in_worker, event)
+
+    def _loop(self, work: "queue.Queue[Any]", executor: Executor | None, running: dict[Future, ObjectInfo],
+              summary: BulkSummary) -> None:
+        window = max(1, self.workers) * 2
+        while True:
+            item = work.get()
+            if item is _DONE:
+                break
+            while len(running) >= window:
+                self._collect(running, summary, block=True)
+            running[self._submit(executor, item)] = item
+            self._collect(running, summary, block=False)
+        while running:
+            self._collect(running, summary, block=True)
+
+    def _collect(self, running: dict[Future, ObjectInfo], summary: BulkSummary, block: bool) -> None:
+        if not running:
+            return
+        done, _ = wait(list(running), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in done:
+            info = running.pop(future)
+            if future.cancelled():
+                continue
+            result = future.result()
+            self._record(result, summary)
+
+    def _record(self, result: dict[str, Any], summary: BulkSummary) -> None:
+        action = result["action"]
+        summary.outcomes[action] += 1
+        if action in ("failed", "error") and len(summary.failures) < MAX_FAILURES_KEPT:
+            ref = ObjectRef(result.get("bucket") or "", result["key"])
+            summary.failures.append({"key": str(ref), "action": action, "reason": result.get("reason")})
+        if self.on_progress:
+            self.on_progress("done", result)
+
+    def _finish_running(self, executor: Executor | None, running: dict[Future, ObjectInfo],
+                        summary: BulkSummary) -> None:
+        """After Ctrl-C: drop what has not started, let running files finish (a second Ctrl-C abandons them;
+        their documents are simply not written, and the next run does them)."""
+        for future in list(running):
+            if future.cancel():
+                running.pop(future)
+        try:
+            while running:
+                self._collect(running, summary, block=True)
+        except KeyboardInterrupt:
+            if isinstance(executor, ProcessPoolExecutor):
+                for process in list(getattr(executor, "_processes", {}).values()):
+                    process.terminate()
+            running.clear()
+
+    # -- prune --
+    def _prune(self, sources: list[Source], seen: set[Any], summary: BulkSummary) -> None:
+        iter_documents = getattr(self.index, "iter_documents", None)
+        if not callable(iter_documents):
+            raise ConfigurationError("this index cannot list its documents, so --prune cannot find vanished files")
+        vanished = [
+            doc for doc in iter_documents()
+            if doc.get("status") != docs.DELETED
+            and any(s.covers(doc) for s in sources)
+            and ((doc.get("key") if not doc.get("bucket") else (doc.get("bucket"), doc.get("key"))) not in seen)
+        ]
+        if not vanished:
+            return
+        handle = self.handle or build_handle(self.spec, self.storage)
+        self.handle = handle
+        for doc in vanished:
+            event = StorageEvent(kind=REMOVED, ref=ObjectRef(doc.get("bucket") or "", doc["key"]),
+                                 event_name="ObjectRemoved:Delete", event_time=docs.now_iso())
+            result = _outcome_dict(handle, event)
+            if result["action"] == "removed":
+                summary.removed += 1
+            elif result["action"] == "error":
+                self._record(result, summary)
+
+
+def index_paths(paths: Iterable[str], settings: Settings, **options: Any) -> BulkSummary:
+    """`mediaindex index` as a function: index these folders, files and s3:// prefixes with `settings`."""
+    from mediaindex import bootstrap
+
+    sources = [Source.parse(p) for p in paths]
+    index = options.pop("index", None) or bootstrap.build_index(settings)
+    index.ensure_ready()
+    spec = options.pop("spec", None) or WorkerSpec(settings)
+    options.setdefault("analyzer_name", None if spec.factory else settings.analyzer)
+    options.setdefault("threads", settings.analyzer == "rekognition")
+    return BulkIndexer(index=index, spec=spec, **options).run(sources)

@@ -26,6 +26,8 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
                        2922, 3288, 3653)
 _COLLECTION_ID = re.compile(r"^[a-zA-Z0-9_.\-]{1,255}$")
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,200}$")
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_AUTH_DOMAIN = re.compile(r"^(?!.*(aws|amazon|cognito))[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?$")
 
 
 class SettingsError(ValueError):
@@ -76,6 +78,16 @@ class DeploySettings:
     alarm_email: str = ""
     removal: str = "retain"
     noncurrent_version_days: int = 30
+    # optional parts (infra/parts/video.py, backfill.py, api.py)
+    long_videos: bool = True  # a state table so a long video is analysed over several invocations (delivery=sqs)
+    backfill: bool = True  # a function that backfills the bucket from inside AWS (delivery=sqs)
+    backfill_inventory_bucket: str = ""  # an S3 Inventory destination bucket the backfill function may read
+    api: bool = False  # the search API: HTTP API + Cognito + a function
+    api_writes: bool = False  # the API may change people (MEDIAINDEX_API_WRITES=1 and the IAM for it)
+    api_callback_urls: tuple[str, ...] = ("http://localhost:8000/",)  # where the hosted sign-in returns to
+    api_auth_domain: str = ""  # Cognito hosted UI domain prefix; "": <stack name>-<account id>
+    api_rate: float = 20.0  # steady requests a second the API stage accepts
+    api_burst: int = 40
 
     @property
     def creates_domain(self) -> bool:
@@ -174,6 +186,29 @@ class DeploySettings:
             fail("removal", "retain (default: keep the bucket and the domain) or destroy")
         if self.noncurrent_version_days < 1:
             fail("noncurrent_version_days", "at least 1")
+        if self.backfill_inventory_bucket and not _BUCKET_NAME.match(self.backfill_inventory_bucket):
+            fail("backfill_inventory_bucket", "an S3 bucket name (not an s3:// URL)")
+        for url in self.api_callback_urls:
+            if not re.match(r"^(https://|http://localhost[:/])", url):
+                fail("api_callback_urls", "a comma list of https:// URLs (http:// only for localhost)")
+        if not self.api_callback_urls:
+            fail("api_callback_urls", "at least one URL the sign-in page may return to")
+        if self.api_auth_domain and not _AUTH_DOMAIN.match(self.api_auth_domain):
+            fail("api_auth_domain", "1-63 of a-z, 0-9 and -, not starting or ending with -, without aws, amazon "
+                                    "or cognito")
+        if not 0 < self.api_rate <= 10_000:
+            fail("api_rate", "requests a second, above 0 and at most 10000 (the account's default quota)")
+        if not 0 <= self.api_burst <= 5_000:
+            fail("api_burst", "0 to 5000")
+
+    @property
+    def auth_domain_base(self) -> str:
+        """The start of the default Cognito domain prefix (infra/parts/api.py appends the account id, since a
+        prefix must be unique in the region across all accounts): the stack name, lower-cased, without the words
+        Cognito refuses."""
+        name = re.sub(r"[^a-z0-9-]", "-", self.stack_name.lower())
+        name = re.sub(r"aws|amazon|cognito", "x", name)
+        return re.sub(r"-+", "-", name).strip("-")[:40].strip("-") or "mediaindex"
 
     def handler_environment(self, index_url: str, dlq_url: str) -> dict[str, str]:
         """The variables functions/mediaindex/config.py reads."""
@@ -209,7 +244,8 @@ def _convert(key: str, raw: Any, default: Any) -> Any:
         if isinstance(default, tuple):
             items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
             cleaned = (str(item).strip() for item in items)
-            return tuple(item if key.endswith("_arns") else item.lower() for item in cleaned if item)
+            keep_case = key.endswith(("_arns", "_urls"))
+            return tuple(item if keep_case else item.lower() for item in cleaned if item)
         if isinstance(default, int):
             number = float(raw)
             if not number.is_integer():

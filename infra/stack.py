@@ -1,8 +1,8 @@
 """The mediaindex stack: S3 -> SQS -> Lambda -> Rekognition -> OpenSearch, one construct per concern.
 
-Later concerns (a video-processing state machine, a backfill runner, a search API) belong beside these as
-constructs of their own, taking what they need from the attributes below (`media.grant_read`,
-`search.grant_read_write`, `faces.grant_use`, `dead_letters.queue`).
+Optional parts, each a construct of its own switched by context (docs/deploy.md): `long_videos` (the video state
+table, infra/parts/video.py), `backfill` (infra/parts/backfill.py) and `api` (infra/parts/api.py). All functions
+share one code asset, bundled once.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as notifications
 from constructs import Construct
 
+from infra.bundling import PipBundle
+from infra.parts.api import SearchApi
+from infra.parts.backfill import BackfillFunction
 from infra.parts.faces import FaceCollection
 from infra.parts.indexer import IndexerFunction
 from infra.parts.monitoring import Alarms
@@ -19,6 +22,7 @@ from infra.parts.nag import acknowledge
 from infra.parts.queues import DeadLetterQueue, IngestQueue
 from infra.parts.search import SearchIndex
 from infra.parts.storage import MediaBucket
+from infra.parts.video import VideoState
 from infra.settings import DeploySettings
 
 # The S3 events that change the index: every way an object is created, a delete, and a delete marker (versioned).
@@ -40,9 +44,10 @@ class MediaIndexStack(cdk.Stack):
             if settings.delivery == "sqs" else None
         self.faces = FaceCollection(self, "Faces", settings=settings)
         self.search = SearchIndex(self, "Search", settings=settings)
+        self.code = PipBundle(settings.architecture).code()
         self.indexer = IndexerFunction(
             self, "Indexer", settings=settings, dead_letters=self.dead_letters.queue,
-            ingest=self.ingest.queue if self.ingest else None, index_url=self.search.endpoint_url,
+            ingest=self.ingest.queue if self.ingest else None, index_url=self.search.endpoint_url, code=self.code,
         )
 
         self.media.grant_read(self.indexer.role)
@@ -58,8 +63,29 @@ class MediaIndexStack(cdk.Stack):
             self, "Alarms", function=self.indexer.function, dead_letters=self.dead_letters.queue,
             ingest=self.ingest.queue if self.ingest else None, email=settings.alarm_email,
         )
+        self._optional_parts()
         self._acknowledge_cdk_helpers()
         self._outputs()
+
+    def _optional_parts(self) -> None:
+        settings = self.settings
+        # Both continue through the ingest queue: without it (delivery=direct) they are left out.
+        self.video_state = VideoState(self, "VideoState") if settings.long_videos and self.ingest else None
+        if self.video_state and self.ingest:
+            self.video_state.attach(self.indexer.function, self.indexer.role, self.ingest.queue)
+        self.backfill = BackfillFunction(
+            self, "Backfill", settings=settings, code=self.code, bucket=self.media.bucket, ingest=self.ingest.queue,
+            search=self.search,
+        ) if settings.backfill and self.ingest else None
+        if self.backfill:
+            self.alarms.watch_queue(
+                "BackfillFailures", self.backfill.failures,
+                "A backfill invocation failed: its event (with the continuation_token to resume from) is in the "
+                "backfill failure queue.",
+            )
+        self.api = SearchApi(
+            self, "Api", settings=settings, code=self.code, bucket=self.media.bucket, search=self.search,
+        ) if settings.api else None
 
     def _outputs(self) -> None:
         def output(name: str, value: str, description: str) -> None:
@@ -73,6 +99,18 @@ class MediaIndexStack(cdk.Stack):
             output("QueueUrl", self.ingest.queue.queue_url, "Queue of S3 notifications waiting to be indexed")
         output("DeadLetterQueueUrl", self.dead_letters.queue.queue_url, "Notifications that could not be indexed")
         output("FunctionName", self.indexer.function.function_name, "The indexer function")
+        if self.video_state:
+            output("VideoStateTable", self.video_state.table.table_name, "Progress of long videos analysed in parts")
+        if self.backfill:
+            output("BackfillFunctionName", self.backfill.function.function_name,
+                   "Invoke with {\"bucket\": ...} to index what the bucket already holds (docs/deploy.md)")
+            output("BackfillFailureQueueUrl", self.backfill.failures.queue_url,
+                   "Failed backfill invocations, each with the continuation_token to resume from")
+        if self.api:
+            output("ApiUrl", self.api.url, "Search API (every route needs a Cognito token)")
+            output("UserPoolId", self.api.user_pool.user_pool_id, "Cognito user pool of the API's users")
+            output("UserPoolClientId", self.api.client.user_pool_client_id, "App client of the web page")
+            output("SignInUrl", self.api.sign_in_url, "Cognito hosted sign-in domain")
 
     def _acknowledge_cdk_helpers(self) -> None:
         """Lambda functions CDK itself adds to install bucket notifications and empty buckets on destroy."""

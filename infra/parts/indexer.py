@@ -31,7 +31,7 @@ ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Archite
 class IndexerFunction(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: DeploySettings, dead_letters: sqs.IQueue,
-        ingest: sqs.IQueue | None, index_url: str,
+        ingest: sqs.IQueue | None, index_url: str, code: lambda_.Code | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
@@ -55,7 +55,8 @@ class IndexerFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURES[settings.architecture],
             handler=S3_HANDLER if direct else SQS_HANDLER,
-            code=PipBundle(settings.architecture).code(),
+            # one asset for every function of the stack (stack.py builds it once): bundled once per synth
+            code=code or PipBundle(settings.architecture).code(),
             memory_size=settings.memory_mb,
             timeout=cdk.Duration.seconds(settings.timeout_seconds),
             role=self.role,

@@ -67,6 +67,19 @@ class Alarms(Construct):
                 "worth its monthly charge here.",
             )
 
+    def watch_queue(self, construct_id: str, queue: sqs.IQueue, description: str) -> cloudwatch.Alarm:
+        """An alarm (mailed like the others) when anything waits in `queue`: a failure destination of a later part."""
+        alarm = self._add(queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
+                          .create_alarm(
+            self, construct_id, alarm_description=description, threshold=1, evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        ))
+        if self.topic is not None:
+            alarm.add_alarm_action(actions.SnsAction(self.topic))
+            alarm.add_ok_action(actions.SnsAction(self.topic))
+        return alarm
+
     def _add(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
         self.alarms.append(alarm)
         return alarm

@@ -124,8 +124,15 @@ class SearchIndex(Construct):
 
     def grant_read_write(self, role: iam.IRole) -> None:
         """Both sides: the role's own policy, and (on a new domain) the domain's access policy naming the role."""
+        self._grant(role, READ_WRITE_ACTIONS)
+
+    def grant_read(self, role: iam.IRole) -> None:
+        """Searching and reading documents only (GET, HEAD, and POST for _search, _count, _mget), both sides."""
+        self._grant(role, READ_ACTIONS)
+
+    def _grant(self, role: iam.IRole, actions: tuple[str, ...]) -> None:
         resources = [self.domain_arn, f"{self.domain_arn}/*"]
-        role.add_to_principal_policy(iam.PolicyStatement(actions=list(READ_WRITE_ACTIONS), resources=resources))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=resources))
         acknowledge(
             role, wildcard_finding(role, resources[1]),
             "Index paths of this one OpenSearch domain (the alias, its versioned indices, _bulk, _search): IAM "
@@ -133,5 +140,5 @@ class SearchIndex(Construct):
         )
         if self.domain is not None:
             self.access_policy.add_statements(iam.PolicyStatement(
-                principals=[iam.ArnPrincipal(role.role_arn)], actions=list(READ_WRITE_ACTIONS), resources=resources,
+                principals=[iam.ArnPrincipal(role.role_arn)], actions=list(actions), resources=resources,
             ))

@@ -39,7 +39,8 @@ def ids(stack):
         "queue": logical(stack.ingest.queue), "dlq": logical(stack.dead_letters.queue),
         "function": logical(stack.indexer.function), "role": logical(stack.indexer.role),
         "domain": logical(stack.search.domain), "collection": stack.resolve(stack.faces.resource.logical_id),
-        "log_group": logical(stack.indexer.log_group),
+        "log_group": logical(stack.indexer.log_group), "backfill_role": logical(stack.backfill.role),
+        "backfill_failures": logical(stack.backfill.failures),
     }
 
 
@@ -166,9 +167,11 @@ def test_opensearch_access_is_this_domain_only(template, ids):
     assert all(":domain/mediaindex" in r for r in rendered)
 
 
-def test_function_may_send_to_the_dead_letter_queue(template, ids):
+def test_function_may_send_to_the_dead_letter_queue_and_back_to_the_ingest_queue(template, ids):
     sends = [s for s in role_statements(template, ids["role"]) if "sqs:SendMessage" in _actions(s)]
-    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [ids["dlq"], "Arn"]}]
+    # the ingest queue: a long video's continuation message (long_videos, on by default)
+    assert sorted(str(s["Resource"]) for s in sends) == sorted(
+        str({"Fn::GetAtt": [ids[q], "Arn"]}) for q in ("dlq", "queue"))
 
 
 def test_media_bucket_is_private_encrypted_versioned_and_logged(template, ids):
@@ -192,7 +195,7 @@ def test_media_bucket_is_private_encrypted_versioned_and_logged(template, ids):
         assert any(s["Condition"] == {"NumericLessThan": {"s3:TlsVersion": 1.2}} for s in denies)
 
 
-def test_domain_is_encrypted_https_only_and_admits_only_the_function(template, ids):
+def test_domain_is_encrypted_https_only_and_admits_only_the_functions(template, ids):
     domain = resources(template, "AWS::OpenSearchService::Domain")[ids["domain"]]
     props = domain["Properties"]
     assert props["EncryptionAtRestOptions"] == {"Enabled": True}
@@ -201,7 +204,12 @@ def test_domain_is_encrypted_https_only_and_admits_only_the_function(template, i
     assert props["DomainEndpointOptions"]["TLSSecurityPolicy"].startswith("Policy-Min-TLS-1-2")
     assert props["ClusterConfig"]["InstanceType"] == "t3.small.search"
     statements = props["AccessPolicies"]["Statement"]
-    assert [s["Principal"] for s in statements] == [{"AWS": {"Fn::GetAtt": [ids["role"], "Arn"]}}]
+    # the indexer reads and writes; the backfill function (on by default) only reads
+    assert [(s["Principal"], set(as_list(s["Action"]))) for s in statements] == [
+        ({"AWS": {"Fn::GetAtt": [ids["role"], "Arn"]}},
+         {"es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"}),
+        ({"AWS": {"Fn::GetAtt": [ids["backfill_role"], "Arn"]}}, {"es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost"}),
+    ]
     assert all(s["Effect"] == "Allow" and "*" not in str(s["Principal"]) for s in statements)
     assert set(props["LogPublishingOptions"]) == {"SEARCH_SLOW_LOGS", "INDEX_SLOW_LOGS", "ES_APPLICATION_LOGS"}
     assert domain["DeletionPolicy"] == "Retain"
@@ -215,7 +223,8 @@ def test_face_collection_is_created_and_deleted_with_the_stack(template, ids):
 
 def test_alarms_watch_the_dead_letter_queue_errors_and_backlog(template, ids):
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
-    by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms}
+    by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms
+                 if a["Properties"]["Dimensions"][0]["Value"] != {"Fn::GetAtt": [ids["backfill_failures"], "QueueName"]}}
     dlq = by_metric["ApproximateNumberOfMessagesVisible"]
     assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [ids["dlq"], "QueueName"]}}]
     assert dlq["Threshold"] == 1 and dlq["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"

@@ -1,0 +1,197 @@
+"""The search API (context api=true): an HTTP API whose every route needs a Cognito JWT, in front of one function.
+
+- Users: a Cognito user pool without self sign-up (an administrator creates each user), TOTP multi-factor
+  authentication required, and a hosted sign-in page (the pool's domain) with one public app client for the web
+  page: authorization code grant with PKCE, returning to `api_callback_urls`.
+- The API: API Gateway HTTP API, payload format 2.0, a JWT authorizer (the user pool) on the $default route (so on
+  every path), CORS for the callback URLs' origins, JSON access logs, stage throttling (`api_rate`, `api_burst`).
+- The function `mediaindex.entrypoints.aws_api.handler` (the indexer's code asset): reads the search index
+  (GET, HEAD, POST for _search), signs S3 GET URLs for the media it serves (s3:GetObject on the bucket, used only
+  to presign), and with `api_writes` (MEDIAINDEX_API_WRITES=1) may change people: their photos under the people
+  prefix (the indexer enrols them from the bucket's notifications).
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.bundling import RUNTIME
+from infra.parts import retention
+from infra.parts.indexer import ARCHITECTURES
+from infra.parts.nag import acknowledge, wildcard_finding
+from infra.parts.search import SearchIndex
+from infra.settings import DeploySettings
+
+HANDLER = "mediaindex.entrypoints.aws_api.handler"
+# API Gateway gives an integration at most 30 s; the function stops first so the caller sees its error, not a 503.
+TIMEOUT_SECONDS = 29
+MEMORY_MB = 512
+# What people writes are allowed to do to the bucket: add and remove enrolment photos (the indexer does the rest).
+PEOPLE_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject")
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "user": "$context.authorizer.claims.sub",
+    "requestTime": "$context.requestTime", "routeKey": "$context.routeKey", "path": "$context.path",
+    "status": "$context.status", "responseLength": "$context.responseLength",
+    "latencyMs": "$context.responseLatency", "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+}
+
+
+def origins(urls: tuple[str, ...]) -> list[str]:
+    """The web page's origins (scheme://host[:port]) from the URLs the sign-in returns to: CORS allows these."""
+    return list(dict.fromkeys(f"{u.scheme}://{u.netloc}" for u in map(urlsplit, urls)))
+
+
+class SearchApi(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: DeploySettings, code: lambda_.Code,
+        bucket: s3.IBucket, search: SearchIndex,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        keep = cdk.RemovalPolicy.DESTROY if settings.destroys_data else cdk.RemovalPolicy.RETAIN
+
+        # ---- who may call it -----------------------------------------------------------------------------------
+        self.user_pool = cognito.UserPool(
+            self, "Users",
+            self_sign_up_enabled=False,  # an administrator creates each user (admin-create-user)
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12, require_lowercase=True, require_uppercase=True, require_digits=True,
+                require_symbols=True, temp_password_validity=cdk.Duration.days(3),
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),  # an authenticator app: no SMS charges
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.ESSENTIALS,
+            removal_policy=keep,
+        )
+        prefix = settings.api_auth_domain or f"{settings.auth_domain_base}-{stack.account}"
+        self.domain = self.user_pool.add_domain(
+            "SignIn", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=prefix),
+        )
+        self.client = self.user_pool.add_client(
+            "Web",
+            generate_secret=False,  # a page in a browser keeps no secret: PKCE protects the code exchange
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+                callback_urls=list(settings.api_callback_urls),
+                logout_urls=list(settings.api_callback_urls),
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            prevent_user_existence_errors=True,
+            access_token_validity=cdk.Duration.hours(1),
+            id_token_validity=cdk.Duration.hours(1),
+            refresh_token_validity=cdk.Duration.days(30),
+        )
+        acknowledge(
+            self.user_pool, "AwsSolutions-COG3",
+            "Threat protection (advanced security) needs the Plus feature plan, charged per monthly active user; "
+            "this pool has no self sign-up (an administrator creates every user) and requires TOTP MFA, which "
+            "covers the credential-stuffing risk it would score.",
+        )
+
+        # ---- the function --------------------------------------------------------------------------------------
+        self.role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="mediaindex search API: reads the search index, presigns media GETs"
+                        + (", changes people's photos" if settings.api_writes else ""),
+        )
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=retention(settings.log_retention_days), removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self, "Function",
+            description="mediaindex: search API (HTTP API, JWT from Cognito)",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURES[settings.architecture],
+            handler=HANDLER,
+            code=code,
+            memory_size=MEMORY_MB,
+            timeout=cdk.Duration.seconds(TIMEOUT_SECONDS),
+            role=self.role,
+            log_group=self.log_group,
+            environment={
+                "MEDIAINDEX_INDEX": search.endpoint_url,
+                "MEDIAINDEX_INDEX_NAME": settings.index_name,
+                "MEDIAINDEX_OPENSEARCH_AUTH": "sigv4",
+                "MEDIAINDEX_MEDIA_BUCKET": bucket.bucket_name,
+                "MEDIAINDEX_PEOPLE_PREFIX": settings.people_prefix,
+                "MEDIAINDEX_API_WRITES": "1" if settings.api_writes else "0",
+                "POWERTOOLS_SERVICE_NAME": "mediaindex-api",
+                "POWERTOOLS_LOG_LEVEL": settings.log_level.upper(),
+            },
+        )
+        search.grant_read(self.role)
+        objects = bucket.arn_for_objects("*")
+        # a presigned URL carries the signer's rights: the function only needs GetObject for it to work
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+        acknowledge(
+            self.role, wildcard_finding(self.role, objects),
+            "The API serves any indexed file of this one media bucket (a presigned GET per request): the wildcard "
+            "is the object key only.",
+        )
+        if settings.api_writes:
+            people = bucket.arn_for_objects(f"{settings.people_prefix}*")
+            self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(PEOPLE_WRITE_ACTIONS), resources=[people]))
+            acknowledge(
+                self.role, wildcard_finding(self.role, people),
+                "With api_writes, users add and remove enrolment photos under the people prefix (one folder per "
+                "person, named by the user): only keys under that prefix.",
+            )
+        acknowledge(
+            self.function, "AwsSolutions-L1",
+            f"Pinned to Python {RUNTIME.name.removeprefix('python')}: it shares the indexer's code asset, whose "
+            "wheels are fetched for exactly this CPython version (pip --python-version).",
+        )
+
+        # ---- the HTTP API --------------------------------------------------------------------------------------
+        self.api = apigw.HttpApi(
+            self, "Http",
+            description="mediaindex search API",
+            default_integration=integrations.HttpLambdaIntegration(
+                "Search", self.function, payload_format_version=apigw.PayloadFormatVersion.VERSION_2_0,
+            ),
+            default_authorizer=authorizers.HttpUserPoolAuthorizer(
+                "Cognito", self.user_pool, user_pool_clients=[self.client],
+            ),
+            # preflight requests are answered by API Gateway itself, before any authorizer
+            cors_preflight=apigw.CorsPreflightOptions(
+                allow_origins=origins(settings.api_callback_urls),
+                allow_methods=[apigw.CorsHttpMethod.ANY],
+                allow_headers=["authorization", "content-type"],
+                max_age=cdk.Duration.hours(1),
+            ),
+            create_default_stage=False,
+        )
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=retention(settings.log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.stage = self.api.add_stage(
+            "Stage", stage_name="$default", auto_deploy=True,
+            throttle=apigw.ThrottleSettings(rate_limit=settings.api_rate, burst_limit=settings.api_burst),
+        )
+        cfn_stage: apigw.CfnStage = self.stage.node.default_child  # type: ignore[assignment]
+        cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
+            destination_arn=self.access_logs.log_group_arn,
+            format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
+        )
+        self.url = self.api.api_endpoint
+        self.sign_in_url = self.domain.base_url()

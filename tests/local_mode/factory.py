@@ -1,0 +1,26 @@
+"""Pipeline factories for `--pipeline-factory` (the bulk runner's plug-in point), so CLI subprocesses and their
+worker processes run with a fake analyzer instead of loading the local models. The real models have their own
+tests here (marked `models`)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from mediaindex import bootstrap
+from mediaindex.services.indexing import Pipeline
+from tests.fakes import FakeAnalyzer
+
+
+class SlowFakeAnalyzer(FakeAnalyzer):
+    """The fake analyzer, taking FAKE_ANALYZER_DELAY seconds a picture (so a test can kill a run midway)."""
+
+    def analyze(self, picture):
+        time.sleep(float(os.environ.get("FAKE_ANALYZER_DELAY", "0")))
+        return super().analyze(picture)
+
+
+def fake_pipeline(settings, storage):
+    index = bootstrap.build_index(settings)
+    index.ensure_ready()
+    return Pipeline(storage=storage, analyzer=SlowFakeAnalyzer(), index=index).handle

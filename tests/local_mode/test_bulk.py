@@ -1,0 +1,202 @@
+"""The bulk runner in this process with the fake analyzer: what is skipped, what fails and why, prune, Ctrl-C,
+and the three ways of running workers (inline, threads, processes)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+from mediaindex.adapters.index.sqlite import SqliteIndex
+from mediaindex.adapters.storage.folder import FolderStorage
+from mediaindex.config import Settings
+from mediaindex.domain import document as docs
+from mediaindex.domain.query import Query
+from mediaindex.services.bulk import BulkIndexer, Source, WorkerSpec, is_unchanged
+from mediaindex.services.indexing import Pipeline
+from tests.fakes import FakeAnalyzer
+from tests.local_mode.conftest import FAKE
+
+
+class CountingStorage(FolderStorage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    def read(self, ref):
+        self.reads.append(ref.key)
+        return super().read(ref)
+
+
+@pytest.fixture
+def index(tmp_path):
+    idx = SqliteIndex(str(tmp_path / "index.db"))
+    idx.ensure_ready()
+    yield idx
+    idx.close()
+
+
+@pytest.fixture
+def rig(index):
+    """An inline runner on a fake-analyzer pipeline, with a storage that counts reads."""
+    storage = CountingStorage()
+    analyzer = FakeAnalyzer()
+    pipeline = Pipeline(storage=storage, analyzer=analyzer, index=index)
+
+    def make(**options):
+        return BulkIndexer(index=index, spec=WorkerSpec(Settings()), storage=storage, handle=pipeline.handle,
+                           analyzer_name="fake", **options)
+
+    return make, storage, analyzer
+
+
+def live_docs(index):
+    return [d for d in index.iter_documents() if d["status"] != "deleted"]
+
+
+def test_indexes_a_folder_then_skips_every_unchanged_file_without_reading_it(rig, photos, index):
+    make, storage, analyzer = rig
+    first = make().run([Source.parse(str(photos))]).to_dict()
+    assert (first["listed"], first["indexed"], first["unchanged"], first["failed"]) == (40, 40, 0, 0)
+    assert first["complete"] and not first["interrupted"]
+    assert analyzer.calls == 40 and len(storage.reads) == 40
+    keys = sorted(d["key"] for d in live_docs(index))
+    assert keys == sorted(str(p) for p in photos.iterdir())
+
+    second = make().run([Source.parse(str(photos))]).to_dict()
+    assert (second["listed"], second["indexed"], second["unchanged"]) == (40, 0, 40)
+    assert len(storage.reads) == 40 and analyzer.calls == 40  # not one file read again
+
+
+def test_a_modified_file_is_indexed_again_and_a_copy_reuses_the_analysis(rig, photos, index):
+    make, storage, analyzer = rig
+    make().run([Source.parse(str(photos))])
+    husky = photos / "n02110185_Siberian_husky.JPEG"
+    data = husky.read_bytes()
+    husky.write_bytes(data + b"\0")  # new bytes and a new size
+    shutil.copyfile(photos / "n07747607_orange.JPEG", photos / "orange copy.jpg")
+    r = make().run([Source.parse(str(photos))]).to_dict()
+    assert (r["indexed"], r["reused"], r["unchanged"]) == (1, 1, 39)
+    assert analyzer.calls == 41
+
+
+def test_failed_files_are_listed_with_their_reasons_and_not_retried_until_asked(rig, photos, index):
+    make, storage, analyzer = rig
+    (photos / "notes.txt").write_text("not a picture")
+    (photos / "empty.jpg").write_bytes(b"")
+    (photos / "cut.jpg").write_bytes((photos / "n07747607_orange.JPEG").read_bytes()[:300])
+    r = make().run([Source.parse(str(photos))]).to_dict()
+    assert r["failed"] == 3 and r["indexed"] == 40
+    reasons = {os.path.basename(f["key"]): f["reason"] for f in r["failures"]}
+    assert set(reasons) == {"notes.txt", "empty.jpg", "cut.jpg"}
+    assert all(reason and ":" in reason for reason in reasons.values())  # "code: message"
+    assert reasons["empty.jpg"].startswith("empty_file")
+    failed = index.search(Query.from_options("status:failed", limit=10))
+    assert failed.total == 3 and {d["error"] for d in failed.hits} == set(reasons.values())
+
+    again = make().run([Source.parse(str(photos))]).to_dict()
+    assert (again["failed"], again["unchanged"]) == (0, 43)
+    retried = make(retry_failed=True).run([Source.parse(str(photos))]).to_dict()
+    assert (retried["failed"], retried["unchanged"]) == (3, 40)
+
+
+def test_prune_removes_documents_of_vanished_files_only_under_the_given_folder(rig, photos, tmp_path, index):
+    make, storage, analyzer = rig
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copyfile(photos / "n07747607_orange.JPEG", other / "orange.jpg")
+    make().run([Source.parse(str(photos)), Source.parse(str(other))])
+    (photos / "n07747607_orange.JPEG").unlink()
+    (other / "orange.jpg").unlink()
+
+    kept = make().run([Source.parse(str(photos))]).to_dict()
+    assert kept["removed"] == 0 and len(live_docs(index)) == 41  # without --prune nothing is forgotten
+
+    pruned = make(prune=True).run([Source.parse(str(photos))]).to_dict()
+    assert pruned["removed"] == 1
+    keys = {d["key"] for d in live_docs(index)}
+    assert str(photos / "n07747607_orange.JPEG") not in keys
+    assert str(other / "orange.jpg") in keys  # not under the pruned folder
+    stale = index.get(docs.document_id("", str(photos / "n07747607_orange.JPEG")))
+    assert stale.doc["status"] == "deleted"
+
+
+def test_ctrl_c_stops_cleanly_keeps_what_is_done_and_never_prunes(rig, photos, index):
+    make, storage, analyzer = rig
+    runner = make(prune=True)
+    inner = runner.handle
+    seen = []
+
+    def interrupting(event):
+        if len(seen) == 10:
+            raise KeyboardInterrupt
+        seen.append(event)
+        return inner(event)
+
+    runner.handle = interrupting
+    (photos / "gone.jpg").write_bytes((photos / "n07747607_orange.JPEG").read_bytes())
+    make().run([Source.parse(str(photos / "gone.jpg"))])
+    (photos / "gone.jpg").unlink()  # vanished: a complete run with prune would tombstone it
+    r = runner.run([Source.parse(str(photos))]).to_dict()
+    assert r["interrupted"] and not r["complete"]
+    assert r["indexed"] + r["reused"] == 10 and r["removed"] == 0
+    assert index.get(docs.document_id("", str(photos / "gone.jpg"))).doc["status"] == "indexed"
+    done = len(live_docs(index)) - 1
+    assert done == 10
+    resumed = make().run([Source.parse(str(photos))]).to_dict()
+    assert resumed["unchanged"] == done and resumed["indexed"] + resumed["reused"] == 40 - done
+    assert len(live_docs(index)) == 41  # and gone.jpg, until a complete run prunes it
+    assert make(prune=True).run([Source.parse(str(photos))]).to_dict()["removed"] == 1
+    assert len(live_docs(index)) == 40
+
+
+def test_threads_index_each_file_once(index, photos):
+    storage = CountingStorage()
+    analyzer = FakeAnalyzer()
+    pipeline = Pipeline(storage=storage, analyzer=analyzer, index=index)
+    runner = BulkIndexer(index=index, spec=WorkerSpec(Settings()), storage=storage, handle=pipeline.handle,
+                         workers=4, threads=True)
+    r = runner.run([Source.parse(str(photos))]).to_dict()
+    assert r["mode"] == "threads" and r["indexed"] == 40
+    assert sorted(storage.reads) == sorted(str(p) for p in photos.iterdir())
+
+
+def test_worker_processes_build_their_own_pipeline(tmp_path, photos, monkeypatch):
+    monkeypatch.delenv("FAKE_ANALYZER_DELAY", raising=False)
+    settings = Settings(home=tmp_path / "home")
+    idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
+    runner = BulkIndexer(index=idx, spec=WorkerSpec(settings, factory=FAKE), workers=2)
+    started = time.monotonic()
+    r = runner.run([Source.parse(str(photos))]).to_dict()
+    assert r["mode"] == "processes" and r["workers"] == 2
+    assert r["indexed"] == 40, r
+    assert {d["analyzer"] for d in live_docs(idx)} == {"fake"}
+    assert time.monotonic() - started < 120
+
+
+def test_unchanged_rule_matches_the_pipelines():
+    from mediaindex.ports import ObjectInfo, ObjectRef
+
+    info = ObjectInfo(ObjectRef("", "/a.jpg"), 10, etag="e1")
+    doc = {"status": "indexed", "etag": "e1", "size": 10, "analyzer": "local"}
+    assert is_unchanged(info, doc, "local")
+    assert not is_unchanged(info, doc, "rekognition")  # another analyzer: analyse again
+    assert not is_unchanged(info, {**doc, "size": 11}, "local")
+    assert not is_unchanged(info, {**doc, "status": "deleted"}, "local")
+    assert is_unchanged(info, {**doc, "status": "failed", "analyzer": None}, "local")
+    assert not is_unchanged(ObjectInfo(info.ref, 10, etag=None), doc, "local")
+
+
+def test_sources(tmp_path):
+    assert Source.parse("s3://bucket/some/prefix") == Source("bucket", "some/prefix")
+    assert Source.parse(f"{tmp_path}/x/..") == Source("", str(tmp_path))
+    folder = Source("", "/data/pics")
+    assert folder.covers({"bucket": "", "key": "/data/pics/a/b.jpg"})
+    assert not folder.covers({"bucket": "", "key": "/data/pictures/b.jpg"})
+    assert not folder.covers({"bucket": "b", "key": "/data/pics/b.jpg"})
+    with pytest.raises(Exception, match="no such file"):
+        Source.parse(str(tmp_path / "missing"))
+    with pytest.raises(Exception, match="names no bucket"):
+        Source.parse("s3://")

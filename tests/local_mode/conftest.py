@@ -10,6 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = "tests.local_mode.factory:fake_pipeline"
+# the `mediaindex` command, with this interpreter
+MEDIAINDEX = [sys.executable, "-c", "import sys; from mediaindex.entrypoints.cli import main; sys.exit(main())"]
 
 
 @pytest.fixture
@@ -37,6 +39,6 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300, **k
     """`mediaindex ARGS` in a subprocess (as a user runs it), from the repository root."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "mediaindex.entrypoints.cli", *args], cwd=ROOT, env=full_env, capture_output=True,
+        [*MEDIAINDEX, *args], cwd=ROOT, env=full_env, capture_output=True,
         text=True, timeout=timeout, **kwargs,
     )

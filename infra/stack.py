@@ -85,6 +85,7 @@ class MediaIndexStack(cdk.Stack):
             )
         self.api = SearchApi(
             self, "Api", settings=settings, code=self.code, bucket=self.media.bucket, search=self.search,
+            collection_arn=self.faces.arn,
         ) if settings.api else None
 
     def _outputs(self) -> None:

@@ -5,10 +5,12 @@
   page: authorization code grant with PKCE, returning to `api_callback_urls`.
 - The API: API Gateway HTTP API, payload format 2.0, a JWT authorizer (the user pool) on the $default route (so on
   every path), CORS for the callback URLs' origins, JSON access logs, stage throttling (`api_rate`, `api_burst`).
-- The function `mediaindex.entrypoints.aws_api.handler` (the indexer's code asset): reads the search index
-  (GET, HEAD, POST for _search), signs S3 GET URLs for the media it serves (s3:GetObject on the bucket, used only
-  to presign), and with `api_writes` (MEDIAINDEX_API_WRITES=1) may change people: their photos under the people
-  prefix (the indexer enrols them from the bucket's notifications).
+- The function `mediaindex.entrypoints.aws_api.handler` (the indexer's code asset; functions/mediaindex/api/):
+  reads the search index (GET, HEAD, POST for _search), reads media objects (presigned GET redirects, which carry
+  the function's rights, and thumbnails it renders), lists the enrolled people (rekognition:ListFaces on the
+  collection). With `api_writes` (MEDIAINDEX_API_WRITES=1) it may also change people as the people service does
+  on Rekognition: IndexFaces / DeleteFaces on the collection, SearchFacesByImage to re-match indexed photos, and
+  writes of the re-matched documents to the index.
 """
 
 from __future__ import annotations
@@ -37,9 +39,15 @@ from infra.settings import DeploySettings
 HANDLER = "mediaindex.entrypoints.aws_api.handler"
 # API Gateway gives an integration at most 30 s; the function stops first so the caller sees its error, not a 503.
 TIMEOUT_SECONDS = 29
-MEMORY_MB = 512
-# What people writes are allowed to do to the bucket: add and remove enrolment photos (the indexer does the rest).
-PEOPLE_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject")
+MEMORY_MB = 1024  # thumbnails decode a whole photo (Pillow) before shrinking it
+# Read-only: the people page lists who is enrolled.
+PEOPLE_READ_ACTIONS = ("rekognition:ListFaces", "rekognition:DescribeCollection")
+# api_writes: enrol (IndexFaces, replacing a photo's faces with DeleteFaces), forget (ListFaces, DeleteFaces), and
+# re-match the indexed photos (SearchFacesByImage): services/people.py on the Rekognition collection.
+PEOPLE_WRITE_ACTIONS = ("rekognition:IndexFaces", "rekognition:DeleteFaces", "rekognition:SearchFacesByImage")
+# Variables of the indexer's environment the API does not read: the dead-letter queue and video limits.
+NOT_FOR_THE_API = ("MEDIAINDEX_DLQ_URL", "MEDIAINDEX_MAX_RECEIVES", "MEDIAINDEX_MAX_VIDEO_BYTES",
+                   "MEDIAINDEX_VIDEO_INTERVAL")
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "user": "$context.authorizer.claims.sub",
     "requestTime": "$context.requestTime", "routeKey": "$context.routeKey", "path": "$context.path",
@@ -57,7 +65,7 @@ def origins(urls: tuple[str, ...]) -> list[str]:
 class SearchApi(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: DeploySettings, code: lambda_.Code,
-        bucket: s3.IBucket, search: SearchIndex,
+        bucket: s3.IBucket, search: SearchIndex, collection_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -98,12 +106,14 @@ class SearchApi(Construct):
             id_token_validity=cdk.Duration.hours(1),
             refresh_token_validity=cdk.Duration.days(30),
         )
-        acknowledge(
-            self.user_pool, "AwsSolutions-COG3",
-            "Threat protection (advanced security) needs the Plus feature plan, charged per monthly active user; "
-            "this pool has no self sign-up (an administrator creates every user) and requires TOTP MFA, which "
-            "covers the credential-stuffing risk it would score.",
+        plus_plan = (
+            "Threat protection (adaptive authentication, compromised-credential checks) needs the Plus feature "
+            "plan, charged per monthly active user; this pool has no self sign-up (an administrator creates "
+            "every user) and requires TOTP MFA at every sign-in, which covers the credential-stuffing risk it "
+            "would score. Switch feature_plan to PLUS in infra/parts/api.py to turn it on."
         )
+        acknowledge(self.user_pool, "AwsSolutions-COG3", plus_plan)
+        acknowledge(self.user_pool, "AwsSolutions-COG8", plus_plan)
 
         # ---- the function --------------------------------------------------------------------------------------
         self.role = iam.Role(
@@ -127,34 +137,24 @@ class SearchApi(Construct):
             timeout=cdk.Duration.seconds(TIMEOUT_SECONDS),
             role=self.role,
             log_group=self.log_group,
-            environment={
-                "MEDIAINDEX_INDEX": search.endpoint_url,
-                "MEDIAINDEX_INDEX_NAME": settings.index_name,
-                "MEDIAINDEX_OPENSEARCH_AUTH": "sigv4",
-                "MEDIAINDEX_MEDIA_BUCKET": bucket.bucket_name,
-                "MEDIAINDEX_PEOPLE_PREFIX": settings.people_prefix,
-                "MEDIAINDEX_API_WRITES": "1" if settings.api_writes else "0",
-                "POWERTOOLS_SERVICE_NAME": "mediaindex-api",
-                "POWERTOOLS_LOG_LEVEL": settings.log_level.upper(),
-            },
+            environment=self.environment(settings, search.endpoint_url, bucket.bucket_name),
         )
-        search.grant_read(self.role)
         objects = bucket.arn_for_objects("*")
-        # a presigned URL carries the signer's rights: the function only needs GetObject for it to work
+        # a presigned URL carries the signer's rights: GetObject makes the redirects work (and the thumbnails)
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
         acknowledge(
             self.role, wildcard_finding(self.role, objects),
-            "The API serves any indexed file of this one media bucket (a presigned GET per request): the wildcard "
-            "is the object key only.",
+            "The API serves any indexed file of this one media bucket (a presigned GET or a thumbnail per "
+            "request): the wildcard is the object key only.",
         )
+        people = "people" in settings.features
         if settings.api_writes:
-            people = bucket.arn_for_objects(f"{settings.people_prefix}*")
-            self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(PEOPLE_WRITE_ACTIONS), resources=[people]))
-            acknowledge(
-                self.role, wildcard_finding(self.role, people),
-                "With api_writes, users add and remove enrolment photos under the people prefix (one folder per "
-                "person, named by the user): only keys under that prefix.",
-            )
+            search.grant_read_write(self.role)  # re-matched documents are written back (compare-and-set)
+        else:
+            search.grant_read(self.role)
+        if people:
+            actions = PEOPLE_READ_ACTIONS + (PEOPLE_WRITE_ACTIONS if settings.api_writes else ())
+            self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=[collection_arn]))
         acknowledge(
             self.function, "AwsSolutions-L1",
             f"Pinned to Python {RUNTIME.name.removeprefix('python')}: it shares the indexer's code asset, whose "
@@ -164,6 +164,7 @@ class SearchApi(Construct):
         # ---- the HTTP API --------------------------------------------------------------------------------------
         self.api = apigw.HttpApi(
             self, "Http",
+            api_name=f"{settings.stack_name}-search",
             description="mediaindex search API",
             default_integration=integrations.HttpLambdaIntegration(
                 "Search", self.function, payload_format_version=apigw.PayloadFormatVersion.VERSION_2_0,
@@ -195,3 +196,15 @@ class SearchApi(Construct):
         )
         self.url = self.api.api_endpoint
         self.sign_in_url = self.domain.base_url()
+
+    @staticmethod
+    def environment(settings: DeploySettings, index_url: str, bucket_name: str) -> dict[str, str]:
+        """The indexer's settings (so the people service builds the same Rekognition collection and index) plus the
+        bucket it serves and whether writes are allowed."""
+        env = {k: v for k, v in settings.handler_environment(index_url, dlq_url="").items() if k not in NOT_FOR_THE_API}
+        env.update({
+            "MEDIAINDEX_MEDIA_BUCKET": bucket_name,
+            "MEDIAINDEX_API_WRITES": "1" if settings.api_writes else "0",
+            "POWERTOOLS_SERVICE_NAME": "mediaindex-api",
+        })
+        return env

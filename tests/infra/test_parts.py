@@ -1,0 +1,318 @@
+"""The optional parts (infra/parts/video.py, backfill.py, api.py): what each adds, with least privilege, in the
+default stack (long videos and backfill on) and with the search API on; each switched off leaves nothing behind.
+Then the contracts with the library: the names the stack sets are the ones the code reads, against moto."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.infra.conftest import as_list, resources, role_statements, synthesize
+
+ES_READ = {"es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost"}
+ES_WRITE = {"es:ESHttpPut", "es:ESHttpDelete"}
+
+
+def _id(stack, construct):
+    return stack.resolve(construct.node.default_child.logical_id)
+
+
+def _actions(statement):
+    return set(as_list(statement["Action"]))
+
+
+def _granted(template, role_id):
+    return {a: s["Resource"] for s in role_statements(template, role_id) for a in _actions(s)}
+
+
+@pytest.fixture(scope="module")
+def default(tmp_path_factory):
+    return synthesize(tmp_path_factory.mktemp("cdk"))
+
+
+@pytest.fixture(scope="module")
+def with_api(tmp_path_factory):
+    return synthesize(tmp_path_factory.mktemp("cdk"), api="true", backfill_inventory_bucket="my-inventory",
+                      api_callback_urls="https://media.example.com/app/,http://localhost:8000/")
+
+
+@pytest.fixture(scope="module")
+def with_writes(tmp_path_factory):
+    return synthesize(tmp_path_factory.mktemp("cdk"), api="1", api_writes="true", long_videos="false",
+                      backfill="false")
+
+
+# ---- long videos -------------------------------------------------------------------------------------------------
+def test_video_state_table_has_the_key_ttl_and_encryption_the_library_uses(default):
+    template, stack = default
+    table = resources(template, "AWS::DynamoDB::Table")[_id(stack, stack.video_state.table)]
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["DeletionPolicy"] == "Delete"  # progress notes, rebuilt by analysing again
+
+
+def test_indexer_gets_only_the_state_calls_and_the_continuation_queue(default):
+    template, stack = default
+    table_id, queue_id = _id(stack, stack.video_state.table), _id(stack, stack.ingest.queue)
+    granted = _granted(template, _id(stack, stack.indexer.role))
+    dynamo = {a: r for a, r in granted.items() if a.startswith("dynamodb:")}
+    assert dynamo == {a: {"Fn::GetAtt": [table_id, "Arn"]} for a in
+                      ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")}
+    env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.indexer.function)]["Properties"][
+        "Environment"]["Variables"]
+    assert env["MEDIAINDEX_VIDEO_STATE_TABLE"] == {"Ref": table_id}
+    assert env["MEDIAINDEX_INGEST_QUEUE_URL"] == {"Ref": queue_id}
+
+
+@mock_aws
+def test_the_library_stores_state_in_a_table_shaped_like_the_stacks(default, monkeypatch):
+    from mediaindex.config import Settings
+    from mediaindex.services.video import DynamoVideoStateStore, make_video_indexer
+
+    template, stack = default
+    props = resources(template, "AWS::DynamoDB::Table")[_id(stack, stack.video_state.table)]["Properties"]
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(TableName="video-state", KeySchema=props["KeySchema"],
+                        AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props["BillingMode"])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("MEDIAINDEX_VIDEO_STATE_TABLE", "video-state")  # the name the stack's Ref resolves to
+    indexer = make_video_indexer(Settings.from_env({}), pipeline=object())
+    store = indexer.state_store
+    assert isinstance(store, DynamoVideoStateStore) and store.table == "video-state"
+    store.put("video:abc:rekognition:6:2", {"next_start": 120.0})
+    assert store.get("video:abc:rekognition:6:2") == {"next_start": 120.0}
+    item = client.get_item(TableName="video-state", Key={"pk": {"S": "video:abc:rekognition:6:2"}})["Item"]
+    assert props["TimeToLiveSpecification"]["AttributeName"] in item  # the attribute the table expires on
+    store.delete("video:abc:rekognition:6:2")
+    assert store.get("video:abc:rekognition:6:2") is None
+
+
+# ---- backfill ----------------------------------------------------------------------------------------------------
+def test_backfill_function_runs_the_backfill_handler_alone_for_15_minutes(default):
+    template, stack = default
+    function = resources(template, "AWS::Lambda::Function")[_id(stack, stack.backfill.function)]["Properties"]
+    assert function["Handler"] == "mediaindex.entrypoints.aws_backfill.handler"
+    assert function["Timeout"] == 900 and function["MemorySize"] == 512
+    assert function["ReservedConcurrentExecutions"] == 1  # two chains would send every file twice
+    env = function["Environment"]["Variables"]
+    indexer_env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.indexer.function)]["Properties"][
+        "Environment"]["Variables"]
+    assert env["MEDIAINDEX_QUEUE_URL"] == {"Ref": _id(stack, stack.ingest.queue)}
+    for same in ("MEDIAINDEX_INDEX", "MEDIAINDEX_INDEX_NAME", "MEDIAINDEX_OPENSEARCH_AUTH", "MEDIAINDEX_FEATURES"):
+        assert env[same] == indexer_env[same], same
+
+
+def test_backfill_failures_go_to_their_own_queue_without_retry(default):
+    template, stack = default
+    configs = [c["Properties"] for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+               if c["Properties"]["FunctionName"] == {"Ref": _id(stack, stack.backfill.function)}]
+    assert len(configs) == 1 and configs[0]["MaximumRetryAttempts"] == 0
+    failures = _id(stack, stack.backfill.failures)
+    assert configs[0]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [failures, "Arn"]}
+    alarms = [a for a in resources(template, "AWS::CloudWatch::Alarm").values()
+              if a["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [failures, "QueueName"]}}]]
+    assert len(alarms) == 1
+    assert {"BackfillFunctionName", "BackfillFailureQueueUrl"} <= set(template.to_json()["Outputs"])
+
+
+def test_backfill_lists_sends_reads_the_index_and_invokes_only_itself(default):
+    template, stack = default
+    role_id = _id(stack, stack.backfill.role)
+    granted = _granted(template, role_id)
+    media, queue = _id(stack, stack.media.bucket), _id(stack, stack.ingest.queue)
+    function, failures = _id(stack, stack.backfill.function), _id(stack, stack.backfill.failures)
+    assert granted["s3:ListBucket"] == {"Fn::GetAtt": [media, "Arn"]}
+    assert "s3:GetObject" not in granted  # it lists; the indexer reads the files
+    sends = [s["Resource"] for s in role_statements(template, role_id) if "sqs:SendMessage" in _actions(s)]
+    assert sorted(map(str, sends)) == sorted(map(str, [{"Fn::GetAtt": [queue, "Arn"]}, {"Fn::GetAtt": [failures, "Arn"]}]))
+    assert {a for a in granted if a.startswith("es:")} == ES_READ
+    assert granted["lambda:InvokeFunction"] == {"Fn::GetAtt": [function, "Arn"]}
+    assert not any(a.endswith(":*") or a == "*" for a in granted)
+
+
+def test_self_invocation_is_a_separate_policy_so_the_function_does_not_wait_for_itself(default):
+    template, stack = default
+    function_id = _id(stack, stack.backfill.function)
+    function = template.to_json()["Resources"][function_id]
+    waits_for = set(as_list(function.get("DependsOn", [])))
+    invoking = [name for name, p in resources(template, "AWS::IAM::Policy").items()
+                if any("lambda:InvokeFunction" in _actions(s) for s in p["Properties"]["PolicyDocument"]["Statement"])]
+    assert len(invoking) == 1 and invoking[0] not in waits_for
+
+
+def test_inventory_bucket_is_readable_only_when_named(with_api, default):
+    template, stack = with_api
+    granted = _granted(template, _id(stack, stack.backfill.role))
+    assert granted["s3:GetObject"] == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::my-inventory/*"]]}
+
+
+@mock_aws
+def test_the_backfill_handler_runs_on_the_environment_the_stack_sets(default, monkeypatch):
+    """The stack's variables (references replaced by what CloudFormation resolves them to) drive the real handler
+    against moto: files listed from the bucket, one message each on the queue the stack names."""
+    from mediaindex.adapters.s3_events import events_from_message_body
+    from mediaindex.entrypoints import aws_backfill
+
+    template, stack = default
+    env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.backfill.function)]["Properties"][
+        "Environment"]["Variables"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    s3.create_bucket(Bucket="media")
+    for key in ("a.jpg", "b/c.mp4", "d e.png"):
+        s3.put_object(Bucket="media", Key=key, Body=b"x" * 10)
+    queue_url = sqs.create_queue(QueueName="ingest")["QueueUrl"]
+    resolved = {"Ref": {_id(stack, stack.ingest.queue): queue_url}}
+    for name, value in env.items():
+        if isinstance(value, dict):  # a reference: the queue URL, or the domain endpoint (no index here)
+            value = resolved["Ref"].get(value.get("Ref"), "")
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("MEDIAINDEX_INDEX")  # no domain under moto: everything is enqueued
+
+    class Context:
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:backfill"
+
+        def get_remaining_time_in_millis(self):
+            return 900_000
+
+    aws_backfill.configure(s3=s3, sqs=sqs)
+    try:
+        result = aws_backfill.handler({"bucket": "media"}, Context())
+    finally:
+        aws_backfill.configure()
+    assert result["done"] and result["sent"] == 3
+    keys = set()
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            break
+        keys |= {events_from_message_body(m["Body"])[0].ref.key for m in got}
+    assert keys == {"a.jpg", "b/c.mp4", "d e.png"}
+
+
+# ---- one code asset ----------------------------------------------------------------------------------------------
+def test_every_function_of_the_stack_shares_one_code_asset(with_api):
+    template, _ = with_api
+    ours = [f for f in resources(template, "AWS::Lambda::Function").values()
+            if f["Properties"].get("Handler", "").startswith("mediaindex.")]
+    assert {f["Properties"]["Handler"].rsplit(".", 1)[0] for f in ours} == {
+        "mediaindex.entrypoints.aws_lambda", "mediaindex.entrypoints.aws_backfill", "mediaindex.entrypoints.aws_api"}
+    assert len({json.dumps(f["Properties"]["Code"], sort_keys=True) for f in ours}) == 1
+
+
+# ---- the search API ----------------------------------------------------------------------------------------------
+def test_api_is_off_by_default(default):
+    template, stack = default
+    assert stack.api is None
+    assert not resources(template, "AWS::ApiGatewayV2::Api") and not resources(template, "AWS::Cognito::UserPool")
+
+
+def test_every_route_needs_a_cognito_jwt(with_api):
+    template, stack = with_api
+    routes = resources(template, "AWS::ApiGatewayV2::Route").values()
+    assert routes
+    (authorizer_id, authorizer), = resources(template, "AWS::ApiGatewayV2::Authorizer").items()
+    for route in routes:
+        assert route["Properties"]["AuthorizationType"] == "JWT"
+        assert route["Properties"]["AuthorizerId"] == {"Ref": authorizer_id}
+    jwt = authorizer["Properties"]["JwtConfiguration"]
+    pool, client = _id(stack, stack.api.user_pool), _id(stack, stack.api.client)
+    assert jwt["Audience"] == [{"Ref": client}]
+    assert {"Ref": pool} in jwt["Issuer"]["Fn::Join"][1]
+    (_, integration), = resources(template, "AWS::ApiGatewayV2::Integration").items()
+    assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
+    assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [_id(stack, stack.api.function), "Arn"]}
+
+
+def test_users_are_created_by_an_administrator_with_mfa(with_api):
+    template, stack = with_api
+    pool = resources(template, "AWS::Cognito::UserPool")[_id(stack, stack.api.user_pool)]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["MfaConfiguration"] == "ON" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
+    client = resources(template, "AWS::Cognito::UserPoolClient")[_id(stack, stack.api.client)]["Properties"]
+    assert client["GenerateSecret"] is False and client["AllowedOAuthFlows"] == ["code"]
+    assert client["CallbackURLs"] == ["https://media.example.com/app/", "http://localhost:8000/"]
+    assert resources(template, "AWS::Cognito::UserPoolDomain")
+    api = next(iter(resources(template, "AWS::ApiGatewayV2::Api").values()))["Properties"]
+    assert api["CorsConfiguration"]["AllowOrigins"] == ["https://media.example.com", "http://localhost:8000"]
+
+
+def test_stage_is_throttled_and_logged(with_api):
+    template, stack = with_api
+    (_, stage), = resources(template, "AWS::ApiGatewayV2::Stage").items()
+    props = stage["Properties"]
+    assert props["StageName"] == "$default" and props["AutoDeploy"] is True
+    assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] == 20
+    assert props["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 40
+    assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": [_id(stack, stack.api.access_logs), "Arn"]}
+    assert "$context.status" in props["AccessLogSettings"]["Format"]
+    assert {"ApiUrl", "UserPoolId", "UserPoolClientId", "SignInUrl"} <= set(template.to_json()["Outputs"])
+
+
+def test_read_only_api_reads_the_index_and_media_and_lists_people(with_api):
+    template, stack = with_api
+    granted = _granted(template, _id(stack, stack.api.role))
+    assert {a for a in granted if a.startswith("es:")} == ES_READ
+    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject"}
+    collection = {"Fn::GetAtt": [stack.resolve(stack.faces.resource.logical_id), "Arn"]}
+    assert {a: r for a, r in granted.items() if a.startswith("rekognition:")} == {
+        "rekognition:ListFaces": collection, "rekognition:DescribeCollection": collection}
+    env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.api.function)]["Properties"][
+        "Environment"]["Variables"]
+    assert env["MEDIAINDEX_API_WRITES"] == "0"
+    assert env["MEDIAINDEX_MEDIA_BUCKET"] == {"Ref": _id(stack, stack.media.bucket)}
+    assert env["MEDIAINDEX_ANALYZER"] == "rekognition"  # the people service must not reach for local models
+    domain = resources(template, "AWS::OpenSearchService::Domain")[_id(stack, stack.search.domain)]
+    api_role = {"Fn::GetAtt": [_id(stack, stack.api.role), "Arn"]}
+    admitted = [set(as_list(s["Action"])) for s in domain["Properties"]["AccessPolicies"]["Statement"]
+                if s["Principal"] == {"AWS": api_role}]
+    assert admitted == [ES_READ]
+
+
+def test_writes_add_the_people_calls_and_index_writes(with_writes):
+    template, stack = with_writes
+    granted = _granted(template, _id(stack, stack.api.role))
+    assert ES_READ | ES_WRITE <= set(granted)
+    assert {"rekognition:IndexFaces", "rekognition:DeleteFaces", "rekognition:SearchFacesByImage",
+            "rekognition:ListFaces"} <= set(granted)
+    assert not any(a.startswith("rekognition:Detect") for a in granted)
+    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject"}
+    env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.api.function)]["Properties"][
+        "Environment"]["Variables"]
+    assert env["MEDIAINDEX_API_WRITES"] == "1"
+
+
+def test_parts_switched_off_leave_nothing(with_writes):
+    template, stack = with_writes
+    assert stack.video_state is None and stack.backfill is None
+    assert not resources(template, "AWS::DynamoDB::Table")
+    handlers = {f["Properties"].get("Handler") for f in resources(template, "AWS::Lambda::Function").values()}
+    assert "mediaindex.entrypoints.aws_backfill.handler" not in handlers
+    env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.indexer.function)]["Properties"][
+        "Environment"]["Variables"]
+    assert "MEDIAINDEX_VIDEO_STATE_TABLE" not in env
+
+
+@pytest.mark.parametrize("variant", ["default", "with_api", "with_writes"])
+def test_no_dependency_cycle(variant, request):
+    from tests.infra.test_stack import test_resources_can_be_created_in_some_order
+
+    test_resources_can_be_created_in_some_order(request.getfixturevalue(variant)[0])
+
+
+def test_the_api_reads_back_the_environment_the_stack_sets(with_api):
+    from mediaindex.config import Settings
+
+    template, stack = with_api
+    env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.api.function)]["Properties"][
+        "Environment"]["Variables"]
+    plain = {k: v if isinstance(v, str) else "resolved-at-deploy" for k, v in env.items()}
+    settings = Settings.from_env(plain)
+    assert settings.analyzer == "rekognition" and settings.opensearch_auth == "sigv4"
+    assert settings.collection_id == "mediaindex-faces" and settings.features == ("labels", "faces", "people")

@@ -1,0 +1,328 @@
+"""The search API and the web gallery's files, as one router that both the local server (`mediaindex serve`) and
+the Lambda handler (`aws_api.handler`) run. Routes are listed in `build_router`; each is described in
+openapi.json (a test holds the two together).
+
+Read-only unless `writes` is on: naming a cluster, enrolling and forgetting people answer 403 otherwise.
+Media, thumbnails and face crops are addressed by document id only, and only for documents in the index.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Callable
+
+from mediaindex import __version__
+from mediaindex.api.http import HttpError, Request, Response, Router, security_headers
+from mediaindex.api.media import MediaSource, ThumbnailCache, render_face, render_thumbnail
+from mediaindex.domain import document as docs
+from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
+from mediaindex.domain.query import FACETS, MAX_WINDOW, ParseError, Query
+from mediaindex.ports import Index, ObjectRef
+
+log = logging.getLogger(__name__)
+
+READ_ONLY = ("this server is read-only: naming, enrolling and forgetting people are switched off. Start it with "
+             "`mediaindex serve --allow-writes` (on AWS: set MEDIAINDEX_API_WRITES=1) to allow them")
+
+# The page's files: a fixed list, so no client-given name ever reaches the file system.
+STATIC_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+MAX_LIMIT = 200
+MAX_BODY = 64 * 1024
+MAX_CLUSTERS = 60
+FILES_PER_CLUSTER = 12
+
+
+def _static(name: str) -> bytes:
+    return resources.files("mediaindex.api").joinpath("static", name).read_bytes()
+
+
+def openapi_document() -> dict[str, Any]:
+    return json.loads(resources.files("mediaindex.api").joinpath("openapi.json").read_text("utf-8"))
+
+
+def file_name(key: str) -> str:
+    return key.rstrip("/").rsplit("/", 1)[-1] or key
+
+
+def hit_summary(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a grid tile needs: small, so a page of 60 hits stays a few kilobytes."""
+    labels = sorted(doc.get("labels") or [], key=lambda label: -(label.get("confidence") or 0))
+    return {
+        "id": doc["id"],
+        "key": doc.get("key"),
+        "name": file_name(doc.get("key") or ""),
+        "status": doc.get("status"),
+        "error": doc.get("error"),
+        "media_type": doc.get("media_type"),
+        "width": doc.get("width"),
+        "height": doc.get("height"),
+        "taken_at": doc.get("taken_at"),
+        "labels": [label.get("name") for label in labels[:6]],
+        "people": doc.get("people") or [],
+        "face_count": doc.get("face_count", len(doc.get("faces") or [])),
+        "duration": (doc.get("video") or {}).get("duration"),
+    }
+
+
+@dataclass
+class MediaApi:
+    index: Index
+    media: MediaSource
+    thumbnails: ThumbnailCache | None = None
+    # builds the known-people service on first use (it may load models or need settings that are absent)
+    people_factory: Callable[[], Any] | None = None
+    writes: bool = False
+    max_pixels: int = 150_000_000
+    router: Router = field(default_factory=Router)
+    _people: Any = field(default=None, init=False)
+    _people_error: str | None = field(default=None, init=False)
+    _write_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _people_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        build_router(self, self.router)
+        self.headers = security_headers(self.media.media_origin)
+
+    # ---- dispatch ------------------------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        try:
+            route, params = self.router.match(request.method, request.path)
+            request.params = params
+            if route.write:
+                self._check_write(request)
+            response = route.handler(request)
+        except HttpError as e:
+            response = Response.error(e.status, e.message, **e.extra)
+        except ParseError as e:
+            response = Response.error(400, e.message, position=e.position, query=e.text)
+        except (ValueError, ConfigurationError) as e:
+            response = Response.error(400, str(e))
+        except BadMedia as e:
+            response = Response.error(422, str(e))
+        except ObjectNotFound as e:
+            response = Response.error(404, str(e))
+        except TransientError as e:
+            response = Response.error(503, f"a service is busy or down, try again: {e}")
+        except Exception:
+            log.exception("request failed", extra={"method": request.method, "path": request.path})
+            response = Response.error(500, "internal error: see the server log")
+        for name, value in self.headers.items():
+            response.headers.setdefault(name, value)
+        if request.method == "HEAD":
+            response.headers.setdefault("Content-Length", str(response.length))
+            response.body = b""
+        return response
+
+    def _check_write(self, request: Request) -> None:
+        if not self.writes:
+            raise HttpError(403, READ_ONLY)
+        # Another site's page cannot post here: a JSON body needs a CORS preflight we never grant, and a browser
+        # always names the page's origin, which must be this server.
+        origin = request.headers.get("origin")
+        host = request.headers.get("host")
+        if origin and host and origin.split("://", 1)[-1] != host:
+            raise HttpError(403, f"cross-site request refused (Origin {origin} is not this server)")
+        if len(request.body) > MAX_BODY:
+            raise HttpError(413, "the body is too large")
+
+    # ---- shared parts --------------------------------------------------------------------------------------------
+    def document(self, doc_id: str) -> dict[str, Any]:
+        found = self.index.get(doc_id)
+        if found is None or found.doc.get("status") not in (docs.INDEXED, docs.FAILED):
+            raise HttpError(404, "no such document in the index")
+        return found.doc
+
+    def people(self) -> Any:
+        with self._people_lock:
+            if self._people is None and self._people_error is None:
+                if self.people_factory is None:
+                    self._people_error = "known people are not available on this server"
+                else:
+                    try:
+                        self._people = self.people_factory()
+                    except ConfigurationError as e:
+                        self._people_error = str(e)
+        if self._people is None:
+            raise HttpError(409, self._people_error or "known people are not available")
+        return self._people
+
+
+def build_router(api: MediaApi, router: Router) -> Router:
+    # ---- the page ------------------------------------------------------------------------------------------------
+    def page(_: Request) -> Response:
+        return Response(200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},
+                        _static("index.html"))
+
+    def static(request: Request) -> Response:
+        name = request.params["name"]
+        if name not in STATIC_FILES:
+            raise HttpError(404, "no such file")
+        return Response(200, {"Content-Type": STATIC_FILES[name], "Cache-Control": "no-cache"}, _static(name))
+
+    def openapi(_: Request) -> Response:
+        return Response.json(openapi_document())
+
+    def config(_: Request) -> Response:
+        return Response.json({"version": __version__, "writes": api.writes, "facets": list(FACETS),
+                              "max_limit": MAX_LIMIT})
+
+    # ---- search --------------------------------------------------------------------------------------------------
+    def search(request: Request) -> Response:
+        limit = request.int_arg("limit", 60, 0, MAX_LIMIT)
+        offset = request.int_arg("offset", 0, 0, MAX_WINDOW - limit)
+        media_type = request.arg("type") or None
+        query = Query.from_options(
+            query=request.arg("q") or None,
+            labels=request.args("label"),
+            people=request.args("person"),
+            emotions=request.args("emotion"),
+            media_type=media_type,
+            limit=limit,
+            offset=offset,
+            sort=request.arg("sort") or None,
+            include_failed=request.arg("failed") in ("1", "true"),
+            facets=True,
+        )
+        result = api.index.search(query)
+        facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+                  for name, counts in result.facets.items()}
+        return Response.json({"total": result.total, "offset": offset, "limit": limit,
+                              "hits": [hit_summary(doc) for doc in result.hits], "facets": facets})
+
+    def stats(_: Request) -> Response:
+        compute = getattr(api.index, "stats", None)
+        if compute is None:
+            raise HttpError(501, "this index gives no statistics")
+        return Response.json(compute())
+
+    # ---- one document --------------------------------------------------------------------------------------------
+    def get_document(request: Request) -> Response:
+        doc = dict(api.document(request.params["id"]))
+        doc["name"] = file_name(doc.get("key") or "")
+        return Response.json(doc)
+
+    def media(request: Request) -> Response:
+        doc = api.document(request.params["id"])
+        return api.media.serve(doc, request)
+
+    def thumbnail(request: Request) -> Response:
+        doc = api.document(request.params["id"])
+        return _cached_jpeg(api, doc, "thumb", lambda: _make_thumbnail(api, doc))
+
+    def face(request: Request) -> Response:
+        doc = api.document(request.params["id"])
+        n = int(request.params["face"])
+        faces = doc.get("faces") or []
+        if n >= len(faces) or doc.get("media_type") == "video" or not faces[n].get("box"):
+            raise HttpError(404, "no such face in this document")
+        return _cached_jpeg(api, doc, f"face{n}", lambda: render_face(api.media.read(doc), faces[n]["box"], api.max_pixels))
+
+    # ---- people --------------------------------------------------------------------------------------------------
+    def people(request: Request) -> Response:
+        min_size = request.int_arg("min_size", 2, 1, 1000)
+        counts = api.index.search(Query(limit=0, facets=("people",), facet_size=500)).facets.get("people", {})
+        try:
+            service = api.people()
+        except HttpError as e:
+            listed = [{"name": n, "faces": None, "files": c} for n, c in sorted(counts.items())]
+            return Response.json({"available": False, "reason": e.message, "writes": api.writes, "people": listed,
+                                  "clusters": [], "clusters_reason": e.message})
+        enrolled = service.list_people()
+        names = sorted(set(enrolled) | set(counts), key=str.casefold)
+        listed = [{"name": n, "faces": enrolled.get(n), "files": counts.get(n, 0)} for n in names]
+        clusters: list[dict[str, Any]] = []
+        clusters_reason = None
+        try:
+            for c in service.clusters(min_size=min_size)[:MAX_CLUSTERS]:
+                clusters.append({"cluster": c["cluster"], "faces": c["faces"], "files": c["files"][:FILES_PER_CLUSTER],
+                                 "file_count": len(c["files"])})
+        except ConfigurationError as e:
+            clusters_reason = str(e)
+        return Response.json({"available": True, "writes": api.writes, "people": listed, "clusters": clusters,
+                              "clusters_reason": clusters_reason})
+
+    def name_cluster(request: Request) -> Response:
+        name = _name(request.json())
+        with api._write_lock:
+            result = api.people().name_cluster(request.params["cluster"], name)
+        return Response.json(result)
+
+    def enroll(request: Request) -> Response:
+        body = request.json()
+        name = _name(body)
+        doc_id = body.get("document_id")
+        if not isinstance(doc_id, str) or not doc_id:
+            raise HttpError(400, "document_id: the indexed photo to enrol the person from")
+        doc = api.document(doc_id)
+        if doc.get("media_type") != "image" or doc.get("status") != docs.INDEXED:
+            raise HttpError(422, "enrol from an indexed photo (not a video or a failed file)")
+        from mediaindex.media.picture import Picture
+
+        picture = Picture.from_bytes(api.media.read(doc), api.max_pixels)
+        with api._write_lock:
+            enrolment = api.people().enroll(name, picture, source=str(ObjectRef(doc.get("bucket") or "", doc["key"])))
+        return Response.json(enrolment.to_dict())
+
+    def forget(request: Request) -> Response:
+        name = _name(request.json())
+        with api._write_lock:
+            return Response.json(api.people().remove_person(name))
+
+    router.add("GET", "/", page)
+    router.add("GET", "/assets/{name}", static)
+    router.add("GET", "/openapi.json", openapi)
+    router.add("GET", "/api/config", config)
+    router.add("GET", "/api/search", search)
+    router.add("GET", "/api/stats", stats)
+    router.add("GET", "/api/documents/{id}", get_document)
+    router.add("GET", "/api/documents/{id}/media", media)
+    router.add("GET", "/api/documents/{id}/thumbnail", thumbnail)
+    router.add("GET", "/api/documents/{id}/faces/{face}", face)
+    router.add("GET", "/api/people", people)
+    router.add("POST", "/api/people/enroll", enroll, write=True)
+    router.add("POST", "/api/people/forget", forget, write=True)
+    router.add("POST", "/api/people/clusters/{cluster}/name", name_cluster, write=True)
+    return router
+
+
+def _name(body: dict[str, Any]) -> str:
+    name = body.get("name")
+    if not isinstance(name, str) or not " ".join(name.split()):
+        raise HttpError(400, "name: the person's name, as search will show it")
+    name = " ".join(name.split())
+    if len(name) > 200 or any(ord(ch) < 32 for ch in name):
+        raise HttpError(400, "name: at most 200 printable characters")
+    return name
+
+
+def _make_thumbnail(api: MediaApi, doc: dict[str, Any]) -> bytes:
+    if doc.get("media_type") == "video":
+        poster = api.media.poster(doc, api.max_pixels)
+        if poster is None:
+            raise HttpError(404, "no poster frame for this video here: the page shows an icon")
+        return poster
+    return render_thumbnail(api.media.read(doc), api.max_pixels)
+
+
+def _cached_jpeg(api: MediaApi, doc: dict[str, Any], kind: str, make: Callable[[], bytes]) -> Response:
+    data = api.thumbnails.get(doc, kind) if api.thumbnails else None
+    if data is None:
+        try:
+            data = make()
+        except BadMedia as e:
+            raise HttpError(404, f"no thumbnail: {e}") from None
+        if api.thumbnails:
+            api.thumbnails.put(doc, kind, data)
+    return Response(200, {"Content-Type": "image/jpeg", "Cache-Control": "private, max-age=300"}, data)
+
+
+def flag(value: str | None) -> bool:
+    """An on/off environment setting: 1, true, yes, on."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")

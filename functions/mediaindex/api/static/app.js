@@ -1,0 +1,355 @@
+// The web gallery: search with facets, a detail view with face boxes, a people page, video timelines.
+// Plain DOM, no framework and no build step. Text from the index is only ever set with textContent.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const FACET_TITLES = { media_type: "Media type", labels: "Labels", people: "People", emotions: "Emotions" };
+const FACET_PARAMS = { media_type: "type", labels: "label", people: "person", emotions: "emotion" };
+const FACET_ORDER = ["media_type", "people", "labels", "emotions"];
+const PAGE = 60;
+let config = { writes: false };
+let lastHits = [];
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "text") node.textContent = value;
+    else if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+function status(message, isError) {
+  const s = $("#status");
+  s.textContent = message || "";
+  s.classList.toggle("error", !!isError);
+}
+
+async function api(path, options) {
+  const response = await fetch(path, options);
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error(body.error || `${response.status} ${response.statusText}`);
+    error.body = body;
+    throw error;
+  }
+  return body;
+}
+
+function seconds(t) {
+  const m = Math.floor(t / 60), s = Math.floor(t % 60);
+  return `${m}:${String(s).padStart(2, "0")}`;
+}
+
+function show(view) {
+  for (const name of ["gallery", "detail", "people"]) $(`#${name}-view`).hidden = name !== view;
+  $("#nav-gallery").toggleAttribute("aria-current", view === "gallery");
+  $("#nav-people").toggleAttribute("aria-current", view === "people");
+  if (view === "gallery") $("#nav-gallery").setAttribute("aria-current", "page");
+  if (view === "people") $("#nav-people").setAttribute("aria-current", "page");
+}
+
+// ---- routing: #/?q=..&label=..  #/doc/ID  #/people --------------------------------------------------------------
+function route() {
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path, query] = hash.split("?");
+  const params = new URLSearchParams(query || "");
+  if (path.startsWith("/doc/")) return showDetail(path.slice(5));
+  if (path === "/people") return showPeople();
+  return showGallery(params);
+}
+
+function searchHash(params) {
+  const text = params.toString();
+  return "#/" + (text ? "?" + text : "");
+}
+
+// ---- gallery -----------------------------------------------------------------------------------------------------
+async function showGallery(params, append) {
+  show("gallery");
+  $("#q").value = params.get("q") || "";
+  const query = new URLSearchParams(params);
+  query.set("limit", PAGE);
+  query.set("offset", append ? lastHits.length : 0);
+  status("Searching…");
+  let result;
+  try {
+    result = await api("/api/search?" + query.toString());
+  } catch (e) {
+    status(e.body && e.body.position !== undefined
+      ? `${e.message}\n${e.body.query}\n${" ".repeat(e.body.position)}^` : e.message, true);
+    $("#grid").replaceChildren();
+    $("#summary").textContent = "";
+    return;
+  }
+  status("");
+  lastHits = append ? lastHits.concat(result.hits) : result.hits;
+  renderFacets(result.facets, params);
+  const grid = $("#grid");
+  if (!append) grid.replaceChildren();
+  grid.append(...result.hits.map(tile));
+  $("#summary").textContent = result.total === 0 ? "Nothing matches." :
+    `${result.total} file${result.total === 1 ? "" : "s"}` + (result.total > lastHits.length ? `, showing ${lastHits.length}` : "");
+  const more = $("#more");
+  more.hidden = lastHits.length >= result.total;
+  more.onclick = () => showGallery(params, true);
+}
+
+function thumbImage(hit) {
+  const alt = `${hit.name}` + (hit.labels.length ? `: ${hit.labels.slice(0, 3).join(", ")}` : "") +
+    (hit.people.length ? `; ${hit.people.join(", ")}` : "");
+  const img = el("img", { src: `/api/documents/${hit.id}/thumbnail`, alt, loading: "lazy", decoding: "async" });
+  img.addEventListener("error", () => img.replaceWith(el("span", { class: "icon", role: "img", "aria-label": alt,
+    text: hit.media_type === "video" ? "▶" : "▧" })));
+  return img;
+}
+
+function tile(hit) {
+  const meta = hit.people.length ? hit.people.join(", ") : hit.labels.slice(0, 3).join(", ");
+  return el("li", { class: "tile" },
+    el("a", { href: `#/doc/${hit.id}`, title: hit.key },
+      el("div", { class: "thumb" }, thumbImage(hit),
+        hit.media_type === "video" ? el("span", { class: "badge", text: "▶ " + (hit.duration ? seconds(hit.duration) : "video") }) : null,
+        hit.status === "failed" ? el("span", { class: "badge", text: "failed" }) : null),
+      el("div", { class: "caption" },
+        el("div", { class: "name", text: hit.name }),
+        el("div", { class: "meta", text: hit.status === "failed" ? (hit.error || "failed") : (meta || " ") }))));
+}
+
+function renderFacets(facets, params) {
+  const aside = $("#facets");
+  aside.replaceChildren();
+  for (const name of FACET_ORDER) {
+    const values = (facets[name] || []).slice();
+    const param = FACET_PARAMS[name];
+    const chosen = params.getAll(param);
+    for (const value of chosen) if (!values.some((v) => v.value.toLowerCase() === value.toLowerCase())) values.push({ value, count: 0 });
+    if (!values.length) continue;
+    const set = el("fieldset", { "data-facet": name }, el("legend", { text: FACET_TITLES[name] }));
+    values.forEach((v, i) => {
+      const id = `facet-${name}-${i}`;
+      const checked = chosen.some((c) => c.toLowerCase() === v.value.toLowerCase());
+      const box = el("input", { type: "checkbox", id, value: v.value, checked });
+      box.addEventListener("change", () => {
+        const next = new URLSearchParams(params);
+        next.delete(param);
+        const keep = chosen.filter((c) => c.toLowerCase() !== v.value.toLowerCase());
+        for (const c of box.checked ? keep.concat([v.value]) : keep) next.append(param, c);
+        location.hash = searchHash(next);
+      });
+      const shown = name === "emotions" ? v.value.toLowerCase() : v.value;
+      set.append(el("label", { for: id }, box, el("span", { text: shown }), el("span", { class: "count", text: String(v.count) })));
+    });
+    aside.append(set);
+  }
+}
+
+// ---- detail ------------------------------------------------------------------------------------------------------
+function boxStyle(node, box) {
+  node.style.left = `${box.left * 100}%`;
+  node.style.top = `${box.top * 100}%`;
+  node.style.width = `${box.width * 100}%`;
+  node.style.height = `${box.height * 100}%`;
+  return node;
+}
+
+async function showDetail(id) {
+  show("detail");
+  const view = $("#detail-view");
+  view.replaceChildren(el("p", { text: "Loading…" }));
+  let doc;
+  try {
+    doc = await api(`/api/documents/${encodeURIComponent(id)}`);
+  } catch (e) {
+    view.replaceChildren(el("p", { class: "status error", text: e.message }));
+    return;
+  }
+  const back = el("button", { type: "button", class: "secondary", text: "← Back to results",
+    onclick: () => (history.length > 1 ? history.back() : (location.hash = "#/")) });
+  const head = el("div", { class: "detail-head" }, back, el("h1", { id: "detail-title", text: doc.name }));
+  const stage = el("div", { class: "stage" });
+  const isVideo = doc.media_type === "video";
+  let video = null;
+  if (isVideo) {
+    video = el("video", { src: `/api/documents/${doc.id}/media`, controls: true, preload: "metadata",
+      "aria-label": `Video ${doc.name}` });
+    stage.append(video);
+  } else {
+    const labels = (doc.labels || []).map((l) => l.name).slice(0, 5).join(", ");
+    stage.append(el("img", { src: `/api/documents/${doc.id}/media`, alt: `${doc.name}${labels ? ": " + labels : ""}` }));
+    (doc.labels || []).forEach((label) => (label.instances || []).forEach((inst) => {
+      if (inst.box) stage.append(boxStyle(el("div", { class: "box label", "aria-hidden": "true" },
+        el("span", { class: "tag", text: label.name })), inst.box));
+    }));
+    (doc.faces || []).forEach((face, i) => {
+      if (!face.box) return;
+      const name = face.person || `face ${i + 1}`;
+      stage.append(boxStyle(el("div", { class: "box face" + (face.person ? "" : " unknown"), "data-face": i,
+        role: "img", "aria-label": `Face: ${name}` }, el("span", { class: "tag", text: name })), face.box));
+    });
+  }
+  const left = el("div", {}, stage);
+  if (!isVideo && (doc.labels || []).some((l) => (l.instances || []).length)) {
+    const toggle = el("input", { type: "checkbox", id: "show-labels", checked: true });
+    toggle.addEventListener("change", () => stage.classList.toggle("hide-labels", !toggle.checked));
+    left.append(el("p", {}, el("label", { for: "show-labels" }, toggle, " Show object boxes")));
+  }
+  view.replaceChildren(head, left, detailPanel(doc));
+  if (isVideo && doc.video) view.append(timeline(doc, video));
+}
+
+function chipLink(text, param, value, extra) {
+  return el("li", {}, el("a", { href: searchHash(new URLSearchParams([[param, value]])) }, text,
+    extra ? el("span", { class: "conf", text: " " + extra }) : null));
+}
+
+function detailPanel(doc) {
+  const panel = el("div", { class: "panel" });
+  if (doc.status === "failed") panel.append(el("p", { class: "status error", text: `Not analysed: ${doc.error}` }));
+  if ((doc.people || []).length) {
+    panel.append(el("h2", { text: "People" }), el("ul", { class: "chips", id: "people-chips" },
+      doc.people.map((p) => chipLink(p, "person", p))));
+  }
+  const faces = doc.faces || [];
+  if (faces.length) {
+    panel.append(el("h2", { text: `Faces (${faces.length})` }), el("ul", { class: "chips" }, faces.map((f, i) => {
+      const bits = [f.person || `face ${i + 1}`];
+      if (f.age_low != null) bits.push(`${f.age_low}–${f.age_high}`);
+      if (f.gender) bits.push(f.gender.toLowerCase());
+      if (f.emotion) bits.push(f.emotion.toLowerCase());
+      return el("li", {}, el("span", { text: bits.join(", ") }));
+    })));
+  }
+  if ((doc.labels || []).length) {
+    panel.append(el("h2", { text: "Labels" }), el("ul", { class: "chips" },
+      doc.labels.slice().sort((a, b) => b.confidence - a.confidence).map((l) =>
+        chipLink(l.name, "label", l.name, `${Math.round(l.confidence)} %`))));
+  }
+  if (doc.text) panel.append(el("h2", { text: "Text" }), el("p", { text: doc.text }));
+  const facts = [["File", doc.key], ["Type", doc.content_type || doc.media_type],
+    ["Size", doc.width ? `${doc.width} × ${doc.height}` : null], ["Taken", doc.taken_at], ["Camera", doc.camera],
+    ["Duration", doc.video && doc.video.duration ? seconds(doc.video.duration) : null], ["Indexed", doc.indexed_at]];
+  panel.append(el("h2", { text: "File" }), el("dl", { class: "facts" },
+    facts.filter(([, v]) => v).map(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })])));
+  return panel;
+}
+
+function timeline(doc, video) {
+  const duration = doc.video.duration || Math.max(1, ...[...(doc.video.segments?.people || []),
+    ...(doc.video.segments?.labels || [])].map((s) => s.end));
+  const section = el("section", { class: "timeline panel", "aria-labelledby": "timeline-title" },
+    el("h2", { id: "timeline-title", text: "Timeline" }));
+  const heads = [];
+  const addRows = (spans, kind) => {
+    const byName = new Map();
+    for (const s of spans || []) (byName.get(s.name) || byName.set(s.name, []).get(s.name)).push(s);
+    for (const [name, list] of byName) {
+      const track = el("div", { class: `track ${kind}` });
+      for (const s of list) {
+        const seg = el("button", { type: "button", class: "seg", "data-start": s.start,
+          "aria-label": `${name}: ${seconds(s.start)} to ${seconds(s.end)}, play from here`,
+          title: `${name} ${seconds(s.start)}–${seconds(s.end)}` });
+        seg.style.left = `${(s.start / duration) * 100}%`;
+        seg.style.width = `${Math.max(0.5, ((s.end - s.start) / duration) * 100)}%`;
+        seg.addEventListener("click", () => { video.currentTime = s.start; video.play().catch(() => {}); });
+        track.append(seg);
+      }
+      const head = el("div", { class: "playhead" });
+      heads.push(head);
+      track.append(head);
+      section.append(el("div", { class: "row" }, el("span", { class: "who", text: (kind === "person" ? "👤 " : "") + name }), track));
+    }
+  };
+  addRows(doc.video.segments?.people, "person");
+  addRows(doc.video.segments?.labels, "label");
+  const axis = el("div", { class: "axis", "aria-hidden": "true" });
+  const step = duration > 600 ? 120 : duration > 120 ? 30 : duration > 30 ? 10 : 2;
+  for (let t = 0; t <= duration; t += step) {
+    const tick = el("span", { text: seconds(t) });
+    tick.style.left = `${(t / duration) * 100}%`;
+    axis.append(tick);
+  }
+  section.append(axis);
+  if (section.querySelectorAll(".row").length === 0) section.append(el("p", { class: "note", text: "No people or labels were placed in time." }));
+  video.addEventListener("timeupdate", () => {
+    for (const h of heads) h.style.left = `${(video.currentTime / duration) * 100}%`;
+  });
+  return section;
+}
+
+// ---- people ------------------------------------------------------------------------------------------------------
+async function showPeople() {
+  show("people");
+  const view = $("#people-view");
+  view.replaceChildren(el("p", { text: "Loading…" }));
+  let data;
+  try {
+    data = await api("/api/people");
+  } catch (e) {
+    view.replaceChildren(el("p", { class: "status error", text: e.message }));
+    return;
+  }
+  const people = el("ul", { class: "people-list", id: "people-list" }, data.people.map((p) =>
+    el("li", {}, el("a", { href: searchHash(new URLSearchParams([["person", p.name]])), text: p.name }),
+      el("span", { class: "note", text: `${p.files} file${p.files === 1 ? "" : "s"}` }))));
+  const parts = [el("h1", { id: "people-title", text: "People" })];
+  if (!data.available) parts.push(el("p", { class: "note", text: data.reason }));
+  parts.push(data.people.length ? people : el("p", { class: "note", text: "Nobody is named yet." }));
+  parts.push(el("h2", { text: "Faces nobody has named" }));
+  if (!data.writes) parts.push(el("p", { class: "note", id: "read-only-note",
+    text: "This server is read-only: start it with --allow-writes to name people here." }));
+  if (data.clusters_reason) parts.push(el("p", { class: "note", text: data.clusters_reason }));
+  else if (!data.clusters.length) parts.push(el("p", { class: "note", text: "No unnamed groups of faces." }));
+  parts.push(el("ul", { class: "clusters" }, data.clusters.map((c) => clusterCard(c, data.writes))));
+  view.replaceChildren(...parts);
+}
+
+function clusterCard(cluster, writes) {
+  const inputId = `name-${cluster.cluster}`;
+  const input = el("input", { id: inputId, name: "name", required: true, autocomplete: "off", disabled: !writes,
+    placeholder: "Full name" });
+  const form = el("form", { "data-cluster": cluster.cluster },
+    el("label", { for: inputId, text: "Name this person" }), input,
+    el("button", { type: "submit", disabled: !writes, text: "Save name" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = input.value.trim();
+    if (!name) return;
+    status(`Naming ${cluster.cluster}…`);
+    try {
+      const result = await api(`/api/people/clusters/${encodeURIComponent(cluster.cluster)}/name`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name }) });
+      status(`Named ${result.name}: ${result.documents_updated} file(s) updated.`);
+      showPeople();
+    } catch (e) {
+      status(e.message, true);
+    }
+  });
+  const faces = el("div", { class: "faces" }, cluster.files.map((f) =>
+    el("a", { href: `#/doc/${f.id}`, title: f.key },
+      el("img", { src: `/api/documents/${f.id}/faces/${f.face_index}`, alt: `Unnamed face in ${f.key.split("/").pop()}`,
+        loading: "lazy" }))));
+  return el("li", { class: "cluster", "data-cluster": cluster.cluster },
+    el("div", { text: `${cluster.file_count} file${cluster.file_count === 1 ? "" : "s"}, ${cluster.faces} face${cluster.faces === 1 ? "" : "s"}` }),
+    faces, form);
+}
+
+// ---- start -------------------------------------------------------------------------------------------------------
+document.addEventListener("DOMContentLoaded", async () => {
+  $("#search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const q = $("#q").value.trim();
+    location.hash = searchHash(new URLSearchParams(q ? [["q", q]] : []));
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("#detail-view").hidden) history.back();
+    if (event.key === "/" && document.activeElement.tagName !== "INPUT") { event.preventDefault(); $("#q").focus(); }
+  });
+  window.addEventListener("hashchange", route);
+  try { config = await api("/api/config"); } catch (e) { status(e.message, true); }
+  route();
+});

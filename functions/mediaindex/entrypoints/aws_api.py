@@ -1,0 +1,85 @@
+"""The search API as a Lambda function behind API Gateway (HTTP API, payload format 2.0): the same router as
+`mediaindex serve`, on OpenSearch, with S3 media served as 302 redirects to short-lived presigned GETs.
+
+Authentication is API Gateway's (a Cognito JWT authorizer); this handler trusts what reaches it. Writes (naming
+clusters, enrolling, forgetting) are refused with 403 unless MEDIAINDEX_API_WRITES=1. See docs/web.md for what the
+stack must provide.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+from mediaindex.api.app import MediaApi, flag
+from mediaindex.api.http import Request, Response
+
+_api: MediaApi | None = None
+# Text bodies go back as they are; anything else (JPEG thumbnails) base64-encoded, as API Gateway requires.
+_TEXT_TYPES = ("application/json", "text/")
+
+
+def build_api(env: dict[str, str] | None = None, s3_client: Any = None, index: Any = None) -> MediaApi:
+    from mediaindex.api.media import PRESIGN_SECONDS, S3Media, ThumbnailCache
+    from mediaindex.bootstrap import build_index, build_people, build_pipeline
+    from mediaindex.config import Settings
+    from mediaindex.domain.errors import ConfigurationError
+
+    env = dict(os.environ if env is None else env)
+    settings = Settings.from_env(env)
+    buckets = [b.strip() for b in (env.get("MEDIAINDEX_MEDIA_BUCKET") or "").split(",") if b.strip()]
+    if not buckets:
+        raise ConfigurationError("MEDIAINDEX_MEDIA_BUCKET: the bucket(s) whose files this API serves")
+    if s3_client is None:
+        from mediaindex.adapters.storage.s3 import s3_client as make_client
+
+        s3_client = make_client()
+    index = index or build_index(settings)
+    expires = int(env.get("MEDIAINDEX_PRESIGN_SECONDS") or PRESIGN_SECONDS)
+
+    def people_factory() -> Any:
+        from mediaindex.adapters.storage.s3 import S3Storage
+
+        return build_people(settings, build_pipeline(settings, storage=S3Storage(s3_client), index=index))
+
+    return MediaApi(
+        index=index,
+        media=S3Media(s3_client, buckets, expires=expires),
+        thumbnails=ThumbnailCache(Path(env.get("MEDIAINDEX_THUMBNAIL_CACHE") or "/tmp/mediaindex-thumbnails")),
+        people_factory=people_factory,
+        writes=flag(env.get("MEDIAINDEX_API_WRITES")),
+        max_pixels=settings.max_pixels,
+    )
+
+
+def request_from_event(event: dict[str, Any]) -> Request:
+    http = (event.get("requestContext") or {}).get("http") or {}
+    method = http.get("method") or "GET"
+    path = event.get("rawPath") or http.get("path") or "/"
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    if event.get("cookies"):
+        headers["cookie"] = "; ".join(event["cookies"])
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+    query = event.get("rawQueryString") or ""
+    return Request.build(method, f"{path}?{query}" if query else path, headers, raw)
+
+
+def response_to_result(response: Response) -> dict[str, Any]:
+    body = response.body_bytes()
+    content_type = response.headers.get("Content-Type", "")
+    result: dict[str, Any] = {"statusCode": response.status, "headers": dict(response.headers)}
+    if body and not content_type.startswith(_TEXT_TYPES):
+        result["body"], result["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
+    else:
+        result["body"], result["isBase64Encoded"] = body.decode("utf-8"), False
+    return result
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    global _api
+    if _api is None:
+        _api = build_api()
+    return response_to_result(_api.handle(request_from_event(event)))

@@ -1,0 +1,95 @@
+"""`mediaindex serve`: the search API (described at /openapi.json) and the web gallery, on 127.0.0.1 by default.
+
+Read-only unless --allow-writes: naming clusters, enrolling and forgetting people are refused (403) otherwise.
+Only indexed files are served, addressed by document id; a folder file is served only when its real path stays
+inside the folder it was indexed from (or inside a --root folder, when given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from mediaindex.config import Settings
+from mediaindex.domain.errors import ConfigurationError
+from mediaindex.entrypoints.cli.common import add_backend_options, settings_from
+
+EXAMPLES = """\
+examples:
+  mediaindex serve                          http://127.0.0.1:8765/ on the default index
+  mediaindex serve --port 9000 --allow-writes   and let the people page name clusters
+  mediaindex serve --root ~/Pictures        serve only files under ~/Pictures
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="search API and web gallery in the browser", description=__doc__,
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 shares it on the network)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--allow-writes", action="store_true",
+                   help="let the page name clusters, enrol and forget people (off: read-only)")
+    p.add_argument("--root", action="append", type=Path, default=[], metavar="DIR",
+                   help="serve only files under DIR (repeatable; default: each file's own indexed folder)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="another host name the browser may use to reach this server (DNS rebinding guard)")
+    add_backend_options(p)
+    p.set_defaults(func=run)
+
+
+def build_local_api(settings: Settings, roots: list[Path] | None = None, writes: bool = False,
+                    index: Any = None, people_factory: Any = "default") -> Any:
+    """The API on this machine's settings: the index, folder files (and S3 objects, for documents with a
+    bucket), thumbnails cached under MEDIAINDEX_HOME/thumbnails, known people built when first asked for."""
+    from mediaindex.api.app import MediaApi
+    from mediaindex.api.media import FolderMedia, RoutedMedia, ThumbnailCache
+    from mediaindex.bootstrap import build_index
+
+    index = index or build_index(settings)
+    index.ensure_ready()
+
+    def default_people() -> Any:
+        from mediaindex.bootstrap import build_people, build_pipeline
+        from mediaindex.entrypoints.cli.people import LazyAnalyzer, RoutingStorage
+
+        people_settings = settings if settings.has("people") else settings.with_overrides(
+            features=(*settings.features, "people"))
+        pipeline = build_pipeline(people_settings, storage=RoutingStorage(), index=index,
+                                  analyzer=LazyAnalyzer(people_settings))
+        if pipeline.faces is None:
+            raise ConfigurationError("no face collection for this analyzer (install the local extra)")
+        return build_people(people_settings, pipeline)
+
+    return MediaApi(
+        index=index,
+        media=RoutedMedia(FolderMedia(roots or [])),
+        thumbnails=ThumbnailCache(settings.home / "thumbnails"),
+        people_factory=default_people if people_factory == "default" else people_factory,
+        writes=writes,
+        max_pixels=settings.max_pixels,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from mediaindex.api.server import ApiServer
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigurationError(f"--port {args.port}: a port from 0 to 65535")
+    for root in args.root:
+        if not root.expanduser().is_dir():
+            raise ConfigurationError(f"--root {root}: not a folder")
+    api = build_local_api(settings_from(args), args.root, args.allow_writes)
+    server = ApiServer(api, args.host, args.port, args.allowed_host)
+    mode = "writes allowed" if args.allow_writes else "read-only"
+    print(f"mediaindex: serving {server.url} ({mode}; API description at {server.url}openapi.json); Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

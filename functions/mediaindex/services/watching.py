@@ -114,6 +114,8 @@ class FolderWatcher:
                         pending.stamp, pending.due = stamp, now + self.debounce
                         continue
                 ready.append((path, self._pending.pop(path)))
+        # creations first: a moved file's new key then finds the old key's analysis (before it is tombstoned)
+        ready.sort(key=lambda item: item[1].kind != CREATED)
         return ready
 
     def process_due(self) -> int:

@@ -27,7 +27,7 @@ query syntax:
 examples:
   mediaindex search dog
   mediaindex search --person "Barack Obama" --limit 5
-  mediaindex search 'label:dog>=90 OR label:cat>=90' --type image --sort -taken_at
+  mediaindex search 'label:dog>=90 OR label:cat>=90' --type image --sort=-taken_at
   mediaindex search --emotion happy --path ~/Pictures/2024 --facets
   mediaindex search --failed 'status:failed'          files that could not be analysed, and why
   mediaindex search dog --json | jq -r '.hits[].key'    {"total": N, "hits": [document, ...]}
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N hits (default 20)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N hits (paging)")
     p.add_argument("--sort", metavar="FIELD",
-                   help="relevance (default), taken_at, indexed_at or key; -FIELD or FIELD:desc for descending")
+                   help="relevance (default), taken_at, indexed_at or key; FIELD:desc or --sort=-FIELD for descending")
     p.add_argument("--facets", action="store_true", help=f"count matches by {', '.join(FACETS)}")
     p.add_argument("--failed", action="store_true", help="include files that could not be analysed")
     add_backend_options(p)

@@ -94,6 +94,7 @@ class SearchApi(Construct):
         self.client = self.user_pool.add_client(
             "Web",
             generate_secret=False,  # a page in a browser keeps no secret: PKCE protects the code exchange
+            auth_flows=cognito.AuthFlow(user_srp=True),  # the hosted sign-in's own flow; no plain passwords sent
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(authorization_code_grant=True),
                 scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],

@@ -100,3 +100,35 @@ def test_video_size_limit_follows_the_function_memory(monkeypatch):
 
 def test_the_stack_knows_the_same_analyses_as_the_handlers():
     assert set(ALL_FEATURES) == set(HANDLER_FEATURES)
+
+
+def test_optional_parts_default_to_long_videos_and_backfill_on_api_off():
+    settings = DeploySettings.from_context({})
+    assert settings.long_videos and settings.backfill and not settings.api and not settings.api_writes
+    off = DeploySettings.from_context({"long_videos": "false", "backfill": "0", "api": "yes", "api_writes": True})
+    assert not off.long_videos and not off.backfill and off.api and off.api_writes
+
+
+def test_callback_urls_keep_their_case_and_must_be_https():
+    settings = DeploySettings.from_context({"api_callback_urls": "https://Media.example.com/App/, http://localhost:8000/"})
+    assert settings.api_callback_urls == ("https://Media.example.com/App/", "http://localhost:8000/")
+    with pytest.raises(SettingsError, match="api_callback_urls"):
+        DeploySettings.from_context({"api_callback_urls": "http://media.example.com/"})
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("backfill_inventory_bucket", "s3://inventory", "bucket name"),
+    ("api_auth_domain", "my-cognito-login", "without aws"),
+    ("api_auth_domain", "-leading", "a-z"),
+    ("api_rate", "0", "above 0"),
+    ("api_burst", "-1", "0 to 5000"),
+])
+def test_bad_part_options_name_the_key(key, value, words):
+    with pytest.raises(SettingsError) as caught:
+        DeploySettings.from_context({key: value})
+    assert key in str(caught.value) and words in str(caught.value)
+
+
+def test_default_sign_in_domain_prefix_avoids_words_cognito_refuses():
+    assert DeploySettings.from_context({"stack_name": "AWS-Media"}).auth_domain_base == "x-media"
+    assert DeploySettings.from_context({}).auth_domain_base == "mediaindex"

@@ -1,0 +1,74 @@
+"""The main flows with the real local models on the real photos: what a new user runs first. Index a folder with
+worker processes, find the dogs, find a known person; and the local models with OpenSearch instead of SQLite."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.local_mode.conftest import cli
+
+pytestmark = [pytest.mark.models, pytest.mark.slow]
+
+DOGS = {"n02110185_Siberian_husky.JPEG", "n02105162_malinois.JPEG", "n02097474_Tibetan_terrier.JPEG",
+        "n02091635_otterhound.JPEG"}
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, images_dir, faces_dir):
+    """Obama enrolled from one photo, then a folder of the 40 labelled photos and the portraits indexed with two
+    worker processes, into a fresh MEDIAINDEX_HOME. Once for the module (the models load once per process)."""
+    root = tmp_path_factory.mktemp("library")
+    home = root / "home"
+    folder = root / "pictures"
+    shutil.copytree(images_dir, folder / "images")
+    shutil.copytree(faces_dir, folder / "faces")
+    env = {"MEDIAINDEX_HOME": str(home), "MEDIAINDEX_INDEX": ""}
+    enrolled = cli("people", "add", "Barack Obama", str(faces_dir / "obama_1.jpg"), env=env)
+    assert enrolled.returncode == 0, enrolled.stderr
+    done = cli("index", str(folder), "--workers", "2", "--json", env=env, timeout=900)
+    assert done.returncode == 0, done.stderr
+    return folder, env, json.loads(done.stdout)
+
+
+def test_every_file_is_indexed_by_the_local_models(library):
+    folder, env, summary = library
+    assert (summary["listed"], summary["indexed"], summary["failed"], summary["errors"]) == (53, 53, 0, 0)
+    assert summary["mode"] == "processes" and summary["workers"] == 2
+    again = json.loads(cli("index", str(folder), "--json", env=env).stdout)
+    assert (again["unchanged"], again["indexed"]) == (53, 0)
+
+
+def test_search_dog_finds_the_dogs(library):
+    folder, env, _ = library
+    found = json.loads(cli("search", "dog", "--json", "--limit", "50", env=env).stdout)
+    names = {h["key"].rsplit("/", 1)[-1] for h in found["hits"]}
+    assert DOGS <= names
+    assert all(h["analyzer"] == "local" for h in found["hits"])
+    human = cli("search", "dog", env=env).stdout
+    assert "n02110185_Siberian_husky.JPEG" in human and "matches" in human.splitlines()[-1]
+
+
+def test_search_by_person_finds_the_enrolled_person_in_other_photos(library):
+    folder, env, _ = library
+    found = json.loads(cli("search", "--person", "barack obama", "--json", "--limit", "50", env=env).stdout)
+    names = {h["key"].rsplit("/", 1)[-1] for h in found["hits"]}
+    assert {"obama_1.jpg", "obama_2.jpg", "obama_3.jpg", "two_people_obama_biden.jpg"} <= names
+    assert not names & {"biden_1.jpg", "guido_van_rossum_1.jpg", "steve_wozniak_1.jpg"}
+    stats = json.loads(cli("stats", "--json", env=env).stdout)
+    assert dict(stats["people"])["Barack Obama"] == len(names)
+
+
+def test_local_models_with_opensearch(osmem_clone, images_dir, tmp_path):
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for name in sorted(DOGS)[:2] + ["n07747607_orange.JPEG"]:
+        shutil.copyfile(images_dir / name, folder / name)
+    env = {"MEDIAINDEX_HOME": str(tmp_path / "home"), "MEDIAINDEX_INDEX": osmem_clone.url}
+    done = cli("index", str(folder), "--workers", "1", "--json", env=env, timeout=600)
+    assert json.loads(done.stdout)["indexed"] == 3, done.stderr
+    found = json.loads(cli("search", "dog", "--json", env=env).stdout)
+    assert {h["key"].rsplit("/", 1)[-1] for h in found["hits"]} == set(sorted(DOGS)[:2])
+    assert not (tmp_path / "home" / "index.db").exists()

@@ -19,7 +19,7 @@ function el(tag, attrs, ...children) {
     else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
     else node.setAttribute(name, value === true ? "" : value);
   }
-  for (const child of children.flat()) if (child !== null && child !== undefined) node.append(child);
+  for (const child of children.flat(Infinity)) if (child !== null && child !== undefined) node.append(child);
   return node;
 }
 
@@ -261,7 +261,7 @@ function timeline(doc, video) {
       const head = el("div", { class: "playhead" });
       heads.push(head);
       track.append(head);
-      section.append(el("div", { class: "row" }, el("span", { class: "who", text: (kind === "person" ? "👤 " : "") + name }), track));
+      section.append(el("div", { class: "row" }, el("span", { class: `who ${kind}`, text: name }), track));
     }
   };
   addRows(doc.video.segments?.people, "person");
@@ -273,7 +273,7 @@ function timeline(doc, video) {
     tick.style.left = `${(t / duration) * 100}%`;
     axis.append(tick);
   }
-  section.append(axis);
+  section.append(el("div", { class: "row" }, el("span", { class: "who", "aria-hidden": "true" }), axis));
   if (section.querySelectorAll(".row").length === 0) section.append(el("p", { class: "note", text: "No people or labels were placed in time." }));
   video.addEventListener("timeupdate", () => {
     for (const h of heads) h.style.left = `${(video.currentTime / duration) * 100}%`;

@@ -98,3 +98,17 @@ def test_known_people_service_imports_from_the_bundle_alone(bundle):
         pytest.xfail("functions/mediaindex/services/people.py imports numpy at module level; numpy is not in the "
                      "Lambda bundle, so enrolment under the people prefix fails on AWS until that import is lazy")
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_every_function_uses_the_one_bundle(cloud_assembly, bundle):
+    template = json.loads((cloud_assembly / "MediaIndex.template.json").read_text())
+    ours = {r["Properties"]["Handler"]: r["Metadata"]["aws:asset:path"] for r in template["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler", "").startswith("mediaindex.")}
+    assert "mediaindex.entrypoints.aws_backfill.handler" in ours  # on by default
+    assert set(ours.values()) == {bundle.name}
+
+
+def test_backfill_and_api_handlers_import_from_the_bundle_alone(bundle):
+    done = _import_from_bundle(bundle, ("mediaindex.entrypoints.aws_backfill", "mediaindex.entrypoints.aws_api",
+                                        "mediaindex.services.backfill", "mediaindex.api.app", "mediaindex.api.media"))
+    assert done.returncode == 0, done.stderr[-3000:]

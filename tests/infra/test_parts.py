@@ -316,3 +316,16 @@ def test_the_api_reads_back_the_environment_the_stack_sets(with_api):
     settings = Settings.from_env(plain)
     assert settings.analyzer == "rekognition" and settings.opensearch_auth == "sigv4"
     assert settings.collection_id == "mediaindex-faces" and settings.features == ("labels", "faces", "people")
+
+
+@pytest.mark.parametrize("variant", ["with_api", "with_writes"])
+def test_acknowledgements_of_the_parts_give_their_reasons(variant, request):
+    from tests.infra.test_stack import test_every_acknowledgement_gives_a_specific_reason
+
+    stack = request.getfixturevalue(variant)[1]
+    test_every_acknowledgement_gives_a_specific_reason(stack)
+    import aws_cdk as cdk
+
+    acknowledged = {rule.split("::", 1)[-1] for c in stack.api.node.find_all() for e in c.node.metadata
+                    if e.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY for rule in e.data}
+    assert {"AwsSolutions-COG3", "AwsSolutions-COG8", "AwsSolutions-L1"} <= acknowledged

@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from mediaindex.bootstrap import build_pipeline
 from mediaindex.config import Settings
-from mediaindex.domain.errors import ConfigurationError, CorruptMedia, MediaTooLarge
+from mediaindex.domain.errors import ConfigurationError, MediaTooLarge
 from mediaindex.ports import ObjectRef, StoredObject
 from mediaindex.services.indexing import CREATED, FAILED, INDEXED, StorageEvent
 from mediaindex.services.video import (

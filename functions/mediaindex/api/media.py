@@ -1,9 +1,9 @@
 """The bytes behind a document: the file itself (a folder on this machine, with HTTP Range; or S3 through a
 presigned redirect), a thumbnail (Pillow, cached) and a face crop.
 
-Files are found from the *document* (its bucket and key, as indexed), never from anything the client sends, and a
-folder file is served only when its real path (symlinks resolved) stays inside the allowed folders: the `roots`
-given to the server, or else the folder the indexed path names. Only what sniffs as an image or a video is served.
+Files are found from the *document* (its bucket and key, as indexed), never from anything the client sends. A
+folder file is served only when no symlink lies on its indexed path or, when the server was given `roots`, when its
+real path stays inside one of them. Only what sniffs as an image or a video is served.
 """
 
 from __future__ import annotations
@@ -208,17 +208,24 @@ class FolderMedia(MediaSource):
         self.roots = [Path(r).expanduser().resolve() for r in roots]
 
     def path_of(self, doc: dict[str, Any]) -> Path:
+        """The file to serve. Without `roots`, no symlink may lie anywhere on the indexed path (a link planted in
+        an indexed folder could point anywhere); with `roots`, symlinks are followed but the real path must stay
+        inside one of them."""
         key = doc.get("key") or ""
         if doc.get("bucket") or "\x00" in key or not os.path.isabs(key):
             raise HttpError(404, "this document is not a file on this machine")
-        indexed = Path(key)
+        lexical = Path(os.path.normpath(key))  # `mediaindex index ../photos` writes keys with .. in them
         try:
-            real = indexed.resolve(strict=True)
+            real = Path(key).resolve(strict=True)
         except (OSError, RuntimeError):
             raise HttpError(404, "the indexed file is gone from its folder") from None
-        roots = self.roots or [indexed.parent.resolve()]
-        if not any(real == root or root in real.parents for root in roots):
-            raise HttpError(403, "the indexed path leads outside the served folders (a symlink?): not served")
+        if self.roots:
+            allowed = any(real == root or root in real.parents for root in self.roots)
+        else:
+            allowed = real == lexical and not any(p.is_symlink() for p in (lexical, *lexical.parents))
+        if not allowed:
+            raise HttpError(403, "the indexed path leads outside the served folders (through a symlink): not "
+                                 "served; start the server with --root DIR to allow files whose real path is in DIR")
         if not real.is_file():
             raise HttpError(404, "the indexed path is not a regular file")
         return real

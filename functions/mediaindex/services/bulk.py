@@ -120,6 +120,7 @@ class WorkerSpec:
 
     settings: Settings
     factory: str | None = None
+    log_level: int = logging.WARNING  # of the "mediaindex" loggers in workers (the summary lists failures anyway)
 
 
 def build_handle(spec: WorkerSpec, storage: Storage | None = None) -> Handle:
@@ -153,6 +154,7 @@ def _die_with_parent() -> None:
 
 def _init_worker(spec: WorkerSpec, parent: int) -> None:
     global _worker_handle
+    logging.getLogger("mediaindex").setLevel(spec.log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it lets running files finish
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before we could ask to die with it

@@ -10,6 +10,7 @@ per core by default, each loading the models once); with Rekognition over thread
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="analyse every file again, even unchanged ones")
     p.add_argument("--retry-failed", action="store_true", help="analyse files that failed before again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="log each file's problem as it happens")
     # Plug-in point and test hook: "module:function" returning the per-file handler; see services/bulk.py.
     p.add_argument("--pipeline-factory", help=argparse.SUPPRESS)
     add_backend_options(p)
@@ -89,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--workers must be at least 1")
     sources = [bulk.Source.parse(p) for p in args.paths]
     workers = args.workers or bulk.default_workers(settings.analyzer)
-    spec = bulk.WorkerSpec(settings, factory=args.pipeline_factory)
+    # without --verbose, problems are told once, in the summary, and never break the progress bar
+    log_level = logging.WARNING if args.verbose else logging.ERROR
+    logging.getLogger("mediaindex").setLevel(log_level)
+    spec = bulk.WorkerSpec(settings, factory=args.pipeline_factory, log_level=log_level)
     index = bootstrap.build_index(settings)
     index.ensure_ready()
     progress = Progress(enabled=not (args.json or args.no_progress))

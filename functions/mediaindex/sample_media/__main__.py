@@ -1,0 +1,5 @@
+import sys
+
+from mediaindex.sample_media import main
+
+sys.exit(main())

@@ -24,3 +24,22 @@ def fake_pipeline(settings, storage):
     index = bootstrap.build_index(settings)
     index.ensure_ready()
     return Pipeline(storage=storage, analyzer=SlowFakeAnalyzer(), index=index).handle
+
+
+def crashing_pipeline(settings, storage):
+    """The fake pipeline, except that a file whose name contains "crash" kills the worker process outright (as a
+    segfault in a model, or the kernel's OOM killer, would)."""
+    import signal
+
+    handle = fake_pipeline(settings, storage)
+
+    def crashing(event):
+        if "crash" in os.path.basename(event.ref.key):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return handle(event)
+
+    return crashing
+
+
+def broken_pipeline(settings, storage):
+    raise RuntimeError("no models here")

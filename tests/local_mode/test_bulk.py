@@ -200,3 +200,26 @@ def test_sources(tmp_path):
         Source.parse(str(tmp_path / "missing"))
     with pytest.raises(Exception, match="names no bucket"):
         Source.parse("s3://")
+
+
+def test_a_file_that_kills_its_worker_is_marked_failed_and_the_rest_indexed(tmp_path, photos, monkeypatch):
+    monkeypatch.delenv("FAKE_ANALYZER_DELAY", raising=False)
+    shutil.copyfile(photos / "n07747607_orange.JPEG", photos / "n05_crash.jpg")
+    settings = Settings(home=tmp_path / "home")
+    idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
+    spec = WorkerSpec(settings, factory="tests.local_mode.factory:crashing_pipeline")
+    r = BulkIndexer(index=idx, spec=spec, workers=2).run([Source.parse(str(photos))]).to_dict()
+    assert (r["indexed"] + r["reused"], r["failed"], r["errors"]) == (40, 1, 0), r
+    assert r["failures"][0]["key"] == str(photos / "n05_crash.jpg")
+    assert r["failures"][0]["reason"].startswith("crashed:")
+    assert idx.get(docs.document_id("", str(photos / "n05_crash.jpg"))).doc["status"] == "failed"
+    again = BulkIndexer(index=idx, spec=spec, workers=2).run([Source.parse(str(photos))]).to_dict()
+    assert again["unchanged"] == 41  # the crashing file is not tried again until it changes
+
+
+def test_workers_that_cannot_start_stop_the_run_with_the_reason(tmp_path, photos):
+    spec = WorkerSpec(Settings(home=tmp_path), factory="tests.local_mode.factory:broken_pipeline")
+    idx = SqliteIndex(str(tmp_path / "index.db"))
+    with pytest.raises(Exception, match="could not start: RuntimeError: no models here"):
+        BulkIndexer(index=idx, spec=spec, workers=2).run([Source.parse(str(photos))])
+    assert list(idx.iter_documents()) == []

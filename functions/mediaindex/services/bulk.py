@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
-from mediaindex.domain.errors import ConfigurationError, MediaIndexError
+from mediaindex.domain.errors import ConfigurationError, MediaIndexError, VersionConflict
 from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage, StoredObject
 from mediaindex.services.indexing import CREATED, REMOVED, Outcome, StorageEvent
 
@@ -138,6 +138,7 @@ def build_handle(spec: WorkerSpec, storage: Storage | None = None) -> Handle:
 
 
 _worker_handle: Handle | None = None
+_worker_init_error: str | None = None
 
 
 def _die_with_parent() -> None:
@@ -153,7 +154,7 @@ def _die_with_parent() -> None:
 
 
 def _init_worker(spec: WorkerSpec, parent: int) -> None:
-    global _worker_handle
+    global _worker_handle, _worker_init_error
     logging.getLogger("mediaindex").setLevel(spec.log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it lets running files finish
     _die_with_parent()
@@ -168,11 +169,21 @@ def _init_worker(spec: WorkerSpec, parent: int) -> None:
         cv2.setNumThreads(1)
     except ImportError:
         pass
-    _worker_handle = build_handle(spec)
+    try:
+        _worker_handle = build_handle(spec)
+    except Exception as e:  # noqa: BLE001 - told to the parent by _ping, which stops the run with it
+        _worker_init_error = str(e) if isinstance(e, MediaIndexError) else f"{type(e).__name__}: {e}"
+
+
+def _ping() -> str | None:
+    """Run in a new pool first: None when the worker built its pipeline, else why it could not."""
+    return _worker_init_error
 
 
 def _run_in_worker(event: StorageEvent) -> dict[str, Any]:
-    assert _worker_handle is not None
+    if _worker_handle is None:
+        return {"action": "error", "bucket": event.ref.bucket, "key": event.ref.key,
+                "reason": f"the worker could not start: {_worker_init_error}"}
     return _outcome_dict(_worker_handle, event)
 
 
@@ -294,6 +305,7 @@ class BulkIndexer:
     def __post_init__(self) -> None:
         self.storage = self.storage or RoutingStorage()
         self._stop = threading.Event()
+        self._pool: Executor | None = None
 
     @property
     def mode(self) -> str:
@@ -360,25 +372,18 @@ class BulkIndexer:
         work: "queue.Queue[Any]" = queue.Queue(maxsize=100_000)
         lister = threading.Thread(target=self._list, args=(sources, work, state), name="bulk-list", daemon=True)
         lister.start()
-        executor = self._executor()
         running: dict[Future, ObjectInfo] = {}
         try:
-            self._loop(work, executor, running, summary)
+            self._pool = self._executor()
+            self._loop(work, running, summary)
         except KeyboardInterrupt:
             summary.interrupted = True
             self._stop.set()
-            self._finish_running(executor, running, summary)
-        except BrokenProcessPool:
-            summary.interrupted = True
-            self._stop.set()
-            raise MediaIndexError(
-                "a worker process died (out of memory, or killed): every file finished so far is in the index; "
-                "run the same command again to go on (with fewer --workers if memory is short)"
-            ) from None
+            self._finish_running(self._pool, running, summary)
         finally:
             self._stop.set()
-            if executor is not None:
-                executor.shutdown(wait=not summary.interrupted, cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
             summary.listed, summary.unchanged = state["listed"], state["unchanged"]
         if state["error"] is not None:
             raise state["error"]
@@ -398,15 +403,27 @@ class BulkIndexer:
             if self.handle is None:
                 self.handle = build_handle(self.spec, self.storage)
             return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="bulk")
+        return self._process_pool(self.workers)
+
+    def _process_pool(self, workers: int) -> ProcessPoolExecutor:
         import multiprocessing
 
         # spawn: a fresh interpreter per worker, never a fork of a process that holds threads and connections
-        return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker, initargs=(self.spec, os.getpid()),
         )
+        try:
+            error = pool.submit(_ping).result()
+        except BrokenProcessPool:
+            error = "the worker process died while starting"
+        if error:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise ConfigurationError(f"the worker processes could not start: {error}")
+        return pool
 
-    def _submit(self, executor: Executor | None, info: ObjectInfo) -> Future:
+    def _submit(self, info: ObjectInfo) -> Future:
+        executor = self._pool
         event = self._event(info)
         if executor is None:
             future: Future = Future()
@@ -416,8 +433,7 @@ class BulkIndexer:
             return executor.submit(_outcome_dict, self.handle, event)
         return executor.submit(_run_in_worker, event)
 
-    def _loop(self, work: "queue.Queue[Any]", executor: Executor | None, running: dict[Future, ObjectInfo],
-              summary: BulkSummary) -> None:
+    def _loop(self, work: "queue.Queue[Any]", running: dict[Future, ObjectInfo], summary: BulkSummary) -> None:
         window = max(1, self.workers) * 2
         while True:
             item = work.get()
@@ -425,7 +441,7 @@ class BulkIndexer:
                 break
             while len(running) >= window:
                 self._collect(running, summary, block=True)
-            running[self._submit(executor, item)] = item
+            running[self._submit(item)] = item
             self._collect(running, summary, block=False)
         while running:
             self._collect(running, summary, block=True)
@@ -435,11 +451,63 @@ class BulkIndexer:
             return
         done, _ = wait(list(running), timeout=None if block else 0, return_when=FIRST_COMPLETED)
         for future in done:
+            if future not in running:  # already handed to _recover with the rest of a broken pool
+                continue
             info = running.pop(future)
             if future.cancelled():
                 continue
-            result = future.result()
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                for other, other_info in list(running.items()):  # finished before the pool broke: keep those
+                    if other.done() and not other.cancelled() and other.exception() is None:
+                        self._record(other.result(), summary)
+                        running.pop(other)
+                suspects = [info, *running.values()]
+                running.clear()
+                self._recover(suspects, summary)
+                return
             self._record(result, summary)
+
+    def _recover(self, suspects: list[ObjectInfo], summary: BulkSummary) -> None:
+        """A worker process died (a model crashed on some file, or the machine ran out of memory), taking every
+        file in flight with it. Run those files again one at a time, each in a fresh single worker: the file that
+        kills its worker again gets a `failed` document saying so (and is not retried until it changes); the
+        others are indexed. Then go on with a full pool."""
+        log.warning("a worker process died; running the %d file(s) it may have died on one at a time", len(suspects))
+        assert self._pool is not None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._process_pool(1)
+        for info in suspects:
+            try:
+                self._record(self._pool.submit(_run_in_worker, self._event(info)).result(), summary)
+            except BrokenProcessPool:
+                self._record(self._write_crashed(info), summary)
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._process_pool(1)
+        self._pool.shutdown(wait=True)
+        self._pool = self._process_pool(self.workers)
+
+    def _write_crashed(self, info: ObjectInfo) -> dict[str, Any]:
+        """A `failed` document for a file whose analysis kills the process, so that a rerun skips it."""
+        reason = ("crashed: the analysis of this file ended its worker process (a crash in a model, or out of "
+                  "memory); it is skipped until it changes (--retry-failed tries again)")
+        doc_id = docs.document_id(info.ref.bucket, info.ref.key)
+        doc = {
+            **docs.base_document(info.ref.bucket, info.ref.key, None), "status": docs.FAILED, "error": reason,
+            "size": info.size, "etag": info.etag, "last_modified": info.last_modified, "face_count": 0,
+        }
+        result = {"action": "failed", "bucket": info.ref.bucket, "key": info.ref.key, "reason": reason}
+        for _ in range(8):
+            current = self.index.get(doc_id)
+            try:
+                self.index.put(doc, current.version if current else None)
+                return result
+            except VersionConflict:
+                continue
+            except MediaIndexError:
+                break
+        return {**result, "action": "error"}  # not recorded: the next run tries the file again
 
     def _record(self, result: dict[str, Any], summary: BulkSummary) -> None:
         action = result["action"]

@@ -121,6 +121,9 @@ class WorkerSpec:
     settings: Settings
     factory: str | None = None
     log_level: int = logging.WARNING  # of the "mediaindex" loggers in workers (the summary lists failures anyway)
+    # where worker processes write their stderr (the models' native libraries print there, which would tear the
+    # progress bar); None: the terminal
+    stderr_path: str | None = None
 
 
 def build_handle(spec: WorkerSpec, storage: Storage | None = None) -> Handle:
@@ -156,6 +159,12 @@ def _die_with_parent() -> None:
 def _init_worker(spec: WorkerSpec, parent: int) -> None:
     global _worker_handle, _worker_init_error
     logging.getLogger("mediaindex").setLevel(spec.log_level)
+    if spec.stderr_path:
+        try:
+            os.makedirs(os.path.dirname(spec.stderr_path) or ".", exist_ok=True)
+            os.dup2(os.open(spec.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
+        except OSError:
+            pass  # the terminal, then
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it lets running files finish
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before we could ask to die with it

@@ -44,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="analyse every file again, even unchanged ones")
     p.add_argument("--retry-failed", action="store_true", help="analyse files that failed before again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("-v", "--verbose", action="store_true", help="log each file's problem as it happens")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log each file's problem as it happens (and let worker processes write to the terminal "
+                        "rather than to $MEDIAINDEX_HOME/logs/index-workers.log)")
     # Plug-in point and test hook: "module:function" returning the per-file handler; see services/bulk.py.
     p.add_argument("--pipeline-factory", help=argparse.SUPPRESS)
     add_backend_options(p)
@@ -94,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     # without --verbose, problems are told once, in the summary, and never break the progress bar
     log_level = logging.WARNING if args.verbose else logging.ERROR
     logging.getLogger("mediaindex").setLevel(log_level)
-    spec = bulk.WorkerSpec(settings, factory=args.pipeline_factory, log_level=log_level)
+    spec = bulk.WorkerSpec(settings, factory=args.pipeline_factory, log_level=log_level,
+                           stderr_path=None if args.verbose else str(settings.home / "logs" / "index-workers.log"))
     index = bootstrap.build_index(settings)
     index.ensure_ready()
     progress = Progress(enabled=not (args.json or args.no_progress))

@@ -9,6 +9,7 @@ const FACET_ORDER = ["media_type", "people", "labels", "emotions"];
 const PAGE = 60;
 let config = { writes: false };
 let lastHits = [];
+let searchSeq = 0; // answers to superseded searches are dropped
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -76,10 +77,13 @@ async function showGallery(params, append) {
   query.set("limit", PAGE);
   query.set("offset", append ? lastHits.length : 0);
   status("Searching…");
+  const seq = ++searchSeq;
   let result;
   try {
     result = await api("/api/search?" + query.toString());
+    if (seq !== searchSeq) return;
   } catch (e) {
+    if (seq !== searchSeq) return;
     status(e.body && e.body.position !== undefined
       ? `${e.message}\n${e.body.query}\n${" ".repeat(e.body.position)}^` : e.message, true);
     $("#grid").replaceChildren();
@@ -350,6 +354,10 @@ document.addEventListener("DOMContentLoaded", async () => {
     if (event.key === "/" && document.activeElement.tagName !== "INPUT") { event.preventDefault(); $("#q").focus(); }
   });
   window.addEventListener("hashchange", route);
+  // a search submitted before this script ran arrives as /?q=...: carry it over to the hash
+  if (location.search && (!location.hash || location.hash === "#/")) {
+    history.replaceState(null, "", "/" + searchHash(new URLSearchParams(location.search)));
+  }
   try { config = await api("/api/config"); } catch (e) { status(e.message, true); }
   route();
 });

@@ -1,0 +1,199 @@
+"""End to end in headless Chromium (Debian's /usr/bin/chromium, installed by scripts/setup-system) with
+Playwright's sync API: search, filter by a facet, a detail view with named face boxes, naming a cluster on the
+people page (writes allowed) and seeing its files follow, a video's timeline seeking the player.
+
+A missing browser is a failure, not a skip: CI must run these."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from mediaindex.entrypoints.cli.serve import build_local_api
+
+CHROMIUM = os.environ.get("MEDIAINDEX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(os.environ.get("MEDIAINDEX_SCREENSHOTS", "/tmp"))
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/setup-system (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_FLAGS, viewport={"width": 1280, "height": 900},
+        )
+        yield context
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def site(library) -> Iterator[Any]:
+    from tests.web.conftest import RunningServer
+
+    server = RunningServer(build_local_api(library.settings, index=library.index, writes=True))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def page(browser, site) -> Iterator[Any]:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.console_errors = errors  # a test expecting an error takes it out
+    yield page
+    page.close()
+    assert errors == [], errors  # no script errors, no CSP violations, no failed loads
+
+
+def wait_until(condition: Any, timeout: float = 15.0) -> None:
+    """Poll from Python: the page's CSP forbids eval, which Playwright's wait_for_function needs."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def tile_names(page) -> list[str]:
+    return page.locator(".tile .caption .name").all_inner_texts()
+
+
+def test_search_and_filter_by_a_facet(page, site):
+    page.goto(site.url + "/")
+    page.wait_for_selector(".tile img")
+    assert len(tile_names(page)) == 11
+    images = page.locator(".tile img")
+    wait_until(lambda: all(images.evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")))
+    page.screenshot(path=str(SCREENSHOTS / "mediaindex-gallery.png"))
+    alts = page.locator(".tile img").evaluate_all("imgs => imgs.map(i => i.alt)")
+    assert all(alts) and any("Dog" in a for a in alts)
+
+    page.fill("#q", "dog")
+    page.press("#q", "Enter")
+    expect(page.locator(".tile")).to_have_count(2)
+    assert sorted(tile_names(page)) == ["n02097474_Tibetan_terrier.JPEG", "n02110185_Siberian_husky.JPEG"]
+    assert "2 files" in page.inner_text("#summary")
+
+    page.fill("#q", "")
+    page.press("#q", "Enter")
+    expect(page.locator(".tile")).to_have_count(11)
+    obama = page.locator("fieldset[data-facet=people] label", has_text="Barack Obama")
+    assert obama.locator(".count").inner_text() == "3"
+    obama.locator("input").check()
+    expect(page.locator(".tile")).to_have_count(3)
+    assert sorted(tile_names(page)) == ["obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg"]
+    assert "person=Barack+Obama" in page.url
+    # the other facets now count within Obama's files only
+    assert page.locator("fieldset[data-facet=media_type] label").all_inner_texts() == ["image\n3"]
+    page.locator("fieldset[data-facet=people] label", has_text="Barack Obama").locator("input").uncheck()
+    expect(page.locator(".tile")).to_have_count(11)
+
+
+def test_a_bad_query_shows_the_parser_message(page, site):
+    page.goto(site.url + "/")
+    page.wait_for_selector(".tile")
+    page.fill("#q", "label:dog>90")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#status.error")
+    assert ">=" in page.inner_text("#status")
+    assert page.console_errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    page.console_errors.clear()
+
+
+def test_detail_view_draws_named_face_boxes(page, site, library):
+    page.goto(site.url + "/#/?q=biden")
+    page.wait_for_selector(".tile")
+    page.locator(".tile a", has_text="two_people_obama_biden.jpg").click()
+    page.wait_for_selector(".stage img")
+    page.locator(".stage img").evaluate("img => img.decode()")
+    faces = page.locator(".box.face")
+    assert faces.count() == 2
+    tags = sorted(faces.locator(".tag").all_inner_texts())
+    assert tags == ["Barack Obama", "face 2"]
+    # the boxes sit where the document says, over the picture
+    doc = library.doc("two_people_obama_biden.jpg")
+    image = page.locator(".stage img").bounding_box()
+    named = next(f for f in doc["faces"] if f["person"] == "Barack Obama")
+    box = page.locator(".box.face:not(.unknown)").bounding_box()
+    assert abs(box["x"] - (image["x"] + named["box"]["left"] * image["width"])) < 3
+    assert abs(box["width"] - named["box"]["width"] * image["width"]) < 3
+    assert page.locator("#people-chips").inner_text() == "Barack Obama"
+    page.screenshot(path=str(SCREENSHOTS / "mediaindex-detail.png"))
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#gallery-view:not([hidden])")
+
+
+def test_a_search_sent_before_the_script_ran_is_kept(page, site):
+    page.goto(site.url + "/?q=orange")  # what the form sends natively
+    expect(page.locator(".tile")).to_have_count(1)
+    assert page.input_value("#q") == "orange" and page.url.endswith("/#/?q=orange")
+
+
+def test_video_timeline_seeks_the_player(page, site):
+    page.goto(site.url + "/#/?type=video")
+    page.wait_for_selector(".tile a")
+    page.locator(".tile a").first.click()
+    page.wait_for_selector(".timeline")
+    video = page.locator("video")
+    wait_until(lambda: video.evaluate("v => v.readyState") >= 1)
+    assert page.locator(".who.person").all_inner_texts() == ["Lin-Manuel Miranda"]
+    segments = page.locator(".track.person button.seg")
+    assert segments.count() == 2
+    second = segments.nth(1)
+    start = float(second.get_attribute("data-start"))
+    assert start > 0
+    second.focus()
+    page.keyboard.press("Enter")  # keyboard works as well as a click
+    wait_until(lambda: abs(video.evaluate("v => v.currentTime") - start) < 1.5)
+    assert abs(video.evaluate("v => v.currentTime") - start) < 1.5
+    page.screenshot(path=str(SCREENSHOTS / "mediaindex-timeline.png"), full_page=True)
+
+
+def test_name_a_cluster_and_the_files_follow(page, site, library):
+    page.goto(site.url + "/#/people")
+    page.wait_for_selector(".cluster")
+    guido_ids = {library.doc_id("guido_van_rossum_1.jpg"), library.doc_id("guido_van_rossum_2.jpg")}
+    cards = page.locator("li.cluster")
+    card = None
+    for i in range(cards.count()):
+        hrefs = set(cards.nth(i).locator(".faces a").evaluate_all("as => as.map(a => a.hash.slice(6))"))
+        if hrefs == guido_ids:
+            card = cards.nth(i)
+    assert card is not None, "the two Guido van Rossum photos form one unnamed cluster"
+    assert card.locator(".faces img").count() == 2
+    card.get_by_label("Name this person").fill("Guido van Rossum")
+    card.get_by_role("button", name="Save name").click()
+    page.wait_for_selector("#people-list >> text=Guido van Rossum")
+    assert re.search(r"Guido van Rossum\s+2 files", page.inner_text("#people-list"))
+    assert library.doc("guido_van_rossum_1.jpg")["people"] == ["Guido van Rossum"]
+
+    page.locator("#people-list a", has_text="Guido van Rossum").click()
+    expect(page.locator(".tile")).to_have_count(2)
+    assert sorted(tile_names(page)) == ["guido_van_rossum_1.jpg", "guido_van_rossum_2.jpg"]
+
+
+def test_read_only_server_disables_naming(browser, library, serve):
+    server = serve(build_local_api(library.settings, index=library.index, writes=False))
+    page = browser.new_page()
+    try:
+        page.goto(server.url + "/#/people")
+        page.wait_for_selector("#read-only-note")
+        buttons = page.locator(".cluster button")
+        assert buttons.count() >= 1 and all(buttons.nth(i).is_disabled() for i in range(buttons.count()))
+    finally:
+        page.close()

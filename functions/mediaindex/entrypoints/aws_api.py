@@ -33,9 +33,12 @@ def build_api(env: dict[str, str] | None = None, s3_client: Any = None, index: A
     if not buckets:
         raise ConfigurationError("MEDIAINDEX_MEDIA_BUCKET: the bucket(s) whose files this API serves")
     if s3_client is None:
-        from mediaindex.adapters.storage.s3 import s3_client as make_client
+        import boto3
+        from botocore.config import Config
 
-        s3_client = make_client()
+        # SigV4 presigned URLs (X-Amz-Expires), on the bucket's regional virtual-host endpoint
+        s3_client = boto3.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"},
+                                                     retries={"mode": "adaptive", "max_attempts": 8}))
     index = index or build_index(settings)
     expires = int(env.get("MEDIAINDEX_PRESIGN_SECONDS") or PRESIGN_SECONDS)
 

@@ -223,3 +223,14 @@ def test_workers_that_cannot_start_stop_the_run_with_the_reason(tmp_path, photos
     with pytest.raises(Exception, match="could not start: RuntimeError: no models here"):
         BulkIndexer(index=idx, spec=spec, workers=2).run([Source.parse(str(photos))])
     assert list(idx.iter_documents()) == []
+
+
+def test_index_paths_is_the_command_as_a_function(tmp_path, photos, monkeypatch):
+    from mediaindex.services.bulk import index_paths
+
+    monkeypatch.delenv("FAKE_ANALYZER_DELAY", raising=False)
+    settings = Settings(home=tmp_path / "home")
+    summary = index_paths([str(photos)], settings, spec=WorkerSpec(settings, factory=FAKE))
+    assert (summary.mode, summary.outcomes["indexed"]) == ("inline", 40)
+    idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
+    assert idx.search(Query.from_options("thing")).total == 40

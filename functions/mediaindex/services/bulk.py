@@ -330,10 +330,8 @@ class BulkIndexer:
                 for info in self.storage.list(source.bucket, source.prefix):  # type: ignore[union-attr]
                     if self._stop.is_set():
                         return
-                    if source.is_local:
-                        state["seen"].add(info.ref.key)
-                    else:
-                        state["seen"].add((info.ref.bucket, info.ref.key))
+                    if self.prune:  # what a complete listing saw: everything else under the source vanished
+                        state["seen"].add(info.ref.key if source.is_local else (info.ref.bucket, info.ref.key))
                     page.append(info)
                     if len(page) >= LIST_PAGE:
                         self._dispatch_page(page, out, state)

@@ -88,13 +88,17 @@ def run(args: argparse.Namespace) -> int:
     index = bootstrap.build_index(settings)
     index.ensure_ready()
     result = index.search(query)
-    if args.json:
-        out: dict[str, Any] = {"total": result.total, "hits": result.hits}
-        if args.facets:
-            out["facets"] = result.facets
-        print_json(out)
-    else:
-        print_hits(result, query)
+    try:
+        if args.json:
+            out: dict[str, Any] = {"total": result.total, "hits": result.hits}
+            if args.facets:
+                out["facets"] = result.facets
+            print_json(out)
+        else:
+            print_hits(result, query)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `mediaindex search dog | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

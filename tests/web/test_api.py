@@ -227,3 +227,28 @@ def test_cli_serve_is_registered():
     assert args.host == "127.0.0.1" and args.allow_writes and args.port == 0
     assert build_parser().parse_args(["serve"]).allow_writes is False
 
+
+
+def test_mediaindex_serve_command_starts_and_answers(library):
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    env = {**os.environ, "MEDIAINDEX_HOME": str(library.home)}
+    env.pop("MEDIAINDEX_INDEX", None)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from mediaindex.entrypoints.cli import main; sys.exit(main())",
+                             "serve", "--port", "0"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "read-only" in line, line
+        url = line.split("serving ", 1)[1].split(" ", 1)[0]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + "api/search?q=orange", timeout=10) as response:
+            import json
+
+            assert [h["name"] for h in json.load(response)["hits"]] == ["n07747607_orange.JPEG"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -57,11 +57,12 @@ def run(args: argparse.Namespace) -> int:
     if handler_name == "auto":
         records = event.get("Records") or [{}]
         handler_name = "sqs" if records[0].get("eventSource") == "aws:sqs" else "s3"
-    from mediaindex.entrypoints import aws_lambda
-
-    handler = aws_lambda.sqs_handler if handler_name == "sqs" else aws_lambda.s3_handler
-    # The handler's logs and metrics go to stderr so that stdout is only the result.
+    # The handler's logs and metrics go to stderr so that stdout is only the result. Powertools binds its log
+    # stream when the module is first imported, so the import happens inside the redirection.
     with contextlib.redirect_stdout(sys.stderr):
+        from mediaindex.entrypoints import aws_lambda
+
+        handler = aws_lambda.sqs_handler if handler_name == "sqs" else aws_lambda.s3_handler
         try:
             result = handler(event, LocalContext())
             status = 0

@@ -96,6 +96,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"action": "stopped", "counts": counts}), flush=True)
     else:
-        print(f"stopped: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no changes"),
+        print("stopped: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no changes"),
               file=sys.stderr)
     return 0

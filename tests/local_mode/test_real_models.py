@@ -17,14 +17,15 @@ DOGS = {"n02110185_Siberian_husky.JPEG", "n02105162_malinois.JPEG", "n02097474_T
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory, images_dir, faces_dir):
-    """Obama enrolled from one photo, then a folder of the 40 labelled photos and the portraits indexed with two
-    worker processes, into a fresh MEDIAINDEX_HOME. Once for the module (the models load once per process)."""
+def library(tmp_path_factory, images_dir, faces_dir, video_path):
+    """Obama enrolled from one photo, then a folder of the 40 labelled photos, the portraits and the video indexed
+    with two worker processes into a fresh MEDIAINDEX_HOME. Once for the module (models load once per process)."""
     root = tmp_path_factory.mktemp("library")
     home = root / "home"
     folder = root / "pictures"
     shutil.copytree(images_dir, folder / "images")
     shutil.copytree(faces_dir, folder / "faces")
+    shutil.copyfile(video_path, folder / video_path.name)
     env = {"MEDIAINDEX_HOME": str(home), "MEDIAINDEX_INDEX": ""}
     enrolled = cli("people", "add", "Barack Obama", str(faces_dir / "obama_1.jpg"), env=env)
     assert enrolled.returncode == 0, enrolled.stderr
@@ -35,10 +36,13 @@ def library(tmp_path_factory, images_dir, faces_dir):
 
 def test_every_file_is_indexed_by_the_local_models(library):
     folder, env, summary = library
-    assert (summary["listed"], summary["indexed"], summary["failed"], summary["errors"]) == (53, 53, 0, 0)
+    assert (summary["listed"], summary["indexed"], summary["failed"], summary["errors"]) == (54, 54, 0, 0)
     assert summary["mode"] == "processes" and summary["workers"] == 2
     again = json.loads(cli("index", str(folder), "--json", env=env).stdout)
-    assert (again["unchanged"], again["indexed"]) == (53, 0)
+    assert (again["unchanged"], again["indexed"]) == (54, 0)
+    videos = json.loads(cli("search", "--type", "video", "--json", env=env).stdout)
+    assert [h["key"] for h in videos["hits"]] == [str(folder / "short_hamilton_clip.mp4")]
+    assert videos["hits"][0]["media_type"] == "video" and videos["hits"][0]["face_count"] >= 1
 
 
 def test_search_dog_finds_the_dogs(library):

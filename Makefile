@@ -32,7 +32,12 @@ test:
 test-infra: $(VENV)/.infra-ready $(CDK)
 	$(VPY) -m pytest tests/infra -q
 
-# bench: (benchmark scripts under bench/ print their figures; a target for them belongs here)
+# The benchmark suite: one table of figures (docs/performance.md), figures in bench/results.json; about 15 minutes
+# on 2 cores. Small sizes: make bench BENCH_ARGS=--quick. Needs the venv with every extra (bash scripts/test makes it).
+.PHONY: bench
+bench:
+	@[ -x $(VPY) ] || { echo "no $(VPY): run 'bash scripts/test' (or pip install -e '.[aws,local,dev]' into it)" >&2; exit 1; }
+	$(VPY) bench/run.py $(BENCH_ARGS)
 
 clean-cdk:
 	rm -rf cdk.out

@@ -75,12 +75,18 @@ def run(args: argparse.Namespace) -> int:
     watcher.start()  # before the sync: changes made while it runs are not missed
     try:
         if not args.no_sync:
+            from mediaindex.entrypoints.cli.index import Progress
+
+            progress = Progress(enabled=not args.json)
             runner = bulk.BulkIndexer(
                 index=index, spec=spec, workers=args.workers or bulk.default_workers(settings.analyzer),
                 threads=settings.analyzer == "rekognition", prune=True, handle=handle,
-                analyzer_name=None if spec.factory else settings.analyzer,
+                analyzer_name=None if spec.factory else settings.analyzer, on_progress=progress,
             )
-            summary = runner.run([bulk.Source("", root)]).to_dict()
+            try:
+                summary = runner.run([bulk.Source("", root)]).to_dict()
+            finally:
+                progress.close()
             say(f"synced   {root}: indexed {summary['indexed']}, reused {summary['reused']}, unchanged "
                 f"{summary['unchanged']}, failed {summary['failed']}, removed {summary['removed']}",
                 {"action": "synced", **summary})

@@ -252,3 +252,9 @@ def test_mediaindex_serve_command_starts_and_answers(library):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_media_url_is_same_origin_locally(read_only, library):
+    doc_id = library.doc_id("obama_1.jpg")
+    assert get(read_only, f"/api/documents/{doc_id}/media-url").json() == {
+        "url": f"/api/documents/{doc_id}/media", "media_type": "image"}

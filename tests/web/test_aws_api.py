@@ -138,7 +138,20 @@ def test_media_is_a_short_lived_presigned_redirect(handler, world):
     # the page may load media from the bucket's origin, and from nowhere else
     origin = f"{parsed.scheme}://{parsed.netloc}"
     csp = result["headers"]["Content-Security-Policy"]
-    assert f"img-src 'self' data: {origin};" in csp and f"media-src 'self' {origin};" in csp
+    assert f"img-src 'self' data: blob: {origin};" in csp and f"media-src 'self' {origin};" in csp
+
+
+def test_media_url_is_the_presigned_url(handler, world):
+    result = handler(http_event("GET", f"/api/documents/{world['docs']['husky']['id']}/media-url"), None)
+    url = json.loads(result["body"])["url"]
+    assert "X-Amz-Signature=" in url and urllib.parse.urlparse(url).path.endswith("/2024/husky.jpg")
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == world["files"]["2024/husky.jpg"].read_bytes()
+
+
+def test_login_url_reaches_the_page(world, monkeypatch, handler):
+    monkeypatch.setenv("MEDIAINDEX_LOGIN_URL", "https://auth.example.com/login")
+    assert json.loads(handler(http_event("GET", "/api/config"), None)["body"])["login_url"] == "https://auth.example.com/login"
 
 
 def test_presign_expiry_is_configurable(world, monkeypatch, handler):

@@ -197,3 +197,33 @@ def test_read_only_server_disables_naming(browser, library, serve):
         assert buttons.count() >= 1 and all(buttons.nth(i).is_disabled() for i in range(buttons.count()))
     finally:
         page.close()
+
+
+def test_bearer_token_from_the_sign_in_redirect_is_sent(browser, library, serve):
+    """Behind API Gateway's JWT authorizer: the token in the redirect's hash goes with every API call, and images
+    are fetched with it (an <img> cannot send a header); a 401 offers the sign-in link."""
+    api = build_local_api(library.settings, index=library.index, writes=False)
+    api.login_url = "https://auth.example.com/login?client_id=abc"
+    server = serve(api)
+    page = browser.new_page()
+    seen: dict[str, str | None] = {}
+    page.on("request", lambda r: seen.__setitem__(r.url, r.headers.get("authorization")) if "/api/" in r.url else None)
+    try:
+        page.goto(server.url + "/#id_token=header.payload.sig&access_token=the-access-token&token_type=Bearer")
+        expect(page.locator(".tile")).to_have_count(11)
+        assert page.url.endswith("/#/")  # the token left the address bar
+        images = page.locator(".tile img")
+        wait_until(lambda: all(images.evaluate_all("imgs => imgs.map(i => i.src.startsWith('blob:') && i.naturalWidth > 0)")))
+        api_calls = {url: auth for url, auth in seen.items() if "/api/" in url}
+        assert any("/api/search" in url for url in api_calls) and any("/thumbnail" in url for url in api_calls)
+        assert set(api_calls.values()) == {"Bearer the-access-token"}
+
+        page.route("**/api/search*", lambda route: route.fulfill(status=401, body='{"message":"Unauthorized"}',
+                                                                 content_type="application/json"))
+        page.fill("#q", "dog")
+        page.press("#q", "Enter")
+        link = page.get_by_role("link", name="Sign in")
+        expect(link).to_have_attribute("href", "https://auth.example.com/login?client_id=abc")
+        assert page.evaluate("() => sessionStorage.getItem('mediaindex.token')") is None
+    finally:
+        page.close()

@@ -79,6 +79,8 @@ class MediaApi:
     # builds the known-people service on first use (it may load models or need settings that are absent)
     people_factory: Callable[[], Any] | None = None
     writes: bool = False
+    # where the page sends people to sign in when the API answers 401 (API Gateway's JWT authorizer)
+    login_url: str | None = None
     max_pixels: int = 150_000_000
     router: Router = field(default_factory=Router)
     _people: Any = field(default=None, init=False)
@@ -171,7 +173,7 @@ def build_router(api: MediaApi, router: Router) -> Router:
 
     def config(_: Request) -> Response:
         return Response.json({"version": __version__, "writes": api.writes, "facets": list(FACETS),
-                              "max_limit": MAX_LIMIT})
+                              "max_limit": MAX_LIMIT, "login_url": api.login_url})
 
     # ---- search --------------------------------------------------------------------------------------------------
     def search(request: Request) -> Response:
@@ -211,6 +213,12 @@ def build_router(api: MediaApi, router: Router) -> Router:
     def media(request: Request) -> Response:
         doc = api.document(request.params["id"])
         return api.media.serve(doc, request)
+
+    def media_url(request: Request) -> Response:
+        doc = api.document(request.params["id"])
+        if doc.get("status") != docs.INDEXED:
+            raise HttpError(404, "this file was not analysed: nothing to show")
+        return Response.json({"url": api.media.url(doc), "media_type": doc.get("media_type")})
 
     def thumbnail(request: Request) -> Response:
         doc = api.document(request.params["id"])
@@ -283,6 +291,7 @@ def build_router(api: MediaApi, router: Router) -> Router:
     router.add("GET", "/api/stats", stats)
     router.add("GET", "/api/documents/{id}", get_document)
     router.add("GET", "/api/documents/{id}/media", media)
+    router.add("GET", "/api/documents/{id}/media-url", media_url)
     router.add("GET", "/api/documents/{id}/thumbnail", thumbnail)
     router.add("GET", "/api/documents/{id}/faces/{face}", face)
     router.add("GET", "/api/people", people)

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 # No inline script or style anywhere: the page's JS and CSS are files served from here. `{media}` is widened on
 # AWS by the S3 origin that presigned media redirects go to.
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:{media}; media-src 'self'{media}; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{media}; media-src 'self'{media}; "
     "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

@@ -202,6 +202,10 @@ class MediaSource:
     def poster(self, doc: dict[str, Any], max_pixels: int) -> bytes | None:
         return None
 
+    def url(self, doc: dict[str, Any]) -> str:
+        """Where the browser loads the file from (a page sending a bearer token asks for this first)."""
+        return f"/api/documents/{doc['id']}/media"
+
 
 class FolderMedia(MediaSource):
     def __init__(self, roots: Sequence[Path] = ()) -> None:
@@ -270,12 +274,14 @@ class S3Media(MediaSource):
         return ObjectRef(bucket, doc["key"])
 
     def serve(self, doc: dict[str, Any], request: Request) -> Response:
+        return Response.redirect(self.url(doc))
+
+    def url(self, doc: dict[str, Any]) -> str:
         ref = self._ref(doc)
         params: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key, "ResponseContentDisposition": "inline"}
         if doc.get("content_type") in sniff._CONTENT_TYPES.values():
             params["ResponseContentType"] = doc["content_type"]
-        url = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=self.expires)
-        return Response.redirect(url)
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=self.expires)
 
     def read(self, doc: dict[str, Any]) -> bytes:
         from mediaindex.adapters.storage.s3 import S3Storage
@@ -308,6 +314,9 @@ class RoutedMedia(MediaSource):
 
     def poster(self, doc: dict[str, Any], max_pixels: int) -> bytes | None:
         return self._for(doc).poster(doc, max_pixels)
+
+    def url(self, doc: dict[str, Any]) -> str:
+        return self._for(doc).url(doc)
 
 
 __all__ = ["FolderMedia", "S3Media", "RoutedMedia", "ThumbnailCache", "parse_range", "render_thumbnail",

@@ -53,6 +53,7 @@ def build_api(env: dict[str, str] | None = None, s3_client: Any = None, index: A
         thumbnails=ThumbnailCache(Path(env.get("MEDIAINDEX_THUMBNAIL_CACHE") or "/tmp/mediaindex-thumbnails")),
         people_factory=people_factory,
         writes=flag(env.get("MEDIAINDEX_API_WRITES")),
+        login_url=env.get("MEDIAINDEX_LOGIN_URL") or None,
         max_pixels=settings.max_pixels,
     )
 

@@ -30,8 +30,51 @@ function status(message, isError) {
   s.classList.toggle("error", !!isError);
 }
 
+// Behind API Gateway's JWT authorizer the page carries a bearer token, kept for this tab only. It arrives in the
+// hash of the sign-in redirect (#id_token=...&access_token=...), which is then cleared.
+const TOKEN_KEY = "mediaindex.token";
+function takeTokenFromRedirect() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const token = params.get("access_token") || params.get("id_token");
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    history.replaceState(null, "", location.pathname + "#/");
+  }
+}
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+
+function withAuth(options) {
+  const t = token();
+  if (!t) return options || {};
+  return { ...(options || {}), headers: { ...((options || {}).headers || {}), Authorization: `Bearer ${t}` } };
+}
+
+function signInNeeded() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  const s = $("#status");
+  s.replaceChildren("Please sign in. ");
+  if (config.login_url) s.append(el("a", { href: config.login_url, text: "Sign in" }));
+  s.classList.add("error");
+}
+
+// <img> cannot send a header: with a token, images are fetched and shown from a blob URL
+async function setImage(img, url) {
+  if (!token()) { img.src = url; return; }
+  try {
+    const response = await fetch(url, withAuth());
+    if (!response.ok) throw new Error(String(response.status));
+    img.src = URL.createObjectURL(await response.blob());
+  } catch (e) {
+    img.dispatchEvent(new Event("error"));
+  }
+}
+
 async function api(path, options) {
-  const response = await fetch(path, options);
+  const response = await fetch(path, withAuth(options));
+  if (response.status === 401) {
+    signInNeeded();
+    throw Object.assign(new Error("Please sign in."), { signIn: true });
+  }
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = new Error(body.error || `${response.status} ${response.statusText}`);
@@ -83,7 +126,7 @@ async function showGallery(params, append) {
     result = await api("/api/search?" + query.toString());
     if (seq !== searchSeq) return;
   } catch (e) {
-    if (seq !== searchSeq) return;
+    if (seq !== searchSeq || e.signIn) return;
     status(e.body && e.body.position !== undefined
       ? `${e.message}\n${e.body.query}\n${" ".repeat(e.body.position)}^` : e.message, true);
     $("#grid").replaceChildren();
@@ -106,9 +149,10 @@ async function showGallery(params, append) {
 function thumbImage(hit) {
   const alt = `${hit.name}` + (hit.labels.length ? `: ${hit.labels.slice(0, 3).join(", ")}` : "") +
     (hit.people.length ? `; ${hit.people.join(", ")}` : "");
-  const img = el("img", { src: `/api/documents/${hit.id}/thumbnail`, alt, loading: "lazy", decoding: "async" });
+  const img = el("img", { alt, loading: "lazy", decoding: "async" });
   img.addEventListener("error", () => img.replaceWith(el("span", { class: "icon", role: "img", "aria-label": alt,
     text: hit.media_type === "video" ? "▶" : "▧" })));
+  setImage(img, `/api/documents/${hit.id}/thumbnail`);
   return img;
 }
 
@@ -178,13 +222,17 @@ async function showDetail(id) {
   const stage = el("div", { class: "stage" });
   const isVideo = doc.media_type === "video";
   let video = null;
+  let src = `/api/documents/${doc.id}/media`;
+  if (doc.status === "indexed") {
+    // same origin locally; a short-lived presigned S3 URL on AWS (no header needed to load it)
+    try { src = (await api(`/api/documents/${doc.id}/media-url`)).url; } catch (e) { if (!e.signIn) status(e.message, true); }
+  }
   if (isVideo) {
-    video = el("video", { src: `/api/documents/${doc.id}/media`, controls: true, preload: "metadata",
-      "aria-label": `Video ${doc.name}` });
+    video = el("video", { src, controls: true, preload: "metadata", "aria-label": `Video ${doc.name}` });
     stage.append(video);
   } else {
     const labels = (doc.labels || []).map((l) => l.name).slice(0, 5).join(", ");
-    stage.append(el("img", { src: `/api/documents/${doc.id}/media`, alt: `${doc.name}${labels ? ": " + labels : ""}` }));
+    stage.append(el("img", { src, alt: `${doc.name}${labels ? ": " + labels : ""}` }));
     (doc.labels || []).forEach((label) => (label.instances || []).forEach((inst) => {
       if (inst.box) stage.append(boxStyle(el("div", { class: "box label", "aria-hidden": "true" },
         el("span", { class: "tag", text: label.name })), inst.box));
@@ -333,10 +381,11 @@ function clusterCard(cluster, writes) {
       status(e.message, true);
     }
   });
-  const faces = el("div", { class: "faces" }, cluster.files.map((f) =>
-    el("a", { href: `#/doc/${f.id}`, title: f.key },
-      el("img", { src: `/api/documents/${f.id}/faces/${f.face_index}`, alt: `Unnamed face in ${f.key.split("/").pop()}`,
-        loading: "lazy" }))));
+  const faces = el("div", { class: "faces" }, cluster.files.map((f) => {
+    const img = el("img", { alt: `Unnamed face in ${f.key.split("/").pop()}`, loading: "lazy" });
+    setImage(img, `/api/documents/${f.id}/faces/${f.face_index}`);
+    return el("a", { href: `#/doc/${f.id}`, title: f.key }, img);
+  }));
   return el("li", { class: "cluster", "data-cluster": cluster.cluster },
     el("div", { text: `${cluster.file_count} file${cluster.file_count === 1 ? "" : "s"}, ${cluster.faces} face${cluster.faces === 1 ? "" : "s"}` }),
     faces, form);
@@ -344,6 +393,7 @@ function clusterCard(cluster, writes) {
 
 // ---- start -------------------------------------------------------------------------------------------------------
 document.addEventListener("DOMContentLoaded", async () => {
+  takeTokenFromRedirect();
   $("#search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const q = $("#q").value.trim();
@@ -358,6 +408,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (location.search && (!location.hash || location.hash === "#/")) {
     history.replaceState(null, "", "/" + searchHash(new URLSearchParams(location.search)));
   }
-  try { config = await api("/api/config"); } catch (e) { status(e.message, true); }
+  try { config = await api("/api/config"); } catch (e) { if (!e.signIn) status(e.message, true); }
   route();
 });

@@ -234,3 +234,19 @@ def test_index_paths_is_the_command_as_a_function(tmp_path, photos, monkeypatch)
     assert (summary.mode, summary.outcomes["indexed"]) == ("inline", 40)
     idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
     assert idx.search(Query.from_options("thing")).total == 40
+
+
+def test_force_analyses_every_file_again(tmp_path, photos, monkeypatch):
+    from mediaindex import bootstrap
+
+    analyzer = FakeAnalyzer()
+    monkeypatch.setattr(bootstrap, "build_analyzer", lambda settings, client=None: analyzer)
+    monkeypatch.setattr(bootstrap, "build_faces", lambda settings, client=None: None)
+    settings = Settings(home=tmp_path / "home")
+    idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
+    first = BulkIndexer(index=idx, spec=WorkerSpec(settings)).run([Source.parse(str(photos))]).to_dict()
+    assert first["indexed"] == 40 and analyzer.calls == 40
+    forced = BulkIndexer(index=idx, spec=WorkerSpec(settings, reuse_analysis=False), force=True)
+    summary = forced.run([Source.parse(str(photos))]).to_dict()
+    assert (summary["indexed"], summary["reused"], summary["unchanged"]) == (40, 0, 0)
+    assert analyzer.calls == 80  # not one analysis copied from the documents it replaces

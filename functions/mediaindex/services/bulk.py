@@ -124,6 +124,8 @@ class WorkerSpec:
     # where worker processes write their stderr (the models' native libraries print there, which would tear the
     # progress bar); None: the terminal
     stderr_path: str | None = None
+    # False (--force): analyse every file, even bytes analysed before under another name or with other settings
+    reuse_analysis: bool = True
 
 
 def build_handle(spec: WorkerSpec, storage: Storage | None = None) -> Handle:
@@ -137,7 +139,9 @@ def build_handle(spec: WorkerSpec, storage: Storage | None = None) -> Handle:
         return factory(spec.settings, storage)
     from mediaindex import bootstrap
 
-    return bootstrap.build_pipeline(spec.settings, storage=storage).handle
+    pipeline = bootstrap.build_pipeline(spec.settings, storage=storage)
+    pipeline.reuse_analysis = spec.reuse_analysis
+    return pipeline.handle
 
 
 _worker_handle: Handle | None = None

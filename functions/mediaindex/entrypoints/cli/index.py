@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     log_level = logging.WARNING if args.verbose else logging.ERROR
     logging.getLogger("mediaindex").setLevel(log_level)
     spec = bulk.WorkerSpec(settings, factory=args.pipeline_factory, log_level=log_level,
-                           stderr_path=None if args.verbose else str(settings.home / "logs" / "index-workers.log"))
+                           stderr_path=None if args.verbose else str(settings.home / "logs" / "index-workers.log"),
+                           reuse_analysis=not args.force)
     index = bootstrap.build_index(settings)
     index.ensure_ready()
     progress = Progress(enabled=not (args.json or args.no_progress))

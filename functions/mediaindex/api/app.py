@@ -242,7 +242,12 @@ def build_router(api: MediaApi, router: Router) -> Router:
             listed = [{"name": n, "faces": None, "files": c} for n, c in sorted(counts.items())]
             return Response.json({"available": False, "reason": e.message, "writes": api.writes, "people": listed,
                                   "clusters": [], "clusters_reason": e.message})
-        enrolled = service.list_people()
+        try:
+            enrolled = service.list_people()
+        except (ConfigurationError, TransientError) as e:  # the collection is unreachable: still list who is named
+            enrolled, reason = {}, str(e)
+        else:
+            reason = None
         names = sorted(set(enrolled) | set(counts), key=str.casefold)
         listed = [{"name": n, "faces": enrolled.get(n), "files": counts.get(n, 0)} for n in names]
         clusters: list[dict[str, Any]] = []
@@ -253,8 +258,8 @@ def build_router(api: MediaApi, router: Router) -> Router:
                                  "file_count": len(c["files"])})
         except ConfigurationError as e:
             clusters_reason = str(e)
-        return Response.json({"available": True, "writes": api.writes, "people": listed, "clusters": clusters,
-                              "clusters_reason": clusters_reason})
+        return Response.json({"available": reason is None, "reason": reason, "writes": api.writes, "people": listed,
+                              "clusters": clusters, "clusters_reason": clusters_reason})
 
     def name_cluster(request: Request) -> Response:
         name = _name(request.json())

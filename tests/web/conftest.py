@@ -5,7 +5,6 @@ Guido van Rossum photos left as an unnamed cluster. Servers run on free ports in
 from __future__ import annotations
 
 import shutil
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,6 +17,7 @@ from mediaindex.config import Settings
 from mediaindex.domain.document import document_id
 from mediaindex.media.picture import Picture
 from mediaindex.services.indexing import CREATED, StorageEvent
+from tests.web.helpers import RunningServer
 
 PHOTOS = {
     "faces": ["obama_1.jpg", "obama_2.jpg", "biden_1.jpg", "two_people_obama_biden.jpg", "guido_van_rossum_1.jpg",
@@ -63,22 +63,6 @@ def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, video_p
         assert outcome.action == "indexed", outcome
     pipeline.index.refresh()
     return Library(home, folder, settings, pipeline.index)
-
-
-class RunningServer:
-    def __init__(self, api: Any) -> None:
-        from mediaindex.api.server import ApiServer
-
-        self.api = api
-        self.server = ApiServer(api, "127.0.0.1", 0)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -1,14 +1,18 @@
-"""Raw HTTP against a test server: http.client sends the path exactly as written (no normalising of ../ or %2e)."""
+"""Test servers on free ports, and raw HTTP against them: http.client sends the path exactly as written (no
+normalising of ../ or %2e)."""
 
 from __future__ import annotations
 
 import http.client
 import io
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
+
+from mediaindex.api.server import ApiServer
 
 
 @dataclass
@@ -49,3 +53,19 @@ def get(server: Any, path: str, **headers: str) -> Reply:
 
 def post_json(server: Any, path: str, value: Any, **headers: str) -> Reply:
     return call(server, "POST", path, {"Content-Type": "application/json", **headers}, json.dumps(value).encode())
+
+
+class RunningServer:
+    """An ApiServer on a free port, in a thread."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+        self.server = ApiServer(api, "127.0.0.1", 0)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

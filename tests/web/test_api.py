@@ -13,7 +13,7 @@ from tests.web.helpers import call, get, post_json
 
 @pytest.fixture(scope="module")
 def read_only(library) -> Any:
-    from tests.web.conftest import RunningServer
+    from tests.web.helpers import RunningServer
 
     server = RunningServer(build_local_api(library.settings, index=library.index, writes=False))
     yield server

@@ -41,7 +41,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def site(library) -> Iterator[Any]:
-    from tests.web.conftest import RunningServer
+    from tests.web.helpers import RunningServer
 
     server = RunningServer(build_local_api(library.settings, index=library.index, writes=True))
     yield server

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from PIL import Image, ImageOps
 
 from mediaindex.api.http import FilePart, HttpError, Request, Response
-from mediaindex.domain.errors import BadMedia, MediaIndexError, ObjectNotFound
+from mediaindex.domain.errors import BadMedia, ObjectNotFound
 from mediaindex.media import sniff
 from mediaindex.ports import ObjectRef
 
@@ -320,4 +320,4 @@ class RoutedMedia(MediaSource):
 
 
 __all__ = ["FolderMedia", "S3Media", "RoutedMedia", "ThumbnailCache", "parse_range", "render_thumbnail",
-           "render_face", "video_poster", "MediaIndexError"]
+           "render_face", "video_poster"]

@@ -8,6 +8,7 @@ at 127.0.0.1 (DNS rebinding) sends its own name and is refused.
 from __future__ import annotations
 
 import logging
+import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterable
 
@@ -33,14 +34,16 @@ class ApiServer(ThreadingHTTPServer):
                  allowed_hosts: Iterable[str] = ()) -> None:
         self.api = api
         self.extra_hosts = list(allowed_hosts)
+        if ":" in host:  # an IPv6 address such as ::1
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
         self.allowed = allowed_host_names(host, self.server_address[1], self.extra_hosts)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"http://{shown}:{port}/"
+        shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+        return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,8 +1,8 @@
 """`mediaindex serve`: the search API (described at /openapi.json) and the web gallery, on 127.0.0.1 by default.
 
 Read-only unless --allow-writes: naming clusters, enrolling and forgetting people are refused (403) otherwise.
-Only indexed files are served, addressed by document id; a folder file is served only when its real path stays
-inside the folder it was indexed from (or inside a --root folder, when given).
+Only indexed files are served, addressed by document id; a folder file is served only when no symlink lies on
+its indexed path, or, with --root, when its real path (symlinks followed) is inside a --root folder.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-writes", action="store_true",
                    help="let the page name clusters, enrol and forget people (off: read-only)")
     p.add_argument("--root", action="append", type=Path, default=[], metavar="DIR",
-                   help="serve only files under DIR (repeatable; default: each file's own indexed folder)")
+                   help="serve files whose real path is under DIR, following symlinks (repeatable; default: any indexed "
+                        "file with no symlink on its path)")
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="another host name the browser may use to reach this server (DNS rebinding guard)")
     add_backend_options(p)

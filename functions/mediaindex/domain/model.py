@@ -85,6 +85,8 @@ class Face:
     mouth_open: bool | None = None
     pose: Pose | None = None
     quality: Quality | None = None
+    face_occluded: bool | None = None  # something covers part of the face (Rekognition's FaceOccluded)
+    eye_direction: dict[str, float] | None = None  # {"yaw": .., "pitch": ..} degrees, where the eyes look
     landmarks: list[Landmark] = field(default_factory=list)
     # A vector for matching faces, when the analyzer computes one (the local analyzer does; Rekognition keeps its
     # vectors inside the collection and never returns them).

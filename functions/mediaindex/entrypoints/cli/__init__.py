@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mediaindex: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `mediaindex search --json | head`: the reader went away; that is not an error worth a traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

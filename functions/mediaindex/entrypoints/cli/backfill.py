@@ -90,11 +90,13 @@ def source_for(args: argparse.Namespace, s3: Any) -> tuple[bf.Source, Any]:
     return bf.FolderSource(storage, args.source), storage
 
 
-def direct_handler(settings: Any, storage: Any, bucket: str) -> Any:
-    """Pipeline.handle, with files under the people prefix enrolling people as the Lambda handler does."""
+def direct_handler(settings: Any, storage: Any, bucket: str, force: bool = False) -> Any:
+    """Pipeline.handle, with files under the people prefix enrolling people as the Lambda handler does. With
+    `force`, files are analysed again even when the same bytes were analysed before."""
     from mediaindex.bootstrap import build_people, build_pipeline
 
     pipeline = build_pipeline(settings, storage=storage)
+    pipeline.reuse_analysis = not force
     if not bucket or not settings.people_prefix:
         return pipeline.handle
     people = build_people(settings, pipeline)
@@ -149,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
 
     sink: bf.QueueSink | bf.DirectSink
     if direct:
-        sink = bf.DirectSink(direct_handler(settings, storage, source.bucket), workers=args.workers)
+        sink = bf.DirectSink(direct_handler(settings, storage, source.bucket, force=args.force), workers=args.workers)
     else:
         import boto3
 

@@ -15,7 +15,8 @@ from mediaindex.config import Settings
 from mediaindex.domain.query import Query
 from mediaindex.entrypoints.cli import build_parser
 from mediaindex.entrypoints.cli.search import build_query, path_prefix
-from mediaindex.services.bulk import BulkIndexer, RoutingStorage, Source, WorkerSpec
+from mediaindex.adapters.storage.routing import RoutingStorage
+from mediaindex.services.bulk import BulkIndexer, Source, WorkerSpec
 from tests.local_mode.conftest import FAKE, cli
 
 BUCKET = "photo-archive"

@@ -27,12 +27,13 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
+from mediaindex.adapters.storage.routing import RoutingStorage
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError, VersionConflict
-from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage, StoredObject
+from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage
 from mediaindex.services.indexing import CREATED, REMOVED, Outcome, StorageEvent
 
 log = logging.getLogger(__name__)
@@ -79,35 +80,6 @@ class Source:
         if self.is_local:
             return key == self.prefix or key.startswith(self.prefix.rstrip(os.sep) + os.sep)
         return key.startswith(self.prefix)
-
-
-class RoutingStorage:
-    """A folder for bucket "" and S3 for a named bucket, so one pipeline serves a run that mixes both."""
-
-    def __init__(self, folder: Storage | None = None, s3: Storage | None = None) -> None:
-        self._folder, self._s3 = folder, s3
-
-    def _for(self, bucket: str) -> Storage:
-        if not bucket:
-            if self._folder is None:
-                from mediaindex.adapters.storage.folder import FolderStorage
-
-                self._folder = FolderStorage()
-            return self._folder
-        if self._s3 is None:
-            from mediaindex.adapters.storage.s3 import S3Storage
-
-            self._s3 = S3Storage()
-        return self._s3
-
-    def read(self, ref: ObjectRef) -> StoredObject:
-        return self._for(ref.bucket).read(ref)
-
-    def exists(self, ref: ObjectRef) -> bool:
-        return self._for(ref.bucket).exists(ref)
-
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
-        return self._for(bucket).list(bucket, prefix)
 
 
 # ---- workers -------------------------------------------------------------------------------------------------------

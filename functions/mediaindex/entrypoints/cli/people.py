@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mediaindex.adapters.storage.routing import RoutingStorage
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound
 from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
-from mediaindex.ports import ObjectRef, StoredObject
 
 EXAMPLES = """\
 examples:
@@ -28,36 +28,6 @@ examples:
 On AWS, putting a photo under s3://BUCKET/people/<name>/ enrols it (MEDIAINDEX_PEOPLE_PREFIX changes the prefix);
 deleting the photo forgets the faces it enrolled.
 """
-
-
-class RoutingStorage:
-    """Reads a document's file where it lives: a folder for documents with an empty bucket, S3 otherwise."""
-
-    def __init__(self) -> None:
-        self._folder: Any = None
-        self._s3: Any = None
-
-    def _for(self, bucket: str) -> Any:
-        if not bucket:
-            if self._folder is None:
-                from mediaindex.adapters.storage.folder import FolderStorage
-
-                self._folder = FolderStorage()
-            return self._folder
-        if self._s3 is None:
-            from mediaindex.adapters.storage.s3 import S3Storage
-
-            self._s3 = S3Storage()
-        return self._s3
-
-    def read(self, ref: ObjectRef) -> StoredObject:
-        return self._for(ref.bucket).read(ref)
-
-    def exists(self, ref: ObjectRef) -> bool:
-        return self._for(ref.bucket).exists(ref)
-
-    def list(self, bucket: str, prefix: str = "") -> Any:
-        return self._for(bucket).list(bucket, prefix)
 
 
 class LazyAnalyzer:

@@ -54,7 +54,8 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
 
     def default_people() -> Any:
         from mediaindex.bootstrap import build_people, build_pipeline
-        from mediaindex.entrypoints.cli.people import LazyAnalyzer, RoutingStorage
+        from mediaindex.adapters.storage.routing import RoutingStorage
+        from mediaindex.entrypoints.cli.people import LazyAnalyzer
 
         people_settings = settings if settings.has("people") else settings.with_overrides(
             features=(*settings.features, "people"))

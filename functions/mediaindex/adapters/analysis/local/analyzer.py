@@ -21,7 +21,7 @@ from mediaindex.media.picture import Picture
 from . import models, taxonomy
 from .extras import ModerationModel, TextReader
 from .faces import (
-    AgeGenderModel, BlazeFaceDetector, EmotionModel, Expression, FaceEmbedder, FaceLandmarker, FoundFace,
+    AgeGenderModel, BlazeFaceDetector, EmotionModel, Expression, FaceEmbedder, FaceLandmarker,
     HogFaceDetector, landmarks, points_of, pose, quality,
 )
 from .scene import CocoDetector, ImageNetClassifier

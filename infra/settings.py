@@ -84,7 +84,8 @@ class DeploySettings:
     backfill_inventory_bucket: str = ""  # an S3 Inventory destination bucket the backfill function may read
     api: bool = False  # the search API: HTTP API + Cognito + a function
     api_writes: bool = False  # the API may change people (MEDIAINDEX_API_WRITES=1 and the IAM for it)
-    api_callback_urls: tuple[str, ...] = ("http://localhost:8000/",)  # where the hosted sign-in returns to
+    # where the hosted sign-in may return to besides the API's own page (e.g. `mediaindex serve` on localhost)
+    api_callback_urls: tuple[str, ...] = ()
     api_auth_domain: str = ""  # Cognito hosted UI domain prefix; "": <stack name>-<account id>
     api_rate: float = 20.0  # steady requests a second the API stage accepts
     api_burst: int = 40
@@ -191,8 +192,6 @@ class DeploySettings:
         for url in self.api_callback_urls:
             if not re.match(r"^(https://|http://localhost[:/])", url):
                 fail("api_callback_urls", "a comma list of https:// URLs (http:// only for localhost)")
-        if not self.api_callback_urls:
-            fail("api_callback_urls", "at least one URL the sign-in page may return to")
         if self.api_auth_domain and not _AUTH_DOMAIN.match(self.api_auth_domain):
             fail("api_auth_domain", "1-63 of a-z, 0-9 and -, not starting or ending with -, without aws, amazon "
                                     "or cognito")

@@ -1,18 +1,22 @@
-"""The search API (context api=true): an HTTP API whose every route needs a Cognito JWT, in front of one function.
+"""The search API (context api=true): an HTTP API in front of one function, signed in with Cognito.
+
+What the handler needs is in docs/web.md ("On AWS: what the CDK stack must provide"); this follows it:
 
 - Users: a Cognito user pool without self sign-up (an administrator creates each user), TOTP multi-factor
-  authentication required, and a hosted sign-in page (the pool's domain) with one public app client for the web
-  page: authorization code grant with PKCE, returning to `api_callback_urls`.
-- The API: API Gateway HTTP API, payload format 2.0, a JWT authorizer (the user pool) on the $default route (so on
-  every path), CORS for the callback URLs' origins, JSON access logs, stage throttling (`api_rate`, `api_burst`).
-- The function `mediaindex.entrypoints.aws_api.handler` (the indexer's code asset; functions/mediaindex/api/):
-  reads the search index (GET, HEAD, POST for _search), reads media objects (presigned GET redirects, which carry
-  the function's rights, and thumbnails it renders), lists the enrolled people (rekognition:ListFaces on the
+  authentication required, and the hosted sign-in page (the pool's domain) with one public app client for the
+  page. The page uses the implicit grant (`response_type=token`, back to the API's own `/`); the authorization code
+  grant is allowed too, for pages that do PKCE. `api_callback_urls` adds other pages (e.g. a local one).
+- The API: API Gateway HTTP API, payload format 2.0. Public, because the page must load before anyone has signed
+  in and they hold no data: `GET /`, `GET /assets/{name}` (the page's files) and `GET /api/config` (where to sign
+  in). Everything else (the $default route, so every other method and path: /api/*, /openapi.json) needs a JWT
+  from this user pool and app client. JSON access logs, stage throttling (`api_rate`, `api_burst`).
+- The function `mediaindex.entrypoints.aws_api.handler` (the indexer's code asset): reads the search index
+  (GET, HEAD, POST for _search), reads media objects (presigned GET redirects, which carry the function's rights,
+  and thumbnails it renders), lists the enrolled people (rekognition:ListFaces, DescribeCollection on the
   collection). With `api_writes` (MEDIAINDEX_API_WRITES=1) it may also change people as the people service does
-  on Rekognition: IndexFaces / DeleteFaces on the collection, SearchFacesByImage to re-match indexed photos, and
-  writes of the re-matched documents to the index.
+  on Rekognition (adapters/faces/rekognition.py): IndexFaces / DeleteFaces on the collection, SearchFacesByImage
+  to re-match indexed photos, and writes of the re-matched documents to the index.
 """
-
 from __future__ import annotations
 
 import json
@@ -37,9 +41,13 @@ from infra.parts.search import SearchIndex
 from infra.settings import DeploySettings
 
 HANDLER = "mediaindex.entrypoints.aws_api.handler"
-# API Gateway gives an integration at most 30 s; the function stops first so the caller sees its error, not a 503.
-TIMEOUT_SECONDS = 29
-MEMORY_MB = 1024  # thumbnails decode a whole photo (Pillow) before shrinking it
+# docs/web.md: searches and thumbnails (JPEGs decoded in draft mode) fit in 512 MB and 15 s. Enrolling or forgetting
+# re-matches indexed photos, so with writes the function may use all but the last second of API Gateway's 30 s.
+TIMEOUT_SECONDS = 15
+WRITES_TIMEOUT_SECONDS = 29
+MEMORY_MB = 512
+# The page's shell and its sign-in configuration: loaded before anyone has a token; no index data in them.
+PUBLIC_ROUTES = (("/", "Page"), ("/assets/{name}", "Assets"), ("/api/config", "Config"))
 # Read-only: the people page lists who is enrolled.
 PEOPLE_READ_ACTIONS = ("rekognition:ListFaces", "rekognition:DescribeCollection")
 # api_writes: enrol (IndexFaces, replacing a photo's faces with DeleteFaces), forget (ListFaces, DeleteFaces), and
@@ -91,22 +99,6 @@ class SearchApi(Construct):
         self.domain = self.user_pool.add_domain(
             "SignIn", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=prefix),
         )
-        self.client = self.user_pool.add_client(
-            "Web",
-            generate_secret=False,  # a page in a browser keeps no secret: PKCE protects the code exchange
-            auth_flows=cognito.AuthFlow(user_srp=True),  # the hosted sign-in's own flow; no plain passwords sent
-            o_auth=cognito.OAuthSettings(
-                flows=cognito.OAuthFlows(authorization_code_grant=True),
-                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
-                callback_urls=list(settings.api_callback_urls),
-                logout_urls=list(settings.api_callback_urls),
-            ),
-            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
-            prevent_user_existence_errors=True,
-            access_token_validity=cdk.Duration.hours(1),
-            id_token_validity=cdk.Duration.hours(1),
-            refresh_token_validity=cdk.Duration.days(30),
-        )
         plus_plan = (
             "Threat protection (adaptive authentication, compromised-credential checks) needs the Plus feature "
             "plan, charged per monthly active user; this pool has no self sign-up (an administrator creates "
@@ -121,7 +113,7 @@ class SearchApi(Construct):
             self, "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="mediaindex search API: reads the search index, presigns media GETs"
-                        + (", changes people's photos" if settings.api_writes else ""),
+                        + (", enrols and forgets people" if settings.api_writes else ""),
         )
         self.log_group = logs.LogGroup(
             self, "Logs", retention=retention(settings.log_retention_days), removal_policy=cdk.RemovalPolicy.DESTROY,
@@ -135,7 +127,7 @@ class SearchApi(Construct):
             handler=HANDLER,
             code=code,
             memory_size=MEMORY_MB,
-            timeout=cdk.Duration.seconds(TIMEOUT_SECONDS),
+            timeout=cdk.Duration.seconds(WRITES_TIMEOUT_SECONDS if settings.api_writes else TIMEOUT_SECONDS),
             role=self.role,
             log_group=self.log_group,
             environment=self.environment(settings, search.endpoint_url, bucket.bucket_name),
@@ -166,22 +158,63 @@ class SearchApi(Construct):
         self.api = apigw.HttpApi(
             self, "Http",
             api_name=f"{settings.stack_name}-search",
-            description="mediaindex search API",
-            default_integration=integrations.HttpLambdaIntegration(
-                "Search", self.function, payload_format_version=apigw.PayloadFormatVersion.VERSION_2_0,
-            ),
-            default_authorizer=authorizers.HttpUserPoolAuthorizer(
-                "Cognito", self.user_pool, user_pool_clients=[self.client],
-            ),
-            # preflight requests are answered by API Gateway itself, before any authorizer
+            description="mediaindex search API and page",
+            # preflights (only for pages elsewhere, api_callback_urls) are answered by API Gateway, before any
+            # authorizer; the page served by the API itself is same-origin and needs none
             cors_preflight=apigw.CorsPreflightOptions(
                 allow_origins=origins(settings.api_callback_urls),
                 allow_methods=[apigw.CorsHttpMethod.ANY],
                 allow_headers=["authorization", "content-type"],
                 max_age=cdk.Duration.hours(1),
-            ),
+            ) if settings.api_callback_urls else None,
             create_default_stage=False,
         )
+        self.url = self.api.api_endpoint
+        page_url = f"{self.url}/"  # where the page is, and where the sign-in returns to
+        callbacks = [page_url, *settings.api_callback_urls]
+        self.client = self.user_pool.add_client(
+            "Web",
+            generate_secret=False,  # a page in a browser keeps no secret: PKCE protects the code exchange
+            auth_flows=cognito.AuthFlow(user_srp=True),  # the hosted sign-in's own flow; no plain passwords sent
+            o_auth=cognito.OAuthSettings(
+                # the page takes the token from the redirect's fragment (implicit grant); code + PKCE also allowed
+                flows=cognito.OAuthFlows(implicit_code_grant=True, authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+                callback_urls=callbacks,
+                logout_urls=callbacks,
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            prevent_user_existence_errors=True,
+            access_token_validity=cdk.Duration.hours(1),
+            id_token_validity=cdk.Duration.hours(1),
+            refresh_token_validity=cdk.Duration.days(30),
+        )
+        integration = integrations.HttpLambdaIntegration(
+            "Search", self.function, payload_format_version=apigw.PayloadFormatVersion.VERSION_2_0,
+        )
+        # $default: every method and path no other route names (/api/*, /openapi.json, ...) needs the JWT
+        self.authorizer = authorizers.HttpUserPoolAuthorizer("Cognito", self.user_pool, user_pool_clients=[self.client])
+        apigw.HttpRoute(
+            self, "Protected", http_api=self.api, route_key=apigw.HttpRouteKey.DEFAULT, integration=integration,
+            authorizer=self.authorizer,
+        )
+        for path, name in PUBLIC_ROUTES:
+            route = apigw.HttpRoute(
+                self, f"Public{name}", http_api=self.api, route_key=apigw.HttpRouteKey.with_(path, apigw.HttpMethod.GET),
+                integration=integration, authorizer=apigw.HttpNoneAuthorizer(),
+            )
+            acknowledge(
+                route, "AwsSolutions-APIG4",
+                f"GET {path} is public on purpose (docs/web.md): the page's HTML, scripts and sign-in configuration "
+                "must load before anyone has signed in, and hold no index data; every other method and path goes "
+                "to the $default route, which needs a Cognito JWT.",
+            )
+        self.login_url = (
+            f"{self.domain.base_url()}/login?client_id={self.client.user_pool_client_id}&response_type=token"
+            f"&scope=openid+email+profile&redirect_uri={page_url}"
+        )
+        self.function.add_environment("MEDIAINDEX_LOGIN_URL", self.login_url)
+
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=retention(settings.log_retention_days),
             removal_policy=cdk.RemovalPolicy.DESTROY,
@@ -195,7 +228,6 @@ class SearchApi(Construct):
             destination_arn=self.access_logs.log_group_arn,
             format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
         )
-        self.url = self.api.api_endpoint
         self.sign_in_url = self.domain.base_url()
 
     @staticmethod

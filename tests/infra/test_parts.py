@@ -212,21 +212,38 @@ def test_api_is_off_by_default(default):
     assert not resources(template, "AWS::ApiGatewayV2::Api") and not resources(template, "AWS::Cognito::UserPool")
 
 
-def test_every_route_needs_a_cognito_jwt(with_api):
+def test_only_the_page_and_its_sign_in_config_are_public_everything_else_needs_a_cognito_jwt(with_api):
     template, stack = with_api
-    routes = resources(template, "AWS::ApiGatewayV2::Route").values()
-    assert routes
+    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in resources(template, "AWS::ApiGatewayV2::Route").values()}
     (authorizer_id, authorizer), = resources(template, "AWS::ApiGatewayV2::Authorizer").items()
-    for route in routes:
-        assert route["Properties"]["AuthorizationType"] == "JWT"
-        assert route["Properties"]["AuthorizerId"] == {"Ref": authorizer_id}
+    assert set(routes) == {"$default", "GET /", "GET /assets/{name}", "GET /api/config"}  # docs/web.md
+    assert routes["$default"]["AuthorizationType"] == "JWT"
+    assert routes["$default"]["AuthorizerId"] == {"Ref": authorizer_id}
+    for key in ("GET /", "GET /assets/{name}", "GET /api/config"):
+        assert routes[key]["AuthorizationType"] == "NONE" and "AuthorizerId" not in routes[key]
+    assert len({json.dumps(r["Target"]) for r in routes.values()}) == 1  # one integration, one function
     jwt = authorizer["Properties"]["JwtConfiguration"]
     pool, client = _id(stack, stack.api.user_pool), _id(stack, stack.api.client)
     assert jwt["Audience"] == [{"Ref": client}]
     assert {"Ref": pool} in jwt["Issuer"]["Fn::Join"][1]
+    assert authorizer["Properties"]["IdentitySource"] == ["$request.header.Authorization"]
     (_, integration), = resources(template, "AWS::ApiGatewayV2::Integration").items()
     assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
     assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [_id(stack, stack.api.function), "Arn"]}
+
+
+def test_the_page_links_to_the_hosted_sign_in_which_returns_to_it(with_api):
+    template, stack = with_api
+    api_id = _id(stack, stack.api.api)
+    page = {"Fn::Join": ["", [{"Fn::GetAtt": [api_id, "ApiEndpoint"]}, "/"]]}
+    client = resources(template, "AWS::Cognito::UserPoolClient")[_id(stack, stack.api.client)]["Properties"]
+    assert client["CallbackURLs"] == [page, "https://media.example.com/app/", "http://localhost:8000/"]
+    assert set(client["AllowedOAuthFlows"]) == {"implicit", "code"}  # the page reads #access_token
+    env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.api.function)]["Properties"][
+        "Environment"]["Variables"]
+    login = "".join(p if isinstance(p, str) else json.dumps(p) for p in env["MEDIAINDEX_LOGIN_URL"]["Fn::Join"][1])
+    assert "/login?client_id=" in login and "response_type=token" in login and "redirect_uri=" in login
+    assert login.endswith(json.dumps({"Fn::GetAtt": [api_id, "ApiEndpoint"]}) + "/")
 
 
 def test_users_are_created_by_an_administrator_with_mfa(with_api):
@@ -236,8 +253,8 @@ def test_users_are_created_by_an_administrator_with_mfa(with_api):
     assert pool["MfaConfiguration"] == "ON" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
     assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
     client = resources(template, "AWS::Cognito::UserPoolClient")[_id(stack, stack.api.client)]["Properties"]
-    assert client["GenerateSecret"] is False and client["AllowedOAuthFlows"] == ["code"]
-    assert client["CallbackURLs"] == ["https://media.example.com/app/", "http://localhost:8000/"]
+    assert client["GenerateSecret"] is False
+    assert client["ExplicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
     assert resources(template, "AWS::Cognito::UserPoolDomain")
     api = next(iter(resources(template, "AWS::ApiGatewayV2::Api").values()))["Properties"]
     assert api["CorsConfiguration"]["AllowOrigins"] == ["https://media.example.com", "http://localhost:8000"]
@@ -257,6 +274,8 @@ def test_stage_is_throttled_and_logged(with_api):
 
 def test_read_only_api_reads_the_index_and_media_and_lists_people(with_api):
     template, stack = with_api
+    function = resources(template, "AWS::Lambda::Function")[_id(stack, stack.api.function)]["Properties"]
+    assert function["MemorySize"] == 512 and function["Timeout"] == 15  # docs/web.md
     granted = _granted(template, _id(stack, stack.api.role))
     assert {a for a in granted if a.startswith("es:")} == ES_READ
     assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject"}
@@ -286,6 +305,10 @@ def test_writes_add_the_people_calls_and_index_writes(with_writes):
     env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.api.function)]["Properties"][
         "Environment"]["Variables"]
     assert env["MEDIAINDEX_API_WRITES"] == "1"
+    function = resources(template, "AWS::Lambda::Function")[_id(stack, stack.api.function)]["Properties"]
+    assert function["Timeout"] == 29  # enrolling re-matches photos: all of API Gateway's 30 s but one
+    api = next(iter(resources(template, "AWS::ApiGatewayV2::Api").values()))["Properties"]
+    assert "CorsConfiguration" not in api  # the page is served by the API itself: same origin
 
 
 def test_parts_switched_off_leave_nothing(with_writes):
@@ -329,3 +352,55 @@ def test_acknowledgements_of_the_parts_give_their_reasons(variant, request):
     acknowledged = {rule.split("::", 1)[-1] for c in stack.api.node.find_all() for e in c.node.metadata
                     if e.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY for rule in e.data}
     assert {"AwsSolutions-COG3", "AwsSolutions-COG8", "AwsSolutions-L1"} <= acknowledged
+
+
+def _resolved_env(template, stack, function, values):
+    """The function's variables as Lambda would see them: each reference replaced by `values[logical id]`."""
+    def resolve(value):
+        if isinstance(value, str):
+            return value
+        if "Ref" in value:
+            return values[value["Ref"]]
+        if "Fn::GetAtt" in value:
+            return values[".".join(value["Fn::GetAtt"])]
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(resolve(p) for p in parts)
+        raise AssertionError(value)
+
+    env = resources(template, "AWS::Lambda::Function")[_id(stack, function)]["Properties"]["Environment"]["Variables"]
+    return {name: resolve(value) for name, value in env.items()}
+
+
+@mock_aws
+def test_the_api_handler_serves_its_sign_in_config_from_the_stacks_environment(with_api):
+    """The real API adapter built from the variables the stack sets: /api/config (public) tells the page where
+    to sign in, with the hosted UI URL the stack built; the page itself is served."""
+    from mediaindex.entrypoints.aws_api import build_api, request_from_event, response_to_result
+
+    template, stack = with_api
+    values = {
+        _id(stack, stack.search.domain) + ".DomainEndpoint": "search-mediaindex-abc.us-east-1.es.amazonaws.com",
+        _id(stack, stack.media.bucket): "media-bucket",
+        stack.resolve(stack.api.domain.node.default_child.logical_id): "mediaindex-123456789012",
+        "AWS::Region": "us-east-1",
+        _id(stack, stack.api.client): "client123",
+        _id(stack, stack.api.api) + ".ApiEndpoint": "https://abc123.execute-api.us-east-1.amazonaws.com",
+    }
+    env = _resolved_env(template, stack, stack.api.function, values)
+    assert env["MEDIAINDEX_LOGIN_URL"] == (
+        "https://mediaindex-123456789012.auth.us-east-1.amazoncognito.com/login?client_id=client123"
+        "&response_type=token&scope=openid+email+profile&redirect_uri=https://abc123.execute-api.us-east-1.amazonaws.com/")
+    api = build_api(env=env, s3_client=boto3.client("s3", region_name="us-east-1"), index=object())
+
+    def get(path):
+        event = {"version": "2.0", "rawPath": path, "rawQueryString": "", "headers": {"host": "abc123"},
+                 "requestContext": {"http": {"method": "GET", "path": path}}}
+        return response_to_result(api.handle(request_from_event(event)))
+
+    config = get("/api/config")
+    assert config["statusCode"] == 200
+    body = json.loads(config["body"])
+    assert body["login_url"] == env["MEDIAINDEX_LOGIN_URL"] and body["writes"] is False
+    page = get("/")
+    assert page["statusCode"] == 200 and "<html" in page["body"].lower()

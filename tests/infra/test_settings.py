@@ -110,6 +110,7 @@ def test_optional_parts_default_to_long_videos_and_backfill_on_api_off():
 
 
 def test_callback_urls_keep_their_case_and_must_be_https():
+    assert DeploySettings.from_context({}).api_callback_urls == ()  # the API's own page is always one
     settings = DeploySettings.from_context({"api_callback_urls": "https://Media.example.com/App/, http://localhost:8000/"})
     assert settings.api_callback_urls == ("https://Media.example.com/App/", "http://localhost:8000/")
     with pytest.raises(SettingsError, match="api_callback_urls"):

@@ -81,7 +81,7 @@ def test_the_library_stores_state_in_a_table_shaped_like_the_stacks(default, mon
                         AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props["BillingMode"])
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("MEDIAINDEX_VIDEO_STATE_TABLE", "video-state")  # the name the stack's Ref resolves to
-    indexer = make_video_indexer(Settings.from_env({}), pipeline=object())
+    indexer = make_video_indexer(Settings.from_env(), pipeline=object())
     store = indexer.state_store
     assert isinstance(store, DynamoVideoStateStore) and store.table == "video-state"
     store.put("video:abc:rekognition:6:2", {"next_start": 120.0})

@@ -130,7 +130,7 @@ def test_a_photo_under_people_enrols_and_its_removal_forgets(wiring):
     searches = expect_searches(stub, index, s3)
     outcome = app.handle(event(CREATED))
     stub.assert_no_pending_responses()
-    assert (outcome.action, outcome.faces, outcome.api_calls) == (people_module.ENROLLED, 1, 1 + searches)
+    assert (outcome["action"], outcome["faces"], outcome["api_calls"]) == (people_module.ENROLLED, 1, 1 + searches)
     group = index.get(docs.document_id(BUCKET, "photos/two_people_obama_biden.jpg")).doc
     assert group["people"] == [OBAMA]
     assert (group["faces"][0]["person"], group["faces"][0]["face_id"], group["faces"][0]["similarity"]) == (OBAMA, FACE_ID, 99.41)
@@ -147,7 +147,7 @@ def test_a_photo_under_people_enrols_and_its_removal_forgets(wiring):
     assert searches == 2
     outcome = app.handle(event(REMOVED))
     stub.assert_no_pending_responses()
-    assert (outcome.action, outcome.faces) == (people_module.FORGOTTEN, 1)
+    assert (outcome["action"], outcome["faces"]) == (people_module.FORGOTTEN, 1)
     for key in BOXES:
         doc = index.get(docs.document_id(BUCKET, key)).doc
         assert doc["people"] == [] and all(f["person"] is None for f in doc["faces"])
@@ -167,7 +167,7 @@ def test_a_photo_without_a_usable_face_is_refused_with_the_reason(wiring):
          "DetectionAttributes": ["DEFAULT"]})
     outcome = app.handle(event(CREATED))
     stub.assert_no_pending_responses()
-    assert outcome.action == "failed" and "low sharpness" in outcome.reason
+    assert outcome["action"] == "failed" and "low sharpness" in outcome["reason"]
     assert index.get(docs.document_id(BUCKET, "photos/two_people_obama_biden.jpg")).doc["people"] == []
 
 

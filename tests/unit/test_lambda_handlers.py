@@ -143,3 +143,39 @@ def test_direct_s3_invocation_handles_all_records_and_reports_the_failed_one(aws
         {"bucket": BUCKET, "key": "photos/obama_1.jpg", "reason": "TransientError: S3 is unavailable"}
     ]
     assert list(pipeline.index.live()) == ["café/東京 guido_van_rossum.jpg"]
+
+
+def test_a_long_video_continues_through_the_ingest_queue(aws):
+    from mediaindex.adapters.s3_events import events_from_message_body
+    from mediaindex.services.video import VideoContinued
+
+    s3, sqs, dlq_url = aws
+    ingest = sqs.create_queue(QueueName="ingest")["QueueUrl"]
+    pipeline = wire(sqs, dlq_url)
+    aws_lambda.app().settings = Settings(analyzer="rekognition", dlq_url=dlq_url, ingest_queue_url=ingest)
+
+    class Video:
+        time_left = None
+
+    pipeline.video = Video()
+
+    def handle(event):
+        raise VideoContinued(event.ref.key, next_start=120.0, duration=600.0)
+
+    pipeline.handle = handle
+    event = batch()
+    event["Records"] = [event["Records"][0]]
+    assert aws_lambda.sqs_handler(event, LocalContext()) == {"batchItemFailures": []}
+    assert pipeline.video.time_left() == 900.0  # the invocation's remaining time, in seconds
+    [message] = sqs.receive_message(QueueUrl=ingest)["Messages"]
+    [again] = events_from_message_body(message["Body"])
+    [original] = events_from_message_body(event["Records"][0]["body"])
+    assert (again.ref, again.sequencer, again.kind) == (original.ref, original.sequencer, original.kind)
+
+    # without a queue to continue through, the message fails (a batch whose every message failed is an error of
+    # the invocation, as Powertools reports it) and SQS brings it back after its visibility timeout
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    aws_lambda.app().settings = Settings(analyzer="rekognition", dlq_url=dlq_url)
+    with pytest.raises(BatchProcessingError, match="VideoContinued"):
+        aws_lambda.sqs_handler(event, LocalContext())

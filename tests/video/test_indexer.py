@@ -207,7 +207,7 @@ def test_videos_above_the_byte_limit_are_refused(clip_bytes, monkeypatch):
         VideoIndexer(pipeline, max_bytes=1000)(stored(clip_bytes))
     assert "above the limit of 1,000" in str(e.value)
     monkeypatch.setenv("MEDIAINDEX_MAX_VIDEO_BYTES", "2000")
-    assert make_video_indexer(Settings(), pipeline).max_bytes == 2000
+    assert make_video_indexer(Settings.from_env(), pipeline).max_bytes == 2000
     assert pipeline.analyzer.calls == 0
 
 

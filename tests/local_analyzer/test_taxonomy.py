@@ -128,7 +128,7 @@ def test_the_committed_table_is_what_the_generator_makes(tmp_path, table):
 
     wordnet = Path("/usr/share/wordnet")
     if not (wordnet / "data.noun").is_file():
-        pytest.skip("WordNet is not installed here (apt-get install wordnet-base)")
+        pytest.fail("WordNet is not installed here: apt-get install wordnet-base (scripts/setup-system does)")
     wnids = tmp_path / "wnids.txt"
     wnids.write_text("\n".join(c.wnid for c in table.imagenet))
     out = tmp_path / "taxonomy.json"

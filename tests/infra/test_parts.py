@@ -404,3 +404,16 @@ def test_the_api_handler_serves_its_sign_in_config_from_the_stacks_environment(w
     assert body["login_url"] == env["MEDIAINDEX_LOGIN_URL"] and body["writes"] is False
     page = get("/")
     assert page["statusCode"] == 200 and "<html" in page["body"].lower()
+
+
+def test_the_indexer_reads_back_the_long_video_settings_the_stack_sets(default):
+    from mediaindex.config import Settings
+
+    template, stack = default
+    table_id, queue_id = _id(stack, stack.video_state.table), _id(stack, stack.ingest.queue)
+    values = {table_id: "MediaIndex-VideoStateTable-X", queue_id: "https://sqs.us-east-1.amazonaws.com/1/ingest",
+              _id(stack, stack.dead_letters.queue): "https://sqs.us-east-1.amazonaws.com/1/dlq",
+              _id(stack, stack.search.domain) + ".DomainEndpoint": "search-x.us-east-1.es.amazonaws.com"}
+    settings = Settings.from_env(_resolved_env(template, stack, stack.indexer.function, values))
+    assert settings.video_state_table == "MediaIndex-VideoStateTable-X"
+    assert settings.ingest_queue_url == "https://sqs.us-east-1.amazonaws.com/1/ingest"

@@ -417,3 +417,14 @@ def test_the_indexer_reads_back_the_long_video_settings_the_stack_sets(default):
     settings = Settings.from_env(_resolved_env(template, stack, stack.indexer.function, values))
     assert settings.video_state_table == "MediaIndex-VideoStateTable-X"
     assert settings.ingest_queue_url == "https://sqs.us-east-1.amazonaws.com/1/ingest"
+
+
+def test_backfill_failures_are_mailed_with_the_other_alarms(tmp_path):
+    template, stack = synthesize(tmp_path, alarm_email="ops@example.com", architecture="arm64")
+    topic = {"Ref": next(iter(resources(template, "AWS::SNS::Topic")))}
+    failures = _id(stack, stack.backfill.failures)
+    alarm = next(a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+                 if a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [failures, "QueueName"]})
+    assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
+    backfill = resources(template, "AWS::Lambda::Function")[_id(stack, stack.backfill.function)]["Properties"]
+    assert backfill["Architectures"] == ["arm64"]  # the one asset is built for the stack's architecture

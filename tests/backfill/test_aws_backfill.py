@@ -130,3 +130,19 @@ def test_a_slow_rate_makes_pages_small_enough_to_finish_within_the_margin(wired,
     assert sizes == [150] and result["done"]
     aws_backfill.handler({"bucket": BUCKET}, Context())  # default rate from the features: 40/s
     assert sizes[-1] == 1000
+
+
+def test_on_a_fresh_domain_the_reader_enqueues_everything_without_creating_the_index(osmem_clone):
+    """The backfill function may only read OpenSearch: before the first file is indexed there is no index to
+    look in, and it must not try to create one (its role would be refused)."""
+    from opensearchpy import OpenSearch
+
+    from mediaindex.config import Settings
+
+    settings = Settings(index_url=osmem_clone.url, opensearch_auth="none")
+    assert aws_backfill._index(settings) is None
+    assert not OpenSearch(hosts=[osmem_clone.url]).indices.exists_alias(name="media")
+    from mediaindex.bootstrap import build_index
+
+    build_index(settings).ensure_ready()  # once the indexer has written, the backfill looks documents up
+    assert aws_backfill._index(settings) is not None

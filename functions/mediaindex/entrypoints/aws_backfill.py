@@ -47,6 +47,11 @@ def _index(settings: Settings) -> Any:
     from mediaindex.bootstrap import build_index
 
     index = build_index(settings)
+    exists = getattr(index, "exists", None)
+    if exists is not None and not exists():
+        # A fresh domain: nothing is indexed yet, so every object is enqueued. The backfill function only reads
+        # the index (least privilege); the indexer creates it on its first write.
+        return None
     index.ensure_ready()
     return index
 

@@ -215,6 +215,10 @@ class OpenSearchIndex:
     def concrete_name(self, version: int = MAPPING_VERSION) -> str:
         return f"{self.name}-v{version}"
 
+    def exists(self) -> bool:
+        """Is the index there (its alias)? A reader with read-only access asks this instead of ensure_ready."""
+        return bool(self._call(self.client.indices.exists_alias, name=self.name))
+
     def ensure_ready(self) -> None:
         """Create `<name>-v<N>` with the mapping and the alias `<name>` in one request. Safe when several
         processes race: whoever loses sees the index exist and only makes sure the alias points at it."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from moto.server import ThreadedMotoServer
 from opensearchpy import OpenSearch
 
@@ -47,6 +48,8 @@ def event(name: str) -> dict:
 def world(faces_dir, osmem_server):
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
+    # moto's state lives in the process, shared by every server in it: start from an empty account
+    requests.post(f"http://127.0.0.1:{moto._server.server_port}/moto-api/reset", timeout=10).raise_for_status()
     with osmem_server.clone() as clone:
         s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{moto._server.server_port}")
         s3.create_bucket(Bucket=BUCKET)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from moto.server import ThreadedMotoServer
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
@@ -24,7 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def s3_endpoint():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    yield f"http://127.0.0.1:{server._server.server_port}"
+    endpoint = f"http://127.0.0.1:{server._server.server_port}"
+    # moto's state lives in the process, shared by every server in it: start from an empty account
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    yield endpoint
     server.stop()
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 
 import boto3
 import pytest
+import requests
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
@@ -65,6 +66,8 @@ def lambda_record(message: dict) -> dict:
 def world(osmem_server, retry_sleeps):  # noqa: F811
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
+    # moto's state lives in the process, shared by every server in it: start from an empty account
+    requests.post(f"http://127.0.0.1:{moto._server.server_port}/moto-api/reset", timeout=10).raise_for_status()
     endpoint = f"http://127.0.0.1:{moto._server.server_port}"
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")

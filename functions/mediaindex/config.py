@@ -18,7 +18,7 @@
 | MEDIAINDEX_VIDEO_SKIP_THRESHOLD | mean grey difference (0-255) under which a frame counts as unchanged | 2 |
 | MEDIAINDEX_MAX_VIDEO_BYTES | larger videos get a `failed` document (the whole file is held in memory) | 2 GiB |
 | MEDIAINDEX_VIDEO_STATE_TABLE | DynamoDB table keeping a long video's partial timeline between invocations | |
-| MEDIAINDEX_INGEST_QUEUE_URL | the pipeline's SQS queue, where a long video's continuation is sent | |
+| MEDIAINDEX_QUEUE_URL | the pipeline's SQS queue: backfill feeds it, a long video continues through it | |
 | MEDIAINDEX_PEOPLE_PREFIX | on S3, files under this prefix enrol known people (`people/<name>/...`) | people/ |
 | MEDIAINDEX_DLQ_URL | SQS queue that receives a message, with its reason, once retries are spent | |
 | MEDIAINDEX_MAX_RECEIVES | deliveries of one SQS message before it is dead-lettered with its reason | 5 |
@@ -58,7 +58,7 @@ class Settings:
     video_skip_threshold: float = 2.0
     max_video_bytes: int = 2 * 1024**3
     video_state_table: str | None = None
-    ingest_queue_url: str | None = None
+    queue_url: str | None = None
     people_prefix: str = "people/"
     dlq_url: str | None = None
     max_receives: int = 5
@@ -118,7 +118,7 @@ class Settings:
             video_skip_threshold=number("VIDEO_SKIP_THRESHOLD", 2.0),
             max_video_bytes=int(number("MAX_VIDEO_BYTES", 2 * 1024**3, int)),
             video_state_table=get("VIDEO_STATE_TABLE"),
-            ingest_queue_url=get("INGEST_QUEUE_URL"),
+            queue_url=get("QUEUE_URL"),
             people_prefix=get("PEOPLE_PREFIX") or "people/",
             dlq_url=get("DLQ_URL"),
             max_receives=int(number("MAX_RECEIVES", 5, int)),

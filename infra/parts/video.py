@@ -4,7 +4,7 @@ The library side is functions/mediaindex/services/video.py (docs/video.md, "Long
 MEDIAINDEX_VIDEO_STATE_TABLE set and a clock given by the handler, the indexer analyses a video window by window;
 when its invocation's time runs short it saves the timeline under `pk` (`video:<sha256>:<analyzer>:...`, a few KB
 of zlib-compressed JSON, `expires_at` two days on) and raises VideoContinued; the handler then sends the same S3
-record back to the ingest queue (MEDIAINDEX_INGEST_QUEUE_URL), and the next invocation resumes from the state.
+record back to the ingest queue (MEDIAINDEX_QUEUE_URL), and the next invocation resumes from the state.
 
 Only with delivery=sqs: the continuation goes through the ingest queue.
 """
@@ -52,4 +52,4 @@ class VideoState(Construct):
         # the continuation message: the same S3 record, sent back to the queue it came from
         role.add_to_principal_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[ingest.queue_arn]))
         function.add_environment("MEDIAINDEX_VIDEO_STATE_TABLE", self.table.table_name)
-        function.add_environment("MEDIAINDEX_INGEST_QUEUE_URL", ingest.queue_url)
+        function.add_environment("MEDIAINDEX_QUEUE_URL", ingest.queue_url)

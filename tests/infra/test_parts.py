@@ -66,7 +66,7 @@ def test_indexer_gets_only_the_state_calls_and_the_continuation_queue(default):
     env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.indexer.function)]["Properties"][
         "Environment"]["Variables"]
     assert env["MEDIAINDEX_VIDEO_STATE_TABLE"] == {"Ref": table_id}
-    assert env["MEDIAINDEX_INGEST_QUEUE_URL"] == {"Ref": queue_id}
+    assert env["MEDIAINDEX_QUEUE_URL"] == {"Ref": queue_id}
 
 
 @mock_aws
@@ -416,7 +416,7 @@ def test_the_indexer_reads_back_the_long_video_settings_the_stack_sets(default):
               _id(stack, stack.search.domain) + ".DomainEndpoint": "search-x.us-east-1.es.amazonaws.com"}
     settings = Settings.from_env(_resolved_env(template, stack, stack.indexer.function, values))
     assert settings.video_state_table == "MediaIndex-VideoStateTable-X"
-    assert settings.ingest_queue_url == "https://sqs.us-east-1.amazonaws.com/1/ingest"
+    assert settings.queue_url == "https://sqs.us-east-1.amazonaws.com/1/ingest"
 
 
 def test_backfill_failures_are_mailed_with_the_other_alarms(tmp_path):

@@ -152,7 +152,7 @@ def test_a_long_video_continues_through_the_ingest_queue(aws):
     s3, sqs, dlq_url = aws
     ingest = sqs.create_queue(QueueName="ingest")["QueueUrl"]
     pipeline = wire(sqs, dlq_url)
-    aws_lambda.app().settings = Settings(analyzer="rekognition", dlq_url=dlq_url, ingest_queue_url=ingest)
+    aws_lambda.app().settings = Settings(analyzer="rekognition", dlq_url=dlq_url, queue_url=ingest)
 
     class Video:
         time_left = None

@@ -61,7 +61,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket = event.get("bucket")
     if not bucket:
         raise ConfigurationError('the event needs "bucket" (and optionally "prefix", "queue_url")')
-    queue_url = event.get("queue_url") or os.environ.get("MEDIAINDEX_QUEUE_URL")
+    queue_url = event.get("queue_url") or settings.queue_url
     if not queue_url:
         raise ConfigurationError('no queue: pass "queue_url" or set MEDIAINDEX_QUEUE_URL on the function')
     invocation = int(event.get("invocation", 1))

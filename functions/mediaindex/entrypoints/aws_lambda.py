@@ -104,11 +104,11 @@ class App:
 
     def _continue_video(self, event: StorageEvent, more: Any) -> dict[str, Any]:
         """Queue the same event again: the next invocation resumes the video where the saved timeline ends."""
-        if not self.settings.ingest_queue_url:
+        if not self.settings.queue_url:
             raise more  # no queue to continue through: SQS delivers the message again after its visibility timeout
         from mediaindex.adapters.s3_events import notification_for
 
-        self.sqs.send_message(QueueUrl=self.settings.ingest_queue_url, MessageBody=json.dumps(notification_for([event])))
+        self.sqs.send_message(QueueUrl=self.settings.queue_url, MessageBody=json.dumps(notification_for([event])))
         metrics.add_metric(name="video_continuations", unit=MetricUnit.Count, value=1)
         return {"action": "continued", "bucket": event.ref.bucket, "key": event.ref.key, "reason": str(more),
                 "next_start": more.next_start}

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     s3 = s3_client() if args.source.startswith("s3://") else None
     source, storage = source_for(args, s3)
-    queue_url = args.queue_url or os.environ.get("MEDIAINDEX_QUEUE_URL")
+    queue_url = args.queue_url or settings.queue_url
     direct = args.direct or not queue_url or not source.bucket
     if args.workers < 1:
         raise ConfigurationError("--workers must be at least 1")

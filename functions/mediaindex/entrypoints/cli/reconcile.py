@@ -6,7 +6,6 @@ would do and changes nothing."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigurationError("--workers must be at least 1")
     prefix = source.prefix if isinstance(source, bf.S3Source) else folder_prefix(args.source)
-    queue_url = args.queue_url or os.environ.get("MEDIAINDEX_QUEUE_URL")
+    queue_url = args.queue_url or settings.queue_url
     direct = args.direct or not queue_url or not source.bucket
     rate = args.rate
     if rate is None and (not direct or settings.analyzer == "rekognition"):

@@ -1,7 +1,7 @@
 """Run the benchmark suite and print one table (markdown) of the figures the README and docs/performance.md quote.
 
-    python bench/run.py                       # the reference sizes (about 15 minutes on 2 cores); `make bench`
-    python bench/run.py --quick               # small sizes, a couple of minutes: checks the suite, not the figures
+    python bench/run.py                       # the reference sizes (10-13 minutes on 2 cores); `make bench`
+    python bench/run.py --quick               # small sizes, 1-2 minutes: checks the suite, not the figures
     python bench/run.py --only faces,index    # some benchmarks only
     python bench/run.py --json FILE           # where the figures go (default bench/results.json; none for --quick)
 

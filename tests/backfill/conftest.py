@@ -3,10 +3,8 @@ from __future__ import annotations
 import boto3
 import pytest
 from moto import mock_aws
-from opensearchpy import OpenSearch
 
 from mediaindex import bootstrap
-from mediaindex.adapters.index.opensearch import OpenSearchIndex
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.entrypoints import aws_lambda
 from tests.fakes import FakeAnalyzer
@@ -26,19 +24,10 @@ def aws():
     aws_lambda.configure(None)
 
 
-@pytest.fixture(params=["sqlite", "opensearch"])
-def index(request, tmp_path):
-    """A fresh index of each backend: SQLite in a file, OpenSearch on osmem-server through opensearch-py."""
-    if request.param == "sqlite":
-        idx = SqliteIndex(str(tmp_path / "index.db"))
-        idx.ensure_ready()
-        yield idx
-        idx.close()
-    else:
-        clone = request.getfixturevalue("osmem_clone")
-        idx = OpenSearchIndex(OpenSearch(hosts=[clone.url]), "media", backoff_base=0.01)
-        idx.ensure_ready()
-        yield idx
+@pytest.fixture
+def index(empty_index):
+    """A fresh index of each backend (tests/conftest.py)."""
+    return empty_index
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from mediaindex.domain.query import (
     EMOTIONS, FACE_BOOLEANS, All, And, DateRange, EmotionIs, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
     ParseError, PersonIs, Query, Sort, StatusIs, TextHas, parse_query,
 )
-from tests.index.conftest import opensearch_index
+from tests.conftest import opensearch_index
 from tests.index.corpus import FOLDERS, LABEL_POOL, PEOPLE_POOL, WORD_POOL, random_doc
 from tests.index.reference import matches, search_ids
 

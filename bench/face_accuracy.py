@@ -6,6 +6,8 @@ Every face of every photo is compared with every other (all pairs); a pair is "s
 person (from the file name; `rgba_32bit.png` is a 32-bit copy of an Obama photo; in `two_people_obama_biden` the
 face nearer to the other Obama photos is Obama's and the other Biden's, checked against Biden's own photo).
 Prints true/false matches at the threshold, accuracy, and the closest stranger pair and farthest same-person pair.
+Then each one-face photo is shrunk until its face is 20, 24, 27, 35 and 50 pixels wide and compared with the other
+photos at full size: how small a face can be and still be named (the analyzer's MIN_EMBEDDING_PIXELS).
 Then faces are found in video frames (one per --video-every seconds) and matched against the two reference photos
 of the people who appear in it (Lin-Manuel Miranda, Alex Lacamoire), as `people` matching would.
 """
@@ -83,6 +85,8 @@ def main() -> None:
     print(f"lowest same-person similarity {worst_same[0]:.1f} {worst_same[1]}; "
           f"highest different-person similarity {worst_other[0]:.1f} {worst_other[1]}")
 
+    tiny_faces(analyzer, faces, args.threshold)
+
     video = DATA / "video" / "short_hamilton_clip.mp4"
     if video.exists():
         import av
@@ -111,6 +115,36 @@ def main() -> None:
                     counts[best[1] if best[0] >= args.threshold else None] += 1
         print(f"video: {frames} frames sampled in {time.perf_counter() - started:.1f} s; faces named Lin-Manuel Miranda "
               f"{counts['lin_manuel_miranda']}, Alex Lacamoire {counts['alex_lacamoire']}, unnamed {counts[None]}")
+
+
+def tiny_faces(analyzer: LocalAnalyzer, faces: list[tuple[str, int, str, list[float]]], threshold: float) -> None:
+    """Similarities of shrunk faces to the full-size ones, with the detector and embedder the analyzer uses but
+    without its size gate (MIN_EMBEDDING_PIXELS), which this measures."""
+    from PIL import Image
+
+    singles = {f[0]: f for f in faces if sum(g[0] == f[0] for g in faces) == 1}
+    for width in (20, 24, 27, 35, 50):
+        same: list[float] = []
+        other: list[float] = []
+        for name, (_, _, person, _) in singles.items():
+            image = Image.open(DATA / "faces" / name).convert("RGB")
+            [big] = analyzer.face_detector().detect(np.asarray(image))
+            scale = width / (big.right - big.left)
+            small = np.ascontiguousarray(np.asarray(image.resize(
+                (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR)))
+            found = analyzer.face_detector().detect(small)
+            if not found:
+                continue
+            face = max(found, key=lambda f: f.right - f.left)
+            vector = analyzer.embedder().embed(small, analyzer.landmarker().landmarks(small, face))
+            for other_name, _, other_person, embedding in faces:
+                if other_name != name:
+                    (same if other_person == person else other).append(embedding_similarity(vector, embedding))
+        false = sum(s >= threshold for s in other)
+        missed = sum(s < threshold for s in same)
+        print(f"faces {width} px wide: lowest same-person {min(same, default=float('nan')):.1f} ({missed} of "
+              f"{len(same)} below {threshold:g}); highest stranger {max(other, default=float('nan')):.1f} "
+              f"({false} of {len(other)} at or above)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ or SQLite) implement them; `bootstrap.py` picks which from the settings. Nothing
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
 from mediaindex.domain.model import Analysis, Face, FaceMatch
 from mediaindex.media.picture import Picture
@@ -56,6 +56,14 @@ class Analyzer(Protocol):
     def analyze(self, picture: Picture) -> Analysis:
         """Labels, faces (with attributes) and, if configured, text and moderation. Raises BadMedia for a picture
         the analyzer refuses, TransientError when throttled or down."""
+
+
+@runtime_checkable
+class FaceAnalyzer(Protocol):
+    """Optional, for analyzers whose faces carry embeddings (the local models): faces alone, without labels. The
+    video indexer runs it on the frames that follow each sample to follow faces (domain/face_tracks.py)."""
+
+    def analyze_faces(self, picture: Picture) -> list[Face]: ...
 
 
 class FaceCollection(Protocol):

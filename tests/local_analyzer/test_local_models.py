@@ -239,6 +239,50 @@ def test_a_huge_picture_is_analysed_on_a_smaller_copy(analyzer, faces_dir):
     assert embedding_similarity(analysis.faces[0].embedding, reference.embedding) >= 90
 
 
+def shrunk(path: Path, face_width: float, analyzer) -> Picture:
+    """The photo scaled so that its one face is about `face_width` pixels wide, placed in a 640x360 frame (the
+    size of an SD video frame)."""
+    import io
+
+    image = Image.open(path).convert("RGB")
+    face = only_face(analyzer.analyze(Picture.from_bytes(path.read_bytes())))
+    scale = face_width / (face.box.width * image.width)
+    small = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+    frame = Image.new("RGB", (640, 360), (20, 20, 20))
+    frame.paste(small, (40, 150))
+    buf = io.BytesIO()
+    frame.save(buf, "PNG")
+    return Picture.from_bytes(buf.getvalue())
+
+
+def test_small_faces_in_a_small_frame_are_found_and_only_big_enough_ones_are_embedded(analyzer, faces_dir):
+    """An SD frame is upsampled twice, so faces of about 20-40 pixels are found; faces under MIN_EMBEDDING_PIXELS
+    get no embedding (their vectors drift towards any face: bench/face_accuracy.py) and can never be named."""
+    from mediaindex.adapters.analysis.local.analyzer import MIN_EMBEDDING_PIXELS
+
+    reference = only_face(analyzer.analyze(Picture.from_bytes((faces_dir / "obama_1.jpg").read_bytes())))
+    found = {}
+    for width in (22, 30, 38):
+        faces = analyzer.analyze(shrunk(faces_dir / "obama_1.jpg", width, analyzer)).faces
+        assert len(faces) == 1, (width, faces)
+        found[width] = faces[0]
+    assert found[22].box.width * 640 < MIN_EMBEDDING_PIXELS and found[22].embedding is None
+    for width in (30, 38):
+        assert found[width].embedding is not None
+        assert embedding_similarity(found[width].embedding, reference.embedding) >= 80
+
+
+def test_analyze_faces_gives_the_faces_alone(analyzer, faces_dir):
+    picture = Picture.from_bytes((faces_dir / "two_people_obama_biden.jpg").read_bytes())
+    full = analyzer.analyze(picture)
+    alone = analyzer.analyze_faces(picture)
+    assert [f.box for f in alone] == [f.box for f in full.faces] and len(alone) == 2
+    assert [f.embedding for f in alone] == [f.embedding for f in full.faces]
+    assert set(analyzer.last_timings) >= {"face_detect", "face_embedding"} and "classifier" not in analyzer.last_timings
+    labels_only = LocalAnalyzer(Settings(features=("labels",)))
+    assert labels_only.analyze_faces(picture) == []
+
+
 def test_models_load_once_per_process(analyzer):
     first = analyzer.classifier()
     assert LocalAnalyzer(SETTINGS).classifier() is first

@@ -9,10 +9,12 @@ import math
 import boto3
 import pytest
 from moto import mock_aws
+from PIL import ImageStat
 
 from mediaindex.bootstrap import build_pipeline
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, MediaTooLarge
+from mediaindex.domain.model import Analysis, Box, Face, FaceMatch, Label
 from mediaindex.ports import ObjectRef, StoredObject
 from mediaindex.services.indexing import CREATED, FAILED, INDEXED, StorageEvent
 from mediaindex.services.video import (
@@ -246,3 +248,115 @@ def test_the_pipeline_writes_nothing_until_the_last_window(tmp_path):
     doc = index.live()["long.mkv"]
     assert doc["video"]["frames_sampled"] == 9 and doc["sequencer"] == "00A1"
     assert spans(doc, "labels", "Red") == [("Red", 0, 3)] and spans(doc, "labels", "Blue") == [("Blue", 6, 9)]
+
+
+# ---- following faces over the frames after each sample ----------------------------------------------------------
+SQUARE = (60, 30, 90, 60)  # where the "face" is drawn, in a 160x96 frame
+
+
+def square_frames(fps: int, seconds: float, looks: dict[int, int]) -> list:
+    """Noise, another each second, with a grey square at SQUARE in the frames `looks` names (frame number within
+    each second -> grey level): the face a detector sees in some frames after a sample and not in the sample."""
+    frames = []
+    for i in range(round(fps * seconds)):
+        picture = noise(5 + i // fps).copy()
+        level = looks.get(i % fps)
+        if level is not None:
+            picture.paste((level, level, level), SQUARE)
+        frames.append(picture)
+    return frames
+
+
+class SquareFaceAnalyzer:
+    """A FaceAnalyzer: one face where the square is (when it is drawn), whose one-number embedding is the square's
+    brightness (0-1). `analyze` also gives a label; `analyze_faces` the faces alone."""
+
+    name = "square"
+
+    def __init__(self) -> None:
+        self.face_calls = 0
+
+    def _faces(self, picture):
+        region = picture.image.crop(SQUARE).convert("L")
+        stat = ImageStat.Stat(region)
+        if stat.stddev[0] > 12:  # noise, no square
+            return []
+        w, h = picture.image.size
+        box = Box(SQUARE[0] / w, SQUARE[1] / h, (SQUARE[2] - SQUARE[0]) / w, (SQUARE[3] - SQUARE[1]) / h)
+        return [Face(box, 99.0, embedding=[stat.mean[0] / 255])]
+
+    def analyze(self, picture):
+        return Analysis(self.name, labels=[Label("Scene", 90.0)], faces=self._faces(picture))
+
+    def analyze_faces(self, picture):
+        self.face_calls += 1
+        return self._faces(picture)
+
+
+class BrightFaces:
+    """Known people by embedding: "Ada Lovelace" when a face's brightness is 0.8 or more. Keeps the pictures
+    it was asked about and the faces it was told to remember."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[float, list[float]]] = []  # (square brightness in the picture given, embedding)
+        self.remembered: list[list[float] | None] = []
+
+    def is_empty(self) -> bool:
+        return False
+
+    def identify(self, picture, faces):
+        seen = ImageStat.Stat(picture.image.crop(SQUARE).convert("L")).mean[0] / 255
+        self.asked += [(seen, list(f.embedding)) for f in faces]
+        return [FaceMatch("Ada Lovelace", "face-ada", 90.0) if f.embedding[0] >= 0.8 else None for f in faces], 0
+
+    def remember(self, content_sha256, faces):
+        self.remembered += [f.embedding for f in faces]
+
+
+def test_a_face_missed_in_the_sample_is_found_in_the_frames_after_it_and_named_on_its_mean(tmp_path):
+    # 30 fps; the square is absent from each sample's frame (frame 0 of each second) and drawn 0.1 s after it
+    # (grey 178, 0.70: below the bar alone) and 0.2 s after it (grey 242, 0.95): together 0.82
+    data = write_video(tmp_path / "square.mp4", square_frames(30, 2, {3: 178, 6: 242}), fps=30)
+    analyzer, known = SquareFaceAnalyzer(), BrightFaces()
+    fields, _ = VideoIndexer(make_pipeline(analyzer, known), interval=1.0, follow_frames=2)(stored(data))
+    assert fields["video"]["frames_followed"] == 4 and analyzer.face_calls == 4
+    assert spans(fields, "people") == [("Ada Lovelace", 0.0, 2.0)]
+    [named] = [f for f in fields["faces"] if f["person"]]
+    assert named["box"]["left"] == pytest.approx(60 / 160)
+    # one question per sample, about the track's mean, on a frame the face was seen in (both looks are the same
+    # size: the first)
+    assert len(known.asked) == 2
+    for brightness, embedding in known.asked:
+        assert embedding[0] == pytest.approx((178 + 242) / 2 / 255, abs=0.03)
+        assert brightness == pytest.approx(178 / 255, abs=0.03)
+    assert known.remembered and known.remembered[0][0] == pytest.approx(0.82, abs=0.03)
+
+
+def test_without_following_the_same_video_shows_nobody(tmp_path):
+    data = write_video(tmp_path / "square.mp4", square_frames(30, 2, {3: 178, 6: 242}), fps=30)
+    analyzer = SquareFaceAnalyzer()
+    fields, _ = VideoIndexer(make_pipeline(analyzer, BrightFaces()), interval=1.0, follow_frames=0)(stored(data))
+    assert fields["faces"] == [] and fields["people"] == [] and analyzer.face_calls == 0
+    assert fields["video"]["frames_followed"] == 0
+
+
+def test_one_dim_look_alone_is_not_enough(tmp_path):
+    data = write_video(tmp_path / "square.mp4", square_frames(30, 1, {3: 178}), fps=30)
+    fields, _ = VideoIndexer(make_pipeline(SquareFaceAnalyzer(), BrightFaces()), interval=1.0)(stored(data))
+    assert fields["people"] == [] and len(fields["faces"]) == 1  # found, not named
+
+
+def test_analyzers_without_faces_alone_are_not_followed(clip_bytes):
+    """Rekognition has no FaceAnalyzer port: following would cost a DetectFaces call a frame."""
+    fields, _ = VideoIndexer(make_pipeline(BrightnessAnalyzer(), FakeFaces()), interval=1.0, follow_frames=2)(
+        stored(clip_bytes))
+    assert fields["video"]["frames_followed"] == 0
+
+
+def test_follow_frames_from_settings_and_its_validation(monkeypatch):
+    monkeypatch.setenv("MEDIAINDEX_VIDEO_FOLLOW_FRAMES", "4")
+    settings = Settings.from_env()
+    assert make_video_indexer(settings, make_pipeline(SquareFaceAnalyzer())).follow_frames == 4
+    assert Settings().video_follow_frames == 2
+    with pytest.raises(ConfigurationError):
+        VideoIndexer(make_pipeline(SquareFaceAnalyzer()), follow_frames=-1)

@@ -124,6 +124,61 @@ def test_last_thumb_carries_skipping_into_the_next_window(tmp_path):
     assert [s.skipped for s in second] == [True, True, True]
 
 
+def slow_drift(fps: int, seconds: float):
+    """A picture that changes a little every frame (a moving stripe), so no two frames are alike and none is a cut."""
+    frames = []
+    for i in range(round(fps * seconds)):
+        picture = noise(7).copy()
+        picture.paste((255, 255, 255), (i % 160, 0, i % 160 + 4, 96))
+        frames.append(picture)
+    return frames
+
+
+def test_each_analysed_sample_carries_the_frames_that_follow_it(tmp_path):
+    data = write_video(tmp_path / "drift.mp4", slow_drift(30, 3), fps=30)
+    with VideoReader(data) as reader:
+        samples = list(reader.samples(1.0, follow=2))
+    assert [s.time for s in samples] == [0, 1, 2]
+    for s in samples:
+        assert len(s.follow) == 2 and all(image.size == (160, 96) for image in s.follow)
+        # the frames 0.1 s and 0.2 s after the sample's (to half a frame)
+        assert s.follow_times == pytest.approx([s.frame_time + 0.1, s.frame_time + 0.2], abs=0.5 / 30 + 1e-3)
+
+
+def test_following_stops_at_a_cut(tmp_path):
+    frames = scenes(30, (noise(1), 1.0), (noise(2), 0.15), (noise(3), 1.0))  # a cut 0.15 s after the sample at 1 s
+    data = write_video(tmp_path / "cut.mp4", frames, fps=30)
+    with VideoReader(data) as reader:
+        samples = list(reader.samples(1.0, follow=3))
+    # the first sample's scene lasts; the second's is cut after one frame; the third's video ends
+    assert [len(s.follow) for s in samples] == [3, 1, 1]
+    # a still scene is skipped and a skipped sample needs no following frames
+    with VideoReader(data) as reader:
+        assert [(s.skipped, len(s.follow)) for s in reader.samples(0.5, follow=2)] == [
+            (False, 2), (True, 0), (False, 1), (False, 2), (True, 0)]
+
+
+def test_following_never_takes_a_later_sample_s_frame(tmp_path):
+    """Samples closer together than the following frames: every sample is still there, at its own frame."""
+    data = write_video(tmp_path / "dense.mp4", slow_drift(30, 1), fps=30)
+    with VideoReader(data) as plain:
+        expected = [(s.time, s.frame_time) for s in plain.samples(0.1)]
+    with VideoReader(data) as reader:
+        followed = list(reader.samples(0.1, follow=3))
+    assert [(s.time, s.frame_time) for s in followed] == expected and len(expected) == 10
+    assert all(t > s.frame_time for s in followed for t in s.follow_times)
+
+
+def test_following_does_not_break_seeking_over_long_gaps(tmp_path):
+    data = write_video(tmp_path / "long.mp4", slow_drift(10, 20), fps=10)
+    with VideoReader(data) as plain:
+        expected = [(s.time, s.frame_time) for s in plain.samples(9.0)]
+    with VideoReader(data) as reader:
+        followed = list(reader.samples(9.0, follow=2))
+    assert [(s.time, s.frame_time) for s in followed] == expected == [(0, 0), (9, 9), (18, 18)]
+    assert [len(s.follow) for s in followed] == [2, 2, 2]
+
+
 @pytest.mark.parametrize("container", sorted(CONTAINERS))
 def test_every_container_is_sniffed_as_video_and_sampled(tmp_path, container):
     suffix, codec = CONTAINERS[container]

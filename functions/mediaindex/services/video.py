@@ -7,6 +7,11 @@ models and Rekognition both work.
 - Sampling and skipping are in media/video.py: a frame every `interval` seconds; a frame nearly identical to the
   last analysed one (32x32 grey mean difference below the threshold) is not analysed, and that sample counts as
   showing what the last analysed one showed.
+- Following faces: when the analyzer can find faces alone (the FaceAnalyzer port: the local models), the
+  `follow_frames` frames after each analysed sample (0.1 s apart, not past a cut) are searched for faces too;
+  faces at the same place are one track, and each track is matched once, on the mean of its embeddings
+  (domain/face_tracks.py). A small face the detector misses in the sampled frame is found in the next, and a
+  noisy single look does not decide who someone is. Rekognition has no such port: its faces are the sample's.
 - Timeline: for each person and each label, its segments [start, end) in seconds. A sample at t showing a name
   makes [t, t + interval) (clipped to the duration); samples one after the other join into one segment.
 - The document gets the image fields (labels with each label's best confidence over the frames, label_names,
@@ -34,11 +39,12 @@ from typing import Any, Callable, Protocol, Sequence
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError, MediaTooLarge
+from mediaindex.domain.face_tracks import link_faces
 from mediaindex.domain.model import Box, Emotion, Face, Instance, Label, Landmark, Pose, Quality
 from mediaindex.media.video import (
     DEFAULT_SKIP_THRESHOLD, VideoReader, VideoSource, frame_picture, thumb_from_bytes, thumb_to_bytes,
 )
-from mediaindex.ports import StoredObject
+from mediaindex.ports import FaceAnalyzer, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,8 @@ MAX_UNNAMED_FACES = 10
 # Two unnamed faces closer than this (L2 between embeddings, dlib's "same person" distance = similarity 80) are
 # one person seen twice; without embeddings (Rekognition) unnamed faces are only ranked by size.
 SAME_FACE_DISTANCE = 0.6
+# Frames after each analysed sample searched for the same faces (FaceAnalyzer only); 0 switches following off.
+DEFAULT_FOLLOW_FRAMES = 2
 # On a clock (Lambda), frames are analysed in windows of this many samples and the clock is checked between them.
 WINDOW_SAMPLES = 20
 # Stop and continue in a new invocation when less than this is left, plus twice the slowest window so far.
@@ -105,6 +113,7 @@ class Timeline:
     frames_sampled: int = 0
     frames_skipped: int = 0
     frames_analysed: int = 0
+    frames_followed: int = 0  # frames after the samples searched for faces (see "Following faces")
     api_calls: int = 0
     people: Segments = field(default_factory=dict)
     labels: Segments = field(default_factory=dict)
@@ -191,7 +200,7 @@ class Timeline:
         merged.duration = max(self.duration, later.duration)
         merged.next_start = later.next_start
         merged.info = self.info or later.info
-        for counter in ("frames_sampled", "frames_skipped", "frames_analysed", "api_calls"):
+        for counter in ("frames_sampled", "frames_skipped", "frames_analysed", "frames_followed", "api_calls"):
             setattr(merged, counter, getattr(self, counter) + getattr(later, counter))
         merged.people = merge_segments(self.people, later.people)
         merged.labels = merge_segments(self.labels, later.labels)
@@ -249,6 +258,7 @@ class Timeline:
                 "frames_sampled": self.frames_sampled,
                 "frames_skipped": self.frames_skipped,
                 "frames_analysed": self.frames_analysed,
+                "frames_followed": self.frames_followed,
                 "segments": {"people": _segment_docs(self.people), "labels": _segment_docs(self.labels)},
             },
         }
@@ -374,6 +384,7 @@ class VideoIndexer:
         state_store: VideoStateStore | None = None,
         time_left: Callable[[], float] | None = None,
         window_samples: int = WINDOW_SAMPLES,
+        follow_frames: int = DEFAULT_FOLLOW_FRAMES,
     ) -> None:
         if not interval or interval <= 0:
             raise ConfigurationError(f"video interval must be a positive number of seconds, not {interval!r}")
@@ -386,6 +397,9 @@ class VideoIndexer:
         # Seconds left in this invocation (Lambda: context.get_remaining_time_in_millis() / 1000); None: no limit.
         self.time_left = time_left
         self.window_samples = max(1, window_samples)
+        if follow_frames < 0:
+            raise ConfigurationError(f"video follow frames must be 0 or more, not {follow_frames!r}")
+        self.follow_frames = int(follow_frames)
 
     # -- one file ----------------------------------------------------------------------------------------------------
     def __call__(self, obj: StoredObject) -> tuple[dict[str, Any], int]:
@@ -403,7 +417,8 @@ class VideoIndexer:
         return timeline.to_fields(), timeline.api_calls
 
     def _state_key(self, sha: str) -> str:
-        return f"video:{sha}:{self.pipeline.analyzer.name}:{self.interval:g}:{self.skip_threshold:g}"
+        return (f"video:{sha}:{self.pipeline.analyzer.name}:{self.interval:g}:{self.skip_threshold:g}"
+                f":{self.follow_frames}")
 
     def analyze(self, source: VideoSource, state_key: str | None = None) -> Timeline:
         """The whole video: in one window without a clock; on a clock, window after window until time runs short
@@ -446,6 +461,7 @@ class VideoIndexer:
         analyzer = self.pipeline.analyzer
         collection = self.pipeline.faces
         identify = collection is not None and not collection.is_empty()
+        follow = self.follow_frames if isinstance(analyzer, FaceAnalyzer) else 0
         with VideoReader(source, self.max_pixels) as reader:
             info = reader.info
             timeline = Timeline(interval=self.interval, duration=info.duration, start=start, info={
@@ -457,7 +473,7 @@ class VideoIndexer:
                 timeline.carry = dict(previous.carry)
                 last_thumb = thumb_from_bytes(base64.b64decode(previous.carry["thumb"]))
             last_frame_time = None
-            for sample in reader.samples(self.interval, start, end, self.skip_threshold, last_thumb):
+            for sample in reader.samples(self.interval, start, end, self.skip_threshold, last_thumb, follow=follow):
                 last_frame_time = sample.frame_time
                 if sample.skipped:
                     timeline.add_skipped(sample.time)
@@ -465,13 +481,22 @@ class VideoIndexer:
                 assert sample.image is not None
                 picture = frame_picture(sample.image, self.max_pixels)
                 analysis = analyzer.analyze(picture)
-                if identify and analysis.faces:
-                    matches, calls = collection.identify(picture, analysis.faces)  # type: ignore[union-attr]
-                    for face, match in zip(analysis.faces, matches):
-                        if match is not None:
-                            face.person, face.face_id, face.similarity = match.person, match.face_id, match.similarity
-                    analysis.api_calls += calls
-                timeline.add_analysis(sample.time, analysis.labels, analysis.faces, analysis, thumb_to_bytes(sample.thumb))
+                pictures, faces, seen_in = [picture], analysis.faces, [0] * len(analysis.faces)
+                if sample.follow:
+                    pictures += [frame_picture(image, self.max_pixels) for image in sample.follow]
+                    looks = [analysis.faces] + [analyzer.analyze_faces(p) for p in pictures[1:]]  # type: ignore[attr-defined]
+                    seen_in, faces = map(list, zip(*(track.face() for track in link_faces(looks)))) if any(looks) else ([], [])
+                    timeline.frames_followed += len(sample.follow)
+                if identify and faces:
+                    for frame in sorted(set(seen_in)):  # each face is matched on the frame it was seen in
+                        mine = [i for i, seen in enumerate(seen_in) if seen == frame]
+                        matches, calls = collection.identify(pictures[frame], [faces[i] for i in mine])  # type: ignore[union-attr]
+                        for i, match in zip(mine, matches):
+                            if match is not None:
+                                faces[i].person, faces[i].face_id, faces[i].similarity = (
+                                    match.person, match.face_id, match.similarity)
+                        analysis.api_calls += calls
+                timeline.add_analysis(sample.time, analysis.labels, faces, analysis, thumb_to_bytes(sample.thumb))
         if end is not None and (info.duration <= 0 or end < info.duration):
             timeline.next_start = end
         elif info.duration > 0:
@@ -494,4 +519,5 @@ def make_video_indexer(settings: Settings, pipeline: Any) -> VideoIndexer:
         max_bytes=settings.max_video_bytes,
         max_pixels=settings.max_pixels,
         state_store=DynamoVideoStateStore(table) if table else None,
+        follow_frames=settings.video_follow_frames,
     )

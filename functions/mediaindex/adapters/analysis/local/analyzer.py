@@ -185,6 +185,8 @@ class LocalAnalyzer:
     def analyze_faces(self, picture: Picture) -> list[Face]:
         """The faces alone (FaceAnalyzer): what the video indexer runs on the frames that follow a sample."""
         self.last_timings = {}
+        if not (self.settings.has("faces") or self.settings.has("people")):
+            return []
         with self._stage("decode"):
             pixels = np.ascontiguousarray(np.asarray(working_copy(picture.image), dtype=np.uint8))
         return self._faces(pixels)

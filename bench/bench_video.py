@@ -1,12 +1,13 @@
 """How long video indexing takes: processing seconds per minute of video, frames sampled/skipped/analysed.
 
-    python bench/bench_video.py [--interval 6] [--minutes 3] [--analyzer local|fake]
+    python bench/bench_video.py [--interval 6] [--minutes 3] [--analyzer local|fake] [--follow 2]
 
 Two inputs: the real clip (../shared/data/video/short_hamilton_clip.mp4, 9 s, 640x360 H.264) and a synthesised
 long video (--minutes of 1280x720 H.264 at 30 fps: a scene change every 20 s and a static stretch, so the
 skip test has something to skip). With the local analyzer when it imports (models loaded before timing),
 else with a fake analyzer that only touches the pixels (then the figures are decoding + sampling cost only).
-Decoding-only figures (no analyzer) are printed too.
+Decoding-only figures (no analyzer) are printed too. The local analyzer follows faces over `--follow` frames after
+each sample (MEDIAINDEX_VIDEO_FOLLOW_FRAMES); the clip is also run without following, to show what it costs.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from mediaindex.domain.model import Analysis, Label  # noqa: E402
 from mediaindex.media.video import VideoReader  # noqa: E402
 from mediaindex.ports import ObjectRef, StoredObject  # noqa: E402
 from mediaindex.services.indexing import Pipeline  # noqa: E402
-from mediaindex.services.video import VideoIndexer  # noqa: E402
+from mediaindex.services.video import DEFAULT_FOLLOW_FRAMES, VideoIndexer  # noqa: E402
 
 CLIP = Path(os.environ.get("MEDIAINDEX_TEST_DATA", ROOT.parent / "shared" / "data")) / "video" / "short_hamilton_clip.mp4"
 
@@ -95,8 +96,9 @@ def decode_only(data: bytes, interval: float) -> tuple[float, int, int, float]:
     return time.perf_counter() - started, len(samples), sum(s.skipped for s in samples), duration
 
 
-def run(name: str, data: bytes, analyzer, interval: float) -> dict:
-    indexer = VideoIndexer(Pipeline(storage=None, analyzer=analyzer, index=None, faces=NoFaces()), interval=interval)
+def run(name: str, data: bytes, analyzer, interval: float, follow: int) -> dict:
+    indexer = VideoIndexer(Pipeline(storage=None, analyzer=analyzer, index=None, faces=NoFaces()), interval=interval,
+                           follow_frames=follow)
     decode_seconds, _, _, _ = decode_only(data, interval)
     started = time.perf_counter()
     fields, _ = indexer(StoredObject(ObjectRef("bench", name), data, len(data)))
@@ -105,10 +107,11 @@ def run(name: str, data: bytes, analyzer, interval: float) -> dict:
     minutes = video["duration"] / 60
     print(f"{name:<28} {video['duration']:>7.1f} s  {video['width']}x{video['height']:<5} "
           f"sampled {video['frames_sampled']:>3}  skipped {video['frames_skipped']:>3}  "
-          f"analysed {video['frames_analysed']:>3}  | decode+sample {decode_seconds / minutes:6.2f} s/min  "
+          f"analysed {video['frames_analysed']:>3}  followed {video['frames_followed']:>3}  | decode+sample {decode_seconds / minutes:6.2f} s/min  "
           f"| with analyzer {elapsed / minutes:6.2f} s/min ({elapsed:.2f} s)")
     return {"name": name, "interval_s": interval, "duration_s": video["duration"], "frames_sampled": video["frames_sampled"],
             "frames_skipped": video["frames_skipped"], "frames_analysed": video["frames_analysed"],
+            "frames_followed": video["frames_followed"],
             "decode_s_per_min": decode_seconds / minutes, "s_per_min": elapsed / minutes, "elapsed_s": elapsed}
 
 
@@ -117,6 +120,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=6.0)
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the synthesised video")
     parser.add_argument("--analyzer", choices=("local", "fake"), default="local")
+    parser.add_argument("--follow", type=int, default=DEFAULT_FOLLOW_FRAMES,
+                        help="frames after each sample searched for the same faces (local analyzer)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     args = parser.parse_args()
 
@@ -135,8 +140,10 @@ def main() -> None:
         print("analyzer: FAKE (grey-level label only); the figures measure decoding, sampling and skipping")
     print(f"interval {args.interval:g} s; {os.cpu_count()} CPUs")
 
-    runs = [run("short_hamilton_clip.mp4", CLIP.read_bytes(), analyzer, args.interval),
-            run("short_hamilton_clip.mp4@1s", CLIP.read_bytes(), analyzer, 1.0)]
+    clip = CLIP.read_bytes()
+    runs = [run("short_hamilton_clip.mp4", clip, analyzer, args.interval, args.follow),
+            run("short_hamilton_clip.mp4@1s", clip, analyzer, 1.0, args.follow),
+            run("short_hamilton_clip.mp4@1s,no-follow", clip, analyzer, 1.0, 0)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "synth.mp4"
         started = time.perf_counter()
@@ -144,8 +151,8 @@ def main() -> None:
         print(f"(synthesised {args.minutes:g} min of 1280x720 in {time.perf_counter() - started:.0f} s, "
               f"{path.stat().st_size / 1e6:.1f} MB)")
         data = path.read_bytes()
-        runs.append(run(f"synth-{args.minutes:g}min-720p.mp4", data, analyzer, args.interval))
-        runs.append(run(f"synth-{args.minutes:g}min-720p.mp4@2s", data, analyzer, 2.0))
+        runs.append(run(f"synth-{args.minutes:g}min-720p.mp4", data, analyzer, args.interval, args.follow))
+        runs.append(run(f"synth-{args.minutes:g}min-720p.mp4@2s", data, analyzer, 2.0, args.follow))
     if args.json:
         args.json.write_text(json.dumps({"analyzer": type(analyzer).__name__, "runs": runs}, indent=2))
 

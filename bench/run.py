@@ -152,7 +152,8 @@ def rows_video(f: dict) -> list[tuple[str, str, str]]:
     for r in f["runs"]:
         rows.append((f"Video, {r['name']}", f"**{r['s_per_min']:.1f} s per minute**",
                      f"{r['duration_s']:.0f} s of video, a frame every {r['interval_s']:g} s: {r['frames_sampled']} sampled, "
-                     f"{r['frames_skipped']} skipped as unchanged, {r['frames_analysed']} analysed "
+                     f"{r['frames_skipped']} skipped as unchanged, {r['frames_analysed']} analysed, "
+                     f"{r.get('frames_followed', 0)} following frames searched for faces "
                      f"({f['analyzer']}); decoding and sampling alone {r['decode_s_per_min']:.2f} s per minute"))
     return rows
 

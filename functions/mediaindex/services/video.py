@@ -481,21 +481,12 @@ class VideoIndexer:
                 assert sample.image is not None
                 picture = frame_picture(sample.image, self.max_pixels)
                 analysis = analyzer.analyze(picture)
-                pictures, faces, seen_in = [picture], analysis.faces, [0] * len(analysis.faces)
-                if sample.follow:
-                    pictures += [frame_picture(image, self.max_pixels) for image in sample.follow]
-                    looks = [analysis.faces] + [analyzer.analyze_faces(p) for p in pictures[1:]]  # type: ignore[attr-defined]
-                    seen_in, faces = map(list, zip(*(track.face() for track in link_faces(looks)))) if any(looks) else ([], [])
-                    timeline.frames_followed += len(sample.follow)
+                pictures = [picture] + [frame_picture(image, self.max_pixels) for image in sample.follow]
+                seen = _followed_faces(analyzer, analysis.faces, pictures[1:])
+                timeline.frames_followed += len(sample.follow)
+                faces = [face for _, face in seen]
                 if identify and faces:
-                    for frame in sorted(set(seen_in)):  # each face is matched on the frame it was seen in
-                        mine = [i for i, seen in enumerate(seen_in) if seen == frame]
-                        matches, calls = collection.identify(pictures[frame], [faces[i] for i in mine])  # type: ignore[union-attr]
-                        for i, match in zip(mine, matches):
-                            if match is not None:
-                                faces[i].person, faces[i].face_id, faces[i].similarity = (
-                                    match.person, match.face_id, match.similarity)
-                        analysis.api_calls += calls
+                    analysis.api_calls += _identify(collection, pictures, seen)
                 timeline.add_analysis(sample.time, analysis.labels, faces, analysis, thumb_to_bytes(sample.thumb))
         if end is not None and (info.duration <= 0 or end < info.duration):
             timeline.next_start = end
@@ -506,6 +497,27 @@ class VideoIndexer:
             timeline.next_start = timeline.duration = round(max(stop, start), 3)
             timeline.clip(timeline.duration)
         return timeline
+
+
+def _followed_faces(analyzer: Any, sample_faces: list[Face], following: list[Any]) -> list[tuple[int, Face]]:
+    """(frame, face) for each face track over the sample and the pictures that follow it (0: the sample's own)."""
+    if not following:
+        return [(0, face) for face in sample_faces]
+    looks = [sample_faces] + [analyzer.analyze_faces(picture) for picture in following]
+    return [track.face() for track in link_faces(looks)]
+
+
+def _identify(collection: Any, pictures: list[Any], seen: list[tuple[int, Face]]) -> int:
+    """Name the faces in place, each matched on the picture of the frame it was seen in; the paid calls."""
+    calls = 0
+    for frame in sorted({frame for frame, _ in seen}):
+        faces = [face for seen_in, face in seen if seen_in == frame]
+        matches, spent = collection.identify(pictures[frame], faces)
+        calls += spent
+        for face, match in zip(faces, matches):
+            if match is not None:
+                face.person, face.face_id, face.similarity = match.person, match.face_id, match.similarity
+    return calls
 
 
 def make_video_indexer(settings: Settings, pipeline: Any) -> VideoIndexer:

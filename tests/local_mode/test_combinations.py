@@ -44,6 +44,8 @@ def parse(*argv: str):
     (["--facets"], dict(facets=True)),
     (["--failed", "status:failed"], dict(query="status:failed", include_failed=True)),
     (["cat OR dog", "--person", "Bob", "--type", "image"], dict(query="cat OR dog", people=["Bob"], media_type="image")),
+    (["dog", "beach"], dict(query="dog beach")),  # several words unquoted: one query
+    (['person:"Ada Lovelace"', "type:video"], dict(query='person:"Ada Lovelace" type:video')),
 ])
 def test_search_flags_map_onto_the_query_model(argv, expected):
     assert build_query(parse(*argv)) == Query.from_options(**expected)

@@ -18,7 +18,7 @@ DOGS = {"n02110185_Siberian_husky.JPEG", "n02105162_malinois.JPEG", "n02097474_T
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, images_dir, faces_dir, video_path):
-    """Obama enrolled from one photo, then a folder of the 40 labelled photos, the portraits and the video indexed
+    """Obama, and the two people of the video, enrolled from one photo each, then a folder of the 40 labelled photos, the portraits and the video indexed
     with two worker processes into a fresh MEDIAINDEX_HOME. Once for the module (models load once per process)."""
     root = tmp_path_factory.mktemp("library")
     home = root / "home"
@@ -27,8 +27,10 @@ def library(tmp_path_factory, images_dir, faces_dir, video_path):
     shutil.copytree(faces_dir, folder / "faces")
     shutil.copyfile(video_path, folder / video_path.name)
     env = {"MEDIAINDEX_HOME": str(home), "MEDIAINDEX_INDEX": ""}
-    enrolled = cli("people", "add", "Barack Obama", str(faces_dir / "obama_1.jpg"), env=env)
-    assert enrolled.returncode == 0, enrolled.stderr
+    for name, photo in (("Barack Obama", "obama_1.jpg"), ("Alex Lacamoire", "alex_lacamoire_1.png"),
+                        ("Lin-Manuel Miranda", "lin_manuel_miranda_1.png")):
+        enrolled = cli("people", "add", name, str(faces_dir / photo), env=env)
+        assert enrolled.returncode == 0, enrolled.stderr
     done = cli("index", str(folder), "--workers", "2", "--json", env=env, timeout=900)
     assert done.returncode == 0, done.stderr
     return folder, env, json.loads(done.stdout)
@@ -76,3 +78,14 @@ def test_local_models_with_opensearch(osmem_clone, images_dir, tmp_path):
     found = json.loads(cli("search", "dog", "--json", env=env).stdout)
     assert {h["key"].rsplit("/", 1)[-1] for h in found["hits"]} == set(sorted(DOGS)[:2])
     assert not (tmp_path / "home" / "index.db").exists()
+
+
+def test_a_person_search_finds_the_video_and_says_when_they_appear(library):
+    folder, env, _ = library
+    found = json.loads(cli("search", "--person", "Alex Lacamoire", "--type", "video", "--json", env=env).stdout)
+    [video] = found["hits"]
+    assert video["key"] == str(folder / "short_hamilton_clip.mp4")
+    spans = [(s["start"], s["end"]) for s in video["video"]["segments"]["people"] if s["name"] == "Alex Lacamoire"]
+    assert spans == [(0.0, 6.0)]  # at the piano in the opening shot; samples every 6 s (the default)
+    human = cli("search", "person:\"Lin-Manuel Miranda\"", "type:video", env=env).stdout
+    assert "short_hamilton_clip.mp4" in human and "Lin-Manuel Miranda (0:00-0:09)" in human

@@ -26,6 +26,7 @@ query syntax:
 
 examples:
   mediaindex search dog
+  mediaindex search dog beach                          both labels (the words are one query)
   mediaindex search --person "Barack Obama" --limit 5
   mediaindex search 'label:dog>=90 OR label:cat>=90' --type image --sort=-taken_at
   mediaindex search --emotion happy --path ~/Pictures/2024 --facets
@@ -37,7 +38,8 @@ examples:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="find files by labels, people, emotions, text, type or path",
                        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("query", nargs="?", default=None, metavar="QUERY", help="search syntax (see below); optional")
+    p.add_argument("query", nargs="*", default=[], metavar="QUERY",
+                   help="search syntax (see below); optional; several words are one query (dog beach = dog AND beach)")
     p.add_argument("--label", action="append", default=[], metavar="L", help="has this label (repeatable: all of them)")
     p.add_argument("--person", action="append", default=[], metavar="P", help="shows this known person (repeatable)")
     p.add_argument("--min-confidence", type=float, metavar="N",
@@ -72,7 +74,7 @@ def path_prefix(text: str | None) -> str | None:
 def build_query(args: argparse.Namespace) -> Query:
     try:
         return Query.from_options(
-            args.query, labels=args.label, people=args.person, min_confidence=args.min_confidence,
+            " ".join(args.query) or None, labels=args.label, people=args.person, min_confidence=args.min_confidence,
             emotions=args.emotion, text=args.text, media_type=args.media_type, prefix=path_prefix(args.path),
             limit=args.limit, offset=args.offset, sort=args.sort, include_failed=args.failed, facets=args.facets,
         )
@@ -109,13 +111,30 @@ def describe_hit(doc: dict[str, Any], label_count: int = 4) -> str:
     labels = sorted(doc.get("labels") or [], key=lambda label: -(label.get("confidence") or 0))[:label_count]
     parts = [", ".join(f"{label['name']} {label.get('confidence') or 0:.0f}%" for label in labels) or "no labels"]
     if doc.get("people"):
-        parts.append("people: " + ", ".join(doc["people"]))
+        spans = video_spans(doc, "people")
+        parts.append("people: " + ", ".join(f"{name} {spans[name]}" if spans.get(name) else name for name in doc["people"]))
     faces = doc.get("face_count") or 0
     if faces and not doc.get("people"):
         parts.append(f"{faces} face{'s' if faces != 1 else ''}")
     if doc.get("media_type") == "video":
         parts.append("video")
     return f"{where}  [{'; '.join(parts)}]"
+
+
+def clock(seconds: float) -> str:
+    """0:07, 12:30, 1:02:03: a time in a video, to the second."""
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def video_spans(doc: dict[str, Any], kind: str) -> dict[str, str]:
+    """For a video: each name's segments as text ("0:00-0:06, 1:12-1:30"), so a search says when someone appears."""
+    segments = ((doc.get("video") or {}).get("segments") or {}).get(kind) or []
+    out: dict[str, list[str]] = {}
+    for segment in segments:
+        out.setdefault(segment["name"], []).append(f"{clock(segment['start'])}-{clock(segment['end'])}")
+    return {name: "(" + ", ".join(spans) + ")" for name, spans in out.items()}
 
 
 def print_hits(result: Any, query: Query, out: Any = None) -> None:

@@ -360,3 +360,15 @@ def test_follow_frames_from_settings_and_its_validation(monkeypatch):
     assert Settings().video_follow_frames == 2
     with pytest.raises(ConfigurationError):
         VideoIndexer(make_pipeline(SquareFaceAnalyzer()), follow_frames=-1)
+
+
+def test_windows_with_following_merge_into_the_whole(tmp_path):
+    """The last sample of a window is followed past the window's end, as in one pass."""
+    data = write_video(tmp_path / "square.mp4", square_frames(30, 4, {3: 178, 6: 242}), fps=30)
+    whole = VideoIndexer(make_pipeline(SquareFaceAnalyzer(), BrightFaces()), interval=1.0).analyze_window(data, 0.0, None)
+    indexer = VideoIndexer(make_pipeline(SquareFaceAnalyzer(), BrightFaces()), interval=1.0)
+    first = indexer.analyze_window(data, 0.0, 2.0)
+    second = indexer.analyze_window(data, 2.0, None, previous=first)
+    assert first.frames_followed == second.frames_followed == 4
+    assert first.merge(second).to_fields() == whole.to_fields()
+    assert whole.to_fields()["video"]["segments"]["people"] == [{"name": "Ada Lovelace", "start": 0.0, "end": 4.0}]

@@ -155,3 +155,35 @@ def test_the_same_events_again_change_nothing(world, created):
     again = aws_lambda.sqs_handler(event("sqs-batch.json"), LocalContext())
     assert again == {"batchItemFailures": []}
     assert world["emulator"].calls.get("DetectLabels") == before.get("DetectLabels")
+
+
+def test_a_video_through_the_handler_says_when_a_known_person_appears(world, video_path, faces_dir):
+    """The clip on S3, through the S3 handler with the Rekognition adapter (emulated on the local models) and
+    OpenSearch: one document with the timeline; a person query finds it. Rekognition has no faces-alone call, so
+    only the sampled frames are looked at (no following): Lin-Manuel Miranda is named in his close-up."""
+    from mediaindex.adapters.s3_events import notification_for
+    from mediaindex.ports import ObjectRef
+    from mediaindex.services.indexing import CREATED, StorageEvent
+
+    pipeline, s3 = world["pipeline"], world["s3"]
+    pipeline.faces.enroll("Lin-Manuel Miranda", Picture.from_bytes((faces_dir / "lin_manuel_miranda_1.png").read_bytes()),
+                          "people/Lin-Manuel Miranda/1.png")
+    key = "videos/Hamilton at the White House.mp4"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=video_path.read_bytes())
+    head = s3.head_object(Bucket=BUCKET, Key=key)
+    before = dict(world["emulator"].calls)
+    notification = notification_for([StorageEvent(CREATED, ObjectRef(BUCKET, key), "0000000000000000A1",
+                                                  head["ETag"].strip('"'), head["ContentLength"])])
+    result = aws_lambda.s3_handler(notification, LocalContext())
+    assert [o["action"] for o in result["outcomes"]] == ["indexed"], result
+    world["index"].refresh()
+    found = world["index"].search(parse_query('person:"Lin-Manuel Miranda" type:video'))
+    [doc] = found.hits
+    assert doc["key"] == key and doc["media_type"] == "video"
+    video = doc["video"]
+    assert (video["width"], video["height"], video["codec"]) == (640, 360, "h264")
+    assert (video["frames_sampled"], video["frames_followed"]) == (2, 0)
+    lin = [(s["start"], s["end"]) for s in video["segments"]["people"] if s["name"] == "Lin-Manuel Miranda"]
+    assert any(start <= 6.0 < end for start, end in lin), lin  # the sample at 6 s: his close-up
+    calls = {op: n - before.get(op, 0) for op, n in world["emulator"].calls.items()}
+    assert calls["DetectLabels"] == 2 and calls["DetectFaces"] == 2  # one of each per sampled frame

@@ -9,7 +9,9 @@ Prints true/false matches at the threshold, accuracy, and the closest stranger p
 Then each one-face photo is shrunk until its face is 20, 24, 27, 35 and 50 pixels wide and compared with the other
 photos at full size: how small a face can be and still be named (the analyzer's MIN_EMBEDDING_PIXELS).
 Then faces are found in video frames (one per --video-every seconds) and matched against the two reference photos
-of the people who appear in it (Lin-Manuel Miranda, Alex Lacamoire), as `people` matching would.
+of the people who appear in it (Lin-Manuel Miranda, Alex Lacamoire), as `people` matching would, frame by frame;
+then the video indexer runs on it without and with following faces over the frames after each sample
+(docs/video.md), and prints who is named when.
 """
 
 from __future__ import annotations
@@ -115,6 +117,52 @@ def main() -> None:
                     counts[best[1] if best[0] >= args.threshold else None] += 1
         print(f"video: {frames} frames sampled in {time.perf_counter() - started:.1f} s; faces named Lin-Manuel Miranda "
               f"{counts['lin_manuel_miranda']}, Alex Lacamoire {counts['alex_lacamoire']}, unnamed {counts[None]}")
+        video_timeline(analyzer, video, people, args)
+
+
+class ReferenceFaces:
+    """Known people as the reference photos' embeddings, matched as the local collection does (best above the
+    threshold)."""
+
+    def __init__(self, people: dict[str, list[list[float]]], threshold: float) -> None:
+        self.people, self.threshold = people, threshold
+
+    def is_empty(self) -> bool:
+        return False
+
+    def identify(self, picture, faces):
+        from mediaindex.domain.model import FaceMatch
+
+        out = []
+        for face in faces:
+            best = max(((max(embedding_similarity(face.embedding, r) for r in refs), p) for p, refs in self.people.items()),
+                       default=(0.0, "")) if face.embedding else (0.0, "")
+            out.append(FaceMatch(best[1], best[1], round(best[0], 1)) if best[0] >= self.threshold else None)
+        return out, 0
+
+    def remember(self, sha, faces) -> None:
+        pass
+
+
+def video_timeline(analyzer: LocalAnalyzer, video: Path, people: dict[str, list[list[float]]], args) -> None:
+    """The video indexer on the clip, with and without following faces over the frames after each sample: who is
+    named, when, and at what similarity."""
+    from mediaindex.ports import ObjectRef, StoredObject
+    from mediaindex.services.indexing import Pipeline
+    from mediaindex.services.video import DEFAULT_FOLLOW_FRAMES, VideoIndexer
+
+    data = video.read_bytes()
+    for follow in (0, DEFAULT_FOLLOW_FRAMES):
+        pipeline = Pipeline(storage=None, analyzer=analyzer, index=None, faces=ReferenceFaces(people, args.threshold))
+        started = time.perf_counter()
+        fields, _ = VideoIndexer(pipeline, interval=args.video_every, follow_frames=follow)(
+            StoredObject(ObjectRef("bench", video.name), data, len(data)))
+        segments = fields["video"]["segments"]["people"]
+        named = {f["person"]: f["similarity"] for f in fields["faces"] if f["person"]}
+        print(f"video indexer, a frame every {args.video_every:g} s, following {follow} frames "
+              f"({time.perf_counter() - started:.1f} s): "
+              + ("; ".join(f"{s['name']} {s['start']:g}-{s['end']:g} s" for s in segments) or "nobody named")
+              + f"; best similarity {named}")
 
 
 def tiny_faces(analyzer: LocalAnalyzer, faces: list[tuple[str, int, str, list[float]]], threshold: float) -> None:

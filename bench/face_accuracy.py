@@ -93,7 +93,7 @@ def main() -> None:
     if video.exists():
         import av
 
-        people = {p: [f[3] for f in faces if f[2] == p] for p in ("lin_manuel_miranda", "alex_lacamoire")}
+        known = known_people(faces, ("lin_manuel_miranda", "alex_lacamoire"), args.threshold)
         counts = {"lin_manuel_miranda": 0, "alex_lacamoire": 0, None: 0}
         frames = 0
         started = time.perf_counter()
@@ -110,41 +110,31 @@ def main() -> None:
 
                 buf = io.BytesIO()
                 frame.to_image().save(buf, "PNG")
-                for f in analyzer.analyze(Picture.from_bytes(buf.getvalue())).faces:
-                    if not f.embedding:
-                        continue
-                    best = max(((max(embedding_similarity(f.embedding, r) for r in refs_), p) for p, refs_ in people.items()))
-                    counts[best[1] if best[0] >= args.threshold else None] += 1
+                named = [f for f in analyzer.analyze(Picture.from_bytes(buf.getvalue())).faces if f.embedding]
+                for match in known.match_embeddings([f.embedding for f in named]):
+                    counts[match.person if match else None] += 1
         print(f"video: {frames} frames sampled in {time.perf_counter() - started:.1f} s; faces named Lin-Manuel Miranda "
               f"{counts['lin_manuel_miranda']}, Alex Lacamoire {counts['alex_lacamoire']}, unnamed {counts[None]}")
-        video_timeline(analyzer, video, people, args)
+        video_timeline(analyzer, video, known, args)
 
 
-class ReferenceFaces:
-    """Known people as the reference photos' embeddings, matched as the local collection does (best above the
-    threshold)."""
+def known_people(faces: list[tuple[str, int, str, list[float]]], people: tuple[str, ...], threshold: float):
+    """The product's local face collection (in a temporary file) with `people` enrolled from their photos' faces."""
+    import atexit
+    import shutil
+    import tempfile
 
-    def __init__(self, people: dict[str, list[list[float]]], threshold: float) -> None:
-        self.people, self.threshold = people, threshold
+    from mediaindex.adapters.faces.local import LocalFaceCollection
 
-    def is_empty(self) -> bool:
-        return False
-
-    def identify(self, picture, faces):
-        from mediaindex.domain.model import FaceMatch
-
-        out = []
-        for face in faces:
-            best = max(((max(embedding_similarity(face.embedding, r) for r in refs), p) for p, refs in self.people.items()),
-                       default=(0.0, "")) if face.embedding else (0.0, "")
-            out.append(FaceMatch(best[1], best[1], round(best[0], 1)) if best[0] >= self.threshold else None)
-        return out, 0
-
-    def remember(self, sha, faces) -> None:
-        pass
+    folder = tempfile.mkdtemp(prefix="face-accuracy-")
+    atexit.register(shutil.rmtree, folder, True)
+    collection = LocalFaceCollection(Settings(face_match_threshold=threshold), path=Path(folder) / "faces.db")
+    for person in people:
+        collection.enroll_embeddings(person, [f[3] for f in faces if f[2] == person], person)
+    return collection
 
 
-def video_timeline(analyzer: LocalAnalyzer, video: Path, people: dict[str, list[list[float]]], args) -> None:
+def video_timeline(analyzer: LocalAnalyzer, video: Path, known, args) -> None:
     """The video indexer on the clip, with and without following faces over the frames after each sample: who is
     named, when, and at what similarity."""
     from mediaindex.ports import ObjectRef, StoredObject
@@ -153,7 +143,7 @@ def video_timeline(analyzer: LocalAnalyzer, video: Path, people: dict[str, list[
 
     data = video.read_bytes()
     for follow in (0, DEFAULT_FOLLOW_FRAMES):
-        pipeline = Pipeline(storage=None, analyzer=analyzer, index=None, faces=ReferenceFaces(people, args.threshold))
+        pipeline = Pipeline(storage=None, analyzer=analyzer, index=None, faces=known)
         started = time.perf_counter()
         fields, _ = VideoIndexer(pipeline, interval=args.video_every, follow_frames=follow)(
             StoredObject(ObjectRef("bench", video.name), data, len(data)))

@@ -1,5 +1,5 @@
-"""The real local analyzer on the real clip: the timeline, and the two reference people enrolled through a small
-face collection built on the analyzer's embeddings (similarity and threshold as the local collection's).
+"""The real local analyzer on the real clip: the timeline, and the two reference people enrolled in the real local
+face collection from the analyzer's embeddings of their photos.
 
 What is on screen (looked at frame by frame): 0-0.7 s a wide shot of the stage, Lin-Manuel Miranda singing and
 Alex Lacamoire at the piano, bottom left, his face about 27 pixels wide; 0.7-3.4 s Alex Lacamoire in profile,
@@ -11,13 +11,11 @@ mean embedding has similarity about 81.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import pytest
 
-from mediaindex.adapters.analysis.local import LocalAnalyzer, embedding_similarity
+from mediaindex.adapters.analysis.local import LocalAnalyzer
+from mediaindex.adapters.faces.local import LocalFaceCollection
 from mediaindex.config import Settings
-from mediaindex.domain.model import Face, FaceMatch
 from mediaindex.media.picture import Picture
 from mediaindex.ports import ObjectRef, StoredObject
 from mediaindex.services.video import VideoIndexer
@@ -30,34 +28,6 @@ CLIP_SECONDS = 9.176
 PEOPLE = {"Lin-Manuel Miranda": "lin_manuel_miranda_1.png", "Alex Lacamoire": "alex_lacamoire_1.png"}
 
 
-class EmbeddingFaces:
-    """Known people as embeddings; a face is the enrolled person it is most similar to, at THRESHOLD or above."""
-
-    def __init__(self) -> None:
-        self.enrolled: list[tuple[str, list[float]]] = []
-        self.remembered: dict[str, int] = {}
-
-    def enroll(self, name: str, face: Face) -> None:
-        assert face.embedding is not None
-        self.enrolled.append((name, face.embedding))
-
-    def is_empty(self) -> bool:
-        return not self.enrolled
-
-    def identify(self, picture, faces: Sequence[Face]) -> tuple[list[FaceMatch | None], int]:
-        matches: list[FaceMatch | None] = []
-        for face in faces:
-            best = max(
-                ((embedding_similarity(face.embedding, vector), name) for name, vector in self.enrolled),
-                default=(0.0, ""),
-            ) if face.embedding is not None else (0.0, "")
-            matches.append(FaceMatch(best[1], f"face-{best[1]}", round(best[0], 1)) if best[0] >= THRESHOLD else None)
-        return matches, 0
-
-    def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
-        self.remembered[content_sha256] = len(faces)
-
-
 @pytest.fixture(scope="module")
 def analyzer() -> LocalAnalyzer:
     local = LocalAnalyzer(Settings())
@@ -66,13 +36,16 @@ def analyzer() -> LocalAnalyzer:
 
 
 @pytest.fixture(scope="module")
-def known_people(analyzer, faces_dir) -> EmbeddingFaces:
-    collection = EmbeddingFaces()
+def known_people(analyzer, faces_dir, tmp_path_factory) -> LocalFaceCollection:
+    """The product's local face collection, with the two reference people enrolled from their photos."""
+    collection = LocalFaceCollection(Settings(face_match_threshold=THRESHOLD),
+                                     path=tmp_path_factory.mktemp("people") / "faces.db")
     for name, file in PEOPLE.items():
         faces = analyzer.analyze(Picture.from_bytes((faces_dir / file).read_bytes())).faces
         assert len(faces) == 1, f"{file}: one face expected"
-        collection.enroll(name, faces[0])
-    return collection
+        collection.enroll_embeddings(name, [faces[0].embedding], file)
+    yield collection
+    collection.close()
 
 
 @pytest.fixture(scope="module")

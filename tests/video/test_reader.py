@@ -158,23 +158,25 @@ def test_following_stops_at_a_cut(tmp_path):
             (False, 2), (True, 0), (False, 1), (False, 2), (True, 0)]
 
 
+def without_and_with_following(data: bytes, interval: float, follow: int):
+    """(sample time, frame time) of each sample read without following, and the samples read with it."""
+    with VideoReader(data) as plain:
+        expected = [(s.time, s.frame_time) for s in plain.samples(interval)]
+    with VideoReader(data) as reader:
+        return expected, list(reader.samples(interval, follow=follow))
+
+
 def test_following_never_takes_a_later_sample_s_frame(tmp_path):
     """Samples closer together than the following frames: every sample is still there, at its own frame."""
     data = write_video(tmp_path / "dense.mp4", slow_drift(30, 1), fps=30)
-    with VideoReader(data) as plain:
-        expected = [(s.time, s.frame_time) for s in plain.samples(0.1)]
-    with VideoReader(data) as reader:
-        followed = list(reader.samples(0.1, follow=3))
+    expected, followed = without_and_with_following(data, 0.1, 3)
     assert [(s.time, s.frame_time) for s in followed] == expected and len(expected) == 10
     assert all(t > s.frame_time for s in followed for t in s.follow_times)
 
 
 def test_following_does_not_break_seeking_over_long_gaps(tmp_path):
     data = write_video(tmp_path / "long.mp4", slow_drift(10, 20), fps=10)
-    with VideoReader(data) as plain:
-        expected = [(s.time, s.frame_time) for s in plain.samples(9.0)]
-    with VideoReader(data) as reader:
-        followed = list(reader.samples(9.0, follow=2))
+    expected, followed = without_and_with_following(data, 9.0, 2)
     assert [(s.time, s.frame_time) for s in followed] == expected == [(0, 0), (9, 9), (18, 18)]
     assert [len(s.follow) for s in followed] == [2, 2, 2]
 

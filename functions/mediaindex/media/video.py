@@ -223,13 +223,16 @@ class VideoReader:
         tolerance = 0.5 / (self.info.fps or 25.0)
         pending: SampledFrame | None = None  # yielded once its following frames are in
         following, next_follow = False, 0.0
+        previous: Image.Image | None = None  # the thumbnail of the frame before, while following: cuts show as jumps
         span = follow * follow_step + tolerance if follow > 0 else 0.0
         for frame, target, frame_time in self._frames_at(interval, k, times, span):
             if target is None:  # a frame after the last sample
                 if pending is None or not following:
                     continue
-                thumb, previous = _thumb(frame), thumb
-                if thumb_difference(thumb, previous) > CUT_DIFFERENCE:
+                current = _thumb(frame)
+                cut = previous is not None and thumb_difference(current, previous) > CUT_DIFFERENCE
+                previous = current
+                if cut:
                     following = False
                     continue
                 if frame_time + tolerance < next_follow:
@@ -249,7 +252,7 @@ class VideoReader:
                 kept = thumb
                 image = self._upright(frame)
             pending = SampledFrame(k, round(target, 3), round(frame_time, 3), thumb, difference, skipped, image)
-            following, next_follow = not skipped and follow > 0, frame_time + follow_step
+            following, next_follow, previous = not skipped and follow > 0, frame_time + follow_step, thumb
             k += 1
         if pending is not None:
             yield pending

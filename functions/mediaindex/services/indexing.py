@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
-from mediaindex.domain.model import Analysis
+from mediaindex.domain.model import Analysis, Face
 from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
 from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, ObjectRef, StoredObject, Storage, Versioned
@@ -69,6 +69,15 @@ class Outcome:
 class NullMetrics:
     def count(self, name: str, value: float = 1) -> None:
         pass
+
+
+def name_faces(collection: FaceCollection, picture: Picture, faces: list[Face]) -> int:
+    """Match the faces (all seen in `picture`) against the known people and name them in place; the paid calls."""
+    matches, calls = collection.identify(picture, faces)
+    for face, match in zip(faces, matches):
+        if match is not None:
+            face.person, face.face_id, face.similarity = match.person, match.face_id, match.similarity
+    return calls
 
 
 # A video is analysed by a callable given the stored object; it returns the document fields (issue: video).
@@ -185,11 +194,7 @@ class Pipeline:
     def _match_faces(self, picture: Picture, analysis: Analysis) -> None:
         if not analysis.faces or self.faces is None or self.faces.is_empty():
             return
-        matches, calls = self.faces.identify(picture, analysis.faces)
-        for face, match in zip(analysis.faces, matches):
-            if match is not None:
-                face.person, face.face_id, face.similarity = match.person, match.face_id, match.similarity
-        analysis.api_calls += calls
+        analysis.api_calls += name_faces(self.faces, picture, analysis.faces)
 
     # ---- removed -------------------------------------------------------------------------------------------------
     def remove_file(self, event: StorageEvent) -> Outcome:

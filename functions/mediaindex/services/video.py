@@ -45,6 +45,7 @@ from mediaindex.media.video import (
     DEFAULT_SKIP_THRESHOLD, VideoReader, VideoSource, frame_picture, thumb_from_bytes, thumb_to_bytes,
 )
 from mediaindex.ports import FaceAnalyzer, StoredObject
+from mediaindex.services.indexing import name_faces
 
 log = logging.getLogger(__name__)
 
@@ -509,15 +510,8 @@ def _followed_faces(analyzer: Any, sample_faces: list[Face], following: list[Any
 
 def _identify(collection: Any, pictures: list[Any], seen: list[tuple[int, Face]]) -> int:
     """Name the faces in place, each matched on the picture of the frame it was seen in; the paid calls."""
-    calls = 0
-    for frame in sorted({frame for frame, _ in seen}):
-        faces = [face for seen_in, face in seen if seen_in == frame]
-        matches, spent = collection.identify(pictures[frame], faces)
-        calls += spent
-        for face, match in zip(faces, matches):
-            if match is not None:
-                face.person, face.face_id, face.similarity = match.person, match.face_id, match.similarity
-    return calls
+    return sum(name_faces(collection, pictures[frame], [face for seen_in, face in seen if seen_in == frame])
+               for frame in sorted({frame for frame, _ in seen}))
 
 
 def make_video_indexer(settings: Settings, pipeline: Any) -> VideoIndexer:

@@ -105,7 +105,7 @@ class LocalAnalyzer:
         if self.settings.has("labels"):
             self.classifier()
             self.detector()
-        if self.settings.has("faces") or self.settings.has("people"):
+        if self._wants_faces():
             self.face_detector()
             self.landmarker()
             self.embedder()
@@ -126,19 +126,26 @@ class LocalAnalyzer:
         finally:
             self.last_timings[name] = self.last_timings.get(name, 0.0) + time.perf_counter() - started
 
+    def _wants_faces(self) -> bool:
+        # "people" matches faces by their embeddings, so it needs the faces even when "faces" is switched off
+        return self.settings.has("faces") or self.settings.has("people")
+
+    def _decode(self, picture: Picture):
+        """(the working copy, its pixels as a contiguous uint8 array); BadMedia for a file that does not decode."""
+        with self._stage("decode"):
+            image = working_copy(picture.image)
+            return image, np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+
     def analyze(self, picture: Picture) -> Analysis:
         self.last_timings = {}
         settings = self.settings
-        with self._stage("decode"):
-            image = working_copy(picture.image)  # BadMedia for a file that does not decode
-            pixels = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+        image, pixels = self._decode(picture)
         analysis = Analysis(analyzer=self.name)
         if settings.has("labels"):
             analysis.labels = self._labels(image)
             analysis.model_versions.update(self._versions(models.CLASSIFIER, models.OBJECTS_GRAPH))
             analysis.model_versions["taxonomy"] = taxonomy.load().version
-        # "people" matches faces by their embeddings, so it needs the faces even when "faces" is switched off
-        if settings.has("faces") or settings.has("people"):
+        if self._wants_faces():
             analysis.faces = self._faces(pixels)
             analysis.model_versions.update(self._face_versions())
         if settings.has("moderation"):
@@ -185,11 +192,9 @@ class LocalAnalyzer:
     def analyze_faces(self, picture: Picture) -> list[Face]:
         """The faces alone (FaceAnalyzer): what the video indexer runs on the frames that follow a sample."""
         self.last_timings = {}
-        if not (self.settings.has("faces") or self.settings.has("people")):
+        if not self._wants_faces():
             return []
-        with self._stage("decode"):
-            pixels = np.ascontiguousarray(np.asarray(working_copy(picture.image), dtype=np.uint8))
-        return self._faces(pixels)
+        return self._faces(self._decode(picture)[1])
 
     def _faces(self, pixels: np.ndarray) -> list[Face]:
         height, width = pixels.shape[:2]

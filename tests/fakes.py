@@ -85,6 +85,7 @@ class FakeAnalyzer:
     """Labels every picture "thing" and finds one face; counts its calls; can be told to fail."""
 
     name = "fake"
+    face_model = None
 
     def __init__(self, fail_with: Exception | None = None) -> None:
         self.calls = 0

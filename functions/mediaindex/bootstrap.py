@@ -49,7 +49,21 @@ def build_faces(settings: Settings, rekognition_client: Any = None) -> FaceColle
         from mediaindex.adapters.faces.local import LocalFaceCollection
     except ImportError:  # known people on the local analyzer arrive with their own adapter
         return None
-    return LocalFaceCollection(settings)
+    return LocalFaceCollection(settings, space=local_face_space(settings))
+
+
+def local_face_space(settings: Settings) -> Any:
+    """The vector space the local analyzer makes with these settings (its files are found, none is loaded)."""
+    from mediaindex.adapters.analysis.local import LocalAnalyzer
+
+    return LocalAnalyzer(settings).face_space
+
+
+def face_model(settings: Settings) -> str | None:
+    """The face model documents analysed with these settings carry (None: Rekognition, or no faces analysed)."""
+    if settings.analyzer == "rekognition" or not (settings.has("faces") or settings.has("people")):
+        return None
+    return local_face_space(settings).id
 
 
 def build_people(settings: Settings, pipeline: Pipeline) -> Any:

@@ -52,6 +52,9 @@ class Storage(Protocol):
 
 class Analyzer(Protocol):
     name: str
+    # the vector space of the face vectors it makes (domain/face_vectors.py); None when it makes none (Rekognition
+    # keeps its vectors to itself). A document analysed with another face model is analysed again.
+    face_model: str | None
 
     def analyze(self, picture: Picture) -> Analysis:
         """Labels, faces (with attributes) and, if configured, text and moderation. Raises BadMedia for a picture

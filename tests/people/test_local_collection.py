@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mediaindex.adapters.faces.local import FaceRef, LocalFaceCollection, default_path, similarity_from_distance
+from mediaindex.adapters.faces.local import FaceRef, LocalFaceCollection, default_path
+from mediaindex.domain import face_vectors
 from mediaindex.config import Settings
 from mediaindex.domain.errors import BadMedia
 from mediaindex.domain.model import Box, Face
@@ -20,7 +21,8 @@ def face(embedding, left=0.1, size=0.2) -> Face:
 
 @pytest.fixture
 def collection(tmp_path):
-    c = LocalFaceCollection(Settings(home=tmp_path))
+    # the synthetic vectors are shaped like dlib's (tests/people/vectors.py), so they are matched in its space
+    c = LocalFaceCollection(Settings(home=tmp_path), space=face_vectors.DLIB)
     yield c
     c.close()
 
@@ -31,9 +33,18 @@ def test_lives_beside_a_sqlite_index_or_in_home(tmp_path):
     assert default_path(Settings(home=tmp_path, index_url="http://localhost:9200")) == tmp_path / "faces.db"
 
 
-def test_similarity_scale_is_the_analyzers():
-    assert similarity_from_distance(0.6) == pytest.approx(80.0)
-    assert similarity_from_distance(0.0) == 100.0 and similarity_from_distance(5.0) == 0.0
+def test_each_vector_space_puts_its_measured_boundary_at_80():
+    dlib, sface = face_vectors.DLIB, face_vectors.SFACE
+    assert dlib.similarity(0.6 ** 2) == pytest.approx(80.0)
+    assert dlib.similarity(0.0) == 100.0 and dlib.similarity(25.0) == 0.0
+    # unit vectors: squared distance 2 - 2 cos; the boundary cosine is 80, cos 1 is 100, and the inverse agrees
+    assert sface.similarity(2 - 2 * face_vectors.SFACE_BOUNDARY) == pytest.approx(80.0)
+    assert sface.similarity(0.0) == 100.0 and sface.similarity(4.0) >= 0.0
+    for space in (dlib, sface):
+        for s in (60.0, 80.0, 95.0):
+            assert space.similarity(space.squared_distance_for(s)) == pytest.approx(s)
+    arr = sface.similarity(np.array([0.0, 2 - 2 * face_vectors.SFACE_BOUNDARY]))
+    assert arr.tolist() == pytest.approx([100.0, 80.0])
 
 
 def test_identify_names_enrolled_people_above_the_threshold_only(collection):

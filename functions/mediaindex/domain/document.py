@@ -12,6 +12,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from mediaindex.domain.face_vectors import document_space
 from mediaindex.domain.model import Analysis, Face, Label
 
 INDEXED = "indexed"
@@ -21,7 +22,7 @@ DELETED = "deleted"
 # Fields copied from a document whose bytes were already analysed (a copy or a rename), instead of analysing again.
 ANALYSIS_FIELDS = (
     "media_type", "content_type", "width", "height", "taken_at", "camera", "location", "labels", "label_names",
-    "faces", "people", "text", "moderation", "analyzer", "model_versions", "video",
+    "faces", "people", "text", "moderation", "analyzer", "model_versions", "face_model", "video",
 )
 
 
@@ -45,6 +46,14 @@ def sequencer_newer(candidate: str | None, current: str | None) -> bool | None:
     return a > b
 
 
+def analysed_alike(doc: dict[str, Any], analyzer: str | None, face_model: str | None) -> bool:
+    """Was `doc` analysed by this analyzer, with face vectors of this face model? A document whose vectors came
+    from another model must be analysed again: vectors of two models are never compared. `analyzer` None: any."""
+    if analyzer is not None and doc.get("analyzer") not in (None, analyzer):
+        return False
+    return face_model is None or document_space(doc) in (None, face_model)
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -61,6 +70,7 @@ def label_names(labels: Iterable[Label]) -> list[str]:
 def face_to_doc(face: Face) -> dict[str, Any]:
     d = asdict(face)
     d.pop("embedding", None)  # vectors live with the face collection, not in every search hit
+    d.pop("embedding_space", None)  # the document's face_model says it once
     d.pop("landmarks", None)
     d["emotion"] = face.top_emotion()
     return d
@@ -85,6 +95,7 @@ def analysis_fields(analysis: Analysis) -> dict[str, Any]:
         "moderation": analysis.moderation,
         "analyzer": analysis.analyzer,
         "model_versions": analysis.model_versions,
+        "face_model": analysis.face_model,
     }
 
 

@@ -91,6 +91,8 @@ class Face:
     # A vector for matching faces, when the analyzer computes one (the local analyzer does; Rekognition keeps its
     # vectors inside the collection and never returns them).
     embedding: list[float] | None = None
+    # the model (vector space) that made `embedding`: vectors of two models are never compared (domain/face_vectors)
+    embedding_space: str | None = None
     # Filled in by face matching: who this is, the matched face's id, and how sure (0-100).
     person: str | None = None
     face_id: str | None = None
@@ -117,6 +119,8 @@ class Analysis:
     text: list[TextLine] = field(default_factory=list)
     moderation: float | None = None  # 0-1 likelihood that the picture is not safe for work, when computed
     model_versions: dict[str, str] = field(default_factory=dict)
+    # the vector space of the faces' embeddings (domain/face_vectors.py); None when no face model ran
+    face_model: str | None = None
     # How many paid API calls this analysis cost (Rekognition); 0 for local models.
     api_calls: int = 0
 

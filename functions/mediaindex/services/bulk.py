@@ -149,9 +149,9 @@ def _init_worker(spec: WorkerSpec, parent: int) -> None:
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
     try:
-        import cv2  # noqa: PLC0415 - optional (local extra)
+        from mediaindex.adapters.analysis.local import models  # noqa: PLC0415 - optional (local extra)
 
-        cv2.setNumThreads(1)
+        models.set_threads(1)
     except ImportError:
         pass
     try:
@@ -241,16 +241,17 @@ class BulkSummary:
         }
 
 
-def is_unchanged(info: ObjectInfo, doc: dict[str, Any] | None, analyzer: str | None) -> bool:
+def is_unchanged(info: ObjectInfo, doc: dict[str, Any] | None, analyzer: str | None,
+                 face_model: str | None = None) -> bool:
     """The pipeline's own UNCHANGED rule, decided from the listing: same etag and size as the document, which is
-    indexed or failed (a failed file is not retried until it changes), by the same analyzer."""
+    indexed or failed (a failed file is not retried until it changes), by the same analyzer and face model."""
     return (
         doc is not None
         and doc.get("status") in (docs.INDEXED, docs.FAILED)
         and info.etag is not None
         and doc.get("etag") == info.etag
         and doc.get("size") == info.size
-        and (analyzer is None or doc.get("analyzer") in (None, analyzer))
+        and docs.analysed_alike(doc, analyzer, face_model)
     )
 
 
@@ -284,6 +285,7 @@ class BulkIndexer:
     retry_failed: bool = False  # analyse files whose document says failed, even when unchanged
     prune: bool = False
     analyzer_name: str | None = None  # None: do not compare analyzers when deciding "unchanged"
+    face_model: str | None = None  # documents with face vectors of another model are analysed again
     on_progress: Callable[[str, Any], None] | None = None  # ("total", n) / ("done", outcome dict)
     handle: Handle | None = None  # inline/threaded: an already built handler (tests, reuse)
 
@@ -326,7 +328,7 @@ class BulkIndexer:
         wanted = []
         for info, doc_id in zip(page, ids):
             doc = current.get(doc_id)
-            if is_unchanged(info, doc, self.analyzer_name) and not (
+            if is_unchanged(info, doc, self.analyzer_name, self.face_model) and not (
                 self.retry_failed and doc is not None and doc.get("status") == docs.FAILED
             ):
                 state["unchanged"] += 1
@@ -551,5 +553,6 @@ def index_paths(paths: Iterable[str], settings: Settings, **options: Any) -> Bul
     index.ensure_ready()
     spec = options.pop("spec", None) or WorkerSpec(settings)
     options.setdefault("analyzer_name", None if spec.factory else settings.analyzer)
+    options.setdefault("face_model", None if spec.factory else bootstrap.face_model(settings))
     options.setdefault("threads", settings.analyzer == "rekognition")
     return BulkIndexer(index=index, spec=spec, **options).run(sources)

@@ -142,7 +142,7 @@ class Pipeline:
             and event.etag is not None
             and event.etag == current.get("etag")
             and event.size == current.get("size")
-            and current.get("analyzer") in (None, self.analyzer.name)
+            and docs.analysed_alike(current, self.analyzer.name, self.analyzer.face_model)
         ):
             return UNCHANGED
         return None
@@ -166,7 +166,7 @@ class Pipeline:
         }
         if self.reuse_analysis and obj.data:
             prior = self.index.find_by_content(sha, self.analyzer.name)
-            if prior is not None:
+            if prior is not None and docs.analysed_alike(prior, None, self.analyzer.face_model):
                 doc.update({k: prior[k] for k in docs.ANALYSIS_FIELDS if k in prior})
                 doc["face_count"] = len(prior.get("faces") or [])
                 return doc, REUSED, 0, None

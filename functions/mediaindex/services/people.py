@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
+from mediaindex.domain import face_vectors
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError, VersionConflict
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
@@ -120,27 +121,74 @@ class People:
         return self.collection
 
     # ---- enrol and forget ----------------------------------------------------------------------------------------
-    def enroll(self, name: str, picture: Picture, source: str) -> Enrolment:
-        """Enrol the largest face of `picture` as `name`, then name that person in every indexed file."""
+    def enroll(self, name: str, picture: Picture, source: str, rematch: bool = True) -> Enrolment:
+        """Enrol the largest face of `picture` as `name`, then name that person in every indexed file. The faces
+        enrolled from `source` before are replaced only once the new ones are found (one transaction locally), so
+        an interrupted enrolment leaves the old faces, never none. `rematch=False` leaves the re-match to the
+        caller (enrol_many does one for all photos)."""
         name = " ".join(name.split())
         if not name:
             raise ConfigurationError("a person's name cannot be empty")
         collection = self.collection
-        replaced = collection.remove_source(source)  # the same photo again (or overwritten) replaces its faces
-        try:
-            if self.remembers:
-                analysis = self.pipeline.analyzer.analyze(picture)
-                face_ids = collection.enroll(name, picture, source, faces=analysis.faces)
-            else:
+        if self.remembers:
+            faces = self._vectors(picture)
+            face_ids = collection.enroll(name, picture, source, faces=faces, replace_source=True)
+        else:
+            replaced = collection.remove_source(source)  # Rekognition: IndexFaces adds, so the old faces go first
+            try:
                 face_ids = collection.enroll(name, picture, source)
-            if not face_ids:
-                raise BadMedia(f"no face found in {source} to enrol as {name!r}")
-        except BadMedia:
-            if replaced:
-                self.rematch(person=name)
-            raise
+                if not face_ids:
+                    raise BadMedia(f"no face found in {source} to enrol as {name!r}")
+            except BadMedia:
+                if replaced and rematch:
+                    self.rematch(person=name)
+                raise
         log.info("person enrolled", extra={"person": name, "source": source, "faces": len(face_ids)})
-        return Enrolment(name, source, list(face_ids), self.rematch())
+        return Enrolment(name, source, list(face_ids), self.rematch() if rematch else Rematch())
+
+    def _vectors(self, picture: Picture) -> list[Face]:
+        """The faces of an enrolment photo with their vectors, without attributes when the analyzer can skip them."""
+        analyzer = self.pipeline.analyzer
+        lean = getattr(analyzer, "face_vectors", None)
+        return lean(picture) if callable(lean) else analyzer.analyze(picture).faces
+
+    def enroll_many(self, photos: list[tuple[str, Any, str]]) -> dict[str, Any]:
+        """Enrol several (name, picture or a callable giving it, source) at once, then re-match the library once.
+        A photo that fails is reported with its reason and does not stop the others."""
+        results: list[dict[str, Any]] = []
+        enrolled = 0
+        for name, picture, source in photos:
+            try:
+                if callable(picture):
+                    picture = picture()
+                result = self.enroll(name, picture, source, rematch=False)
+                results.append({"name": result.name, "image": source, "face_ids": result.face_ids})
+                enrolled += 1
+            except (BadMedia, ObjectNotFound) as e:
+                results.append({"name": " ".join(name.split()), "image": source, "error": str(e)})
+        report = self.rematch() if enrolled else Rematch()
+        return {"results": results, "enrolled": enrolled, "failed": len(photos) - enrolled, **report.to_dict()}
+
+    def re_embed(self, read: Callable[[str], Picture]) -> dict[str, Any]:
+        """Enrolment photos whose faces were enrolled by another face model: read each again (`read(source)`)
+        and enrol its face with the model in use, replacing the old vectors. What cannot be read is listed with
+        the reason and the command that fixes it; its old vectors stay (never compared, so never matched)."""
+        stale = self.collection.stale()["enrolments"] if self.remembers else []
+        done: list[dict[str, str]] = []
+        cannot: list[dict[str, str]] = []
+        for person, source in stale:
+            if source.startswith("cluster:"):
+                cannot.append({"name": person, "source": source, "reason": "named from a cluster: its faces are "
+                               "matched again once their files are indexed again; name the cluster again then"})
+                continue
+            try:
+                self.enroll(person, read(source), source, rematch=False)
+                done.append({"name": person, "source": source})
+            except (BadMedia, ObjectNotFound, OSError) as e:
+                cannot.append({"name": person, "source": source,
+                               "reason": f"{e}; enrol again: mediaindex people add {person!r} PHOTO"})
+        report = self.rematch() if done else Rematch()
+        return {"face_model": self.collection.space.id, "re_embedded": done, "cannot": cannot, **report.to_dict()}
 
     def remove_person(self, name: str) -> dict[str, Any]:
         """Forget `name`: its face vectors leave the collection and its name leaves every document. The name is
@@ -193,7 +241,10 @@ class People:
         try:
             enrolment = self.enroll(name, picture, source)
         except BadMedia as e:
-            return self._refused(ref, doc_id, e, 0)
+            # the photo at this key no longer shows a face: what it enrolled before goes, as for an unreadable one
+            # (Rekognition's enroll took the old faces away before it tried)
+            calls = self.remove_source(source, person=name)["api_calls"] if self.remembers else 0
+            return self._refused(ref, doc_id, e, calls)
         calls = 1 + enrolment.rematch.api_calls if not self.remembers else 0
         return Outcome(ENROLLED, ref, doc_id, api_calls=calls, faces=len(enrolment.face_ids))
 
@@ -290,23 +341,18 @@ class People:
             pairs, faces_a, faces_b = comparer.compare(a, b)
             api_calls = comparer.api_calls
         else:
-            found_a, found_b = self.pipeline.analyzer.analyze(a).faces, self.pipeline.analyzer.analyze(b).faces
+            found_a, found_b = self._vectors(a), self._vectors(b)
             faces_a = [f for f in found_a if f.embedding is not None]
             faces_b = [f for f in found_b if f.embedding is not None]
-            if len(faces_a) < len(found_a) or len(faces_b) < len(found_b):
+            if (found_a or found_b) and not (faces_a or faces_b):
                 raise ConfigurationError(
                     f"the {self.pipeline.analyzer.name} analyzer gives no face vectors and its face collection cannot "
                     "compare pictures: use the local analyzer (--analyzer local)"
                 )
-            pairs = []
-            if faces_a and faces_b:
-                import numpy as np  # the local analyzer's extra; the Lambda bundle has no NumPy and never gets here
-
-                va = np.asarray([f.embedding for f in faces_a], dtype=np.float64)
-                vb = np.asarray([f.embedding for f in faces_b], dtype=np.float64)
-                distance = np.linalg.norm(va[:, None, :] - vb[None, :, :], axis=2)
-                similarity = np.clip(100.0 * (1.0 - distance / 3.0), 0.0, 100.0)
-                pairs = [(i, j, float(similarity[i, j])) for i in range(len(faces_a)) for j in range(len(faces_b))]
+            # both pictures went through the same analyzer now, so their vectors share one space
+            space = face_vectors.space_of(next((f.embedding_space for f in faces_a + faces_b), face_vectors.DEFAULT.id))
+            pairs = [(i, j, space.compare(fa.embedding, fb.embedding))  # type: ignore[arg-type]
+                     for i, fa in enumerate(faces_a) for j, fb in enumerate(faces_b)]
         ranked = sorted(
             ({"a": i, "b": j, "similarity": round(s, 2), "same_person": s >= self.threshold} for i, j, s in pairs),
             key=lambda p: -p["similarity"],
@@ -323,7 +369,7 @@ class People:
     def search_by_face(self, picture: Picture, limit: int = 50, all_faces: bool = False) -> dict[str, Any]:
         """Files in which the face of `picture` (its largest, or each with `all_faces`) appears, best first."""
         collection = self._needs_memory("search by face")
-        faces = [f for f in self.pipeline.analyzer.analyze(picture).faces if f.embedding is not None]
+        faces = [f for f in self._vectors(picture) if f.embedding is not None]
         if not faces:
             raise BadMedia("no face found in the picture to search with")
         chosen = list(range(len(faces))) if all_faces else [_largest(faces)]

@@ -198,6 +198,7 @@ class RekognitionAnalyzer:
     """The Analyzer port on Rekognition. One instance per process; the boto3 client is thread-safe."""
 
     name = "rekognition"
+    face_model = None  # Rekognition's vectors stay inside its collection
 
     def __init__(self, settings: Settings, client: Any = None) -> None:
         self.settings = settings

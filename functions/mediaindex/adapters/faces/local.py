@@ -6,9 +6,12 @@ One SQLite file (`faces.db`, beside the index) holds two tables:
   that enrolling or forgetting a person re-matches the library from these vectors without analysing anything again,
   "search by face" finds files without enrolment, and unnamed faces can be grouped into clusters.
 
-Similarity is the local analyzer's scale: clamp(100 * (1 - L2 / 3), 0, 100), so dlib's usual "same person" distance
-0.6 is similarity 80, the default match threshold. Matching is exact (recall 1.0): one float32 matrix-vector product
-over all vectors, about 30 ms for a million faces on two cores (bench/bench_faces.py measures it).
+Every vector is stored with its model (its space, domain/face_vectors.py): the collection matches only vectors of
+the space the analyzer makes now, so vectors of two models are never compared. Vectors of an older model wait for
+their file to be analysed again (`mediaindex index` does it) or, for enrolment photos, for `re_embed` to read the
+photo again; `stale()` says what is left. Similarity is the space's 0-100 scale, on which the default threshold, 80,
+is the model's measured same-person boundary. Matching is exact (recall 1.0): one float32 matrix-vector product over
+all vectors, about 30 ms for a million faces on two cores (bench/bench_faces.py measures it).
 
 Clusters are the connected groups of remembered faces within the match threshold of one another (single linkage).
 They are computed when first asked for, for all faces remembered since, a block of faces against all the others at a
@@ -29,11 +32,13 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from mediaindex.config import Settings
+from mediaindex.domain import face_vectors
 from mediaindex.domain.errors import BadMedia, ConfigurationError
+from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
 
-DIMENSIONS = 128  # dlib's face embedding
+DIMENSIONS = 128  # SFace's and dlib's face embeddings alike
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS enrolled (
     face_id TEXT PRIMARY KEY,
@@ -55,6 +60,11 @@ CREATE TABLE IF NOT EXISTS remembered (
 );
 CREATE INDEX IF NOT EXISTS remembered_cluster ON remembered(cluster);
 """
+# Files made before vectors knew their model hold dlib's vectors only: the new column says so for their rows.
+_MIGRATIONS = (
+    ("enrolled", "ALTER TABLE enrolled ADD COLUMN model TEXT NOT NULL DEFAULT 'dlib-resnet-v1'"),
+    ("remembered", "ALTER TABLE remembered ADD COLUMN model TEXT NOT NULL DEFAULT 'dlib-resnet-v1'"),
+)
 
 
 @dataclass(frozen=True)
@@ -72,15 +82,6 @@ class ClusterMember:
     embedding: np.ndarray
 
 
-def similarity_from_distance(distance: np.ndarray | float) -> np.ndarray:
-    """The analyzer's similarity scale (0-100) from L2 distances, vectorised."""
-    return np.clip(100.0 * (1.0 - np.asarray(distance, dtype=np.float64) / 3.0), 0.0, 100.0)
-
-
-def distance_for_similarity(similarity: float) -> float:
-    return 3.0 * (1.0 - similarity / 100.0)
-
-
 def default_path(settings: Settings) -> Path:
     """Beside a SQLite index file (so each index has its own people), else in MEDIAINDEX_HOME."""
     url = settings.resolved_index_url
@@ -93,15 +94,16 @@ def default_path(settings: Settings) -> Path:
     return Path(settings.home).expanduser() / "faces.db"
 
 
-def _vector(embedding: Sequence[float] | np.ndarray) -> np.ndarray:
+def _vector(embedding: Sequence[float] | np.ndarray, space: VectorSpace) -> np.ndarray:
     v = np.asarray(embedding, dtype=np.float32).reshape(-1)
-    if v.shape[0] != DIMENSIONS:
+    if v.shape[0] != space.dimensions:
         raise ConfigurationError(
-            f"a face vector of {v.shape[0]} numbers: this collection holds dlib's {DIMENSIONS}-number vectors "
-            "(was the face embedding model replaced? use a new MEDIAINDEX_HOME for another model)"
+            f"a face vector of {v.shape[0]} numbers: {space.id} vectors have {space.dimensions}"
         )
     if not np.all(np.isfinite(v)):
         raise ValueError("a face vector with a NaN or infinite number")
+    if space.metric == "cosine":  # compared as unit vectors (a video track's mean is shorter than its members)
+        v = v / max(float(np.linalg.norm(v)), 1e-12)
     return v
 
 
@@ -144,8 +146,10 @@ class LocalFaceCollection:
     """The FaceCollection port on a SQLite file and NumPy. Safe to share between threads of one process; other
     processes' writes are noticed (SQLite's data_version) and the in-memory vectors reloaded."""
 
-    def __init__(self, settings: Settings, path: str | Path | None = None, analyzer: Any = None) -> None:
+    def __init__(self, settings: Settings, path: str | Path | None = None, analyzer: Any = None,
+                 space: VectorSpace | None = None) -> None:
         self.settings = settings
+        self.space = space or face_vectors.DEFAULT  # the model whose vectors are matched; others wait (stale())
         self.threshold = float(settings.face_match_threshold)
         self.path = Path(path) if path is not None else default_path(settings)
         self._analyzer = analyzer  # only for enroll(picture) without faces; built lazily (loading models is slow)
@@ -166,6 +170,11 @@ class LocalFaceCollection:
                 raise ConfigurationError(f"cannot open the face collection {self.path}: {e}") from None
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            for table, sql in _MIGRATIONS:
+                columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if "model" not in columns:
+                    db.execute(sql)
+            db.execute("CREATE INDEX IF NOT EXISTS remembered_model ON remembered(model)")
             self._db = db
         return self._db
 
@@ -187,7 +196,8 @@ class LocalFaceCollection:
     def _enrolled_vectors(self) -> tuple[list[str], list[str], _Matrix]:
         self._fresh()
         if self._enrolled is None:
-            rows = self.db.execute("SELECT face_id, person, embedding FROM enrolled ORDER BY rowid").fetchall()
+            rows = self.db.execute("SELECT face_id, person, embedding FROM enrolled WHERE model = ? ORDER BY rowid",
+                                   (self.space.id,)).fetchall()
             matrix = _Matrix(max(16, len(rows)))
             if rows:
                 matrix.extend(np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), DIMENSIONS))
@@ -200,9 +210,10 @@ class LocalFaceCollection:
             ids: list[int] = []
             refs: list[FaceRef] = []
             clusters: list[int] = []
-            count = self.db.execute("SELECT count(*) FROM remembered").fetchone()[0]
+            count = self.db.execute("SELECT count(*) FROM remembered WHERE model = ?", (self.space.id,)).fetchone()[0]
             matrix = _Matrix(max(1024, count))
-            cursor = self.db.execute("SELECT id, content_sha256, face_index, cluster, embedding FROM remembered ORDER BY id")
+            cursor = self.db.execute("SELECT id, content_sha256, face_index, cluster, embedding FROM remembered "
+                                     "WHERE model = ? ORDER BY id", (self.space.id,))
             while True:
                 rows = cursor.fetchmany(50_000)
                 if not rows:
@@ -219,9 +230,13 @@ class LocalFaceCollection:
         with self._lock:
             return not self._enrolled_vectors()[0]
 
+    def _ours(self, face: Face) -> bool:
+        """Does this face's vector belong to the space we match in? (A face that does not say is taken as ours.)"""
+        return face.embedding is not None and face.embedding_space in (None, self.space.id)
+
     def identify(self, picture: Picture | None, faces: Sequence[Face]) -> tuple[list[FaceMatch | None], int]:
-        """Best enrolled match above the threshold for each face that has an embedding; no paid calls."""
-        wanted = [i for i, f in enumerate(faces) if f.embedding is not None]
+        """Best enrolled match above the threshold for each face with a vector of our space; no paid calls."""
+        wanted = [i for i, f in enumerate(faces) if self._ours(f)]
         matches: list[FaceMatch | None] = [None] * len(faces)
         if wanted:
             found = self.match_embeddings([faces[i].embedding for i in wanted])  # type: ignore[misc]
@@ -231,7 +246,7 @@ class LocalFaceCollection:
 
     def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
         """Keep each face's vector and box under the picture's content hash (its cluster is worked out later)."""
-        rows = [(content_sha256, i, f.box, f.embedding) for i, f in enumerate(faces) if f.embedding is not None]
+        rows = [(content_sha256, i, f.box, f.embedding) for i, f in enumerate(faces) if self._ours(f)]
         if rows:
             self.import_faces(rows)
 
@@ -247,12 +262,16 @@ class LocalFaceCollection:
             new_vectors: list[np.ndarray] = []
             db.execute("BEGIN IMMEDIATE")
             try:
+                replaced: set[str] = set()
                 for sha, index, box, embedding in rows:
-                    vector = _vector(embedding)
+                    vector = _vector(embedding, self.space)
+                    if sha not in replaced:  # the picture analysed again by a newer model: its old vectors go
+                        db.execute("DELETE FROM remembered WHERE content_sha256 = ? AND model != ?", (sha, self.space.id))
+                        replaced.add(sha)
                     cursor = db.execute(
-                        "INSERT OR IGNORE INTO remembered (content_sha256, face_index, box, embedding, cluster) "
-                        "VALUES (?, ?, ?, ?, 0)",
-                        (sha, index, json.dumps(_box_json(box)), vector.tobytes()),
+                        "INSERT OR IGNORE INTO remembered (content_sha256, face_index, box, embedding, cluster, model) "
+                        "VALUES (?, ?, ?, ?, 0, ?)",
+                        (sha, index, json.dumps(_box_json(box)), vector.tobytes(), self.space.id),
                     )
                     if cursor.rowcount == 0:
                         continue  # the same picture was analysed before: its faces are already remembered
@@ -293,7 +312,7 @@ class LocalFaceCollection:
             def label(i: int) -> int:
                 return clusters[i] or ids[i]
 
-            limit = distance_for_similarity(self.threshold) ** 2
+            limit = self.space.squared_distance_for(self.threshold)
             block = max(1, min(1024, 64_000_000 // max(1, matrix.size)))  # at most ~256 MB of distances at a time
             for start in range(0, len(pending), block):
                 rows = pending[start:start + block]
@@ -325,10 +344,10 @@ class LocalFaceCollection:
             face_ids, people, matrix = self._enrolled_vectors()
             if not face_ids or not embeddings:
                 return [None] * len(embeddings)
-            queries = np.stack([_vector(e) for e in embeddings])
-            distances = matrix.distances(queries)
-        best = distances.argmin(axis=1)
-        similarity = similarity_from_distance(distances[np.arange(len(queries)), best])
+            queries = np.stack([_vector(e, self.space) for e in embeddings])
+            squared = matrix.squared_distances(queries)
+        best = squared.argmin(axis=1)
+        similarity = self.space.similarity(squared[np.arange(len(queries)), best])
         return [
             FaceMatch(people[b], face_ids[b], round(float(s), 2)) if s >= self.threshold else None
             for b, s in zip(best, similarity)
@@ -339,8 +358,8 @@ class LocalFaceCollection:
         nothing is remembered for these bytes (the caller then leaves the document as it is)."""
         with self._lock:
             rows = self.db.execute(
-                "SELECT face_index, embedding FROM remembered WHERE content_sha256 = ? ORDER BY face_index",
-                (content_sha256,),
+                "SELECT face_index, embedding FROM remembered WHERE content_sha256 = ? AND model = ? ORDER BY face_index",
+                (content_sha256, self.space.id),
             ).fetchall()
         if not rows:
             return None
@@ -363,7 +382,7 @@ class LocalFaceCollection:
                 if face_ids:
                     squared = enrolled.squared_distances(block)
                     best = squared.argmin(axis=1)
-                    similarity = similarity_from_distance(np.sqrt(np.maximum(squared[np.arange(len(block)), best], 0.0)))
+                    similarity = self.space.similarity(squared[np.arange(len(block)), best])
                 for offset in range(len(block)):
                     ref = refs[start + offset]
                     faces = table.setdefault(ref.content_sha256, [])
@@ -375,11 +394,12 @@ class LocalFaceCollection:
 
     def remembered_count(self, content_sha256: str) -> int:
         with self._lock:
-            return self.db.execute("SELECT count(*) FROM remembered WHERE content_sha256 = ?", (content_sha256,)).fetchone()[0]
+            return self.db.execute("SELECT count(*) FROM remembered WHERE content_sha256 = ? AND model = ?",
+                                   (content_sha256, self.space.id)).fetchone()[0]
 
     def nearest(self, embedding: Sequence[float], k: int = 10, min_similarity: float | None = None) -> list[tuple[FaceRef, float]]:
         """The k remembered faces closest to `embedding`, best first, with their similarity (exact search)."""
-        query = _vector(embedding)[None, :]
+        query = _vector(embedding, self.space)[None, :]
         with self._lock:
             _, refs, _, matrix = self._remembered_vectors()
             if matrix.size == 0 or k <= 0:
@@ -388,32 +408,40 @@ class LocalFaceCollection:
         k = min(k, len(squared))
         top = np.argpartition(squared, k - 1)[:k] if k < len(squared) else np.arange(len(squared))
         top = top[np.argsort(squared[top], kind="stable")]
-        similarity = similarity_from_distance(np.sqrt(np.maximum(squared[top], 0.0)))
+        similarity = self.space.similarity(squared[top])
         floor = -1.0 if min_similarity is None else min_similarity
         return [(refs[i], round(float(s), 2)) for i, s in zip(top, similarity) if s >= floor]
 
     # ---- known people --------------------------------------------------------------------------------------------
-    def enroll(self, name: str, picture: Picture, source: str, faces: Sequence[Face] | None = None) -> list[str]:
-        """Enrol the largest face of `picture` under `name`. `faces` (with embeddings) saves analysing it again."""
+    def enroll(self, name: str, picture: Picture, source: str, faces: Sequence[Face] | None = None,
+               replace_source: bool = False) -> list[str]:
+        """Enrol the largest face of `picture` under `name`. `faces` (with embeddings) saves analysing it again;
+        `replace_source` swaps out what `source` enrolled before, in the same transaction."""
         if faces is None:
             faces = self._analyzer_for_enrolment().analyze(picture).faces
-        usable = [f for f in faces if f.embedding is not None]
+        usable = [f for f in faces if self._ours(f)]
         if not usable:
             raise BadMedia(f"no face found in {source} to enrol as {name!r}")
         largest = max(usable, key=lambda f: f.box.width * f.box.height)
-        return self.enroll_embeddings(name, [largest.embedding], source)  # type: ignore[list-item]
+        return self.enroll_embeddings(name, [largest.embedding], source,  # type: ignore[list-item]
+                                      replace_source=replace_source)
 
-    def enroll_embeddings(self, name: str, embeddings: Iterable[Sequence[float]], source: str) -> list[str]:
+    def enroll_embeddings(self, name: str, embeddings: Iterable[Sequence[float]], source: str,
+                          replace_source: bool = False) -> list[str]:
+        """Enrol vectors of our space; with `replace_source`, the faces enrolled before from `source` (of any
+        model) go in the same transaction, so a kill at any moment leaves either the old faces or the new."""
         name = _check_name(name)
-        vectors = [_vector(e) for e in embeddings]
+        vectors = [_vector(e, self.space) for e in embeddings]
         face_ids = [str(uuid.uuid4()) for _ in vectors]
         with self._lock:
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
+                if replace_source:
+                    db.execute("DELETE FROM enrolled WHERE source = ?", (source,))
                 db.executemany(
-                    "INSERT INTO enrolled (face_id, person, source, embedding) VALUES (?, ?, ?, ?)",
-                    [(fid, name, source, v.tobytes()) for fid, v in zip(face_ids, vectors)],
+                    "INSERT INTO enrolled (face_id, person, source, embedding, model) VALUES (?, ?, ?, ?, ?)",
+                    [(fid, name, source, v.tobytes(), self.space.id) for fid, v in zip(face_ids, vectors)],
                 )
                 db.execute("COMMIT")
             except BaseException:
@@ -439,6 +467,16 @@ class LocalFaceCollection:
             rows = self.db.execute("SELECT person, count(*) FROM enrolled GROUP BY person ORDER BY person").fetchall()
         return {person: count for person, count in rows}
 
+    def stale(self) -> dict[str, Any]:
+        """What was made by another model and is not matched: enrolment photos to read again (person, source) and
+        how many remembered faces wait for their file to be analysed again."""
+        with self._lock:
+            sources = self.db.execute(
+                "SELECT DISTINCT person, source FROM enrolled WHERE model != ? ORDER BY person, source", (self.space.id,)
+            ).fetchall()
+            remembered = self.db.execute("SELECT count(*) FROM remembered WHERE model != ?", (self.space.id,)).fetchone()[0]
+        return {"enrolments": [(person, source) for person, source in sources], "remembered_faces": remembered}
+
     def sources_of(self, name: str) -> list[str]:
         with self._lock:
             return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM enrolled WHERE person = ? ORDER BY source", (name,))]
@@ -454,7 +492,8 @@ class LocalFaceCollection:
         are left out (and clusters left empty disappear)."""
         with self._lock:
             self._cluster_pending()
-            rows = self.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered ORDER BY id").fetchall()
+            rows = self.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered "
+                                   "WHERE model = ? ORDER BY id", (self.space.id,)).fetchall()
         members: dict[int, list[ClusterMember]] = {}
         vectors = [np.frombuffer(r[4], dtype=np.float32) for r in rows]
         named = self.match_embeddings(vectors) if unnamed_only and rows else [None] * len(rows)
@@ -470,8 +509,8 @@ class LocalFaceCollection:
         with self._lock:
             self._cluster_pending()
             row = self.db.execute(
-                "SELECT cluster FROM remembered WHERE content_sha256 = ? AND face_index = ?",
-                (ref.content_sha256, ref.face_index),
+                "SELECT cluster FROM remembered WHERE content_sha256 = ? AND face_index = ? AND model = ?",
+                (ref.content_sha256, ref.face_index, self.space.id),
             ).fetchone()
         return cluster_name(row[0]) if row else None
 
@@ -487,10 +526,17 @@ class LocalFaceCollection:
         with self._lock:
             enrolled = self.db.execute("SELECT count(*), count(DISTINCT person) FROM enrolled").fetchone()
             remembered = self.db.execute(
-                "SELECT count(*), count(DISTINCT nullif(cluster, 0)), count(nullif(cluster, 0)) FROM remembered"
+                "SELECT count(*), count(DISTINCT nullif(cluster, 0)), count(nullif(cluster, 0)) FROM remembered "
+                "WHERE model = ?", (self.space.id,)
+            ).fetchone()
+            stale = self.db.execute(
+                "SELECT (SELECT count(*) FROM enrolled WHERE model != ?), (SELECT count(*) FROM remembered WHERE model != ?)",
+                (self.space.id, self.space.id),
             ).fetchone()
         return {"enrolled_faces": enrolled[0], "people": enrolled[1], "remembered_faces": remembered[0],
-                "clusters": remembered[1], "faces_not_clustered_yet": remembered[0] - remembered[2]}
+                "clusters": remembered[1], "faces_not_clustered_yet": remembered[0] - remembered[2],
+                "face_model": self.space.id, "enrolled_faces_of_other_models": stale[0],
+                "remembered_faces_of_other_models": stale[1]}
 
 
 def _box_json(box: Box) -> dict[str, float]:

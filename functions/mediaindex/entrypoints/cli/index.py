@@ -101,11 +101,13 @@ def run(args: argparse.Namespace) -> int:
                            reuse_analysis=not args.force)
     index = bootstrap.build_index(settings)
     index.ensure_ready()
+    re_embedding = None if spec.factory else re_embed_enrolments(settings, index)
     progress = Progress(enabled=not (args.json or args.no_progress))
     runner = bulk.BulkIndexer(
         index=index, spec=spec, workers=workers, threads=settings.analyzer == "rekognition",
         force=args.force, retry_failed=args.retry_failed, prune=args.prune,
-        analyzer_name=None if spec.factory else settings.analyzer, on_progress=progress,
+        analyzer_name=None if spec.factory else settings.analyzer,
+        face_model=None if spec.factory else bootstrap.face_model(settings), on_progress=progress,
     )
     try:
         summary = runner.run(sources)
@@ -113,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     result = summary.to_dict()
     result["index"] = settings.resolved_index_url
+    if re_embedding is not None:
+        result["re_embedded_enrolments"] = re_embedding
     if args.json:
         print_json(result)
     else:
@@ -120,6 +124,26 @@ def run(args: argparse.Namespace) -> int:
     if summary.interrupted:
         return 130
     return 1 if result["failed"] or result["errors"] else 0
+
+
+def re_embed_enrolments(settings: Any, index: Any) -> dict[str, Any] | None:
+    """Before indexing with a new face model, enrol known people again from their photos, so the files analysed
+    now are named. Nothing happens (and nothing loads) when every enrolled face is of the model in use."""
+    from mediaindex import bootstrap
+    from mediaindex.adapters.faces.local import default_path
+
+    if settings.analyzer != "local" or not settings.has("people") or not default_path(settings).exists():
+        return None
+    faces = bootstrap.build_faces(settings)
+    if faces is None or not faces.stale()["enrolments"]:
+        return None
+    from mediaindex.adapters.storage.routing import RoutingStorage
+    from mediaindex.entrypoints.cli.people import print_re_embedding, read_source
+
+    pipeline = bootstrap.build_pipeline(settings, storage=RoutingStorage(), index=index, faces=faces)
+    report = bootstrap.build_people(settings, pipeline).re_embed(lambda s: read_source(s, settings.max_pixels))
+    print_re_embedding(report)
+    return report
 
 
 def print_summary(r: dict[str, Any], out: Any = None) -> None:

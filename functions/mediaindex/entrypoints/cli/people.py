@@ -19,6 +19,8 @@ from mediaindex.entrypoints.cli.common import add_backend_options, print_json, s
 EXAMPLES = """\
 examples:
   mediaindex people add "Ada Lovelace" ada1.jpg ada2.jpg  enrol Ada from two photos, name her everywhere
+  mediaindex people add --from known/                     everyone at once: known/Ada Lovelace/*.jpg or known/Ada.jpg
+  mediaindex people reembed                               after a face model change: enrol again from the photos
   mediaindex people list                                  who is enrolled, with how many faces
   mediaindex people remove "Ada Lovelace"                 forget Ada: her faces and her name everywhere
   mediaindex people clusters                              groups of look-alike faces nobody has named
@@ -48,6 +50,15 @@ class LazyAnalyzer:
     @property
     def name(self) -> str:
         return self.real.name
+
+    @property
+    def face_model(self) -> str | None:
+        return self.real.face_model
+
+    def face_vectors(self, picture: Any) -> Any:
+        real = self.real
+        lean = getattr(real, "face_vectors", None)
+        return lean(picture) if callable(lean) else real.analyze(picture).faces
 
     def analyze(self, picture: Any) -> Any:
         return self.real.analyze(picture)
@@ -98,14 +109,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     add = actions.add_parser(
-        "add", help="enrol a person from one or more photos", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Enrol NAME from the largest face of each IMAGE, then name that person in every indexed file.",
-        epilog='example:\n  mediaindex people add "Barack Obama" obama_1.jpg obama_2.jpg',
+        "add", help="enrol a person from one or more photos, or many people from a folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Enrol NAME from the largest face of each IMAGE, then name that person in every indexed file.\n"
+                    "With --from DIR, enrol everyone in DIR at once: a sub-folder per person (its name is the "
+                    "person's, every image in it is theirs) or an image per person (its file name without the "
+                    "extension is the name), as the face_recognition command line takes its known people. The "
+                    "models load once and indexed files are matched again once, at the end.",
+        epilog='examples:\n  mediaindex people add "Barack Obama" obama_1.jpg obama_2.jpg\n'
+               '  mediaindex people add --from known_people/',
     )
-    add.add_argument("name", help="the person's name, as search will show it")
-    add.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos with the person's face")
+    add.add_argument("name", nargs="?", help="the person's name, as search will show it")
+    add.add_argument("images", nargs="*", type=Path, metavar="IMAGE", help="photos with the person's face")
+    add.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
+                     help="a folder of known people: DIR/NAME/*.jpg or DIR/NAME.jpg")
     add_people_options(add)
     add.set_defaults(func=run_add)
+
+    reembed = actions.add_parser(
+        "reembed", help="enrol people again from their photos after the face model changed",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Faces enrolled with another face model are never compared with the model in use. This "
+                    "reads each of their enrolment photos again and enrols its face with the current model; a "
+                    "photo that is gone is listed with what to do. `mediaindex index` does this by itself first.",
+        epilog="example:\n  mediaindex people reembed --json",
+    )
+    add_people_options(reembed)
+    reembed.set_defaults(func=run_reembed)
 
     lst = actions.add_parser("list", help="enrolled people and how many faces each",
                              epilog="example:\n  mediaindex people list --json",
@@ -149,27 +179,82 @@ def register(sub: argparse._SubParsersAction) -> None:
     rematch.set_defaults(func=run_rematch)
 
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif"}
+
+
+def known_people(folder: Path) -> list[tuple[str, Path]]:
+    """(name, photo) for a folder of known people: a sub-folder per person, or an image per person."""
+    folder = folder.expanduser()
+    if not folder.is_dir():
+        raise ConfigurationError(f"--from {folder}: not a folder (give DIR/NAME/*.jpg or DIR/NAME.jpg)")
+    found: list[tuple[str, Path]] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            found.extend((entry.name, p) for p in sorted(entry.iterdir())
+                         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
+            found.append((entry.stem, entry))
+    if not found:
+        raise ConfigurationError(f"--from {folder}: no images in it (give DIR/NAME/*.jpg or DIR/NAME.jpg)")
+    return found
+
+
 def run_add(args: argparse.Namespace) -> int:
-    people = build_people_service(args)
-    results: list[dict[str, Any]] = []
-    failed = 0
-    for path in args.images:
-        source = str(path.expanduser().absolute())
-        try:
-            picture = read_picture(path, people.settings.max_pixels)
-            results.append({"image": source, **people.enroll(args.name, picture, source).to_dict()})
-        except (BadMedia, ObjectNotFound) as e:
-            failed += 1
-            results.append({"image": source, "error": str(e)})
-    if args.json:
-        print_json({"name": " ".join(args.name.split()), "results": results})
+    if args.from_dir is not None:
+        if args.name or args.images:
+            raise ConfigurationError("give either NAME IMAGE... or --from DIR, not both")
+        photos = known_people(args.from_dir)
+    elif not args.name or not args.images:
+        raise ConfigurationError('give a name and photos (people add "Ada Lovelace" ada.jpg) or --from DIR')
     else:
-        for r in results:
+        photos = [(args.name, path) for path in args.images]
+    people = build_people_service(args)
+    limit = people.settings.max_pixels
+    batch = [(name, (lambda p=path: read_picture(p, limit)), str(path.expanduser().absolute())) for name, path in photos]
+    report = people.enroll_many(batch)
+    if args.json:
+        print_json(report)
+    else:
+        for r in report["results"]:
             if "error" in r:
                 print(f"{r['image']}: not enrolled: {r['error']}", file=sys.stderr)
             else:
-                print(f"{r['image']}: enrolled as {r['name']}; {r['documents_updated']} indexed file(s) updated")
-    return 1 if failed else 0
+                print(f"{r['image']}: enrolled as {r['name']}")
+        print(f"{report['enrolled']} photo(s) enrolled, {report['failed']} not; "
+              f"{report['documents_updated']} indexed file(s) updated")
+    return 1 if report["failed"] else 0
+
+
+def run_reembed(args: argparse.Namespace) -> int:
+    people = build_people_service(args)
+    report = people.re_embed(lambda source: read_source(source, people.settings.max_pixels))
+    if args.json:
+        print_json(report)
+    else:
+        print_re_embedding(report, always=True)
+    return 1 if report["cannot"] else 0
+
+
+def read_source(source: str, max_pixels: int) -> Any:
+    """An enrolment photo again: a path on this machine, or an S3 object (`bucket/key` or s3://)."""
+    from mediaindex.media.picture import Picture
+    from mediaindex.ports import ObjectRef
+
+    path = Path(source)
+    if path.is_absolute() or not source.count("/"):
+        return read_picture(path, max_pixels)
+    bucket, _, key = source.removeprefix("s3://").partition("/")
+    return Picture.from_bytes(RoutingStorage().read(ObjectRef(bucket, key)).data, max_pixels)
+
+
+def print_re_embedding(report: dict[str, Any], always: bool = False) -> None:
+    if report["re_embedded"] or always:
+        print(f"{len(report['re_embedded'])} enrolment photo(s) enrolled again with the face model "
+              f"{report['face_model']}", file=sys.stderr)
+    for item in report["cannot"]:
+        print(f"cannot enrol {item['name']} again from {item['source']}: {item['reason']}", file=sys.stderr)
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -15,14 +15,15 @@ from typing import Iterator
 import numpy as np
 
 from mediaindex.config import Settings
+from mediaindex.domain import face_vectors
 from mediaindex.domain.model import Analysis, Box, Face, Instance, Label
 from mediaindex.media.picture import Picture
 
 from . import models, taxonomy
 from .extras import ModerationModel, TextReader
 from .faces import (
-    AgeGenderModel, BlazeFaceDetector, EmotionModel, Expression, FaceEmbedder, FaceLandmarker,
-    HogFaceDetector, landmarks, points_of, pose, quality,
+    AgeGenderModel, DlibFaceEmbedder, EmotionModel, Expression, FaceLandmarker, SFaceEmbedder, YuNetFaceDetector,
+    landmarks, points_of, pose, quality,
 )
 from .scene import CocoDetector, ImageNetClassifier
 
@@ -34,9 +35,7 @@ MAX_SIDE = 4096
 # a face smaller than this (pixels, either side) is too small for landmarks and attributes to mean anything
 MIN_FACE_PIXELS = 20
 # A face narrower than this gets no embedding, so it is never named or clustered: a tiny face's embedding drifts
-# towards an average face. Measured on the test portraits shrunk (bench/face_accuracy.py): at 20 pixels a stranger
-# reaches similarity 80.6 (the threshold is 80) and a same-person pair falls to 79.8; at 24 pixels the highest
-# stranger is 78.5 and the lowest same-person pair 80.8.
+# towards an average face. Measured on the test portraits shrunk (bench/face_accuracy.py; docs/local-models.md).
 MIN_EMBEDDING_PIXELS = 24
 
 
@@ -63,39 +62,56 @@ class LocalAnalyzer:
 
     def classifier(self) -> ImageNetClassifier:
         path = self._path(models.CLASSIFIER)
-        return models.shared(ImageNetClassifier, str(path), lambda: ImageNetClassifier(path))
+        return models.shared(ImageNetClassifier, str(path), lambda: ImageNetClassifier(path), models.CLASSIFIER)
 
     def detector(self) -> CocoDetector:
         graph, config = self._path(models.OBJECTS_GRAPH), self._path(models.OBJECTS_CONFIG)
-        return models.shared(CocoDetector, f"{graph}|{config}", lambda: CocoDetector(graph, config))
+        return models.shared(CocoDetector, f"{graph}|{config}", lambda: CocoDetector(graph, config), models.OBJECTS_GRAPH)
 
-    def face_detector(self) -> HogFaceDetector | BlazeFaceDetector:
-        blazeface = self._path(models.BLAZEFACE)
-        if blazeface is not None:
-            return models.shared(BlazeFaceDetector, str(blazeface), lambda: BlazeFaceDetector(blazeface))
-        return models.shared(HogFaceDetector, "dlib", HogFaceDetector)
+    def face_detector(self) -> YuNetFaceDetector:
+        path = self._path(models.FACE_DETECTOR)
+        return models.shared(YuNetFaceDetector, str(path), lambda: YuNetFaceDetector(path), models.FACE_DETECTOR)
 
     def landmarker(self) -> FaceLandmarker:
         path = self._path(models.LANDMARKS)
-        return models.shared(FaceLandmarker, str(path), lambda: FaceLandmarker(path))
+        return models.shared(FaceLandmarker, str(path), lambda: FaceLandmarker(path), models.LANDMARKS)
 
-    def embedder(self) -> FaceEmbedder:
-        path = self._path(models.FACE_EMBEDDING)
-        return models.shared(FaceEmbedder, str(path), lambda: FaceEmbedder(path))
+    def _embedding_file(self) -> tuple[models.ModelFile, Path]:
+        """dlib's ResNet when the user put its file in the models folder, else SFace (theirs or the packaged one)."""
+        dlib_file = self._path(models.DLIB_EMBEDDING)
+        if dlib_file is not None:
+            return models.DLIB_EMBEDDING, dlib_file
+        return models.SFACE, self._path(models.SFACE)  # type: ignore[return-value]
+
+    def embedder(self) -> SFaceEmbedder | DlibFaceEmbedder:
+        model, path = self._embedding_file()
+        if model is models.DLIB_EMBEDDING:
+            return models.shared(DlibFaceEmbedder, str(path), lambda: DlibFaceEmbedder(path), model)
+        return models.shared(SFaceEmbedder, str(path), lambda: SFaceEmbedder(path), model)
+
+    @property
+    def face_model(self) -> str | None:
+        """The Analyzer port's face model: our vector space's id when faces are analysed."""
+        return self.face_space.id if self._wants_faces() else None
+
+    @property
+    def face_space(self) -> face_vectors.VectorSpace:
+        """The space of the face vectors this analyzer makes (found from the files, nothing loaded)."""
+        return space_for(*self._embedding_file())
 
     def age_gender(self) -> AgeGenderModel:
         age, gender = self._path(models.AGE), self._path(models.GENDER)
-        return models.shared(AgeGenderModel, f"{age}|{gender}", lambda: AgeGenderModel(age, gender))
+        return models.shared(AgeGenderModel, f"{age}|{gender}", lambda: AgeGenderModel(age, gender), models.AGE)
 
     def emotion_model(self) -> EmotionModel | None:
         path = self._path(models.EMOTION)
         if path is None:
             return None
-        return models.shared(EmotionModel, str(path), lambda: EmotionModel(path))
+        return models.shared(EmotionModel, str(path), lambda: EmotionModel(path), models.EMOTION)
 
     def moderation_model(self) -> ModerationModel:
         path = self._path(models.MODERATION)
-        return models.shared(ModerationModel, str(path), lambda: ModerationModel(path))
+        return models.shared(ModerationModel, str(path), lambda: ModerationModel(path), models.MODERATION)
 
     def text_reader(self) -> TextReader:
         return models.shared(TextReader, "rapidocr", TextReader)
@@ -108,9 +124,10 @@ class LocalAnalyzer:
         if self._wants_faces():
             self.face_detector()
             self.landmarker()
-            self.embedder()
             self.age_gender()
             self.emotion_model()
+        if self.settings.has("people") or self.settings.has("faces"):
+            self.embedder()
         if self.settings.has("moderation"):
             self.moderation_model()
         if self.settings.has("text"):
@@ -148,6 +165,7 @@ class LocalAnalyzer:
         if self._wants_faces():
             analysis.faces = self._faces(pixels)
             analysis.model_versions.update(self._face_versions())
+            analysis.face_model = self.face_space.id
         if settings.has("moderation"):
             with self._stage("moderation"):
                 analysis.moderation = round(self.moderation_model().score(image), 4)
@@ -159,9 +177,9 @@ class LocalAnalyzer:
         return analysis
 
     def _face_versions(self) -> dict[str, str]:
-        versions = self._versions(models.LANDMARKS, models.FACE_EMBEDDING, models.AGE, models.GENDER)
-        versions.update(self._versions(models.BLAZEFACE, models.EMOTION))
-        versions.setdefault("face_detector", f"dlib-hog@dlib-bin=={models.package_version('dlib')}")
+        versions = self._versions(models.FACE_DETECTOR, models.LANDMARKS, models.AGE, models.GENDER, models.EMOTION)
+        model, path = self._embedding_file()
+        versions["face_embedding"] = models.describe(model, path)
         versions.setdefault("emotion", "landmark-geometry")
         return versions
 
@@ -196,17 +214,34 @@ class LocalAnalyzer:
             return []
         return self._faces(self._decode(picture)[1])
 
-    def _faces(self, pixels: np.ndarray) -> list[Face]:
+    def face_vectors(self, picture: Picture) -> list[Face]:
+        """Boxes and vectors only, no attributes: enough to enrol a person, and it loads two models, not five."""
+        self.last_timings = {}
+        pixels = self._decode(picture)[1]
         height, width = pixels.shape[:2]
-        if min(height, width) < MIN_FACE_PIXELS:
+        faces = []
+        for f in self._detect(pixels):
+            if f.right - f.left < MIN_EMBEDDING_PIXELS:
+                continue
+            with self._stage("face_embedding"):
+                embedding = self.embedder().embed(pixels, f, None)
+            faces.append(Face(box=_box(f, width, height), confidence=round(f.score * 100, 2), embedding=embedding,
+                              embedding_space=self.face_space.id))
+        return faces
+
+    def _detect(self, pixels: np.ndarray) -> list:
+        if min(pixels.shape[:2]) < MIN_FACE_PIXELS:
             return []
         with self._stage("face_detect"):
             found = self.face_detector().detect(pixels)
+        return [f for f in sorted(found, key=lambda f: f.left) if min(f.right - f.left, f.bottom - f.top) >= MIN_FACE_PIXELS]
+
+    def _faces(self, pixels: np.ndarray) -> list[Face]:
+        height, width = pixels.shape[:2]
         faces = []
         emotion_model = self.emotion_model()
-        for f in sorted(found, key=lambda f: f.left):
-            if min(f.right - f.left, f.bottom - f.top) < MIN_FACE_PIXELS:
-                continue
+        space = self.face_space.id
+        for f in self._detect(pixels):
             with self._stage("face_landmarks"):
                 shape = self.landmarker().landmarks(pixels, f)
                 points = points_of(shape)
@@ -214,13 +249,13 @@ class LocalAnalyzer:
             embedding = None
             if f.right - f.left >= MIN_EMBEDDING_PIXELS:
                 with self._stage("face_embedding"):
-                    embedding = self.embedder().embed(pixels, shape)
+                    embedding = self.embedder().embed(pixels, f, shape)
             with self._stage("face_age_gender"):
                 age_low, age_high, gender, _ = self.age_gender().predict(pixels, shape)
             with self._stage("face_emotion"):
                 emotions = emotion_model.emotions(pixels, f) if emotion_model else expression.emotions()
             faces.append(Face(
-                box=Box(f.left / width, f.top / height, (f.right - f.left) / width, (f.bottom - f.top) / height).clamp(),
+                box=_box(f, width, height),
                 confidence=round(f.score * 100, 2),
                 age_low=age_low,
                 age_high=age_high,
@@ -233,8 +268,23 @@ class LocalAnalyzer:
                 quality=quality(pixels, f),
                 landmarks=landmarks(points, width, height),
                 embedding=embedding,
+                embedding_space=space if embedding is not None else None,
             ))
         return faces
+
+
+def _box(f, width: int, height: int) -> Box:
+    return Box(f.left / width, f.top / height, (f.right - f.left) / width, (f.bottom - f.top) / height).clamp()
+
+
+def space_for(model: models.ModelFile, path: Path) -> face_vectors.VectorSpace:
+    """The packaged SFace file is the known SFace space; dlib's file is dlib's; a user's own SFace-format file is a
+    space of its own (its hash), so its vectors are never compared with the packaged model's."""
+    if model is models.DLIB_EMBEDDING:
+        return face_vectors.DLIB
+    if models.is_packaged(model, path):
+        return face_vectors.SFACE
+    return face_vectors.space_of(f"sface:{models.describe(model, path).split('sha256:')[-1]}")
 
 
 def working_copy(image):

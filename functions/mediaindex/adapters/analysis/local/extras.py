@@ -10,6 +10,8 @@ from PIL import Image
 
 from mediaindex.domain.model import Box, TextLine
 
+from .models import threads
+
 
 class ModerationModel:
     """Yahoo's Open-NSFW as ONNX: the probability that a picture is not safe for work."""
@@ -19,6 +21,8 @@ class ModerationModel:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.intra_op_num_threads = threads()
+        options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 

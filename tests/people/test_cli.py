@@ -46,7 +46,8 @@ def test_people_add_list_remove(home, faces_dir, capsys):
                         str(faces_dir / "no_such.jpg"), "--home", str(home), "--json")
     assert status == 1  # one of the two images was not there
     ok, missing = added["results"]
-    assert ok["documents_updated"] == len(OBAMA_FILES) and len(ok["face_ids"]) == 1
+    assert added["documents_updated"] == len(OBAMA_FILES) and len(ok["face_ids"]) == 1
+    assert added["enrolled"] == 1 and added["failed"] == 1 and ok["name"] == "Barack Obama"
     assert "no such file" in missing["error"]
     assert run(capsys, "people", "list", "--home", str(home), "--json") == (0, {"people": [{"name": "Barack Obama", "faces": 1}]})
     # the same photo again replaces its face instead of adding a copy
@@ -58,6 +59,23 @@ def test_people_add_list_remove(home, faces_dir, capsys):
     assert status == 0 and removed["faces_removed"] == 1 and removed["documents_updated"] == len(OBAMA_FILES)
     assert run(capsys, "people", "list", "--home", str(home), "--json")[1] == {"people": []}
     assert run(capsys, "people", "remove", "Nobody", "--home", str(home), "--json")[0] == 1
+
+
+def test_people_add_from_a_folder_enrols_everyone_in_one_run(home, faces_dir, tmp_path, capsys):
+    """face_recognition's convention: a sub-folder per person, or an image per person named after them."""
+    known = tmp_path / "known"
+    (known / "Barack Obama").mkdir(parents=True)
+    (known / "Barack Obama" / "a.jpg").symlink_to(faces_dir / "obama_1.jpg")
+    (known / "Barack Obama" / "notes.txt").write_text("not a photo")
+    (known / "Joe Biden.jpg").symlink_to(faces_dir / "biden_1.jpg")
+    (known / "Nobody.png").write_bytes(b"\x89PNG broken")
+    status, report = run(capsys, "people", "add", "--from", str(known), "--home", str(home), "--json")
+    assert status == 1 and report["enrolled"] == 2 and report["failed"] == 1
+    assert {r["name"] for r in report["results"] if "error" not in r} == {"Barack Obama", "Joe Biden"}
+    assert report["documents_updated"] >= len(OBAMA_FILES)  # one re-match for everyone, at the end
+    listed = run(capsys, "people", "list", "--home", str(home), "--json")[1]["people"]
+    assert {p["name"] for p in listed} == {"Barack Obama", "Joe Biden"}
+    assert main(["people", "add", "Ada", str(faces_dir / "obama_1.jpg"), "--from", str(known), "--home", str(home)]) == 2
 
 
 def test_faces_compare_and_search(home, faces_dir, capsys):

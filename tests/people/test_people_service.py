@@ -28,6 +28,7 @@ class ColourAnalyzer:
     """Reads who is in a picture from its colour (the synthetic library's ground truth)."""
 
     name = "colour"
+    face_model = None
 
     def __init__(self) -> None:
         self.calls = 0

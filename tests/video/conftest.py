@@ -19,6 +19,7 @@ class ColourAnalyzer:
     red frames only. Counts its calls; a picture's pixels decide everything, so results are deterministic."""
 
     name = "colour"
+    face_model = None
 
     def __init__(self) -> None:
         self.calls = 0
@@ -38,6 +39,7 @@ class BrightnessAnalyzer:
     """For the real clip: "Bright" or "Dark" by the frame's mean luminance, and one face on bright frames."""
 
     name = "brightness"
+    face_model = None
     threshold = 30.0  # the clip sampled each second: 16-36, so both labels and gaps occur
 
     def __init__(self) -> None:

@@ -272,6 +272,7 @@ class SquareFaceAnalyzer:
     brightness (0-1). `analyze` also gives a label; `analyze_faces` the faces alone."""
 
     name = "square"
+    face_model = None
 
     def __init__(self) -> None:
         self.face_calls = 0

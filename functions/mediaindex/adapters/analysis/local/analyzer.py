@@ -19,7 +19,7 @@ from mediaindex.domain import face_vectors
 from mediaindex.domain.model import Analysis, Box, Face, Instance, Label
 from mediaindex.media.picture import Picture
 
-from . import models, taxonomy
+from . import agreement, models, taxonomy
 from .extras import ModerationModel, TextReader
 from .faces import (
     AgeGenderModel, DlibFaceEmbedder, EmotionModel, Expression, FaceLandmarker, SFaceEmbedder, YuNetFaceDetector,
@@ -36,11 +36,13 @@ MAX_SIDE = 4096
 MIN_FACE_PIXELS = 20
 # A face narrower than this gets no embedding, so it is never named or clustered: a tiny face's embedding drifts
 # towards an average face. Measured on the test portraits shrunk (bench/face_accuracy.py; docs/local-models.md).
-MIN_EMBEDDING_PIXELS = 24
+MIN_EMBEDDING_PIXELS = 20
 
 
 class LocalAnalyzer:
     name = "local"
+    # check the detector's labels against the classifier (agreement.py); off only to measure what it changes
+    labels_agree = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -184,6 +186,9 @@ class LocalAnalyzer:
         return versions
 
     def _labels(self, image) -> list[Label]:
+        """The classifier's labels and the detector's objects, made to agree: a detector label that the classifier
+        contradicts (agreement.py: by WordNet, the two cannot be one object) is checked on its own box, which the
+        classifier then names; the COCO detector forces anything outside its 80 classes into the nearest one."""
         table = taxonomy.load()
         threshold = self.settings.min_confidence
         with self._stage("classifier"):
@@ -193,6 +198,7 @@ class LocalAnalyzer:
         labels: dict[str, Label] = {}
         for label in classifier_labels(probabilities, table, threshold):
             labels[label.name.lower()] = label
+        whole = list(labels.values())
         grouped: dict[int, list] = defaultdict(list)
         for d in detections:
             grouped[d.class_id].append(d)
@@ -200,12 +206,33 @@ class LocalAnalyzer:
             concept = table.coco.get(class_id)
             if concept is None:
                 continue
-            instances = [Instance(d.box, round(d.score * 100, 2)) for d in sorted(found, key=lambda d: -d.score)]
-            label = labels.setdefault(concept.name.lower(), _label(concept.name, 0.0, concept))
-            label.confidence = max(label.confidence, instances[0].confidence)
-            label.instances.extend(instances)
+            detected = _label(concept.name, 0.0, concept)
+            for d in sorted(found, key=lambda d: -d.score):
+                instance = Instance(d.box, round(d.score * 100, 2))
+                owner = detected
+                if self.labels_agree and agreement.contradicted(detected, whole):
+                    owner = self._label_for_box(image, d.box, detected, table, threshold)
+                    if owner is None:
+                        continue  # neither the picture nor the box says it is what the detector says
+                same = agreement.same_concept(owner, labels.values()) if self.labels_agree else labels.get(owner.name.lower())
+                target = labels.setdefault(owner.name.lower(), owner) if same is None else same
+                target.confidence = max(target.confidence, instance.confidence if owner is detected
+                                        else owner.confidence)
+                target.instances.append(instance)
         ordered = sorted(labels.values(), key=lambda l: -l.confidence)
         return ordered[: self.settings.max_labels]
+
+    def _label_for_box(self, image, box: Box, detected: Label, table: taxonomy.Taxonomy,
+                       threshold: float) -> Label | None:
+        """What the classifier says the detector's box holds: the detector's label when the box's classes agree with
+        it, else the box's own most confident class (or broader term), else None."""
+        with self._stage("objects_checked"):
+            crop = _crop_box(image, box)
+            box_labels = classifier_labels(self.classifier().probabilities(crop), table, threshold) if crop else []
+        if any(agreement.agree(detected, label) for label in box_labels):
+            return detected
+        judged = [label for label in box_labels if agreement.kind(label) is not None]
+        return max(judged, key=lambda l: l.confidence) if judged else None
 
     def analyze_faces(self, picture: Picture) -> list[Face]:
         """The faces alone (FaceAnalyzer): what the video indexer runs on the frames that follow a sample."""
@@ -285,6 +312,17 @@ def space_for(model: models.ModelFile, path: Path) -> face_vectors.VectorSpace:
     if models.is_packaged(model, path):
         return face_vectors.SFACE
     return face_vectors.space_of(f"sface:{models.describe(model, path).split('sha256:')[-1]}")
+
+
+def _crop_box(image, box: Box, margin: float = 0.1):
+    """The box's pixels with a margin, as a picture of its own; None when it is too small to classify."""
+    w, h = image.size
+    left, top = (box.left - margin * box.width) * w, (box.top - margin * box.height) * h
+    right, bottom = (box.left + box.width * (1 + margin)) * w, (box.top + box.height * (1 + margin)) * h
+    left, top, right, bottom = max(0, int(left)), max(0, int(top)), min(w, int(right)), min(h, int(bottom))
+    if right - left < 32 or bottom - top < 32:
+        return None
+    return image.crop((left, top, right, bottom))
 
 
 def working_copy(image):

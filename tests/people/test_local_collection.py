@@ -191,3 +191,51 @@ def test_a_vector_of_another_model_is_a_clear_configuration_error(collection):
 
     with pytest.raises(ConfigurationError, match="128"):
         collection.remember("x", [face([0.1] * 512)])
+
+
+# ---- vectors of two models ----------------------------------------------------------------------------------------
+def test_vectors_of_another_model_are_never_compared_and_are_listed_as_stale(tmp_path):
+    settings = Settings(home=tmp_path)
+    old = LocalFaceCollection(settings, space=face_vectors.DLIB)
+    old.enroll_embeddings("Ada", [photo_of(ADA, 1)], source="/photos/ada.jpg")
+    old.remember("pic", [face(photo_of(ADA, 2))])
+    old.close()
+    new = LocalFaceCollection(settings, space=face_vectors.SFACE)
+    assert new.is_empty()  # Ada's only face is dlib's: nothing to match SFace vectors against
+    assert new.match_embeddings([photo_of(ADA, 3)]) == [None]
+    assert new.nearest(photo_of(ADA, 2)) == [] and new.clusters() == {}
+    assert new.stale() == {"enrolments": [("Ada", "/photos/ada.jpg")], "remembered_faces": 1}
+    # a face that says it is dlib's is not matched even when SFace vectors of the same person are enrolled
+    new.enroll_embeddings("Ada", [photo_of(ADA, 4)], source="/photos/ada.jpg", replace_source=True)
+    assert new.stale()["enrolments"] == []
+    dlib_face = Face(Box(0, 0, 0.5, 0.5), 99.0, embedding=photo_of(ADA, 5), embedding_space=face_vectors.DLIB.id)
+    assert new.identify(None, [dlib_face, face(photo_of(ADA, 5))])[0][0] is None
+    assert new.identify(None, [face(photo_of(ADA, 5))])[0][0].person == "Ada"
+    # the picture analysed again with the new model: its dlib faces make way for the new ones
+    new.remember("pic", [face(photo_of(ADA, 2))])
+    assert new.stale()["remembered_faces"] == 0 and new.remembered_count("pic") == 1
+    new.close()
+
+
+def test_a_faces_db_from_before_models_were_recorded_is_read_as_dlibs(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "faces.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE enrolled (face_id TEXT PRIMARY KEY, person TEXT NOT NULL, source TEXT NOT NULL,
+                               embedding BLOB NOT NULL, created_at TEXT);
+        CREATE TABLE remembered (id INTEGER PRIMARY KEY, content_sha256 TEXT NOT NULL, face_index INTEGER NOT NULL,
+                                 box TEXT NOT NULL, embedding BLOB NOT NULL, cluster INTEGER NOT NULL,
+                                 UNIQUE (content_sha256, face_index));
+    """)
+    vector = np.asarray(photo_of(BOB, 1), dtype=np.float32).tobytes()
+    db.execute("INSERT INTO enrolled VALUES ('f1', 'Bob', '/bob.jpg', ?, '2024-01-01')", (vector,))
+    db.commit()
+    db.close()
+    as_dlib = LocalFaceCollection(Settings(home=tmp_path), path=path, space=face_vectors.DLIB)
+    assert as_dlib.match_embeddings([photo_of(BOB, 2)])[0].person == "Bob"
+    as_dlib.close()
+    as_sface = LocalFaceCollection(Settings(home=tmp_path), path=path)
+    assert as_sface.stale()["enrolments"] == [("Bob", "/bob.jpg")] and as_sface.stats()["face_model"] == face_vectors.SFACE.id
+    as_sface.close()

@@ -211,3 +211,77 @@ def test_an_enrolment_photo_overwritten_with_a_broken_file_takes_its_faces_away(
     photo.write_bytes(png((9, 9, 9)))  # readable, but nobody in it: the same
     assert people.handle_enrolment_event(StorageEvent(CREATED, ref_for(photo))).action == "failed"
     assert people.list_people() == {} and people_of(people, media / "0.png") == []
+
+
+# ---- a face model change -----------------------------------------------------------------------------------------
+class SpaceAnalyzer(ColourAnalyzer):
+    """The colour analyzer, saying which face model made its vectors."""
+
+    def __init__(self, space: str) -> None:
+        super().__init__()
+        self.face_model = space
+
+    def analyze(self, picture) -> Analysis:
+        analysis = super().analyze(picture)
+        for f in analysis.faces:
+            f.embedding_space = self.face_model
+        analysis.face_model = self.face_model
+        return analysis
+
+
+def test_after_a_face_model_change_enrolments_are_read_again_and_files_analysed_again(tmp_path):
+    from mediaindex.adapters.index.sqlite import SqliteIndex
+    from mediaindex.domain import face_vectors
+    from mediaindex.media.picture import Picture
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for n, colour in enumerate(COLOURS):
+        (media / f"{n}.png").write_bytes(png(colour))
+    enrol = tmp_path / "ada.png"
+    enrol.write_bytes(png((250, 0, 0)))
+    settings = Settings(home=tmp_path, features=("faces", "people"))
+    index = SqliteIndex(str(tmp_path / "index.db"), "media")
+    index.ensure_ready()
+
+    def library(space):
+        collection = LocalFaceCollection(settings, space=space)
+        analyzer = SpaceAnalyzer(space.id)
+        return People(settings=settings, pipeline=Pipeline(FolderStorage(), analyzer, index, faces=collection)), analyzer
+
+    old, _ = library(face_vectors.DLIB)
+    old.enroll("Ada", Picture.from_bytes(enrol.read_bytes()), str(enrol))
+    old.collection.enroll_embeddings("Cluster Carol", [photo_of(BOB, 9)], source="cluster:c3")
+    for path in sorted(media.iterdir()):
+        old.pipeline.handle(StorageEvent(CREATED, ref_for(path)))
+    assert people_of(old, media / "0.png") == ["Ada"]
+    old.collection.close()
+
+    new, analyzer = library(face_vectors.SFACE)
+    assert new.collection.is_empty()
+    report = new.re_embed(lambda source: Picture.from_bytes(open(source, "rb").read()))
+    assert report["re_embedded"] == [{"name": "Ada", "source": str(enrol)}]
+    assert [c["source"] for c in report["cannot"]] == ["cluster:c3"] and "cluster" in report["cannot"][0]["reason"]
+    # a file analysed with the old model is analysed again, though its bytes did not change
+    stored = index.get(docs.document_id("", str(media / "0.png"))).doc
+    same_bytes = StorageEvent(CREATED, ref_for(media / "0.png"), etag=stored["etag"], size=stored["size"])
+    assert stored["etag"] and old.pipeline.handle(same_bytes).action == "unchanged"  # the old model: nothing to do
+    before = analyzer.calls
+    outcome = new.pipeline.handle(same_bytes)
+    assert outcome.action == "indexed" and analyzer.calls == before + 1
+    doc = new.pipeline.index.get(docs.document_id("", str(media / "0.png"))).doc
+    assert doc["face_model"] == face_vectors.SFACE.id and doc["people"] == ["Ada"]
+    assert docs.analysed_alike(doc, "colour", face_vectors.SFACE.id)
+    assert not docs.analysed_alike({**doc, "face_model": face_vectors.DLIB.id}, "colour", face_vectors.SFACE.id)
+    new.collection.close()
+
+
+def test_a_failed_enrolment_keeps_the_faces_the_photo_enrolled_before(setup):
+    from mediaindex.media.picture import Picture
+
+    people, media, tmp_path = setup
+    source = str(tmp_path / "ada.png")
+    people.enroll("Ada", Picture.from_bytes(png((250, 0, 0))), source)
+    with pytest.raises(Exception):
+        people.enroll("Ada", Picture.from_bytes(png((9, 9, 9))), source)  # no face in it
+    assert people.list_people() == {"Ada": 1} and people_of(people, media / "0.png") == ["Ada"]

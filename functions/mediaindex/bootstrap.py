@@ -59,6 +59,20 @@ def local_face_space(settings: Settings) -> Any:
     return LocalAnalyzer(settings).face_space
 
 
+def analyzer_capabilities(settings: Settings) -> Any:
+    """What the configured analyzer reports, for telling a search that asks for something it never does; None when
+    that cannot be known here (the local models are not installed)."""
+    from mediaindex.domain.capabilities import REKOGNITION
+
+    if settings.analyzer == "rekognition":
+        return REKOGNITION
+    try:
+        from mediaindex.adapters.analysis.local import LocalAnalyzer
+    except ImportError:
+        return None
+    return LocalAnalyzer(settings).capabilities
+
+
 def face_model(settings: Settings) -> str | None:
     """The face model documents analysed with these settings carry (None: Rekognition, or no faces analysed)."""
     if settings.analyzer == "rekognition" or not (settings.has("faces") or settings.has("people")):

@@ -33,22 +33,33 @@ def test_search_finds_what_the_models_saw_with_facets(read_only, library):
     assert everything["total"] == 11
     facets = {name: {v["value"]: v["count"] for v in values} for name, values in everything["facets"].items()}
     assert facets["media_type"] == {"image": 10, "video": 1}
-    assert facets["people"]["Barack Obama"] == 3  # obama_1, obama_2 and the photo with Biden
+    # obama_1, obama_2, the photo with Biden, and the video: he is in the audience in its last second
+    assert facets["people"]["Barack Obama"] == 4
     assert facets["people"]["Lin-Manuel Miranda"] == 1  # the video
     assert facets["labels"]["dog"] == 2
     counts = [v["count"] for v in everything["facets"]["labels"]]
     assert counts == sorted(counts, reverse=True)
 
 
+def test_a_search_for_what_the_analyzer_never_reports_says_so(read_only):
+    reply = get(read_only, "/api/search?q=beard:true")
+    body = reply.json()
+    assert reply.status == 200 and body["total"] == 0
+    assert "local analyzer does not detect beard" in body["warnings"][0]
+    assert "warnings" not in get(read_only, "/api/search?q=smile:true").json()
+
+
 def test_facet_filters_narrow_together(read_only):
     obama = get(read_only, "/api/search?person=Barack+Obama")
-    assert names(obama) == {"obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg"}
+    assert names(obama) == {"obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg", "short_hamilton_clip.mp4"}
     video = get(read_only, "/api/search?type=video").json()
     assert [h["name"] for h in video["hits"]] == ["short_hamilton_clip.mp4"]
     assert video["hits"][0]["duration"] > 5
     both = get(read_only, "/api/search?person=Barack+Obama&q=NOT+biden_1&label=person")
-    assert names(both) <= {"obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg"} and names(both)
-    assert get(read_only, "/api/search?person=Barack+Obama&type=video").json()["total"] == 0
+    assert names(both) <= {"obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg", "short_hamilton_clip.mp4"}
+    assert names(both)
+    assert names(get(read_only, "/api/search?person=Barack+Obama&type=video")) == {"short_hamilton_clip.mp4"}
+    assert get(read_only, "/api/search?person=Barack+Obama&type=image&q=NOT+obama").json()["total"] == 0
 
 
 def test_paging(read_only):
@@ -92,7 +103,9 @@ def test_document_has_faces_with_names_and_boxes(read_only, library):
 def test_video_document_has_a_timeline(read_only, library):
     doc = get(read_only, f"/api/documents/{library.doc_id('short_hamilton_clip.mp4')}").json()
     spans = doc["video"]["segments"]["people"]
-    assert {s["name"] for s in spans} == {"Lin-Manuel Miranda"}
+    assert {s["name"] for s in spans} == {"Lin-Manuel Miranda", "Barack Obama"}
+    # Barack Obama is in the audience, in profile, in the clip's last shot (from 8 s on)
+    assert min(s["start"] for s in spans if s["name"] == "Barack Obama") >= 7.5
     assert all(0 <= s["start"] < s["end"] <= doc["video"]["duration"] + 0.01 for s in spans)
 
 

@@ -93,13 +93,14 @@ def test_search_and_filter_by_a_facet(page, site):
     page.press("#q", "Enter")
     expect(page.locator(".tile")).to_have_count(11)
     obama = page.locator("fieldset[data-facet=people] label", has_text="Barack Obama")
-    assert obama.locator(".count").inner_text() == "3"
+    assert obama.locator(".count").inner_text() == "4"  # three photos, and the clip: he is in its audience
     obama.locator("input").check()
-    expect(page.locator(".tile")).to_have_count(3)
-    assert sorted(tile_names(page)) == ["obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg"]
+    expect(page.locator(".tile")).to_have_count(4)
+    assert sorted(tile_names(page)) == ["obama_1.jpg", "obama_2.jpg", "short_hamilton_clip.mp4",
+                                        "two_people_obama_biden.jpg"]
     assert "person=Barack+Obama" in page.url
     # the other facets now count within Obama's files only
-    assert page.locator("fieldset[data-facet=media_type] label").all_inner_texts() == ["image\n3"]
+    assert page.locator("fieldset[data-facet=media_type] label").all_inner_texts() == ["image\n3", "video\n1"]
     page.locator("fieldset[data-facet=people] label", has_text="Barack Obama").locator("input").uncheck()
     expect(page.locator(".tile")).to_have_count(11)
 
@@ -151,8 +152,9 @@ def test_video_timeline_seeks_the_player(page, site):
     page.wait_for_selector(".timeline")
     video = page.locator("video")
     wait_until(lambda: video.evaluate("v => v.readyState") >= 1)
-    assert page.locator(".who.person").all_inner_texts() == ["Lin-Manuel Miranda"]
-    segments = page.locator(".track.person button.seg")
+    # Barack Obama is in the audience in the last shot
+    assert page.locator(".who.person").all_inner_texts() == ["Lin-Manuel Miranda", "Barack Obama"]
+    segments = page.locator(".track.person").first.locator("button.seg")
     assert segments.count() == 2
     second = segments.nth(1)
     start = float(second.get_attribute("data-start"))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable
 
+from mediaindex.domain.capabilities import unsupported
 from mediaindex import __version__
 from mediaindex.api.http import HttpError, Request, Response, Router, security_headers
 from mediaindex.api.media import MediaSource, ThumbnailCache, render_face, render_thumbnail
@@ -81,6 +82,8 @@ class MediaApi:
     writes: bool = False
     # where the page sends people to sign in when the API answers 401 (API Gateway's JWT authorizer)
     login_url: str | None = None
+    # what the analyzer reports, so a search for what it never does is told so (domain/capabilities.py)
+    capabilities: Any = None
     max_pixels: int = 150_000_000
     router: Router = field(default_factory=Router)
     _people: Any = field(default=None, init=False)
@@ -195,8 +198,12 @@ def build_router(api: MediaApi, router: Router) -> Router:
         result = api.index.search(query)
         facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
                   for name, counts in result.facets.items()}
-        return Response.json({"total": result.total, "offset": offset, "limit": limit,
-                              "hits": [hit_summary(doc) for doc in result.hits], "facets": facets})
+        body = {"total": result.total, "offset": offset, "limit": limit,
+                "hits": [hit_summary(doc) for doc in result.hits], "facets": facets}
+        warnings = unsupported(query, api.capabilities)
+        if warnings:
+            body["warnings"] = warnings
+        return Response.json(body)
 
     def stats(_: Request) -> Response:
         compute = getattr(api.index, "stats", None)

@@ -23,7 +23,7 @@ _TEXT_TYPES = ("application/json", "text/")
 
 def build_api(env: dict[str, str] | None = None, s3_client: Any = None, index: Any = None) -> MediaApi:
     from mediaindex.api.media import PRESIGN_SECONDS, S3Media, ThumbnailCache
-    from mediaindex.bootstrap import build_index, build_people, build_pipeline
+    from mediaindex.bootstrap import analyzer_capabilities, build_index, build_people, build_pipeline
     from mediaindex.config import Settings
     from mediaindex.domain.errors import ConfigurationError
 
@@ -55,6 +55,7 @@ def build_api(env: dict[str, str] | None = None, s3_client: Any = None, index: A
         writes=flag(env.get("MEDIAINDEX_API_WRITES")),
         login_url=env.get("MEDIAINDEX_LOGIN_URL") or None,
         max_pixels=settings.max_pixels,
+        capabilities=analyzer_capabilities(settings),
     )
 
 

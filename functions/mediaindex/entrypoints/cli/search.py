@@ -71,6 +71,9 @@ def path_prefix(text: str | None) -> str | None:
     return text
 
 
+from mediaindex.domain.capabilities import unsupported  # noqa: E402 - beside its one use
+
+
 def build_query(args: argparse.Namespace) -> Query:
     try:
         return Query.from_options(
@@ -90,11 +93,16 @@ def run(args: argparse.Namespace) -> int:
     index = bootstrap.build_index(settings)
     index.ensure_ready()
     result = index.search(query)
+    warnings = unsupported(query, bootstrap.analyzer_capabilities(settings))
+    for warning in warnings:  # an empty result would look like an answer; it is not one
+        print(f"mediaindex: note: {warning}", file=sys.stderr)
     try:
         if args.json:
             out: dict[str, Any] = {"total": result.total, "hits": result.hits}
             if args.facets:
                 out["facets"] = result.facets
+            if warnings:
+                out["warnings"] = warnings
             print_json(out)
         else:
             print_hits(result, query)

@@ -47,7 +47,7 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
     bucket), thumbnails cached under MEDIAINDEX_HOME/thumbnails, known people built when first asked for."""
     from mediaindex.api.app import MediaApi
     from mediaindex.api.media import FolderMedia, RoutedMedia, ThumbnailCache
-    from mediaindex.bootstrap import build_index
+    from mediaindex.bootstrap import analyzer_capabilities, build_index
 
     index = index or build_index(settings)
     index.ensure_ready()
@@ -72,6 +72,7 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
         people_factory=default_people if people_factory == "default" else people_factory,
         writes=writes,
         max_pixels=settings.max_pixels,
+        capabilities=analyzer_capabilities(settings),
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from mediaindex.config import Settings
 from mediaindex.domain import face_vectors
+from mediaindex.domain.capabilities import Capabilities
 from mediaindex.domain.model import Analysis, Box, Face, Instance, Label
 from mediaindex.media.picture import Picture
 
@@ -90,6 +91,18 @@ class LocalAnalyzer:
         if model is models.DLIB_EMBEDDING:
             return models.shared(DlibFaceEmbedder, str(path), lambda: DlibFaceEmbedder(path), model)
         return models.shared(SFaceEmbedder, str(path), lambda: SFaceEmbedder(path), model)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What these models report (found from the files, nothing loaded): no beards, glasses or sunglasses (no
+        packaged model for them exists); emotions from the face's geometry unless an emotion model is supplied."""
+        if self._path(models.EMOTION) is not None:
+            emotions, note = frozenset(EmotionModel.names), "no model for them ships in a package"
+        else:
+            emotions = frozenset({"HAPPY", "SURPRISED", "CALM"})
+            note = ("no model for them ships in a package; emotions are read from the face's shape unless an "
+                    "emotion model is put in MEDIAINDEX_MODELS_DIR")
+        return Capabilities("local", frozenset({"smile", "eyes_open", "mouth_open", "gender", "age"}), emotions, note)
 
     @property
     def face_model(self) -> str | None:

@@ -1,16 +1,19 @@
 """Benchmark the local analyzer over a folder of pictures: time per stage, throughput, model load time, memory.
 
-    python bench/bench_local.py [FOLDER] [--features labels,faces] [--repeat 1] [--models-dir DIR]
+    python bench/bench_local.py [FOLDER] [--features labels,faces,people] [--repeat 1] [--threads 1] [--models-dir DIR]
 
 Prints, for each stage (decode, each model), the mean and median milliseconds per picture; pictures per second;
-the time to load the models; peak resident memory (getrusage); and the share of the analysis time spent outside
-the models (decoding, conversions, result building).
+the time to load the models; peak resident memory (getrusage); the share of the analysis time spent outside
+the models (decoding, conversions, result building); and the model-bound limit of `mediaindex index`: the machine's
+cores divided by the summed model time per picture. Models run with --threads threads each (1, as in the worker
+processes of `mediaindex index`, one per core).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -26,7 +29,7 @@ from mediaindex.config import Settings  # noqa: E402
 from mediaindex.domain.errors import BadMedia  # noqa: E402
 from mediaindex.media.picture import Picture  # noqa: E402
 
-MODEL_STAGES = ("classifier", "objects", "face_detect", "face_landmarks", "face_embedding", "face_age_gender",
+MODEL_STAGES = ("classifier", "objects", "objects_checked", "face_detect", "face_landmarks", "face_embedding", "face_age_gender",
                 "face_emotion", "moderation", "text")
 
 
@@ -37,13 +40,15 @@ def peak_mb() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", type=Path, default=ROOT.parent / "shared" / "data" / "images")
-    parser.add_argument("--features", default="labels,faces")
+    parser.add_argument("--features", default="labels,faces,people")
+    parser.add_argument("--threads", type=int, default=1, help="threads each model may use (default 1)")
     parser.add_argument("--repeat", type=int, default=1, help="passes over the folder (the first includes warm-up)")
     parser.add_argument("--models-dir", type=Path)
     parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     args = parser.parse_args()
 
     files = sorted(p for p in args.folder.iterdir() if p.is_file())
+    models.set_threads(args.threads)
     settings = Settings(features=tuple(args.features.split(",")), models_dir=args.models_dir)
     analyzer = LocalAnalyzer(settings)
     memory_before = peak_mb()
@@ -91,6 +96,10 @@ def main() -> int:
     in_models = sum(sum(stages[s]) for s in MODEL_STAGES if s in stages)
     print(f"{'total analyze':<18}{total / n * 1000:>9.1f}{statistics.median(totals) * 1000:>11.1f}{n:>6}")
     print(f"pictures per second: {n / wall:.2f} (wall, reading files included)")
+    model_ms = in_models / n * 1000
+    cores = os.cpu_count() or 1
+    print(f"model time per picture: {model_ms:.1f} ms; model-bound limit on {cores} cores: "
+          f"{cores * 1000 / model_ms:.1f} images/s")
     print(f"outside the models: {(total - in_models) / total * 100:.1f}% of analysis time "
           f"(decode {sum(stages['decode']) / total * 100:.1f}%)")
     print(f"peak memory: {peak_mb():.0f} MB (before loading {memory_before:.0f} MB, after loading {memory_loaded:.0f} MB)")
@@ -101,7 +110,8 @@ def main() -> int:
             "stages_ms": {s: {"mean": sum(v) / n * 1000, "median": statistics.median(v) * 1000, "runs": len(v)}
                           for s, v in stages.items()},
             "analyze_ms": {"mean": total / n * 1000, "median": statistics.median(totals) * 1000},
-            "pictures_per_s": n / wall, "outside_models_share": (total - in_models) / total,
+            "pictures_per_s": n / wall, "threads": args.threads, "model_ms_per_picture": model_ms,
+            "model_bound_images_per_s": cores * 1000 / model_ms, "cores": cores, "outside_models_share": (total - in_models) / total,
             "decode_share": sum(stages["decode"]) / total, "peak_memory_mb": peak_mb(),
         }, indent=2))
     return 0

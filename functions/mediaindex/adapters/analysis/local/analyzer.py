@@ -49,18 +49,28 @@ class LocalAnalyzer:
         self.settings = settings
         self.models_dir: Path | None = settings.models_dir
         self.last_timings: dict[str, float] = {}
+        self._located: dict[models.ModelFile, Path | None] = {}
+        self._described: dict[tuple[models.ModelFile, Path], str] = {}
 
     # --- models, each loaded on first use and shared by every analyzer in the process ---
 
     def _path(self, model: models.ModelFile) -> Path | None:
-        return models.locate(model, self.models_dir)
+        # found once per analyzer: every picture records the same files, and looking costs milliseconds
+        if model not in self._located:
+            self._located[model] = models.locate(model, self.models_dir)
+        return self._located[model]
+
+    def _describe(self, model: models.ModelFile, path: Path) -> str:
+        if (model, path) not in self._described:
+            self._described[(model, path)] = models.describe(model, path)
+        return self._described[(model, path)]
 
     def _versions(self, *files: models.ModelFile) -> dict[str, str]:
         out = {}
         for f in files:
             path = self._path(f)
             if path is not None:
-                out[f.role] = models.describe(f, path)
+                out[f.role] = self._describe(f, path)
         return out
 
     def classifier(self) -> ImageNetClassifier:
@@ -194,7 +204,7 @@ class LocalAnalyzer:
     def _face_versions(self) -> dict[str, str]:
         versions = self._versions(models.FACE_DETECTOR, models.LANDMARKS, models.AGE, models.GENDER, models.EMOTION)
         model, path = self._embedding_file()
-        versions["face_embedding"] = models.describe(model, path)
+        versions["face_embedding"] = self._describe(model, path)
         versions.setdefault("emotion", "landmark-geometry")
         return versions
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -78,6 +79,7 @@ class ModelFileError(ConfigurationError):
         super().__init__(f"the model file {path} {problem}: {fix}")
 
 
+@lru_cache(maxsize=None)
 def package_dir(package: str) -> Path | None:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -126,6 +128,7 @@ def check_hash(model: ModelFile, path: Path) -> None:
         _checked[path] = model.sha256  # type: ignore[assignment]
 
 
+@lru_cache(maxsize=None)
 def package_version(package: str) -> str | None:
     try:
         return importlib.metadata.version(_DISTRIBUTIONS.get(package, package))

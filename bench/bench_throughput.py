@@ -1,0 +1,125 @@
+"""`mediaindex index` end to end on a few hundred distinct photos, against the model-bound limit.
+
+    python bench/bench_throughput.py [--qualities 95,90,85,80,75,70,65,60] [--workers 2] [--features ...] [--json FILE]
+
+The 40 labelled photos (../shared/data/images) are re-encoded at each JPEG quality, so every file is distinct
+(identical bytes would be reused, not analysed): 320 photos by default. Then, in a fresh MEDIAINDEX_HOME:
+
+- the model-bound limit: the summed model time per picture, each model on one thread as in the workers (measured
+  here the way bench/bench_local.py measures it, on the same files), and cores / that time;
+- `mediaindex index FOLDER --workers N` in a new process, timed from start to exit (start-up and model loading
+  included): images per second, and its share of the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "functions"))
+DATA = Path(os.environ.get("MEDIAINDEX_TEST_DATA", ROOT.parent / "shared" / "data"))
+MODEL_STAGES = ("classifier", "objects", "objects_checked", "face_detect", "face_landmarks", "face_embedding",
+                "face_age_gender", "face_emotion", "moderation", "text")
+
+
+def make_photos(folder: Path, qualities: list[int]) -> list[Path]:
+    from PIL import Image
+
+    made = []
+    for source in sorted((DATA / "images").iterdir()):
+        image = Image.open(source).convert("RGB")
+        for quality in qualities:
+            path = folder / f"{source.stem}_q{quality}.jpg"
+            buf = io.BytesIO()
+            image.save(buf, "JPEG", quality=quality)
+            path.write_bytes(buf.getvalue())
+            made.append(path)
+    return made
+
+
+def model_time(files: list[Path], features: tuple[str, ...]) -> dict[str, float]:
+    """Mean milliseconds per picture in each model stage, one thread per model (after one warm-up picture)."""
+    from mediaindex.adapters.analysis.local import LocalAnalyzer, models
+    from mediaindex.config import Settings
+    from mediaindex.media.picture import Picture
+
+    models.set_threads(1)
+    analyzer = LocalAnalyzer(Settings(features=features))
+    analyzer.load()
+    analyzer.analyze(Picture.from_bytes(files[0].read_bytes()))
+    stages: dict[str, float] = defaultdict(float)
+    for path in files:
+        analyzer.analyze(Picture.from_bytes(path.read_bytes()))
+        for stage, seconds in analyzer.last_timings.items():
+            stages[stage] += seconds
+    return {stage: seconds / len(files) * 1000 for stage, seconds in stages.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--qualities", default="95,90,85,80,75,70,65,60")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--features", default="labels,faces,people")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mediaindex-throughput-"))
+    try:
+        photos = work / "photos"
+        photos.mkdir()
+        files = make_photos(photos, [int(q) for q in args.qualities.split(",")])
+        features = tuple(args.features.split(","))
+        # a subprocess, so that this process's models do not share the cores with the timed run
+        probe = subprocess.run([sys.executable, __file__, "--stage-times", str(photos), args.features],
+                               capture_output=True, text=True, check=True)
+        stages = json.loads(probe.stdout)
+        model_ms = sum(v for k, v in stages.items() if k in MODEL_STAGES)
+        cores = os.cpu_count() or 1
+        limit = min(cores, args.workers) * 1000 / model_ms
+        env = {**os.environ, "MEDIAINDEX_HOME": str(work / "home"), "MEDIAINDEX_FEATURES": args.features}
+        env.pop("MEDIAINDEX_INDEX", None)
+        started = time.perf_counter()
+        run = subprocess.run([sys.executable, "-m", "mediaindex", "index", str(photos), "--workers", str(args.workers),
+                              "--json", "--no-progress"], capture_output=True, text=True, env=env, cwd=ROOT)
+        wall = time.perf_counter() - started
+        if run.returncode not in (0, 1):
+            print(run.stderr, file=sys.stderr)
+            return run.returncode
+        summary = json.loads(run.stdout)
+        rate = summary["indexed"] / wall
+        result = {
+            "photos": len(files), "indexed": summary["indexed"], "failed": summary["failed"], "workers": args.workers,
+            "features": list(features), "cores": cores, "stage_ms": stages, "model_ms_per_picture": model_ms,
+            "model_bound_images_per_s": limit, "wall_s": wall, "images_per_s": rate, "share_of_limit": rate / limit,
+            "summary_files_per_s": summary["files_per_s"],
+        }
+        print(f"{len(files)} distinct photos ({args.qualities}), features {args.features}, {args.workers} workers, "
+              f"{cores} cores")
+        print("model time per picture (one thread): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()
+                                                                  if k in MODEL_STAGES and v >= 0.05)
+              + f" = {model_ms:.1f} ms")
+        print(f"model-bound limit: {limit:.1f} images/s")
+        print(f"mediaindex index: {summary['indexed']} indexed in {wall:.1f} s from start to exit = {rate:.1f} images/s "
+              f"({rate / limit:.2f} of the limit)")
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--stage-times":
+        folder = Path(sys.argv[2])
+        print(json.dumps(model_time(sorted(folder.iterdir()), tuple(sys.argv[3].split(",")))))
+        sys.exit(0)
+    sys.exit(main())

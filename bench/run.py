@@ -41,6 +41,9 @@ SUITE: dict[str, tuple[str, list[str], list[str], int]] = {
     "rematch": ("bench_rematch.py", ["--docs", "10000"], ["--docs", "500"], 600),
     "video": ("bench_video.py", ["--minutes", "3"], ["--minutes", "0.5"], 900),
     "pipeline": ("bench_pipeline.py", [], ["--quick"], 900),
+    "throughput": ("bench_throughput.py", [], ["--qualities", "90,70"], 900),
+    "labels": ("label_accuracy.py", [], [], 600),
+    "vs_face_recognition": ("bench_vs_face_recognition.py", [], [], 900),
 }
 
 
@@ -158,6 +161,37 @@ def rows_video(f: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+def rows_throughput(f: dict) -> list[tuple[str, str, str]]:
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in f["stage_ms"].items() if v >= 0.05 and k != "decode")
+    return [(f"`mediaindex index`, {f['photos']} distinct photos, {f['workers']} workers ({','.join(f['features'])})",
+             f"**{f['images_per_s']:.1f} images/s**, {f['share_of_limit']:.2f} of the model-bound limit",
+             f"{f['wall_s']:.1f} s from start to exit (start-up and model loading included); limit "
+             f"{f['model_bound_images_per_s']:.1f} images/s = {f['cores']} cores / {f['model_ms_per_picture']:.1f} ms of "
+             f"models a picture on one thread ({stages})")]
+
+
+def rows_labels(f: dict) -> list[tuple[str, str, str]]:
+    a, b = f["without_check"], f["with_check"]
+    return [(f"Labels on the {b['photos']} labelled photos ({b['animal_photos']} of animals)",
+             f"**{b['animal_photos_with_a_wrong_animal_label']:.2f}** of animal photos with a wrong animal label",
+             f"without the check against the classifier {a['animal_photos_with_a_wrong_animal_label']:.2f}; own class "
+             f"among labels {b['own_class_among_labels']:.2f} (before {a['own_class_among_labels']:.2f}), or a broader "
+             f"term {b['own_class_or_broader_among_labels']:.2f}; most confident label right "
+             f"{b['most_confident_label_right']:.2f} (before {a['most_confident_label_right']:.2f})")]
+
+
+def rows_vs_face_recognition(f: dict) -> list[tuple[str, str, str]]:
+    base = f["face_recognition CLI"]
+    rows = []
+    for name in ("mediaindex, people only", "mediaindex, default features"):
+        r = f[name]
+        rows.append((f"Known and unknown faces (6 known, {r['photos']} photos), {name}",
+                     f"**{r['speedup']:.2f}x** faster than the face_recognition CLI",
+                     f"{r['seconds']:.1f} s against {base['seconds']:.1f} s end to end, models loading included; "
+                     f"{r['right']}/{r['photos']} photos right (face_recognition {base['right']}/{base['photos']})"))
+    return rows
+
+
 def rows_pipeline(f: dict) -> list[tuple[str, str, str]]:
     rows = []
     calls = f.get("rekognition_calls")
@@ -196,6 +230,9 @@ TABLE: list[tuple[str, Callable[[dict], list[tuple[str, str, str]]]]] = [
     ("pipeline", rows_pipeline),
     ("video", rows_video),
     ("rematch", rows_rematch),
+    ("throughput", rows_throughput),
+    ("labels", rows_labels),
+    ("vs_face_recognition", rows_vs_face_recognition),
 ]
 
 

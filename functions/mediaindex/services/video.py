@@ -30,7 +30,6 @@ import base64
 import hashlib
 import json
 import logging
-import math
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -38,6 +37,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
+from mediaindex.domain import face_vectors
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError, MediaTooLarge
 from mediaindex.domain.face_tracks import link_faces
 from mediaindex.domain.model import Box, Emotion, Face, Instance, Label, Landmark, Pose, Quality
@@ -53,9 +53,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_VIDEO_BYTES = 2 * 1024**3
 # At most this many unnamed faces go into the document (known people's faces are always kept, one each).
 MAX_UNNAMED_FACES = 10
-# Two unnamed faces closer than this (L2 between embeddings, dlib's "same person" distance = similarity 80) are
-# one person seen twice; without embeddings (Rekognition) unnamed faces are only ranked by size.
-SAME_FACE_DISTANCE = 0.6
+# Two unnamed faces whose vectors reach the match similarity in their space (domain/face_vectors.py) are one
+# person seen twice; without embeddings (Rekognition) unnamed faces are only ranked by size.
 # Frames after each analysed sample searched for the same faces (FaceAnalyzer only); 0 switches following off.
 DEFAULT_FOLLOW_FRAMES = 2
 # On a clock (Lambda), frames are analysed in windows of this many samples and the clock is checked between them.
@@ -250,6 +249,8 @@ class Timeline:
             "moderation": self.moderation,
             "analyzer": self.analyzer,
             "model_versions": self.model_versions,
+            # the space of the faces' vectors, as an image's document says it (None: no face had a vector)
+            "face_model": next((f.embedding_space for f in faces if f.embedding_space), None),
             "video": {
                 "duration": round(duration, 3),
                 "width": self.info.get("width"),
@@ -280,13 +281,11 @@ def _area(face: dict[str, Any]) -> float:
 
 
 def _distinct_unnamed(faces: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Largest first; a face whose embedding is within SAME_FACE_DISTANCE of one kept is the same person."""
+    """Largest first; a face whose vector matches one kept (same space, at the match similarity) is the same
+    person."""
     kept: list[dict[str, Any]] = []
     for face in sorted(faces, key=lambda f: (-_area(f), -(f.get("confidence") or 0.0))):
-        vector = face.get("embedding")
-        if vector is not None and any(
-            k.get("embedding") is not None and _distance(vector, k["embedding"]) < SAME_FACE_DISTANCE for k in kept
-        ):
+        if face.get("embedding") is not None and any(_same_person(face, k) for k in kept):
             continue
         kept.append(face)
         if len(kept) >= MAX_UNNAMED_FACES:
@@ -294,8 +293,11 @@ def _distinct_unnamed(faces: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def _distance(a: Sequence[float], b: Sequence[float]) -> float:
-    return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b)))
+def _same_person(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    if b.get("embedding") is None or a.get("embedding_space") != b.get("embedding_space"):
+        return False  # vectors of two models are never compared
+    space = face_vectors.space_of(a.get("embedding_space") or face_vectors.DEFAULT.id)
+    return space.compare(a["embedding"], b["embedding"]) >= face_vectors.MATCH_SIMILARITY
 
 
 def _face_state(face: Face) -> dict[str, Any]:

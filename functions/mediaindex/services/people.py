@@ -188,7 +188,10 @@ class People:
                 cannot.append({"name": person, "source": source,
                                "reason": f"{e}; enrol again: mediaindex people add {person!r} PHOTO"})
         report = self.rematch() if done else Rematch()
-        return {"face_model": self.collection.space.id, "re_embedded": done, "cannot": cannot, **report.to_dict()}
+        left = self.collection.stale() if self.remembers else {"remembered_faces": 0}
+        return {"face_model": self.collection.space.id, "re_embedded": done, "cannot": cannot,
+                # faces of indexed files made by another model: `mediaindex index` analyses those files again
+                "remembered_faces_of_other_models": left["remembered_faces"], **report.to_dict()}
 
     def remove_person(self, name: str) -> dict[str, Any]:
         """Forget `name`: its face vectors leave the collection and its name leaves every document. The name is

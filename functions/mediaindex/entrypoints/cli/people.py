@@ -255,6 +255,9 @@ def print_re_embedding(report: dict[str, Any], always: bool = False) -> None:
               f"{report['face_model']}", file=sys.stderr)
     for item in report["cannot"]:
         print(f"cannot enrol {item['name']} again from {item['source']}: {item['reason']}", file=sys.stderr)
+    if always and report.get("remembered_faces_of_other_models"):
+        print(f"{report['remembered_faces_of_other_models']} face(s) of indexed files were made by another model: "
+              "`mediaindex index` on their folders analyses them again", file=sys.stderr)
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
 from mediaindex.adapters.faces.local import LocalFaceCollection  # noqa: E402
 from mediaindex.config import Settings  # noqa: E402
+from mediaindex.domain.face_vectors import DLIB  # noqa: E402 - the synthetic vectors are dlib-shaped
 from mediaindex.domain.model import Box, Face  # noqa: E402
 
 
@@ -72,7 +73,7 @@ def main() -> None:
     vectors = synthetic(args.faces)
     box = Box(0.1, 0.1, 0.2, 0.2)
     with tempfile.TemporaryDirectory() as home:
-        collection = LocalFaceCollection(Settings(home=Path(home)))
+        collection = LocalFaceCollection(Settings(home=Path(home)), space=DLIB)
         t = time.perf_counter()
         batch = 100_000
         for start in range(0, args.faces, batch):
@@ -82,7 +83,7 @@ def main() -> None:
         build = time.perf_counter() - t
         collection.close()
 
-        collection = LocalFaceCollection(Settings(home=Path(home)))  # a fresh process's cold start
+        collection = LocalFaceCollection(Settings(home=Path(home)), space=DLIB)  # a fresh process's cold start
         t = time.perf_counter()
         collection.nearest(vectors[0], k=1)
         load = time.perf_counter() - t
@@ -119,7 +120,7 @@ def main() -> None:
     # clustering: every face at once (the first `people clusters`), then the faces remembered since
     cluster_n = min(args.faces, args.cluster_faces)
     with tempfile.TemporaryDirectory() as home:
-        collection = LocalFaceCollection(Settings(home=Path(home)))
+        collection = LocalFaceCollection(Settings(home=Path(home)), space=DLIB)
         collection.import_faces((f"{i:064x}", 0, box, vectors[i]) for i in range(cluster_n))
         t = time.perf_counter()
         found = collection.clusters(min_size=2, unnamed_only=False)

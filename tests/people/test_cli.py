@@ -107,3 +107,32 @@ def test_help_has_examples(capsys):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 0 and "example" in capsys.readouterr().out
+
+
+def test_index_after_a_face_model_change_enrols_again_and_analyses_again(tmp_path, faces_dir, capsys, monkeypatch):
+    """A library whose people were enrolled with dlib's vectors: `index` reads the enrolment photo again with SFace
+    first, says what it cannot, and the files it indexes are named with the new vectors."""
+    import numpy as np
+
+    from mediaindex.adapters.faces.local import LocalFaceCollection
+    from mediaindex.domain import face_vectors
+
+    for name in ("INDEX", "INDEX_NAME", "ANALYZER", "FEATURES", "HOME", "FACE_MATCH_THRESHOLD", "MODELS_DIR"):
+        monkeypatch.delenv(f"MEDIAINDEX_{name}", raising=False)
+    old = LocalFaceCollection(Settings(home=tmp_path), space=face_vectors.DLIB)
+    vector = list(np.random.default_rng(1).normal(size=128))
+    old.enroll_embeddings("Barack Obama", [vector], source=str(faces_dir / "obama_1.jpg"))
+    old.enroll_embeddings("Gone Person", [vector], source=str(tmp_path / "deleted.jpg"))
+    old.close()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("obama_2.jpg", "biden_1.jpg"):
+        (photos / name).symlink_to(faces_dir / name)
+    status, result = run(capsys, "index", str(photos), "--home", str(tmp_path), "--workers", "1", "--json")
+    assert status == 0
+    report = result["re_embedded_enrolments"]
+    assert report["re_embedded"] == [{"name": "Barack Obama", "source": str(faces_dir / "obama_1.jpg")}]
+    assert [c["name"] for c in report["cannot"]] == ["Gone Person"] and "people add" in report["cannot"][0]["reason"]
+    found = run(capsys, "search", "--person", "Barack Obama", "--home", str(tmp_path), "--json")[1]
+    assert [h["key"].rsplit("/", 1)[-1] for h in found["hits"]] == ["obama_2.jpg"]
+    assert found["hits"][0]["face_model"] == face_vectors.SFACE.id

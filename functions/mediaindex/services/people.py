@@ -121,24 +121,30 @@ class People:
 
     # ---- enrol and forget ----------------------------------------------------------------------------------------
     def enroll(self, name: str, picture: Picture, source: str) -> Enrolment:
-        """Enrol the largest face of `picture` as `name`, then name that person in every indexed file."""
+        """Enrol the largest face of `picture` as `name`, then name that person in every indexed file. The photo's
+        earlier faces (the same photo again, or overwritten) are replaced only once the new ones are known: an
+        interruption leaves the person enrolled, by the old faces or the new."""
         name = " ".join(name.split())
         if not name:
             raise ConfigurationError("a person's name cannot be empty")
         collection = self.collection
-        replaced = collection.remove_source(source)  # the same photo again (or overwritten) replaces its faces
-        try:
-            if self.remembers:
-                analysis = self.pipeline.analyzer.analyze(picture)
-                face_ids = collection.enroll(name, picture, source, faces=analysis.faces)
-            else:
+        if hasattr(collection, "replace_source"):
+            usable = [f for f in self.pipeline.analyzer.analyze(picture).faces if f.embedding is not None]
+            embeddings = [usable[_largest(usable)].embedding] if usable else []
+            replaced = collection.remove_source(source) if not usable else 0  # a photo with nobody in it: forgotten
+            face_ids = collection.replace_source(name, source, embeddings) if usable else []
+        else:
+            try:  # Rekognition: the new face first, then the photo's older ones go
                 face_ids = collection.enroll(name, picture, source)
-            if not face_ids:
-                raise BadMedia(f"no face found in {source} to enrol as {name!r}")
-        except BadMedia:
+            except BadMedia:
+                if collection.remove_source(source):
+                    self.rematch(person=name)
+                raise
+            replaced = collection.remove_source(source, keep=face_ids)
+        if not face_ids:
             if replaced:
                 self.rematch(person=name)
-            raise
+            raise BadMedia(f"no face found in {source} to enrol as {name!r}")
         log.info("person enrolled", extra={"person": name, "source": source, "faces": len(face_ids)})
         return Enrolment(name, source, list(face_ids), self.rematch())
 
@@ -209,6 +215,9 @@ class People:
         collection cannot re-match cheaply (Rekognition); the name leaves them whatever happens."""
         report = Rematch()
         cheap = self.remembers
+        # changes the collection noted but whose re-match never finished (a kill, Ctrl-C): finished now as well
+        pending = self.collection.pending_rematch() if hasattr(self.collection, "pending_rematch") else None
+        removed = ({person} if person else set()) | (pending[1] if pending else set())
         # the local collection matches every remembered face in one pass; documents then only look theirs up
         self._remembered_matches = self.collection.all_matches() if hasattr(self.collection, "all_matches") else None
         for doc in list(self._documents()):
@@ -217,17 +226,25 @@ class People:
             if person is not None and not cheap and person not in (doc.get("people") or []):
                 continue
             report.documents_checked += 1
-            changed, skipped, calls = self._update_document(doc, person)
+            changed, skipped, calls = self._update_document(doc, removed)
             report.documents_updated += changed
             report.documents_skipped += skipped
             report.api_calls += calls
         self._remembered_matches = None
         if report.documents_updated:
             self.pipeline.index.refresh()
+        if pending is not None:
+            self.collection.rematch_done(pending[0])
         log.info("documents re-matched", extra=report.to_dict())
         return report
 
-    def _update_document(self, listed: dict[str, Any], removed_person: str | None) -> tuple[int, int, int]:
+    def finish_pending(self) -> Rematch | None:
+        """Finish a re-match an interrupted change left owed; None when the documents already follow."""
+        if hasattr(self.collection, "pending_rematch") and self.collection.pending_rematch() is not None:
+            return self.rematch()
+        return None
+
+    def _update_document(self, listed: dict[str, Any], removed: set[str]) -> tuple[int, int, int]:
         """(updated 0/1, skipped 0/1, api calls) for one document, written with compare-and-set. The listed copy
         decides whether anything changes; only then is the document read with its version and written."""
         matches_cache: dict[str, tuple[list[FaceMatch | None] | None, int]] = {}
@@ -239,7 +256,7 @@ class People:
                 matches_cache[key] = self._matches_for(doc)
                 calls += matches_cache[key][1]
             matches = matches_cache[key][0]
-            fields = _rematched_fields(doc, matches, removed_person)
+            fields = _rematched_fields(doc, matches, removed)
             skipped = int(matches is None)
             if fields is None:
                 return 0, skipped, calls
@@ -396,15 +413,15 @@ class People:
 
 
 def _rematched_fields(
-    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed_person: str | None
+    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed: set[str]
 ) -> dict[str, Any] | None:
     """The faces, people (and video timeline) of `doc` after matching again; None when nothing changes."""
     faces = [dict(f) for f in doc["faces"]]
     if matches is None:
-        if removed_person is None:
+        if not removed:
             return None
-        for face in faces:  # cannot match again: at least take the forgotten name out
-            if face.get("person") == removed_person:
+        for face in faces:  # cannot match again: at least take the forgotten names out
+            if face.get("person") in removed:
                 face.update(person=None, face_id=None, similarity=None)
     else:
         for face, match in zip(faces, matches):

@@ -74,7 +74,9 @@ def build_people_service(args: argparse.Namespace) -> Any:
     pipeline = build_pipeline(settings, storage=RoutingStorage(), analyzer=LazyAnalyzer(settings))
     if pipeline.faces is None:
         raise ConfigurationError("no face collection is available for this analyzer (install the local extra)")
-    return build_people(settings, pipeline)
+    people = build_people(settings, pipeline)
+    people.finish_pending()  # a change an earlier run made but was stopped before its files followed
+    return people
 
 
 def read_picture(path: Path, max_pixels: int) -> Any:

@@ -118,11 +118,14 @@ class Pipeline:
             log.info("file gone before it was indexed", extra={"bucket": ref.bucket, "key": ref.key})
             return Outcome(GONE, ref, doc_id)
         doc, action, calls, analysis = self._document_for(obj, event.sequencer)
+        # The face vectors before the document: if they cannot be kept (faces.db locked, disk full, a kill), no
+        # document says the file is done, so the next run indexes it again instead of counting it unchanged.
+        # Remembering is keyed by content and idempotent, so a stale write below leaves nothing wrong behind.
+        if analysis is not None and analysis.faces and self.faces is not None:
+            self.faces.remember(doc["content_sha256"], analysis.faces)
         written = self._write(doc, current)
         if not written:
             return Outcome(STALE, ref, doc_id, api_calls=calls)
-        if analysis is not None and analysis.faces and self.faces is not None:
-            self.faces.remember(doc["content_sha256"], analysis.faces)
         reason = doc.get("error")
         self.metrics.count("files_failed" if action == FAILED else "files_indexed")
         if action == REUSED:

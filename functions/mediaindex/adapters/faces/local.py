@@ -29,7 +29,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from mediaindex.config import Settings
-from mediaindex.domain.errors import BadMedia, ConfigurationError
+from mediaindex.domain.errors import BadMedia, ConfigurationError, TransientError
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
 
@@ -249,7 +249,10 @@ class LocalFaceCollection:
             new_ids: list[int] = []
             new_refs: list[FaceRef] = []
             new_vectors: list[np.ndarray] = []
-            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:  # locked by another process past the timeout: a passing fault
+                raise TransientError(f"the face collection {self.path} is busy ({e}); the file is indexed again on the next run") from None
             try:
                 for sha, index, box, embedding in rows:
                     vector = _vector(embedding)

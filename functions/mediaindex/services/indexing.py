@@ -117,6 +117,8 @@ class Pipeline:
         except ObjectNotFound:
             log.info("file gone before it was indexed", extra={"bucket": ref.bucket, "key": ref.key})
             return Outcome(GONE, ref, doc_id)
+        except BadMedia as e:  # refused before reading (not a regular file, above the size limit)
+            return self._refused(event, current, e)
         doc, action, calls, analysis = self._document_for(obj, event.sequencer)
         # The face vectors before the document: if they cannot be kept (faces.db locked, disk full, a kill), no
         # document says the file is done, so the next run indexes it again instead of counting it unchanged.
@@ -133,6 +135,21 @@ class Pipeline:
         self.metrics.count("faces", doc.get("face_count") or 0)
         self.metrics.count("analyzer_calls", calls)
         return Outcome(action, ref, doc_id, reason=reason, api_calls=calls, faces=doc.get("face_count") or 0)
+
+    def _refused(self, event: StorageEvent, current: Versioned | None, error: BadMedia) -> Outcome:
+        """A `failed` document for a file storage would not read, with the listing's fingerprint, so the next run
+        counts it unchanged instead of trying it again."""
+        ref = event.ref
+        log.warning("file not read: %s", error, extra={"bucket": ref.bucket, "key": ref.key})
+        doc = {
+            **docs.base_document(ref.bucket, ref.key, event.sequencer), "status": docs.FAILED,
+            "error": f"{error.code}: {error}", "media_type": None, "content_type": None, "size": event.size,
+            "etag": event.etag, "content_sha256": None, "last_modified": None, "face_count": 0,
+        }
+        if not self._write(doc, current):
+            return Outcome(STALE, ref, doc["id"])
+        self.metrics.count("files_failed")
+        return Outcome(FAILED, ref, doc["id"], reason=doc["error"])
 
     def _skip_reason(self, event: StorageEvent, current: dict[str, Any]) -> str | None:
         newer = docs.sequencer_newer(event.sequencer, current.get("sequencer"))

@@ -42,7 +42,10 @@ class S3Storage:
             # IfMatch: if the object is overwritten between HEAD and GET we fail and retry rather than mixing them
             kwargs = {"IfMatch": head["ETag"]} if head.get("ETag") else {}
             response = self.client.get_object(Bucket=ref.bucket, Key=ref.key, **kwargs)
-            data = response["Body"].read()
+            # never more than the limit, whatever HEAD said: the object may have grown since
+            data = response["Body"].read(self.max_object_bytes + 1)
+            if len(data) > self.max_object_bytes:
+                raise MediaTooLarge(f"object holds more than the {self.max_object_bytes:,}-byte limit")
         except ClientError as e:
             raise _translate(e, ref) from None
         except BotoCoreError as e:

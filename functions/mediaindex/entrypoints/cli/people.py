@@ -82,12 +82,14 @@ def build_people_service(args: argparse.Namespace) -> Any:
 def read_picture(path: Path, max_pixels: int) -> Any:
     from mediaindex.media.picture import Picture
 
+    from mediaindex.adapters.storage.folder import DEFAULT_MAX_OBJECT_BYTES, read_regular_file
+
+    if path.expanduser().is_dir():
+        raise ConfigurationError(f"{path} is a folder: give image files")
     try:
-        data = path.expanduser().read_bytes()
-    except FileNotFoundError:
+        data, _ = read_regular_file(path.expanduser(), DEFAULT_MAX_OBJECT_BYTES)  # never a FIFO or a device
+    except ObjectNotFound:
         raise ObjectNotFound(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigurationError(f"{path} is a folder: give image files") from None
     return Picture.from_bytes(data, max_pixels)
 
 

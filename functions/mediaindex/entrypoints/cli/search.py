@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     query = build_query(args)
     settings = settings_from(args)
-    index = bootstrap.build_index(settings)
+    index = bootstrap.build_index(settings, create=False)
     index.ensure_ready()
     result = index.search(query)
     try:

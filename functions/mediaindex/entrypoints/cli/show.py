@@ -55,7 +55,7 @@ def find(index: Any, key: str) -> dict[str, Any] | None:
 def run(args: argparse.Namespace) -> int:
     from mediaindex import bootstrap
 
-    index = bootstrap.build_index(settings_from(args))
+    index = bootstrap.build_index(settings_from(args), create=False)
     index.ensure_ready()
     doc = find(index, args.key)
     if doc is None:

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from mediaindex import bootstrap
 
     settings = settings_from(args)
-    index = bootstrap.build_index(settings)
+    index = bootstrap.build_index(settings, create=False)
     index.ensure_ready()
     stats = dict(index.stats())
     stats["index"] = settings.resolved_index_url

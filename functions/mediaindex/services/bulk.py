@@ -307,7 +307,8 @@ class BulkIndexer:
                     if self._stop.is_set():
                         return
                     if self.prune:  # what a complete listing saw: everything else under the source vanished
-                        state["seen"].add(info.ref.key if source.is_local else (info.ref.bucket, info.ref.key))
+                        key = docs.storable_text(info.ref.key)  # as documents hold it
+                        state["seen"].add(key if source.is_local else (info.ref.bucket, key))
                     page.append(info)
                     if len(page) >= LIST_PAGE:
                         self._dispatch_page(page, out, state)

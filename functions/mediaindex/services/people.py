@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote
@@ -62,6 +63,27 @@ class Enrolment:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "face_ids": self.face_ids, **self.rematch.to_dict()}
+
+
+MAX_NAME_CHARS = 100
+# bidirectional overrides and isolates make a name display as another; control characters rewrite terminals
+_BIDI = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+
+
+def check_person_name(name: Any) -> str:
+    """A person's name as it is stored and searched: whitespace collapsed, 1-100 characters, no control
+    characters, bidi overrides or line separators. The one rule for the CLI, the API and enrolment by S3 key."""
+    if not isinstance(name, str):
+        raise ConfigurationError("a person's name is text")
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise ConfigurationError("a person's name cannot be empty")
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise ConfigurationError(f"a person's name has at most {MAX_NAME_CHARS} characters, not {len(cleaned)}")
+    bad = next((c for c in cleaned if c in _BIDI or unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ConfigurationError(f"a person's name cannot hold the control or direction character U+{ord(bad):04X}")
+    return cleaned
 
 
 def person_from_key(key: str, prefix: str) -> str | None:
@@ -124,9 +146,7 @@ class People:
         """Enrol the largest face of `picture` as `name`, then name that person in every indexed file. The photo's
         earlier faces (the same photo again, or overwritten) are replaced only once the new ones are known: an
         interruption leaves the person enrolled, by the old faces or the new."""
-        name = " ".join(name.split())
-        if not name:
-            raise ConfigurationError("a person's name cannot be empty")
+        name = check_person_name(name)
         collection = self.collection
         if hasattr(collection, "replace_source"):
             usable = [f for f in self.pipeline.analyzer.analyze(picture).faces if f.embedding is not None]
@@ -200,6 +220,8 @@ class People:
             enrolment = self.enroll(name, picture, source)
         except BadMedia as e:
             return self._refused(ref, doc_id, e, 0)
+        except ConfigurationError as e:  # the folder's name is not a name a person can have: say why, once
+            return self._refused(ref, doc_id, BadMedia(str(e)), 0)
         calls = 1 + enrolment.rematch.api_calls if not self.remembers else 0
         return Outcome(ENROLLED, ref, doc_id, api_calls=calls, faces=len(enrolment.face_ids))
 
@@ -381,6 +403,7 @@ class People:
     def name_cluster(self, cluster_id: str, name: str) -> dict[str, Any]:
         """Enrol the faces of an unnamed cluster as `name`; every file they are in follows."""
         collection = self._needs_memory("naming a cluster")
+        name = check_person_name(name)
         from mediaindex.adapters.faces.local import cluster_name, parse_cluster
 
         wanted = cluster_name(parse_cluster(cluster_id))

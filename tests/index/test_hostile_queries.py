@@ -131,3 +131,34 @@ def test_the_cli_exits_2_with_a_short_message_and_no_traceback(tmp_path, capsys,
     err = capsys.readouterr().err
     assert err.startswith("mediaindex: configuration: search: ") and "Traceback" not in err
     assert len(err.splitlines()) <= 3 and len(err) < 400
+
+
+def test_dates_at_the_end_of_the_calendar_and_impossible_times(osmem_server, tmp_path):
+    from mediaindex.adapters.index.sqlite import SqliteIndex
+    from mediaindex.domain import document as docs
+    from tests.conftest import opensearch_index
+
+    def doc(key, taken):
+        return {**docs.base_document("", key, None), "status": "indexed", "media_type": "image", "taken_at": taken,
+                "labels": [], "label_names": [], "faces": [], "people": [], "face_count": 0}
+
+    documents = [doc("/end.jpg", "9999-12-31T23:59:59"), doc("/start.jpg", "0001-01-01T00:00:00"),
+                 doc("/now.jpg", "2024-06-01T12:00:00")]
+    clone = osmem_server.clone()
+    try:
+        backends = [SqliteIndex(str(tmp_path / "index.db")), opensearch_index(clone.url)]
+        for index in backends:
+            index.ensure_ready()
+            for d in documents:
+                index.put(d, None)
+            index.refresh()
+            keys = lambda q: sorted(h["key"] for h in index.search(Query(where=parse_query(q))).hits)  # noqa: E731
+            assert keys("taken:9999-12-31") == keys("taken:9999") == keys("taken:9999-12") == ["/end.jpg"]
+            assert keys("taken:2024..9999-12-31") == ["/end.jpg", "/now.jpg"]
+            assert keys("taken:..2024-06-01T12:00:00") == ["/now.jpg", "/start.jpg"]
+    finally:
+        clone.close()
+    for bad in ("taken:2024-01-01T99:99:99", "taken:2024-01-01T24:00", "taken:2024-01-01T10:61",
+                "taken:2024-01-01T10:00:00Zjunk", "taken:2024-02-30", "taken:2024-13"):
+        with pytest.raises(ParseError, match="not a (valid )?date"):
+            parse_query(bad)

@@ -177,3 +177,22 @@ def test_replacing_a_source_is_one_transaction(tmp_path):
     assert collection.name_of(new[0]) == "Ada Lovelace"
     assert collection.pending_rematch()[1] == {"Ada"}  # the old name leaves documents that cannot be matched again
     collection.close()
+
+
+def test_a_removal_delivered_again_after_a_kill_still_takes_the_name_out_on_rekognition(home):
+    """Rekognition's collection keeps no note of what is owed: the redelivered event finds nothing to remove,
+    and the documents naming the person are matched again all the same."""
+    from tests.fakes import FakeFaces
+
+    class Forgetful(FakeFaces):  # Ada's faces already left the collection (the killed first delivery)
+        def remove_source(self, source):
+            return 0
+
+    local = build(home)
+    assert "Ada" in {p for names in names_in_documents(local).values() for p in names}
+    pipeline = local.pipeline
+    rekognition = People(settings=local.settings, pipeline=pipeline, faces=Forgetful(person=None))
+    result = rekognition.remove_source(str(home / "ada.png"), person="Ada")
+    assert result["faces_removed"] == 0 and result["documents_updated"] >= 1
+    assert all("Ada" not in names for names in names_in_documents(local).values())
+    local.faces.close()

@@ -165,3 +165,24 @@ def test_a_missing_bucket_is_a_configuration_error_not_a_file_gone():
         # a missing key in a bucket that exists is still a file gone
         assert pipeline.handle(StorageEvent(CREATED, ObjectRef("real", "a.jpg"))).action == "gone"
         assert storage.exists(ObjectRef("real", "a.jpg")) is False
+
+
+def test_the_good_records_of_a_message_are_indexed_and_the_message_dead_lettered_for_the_bad(aws):  # noqa: F811
+    s3, sqs, dlq_url = aws
+    s3.put_object(Bucket=BUCKET, Key="good.jpg", Body=jpeg())
+    pipeline = wire(sqs, dlq_url)
+    good = copy.deepcopy(GOOD)
+    good["s3"]["bucket"]["name"] = BUCKET
+    good["s3"]["object"].update(key="good.jpg", sequencer="0A")
+    bad = with_("s3.object.sequencer", "not-hex")["Records"][0]
+    event = batch()
+    event["Records"] = [event["Records"][0]]
+    event["Records"][0]["body"] = json.dumps({"Records": [good, bad]})
+    assert aws_lambda.sqs_handler(event, LocalContext()) == {"batchItemFailures": []}
+    assert [d["key"] for d, _ in pipeline.index.docs.values()] == ["good.jpg"]
+    [message] = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert "record 1" in message["MessageAttributes"]["error_message"]["StringValue"]
+    # the same through the direct handler
+    pipeline = wire(sqs, dlq_url)
+    result = aws_lambda.s3_handler({"Records": [good, bad]}, LocalContext())
+    assert [o["key"] for o in result["outcomes"]] == ["good.jpg"] and "record 1" in result["dead_lettered"]

@@ -45,21 +45,35 @@ MAX_KEY_BYTES = 1024  # S3's own limit on a key
 def events_from_notification(notification: Any) -> list[StorageEvent]:
     """All storage events in one S3 notification document ({"Records": [...]}). Anything not shaped like one
     raises MalformedEvent (dead-lettered at once: retrying cannot fix it)."""
+    events, problems = parse_notification(notification)
+    if problems:
+        raise MalformedEvent("; ".join(problems))
+    return events
+
+
+def parse_notification(notification: Any) -> tuple[list[StorageEvent], list[str]]:
+    """The events of the well-formed records and why each other record is malformed, so the handlers index the
+    good records of a message and dead-letter it for the bad ones. A document that is not a notification at all
+    raises MalformedEvent."""
     if not isinstance(notification, dict):
         raise MalformedEvent(f"an S3 notification is a JSON object, not {_kind(notification)}")
     if notification.get("Event") == "s3:TestEvent":
-        return []
+        return [], []
     if "Records" not in notification:
         raise MalformedEvent("not an S3 event notification: no 'Records' and not an s3:TestEvent")
     records = notification["Records"]
     if not isinstance(records, list):
         raise MalformedEvent(f"'Records' is a list of S3 records, not {_kind(records)}")
-    events = []
-    for record in records:
-        event = event_from_record(record)
+    events, problems = [], []
+    for number, record in enumerate(records):
+        try:
+            event = event_from_record(record)
+        except MalformedEvent as e:
+            problems.append(f"record {number}: {e}" if len(records) > 1 else str(e))
+            continue
         if event is not None:
             events.append(event)
-    return events
+    return events, problems
 
 
 def _kind(value: Any) -> str:
@@ -129,6 +143,14 @@ def event_from_record(record: Any) -> StorageEvent | None:
 
 def events_from_message_body(body: Any) -> list[StorageEvent]:
     """An SQS message body: an S3 notification, possibly wrapped in an SNS envelope."""
+    events, problems = parse_message_body(body)
+    if problems:
+        raise MalformedEvent("; ".join(problems))
+    return events
+
+
+def parse_message_body(body: Any) -> tuple[list[StorageEvent], list[str]]:
+    """As parse_notification, for an SQS message body (an S3 notification, possibly in an SNS envelope)."""
     if not isinstance(body, str) or not body:
         raise MalformedEvent(f"the message has no body to read (it is {_kind(body)})")
     try:
@@ -136,10 +158,10 @@ def events_from_message_body(body: Any) -> list[StorageEvent]:
     except (TypeError, ValueError, RecursionError):
         raise MalformedEvent(f"message body is not JSON: {str(body)[:200]!r}") from None
     if isinstance(document, dict) and document.get("Type") == "Notification" and "Message" in document:
-        return events_from_message_body(document["Message"])  # S3 -> SNS -> SQS
+        return parse_message_body(document["Message"])  # S3 -> SNS -> SQS
     if not isinstance(document, dict):
         raise MalformedEvent("message body is JSON but not an object")
-    return events_from_notification(document)
+    return parse_notification(document)
 
 
 def notification_for(events: Iterable[StorageEvent], region: str = "us-east-1") -> dict[str, Any]:

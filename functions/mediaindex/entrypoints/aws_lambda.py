@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from mediaindex.adapters.s3_events import events_from_message_body, events_from_notification
+from mediaindex.adapters.s3_events import MalformedEvent, parse_message_body, parse_notification
 from mediaindex.config import Settings
 from mediaindex.services.indexing import StorageEvent
 
@@ -133,7 +133,11 @@ def configure(new_app: App | None) -> None:
 # ---- SQS ---------------------------------------------------------------------------------------------------------
 def _record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     try:
-        return [app().handle(event) for event in events_from_message_body(record.raw_event.get("body"))]
+        events, problems = parse_message_body(record.raw_event.get("body"))
+        outcomes = [app().handle(event) for event in events]  # the good records of the message first
+        if problems:
+            raise MalformedEvent("; ".join(problems))
+        return outcomes
     except Exception as error:  # noqa: BLE001 - every failure either retries or is dead-lettered with its reason
         if _dead_letter(record, error):
             return [{"action": "dead_lettered", "reason": _reason(error), "message_id": record.message_id}]
@@ -205,23 +209,27 @@ class RecordsFailed(Exception):
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from mediaindex.adapters.s3_events import MalformedEvent
-
     outcomes, failures = [], []
     app().start_invocation(context)
     try:
-        storage_events = events_from_notification(event)
-    except MalformedEvent as error:  # retrying cannot fix it: to the dead-letter queue at once, with the reason
-        dlq = app().settings.dlq_url
-        if dlq and _send_to_dlq(dlq, json.dumps(event, default=str), error, 1, getattr(context, "aws_request_id", "")):
-            return {"outcomes": [], "dead_lettered": _reason(error)}
-        raise
+        storage_events, problems = parse_notification(event)
+    except MalformedEvent as error:
+        storage_events, problems = [], [str(error)]
     for storage_event in storage_events:
         try:
             outcomes.append(app().handle(storage_event))
         except Exception as error:  # noqa: BLE001 - one bad record must not stop the others
             logger.exception("record failed", extra={"bucket": storage_event.ref.bucket, "key": storage_event.ref.key})
             failures.append({"bucket": storage_event.ref.bucket, "key": storage_event.ref.key, "reason": _reason(error)})
+    if problems:  # retrying cannot fix them: to the dead-letter queue at once, with the reason
+        error = MalformedEvent("; ".join(problems))
+        dlq = app().settings.dlq_url
+        if not (dlq and _send_to_dlq(dlq, json.dumps(event, default=str), error, 1,
+                                     getattr(context, "aws_request_id", ""))):
+            raise error
+        if failures:
+            raise RecordsFailed(json.dumps(failures, ensure_ascii=False)[:4000])
+        return {"outcomes": outcomes, "dead_lettered": _reason(error)}
     if failures:
         raise RecordsFailed(json.dumps(failures, ensure_ascii=False)[:4000])
     return {"outcomes": outcomes}

@@ -184,7 +184,12 @@ class People:
     def remove_source(self, source: str, person: str | None = None) -> dict[str, Any]:
         """Forget the faces enrolled from one photo; files named only through it lose the name."""
         removed = self.collection.remove_source(source)
-        report = self.rematch(person=person) if removed else Rematch()
+        if removed or (person and not self.remembers):
+            # nothing removed may be a redelivery after a kill between the removal and the re-match: with
+            # Rekognition, which keeps no note of what is owed, the documents naming the person are checked again
+            report = self.rematch(person=person)
+        else:
+            report = self.finish_pending() or Rematch()
         return {"source": source, "faces_removed": removed, **report.to_dict()}
 
     def list_people(self) -> dict[str, int]:

@@ -122,3 +122,15 @@ def test_the_pipeline_gives_a_refused_file_a_failed_document_once(tmp_path):
     doc = index.get(docs.document_id("", str(tmp_path / "pipe.png"))).doc
     assert doc["status"] == "failed" and doc["error"] == outcome.reason
     assert pipeline.handle(event).action == UNCHANGED
+
+
+def test_people_add_refuses_a_fifo_and_goes_on_to_the_next_photo(tmp_path, capsys):
+    from mediaindex.entrypoints.cli import main
+
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with deadline(20):
+        code = main(["people", "add", "Ada", str(tmp_path / "pipe.jpg"), str(tmp_path / "missing.jpg"),
+                     "--home", str(tmp_path / "home"), "--json"])
+    assert code == 1
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert "named pipe" in results[0]["error"] and "no such file" in results[1]["error"]

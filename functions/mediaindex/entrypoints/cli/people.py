@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from mediaindex.adapters.storage.routing import RoutingStorage
-from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.domain.document import storable_text
+from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
 
 EXAMPLES = """\
 examples:
@@ -158,11 +159,11 @@ def run_add(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     failed = 0
     for path in args.images:
-        source = str(path.expanduser().absolute())
-        try:
+        source = storable_text(str(path.expanduser().absolute()))  # a name's non-UTF-8 bytes as \xNN, as in keys
+        try:  # one photo that cannot be read (gone, a FIFO, no permission) does not stop the others
             picture = read_picture(path, people.settings.max_pixels)
             results.append({"image": source, **people.enroll(args.name, picture, source).to_dict()})
-        except (BadMedia, ObjectNotFound) as e:
+        except (BadMedia, ObjectNotFound, TransientError) as e:
             failed += 1
             results.append({"image": source, "error": str(e)})
     if args.json:
@@ -170,9 +171,10 @@ def run_add(args: argparse.Namespace) -> int:
     else:
         for r in results:
             if "error" in r:
-                print(f"{r['image']}: not enrolled: {r['error']}", file=sys.stderr)
+                print(f"{shown(r['image'])}: not enrolled: {shown(r['error'])}", file=sys.stderr)
             else:
-                print(f"{r['image']}: enrolled as {r['name']}; {r['documents_updated']} indexed file(s) updated")
+                print(f"{shown(r['image'])}: enrolled as {shown(r['name'])}; {r['documents_updated']} indexed file(s) "
+                      "updated")
     return 1 if failed else 0
 
 

@@ -16,7 +16,7 @@ from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.entrypoints.cli import main
 from tests.index.corpus import corpus
 
-READERS = (["search", "dog"], ["stats"], ["show", "/nowhere.jpg"])
+READERS = (["search", "dog"], ["stats"], ["show", "/nowhere.jpg"], ["serve", "--port", "0"])
 
 
 def run(capsys, *args) -> tuple[int, str]:

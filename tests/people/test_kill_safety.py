@@ -85,6 +85,17 @@ def name_bobs_cluster(people: People, home) -> None:
     people.name_cluster(cluster["cluster"], "Bob")
 
 
+def rematch_after_a_manual_change(people: People, home) -> None:
+    """`mediaindex people rematch` after faces.db was changed by hand (no note of a re-match owed)."""
+    from tests.people.test_people_service import BOB
+    from tests.people.vectors import photo_of
+
+    vector = __import__("numpy").asarray(photo_of(BOB, 9), dtype="float32").tobytes()
+    people.faces.db.execute("INSERT OR IGNORE INTO enrolled (face_id, person, source, embedding) VALUES (?, ?, ?, ?)",
+                            ("manual-bob", "Bob", "manual", vector))
+    people.rematch()
+
+
 def kill_during_analysis(people: People) -> None:
     people.pipeline.analyzer.analyze = lambda picture: os._exit(KILLED)
 
@@ -123,6 +134,7 @@ CASES = [
     (enrol_bob, kill_before_rematch), (enrol_bob, kill_after_first_update),
     (remove_ada, kill_before_rematch), (remove_ada, kill_after_first_update),
     (name_bobs_cluster, kill_before_rematch), (name_bobs_cluster, kill_after_first_update),
+    (rematch_after_a_manual_change, kill_after_first_update),
 ]
 
 
@@ -146,7 +158,7 @@ def test_a_kill_at_any_point_leaves_a_state_the_next_command_completes(home, ope
     assert names_in_documents(after) == expected(enrolled)
     assert after.faces.pending_rematch() is None
     # and the operation, run again to its end, gives the state it was meant to (a named cluster is gone: done)
-    if operation is name_bobs_cluster:
+    if operation in (name_bobs_cluster, rematch_after_a_manual_change):
         assert "Bob" in enrolled
     else:
         operation(after, home)

@@ -244,6 +244,9 @@ class People:
         cheap = self.remembers
         # changes the collection noted but whose re-match never finished (a kill, Ctrl-C): finished now as well
         pending = self.collection.pending_rematch() if hasattr(self.collection, "pending_rematch") else None
+        if pending is None and hasattr(self.collection, "note_rematch"):
+            self.collection.note_rematch()  # so that this re-match, too, is finished by the next one if interrupted
+            pending = self.collection.pending_rematch()
         removed = ({person} if person else set()) | (pending[1] if pending else set())
         # the local collection matches every remembered face in one pass; documents then only look theirs up
         self._remembered_matches = self.collection.all_matches() if hasattr(self.collection, "all_matches") else None

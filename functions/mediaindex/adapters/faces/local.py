@@ -465,6 +465,11 @@ class LocalFaceCollection:
             return None
         return rows[-1][0], {r[1] for r in rows if r[1]}
 
+    def note_rematch(self) -> None:
+        """Note that the documents owe a re-match (one asked for by hand: it is then finished if interrupted)."""
+        with self._lock:
+            self.db.execute("INSERT INTO pending_rematch (person) VALUES (NULL)")
+
     def rematch_done(self, upto: int) -> None:
         """The documents follow every change noted up to `upto` (later ones stay owed)."""
         with self._lock:

@@ -82,3 +82,22 @@ def test_whichever_write_fails_a_rerun_leaves_document_and_vectors_together(tmp_
     people.rematch()
     assert pipeline.index.get(doc_id).doc["people"] == ["Bob"]
     collection.close()
+
+
+def test_a_copy_of_a_file_whose_vectors_were_never_kept_is_analysed_again(tmp_path):
+    """A document written before vectors came first, without its vectors: a copy of its bytes is not given the
+    analysis as it is (its faces could never be named), it is analysed and its vectors kept."""
+    first, copy = tmp_path / "a.png", tmp_path / "b.png"
+    first.write_bytes(png(BOB_COLOUR))
+    copy.write_bytes(png(BOB_COLOUR))
+    pipeline, collection = build(tmp_path)
+    real = collection.remember
+    collection.remember = lambda *a, **k: None  # the old order's failure: the document without its vectors
+    assert pipeline.handle(event(first)).action == "indexed"
+    collection.remember = real
+    sha = pipeline.index.get(docs.document_id("", str(first))).doc["content_sha256"]
+    assert collection.remembered_count(sha) == 0
+    assert pipeline.handle(event(copy)).action == "indexed"  # not "reused"
+    assert collection.remembered_count(sha) == 1
+    assert pipeline.handle(event(tmp_path / "b.png")).action == "unchanged"
+    collection.close()

@@ -186,7 +186,7 @@ class Pipeline:
         }
         if self.reuse_analysis and obj.data:
             prior = self.index.find_by_content(sha, self.analyzer.name)
-            if prior is not None:
+            if prior is not None and not self._vectors_missing(prior, sha):
                 doc.update({k: prior[k] for k in docs.ANALYSIS_FIELDS if k in prior})
                 doc["face_count"] = len(prior.get("faces") or [])
                 return doc, REUSED, 0, None
@@ -210,6 +210,13 @@ class Pipeline:
             location=exif.location, **docs.analysis_fields(analysis),
         )
         return doc, INDEXED, analysis.api_calls, analysis
+
+    def _vectors_missing(self, prior: dict[str, Any], sha: str) -> bool:
+        """Were the faces of an earlier document of these bytes never kept (written before vectors came first)?
+        Then it is analysed again rather than copied, so its faces can be named."""
+        count = getattr(self.faces, "remembered_count", None)
+        faces = prior.get("faces") or []
+        return bool(faces) and prior.get("media_type") == "image" and callable(count) and count(sha) < len(faces)
 
     def _match_faces(self, picture: Picture, analysis: Analysis) -> None:
         if not analysis.faces or self.faces is None or self.faces.is_empty():

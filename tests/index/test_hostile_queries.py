@@ -162,3 +162,27 @@ def test_dates_at_the_end_of_the_calendar_and_impossible_times(osmem_server, tmp
                 "taken:2024-01-01T10:00:00Zjunk", "taken:2024-02-30", "taken:2024-13"):
         with pytest.raises(ParseError, match="not a (valid )?date"):
             parse_query(bad)
+
+
+def test_a_query_opensearch_refuses_is_a_value_error_and_a_400_not_a_trace(tmp_path):
+    """Whatever the limits miss: a 400 from the cluster for a search is the query's fault, said as such."""
+    from mediaindex.adapters.index.opensearch import OpenSearchIndex
+    from opensearchpy import OpenSearch
+    from tests.index.servers import LocalServer, empty_cluster
+
+    def refusing(method, path, headers, body):
+        if "_search" in path:
+            error = {"error": {"type": "search_phase_execution_exception", "reason": "too_many_clauses"}, "status": 400}
+            return 400, {"Content-Type": "application/json"}, json.dumps(error).encode()
+        return empty_cluster(method, path, headers, body)
+
+    server = LocalServer(refusing)
+    try:
+        index = OpenSearchIndex(OpenSearch(hosts=[server.url]), "media", backoff_base=0.01)
+        with pytest.raises(ValueError, match="OpenSearch refused the query"):
+            index.search(parse_query("dog"))
+        api = MediaApi(index=index, media=FolderMedia())
+        response = api.handle(Request.build("GET", "/api/search?q=dog"))
+        assert response.status == 400 and "refused the query" in json.loads(response.body_bytes())["error"]
+    finally:
+        server.close()

@@ -390,7 +390,10 @@ class OpenSearchIndex:
         aggs = {name: self._facet_agg(name, query.facet_size) for name in query.facets}
         if aggs:
             body["aggs"] = aggs
-        result = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])
+        try:
+            result = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])
+        except os_errors.RequestError as e:  # a 400: the query, not the cluster, is at fault (a clear error, not a trace)
+            raise ValueError(f"OpenSearch refused the query: {str(e.info)[:300] if e.info else e.error}") from None
         facets = {
             name: {b["key"]: b["doc_count"] for b in result["aggregations"][name]["buckets"]}
             for name in query.facets

@@ -89,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     index = bootstrap.build_index(settings, create=False)
     index.ensure_ready()
-    result = index.search(query)
+    try:
+        result = index.search(query)
+    except ValueError as e:  # what the backend refused of the query (the parser's limits catch the rest first)
+        raise ConfigurationError(f"search: {e}") from None
     try:
         if args.json:
             out: dict[str, Any] = {"total": result.total, "hits": result.hits}

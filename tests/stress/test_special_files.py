@@ -134,3 +134,17 @@ def test_people_add_refuses_a_fifo_and_goes_on_to_the_next_photo(tmp_path, capsy
     assert code == 1
     results = json.loads(capsys.readouterr().out)["results"]
     assert "named pipe" in results[0]["error"] and "no such file" in results[1]["error"]
+
+
+def test_no_file_is_read_past_the_video_limit_in_a_bulk_run(tmp_path):
+    from mediaindex.config import Settings
+    from mediaindex.services.bulk import WorkerSpec, index_paths
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "big.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000)
+    settings = Settings(home=tmp_path / "home", max_video_bytes=4096)
+    summary = index_paths([str(folder)], settings, spec=WorkerSpec(settings, factory="tests.local_mode.factory:fake_pipeline"),
+                          workers=1).to_dict()
+    [failure] = summary["failures"]
+    assert failure["reason"].startswith("too_large:") and "MEDIAINDEX_MAX_VIDEO_BYTES" in failure["reason"]

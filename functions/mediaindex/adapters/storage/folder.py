@@ -78,11 +78,17 @@ def _iso(ts: float) -> str:
 
 
 class FolderStorage:
-    def __init__(self, max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> None:
+    def __init__(self, max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES, limit_setting: str | None = None) -> None:
         self.max_object_bytes = max_object_bytes
+        self.limit_setting = limit_setting  # the setting that gave the limit, named when a file is refused
 
     def read(self, ref: ObjectRef) -> StoredObject:
-        data, st = read_regular_file(ref.key, self.max_object_bytes)
+        try:
+            data, st = read_regular_file(ref.key, self.max_object_bytes)
+        except MediaTooLarge as e:
+            if self.limit_setting:
+                raise MediaTooLarge(f"{e} ({self.limit_setting})") from None
+            raise
         return StoredObject(
             ref=ref, data=data, size=len(data), etag=fingerprint(st), content_type=None,
             last_modified=_iso(st.st_mtime),

@@ -229,8 +229,9 @@ class OpenSearchIndex:
         except os_errors.ConnectionError:
             return  # unreachable (down, or a wrong port): the caller's TransientError says so, and it may pass
         except os_errors.TransportError as e:
-            if e.status_code in (401, 403):
-                return  # a server that wants credentials; _call says so
+            status = e.status_code if isinstance(e.status_code, int) else 0
+            if status in (401, 403, 429) or status >= 500:
+                return  # credentials (which _call names), or a cluster busy or down: a passing fault, retried
             ok, why = False, f"HTTP {e.status_code}"
         except Exception as e:  # noqa: BLE001 - any other answer (HTML, not JSON) means it is not OpenSearch
             ok, why = False, f"{type(e).__name__}: {str(e)[:120]}"

@@ -14,7 +14,6 @@ from mediaindex.adapters.faces.local import LocalFaceCollection
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.config import Settings
-from mediaindex.domain import document as docs
 from mediaindex.media.picture import Picture
 from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
 from mediaindex.services.people import People

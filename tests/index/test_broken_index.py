@@ -19,6 +19,17 @@ from tests.index.corpus import corpus
 READERS = (["search", "dog"], ["stats"], ["show", "/nowhere.jpg"], ["serve", "--port", "0"])
 
 
+@pytest.fixture(autouse=True)
+def keep_log_level():
+    """`mediaindex index` quietens the package's loggers for its process; here that process is the test run."""
+    import logging
+
+    logger = logging.getLogger("mediaindex")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
 def run(capsys, *args) -> tuple[int, str]:
     code = main(list(args))
     err = capsys.readouterr().err

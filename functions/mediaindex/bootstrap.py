@@ -11,21 +11,46 @@ from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, Storage
 from mediaindex.services.indexing import NullMetrics, Pipeline
 
 
-def build_index(settings: Settings) -> Index:
+def build_index(settings: Settings, create: bool = True) -> Index:
+    """The index the settings name. `create=False` (read-only commands: search, stats, show, serve): an index
+    that is not there is a configuration error ("no index at ..."), never a new empty one at a mistyped path."""
+    from mediaindex.adapters.index.common import check_name
+
     url = settings.resolved_index_url
+    try:
+        check_name(settings.index_name)
+    except ValueError as e:
+        raise ConfigurationError(f"MEDIAINDEX_INDEX_NAME: {e}") from None
     if url.startswith("sqlite://"):
         from mediaindex.adapters.index.sqlite import SqliteIndex
 
         # As SQLAlchemy writes it: sqlite:///relative.db, sqlite:////absolute/path.db, sqlite:///:memory:
-        if not url.startswith("sqlite:///"):
+        if not url.startswith("sqlite:///") or url == "sqlite:///":
             raise ConfigurationError(f"MEDIAINDEX_INDEX={url!r}: write sqlite:///relative.db or sqlite:////abs/path.db")
         path = url[len("sqlite:///"):]
-        return SqliteIndex(path, settings.index_name)
+        return SqliteIndex(path, settings.index_name, create=create)
     if url.startswith(("http://", "https://")):
         from mediaindex.adapters.index.opensearch import OpenSearchIndex
 
-        return OpenSearchIndex.connect(url, settings)
+        index = OpenSearchIndex.connect(url, settings)
+        if not create:
+            _must_exist(index, url)
+        return index
     raise ConfigurationError(f"MEDIAINDEX_INDEX={url!r}: use sqlite:///PATH or an http(s):// OpenSearch URL")
+
+
+def _must_exist(index: Any, url: str) -> None:
+    try:
+        found = index.exists()
+    except Exception:
+        index.check_server()
+        raise
+    if not found:
+        index.check_server()
+        raise ConfigurationError(
+            f"no index {index.name!r} at {url}: index some files first (`mediaindex index PATH`), or check "
+            "MEDIAINDEX_INDEX and MEDIAINDEX_INDEX_NAME"
+        )
 
 
 def build_analyzer(settings: Settings, rekognition_client: Any = None) -> Analyzer:

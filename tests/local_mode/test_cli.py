@@ -113,7 +113,7 @@ def _start_index(photos, env):
     return subprocess.Popen(
         [*MEDIAINDEX, "index", str(photos), "--workers", "2", "--json",
          "--pipeline-factory", FAKE],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "functions")]), **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )
 

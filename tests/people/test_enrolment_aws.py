@@ -115,8 +115,8 @@ def test_a_photo_under_people_enrols_and_its_removal_forgets(wiring):
     external_id = external_image_id(OBAMA, source)
     assert all(c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:" for c in external_id)
 
-    # created: forget what this photo enrolled before (nothing, no collection yet), create the collection, enrol
-    not_found(stub, "list_faces", {"CollectionId": COLLECTION, "MaxResults": 4096})
+    # created: create the collection, enrol, and only then forget what this photo enrolled before (here only the
+    # face just enrolled, which stays): an interruption never leaves the person without a face
     not_found(stub, "describe_collection", {"CollectionId": COLLECTION})
     stub.add_response("create_collection", {
         "StatusCode": 200, "CollectionArn": f"aws:rekognition:us-east-1:123456789012:collection/{COLLECTION}",
@@ -127,6 +127,8 @@ def test_a_photo_under_people_enrols_and_its_removal_forgets(wiring):
         "FaceModelVersion": "7.0", "UnindexedFaces": []},
         {"CollectionId": COLLECTION, "Image": ANY, "ExternalImageId": external_id, "MaxFaces": 1,
          "QualityFilter": "AUTO", "DetectionAttributes": ["DEFAULT"]})
+    stub.add_response("list_faces", {"Faces": [face_record(external_id)], "FaceModelVersion": "7.0"},
+                      {"CollectionId": COLLECTION, "MaxResults": 4096})
     searches = expect_searches(stub, index, s3)
     outcome = app.handle(event(CREATED))
     stub.assert_no_pending_responses()
@@ -155,7 +157,6 @@ def test_a_photo_under_people_enrols_and_its_removal_forgets(wiring):
 
 def test_a_photo_without_a_usable_face_is_refused_with_the_reason(wiring):
     app, stub, index, _ = wiring
-    not_found(stub, "list_faces", {"CollectionId": COLLECTION, "MaxResults": 4096})
     stub.add_response("describe_collection", {"FaceCount": 0, "FaceModelVersion": "7.0",
                                               "CollectionARN": f"aws:rekognition:us-east-1:123456789012:collection/{COLLECTION}"},
                       {"CollectionId": COLLECTION})
@@ -165,6 +166,7 @@ def test_a_photo_without_a_usable_face_is_refused_with_the_reason(wiring):
                             "FaceDetail": {"BoundingBox": box_json(Box(0.1, 0.1, 0.02, 0.02)), "Confidence": 60.0}}]},
         {"CollectionId": COLLECTION, "Image": ANY, "ExternalImageId": ANY, "MaxFaces": 1, "QualityFilter": "AUTO",
          "DetectionAttributes": ["DEFAULT"]})
+    not_found(stub, "list_faces", {"CollectionId": COLLECTION, "MaxResults": 4096})  # the photo's older faces go
     outcome = app.handle(event(CREATED))
     stub.assert_no_pending_responses()
     assert outcome["action"] == "failed" and "low sharpness" in outcome["reason"]

@@ -275,14 +275,3 @@ def test_after_a_face_model_change_enrolments_are_read_again_and_files_analysed_
     assert docs.analysed_alike(doc, "colour", face_vectors.SFACE.id)
     assert not docs.analysed_alike({**doc, "face_model": face_vectors.DLIB.id}, "colour", face_vectors.SFACE.id)
     new.collection.close()
-
-
-def test_a_failed_enrolment_keeps_the_faces_the_photo_enrolled_before(setup):
-    from mediaindex.media.picture import Picture
-
-    people, media, tmp_path = setup
-    source = str(tmp_path / "ada.png")
-    people.enroll("Ada", Picture.from_bytes(png((250, 0, 0))), source)
-    with pytest.raises(Exception):
-        people.enroll("Ada", Picture.from_bytes(png((9, 9, 9))), source)  # no face in it
-    assert people.list_people() == {"Ada": 1} and people_of(people, media / "0.png") == ["Ada"]

@@ -28,8 +28,11 @@ def test_the_local_analyzer_says_what_it_never_reports(tmp_path):
 
 
 def test_cli_search_prints_the_note_on_stderr_and_in_json(tmp_path, capsys, monkeypatch):
-    for name in ("INDEX", "ANALYZER", "FEATURES", "MODELS_DIR"):
+    from mediaindex.adapters.index.sqlite import SqliteIndex
+
+    for name in ("INDEX", "ANALYZER", "FEATURES", "MODELS_DIR", "INDEX_NAME"):
         monkeypatch.delenv(f"MEDIAINDEX_{name}", raising=False)
+    SqliteIndex(str(tmp_path / "index.db"), "media").ensure_ready()  # search never creates an index
     assert main(["search", "beard:true", "--home", str(tmp_path), "--json"]) == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)

@@ -132,8 +132,8 @@ class MediaApi:
         # always names the page's origin, which must be this server.
         origin = request.headers.get("origin")
         host = request.headers.get("host")
-        if origin and host and origin.split("://", 1)[-1] != host:
-            raise HttpError(403, f"cross-site request refused (Origin {origin} is not this server)")
+        if origin is not None and host and not same_origin(origin, host, request.headers.get("x-forwarded-proto")):
+            raise HttpError(403, f"cross-site request refused (Origin {origin[:100]} is not this server)")
         if len(request.body) > MAX_BODY:
             raise HttpError(413, "the body is too large")
 
@@ -314,13 +314,33 @@ def build_router(api: MediaApi, router: Router) -> Router:
 
 
 def _name(body: dict[str, Any]) -> str:
+    from mediaindex.services.people import check_person_name
+
     name = body.get("name")
     if not isinstance(name, str) or not " ".join(name.split()):
         raise HttpError(400, "name: the person's name, as search will show it")
-    name = " ".join(name.split())
-    if len(name) > 200 or any(ord(ch) < 32 for ch in name):
-        raise HttpError(400, "name: at most 200 printable characters")
-    return name
+    try:
+        return check_person_name(name)  # the same rule as the CLI's
+    except ConfigurationError as e:
+        raise HttpError(400, f"name: {e}") from None
+
+
+def same_origin(origin: str, host: str, forwarded_proto: str | None = None) -> bool:
+    """Is `origin` (the browser's Origin header) this server, named by its Host header? Scheme, host (case-
+    insensitively) and port must all match; "null" and anything unparsable do not. The server speaks http unless
+    a proxy in front says https (X-Forwarded-Proto, which a cross-site page cannot set without a preflight)."""
+    from urllib.parse import urlsplit
+
+    scheme = (forwarded_proto or "http").split(",")[0].strip().lower()
+    default = {"http": 80, "https": 443}.get(scheme)
+    try:
+        o = urlsplit(origin.strip())
+        h = urlsplit(f"{scheme}://{host.strip()}")
+        if o.scheme.lower() != scheme or not o.hostname or not h.hostname or o.path or o.query or o.username:
+            return False
+        return o.hostname.lower() == h.hostname.lower() and (o.port or default) == (h.port or default)
+    except ValueError:  # a port that is not a number, brackets that do not close
+        return False
 
 
 def _make_thumbnail(api: MediaApi, doc: dict[str, Any]) -> bytes:

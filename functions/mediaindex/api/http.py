@@ -76,10 +76,15 @@ class Request:
         return value
 
     def json(self) -> dict[str, Any]:
-        if "application/json" not in self.headers.get("content-type", ""):
+        # the media type exactly, parameters aside: "text/plain; application/json" is text/plain (and a browser
+        # sends that cross-site without a preflight)
+        media_type = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
             raise HttpError(415, "send a JSON body with Content-Type: application/json")
         try:
             value = json.loads(self.body or b"{}")
+        except RecursionError:
+            raise HttpError(400, "the body is not valid JSON: nested too deep") from None
         except ValueError as e:
             raise HttpError(400, f"the body is not valid JSON: {e}") from None
         if not isinstance(value, dict):

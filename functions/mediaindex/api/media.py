@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from PIL import Image, ImageOps
 
 from mediaindex.api.http import FilePart, HttpError, Request, Response
-from mediaindex.domain.errors import BadMedia, ObjectNotFound
+from mediaindex.domain.errors import BadMedia, MediaTooLarge, ObjectNotFound
 from mediaindex.media import sniff
 from mediaindex.ports import ObjectRef
 
@@ -243,10 +243,12 @@ class FolderMedia(MediaSource):
         return serve_file(path, content_type, request, f"{st.st_mtime_ns:x}-{st.st_size:x}")
 
     def read(self, doc: dict[str, Any]) -> bytes:
-        path = self.path_of(doc)
-        if path.stat().st_size > MAX_THUMB_SOURCE_BYTES:
-            raise BadMedia("too big to make a thumbnail of")
-        return path.read_bytes()
+        from mediaindex.adapters.storage.folder import read_regular_file
+
+        try:
+            return read_regular_file(self.path_of(doc), MAX_THUMB_SOURCE_BYTES)[0]
+        except MediaTooLarge:
+            raise BadMedia("too big to make a thumbnail of") from None
 
     def poster(self, doc: dict[str, Any], max_pixels: int) -> bytes | None:
         return video_poster(self.path_of(doc), max_pixels)

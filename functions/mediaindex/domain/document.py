@@ -99,11 +99,29 @@ def analysis_fields(analysis: Analysis) -> dict[str, Any]:
     }
 
 
+def storable_text(text: str) -> str:
+    """`text` as every index, JSON reader and terminal accepts it: a file name's bytes that are not UTF-8 (which
+    Python carries as lone surrogates, U+DC80-U+DCFF) become the text \\xNN, any other lone surrogate \\uNNNN.
+    Valid text is returned as it is."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    out = []
+    for c in text:
+        o = ord(c)
+        out.append(f"\\x{o - 0xDC00:02x}" if 0xDC80 <= o <= 0xDCFF else f"\\u{o:04x}" if 0xD800 <= o <= 0xDFFF else c)
+    return "".join(out)
+
+
 def base_document(bucket: str, key: str, sequencer: str | None) -> dict[str, Any]:
+    # the id comes from the real key (so a file keeps its document); the key as stored is always valid text, so a
+    # file whose name is not UTF-8 is indexed under that name with \xNN for the odd bytes
     return {
         "id": document_id(bucket, key),
         "bucket": bucket,
-        "key": key,
+        "key": storable_text(key),
         "sequencer": sequencer,
         "indexed_at": now_iso(),
     }

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, time
 from typing import Any, Iterable, Iterator, Union
 
 INDEXED, FAILED, DELETED = "indexed", "failed", "deleted"
@@ -39,6 +39,14 @@ DATE_FIELDS = ("taken_at", "indexed_at")
 SORT_FIELDS = ("relevance", "indexed_at", "taken_at", "key")
 FACETS = ("labels", "people", "emotions", "media_type")
 MAX_WINDOW = 10_000  # OpenSearch's default index.max_result_window: offset + limit may not exceed it
+# Limits every query is held to before a backend sees it, so a hostile one is a clear error, never a
+# RecursionError, SQLite's "Expression tree is too large" or OpenSearch's too-many-clauses 400.
+MAX_QUERY_CHARS = 4_000  # of the query text
+MAX_TERMS = 100  # search terms in one query (a bare word is one term, matched as label, person or text)
+MAX_CONDITIONS = 300  # conditions in the whole tree, flags included (a bare word is three: label, person, text)
+MAX_DEPTH = 20  # parentheses and NOTs nested in one another
+MAX_VALUE_CHARS = 1024  # of one value (a label, a name, a path prefix, a text); S3 keys are at most 1,024 bytes
+MAX_AGE = 150
 
 
 # ---- words ---------------------------------------------------------------------------------------------------------
@@ -103,6 +111,8 @@ class FaceHas:
             object.__setattr__(self, "value", value)
         if self.attr == "age":
             low, high = self.value
+            if any(b is not None and not (isinstance(b, int) and 0 <= b <= MAX_AGE) for b in (low, high)):
+                raise ValueError(f"age takes whole years from 0 to {MAX_AGE}, not {self.value!r}")
             if low is not None and high is not None and low > high:
                 raise ValueError(f"age range {low}..{high} is empty")
             object.__setattr__(self, "value", (low, high))
@@ -247,6 +257,7 @@ class Query:
         unknown = set(self.facets) - set(FACETS)
         if unknown:
             raise ValueError(f"unknown facets {sorted(unknown)}; known: {', '.join(FACETS)}")
+        check_limits(self.where)
 
     def effective_where(self) -> Expr:
         """The tree plus the status rule: only `statuses` unless the tree names one; never tombstones."""
@@ -323,6 +334,37 @@ class Query:
         )
 
 
+def check_limits(expr: Expr) -> None:
+    """Refuse a tree too big or too deep for the backends (MAX_CONDITIONS, MAX_DEPTH), or holding a value that
+    is too long or not text (a lone surrogate: bytes that were not UTF-8). Iterative: any depth is safe here."""
+    conditions, stack = 0, [(expr, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (And, Or)):
+            stack.extend((p, depth + (not isinstance(p, type(node)))) for p in node.parts)
+        elif isinstance(node, Not):
+            stack.append((node.part, depth + 1))
+        elif not isinstance(node, All):
+            conditions += 1
+            for value in (getattr(node, name, None) for name in ("name", "text", "prefix")):
+                if isinstance(value, str):
+                    check_text(value)
+        if depth > 2 * MAX_DEPTH + 2:  # the parser's groups and NOTs, the OR of a bare word and its leaves
+            raise ValueError(f"the query nests groups and NOTs more than {MAX_DEPTH} deep: write it flatter")
+    if conditions > MAX_CONDITIONS:
+        raise ValueError(f"the query has {conditions} conditions; at most {MAX_CONDITIONS} (a bare word counts 3: "
+                         "label, person, text): search for fewer things at once")
+
+
+def check_text(value: str, what: str = "a query value") -> None:
+    if len(value) > MAX_VALUE_CHARS:
+        raise ValueError(f"{what} of {len(value):,} characters; at most {MAX_VALUE_CHARS}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid UTF-8 text ({value.encode('utf-8', 'backslashreplace')[:60]!r}...)") from None
+
+
 def simplify(expr: Expr) -> Expr:
     """Flatten nested And/Or, drop All from And, collapse one-part groups."""
 
@@ -353,7 +395,9 @@ class ParseError(ValueError):
     def __init__(self, message: str, text: str = "", position: int = 0) -> None:
         self.message, self.text, self.position = message, text, position
         where = f" at position {position}" if text else ""
-        pointer = f"\n  {text}\n  {' ' * position}^" if text else ""
+        # the query with a caret under the spot, when it fits on a line; a huge one is not echoed back
+        shown = text and len(text) <= 200 and text.isprintable()
+        pointer = f"\n  {text}\n  {' ' * position}^" if shown else ""
         super().__init__(f"{message}{where}{pointer}")
 
 
@@ -407,6 +451,13 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0  # parentheses and NOTs open around the current token
+        self.terms = 0
+
+    def nest(self, pos: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"parentheses and NOTs nested more than {MAX_DEPTH} deep: write the query flatter", pos)
 
     def peek(self) -> _Tok:
         return self.tokens[self.i]
@@ -455,7 +506,10 @@ class _Parser:
         tok = self.peek()
         if self.is_op(tok, "NOT"):
             self.take()
-            return Not(self.parse_unary())
+            self.nest(tok.pos)
+            part = self.parse_unary()
+            self.depth -= 1
+            return Not(part)
         if tok.kind == "word" and tok.value.startswith("-"):  # -cat: NOT cat
             if len(tok.value) == 1:
                 nxt = self.tokens[self.i + 1]
@@ -476,11 +530,16 @@ class _Parser:
         if tok.kind == "lp":
             if self.peek().kind == "rp":
                 raise self.error("empty parentheses", tok.pos)
+            self.nest(tok.pos)
             expr = self.parse_or()
+            self.depth -= 1
             close = self.take()
             if close.kind != "rp":
                 raise self.error("missing ')' to close the '(' here", tok.pos)
             return expr
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise self.error(f"more than {MAX_TERMS} search terms in one query: search for fewer things at once", tok.pos)
         if tok.kind == "word" and tok.value.upper() in ("AND", "OR"):
             raise self.error(f"{tok.value} needs a search term on both sides", tok.pos)
         if tok.kind == "str":
@@ -623,12 +682,15 @@ def _age(value: str, where: tuple[str, int] | None) -> tuple[int | None, int | N
         raise _err(f"age takes a number or a range like 20..30, not {value!r}", where) from None
     if low is None and high is None:
         raise _err("age needs at least one bound, e.g. age:..12 or age:65..", where)
+    if any(bound is not None and not 0 <= bound <= MAX_AGE for bound in (low, high)):
+        raise _err(f"age takes years from 0 to {MAX_AGE}, not {value[:40]!r}", where)
     if low is not None and high is not None and low > high:
         raise _err(f"age range {value!r} is empty (low > high)", where)
     return low, high
 
 
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(T[0-9:.]+Z?)?)?)?$")
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(T.*)?)?)?$", re.S)
+_CLOCK = re.compile(r"^T(\d{2})(?::(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}:\d{2})?$")
 
 
 def _date_bound(text: str, upper: bool, where: tuple[str, int] | None) -> str:
@@ -636,14 +698,21 @@ def _date_bound(text: str, upper: bool, where: tuple[str, int] | None) -> str:
     month or day is inclusive of the whole period, so it becomes the start of the next one (exclusive)."""
     m = _DATE.match(text)
     if not m:
-        raise _err(f"{text!r} is not a date: write 2024, 2024-05, 2024-05-17 or 2024-05-17T10:00:00", where)
+        raise _err(f"{text[:40]!r} is not a date: write 2024, 2024-05, 2024-05-17 or 2024-05-17T10:00:00", where)
     year, month, day, clock = m.group(1), m.group(2), m.group(3), m.group(4)
     try:
         date(int(year), int(month or 1), int(day or 1))
+        if clock:
+            c = _CLOCK.match(clock)
+            if not c:
+                raise ValueError("a time is written T10, T10:30 or T10:30:00, optionally .fraction and Z or +02:00")
+            time(int(c.group(1)), int(c.group(2) or 0), int(c.group(3) or 0))
     except ValueError as e:
-        raise _err(f"{text!r} is not a valid date ({e})", where) from None
+        raise _err(f"{text[:40]!r} is not a valid date ({e})", where) from None
     if not upper or clock:
         return text
+    if f"{year}-{month or 12}-{day or 31}" == "9999-12-31":
+        return text + "\uffff"  # no next period to start: just past every time that begins with this one
     if day:
         d = date(int(year), int(month), int(day)).toordinal() + 1
         return date.fromordinal(d).isoformat()
@@ -683,4 +752,10 @@ def parse_query(text: str) -> Expr:
     """
     if not isinstance(text, str):
         raise TypeError("parse_query takes a string")
+    if len(text) > MAX_QUERY_CHARS:
+        raise ParseError(f"the query is {len(text):,} characters long; at most {MAX_QUERY_CHARS:,}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ParseError("the query is not valid UTF-8 text", text.encode("utf-8", "replace").decode(), e.start) from None
     return _Parser(text).parse()

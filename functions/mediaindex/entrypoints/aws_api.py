@@ -64,6 +64,7 @@ def request_from_event(event: dict[str, Any]) -> Request:
     method = http.get("method") or "GET"
     path = event.get("rawPath") or http.get("path") or "/"
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    headers.setdefault("x-forwarded-proto", "https")  # API Gateway answers on https only: the Origin check's scheme
     if event.get("cookies"):
         headers["cookie"] = "; ".join(event["cookies"])
     body = event.get("body") or ""

@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from mediaindex.adapters.s3_events import events_from_message_body, events_from_notification
+from mediaindex.adapters.s3_events import MalformedEvent, parse_message_body, parse_notification
 from mediaindex.config import Settings
 from mediaindex.services.indexing import StorageEvent
 
@@ -133,7 +133,11 @@ def configure(new_app: App | None) -> None:
 # ---- SQS ---------------------------------------------------------------------------------------------------------
 def _record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     try:
-        return [app().handle(event) for event in events_from_message_body(record.body)]
+        events, problems = parse_message_body(record.raw_event.get("body"))
+        outcomes = [app().handle(event) for event in events]  # the good records of the message first
+        if problems:
+            raise MalformedEvent("; ".join(problems))
+        return outcomes
     except Exception as error:  # noqa: BLE001 - every failure either retries or is dead-lettered with its reason
         if _dead_letter(record, error):
             return [{"action": "dead_lettered", "reason": _reason(error), "message_id": record.message_id}]
@@ -148,25 +152,35 @@ def _reason(error: BaseException) -> str:
 def _dead_letter(record: SQSRecord, error: BaseException) -> bool:
     """On the last delivery, move the message to the DLQ ourselves so it carries why it failed."""
     settings = app().settings
-    receives = int(record.attributes.approximate_receive_count or 1)
+    try:
+        receives = int(record.attributes.approximate_receive_count or 1)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        receives = 1
     permanent = _is_malformed(error)
     if not settings.dlq_url or (receives < settings.max_receives and not permanent):
         return False
+    body = record.raw_event.get("body")
+    if not isinstance(body, str) or not body:  # SQS refuses an empty body: keep the whole record instead
+        body = json.dumps(record.raw_event, default=str)
+    return _send_to_dlq(settings.dlq_url, body, error, receives, str(record.raw_event.get("messageId") or ""))
+
+
+def _send_to_dlq(dlq_url: str, body: str, error: BaseException, receives: int, message_id: str) -> bool:
     try:
         app().sqs.send_message(
-            QueueUrl=settings.dlq_url,
-            MessageBody=record.body,
+            QueueUrl=dlq_url,
+            MessageBody=body,
             MessageAttributes={
                 "error_type": {"DataType": "String", "StringValue": type(error).__name__},
                 "error_message": {"DataType": "String", "StringValue": _reason(error)},
                 "receive_count": {"DataType": "Number", "StringValue": str(receives)},
-                "source_message_id": {"DataType": "String", "StringValue": record.message_id},
+                "source_message_id": {"DataType": "String", "StringValue": message_id or "-"},
             },
         )
     except Exception:  # noqa: BLE001 - the DLQ itself is failing: leave the message to SQS's redrive policy
-        logger.exception("could not dead-letter the message", extra={"message_id": record.message_id})
+        logger.exception("could not dead-letter the message", extra={"message_id": message_id})
         return False
-    logger.error("message dead-lettered", extra={"message_id": record.message_id, "reason": _reason(error)})
+    logger.error("message dead-lettered", extra={"message_id": message_id, "reason": _reason(error)})
     metrics.add_metric(name="messages_dead_lettered", unit=MetricUnit.Count, value=1)
     return True
 
@@ -197,12 +211,25 @@ class RecordsFailed(Exception):
 def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     outcomes, failures = [], []
     app().start_invocation(context)
-    for storage_event in events_from_notification(event):
+    try:
+        storage_events, problems = parse_notification(event)
+    except MalformedEvent as error:
+        storage_events, problems = [], [str(error)]
+    for storage_event in storage_events:
         try:
             outcomes.append(app().handle(storage_event))
         except Exception as error:  # noqa: BLE001 - one bad record must not stop the others
             logger.exception("record failed", extra={"bucket": storage_event.ref.bucket, "key": storage_event.ref.key})
             failures.append({"bucket": storage_event.ref.bucket, "key": storage_event.ref.key, "reason": _reason(error)})
+    if problems:  # retrying cannot fix them: to the dead-letter queue at once, with the reason
+        error = MalformedEvent("; ".join(problems))
+        dlq = app().settings.dlq_url
+        if not (dlq and _send_to_dlq(dlq, json.dumps(event, default=str), error, 1,
+                                     getattr(context, "aws_request_id", ""))):
+            raise error
+        if failures:
+            raise RecordsFailed(json.dumps(failures, ensure_ascii=False)[:4000])
+        return {"outcomes": outcomes, "dead_lettered": _reason(error)}
     if failures:
         raise RecordsFailed(json.dumps(failures, ensure_ascii=False)[:4000])
     return {"outcomes": outcomes}

@@ -293,6 +293,7 @@ class VideoReader:
             can_seek = self._seek(target)
             sought = target
         last: tuple[Any, float] | None = None
+        seek_from: float | None = None  # the frame time a seek left from, until the first frame after it
         decoded = 0
         position = 0.0
         follow_until = -math.inf  # frames up to this time follow the last sample: decode them, do not seek past
@@ -321,9 +322,13 @@ class VideoReader:
                         if t >= follow_until:
                             return
                         continue
+                    if seek_from is not None:  # the first frame after a seek: it must have moved us forward
+                        if t <= seek_from + tolerance:
+                            can_seek = False  # seeking lands back where it was (a lying index): decode on instead
+                        seek_from = None
                     if can_seek and t >= follow_until and target - t > SEEK_GAP_SECONDS and target > sought:
                         can_seek = jumped = self._seek(target)
-                        sought = target
+                        sought, seek_from = target, t
                         if jumped:
                             break
             except self._av.FFmpegError as e:

@@ -100,8 +100,17 @@ class WorkerSpec:
     reuse_analysis: bool = True
 
 
+def default_storage(settings: Settings) -> Storage:
+    """Folders and S3; no file is read past the largest the pipeline would take (a video's limit, pictures being
+    far smaller), whatever its size claims."""
+    from mediaindex.adapters.storage.folder import FolderStorage
+
+    return RoutingStorage(folder=FolderStorage(max_object_bytes=settings.max_video_bytes,
+                                               limit_setting="MEDIAINDEX_MAX_VIDEO_BYTES"))
+
+
 def build_handle(spec: WorkerSpec, storage: Storage | None = None) -> Handle:
-    storage = storage or RoutingStorage()
+    storage = storage or default_storage(spec.settings)
     if spec.factory:
         module_name, _, attr = spec.factory.partition(":")
         try:
@@ -290,7 +299,7 @@ class BulkIndexer:
     handle: Handle | None = None  # inline/threaded: an already built handler (tests, reuse)
 
     def __post_init__(self) -> None:
-        self.storage = self.storage or RoutingStorage()
+        self.storage = self.storage or default_storage(self.spec.settings)
         self._stop = threading.Event()
         self._pool: Executor | None = None
 
@@ -309,7 +318,8 @@ class BulkIndexer:
                     if self._stop.is_set():
                         return
                     if self.prune:  # what a complete listing saw: everything else under the source vanished
-                        state["seen"].add(info.ref.key if source.is_local else (info.ref.bucket, info.ref.key))
+                        key = docs.storable_text(info.ref.key)  # as documents hold it
+                        state["seen"].add(key if source.is_local else (info.ref.bucket, key))
                     page.append(info)
                     if len(page) >= LIST_PAGE:
                         self._dispatch_page(page, out, state)

@@ -117,12 +117,17 @@ class Pipeline:
         except ObjectNotFound:
             log.info("file gone before it was indexed", extra={"bucket": ref.bucket, "key": ref.key})
             return Outcome(GONE, ref, doc_id)
+        except BadMedia as e:  # refused before reading (not a regular file, above the size limit)
+            return self._refused(event, current, e)
         doc, action, calls, analysis = self._document_for(obj, event.sequencer)
+        # The face vectors before the document: if they cannot be kept (faces.db locked, disk full, a kill), no
+        # document says the file is done, so the next run indexes it again instead of counting it unchanged.
+        # Remembering is keyed by content and idempotent, so a stale write below leaves nothing wrong behind.
+        if analysis is not None and analysis.faces and self.faces is not None:
+            self.faces.remember(doc["content_sha256"], analysis.faces)
         written = self._write(doc, current)
         if not written:
             return Outcome(STALE, ref, doc_id, api_calls=calls)
-        if analysis is not None and analysis.faces and self.faces is not None:
-            self.faces.remember(doc["content_sha256"], analysis.faces)
         reason = doc.get("error")
         self.metrics.count("files_failed" if action == FAILED else "files_indexed")
         if action == REUSED:
@@ -130,6 +135,21 @@ class Pipeline:
         self.metrics.count("faces", doc.get("face_count") or 0)
         self.metrics.count("analyzer_calls", calls)
         return Outcome(action, ref, doc_id, reason=reason, api_calls=calls, faces=doc.get("face_count") or 0)
+
+    def _refused(self, event: StorageEvent, current: Versioned | None, error: BadMedia) -> Outcome:
+        """A `failed` document for a file storage would not read, with the listing's fingerprint, so the next run
+        counts it unchanged instead of trying it again."""
+        ref = event.ref
+        log.warning("file not read: %s", error, extra={"bucket": ref.bucket, "key": ref.key})
+        doc = {
+            **docs.base_document(ref.bucket, ref.key, event.sequencer), "status": docs.FAILED,
+            "error": f"{error.code}: {error}", "media_type": None, "content_type": None, "size": event.size,
+            "etag": event.etag, "content_sha256": None, "last_modified": None, "face_count": 0,
+        }
+        if not self._write(doc, current):
+            return Outcome(STALE, ref, doc["id"])
+        self.metrics.count("files_failed")
+        return Outcome(FAILED, ref, doc["id"], reason=doc["error"])
 
     def _skip_reason(self, event: StorageEvent, current: dict[str, Any]) -> str | None:
         newer = docs.sequencer_newer(event.sequencer, current.get("sequencer"))
@@ -166,7 +186,8 @@ class Pipeline:
         }
         if self.reuse_analysis and obj.data:
             prior = self.index.find_by_content(sha, self.analyzer.name)
-            if prior is not None and docs.analysed_alike(prior, None, self.analyzer.face_model):
+            if (prior is not None and docs.analysed_alike(prior, None, self.analyzer.face_model)
+                    and not self._vectors_missing(prior, sha)):
                 doc.update({k: prior[k] for k in docs.ANALYSIS_FIELDS if k in prior})
                 doc["face_count"] = len(prior.get("faces") or [])
                 return doc, REUSED, 0, None
@@ -190,6 +211,13 @@ class Pipeline:
             location=exif.location, **docs.analysis_fields(analysis),
         )
         return doc, INDEXED, analysis.api_calls, analysis
+
+    def _vectors_missing(self, prior: dict[str, Any], sha: str) -> bool:
+        """Were the faces of an earlier document of these bytes never kept (written before vectors came first)?
+        Then it is analysed again rather than copied, so its faces can be named."""
+        count = getattr(self.faces, "remembered_count", None)
+        faces = prior.get("faces") or []
+        return bool(faces) and prior.get("media_type") == "image" and callable(count) and count(sha) < len(faces)
 
     def _match_faces(self, picture: Picture, analysis: Analysis) -> None:
         if not analysis.faces or self.faces is None or self.faces.is_empty():

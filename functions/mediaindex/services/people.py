@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote
@@ -63,6 +64,27 @@ class Enrolment:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "face_ids": self.face_ids, **self.rematch.to_dict()}
+
+
+MAX_NAME_CHARS = 100
+# bidirectional overrides and isolates make a name display as another; control characters rewrite terminals
+_BIDI = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+
+
+def check_person_name(name: Any) -> str:
+    """A person's name as it is stored and searched: whitespace collapsed, 1-100 characters, no control
+    characters, bidi overrides or line separators. The one rule for the CLI, the API and enrolment by S3 key."""
+    if not isinstance(name, str):
+        raise ConfigurationError("a person's name is text")
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise ConfigurationError("a person's name cannot be empty")
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise ConfigurationError(f"a person's name has at most {MAX_NAME_CHARS} characters, not {len(cleaned)}")
+    bad = next((c for c in cleaned if c in _BIDI or unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ConfigurationError(f"a person's name cannot hold the control or direction character U+{ord(bad):04X}")
+    return cleaned
 
 
 def person_from_key(key: str, prefix: str) -> str | None:
@@ -122,27 +144,29 @@ class People:
 
     # ---- enrol and forget ----------------------------------------------------------------------------------------
     def enroll(self, name: str, picture: Picture, source: str, rematch: bool = True) -> Enrolment:
-        """Enrol the largest face of `picture` as `name`, then name that person in every indexed file. The faces
-        enrolled from `source` before are replaced only once the new ones are found (one transaction locally), so
-        an interrupted enrolment leaves the old faces, never none. `rematch=False` leaves the re-match to the
-        caller (enrol_many does one for all photos)."""
-        name = " ".join(name.split())
-        if not name:
-            raise ConfigurationError("a person's name cannot be empty")
+        """Enrol the largest face of `picture` as `name`, then name that person in every indexed file. The photo's
+        earlier faces (the same photo again, or overwritten) are replaced only once the new ones are known: an
+        interruption leaves the person enrolled, by the old faces or the new. `rematch=False` leaves the re-match
+        to the caller (enroll_many does one for all photos)."""
+        name = check_person_name(name)
         collection = self.collection
-        if self.remembers:
-            faces = self._vectors(picture)
-            face_ids = collection.enroll(name, picture, source, faces=faces, replace_source=True)
+        if hasattr(collection, "replace_source"):
+            usable = [f for f in self._vectors(picture) if f.embedding is not None]
+            embeddings = [usable[_largest(usable)].embedding] if usable else []
+            replaced = collection.remove_source(source) if not usable else 0  # a photo with nobody in it: forgotten
+            face_ids = collection.replace_source(name, source, embeddings) if usable else []
         else:
-            replaced = collection.remove_source(source)  # Rekognition: IndexFaces adds, so the old faces go first
-            try:
+            try:  # Rekognition: the new face first, then the photo's older ones go
                 face_ids = collection.enroll(name, picture, source)
-                if not face_ids:
-                    raise BadMedia(f"no face found in {source} to enrol as {name!r}")
             except BadMedia:
-                if replaced and rematch:
+                if collection.remove_source(source) and rematch:
                     self.rematch(person=name)
                 raise
+            replaced = collection.remove_source(source, keep=face_ids)
+        if not face_ids:
+            if replaced and rematch:
+                self.rematch(person=name)
+            raise BadMedia(f"no face found in {source} to enrol as {name!r}")
         log.info("person enrolled", extra={"person": name, "source": source, "faces": len(face_ids)})
         return Enrolment(name, source, list(face_ids), self.rematch() if rematch else Rematch())
 
@@ -164,7 +188,8 @@ class People:
                 result = self.enroll(name, picture, source, rematch=False)
                 results.append({"name": result.name, "image": source, "face_ids": result.face_ids})
                 enrolled += 1
-            except (BadMedia, ObjectNotFound) as e:
+            except (BadMedia, ObjectNotFound, TransientError, ConfigurationError) as e:
+                # one photo that cannot be read or enrolled (gone, a FIFO, no face, a bad name) stops no other
                 results.append({"name": " ".join(name.split()), "image": source, "error": str(e)})
         report = self.rematch() if enrolled else Rematch()
         return {"results": results, "enrolled": enrolled, "failed": len(photos) - enrolled, **report.to_dict()}
@@ -209,7 +234,12 @@ class People:
     def remove_source(self, source: str, person: str | None = None) -> dict[str, Any]:
         """Forget the faces enrolled from one photo; files named only through it lose the name."""
         removed = self.collection.remove_source(source)
-        report = self.rematch(person=person) if removed else Rematch()
+        if removed or (person and not self.remembers):
+            # nothing removed may be a redelivery after a kill between the removal and the re-match: with
+            # Rekognition, which keeps no note of what is owed, the documents naming the person are checked again
+            report = self.rematch(person=person)
+        else:
+            report = self.finish_pending() or Rematch()
         return {"source": source, "faces_removed": removed, **report.to_dict()}
 
     def list_people(self) -> dict[str, int]:
@@ -244,10 +274,9 @@ class People:
         try:
             enrolment = self.enroll(name, picture, source)
         except BadMedia as e:
-            # the photo at this key no longer shows a face: what it enrolled before goes, as for an unreadable one
-            # (Rekognition's enroll took the old faces away before it tried)
-            calls = self.remove_source(source, person=name)["api_calls"] if self.remembers else 0
-            return self._refused(ref, doc_id, e, calls)
+            return self._refused(ref, doc_id, e, 0)
+        except ConfigurationError as e:  # the folder's name is not a name a person can have: say why, once
+            return self._refused(ref, doc_id, BadMedia(str(e)), 0)
         calls = 1 + enrolment.rematch.api_calls if not self.remembers else 0
         return Outcome(ENROLLED, ref, doc_id, api_calls=calls, faces=len(enrolment.face_ids))
 
@@ -263,6 +292,12 @@ class People:
         collection cannot re-match cheaply (Rekognition); the name leaves them whatever happens."""
         report = Rematch()
         cheap = self.remembers
+        # changes the collection noted but whose re-match never finished (a kill, Ctrl-C): finished now as well
+        pending = self.collection.pending_rematch() if hasattr(self.collection, "pending_rematch") else None
+        if pending is None and hasattr(self.collection, "note_rematch"):
+            self.collection.note_rematch()  # so that this re-match, too, is finished by the next one if interrupted
+            pending = self.collection.pending_rematch()
+        removed = ({person} if person else set()) | (pending[1] if pending else set())
         # the local collection matches every remembered face in one pass; documents then only look theirs up
         self._remembered_matches = self.collection.all_matches() if hasattr(self.collection, "all_matches") else None
         for doc in list(self._documents()):
@@ -271,17 +306,25 @@ class People:
             if person is not None and not cheap and person not in (doc.get("people") or []):
                 continue
             report.documents_checked += 1
-            changed, skipped, calls = self._update_document(doc, person)
+            changed, skipped, calls = self._update_document(doc, removed)
             report.documents_updated += changed
             report.documents_skipped += skipped
             report.api_calls += calls
         self._remembered_matches = None
         if report.documents_updated:
             self.pipeline.index.refresh()
+        if pending is not None:
+            self.collection.rematch_done(pending[0])
         log.info("documents re-matched", extra=report.to_dict())
         return report
 
-    def _update_document(self, listed: dict[str, Any], removed_person: str | None) -> tuple[int, int, int]:
+    def finish_pending(self) -> Rematch | None:
+        """Finish a re-match an interrupted change left owed; None when the documents already follow."""
+        if hasattr(self.collection, "pending_rematch") and self.collection.pending_rematch() is not None:
+            return self.rematch()
+        return None
+
+    def _update_document(self, listed: dict[str, Any], removed: set[str]) -> tuple[int, int, int]:
         """(updated 0/1, skipped 0/1, api calls) for one document, written with compare-and-set. The listed copy
         decides whether anything changes; only then is the document read with its version and written."""
         matches_cache: dict[str, tuple[list[FaceMatch | None] | None, int]] = {}
@@ -293,7 +336,7 @@ class People:
                 matches_cache[key] = self._matches_for(doc)
                 calls += matches_cache[key][1]
             matches = matches_cache[key][0]
-            fields = _rematched_fields(doc, matches, removed_person)
+            fields = _rematched_fields(doc, matches, removed)
             skipped = int(matches is None)
             if fields is None:
                 return 0, skipped, calls
@@ -413,6 +456,7 @@ class People:
     def name_cluster(self, cluster_id: str, name: str) -> dict[str, Any]:
         """Enrol the faces of an unnamed cluster as `name`; every file they are in follows."""
         collection = self._needs_memory("naming a cluster")
+        name = check_person_name(name)
         from mediaindex.adapters.faces.local import cluster_name, parse_cluster
 
         wanted = cluster_name(parse_cluster(cluster_id))
@@ -445,15 +489,15 @@ class People:
 
 
 def _rematched_fields(
-    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed_person: str | None
+    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed: set[str]
 ) -> dict[str, Any] | None:
     """The faces, people (and video timeline) of `doc` after matching again; None when nothing changes."""
     faces = [dict(f) for f in doc["faces"]]
     if matches is None:
-        if removed_person is None:
+        if not removed:
             return None
-        for face in faces:  # cannot match again: at least take the forgotten name out
-            if face.get("person") == removed_person:
+        for face in faces:  # cannot match again: at least take the forgotten names out
+            if face.get("person") in removed:
                 face.update(person=None, face_id=None, similarity=None)
     else:
         for face, match in zip(faces, matches):

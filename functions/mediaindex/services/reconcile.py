@@ -97,7 +97,7 @@ class Reconcile:
         for page in self.source.pages(None):
             report.listed += len(page)
             for item in page:
-                doc = known.pop(item.info.ref.key, None)
+                doc = known.pop(docs.storable_text(item.info.ref.key), None)  # as the document holds the key
                 if (item.storage_class or "") in ARCHIVED_CLASSES:
                     continue  # cannot be read without a restore; an existing document stays as it is
                 if doc is None:

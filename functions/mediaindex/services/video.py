@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 # Videos above this size are refused (the pipeline holds the file in memory): 2 GiB fits a 3 GB Lambda.
 DEFAULT_MAX_VIDEO_BYTES = 2 * 1024**3
+DEFAULT_MAX_VIDEO_SECONDS = 6 * 3600.0
 # At most this many unnamed faces go into the document (known people's faces are always kept, one each).
 MAX_UNNAMED_FACES = 10
 # Two unnamed faces whose vectors reach the match similarity in their space (domain/face_vectors.py) are one
@@ -388,6 +389,7 @@ class VideoIndexer:
         time_left: Callable[[], float] | None = None,
         window_samples: int = WINDOW_SAMPLES,
         follow_frames: int = DEFAULT_FOLLOW_FRAMES,
+        max_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
     ) -> None:
         if not interval or interval <= 0:
             raise ConfigurationError(f"video interval must be a positive number of seconds, not {interval!r}")
@@ -403,6 +405,9 @@ class VideoIndexer:
         if follow_frames < 0:
             raise ConfigurationError(f"video follow frames must be 0 or more, not {follow_frames!r}")
         self.follow_frames = int(follow_frames)
+        if not max_seconds or max_seconds <= 0:
+            raise ConfigurationError(f"MEDIAINDEX_MAX_VIDEO_SECONDS must be a positive number, not {max_seconds!r}")
+        self.max_seconds = float(max_seconds)
 
     # -- one file ----------------------------------------------------------------------------------------------------
     def __call__(self, obj: StoredObject) -> tuple[dict[str, Any], int]:
@@ -419,6 +424,12 @@ class VideoIndexer:
             collection.remember(sha, faces)  # in the document's order, so known people can be re-matched later
         return timeline.to_fields(), timeline.api_calls
 
+    def _check_duration(self, duration: float) -> None:
+        # A header may declare anything (838 bytes claiming 347 days): the work is bounded before it starts
+        if duration > self.max_seconds:
+            raise MediaTooLarge(f"video declares {duration:,.0f} s, above the limit of {self.max_seconds:,.0f} s "
+                                "(MEDIAINDEX_MAX_VIDEO_SECONDS)")
+
     def _state_key(self, sha: str) -> str:
         return (f"video:{sha}:{self.pipeline.analyzer.name}:{self.interval:g}:{self.skip_threshold:g}"
                 f":{self.follow_frames}")
@@ -431,6 +442,7 @@ class VideoIndexer:
             return self.analyze_window(source, 0.0, None)
         assert self.state_store is not None and state_key is not None and self.time_left is not None
         with VideoReader(source, self.max_pixels) as reader:
+            self._check_duration(reader.info.duration)
             if reader.info.duration <= 0:  # no duration to cut into windows (some MPEG-TS): one pass
                 return self.analyze_window(source, 0.0, None)
         saved = self.state_store.get(state_key)
@@ -467,6 +479,7 @@ class VideoIndexer:
         follow = self.follow_frames if isinstance(analyzer, FaceAnalyzer) else 0
         with VideoReader(source, self.max_pixels) as reader:
             info = reader.info
+            self._check_duration(info.duration)
             timeline = Timeline(interval=self.interval, duration=info.duration, start=start, info={
                 "width": info.width, "height": info.height, "fps": info.fps, "codec": info.codec,
                 "taken_at": info.creation_time, "camera": info.camera, "location": info.location,
@@ -476,7 +489,11 @@ class VideoIndexer:
                 timeline.carry = dict(previous.carry)
                 last_thumb = thumb_from_bytes(base64.b64decode(previous.carry["thumb"]))
             last_frame_time = None
-            for sample in reader.samples(self.interval, start, end, self.skip_threshold, last_thumb, follow=follow):
+            sample_end = end
+            if info.duration <= 0:  # no duration in the header: the frames tell, and may not run on past the limit
+                sample_end = self.max_seconds if end is None else min(end, self.max_seconds)
+            for sample in reader.samples(self.interval, start, sample_end, self.skip_threshold, last_thumb,
+                                         follow=follow):
                 last_frame_time = sample.frame_time
                 if sample.skipped:
                     timeline.add_skipped(sample.time)
@@ -528,4 +545,5 @@ def make_video_indexer(settings: Settings, pipeline: Any) -> VideoIndexer:
         max_pixels=settings.max_pixels,
         state_store=DynamoVideoStateStore(table) if table else None,
         follow_frames=settings.video_follow_frames,
+        max_seconds=settings.max_video_seconds,
     )

@@ -33,7 +33,7 @@ import numpy as np
 
 from mediaindex.config import Settings
 from mediaindex.domain import face_vectors
-from mediaindex.domain.errors import BadMedia, ConfigurationError
+from mediaindex.domain.errors import BadMedia, ConfigurationError, TransientError
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS remembered (
     UNIQUE (content_sha256, face_index)
 );
 CREATE INDEX IF NOT EXISTS remembered_cluster ON remembered(cluster);
+CREATE TABLE IF NOT EXISTS pending_rematch (
+    id INTEGER PRIMARY KEY,
+    person TEXT
+);
 """
 # Files made before vectors knew their model hold dlib's vectors only: the new column says so for their rows.
 _MIGRATIONS = (
@@ -260,7 +264,10 @@ class LocalFaceCollection:
             new_ids: list[int] = []
             new_refs: list[FaceRef] = []
             new_vectors: list[np.ndarray] = []
-            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:  # locked by another process past the timeout: a passing fault
+                raise TransientError(f"the face collection {self.path} is busy ({e}); the file is indexed again on the next run") from None
             try:
                 replaced: set[str] = set()
                 for sha, index, box, embedding in rows:
@@ -428,39 +435,74 @@ class LocalFaceCollection:
 
     def enroll_embeddings(self, name: str, embeddings: Iterable[Sequence[float]], source: str,
                           replace_source: bool = False) -> list[str]:
-        """Enrol vectors of our space; with `replace_source`, the faces enrolled before from `source` (of any
-        model) go in the same transaction, so a kill at any moment leaves either the old faces or the new."""
-        name = _check_name(name)
+        """Enrol vectors of our space; with `replace_source`, what `source` enrolled before goes in the same
+        transaction (replace_source())."""
+        if replace_source:
+            return self.replace_source(name, source, embeddings)
+        return self._change(None, (), _check_name(name), embeddings, source)[1]
+
+    def replace_source(self, name: str, source: str, embeddings: Iterable[Sequence[float]]) -> list[str]:
+        """The faces enrolled from `source` (of any model) become these (none: the photo is forgotten), in one
+        transaction, so an interruption leaves either the old faces or the new ones, never neither."""
+        return self._change("source = ?", (source,), _check_name(name), embeddings, source)[1]
+
+    def remove_source(self, source: str) -> int:
+        return self._change("source = ?", (source,))[0]
+
+    def remove_person(self, name: str) -> int:
+        return self._change("person = ?", (name,))[0]
+
+    def _change(
+        self, where: str | None, params: tuple[Any, ...], name: str | None = None,
+        embeddings: Iterable[Sequence[float]] = (), source: str = "",
+    ) -> tuple[int, list[str]]:
+        """Delete the enrolled faces `where` holds, add `embeddings` as `name` (vectors of our space), and note that
+        the documents must be matched again (with the names that lost faces), all in one transaction: a kill at any
+        point leaves the collection as it was or as it is meant to be, and a pending re-match that the next one
+        finishes."""
         vectors = [_vector(e, self.space) for e in embeddings]
         face_ids = [str(uuid.uuid4()) for _ in vectors]
         with self._lock:
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
-                if replace_source:
-                    db.execute("DELETE FROM enrolled WHERE source = ?", (source,))
+                removed, losing = 0, []
+                if where is not None:
+                    losing = [r[0] for r in db.execute(f"SELECT DISTINCT person FROM enrolled WHERE {where}", params)]
+                    removed = db.execute(f"DELETE FROM enrolled WHERE {where}", params).rowcount
                 db.executemany(
                     "INSERT INTO enrolled (face_id, person, source, embedding, model) VALUES (?, ?, ?, ?, ?)",
                     [(fid, name, source, v.tobytes(), self.space.id) for fid, v in zip(face_ids, vectors)],
                 )
+                if removed or face_ids:
+                    names = [p for p in losing if p != name] or [None]
+                    db.executemany("INSERT INTO pending_rematch (person) VALUES (?)", [(p,) for p in names])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            self._enrolled = None
-        return face_ids
+            finally:
+                self._enrolled = None
+        return removed, face_ids
 
-    def remove_source(self, source: str) -> int:
-        return self._delete("DELETE FROM enrolled WHERE source = ?", (source,))
-
-    def remove_person(self, name: str) -> int:
-        return self._delete("DELETE FROM enrolled WHERE person = ?", (name,))
-
-    def _delete(self, sql: str, params: tuple[Any, ...]) -> int:
+    # ---- re-matches owed to the documents ------------------------------------------------------------------------
+    def pending_rematch(self) -> tuple[int, set[str]] | None:
+        """(last change noted, names that lost faces) when the documents may not follow the collection yet."""
         with self._lock:
-            removed = self.db.execute(sql, params).rowcount
-            self._enrolled = None
-            return removed
+            rows = self.db.execute("SELECT id, person FROM pending_rematch ORDER BY id").fetchall()
+        if not rows:
+            return None
+        return rows[-1][0], {r[1] for r in rows if r[1]}
+
+    def note_rematch(self) -> None:
+        """Note that the documents owe a re-match (one asked for by hand: it is then finished if interrupted)."""
+        with self._lock:
+            self.db.execute("INSERT INTO pending_rematch (person) VALUES (NULL)")
+
+    def rematch_done(self, upto: int) -> None:
+        """The documents follow every change noted up to `upto` (later ones stay owed)."""
+        with self._lock:
+            self.db.execute("DELETE FROM pending_rematch WHERE id <= ?", (upto,))
 
     def list_people(self) -> dict[str, int]:
         with self._lock:

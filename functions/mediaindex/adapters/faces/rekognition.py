@@ -269,11 +269,14 @@ class RekognitionFaceCollection:
         log.info("face enrolled", extra={"person": name, "faces": len(face_ids), "collection": self.collection_id})
         return face_ids
 
-    def remove_source(self, source: str) -> int:
-        """Delete the faces enrolled from `source`; how many were deleted."""
-        wanted = source_hash(source)
+    def remove_source(self, source: str, keep: Iterable[str] = ()) -> int:
+        """Delete the faces enrolled from `source` except those in `keep` (just enrolled from it again); how many
+        were deleted."""
+        wanted, kept = source_hash(source), set(keep)
         return self._delete(
-            f["FaceId"] for f in self._faces() if (parse_external_image_id(f.get("ExternalImageId") or "") or ("", ""))[1] == wanted
+            f["FaceId"] for f in self._faces()
+            if (parse_external_image_id(f.get("ExternalImageId") or "") or ("", ""))[1] == wanted
+            and f["FaceId"] not in kept
         )
 
     def remove_person(self, name: str) -> int:

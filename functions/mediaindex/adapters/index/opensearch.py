@@ -219,7 +219,36 @@ class OpenSearchIndex:
         """Is the index there (its alias)? A reader with read-only access asks this instead of ensure_ready."""
         return bool(self._call(self.client.indices.exists_alias, name=self.name))
 
+    def check_server(self) -> None:
+        """Raise a ConfigurationError when the URL does not lead to OpenSearch (a web page, another service), so
+        the user hears that instead of a stray HTTP error. Only asked after something failed or was missing."""
+        try:
+            info = self.client.info()
+            ok = isinstance(info, dict) and isinstance(info.get("version"), dict) and "number" in info["version"]
+            why = "" if ok else f"it answered {str(info)[:80]!r}"
+        except os_errors.ConnectionError:
+            return  # unreachable (down, or a wrong port): the caller's TransientError says so, and it may pass
+        except os_errors.TransportError as e:
+            status = e.status_code if isinstance(e.status_code, int) else 0
+            if status in (401, 403, 429) or status >= 500:
+                return  # credentials (which _call names), or a cluster busy or down: a passing fault, retried
+            ok, why = False, f"HTTP {e.status_code}"
+        except Exception as e:  # noqa: BLE001 - any other answer (HTML, not JSON) means it is not OpenSearch
+            ok, why = False, f"{type(e).__name__}: {str(e)[:120]}"
+        if not ok:
+            hosts = ", ".join(f"{h.get('host')}:{h.get('port')}" if isinstance(h, dict) else str(h)
+                              for h in self.client.transport.hosts)
+            raise ConfigurationError(f"MEDIAINDEX_INDEX: the server at {hosts} does not answer as OpenSearch ({why}): "
+                                     "check the URL and port")
+
     def ensure_ready(self) -> None:
+        try:
+            self._ensure_ready()
+        except (TransientError, os_errors.TransportError, os_errors.SerializationError):
+            self.check_server()
+            raise
+
+    def _ensure_ready(self) -> None:
         """Create `<name>-v<N>` with the mapping and the alias `<name>` in one request. Safe when several
         processes race: whoever loses sees the index exist and only makes sure the alias points at it."""
         indices = self.client.indices
@@ -362,7 +391,10 @@ class OpenSearchIndex:
         aggs = {name: self._facet_agg(name, query.facet_size) for name in query.facets}
         if aggs:
             body["aggs"] = aggs
-        result = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])
+        try:
+            result = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])
+        except os_errors.RequestError as e:  # a 400: the query, not the cluster, is at fault (a clear error, not a trace)
+            raise ValueError(f"OpenSearch refused the query: {str(e.info)[:300] if e.info else e.error}") from None
         facets = {
             name: {b["key"]: b["doc_count"] for b in result["aggregations"][name]["buckets"]}
             for name in query.facets

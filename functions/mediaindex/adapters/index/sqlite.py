@@ -77,8 +77,9 @@ def _only_statuses(expr: Expr) -> list[str] | None:
 
 
 class SqliteIndex:
-    def __init__(self, path: str, name: str = "media", busy_timeout: float = 60.0) -> None:
+    def __init__(self, path: str, name: str = "media", busy_timeout: float = 60.0, create: bool = True) -> None:
         self.path = str(path)
+        self.create = create  # False (search, stats, serve): a missing file is "no index here", not a new one
         self.name = common.check_name(name)
         self.busy_timeout = busy_timeout
         self._memory = self.path in (":memory:", "")
@@ -97,16 +98,68 @@ class SqliteIndex:
 
     # ---- connections and transactions ----------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        if self.path not in (":memory:", "") and os.path.dirname(self.path):
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=not self._memory,
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         if not self._memory:
-            conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+            self._check_file()
+        try:
+            if not self._memory and os.path.dirname(self.path):
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=not self._memory,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            if not self._memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise TransientError(f"SQLite index {self.path} is busy: {e}") from e
+            raise self._unusable(e) from None
+        except (sqlite3.DatabaseError, OSError) as e:
+            raise self._unusable(e) from None
         return conn
+
+    def _check_file(self) -> None:
+        """Say what is wrong with the index file before SQLite does it obscurely (or, for a truncated file, only
+        when a query reaches the missing pages): a folder, no file where one must be, or not a whole database."""
+        if os.path.isdir(self.path):
+            raise ConfigurationError(f"MEDIAINDEX_INDEX: the SQLite index {self.path} is a folder; name a file in it, "
+                                     f"e.g. sqlite:///{os.path.join(os.path.abspath(self.path), 'index.db')}")
+        if not os.path.exists(self.path):
+            if not self.create:
+                raise ConfigurationError(
+                    f"no index at {self.path}: index some files first (`mediaindex index PATH`), or point "
+                    "MEDIAINDEX_INDEX (or MEDIAINDEX_HOME) at the index"
+                )
+            return
+        try:
+            with open(self.path, "rb") as f:
+                header = f.read(100)
+                size = os.fstat(f.fileno()).st_size
+        except OSError as e:
+            raise self._unusable(e) from None
+        if size == 0:
+            return  # an empty file is an empty database
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            raise self._unusable("not an SQLite database")
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        pages = int.from_bytes(header[28:32], "big")
+        # the page count in the header holds when its change counter matches (SQLite's own rule)
+        if header[24:28] == header[92:96] and pages * page_size > size:
+            raise self._unusable(f"truncated: {size:,} bytes of the {pages * page_size:,} its header declares")
+
+    def _unusable(self, error: Any) -> ConfigurationError:
+        text = str(error)
+        if isinstance(error, (sqlite3.DatabaseError, str)) and not any(
+                w in text for w in ("unable to open", "readonly", "read-only", "permission")):
+            return ConfigurationError(
+                f"the index {self.path} is damaged ({text}): move it aside and run `mediaindex index PATH...` "
+                "again to rebuild it from the files (known people stay in faces.db)"
+            )
+        return ConfigurationError(
+            f"cannot open or write the index {self.path} ({text}): check that MEDIAINDEX_HOME (or the folder of "
+            "MEDIAINDEX_INDEX) exists and is writable"
+        )
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -132,7 +185,13 @@ class SqliteIndex:
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
                 raise TransientError(f"SQLite index {self.path} is busy: {e}") from e
+            if any(w in str(e) for w in ("readonly", "unable to open", "disk I/O")):
+                raise self._unusable(e) from None
             raise
+        except sqlite3.DatabaseError as e:  # "database disk image is malformed", "file is not a database"
+            if isinstance(e, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+                raise
+            raise self._unusable(e) from None
 
     @contextmanager
     def _write(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:

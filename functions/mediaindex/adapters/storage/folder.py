@@ -7,11 +7,12 @@ listing alone, without reading it.
 from __future__ import annotations
 
 import os
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from mediaindex.domain.errors import ConfigurationError, MediaTooLarge, ObjectNotFound, TransientError
+from mediaindex.domain.errors import ConfigurationError, MediaTooLarge, ObjectNotFound, TransientError, UnsupportedMedia
 from mediaindex.ports import ObjectInfo, ObjectRef, StoredObject
 
 LOCAL_BUCKET = ""
@@ -25,6 +26,49 @@ def ref_for(path: str | os.PathLike[str]) -> ObjectRef:
     return ObjectRef(LOCAL_BUCKET, str(Path(path).expanduser().absolute()))
 
 
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+_CHUNK = 1 << 20
+
+
+def read_regular_file(path: str | os.PathLike[str], limit: int) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file (symbolic links followed), at most `limit` of them. Anything else is refused
+    before it is opened: a FIFO would block the open for ever and /dev/zero never ends. The size is counted while
+    reading rather than trusted from st_size (a device says 0, a growing file says less than it holds)."""
+    shown = os.fsdecode(path)
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ObjectNotFound(f"{shown} is a folder now: the file is gone")
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((what for test, what in _KINDS if test(st.st_mode)), "not a regular file")
+            raise UnsupportedMedia(f"{kind}, not a regular file: only regular files are read")
+        if st.st_size > limit:
+            raise MediaTooLarge(f"file is {st.st_size:,} bytes, above the {limit:,}-byte limit")
+        # O_NONBLOCK: if a FIFO took the file's place since the stat, the open returns instead of waiting
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb", buffering=0) as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsupportedMedia("not a regular file: only regular files are read")
+            parts, total = [], 0
+            while True:
+                part = f.read(min(_CHUNK, limit + 1 - total))
+                if not part:
+                    break
+                parts.append(part)
+                total += len(part)
+                if total > limit:
+                    raise MediaTooLarge(f"file holds more than the {limit:,}-byte limit")
+    except (FileNotFoundError, NotADirectoryError):
+        raise ObjectNotFound(f"{shown} does not exist") from None
+    except PermissionError:
+        raise ConfigurationError(f"no permission to read {shown}: check the file's permissions") from None
+    except OSError as e:
+        raise TransientError(f"cannot read {shown}: {e}") from None
+    return b"".join(parts), st
+
+
 def fingerprint(st: os.stat_result) -> str:
     return f"{st.st_mtime_ns:x}-{st.st_size:x}"
 
@@ -34,23 +78,17 @@ def _iso(ts: float) -> str:
 
 
 class FolderStorage:
-    def __init__(self, max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> None:
+    def __init__(self, max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES, limit_setting: str | None = None) -> None:
         self.max_object_bytes = max_object_bytes
+        self.limit_setting = limit_setting  # the setting that gave the limit, named when a file is refused
 
     def read(self, ref: ObjectRef) -> StoredObject:
-        path = Path(ref.key)
         try:
-            with path.open("rb") as f:
-                st = os.fstat(f.fileno())
-                if st.st_size > self.max_object_bytes:
-                    raise MediaTooLarge(f"file is {st.st_size:,} bytes, above the {self.max_object_bytes:,}-byte limit")
-                data = f.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise ObjectNotFound(f"{path} does not exist") from None
-        except PermissionError:
-            raise ConfigurationError(f"no permission to read {path}: check the file's permissions") from None
-        except OSError as e:
-            raise TransientError(f"cannot read {path}: {e}") from None
+            data, st = read_regular_file(ref.key, self.max_object_bytes)
+        except MediaTooLarge as e:
+            if self.limit_setting:
+                raise MediaTooLarge(f"{e} ({self.limit_setting})") from None
+            raise
         return StoredObject(
             ref=ref, data=data, size=len(data), etag=fingerprint(st), content_type=None,
             last_modified=_iso(st.st_mtime),
@@ -69,7 +107,7 @@ class FolderStorage:
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every file under `prefix` (a file or a folder), recursively, in a stable order; hidden files skipped."""
         root = Path(prefix or ".").expanduser().absolute()
-        if root.is_file():
+        if root.exists() and not root.is_dir():  # one file (a FIFO or device too: its document says why not read)
             info = self.stat(ObjectRef(LOCAL_BUCKET, str(root)))
             if info:
                 yield info

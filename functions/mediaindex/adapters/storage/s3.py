@@ -26,6 +26,7 @@ class S3Storage:
     def __init__(self, client: Any = None, max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES) -> None:
         self._client = client
         self.max_object_bytes = max_object_bytes
+        self._buckets_seen: set[str] = set()  # known to exist
 
     @property
     def client(self) -> Any:
@@ -42,9 +43,12 @@ class S3Storage:
             # IfMatch: if the object is overwritten between HEAD and GET we fail and retry rather than mixing them
             kwargs = {"IfMatch": head["ETag"]} if head.get("ETag") else {}
             response = self.client.get_object(Bucket=ref.bucket, Key=ref.key, **kwargs)
-            data = response["Body"].read()
+            # never more than the limit, whatever HEAD said: the object may have grown since
+            data = response["Body"].read(self.max_object_bytes + 1)
+            if len(data) > self.max_object_bytes:
+                raise MediaTooLarge(f"object holds more than the {self.max_object_bytes:,}-byte limit")
         except ClientError as e:
-            raise _translate(e, ref) from None
+            raise self._checked(_translate(e, ref), ref) from None
         except BotoCoreError as e:
             raise TransientError(f"S3 read of s3://{ref.bucket}/{ref.key} failed: {e}") from None
         modified = response.get("LastModified")
@@ -62,12 +66,29 @@ class S3Storage:
             self.client.head_object(Bucket=ref.bucket, Key=ref.key)
             return True
         except ClientError as e:
-            error = _translate(e, ref)
+            error = self._checked(_translate(e, ref), ref)
             if isinstance(error, ObjectNotFound):
                 return False
             raise error from None
         except BotoCoreError as e:
             raise TransientError(f"S3 HEAD of s3://{ref.bucket}/{ref.key} failed: {e}") from None
+
+    def _checked(self, error: Exception, ref: ObjectRef) -> Exception:
+        """A HEAD answers a bare 404 both for a missing key and for a missing bucket. A missing bucket is a
+        configuration error to say loudly, not a file gone (which is silently skipped): ask once per bucket."""
+        if not isinstance(error, ObjectNotFound) or ref.bucket in self._buckets_seen:
+            return error
+        try:
+            self.client.head_bucket(Bucket=ref.bucket)
+        except ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                return _no_bucket(ref.bucket)
+            return error  # 403 and the like: cannot tell, the key is taken as gone
+        except BotoCoreError:
+            return error
+        self._buckets_seen.add(ref.bucket)
+        return error
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -93,6 +114,8 @@ def _translate(error: ClientError, ref: ObjectRef) -> Exception:
         return ObjectNotFound(f"{where} does not exist")
     if code in ("PreconditionFailed", "412"):
         return TransientError(f"{where} changed while it was being read; will read again")
+    if code == "NoSuchBucket":
+        return _no_bucket(ref.bucket)
     if code in _ACCESS:
         return ConfigurationError(
             f"S3 refused access to {where} ({code}): check the bucket name, credentials and s3:GetObject permission"
@@ -100,3 +123,10 @@ def _translate(error: ClientError, ref: ObjectRef) -> Exception:
     if code in ("SlowDown", "Throttling", "RequestTimeout", "ServiceUnavailable", "InternalError") or (status or 0) >= 500:
         return TransientError(f"S3 is throttling or unavailable for {where} ({code})")
     return TransientError(f"S3 error for {where}: {code} {error}")
+
+
+def _no_bucket(bucket: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"S3 bucket {bucket!r} does not exist: check the bucket name (the event's, or MEDIAINDEX_MEDIA_BUCKET), "
+        "AWS_REGION and AWS_ENDPOINT_URL_S3"
+    )

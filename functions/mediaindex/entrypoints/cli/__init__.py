@@ -54,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ConfigurationError as e:
-        print(f"mediaindex: configuration: {e}", file=sys.stderr)
+        print(f"mediaindex: configuration: {_one_message(e)}", file=sys.stderr)
         return 2
     except MediaIndexError as e:
-        print(f"mediaindex: {e}", file=sys.stderr)
+        print(f"mediaindex: {_one_message(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("mediaindex: interrupted", file=sys.stderr)
@@ -68,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _one_message(error: Exception) -> str:
+    """The message with any name it quotes made safe for a terminal (a query's pointer lines stay lines)."""
+    from mediaindex.entrypoints.cli.common import shown
+
+    return "\n".join(shown(line) for line in str(error).split("\n"))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaindex.config import ALL_FEATURES
-from mediaindex.domain.errors import BadMedia, ConfigurationError
+from mediaindex.domain.errors import BadMedia, ConfigurationError, MediaIndexError
 from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
 
 
@@ -49,6 +49,7 @@ def _features(raw: str | None) -> tuple[str, ...] | None:
 
 def run(args: argparse.Namespace) -> int:
     from mediaindex import bootstrap
+    from mediaindex.adapters.storage.folder import DEFAULT_MAX_OBJECT_BYTES, read_regular_file
     from mediaindex.media.picture import Picture
 
     settings = settings_from(args).with_overrides(
@@ -62,10 +63,11 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            data = path.read_bytes()
-        except OSError as e:
+            data, _ = read_regular_file(path, DEFAULT_MAX_OBJECT_BYTES)  # a FIFO or /dev/zero is refused, not read
+        except (MediaIndexError, OSError) as e:
             failed += 1
-            _fail(args, results, path, "unreadable", f"cannot read the file: {e.strerror or e}")
+            code = e.code if isinstance(e, BadMedia) else "unreadable"
+            _fail(args, results, path, code, f"cannot read the file: {getattr(e, 'strerror', None) or e}")
             continue
         try:
             picture = Picture.from_bytes(data, max_pixels=settings.max_pixels)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 from mediaindex.config import Settings
+from mediaindex.domain.document import storable_text
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
@@ -30,5 +32,33 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    # always valid JSON in UTF-8: names whose bytes are not UTF-8 carry \xNN (json.dump escapes control characters)
+    json.dump(storable(value), sys.stdout, ensure_ascii=False, indent=2, default=lambda v: storable_text(str(v)))
     sys.stdout.write("\n")
+
+
+def storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {storable_text(str(k)): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
+
+
+# bidirectional overrides and isolates: they make a name read differently on a terminal than it is
+_BIDI = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+
+
+def shown(text: Any) -> str:
+    """A name (or a message quoting one) safe to print on a terminal: control characters (ESC sequences, newlines,
+    bells), bidi overrides and bytes that are not UTF-8 are written as escapes, so a file name cannot rewrite the
+    screen, split a line or pretend to be another name."""
+    out = []
+    for c in storable_text(str(text)):
+        if c in _BIDI or unicodedata.category(c) == "Cc":
+            out.append(f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return "".join(out)

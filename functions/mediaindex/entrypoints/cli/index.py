@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
 
 EPILOG = """\
 examples:
@@ -157,7 +157,7 @@ def print_summary(r: dict[str, Any], out: Any = None) -> None:
     if r["failures"]:
         w("failed files:")
         for f in r["failures"][:50]:
-            w(f"  {f['key']}: {f['reason']}")
+            w(f"  {shown(f['key'])}: {shown(f['reason'])}")
         more = r["failed"] + r["errors"] - min(50, len(r["failures"]))
         if more > 0:
             w(f"  ... and {more:,} more (mediaindex search --failed, or --json for all)")

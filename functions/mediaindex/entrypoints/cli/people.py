@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from mediaindex.adapters.storage.routing import RoutingStorage
-from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.domain.document import storable_text
+from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
 
 EXAMPLES = """\
 examples:
@@ -85,18 +86,22 @@ def build_people_service(args: argparse.Namespace) -> Any:
     pipeline = build_pipeline(settings, storage=RoutingStorage(), analyzer=LazyAnalyzer(settings))
     if pipeline.faces is None:
         raise ConfigurationError("no face collection is available for this analyzer (install the local extra)")
-    return build_people(settings, pipeline)
+    people = build_people(settings, pipeline)
+    people.finish_pending()  # a change an earlier run made but was stopped before its files followed
+    return people
 
 
 def read_picture(path: Path, max_pixels: int) -> Any:
     from mediaindex.media.picture import Picture
 
+    from mediaindex.adapters.storage.folder import DEFAULT_MAX_OBJECT_BYTES, read_regular_file
+
+    if path.expanduser().is_dir():
+        raise ConfigurationError(f"{path} is a folder: give image files")
     try:
-        data = path.expanduser().read_bytes()
-    except FileNotFoundError:
+        data, _ = read_regular_file(path.expanduser(), DEFAULT_MAX_OBJECT_BYTES)  # never a FIFO or a device
+    except ObjectNotFound:
         raise ObjectNotFound(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigurationError(f"{path} is a folder: give image files") from None
     return Picture.from_bytes(data, max_pixels)
 
 
@@ -212,16 +217,18 @@ def run_add(args: argparse.Namespace) -> int:
         photos = [(args.name, path) for path in args.images]
     people = build_people_service(args)
     limit = people.settings.max_pixels
-    batch = [(name, (lambda p=path: read_picture(p, limit)), str(path.expanduser().absolute())) for name, path in photos]
+    # a name's non-UTF-8 bytes as \xNN, as in keys
+    batch = [(name, (lambda p=path: read_picture(p, limit)), storable_text(str(path.expanduser().absolute())))
+             for name, path in photos]
     report = people.enroll_many(batch)
     if args.json:
         print_json(report)
     else:
         for r in report["results"]:
             if "error" in r:
-                print(f"{r['image']}: not enrolled: {r['error']}", file=sys.stderr)
+                print(f"{shown(r['image'])}: not enrolled: {shown(r['error'])}", file=sys.stderr)
             else:
-                print(f"{r['image']}: enrolled as {r['name']}")
+                print(f"{shown(r['image'])}: enrolled as {shown(r['name'])}")
         print(f"{report['enrolled']} photo(s) enrolled, {report['failed']} not; "
               f"{report['documents_updated']} indexed file(s) updated")
     return 1 if report["failed"] else 0
@@ -254,7 +261,8 @@ def print_re_embedding(report: dict[str, Any], always: bool = False) -> None:
         print(f"{len(report['re_embedded'])} enrolment photo(s) enrolled again with the face model "
               f"{report['face_model']}", file=sys.stderr)
     for item in report["cannot"]:
-        print(f"cannot enrol {item['name']} again from {item['source']}: {item['reason']}", file=sys.stderr)
+        print(f"cannot enrol {shown(item['name'])} again from {shown(item['source'])}: {shown(item['reason'])}",
+              file=sys.stderr)
     if always and report.get("remembered_faces_of_other_models"):
         print(f"{report['remembered_faces_of_other_models']} face(s) of indexed files were made by another model: "
               "`mediaindex index` on their folders analyses them again", file=sys.stderr)

@@ -11,7 +11,7 @@ from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.entrypoints.cli.backfill import direct_handler, make_progress, source_for
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
 from mediaindex.services import backfill as bf
 from mediaindex.services.reconcile import Reconcile, folder_prefix
 
@@ -98,7 +98,7 @@ class _NoAnalyzer:
 def print_report(r: dict[str, Any]) -> None:
     would = "would " if r["dry_run"] else ""
     for action in r["actions"]:
-        where = f"s3://{action['bucket']}/{action['key']}" if action["bucket"] else action["key"]
+        where = shown(f"s3://{action['bucket']}/{action['key']}" if action["bucket"] else action["key"])
         print(f"{would}{action['action']:<6} {action['reason']:<8} {where}")
     print(f"{r['source']}: {r['listed']:,} files, {r['documents']:,} documents; in sync {r['in_sync']:,}, "
           f"missing {r['missing']:,}, changed {r['changed']:,}, orphaned {r['orphaned']:,}", file=sys.stdout)

@@ -13,7 +13,7 @@ from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.query import FACETS, Query
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
 
 EPILOG = """\
 query syntax:
@@ -90,9 +90,12 @@ def run(args: argparse.Namespace) -> int:
 
     query = build_query(args)
     settings = settings_from(args)
-    index = bootstrap.build_index(settings)
+    index = bootstrap.build_index(settings, create=False)
     index.ensure_ready()
-    result = index.search(query)
+    try:
+        result = index.search(query)
+    except ValueError as e:  # what the backend refused of the query (the parser's limits catch the rest first)
+        raise ConfigurationError(f"search: {e}") from None
     warnings = unsupported(query, bootstrap.analyzer_capabilities(settings))
     for warning in warnings:  # an empty result would look like an answer; it is not one
         print(f"mediaindex: note: {warning}", file=sys.stderr)
@@ -113,9 +116,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def describe_hit(doc: dict[str, Any], label_count: int = 4) -> str:
-    where = f"{doc['bucket']}/{doc['key']}" if doc.get("bucket") else str(doc.get("key"))
+    where = shown(f"{doc['bucket']}/{doc['key']}" if doc.get("bucket") else doc.get("key"))
     if doc.get("status") == "failed":
-        return f"{where}  FAILED: {doc.get('error')}"
+        return f"{where}  FAILED: {shown(doc.get('error'))}"
     labels = sorted(doc.get("labels") or [], key=lambda label: -(label.get("confidence") or 0))[:label_count]
     parts = [", ".join(f"{label['name']} {label.get('confidence') or 0:.0f}%" for label in labels) or "no labels"]
     if doc.get("people"):

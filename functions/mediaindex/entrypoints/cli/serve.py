@@ -49,7 +49,7 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
     from mediaindex.api.media import FolderMedia, RoutedMedia, ThumbnailCache
     from mediaindex.bootstrap import analyzer_capabilities, build_index
 
-    index = index or build_index(settings)
+    index = index or build_index(settings, create=False)
     index.ensure_ready()
 
     def default_people() -> Any:

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from mediaindex.domain import document as docs
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
 
 EPILOG = """\
 examples:
@@ -55,11 +55,11 @@ def find(index: Any, key: str) -> dict[str, Any] | None:
 def run(args: argparse.Namespace) -> int:
     from mediaindex import bootstrap
 
-    index = bootstrap.build_index(settings_from(args))
+    index = bootstrap.build_index(settings_from(args), create=False)
     index.ensure_ready()
     doc = find(index, args.key)
     if doc is None:
-        print(f"mediaindex: {args.key} is not in the index (index it with: mediaindex index PATH)", file=sys.stderr)
+        print(f"mediaindex: {shown(args.key)} is not in the index (index it with: mediaindex index PATH)", file=sys.stderr)
         return 1
     if args.json:
         print_json(doc)
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def describe(doc: dict[str, Any]) -> str:
-    where = f"s3://{doc['bucket']}/{doc['key']}" if doc.get("bucket") else str(doc.get("key"))
+    where = shown(f"s3://{doc['bucket']}/{doc['key']}" if doc.get("bucket") else doc.get("key"))
     lines = [where, f"  status: {doc.get('status')}" + (f" ({doc['error']})" if doc.get("error") else "")]
     if doc.get("status") == "deleted":
         return "\n".join(lines + ["  the file was removed; this tombstone keeps a late event from bringing it back"])

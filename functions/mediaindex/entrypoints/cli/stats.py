@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
 
 EPILOG = """\
 examples:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from mediaindex import bootstrap
 
     settings = settings_from(args)
-    index = bootstrap.build_index(settings)
+    index = bootstrap.build_index(settings, create=False)
     index.ensure_ready()
     stats = dict(index.stats())
     stats["index"] = settings.resolved_index_url
@@ -50,5 +50,5 @@ def describe(s: dict[str, Any]) -> str:
                                " (enrol with: mediaindex people add NAME PHOTO...)"))
     if s.get("failures"):
         lines.append("latest failures:")
-        lines += [f"  {f['key']}: {f['error']}" for f in s["failures"]]
+        lines += [f"  {shown(f['key'])}: {shown(f['error'])}" for f in s["failures"]]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.entrypoints.cli.common import add_backend_options, settings_from
+from mediaindex.entrypoints.cli.common import storable, add_backend_options, settings_from, shown
 
 EPILOG = """\
 examples:
@@ -60,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
     def say(line: str, record: dict[str, Any]) -> None:
         if args.json:
-            print(json.dumps(record, ensure_ascii=False), flush=True)
+            print(json.dumps(storable(record), ensure_ascii=False), flush=True)
         else:
-            print(line, flush=True)
+            print(shown(line), flush=True)
 
     def on_outcome(outcome: Any, path: str, error: Exception | None) -> None:
         if error is not None:

@@ -77,3 +77,15 @@ def empty_index(request, tmp_path):
     else:
         clone = request.getfixturevalue("osmem_clone")
         yield opensearch_index(clone.url)
+
+
+@pytest.fixture(autouse=True)
+def _keep_mediaindex_log_level():
+    """`mediaindex index` run in-process quietens the package's loggers for the whole process (the test run):
+    every test gets the level back, so a later test that reads the logs is not left deaf."""
+    import logging
+
+    logger = logging.getLogger("mediaindex")
+    level = logger.level
+    yield
+    logger.setLevel(level)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import sqlite3
 import threading
 from collections import Counter
@@ -131,22 +132,30 @@ class SqliteIndex:
                     "MEDIAINDEX_INDEX (or MEDIAINDEX_HOME) at the index"
                 )
             return
-        try:
-            with open(self.path, "rb") as f:
-                header = f.read(100)
-                size = os.fstat(f.fileno()).st_size
-        except OSError as e:
-            raise self._unusable(e) from None
-        if size == 0:
-            return  # an empty file is an empty database
-        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-            raise self._unusable("not an SQLite database")
-        page_size = int.from_bytes(header[16:18], "big")
-        page_size = 65536 if page_size == 1 else page_size
-        pages = int.from_bytes(header[28:32], "big")
-        # the page count in the header holds when its change counter matches (SQLite's own rule)
-        if header[24:28] == header[92:96] and pages * page_size > size:
-            raise self._unusable(f"truncated: {size:,} bytes of the {pages * page_size:,} its header declares")
+        for attempt in range(3):
+            try:
+                with open(self.path, "rb") as f:
+                    header = f.read(100)
+                    size = os.fstat(f.fileno()).st_size
+            except OSError as e:
+                raise self._unusable(e) from None
+            if size == 0:
+                return  # an empty file is an empty database
+            if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+                raise self._unusable("not an SQLite database")
+            page_size = int.from_bytes(header[16:18], "big")
+            page_size = 65536 if page_size == 1 else page_size
+            pages = int.from_bytes(header[28:32], "big")
+            # the page count in the header holds when its change counter matches (SQLite's own rule)
+            if header[24:28] != header[92:96] or pages * page_size <= size:
+                return
+            # Another process may be checkpointing its write-ahead log into the file right now (the header is
+            # written before the file has grown): only a file that stays short, with no log pending, is truncated.
+            wal = f"{self.path}-wal"
+            if os.path.exists(wal) and os.path.getsize(wal) > 0:
+                return
+            time.sleep(0.05 * (attempt + 1))
+        raise self._unusable(f"truncated: {size:,} bytes of the {pages * page_size:,} its header declares")
 
     def _unusable(self, error: Any) -> ConfigurationError:
         text = str(error)

@@ -169,7 +169,7 @@ class Timeline:
             self.best_labels[label["name"]] = label
             return
         best, other = (label, known) if label["confidence"] > known["confidence"] else (known, label)
-        for key in ("parents", "categories", "aliases"):  # one frame may report more of them than another
+        for key in ("parents", "categories", "aliases", "broader"):  # one frame may report more of them than another
             best[key] = list(dict.fromkeys([*best.get(key, []), *other.get(key, [])]))
         self.best_labels[label["name"]] = best
 

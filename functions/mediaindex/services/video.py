@@ -12,7 +12,9 @@ models and Rekognition both work.
   faces at the same place are one track, and each track is matched once, on the mean of its embeddings
   (domain/face_tracks.py). A small face the detector misses in the sampled frame is found in the next, and a
   noisy single look does not decide who someone is. Rekognition has no such port: its faces are the sample's.
-- Timeline: for each person and each label, its segments [start, end) in seconds. A sample at t showing a name
+- Timeline: for each person and each label, its segments [start, end) in seconds, and for each face of the
+  document the spans it was seen in (`segments.faces`, by face index), so a face named later gets its segments
+  without analysing the video again. A sample at t showing a name
   makes [t, t + interval) (clipped to the duration); samples one after the other join into one segment.
 - The document gets the image fields (labels with each label's best confidence over the frames, label_names,
   faces: the best face of each known person plus at most MAX_UNNAMED_FACES distinct unnamed ones, people, ...)
@@ -154,11 +156,12 @@ class Timeline:
                 self.text.append(line.text)
         for label in labels:
             self._keep_label(asdict(label))
+        end = self._segment_end(t)
         for face in faces:
-            self._keep_face(_face_state(face))
+            # when each face was seen: a person named later (people rematch) gets these spans on the timeline
+            self._keep_face({**_face_state(face), "seen": [[t, end]]})
         people = sorted({f.person for f in faces if f.person})
         label_names = list(dict.fromkeys(label.name for label in labels))
-        end = self._segment_end(t)
         _add_presence(self.people, people, t, end)
         _add_presence(self.labels, label_names, t, end)
         self.carry = {"thumb": base64.b64encode(thumb).decode("ascii"), "people": people, "labels": label_names}
@@ -177,6 +180,8 @@ class Timeline:
         person = face.get("person")
         if person:
             known = self.named_faces.get(person)
+            if known is not None:
+                face["seen"] = known["seen"] = _union(known.get("seen"), face.get("seen"))
             if known is None or _named_rank(face) > _named_rank(known):
                 self.named_faces[person] = face
         else:
@@ -231,6 +236,14 @@ class Timeline:
         named = [self.named_faces[p] for p in sorted(self.named_faces)]
         return [_face_from_state(f) for f in named + self.unnamed_faces]
 
+    def _face_segments(self) -> list[dict[str, Any]]:
+        """When each of the document's faces (by its index in `faces`) was seen: what `people rematch` puts on the
+        timeline for a face named after the video was indexed."""
+        named = [self.named_faces[p] for p in sorted(self.named_faces)]
+        rows = [{"face": i, "start": round(start, 3), "end": round(end, 3)}
+                for i, face in enumerate(named + self.unnamed_faces) for start, end in face.get("seen") or []]
+        return sorted(rows, key=lambda r: (r["start"], r["face"]))
+
     def to_fields(self) -> dict[str, Any]:
         labels = sorted((_label_from_state(d) for d in self.best_labels.values()), key=lambda l: (-l.confidence, l.name))
         faces = self.faces()
@@ -260,7 +273,8 @@ class Timeline:
                 "frames_skipped": self.frames_skipped,
                 "frames_analysed": self.frames_analysed,
                 "frames_followed": self.frames_followed,
-                "segments": {"people": _segment_docs(self.people), "labels": _segment_docs(self.labels)},
+                "segments": {"people": _segment_docs(self.people), "labels": _segment_docs(self.labels),
+                             "faces": self._face_segments()},
             },
         }
 
@@ -284,14 +298,21 @@ def _distinct_unnamed(faces: list[dict[str, Any]]) -> list[dict[str, Any]]:
     kept: list[dict[str, Any]] = []
     for face in sorted(faces, key=lambda f: (-_area(f), -(f.get("confidence") or 0.0))):
         vector = face.get("embedding")
-        if vector is not None and any(
-            k.get("embedding") is not None and _distance(vector, k["embedding"]) < SAME_FACE_DISTANCE for k in kept
-        ):
+        same = vector is not None and next((
+            k for k in kept if k.get("embedding") is not None and _distance(vector, k["embedding"]) < SAME_FACE_DISTANCE
+        ), None)
+        if same:
+            same["seen"] = _union(same.get("seen"), face.get("seen"))  # the same person, seen at another time
             continue
         kept.append(face)
         if len(kept) >= MAX_UNNAMED_FACES:
             break
     return kept
+
+
+def _union(a: list[list[float]] | None, b: list[list[float]] | None) -> list[list[float]]:
+    """Two lists of [start, end) spans as one, sorted, touching spans joined."""
+    return merge_segments({"": a or []}, {"": b or []}).get("", [])
 
 
 def _distance(a: Sequence[float], b: Sequence[float]) -> float:
@@ -306,6 +327,7 @@ def _face_state(face: Face) -> dict[str, Any]:
 
 def _face_from_state(d: dict[str, Any]) -> Face:
     d = dict(d)
+    d.pop("seen", None)  # on the timeline (segments.faces), not in the face
     d["box"] = Box(**d["box"])
     d["emotions"] = [Emotion(**e) for e in d.get("emotions") or []]
     d["pose"] = Pose(**d["pose"]) if d.get("pose") else None

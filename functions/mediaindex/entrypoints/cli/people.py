@@ -203,7 +203,7 @@ def run_clusters(args: argparse.Namespace) -> int:
     for c in clusters:
         print(f"{c['cluster']}\t{len(c['files'])} file(s)")
         for f in c["files"][:10]:
-            print(f"    {f['key']}  (face {f['face_index']})")
+            print(f"    {f['key']}  (face {f['face_index'] + 1})")  # from 1, as show and the gallery
         if len(c["files"]) > 10:
             print(f"    ... {len(c['files']) - 10} more")
     return 0

@@ -14,6 +14,7 @@ from typing import Any
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.query import FACETS, Query
 from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.services import search as searching
 
 EPILOG = """\
 query syntax:
@@ -90,14 +91,17 @@ def run(args: argparse.Namespace) -> int:
     index = bootstrap.build_index(settings)
     index.ensure_ready()
     result = index.search(query)
+    suggested = searching.suggestions(index, query) if not result.total else None
     try:
         if args.json:
             out: dict[str, Any] = {"total": result.total, "hits": result.hits}
             if args.facets:
                 out["facets"] = result.facets
+            if suggested and (suggested["labels"] or suggested["people"]):
+                out["suggestions"] = suggested
             print_json(out)
         else:
-            print_hits(result, query)
+            print_hits(result, query, suggested=suggested)
         sys.stdout.flush()
     except BrokenPipeError:  # `mediaindex search dog | head`: the reader had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -137,18 +141,33 @@ def video_spans(doc: dict[str, Any], kind: str) -> dict[str, str]:
     return {name: "(" + ", ".join(spans) + ")" for name, spans in out.items()}
 
 
-def print_hits(result: Any, query: Query, out: Any = None) -> None:
+def print_hits(result: Any, query: Query, out: Any = None, suggested: dict[str, list[str]] | None = None) -> None:
     out = out or sys.stdout
+    reasons = searching.explain_hits(query, result.hits)
+    only_words = 0
     for doc in result.hits:
-        print(describe_hit(doc), file=out)
+        why = reasons.get(doc["id"])
+        # a plain word found only in the file name or the text: say so, facets (labels, people) do not count it
+        note = ""
+        if why and not {"label", "person", "face"} & set(why):
+            note = f"  (matched by its {' and '.join('text' if w == 'text' else w for w in why)} only)"
+            only_words += 1
+        print(describe_hit(doc) + note, file=out)
     shown = len(result.hits)
     if not result.total:
         print("no matches", file=out)
+        if suggested and (suggested["labels"] or suggested["people"]):
+            closest = [f"label {n}" for n in suggested["labels"]] + [f'person "{n}"' for n in suggested["people"]]
+            print("closest: " + ", ".join(closest), file=out)
+    elif query.limit == 0:
+        print(f"-- {result.total} match{'es' if result.total != 1 else ''}", file=out)
     else:
         first = query.offset + 1 if shown else query.offset
         more = "" if query.offset + shown >= result.total else f"; --offset {query.offset + shown} for more"
         print(f"-- {first}-{query.offset + shown} of {result.total} match{'es' if result.total != 1 else ''}{more}",
               file=out)
+    if only_words and result.facets:
+        print(f"({only_words} shown matched only by file name or text, which the label facets do not count)", file=out)
     for name, counts in result.facets.items():
         if counts:
             print(f"{name}: " + ", ".join(f"{value} ({n})" for value, n in counts.items()), file=out)

@@ -37,7 +37,7 @@ def photos(tmp_path, images_dir):
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
     """`mediaindex ARGS` in a subprocess (as a user runs it), from the repository root."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "functions")]), **(env or {})}
     return subprocess.run(
         [*MEDIAINDEX, *args], cwd=ROOT, env=full_env, capture_output=True,
         text=True, timeout=timeout, **kwargs,

@@ -9,6 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from mediaindex.config import Settings
+from mediaindex.domain.errors import ConfigurationError
+
+
+class UsageError(ConfigurationError):
+    """A command that cannot run as written (a query it cannot read, a port that is taken): exit status 2 like a
+    configuration problem, but told as what it is."""
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:

@@ -173,14 +173,20 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    listing = build_people_service(args).list_people()
+    from mediaindex.domain.query import Query
+
+    people = build_people_service(args)
+    listing = people.list_people()
+    # the files each person is in, as `stats` and search count them (enrolled faces are another number)
+    files = people.pipeline.index.search(Query(limit=0, facets=("people",), facet_size=10_000)).facets.get("people", {})
     if args.json:
-        print_json({"people": [{"name": n, "faces": c} for n, c in listing.items()]})
+        print_json({"people": [{"name": n, "faces": c, "files": files.get(n, 0)} for n, c in listing.items()]})
     elif not listing:
         print("nobody is enrolled yet: mediaindex people add NAME IMAGE...")
     else:
         for name, count in listing.items():
-            print(f"{name}\t{count} face{'s' if count != 1 else ''}")
+            n = files.get(name, 0)
+            print(f"{name}\t{count} enrolled face{'s' if count != 1 else ''}, in {n} indexed file{'s' if n != 1 else ''}")
     return 0
 
 

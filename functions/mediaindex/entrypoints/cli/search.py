@@ -11,9 +11,8 @@ import os
 import sys
 from typing import Any
 
-from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.query import FACETS, Query
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, print_json, settings_from
 from mediaindex.services import search as searching
 
 EPILOG = """\
@@ -80,7 +79,7 @@ def build_query(args: argparse.Namespace) -> Query:
             limit=args.limit, offset=args.offset, sort=args.sort, include_failed=args.failed, facets=args.facets,
         )
     except ValueError as e:  # ParseError included: its message points at the spot
-        raise ConfigurationError(f"search: {e}") from None
+        raise UsageError(f"search: {e}") from None
 
 
 def run(args: argparse.Namespace) -> int:

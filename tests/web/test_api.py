@@ -40,6 +40,18 @@ def test_search_finds_what_the_models_saw_with_facets(read_only, library):
     assert counts == sorted(counts, reverse=True)
 
 
+def test_people_by_a_word_plurals_suggestions_and_where_a_word_matched(read_only):
+    assert names(get(read_only, "/api/search?q=obama")) == {"obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg"}
+    assert names(get(read_only, "/api/search?q=person:bar+only:people")) == {"obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg"}
+    assert names(get(read_only, "/api/search?q=person:lin+person:obama")) == set()  # never in one file
+    assert names(get(read_only, "/api/search?q=dogs")) == {"n02110185_Siberian_husky.JPEG", "n02097474_Tibetan_terrier.JPEG"}
+    husky = get(read_only, "/api/search?q=husky").json()
+    assert [h["matched"] for h in husky["hits"]] == [["file name"]]  # the model said dog, the file name husky
+    missed = get(read_only, "/api/search?q=obamma").json()
+    assert missed["total"] == 0 and missed["suggestions"]["people"] == ["Barack Obama"]
+    assert "suggestions" not in get(read_only, "/api/search").json()
+
+
 def test_facet_filters_narrow_together(read_only):
     obama = get(read_only, "/api/search?person=Barack+Obama")
     assert names(obama) == {"obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg"}

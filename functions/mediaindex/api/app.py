@@ -22,6 +22,7 @@ from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
 from mediaindex.domain.query import FACETS, MAX_WINDOW, ParseError, Query
 from mediaindex.ports import Index, ObjectRef
+from mediaindex.services import search as searching
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +196,17 @@ def build_router(api: MediaApi, router: Router) -> Router:
         result = api.index.search(query)
         facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
                   for name, counts in result.facets.items()}
-        return Response.json({"total": result.total, "offset": offset, "limit": limit,
-                              "hits": [hit_summary(doc) for doc in result.hits], "facets": facets})
+        reasons = searching.explain_hits(query, result.hits)
+        hits = []
+        for doc in result.hits:
+            hit = hit_summary(doc)
+            if doc["id"] in reasons:  # where a plain word matched: the page says "file name only" beside facets
+                hit["matched"] = reasons[doc["id"]]
+            hits.append(hit)
+        body: dict[str, Any] = {"total": result.total, "offset": offset, "limit": limit, "hits": hits, "facets": facets}
+        if not result.total and query.where != Query().where:
+            body["suggestions"] = searching.suggestions(api.index, query)  # the closest labels and people
+        return Response.json(body)
 
     def stats(_: Request) -> Response:
         compute = getattr(api.index, "stats", None)

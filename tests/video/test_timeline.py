@@ -149,3 +149,14 @@ def test_each_face_keeps_when_it_was_seen():
     second.next_start = 6
     joined = first.merge(second).to_fields()["video"]["segments"]["faces"]
     assert joined == [{"face": 0, "start": 0.0, "end": 4.0}]
+
+
+def test_a_sample_between_the_regular_ones_ends_what_it_no_longer_shows():
+    tl = Timeline(interval=6, duration=12)
+    observe(tl, 0, labels=["Stage"], people=["Ada"])
+    observe(tl, 2.5, labels=["Stage"], people=["Bob"])  # a new shot: Ada is gone from 2.5 s
+    observe(tl, 6, labels=["Stage"], people=["Bob"])
+    tl.next_start = 12
+    fields = tl.to_fields()
+    assert segments(fields, "people") == [("Ada", 0.0, 2.5), ("Bob", 2.5, 12.0)]
+    assert segments(fields, "labels") == [("Stage", 0.0, 12.0)]

@@ -12,6 +12,9 @@ models and Rekognition both work.
   faces at the same place are one track, and each track is matched once, on the mean of its embeddings
   (domain/face_tracks.py). A small face the detector misses in the sampled frame is found in the next, and a
   noisy single look does not decide who someone is. Rekognition has no such port: its faces are the sample's.
+- Shots: the first frame of each new shot between two regular samples is a sample too (`shots`, on by default;
+  MEDIAINDEX_VIDEO_SHOTS=0 turns it off): a shot shorter than the interval, or the last one, is seen. A sample at
+  such a time ends the spans of what it no longer shows.
 - Timeline: for each person and each label, its segments [start, end) in seconds, and for each face of the
   document the spans it was seen in (`segments.faces`, by face index), so a face named later gets its segments
   without analysing the video again. A sample at t showing a name
@@ -89,6 +92,14 @@ def _add_presence(segments: Segments, names: Sequence[str], t: float, end: float
             spans.append([t, end])
 
 
+def _end_absent(segments: Segments, present: Sequence[str], t: float) -> None:
+    """A sample at t (a new shot between the regular samples) ends, at t, the spans of whoever it no longer shows."""
+    shown = set(present)
+    for name, spans in segments.items():
+        if name not in shown and spans and spans[-1][1] > t + _EPS and spans[-1][0] < t - _EPS:
+            spans[-1][1] = t
+
+
 def merge_segments(a: Segments, b: Segments) -> Segments:
     """Both timelines' segments; touching or overlapping ones become one."""
     out: Segments = {}
@@ -117,6 +128,7 @@ class Timeline:
     frames_skipped: int = 0
     frames_analysed: int = 0
     frames_followed: int = 0  # frames after the samples searched for faces (see "Following faces")
+    frames_at_shots: int = 0  # of frames_sampled, first frames of a new shot between the regular samples
     api_calls: int = 0
     people: Segments = field(default_factory=dict)
     labels: Segments = field(default_factory=dict)
@@ -140,6 +152,8 @@ class Timeline:
         self.frames_sampled += 1
         self.frames_skipped += 1
         end = self._segment_end(t)
+        _end_absent(self.people, self.carry.get("people", []), t)
+        _end_absent(self.labels, self.carry.get("labels", []), t)
         _add_presence(self.people, self.carry.get("people", []), t, end)
         _add_presence(self.labels, self.carry.get("labels", []), t, end)
 
@@ -162,6 +176,8 @@ class Timeline:
             self._keep_face({**_face_state(face), "seen": [[t, end]]})
         people = sorted({f.person for f in faces if f.person})
         label_names = list(dict.fromkeys(label.name for label in labels))
+        _end_absent(self.people, people, t)
+        _end_absent(self.labels, label_names, t)
         _add_presence(self.people, people, t, end)
         _add_presence(self.labels, label_names, t, end)
         self.carry = {"thumb": base64.b64encode(thumb).decode("ascii"), "people": people, "labels": label_names}
@@ -206,7 +222,8 @@ class Timeline:
         merged.duration = max(self.duration, later.duration)
         merged.next_start = later.next_start
         merged.info = self.info or later.info
-        for counter in ("frames_sampled", "frames_skipped", "frames_analysed", "frames_followed", "api_calls"):
+        for counter in ("frames_sampled", "frames_skipped", "frames_analysed", "frames_followed", "frames_at_shots",
+                        "api_calls"):
             setattr(merged, counter, getattr(self, counter) + getattr(later, counter))
         merged.people = merge_segments(self.people, later.people)
         merged.labels = merge_segments(self.labels, later.labels)
@@ -273,6 +290,7 @@ class Timeline:
                 "frames_skipped": self.frames_skipped,
                 "frames_analysed": self.frames_analysed,
                 "frames_followed": self.frames_followed,
+                "frames_at_shots": self.frames_at_shots,
                 "segments": {"people": _segment_docs(self.people), "labels": _segment_docs(self.labels),
                              "faces": self._face_segments()},
             },
@@ -408,6 +426,7 @@ class VideoIndexer:
         time_left: Callable[[], float] | None = None,
         window_samples: int = WINDOW_SAMPLES,
         follow_frames: int = DEFAULT_FOLLOW_FRAMES,
+        shots: bool = True,
     ) -> None:
         if not interval or interval <= 0:
             raise ConfigurationError(f"video interval must be a positive number of seconds, not {interval!r}")
@@ -423,6 +442,7 @@ class VideoIndexer:
         if follow_frames < 0:
             raise ConfigurationError(f"video follow frames must be 0 or more, not {follow_frames!r}")
         self.follow_frames = int(follow_frames)
+        self.shots = bool(shots)  # also sample the first frame of each new shot (media/video.py)
 
     # -- one file ----------------------------------------------------------------------------------------------------
     def __call__(self, obj: StoredObject) -> tuple[dict[str, Any], int]:
@@ -441,7 +461,7 @@ class VideoIndexer:
 
     def _state_key(self, sha: str) -> str:
         return (f"video:{sha}:{self.pipeline.analyzer.name}:{self.interval:g}:{self.skip_threshold:g}"
-                f":{self.follow_frames}")
+                f":{self.follow_frames}:{int(self.shots)}")
 
     def analyze(self, source: VideoSource, state_key: str | None = None) -> Timeline:
         """The whole video: in one window without a clock; on a clock, window after window until time runs short
@@ -496,8 +516,10 @@ class VideoIndexer:
                 timeline.carry = dict(previous.carry)
                 last_thumb = thumb_from_bytes(base64.b64decode(previous.carry["thumb"]))
             last_frame_time = None
-            for sample in reader.samples(self.interval, start, end, self.skip_threshold, last_thumb, follow=follow):
+            for sample in reader.samples(self.interval, start, end, self.skip_threshold, last_thumb, follow=follow,
+                                         shots=self.shots):
                 last_frame_time = sample.frame_time
+                timeline.frames_at_shots += sample.shot
                 if sample.skipped:
                     timeline.add_skipped(sample.time)
                     continue
@@ -548,4 +570,5 @@ def make_video_indexer(settings: Settings, pipeline: Any) -> VideoIndexer:
         max_pixels=settings.max_pixels,
         state_store=DynamoVideoStateStore(table) if table else None,
         follow_frames=settings.video_follow_frames,
+        shots=settings.video_shots,
     )

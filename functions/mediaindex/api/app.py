@@ -20,7 +20,7 @@ from mediaindex.api.http import HttpError, Request, Response, Router, security_h
 from mediaindex.api.media import MediaSource, ThumbnailCache, render_face, render_thumbnail
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
-from mediaindex.domain.query import FACETS, MAX_WINDOW, ParseError, Query
+from mediaindex.domain.query import FACETS, MAX_WINDOW, And, MediaTypeIs, ParseError, PersonIs, Query, Sort
 from mediaindex.ports import Index, ObjectRef
 from mediaindex.services import search as searching
 
@@ -245,11 +245,12 @@ def build_router(api: MediaApi, router: Router) -> Router:
     # ---- people --------------------------------------------------------------------------------------------------
     def people(request: Request) -> Response:
         min_size = request.int_arg("min_size", 2, 1, 1000)
+        budget = [MAX_PEOPLE_FACES]
         counts = api.index.search(Query(limit=0, facets=("people",), facet_size=500)).facets.get("people", {})
         try:
             service = api.people()
         except HttpError as e:
-            listed = [{"name": n, "faces": None, "files": c} for n, c in sorted(counts.items())]
+            listed = [{"name": n, "faces": None, "files": c, "face": _face_of(api, n, budget)} for n, c in sorted(counts.items())]
             return Response.json({"available": False, "reason": e.message, "writes": api.writes, "people": listed,
                                   "clusters": [], "clusters_reason": e.message})
         try:
@@ -259,7 +260,8 @@ def build_router(api: MediaApi, router: Router) -> Router:
         else:
             reason = None
         names = sorted(set(enrolled) | set(counts), key=str.casefold)
-        listed = [{"name": n, "faces": enrolled.get(n), "files": counts.get(n, 0)} for n in names]
+        listed = [{"name": n, "faces": enrolled.get(n), "files": counts.get(n, 0), "face": _face_of(api, n, budget)}
+                  for n in names]
         clusters: list[dict[str, Any]] = []
         clusters_reason = None
         try:
@@ -314,6 +316,24 @@ def build_router(api: MediaApi, router: Router) -> Router:
     router.add("POST", "/api/people/forget", forget, write=True)
     router.add("POST", "/api/people/clusters/{cluster}/name", name_cluster, write=True)
     return router
+
+
+MAX_PEOPLE_FACES = 100  # people listed with a face crop (one small search each)
+
+
+def _face_of(api: MediaApi, name: str, budget: list[int]) -> dict[str, Any] | None:
+    """A photo with this person's face, to show beside the name: {"id", "face_index"} (None: no photo of them, or
+    the request's budget of look-ups is spent)."""
+    if budget[0] <= 0:
+        return None
+    budget[0] -= 1
+    where = And(PersonIs(name, names=(name.lower(),)), MediaTypeIs("image"))
+    for doc in api.index.search(Query(where=where, limit=1, sort=Sort("indexed_at"))).hits:
+        faces = [(f.get("similarity") or 0, i) for i, f in enumerate(doc.get("faces") or [])
+                 if f.get("person") == name and f.get("box")]
+        if faces:
+            return {"id": doc["id"], "face_index": max(faces)[1]}
+    return None
 
 
 def _name(body: dict[str, Any]) -> str:

@@ -299,3 +299,34 @@ def test_browse_by_date_and_people_with_their_faces(page, site):
     face.wait_for()
     wait_until(lambda: face.evaluate("img => img.complete && img.naturalWidth > 0"))
     page.screenshot(path=str(SCREENSHOTS / "mediaindex-people.png"))
+
+
+def test_name_a_face_from_the_photo_page(page, site, library):
+    """Face 2 of the photo with Obama and Biden: enrolled from its crop (not the photo's largest face), and the
+    other photo of Biden follows."""
+    page.goto(site.url + f"/#/doc/{library.doc_id('two_people_obama_biden.jpg')}")
+    page.wait_for_selector("#name-face")
+    page.select_option("#face-choice", "1")
+    page.fill("#face-name", "Joe Biden")
+    page.click("#name-face button")
+    expect(page.locator(".box.face .tag", has_text="Joe Biden")).to_have_count(1)
+    try:
+        assert sorted(library.doc("two_people_obama_biden.jpg")["people"]) == ["Barack Obama", "Joe Biden"]
+        assert library.doc("biden_1.jpg")["people"] == ["Joe Biden"]
+        assert page.locator("#name-face").count() == 0  # nobody unnamed is left in this photo
+    finally:  # the library is shared by the other tests: forget him again
+        from tests.web.helpers import post_json
+
+        assert post_json(site, "/api/people/forget", {"name": "Joe Biden"}).status == 200
+    assert library.doc("biden_1.jpg")["people"] == []
+
+
+def test_a_read_only_photo_page_says_how_to_name_faces(browser, library, serve):
+    server = serve(build_local_api(library.settings, index=library.index, writes=False))
+    page = browser.new_page()
+    try:
+        page.goto(server.url + f"/#/doc/{library.doc_id('two_people_obama_biden.jpg')}")
+        page.wait_for_selector("#name-face-note")
+        assert "--allow-writes" in page.inner_text("#name-face-note") and page.locator("#name-face button").is_disabled()
+    finally:
+        page.close()

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from mediaindex import __version__
 from mediaindex.api.http import HttpError, Request, Response, Router, security_headers
-from mediaindex.api.media import MediaSource, ThumbnailCache, render_face, render_thumbnail
+from mediaindex.api.media import MediaSource, ThumbnailCache, crop_face, render_face, render_thumbnail
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
 from mediaindex.domain.query import FACETS, MAX_WINDOW, And, MediaTypeIs, ParseError, PersonIs, Query, Sort
@@ -290,9 +290,19 @@ def build_router(api: MediaApi, router: Router) -> Router:
             raise HttpError(422, "enrol from an indexed photo (not a video or a failed file)")
         from mediaindex.media.picture import Picture
 
-        picture = Picture.from_bytes(api.media.read(doc), api.max_pixels)
+        data = api.media.read(doc)
+        source = str(ObjectRef(doc.get("bucket") or "", doc["key"]))
+        face_index = body.get("face_index")
+        if face_index is not None:  # one face of the photo (the detail page's "Name this face"): enrol from its crop
+            faces = doc.get("faces") or []
+            if not isinstance(face_index, int) or isinstance(face_index, bool) or not 0 <= face_index < len(faces) \
+                    or not faces[face_index].get("box"):
+                raise HttpError(400, f"face_index: a face of this photo, 0 to {len(faces) - 1}")
+            data = crop_face(data, faces[face_index]["box"], api.max_pixels)
+            source = f"{source}#face{face_index}"  # naming it again replaces this face's enrolment, not the photo's
+        picture = Picture.from_bytes(data, api.max_pixels)
         with api._write_lock:
-            enrolment = api.people().enroll(name, picture, source=str(ObjectRef(doc.get("bucket") or "", doc["key"])))
+            enrolment = api.people().enroll(name, picture, source=source)
         return Response.json(enrolment.to_dict())
 
     def forget(request: Request) -> Response:

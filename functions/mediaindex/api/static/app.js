@@ -356,6 +356,8 @@ function detailPanel(doc) {
       if (f.emotion) bits.push(f.emotion.toLowerCase());
       return el("li", {}, el("span", { text: bits.join(", ") }));
     })));
+    const unnamed = faces.map((f, i) => [f, i]).filter(([f]) => !f.person && f.box);
+    if (unnamed.length && doc.media_type === "image" && doc.status === "indexed") panel.append(nameFaceForm(doc, unnamed));
   }
   if ((doc.labels || []).length) {
     panel.append(el("h2", { text: "Labels" }), el("ul", { class: "chips" },
@@ -369,6 +371,37 @@ function detailPanel(doc) {
   panel.append(el("h2", { text: "File" }), el("dl", { class: "facts" },
     facts.filter(([, v]) => v).map(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })])));
   return panel;
+}
+
+// Name a face of this photo: it is enrolled from its crop, and every indexed file with that face follows.
+function nameFaceForm(doc, unnamed) {
+  const select = el("select", { id: "face-choice", disabled: !config.writes },
+    unnamed.map(([, i]) => el("option", { value: String(i), text: `face ${i + 1}` })));
+  const input = el("input", { id: "face-name", name: "name", required: true, autocomplete: "off", placeholder: "Full name",
+    disabled: !config.writes });
+  const form = el("form", { id: "name-face", class: "name-face" },
+    el("label", { for: "face-choice", text: "Name" }), select,
+    el("label", { for: "face-name", class: "visually-hidden", text: "Their name" }), input,
+    el("button", { type: "submit", disabled: !config.writes, text: "Save" }));
+  if (!config.writes) {
+    form.append(el("p", { class: "note", id: "name-face-note",
+      text: "Read-only: start the server with `mediaindex serve --allow-writes` to name faces here." }));
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = input.value.trim();
+    if (!name) return;
+    status(`Naming face ${Number(select.value) + 1}…`);
+    try {
+      const result = await api("/api/people/enroll", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name, document_id: doc.id, face_index: Number(select.value) }) });
+      status(`Named ${name}: ${result.documents_updated} file(s) updated.`);
+      showDetail(doc.id);
+    } catch (e) {
+      status(e.message, true);
+    }
+  });
+  return el("div", {}, el("h2", { text: "Name a face" }), form);
 }
 
 function timeline(doc, video) {

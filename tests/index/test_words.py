@@ -122,3 +122,11 @@ def test_one_facet_per_concept_and_counts_agree_with_label_search(pair):
         assert "canis familiaris" not in labels and "lycaon pictus" not in labels, backend
         for name, count in labels.items():  # a facet's count is what a label search for it finds
             assert pair[backend].count(Query(where=parse_query(f'label:"{name}"'))) == count, (backend, name)
+
+
+def test_a_facet_filter_names_exactly_one_person_and_a_typed_one_any_word(pair):
+    for backend in BACKENDS:
+        index = pair[backend]
+        assert index.count(Query.from_options(None, people=["obama"])) == 3, backend
+        assert index.count(Query.from_options(None, people=["obama"], exact_people=True)) == 0, backend
+        assert index.count(Query.from_options(None, people=["Michelle Obama"], exact_people=True)) == 1, backend

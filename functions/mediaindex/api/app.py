@@ -192,6 +192,7 @@ def build_router(api: MediaApi, router: Router) -> Router:
             sort=request.arg("sort") or None,
             include_failed=request.arg("failed") in ("1", "true"),
             facets=True,
+            exact_people=True,  # person= is a facet's value: exactly that name, as the facet counted it
         )
         result = api.index.search(query)
         facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]

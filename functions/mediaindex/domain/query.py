@@ -373,6 +373,7 @@ class Query:
         sort: str | Sort | None = None,
         include_failed: bool = False,
         facets: bool | Iterable[str] = False,
+        exact_people: bool = False,
     ) -> "Query":
         """The CLI flags: `mediaindex search [QUERY] --label L --person P --min-confidence N --emotion E --text T`.
         Every flag narrows (AND); --min-confidence applies to every label without its own threshold."""
@@ -380,7 +381,9 @@ class Query:
         if query and query.strip():
             parts.append(parse_query(query))
         parts += [LabelIs(name) for name in labels]
-        parts += [PersonIs(name, prefix=True) for name in people]
+        # a facet's checkbox names exactly one person (its count is of that name); a typed --person may be any word
+        parts += [PersonIs(name, names=(name.strip().lower(),)) if exact_people else PersonIs(name, prefix=True)
+                  for name in people]
         parts += [EmotionIs(_emotion(e, None)) for e in emotions]
         if text:
             if not text_tokens(text):

@@ -17,9 +17,12 @@ from mediaindex.services import search as searching
 
 EPILOG = """\
 query syntax:
-  dog                       a label (or a broader name for it: "dog" finds a Siberian husky)
+  dog                       a label (or a broader name for it: "dog" finds a Siberian husky); dogs, mice: plurals
+  obama, joe biden          a known person by any word of the name; woman, men, girl, child: faces
   label:dog>=90             a label with at least 90% confidence
-  person:"Barack Obama"     a known person          emotion:happy   smile:true   gender:female   age:20..30
+  person:"Barack Obama"     a known person; person:obama, person:bar (the start of a word) too
+  person:obama person:biden only:people     both in one file, and nobody else known
+  emotion:happy   smile:true   gender:female   age:20..30
   text:invoice              words in the picture's text, or in its path
   type:video   path:/home/ada/Pictures/2024   taken:2024-06   taken:2023..2024
   dog AND NOT cat           AND (the default between terms), OR, NOT, ( )

@@ -130,3 +130,18 @@ def test_a_facet_filter_names_exactly_one_person_and_a_typed_one_any_word(pair):
         assert index.count(Query.from_options(None, people=["obama"])) == 3, backend
         assert index.count(Query.from_options(None, people=["obama"], exact_people=True)) == 0, backend
         assert index.count(Query.from_options(None, people=["Michelle Obama"], exact_people=True)) == 1, backend
+
+
+def test_a_person_whose_files_are_all_gone_is_not_known_any_more(empty_index):
+    from mediaindex.domain import document as docs
+
+    doc = DOCS[3]  # Joe Biden alone
+    empty_index.put(doc, None)
+    empty_index.refresh()
+    assert [n.lower() for n in empty_index.person_names()] == ["joe biden"]
+    assert empty_index.count(parse_query("biden")) == 1
+    tomb = docs.tombstone(doc["bucket"], doc["key"], None)
+    empty_index.put(tomb, empty_index.get(doc["id"]).version)
+    empty_index.refresh()
+    assert empty_index.person_names() == []
+    assert empty_index.count(parse_query("person:biden")) == 0

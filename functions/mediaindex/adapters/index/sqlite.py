@@ -411,9 +411,11 @@ class SqliteIndex:
 
     # ---- search --------------------------------------------------------------------------------------------------
     def person_names(self) -> list[str]:
-        """Every known person some searchable document shows, as written."""
+        """Every known person some searchable document shows, as written: from the small counts table, not the
+        terms (one row per document and person), so a bare word costs no scan of the whole index."""
         with self._conn() as conn:
-            return [r[0] for r in conn.execute(f"SELECT DISTINCT value FROM {self.t_terms} WHERE kind = 'person'")]
+            return [r[0] for r in conn.execute(
+                f"SELECT DISTINCT value FROM {self.t_counts} WHERE kind = 'person' AND n > 0 AND status <> 'deleted'")]
 
     def _resolved(self, query: Query | Expr | str | None) -> Query:
         query = Query.coerce(query)

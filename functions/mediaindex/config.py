@@ -17,6 +17,7 @@
 | MEDIAINDEX_VIDEO_INTERVAL | seconds between sampled video frames | 6 |
 | MEDIAINDEX_VIDEO_SKIP_THRESHOLD | mean grey difference (0-255) under which a frame counts as unchanged | 2 |
 | MEDIAINDEX_VIDEO_FOLLOW_FRAMES | frames after each sample searched for the same faces (local analyzer; 0: off) | 2 |
+| MEDIAINDEX_VIDEO_SHOTS | also sample the first frame of each new shot between the regular samples (1: on, 0: off) | 1 |
 | MEDIAINDEX_MAX_VIDEO_BYTES | larger videos get a `failed` document (the whole file is held in memory) | 2 GiB |
 | MEDIAINDEX_MAX_VIDEO_SECONDS | longer videos (by their header, or by their frames) get a `failed` document | 21600 (6 h) |
 | MEDIAINDEX_VIDEO_STATE_TABLE | DynamoDB table keeping a long video's partial timeline between invocations | |
@@ -59,6 +60,7 @@ class Settings:
     video_interval: float = 6.0
     video_skip_threshold: float = 2.0
     video_follow_frames: int = 2
+    video_shots: bool = True
     max_video_bytes: int = 2 * 1024**3
     max_video_seconds: float = 6 * 3600.0
     video_state_table: str | None = None
@@ -121,6 +123,7 @@ class Settings:
             video_interval=number("VIDEO_INTERVAL", 6.0),
             video_skip_threshold=number("VIDEO_SKIP_THRESHOLD", 2.0),
             video_follow_frames=int(number("VIDEO_FOLLOW_FRAMES", 2, int)),
+            video_shots=(get("VIDEO_SHOTS") or "1").strip().lower() not in ("0", "false", "no", "off"),
             max_video_bytes=int(number("MAX_VIDEO_BYTES", 2 * 1024**3, int)),
             max_video_seconds=number("MAX_VIDEO_SECONDS", 6 * 3600.0),
             video_state_table=get("VIDEO_STATE_TABLE"),

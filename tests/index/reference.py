@@ -6,7 +6,7 @@ from typing import Any
 
 from mediaindex.domain.query import (
     FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    PersonIs, Query, StatusIs, TextHas, text_tokens,
+    OnlyPeople, PersonIs, Query, StatusIs, TextHas, resolve_people, text_tokens,
 )
 
 
@@ -21,11 +21,13 @@ def matches(e: Expr, doc: dict[str, Any]) -> bool:
         return not matches(e.part, doc)
     if isinstance(e, LabelIs):
         return any(
-            e.name in label["names"] and (e.min_confidence is None or label["confidence"] >= e.min_confidence)
+            any(form in label["names"] for form in e.forms) and (e.min_confidence is None or label["confidence"] >= e.min_confidence)
             for label in doc.get("labels") or []
         )
     if isinstance(e, PersonIs):
-        return e.name.lower() in {p.lower() for p in doc.get("people") or []}
+        return any(e.matches(p) for p in doc.get("people") or [])
+    if isinstance(e, OnlyPeople):
+        raise TypeError("resolve_people first: only:people depends on who else is known")
     faces = doc.get("faces") or []
     if isinstance(e, EmotionIs):
         return any(
@@ -68,5 +70,5 @@ def matches(e: Expr, doc: dict[str, Any]) -> bool:
 
 
 def search_ids(query: Query, documents: list[dict[str, Any]]) -> set[str]:
-    where = query.effective_where()
+    where = resolve_people(query.effective_where(), lambda: [p for d in documents for p in d.get("people") or []])
     return {d["id"] for d in documents if matches(where, d)}

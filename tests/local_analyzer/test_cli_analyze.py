@@ -59,3 +59,21 @@ def test_json_reports_errors_per_file(capsys, tmp_path):
 def test_unknown_feature_is_a_configuration_error(capsys, faces_dir):
     assert main(["analyze", "--features", "labels,colours", str(faces_dir / "obama_1.jpg")]) == 2
     assert "unknown ['colours']" in capsys.readouterr().err
+
+
+def test_an_enrolled_face_is_named_and_a_video_prints_its_timeline(capsys, faces_dir, tmp_path):
+    """As `index` would: the known person matched, a video sampled into its timeline; nothing is written."""
+    clip = faces_dir.parent / "video" / "short_hamilton_clip.mp4"
+    assert main(["people", "add", "Barack Obama", str(faces_dir / "obama_1.jpg")]) == 0
+    capsys.readouterr()
+    faces_db = sorted((tmp_path / "home").rglob("faces*.db"))
+    before = [p.stat().st_mtime_ns for p in faces_db]
+    assert main(["analyze", "--json", str(faces_dir / "obama_2.jpg"), str(clip)]) == 0
+    photo, video = json.loads(capsys.readouterr().out)
+    assert [f["person"] for f in photo["faces"]] == ["Barack Obama"]
+    assert video["file"].endswith(".mp4") and video["video"]["duration"] > 9
+    assert {s["name"] for s in video["video"]["segments"]["labels"]} >= {"Person"}
+    assert [p.stat().st_mtime_ns for p in faces_db] == before  # the collection was only read
+    assert main(["analyze", str(clip)]) == 0
+    text = capsys.readouterr().out
+    assert "video 0:09" in text and "labels:" in text and "    Person  0:00-" in text and "5 of 5 sampled" in text

@@ -141,3 +141,55 @@ def test_the_committed_table_is_what_the_generator_makes(tmp_path, table):
     out = tmp_path / "taxonomy.json"
     assert build_taxonomy.main(["--wordnet", str(wordnet), "--wnids", str(wnids), "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == taxonomy.TABLE.read_text(encoding="utf-8")
+
+
+def test_one_plain_name_per_concept_and_no_noise_in_parents(table):
+    """Facets count a label and its parents: those must be one plain name per concept, never a Latin binomial,
+    an alias of another concept or an over-general WordNet node; those stay searchable as aliases and `broader`."""
+    concepts = [*table.imagenet, *table.coco.values()]
+    names_of: dict[str, set[str]] = {}
+    for c in concepts:
+        names_of.setdefault(c.wnid, set()).add(c.name)
+    # the detector's "teddy bear" and the classifier's "teddy" are one synset: one name (a COCO stop sign is only
+    # approximately WordNet's street sign, so that pair keeps both)
+    assert {w: n for w, n in names_of.items() if len(n) > 1} == {"n06794110": {"street sign", "stop sign"}}
+    assert concept(table, "teddy bear").aliases == ("teddy",)
+    parents = {p for c in concepts for p in c.parents}
+    assert not {"covering", "article", "associate", "participant", "ware"} & parents
+    from pathlib import Path
+
+    from mediaindex.adapters.analysis.local import build_taxonomy
+
+    synsets, _ = build_taxonomy.read_wordnet(Path("/usr/share/wordnet"))
+    words = {w.lower() for s in synsets.values() for w in s.words}
+    every_name = {n for c in concepts for n in (c.name, *c.parents)}
+    assert not [n for n in every_name if build_taxonomy.latin(words, n.replace(" ", "_"))], "a Latin binomial"
+    assert build_taxonomy.latin(words, "Canis_familiaris") and not build_taxonomy.latin(words, "English_toy_spaniel")
+    suit = concept(table, "suit")
+    assert suit.parents == ("garment", "clothing") and suit.broader == ("covering",) and "suit of clothes" in suit.aliases
+    assert table.coco[1].parents == () and table.coco[1].aliases == ("human", "people")
+    dog = table.coco[18]
+    assert dog.aliases[-1] == "Canis familiaris"  # still searchable, after the words people use
+    groom = concept(table, "groom")
+    assert groom.parents == ("person",) and set(groom.broader) == {"participant", "associate"}
+
+
+def test_a_labels_facets_and_search_names(table):
+    from mediaindex.adapters.analysis.local.analyzer import _label
+    from mediaindex.domain import document as docs
+
+    suit = _label("suit", 80.0, concept(table, "suit"))
+    entry = docs.label_to_doc(suit)
+    assert docs.label_names([suit]) == ["suit", "garment", "clothing"]  # what facets count
+    assert {"suit of clothes", "covering"} <= set(entry["names"])  # what a search answers to
+
+
+def test_irregular_plurals_are_what_the_generator_makes(tmp_path):
+    from mediaindex.adapters.analysis.local import build_taxonomy
+    from mediaindex.domain import words
+
+    made = build_taxonomy.noun_exceptions(__import__("pathlib").Path("/usr/share/wordnet"))
+    assert "\n".join(made) + "\n" == words.EXCEPTIONS.read_text(encoding="utf-8")
+    assert words.singulars("mice") == ["mice", "mouse"] and words.singulars("dogs") == ["dogs", "dog"]
+    assert words.singulars("hot dogs") == ["hot dogs", "hot dog"] and words.singulars("glass") == ["glass"]
+    assert "ashes ash" not in made and "mice mouse" in made  # the rules already give "ash"; "mouse" only the list

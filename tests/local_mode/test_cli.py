@@ -86,6 +86,32 @@ def test_human_output(home, photos):
     assert "40 indexed" in stats and "thing (40)" in stats
 
 
+def test_plain_words_a_rerun_query_errors_and_a_taken_port_read_as_people_expect(home, photos):
+    done = cli("index", str(photos), "--workers", "1", "--pipeline-factory", FAKE)
+    assert done.returncode == 0, done.stderr
+    again = cli("index", str(photos), "--workers", "1", "--pipeline-factory", FAKE)
+    assert "nothing to analyse" in again.stdout and "0.00 files/s" not in again.stdout
+    assert "things (40)" not in cli("search", "things", "--limit", "0").stdout  # a plural finds the label
+    assert cli("search", "things", "--limit", "0").stdout.strip() == "-- 40 matches"
+    # the fake analyzer says "thing" to every photo: the tench is found by its file name only, and says so
+    tench = cli("search", "tench", "--facets").stdout
+    assert "n01440764_tench.JPEG" in tench and "(matched by its file name only)" in tench
+    assert "matched only by file name or text" in tench
+    near = cli("search", "thnig").stdout.splitlines()
+    assert near == ["no matches", "closest: label thing"]
+    bad = cli("search", "label:dog>90")
+    assert bad.returncode == 2 and ">=N" in bad.stderr and "configuration" not in bad.stderr
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = cli("serve", "--port", str(port), timeout=60)
+    assert busy.returncode == 2 and "Traceback" not in busy.stderr, busy.stderr
+    assert f"port {port} on 127.0.0.1 is taken" in busy.stderr and "--port 0" in busy.stderr
+
+
 def _documents(home):
     idx = SqliteIndex(str(home / "index.db"))
     try:

@@ -49,12 +49,15 @@ def test_people_add_list_remove(home, faces_dir, capsys):
     assert added["documents_updated"] == len(OBAMA_FILES) and len(ok["face_ids"]) == 1
     assert added["enrolled"] == 1 and added["failed"] == 1 and ok["name"] == "Barack Obama"
     assert "no such file" in missing["error"]
-    assert run(capsys, "people", "list", "--home", str(home), "--json") == (0, {"people": [{"name": "Barack Obama", "faces": 1}]})
+    listed = {"people": [{"name": "Barack Obama", "faces": 1, "files": len(OBAMA_FILES)}]}  # the files: as stats counts
+    assert run(capsys, "people", "list", "--home", str(home), "--json") == (0, listed)
     # the same photo again replaces its face instead of adding a copy
     assert run(capsys, "people", "add", "Barack Obama", str(faces_dir / "obama_1.jpg"), "--home", str(home), "--json")[0] == 0
-    assert run(capsys, "people", "list", "--home", str(home), "--json")[1] == {"people": [{"name": "Barack Obama", "faces": 1}]}
+    assert run(capsys, "people", "list", "--home", str(home), "--json")[1] == listed
     status, text = run(capsys, "people", "list", "--home", str(home))
-    assert "Barack Obama\t1 face" in text
+    assert f"Barack Obama\t1 enrolled face, in {len(OBAMA_FILES)} indexed files" in text
+    stats = run(capsys, "stats", "--home", str(home))[1]
+    assert f"people (files they are in): Barack Obama ({len(OBAMA_FILES)})" in stats
     status, removed = run(capsys, "people", "remove", "Barack Obama", "--home", str(home), "--json")
     assert status == 0 and removed["faces_removed"] == 1 and removed["documents_updated"] == len(OBAMA_FILES)
     assert run(capsys, "people", "list", "--home", str(home), "--json")[1] == {"people": []}
@@ -88,6 +91,21 @@ def test_faces_compare_and_search(home, faces_dir, capsys):
     assert status == 0 and "same person" in text
     status, found = run(capsys, "faces", "search", str(faces_dir / "steve_wozniak_2.jpg"), "--home", str(home), "--json")
     assert {h["key"].rsplit("/", 1)[-1] for h in found["hits"]} == {"steve_wozniak_1.jpg", "steve_wozniak_2.jpg"}
+    # faces are numbered from 1 in text, as `show` and the gallery; --all-faces says which face each hit matched
+    status, text = run(capsys, "faces", "compare", str(faces_dir / "two_people_obama_biden.jpg"),
+                       str(faces_dir / "biden_1.jpg"), "--home", str(home))
+    assert f"best pair: face {result['best']['a'] + 1} of A and face 1 of B" in text and "face 0" not in text
+    status, found = run(capsys, "faces", "search", str(faces_dir / "two_people_obama_biden.jpg"), "--all-faces",
+                        "--home", str(home), "--json")
+    by_query = {h["query_face"] for h in found["hits"]}
+    assert by_query == {0, 1}  # hits for Obama's face and for Biden's
+    status, text = run(capsys, "faces", "search", str(faces_dir / "two_people_obama_biden.jpg"), "--all-faces",
+                       "--home", str(home))
+    lines = text.splitlines()
+    assert lines[0].startswith("face 1 of two_people_obama_biden.jpg: ") and lines[1].startswith("face 2 of ")
+    biden = next(line for line in lines if "biden_1.jpg" in line)
+    biden_face = next(h for h in found["hits"] if h["key"].endswith("biden_1.jpg"))["query_face"] + 1
+    assert f"(face {biden_face} of two_people_obama_biden.jpg ~ face 1)" in biden and "face 0" not in text
 
 
 def test_clusters_and_naming_one(home, capsys):

@@ -194,6 +194,31 @@ def test_a_forgotten_person_leaves_a_videos_faces_people_and_timeline(setup):
     assert after["video"]["duration"] == 12.0
 
 
+def test_a_person_enrolled_after_a_video_was_indexed_gets_its_timeline_without_analysing_it_again(setup):
+    """The video's faces keep when they were seen (segments.faces); the re-match after an enrolment names the
+    face and puts that person's spans on the timeline. Nothing reads the video (storage has no such file)."""
+    people, _, _ = setup
+    collection, index = people.faces, people.pipeline.index
+    faces = [Face(Box(0.1, 0.1, 0.2, 0.2), 99.0, embedding=photo_of(ADA, 8)),
+             Face(Box(0.6, 0.1, 0.2, 0.2), 99.0, embedding=photo_of(BOB, 8))]
+    collection.remember("clip-sha", faces)
+    doc = {**docs.base_document("", "/clips/show.mp4", None), "status": docs.INDEXED, "media_type": "video",
+           "content_sha256": "clip-sha", "people": [], "face_count": 2,
+           "faces": [{"box": f.box.__dict__, "confidence": 99.0, "person": None} for f in faces],
+           "video": {"duration": 9.0, "segments": {"people": [], "labels": [], "faces": [
+               {"face": 0, "start": 0.0, "end": 3.0}, {"face": 1, "start": 3.0, "end": 6.0},
+               {"face": 0, "start": 6.0, "end": 9.0}]}}}
+    index.put(doc, None)
+    collection.enroll_embeddings("Ada", [photo_of(ADA, 7)], "ada.png")
+    people.rematch()
+    after = index.get(doc["id"]).doc
+    assert after["people"] == ["Ada"]
+    assert after["video"]["segments"]["people"] == [{"name": "Ada", "start": 0.0, "end": 3.0},
+                                                   {"name": "Ada", "start": 6.0, "end": 9.0}]
+    people.remove_person("Ada")
+    assert index.get(doc["id"]).doc["video"]["segments"]["people"] == []
+
+
 def test_an_enrolment_photo_overwritten_with_a_broken_file_takes_its_faces_away(setup):
     people, media, home = setup
     folder = home / "people" / "Ada"

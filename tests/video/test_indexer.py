@@ -75,14 +75,19 @@ def test_real_clip_timeline_with_a_deterministic_analyzer(clip_bytes):
     assert faces.remembered == {hashlib.sha256(clip_bytes).hexdigest(): 1}
 
 
-def test_default_interval_samples_every_six_seconds(clip_bytes):
+def test_default_interval_samples_every_six_seconds_and_each_new_shot(clip_bytes, monkeypatch):
     analyzer = BrightnessAnalyzer()
     pipeline = make_pipeline(analyzer)
     indexer = make_video_indexer(Settings(), pipeline)
     fields, calls = indexer(stored(clip_bytes))
-    assert indexer.interval == 6.0
-    assert fields["video"]["frames_sampled"] == 2 == analyzer.calls == calls
+    assert indexer.interval == 6.0 and indexer.shots
+    # 0:00 and 0:06, and the clip's three other shots (the last one from 0:07 included)
+    assert fields["video"]["frames_sampled"] == 5 == analyzer.calls == calls and fields["video"]["frames_at_shots"] == 3
     assert fields["people"] == []  # no face collection: nobody is named
+    monkeypatch.setenv("MEDIAINDEX_VIDEO_SHOTS", "0")
+    analyzer.calls = 0
+    fields, calls = make_video_indexer(Settings.from_env(), pipeline)(stored(clip_bytes))
+    assert fields["video"]["frames_sampled"] == 2 == analyzer.calls and fields["video"]["frames_at_shots"] == 0
 
 
 def test_skipped_frames_save_analyzer_calls_and_keep_the_timeline_whole(clip_bytes):
@@ -186,8 +191,8 @@ def test_bootstrap_installs_the_indexer_and_a_person_search_finds_the_video(clip
     doc = index.live()["shows/hamilton.mp4"]
     assert doc["status"] == "indexed" and doc["media_type"] == "video" and doc["content_type"] == "video/mp4"
     assert "Lin-Manuel Miranda" in doc["people"]
-    assert [s["name"] for s in doc["video"]["segments"]["people"]] == ["Lin-Manuel Miranda"]
-    assert doc["video"]["frames_sampled"] == 5 and doc["width"] == 640
+    assert {s["name"] for s in doc["video"]["segments"]["people"]} == {"Lin-Manuel Miranda"}
+    assert doc["video"]["frames_sampled"] == 5 + 3 and doc["width"] == 640  # every 2 s, and the 3 new shots
 
 
 @pytest.mark.parametrize("cut", [0.0, 0.5])

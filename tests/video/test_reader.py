@@ -310,3 +310,17 @@ def test_frames_above_the_pixel_limit_are_refused(tmp_path):
 def test_every_bad_file_error_is_bad_media():
     for error in (EmptyFile, CorruptMedia, UnsupportedMedia, MediaTooLarge):
         assert issubclass(error, BadMedia)
+
+
+def test_shots_add_a_sample_at_each_new_shot_and_the_last_one(video_path):
+    """The clip has cuts at 0.67 s, 2.74 s and 7.04 s (frame-to-frame jumps of 25-29; motion stays under 13):
+    each new shot gets a sample, one closer than a second after a sample a second after it."""
+    with VideoReader(video_path) as reader:
+        samples = list(reader.samples(6.0, follow=2, shots=True))
+    assert [(s.time, s.shot) for s in samples] == [(0.0, False), (1.001, True), (2.736, True), (6.0, False),
+                                                   (7.04, True)]
+    assert all(s.image is not None and len(s.follow) == 2 for s in samples)
+    with VideoReader(video_path) as reader:  # a window: shots inside it only, the next window goes on from its end
+        assert [s.time for s in reader.samples(6.0, 0.0, 6.0, shots=True)] == [0.0, 1.001, 2.736]
+    with VideoReader(video_path) as reader:
+        assert [s.time for s in reader.samples(6.0, 6.0, None, shots=True)] == [6.0, 7.04]

@@ -123,3 +123,40 @@ def test_merge_survives_the_state_store_round_trip():
 def test_merge_refuses_windows_that_do_not_meet():
     with pytest.raises(ValueError):
         _timeline(0, 4).merge(_timeline(6, 11))
+
+
+def test_each_face_keeps_when_it_was_seen():
+    """segments.faces: the spans each face of the document was seen in (by its index in `faces`), joined across
+    sightings of the same unnamed face and across windows, so a face named later can be put on the timeline."""
+    tl = Timeline(interval=1, duration=6)
+    for t, vector in [(0, [0.0, 0.0]), (1, [0.1, 0.0]), (4, [0.0, 0.1])]:
+        tl.add_analysis(t, [], [Face(Box(0.1, 0.1, 0.2, 0.2), 95.0, embedding=vector)], Analysis("test"), THUMB)
+    tl.add_analysis(2, [], [Face(Box(0.6, 0.1, 0.1, 0.1), 95.0, embedding=[3.0, 3.0])], Analysis("test"), THUMB)
+    observe(tl, 3, people=["Ada"])
+    fields = tl.to_fields()
+    faces = fields["faces"]
+    assert [f["person"] for f in faces] == ["Ada", None, None]
+    assert fields["video"]["segments"]["faces"] == [
+        {"face": 1, "start": 0.0, "end": 2.0}, {"face": 2, "start": 2.0, "end": 3.0},
+        {"face": 0, "start": 3.0, "end": 4.0}, {"face": 1, "start": 4.0, "end": 5.0},
+    ]
+    assert all("seen" not in f for f in faces)
+    first, second = Timeline(interval=1, duration=6), Timeline(interval=1, duration=6, start=3)
+    for t in (0, 1, 2):
+        first.add_analysis(t, [], [Face(Box(0.1, 0.1, 0.2, 0.2), 95.0, embedding=[0.0, 0.0])], Analysis("test"), THUMB)
+    first.next_start = 3
+    second.add_analysis(3, [], [Face(Box(0.1, 0.1, 0.2, 0.2), 95.0, embedding=[0.05, 0.0])], Analysis("test"), THUMB)
+    second.next_start = 6
+    joined = first.merge(second).to_fields()["video"]["segments"]["faces"]
+    assert joined == [{"face": 0, "start": 0.0, "end": 4.0}]
+
+
+def test_a_sample_between_the_regular_ones_ends_what_it_no_longer_shows():
+    tl = Timeline(interval=6, duration=12)
+    observe(tl, 0, labels=["Stage"], people=["Ada"])
+    observe(tl, 2.5, labels=["Stage"], people=["Bob"])  # a new shot: Ada is gone from 2.5 s
+    observe(tl, 6, labels=["Stage"], people=["Bob"])
+    tl.next_start = 12
+    fields = tl.to_fields()
+    assert segments(fields, "people") == [("Ada", 0.0, 2.5), ("Bob", 2.5, 12.0)]
+    assert segments(fields, "labels") == [("Stage", 0.0, 12.0)]

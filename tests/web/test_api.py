@@ -47,6 +47,19 @@ def test_a_search_for_what_the_analyzer_never_reports_says_so(read_only):
     assert reply.status == 200 and body["total"] == 0
     assert "local analyzer does not detect beard" in body["warnings"][0]
     assert "warnings" not in get(read_only, "/api/search?q=smile:true").json()
+def test_people_by_a_word_plurals_suggestions_and_where_a_word_matched(read_only):
+    # the clip too: Barack Obama is in its audience
+    assert names(get(read_only, "/api/search?q=obama")) == {"obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg",
+                                                            "short_hamilton_clip.mp4"}
+    # only:people: nobody else known in the file, so not the clip, where Lin-Manuel Miranda is too
+    assert names(get(read_only, "/api/search?q=person:bar+only:people")) == {"obama_1.jpg", "obama_2.jpg", "two_people_obama_biden.jpg"}
+    assert names(get(read_only, "/api/search?q=person:lin+person:obama")) == {"short_hamilton_clip.mp4"}  # both in it
+    assert names(get(read_only, "/api/search?q=dogs")) == {"n02110185_Siberian_husky.JPEG", "n02097474_Tibetan_terrier.JPEG"}
+    husky = get(read_only, "/api/search?q=husky").json()
+    assert [h["matched"] for h in husky["hits"]] == [["file name"]]  # the model said dog, the file name husky
+    missed = get(read_only, "/api/search?q=obamma").json()
+    assert missed["total"] == 0 and missed["suggestions"]["people"] == ["Barack Obama"]
+    assert "suggestions" not in get(read_only, "/api/search").json()
 
 
 def test_facet_filters_narrow_together(read_only):

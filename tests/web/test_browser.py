@@ -229,3 +229,106 @@ def test_bearer_token_from_the_sign_in_redirect_is_sent(browser, library, serve)
         assert page.evaluate("() => sessionStorage.getItem('mediaindex.token')") is None
     finally:
         page.close()
+
+
+def test_at_phone_width_the_filters_are_a_drawer_and_the_photos_come_first(browser, site):
+    page = browser.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone (the persistent context sets no per-page size)
+    try:
+        page.goto(site.url + "/")
+        page.wait_for_selector(".tile img")
+        assert page.locator("#filters").evaluate("d => d.open") is False
+        first = page.locator(".tile").first.bounding_box()
+        assert first["y"] + first["height"] / 2 < 844, "the first photo is on the first screen"
+        assert not page.locator("#facets fieldset").first.is_visible()
+        page.screenshot(path=str(SCREENSHOTS / "mediaindex-phone.png"))
+        page.click("#filters-summary")
+        page.locator("#facets fieldset").first.wait_for(state="visible")
+        page.locator("#facets label", has_text="video").click()
+        expect(page.locator(".tile")).to_have_count(1)
+        assert page.inner_text("#filters-summary") == "Filters (1 on)"
+        page.screenshot(path=str(SCREENSHOTS / "mediaindex-phone-filters.png"), full_page=True)
+        page.locator(".tile a").first.click()
+        page.wait_for_selector(".timeline")
+        page.screenshot(path=str(SCREENSHOTS / "mediaindex-phone-detail.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_empty_states_say_what_would_find_something(page, site):
+    page.goto(site.url + "/#/?q=obamma")
+    page.wait_for_selector("#suggestions")
+    assert "Nothing matches." in page.inner_text("#summary")
+    page.locator("#suggestions a", has_text="Barack Obama").click()
+    expect(page.locator(".tile")).to_have_count(3)
+    page.goto(site.url + "/#/doc/" + "0" * 40)  # a link to a file that is gone
+    page.wait_for_selector("#detail-missing")
+    assert page.inner_text("#detail-title") == "This file is not in the index"
+    assert page.console_errors == ["Failed to load resource: the server responded with a status of 404 (Not Found)"]
+    page.console_errors.clear()
+    page.goto(site.url + "/#/?q=husky")  # found by its file name only (the model said dog): the tile says so
+    page.wait_for_selector(".tile .why")
+    assert page.inner_text(".tile .why") == "matched by its file name"
+
+
+def test_detail_previous_next_download_and_readable_dates(page, site, library):
+    page.goto(site.url + "/#/?sort=key")
+    page.wait_for_selector(".tile a")
+    names = tile_names(page)
+    page.locator(".tile a").first.click()
+    page.wait_for_selector("#next")
+    assert page.locator("#previous").count() == 0 and page.inner_text("#detail-title") == names[0]
+    page.click("#next")
+    expect(page.locator("#detail-title")).to_have_text(names[1])
+    page.click("#previous")
+    expect(page.locator("#detail-title")).to_have_text(names[0])
+    assert page.get_attribute("#download", "download") == names[0]
+    assert page.get_attribute("#download", "href").endswith("/media")
+    indexed = page.locator("dl.facts dt", has_text="Indexed").locator("xpath=following-sibling::dd[1]").inner_text()
+    assert "T" not in indexed and "Z" not in indexed and re.search(r"\b20\d\d\b", indexed), indexed
+
+
+def test_browse_by_date_and_people_with_their_faces(page, site):
+    page.goto(site.url + "/")
+    page.wait_for_selector(".tile")
+    page.click("#nav-dates")
+    page.wait_for_selector("h2.month")
+    assert page.get_attribute("#nav-dates", "aria-current") == "page"
+    assert page.locator("h2.month").first.inner_text()  # a month, or "No date taken" for files without one
+    assert "by date taken" in page.inner_text("#summary")
+    page.goto(site.url + "/#/people")
+    face = page.locator("#people-list li", has_text="Barack Obama").locator("img.person-face")
+    face.wait_for()
+    wait_until(lambda: face.evaluate("img => img.complete && img.naturalWidth > 0"))
+    page.screenshot(path=str(SCREENSHOTS / "mediaindex-people.png"))
+
+
+def test_name_a_face_from_the_photo_page(page, site, library):
+    """Face 2 of the photo with Obama and Biden: enrolled from its crop (not the photo's largest face), and the
+    other photo of Biden follows."""
+    page.goto(site.url + f"/#/doc/{library.doc_id('two_people_obama_biden.jpg')}")
+    page.wait_for_selector("#name-face")
+    page.select_option("#face-choice", "1")
+    page.fill("#face-name", "Joe Biden")
+    page.click("#name-face button")
+    expect(page.locator(".box.face .tag", has_text="Joe Biden")).to_have_count(1)
+    try:
+        assert sorted(library.doc("two_people_obama_biden.jpg")["people"]) == ["Barack Obama", "Joe Biden"]
+        assert library.doc("biden_1.jpg")["people"] == ["Joe Biden"]
+        assert page.locator("#name-face").count() == 0  # nobody unnamed is left in this photo
+    finally:  # the library is shared by the other tests: forget him again
+        from tests.web.helpers import post_json
+
+        assert post_json(site, "/api/people/forget", {"name": "Joe Biden"}).status == 200
+    assert library.doc("biden_1.jpg")["people"] == []
+
+
+def test_a_read_only_photo_page_says_how_to_name_faces(browser, library, serve):
+    server = serve(build_local_api(library.settings, index=library.index, writes=False))
+    page = browser.new_page()
+    try:
+        page.goto(server.url + f"/#/doc/{library.doc_id('two_people_obama_biden.jpg')}")
+        page.wait_for_selector("#name-face-note")
+        assert "--allow-writes" in page.inner_text("#name-face-note") and page.locator("#name-face button").is_disabled()
+    finally:
+        page.close()

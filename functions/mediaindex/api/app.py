@@ -18,11 +18,12 @@ from typing import Any, Callable
 from mediaindex.domain.capabilities import unsupported
 from mediaindex import __version__
 from mediaindex.api.http import HttpError, Request, Response, Router, security_headers
-from mediaindex.api.media import MediaSource, ThumbnailCache, render_face, render_thumbnail
+from mediaindex.api.media import MediaSource, ThumbnailCache, crop_face, render_face, render_thumbnail
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
-from mediaindex.domain.query import FACETS, MAX_WINDOW, ParseError, Query
+from mediaindex.domain.query import FACETS, MAX_WINDOW, And, MediaTypeIs, ParseError, PersonIs, Query, Sort
 from mediaindex.ports import Index, ObjectRef
+from mediaindex.services import search as searching
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +195,21 @@ def build_router(api: MediaApi, router: Router) -> Router:
             sort=request.arg("sort") or None,
             include_failed=request.arg("failed") in ("1", "true"),
             facets=True,
+            exact_people=True,  # person= is a facet's value: exactly that name, as the facet counted it
         )
         result = api.index.search(query)
         facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
                   for name, counts in result.facets.items()}
-        body = {"total": result.total, "offset": offset, "limit": limit,
-                "hits": [hit_summary(doc) for doc in result.hits], "facets": facets}
+        reasons = searching.explain_hits(query, result.hits)
+        hits = []
+        for doc in result.hits:
+            hit = hit_summary(doc)
+            if doc["id"] in reasons:  # where a plain word matched: the page says "file name only" beside facets
+                hit["matched"] = reasons[doc["id"]]
+            hits.append(hit)
+        body: dict[str, Any] = {"total": result.total, "offset": offset, "limit": limit, "hits": hits, "facets": facets}
+        if not result.total and query.where != Query().where:
+            body["suggestions"] = searching.suggestions(api.index, query)  # the closest labels and people
         warnings = unsupported(query, api.capabilities)
         if warnings:
             body["warnings"] = warnings
@@ -242,11 +252,12 @@ def build_router(api: MediaApi, router: Router) -> Router:
     # ---- people --------------------------------------------------------------------------------------------------
     def people(request: Request) -> Response:
         min_size = request.int_arg("min_size", 2, 1, 1000)
+        budget = [MAX_PEOPLE_FACES]
         counts = api.index.search(Query(limit=0, facets=("people",), facet_size=500)).facets.get("people", {})
         try:
             service = api.people()
         except HttpError as e:
-            listed = [{"name": n, "faces": None, "files": c} for n, c in sorted(counts.items())]
+            listed = [{"name": n, "faces": None, "files": c, "face": _face_of(api, n, budget)} for n, c in sorted(counts.items())]
             return Response.json({"available": False, "reason": e.message, "writes": api.writes, "people": listed,
                                   "clusters": [], "clusters_reason": e.message})
         try:
@@ -256,7 +267,8 @@ def build_router(api: MediaApi, router: Router) -> Router:
         else:
             reason = None
         names = sorted(set(enrolled) | set(counts), key=str.casefold)
-        listed = [{"name": n, "faces": enrolled.get(n), "files": counts.get(n, 0)} for n in names]
+        listed = [{"name": n, "faces": enrolled.get(n), "files": counts.get(n, 0), "face": _face_of(api, n, budget)}
+                  for n in names]
         clusters: list[dict[str, Any]] = []
         clusters_reason = None
         try:
@@ -285,9 +297,19 @@ def build_router(api: MediaApi, router: Router) -> Router:
             raise HttpError(422, "enrol from an indexed photo (not a video or a failed file)")
         from mediaindex.media.picture import Picture
 
-        picture = Picture.from_bytes(api.media.read(doc), api.max_pixels)
+        data = api.media.read(doc)
+        source = str(ObjectRef(doc.get("bucket") or "", doc["key"]))
+        face_index = body.get("face_index")
+        if face_index is not None:  # one face of the photo (the detail page's "Name this face"): enrol from its crop
+            faces = doc.get("faces") or []
+            if not isinstance(face_index, int) or isinstance(face_index, bool) or not 0 <= face_index < len(faces) \
+                    or not faces[face_index].get("box"):
+                raise HttpError(400, f"face_index: a face of this photo, 0 to {len(faces) - 1}")
+            data = crop_face(data, faces[face_index]["box"], api.max_pixels)
+            source = f"{source}#face{face_index}"  # naming it again replaces this face's enrolment, not the photo's
+        picture = Picture.from_bytes(data, api.max_pixels)
         with api._write_lock:
-            enrolment = api.people().enroll(name, picture, source=str(ObjectRef(doc.get("bucket") or "", doc["key"])))
+            enrolment = api.people().enroll(name, picture, source=source)
         return Response.json(enrolment.to_dict())
 
     def forget(request: Request) -> Response:
@@ -311,6 +333,24 @@ def build_router(api: MediaApi, router: Router) -> Router:
     router.add("POST", "/api/people/forget", forget, write=True)
     router.add("POST", "/api/people/clusters/{cluster}/name", name_cluster, write=True)
     return router
+
+
+MAX_PEOPLE_FACES = 100  # people listed with a face crop (one small search each)
+
+
+def _face_of(api: MediaApi, name: str, budget: list[int]) -> dict[str, Any] | None:
+    """A photo with this person's face, to show beside the name: {"id", "face_index"} (None: no photo of them, or
+    the request's budget of look-ups is spent)."""
+    if budget[0] <= 0:
+        return None
+    budget[0] -= 1
+    where = And(PersonIs(name, names=(name.lower(),)), MediaTypeIs("image"))
+    for doc in api.index.search(Query(where=where, limit=1, sort=Sort("indexed_at"))).hits:
+        faces = [(f.get("similarity") or 0, i) for i, f in enumerate(doc.get("faces") or [])
+                 if f.get("person") == name and f.get("box")]
+        if faces:
+            return {"id": doc["id"], "face_index": max(faces)[1]}
+    return None
 
 
 def _name(body: dict[str, Any]) -> str:

@@ -59,11 +59,21 @@ def now_iso() -> str:
 
 
 def label_names(labels: Iterable[Label]) -> list[str]:
-    """Every name a search word may match: each label, its aliases and its parents, lower case, once."""
+    """The concepts a file is counted under in facets and stats: each label and its parents, lower case, once.
+    Aliases ("human" for a person, "Canis familiaris") and over-general `broader` terms are searchable (each
+    label entry's `names`) but are not counted: one facet per concept."""
     seen: dict[str, None] = {}
     for label in labels:
-        for name in (label.name, *label.aliases, *label.parents):
+        for name in (label.name, *label.parents):
             seen.setdefault(name.lower(), None)
+    return list(seen)
+
+
+def entry_names(label: Label) -> list[str]:
+    """Every lower-case name one label entry answers to in a search: its name, aliases, parents and broader terms."""
+    seen: dict[str, None] = {}
+    for name in (label.name, *label.aliases, *label.parents, *label.broader):
+        seen.setdefault(name.lower(), None)
     return list(seen)
 
 
@@ -79,7 +89,7 @@ def face_to_doc(face: Face) -> dict[str, Any]:
 def label_to_doc(label: Label) -> dict[str, Any]:
     d = asdict(label)
     # every lower-case name this label answers to, so "dog" finds a Siberian husky at the husky's confidence
-    d["names"] = label_names([label])
+    d["names"] = entry_names(label)
     return d
 
 

@@ -40,6 +40,7 @@ class Label:
     categories: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     instances: list[Instance] = field(default_factory=list)
+    broader: list[str] = field(default_factory=list)  # searchable but too general for a facet ("covering")
 
 
 @dataclass

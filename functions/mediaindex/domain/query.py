@@ -5,7 +5,13 @@ Semantics, shared by OpenSearch and SQLite (the contract tests hold both to them
 
 - `LabelIs("dog", 90)`: some label entry answers to "dog" (its name, an alias or a parent, case-insensitive) AND
   that same entry has confidence >= 90.
-- `PersonIs(name)`: a recognised person of that name (case-insensitive) is in the picture.
+- `LabelIs` also answers to the singular forms of the name (WordNet's morphology, domain/words.py): "dogs" is
+  "dog" or "dogs", "mice" is "mouse".
+- `PersonIs(name)`: a recognised person whose name (case-insensitive) is that name, or has every word of it as a
+  whole word ("obama", "joe biden", "Biden Joe"); with `prefix` (the `person:` field) each word may also be the
+  start of one ("person:bar"). The index resolves the words to the exact names it holds (`resolve_people`,
+  filling `names`), so both backends compare exact names. `OnlyPeople()` in an AND: no known person in the file
+  besides the ones that AND's person terms name (`person:obama person:biden only:people`).
 - `EmotionIs("happy", min)`: some face's top emotion is HAPPY (with at least `min` confidence when given).
 - `FaceHas(attr, value)`: some face has the attribute: smile, eyeglasses, sunglasses, beard, mustache, eyes_open,
   mouth_open (True/False), gender ("male"/"female"), age ((low, high): the face's estimated range overlaps it).
@@ -26,7 +32,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, time
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Callable, Iterable, Iterator, Union
+
+from mediaindex.domain.words import singulars
 
 INDEXED, FAILED, DELETED = "indexed", "failed", "deleted"
 STATUSES = (INDEXED, FAILED, DELETED)
@@ -38,6 +46,14 @@ EMOTIONS = ("happy", "sad", "angry", "confused", "disgusted", "surprised", "calm
 DATE_FIELDS = ("taken_at", "indexed_at")
 SORT_FIELDS = ("relevance", "indexed_at", "taken_at", "key")
 FACETS = ("labels", "people", "emotions", "media_type")
+# Words for people that the face attributes answer (a bare `man` also finds a male face); a child is under 13,
+# a boy or girl under 18 (any face of that age: the attributes of one face are not tied together here)
+PEOPLE_WORDS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "man": (("gender", "male"),), "male": (("gender", "male"),), "gentleman": (("gender", "male"),),
+    "woman": (("gender", "female"),), "female": (("gender", "female"),), "lady": (("gender", "female"),),
+    "boy": (("gender", "male"), ("age", (None, 17))), "girl": (("gender", "female"), ("age", (None, 17))),
+    "child": (("age", (None, 12)),), "kid": (("age", (None, 12)),), "baby": (("age", (None, 2)),),
+}
 MAX_WINDOW = 10_000  # OpenSearch's default index.max_result_window: offset + limit may not exceed it
 # Limits every query is held to before a backend sees it, so a hostile one is a clear error, never a
 # RecursionError, SQLite's "Expression tree is too large" or OpenSearch's too-many-clauses 400.
@@ -78,10 +94,28 @@ class LabelIs:
         object.__setattr__(self, "name", self.name.strip().lower())
         _check_confidence(self.min_confidence)
 
+    @property
+    def forms(self) -> list[str]:
+        """The name and its singular forms: any of them is a match."""
+        return singulars(self.name) or [self.name]
+
 
 @dataclass(frozen=True)
 class PersonIs:
     name: str
+    prefix: bool = False  # each word may be the start of a word of the name (person:bar finds Barack Obama)
+    names: tuple[str, ...] | None = None  # resolved by the index: exactly these lower-case names
+
+    def matches(self, person: str) -> bool:
+        """Does this term name that person? (Before resolution: by the words of the name.)"""
+        if self.names is not None:
+            return person.lower() in self.names
+        return person_name_matches(self.name, person, self.prefix)
+
+
+@dataclass(frozen=True)
+class OnlyPeople:
+    """Nobody known in the file but the people the person terms beside it (in the same AND) name."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +213,7 @@ class Not:
     part: "Expr"
 
 
-Expr = Union[All, LabelIs, PersonIs, EmotionIs, FaceHas, TextHas, MediaTypeIs, KeyPrefix, DateRange, StatusIs, And, Or, Not]
+Expr = Union[All, LabelIs, PersonIs, OnlyPeople, EmotionIs, FaceHas, TextHas, MediaTypeIs, KeyPrefix, DateRange, StatusIs, And, Or, Not]
 
 
 def _check_confidence(value: float | None) -> None:
@@ -205,6 +239,62 @@ def transform(expr: Expr, fn) -> Expr:
     if isinstance(expr, Not):
         return fn(Not(transform(expr.part, fn)))
     return fn(expr)
+
+
+# ---- people by their names ---------------------------------------------------------------------------------------
+def person_name_matches(query: str, name: str, prefix: bool = False) -> bool:
+    """"obama", "Barack", "joe biden", "biden joe" all name Joe Biden or Barack Obama by whole words; with `prefix`,
+    "bar" and "j bid" too. Every word of the query must match a different word of the name."""
+    wanted, words = text_tokens(query), text_tokens(name)
+    if not wanted:
+        return False
+    if wanted == words:
+        return True
+    free = list(words)
+    for word in wanted:
+        found = next((w for w in free if w == word), None)
+        if found is None and prefix:
+            found = next((w for w in free if w.startswith(word)), None)
+        if found is None:
+            return False
+        free.remove(found)
+    return True
+
+
+def _named(e: Expr) -> set[str]:
+    """The resolved names a term asks for (not under a NOT): `person:obama` and a bare `obama` both count."""
+    if isinstance(e, PersonIs):
+        return set(e.names or ())
+    if isinstance(e, (And, Or)):
+        return {n for p in e.parts for n in _named(p)}
+    return set()
+
+
+def resolve_people(expr: Expr, known: Callable[[], Iterable[str]]) -> Expr:
+    """The tree with every PersonIs resolved to the exact names (lower case) of `known()` it matches, and every
+    OnlyPeople turned into "none of the other known people". `known` is called once, and only when needed."""
+    if not any(isinstance(e, (PersonIs, OnlyPeople)) for e in walk(expr)):
+        return expr
+    everyone = sorted({n.lower() for n in known() if n})
+
+    def resolved(e: PersonIs) -> PersonIs:
+        if e.names is not None:
+            return e
+        return replace(e, names=tuple(n for n in everyone if person_name_matches(e.name, n, e.prefix)))
+
+    def step(e: Expr) -> Expr:
+        if isinstance(e, PersonIs):
+            return resolved(e)
+        if isinstance(e, And) and any(isinstance(p, OnlyPeople) for p in e.parts):
+            named = {n for p in e.parts for n in _named(p)}
+            others = tuple(n for n in everyone if n not in named)
+            return And(*(Not(PersonIs("", names=others)) if isinstance(p, OnlyPeople) else p for p in e.parts))
+        return e
+
+    def alone(e: Expr) -> Expr:  # an only:people with no AND around it: nobody known at all
+        return Not(PersonIs("", names=tuple(everyone))) if isinstance(e, OnlyPeople) else e
+
+    return transform(transform(expr, step), alone)
 
 
 # ---- the query -----------------------------------------------------------------------------------------------------
@@ -294,6 +384,7 @@ class Query:
         sort: str | Sort | None = None,
         include_failed: bool = False,
         facets: bool | Iterable[str] = False,
+        exact_people: bool = False,
     ) -> "Query":
         """The CLI flags: `mediaindex search [QUERY] --label L --person P --min-confidence N --emotion E --text T`.
         Every flag narrows (AND); --min-confidence applies to every label without its own threshold."""
@@ -301,7 +392,9 @@ class Query:
         if query and query.strip():
             parts.append(parse_query(query))
         parts += [LabelIs(name) for name in labels]
-        parts += [PersonIs(name) for name in people]
+        # a facet's checkbox names exactly one person (its count is of that name); a typed --person may be any word
+        parts += [PersonIs(name, names=(name.strip().lower(),)) if exact_people else PersonIs(name, prefix=True)
+                  for name in people]
         parts += [EmotionIs(_emotion(e, None)) for e in emotions]
         if text:
             if not text_tokens(text):
@@ -412,6 +505,7 @@ FIELDS = {
     "path": "path", "key": "path", "prefix": "path",
     "taken": "taken_at", "taken_at": "taken_at", "indexed": "indexed_at", "indexed_at": "indexed_at",
     "status": "status",
+    "only": "only",
 }
 
 _TOKEN = re.compile(r'\s+|(?P<lp>\()|(?P<rp>\))|(?P<str>"(?:[^"\\]|\\.)*"?)|(?P<word>[^\s()"]+)')
@@ -574,6 +668,10 @@ class _Parser:
         options: list[Expr] = [LabelIs(value), PersonIs(value)]
         if words:
             options.append(TextHas(value, phrase=quoted and len(words) > 1))
+        for form in singulars(value):
+            if form in PEOPLE_WORDS:  # man, women, girls: a face with those attributes
+                options.append(simplify(And(*(FaceHas(a, v) for a, v in PEOPLE_WORDS[form]))))
+                break
         return Or(*options)
 
     def field(self, name: str, value: str, pos: int, quoted_len: int | None) -> Expr:
@@ -604,9 +702,14 @@ class _Parser:
                     raise self.error("label: needs a name, e.g. label:dog", pos)
                 return LabelIs(head, threshold)
             if name == "person":
-                if not value.strip():
+                if not text_tokens(value):
                     raise self.error("person: needs a name, e.g. person:\"Ada Lovelace\"", pos)
-                return PersonIs(value)
+                return PersonIs(value, prefix=True)
+            if name == "only":
+                if value.lower() not in ("people", "person", "persons"):
+                    raise self.error(f"only: takes people (only:people: nobody known but the person: terms), "
+                                     f"not {value!r}", pos)
+                return OnlyPeople()
             if name == "emotion":
                 head, threshold = split_threshold()
                 return EmotionIs(_emotion(head, (self.text, pos)), threshold)
@@ -744,6 +847,7 @@ def parse_query(text: str) -> Expr:
 
         dog AND person:"Barack Obama"        label:dog>=90 OR label:cat        NOT emotion:happy
         smile:true gender:female age:20..35   type:video   path:holidays/2024/   taken:2020-01-01..2021-12-31
+        person:obama person:biden only:people   (both, and no other known person)
         text:"happy birthday"                 (dog OR cat) NOT status:failed
 
     Terms side by side are ANDed; AND, OR, NOT (any case; quote them to search the word itself) and -term for NOT;

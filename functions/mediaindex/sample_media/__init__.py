@@ -1,11 +1,15 @@
 """Sample media for a first run when no photos are at hand (`scripts/demo` on a fresh machine).
 
-`packaged_samples()` finds real photos that installed packages happen to ship (scikit-image's cat, coffee and
-astronaut, Matplotlib's portrait of Grace Hopper); `make_samples()` draws a few pictures with Pillow on the spot:
-a page of text (for text search), a landscape, shapes, and one file that is not a picture (to show how a failure
-is reported). Nothing is downloaded.
+`packaged_samples()` finds real photos that installed packages ship inside their wheels: scikit-image's
+`skimage/data` (a cat, a cup of coffee, the astronaut Eileen Collins, a motorcycle, a page of text) and
+Matplotlib's `mpl-data/sample_data/grace_hopper.jpg` (the `samples` extra installs both; the demo does, nothing
+else needs them). `fill()` copies them, adds a second picture of Grace Hopper (her portrait mirrored and smaller,
+beside the cat, so a person enrolled from one file is found in another) and a file that is not a picture (to show
+how a failure is reported). Without those packages it draws a few pictures with Pillow instead
+(`make_samples()`: a page of text, a landscape, shapes), which show the pipeline but give the models little to
+recognise. Nothing is downloaded.
 
-    python -m mediaindex.sample_media DIR     fill DIR with both, print what was written
+    python -m mediaindex.sample_media DIR     fill DIR, print what was written
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ import sys
 from pathlib import Path
 
 # (package, path inside it, name to copy as): real photos some packages carry in their wheels
+# (checked in scikit-image 0.26.0's and Matplotlib 3.11.2's wheels: most of skimage.data is downloaded on first
+# use, these few files are inside the wheel)
 _PACKAGED = (
     ("skimage", "data/chelsea.png", "cat_chelsea.png"),
     ("skimage", "data/coffee.png", "coffee.png"),
     ("skimage", "data/astronaut.png", "astronaut_eileen_collins.png"),
-    ("skimage", "data/rocket.jpg", "rocket.jpg"),
+    ("skimage", "data/motorcycle_left.png", "motorcycle.png"),
+    ("skimage", "data/page.png", "page_of_text.png"),
     ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "grace_hopper.jpg"),
 )
+# the person the demo enrols from one file and finds in another
+PORTRAIT, SECOND_PICTURE, PERSON = "grace_hopper.jpg", "grace_hopper_with_chelsea.jpg", "Grace Hopper"
 
 
 def packaged_samples() -> list[tuple[Path, str]]:
@@ -88,15 +97,40 @@ def make_samples(folder: Path) -> list[Path]:
     return written
 
 
-def fill(folder: Path) -> list[Path]:
-    """Packaged photos (when there are any) and the drawn samples, in `folder`."""
+def second_picture(portrait: Path, other: Path, target: Path) -> Path:
+    """Another file showing the person of `portrait`: the portrait mirrored and at 80 %, beside another photo."""
+    from PIL import Image, ImageOps
+
+    with Image.open(portrait) as a, Image.open(other) as b:
+        person, beside = ImageOps.mirror(a.convert("RGB")), b.convert("RGB")
+        person = person.resize((round(person.width * 0.8), round(person.height * 0.8)))
+        beside = beside.resize((round(beside.width * 1.1), round(beside.height * 1.1)))
+        canvas = Image.new("RGB", (max(960, person.width + beside.width + 90), max(person.height, beside.height) + 80),
+                           (236, 232, 224))
+        canvas.paste(person, (30, 40))
+        canvas.paste(beside, (person.width + 60, 40 + (person.height - beside.height) // 2))
+        canvas.save(target, quality=88)
+    return target
+
+
+def fill(folder: Path, packaged: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """The packaged photos and a second picture of the portrait in `folder`, or the drawn samples when no package
+    ships any; and one file that is not a picture."""
     folder.mkdir(parents=True, exist_ok=True)
+    packaged = packaged_samples() if packaged is None else packaged
     written = []
-    for path, name in packaged_samples():
+    for path, name in packaged:
         target = folder / name
         shutil.copyfile(path, target)
         written.append(target)
-    return written + make_samples(folder)
+    names = {p.name: p for p in written}
+    if PORTRAIT in names and "cat_chelsea.png" in names:
+        written.append(second_picture(names[PORTRAIT], names["cat_chelsea.png"], folder / SECOND_PICTURE))
+    if not written:
+        return make_samples(folder)
+    written.append(folder / "notes.txt")
+    written[-1].write_text("Not a picture: indexing records it as failed, with the reason.\n", encoding="utf-8")
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -508,7 +508,7 @@ def _rematched_fields(
             )
     people = sorted({f["person"] for f in faces if f.get("person")})
     fields: dict[str, Any] = {"faces": faces, "people": people}
-    video = _video_without_others(doc.get("video"), people)
+    video = _video_for_people(doc.get("video"), faces, people)
     if video is not None:
         fields["video"] = video
     if faces == doc["faces"] and people == sorted(doc.get("people") or []) and video is None:
@@ -516,16 +516,33 @@ def _rematched_fields(
     return fields
 
 
-def _video_without_others(video: Any, people: list[str]) -> dict[str, Any] | None:
-    """A video's timeline without the people no longer named in it (None when nothing changes). A person named
-    afterwards gets no time spans: the frames were not kept, so only the whole video is known to show them."""
+def _video_for_people(video: Any, faces: list[dict[str, Any]], people: list[str]) -> dict[str, Any] | None:
+    """A video's timeline for the people now named in it (None when nothing changes): the spans of people no
+    longer named go; a person named afterwards gets the spans their faces were seen in (`segments.faces`, kept
+    at indexing time; a video indexed before it existed has none, so only the whole video shows them)."""
     if not isinstance(video, dict):
         return None
     segments = video.get("segments") or {}
     spans = segments.get("people") or []
     kept = [span for span in spans if span.get("name") in people]
-    if len(kept) == len(spans):
+    timed = {span.get("name") for span in kept}
+    added: dict[str, list[list[float]]] = {}
+    for row in segments.get("faces") or []:
+        i = row.get("face")
+        person = faces[i].get("person") if isinstance(i, int) and 0 <= i < len(faces) else None
+        if person and person not in timed:
+            added.setdefault(person, []).append([row["start"], row["end"]])
+    for person, found in added.items():
+        merged: list[list[float]] = []
+        for start, end in sorted(found):
+            if merged and start <= merged[-1][1] + 1e-6:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        kept += [{"name": person, "start": start, "end": end} for start, end in merged]
+    if len(kept) == len(spans) and not added:
         return None
+    kept.sort(key=lambda span: (span["start"], span["name"]))
     return {**video, "segments": {**segments, "people": kept}}
 
 

@@ -12,7 +12,12 @@ models and Rekognition both work.
   faces at the same place are one track, and each track is matched once, on the mean of its embeddings
   (domain/face_tracks.py). A small face the detector misses in the sampled frame is found in the next, and a
   noisy single look does not decide who someone is. Rekognition has no such port: its faces are the sample's.
-- Timeline: for each person and each label, its segments [start, end) in seconds. A sample at t showing a name
+- Shots: the first frame of each new shot between two regular samples is a sample too (`shots`, on by default;
+  MEDIAINDEX_VIDEO_SHOTS=0 turns it off): a shot shorter than the interval, or the last one, is seen. A sample at
+  such a time ends the spans of what it no longer shows.
+- Timeline: for each person and each label, its segments [start, end) in seconds, and for each face of the
+  document the spans it was seen in (`segments.faces`, by face index), so a face named later gets its segments
+  without analysing the video again. A sample at t showing a name
   makes [t, t + interval) (clipped to the duration); samples one after the other join into one segment.
 - The document gets the image fields (labels with each label's best confidence over the frames, label_names,
   faces: the best face of each known person plus at most MAX_UNNAMED_FACES distinct unnamed ones, people, ...)
@@ -87,6 +92,14 @@ def _add_presence(segments: Segments, names: Sequence[str], t: float, end: float
             spans.append([t, end])
 
 
+def _end_absent(segments: Segments, present: Sequence[str], t: float) -> None:
+    """A sample at t (a new shot between the regular samples) ends, at t, the spans of whoever it no longer shows."""
+    shown = set(present)
+    for name, spans in segments.items():
+        if name not in shown and spans and spans[-1][1] > t + _EPS and spans[-1][0] < t - _EPS:
+            spans[-1][1] = t
+
+
 def merge_segments(a: Segments, b: Segments) -> Segments:
     """Both timelines' segments; touching or overlapping ones become one."""
     out: Segments = {}
@@ -115,6 +128,7 @@ class Timeline:
     frames_skipped: int = 0
     frames_analysed: int = 0
     frames_followed: int = 0  # frames after the samples searched for faces (see "Following faces")
+    frames_at_shots: int = 0  # of frames_sampled, first frames of a new shot between the regular samples
     api_calls: int = 0
     people: Segments = field(default_factory=dict)
     labels: Segments = field(default_factory=dict)
@@ -138,6 +152,8 @@ class Timeline:
         self.frames_sampled += 1
         self.frames_skipped += 1
         end = self._segment_end(t)
+        _end_absent(self.people, self.carry.get("people", []), t)
+        _end_absent(self.labels, self.carry.get("labels", []), t)
         _add_presence(self.people, self.carry.get("people", []), t, end)
         _add_presence(self.labels, self.carry.get("labels", []), t, end)
 
@@ -154,11 +170,14 @@ class Timeline:
                 self.text.append(line.text)
         for label in labels:
             self._keep_label(asdict(label))
+        end = self._segment_end(t)
         for face in faces:
-            self._keep_face(_face_state(face))
+            # when each face was seen: a person named later (people rematch) gets these spans on the timeline
+            self._keep_face({**_face_state(face), "seen": [[t, end]]})
         people = sorted({f.person for f in faces if f.person})
         label_names = list(dict.fromkeys(label.name for label in labels))
-        end = self._segment_end(t)
+        _end_absent(self.people, people, t)
+        _end_absent(self.labels, label_names, t)
         _add_presence(self.people, people, t, end)
         _add_presence(self.labels, label_names, t, end)
         self.carry = {"thumb": base64.b64encode(thumb).decode("ascii"), "people": people, "labels": label_names}
@@ -169,7 +188,7 @@ class Timeline:
             self.best_labels[label["name"]] = label
             return
         best, other = (label, known) if label["confidence"] > known["confidence"] else (known, label)
-        for key in ("parents", "categories", "aliases"):  # one frame may report more of them than another
+        for key in ("parents", "categories", "aliases", "broader"):  # one frame may report more of them than another
             best[key] = list(dict.fromkeys([*best.get(key, []), *other.get(key, [])]))
         self.best_labels[label["name"]] = best
 
@@ -177,6 +196,8 @@ class Timeline:
         person = face.get("person")
         if person:
             known = self.named_faces.get(person)
+            if known is not None:
+                face["seen"] = known["seen"] = _union(known.get("seen"), face.get("seen"))
             if known is None or _named_rank(face) > _named_rank(known):
                 self.named_faces[person] = face
         else:
@@ -201,7 +222,8 @@ class Timeline:
         merged.duration = max(self.duration, later.duration)
         merged.next_start = later.next_start
         merged.info = self.info or later.info
-        for counter in ("frames_sampled", "frames_skipped", "frames_analysed", "frames_followed", "api_calls"):
+        for counter in ("frames_sampled", "frames_skipped", "frames_analysed", "frames_followed", "frames_at_shots",
+                        "api_calls"):
             setattr(merged, counter, getattr(self, counter) + getattr(later, counter))
         merged.people = merge_segments(self.people, later.people)
         merged.labels = merge_segments(self.labels, later.labels)
@@ -230,6 +252,14 @@ class Timeline:
         """The distinct faces: each known person's best, then the unnamed ones, in the document's order."""
         named = [self.named_faces[p] for p in sorted(self.named_faces)]
         return [_face_from_state(f) for f in named + self.unnamed_faces]
+
+    def _face_segments(self) -> list[dict[str, Any]]:
+        """When each of the document's faces (by its index in `faces`) was seen: what `people rematch` puts on the
+        timeline for a face named after the video was indexed."""
+        named = [self.named_faces[p] for p in sorted(self.named_faces)]
+        rows = [{"face": i, "start": round(start, 3), "end": round(end, 3)}
+                for i, face in enumerate(named + self.unnamed_faces) for start, end in face.get("seen") or []]
+        return sorted(rows, key=lambda r: (r["start"], r["face"]))
 
     def to_fields(self) -> dict[str, Any]:
         labels = sorted((_label_from_state(d) for d in self.best_labels.values()), key=lambda l: (-l.confidence, l.name))
@@ -262,7 +292,9 @@ class Timeline:
                 "frames_skipped": self.frames_skipped,
                 "frames_analysed": self.frames_analysed,
                 "frames_followed": self.frames_followed,
-                "segments": {"people": _segment_docs(self.people), "labels": _segment_docs(self.labels)},
+                "frames_at_shots": self.frames_at_shots,
+                "segments": {"people": _segment_docs(self.people), "labels": _segment_docs(self.labels),
+                             "faces": self._face_segments()},
             },
         }
 
@@ -286,7 +318,9 @@ def _distinct_unnamed(faces: list[dict[str, Any]]) -> list[dict[str, Any]]:
     person."""
     kept: list[dict[str, Any]] = []
     for face in sorted(faces, key=lambda f: (-_area(f), -(f.get("confidence") or 0.0))):
-        if face.get("embedding") is not None and any(_same_person(face, k) for k in kept):
+        same = face.get("embedding") is not None and next((k for k in kept if _same_person(face, k)), None)
+        if same:
+            same["seen"] = _union(same.get("seen"), face.get("seen"))  # the same person, seen at another time
             continue
         kept.append(face)
         if len(kept) >= MAX_UNNAMED_FACES:
@@ -301,6 +335,11 @@ def _same_person(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return space.compare(a["embedding"], b["embedding"]) >= face_vectors.MATCH_SIMILARITY
 
 
+def _union(a: list[list[float]] | None, b: list[list[float]] | None) -> list[list[float]]:
+    """Two lists of [start, end) spans as one, sorted, touching spans joined."""
+    return merge_segments({"": a or []}, {"": b or []}).get("", [])
+
+
 def _face_state(face: Face) -> dict[str, Any]:
     d = asdict(face)
     d.pop("landmarks", None)  # not in documents; keeps the saved state small
@@ -309,6 +348,7 @@ def _face_state(face: Face) -> dict[str, Any]:
 
 def _face_from_state(d: dict[str, Any]) -> Face:
     d = dict(d)
+    d.pop("seen", None)  # on the timeline (segments.faces), not in the face
     d["box"] = Box(**d["box"])
     d["emotions"] = [Emotion(**e) for e in d.get("emotions") or []]
     d["pose"] = Pose(**d["pose"]) if d.get("pose") else None
@@ -390,6 +430,7 @@ class VideoIndexer:
         window_samples: int = WINDOW_SAMPLES,
         follow_frames: int = DEFAULT_FOLLOW_FRAMES,
         max_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
+        shots: bool = True,
     ) -> None:
         if not interval or interval <= 0:
             raise ConfigurationError(f"video interval must be a positive number of seconds, not {interval!r}")
@@ -408,6 +449,7 @@ class VideoIndexer:
         if not max_seconds or max_seconds <= 0:
             raise ConfigurationError(f"MEDIAINDEX_MAX_VIDEO_SECONDS must be a positive number, not {max_seconds!r}")
         self.max_seconds = float(max_seconds)
+        self.shots = bool(shots)  # also sample the first frame of each new shot (media/video.py)
 
     # -- one file ----------------------------------------------------------------------------------------------------
     def __call__(self, obj: StoredObject) -> tuple[dict[str, Any], int]:
@@ -432,7 +474,7 @@ class VideoIndexer:
 
     def _state_key(self, sha: str) -> str:
         return (f"video:{sha}:{self.pipeline.analyzer.name}:{self.interval:g}:{self.skip_threshold:g}"
-                f":{self.follow_frames}")
+                f":{self.follow_frames}:{int(self.shots)}")
 
     def analyze(self, source: VideoSource, state_key: str | None = None) -> Timeline:
         """The whole video: in one window without a clock; on a clock, window after window until time runs short
@@ -493,8 +535,9 @@ class VideoIndexer:
             if info.duration <= 0:  # no duration in the header: the frames tell, and may not run on past the limit
                 sample_end = self.max_seconds if end is None else min(end, self.max_seconds)
             for sample in reader.samples(self.interval, start, sample_end, self.skip_threshold, last_thumb,
-                                         follow=follow):
+                                         follow=follow, shots=self.shots):
                 last_frame_time = sample.frame_time
+                timeline.frames_at_shots += sample.shot
                 if sample.skipped:
                     timeline.add_skipped(sample.time)
                     continue
@@ -546,4 +589,5 @@ def make_video_indexer(settings: Settings, pipeline: Any) -> VideoIndexer:
         state_store=DynamoVideoStateStore(table) if table else None,
         follow_frames=settings.video_follow_frames,
         max_seconds=settings.max_video_seconds,
+        shots=settings.video_shots,
     )

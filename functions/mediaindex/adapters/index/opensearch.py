@@ -17,6 +17,7 @@ import logging
 import random
 import re
 import time
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlparse
 
@@ -28,7 +29,7 @@ from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
 from mediaindex.domain.query import (
     FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    PersonIs, Query, StatusIs, TextHas,
+    PersonIs, Query, StatusIs, TextHas, resolve_people,
 )
 from mediaindex.ports import SearchResult, Versioned
 
@@ -379,8 +380,29 @@ class OpenSearchIndex:
         self._call(self.client.indices.refresh, index=self.name)
 
     # ---- search --------------------------------------------------------------------------------------------------
-    def search(self, query: Query | Expr | str | None) -> SearchResult:
+    def person_names(self) -> list[str]:
+        """Every known person some searchable document shows (lower case), page by page."""
+        names: list[str] = []
+        after: dict[str, Any] | None = None
+        while True:
+            composite: dict[str, Any] = {"size": 1000, "sources": [{"name": {"terms": {"field": f"{AIDS}.people"}}}]}
+            if after:
+                composite["after"] = after
+            body = {"size": 0, "query": {"bool": {"must_not": [{"term": {"status": "deleted"}}]}},
+                    "aggs": {"people": {"composite": composite}}}
+            agg = self._call(self.client.search, index=self.name, body=body)["aggregations"]["people"]
+            names += [b["key"]["name"] for b in agg["buckets"]]
+            after = agg.get("after_key")
+            if not agg["buckets"] or not after:
+                return names
+
+    def _resolved(self, query: Query | Expr | str | None) -> Query:
         query = Query.coerce(query)
+        where = resolve_people(query.where, self.person_names)
+        return query if where is query.where else replace(query, where=where)
+
+    def search(self, query: Query | Expr | str | None) -> SearchResult:
+        query = self._resolved(query)
         body: dict[str, Any] = {
             "query": self.compile(query.effective_where()),
             "from": query.offset,
@@ -404,7 +426,7 @@ class OpenSearchIndex:
         )
 
     def count(self, query: Query | Expr | str | None) -> int:
-        query = Query.coerce(query)
+        query = self._resolved(query)
         body = {"query": self.compile(query.effective_where())}
         return int(self._call(self.client.count, index=self.name, body=body)["count"])
 
@@ -436,12 +458,17 @@ class OpenSearchIndex:
         if isinstance(e, Not):
             return {"bool": {"must_not": [cls.compile(e.part)]}}
         if isinstance(e, LabelIs):
-            conditions: list[dict[str, Any]] = [{"term": {"labels.names": e.name}}]
+            forms = e.forms
+            conditions: list[dict[str, Any]] = [
+                {"term": {"labels.names": forms[0]}} if len(forms) == 1 else {"terms": {"labels.names": forms}}]
             if e.min_confidence is not None:
                 conditions.append({"range": {"labels.confidence": {"gte": e.min_confidence}}})
             return {"nested": {"path": "labels", "score_mode": "max", "query": {"bool": {"must": conditions}}}}
         if isinstance(e, PersonIs):
-            return {"term": {f"{AIDS}.people": e.name.lower()}}
+            people = [e.name.lower()] if e.names is None else list(e.names)
+            if not people:
+                return {"match_none": {}}
+            return {"terms": {f"{AIDS}.people": people}}
         if isinstance(e, EmotionIs):
             conditions = [{"term": {"faces.emotion": e.type}}]
             if e.min_confidence is not None:

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import replace
 from itertools import chain
 from typing import Any, Iterable, Iterator
 
@@ -26,7 +27,7 @@ from mediaindex.adapters.index import common
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
 from mediaindex.domain.query import (
     FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    PersonIs, Query, StatusIs, TextHas, simplify, walk,
+    PersonIs, Query, StatusIs, TextHas, resolve_people, simplify, walk,
 )
 from mediaindex.ports import SearchResult, Versioned
 
@@ -477,8 +478,20 @@ class SqliteIndex:
         """Writes are visible as soon as they commit."""
 
     # ---- search --------------------------------------------------------------------------------------------------
-    def search(self, query: Query | Expr | str | None) -> SearchResult:
+    def person_names(self) -> list[str]:
+        """Every known person some searchable document shows, as written: from the small counts table, not the
+        terms (one row per document and person), so a bare word costs no scan of the whole index."""
+        with self._conn() as conn:
+            return [r[0] for r in conn.execute(
+                f"SELECT DISTINCT value FROM {self.t_counts} WHERE kind = 'person' AND n > 0 AND status <> 'deleted'")]
+
+    def _resolved(self, query: Query | Expr | str | None) -> Query:
         query = Query.coerce(query)
+        where = resolve_people(query.where, self.person_names)
+        return query if where is query.where else replace(query, where=where)
+
+    def search(self, query: Query | Expr | str | None) -> SearchResult:
+        query = self._resolved(query)
         effective = query.effective_where()
         where, params = self._compile(effective)
         counted_statuses = _only_statuses(effective)  # facets of "everything": read from the counts table
@@ -510,7 +523,7 @@ class SqliteIndex:
         return SearchResult(total=total, hits=hits, facets=facets)
 
     def count(self, query: Query | Expr | str | None) -> int:
-        query = Query.coerce(query)
+        query = self._resolved(query)
         where, params = self._compile(query.effective_where())
         with self._conn() as conn:
             return conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
@@ -585,11 +598,18 @@ class SqliteIndex:
             if isinstance(e, Not):
                 return f"NOT {rec(e.part, not negated)}"
             if isinstance(e, LabelIs):
+                forms = e.forms
+                names = ", ".join("?" * len(forms))
                 if e.min_confidence is None:
-                    return sub(f"SELECT doc FROM {self.t_labels} WHERE name = ?", e.name)
-                return sub(f"SELECT doc FROM {self.t_labels} WHERE name = ? AND confidence >= ?", e.name, e.min_confidence)
+                    return sub(f"SELECT doc FROM {self.t_labels} WHERE name IN ({names})", *forms)
+                return sub(f"SELECT doc FROM {self.t_labels} WHERE name IN ({names}) AND confidence >= ?",
+                           *forms, e.min_confidence)
             if isinstance(e, PersonIs):
-                return sub(f"SELECT doc FROM {self.t_terms} WHERE kind = 'person_lc' AND value = ?", e.name.lower())
+                people = [e.name.lower()] if e.names is None else list(e.names)
+                if not people:
+                    return "0"
+                marks = ", ".join("?" * len(people))
+                return sub(f"SELECT doc FROM {self.t_terms} WHERE kind = 'person_lc' AND value IN ({marks})", *people)
             if isinstance(e, EmotionIs):
                 if e.min_confidence is None:
                     return sub(f"SELECT doc FROM {self.t_faces} WHERE emotion = ?", e.type)

@@ -9,6 +9,7 @@ const FACET_ORDER = ["media_type", "people", "labels", "emotions"];
 const PAGE = 60;
 let config = { writes: false };
 let lastHits = [];
+let lastSearch = "#/"; // the gallery the detail view came from: its hits give previous and next
 let searchSeq = 0; // answers to superseded searches are dropped
 
 function el(tag, attrs, ...children) {
@@ -89,13 +90,34 @@ function seconds(t) {
   return `${m}:${String(s).padStart(2, "0")}`;
 }
 
-function show(view) {
+function show(view, byDate) {
   for (const name of ["gallery", "detail", "people"]) $(`#${name}-view`).hidden = name !== view;
-  $("#nav-gallery").toggleAttribute("aria-current", view === "gallery");
-  $("#nav-people").toggleAttribute("aria-current", view === "people");
-  if (view === "gallery") $("#nav-gallery").setAttribute("aria-current", "page");
-  if (view === "people") $("#nav-people").setAttribute("aria-current", "page");
+  const current = view === "gallery" ? (byDate ? "dates" : "gallery") : view;
+  for (const name of ["gallery", "dates", "people"]) {
+    if (name === current) $(`#nav-${name}`).setAttribute("aria-current", "page");
+    else $(`#nav-${name}`).removeAttribute("aria-current");
+  }
 }
+
+// Dates as people read them, in the browser's language: "14 Jul 2024, 12:30". A taken date has no zone (the
+// camera's clock): it is shown as written; an indexing time is UTC and is shown in the viewer's zone.
+function readableDate(iso, withTime) {
+  if (!iso) return null;
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const options = { day: "numeric", month: "short", year: "numeric" };
+  if (withTime !== false && /T\d/.test(iso)) Object.assign(options, { hour: "2-digit", minute: "2-digit" });
+  return date.toLocaleString(undefined, options);
+}
+
+function monthOf(iso) {
+  if (!iso) return "No date taken";
+  const date = new Date(iso.length === 7 ? iso + "-01" : iso);
+  return Number.isNaN(date.getTime()) ? "No date taken" :
+    date.toLocaleString(undefined, { month: "long", year: "numeric" });
+}
+
+const narrow = () => window.matchMedia("(max-width: 720px)").matches;
 
 // ---- routing: #/?q=..&label=..  #/doc/ID  #/people --------------------------------------------------------------
 function route() {
@@ -114,7 +136,8 @@ function searchHash(params) {
 
 // ---- gallery -----------------------------------------------------------------------------------------------------
 async function showGallery(params, append) {
-  show("gallery");
+  const byDate = /taken/.test(params.get("sort") || "");
+  show("gallery", byDate);
   $("#q").value = params.get("q") || "";
   const query = new URLSearchParams(params);
   query.set("limit", PAGE);
@@ -135,15 +158,49 @@ async function showGallery(params, append) {
   }
   status("");
   lastHits = append ? lastHits.concat(result.hits) : result.hits;
+  lastSearch = searchHash(params);
   renderFacets(result.facets, params);
   const grid = $("#grid");
-  if (!append) grid.replaceChildren();
-  grid.append(...result.hits.map(tile));
-  $("#summary").textContent = result.total === 0 ? "Nothing matches." :
-    `${result.total} file${result.total === 1 ? "" : "s"}` + (result.total > lastHits.length ? `, showing ${lastHits.length}` : "");
+  if (byDate) {  // the photo app's core view: newest first, under a heading per month
+    grid.replaceChildren();
+    let month = null;
+    for (const hit of lastHits) {
+      const m = monthOf(hit.taken_at);
+      if (m !== month) grid.append(el("li", { class: "month", role: "presentation" }, el("h2", { class: "month", text: m })));
+      month = m;
+      grid.append(tile(hit));
+    }
+  } else {
+    if (!append) grid.replaceChildren();
+    grid.append(...result.hits.map(tile));
+  }
+  const summary = $("#summary");
+  summary.replaceChildren(result.total === 0 ? emptyState(result, params) :
+    `${result.total} file${result.total === 1 ? "" : "s"}` + (result.total > lastHits.length ? `, showing ${lastHits.length}` : "") +
+    (byDate ? ", by date taken" : ""));
   const more = $("#more");
   more.hidden = lastHits.length >= result.total;
   more.onclick = () => showGallery(params, true);
+}
+
+// Nothing found: say what would find something, rather than only "no".
+function emptyState(result, params) {
+  const box = el("span", {});
+  const filtered = [...params.keys()].some((k) => k !== "sort");
+  if (!filtered) {
+    box.append("The index is empty: index a folder first (", el("code", { text: "mediaindex index ~/Pictures" }), ").");
+    return box;
+  }
+  box.append("Nothing matches.");
+  const s = result.suggestions || {};
+  const links = [...(s.labels || []).map((v) => ["label", v]), ...(s.people || []).map((v) => ["person", v])];
+  if (links.length) {
+    box.append(el("span", { class: "suggest", id: "suggestions" }, " Closest: ", links.map(([kind, v]) =>
+      el("a", { href: searchHash(new URLSearchParams([[kind, v]])), text: kind === "person" ? v : `${v} (label)` }))));
+  } else {
+    box.append(" Try fewer words or filters.");
+  }
+  return box;
 }
 
 function thumbImage(hit) {
@@ -165,12 +222,23 @@ function tile(hit) {
         hit.status === "failed" ? el("span", { class: "badge", text: "failed" }) : null),
       el("div", { class: "caption" },
         el("div", { class: "name", text: hit.name }),
-        el("div", { class: "meta", text: hit.status === "failed" ? (hit.error || "failed") : (meta || " ") }))));
+        el("div", { class: "meta", text: hit.status === "failed" ? (hit.error || "failed") : (meta || " ") }),
+        onlyByName(hit) ? el("div", { class: "meta why", text: `matched by its ${onlyByName(hit)}` }) : null)));
+}
+
+// a plain word found in the file name or text only: facets (labels, people) do not count it, so say so
+function onlyByName(hit) {
+  const m = hit.matched || [];
+  if (!m.length || m.some((r) => r === "label" || r === "person" || r === "face")) return null;
+  return m.join(" and ");
 }
 
 function renderFacets(facets, params) {
   const aside = $("#facets");
   aside.replaceChildren();
+  const on = Object.values(FACET_PARAMS).reduce((n, p) => n + params.getAll(p).length, 0);
+  $("#filters-summary").textContent = on ? `Filters (${on} on)` : "Filters";
+  if (!narrow()) $("#filters").open = true;
   for (const name of FACET_ORDER) {
     const values = (facets[name] || []).slice();
     const param = FACET_PARAMS[name];
@@ -213,12 +281,25 @@ async function showDetail(id) {
   try {
     doc = await api(`/api/documents/${encodeURIComponent(id)}`);
   } catch (e) {
-    view.replaceChildren(el("p", { class: "status error", text: e.message }));
+    if (e.signIn) return;
+    const missing = e.body && e.body.status === 404;
+    view.replaceChildren(el("div", { class: "detail-head" }, el("h1", { id: "detail-title",
+      text: missing ? "This file is not in the index" : "This file cannot be shown" })),
+      el("p", { class: "status error", id: "detail-missing", text: missing
+        ? "It may have been removed or moved since this link was made, or it was never indexed."
+        : e.message }),
+      el("p", {}, el("a", { href: lastSearch, text: "← Back to the gallery" })));
     return;
   }
   const back = el("button", { type: "button", class: "secondary", text: "← Back to results",
     onclick: () => (history.length > 1 ? history.back() : (location.hash = "#/")) });
-  const head = el("div", { class: "detail-head" }, back, el("h1", { id: "detail-title", text: doc.name }));
+  const at = lastHits.findIndex((h) => h.id === doc.id);
+  const pager = el("nav", { class: "pager", "aria-label": "Previous and next" },
+    at > 0 ? el("a", { href: `#/doc/${lastHits[at - 1].id}`, id: "previous", rel: "prev", text: "← Previous" }) : null,
+    at >= 0 && at < lastHits.length - 1 ? el("a", { href: `#/doc/${lastHits[at + 1].id}`, id: "next", rel: "next", text: "Next →" }) : null,
+    doc.status === "indexed" && !token() ? el("a", { href: `/api/documents/${doc.id}/media`, download: doc.name, id: "download",
+      text: "Download" }) : null);
+  const head = el("div", { class: "detail-head" }, back, el("h1", { id: "detail-title", text: doc.name }), pager);
   const stage = el("div", { class: "stage" });
   const isVideo = doc.media_type === "video";
   let video = null;
@@ -275,6 +356,8 @@ function detailPanel(doc) {
       if (f.emotion) bits.push(f.emotion.toLowerCase());
       return el("li", {}, el("span", { text: bits.join(", ") }));
     })));
+    const unnamed = faces.map((f, i) => [f, i]).filter(([f]) => !f.person && f.box);
+    if (unnamed.length && doc.media_type === "image" && doc.status === "indexed") panel.append(nameFaceForm(doc, unnamed));
   }
   if ((doc.labels || []).length) {
     panel.append(el("h2", { text: "Labels" }), el("ul", { class: "chips" },
@@ -283,11 +366,42 @@ function detailPanel(doc) {
   }
   if (doc.text) panel.append(el("h2", { text: "Text" }), el("p", { text: doc.text }));
   const facts = [["File", doc.key], ["Type", doc.content_type || doc.media_type],
-    ["Size", doc.width ? `${doc.width} × ${doc.height}` : null], ["Taken", doc.taken_at], ["Camera", doc.camera],
-    ["Duration", doc.video && doc.video.duration ? seconds(doc.video.duration) : null], ["Indexed", doc.indexed_at]];
+    ["Size", doc.width ? `${doc.width} × ${doc.height}` : null], ["Taken", readableDate(doc.taken_at)], ["Camera", doc.camera],
+    ["Duration", doc.video && doc.video.duration ? seconds(doc.video.duration) : null], ["Indexed", readableDate(doc.indexed_at)]];
   panel.append(el("h2", { text: "File" }), el("dl", { class: "facts" },
     facts.filter(([, v]) => v).map(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })])));
   return panel;
+}
+
+// Name a face of this photo: it is enrolled from its crop, and every indexed file with that face follows.
+function nameFaceForm(doc, unnamed) {
+  const select = el("select", { id: "face-choice", disabled: !config.writes },
+    unnamed.map(([, i]) => el("option", { value: String(i), text: `face ${i + 1}` })));
+  const input = el("input", { id: "face-name", name: "name", required: true, autocomplete: "off", placeholder: "Full name",
+    disabled: !config.writes });
+  const form = el("form", { id: "name-face", class: "name-face" },
+    el("label", { for: "face-choice", text: "Name" }), select,
+    el("label", { for: "face-name", class: "visually-hidden", text: "Their name" }), input,
+    el("button", { type: "submit", disabled: !config.writes, text: "Save" }));
+  if (!config.writes) {
+    form.append(el("p", { class: "note", id: "name-face-note",
+      text: "Read-only: start the server with `mediaindex serve --allow-writes` to name faces here." }));
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = input.value.trim();
+    if (!name) return;
+    status(`Naming face ${Number(select.value) + 1}…`);
+    try {
+      const result = await api("/api/people/enroll", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name, document_id: doc.id, face_index: Number(select.value) }) });
+      status(`Named ${name}: ${result.documents_updated} file(s) updated.`);
+      showDetail(doc.id);
+    } catch (e) {
+      status(e.message, true);
+    }
+  });
+  return el("div", {}, el("h2", { text: "Name a face" }), form);
 }
 
 function timeline(doc, video) {
@@ -345,15 +459,24 @@ async function showPeople() {
     view.replaceChildren(el("p", { class: "status error", text: e.message }));
     return;
   }
-  const people = el("ul", { class: "people-list", id: "people-list" }, data.people.map((p) =>
-    el("li", {}, el("a", { href: searchHash(new URLSearchParams([["person", p.name]])), text: p.name }),
-      el("span", { class: "note", text: `${p.files} file${p.files === 1 ? "" : "s"}` }))));
+  const people = el("ul", { class: "people-list", id: "people-list" }, data.people.map((p) => {
+    let face = null;
+    if (p.face) {
+      face = el("img", { alt: `${p.name}'s face`, loading: "lazy", class: "person-face" });
+      face.addEventListener("error", () => face.remove());
+      setImage(face, `/api/documents/${p.face.id}/faces/${p.face.face_index}`);
+    }
+    return el("li", {}, el("span", { class: "who" }, face,
+      el("a", { href: searchHash(new URLSearchParams([["person", p.name]])), text: p.name })),
+      el("span", { class: "note", text: `${p.files} file${p.files === 1 ? "" : "s"}` }));
+  }));
   const parts = [el("h1", { id: "people-title", text: "People" })];
   if (!data.available) parts.push(el("p", { class: "note", text: data.reason }));
   parts.push(data.people.length ? people : el("p", { class: "note", text: "Nobody is named yet." }));
   parts.push(el("h2", { text: "Faces nobody has named" }));
   if (!data.writes) parts.push(el("p", { class: "note", id: "read-only-note",
-    text: "This server is read-only: start it with --allow-writes to name people here." }));
+    text: "This server is read-only, so nobody can be named here. To name people, start it with " +
+      "`mediaindex serve --allow-writes` (on AWS: MEDIAINDEX_API_WRITES=1), or use `mediaindex people add NAME PHOTO`." }));
   if (data.clusters_reason) parts.push(el("p", { class: "note", text: data.clusters_reason }));
   else if (!data.clusters.length) parts.push(el("p", { class: "note", text: "No unnamed groups of faces." }));
   parts.push(el("ul", { class: "clusters" }, data.clusters.map((c) => clusterCard(c, data.writes))));
@@ -404,6 +527,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     if (event.key === "/" && document.activeElement.tagName !== "INPUT") { event.preventDefault(); $("#q").focus(); }
   });
   window.addEventListener("hashchange", route);
+  if (narrow()) $("#filters").open = false;  // on a phone the photos come first; the filters are one tap away
   // a search submitted before this script ran arrives as /?q=...: carry it over to the hash
   if (location.search && (!location.hash || location.hash === "#/")) {
     history.replaceState(null, "", "/" + searchHash(new URLSearchParams(location.search)));

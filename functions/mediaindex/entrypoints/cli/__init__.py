@@ -10,6 +10,7 @@ import sys
 
 from mediaindex import __version__
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError
+from mediaindex.entrypoints.cli.common import UsageError
 
 # In the order `--help` lists them.
 COMMANDS = (
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except UsageError as e:
+        print(f"mediaindex: {e}", file=sys.stderr)
+        return 2
     except ConfigurationError as e:
         print(f"mediaindex: configuration: {_one_message(e)}", file=sys.stderr)
         return 2

@@ -1,8 +1,10 @@
 """`mediaindex analyze FILE [FILE...]`: show what the analyzer sees in pictures, without indexing them.
 
 Runs the configured analyzer (local models by default, or Rekognition with --analyzer rekognition) on each file
-and prints the labels, faces and their attributes, text and moderation score it found. A file that is not a
-readable image gets a clear error on stderr; the others are still analysed (exit status 1 if any failed).
+and prints the labels, faces and their attributes, text and moderation score it found, with the known people
+among the faces named as `index` names them. A video is sampled as `index` samples it and prints its timeline
+(who and what appears when). A file that is neither gets a clear error on stderr; the others are still analysed
+(exit status 1 if any failed). Nothing is written: not the index, not the face collection.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mediaindex.config import ALL_FEATURES
-from mediaindex.domain.errors import BadMedia, ConfigurationError, MediaIndexError
+from mediaindex.domain.errors import BadMedia, ConfigurationError, MediaIndexError, MediaTooLarge
+from mediaindex.media import sniff
+from mediaindex.services.indexing import name_faces
 from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
 
 
@@ -23,9 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="print what the analyzer finds in pictures (labels, faces, text) without indexing them",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  mediaindex analyze photo.jpg\n  mediaindex analyze --json --features labels,faces,text *.jpg",
+        epilog="examples:\n  mediaindex analyze photo.jpg\n  mediaindex analyze --json --features labels,faces,text *.jpg"
+               "\n  mediaindex analyze clip.mp4",
     )
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image or video files")
     p.add_argument("--features", metavar="LIST",
                    help=f"comma list of analyses ({', '.join(f for f in ALL_FEATURES if f != 'people')}; "
                         "default: MEDIAINDEX_FEATURES, else labels,faces,people)")
@@ -59,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
         models_dir=args.models_dir,
     )
     analyzer = bootstrap.build_analyzer(settings)
+    # the known people, as `index` matches them (nothing enrolled: no collection is opened)
+    collection = bootstrap.build_faces(settings)
+    stored = getattr(collection, "path", None)  # the local collection: a file, never created just to look
+    if collection is not None and ((stored is not None and not Path(stored).exists()) or collection.is_empty()):
+        collection = None
     results: list[dict[str, Any]] = []
     failed = 0
     for path in args.files:
@@ -70,8 +80,17 @@ def run(args: argparse.Namespace) -> int:
             _fail(args, results, path, code, f"cannot read the file: {getattr(e, 'strerror', None) or e}")
             continue
         try:
+            if sniff.sniff(data[:512])[0] == sniff.VIDEO:
+                fields = _video_fields(settings, analyzer, collection, data)
+                if args.json:
+                    results.append({"file": str(path), **fields})
+                else:
+                    print(_video_text(path, fields))
+                continue
             picture = Picture.from_bytes(data, max_pixels=settings.max_pixels)
             analysis = analyzer.analyze(picture)
+            if collection is not None and analysis.faces:
+                name_faces(collection, picture, analysis.faces)
         except BadMedia as e:
             failed += 1
             _fail(args, results, path, e.code, str(e))
@@ -87,6 +106,38 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(results)
     return 1 if failed else 0
+
+
+def _video_fields(settings: Any, analyzer: Any, collection: Any, data: bytes) -> dict[str, Any]:
+    """The document fields `index` would write for this video (its timeline included), without writing anything."""
+    from mediaindex.services.indexing import Pipeline
+    from mediaindex.services.video import make_video_indexer
+
+    pipeline = Pipeline(storage=None, analyzer=analyzer, index=None, faces=collection,  # type: ignore[arg-type]
+                        max_pixels=settings.max_pixels)
+    indexer = make_video_indexer(settings, pipeline)  # no clock: one pass, the state store is never used
+    if len(data) > indexer.max_bytes:
+        raise MediaTooLarge(f"video is {len(data):,} bytes, above the limit of {indexer.max_bytes:,} "
+                            "(MEDIAINDEX_MAX_VIDEO_BYTES)")
+    return indexer.analyze(data).to_fields()  # not indexer(obj): that also remembers the faces
+
+
+def _video_text(path: Path, fields: dict[str, Any]) -> str:
+    from mediaindex.entrypoints.cli.search import clock
+
+    video = fields["video"]
+    lines = [f"{path}  (video {clock(video['duration'])}, {video['width']}x{video['height']}, {fields['analyzer']}; "
+             f"{video['frames_analysed']} of {video['frames_sampled']} sampled frames analysed)"]
+    for kind in ("people", "labels"):
+        spans: dict[str, list[str]] = {}
+        for s in video["segments"][kind]:
+            spans.setdefault(s["name"], []).append(f"{clock(s['start'])}-{clock(s['end'])}")
+        if spans:
+            lines.append(f"  {kind}:")
+            lines += [f"    {name}  {', '.join(times)}" for name, times in spans.items()]
+    unnamed = sum(1 for f in fields["faces"] if not f.get("person"))
+    lines.append(f"  faces: {len(fields['faces'])} distinct ({unnamed} nobody enrolled matches)")
+    return "\n".join(lines)
 
 
 def _fail(args: argparse.Namespace, results: list, path: Path, code: str, message: str) -> None:

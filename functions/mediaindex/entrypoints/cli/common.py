@@ -11,6 +11,12 @@ from typing import Any
 
 from mediaindex.config import Settings
 from mediaindex.domain.document import storable_text
+from mediaindex.domain.errors import ConfigurationError
+
+
+class UsageError(ConfigurationError):
+    """A command that cannot run as written (a query it cannot read, a port that is taken): exit status 2 like a
+    configuration problem, but told as what it is."""
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:

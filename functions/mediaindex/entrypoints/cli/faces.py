@@ -67,9 +67,11 @@ def run_compare(args: argparse.Namespace) -> int:
         print("nothing to compare: a picture has no face")
         return 1
     verdict = "same person" if best["same_person"] else "different people"
-    print(f"best pair: face {best['a']} of A and face {best['b']} of B, similarity {best['similarity']:.1f} ({verdict})")
+    # faces are numbered from 1 in text, as `show` and the gallery number them; JSON keeps 0-based indexes
+    print(f"best pair: face {best['a'] + 1} of A and face {best['b'] + 1} of B, similarity {best['similarity']:.1f} "
+          f"({verdict})")
     for pair in result["pairs"][1:]:
-        print(f"  face {pair['a']} of A, face {pair['b']} of B: {pair['similarity']:.1f}")
+        print(f"  face {pair['a'] + 1} of A, face {pair['b'] + 1} of B: {pair['similarity']:.1f}")
     return 0
 
 
@@ -82,7 +84,13 @@ def run_search(args: argparse.Namespace) -> int:
         return 0
     if not result["hits"]:
         print(f"no indexed file has a face like this one (similarity >= {result['threshold']:g})")
+    if args.all_faces:
+        for i, box in enumerate(result["query_faces"], 1):
+            print(f"face {i} of {args.image.name}: {box['left']:.0%} from the left, {box['top']:.0%} from the top, "
+                  f"{box['width']:.0%} wide")
     for hit in result["hits"]:
         who = f"  [{hit['person']}]" if hit.get("person") else ""
-        print(f"{hit['similarity']:5.1f}  {hit['key']}  (face {hit['face_index']}){who}")
+        # numbered from 1, as `show` and the gallery do; JSON keeps the 0-based indexes
+        which = f"face {hit['query_face'] + 1} of {args.image.name} ~ " if args.all_faces else ""
+        print(f"{hit['similarity']:5.1f}  {hit['key']}  ({which}face {hit['face_index'] + 1}){who}")
     return 0

@@ -14,7 +14,7 @@ from typing import Any
 
 from mediaindex.adapters.storage.routing import RoutingStorage
 from mediaindex.domain.document import storable_text
-from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
+from mediaindex.domain.errors import ConfigurationError, ObjectNotFound
 from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
 
 EXAMPLES = """\
@@ -269,14 +269,20 @@ def print_re_embedding(report: dict[str, Any], always: bool = False) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    listing = build_people_service(args).list_people()
+    from mediaindex.domain.query import Query
+
+    people = build_people_service(args)
+    listing = people.list_people()
+    # the files each person is in, as `stats` and search count them (enrolled faces are another number)
+    files = people.pipeline.index.search(Query(limit=0, facets=("people",), facet_size=10_000)).facets.get("people", {})
     if args.json:
-        print_json({"people": [{"name": n, "faces": c} for n, c in listing.items()]})
+        print_json({"people": [{"name": n, "faces": c, "files": files.get(n, 0)} for n, c in listing.items()]})
     elif not listing:
         print("nobody is enrolled yet: mediaindex people add NAME IMAGE...")
     else:
         for name, count in listing.items():
-            print(f"{name}\t{count} face{'s' if count != 1 else ''}")
+            n = files.get(name, 0)
+            print(f"{name}\t{count} enrolled face{'s' if count != 1 else ''}, in {n} indexed file{'s' if n != 1 else ''}")
     return 0
 
 
@@ -299,7 +305,7 @@ def run_clusters(args: argparse.Namespace) -> int:
     for c in clusters:
         print(f"{c['cluster']}\t{len(c['files'])} file(s)")
         for f in c["files"][:10]:
-            print(f"    {f['key']}  (face {f['face_index']})")
+            print(f"    {f['key']}  (face {f['face_index'] + 1})")  # from 1, as show and the gallery
         if len(c["files"]) > 10:
             print(f"    ... {len(c['files']) - 10} more")
     return 0

@@ -11,15 +11,18 @@ import os
 import sys
 from typing import Any
 
-from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.query import FACETS, Query
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
+from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, print_json, settings_from, shown
+from mediaindex.services import search as searching
 
 EPILOG = """\
 query syntax:
-  dog                       a label (or a broader name for it: "dog" finds a Siberian husky)
+  dog                       a label (or a broader name for it: "dog" finds a Siberian husky); dogs, mice: plurals
+  obama, joe biden          a known person by any word of the name; woman, men, girl, child: faces
   label:dog>=90             a label with at least 90% confidence
-  person:"Barack Obama"     a known person          emotion:happy   smile:true   gender:female   age:20..30
+  person:"Barack Obama"     a known person; person:obama, person:bar (the start of a word) too
+  person:obama person:biden only:people     both in one file, and nobody else known
+  emotion:happy   smile:true   gender:female   age:20..30
   text:invoice              words in the picture's text, or in its path
   type:video   path:/home/ada/Pictures/2024   taken:2024-06   taken:2023..2024
   dog AND NOT cat           AND (the default between terms), OR, NOT, ( )
@@ -82,7 +85,7 @@ def build_query(args: argparse.Namespace) -> Query:
             limit=args.limit, offset=args.offset, sort=args.sort, include_failed=args.failed, facets=args.facets,
         )
     except ValueError as e:  # ParseError included: its message points at the spot
-        raise ConfigurationError(f"search: {e}") from None
+        raise UsageError(f"search: {e}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,10 +98,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = index.search(query)
     except ValueError as e:  # what the backend refused of the query (the parser's limits catch the rest first)
-        raise ConfigurationError(f"search: {e}") from None
+        raise UsageError(f"search: {e}") from None
     warnings = unsupported(query, bootstrap.analyzer_capabilities(settings))
     for warning in warnings:  # an empty result would look like an answer; it is not one
         print(f"mediaindex: note: {warning}", file=sys.stderr)
+    suggested = searching.suggestions(index, query) if not result.total else None
     try:
         if args.json:
             out: dict[str, Any] = {"total": result.total, "hits": result.hits}
@@ -106,9 +110,11 @@ def run(args: argparse.Namespace) -> int:
                 out["facets"] = result.facets
             if warnings:
                 out["warnings"] = warnings
+            if suggested and (suggested["labels"] or suggested["people"]):
+                out["suggestions"] = suggested
             print_json(out)
         else:
-            print_hits(result, query)
+            print_hits(result, query, suggested=suggested)
         sys.stdout.flush()
     except BrokenPipeError:  # `mediaindex search dog | head`: the reader had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -148,18 +154,33 @@ def video_spans(doc: dict[str, Any], kind: str) -> dict[str, str]:
     return {name: "(" + ", ".join(spans) + ")" for name, spans in out.items()}
 
 
-def print_hits(result: Any, query: Query, out: Any = None) -> None:
+def print_hits(result: Any, query: Query, out: Any = None, suggested: dict[str, list[str]] | None = None) -> None:
     out = out or sys.stdout
+    reasons = searching.explain_hits(query, result.hits)
+    only_words = 0
     for doc in result.hits:
-        print(describe_hit(doc), file=out)
+        why = reasons.get(doc["id"])
+        # a plain word found only in the file name or the text: say so, facets (labels, people) do not count it
+        note = ""
+        if why and not {"label", "person", "face"} & set(why):
+            note = f"  (matched by its {' and '.join(why)} only)"
+            only_words += 1
+        print(describe_hit(doc) + note, file=out)
     shown = len(result.hits)
     if not result.total:
         print("no matches", file=out)
+        if suggested and (suggested["labels"] or suggested["people"]):
+            closest = [f"label {n}" for n in suggested["labels"]] + [f'person "{n}"' for n in suggested["people"]]
+            print("closest: " + ", ".join(closest), file=out)
+    elif query.limit == 0:
+        print(f"-- {result.total} match{'es' if result.total != 1 else ''}", file=out)
     else:
         first = query.offset + 1 if shown else query.offset
         more = "" if query.offset + shown >= result.total else f"; --offset {query.offset + shown} for more"
         print(f"-- {first}-{query.offset + shown} of {result.total} match{'es' if result.total != 1 else ''}{more}",
               file=out)
+    if only_words and result.facets:
+        print(f"({only_words} shown matched only by file name or text, which the label facets do not count)", file=out)
     for name, counts in result.facets.items():
         if counts:
             print(f"{name}: " + ", ".join(f"{value} ({n})" for value, n in counts.items()), file=out)

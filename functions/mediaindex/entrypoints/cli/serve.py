@@ -8,13 +8,14 @@ its indexed path, or, with --root, when its real path (symlinks followed) is ins
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 from typing import Any
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.entrypoints.cli.common import add_backend_options, settings_from
+from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, settings_from
 
 EXAMPLES = """\
 examples:
@@ -85,7 +86,19 @@ def run(args: argparse.Namespace) -> int:
         if not root.expanduser().is_dir():
             raise ConfigurationError(f"--root {root}: not a folder")
     api = build_local_api(settings_from(args), args.root, args.allow_writes)
-    server = ApiServer(api, args.host, args.port, args.allowed_host)
+    try:
+        server = ApiServer(api, args.host, args.port, args.allowed_host)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {args.port} on {args.host} is taken (another server, or another mediaindex serve): "
+                             "choose another with --port N, or --port 0 for a free one") from None
+        if e.errno == errno.EACCES:
+            raise UsageError(f"port {args.port} on {args.host} needs privileges: choose one above 1023 with --port N, "
+                             "or --port 0 for a free one") from None
+        if e.errno == errno.EADDRNOTAVAIL:
+            raise UsageError(f"--host {args.host}: not an address of this machine (127.0.0.1: this machine only; "
+                             "0.0.0.0: every interface)") from None
+        raise
     mode = "writes allowed" if args.allow_writes else "read-only"
     print(f"mediaindex: serving {server.url} ({mode}; API description at {server.url}openapi.json); Ctrl-C stops",
           file=sys.stderr, flush=True)

@@ -45,8 +45,8 @@ def describe(s: dict[str, Any]) -> str:
     if s.get("media_types"):
         lines.append("media: " + ", ".join(f"{k} {v:,}" for k, v in s["media_types"].items()))
     if s.get("top_labels"):
-        lines.append("top labels: " + ", ".join(f"{name} ({n})" for name, n in s["top_labels"]))
-    lines.append("people: " + (", ".join(f"{name} ({n})" for name, n in s["people"]) if s.get("people") else "none yet"
+        lines.append("top labels (files): " + ", ".join(f"{name} ({n})" for name, n in s["top_labels"]))
+    lines.append("people (files they are in): " + (", ".join(f"{name} ({n})" for name, n in s["people"]) if s.get("people") else "none yet"
                                " (enrol with: mediaindex people add NAME PHOTO...)"))
     if s.get("failures"):
         lines.append("latest failures:")

@@ -365,6 +365,7 @@ def _label(name: str, confidence: float, concept: taxonomy.Concept) -> Label:
         parents=[taxonomy.display(p) for p in concept.parents],
         categories=list(concept.categories),
         aliases=list(concept.aliases),
+        broader=[taxonomy.display(b) for b in concept.broader],
     )
 
 
@@ -399,6 +400,7 @@ def classifier_labels(probabilities: np.ndarray, table: taxonomy.Taxonomy, thres
         concept = best[parent][1]
         names = [p.lower() for p in concept.parents]
         original = concept.parents[names.index(parent)]
-        broader = taxonomy.Concept("", original, (), concept.parents[names.index(parent) + 1:], concept.categories)
+        broader = taxonomy.Concept("", original, (), concept.parents[names.index(parent) + 1:], concept.categories,
+                                   concept.broader)
         labels.append(_label(original, min(sums[parent], 100.0), broader))
     return labels

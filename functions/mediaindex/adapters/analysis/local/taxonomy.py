@@ -1,7 +1,8 @@
 """Broader names for the models' labels, from the WordNet table in data/taxonomy.json (see build_taxonomy.py).
 
 A classifier says "Siberian husky"; people search "dog". Each label carries its WordNet hypernyms as parents
-(nearest first), so the document answers to both, and the classifier's probabilities can be summed up the tree:
+(nearest first), so the document answers to both; hypernyms too general to be a facet of their own ("covering",
+"article") are `broader`: searchable, never a parent, and the classifier's probabilities can be summed up the tree:
 when no single breed is sure but together they are, the picture is still confidently a dog.
 """
 
@@ -23,6 +24,7 @@ class Concept:
     aliases: tuple[str, ...]
     parents: tuple[str, ...]
     categories: tuple[str, ...]
+    broader: tuple[str, ...] = ()  # too general to be a facet ("covering"), still searchable
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Taxonomy:
 
 def _concept(entry: dict) -> Concept:
     return Concept(entry["wnid"], entry["name"], tuple(entry["aliases"]), tuple(entry["parents"]),
-                   tuple(entry["categories"]))
+                   tuple(entry["categories"]), tuple(entry.get("broader") or ()))
 
 
 @lru_cache(maxsize=1)

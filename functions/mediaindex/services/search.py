@@ -1,0 +1,105 @@
+"""What a search says besides its hits: the closest known labels and people when nothing matched, and, for a
+plain word, where each hit matched it (a label, a person, a face, the picture's text, or only the file name), so
+that a facet that counts 4 dogs beside a search that finds 5 explains itself."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from mediaindex.domain.query import (
+    PEOPLE_WORDS, Expr, LabelIs, Or, PersonIs, Query, TextHas, person_name_matches, text_tokens, walk,
+)
+from mediaindex.domain.words import singulars
+
+VOCABULARY = 2000  # labels and people looked at for a suggestion
+
+
+def _words(expr: Expr) -> list[str]:
+    """The names a query asks for: its labels, people and text words, each once."""
+    seen: dict[str, None] = {}
+    for e in walk(expr):
+        if isinstance(e, LabelIs):
+            seen.setdefault(e.name, None)
+        elif isinstance(e, PersonIs) and e.name:
+            seen.setdefault(e.name.lower(), None)
+        elif isinstance(e, TextHas):
+            seen.setdefault(e.text.lower(), None)
+    return list(seen)
+
+
+def suggestions(index: Any, query: Query) -> dict[str, list[str]]:
+    """For a search that found nothing: the known labels and people closest to what it asked for."""
+    words = _words(query.where)
+    if not words:
+        return {"labels": [], "people": []}
+    vocabulary = index.search(Query(limit=0, facets=("labels", "people"), facet_size=VOCABULARY)).facets
+    labels, people = list(vocabulary.get("labels") or {}), list(vocabulary.get("people") or {})
+    # a person is close when the whole name or one word of it is
+    by_word: dict[str, list[str]] = {}
+    for name in people:
+        for token in {name.lower(), *text_tokens(name)}:
+            by_word.setdefault(token, []).append(name)
+    found_labels: dict[str, None] = {}
+    found_people: dict[str, None] = {}
+    for word in words:
+        for close in difflib.get_close_matches(word, labels, n=3, cutoff=0.75):
+            found_labels.setdefault(close, None)
+        for close in difflib.get_close_matches(word, list(by_word), n=3, cutoff=0.75):
+            for name in by_word[close]:
+                found_people.setdefault(name, None)
+    return {"labels": list(found_labels)[:5], "people": list(found_people)[:5]}
+
+
+def _bare_words(expr: Expr) -> list[str]:
+    """The plain words of a query (`dog`, `obama`): an OR of a label, a person and the text, as the parser makes."""
+    found = []
+    for e in walk(expr):
+        if isinstance(e, Or) and any(isinstance(p, LabelIs) for p in e.parts) and any(isinstance(p, TextHas) for p in e.parts):
+            found.append(next(p for p in e.parts if isinstance(p, TextHas)).text)
+    return found
+
+
+def _face_has(face: dict[str, Any], attr: str, value: Any) -> bool:
+    if attr == "gender":
+        return (face.get("gender") or "").lower() == value
+    low, high = value
+    return (high is None or (face.get("age_low") is not None and face["age_low"] <= high)) and (
+        low is None or (face.get("age_high") is not None and face["age_high"] >= low))
+
+
+def matched_by(doc: dict[str, Any], word: str) -> list[str]:
+    """Where a document answers to a plain word: label, person, face, text, file name (in that order)."""
+    reasons = []
+    forms = singulars(word)
+    if any(form in (label.get("names") or []) for label in doc.get("labels") or [] for form in forms):
+        reasons.append("label")
+    if any(person_name_matches(word, p) for p in doc.get("people") or []):
+        reasons.append("person")
+    for form in forms:
+        if form in PEOPLE_WORDS:
+            if all(any(_face_has(f, attr, value) for f in doc.get("faces") or []) for attr, value in PEOPLE_WORDS[form]):
+                reasons.append("face")
+            break
+    tokens = text_tokens(word)
+    if tokens and set(tokens) <= set(text_tokens(doc.get("text"))):
+        reasons.append("text")
+    if tokens and set(tokens) <= set(text_tokens(doc.get("key"))):
+        reasons.append("file name")
+    return reasons
+
+
+def explain_hits(query: Query, hits: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """For each hit (by id), where it matched the query's plain words; empty when the query has none."""
+    words = _bare_words(query.where)
+    if not words:
+        return {}
+    out = {}
+    for doc in hits:
+        reasons: dict[str, None] = {}
+        for word in words:
+            for reason in matched_by(doc, word):
+                reasons.setdefault(reason, None)
+        out[doc["id"]] = list(reasons)
+    return out
+

@@ -44,7 +44,13 @@ def test_one_thing_agreeing_is_enough():
     assert not agreement.contradicted(label("dog"), [label("tabby"), label("malinois")])
 
 
-def test_the_same_concept_under_two_names_is_one_label():
-    teddy, teddy_bear = label("teddy"), label("teddy bear")
-    assert agreement.same_concept(teddy_bear, [label("dog"), teddy]) is teddy
-    assert agreement.same_concept(label("cat"), [teddy]) is None
+def test_the_same_concept_from_both_models_is_one_label():
+    table = taxonomy.load()
+    # the classifier's class and the detector's class for one synset, whatever names the table gives them
+    detected = next(_label(c.name, 90.0, c) for c in table.coco.values() if c.wnid == "n04399382")
+    classified = next(_label(c.name, 90.0, c) for c in table.imagenet if c.wnid == "n04399382")
+    assert agreement.same_concept(detected, [label("dog"), classified]) is classified
+    assert agreement.same_concept(label("cat"), [classified]) is None
+    # a shared synonym is enough, when the names differ
+    renamed = _label("Teddy", 90.0, taxonomy.Concept("", "Teddy", (), (), ()))
+    assert agreement.same_concept(renamed, [classified]) is classified

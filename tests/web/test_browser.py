@@ -260,7 +260,7 @@ def test_empty_states_say_what_would_find_something(page, site):
     page.wait_for_selector("#suggestions")
     assert "Nothing matches." in page.inner_text("#summary")
     page.locator("#suggestions a", has_text="Barack Obama").click()
-    expect(page.locator(".tile")).to_have_count(3)
+    expect(page.locator(".tile")).to_have_count(4)  # three photos and the clip, where he is in the audience
     page.goto(site.url + "/#/doc/" + "0" * 40)  # a link to a file that is gone
     page.wait_for_selector("#detail-missing")
     assert page.inner_text("#detail-title") == "This file is not in the index"

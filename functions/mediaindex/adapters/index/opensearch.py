@@ -402,7 +402,10 @@ class OpenSearchIndex:
         return query if where is query.where else replace(query, where=where)
 
     def search(self, query: Query | Expr | str | None) -> SearchResult:
-        query = self._resolved(query)
+        try:
+            query = self._resolved(query)
+        except os_errors.RequestError as e:  # a 400 for the names the query's words may mean: the query's fault
+            raise ValueError(f"OpenSearch refused the query: {str(e.info)[:300] if e.info else e.error}") from None
         body: dict[str, Any] = {
             "query": self.compile(query.effective_where()),
             "from": query.offset,

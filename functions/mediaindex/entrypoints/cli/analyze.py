@@ -67,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     # the known people, as `index` matches them (nothing enrolled: no collection is opened)
     collection = bootstrap.build_faces(settings)
     stored = getattr(collection, "path", None)  # the local collection: a file, never created just to look
-    if collection is not None and ((stored is not None and not Path(stored).exists()) or collection.is_empty()):
+    if collection is not None and stored is not None and not Path(stored).exists():
         collection = None
+    # asked only when a picture has faces to name: Rekognition's collection is a paid round trip away
     results: list[dict[str, Any]] = []
     failed = 0
     for path in args.files:
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             picture = Picture.from_bytes(data, max_pixels=settings.max_pixels)
             analysis = analyzer.analyze(picture)
-            if collection is not None and analysis.faces:
+            if collection is not None and analysis.faces and not collection.is_empty():
                 name_faces(collection, picture, analysis.faces)
         except BadMedia as e:
             failed += 1

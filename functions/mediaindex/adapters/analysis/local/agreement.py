@@ -29,7 +29,8 @@ def _names(label: Label) -> set[str]:
 
 
 def _chain(label: Label) -> set[str]:
-    return _names(label) | {p.lower() for p in label.parents}
+    # broader terms too general to be facets ("organism") still say what kind a label is
+    return _names(label) | {p.lower() for p in (*label.parents, *label.broader)}
 
 
 def kind(label: Label) -> str | None:

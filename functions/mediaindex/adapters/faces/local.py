@@ -173,6 +173,9 @@ class LocalFaceCollection:
             except (OSError, sqlite3.Error) as e:
                 raise ConfigurationError(f"cannot open the face collection {self.path}: {e}") from None
             db.execute("PRAGMA journal_mode=WAL")
+            # as the index: with a write-ahead log, NORMAL loses nothing when the process dies, and spares an fsync
+            # per indexed picture with faces
+            db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
             for table, sql in _MIGRATIONS:
                 columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}

@@ -113,6 +113,8 @@ class People:
     faces: FaceCollection | None = None  # default: the pipeline's collection
     # during a re-match with the local collection: every remembered picture's matches, by content_sha256
     _remembered_matches: dict[str, list[FaceMatch | None]] | None = field(default=None, init=False, repr=False)
+    # during a re-match: the boxes marked "not a face", by content_sha256
+    _hidden: dict[str, list[Box]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.faces is None:
@@ -231,6 +233,61 @@ class People:
         report = self.rematch(person=name)
         return {"name": name, "faces_removed": removed, **report.to_dict()}
 
+    def merge_people(self, source: str, target: str) -> dict[str, Any]:
+        """`source` and `target` are one person: every face enrolled as `source` becomes `target`'s (in one
+        transaction), then the documents follow. A name matches as enrolled, or case-insensitively when that names
+        exactly one person; `target` need not be enrolled yet (then it is a rename)."""
+        collection = self.collection
+        if not hasattr(collection, "merge_people"):
+            raise ConfigurationError(
+                "merging people needs the local face collection (MEDIAINDEX_ANALYZER=local): Rekognition keeps each "
+                "face's name in the collection, so remove one person and enrol their photos under the other name"
+            )
+        enrolled = collection.list_people()
+        source, target = self._enrolled_name(source, enrolled), self._enrolled_name(check_person_name(target), enrolled)
+        if source not in enrolled:
+            raise ConfigurationError(f"nobody called {source!r} is enrolled: see `mediaindex people list`")
+        if source == target:
+            raise ConfigurationError(f"{source!r} cannot be merged into themselves")
+        moved = collection.merge_people(source, target)
+        report = self.rematch(person=source)
+        log.info("people merged", extra={"person": source, "into": target, "faces": moved})
+        return {"from": source, "into": target, "faces_moved": moved, **report.to_dict()}
+
+    @staticmethod
+    def _enrolled_name(name: str, enrolled: dict[str, int]) -> str:
+        name = " ".join(name.split())
+        if name not in enrolled:
+            same = [n for n in enrolled if n.casefold() == name.casefold()]
+            if len(same) == 1:
+                return same[0]
+        return name
+
+    # ---- "not a face" --------------------------------------------------------------------------------------------
+    def hide_face(self, doc_id: str, face_index: int) -> dict[str, Any]:
+        """Mark face `face_index` (from 0) of an indexed file as not a face: it leaves the faces and people of every
+        document of the same bytes and the clusters, and stays out when the file is indexed or re-matched again
+        (kept by content_sha256 and box in the local face collection)."""
+        collection = self.collection
+        if not hasattr(collection, "hide_face"):
+            raise ConfigurationError(
+                "marking \"not a face\" needs the local face collection (MEDIAINDEX_ANALYZER=local), which keeps the "
+                "hidden boxes; Rekognition's collection holds enrolled faces only"
+            )
+        found = self.pipeline.index.get(doc_id)
+        if found is None or found.doc.get("status") != docs.INDEXED:
+            raise ObjectNotFound("no such indexed file")
+        doc = found.doc
+        faces = doc.get("faces") or []
+        if not 0 <= face_index < len(faces) or not faces[face_index].get("box"):
+            raise ConfigurationError(f"no face {face_index + 1} in {doc['key']}: it has {len(faces)} face(s)")
+        sha = doc.get("content_sha256") or ""
+        box = Box(**_box_fields(faces[face_index]["box"]))
+        collection.hide_face(sha, face_index, box)
+        report = self.rematch()  # every document of these bytes drops the face; the note is cleared at the end
+        return {"id": doc["id"], "key": doc["key"], "face_index": face_index, "box": _box_dict(box),
+                "person": faces[face_index].get("person"), **report.to_dict()}
+
     def remove_source(self, source: str, person: str | None = None) -> dict[str, Any]:
         """Forget the faces enrolled from one photo; files named only through it lose the name."""
         removed = self.collection.remove_source(source)
@@ -300,6 +357,7 @@ class People:
         removed = ({person} if person else set()) | (pending[1] if pending else set())
         # the local collection matches every remembered face in one pass; documents then only look theirs up
         self._remembered_matches = self.collection.all_matches() if hasattr(self.collection, "all_matches") else None
+        self._hidden = self.collection.hidden_faces() if hasattr(self.collection, "hidden_faces") else {}
         for doc in list(self._documents()):
             if doc.get("status") != docs.INDEXED or not doc.get("faces"):
                 continue
@@ -311,6 +369,7 @@ class People:
             report.documents_skipped += skipped
             report.api_calls += calls
         self._remembered_matches = None
+        self._hidden = {}
         if report.documents_updated:
             self.pipeline.index.refresh()
         if pending is not None:
@@ -332,11 +391,12 @@ class People:
         doc, version = listed, None
         for _ in range(2 * _UPDATE_ATTEMPTS):  # each attempt: read the version, then write
             key = doc.get("content_sha256") or ""
+            drop = docs.hidden_face_indexes(doc["faces"], self._hidden.get(key) or [])
             if key not in matches_cache:
-                matches_cache[key] = self._matches_for(doc)
+                matches_cache[key] = self._matches_for(doc, len(doc["faces"]) - len(drop))
                 calls += matches_cache[key][1]
             matches = matches_cache[key][0]
-            fields = _rematched_fields(doc, matches, removed)
+            fields = _rematched_fields(doc, matches, removed, drop)
             skipped = int(matches is None)
             if fields is None:
                 return 0, skipped, calls
@@ -353,16 +413,17 @@ class People:
                 version = None
         raise TransientError(f"document {listed['id']} kept changing during {_UPDATE_ATTEMPTS} conditional updates")
 
-    def _matches_for(self, doc: dict[str, Any]) -> tuple[list[FaceMatch | None] | None, int]:
-        """The faces of a document matched again, in order, and the paid calls that took; None when impossible."""
+    def _matches_for(self, doc: dict[str, Any], shown: int) -> tuple[list[FaceMatch | None] | None, int]:
+        """The faces of a document matched again, in order, and the paid calls that took; None when impossible.
+        `shown`: how many of its faces are not marked "not a face" (the remembered vectors are those)."""
         stored = doc["faces"]
         if self.remembers:
             sha = doc.get("content_sha256") or ""
             table = self._remembered_matches
             matches = table.get(sha) if table is not None else self.collection.matches_for_content(sha)
-            if matches is None or len(matches) < len(stored):
+            if matches is None or len(matches) < shown:
                 return None, 0
-            return matches[: len(stored)], 0
+            return matches[:shown], 0
         if doc.get("media_type") not in (None, "image"):
             return None, 0  # a video's faces come from frames we did not keep
         try:
@@ -489,10 +550,12 @@ class People:
 
 
 def _rematched_fields(
-    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed: set[str]
+    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed: set[str], drop: set[int] | None = None,
 ) -> dict[str, Any] | None:
-    """The faces, people (and video timeline) of `doc` after matching again; None when nothing changes."""
-    faces = [dict(f) for f in doc["faces"]]
+    """The faces, people (and video timeline) of `doc` after matching again, without the faces at `drop` (marked
+    "not a face"); None when nothing changes."""
+    base = docs.without_faces(doc, drop) if drop else doc
+    faces = [dict(f) for f in base["faces"]]
     if matches is None:
         if not removed:
             return None
@@ -508,10 +571,14 @@ def _rematched_fields(
             )
     people = sorted({f["person"] for f in faces if f.get("person")})
     fields: dict[str, Any] = {"faces": faces, "people": people}
-    video = _video_for_people(doc.get("video"), faces, people)
+    video = _video_for_people(base.get("video"), faces, people)
     if video is not None:
         fields["video"] = video
-    if faces == doc["faces"] and people == sorted(doc.get("people") or []) and video is None:
+    elif drop and base.get("video") is not None:
+        fields["video"] = base["video"]
+    if drop:
+        fields["face_count"] = len(faces)
+    elif faces == doc["faces"] and people == sorted(doc.get("people") or []) and video is None:
         return None
     return fields
 

@@ -461,10 +461,15 @@ class VideoIndexer:
         sha = hashlib.sha256(obj.data).hexdigest()
         timeline = self.analyze(obj.data, state_key=self._state_key(sha))
         faces = timeline.faces()
+        fields = timeline.to_fields()
+        drop = docs.hidden_face_indexes(fields.get("faces") or [], self.pipeline.hidden_boxes(sha))
+        if drop:  # marked "not a face" before: out of the document and never remembered again
+            fields.update(docs.without_faces(fields, drop))
+            faces = [f for i, f in enumerate(faces) if i not in drop]
         collection = self.pipeline.faces
         if faces and collection is not None:
             collection.remember(sha, faces)  # in the document's order, so known people can be re-matched later
-        return timeline.to_fields(), timeline.api_calls
+        return fields, timeline.api_calls
 
     def _check_duration(self, duration: float) -> None:
         # A header may declare anything (838 bytes claiming 347 days): the work is bounded before it starts

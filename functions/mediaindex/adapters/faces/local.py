@@ -63,6 +63,13 @@ CREATE TABLE IF NOT EXISTS pending_rematch (
     id INTEGER PRIMARY KEY,
     person TEXT
 );
+CREATE TABLE IF NOT EXISTS hidden (
+    id INTEGER PRIMARY KEY,
+    content_sha256 TEXT NOT NULL,
+    box TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS hidden_content ON hidden(content_sha256);
 """
 # Files made before vectors knew their model hold dlib's vectors only: the new column says so for their rows.
 _MIGRATIONS = (
@@ -452,14 +459,19 @@ class LocalFaceCollection:
     def remove_person(self, name: str) -> int:
         return self._change("person = ?", (name,))[0]
 
+    def merge_people(self, source: str, target: str) -> int:
+        """Every face enrolled as `source` becomes `target`'s, in one transaction (with the re-match note naming
+        `source`, whose name leaves the documents). How many faces moved."""
+        return self._change("person = ?", (source,), _check_name(target), move=True)[0]
+
     def _change(
         self, where: str | None, params: tuple[Any, ...], name: str | None = None,
-        embeddings: Iterable[Sequence[float]] = (), source: str = "",
+        embeddings: Iterable[Sequence[float]] = (), source: str = "", move: bool = False,
     ) -> tuple[int, list[str]]:
         """Delete the enrolled faces `where` holds, add `embeddings` as `name` (vectors of our space), and note that
         the documents must be matched again (with the names that lost faces), all in one transaction: a kill at any
         point leaves the collection as it was or as it is meant to be, and a pending re-match that the next one
-        finishes."""
+        finishes. With `move`, the faces `where` holds are not deleted but become `name`'s."""
         vectors = [_vector(e, self.space) for e in embeddings]
         face_ids = [str(uuid.uuid4()) for _ in vectors]
         with self._lock:
@@ -469,7 +481,10 @@ class LocalFaceCollection:
                 removed, losing = 0, []
                 if where is not None:
                     losing = [r[0] for r in db.execute(f"SELECT DISTINCT person FROM enrolled WHERE {where}", params)]
-                    removed = db.execute(f"DELETE FROM enrolled WHERE {where}", params).rowcount
+                    if move:
+                        removed = db.execute(f"UPDATE enrolled SET person = ? WHERE {where}", (name, *params)).rowcount
+                    else:
+                        removed = db.execute(f"DELETE FROM enrolled WHERE {where}", params).rowcount
                 db.executemany(
                     "INSERT INTO enrolled (face_id, person, source, embedding, model) VALUES (?, ?, ?, ?, ?)",
                     [(fid, name, source, v.tobytes(), self.space.id) for fid, v in zip(face_ids, vectors)],
@@ -484,6 +499,47 @@ class LocalFaceCollection:
             finally:
                 self._enrolled = None
         return removed, face_ids
+
+    # ---- faces marked "not a face" -------------------------------------------------------------------------------
+    def hide_face(self, content_sha256: str, face_index: int, box: Box) -> None:
+        """Remember that the face at `box` of these bytes is not a face, and forget its vector: the faces after it
+        move down one place, as they do in the document, which the re-match noted here brings along. One
+        transaction, so an interruption leaves the face shown or hidden, never its vector and its box apart."""
+        with self._lock:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("INSERT INTO hidden (content_sha256, box) VALUES (?, ?)",
+                           (content_sha256, json.dumps(_box_json(box))))
+                db.execute("DELETE FROM remembered WHERE content_sha256 = ? AND face_index = ? AND model = ?",
+                           (content_sha256, face_index, self.space.id))
+                # through negative numbers, so no two rows hold one (content_sha256, face_index) on the way
+                db.execute("UPDATE remembered SET face_index = -face_index WHERE content_sha256 = ? AND face_index > ? "
+                           "AND model = ?", (content_sha256, face_index, self.space.id))
+                db.execute("UPDATE remembered SET face_index = -face_index - 1 WHERE content_sha256 = ? AND face_index < 0",
+                           (content_sha256,))
+                db.execute("INSERT INTO pending_rematch (person) VALUES (NULL)")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            finally:
+                self._remembered = None
+
+    def hidden_faces(self) -> dict[str, list[Box]]:
+        """content_sha256 -> the boxes marked "not a face" in those bytes."""
+        with self._lock:
+            rows = self.db.execute("SELECT content_sha256, box FROM hidden ORDER BY id").fetchall()
+        table: dict[str, list[Box]] = {}
+        for sha, box in rows:
+            table.setdefault(sha, []).append(Box(**json.loads(box)))
+        return table
+
+    def hidden_boxes(self, content_sha256: str) -> list[Box]:
+        with self._lock:
+            rows = self.db.execute("SELECT box FROM hidden WHERE content_sha256 = ? ORDER BY id",
+                                   (content_sha256,)).fetchall()
+        return [Box(**json.loads(r[0])) for r in rows]
 
     # ---- re-matches owed to the documents ------------------------------------------------------------------------
     def pending_rematch(self) -> tuple[int, set[str]] | None:

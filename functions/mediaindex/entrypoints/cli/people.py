@@ -24,6 +24,7 @@ examples:
   mediaindex people reembed                               after a face model change: enrol again from the photos
   mediaindex people list                                  who is enrolled, with how many faces
   mediaindex people remove "Ada Lovelace"                 forget Ada: her faces and her name everywhere
+  mediaindex people merge "A. Lovelace" "Ada Lovelace"    one person under two names: the first becomes the second
   mediaindex people clusters                              groups of look-alike faces nobody has named
   mediaindex people name-cluster c12 "Charles Babbage"    name a whole group at once; its files follow
   mediaindex people rematch                               match every indexed face again (after a manual change)
@@ -155,6 +156,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("name")
     add_people_options(rm)
     rm.set_defaults(func=run_remove)
+
+    mg = actions.add_parser(
+        "merge", help="one person enrolled under two names: FROM's faces become INTO's (local analyzer)",
+        description="Every face enrolled as FROM becomes INTO's, in one transaction, and every indexed file naming "
+                    "FROM names INTO instead. INTO need not be enrolled yet (then it is a rename).",
+        epilog='example:\n  mediaindex people merge "B. Obama" "Barack Obama"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mg.add_argument("source", metavar="FROM", help="the name that goes")
+    mg.add_argument("target", metavar="INTO", help="the name that stays")
+    add_people_options(mg)
+    mg.set_defaults(func=run_merge)
 
     cl = actions.add_parser(
         "clusters", help="groups of look-alike faces that nobody has named (local analyzer)",
@@ -293,6 +306,16 @@ def run_remove(args: argparse.Namespace) -> int:
     else:
         print(f"{args.name}: {result['faces_removed']} face(s) forgotten; {result['documents_updated']} indexed file(s) updated")
     return 0 if result["faces_removed"] or result["documents_updated"] else 1
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    result = build_people_service(args).merge_people(args.source, args.target)
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{result['from']} is now {result['into']}: {result['faces_moved']} face(s) moved; "
+              f"{result['documents_updated']} indexed file(s) updated")
+    return 0
 
 
 def run_clusters(args: argparse.Namespace) -> int:

@@ -1,0 +1,263 @@
+"""Merging two people and marking "not a face", without models: synthetic face vectors on tiny pictures (the
+colour of a picture says who is in it), the real SQLite index and face collection, folder storage; the CLI and the
+HTTP API on the same kind of library."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from mediaindex import bootstrap
+from mediaindex.adapters.storage.folder import FolderStorage, ref_for
+from mediaindex.config import Settings
+from mediaindex.domain import document as docs
+from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.model import Box
+from mediaindex.entrypoints.cli import main
+from mediaindex.services.indexing import CREATED, StorageEvent
+from mediaindex.services.people import People
+from tests.people.test_people_service import ADA, BOB, ColourAnalyzer, people_of, setup  # noqa: F401  (fixture)
+from tests.people.vectors import photo_of
+from tests.web.helpers import RunningServer, get, post_json
+
+
+def doc_of(people: People, path) -> dict:
+    return people.pipeline.index.get(docs.document_id("", str(path))).doc
+
+
+# ---- merge ---------------------------------------------------------------------------------------------------------
+def test_merge_moves_every_face_and_every_file_follows(setup):
+    people, media, _ = setup
+    collection = people.faces
+    collection.enroll_embeddings("Ada Lovelace", [photo_of(ADA, 7)], "ada.png")
+    collection.enroll_embeddings("A. Lovelace", [photo_of(ADA, 8)], "ada-again.png")
+    collection.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
+    people.rematch()
+    named = {people_of(people, media / n)[0] for n in ("0.png", "3.png")}
+    assert named <= {"Ada Lovelace", "A. Lovelace"}
+
+    result = people.merge_people("a. lovelace", "Ada Lovelace")  # the name in any case, when it names one person
+    assert (result["from"], result["into"], result["faces_moved"]) == ("A. Lovelace", "Ada Lovelace", 1)
+    assert people.list_people() == {"Ada Lovelace": 2, "Bob": 1}
+    assert people_of(people, media / "0.png") == ["Ada Lovelace"]
+    assert people_of(people, media / "2.png") == ["Ada Lovelace", "Bob"]
+    assert people_of(people, media / "3.png") == ["Ada Lovelace"]
+    assert not any("A. Lovelace" in people_of(people, p) for p in media.iterdir())
+    assert collection.pending_rematch() is None
+    face_ids = {f["face_id"] for n in ("0.png", "3.png") for f in doc_of(people, media / n)["faces"]}
+    ada_faces = {r[0] for r in collection.db.execute("SELECT face_id FROM enrolled WHERE person = 'Ada Lovelace'")}
+    assert face_ids <= ada_faces and len(ada_faces) == 2
+
+    # into a name nobody has yet: a rename
+    people.merge_people("Bob", "Robert")
+    assert people.list_people() == {"Ada Lovelace": 2, "Robert": 1}
+    assert people_of(people, media / "1.png") == ["Robert"]
+
+
+def test_merge_refuses_what_makes_no_sense(setup):
+    people, _, _ = setup
+    people.faces.enroll_embeddings("Ada", [photo_of(ADA, 7)], "ada.png")
+    with pytest.raises(ConfigurationError, match="nobody called 'Nobody'"):
+        people.merge_people("Nobody", "Ada")
+    with pytest.raises(ConfigurationError, match="themselves"):
+        people.merge_people("ada", "Ada")
+    with pytest.raises(ConfigurationError, match="name"):
+        people.merge_people("Ada", "   ")
+
+    class RekognitionLike:  # keeps the name inside each face: no merge
+        def list_people(self):
+            return {"Ada": 1}
+
+    with pytest.raises(ConfigurationError, match="local face collection"):
+        People(settings=people.settings, pipeline=people.pipeline, faces=RekognitionLike()).merge_people("Ada", "B")
+    assert people.list_people() == {"Ada": 1}
+
+
+def test_a_merge_interrupted_before_its_rematch_is_finished_by_the_next_command(setup):
+    people, media, _ = setup
+    collection = people.faces
+    collection.enroll_embeddings("Ada", [photo_of(ADA, 7)], "ada.png")
+    people.rematch()
+    assert collection.merge_people("Ada", "Ada Lovelace") == 1  # the faces move and the note is written, together
+    assert collection.pending_rematch()[1] == {"Ada"}
+    assert people_of(people, media / "0.png") == ["Ada"]  # a kill here: the documents still say Ada
+    people.finish_pending()
+    assert people_of(people, media / "0.png") == ["Ada Lovelace"] and collection.pending_rematch() is None
+
+
+# ---- not a face ----------------------------------------------------------------------------------------------------
+def test_a_hidden_face_leaves_the_document_and_stays_hidden_after_a_re_index(setup):
+    people, media, _ = setup
+    collection, pipeline = people.faces, people.pipeline
+    shutil.copyfile(media / "2.png", media / "copy.png")  # the same bytes under another name
+    pipeline.handle(StorageEvent(CREATED, ref_for(media / "copy.png")))
+    collection.enroll_embeddings("Ada", [photo_of(ADA, 7)], "ada.png")
+    collection.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
+    people.rematch()
+    before = doc_of(people, media / "2.png")
+    assert before["people"] == ["Ada", "Bob"] and len(before["faces"]) == 2
+    sha = before["content_sha256"]
+    clustered = sum(len(m) for m in collection.clusters(min_size=1, unnamed_only=False).values())
+
+    result = people.hide_face(before["id"], 0)  # Ada's face, on the left, is "not a face"
+    assert result["person"] == "Ada" and result["box"]["left"] == pytest.approx(0.1)
+    for name in ("2.png", "copy.png"):
+        after = doc_of(people, media / name)
+        assert after["people"] == ["Bob"] and after["face_count"] == 1
+        assert [f["person"] for f in after["faces"]] == ["Bob"] and after["faces"][0]["box"]["left"] == pytest.approx(0.6)
+    # its vector is gone (so from clusters and search), Bob's moved down to face 0
+    assert collection.remembered_count(sha) == 1 and collection.matches_for_content(sha)[0].person == "Bob"
+    assert sum(len(m) for m in collection.clusters(min_size=1, unnamed_only=False).values()) == clustered - 1
+    assert collection.hidden_boxes(sha)[0].left == pytest.approx(0.1)
+    assert collection.pending_rematch() is None
+
+    # the file analysed again from scratch: the face is found again and dropped again
+    pipeline.reuse_analysis = False
+    assert pipeline.handle(StorageEvent(CREATED, ref_for(media / "2.png"))).action == "indexed"
+    again = doc_of(people, media / "2.png")
+    assert again["people"] == ["Bob"] and again["face_count"] == 1 and again["faces"][0]["person"] == "Bob"
+    assert collection.remembered_count(sha) == 1
+    # re-matching the library (a new enrolment) never brings it back, nor puts Bob's face in the wrong place
+    collection.enroll_embeddings("Ada", [photo_of(ADA, 9)], "ada-2.png")
+    people.rematch()
+    for name in ("2.png", "copy.png"):
+        assert doc_of(people, media / name)["people"] == ["Bob"]
+    assert people_of(people, media / "0.png") == ["Ada"]  # her other files still name her
+
+
+def test_a_document_written_with_a_hidden_face_loses_it_at_the_next_rematch(setup):
+    """A copy of the document written while the face was being hidden (another indexer) still shows it: the
+    re-match drops it and matches the others in their new places."""
+    people, media, _ = setup
+    collection, index = people.faces, people.pipeline.index
+    collection.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
+    people.rematch()
+    stale = index.get(docs.document_id("", str(media / "2.png")))
+    people.hide_face(stale.doc["id"], 0)
+    index.put(stale.doc, index.get(stale.doc["id"]).version)  # the old document, both faces, back in the index
+    index.refresh()
+    assert len(doc_of(people, media / "2.png")["faces"]) == 2
+    people.rematch()
+    after = doc_of(people, media / "2.png")
+    assert after["people"] == ["Bob"] and [f["person"] for f in after["faces"]] == ["Bob"]
+
+
+def test_hiding_a_video_face_moves_its_timeline_rows_down(setup):
+    people, _, _ = setup
+    collection, index = people.faces, people.pipeline.index
+    from mediaindex.domain.model import Face
+
+    faces = [Face(Box(0.1, 0.1, 0.2, 0.2), 99.0, embedding=photo_of(ADA, 8)),
+             Face(Box(0.6, 0.1, 0.2, 0.2), 99.0, embedding=photo_of(BOB, 8))]
+    collection.remember("clip-sha", faces)
+    collection.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
+    doc = {**docs.base_document("", "/clips/show.mp4", None), "status": docs.INDEXED, "media_type": "video",
+           "content_sha256": "clip-sha", "people": ["Bob"], "face_count": 2,
+           "faces": [{"box": f.box.__dict__, "confidence": 99.0, "person": p} for f, p in zip(faces, (None, "Bob"))],
+           "video": {"duration": 9.0, "segments": {"people": [{"name": "Bob", "start": 3.0, "end": 6.0}], "labels": [],
+                                                   "faces": [{"face": 0, "start": 0.0, "end": 3.0},
+                                                             {"face": 1, "start": 3.0, "end": 6.0}]}}}
+    index.put(doc, None)
+    people.hide_face(doc["id"], 0)
+    after = index.get(doc["id"]).doc
+    assert after["people"] == ["Bob"] and after["face_count"] == 1
+    assert after["video"]["segments"]["faces"] == [{"face": 0, "start": 3.0, "end": 6.0}]
+    assert after["video"]["segments"]["people"] == [{"name": "Bob", "start": 3.0, "end": 6.0}]
+
+
+def test_hide_refuses_a_face_that_is_not_there(setup):
+    people, media, _ = setup
+    doc = doc_of(people, media / "0.png")
+    with pytest.raises(ConfigurationError, match="no face 2"):
+        people.hide_face(doc["id"], 1)
+    assert len(doc_of(people, media / "0.png")["faces"]) == 1
+
+
+# ---- the CLI and the API -------------------------------------------------------------------------------------------
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A library under --home indexed by the colour analyzer, as `mediaindex index` would have made it."""
+    for name in ("INDEX", "INDEX_NAME", "ANALYZER", "FEATURES", "HOME", "FACE_MATCH_THRESHOLD"):
+        monkeypatch.delenv(f"MEDIAINDEX_{name}", raising=False)
+    from tests.people.test_people_service import COLOURS, png
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for n, colour in enumerate(COLOURS):
+        (media / f"{n}.png").write_bytes(png(colour))
+    analyzer = ColourAnalyzer()
+    monkeypatch.setattr(bootstrap, "build_analyzer", lambda settings, client=None: analyzer)
+    settings = Settings(home=tmp_path / "home", features=("faces", "people"))
+    pipeline = bootstrap.build_pipeline(settings, storage=FolderStorage(), analyzer=analyzer)
+    for path in sorted(media.iterdir()):
+        pipeline.handle(StorageEvent(CREATED, ref_for(path)))
+    pipeline.faces.enroll_embeddings("Ada", [photo_of(ADA, 7)], "ada.png")
+    pipeline.faces.enroll_embeddings("Ada L", [photo_of(ADA, 8)], "ada2.png")
+    pipeline.faces.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
+    People(settings, pipeline).rematch()
+    pipeline.faces.close()
+    return settings, media, pipeline.index
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out = capsys.readouterr().out
+    return status, (json.loads(out) if "--json" in argv else out)
+
+
+def test_cli_people_merge_and_faces_hide(home, capsys):
+    settings, media, index = home
+    where = ("--home", str(settings.home))
+    status, text = run(capsys, "people", "merge", "Ada L", "Ada", *where)
+    assert status == 0 and "Ada L is now Ada: 1 face(s) moved" in text
+    status, listed = run(capsys, "people", "list", *where, "--json")
+    assert [(p["name"], p["faces"]) for p in listed["people"]] == [("Ada", 2), ("Bob", 1)]
+
+    status, hidden = run(capsys, "faces", "hide", str(media / "2.png"), "2", *where, "--json")  # from 1: Bob's
+    assert status == 0 and hidden["face_index"] == 1 and hidden["person"] == "Bob"
+    doc = index.get(docs.document_id("", str(media / "2.png"))).doc
+    assert doc["people"] == ["Ada"] and doc["face_count"] == 1
+    assert run(capsys, "search", "--person", "Bob", *where, "--json")[1]["total"] == 1  # 1.png only
+    with pytest.raises(SystemExit):
+        main(["faces", "hide", str(media / "2.png"), "two", *where])
+    capsys.readouterr()
+    assert main(["faces", "hide", str(media / "2.png"), "0", *where]) == 2  # numbered from 1: a clear error
+    assert "numbered from 1" in capsys.readouterr().err
+    assert main(["faces", "hide", str(media / "nope.png"), "1", *where]) == 1
+
+
+def test_api_merge_and_hide_under_the_write_guard(home):
+    settings, media, index = home
+    from mediaindex.entrypoints.cli.serve import build_local_api
+
+    read_only = RunningServer(build_local_api(settings, index=index, writes=False))
+    writable = RunningServer(build_local_api(settings, index=index, writes=True))
+    try:
+        doc_id = docs.document_id("", str(media / "2.png"))
+        for path, body in (("/api/people/merge", {"from": "Ada L", "into": "Ada"}),
+                           (f"/api/documents/{doc_id}/faces/0/hide", {})):
+            reply = post_json(read_only, path, body)
+            assert reply.status == 403 and "--allow-writes" in reply.json()["error"]
+        assert post_json(writable, "/api/people/merge", {"from": "Ada L", "into": "Ada"},
+                         Origin="http://evil.example").status == 403
+
+        merged = post_json(writable, "/api/people/merge", {"from": "Ada L", "into": "Ada"})
+        assert merged.status == 200 and merged.json()["faces_moved"] == 1
+        people = {p["name"]: p["faces"] for p in get(writable, "/api/people").json()["people"]}
+        assert people == {"Ada": 2, "Bob": 1}
+        assert post_json(writable, "/api/people/merge", {"from": "Nobody", "into": "Ada"}).status == 400
+        assert post_json(writable, "/api/people/merge", {"into": "Ada"}).status == 400
+
+        before = get(writable, f"/api/documents/{doc_id}/faces/1")  # Bob's crop, cached
+        assert before.status == 200
+        hidden = post_json(writable, f"/api/documents/{doc_id}/faces/0/hide", {})
+        assert hidden.status == 200 and hidden.json()["person"] == "Ada"
+        doc = get(writable, f"/api/documents/{doc_id}").json()
+        assert doc["people"] == ["Bob"] and doc["face_count"] == 1
+        assert get(writable, f"/api/documents/{doc_id}/faces/0").body == before.body  # Bob's crop, now face 0
+        assert post_json(writable, f"/api/documents/{doc_id}/faces/5/hide", {}).status == 404
+    finally:
+        read_only.close()
+        writable.close()

@@ -175,10 +175,54 @@ def test_hide_refuses_a_face_that_is_not_there(setup):
     assert len(doc_of(people, media / "0.png")["faces"]) == 1
 
 
+# ---- split a cluster ----------------------------------------------------------------------------------------------
+def test_a_split_cluster_stays_apart_when_later_faces_are_clustered(tmp_path):
+    from mediaindex.adapters.faces.local import FaceRef, LocalFaceCollection
+
+    # at similarity 60 strangers (about 69 here) are taken for one person: one cluster holds Ada and Bob
+    collection = LocalFaceCollection(Settings(home=tmp_path, face_match_threshold=60.0))
+    box = Box(0.1, 0.1, 0.3, 0.3)
+    collection.import_faces([("a1", 0, box, photo_of(ADA, 1)), ("b1", 0, box, photo_of(BOB, 1)),
+                             ("a2", 0, box, photo_of(ADA, 2)), ("b2", 0, box, photo_of(BOB, 2))])
+    (only,) = collection.clusters().items()
+    cid, members = only
+    assert cid == "c1" and len(members) == 4
+    bob, ada = collection.split_cluster(1, [FaceRef("b1", 0), FaceRef("b2", 0)])
+    assert (bob, ada) == ("c2", "c1")  # each part is named after its oldest face
+    groups = {c: sorted(m.ref.content_sha256 for m in ms) for c, ms in collection.clusters().items()}
+    assert groups == {"c1": ["a1", "a2"], "c2": ["b1", "b2"]}
+
+    # new faces like both parts (everyone is alike at 60) join one of them, never bridge the two
+    collection.import_faces([("a3", 0, box, photo_of(ADA, 3)), ("b3", 0, box, photo_of(BOB, 3))])
+    groups = {c: sorted(m.ref.content_sha256 for m in ms) for c, ms in collection.clusters().items()}
+    assert len(groups) == 2 and groups["c1"][:2] == ["a1", "a2"] and groups["c2"][:2] == ["b1", "b2"]
+    assert sorted(groups["c1"] + groups["c2"]) == ["a1", "a2", "a3", "b1", "b2", "b3"]
+    # kept apart in the file: another process's collection sees the same
+    again = LocalFaceCollection(Settings(home=tmp_path, face_match_threshold=60.0))
+    assert {c: len(m) for c, m in again.clusters().items()} == {c: len(m) for c, m in groups.items()}
+    with pytest.raises(ConfigurationError, match="leave at least one"):
+        collection.split_cluster(2, [FaceRef(s, 0) for s in groups["c2"]])
+    with pytest.raises(ConfigurationError, match="not in c1"):
+        collection.split_cluster(1, [FaceRef("b1", 0)])
+    collection.close()
+    again.close()
+
+
 # ---- the CLI and the API -------------------------------------------------------------------------------------------
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    """A library under --home indexed by the colour analyzer, as `mediaindex index` would have made it."""
+    """A library under --home indexed by the colour analyzer, as `mediaindex index` would have made it, with Ada
+    enrolled twice (as "Ada" and "Ada L") and Bob once."""
+    return make_home(tmp_path, monkeypatch, enrol=True)
+
+
+@pytest.fixture
+def loose_home(tmp_path, monkeypatch):
+    """The same library, nobody enrolled, clustered at similarity 60: Ada's and Bob's faces make one cluster."""
+    return make_home(tmp_path, monkeypatch, enrol=False, threshold=60.0)
+
+
+def make_home(tmp_path, monkeypatch, enrol: bool, threshold: float = 80.0):
     for name in ("INDEX", "INDEX_NAME", "ANALYZER", "FEATURES", "HOME", "FACE_MATCH_THRESHOLD"):
         monkeypatch.delenv(f"MEDIAINDEX_{name}", raising=False)
     from tests.people.test_people_service import COLOURS, png
@@ -189,14 +233,15 @@ def home(tmp_path, monkeypatch):
         (media / f"{n}.png").write_bytes(png(colour))
     analyzer = ColourAnalyzer()
     monkeypatch.setattr(bootstrap, "build_analyzer", lambda settings, client=None: analyzer)
-    settings = Settings(home=tmp_path / "home", features=("faces", "people"))
+    settings = Settings(home=tmp_path / "home", features=("faces", "people"), face_match_threshold=threshold)
     pipeline = bootstrap.build_pipeline(settings, storage=FolderStorage(), analyzer=analyzer)
     for path in sorted(media.iterdir()):
         pipeline.handle(StorageEvent(CREATED, ref_for(path)))
-    pipeline.faces.enroll_embeddings("Ada", [photo_of(ADA, 7)], "ada.png")
-    pipeline.faces.enroll_embeddings("Ada L", [photo_of(ADA, 8)], "ada2.png")
-    pipeline.faces.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
-    People(settings, pipeline).rematch()
+    if enrol:
+        pipeline.faces.enroll_embeddings("Ada", [photo_of(ADA, 7)], "ada.png")
+        pipeline.faces.enroll_embeddings("Ada L", [photo_of(ADA, 8)], "ada2.png")
+        pipeline.faces.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
+        People(settings, pipeline).rematch()
     pipeline.faces.close()
     return settings, media, pipeline.index
 
@@ -226,6 +271,43 @@ def test_cli_people_merge_and_faces_hide(home, capsys):
     assert main(["faces", "hide", str(media / "2.png"), "0", *where]) == 2  # numbered from 1: a clear error
     assert "numbered from 1" in capsys.readouterr().err
     assert main(["faces", "hide", str(media / "nope.png"), "1", *where]) == 1
+
+
+def test_cli_people_split_cluster(loose_home, capsys):
+    settings, media, index = loose_home
+    where = ("--home", str(settings.home), "--threshold", "60")
+    clusters = run(capsys, "people", "clusters", *where, "--json")[1]["clusters"]
+    assert len(clusters) == 1 and clusters[0]["faces"] == 5
+    status, text = run(capsys, "people", "split-cluster", clusters[0]["cluster"], str(media / "1.png"),
+                       f"{media / '2.png'}:2", *where)
+    assert status == 0 and "2 face(s) of c1 moved to c2" in text
+    after = run(capsys, "people", "clusters", "--min-size", "1", *where, "--json")[1]["clusters"]
+    files = {c["cluster"]: sorted((f["key"].rsplit("/", 1)[-1], f["face_index"]) for f in c["files"]) for c in after}
+    assert files == {"c1": [("0.png", 0), ("2.png", 0), ("3.png", 0)], "c2": [("1.png", 0), ("2.png", 1)]}
+    assert main(["people", "split-cluster", "c1", str(media / "1.png"), *where]) == 2  # not in c1 any more
+    err = capsys.readouterr().err
+    assert "no face of" in err and "1.png is in c1" in err
+    assert main(["people", "split-cluster", "c1", str(media / "nope.png"), *where]) == 1
+
+
+def test_api_split_cluster(loose_home):
+    settings, media, index = loose_home
+    from mediaindex.entrypoints.cli.serve import build_local_api
+
+    server = RunningServer(build_local_api(settings, index=index, writes=True))
+    try:
+        one = docs.document_id("", str(media / "1.png"))
+        two = docs.document_id("", str(media / "2.png"))
+        reply = post_json(server, "/api/people/clusters/c1/split", {"faces": [{"id": one, "face_index": 0},
+                                                                              {"id": two, "face_index": 1}]})
+        assert reply.status == 200 and reply.json()["moved_to"] == "c2"
+        clusters = {c["cluster"]: c["faces"] for c in get(server, "/api/people?min_size=1").json()["clusters"]}
+        assert clusters == {"c1": 3, "c2": 2}
+        assert post_json(server, "/api/people/clusters/c1/split", {"faces": []}).status == 400
+        assert post_json(server, "/api/people/clusters/c1/split", {"faces": [{"id": one, "face_index": "0"}]}).status == 400
+        assert post_json(server, "/api/people/clusters/c1/split", {"faces": [{"id": one, "face_index": 0}]}).status == 400
+    finally:
+        server.close()
 
 
 def test_api_merge_and_hide_under_the_write_guard(home):

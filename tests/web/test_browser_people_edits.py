@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from mediaindex.domain import document as docs
 from mediaindex.entrypoints.cli.serve import build_local_api
-from tests.people.test_merge_and_hide import home  # noqa: F401  (fixture)
+from tests.people.test_merge_and_hide import home, loose_home  # noqa: F401  (fixtures)
 from tests.web.helpers import RunningServer
 from tests.web.test_browser import browser, wait_until  # noqa: F401  (fixture)
 
@@ -59,6 +59,28 @@ def test_hide_a_face_on_the_photo_page_and_it_stays_hidden(page, site):
     expect(page.locator(".box.face")).to_have_count(1)
     expect(page.locator(".box.face .tag")).to_have_text("Ada")
     wait_until(lambda: index.get(doc_id).doc["people"] == ["Ada"])
+
+
+def test_split_a_cluster_on_the_people_page(page, browser, loose_home):  # noqa: F811
+    settings, media, index = loose_home
+    server = RunningServer(build_local_api(settings, roots=[media], index=index, writes=True))
+    try:
+        page.goto(server.url + "/#/people")
+        page.wait_for_selector("li.cluster")
+        expect(page.locator("li.cluster")).to_have_count(1)
+        card = page.locator("li.cluster")
+        bob = {docs.document_id("", str(media / "1.png")): "0", docs.document_id("", str(media / "2.png")): "1"}
+        picks = card.locator("input.pick")
+        for i in range(picks.count()):
+            pick = picks.nth(i)
+            if bob.get(pick.get_attribute("data-id")) == pick.get_attribute("data-face"):
+                pick.check()
+        card.get_by_role("button", name="Split off the faces ticked").click()
+        expect(page.locator("#status")).to_contain_text("2 face(s) moved to c2")
+        expect(page.locator("li.cluster")).to_have_count(2)
+        expect(page.locator("li.cluster[data-cluster=c2] .faces img")).to_have_count(2)
+    finally:
+        server.close()
 
 
 def test_read_only_pages_disable_merge_and_hide(browser, home):  # noqa: F811

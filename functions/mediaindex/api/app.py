@@ -2,8 +2,8 @@
 the Lambda handler (`aws_api.handler`) run. Routes are listed in `build_router`; each is described in
 openapi.json (a test holds the two together).
 
-Read-only unless `writes` is on: naming a cluster, enrolling, forgetting and merging people, and hiding a face
-answer 403 otherwise.
+Read-only unless `writes` is on: naming and splitting a cluster, enrolling, forgetting and merging people, and
+hiding a face answer 403 otherwise.
 Media, thumbnails and face crops are addressed by document id only, and only for documents in the index.
 """
 
@@ -290,6 +290,20 @@ def build_router(api: MediaApi, router: Router) -> Router:
             result = api.people().name_cluster(request.params["cluster"], name)
         return Response.json(result)
 
+    def split_cluster(request: Request) -> Response:
+        body = request.json()
+        faces = body.get("faces")
+        if not isinstance(faces, list) or not faces or len(faces) > 1000:
+            raise HttpError(400, "faces: a list of {\"id\": document id, \"face_index\": from 0} to move out")
+        chosen: list[tuple[str, int]] = []
+        for face in faces:
+            n = face.get("face_index") if isinstance(face, dict) else None
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0 or not isinstance(face.get("id"), str):
+                raise HttpError(400, "faces: each one {\"id\": document id, \"face_index\": from 0}")
+            chosen.append((api.document(face["id"])["id"], n))
+        with api._write_lock:
+            return Response.json(api.people().split_cluster(request.params["cluster"], chosen))
+
     def enroll(request: Request) -> Response:
         body = request.json()
         name = _name(body)
@@ -355,6 +369,7 @@ def build_router(api: MediaApi, router: Router) -> Router:
     router.add("POST", "/api/people/merge", merge, write=True)
     router.add("POST", "/api/documents/{id}/faces/{face}/hide", hide_face, write=True)
     router.add("POST", "/api/people/clusters/{cluster}/name", name_cluster, write=True)
+    router.add("POST", "/api/people/clusters/{cluster}/split", split_cluster, write=True)
     return router
 
 

@@ -532,6 +532,38 @@ class People:
         report = self.rematch()
         return {"cluster": wanted, "name": " ".join(name.split()), "faces_enrolled": len(face_ids), **report.to_dict()}
 
+    def split_cluster(self, cluster_id: str, faces: list[tuple[str, int | None]]) -> dict[str, Any]:
+        """Move faces out of a cluster that holds two people into a cluster of their own, kept apart from the rest
+        when later faces are clustered. `faces`: (document id, face index from 0, or None for every face of that
+        file in the cluster)."""
+        collection = self._needs_memory("splitting a cluster")
+        from mediaindex.adapters.faces.local import FaceRef, cluster_name, parse_cluster
+
+        number = parse_cluster(cluster_id)
+        members = collection.clusters(min_size=1, unnamed_only=False).get(cluster_name(number))
+        if not members:
+            raise ConfigurationError(f"no cluster {cluster_name(number)}: list them with `mediaindex people clusters`")
+        in_cluster = {(m.ref.content_sha256, m.ref.face_index) for m in members}
+        if not faces:
+            raise ConfigurationError("name the faces to move out of the cluster")
+        refs: list[FaceRef] = []
+        for doc_id, face_index in faces:
+            found = self.pipeline.index.get(doc_id)
+            if found is None or found.doc.get("status") != docs.INDEXED:
+                raise ObjectNotFound(f"no indexed file {doc_id}")
+            sha = found.doc.get("content_sha256") or ""
+            chosen = [(sha, face_index)] if face_index is not None else sorted(k for k in in_cluster if k[0] == sha)
+            for key in chosen:
+                if key not in in_cluster:
+                    which = f"face {key[1] + 1} of " if face_index is not None else ""
+                    raise ConfigurationError(f"{which}{found.doc['key']} is not in {cluster_name(number)}")
+                refs.append(FaceRef(*key))
+            if not chosen:
+                raise ConfigurationError(f"no face of {found.doc['key']} is in {cluster_name(number)}")
+        moved, rest = collection.split_cluster(number, refs)
+        log.info("cluster split", extra={"cluster": cluster_name(number), "moved": len(refs), "new": moved})
+        return {"cluster": cluster_name(number), "moved_to": moved, "rest": rest, "faces_moved": len(set(refs))}
+
     # ---- documents -----------------------------------------------------------------------------------------------
     def _documents(self) -> Iterator[dict[str, Any]]:
         iterate: Callable[..., Any] | None = getattr(self.pipeline.index, "iter_documents", None)

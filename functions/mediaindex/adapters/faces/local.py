@@ -70,6 +70,11 @@ CREATE TABLE IF NOT EXISTS hidden (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS hidden_content ON hidden(content_sha256);
+CREATE TABLE IF NOT EXISTS cluster_apart (
+    a INTEGER NOT NULL,
+    b INTEGER NOT NULL,
+    PRIMARY KEY (a, b)
+);
 """
 # Files made before vectors knew their model hold dlib's vectors only: the new column says so for their rows.
 _MIGRATIONS = (
@@ -326,6 +331,16 @@ class LocalFaceCollection:
             def label(i: int) -> int:
                 return clusters[i] or ids[i]
 
+            # clusters split by hand (split_cluster): a pair of faces whose clusters are never joined again
+            apart = self._apart_pairs(ids)
+
+            def separated(a: int, b: int) -> bool:
+                for x, y in apart:
+                    rx, ry = find(label(x)), find(label(y))
+                    if {rx, ry} == {a, b}:
+                        return True
+                return False
+
             limit = self.space.squared_distance_for(self.threshold)
             block = max(1, min(1024, 64_000_000 // max(1, matrix.size)))  # at most ~256 MB of distances at a time
             for start in range(0, len(pending), block):
@@ -333,7 +348,7 @@ class LocalFaceCollection:
                 close = matrix.squared_distances(matrix.data[rows]) <= limit
                 for r, j in zip(*np.nonzero(close)):
                     a, b = find(label(rows[r])), find(label(int(j)))
-                    if a != b:
+                    if a != b and not (apart and separated(a, b)):
                         parent[max(a, b)] = min(a, b)
             changed: list[tuple[int, int]] = []
             for i in range(len(clusters)):
@@ -602,6 +617,43 @@ class LocalFaceCollection:
             members.setdefault(row[0], []).append(ClusterMember(FaceRef(row[1], row[2]), Box(**box), vector))
         ordered = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
         return {cluster_name(c): m for c, m in ordered if len(m) >= min_size}
+
+    def _apart_pairs(self, ids: list[int]) -> list[tuple[int, int]]:
+        """The split constraints as pairs of positions in the in-memory vectors (rows since deleted drop out)."""
+        rows = self.db.execute("SELECT a, b FROM cluster_apart").fetchall()
+        if not rows:
+            return []
+        position = {row_id: i for i, row_id in enumerate(ids)}
+        return [(position[a], position[b]) for a, b in rows if a in position and b in position]
+
+    def split_cluster(self, cluster: int, refs: Sequence[FaceRef]) -> tuple[str, str]:
+        """Move the faces `refs` of `cluster` into a cluster of their own, kept apart from what is left of it when
+        later faces are clustered (a new face like both joins one of them only). Each part is named after its oldest
+        face, as every cluster is. (the moved faces' cluster, the rest's cluster)."""
+        with self._lock:
+            self._cluster_pending()
+            rows = self.db.execute("SELECT id, content_sha256, face_index FROM remembered WHERE cluster = ? AND model = ?",
+                                   (cluster, self.space.id)).fetchall()
+            wanted = {(r.content_sha256, r.face_index) for r in refs}
+            moved = sorted(r[0] for r in rows if (r[1], r[2]) in wanted)
+            rest = sorted(r[0] for r in rows if (r[1], r[2]) not in wanted)
+            if len(moved) < len(wanted):
+                raise ConfigurationError(f"{len(wanted) - len(moved)} of the faces given are not in {cluster_name(cluster)}")
+            if not rest:
+                raise ConfigurationError(f"that is every face of {cluster_name(cluster)}: leave at least one behind")
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for group in (moved, rest):
+                    db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", [(group[0], i) for i in group])
+                db.execute("INSERT OR IGNORE INTO cluster_apart (a, b) VALUES (?, ?)", (moved[0], rest[0]))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            finally:
+                self._remembered = None
+        return cluster_name(moved[0]), cluster_name(rest[0])
 
     def cluster_of(self, ref: FaceRef) -> str | None:
         with self._lock:

@@ -561,14 +561,36 @@ function clusterCard(cluster, writes) {
       status(e.message, true);
     }
   });
-  const faces = el("div", { class: "faces" }, cluster.files.map((f) => {
+  const picks = [];
+  const faces = el("div", { class: "faces" }, cluster.files.map((f, n) => {
     const img = el("img", { alt: `Unnamed face in ${f.key.split("/").pop()}`, loading: "lazy" });
     setImage(img, `/api/documents/${f.id}/faces/${f.face_index}`);
-    return el("a", { href: `#/doc/${f.id}`, title: f.key }, img);
+    const pickId = `pick-${cluster.cluster}-${n}`;
+    const pick = el("input", { type: "checkbox", id: pickId, class: "pick", disabled: !writes,
+      "data-id": f.id, "data-face": String(f.face_index) });
+    picks.push(pick);
+    return el("span", { class: "face-pick" }, el("a", { href: `#/doc/${f.id}`, title: f.key }, img),
+      el("label", { for: pickId, class: "visually-hidden", text: `Choose the face in ${f.key.split("/").pop()}` }), pick);
   }));
+  // Two people in one group: the faces ticked go to a group of their own, which later clustering keeps apart.
+  const split = el("button", { type: "button", class: "secondary split", disabled: !writes,
+    text: "Split off the faces ticked" });
+  split.addEventListener("click", async () => {
+    const chosen = picks.filter((p) => p.checked).map((p) => ({ id: p.dataset.id, face_index: Number(p.dataset.face) }));
+    if (!chosen.length) { status("Tick the faces that are someone else, then split.", true); return; }
+    status(`Splitting ${cluster.cluster}…`);
+    try {
+      const result = await api(`/api/people/clusters/${encodeURIComponent(cluster.cluster)}/split`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ faces: chosen }) });
+      status(`${result.faces_moved} face(s) moved to ${result.moved_to}.`);
+      showPeople();
+    } catch (e) {
+      status(e.message, true);
+    }
+  });
   return el("li", { class: "cluster", "data-cluster": cluster.cluster },
     el("div", { text: `${cluster.file_count} file${cluster.file_count === 1 ? "" : "s"}, ${cluster.faces} face${cluster.faces === 1 ? "" : "s"}` }),
-    faces, form);
+    faces, form, split);
 }
 
 // ---- start -------------------------------------------------------------------------------------------------------

@@ -167,6 +167,19 @@ def test_hiding_a_video_face_moves_its_timeline_rows_down(setup):
     assert after["video"]["segments"]["people"] == [{"name": "Bob", "start": 3.0, "end": 6.0}]
 
 
+def test_a_face_is_hidden_even_in_a_document_whose_vectors_were_never_kept(setup):
+    people, _, _ = setup
+    index = people.pipeline.index
+    doc = {**docs.base_document("", "/old/scan.png", None), "status": docs.INDEXED, "media_type": "image",
+           "content_sha256": "never-remembered", "people": ["Ada"], "face_count": 2,
+           "faces": [{"box": {"left": 0.1, "top": 0.1, "width": 0.2, "height": 0.2}, "person": "Ada"},
+                     {"box": {"left": 0.6, "top": 0.1, "width": 0.2, "height": 0.2}, "person": None}]}
+    index.put(doc, None)
+    people.hide_face(doc["id"], 0)
+    after = index.get(doc["id"]).doc
+    assert after["face_count"] == 1 and after["people"] == [] and after["faces"][0]["box"]["left"] == 0.6
+
+
 def test_hide_refuses_a_face_that_is_not_there(setup):
     people, media, _ = setup
     doc = doc_of(people, media / "0.png")

@@ -7,7 +7,10 @@
   Rekognition, the file is read and each stored face box is searched in the collection. Documents are changed with
   a conditional partial update, so a concurrent write is never overwritten;
 - compare two pictures' faces (`compare`), find the files a face appears in (`search_by_face`), and group the faces
-  nobody has named (`clusters`, `name_cluster`); the last two need the local collection's remembered vectors.
+  nobody has named (`clusters`, `name_cluster`, `split_cluster`); these need the local collection's remembered
+  vectors;
+- merge one person enrolled under two names (`merge_people`) and mark a face as not a face (`hide_face`, kept by
+  content_sha256 and box so a re-index drops it again): the local collection only.
 """
 
 from __future__ import annotations
@@ -589,7 +592,7 @@ def _rematched_fields(
     base = docs.without_faces(doc, drop) if drop else doc
     faces = [dict(f) for f in base["faces"]]
     if matches is None:
-        if not removed:
+        if not removed and not drop:
             return None
         for face in faces:  # cannot match again: at least take the forgotten names out
             if face.get("person") in removed:

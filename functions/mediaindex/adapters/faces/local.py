@@ -1,10 +1,13 @@
 """Known people on one machine: face vectors from the local analyzer, matched by exact brute force with NumPy.
 
-One SQLite file (`faces.db`, beside the index) holds two tables:
+One SQLite file (`faces.db`, beside the index) holds:
 - `enrolled`: the faces of known people (face_id, person, source file, embedding);
 - `remembered`: every face of every analysed picture (content_sha256, face index, box, embedding, cluster), so
   that enrolling or forgetting a person re-matches the library from these vectors without analysing anything again,
-  "search by face" finds files without enrolment, and unnamed faces can be grouped into clusters.
+  "search by face" finds files without enrolment, and unnamed faces can be grouped into clusters;
+- `hidden`: boxes marked "not a face" (content_sha256, box), dropped whenever those bytes are indexed again;
+- `cluster_apart`: pairs of faces whose clusters were split by hand and are never joined again;
+- `pending_rematch`: changes whose re-match of the documents is owed.
 
 Every vector is stored with its model (its space, domain/face_vectors.py): the collection matches only vectors of
 the space the analyzer makes now, so vectors of two models are never compared. Vectors of an older model wait for

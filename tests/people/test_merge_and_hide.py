@@ -285,6 +285,17 @@ def test_cli_people_merge_and_faces_hide(home, capsys):
     assert "numbered from 1" in capsys.readouterr().err
     assert main(["faces", "hide", str(media / "nope.png"), "1", *where]) == 1
 
+    # undone: the file is analysed again and both faces are back, named
+    status, shown_again = run(capsys, "faces", "unhide", str(media / "2.png"), *where, "--json")
+    assert status == 0 and shown_again["faces_shown_again"] == 1 and shown_again["files_analysed"] == 1
+    doc = index.get(docs.document_id("", str(media / "2.png"))).doc
+    assert doc["people"] == ["Ada", "Bob"] and doc["face_count"] == 2
+    assert "no face of" in run(capsys, "faces", "unhide", str(media / "2.png"), *where)[1]
+    # and the faces are remembered in their places again: a re-match keeps both names on the right faces
+    assert run(capsys, "people", "rematch", *where)[0] == 0
+    doc = index.get(docs.document_id("", str(media / "2.png"))).doc
+    assert [f["person"] for f in doc["faces"]] == ["Ada", "Bob"]
+
 
 def test_cli_people_split_cluster(loose_home, capsys):
     settings, media, index = loose_home

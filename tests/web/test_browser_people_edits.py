@@ -13,7 +13,7 @@ from mediaindex.domain import document as docs
 from mediaindex.entrypoints.cli.serve import build_local_api
 from tests.people.test_merge_and_hide import home, loose_home  # noqa: F401  (fixtures)
 from tests.web.helpers import RunningServer
-from tests.web.test_browser import browser, wait_until  # noqa: F401  (fixture)
+from tests.web.test_browser import SCREENSHOTS, browser, wait_until  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -39,6 +39,7 @@ def test_merge_two_people_on_the_people_page(page, site):
     server, media, index = site
     page.goto(server.url + "/#/people")
     page.wait_for_selector("#merge-people")
+    page.screenshot(path=str(SCREENSHOTS / "mediaindex-people-merge.png"))
     page.select_option("#merge-from", "Ada L")
     page.select_option("#merge-into", "Ada")
     page.click("#merge-people button")
@@ -54,6 +55,7 @@ def test_hide_a_face_on_the_photo_page_and_it_stays_hidden(page, site):
     page.goto(server.url + f"/#/doc/{doc_id}")
     page.wait_for_selector("#hide-face")
     expect(page.locator(".box.face")).to_have_count(2)
+    page.screenshot(path=str(SCREENSHOTS / "mediaindex-hide-face.png"))
     page.select_option("#hide-choice", "1")  # Bob's face
     page.click("#hide-face button")
     expect(page.locator(".box.face")).to_have_count(1)
@@ -68,6 +70,7 @@ def test_split_a_cluster_on_the_people_page(page, browser, loose_home):  # noqa:
         page.goto(server.url + "/#/people")
         page.wait_for_selector("li.cluster")
         expect(page.locator("li.cluster")).to_have_count(1)
+        page.screenshot(path=str(SCREENSHOTS / "mediaindex-split-cluster.png"))
         card = page.locator("li.cluster")
         bob = {docs.document_id("", str(media / "1.png")): "0", docs.document_id("", str(media / "2.png")): "1"}
         picks = card.locator("input.pick")

@@ -291,6 +291,31 @@ class People:
         return {"id": doc["id"], "key": doc["key"], "face_index": face_index, "box": _box_dict(box),
                 "person": faces[face_index].get("person"), **report.to_dict()}
 
+    def unhide_faces(self, doc_id: str) -> dict[str, Any]:
+        """Undo "not a face" for a file: its marks go and every file of the same bytes is analysed again (the
+        hidden faces' vectors were forgotten), so all its faces come back, named as they are now."""
+        collection = self.collection
+        if not hasattr(collection, "unhide_faces"):
+            raise ConfigurationError("faces are hidden only with the local face collection (MEDIAINDEX_ANALYZER=local)")
+        found = self.pipeline.index.get(doc_id)
+        if found is None or found.doc.get("status") != docs.INDEXED:
+            raise ObjectNotFound("no such indexed file")
+        sha = found.doc.get("content_sha256") or ""
+        marks = collection.unhide_faces(sha)
+        outcomes = []
+        # also when an earlier unhide was interrupted after the marks went: its faces are then not all remembered
+        if marks or collection.remembered_count(sha) < len(found.doc.get("faces") or []):
+            reuse, self.pipeline.reuse_analysis = self.pipeline.reuse_analysis, False
+            try:
+                for doc in self._by_content().get(sha, []):
+                    ref = ObjectRef(doc.get("bucket") or "", doc["key"])
+                    outcomes.append(self.pipeline.handle(StorageEvent(CREATED, ref)).action)
+            finally:
+                self.pipeline.reuse_analysis = reuse
+            self.pipeline.index.refresh()
+        return {"id": found.doc["id"], "key": found.doc["key"], "faces_shown_again": marks,
+                "files_analysed": outcomes.count(indexing.INDEXED)}
+
     def remove_source(self, source: str, person: str | None = None) -> dict[str, Any]:
         """Forget the faces enrolled from one photo; files named only through it lose the name."""
         removed = self.collection.remove_source(source)

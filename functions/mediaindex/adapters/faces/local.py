@@ -544,6 +544,24 @@ class LocalFaceCollection:
             finally:
                 self._remembered = None
 
+    def unhide_faces(self, content_sha256: str) -> int:
+        """Forget every "not a face" mark of these bytes, and their remembered faces with them (numbered without
+        the hidden ones), so that analysing the file again remembers all its faces in their places. How many marks."""
+        with self._lock:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                marks = db.execute("DELETE FROM hidden WHERE content_sha256 = ?", (content_sha256,)).rowcount
+                if marks:
+                    db.execute("DELETE FROM remembered WHERE content_sha256 = ?", (content_sha256,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            finally:
+                self._remembered = None
+        return marks
+
     def hidden_faces(self) -> dict[str, list[Box]]:
         """content_sha256 -> the boxes marked "not a face" in those bytes."""
         with self._lock:

@@ -411,7 +411,7 @@ function hideFaceForm(doc, boxed) {
   const select = el("select", { id: "hide-choice", disabled: !config.writes },
     boxed.map(([f, i]) => el("option", { value: String(i), text: f.person ? `face ${i + 1} (${f.person})` : `face ${i + 1}` })));
   const form = el("form", { id: "hide-face", class: "name-face" },
-    el("label", { for: "hide-choice", text: "Not a face" }), select,
+    el("label", { for: "hide-choice", text: "Which face" }), select,
     el("button", { type: "submit", class: "secondary", disabled: !config.writes, text: "Hide it" }));
   if (!config.writes) {
     form.append(el("p", { class: "note", id: "hide-face-note",

@@ -21,6 +21,7 @@ examples:
   mediaindex faces search stranger.jpg                  every indexed file in which this face appears
   mediaindex faces search group.jpg --all-faces --json  every face of a group photo, as JSON
   mediaindex faces hide photos/cat.jpg 2                face 2 of that file is not a face: hide it for good
+  mediaindex faces unhide photos/cat.jpg                show that file's hidden faces again (it is analysed again)
 """
 
 
@@ -68,6 +69,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     hide.add_argument("face", type=int, metavar="FACE_NUMBER", help="the face's number, from 1")
     add_people_options(hide)
     hide.set_defaults(func=run_hide)
+
+    unhide = actions.add_parser(
+        "unhide", help="show the faces hidden in a file again (analyses it again)",
+        description="Undo `faces hide` for every face of the file KEY (and its copies): they are analysed again, so "
+                    "all their faces come back, named as they are now.",
+        epilog="example:\n  mediaindex faces unhide ~/Pictures/2024/cat.jpg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    unhide.add_argument("key", metavar="KEY", help="a path, s3://bucket/key, bucket/key, or a document id")
+    add_people_options(unhide)
+    unhide.set_defaults(func=run_unhide)
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -129,4 +141,23 @@ def run_hide(args: argparse.Namespace) -> int:
     else:
         was = f" (named {result['person']})" if result.get("person") else ""
         print(f"face {args.face} of {shown(doc['key'])}{was} hidden; {result['documents_updated']} indexed file(s) updated")
+    return 0
+
+
+def run_unhide(args: argparse.Namespace) -> int:
+    from mediaindex.entrypoints.cli.show import find
+
+    people = build_people_service(args)
+    doc = find(people.pipeline.index, args.key)
+    if doc is None:
+        print(f"mediaindex: {shown(args.key)} is not in the index (index it with: mediaindex index PATH)", file=sys.stderr)
+        return 1
+    result = people.unhide_faces(doc["id"])
+    if args.json:
+        print_json(result)
+    elif not result["faces_shown_again"]:
+        print(f"no face of {shown(doc['key'])} is hidden")
+    else:
+        print(f"{result['faces_shown_again']} hidden face(s) of {shown(doc['key'])} shown again; "
+              f"{result['files_analysed']} file(s) analysed again")
     return 0

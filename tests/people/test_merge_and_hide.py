@@ -367,3 +367,39 @@ def test_api_merge_and_hide_under_the_write_guard(home):
     finally:
         read_only.close()
         writable.close()
+
+
+def test_merge_and_hide_on_opensearch(tmp_path, osmem_clone):
+    """The same use cases on OpenSearch (osmem-server through opensearch-py): search follows the merge and the
+    hidden face, also after the file is analysed again."""
+    from mediaindex.adapters.faces.local import LocalFaceCollection
+    from mediaindex.domain.query import PersonIs, Query
+    from mediaindex.services.indexing import Pipeline
+    from tests.conftest import opensearch_index
+    from tests.people.test_people_service import COLOURS, png
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for n, colour in enumerate(COLOURS):
+        (media / f"{n}.png").write_bytes(png(colour))
+    settings = Settings(home=tmp_path, features=("faces", "people"))
+    index = opensearch_index(osmem_clone.url, "merge_hide")
+    collection = LocalFaceCollection(settings)
+    pipeline = Pipeline(storage=FolderStorage(), analyzer=ColourAnalyzer(), index=index, faces=collection)
+    for path in sorted(media.iterdir()):
+        pipeline.handle(StorageEvent(CREATED, ref_for(path)))
+    people = People(settings=settings, pipeline=pipeline)
+    collection.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
+    collection.enroll_embeddings("Robert", [photo_of(BOB, 8)], "robert.png")
+    people.rematch()
+
+    people.merge_people("Robert", "Bob")
+    assert index.search(Query(PersonIs("Bob"))).total == 2 and index.search(Query(PersonIs("Robert"))).total == 0
+    two = docs.document_id("", str(media / "2.png"))
+    people.hide_face(two, 1)  # Bob's face in 2.png
+    assert [d["key"] for d in index.search(Query(PersonIs("Bob"))).hits] == [str(media / "1.png")]
+    pipeline.reuse_analysis = False
+    pipeline.handle(StorageEvent(CREATED, ref_for(media / "2.png")))
+    index.refresh()
+    assert index.get(two).doc["face_count"] == 1 and index.search(Query(PersonIs("Bob"))).total == 1
+    collection.close()

@@ -127,6 +127,18 @@ def test_a_hidden_face_leaves_the_document_and_stays_hidden_after_a_re_index(set
     assert people_of(people, media / "0.png") == ["Ada"]  # her other files still name her
 
 
+def test_a_hide_interrupted_before_its_rematch_is_finished_by_the_next_command(setup):
+    people, media, _ = setup
+    collection = people.faces
+    doc = doc_of(people, media / "2.png")
+    face = doc["faces"][0]["box"]
+    collection.hide_face(doc["content_sha256"], 0, Box(**face))  # the mark, the vector and the note, together
+    assert collection.pending_rematch() is not None
+    assert doc_of(people, media / "2.png")["face_count"] == 2  # a kill here: the document still shows the face
+    people.finish_pending()
+    assert doc_of(people, media / "2.png")["face_count"] == 1 and collection.pending_rematch() is None
+
+
 def test_a_document_written_with_a_hidden_face_loses_it_at_the_next_rematch(setup):
     """A copy of the document written while the face was being hidden (another indexer) still shows it: the
     re-match drops it and matches the others in their new places."""

@@ -43,3 +43,14 @@ def crashing_pipeline(settings, storage):
 
 def broken_pipeline(settings, storage):
     raise RuntimeError("no models here")
+
+
+def video_pipeline(settings, storage):
+    """The fake analyzer on pictures and on a video's sampled frames (the frames are really decoded)."""
+    from mediaindex.services.video import make_video_indexer
+
+    index = bootstrap.build_index(settings)
+    index.ensure_ready()
+    pipeline = Pipeline(storage=storage, analyzer=SlowFakeAnalyzer(), index=index)
+    pipeline.video = make_video_indexer(settings, pipeline)
+    return pipeline.handle

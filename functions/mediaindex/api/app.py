@@ -2,7 +2,8 @@
 the Lambda handler (`aws_api.handler`) run. Routes are listed in `build_router`; each is described in
 openapi.json (a test holds the two together).
 
-Read-only unless `writes` is on: naming a cluster, enrolling and forgetting people answer 403 otherwise.
+Read-only unless `writes` is on: naming and splitting a cluster, enrolling, forgetting and merging people, and
+hiding a face answer 403 otherwise.
 Media, thumbnails and face crops are addressed by document id only, and only for documents in the index.
 """
 
@@ -247,7 +248,10 @@ def build_router(api: MediaApi, router: Router) -> Router:
         faces = doc.get("faces") or []
         if n >= len(faces) or doc.get("media_type") == "video" or not faces[n].get("box"):
             raise HttpError(404, "no such face in this document")
-        return _cached_jpeg(api, doc, f"face{n}", lambda: render_face(api.media.read(doc), faces[n]["box"], api.max_pixels))
+        box = faces[n]["box"]
+        # cached by the box, not the position alone: hiding a face moves the faces after it down one place
+        kind = "face:" + ",".join(f"{float(box[k]):.5f}" for k in ("left", "top", "width", "height"))
+        return _cached_jpeg(api, doc, kind, lambda: render_face(api.media.read(doc), box, api.max_pixels))
 
     # ---- people --------------------------------------------------------------------------------------------------
     def people(request: Request) -> Response:
@@ -286,6 +290,20 @@ def build_router(api: MediaApi, router: Router) -> Router:
             result = api.people().name_cluster(request.params["cluster"], name)
         return Response.json(result)
 
+    def split_cluster(request: Request) -> Response:
+        body = request.json()
+        faces = body.get("faces")
+        if not isinstance(faces, list) or not faces or len(faces) > 1000:
+            raise HttpError(400, "faces: a list of {\"id\": document id, \"face_index\": from 0} to move out")
+        chosen: list[tuple[str, int]] = []
+        for face in faces:
+            n = face.get("face_index") if isinstance(face, dict) else None
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0 or not isinstance(face.get("id"), str):
+                raise HttpError(400, "faces: each one {\"id\": document id, \"face_index\": from 0}")
+            chosen.append((api.document(face["id"])["id"], n))
+        with api._write_lock:
+            return Response.json(api.people().split_cluster(request.params["cluster"], chosen))
+
     def enroll(request: Request) -> Response:
         body = request.json()
         name = _name(body)
@@ -317,6 +335,23 @@ def build_router(api: MediaApi, router: Router) -> Router:
         with api._write_lock:
             return Response.json(api.people().remove_person(name))
 
+    def merge(request: Request) -> Response:
+        body = request.json()
+        source, target = _name({"name": body.get("from")}), _name({"name": body.get("into")})
+        with api._write_lock:
+            return Response.json(api.people().merge_people(source, target))
+
+    def hide_face(request: Request) -> Response:
+        doc = api.document(request.params["id"])
+        if doc.get("status") != docs.INDEXED:
+            raise HttpError(404, "no such indexed file")
+        n = int(request.params["face"])
+        faces = doc.get("faces") or []
+        if n >= len(faces) or not faces[n].get("box"):
+            raise HttpError(404, "no such face in this document")
+        with api._write_lock:
+            return Response.json(api.people().hide_face(doc["id"], n))
+
     router.add("GET", "/", page)
     router.add("GET", "/assets/{name}", static)
     router.add("GET", "/openapi.json", openapi)
@@ -331,7 +366,10 @@ def build_router(api: MediaApi, router: Router) -> Router:
     router.add("GET", "/api/people", people)
     router.add("POST", "/api/people/enroll", enroll, write=True)
     router.add("POST", "/api/people/forget", forget, write=True)
+    router.add("POST", "/api/people/merge", merge, write=True)
+    router.add("POST", "/api/documents/{id}/faces/{face}/hide", hide_face, write=True)
     router.add("POST", "/api/people/clusters/{cluster}/name", name_cluster, write=True)
+    router.add("POST", "/api/people/clusters/{cluster}/split", split_cluster, write=True)
     return router
 
 

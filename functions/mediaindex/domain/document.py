@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from mediaindex.domain.face_vectors import document_space
-from mediaindex.domain.model import Analysis, Face, Label
+from mediaindex.domain.model import Analysis, Box, Face, Label, is_hidden
 
 INDEXED = "indexed"
 FAILED = "failed"
@@ -107,6 +107,33 @@ def analysis_fields(analysis: Analysis) -> dict[str, Any]:
         "model_versions": analysis.model_versions,
         "face_model": analysis.face_model,
     }
+
+
+def hidden_face_indexes(faces: list[dict[str, Any]], hidden: "list[Box] | tuple[Box, ...]") -> set[int]:
+    """The positions of the document faces that overlap a box marked "not a face"."""
+    if not hidden:
+        return set()
+    return {i for i, f in enumerate(faces)
+            if isinstance(f.get("box"), dict) and is_hidden(Box(**{k: float(f["box"][k]) for k in ("left", "top", "width", "height")}), hidden)}
+
+
+def without_faces(fields: dict[str, Any], drop: set[int]) -> dict[str, Any]:
+    """`faces`, `face_count`, `people` (and a video's timeline) of a document without the faces at `drop`: the
+    faces after them move down, so do their `segments.faces` rows, and the spans of people no longer named go."""
+    faces = [f for i, f in enumerate(fields.get("faces") or []) if i not in drop]
+    people = sorted({f["person"] for f in faces if f.get("person")})
+    result: dict[str, Any] = {"faces": faces, "face_count": len(faces), "people": people}
+    video = fields.get("video")
+    if isinstance(video, dict):
+        segments = dict(video.get("segments") or {})
+        moved = {old: new for new, old in enumerate(i for i in range(len(fields.get("faces") or [])) if i not in drop)}
+        if segments.get("faces") is not None:
+            segments["faces"] = [{**row, "face": moved[row["face"]]} for row in segments["faces"]
+                                 if row.get("face") in moved]
+        if segments.get("people") is not None:
+            segments["people"] = [span for span in segments["people"] if span.get("name") in people]
+        result["video"] = {**video, "segments": segments}
+    return result
 
 
 def storable_text(text: str) -> str:

@@ -23,6 +23,26 @@ class Box:
         top = min(max(self.top, 0.0), 1.0)
         return Box(left, top, min(max(self.width, 0.0), 1.0 - left), min(max(self.height, 0.0), 1.0 - top))
 
+    def overlap(self, other: "Box") -> float:
+        """Intersection over union, 0 (apart) to 1 (the same box)."""
+        w = min(self.left + self.width, other.left + other.width) - max(self.left, other.left)
+        h = min(self.top + self.height, other.top + other.height) - max(self.top, other.top)
+        if w <= 0 or h <= 0:
+            return 0.0
+        inter = w * h
+        union = self.width * self.height + other.width * other.height - inter
+        return inter / union if union > 0 else 0.0
+
+
+# A face overlapping a box marked "not a face" this much (intersection over union) is that one found again: the
+# same bytes analysed again give nearly the same box, while a neighbour's face hardly overlaps it.
+HIDDEN_OVERLAP = 0.5
+
+
+def is_hidden(box: Box | None, hidden: "list[Box] | tuple[Box, ...]") -> bool:
+    """Is a face at `box` one of the `hidden` boxes (marked "not a face")?"""
+    return box is not None and any(box.overlap(h) >= HIDDEN_OVERLAP for h in hidden)
+
 
 @dataclass
 class Instance:

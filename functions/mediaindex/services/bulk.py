@@ -141,9 +141,13 @@ def _die_with_parent() -> None:
         pass
 
 
-def _init_worker(spec: WorkerSpec, parent: int) -> None:
+def _init_worker(spec: WorkerSpec, parent: int, progress: Any = None) -> None:
     global _worker_handle, _worker_init_error
     logging.getLogger("mediaindex").setLevel(spec.log_level)
+    if progress is not None:  # a queue to the parent: how far the video in hand has got, for its progress bar
+        from mediaindex.services import video
+
+        video.set_progress_reporter(lambda key, done, duration: _put_progress(progress, key, done, duration))
     if spec.stderr_path:
         try:
             os.makedirs(os.path.dirname(spec.stderr_path) or ".", exist_ok=True)
@@ -167,6 +171,13 @@ def _init_worker(spec: WorkerSpec, parent: int) -> None:
         _worker_handle = build_handle(spec)
     except Exception as e:  # noqa: BLE001 - told to the parent by _ping, which stops the run with it
         _worker_init_error = str(e) if isinstance(e, MediaIndexError) else f"{type(e).__name__}: {e}"
+
+
+def _put_progress(progress: Any, key: str, done: float, duration: float) -> None:
+    try:
+        progress.put_nowait((key, done, duration))
+    except (queue.Full, OSError, ValueError):  # a full or closed queue costs a bar update, nothing more
+        pass
 
 
 def _ping() -> str | None:
@@ -295,13 +306,16 @@ class BulkIndexer:
     prune: bool = False
     analyzer_name: str | None = None  # None: do not compare analyzers when deciding "unchanged"
     face_model: str | None = None  # documents with face vectors of another model are analysed again
-    on_progress: Callable[[str, Any], None] | None = None  # ("total", n) / ("done", outcome dict)
+    # ("total", n) / ("done", outcome dict) / ("video", {"key", "done", "duration"}: seconds of a video analysed)
+    on_progress: Callable[[str, Any], None] | None = None
     handle: Handle | None = None  # inline/threaded: an already built handler (tests, reuse)
 
     def __post_init__(self) -> None:
         self.storage = self.storage or default_storage(self.spec.settings)
         self._stop = threading.Event()
         self._pool: Executor | None = None
+        self._progress_queue: Any = None  # worker processes -> the parent: video progress
+        self._relay_stop = threading.Event()
 
     @property
     def mode(self) -> str:
@@ -368,6 +382,19 @@ class BulkIndexer:
         lister = threading.Thread(target=self._list, args=(sources, work, state), name="bulk-list", daemon=True)
         lister.start()
         running: dict[Future, ObjectInfo] = {}
+        reporter = None
+        if self.on_progress is not None:
+            from mediaindex.services import video
+
+            reporter = threading.Thread(target=self._relay_progress, name="bulk-progress", daemon=True)
+            if self.mode == "processes":
+                import multiprocessing
+
+                self._progress_queue = multiprocessing.get_context("spawn").Queue(maxsize=10_000)
+                reporter.start()
+            else:  # workers in this process tell the bar directly
+                video.set_progress_reporter(self._video_progress)
+                reporter = None
         try:
             self._pool = self._executor()
             self._loop(work, running, summary)
@@ -379,6 +406,15 @@ class BulkIndexer:
             self._stop.set()
             if self._pool is not None:
                 self._pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
+            if self.on_progress is not None:
+                from mediaindex.services import video
+
+                video.set_progress_reporter(None)
+            if reporter is not None:
+                self._relay_stop.set()
+                reporter.join(timeout=2)
+                self._progress_queue.close()
+                self._progress_queue = None
             summary.listed, summary.unchanged = state["listed"], state["unchanged"]
         if state["error"] is not None:
             raise state["error"]
@@ -388,6 +424,24 @@ class BulkIndexer:
         self.index.refresh()  # OpenSearch: searchable as soon as the command returns
         summary.elapsed_s = time.monotonic() - started
         return summary
+
+    def _video_progress(self, key: str, done: float, duration: float) -> None:
+        if self.on_progress is not None:
+            self.on_progress("video", {"key": key, "done": done, "duration": duration})
+
+    def _relay_progress(self) -> None:
+        """From the worker processes' queue to `on_progress`, until the workers have stopped and all they sent
+        is read."""
+        while True:
+            try:
+                key, done, duration = self._progress_queue.get(timeout=0.2)
+            except queue.Empty:
+                if self._relay_stop.is_set():  # the workers are gone and what they sent is read
+                    return
+                continue
+            except (OSError, ValueError, EOFError):  # the queue closed under us: the run is over
+                return
+            self._video_progress(key, done, duration)
 
     def _executor(self) -> Executor | None:
         if self.workers <= 1:
@@ -406,7 +460,7 @@ class BulkIndexer:
         # spawn: a fresh interpreter per worker, never a fork of a process that holds threads and connections
         pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker, initargs=(self.spec, os.getpid()),
+            initializer=_init_worker, initargs=(self.spec, os.getpid(), self._progress_queue),
         )
         try:
             error = pool.submit(_ping).result()

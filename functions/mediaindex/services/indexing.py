@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
-from mediaindex.domain.model import Analysis, Face
+from mediaindex.domain.model import Analysis, Box, Face, is_hidden
 from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
 from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, ObjectRef, StoredObject, Storage, Versioned
@@ -200,6 +200,9 @@ class Pipeline:
                 return doc, INDEXED, calls, None
             picture = Picture.from_bytes(obj.data, self.max_pixels)
             analysis = self.analyzer.analyze(picture)
+            hidden = self.hidden_boxes(sha)
+            if hidden:  # marked "not a face" before: never named, remembered or clustered again
+                analysis.faces = [f for f in analysis.faces if not is_hidden(f.box, hidden)]
             self._match_faces(picture, analysis)
         except BadMedia as e:
             log.warning("file cannot be analysed: %s", e, extra={"bucket": ref.bucket, "key": ref.key})
@@ -211,6 +214,11 @@ class Pipeline:
             location=exif.location, **docs.analysis_fields(analysis),
         )
         return doc, INDEXED, analysis.api_calls, analysis
+
+    def hidden_boxes(self, sha: str) -> list[Box]:
+        """The boxes marked "not a face" in these bytes (only the local face collection keeps them)."""
+        boxes = getattr(self.faces, "hidden_boxes", None)
+        return boxes(sha) if callable(boxes) else []
 
     def _vectors_missing(self, prior: dict[str, Any], sha: str) -> bool:
         """Were the faces of an earlier document of these bytes never kept (written before vectors came first)?

@@ -7,7 +7,10 @@
   Rekognition, the file is read and each stored face box is searched in the collection. Documents are changed with
   a conditional partial update, so a concurrent write is never overwritten;
 - compare two pictures' faces (`compare`), find the files a face appears in (`search_by_face`), and group the faces
-  nobody has named (`clusters`, `name_cluster`); the last two need the local collection's remembered vectors.
+  nobody has named (`clusters`, `name_cluster`, `split_cluster`); these need the local collection's remembered
+  vectors;
+- merge one person enrolled under two names (`merge_people`) and mark a face as not a face (`hide_face`, kept by
+  content_sha256 and box so a re-index drops it again): the local collection only.
 """
 
 from __future__ import annotations
@@ -113,6 +116,8 @@ class People:
     faces: FaceCollection | None = None  # default: the pipeline's collection
     # during a re-match with the local collection: every remembered picture's matches, by content_sha256
     _remembered_matches: dict[str, list[FaceMatch | None]] | None = field(default=None, init=False, repr=False)
+    # during a re-match: the boxes marked "not a face", by content_sha256
+    _hidden: dict[str, list[Box]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.faces is None:
@@ -231,6 +236,86 @@ class People:
         report = self.rematch(person=name)
         return {"name": name, "faces_removed": removed, **report.to_dict()}
 
+    def merge_people(self, source: str, target: str) -> dict[str, Any]:
+        """`source` and `target` are one person: every face enrolled as `source` becomes `target`'s (in one
+        transaction), then the documents follow. A name matches as enrolled, or case-insensitively when that names
+        exactly one person; `target` need not be enrolled yet (then it is a rename)."""
+        collection = self.collection
+        if not hasattr(collection, "merge_people"):
+            raise ConfigurationError(
+                "merging people needs the local face collection (MEDIAINDEX_ANALYZER=local): Rekognition keeps each "
+                "face's name in the collection, so remove one person and enrol their photos under the other name"
+            )
+        enrolled = collection.list_people()
+        source, target = self._enrolled_name(source, enrolled), self._enrolled_name(check_person_name(target), enrolled)
+        if source not in enrolled:
+            raise ConfigurationError(f"nobody called {source!r} is enrolled: see `mediaindex people list`")
+        if source == target:
+            raise ConfigurationError(f"{source!r} cannot be merged into themselves")
+        moved = collection.merge_people(source, target)
+        report = self.rematch(person=source)
+        log.info("people merged", extra={"person": source, "into": target, "faces": moved})
+        return {"from": source, "into": target, "faces_moved": moved, **report.to_dict()}
+
+    @staticmethod
+    def _enrolled_name(name: str, enrolled: dict[str, int]) -> str:
+        name = " ".join(name.split())
+        if name not in enrolled:
+            same = [n for n in enrolled if n.casefold() == name.casefold()]
+            if len(same) == 1:
+                return same[0]
+        return name
+
+    # ---- "not a face" --------------------------------------------------------------------------------------------
+    def hide_face(self, doc_id: str, face_index: int) -> dict[str, Any]:
+        """Mark face `face_index` (from 0) of an indexed file as not a face: it leaves the faces and people of every
+        document of the same bytes and the clusters, and stays out when the file is indexed or re-matched again
+        (kept by content_sha256 and box in the local face collection)."""
+        collection = self.collection
+        if not hasattr(collection, "hide_face"):
+            raise ConfigurationError(
+                "marking \"not a face\" needs the local face collection (MEDIAINDEX_ANALYZER=local), which keeps the "
+                "hidden boxes; Rekognition's collection holds enrolled faces only"
+            )
+        found = self.pipeline.index.get(doc_id)
+        if found is None or found.doc.get("status") != docs.INDEXED:
+            raise ObjectNotFound("no such indexed file")
+        doc = found.doc
+        faces = doc.get("faces") or []
+        if not 0 <= face_index < len(faces) or not faces[face_index].get("box"):
+            raise ConfigurationError(f"no face {face_index + 1} in {doc['key']}: it has {len(faces)} face(s)")
+        sha = doc.get("content_sha256") or ""
+        box = Box(**_box_fields(faces[face_index]["box"]))
+        collection.hide_face(sha, face_index, box)
+        report = self.rematch()  # every document of these bytes drops the face; the note is cleared at the end
+        return {"id": doc["id"], "key": doc["key"], "face_index": face_index, "box": _box_dict(box),
+                "person": faces[face_index].get("person"), **report.to_dict()}
+
+    def unhide_faces(self, doc_id: str) -> dict[str, Any]:
+        """Undo "not a face" for a file: its marks go and every file of the same bytes is analysed again (the
+        hidden faces' vectors were forgotten), so all its faces come back, named as they are now."""
+        collection = self.collection
+        if not hasattr(collection, "unhide_faces"):
+            raise ConfigurationError("faces are hidden only with the local face collection (MEDIAINDEX_ANALYZER=local)")
+        found = self.pipeline.index.get(doc_id)
+        if found is None or found.doc.get("status") != docs.INDEXED:
+            raise ObjectNotFound("no such indexed file")
+        sha = found.doc.get("content_sha256") or ""
+        marks = collection.unhide_faces(sha)
+        outcomes = []
+        # also when an earlier unhide was interrupted after the marks went: its faces are then not all remembered
+        if marks or collection.remembered_count(sha) < len(found.doc.get("faces") or []):
+            reuse, self.pipeline.reuse_analysis = self.pipeline.reuse_analysis, False
+            try:
+                for doc in self._by_content().get(sha, []):
+                    ref = ObjectRef(doc.get("bucket") or "", doc["key"])
+                    outcomes.append(self.pipeline.handle(StorageEvent(CREATED, ref)).action)
+            finally:
+                self.pipeline.reuse_analysis = reuse
+            self.pipeline.index.refresh()
+        return {"id": found.doc["id"], "key": found.doc["key"], "faces_shown_again": marks,
+                "files_analysed": outcomes.count(indexing.INDEXED)}
+
     def remove_source(self, source: str, person: str | None = None) -> dict[str, Any]:
         """Forget the faces enrolled from one photo; files named only through it lose the name."""
         removed = self.collection.remove_source(source)
@@ -300,6 +385,7 @@ class People:
         removed = ({person} if person else set()) | (pending[1] if pending else set())
         # the local collection matches every remembered face in one pass; documents then only look theirs up
         self._remembered_matches = self.collection.all_matches() if hasattr(self.collection, "all_matches") else None
+        self._hidden = self.collection.hidden_faces() if hasattr(self.collection, "hidden_faces") else {}
         for doc in list(self._documents()):
             if doc.get("status") != docs.INDEXED or not doc.get("faces"):
                 continue
@@ -311,6 +397,7 @@ class People:
             report.documents_skipped += skipped
             report.api_calls += calls
         self._remembered_matches = None
+        self._hidden = {}
         if report.documents_updated:
             self.pipeline.index.refresh()
         if pending is not None:
@@ -332,11 +419,12 @@ class People:
         doc, version = listed, None
         for _ in range(2 * _UPDATE_ATTEMPTS):  # each attempt: read the version, then write
             key = doc.get("content_sha256") or ""
+            drop = docs.hidden_face_indexes(doc["faces"], self._hidden.get(key) or [])
             if key not in matches_cache:
-                matches_cache[key] = self._matches_for(doc)
+                matches_cache[key] = self._matches_for(doc, len(doc["faces"]) - len(drop))
                 calls += matches_cache[key][1]
             matches = matches_cache[key][0]
-            fields = _rematched_fields(doc, matches, removed)
+            fields = _rematched_fields(doc, matches, removed, drop)
             skipped = int(matches is None)
             if fields is None:
                 return 0, skipped, calls
@@ -353,16 +441,17 @@ class People:
                 version = None
         raise TransientError(f"document {listed['id']} kept changing during {_UPDATE_ATTEMPTS} conditional updates")
 
-    def _matches_for(self, doc: dict[str, Any]) -> tuple[list[FaceMatch | None] | None, int]:
-        """The faces of a document matched again, in order, and the paid calls that took; None when impossible."""
+    def _matches_for(self, doc: dict[str, Any], shown: int) -> tuple[list[FaceMatch | None] | None, int]:
+        """The faces of a document matched again, in order, and the paid calls that took; None when impossible.
+        `shown`: how many of its faces are not marked "not a face" (the remembered vectors are those)."""
         stored = doc["faces"]
         if self.remembers:
             sha = doc.get("content_sha256") or ""
             table = self._remembered_matches
             matches = table.get(sha) if table is not None else self.collection.matches_for_content(sha)
-            if matches is None or len(matches) < len(stored):
+            if matches is None or len(matches) < shown:
                 return None, 0
-            return matches[: len(stored)], 0
+            return matches[:shown], 0
         if doc.get("media_type") not in (None, "image"):
             return None, 0  # a video's faces come from frames we did not keep
         try:
@@ -471,6 +560,38 @@ class People:
         report = self.rematch()
         return {"cluster": wanted, "name": " ".join(name.split()), "faces_enrolled": len(face_ids), **report.to_dict()}
 
+    def split_cluster(self, cluster_id: str, faces: list[tuple[str, int | None]]) -> dict[str, Any]:
+        """Move faces out of a cluster that holds two people into a cluster of their own, kept apart from the rest
+        when later faces are clustered. `faces`: (document id, face index from 0, or None for every face of that
+        file in the cluster)."""
+        collection = self._needs_memory("splitting a cluster")
+        from mediaindex.adapters.faces.local import FaceRef, cluster_name, parse_cluster
+
+        number = parse_cluster(cluster_id)
+        members = collection.clusters(min_size=1, unnamed_only=False).get(cluster_name(number))
+        if not members:
+            raise ConfigurationError(f"no cluster {cluster_name(number)}: list them with `mediaindex people clusters`")
+        in_cluster = {(m.ref.content_sha256, m.ref.face_index) for m in members}
+        if not faces:
+            raise ConfigurationError("name the faces to move out of the cluster")
+        refs: list[FaceRef] = []
+        for doc_id, face_index in faces:
+            found = self.pipeline.index.get(doc_id)
+            if found is None or found.doc.get("status") != docs.INDEXED:
+                raise ObjectNotFound(f"no indexed file {doc_id}")
+            sha = found.doc.get("content_sha256") or ""
+            chosen = [(sha, face_index)] if face_index is not None else sorted(k for k in in_cluster if k[0] == sha)
+            for key in chosen:
+                if key not in in_cluster:
+                    which = f"face {key[1] + 1} of " if face_index is not None else ""
+                    raise ConfigurationError(f"{which}{found.doc['key']} is not in {cluster_name(number)}")
+                refs.append(FaceRef(*key))
+            if not chosen:
+                raise ConfigurationError(f"no face of {found.doc['key']} is in {cluster_name(number)}")
+        moved, rest = collection.split_cluster(number, refs)
+        log.info("cluster split", extra={"cluster": cluster_name(number), "moved": len(refs), "new": moved})
+        return {"cluster": cluster_name(number), "moved_to": moved, "rest": rest, "faces_moved": len(set(refs))}
+
     # ---- documents -----------------------------------------------------------------------------------------------
     def _documents(self) -> Iterator[dict[str, Any]]:
         iterate: Callable[..., Any] | None = getattr(self.pipeline.index, "iter_documents", None)
@@ -489,12 +610,14 @@ class People:
 
 
 def _rematched_fields(
-    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed: set[str]
+    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed: set[str], drop: set[int] | None = None,
 ) -> dict[str, Any] | None:
-    """The faces, people (and video timeline) of `doc` after matching again; None when nothing changes."""
-    faces = [dict(f) for f in doc["faces"]]
+    """The faces, people (and video timeline) of `doc` after matching again, without the faces at `drop` (marked
+    "not a face"); None when nothing changes."""
+    base = docs.without_faces(doc, drop) if drop else doc
+    faces = [dict(f) for f in base["faces"]]
     if matches is None:
-        if not removed:
+        if not removed and not drop:
             return None
         for face in faces:  # cannot match again: at least take the forgotten names out
             if face.get("person") in removed:
@@ -508,10 +631,14 @@ def _rematched_fields(
             )
     people = sorted({f["person"] for f in faces if f.get("person")})
     fields: dict[str, Any] = {"faces": faces, "people": people}
-    video = _video_for_people(doc.get("video"), faces, people)
+    video = _video_for_people(base.get("video"), faces, people)
     if video is not None:
         fields["video"] = video
-    if faces == doc["faces"] and people == sorted(doc.get("people") or []) and video is None:
+    elif drop and base.get("video") is not None:
+        fields["video"] = base["video"]
+    if drop:
+        fields["face_count"] = len(faces)
+    elif faces == doc["faces"] and people == sorted(doc.get("people") or []) and video is None:
         return None
     return fields
 

@@ -35,6 +35,7 @@ import base64
 import hashlib
 import json
 import logging
+import threading
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -459,12 +460,21 @@ class VideoIndexer:
                 f"video is {size:,} bytes, above the limit of {self.max_bytes:,} (MEDIAINDEX_MAX_VIDEO_BYTES)"
             )
         sha = hashlib.sha256(obj.data).hexdigest()
-        timeline = self.analyze(obj.data, state_key=self._state_key(sha))
+        _current.key = obj.ref.key
+        try:
+            timeline = self.analyze(obj.data, state_key=self._state_key(sha))
+        finally:
+            _current.key = None
         faces = timeline.faces()
+        fields = timeline.to_fields()
+        drop = docs.hidden_face_indexes(fields.get("faces") or [], self.pipeline.hidden_boxes(sha))
+        if drop:  # marked "not a face" before: out of the document and never remembered again
+            fields.update(docs.without_faces(fields, drop))
+            faces = [f for i, f in enumerate(faces) if i not in drop]
         collection = self.pipeline.faces
         if faces and collection is not None:
             collection.remember(sha, faces)  # in the document's order, so known people can be re-matched later
-        return timeline.to_fields(), timeline.api_calls
+        return fields, timeline.api_calls
 
     def _check_duration(self, duration: float) -> None:
         # A header may declare anything (838 bytes claiming 347 days): the work is bounded before it starts
@@ -538,6 +548,7 @@ class VideoIndexer:
                                          follow=follow, shots=self.shots):
                 last_frame_time = sample.frame_time
                 timeline.frames_at_shots += sample.shot
+                _report(sample.time, info.duration)
                 if sample.skipped:
                     timeline.add_skipped(sample.time)
                     continue
@@ -559,6 +570,7 @@ class VideoIndexer:
             stop = (last_frame_time or 0.0) + (1.0 / info.fps if info.fps else 0.0)
             timeline.next_start = timeline.duration = round(max(stop, start), 3)
             timeline.clip(timeline.duration)
+        _report(timeline.next_start, timeline.duration)  # the window is done
         return timeline
 
 
@@ -574,6 +586,26 @@ def _identify(collection: Any, pictures: list[Any], seen: list[tuple[int, Face]]
     """Name the faces in place, each matched on the picture of the frame it was seen in; the paid calls."""
     return sum(name_faces(collection, pictures[frame], [face for seen_in, face in seen if seen_in == frame])
                for frame in sorted({frame for frame, _ in seen}))
+
+
+# How far the video being analysed has got, for a progress bar: (key, seconds of video done, duration or 0). One
+# reporter per process (`mediaindex index` sets it in each worker); None: nobody is told.
+_progress: Callable[[str, float, float], None] | None = None
+_current = threading.local()  # the key of the video this thread analyses
+
+
+def set_progress_reporter(report: Callable[[str, float, float], None] | None) -> None:
+    global _progress
+    _progress = report
+
+
+def _report(done: float, duration: float) -> None:
+    report, key = _progress, getattr(_current, "key", None)
+    if report is not None and key is not None:
+        try:
+            report(key, round(done, 3), duration)
+        except Exception:  # noqa: BLE001 - a progress bar must never stop the indexing
+            log.debug("video progress not reported", exc_info=True)
 
 
 def make_video_indexer(settings: Settings, pipeline: Any) -> VideoIndexer:

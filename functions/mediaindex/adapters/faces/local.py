@@ -1,10 +1,13 @@
 """Known people on one machine: face vectors from the local analyzer, matched by exact brute force with NumPy.
 
-One SQLite file (`faces.db`, beside the index) holds two tables:
+One SQLite file (`faces.db`, beside the index) holds:
 - `enrolled`: the faces of known people (face_id, person, source file, embedding);
 - `remembered`: every face of every analysed picture (content_sha256, face index, box, embedding, cluster), so
   that enrolling or forgetting a person re-matches the library from these vectors without analysing anything again,
-  "search by face" finds files without enrolment, and unnamed faces can be grouped into clusters.
+  "search by face" finds files without enrolment, and unnamed faces can be grouped into clusters;
+- `hidden`: boxes marked "not a face" (content_sha256, box), dropped whenever those bytes are indexed again;
+- `cluster_apart`: pairs of faces whose clusters were split by hand and are never joined again;
+- `pending_rematch`: changes whose re-match of the documents is owed.
 
 Every vector is stored with its model (its space, domain/face_vectors.py): the collection matches only vectors of
 the space the analyzer makes now, so vectors of two models are never compared. Vectors of an older model wait for
@@ -62,6 +65,18 @@ CREATE INDEX IF NOT EXISTS remembered_cluster ON remembered(cluster);
 CREATE TABLE IF NOT EXISTS pending_rematch (
     id INTEGER PRIMARY KEY,
     person TEXT
+);
+CREATE TABLE IF NOT EXISTS hidden (
+    id INTEGER PRIMARY KEY,
+    content_sha256 TEXT NOT NULL,
+    box TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS hidden_content ON hidden(content_sha256);
+CREATE TABLE IF NOT EXISTS cluster_apart (
+    a INTEGER NOT NULL,
+    b INTEGER NOT NULL,
+    PRIMARY KEY (a, b)
 );
 """
 # Files made before vectors knew their model hold dlib's vectors only: the new column says so for their rows.
@@ -322,6 +337,16 @@ class LocalFaceCollection:
             def label(i: int) -> int:
                 return clusters[i] or ids[i]
 
+            # clusters split by hand (split_cluster): a pair of faces whose clusters are never joined again
+            apart = self._apart_pairs(ids)
+
+            def separated(a: int, b: int) -> bool:
+                for x, y in apart:
+                    rx, ry = find(label(x)), find(label(y))
+                    if {rx, ry} == {a, b}:
+                        return True
+                return False
+
             limit = self.space.squared_distance_for(self.threshold)
             block = max(1, min(1024, 64_000_000 // max(1, matrix.size)))  # at most ~256 MB of distances at a time
             for start in range(0, len(pending), block):
@@ -329,7 +354,7 @@ class LocalFaceCollection:
                 close = matrix.squared_distances(matrix.data[rows]) <= limit
                 for r, j in zip(*np.nonzero(close)):
                     a, b = find(label(rows[r])), find(label(int(j)))
-                    if a != b:
+                    if a != b and not (apart and separated(a, b)):
                         parent[max(a, b)] = min(a, b)
             changed: list[tuple[int, int]] = []
             for i in range(len(clusters)):
@@ -455,14 +480,19 @@ class LocalFaceCollection:
     def remove_person(self, name: str) -> int:
         return self._change("person = ?", (name,))[0]
 
+    def merge_people(self, source: str, target: str) -> int:
+        """Every face enrolled as `source` becomes `target`'s, in one transaction (with the re-match note naming
+        `source`, whose name leaves the documents). How many faces moved."""
+        return self._change("person = ?", (source,), _check_name(target), move=True)[0]
+
     def _change(
         self, where: str | None, params: tuple[Any, ...], name: str | None = None,
-        embeddings: Iterable[Sequence[float]] = (), source: str = "",
+        embeddings: Iterable[Sequence[float]] = (), source: str = "", move: bool = False,
     ) -> tuple[int, list[str]]:
         """Delete the enrolled faces `where` holds, add `embeddings` as `name` (vectors of our space), and note that
         the documents must be matched again (with the names that lost faces), all in one transaction: a kill at any
         point leaves the collection as it was or as it is meant to be, and a pending re-match that the next one
-        finishes."""
+        finishes. With `move`, the faces `where` holds are not deleted but become `name`'s."""
         vectors = [_vector(e, self.space) for e in embeddings]
         face_ids = [str(uuid.uuid4()) for _ in vectors]
         with self._lock:
@@ -472,7 +502,10 @@ class LocalFaceCollection:
                 removed, losing = 0, []
                 if where is not None:
                     losing = [r[0] for r in db.execute(f"SELECT DISTINCT person FROM enrolled WHERE {where}", params)]
-                    removed = db.execute(f"DELETE FROM enrolled WHERE {where}", params).rowcount
+                    if move:
+                        removed = db.execute(f"UPDATE enrolled SET person = ? WHERE {where}", (name, *params)).rowcount
+                    else:
+                        removed = db.execute(f"DELETE FROM enrolled WHERE {where}", params).rowcount
                 db.executemany(
                     "INSERT INTO enrolled (face_id, person, source, embedding, model) VALUES (?, ?, ?, ?, ?)",
                     [(fid, name, source, v.tobytes(), self.space.id) for fid, v in zip(face_ids, vectors)],
@@ -487,6 +520,65 @@ class LocalFaceCollection:
             finally:
                 self._enrolled = None
         return removed, face_ids
+
+    # ---- faces marked "not a face" -------------------------------------------------------------------------------
+    def hide_face(self, content_sha256: str, face_index: int, box: Box) -> None:
+        """Remember that the face at `box` of these bytes is not a face, and forget its vector: the faces after it
+        move down one place, as they do in the document, which the re-match noted here brings along. One
+        transaction, so an interruption leaves the face shown or hidden, never its vector and its box apart."""
+        with self._lock:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("INSERT INTO hidden (content_sha256, box) VALUES (?, ?)",
+                           (content_sha256, json.dumps(_box_json(box))))
+                db.execute("DELETE FROM remembered WHERE content_sha256 = ? AND face_index = ? AND model = ?",
+                           (content_sha256, face_index, self.space.id))
+                # through negative numbers, so no two rows hold one (content_sha256, face_index) on the way
+                db.execute("UPDATE remembered SET face_index = -face_index WHERE content_sha256 = ? AND face_index > ? "
+                           "AND model = ?", (content_sha256, face_index, self.space.id))
+                db.execute("UPDATE remembered SET face_index = -face_index - 1 WHERE content_sha256 = ? AND face_index < 0",
+                           (content_sha256,))
+                db.execute("INSERT INTO pending_rematch (person) VALUES (NULL)")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            finally:
+                self._remembered = None
+
+    def unhide_faces(self, content_sha256: str) -> int:
+        """Forget every "not a face" mark of these bytes, and their remembered faces with them (numbered without
+        the hidden ones), so that analysing the file again remembers all its faces in their places. How many marks."""
+        with self._lock:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                marks = db.execute("DELETE FROM hidden WHERE content_sha256 = ?", (content_sha256,)).rowcount
+                if marks:
+                    db.execute("DELETE FROM remembered WHERE content_sha256 = ?", (content_sha256,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            finally:
+                self._remembered = None
+        return marks
+
+    def hidden_faces(self) -> dict[str, list[Box]]:
+        """content_sha256 -> the boxes marked "not a face" in those bytes."""
+        with self._lock:
+            rows = self.db.execute("SELECT content_sha256, box FROM hidden ORDER BY id").fetchall()
+        table: dict[str, list[Box]] = {}
+        for sha, box in rows:
+            table.setdefault(sha, []).append(Box(**json.loads(box)))
+        return table
+
+    def hidden_boxes(self, content_sha256: str) -> list[Box]:
+        with self._lock:
+            rows = self.db.execute("SELECT box FROM hidden WHERE content_sha256 = ? ORDER BY id",
+                                   (content_sha256,)).fetchall()
+        return [Box(**json.loads(r[0])) for r in rows]
 
     # ---- re-matches owed to the documents ------------------------------------------------------------------------
     def pending_rematch(self) -> tuple[int, set[str]] | None:
@@ -549,6 +641,43 @@ class LocalFaceCollection:
             members.setdefault(row[0], []).append(ClusterMember(FaceRef(row[1], row[2]), Box(**box), vector))
         ordered = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
         return {cluster_name(c): m for c, m in ordered if len(m) >= min_size}
+
+    def _apart_pairs(self, ids: list[int]) -> list[tuple[int, int]]:
+        """The split constraints as pairs of positions in the in-memory vectors (rows since deleted drop out)."""
+        rows = self.db.execute("SELECT a, b FROM cluster_apart").fetchall()
+        if not rows:
+            return []
+        position = {row_id: i for i, row_id in enumerate(ids)}
+        return [(position[a], position[b]) for a, b in rows if a in position and b in position]
+
+    def split_cluster(self, cluster: int, refs: Sequence[FaceRef]) -> tuple[str, str]:
+        """Move the faces `refs` of `cluster` into a cluster of their own, kept apart from what is left of it when
+        later faces are clustered (a new face like both joins one of them only). Each part is named after its oldest
+        face, as every cluster is. (the moved faces' cluster, the rest's cluster)."""
+        with self._lock:
+            self._cluster_pending()
+            rows = self.db.execute("SELECT id, content_sha256, face_index FROM remembered WHERE cluster = ? AND model = ?",
+                                   (cluster, self.space.id)).fetchall()
+            wanted = {(r.content_sha256, r.face_index) for r in refs}
+            moved = sorted(r[0] for r in rows if (r[1], r[2]) in wanted)
+            rest = sorted(r[0] for r in rows if (r[1], r[2]) not in wanted)
+            if len(moved) < len(wanted):
+                raise ConfigurationError(f"{len(wanted) - len(moved)} of the faces given are not in {cluster_name(cluster)}")
+            if not rest:
+                raise ConfigurationError(f"that is every face of {cluster_name(cluster)}: leave at least one behind")
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for group in (moved, rest):
+                    db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", [(group[0], i) for i in group])
+                db.execute("INSERT OR IGNORE INTO cluster_apart (a, b) VALUES (?, ?)", (moved[0], rest[0]))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            finally:
+                self._remembered = None
+        return cluster_name(moved[0]), cluster_name(rest[0])
 
     def cluster_of(self, ref: FaceRef) -> str | None:
         with self._lock:

@@ -358,6 +358,8 @@ function detailPanel(doc) {
     })));
     const unnamed = faces.map((f, i) => [f, i]).filter(([f]) => !f.person && f.box);
     if (unnamed.length && doc.media_type === "image" && doc.status === "indexed") panel.append(nameFaceForm(doc, unnamed));
+    const boxed = faces.map((f, i) => [f, i]).filter(([f]) => f.box);
+    if (boxed.length && doc.status === "indexed") panel.append(hideFaceForm(doc, boxed));
   }
   if ((doc.labels || []).length) {
     panel.append(el("h2", { text: "Labels" }), el("ul", { class: "chips" },
@@ -402,6 +404,33 @@ function nameFaceForm(doc, unnamed) {
     }
   });
   return el("div", {}, el("h2", { text: "Name a face" }), form);
+}
+
+// "Not a face": the face leaves this file (and every copy of it) and stays hidden when it is indexed again.
+function hideFaceForm(doc, boxed) {
+  const select = el("select", { id: "hide-choice", disabled: !config.writes },
+    boxed.map(([f, i]) => el("option", { value: String(i), text: f.person ? `face ${i + 1} (${f.person})` : `face ${i + 1}` })));
+  const form = el("form", { id: "hide-face", class: "name-face" },
+    el("label", { for: "hide-choice", text: "Which face" }), select,
+    el("button", { type: "submit", class: "secondary", disabled: !config.writes, text: "Hide it" }));
+  if (!config.writes) {
+    form.append(el("p", { class: "note", id: "hide-face-note",
+      text: "Read-only: start the server with `mediaindex serve --allow-writes`, or use `mediaindex faces hide`." }));
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const n = Number(select.value);
+    status(`Hiding face ${n + 1}…`);
+    try {
+      const result = await api(`/api/documents/${encodeURIComponent(doc.id)}/faces/${n}/hide`, { method: "POST",
+        headers: { "Content-Type": "application/json" }, body: "{}" });
+      status(`Face ${n + 1} hidden: ${result.documents_updated} file(s) updated.`);
+      showDetail(doc.id);
+    } catch (e) {
+      status(e.message, true);
+    }
+  });
+  return el("div", {}, el("h2", { text: "Not a face?" }), form);
 }
 
 function timeline(doc, video) {
@@ -473,6 +502,8 @@ async function showPeople() {
   const parts = [el("h1", { id: "people-title", text: "People" })];
   if (!data.available) parts.push(el("p", { class: "note", text: data.reason }));
   parts.push(data.people.length ? people : el("p", { class: "note", text: "Nobody is named yet." }));
+  const enrolled = data.people.filter((p) => p.faces);
+  if (data.available && enrolled.length >= 2) parts.push(mergeForm(enrolled, data.writes));
   parts.push(el("h2", { text: "Faces nobody has named" }));
   if (!data.writes) parts.push(el("p", { class: "note", id: "read-only-note",
     text: "This server is read-only, so nobody can be named here. To name people, start it with " +
@@ -481,6 +512,32 @@ async function showPeople() {
   else if (!data.clusters.length) parts.push(el("p", { class: "note", text: "No unnamed groups of faces." }));
   parts.push(el("ul", { class: "clusters" }, data.clusters.map((c) => clusterCard(c, data.writes))));
   view.replaceChildren(...parts);
+}
+
+// One person under two names: the first one's faces become the second's, and every file follows.
+function mergeForm(enrolled, writes) {
+  const options = () => enrolled.map((p) => el("option", { value: p.name, text: p.name }));
+  const from = el("select", { id: "merge-from", disabled: !writes }, options());
+  const into = el("select", { id: "merge-into", disabled: !writes }, options());
+  into.selectedIndex = 1;
+  const form = el("form", { id: "merge-people", class: "name-face" },
+    el("label", { for: "merge-from", text: "Merge" }), from,
+    el("label", { for: "merge-into", text: "into" }), into,
+    el("button", { type: "submit", disabled: !writes, text: "Merge" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (from.value === into.value) { status("Choose two different people to merge.", true); return; }
+    status(`Merging ${from.value} into ${into.value}…`);
+    try {
+      const result = await api("/api/people/merge", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ from: from.value, into: into.value }) });
+      status(`${result.from} is now ${result.into}: ${result.documents_updated} file(s) updated.`);
+      showPeople();
+    } catch (e) {
+      status(e.message, true);
+    }
+  });
+  return el("div", {}, el("h2", { text: "The same person twice?" }), form);
 }
 
 function clusterCard(cluster, writes) {
@@ -504,14 +561,36 @@ function clusterCard(cluster, writes) {
       status(e.message, true);
     }
   });
-  const faces = el("div", { class: "faces" }, cluster.files.map((f) => {
+  const picks = [];
+  const faces = el("div", { class: "faces" }, cluster.files.map((f, n) => {
     const img = el("img", { alt: `Unnamed face in ${f.key.split("/").pop()}`, loading: "lazy" });
     setImage(img, `/api/documents/${f.id}/faces/${f.face_index}`);
-    return el("a", { href: `#/doc/${f.id}`, title: f.key }, img);
+    const pickId = `pick-${cluster.cluster}-${n}`;
+    const pick = el("input", { type: "checkbox", id: pickId, class: "pick", disabled: !writes,
+      "data-id": f.id, "data-face": String(f.face_index) });
+    picks.push(pick);
+    return el("span", { class: "face-pick" }, el("a", { href: `#/doc/${f.id}`, title: f.key }, img),
+      el("label", { for: pickId, class: "visually-hidden", text: `Choose the face in ${f.key.split("/").pop()}` }), pick);
   }));
+  // Two people in one group: the faces ticked go to a group of their own, which later clustering keeps apart.
+  const split = el("button", { type: "button", class: "secondary split", disabled: !writes,
+    text: "Split off the faces ticked" });
+  split.addEventListener("click", async () => {
+    const chosen = picks.filter((p) => p.checked).map((p) => ({ id: p.dataset.id, face_index: Number(p.dataset.face) }));
+    if (!chosen.length) { status("Tick the faces that are someone else, then split.", true); return; }
+    status(`Splitting ${cluster.cluster}…`);
+    try {
+      const result = await api(`/api/people/clusters/${encodeURIComponent(cluster.cluster)}/split`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ faces: chosen }) });
+      status(`${result.faces_moved} face(s) moved to ${result.moved_to}.`);
+      showPeople();
+    } catch (e) {
+      status(e.message, true);
+    }
+  });
   return el("li", { class: "cluster", "data-cluster": cluster.cluster },
     el("div", { text: `${cluster.file_count} file${cluster.file_count === 1 ? "" : "s"}, ${cluster.faces} face${cluster.faces === 1 ? "" : "s"}` }),
-    faces, form);
+    faces, form, split);
 }
 
 // ---- start -------------------------------------------------------------------------------------------------------

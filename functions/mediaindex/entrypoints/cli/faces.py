@@ -1,15 +1,18 @@
-"""`mediaindex faces ...`: compare the faces of two pictures, or find the indexed files a face appears in.
+"""`mediaindex faces ...`: compare the faces of two pictures, find the indexed files a face appears in, or hide
+a face that is not one.
 
-Neither needs anybody enrolled. Similarity is 0-100; two faces at or above the match threshold (default 80,
+Compare and search need nobody enrolled. Similarity is 0-100; two faces at or above the match threshold (default 80,
 MEDIAINDEX_FACE_MATCH_THRESHOLD, or --threshold) are taken for the same person.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from mediaindex.entrypoints.cli.common import print_json
+from mediaindex.domain.errors import ConfigurationError
+from mediaindex.entrypoints.cli.common import print_json, shown
 from mediaindex.entrypoints.cli.people import add_people_options, build_people_service, read_picture
 
 EXAMPLES = """\
@@ -17,6 +20,8 @@ examples:
   mediaindex faces compare me.jpg passport.jpg          is it the same person? (best pair and all pairs)
   mediaindex faces search stranger.jpg                  every indexed file in which this face appears
   mediaindex faces search group.jpg --all-faces --json  every face of a group photo, as JSON
+  mediaindex faces hide photos/cat.jpg 2                face 2 of that file is not a face: hide it for good
+  mediaindex faces unhide photos/cat.jpg                show that file's hidden faces again (it is analysed again)
 """
 
 
@@ -51,6 +56,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--all-faces", action="store_true", help="search with every face of IMAGE, not the largest")
     add_people_options(search)
     search.set_defaults(func=run_search)
+
+    hide = actions.add_parser(
+        "hide", help="mark one face of an indexed file as not a face (local analyzer)",
+        description="Face FACE_NUMBER (from 1, as `mediaindex show` numbers them) of the file KEY is not a face: it "
+                    "leaves the file's faces and people and the clusters, and stays hidden when the file is indexed "
+                    "again (its box is kept by the file's content_sha256 in the face collection, faces.db).",
+        epilog="example:\n  mediaindex faces hide ~/Pictures/2024/cat.jpg 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    hide.add_argument("key", metavar="KEY", help="a path, s3://bucket/key, bucket/key, or a document id")
+    hide.add_argument("face", type=int, metavar="FACE_NUMBER", help="the face's number, from 1")
+    add_people_options(hide)
+    hide.set_defaults(func=run_hide)
+
+    unhide = actions.add_parser(
+        "unhide", help="show the faces hidden in a file again (analyses it again)",
+        description="Undo `faces hide` for every face of the file KEY (and its copies): they are analysed again, so "
+                    "all their faces come back, named as they are now.",
+        epilog="example:\n  mediaindex faces unhide ~/Pictures/2024/cat.jpg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    unhide.add_argument("key", metavar="KEY", help="a path, s3://bucket/key, bucket/key, or a document id")
+    add_people_options(unhide)
+    unhide.set_defaults(func=run_unhide)
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -93,4 +122,42 @@ def run_search(args: argparse.Namespace) -> int:
         # numbered from 1, as `show` and the gallery do; JSON keeps the 0-based indexes
         which = f"face {hit['query_face'] + 1} of {args.image.name} ~ " if args.all_faces else ""
         print(f"{hit['similarity']:5.1f}  {hit['key']}  ({which}face {hit['face_index'] + 1}){who}")
+    return 0
+
+
+def run_hide(args: argparse.Namespace) -> int:
+    from mediaindex.entrypoints.cli.show import find
+
+    people = build_people_service(args)
+    doc = find(people.pipeline.index, args.key)
+    if doc is None:
+        print(f"mediaindex: {shown(args.key)} is not in the index (index it with: mediaindex index PATH)", file=sys.stderr)
+        return 1
+    if args.face < 1:
+        raise ConfigurationError(f"FACE_NUMBER {args.face}: faces are numbered from 1")
+    result = people.hide_face(doc["id"], args.face - 1)
+    if args.json:
+        print_json(result)
+    else:
+        was = f" (named {result['person']})" if result.get("person") else ""
+        print(f"face {args.face} of {shown(doc['key'])}{was} hidden; {result['documents_updated']} indexed file(s) updated")
+    return 0
+
+
+def run_unhide(args: argparse.Namespace) -> int:
+    from mediaindex.entrypoints.cli.show import find
+
+    people = build_people_service(args)
+    doc = find(people.pipeline.index, args.key)
+    if doc is None:
+        print(f"mediaindex: {shown(args.key)} is not in the index (index it with: mediaindex index PATH)", file=sys.stderr)
+        return 1
+    result = people.unhide_faces(doc["id"])
+    if args.json:
+        print_json(result)
+    elif not result["faces_shown_again"]:
+        print(f"no face of {shown(doc['key'])} is hidden")
+    else:
+        print(f"{result['faces_shown_again']} hidden face(s) of {shown(doc['key'])} shown again; "
+              f"{result['files_analysed']} file(s) analysed again")
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
@@ -54,34 +55,68 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 class Progress:
-    """A tqdm bar on stderr with files/s and ETA; nothing when tqdm is missing, with --json, or off a terminal."""
+    """A tqdm bar on stderr with files/s and ETA; nothing when tqdm is missing, with --json, or off a terminal.
+    While videos are analysed, the bar also says how far into each it is (`clip.mp4 0:12/1:00`)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, file: Any = None) -> None:
         self.bar = None
         self.failed = 0
-        if not enabled or not sys.stderr.isatty():
+        self.videos: dict[str, tuple[float, float]] = {}  # key -> (seconds done, duration) of videos in hand
+        self.finished: set[str] = set()  # files done (a late report of their progress is dropped)
+        self._lock = threading.Lock()  # video progress comes from another thread
+        out = file or sys.stderr
+        if not enabled or not (file is not None or out.isatty()):
             return
         try:
             from tqdm import tqdm
         except ImportError:
             return
-        self.bar = tqdm(total=0, desc="indexing", unit="file", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+        self.bar = tqdm(total=0, desc="indexing", unit="file", file=out, dynamic_ncols=True, smoothing=0.1)
 
     def __call__(self, kind: str, value: Any) -> None:
         if self.bar is None:
             return
-        if kind == "total":
-            self.bar.total += value
-            self.bar.refresh()
-        else:
-            if value["action"] in ("failed", "error"):
-                self.failed += 1
-                self.bar.set_postfix(failed=self.failed, refresh=False)
-            self.bar.update(1)
+        with self._lock:
+            if kind == "total":
+                self.bar.total += value
+                self.bar.refresh()
+            elif kind == "video":
+                if value["key"] in self.finished:  # relayed from a worker process after its file was done
+                    return
+                self.videos[value["key"]] = (value["done"], value["duration"])
+                self._postfix(refresh=True)
+            else:
+                if value["action"] in ("failed", "error"):
+                    self.failed += 1
+                self.videos.pop(value.get("key"), None)
+                if len(self.finished) < 100_000:
+                    self.finished.add(value.get("key"))
+                self._postfix(refresh=False)
+                self.bar.update(1)
+
+    def postfix(self) -> str:
+        """What the bar shows after the counts: failures, and each video in hand with its time done."""
+        parts = [f"failed={self.failed}"] if self.failed else []
+        for key, (done, duration) in list(self.videos.items())[-2:]:  # the last two: the bar stays one line
+            name = key.rstrip("/").rsplit("/", 1)[-1]
+            name = name if len(name) <= 24 else name[:23] + "…"
+            total = f"/{_clock(duration)}" if duration > 0 else ""
+            parts.append(f"{name} {_clock(done)}{total}")
+        return ", ".join(parts)
+
+    def _postfix(self, refresh: bool) -> None:
+        assert self.bar is not None
+        self.bar.set_postfix_str(self.postfix(), refresh=refresh)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def run(args: argparse.Namespace) -> int:

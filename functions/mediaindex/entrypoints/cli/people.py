@@ -24,8 +24,10 @@ examples:
   mediaindex people reembed                               after a face model change: enrol again from the photos
   mediaindex people list                                  who is enrolled, with how many faces
   mediaindex people remove "Ada Lovelace"                 forget Ada: her faces and her name everywhere
+  mediaindex people merge "A. Lovelace" "Ada Lovelace"    one person under two names: the first becomes the second
   mediaindex people clusters                              groups of look-alike faces nobody has named
   mediaindex people name-cluster c12 "Charles Babbage"    name a whole group at once; its files follow
+  mediaindex people split-cluster c12 b.jpg c.jpg:2       two people in one group: those faces go to a group apart
   mediaindex people rematch                               match every indexed face again (after a manual change)
 
 On AWS, putting a photo under s3://BUCKET/people/<name>/ enrols it (MEDIAINDEX_PEOPLE_PREFIX changes the prefix);
@@ -156,6 +158,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_people_options(rm)
     rm.set_defaults(func=run_remove)
 
+    mg = actions.add_parser(
+        "merge", help="one person enrolled under two names: FROM's faces become INTO's (local analyzer)",
+        description="Every face enrolled as FROM becomes INTO's, in one transaction, and every indexed file naming "
+                    "FROM names INTO instead. INTO need not be enrolled yet (then it is a rename).",
+        epilog='example:\n  mediaindex people merge "B. Obama" "Barack Obama"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mg.add_argument("source", metavar="FROM", help="the name that goes")
+    mg.add_argument("target", metavar="INTO", help="the name that stays")
+    add_people_options(mg)
+    mg.set_defaults(func=run_merge)
+
     cl = actions.add_parser(
         "clusters", help="groups of look-alike faces that nobody has named (local analyzer)",
         description="Faces of indexed files that match no enrolled person, grouped by likeness. Name a group with "
@@ -175,6 +189,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     nc.add_argument("name")
     add_people_options(nc)
     nc.set_defaults(func=run_name_cluster)
+
+    sc = actions.add_parser(
+        "split-cluster", help="move faces out of a cluster that holds two people (local analyzer)",
+        description="Move the faces given out of cluster ID into a new cluster, which later clustering keeps apart "
+                    "from the rest. A FACE is a file as `mediaindex show` takes it (every face of it in the "
+                    "cluster), or FILE:N for its face N (from 1, as `people clusters` lists it).",
+        epilog="example:\n  mediaindex people split-cluster c12 ~/Pictures/b.jpg ~/Pictures/group.jpg:3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sc.add_argument("cluster", help="a cluster id from `mediaindex people clusters`, e.g. c12")
+    sc.add_argument("faces", nargs="+", metavar="FACE", help="FILE or FILE:N")
+    add_people_options(sc)
+    sc.set_defaults(func=run_split_cluster)
 
     rematch = actions.add_parser(
         "rematch", help="match the faces of every indexed file again against the enrolled people",
@@ -295,6 +322,16 @@ def run_remove(args: argparse.Namespace) -> int:
     return 0 if result["faces_removed"] or result["documents_updated"] else 1
 
 
+def run_merge(args: argparse.Namespace) -> int:
+    result = build_people_service(args).merge_people(args.source, args.target)
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{result['from']} is now {result['into']}: {result['faces_moved']} face(s) moved; "
+              f"{result['documents_updated']} indexed file(s) updated")
+    return 0
+
+
 def run_clusters(args: argparse.Namespace) -> int:
     clusters = build_people_service(args).clusters(min_size=args.min_size)
     if args.json:
@@ -318,6 +355,35 @@ def run_name_cluster(args: argparse.Namespace) -> int:
     else:
         print(f"{result['cluster']} is now {result['name']} ({result['faces_enrolled']} face(s) enrolled); "
               f"{result['documents_updated']} indexed file(s) updated")
+    return 0
+
+
+def face_argument(index: Any, text: str) -> tuple[str, int | None]:
+    """FILE or FILE:N (face N from 1) as (document id, face index from 0 or None)."""
+    from mediaindex.entrypoints.cli.show import find
+
+    head, colon, tail = text.rpartition(":")
+    if colon and tail.isdigit():
+        doc = find(index, head)
+        if doc is not None:
+            if int(tail) < 1:
+                raise ConfigurationError(f"{text}: faces are numbered from 1")
+            return doc["id"], int(tail) - 1
+    doc = find(index, text)
+    if doc is None:
+        raise ObjectNotFound(f"{shown(text)} is not in the index")
+    return doc["id"], None
+
+
+def run_split_cluster(args: argparse.Namespace) -> int:
+    people = build_people_service(args)
+    faces = [face_argument(people.pipeline.index, text) for text in args.faces]
+    result = people.split_cluster(args.cluster, faces)
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{result['faces_moved']} face(s) of {result['cluster']} moved to {result['moved_to']}; "
+              f"the rest is {result['rest']}")
     return 0
 
 

@@ -32,7 +32,7 @@ test:
 test-infra: $(VENV)/.infra-ready $(CDK)
 	$(VPY) -m pytest tests/infra -q
 
-# The benchmark suite: one table of figures (docs/performance.md), figures in bench/results.json; 10-13 minutes
+# The benchmark suite: one table of figures (docs/performance.md), figures in bench/results.json; 13-20 minutes
 # on 2 cores. Small sizes: make bench BENCH_ARGS=--quick. Needs the venv with every extra (bash scripts/test makes it).
 .PHONY: bench
 bench:

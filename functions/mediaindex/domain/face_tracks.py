@@ -23,13 +23,7 @@ IOU_TO_LINK = 0.3
 
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two boxes (any common unit)."""
-    width = min(a.left + a.width, b.left + b.width) - max(a.left, b.left)
-    height = min(a.top + a.height, b.top + b.height) - max(a.top, b.top)
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = a.width * a.height + b.width * b.height - inter
-    return inter / union if union > 0 else 0.0
+    return a.overlap(b)
 
 
 @dataclass

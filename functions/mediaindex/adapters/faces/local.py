@@ -28,9 +28,10 @@ import json
 import sqlite3
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -206,6 +207,28 @@ class LocalFaceCollection:
                 self._db.close()
                 self._db = None
 
+    @contextmanager
+    def _transaction(self, forget: str | None = None, busy_is_transient: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any exception, after which the cached
+        vectors named by `forget`, "_enrolled" or "_remembered", no longer match the file and are dropped). With
+        `busy_is_transient`, a file another process keeps locked past the timeout is a passing fault."""
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if not busy_is_transient:
+                raise
+            raise TransientError(f"the face collection {self.path} is busy ({e}); the file is indexed again on the "
+                                 "next run") from None
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            if forget is not None:
+                setattr(self, forget, None)
+            raise
+
     def _fresh(self) -> None:
         """Drop the cached vectors when another process changed the file (data_version moves only for other
         connections' commits, so our own writes, already applied to the cache, keep it)."""
@@ -278,15 +301,10 @@ class LocalFaceCollection:
         added = 0
         with self._lock:
             ids, refs, clusters, matrix = self._remembered_vectors()
-            db = self.db
             new_ids: list[int] = []
             new_refs: list[FaceRef] = []
             new_vectors: list[np.ndarray] = []
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as e:  # locked by another process past the timeout: a passing fault
-                raise TransientError(f"the face collection {self.path} is busy ({e}); the file is indexed again on the next run") from None
-            try:
+            with self._transaction(forget="_remembered", busy_is_transient=True) as db:
                 replaced: set[str] = set()
                 for sha, index, box, embedding in rows:
                     vector = _vector(embedding, self.space)
@@ -303,11 +321,6 @@ class LocalFaceCollection:
                     new_ids.append(cursor.lastrowid)
                     new_refs.append(FaceRef(sha, index))
                     new_vectors.append(vector)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                self._remembered = None
-                raise
             if new_ids:
                 ids.extend(new_ids)
                 refs.extend(new_refs)
@@ -362,15 +375,8 @@ class LocalFaceCollection:
                 if new != clusters[i]:
                     clusters[i] = new
                     changed.append((new, ids[i]))
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction(forget="_remembered") as db:
                 db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", changed)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                self._remembered = None
-                raise
 
     # ---- matching ------------------------------------------------------------------------------------------------
     def match_embeddings(self, embeddings: Sequence[Sequence[float]]) -> list[FaceMatch | None]:
@@ -496,9 +502,7 @@ class LocalFaceCollection:
         vectors = [_vector(e, self.space) for e in embeddings]
         face_ids = [str(uuid.uuid4()) for _ in vectors]
         with self._lock:
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction(forget="_enrolled") as db:
                 removed, losing = 0, []
                 if where is not None:
                     losing = [r[0] for r in db.execute(f"SELECT DISTINCT person FROM enrolled WHERE {where}", params)]
@@ -513,12 +517,7 @@ class LocalFaceCollection:
                 if removed or face_ids:
                     names = [p for p in losing if p != name] or [None]
                     db.executemany("INSERT INTO pending_rematch (person) VALUES (?)", [(p,) for p in names])
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            finally:
-                self._enrolled = None
+            self._enrolled = None
         return removed, face_ids
 
     # ---- faces marked "not a face" -------------------------------------------------------------------------------
@@ -527,9 +526,7 @@ class LocalFaceCollection:
         move down one place, as they do in the document, which the re-match noted here brings along. One
         transaction, so an interruption leaves the face shown or hidden, never its vector and its box apart."""
         with self._lock:
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction(forget="_remembered") as db:
                 db.execute("INSERT INTO hidden (content_sha256, box) VALUES (?, ?)",
                            (content_sha256, json.dumps(_box_json(box))))
                 db.execute("DELETE FROM remembered WHERE content_sha256 = ? AND face_index = ? AND model = ?",
@@ -540,29 +537,17 @@ class LocalFaceCollection:
                 db.execute("UPDATE remembered SET face_index = -face_index - 1 WHERE content_sha256 = ? AND face_index < 0",
                            (content_sha256,))
                 db.execute("INSERT INTO pending_rematch (person) VALUES (NULL)")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            finally:
-                self._remembered = None
+            self._remembered = None
 
     def unhide_faces(self, content_sha256: str) -> int:
         """Forget every "not a face" mark of these bytes, and their remembered faces with them (numbered without
         the hidden ones), so that analysing the file again remembers all its faces in their places. How many marks."""
         with self._lock:
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction(forget="_remembered") as db:
                 marks = db.execute("DELETE FROM hidden WHERE content_sha256 = ?", (content_sha256,)).rowcount
                 if marks:
                     db.execute("DELETE FROM remembered WHERE content_sha256 = ?", (content_sha256,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            finally:
-                self._remembered = None
+            self._remembered = None
         return marks
 
     def hidden_faces(self) -> dict[str, list[Box]]:
@@ -665,18 +650,11 @@ class LocalFaceCollection:
                 raise ConfigurationError(f"{len(wanted) - len(moved)} of the faces given are not in {cluster_name(cluster)}")
             if not rest:
                 raise ConfigurationError(f"that is every face of {cluster_name(cluster)}: leave at least one behind")
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction(forget="_remembered") as db:
                 for group in (moved, rest):
                     db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", [(group[0], i) for i in group])
                 db.execute("INSERT OR IGNORE INTO cluster_apart (a, b) VALUES (?, ?)", (moved[0], rest[0]))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            finally:
-                self._remembered = None
+            self._remembered = None
         return cluster_name(moved[0]), cluster_name(rest[0])
 
     def cluster_of(self, ref: FaceRef) -> str | None:

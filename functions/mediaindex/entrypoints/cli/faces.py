@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.entrypoints.cli.common import print_json, shown
@@ -125,13 +126,20 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_hide(args: argparse.Namespace) -> int:
+def _indexed(people: Any, key: str) -> dict[str, Any] | None:
+    """The document of KEY (a path, s3:// key or id), or None after saying it is not in the index."""
     from mediaindex.entrypoints.cli.show import find
 
-    people = build_people_service(args)
-    doc = find(people.pipeline.index, args.key)
+    doc = find(people.pipeline.index, key)
     if doc is None:
-        print(f"mediaindex: {shown(args.key)} is not in the index (index it with: mediaindex index PATH)", file=sys.stderr)
+        print(f"mediaindex: {shown(key)} is not in the index (index it with: mediaindex index PATH)", file=sys.stderr)
+    return doc
+
+
+def run_hide(args: argparse.Namespace) -> int:
+    people = build_people_service(args)
+    doc = _indexed(people, args.key)
+    if doc is None:
         return 1
     if args.face < 1:
         raise ConfigurationError(f"FACE_NUMBER {args.face}: faces are numbered from 1")
@@ -145,12 +153,9 @@ def run_hide(args: argparse.Namespace) -> int:
 
 
 def run_unhide(args: argparse.Namespace) -> int:
-    from mediaindex.entrypoints.cli.show import find
-
     people = build_people_service(args)
-    doc = find(people.pipeline.index, args.key)
+    doc = _indexed(people, args.key)
     if doc is None:
-        print(f"mediaindex: {shown(args.key)} is not in the index (index it with: mediaindex index PATH)", file=sys.stderr)
         return 1
     result = people.unhide_faces(doc["id"])
     if args.json:

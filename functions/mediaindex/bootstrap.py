@@ -1,9 +1,13 @@
 """Wire adapters to the use cases from the settings. The only module that knows every adapter; each is imported
-lazily so a Lambda function never loads the local models and a laptop never needs AWS credentials."""
+lazily so a Lambda function never loads the local models and a laptop never needs AWS credentials.
+
+Every entry point (the Lambda handlers, the CLI, the API) asks `build_app(settings, **overrides)` for what it needs;
+the tests pass their fakes as overrides (`build_app(settings, index=FakeIndex(), sqs=moto_sqs)`), as in
+cosmicpython's bootstrap."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError
@@ -151,3 +155,98 @@ def build_pipeline(
         return pipeline
     pipeline.video = make_video_indexer(settings, pipeline)
     return pipeline
+
+
+# ---- the one seam ---------------------------------------------------------------------------------------------------
+# What build_app may be given instead of building it: adapters, use cases and AWS clients by service name.
+PARTS = ("index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities")
+CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb")
+
+
+class App:
+    """The adapters and use cases for one set of settings, each built when first asked for and then kept (a Lambda
+    container keeps its App between invocations; `mediaindex search` never builds an analyzer). What the caller
+    passed to `build_app` is used instead of building it."""
+
+    def __init__(self, settings: Settings, read_only: bool, overrides: dict[str, Any]) -> None:
+        self.settings = settings
+        self.read_only = read_only
+        self._parts = dict(overrides)
+
+    def _part(self, name: str, build: Callable[[], Any]) -> Any:
+        if name not in self._parts:
+            self._parts[name] = build()
+        return self._parts[name]
+
+    def has(self, name: str) -> bool:
+        """Was `name` given or built already (so using it costs nothing)?"""
+        return name in self._parts
+
+    def client(self, service: str, **options: Any) -> Any:
+        """The boto3 client for an AWS service, made once (or the one the caller passed)."""
+        def build() -> Any:
+            import boto3
+
+            return boto3.client(service, **options)
+
+        return self._part(f"client:{service}", build)
+
+    @property
+    def index(self) -> Index:
+        """The index; for a read-only app an index that is not there is an error, never a new empty one."""
+        return self._part("index", lambda: build_index(self.settings, create=not self.read_only))
+
+    @property
+    def storage(self) -> Storage:
+        from mediaindex.adapters.storage.routing import RoutingStorage
+
+        return self._part("storage", lambda: RoutingStorage(s3=self._s3_storage()))
+
+    def _s3_storage(self) -> Storage | None:
+        if "client:s3" not in self._parts:
+            return None  # built on first S3 read, with its own client
+        from mediaindex.adapters.storage.s3 import S3Storage
+
+        return S3Storage(self._parts["client:s3"])
+
+    @property
+    def analyzer(self) -> Analyzer:
+        return self._part("analyzer", lambda: build_analyzer(self.settings, self._parts.get("client:rekognition")))
+
+    @property
+    def faces(self) -> FaceCollection | None:
+        return self._part("faces", lambda: build_faces(self.settings, self._parts.get("client:rekognition")))
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._part("metrics", NullMetrics)
+
+    @property
+    def capabilities(self) -> Any:
+        return self._part("capabilities", lambda: analyzer_capabilities(self.settings))
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self._part("pipeline", lambda: build_pipeline(
+            self.settings, storage=self.storage, metrics=self.metrics, index=self.index, analyzer=self.analyzer,
+            faces=self.faces))
+
+    @property
+    def people(self) -> Any:
+        """The known-people use cases; a configuration error when this analyzer has no face collection."""
+        def build() -> Any:
+            if self.pipeline.faces is None:
+                raise ConfigurationError("no face collection is available for this analyzer (install the local extra)")
+            return build_people(self.settings, self.pipeline)
+
+        return self._part("people", build)
+
+
+def build_app(settings: Settings | None = None, read_only: bool = False, **overrides: Any) -> App:
+    """The wired application for `settings` (default: the MEDIAINDEX_* environment). Overrides replace what would be
+    built: any of PARTS by name, and AWS clients by service name (`s3=`, `sqs=`, `rekognition=`, ...)."""
+    unknown = set(overrides) - set(PARTS) - set(CLIENTS)
+    if unknown:
+        raise TypeError(f"build_app: unknown override(s) {sorted(unknown)}; known: {PARTS + CLIENTS}")
+    parts = {(f"client:{k}" if k in CLIENTS else k): v for k, v in overrides.items() if v is not None}
+    return App(settings or Settings.from_env(), read_only, parts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from mediaindex.bootstrap import build_app
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.adapters.s3_events import events_from_message_body
 from mediaindex.adapters.storage.s3 import S3Storage
@@ -28,7 +29,7 @@ def backfill(s3, sqs, queue_url, index, state=None, **options) -> Backfill:
 
 def run_handler(sqs, queue_url, pipeline) -> list[dict]:
     """Deliver every queued message to the real SQS handler, ten at a time, as Lambda would."""
-    aws_lambda.configure(aws_lambda.App(settings=Settings(analyzer="rekognition"), pipeline=pipeline, sqs=sqs))
+    aws_lambda.configure(build_app(Settings(analyzer="rekognition"), pipeline=pipeline, sqs=sqs))
     messages = receive_all(sqs, queue_url)
     deliver(messages)
     return messages
@@ -69,7 +70,7 @@ def test_the_sqs_handler_indexes_a_backfilled_archive_and_a_rerun_sends_nothing(
     analyzer = FakeAnalyzer()
     pipeline = Pipeline(storage=S3Storage(s3), analyzer=analyzer, index=index)
 
-    aws_lambda.configure(aws_lambda.App(settings=Settings(analyzer="rekognition"), pipeline=pipeline, sqs=sqs))
+    aws_lambda.configure(build_app(Settings(analyzer="rekognition"), pipeline=pipeline, sqs=sqs))
     sink = QueueSink(sqs, queue_url)
     delivered: list[dict] = []
 

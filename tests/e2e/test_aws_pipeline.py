@@ -15,8 +15,7 @@ from opensearchpy import OpenSearch
 
 from mediaindex.adapters.analysis.rekognition import make_client
 from mediaindex.adapters.index.opensearch import OpenSearchIndex
-from mediaindex.adapters.storage.s3 import S3Storage
-from mediaindex.bootstrap import build_pipeline
+from mediaindex.bootstrap import build_app
 from mediaindex.config import Settings
 from mediaindex.domain.query import Query, parse_query
 from mediaindex.entrypoints import aws_lambda
@@ -59,12 +58,13 @@ def world(faces_dir, osmem_server):
         client = make_client(settings)
         emulator = RekognitionEmulator(client)
         index = OpenSearchIndex.connect(clone.url, settings)
-        pipeline = build_pipeline(settings, storage=S3Storage(s3), index=index, rekognition_client=client)
+        app = build_app(settings, index=index, s3=s3, rekognition=client)
+        pipeline = app.pipeline
         # Two known people, enrolled in the collection the way `people add` does.
         pipeline.faces.ensure_collection()
         pipeline.faces.enroll("Barack Obama", Picture.from_bytes((faces_dir / "obama_2.jpg").read_bytes()), "people/Barack Obama/2.jpg")
         pipeline.faces.enroll("Joe Biden", Picture.from_bytes((faces_dir / "biden_1.jpg").read_bytes()), "people/Joe Biden/1.jpg")
-        aws_lambda.configure(aws_lambda.App(settings=settings, pipeline=pipeline))
+        aws_lambda.configure(app)
         raw = OpenSearch(hosts=[clone.url])
         yield {"pipeline": pipeline, "index": index, "emulator": emulator, "raw": raw, "s3": s3}
         aws_lambda.configure(None)

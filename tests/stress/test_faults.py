@@ -22,8 +22,7 @@ from PIL import Image
 from mediaindex.adapters.analysis.rekognition import make_client
 from mediaindex.adapters.index.opensearch import OpenSearchIndex
 from mediaindex.adapters.s3_events import events_from_message_body
-from mediaindex.adapters.storage.s3 import S3Storage
-from mediaindex.bootstrap import build_pipeline
+from mediaindex.bootstrap import build_app
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.model import Analysis, Label
@@ -88,8 +87,7 @@ def world(osmem_server, retry_sleeps):  # noqa: F811
         rekognition = QuickRekognition(client, seed=5)
         index = OpenSearchIndex.connect(proxy.url, settings, backoff_base=0.01, backoff_cap=0.05)
         storage_client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        pipeline = build_pipeline(settings, storage=S3Storage(storage_client), index=index, rekognition_client=client)
-        aws_lambda.configure(aws_lambda.App(settings=settings, pipeline=pipeline, sqs=sqs))
+        aws_lambda.configure(build_app(settings, index=index, s3=storage_client, rekognition=client, sqs=sqs))
         yield {"s3": s3, "sqs": sqs, "queue": queue_url, "dlq": dlq_url, "proxy": proxy, "rekognition": rekognition,
                "storage_client": storage_client, "direct": OpenSearch(hosts=[clone.url]), "index": index}
         aws_lambda.configure(None)

@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
+from mediaindex.bootstrap import build_app
 from mediaindex.adapters.storage.s3 import S3Storage
 from mediaindex.config import Settings
 from mediaindex.domain.errors import TransientError
@@ -45,7 +46,7 @@ def aws():
 def wire(sqs, dlq_url, analyzer=None, max_receives=3) -> Pipeline:
     pipeline = Pipeline(storage=S3Storage(boto3.client("s3", region_name="us-east-1")), analyzer=analyzer or FakeAnalyzer(), index=FakeIndex())
     settings = Settings(analyzer="rekognition", dlq_url=dlq_url, max_receives=max_receives)
-    aws_lambda.configure(aws_lambda.App(settings=settings, pipeline=pipeline, sqs=sqs))
+    aws_lambda.configure(build_app(settings, pipeline=pipeline, sqs=sqs))
     return pipeline
 
 

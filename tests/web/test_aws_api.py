@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from mediaindex.adapters.index.opensearch import OpenSearchIndex
+from mediaindex.bootstrap import build_app
 from mediaindex.config import Settings
 from mediaindex.domain.document import analysis_fields, base_document
 from mediaindex.domain.model import Analysis, Box, Emotion, Face, Instance, Label
@@ -200,7 +201,7 @@ def test_missing_bucket_setting_is_a_clear_error(world):
 
     env = {k: v for k, v in world["env"].items() if k != "MEDIAINDEX_MEDIA_BUCKET"}
     with pytest.raises(ConfigurationError, match="MEDIAINDEX_MEDIA_BUCKET"):
-        aws_api.build_api(env, s3_client=world["s3"])
+        aws_api.build_api(env, app=build_app(Settings.from_env(env), s3=world["s3"]))
 
 
 def test_head_and_unknown_routes(handler, world):

@@ -15,47 +15,44 @@ from typing import Any
 
 from mediaindex.api.app import MediaApi, flag
 from mediaindex.api.http import Request, Response
+from mediaindex.bootstrap import App
 
 _api: MediaApi | None = None
 # Text bodies go back as they are; anything else (JPEG thumbnails) base64-encoded, as API Gateway requires.
 _TEXT_TYPES = ("application/json", "text/")
 
 
-def build_api(env: dict[str, str] | None = None, s3_client: Any = None, index: Any = None) -> MediaApi:
+def _presigning_config() -> Any:
+    from botocore.config import Config
+
+    return Config(signature_version="s3v4", s3={"addressing_style": "virtual"},
+                  retries={"mode": "adaptive", "max_attempts": 8})
+
+
+def build_api(env: dict[str, str] | None = None, app: App | None = None) -> MediaApi:
+    """The API on the environment the stack sets; `app` (from bootstrap.build_app) carries fakes in tests."""
     from mediaindex.api.media import PRESIGN_SECONDS, S3Media, ThumbnailCache
-    from mediaindex.bootstrap import analyzer_capabilities, build_index, build_people, build_pipeline
+    from mediaindex.bootstrap import build_app
     from mediaindex.config import Settings
     from mediaindex.domain.errors import ConfigurationError
 
     env = dict(os.environ if env is None else env)
-    settings = Settings.from_env(env)
     buckets = [b.strip() for b in (env.get("MEDIAINDEX_MEDIA_BUCKET") or "").split(",") if b.strip()]
     if not buckets:
         raise ConfigurationError("MEDIAINDEX_MEDIA_BUCKET: the bucket(s) whose files this API serves")
-    if s3_client is None:
-        import boto3
-        from botocore.config import Config
-
-        # SigV4 presigned URLs (X-Amz-Expires), on the bucket's regional virtual-host endpoint
-        s3_client = boto3.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"},
-                                                     retries={"mode": "adaptive", "max_attempts": 8}))
-    index = index or build_index(settings)
+    app = app or build_app(Settings.from_env(env))
+    # SigV4 presigned URLs (X-Amz-Expires), on the bucket's regional virtual-host endpoint
+    s3 = app.client("s3", config=_presigning_config())
     expires = int(env.get("MEDIAINDEX_PRESIGN_SECONDS") or PRESIGN_SECONDS)
-
-    def people_factory() -> Any:
-        from mediaindex.adapters.storage.s3 import S3Storage
-
-        return build_people(settings, build_pipeline(settings, storage=S3Storage(s3_client), index=index))
-
     return MediaApi(
-        index=index,
-        media=S3Media(s3_client, buckets, expires=expires),
+        index=app.index,
+        media=S3Media(s3, buckets, expires=expires),
         thumbnails=ThumbnailCache(Path(env.get("MEDIAINDEX_THUMBNAIL_CACHE") or "/tmp/mediaindex-thumbnails")),
-        people_factory=people_factory,
+        people_factory=lambda: app.people,
         writes=flag(env.get("MEDIAINDEX_API_WRITES")),
         login_url=env.get("MEDIAINDEX_LOGIN_URL") or None,
-        max_pixels=settings.max_pixels,
-        capabilities=analyzer_capabilities(settings),
+        max_pixels=app.settings.max_pixels,
+        capabilities=app.capabilities,
     )
 
 

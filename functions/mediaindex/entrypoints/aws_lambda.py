@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mediaindex.adapters.s3_events import MalformedEvent, parse_message_body, parse_notification
+from mediaindex.bootstrap import App, build_app
 from mediaindex.config import Settings
 from mediaindex.services.indexing import StorageEvent
 
@@ -44,88 +45,61 @@ class PowertoolsMetrics:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-class App:
-    """What one Lambda container keeps between invocations: settings and the wired use cases, built once."""
+def handle(event: StorageEvent) -> dict[str, Any]:
+    """One storage event: a file under the people prefix enrols or forgets; any other is indexed or removed."""
+    from mediaindex.services.video import VideoContinued
 
-    def __init__(self, settings: Settings | None = None, pipeline: Any = None, people: Any = None, sqs: Any = None):
-        self.settings = settings or Settings.from_env()
-        self._pipeline = pipeline
-        self._people = people
-        self._sqs = sqs
+    current = app()
+    logger.append_keys(bucket=event.ref.bucket, key=event.ref.key, event_name=event.event_name)
+    try:
+        prefix = current.settings.people_prefix
+        if prefix and event.ref.key.startswith(prefix):
+            outcome = current.people.handle_enrolment_event(event).to_dict()
+        else:
+            try:
+                outcome = current.pipeline.handle(event).to_dict()
+            except VideoContinued as more:
+                outcome = _continue_video(event, more)
+        logger.info("event handled", extra={"outcome": outcome})
+        return outcome
+    finally:
+        logger.remove_keys(["bucket", "key", "event_name"])
 
-    @property
-    def pipeline(self) -> Any:
-        if self._pipeline is None:
-            from mediaindex.adapters.storage.s3 import S3Storage
-            from mediaindex.bootstrap import build_pipeline
 
-            self._pipeline = build_pipeline(self.settings, storage=S3Storage(), metrics=PowertoolsMetrics())
-        return self._pipeline
+def start_invocation(context: Any) -> None:
+    """A long video stops in time to save its partial timeline: tell it how long this invocation has left."""
+    video = app().pipeline.video
+    if video is not None and hasattr(context, "get_remaining_time_in_millis"):
+        video.time_left = lambda: context.get_remaining_time_in_millis() / 1000.0
 
-    @property
-    def people(self) -> Any:
-        if self._people is None:
-            from mediaindex.bootstrap import build_people
 
-            self._people = build_people(self.settings, self.pipeline)
-        return self._people
+def _continue_video(event: StorageEvent, more: Any) -> dict[str, Any]:
+    """Queue the same event again: the next invocation resumes the video where the saved timeline ends."""
+    settings = app().settings
+    if not settings.queue_url:
+        raise more  # no queue to continue through: SQS delivers the message again after its visibility timeout
+    from mediaindex.adapters.s3_events import notification_for
 
-    @property
-    def sqs(self) -> Any:
-        if self._sqs is None:
-            import boto3
-
-            self._sqs = boto3.client("sqs")
-        return self._sqs
-
-    def start_invocation(self, context: Any) -> None:
-        """A long video stops in time to save its partial timeline: tell it how long this invocation has left."""
-        video = getattr(self.pipeline, "video", None)
-        if video is not None and hasattr(video, "time_left") and hasattr(context, "get_remaining_time_in_millis"):
-            video.time_left = lambda: context.get_remaining_time_in_millis() / 1000.0
-
-    def handle(self, event: StorageEvent) -> dict[str, Any]:
-        from mediaindex.services.video import VideoContinued
-
-        logger.append_keys(bucket=event.ref.bucket, key=event.ref.key, event_name=event.event_name)
-        try:
-            prefix = self.settings.people_prefix
-            if prefix and event.ref.key.startswith(prefix):
-                outcome = self.people.handle_enrolment_event(event).to_dict()
-            else:
-                try:
-                    outcome = self.pipeline.handle(event).to_dict()
-                except VideoContinued as more:
-                    outcome = self._continue_video(event, more)
-            logger.info("event handled", extra={"outcome": outcome})
-            return outcome
-        finally:
-            logger.remove_keys(["bucket", "key", "event_name"])
-
-    def _continue_video(self, event: StorageEvent, more: Any) -> dict[str, Any]:
-        """Queue the same event again: the next invocation resumes the video where the saved timeline ends."""
-        if not self.settings.queue_url:
-            raise more  # no queue to continue through: SQS delivers the message again after its visibility timeout
-        from mediaindex.adapters.s3_events import notification_for
-
-        self.sqs.send_message(QueueUrl=self.settings.queue_url, MessageBody=json.dumps(notification_for([event])))
-        metrics.add_metric(name="video_continuations", unit=MetricUnit.Count, value=1)
-        return {"action": "continued", "bucket": event.ref.bucket, "key": event.ref.key, "reason": str(more),
-                "next_start": more.next_start}
+    app().client("sqs").send_message(QueueUrl=settings.queue_url, MessageBody=json.dumps(notification_for([event])))
+    metrics.add_metric(name="video_continuations", unit=MetricUnit.Count, value=1)
+    return {"action": "continued", "bucket": event.ref.bucket, "key": event.ref.key, "reason": str(more),
+            "next_start": more.next_start}
 
 
 _app: App | None = None
 
 
 def app() -> App:
+    """What this container keeps between invocations: the settings and the use cases, built once."""
     global _app
     if _app is None:
-        _app = App()
+        _app = build_app(Settings.from_env(), metrics=PowertoolsMetrics())
     return _app
 
 
 def configure(new_app: App | None) -> None:
-    """Replace the container's app (tests, `mediaindex invoke`)."""
+    """Use this app (from `bootstrap.build_app`, with fakes in tests; `mediaindex invoke`); None: build from the
+    environment on the next event."""
     global _app
     _app = new_app
 
@@ -134,7 +108,7 @@ def configure(new_app: App | None) -> None:
 def _record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     try:
         events, problems = parse_message_body(record.raw_event.get("body"))
-        outcomes = [app().handle(event) for event in events]  # the good records of the message first
+        outcomes = [handle(event) for event in events]  # the good records of the message first
         if problems:
             raise MalformedEvent("; ".join(problems))
         return outcomes
@@ -167,7 +141,7 @@ def _dead_letter(record: SQSRecord, error: BaseException) -> bool:
 
 def _send_to_dlq(dlq_url: str, body: str, error: BaseException, receives: int, message_id: str) -> bool:
     try:
-        app().sqs.send_message(
+        app().client("sqs").send_message(
             QueueUrl=dlq_url,
             MessageBody=body,
             MessageAttributes={
@@ -195,7 +169,7 @@ def _is_malformed(error: BaseException) -> bool:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def sqs_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    app().start_invocation(context)
+    start_invocation(context)
     return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
 
 
@@ -210,14 +184,14 @@ class RecordsFailed(Exception):
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     outcomes, failures = [], []
-    app().start_invocation(context)
+    start_invocation(context)
     try:
         storage_events, problems = parse_notification(event)
     except MalformedEvent as error:
         storage_events, problems = [], [str(error)]
     for storage_event in storage_events:
         try:
-            outcomes.append(app().handle(storage_event))
+            outcomes.append(handle(storage_event))
         except Exception as error:  # noqa: BLE001 - one bad record must not stop the others
             logger.exception("record failed", extra={"bucket": storage_event.ref.bucket, "key": storage_event.ref.key})
             failures.append({"bucket": storage_event.ref.bucket, "key": storage_event.ref.key, "reason": _reason(error)})

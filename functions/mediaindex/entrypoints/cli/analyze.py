@@ -18,7 +18,7 @@ from mediaindex.config import ALL_FEATURES
 from mediaindex.domain.errors import BadMedia, ConfigurationError, MediaIndexError, MediaTooLarge
 from mediaindex.media import sniff
 from mediaindex.services.indexing import name_faces
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json, settings_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +53,6 @@ def _features(raw: str | None) -> tuple[str, ...] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mediaindex import bootstrap
     from mediaindex.adapters.storage.folder import DEFAULT_MAX_OBJECT_BYTES, read_regular_file
     from mediaindex.media.picture import Picture
 
@@ -63,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
         max_labels=args.max_labels,
         models_dir=args.models_dir,
     )
-    analyzer = bootstrap.build_analyzer(settings)
+    app = app_from(args, settings=settings)
+    analyzer = app.analyzer
     # the known people, as `index` matches them (nothing enrolled: no collection is opened)
-    collection = bootstrap.build_faces(settings)
+    collection = app.faces
     stored = getattr(collection, "path", None)  # the local collection: a file, never created just to look
     if collection is not None and stored is not None and not Path(stored).exists():
         collection = None

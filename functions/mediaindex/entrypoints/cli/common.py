@@ -37,6 +37,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
+def app_from(args: argparse.Namespace, read_only: bool = False, settings: Settings | None = None) -> Any:
+    """The wired application (bootstrap.build_app) for a command's options. Read-only commands never create an
+    index: a mistyped path is an error, not a new empty index."""
+    from mediaindex.bootstrap import build_app
+
+    return build_app(settings or settings_from(args), read_only=read_only)
+
+
 def print_json(value: Any) -> None:
     # always valid JSON in UTF-8: names whose bytes are not UTF-8 carry \xNN (json.dump escapes control characters)
     json.dump(storable(value), sys.stdout, ensure_ascii=False, indent=2, default=lambda v: storable_text(str(v)))

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from mediaindex.domain.query import FACETS, Query
-from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, print_json, settings_from, shown
+from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, app_from, print_json, shown
 from mediaindex.services import search as searching
 
 EPILOG = """\
@@ -89,17 +89,15 @@ def build_query(args: argparse.Namespace) -> Query:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mediaindex import bootstrap
-
     query = build_query(args)
-    settings = settings_from(args)
-    index = bootstrap.build_index(settings, create=False)
+    app = app_from(args, read_only=True)
+    index = app.index
     index.ensure_ready()
     try:
         result = index.search(query)
     except ValueError as e:  # what the backend refused of the query (the parser's limits catch the rest first)
         raise UsageError(f"search: {e}") from None
-    warnings = unsupported(query, bootstrap.analyzer_capabilities(settings))
+    warnings = unsupported(query, app.capabilities)
     for warning in warnings:  # an empty result would look like an answer; it is not one
         print(f"mediaindex: note: {warning}", file=sys.stderr)
     suggested = searching.suggestions(index, query) if not result.total else None

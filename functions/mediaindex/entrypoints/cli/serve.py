@@ -48,32 +48,21 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
     bucket), thumbnails cached under MEDIAINDEX_HOME/thumbnails, known people built when first asked for."""
     from mediaindex.api.app import MediaApi
     from mediaindex.api.media import FolderMedia, RoutedMedia, ThumbnailCache
-    from mediaindex.bootstrap import analyzer_capabilities, build_index
+    from mediaindex.bootstrap import build_app
 
-    index = index or build_index(settings, create=False)
-    index.ensure_ready()
-
-    def default_people() -> Any:
-        from mediaindex.bootstrap import build_people, build_pipeline
-        from mediaindex.adapters.storage.routing import RoutingStorage
-        from mediaindex.entrypoints.cli.people import LazyAnalyzer
-
-        people_settings = settings if settings.has("people") else settings.with_overrides(
-            features=(*settings.features, "people"))
-        pipeline = build_pipeline(people_settings, storage=RoutingStorage(), index=index,
-                                  analyzer=LazyAnalyzer(people_settings))
-        if pipeline.faces is None:
-            raise ConfigurationError("no face collection for this analyzer (install the local extra)")
-        return build_people(people_settings, pipeline)
-
+    app = build_app(settings, read_only=True, index=index)
+    app.index.ensure_ready()
+    # naming faces and enrolling from the gallery need the people feature, whatever the index was built with
+    people_app = build_app(settings if settings.has("people") else settings.with_overrides(
+        features=(*settings.features, "people")), index=app.index)
     return MediaApi(
-        index=index,
+        index=app.index,
         media=RoutedMedia(FolderMedia(roots or [])),
         thumbnails=ThumbnailCache(settings.home / "thumbnails"),
-        people_factory=default_people if people_factory == "default" else people_factory,
+        people_factory=(lambda: people_app.people) if people_factory == "default" else people_factory,
         writes=writes,
         max_pixels=settings.max_pixels,
-        capabilities=analyzer_capabilities(settings),
+        capabilities=app.capabilities,
     )
 
 

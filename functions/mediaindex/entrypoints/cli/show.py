@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from mediaindex.domain import document as docs
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
+from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json, shown
 
 EPILOG = """\
 examples:
@@ -53,9 +53,7 @@ def find(index: Any, key: str) -> dict[str, Any] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mediaindex import bootstrap
-
-    index = bootstrap.build_index(settings_from(args), create=False)
+    index = app_from(args, read_only=True).index
     index.ensure_ready()
     doc = find(index, args.key)
     if doc is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
+from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json, shown
 
 EPILOG = """\
 examples:
@@ -24,13 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mediaindex import bootstrap
-
-    settings = settings_from(args)
-    index = bootstrap.build_index(settings, create=False)
-    index.ensure_ready()
-    stats = dict(index.stats())
-    stats["index"] = settings.resolved_index_url
+    app = app_from(args, read_only=True)
+    app.index.ensure_ready()
+    stats = dict(app.index.stats())
+    stats["index"] = app.settings.resolved_index_url
     if args.json:
         print_json(stats)
     else:

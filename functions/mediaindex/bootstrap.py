@@ -62,9 +62,26 @@ def build_analyzer(settings: Settings, rekognition_client: Any = None) -> Analyz
         from mediaindex.adapters.analysis.rekognition import RekognitionAnalyzer
 
         return RekognitionAnalyzer(settings, client=rekognition_client)
+    require_local_extra()
     from mediaindex.adapters.analysis.local import LocalAnalyzer
 
     return LocalAnalyzer(settings)
+
+
+# The third-party packages the local analyzer is built on (the `local` extra); the Lambda bundle has none of them.
+LOCAL_EXTRA = ("numpy", "cv2", "PIL")
+
+
+def has_local_extra() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in LOCAL_EXTRA)
+
+
+def require_local_extra() -> None:
+    if not has_local_extra():
+        raise ConfigurationError("the local analyzer needs the local extra: pip install 'mediaindex[local]' "
+                                 "(or MEDIAINDEX_ANALYZER=rekognition on AWS)")
 
 
 def build_faces(settings: Settings, rekognition_client: Any = None) -> FaceCollection | None:
@@ -74,10 +91,9 @@ def build_faces(settings: Settings, rekognition_client: Any = None) -> FaceColle
         from mediaindex.adapters.faces.rekognition import RekognitionFaceCollection
 
         return RekognitionFaceCollection(settings, client=rekognition_client)
-    try:
-        from mediaindex.adapters.faces.local import LocalFaceCollection
-    except ImportError:  # known people on the local analyzer arrive with their own adapter
-        return None
+    require_local_extra()
+    from mediaindex.adapters.faces.local import LocalFaceCollection
+
     return LocalFaceCollection(settings, space=local_face_space(settings))
 
 
@@ -95,10 +111,10 @@ def analyzer_capabilities(settings: Settings) -> Any:
 
     if settings.analyzer == "rekognition":
         return REKOGNITION
-    try:
-        from mediaindex.adapters.analysis.local import LocalAnalyzer
-    except ImportError:
+    if not has_local_extra():
         return None
+    from mediaindex.adapters.analysis.local import LocalAnalyzer
+
     return LocalAnalyzer(settings).capabilities
 
 
@@ -149,10 +165,8 @@ def build_pipeline(
         metrics=metrics or NullMetrics(),
         max_pixels=settings.max_pixels,
     )
-    try:
-        from mediaindex.services.video import make_video_indexer
-    except ImportError:  # video support is its own module; without it videos get a clear `failed` reason
-        return pipeline
+    from mediaindex.services.video import make_video_indexer
+
     pipeline.video = make_video_indexer(settings, pipeline)
     return pipeline
 

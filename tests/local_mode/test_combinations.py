@@ -15,7 +15,6 @@ from mediaindex.config import Settings
 from mediaindex.domain.query import Query
 from mediaindex.entrypoints.cli import build_parser
 from mediaindex.entrypoints.cli.search import build_query, path_prefix
-from mediaindex.adapters.storage.routing import RoutingStorage
 from mediaindex.services.bulk import BulkIndexer, Source, WorkerSpec
 from tests.local_mode.conftest import FAKE, cli
 
@@ -130,8 +129,7 @@ def test_rekognition_with_the_embedded_index_over_threads(tmp_path, images_dir):
     fake = FakeRekognition(make_client(settings))
     fake.script("DetectLabels", *[HUSKY_LABELS] * 5)
     index = SqliteIndex(str(tmp_path / "index.db"))
-    pipeline = bootstrap.build_pipeline(settings, storage=RoutingStorage(), index=index,
-                                        rekognition_client=fake.client)
+    pipeline = bootstrap.build_app(settings, index=index, rekognition=fake.client).pipeline
     runner = BulkIndexer(index=index, spec=WorkerSpec(settings), workers=4, threads=True, handle=pipeline.handle,
                          analyzer_name="rekognition")
     summary = runner.run([Source.parse(str(folder))]).to_dict()

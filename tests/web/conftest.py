@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 from mediaindex.adapters.storage.folder import FolderStorage, ref_for
-from mediaindex.bootstrap import build_people, build_pipeline
+from mediaindex.bootstrap import build_app
 from mediaindex.config import Settings
 from mediaindex.domain.document import document_id
 from mediaindex.media.picture import Picture
@@ -52,8 +52,8 @@ def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, video_p
             shutil.copyfile(shared_data / sub / name, folder / name)
     shutil.copyfile(video_path, folder / video_path.name)
     settings = Settings(home=home, features=("labels", "faces", "people"), video_interval=2.0)
-    pipeline = build_pipeline(settings, storage=FolderStorage())
-    people = build_people(settings, pipeline)
+    app = build_app(settings, storage=FolderStorage())
+    pipeline, people = app.pipeline, app.people
     # enrolled before indexing, so the video's timeline places Lin-Manuel Miranda in time
     for name, photo in (("Barack Obama", shared_data / "faces" / "obama_1.jpg"),
                         ("Lin-Manuel Miranda", shared_data / "faces" / "lin_manuel_miranda_1.png")):

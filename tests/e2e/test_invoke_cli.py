@@ -15,7 +15,6 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
-from mediaindex.domain.query import Query
 from mediaindex.entrypoints.cli.query_flags import query_from_flags
 
 pytestmark = pytest.mark.models

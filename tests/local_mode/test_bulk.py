@@ -13,7 +13,6 @@ from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.adapters.storage.folder import FolderStorage
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
-from mediaindex.domain.query import Query
 from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from mediaindex.services.bulk import BulkIndexer, Source, WorkerSpec, is_unchanged
 from mediaindex.services.indexing import Pipeline

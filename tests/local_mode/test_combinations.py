@@ -12,7 +12,6 @@ import pytest
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.config import Settings
-from mediaindex.domain.query import Query
 from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from mediaindex.entrypoints.cli import build_parser
 from mediaindex.entrypoints.cli.search import build_query, path_prefix

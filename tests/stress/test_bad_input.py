@@ -76,7 +76,6 @@ def test_exif_rotation_is_applied(indexed):
 
 
 def test_failed_files_stay_out_of_normal_search(indexed):
-    from mediaindex.domain.query import Query
     from mediaindex.entrypoints.cli.query_flags import query_from_flags
 
     folder, specimens, index, _ = indexed

@@ -17,7 +17,9 @@ from mediaindex.adapters.analysis.rekognition import make_client
 from mediaindex.adapters.index.opensearch import OpenSearchIndex
 from mediaindex.bootstrap import build_app
 from mediaindex.config import Settings
-from mediaindex.domain.query import Query, parse_query
+from mediaindex.domain.query import Query
+from mediaindex.domain.query_syntax import parse_query
+from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from mediaindex.entrypoints import aws_lambda
 from mediaindex.entrypoints.cli.invoke import LocalContext
 from mediaindex.media.picture import Picture
@@ -88,9 +90,9 @@ def keys(result) -> set[str]:
 
 def test_every_created_file_has_its_document(world, created):
     assert created["sqs-batch.json"] == {"batchItemFailures": []}
-    everything = world["index"].search(Query.from_options(None, limit=100))
+    everything = world["index"].search(query_from_flags(None, limit=100))
     assert keys(everything) == set(CONTENT)
-    doc = world["index"].get(world["index"].search(Query.from_options(None, prefix="café/")).hits[0]["id"]).doc
+    doc = world["index"].get(world["index"].search(query_from_flags(None, prefix="café/")).hits[0]["id"]).doc
     assert doc["key"] == "café/東京 guido_van_rossum.jpg" and doc["bucket"] == BUCKET
     assert doc["analyzer"] == "rekognition" and doc["status"] == "indexed" and doc["content_sha256"]
     assert doc["width"] > 0 and doc["faces"] and doc["faces"][0]["age_low"] is not None
@@ -106,7 +108,7 @@ def test_a_copy_reuses_the_analysis_instead_of_calling_rekognition(created):
 def test_every_face_is_searched_and_known_people_are_named(world, created):
     [two] = created["multipart-upload.json"]["outcomes"]
     assert two["faces"] == 2
-    doc = world["index"].search(Query.from_options(None, prefix="archive/")).hits[0]
+    doc = world["index"].search(query_from_flags(None, prefix="archive/")).hits[0]
     assert sorted(doc["people"]) == ["Barack Obama", "Joe Biden"]
     assert all(f["similarity"] >= 80 for f in doc["faces"] if f["person"])
     obama = world["index"].search(Query(parse_query('person:"barack obama"'), limit=50))
@@ -140,14 +142,14 @@ def test_deletes_and_delete_markers_remove_documents_and_late_events_do_not_resu
         result = aws_lambda.s3_handler(event(name), LocalContext())
         assert [o["action"] for o in result["outcomes"]] == ["removed"]
     world["index"].refresh()
-    remaining = keys(world["index"].search(Query.from_options(None, limit=100)))
+    remaining = keys(world["index"].search(query_from_flags(None, limit=100)))
     assert "photos/copy of obama_1.jpg" not in remaining and "archive/2024/two_people_obama_biden.jpg" not in remaining
     assert "photos/obama_1.jpg" in remaining
     # the copy's creation event, delivered again late: older than its deletion, so it stays deleted
     late = aws_lambda.s3_handler(event("copy.json"), LocalContext())
     assert [o["action"] for o in late["outcomes"]] == ["stale"]
     world["index"].refresh()
-    assert "photos/copy of obama_1.jpg" not in keys(world["index"].search(Query.from_options(None, limit=100)))
+    assert "photos/copy of obama_1.jpg" not in keys(world["index"].search(query_from_flags(None, limit=100)))
 
 
 def test_the_same_events_again_change_nothing(world, created):

@@ -15,7 +15,7 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
-from mediaindex.domain.query import Query
+from mediaindex.entrypoints.cli.query_flags import query_from_flags
 
 pytestmark = pytest.mark.models
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,13 +58,13 @@ def test_invoke_runs_the_handler_on_event_files(tmp_path, s3_endpoint, faces_dir
     assert json.loads(batch.stdout) == {"batchItemFailures": []}
 
     index = SqliteIndex(str(db))
-    hits = index.search(Query.from_options(None)).hits
+    hits = index.search(query_from_flags(None)).hits
     assert [h["key"] for h in hits] == ["photos/obama_1.jpg"] and hits[0]["bucket"] == "mediaindex-demo-bucket"
 
     s3.delete_object(Bucket="mediaindex-demo-bucket", Key="photos/obama_1.jpg")
     gone = invoke("delete.json", env)  # a delete for another key: a tombstone, nothing else changes
     assert gone.returncode == 0 and json.loads(gone.stdout)["outcomes"][0]["action"] == "removed"
-    assert index.search(Query.from_options(None)).total == 1
+    assert index.search(query_from_flags(None)).total == 1
 
 
 def test_invoke_says_what_is_wrong_with_a_bad_event_file(tmp_path):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediaindex.domain.query import (
+from mediaindex.domain.expressions import (
     FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    OnlyPeople, PersonIs, Query, StatusIs, TextHas, resolve_people, text_tokens,
+    OnlyPeople, PersonIs, StatusIs, TextHas, resolve_people, text_tokens,
 )
+from mediaindex.domain.query import Query
 
 
 def matches(e: Expr, doc: dict[str, Any]) -> bool:

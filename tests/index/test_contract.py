@@ -10,9 +10,10 @@ from collections import Counter
 import pytest
 
 from mediaindex.domain.errors import VersionConflict
-from mediaindex.domain.query import (
-    And, FaceHas, LabelIs, ParseError, PersonIs, Query, Sort, StatusIs, TextHas, parse_query,
-)
+from mediaindex.domain.expressions import And, FaceHas, LabelIs, PersonIs, StatusIs, TextHas
+from mediaindex.domain.query import Query, Sort
+from mediaindex.domain.query_syntax import ParseError, parse_query
+from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from tests.index.corpus import corpus, tombstone_with_dog
 from tests.index.reference import search_ids
 
@@ -95,13 +96,13 @@ def test_query_gives_the_same_documents_on_both_backends(loaded_pair, text, expe
 
 
 @pytest.mark.parametrize("query,expected", [
-    (Query.from_options(None, labels=["dog"], min_confidence=90), {IMG1}),
-    (Query.from_options("dog", min_confidence=90), {IMG1}),
-    (Query.from_options('person:"Barack Obama"', media_type="video"), {VIDEO}),
-    (Query.from_options(None, people=["Barack Obama"], emotions=["happy"]), {BEACH, VIDEO}),
-    (Query.from_options(None, text="birthday happy"), {IMG1, BEACH}),
-    (Query.from_options(None, prefix="people/", labels=["person"]), {BARACK, MICHELLE}),
-    (Query.from_options(None, include_failed=True), INDEXED | {EMPTY, BROKEN}),
+    (query_from_flags(None, labels=["dog"], min_confidence=90), {IMG1}),
+    (query_from_flags("dog", min_confidence=90), {IMG1}),
+    (query_from_flags('person:"Barack Obama"', media_type="video"), {VIDEO}),
+    (query_from_flags(None, people=["Barack Obama"], emotions=["happy"]), {BEACH, VIDEO}),
+    (query_from_flags(None, text="birthday happy"), {IMG1, BEACH}),
+    (query_from_flags(None, prefix="people/", labels=["person"]), {BARACK, MICHELLE}),
+    (query_from_flags(None, include_failed=True), INDEXED | {EMPTY, BROKEN}),
     (Query(where=And(LabelIs("dog"), FaceHas("smile", True))), {IMG1, BEACH}),
     (Query(where=TextHas("happy birthday", phrase=True)), {IMG1}),
     (Query(where=StatusIs("deleted")), set()),  # tombstones are never shown, even when asked for

@@ -14,7 +14,10 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from mediaindex.api.app import MediaApi
 from mediaindex.api.http import Request
 from mediaindex.api.media import FolderMedia
-from mediaindex.domain.query import MAX_CONDITIONS, MAX_DEPTH, MAX_TERMS, ParseError, Query, parse_query
+from mediaindex.domain.expressions import MAX_CONDITIONS, MAX_DEPTH, MAX_TERMS
+from mediaindex.domain.query import Query
+from mediaindex.domain.query_syntax import ParseError, parse_query
+from mediaindex.entrypoints.cli.query_flags import query_from_flags
 
 HOSTILE = {
     "250 nested parentheses": "(" * 250 + "dog" + ")" * 250,
@@ -46,11 +49,11 @@ def test_limits_are_generous_for_real_queries():
     parse_query("(" * MAX_DEPTH + "dog" + ")" * MAX_DEPTH)
     parse_query("NOT " * MAX_DEPTH + "dog")
     parse_query("taken:9999-12-31 taken:..9999 taken:2024-01-01T23:59:59.999Z..2024-02-01T00:00+02:00")
-    Query.from_options(labels=[f"l{i}" for i in range(MAX_CONDITIONS)])
+    query_from_flags(labels=[f"l{i}" for i in range(MAX_CONDITIONS)])
     with pytest.raises(ValueError, match="conditions"):
-        Query.from_options(labels=[f"l{i}" for i in range(MAX_CONDITIONS + 1)])
+        query_from_flags(labels=[f"l{i}" for i in range(MAX_CONDITIONS + 1)])
     with pytest.raises(ValueError, match="UTF-8"):
-        Query.from_options(people=["Ada \udce9"])
+        query_from_flags(people=["Ada \udce9"])
 
 
 def test_the_largest_queries_allowed_run_on_both_backends(loaded_pair):
@@ -65,7 +68,7 @@ def test_the_largest_queries_allowed_run_on_both_backends(loaded_pair):
     for text in biggest:
         for name in ("sqlite", "opensearch"):
             loaded_pair[name].search(Query(where=parse_query(text), facets=("labels",)))
-    flags = Query.from_options(labels=[f"l{i}" for i in range(MAX_CONDITIONS)], facets=True)
+    flags = query_from_flags(labels=[f"l{i}" for i in range(MAX_CONDITIONS)], facets=True)
     for name in ("sqlite", "opensearch"):
         assert loaded_pair[name].search(flags).total == 0
     assert loaded_pair["sqlite"].search(parse_query("taken:9999-12-31")).total == 0

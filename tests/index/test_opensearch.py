@@ -16,7 +16,7 @@ from mediaindex.adapters.index import opensearch as module
 from mediaindex.adapters.index.opensearch import OpenSearchIndex, _region_from_host
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
-from mediaindex.domain.query import parse_query
+from mediaindex.domain.query_syntax import parse_query
 from tests.index.conftest import load
 from tests.index.corpus import corpus
 from tests.index.servers import FlakyProxy, LocalServer, empty_cluster

@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
-from mediaindex.domain.query import (
+from mediaindex.domain.expressions import (
     EMOTIONS, FACE_BOOLEANS, All, And, DateRange, EmotionIs, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    ParseError, PersonIs, Query, Sort, StatusIs, TextHas, parse_query,
+    PersonIs, StatusIs, TextHas,
 )
+from mediaindex.domain.query import Query, Sort
+from mediaindex.domain.query_syntax import ParseError, parse_query
 from tests.conftest import opensearch_index
 from tests.index.corpus import FOLDERS, LABEL_POOL, PEOPLE_POOL, WORD_POOL, random_doc
 from tests.index.reference import matches, search_ids

@@ -17,7 +17,8 @@ import pytest
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.domain.errors import TransientError, VersionConflict
-from mediaindex.domain.query import Query, parse_query
+from mediaindex.domain.query import Query
+from mediaindex.domain.query_syntax import parse_query
 from tests.index.corpus import corpus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,7 +184,7 @@ def test_kept_facet_counts_follow_every_kind_of_write(tmp_path):
     status changes, field updates, deletions and purges they must equal counting the matches afresh."""
     import random
 
-    from mediaindex.domain.query import FACETS, Not, TextHas
+    from mediaindex.domain.expressions import FACETS, Not, TextHas
     from tests.index.corpus import random_doc
 
     index = SqliteIndex(str(tmp_path / "counts.db"))

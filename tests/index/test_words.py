@@ -8,7 +8,10 @@ import pytest
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.domain.model import Analysis, TextLine
-from mediaindex.domain.query import OnlyPeople, PersonIs, Query, parse_query, resolve_people
+from mediaindex.domain.expressions import OnlyPeople, PersonIs, resolve_people
+from mediaindex.domain.query import Query
+from mediaindex.domain.query_syntax import parse_query
+from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from tests.conftest import opensearch_index
 from tests.index.corpus import face, label, make_doc
 from tests.index.reference import search_ids
@@ -127,9 +130,9 @@ def test_one_facet_per_concept_and_counts_agree_with_label_search(pair):
 def test_a_facet_filter_names_exactly_one_person_and_a_typed_one_any_word(pair):
     for backend in BACKENDS:
         index = pair[backend]
-        assert index.count(Query.from_options(None, people=["obama"])) == 3, backend
-        assert index.count(Query.from_options(None, people=["obama"], exact_people=True)) == 0, backend
-        assert index.count(Query.from_options(None, people=["Michelle Obama"], exact_people=True)) == 1, backend
+        assert index.count(query_from_flags(None, people=["obama"])) == 3, backend
+        assert index.count(Query(where=PersonIs("obama", names=("obama",)))) == 0, backend
+        assert index.count(Query(where=PersonIs("Michelle Obama", names=("michelle obama",)))) == 1, backend
 
 
 def test_a_person_whose_files_are_all_gone_is_not_known_any_more(empty_index):

@@ -13,7 +13,7 @@ from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.adapters.storage.folder import FolderStorage
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
-from mediaindex.domain.query import Query
+from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from mediaindex.services.bulk import BulkIndexer, Source, WorkerSpec, is_unchanged
 from mediaindex.services.indexing import Pipeline
 from tests.fakes import FakeAnalyzer
@@ -93,7 +93,7 @@ def test_failed_files_are_listed_with_their_reasons_and_not_retried_until_asked(
     assert set(reasons) == {"notes.txt", "empty.jpg", "cut.jpg"}
     assert all(reason and ":" in reason for reason in reasons.values())  # "code: message"
     assert reasons["empty.jpg"].startswith("empty_file")
-    failed = index.search(Query.from_options("status:failed", limit=10))
+    failed = index.search(query_from_flags("status:failed", limit=10))
     assert failed.total == 3 and {d["error"] for d in failed.hits} == set(reasons.values())
 
     again = make().run([Source.parse(str(photos))]).to_dict()
@@ -233,7 +233,7 @@ def test_index_paths_is_the_command_as_a_function(tmp_path, photos, monkeypatch)
     summary = index_paths([str(photos)], settings, spec=WorkerSpec(settings, factory=FAKE))
     assert (summary.mode, summary.outcomes["indexed"]) == ("inline", 40)
     idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
-    assert idx.search(Query.from_options("thing")).total == 40
+    assert idx.search(query_from_flags("thing")).total == 40
 
 
 def test_force_analyses_every_file_again(tmp_path, photos, monkeypatch):

@@ -12,7 +12,7 @@ import pytest
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.config import Settings
-from mediaindex.domain.query import Query
+from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from mediaindex.entrypoints.cli import build_parser
 from mediaindex.entrypoints.cli.search import build_query, path_prefix
 from mediaindex.services.bulk import BulkIndexer, Source, WorkerSpec
@@ -47,7 +47,7 @@ def parse(*argv: str):
     (['person:"Ada Lovelace"', "type:video"], dict(query='person:"Ada Lovelace" type:video')),
 ])
 def test_search_flags_map_onto_the_query_model(argv, expected):
-    assert build_query(parse(*argv)) == Query.from_options(**expected)
+    assert build_query(parse(*argv)) == query_from_flags(**expected)
 
 
 def test_path_flag_means_a_folder_as_indexed(tmp_path, monkeypatch):
@@ -135,7 +135,7 @@ def test_rekognition_with_the_embedded_index_over_threads(tmp_path, images_dir):
     summary = runner.run([Source.parse(str(folder))]).to_dict()
     assert (summary["mode"], summary["indexed"]) == ("threads", 5)
     assert len(fake.sent("DetectLabels")) == 5
-    dogs = index.search(Query.from_options("dog"))
+    dogs = index.search(query_from_flags("dog"))
     assert dogs.total == 5 and {h["analyzer"] for h in dogs.hits} == {"rekognition"}
     again = BulkIndexer(index=index, spec=WorkerSpec(settings), workers=4, threads=True, handle=pipeline.handle,
                         analyzer_name="rekognition").run([Source.parse(str(folder))]).to_dict()

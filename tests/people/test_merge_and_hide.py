@@ -385,7 +385,8 @@ def test_merge_and_hide_on_opensearch(tmp_path, osmem_clone):
     """The same use cases on OpenSearch (osmem-server through opensearch-py): search follows the merge and the
     hidden face, also after the file is analysed again."""
     from mediaindex.adapters.faces.local import LocalFaceCollection
-    from mediaindex.domain.query import PersonIs, Query
+    from mediaindex.domain.expressions import PersonIs
+    from mediaindex.domain.query import Query
     from mediaindex.services.indexing import Pipeline
     from tests.conftest import opensearch_index
     from tests.people.test_people_service import COLOURS, png

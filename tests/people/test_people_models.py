@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from mediaindex.config import Settings
-from mediaindex.domain.query import PersonIs, Query
+from mediaindex.domain.expressions import PersonIs
+from mediaindex.domain.query import Query
 from tests.people.library import OBAMA_FILES, CountingAnalyzer, make_library, picture, sha_of
 
 pytestmark = pytest.mark.models

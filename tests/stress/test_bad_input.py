@@ -76,12 +76,12 @@ def test_exif_rotation_is_applied(indexed):
 
 
 def test_failed_files_stay_out_of_normal_search(indexed):
-    from mediaindex.domain.query import Query
+    from mediaindex.entrypoints.cli.query_flags import query_from_flags
 
     folder, specimens, index, _ = indexed
-    result = index.search(Query.from_options(None, prefix=str(folder) + os.sep, limit=500))
+    result = index.search(query_from_flags(None, prefix=str(folder) + os.sep, limit=500))
     keys = {hit["key"] for hit in result.hits}
     assert str(folder / "empty.jpg") not in keys
     assert str(folder / "plain.jpg") in keys
-    failed = index.search(Query.from_options(None, prefix=str(folder) + os.sep, include_failed=True, limit=500))
+    failed = index.search(query_from_flags(None, prefix=str(folder) + os.sep, include_failed=True, limit=500))
     assert failed.total > result.total

@@ -12,7 +12,8 @@ from typing import Any, Iterable
 from urllib.parse import unquote_plus
 
 from mediaindex.ports import ObjectRef
-from mediaindex.services.indexing import CREATED, REMOVED, StorageEvent
+from mediaindex.domain.vocabulary import EventKind
+from mediaindex.services.indexing import StorageEvent
 
 _REMOVAL_EVENTS = {
     "ObjectRemoved:Delete",
@@ -26,13 +27,13 @@ class MalformedEvent(ValueError):
     """The message is not an S3 notification we understand: it is dead-lettered with this reason."""
 
 
-def kind_of(event_name: str) -> str | None:
-    """CREATED, REMOVED or None (ignored: restores, replication, tagging, ACL changes...)."""
+def kind_of(event_name: str) -> EventKind | None:
+    """EventKind.CREATED, EventKind.REMOVED or None (ignored: restores, replication, tagging, ACL changes...)."""
     name = event_name.removeprefix("s3:")
     if name.startswith("ObjectCreated:"):
-        return CREATED
+        return EventKind.CREATED
     if name in _REMOVAL_EVENTS:
-        return REMOVED
+        return EventKind.REMOVED
     return None
 
 
@@ -183,7 +184,7 @@ def notification_for(events: Iterable[StorageEvent], region: str = "us-east-1") 
             "eventSource": "aws:s3",
             "awsRegion": region,
             "eventTime": event.event_time or "1970-01-01T00:00:00.000Z",
-            "eventName": event.event_name or ("ObjectCreated:Put" if event.kind == CREATED else "ObjectRemoved:Delete"),
+            "eventName": event.event_name or ("ObjectCreated:Put" if event.kind == EventKind.CREATED else "ObjectRemoved:Delete"),
             "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": event.ref.bucket, "arn": f"arn:aws:s3:::{event.ref.bucket}"}, "object": obj},
         })
     return {"Records": records}

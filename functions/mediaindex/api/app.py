@@ -1,6 +1,6 @@
 """The search API and the web gallery's files, as one router that both the local server (`mediaindex serve`) and
-the Lambda handler (`aws_api.handler`) run. Routes are listed in `build_router`; each is described in
-openapi.json (a test holds the two together).
+the Lambda handler (`aws_api.handler`) run. Each route is one small handler below, declared with its method and
+path (`@routes.get("/api/search")`); each is described in openapi.json (a test holds the two together).
 
 Read-only unless `writes` is on: naming and splitting a cluster, enrolling, forgetting and merging people, and
 hiding a face answer 403 otherwise.
@@ -18,11 +18,13 @@ from typing import Any, Callable
 
 from mediaindex.domain.capabilities import unsupported
 from mediaindex import __version__
-from mediaindex.api.http import HttpError, Request, Response, Router, security_headers
+from mediaindex.api.http import HttpError, Request, Response, Router, Routes, security_headers
 from mediaindex.api.media import MediaSource, ThumbnailCache, crop_face, render_face, render_thumbnail
-from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
-from mediaindex.domain.query import FACETS, MAX_WINDOW, And, MediaTypeIs, ParseError, PersonIs, Query, Sort
+from mediaindex.domain.expressions import FACETS, MAX_WINDOW, And, EmotionIs, Expr, LabelIs, MediaTypeIs, PersonIs, simplify
+from mediaindex.domain.query import Query, Sort
+from mediaindex.domain.query_syntax import ParseError, emotion_name, media_type_name, parse_query
+from mediaindex.domain.vocabulary import Status
 from mediaindex.ports import Index, ObjectRef
 from mediaindex.services import search as searching
 
@@ -142,7 +144,7 @@ class MediaApi:
     # ---- shared parts --------------------------------------------------------------------------------------------
     def document(self, doc_id: str) -> dict[str, Any]:
         found = self.index.get(doc_id)
-        if found is None or found.doc.get("status") not in (docs.INDEXED, docs.FAILED):
+        if found is None or found.doc.get("status") not in (Status.INDEXED, Status.FAILED):
             raise HttpError(404, "no such document in the index")
         return found.doc
 
@@ -161,216 +163,248 @@ class MediaApi:
         return self._people
 
 
+# ---- the routes: one small handler each, declared with its method and path ------------------------------------------
+routes = Routes()
+
+
 def build_router(api: MediaApi, router: Router) -> Router:
-    # ---- the page ------------------------------------------------------------------------------------------------
-    def page(_: Request) -> Response:
-        return Response(200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},
-                        _static("index.html"))
+    return routes.bind(api, router)
 
-    def static(request: Request) -> Response:
-        name = request.params["name"]
-        if name not in STATIC_FILES:
-            raise HttpError(404, "no such file")
-        return Response(200, {"Content-Type": STATIC_FILES[name], "Cache-Control": "no-cache"}, _static(name))
 
-    def openapi(_: Request) -> Response:
-        return Response.json(openapi_document())
+# ---- the page ----------------------------------------------------------------------------------------------------
+@routes.get("/")
+def page(api: MediaApi, _: Request) -> Response:
+    return Response(200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},
+                    _static("index.html"))
 
-    def config(_: Request) -> Response:
-        return Response.json({"version": __version__, "writes": api.writes, "facets": list(FACETS),
-                              "max_limit": MAX_LIMIT, "login_url": api.login_url})
 
-    # ---- search --------------------------------------------------------------------------------------------------
-    def search(request: Request) -> Response:
-        limit = request.int_arg("limit", 60, 0, MAX_LIMIT)
-        offset = request.int_arg("offset", 0, 0, MAX_WINDOW - limit)
-        media_type = request.arg("type") or None
-        query = Query.from_options(
-            query=request.arg("q") or None,
-            labels=request.args("label"),
-            people=request.args("person"),
-            emotions=request.args("emotion"),
-            media_type=media_type,
-            limit=limit,
-            offset=offset,
-            sort=request.arg("sort") or None,
-            include_failed=request.arg("failed") in ("1", "true"),
-            facets=True,
-            exact_people=True,  # person= is a facet's value: exactly that name, as the facet counted it
-        )
-        result = api.index.search(query)
-        facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-                  for name, counts in result.facets.items()}
-        reasons = searching.explain_hits(query, result.hits)
-        hits = []
-        for doc in result.hits:
-            hit = hit_summary(doc)
-            if doc["id"] in reasons:  # where a plain word matched: the page says "file name only" beside facets
-                hit["matched"] = reasons[doc["id"]]
-            hits.append(hit)
-        body: dict[str, Any] = {"total": result.total, "offset": offset, "limit": limit, "hits": hits, "facets": facets}
-        if not result.total and query.where != Query().where:
-            body["suggestions"] = searching.suggestions(api.index, query)  # the closest labels and people
-        warnings = unsupported(query, api.capabilities)
-        if warnings:
-            body["warnings"] = warnings
-        return Response.json(body)
+@routes.get("/assets/{name}")
+def static(api: MediaApi, request: Request) -> Response:
+    name = request.params["name"]
+    if name not in STATIC_FILES:
+        raise HttpError(404, "no such file")
+    return Response(200, {"Content-Type": STATIC_FILES[name], "Cache-Control": "no-cache"}, _static(name))
 
-    def stats(_: Request) -> Response:
-        compute = getattr(api.index, "stats", None)
-        if compute is None:
-            raise HttpError(501, "this index gives no statistics")
-        return Response.json(compute())
 
-    # ---- one document --------------------------------------------------------------------------------------------
-    def get_document(request: Request) -> Response:
-        doc = dict(api.document(request.params["id"]))
-        doc["name"] = file_name(doc.get("key") or "")
-        return Response.json(doc)
+@routes.get("/openapi.json")
+def openapi(api: MediaApi, _: Request) -> Response:
+    return Response.json(openapi_document())
 
-    def media(request: Request) -> Response:
-        doc = api.document(request.params["id"])
-        return api.media.serve(doc, request)
 
-    def media_url(request: Request) -> Response:
-        doc = api.document(request.params["id"])
-        if doc.get("status") != docs.INDEXED:
-            raise HttpError(404, "this file was not analysed: nothing to show")
-        return Response.json({"url": api.media.url(doc), "media_type": doc.get("media_type")})
+@routes.get("/api/config")
+def config(api: MediaApi, _: Request) -> Response:
+    return Response.json({"version": __version__, "writes": api.writes, "facets": list(FACETS),
+                          "max_limit": MAX_LIMIT, "login_url": api.login_url})
 
-    def thumbnail(request: Request) -> Response:
-        doc = api.document(request.params["id"])
-        return _cached_jpeg(api, doc, "thumb", lambda: _make_thumbnail(api, doc))
 
-    def face(request: Request) -> Response:
-        doc = api.document(request.params["id"])
-        n = int(request.params["face"])
+# ---- search ------------------------------------------------------------------------------------------------------
+@routes.get("/api/search")
+def search(api: MediaApi, request: Request) -> Response:
+    query = search_query(request)
+    result = api.index.search(query)
+    facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+              for name, counts in result.facets.items()}
+    reasons = searching.explain_hits(query, result.hits)
+    hits = []
+    for doc in result.hits:
+        hit = hit_summary(doc)
+        if doc["id"] in reasons:  # where a plain word matched: the page says "file name only" beside facets
+            hit["matched"] = reasons[doc["id"]]
+        hits.append(hit)
+    body: dict[str, Any] = {"total": result.total, "offset": query.offset, "limit": query.limit, "hits": hits,
+                            "facets": facets}
+    if not result.total and query.where != Query().where:
+        body["suggestions"] = searching.suggestions(api.index, query)  # the closest labels and people
+    warnings = unsupported(query, api.capabilities)
+    if warnings:
+        body["warnings"] = warnings
+    return Response.json(body)
+
+
+def search_query(request: Request) -> Query:
+    """The page's search: `q` in the query syntax, and the facets ticked (label=, person=, emotion=, type=), each
+    narrowing it; every facet counted. A person= is a facet's value: exactly that name, as the facet counted it."""
+    limit = request.int_arg("limit", 60, 0, MAX_LIMIT)
+    offset = request.int_arg("offset", 0, 0, MAX_WINDOW - limit)
+    text = request.arg("q") or None
+    media_type = request.arg("type") or None
+    parts: list[Expr] = [parse_query(text)] if text and text.strip() else []
+    parts += [LabelIs(name) for name in request.args("label")]
+    parts += [PersonIs(name, names=(name.strip().lower(),)) for name in request.args("person")]
+    parts += [EmotionIs(emotion_name(e)) for e in request.args("emotion")]
+    if media_type:
+        parts.append(MediaTypeIs(media_type_name(media_type)))
+    include_failed = request.arg("failed") in ("1", "true")
+    return Query(where=simplify(And(*parts)), sort=Sort.parse(request.arg("sort") or None), offset=offset,
+                 limit=limit, facets=FACETS,
+                 statuses=(Status.INDEXED, Status.FAILED) if include_failed else (Status.INDEXED,))
+
+
+@routes.get("/api/stats")
+def stats(api: MediaApi, _: Request) -> Response:
+    compute = getattr(api.index, "stats", None)
+    if compute is None:
+        raise HttpError(501, "this index gives no statistics")
+    return Response.json(compute())
+
+
+# ---- one document ------------------------------------------------------------------------------------------------
+@routes.get("/api/documents/{id}")
+def get_document(api: MediaApi, request: Request) -> Response:
+    doc = dict(api.document(request.params["id"]))
+    doc["name"] = file_name(doc.get("key") or "")
+    return Response.json(doc)
+
+
+@routes.get("/api/documents/{id}/media")
+def media(api: MediaApi, request: Request) -> Response:
+    doc = api.document(request.params["id"])
+    return api.media.serve(doc, request)
+
+
+@routes.get("/api/documents/{id}/media-url")
+def media_url(api: MediaApi, request: Request) -> Response:
+    doc = api.document(request.params["id"])
+    if doc.get("status") != Status.INDEXED:
+        raise HttpError(404, "this file was not analysed: nothing to show")
+    return Response.json({"url": api.media.url(doc), "media_type": doc.get("media_type")})
+
+
+@routes.get("/api/documents/{id}/thumbnail")
+def thumbnail(api: MediaApi, request: Request) -> Response:
+    doc = api.document(request.params["id"])
+    return _cached_jpeg(api, doc, "thumb", lambda: _make_thumbnail(api, doc))
+
+
+@routes.get("/api/documents/{id}/faces/{face}")
+def face(api: MediaApi, request: Request) -> Response:
+    doc = api.document(request.params["id"])
+    n = int(request.params["face"])
+    faces = doc.get("faces") or []
+    if n >= len(faces) or doc.get("media_type") == "video" or not faces[n].get("box"):
+        raise HttpError(404, "no such face in this document")
+    box = faces[n]["box"]
+    # cached by the box, not the position alone: hiding a face moves the faces after it down one place
+    kind = "face:" + ",".join(f"{float(box[k]):.5f}" for k in ("left", "top", "width", "height"))
+    return _cached_jpeg(api, doc, kind, lambda: render_face(api.media.read(doc), box, api.max_pixels))
+
+
+# ---- people ------------------------------------------------------------------------------------------------------
+@routes.get("/api/people")
+def people(api: MediaApi, request: Request) -> Response:
+    min_size = request.int_arg("min_size", 2, 1, 1000)
+    budget = [MAX_PEOPLE_FACES]
+    counts = api.index.search(Query(limit=0, facets=("people",), facet_size=500)).facets.get("people", {})
+    try:
+        service = api.people()
+    except HttpError as e:
+        listed = [{"name": n, "faces": None, "files": c, "face": _face_of(api, n, budget)} for n, c in sorted(counts.items())]
+        return Response.json({"available": False, "reason": e.message, "writes": api.writes, "people": listed,
+                              "clusters": [], "clusters_reason": e.message})
+    try:
+        enrolled = service.list_people()
+    except (ConfigurationError, TransientError) as e:  # the collection is unreachable: still list who is named
+        enrolled, reason = {}, str(e)
+    else:
+        reason = None
+    names = sorted(set(enrolled) | set(counts), key=str.casefold)
+    listed = [{"name": n, "faces": enrolled.get(n), "files": counts.get(n, 0), "face": _face_of(api, n, budget)}
+              for n in names]
+    clusters, clusters_reason = _clusters(service, min_size)
+    return Response.json({"available": reason is None, "reason": reason, "writes": api.writes, "people": listed,
+                          "clusters": clusters, "clusters_reason": clusters_reason})
+
+
+def _clusters(service: Any, min_size: int) -> tuple[list[dict[str, Any]], str | None]:
+    """The unnamed clusters to show (at most MAX_CLUSTERS, a few files each), or why there are none."""
+    clusters: list[dict[str, Any]] = []
+    try:
+        for c in service.clusters(min_size=min_size)[:MAX_CLUSTERS]:
+            clusters.append({"cluster": c["cluster"], "faces": c["faces"], "files": c["files"][:FILES_PER_CLUSTER],
+                             "file_count": len(c["files"])})
+    except ConfigurationError as e:
+        return clusters, str(e)
+    return clusters, None
+
+
+@routes.post("/api/people/enroll", write=True)
+def enroll(api: MediaApi, request: Request) -> Response:
+    body = request.json()
+    name = _name(body)
+    doc_id = body.get("document_id")
+    if not isinstance(doc_id, str) or not doc_id:
+        raise HttpError(400, "document_id: the indexed photo to enrol the person from")
+    doc = api.document(doc_id)
+    if doc.get("media_type") != "image" or doc.get("status") != Status.INDEXED:
+        raise HttpError(422, "enrol from an indexed photo (not a video or a failed file)")
+    from mediaindex.media.picture import Picture
+
+    data = api.media.read(doc)
+    source = str(ObjectRef(doc.get("bucket") or "", doc["key"]))
+    face_index = body.get("face_index")
+    if face_index is not None:  # one face of the photo (the detail page's "Name this face"): enrol from its crop
         faces = doc.get("faces") or []
-        if n >= len(faces) or doc.get("media_type") == "video" or not faces[n].get("box"):
-            raise HttpError(404, "no such face in this document")
-        box = faces[n]["box"]
-        # cached by the box, not the position alone: hiding a face moves the faces after it down one place
-        kind = "face:" + ",".join(f"{float(box[k]):.5f}" for k in ("left", "top", "width", "height"))
-        return _cached_jpeg(api, doc, kind, lambda: render_face(api.media.read(doc), box, api.max_pixels))
+        if not isinstance(face_index, int) or isinstance(face_index, bool) or not 0 <= face_index < len(faces) \
+                or not faces[face_index].get("box"):
+            raise HttpError(400, f"face_index: a face of this photo, 0 to {len(faces) - 1}")
+        data = crop_face(data, faces[face_index]["box"], api.max_pixels)
+        source = f"{source}#face{face_index}"  # naming it again replaces this face's enrolment, not the photo's
+    picture = Picture.from_bytes(data, api.max_pixels)
+    with api._write_lock:
+        enrolment = api.people().enroll(name, picture, source=source)
+    return Response.json(enrolment.to_dict())
 
-    # ---- people --------------------------------------------------------------------------------------------------
-    def people(request: Request) -> Response:
-        min_size = request.int_arg("min_size", 2, 1, 1000)
-        budget = [MAX_PEOPLE_FACES]
-        counts = api.index.search(Query(limit=0, facets=("people",), facet_size=500)).facets.get("people", {})
-        try:
-            service = api.people()
-        except HttpError as e:
-            listed = [{"name": n, "faces": None, "files": c, "face": _face_of(api, n, budget)} for n, c in sorted(counts.items())]
-            return Response.json({"available": False, "reason": e.message, "writes": api.writes, "people": listed,
-                                  "clusters": [], "clusters_reason": e.message})
-        try:
-            enrolled = service.list_people()
-        except (ConfigurationError, TransientError) as e:  # the collection is unreachable: still list who is named
-            enrolled, reason = {}, str(e)
-        else:
-            reason = None
-        names = sorted(set(enrolled) | set(counts), key=str.casefold)
-        listed = [{"name": n, "faces": enrolled.get(n), "files": counts.get(n, 0), "face": _face_of(api, n, budget)}
-                  for n in names]
-        clusters: list[dict[str, Any]] = []
-        clusters_reason = None
-        try:
-            for c in service.clusters(min_size=min_size)[:MAX_CLUSTERS]:
-                clusters.append({"cluster": c["cluster"], "faces": c["faces"], "files": c["files"][:FILES_PER_CLUSTER],
-                                 "file_count": len(c["files"])})
-        except ConfigurationError as e:
-            clusters_reason = str(e)
-        return Response.json({"available": reason is None, "reason": reason, "writes": api.writes, "people": listed,
-                              "clusters": clusters, "clusters_reason": clusters_reason})
 
-    def name_cluster(request: Request) -> Response:
-        name = _name(request.json())
-        with api._write_lock:
-            result = api.people().name_cluster(request.params["cluster"], name)
-        return Response.json(result)
+@routes.post("/api/people/forget", write=True)
+def forget(api: MediaApi, request: Request) -> Response:
+    name = _name(request.json())
+    with api._write_lock:
+        return Response.json(api.people().remove_person(name))
 
-    def split_cluster(request: Request) -> Response:
-        body = request.json()
-        faces = body.get("faces")
-        if not isinstance(faces, list) or not faces or len(faces) > 1000:
-            raise HttpError(400, "faces: a list of {\"id\": document id, \"face_index\": from 0} to move out")
-        chosen: list[tuple[str, int]] = []
-        for face in faces:
-            n = face.get("face_index") if isinstance(face, dict) else None
-            if not isinstance(n, int) or isinstance(n, bool) or n < 0 or not isinstance(face.get("id"), str):
-                raise HttpError(400, "faces: each one {\"id\": document id, \"face_index\": from 0}")
-            chosen.append((api.document(face["id"])["id"], n))
-        with api._write_lock:
-            return Response.json(api.people().split_cluster(request.params["cluster"], chosen))
 
-    def enroll(request: Request) -> Response:
-        body = request.json()
-        name = _name(body)
-        doc_id = body.get("document_id")
-        if not isinstance(doc_id, str) or not doc_id:
-            raise HttpError(400, "document_id: the indexed photo to enrol the person from")
-        doc = api.document(doc_id)
-        if doc.get("media_type") != "image" or doc.get("status") != docs.INDEXED:
-            raise HttpError(422, "enrol from an indexed photo (not a video or a failed file)")
-        from mediaindex.media.picture import Picture
+@routes.post("/api/people/merge", write=True)
+def merge(api: MediaApi, request: Request) -> Response:
+    body = request.json()
+    source, target = _name({"name": body.get("from")}), _name({"name": body.get("into")})
+    with api._write_lock:
+        return Response.json(api.people().merge_people(source, target))
 
-        data = api.media.read(doc)
-        source = str(ObjectRef(doc.get("bucket") or "", doc["key"]))
-        face_index = body.get("face_index")
-        if face_index is not None:  # one face of the photo (the detail page's "Name this face"): enrol from its crop
-            faces = doc.get("faces") or []
-            if not isinstance(face_index, int) or isinstance(face_index, bool) or not 0 <= face_index < len(faces) \
-                    or not faces[face_index].get("box"):
-                raise HttpError(400, f"face_index: a face of this photo, 0 to {len(faces) - 1}")
-            data = crop_face(data, faces[face_index]["box"], api.max_pixels)
-            source = f"{source}#face{face_index}"  # naming it again replaces this face's enrolment, not the photo's
-        picture = Picture.from_bytes(data, api.max_pixels)
-        with api._write_lock:
-            enrolment = api.people().enroll(name, picture, source=source)
-        return Response.json(enrolment.to_dict())
 
-    def forget(request: Request) -> Response:
-        name = _name(request.json())
-        with api._write_lock:
-            return Response.json(api.people().remove_person(name))
+@routes.post("/api/documents/{id}/faces/{face}/hide", write=True)
+def hide_face(api: MediaApi, request: Request) -> Response:
+    doc = api.document(request.params["id"])
+    if doc.get("status") != Status.INDEXED:
+        raise HttpError(404, "no such indexed file")
+    n = int(request.params["face"])
+    faces = doc.get("faces") or []
+    if n >= len(faces) or not faces[n].get("box"):
+        raise HttpError(404, "no such face in this document")
+    with api._write_lock:
+        return Response.json(api.people().hide_face(doc["id"], n))
 
-    def merge(request: Request) -> Response:
-        body = request.json()
-        source, target = _name({"name": body.get("from")}), _name({"name": body.get("into")})
-        with api._write_lock:
-            return Response.json(api.people().merge_people(source, target))
 
-    def hide_face(request: Request) -> Response:
-        doc = api.document(request.params["id"])
-        if doc.get("status") != docs.INDEXED:
-            raise HttpError(404, "no such indexed file")
-        n = int(request.params["face"])
-        faces = doc.get("faces") or []
-        if n >= len(faces) or not faces[n].get("box"):
-            raise HttpError(404, "no such face in this document")
-        with api._write_lock:
-            return Response.json(api.people().hide_face(doc["id"], n))
+@routes.post("/api/people/clusters/{cluster}/name", write=True)
+def name_cluster(api: MediaApi, request: Request) -> Response:
+    name = _name(request.json())
+    with api._write_lock:
+        result = api.people().name_cluster(request.params["cluster"], name)
+    return Response.json(result)
 
-    router.add("GET", "/", page)
-    router.add("GET", "/assets/{name}", static)
-    router.add("GET", "/openapi.json", openapi)
-    router.add("GET", "/api/config", config)
-    router.add("GET", "/api/search", search)
-    router.add("GET", "/api/stats", stats)
-    router.add("GET", "/api/documents/{id}", get_document)
-    router.add("GET", "/api/documents/{id}/media", media)
-    router.add("GET", "/api/documents/{id}/media-url", media_url)
-    router.add("GET", "/api/documents/{id}/thumbnail", thumbnail)
-    router.add("GET", "/api/documents/{id}/faces/{face}", face)
-    router.add("GET", "/api/people", people)
-    router.add("POST", "/api/people/enroll", enroll, write=True)
-    router.add("POST", "/api/people/forget", forget, write=True)
-    router.add("POST", "/api/people/merge", merge, write=True)
-    router.add("POST", "/api/documents/{id}/faces/{face}/hide", hide_face, write=True)
-    router.add("POST", "/api/people/clusters/{cluster}/name", name_cluster, write=True)
-    router.add("POST", "/api/people/clusters/{cluster}/split", split_cluster, write=True)
-    return router
+
+@routes.post("/api/people/clusters/{cluster}/split", write=True)
+def split_cluster(api: MediaApi, request: Request) -> Response:
+    body = request.json()
+    faces = body.get("faces")
+    if not isinstance(faces, list) or not faces or len(faces) > 1000:
+        raise HttpError(400, "faces: a list of {\"id\": document id, \"face_index\": from 0} to move out")
+    chosen: list[tuple[str, int]] = []
+    for face in faces:
+        n = face.get("face_index") if isinstance(face, dict) else None
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0 or not isinstance(face.get("id"), str):
+            raise HttpError(400, "faces: each one {\"id\": document id, \"face_index\": from 0}")
+        chosen.append((api.document(face["id"])["id"], n))
+    with api._write_lock:
+        return Response.json(api.people().split_cluster(request.params["cluster"], chosen))
 
 
 MAX_PEOPLE_FACES = 100  # people listed with a face crop (one small search each)

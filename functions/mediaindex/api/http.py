@@ -6,6 +6,7 @@ turns an API Gateway HTTP API (payload 2.0) event into one; both hand the `Respo
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -180,3 +181,33 @@ class Router:
             raise HttpError(405, f"{method} is not allowed here; use {', '.join(sorted(set(allowed)))}",
                             allow=sorted(set(allowed)))
         raise HttpError(404, "no such page or API route")
+
+
+# A declared handler: the server's context (the MediaApi), then the request.
+ContextHandler = Callable[[Any, Request], Response]
+
+
+class Routes:
+    """A table of handlers declared once, beside their code: `@routes.get("/api/search")` over
+    `def search(api, request) -> Response`. `bind` adds them, in the order declared, to one server's Router with
+    that server's context as the handlers' first argument."""
+
+    def __init__(self) -> None:
+        self.declared: list[tuple[str, str, ContextHandler, bool]] = []
+
+    def get(self, template: str) -> Callable[[ContextHandler], ContextHandler]:
+        return self._declare("GET", template, write=False)
+
+    def post(self, template: str, write: bool = False) -> Callable[[ContextHandler], ContextHandler]:
+        return self._declare("POST", template, write)
+
+    def _declare(self, method: str, template: str, write: bool) -> Callable[[ContextHandler], ContextHandler]:
+        def declare(handler: ContextHandler) -> ContextHandler:
+            self.declared.append((method, template, handler, write))
+            return handler
+        return declare
+
+    def bind(self, context: Any, router: Router) -> Router:
+        for method, template, handler, write in self.declared:
+            router.add(method, template, functools.partial(handler, context), write=write)
+        return router

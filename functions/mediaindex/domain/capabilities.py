@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mediaindex.domain.query import EmotionIs, FaceHas, Query, walk
+from mediaindex.domain.expressions import EmotionIs, FaceHas, walk
+from mediaindex.domain.query import Query
 
 ALL_EMOTIONS = frozenset({"HAPPY", "SAD", "ANGRY", "CONFUSED", "DISGUSTED", "SURPRISED", "CALM", "FEAR"})
 ALL_FACE_ATTRIBUTES = frozenset({"smile", "eyeglasses", "sunglasses", "beard", "mustache", "eyes_open", "mouth_open",

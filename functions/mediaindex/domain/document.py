@@ -14,10 +14,11 @@ from typing import Any, Iterable
 
 from mediaindex.domain.face_vectors import document_space
 from mediaindex.domain.model import Analysis, Box, Face, Label, is_hidden
+from mediaindex.domain.vocabulary import Status
 
-INDEXED = "indexed"
-FAILED = "failed"
-DELETED = "deleted"
+INDEXED = Status.INDEXED
+FAILED = Status.FAILED
+DELETED = Status.DELETED
 
 # Fields copied from a document whose bytes were already analysed (a copy or a rename), instead of analysing again.
 ANALYSIS_FIELDS = (

@@ -17,24 +17,25 @@ from typing import Any, Callable
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
 from mediaindex.domain.model import Analysis, Box, Face, is_hidden
+from mediaindex.domain.vocabulary import Action, EventKind
 from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
 from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, ObjectRef, StoredObject, Storage, Versioned
 
 log = logging.getLogger(__name__)
 
-CREATED = "created"
-REMOVED = "removed"
+CREATED = EventKind.CREATED
+REMOVED = EventKind.REMOVED
 
-# What happened to one event; `Outcome.action` is one of these.
-INDEXED = "indexed"  # analysed and written
-REUSED = "reused"  # same bytes were analysed before: analysis copied, no analyzer call
-FAILED = "failed"  # the file is bad: a `failed` document says why
-REMOVED_DOC = "removed"  # tombstone written
-STALE = "stale"  # an older event than what the index holds: ignored
-DUPLICATE = "duplicate"  # the same event again: ignored
-GONE = "gone"  # the file was deleted before we read it: nothing to index, not an error
-UNCHANGED = "unchanged"  # same size and etag as already indexed: skipped without reading
+# What happened to one event; `Outcome.action` is one of these (domain/vocabulary.py says what each means).
+INDEXED = Action.INDEXED
+REUSED = Action.REUSED
+FAILED = Action.FAILED
+REMOVED_DOC = Action.REMOVED
+STALE = Action.STALE
+DUPLICATE = Action.DUPLICATE
+GONE = Action.GONE
+UNCHANGED = Action.UNCHANGED
 
 _WRITE_ATTEMPTS = 8
 

@@ -27,6 +27,7 @@ from mediaindex.domain import document as docs
 from mediaindex.domain import face_vectors
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError, VersionConflict
 from mediaindex.domain.model import Box, Face, FaceMatch
+from mediaindex.domain.vocabulary import Action
 from mediaindex.media.picture import Picture
 from mediaindex.ports import FaceCollection, ObjectRef, Versioned
 from mediaindex.services import indexing
@@ -35,9 +36,9 @@ from mediaindex.services.indexing import CREATED, REMOVED, Outcome, Pipeline, St
 log = logging.getLogger(__name__)
 
 # `Outcome.action` of an enrolment event
-ENROLLED = "enrolled"
-FORGOTTEN = "forgotten"
-IGNORED = "ignored"
+ENROLLED = Action.ENROLLED
+FORGOTTEN = Action.FORGOTTEN
+IGNORED = Action.IGNORED
 
 _UPDATE_ATTEMPTS = 8
 # Naming a cluster enrols at most this many of its faces: enough variety to match the rest, a bounded collection.

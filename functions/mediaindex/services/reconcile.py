@@ -22,15 +22,16 @@ from typing import Any, Callable
 
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.vocabulary import Difference
 from mediaindex.ports import Index, ObjectRef
 from mediaindex.services.backfill import (
     SQS_BATCH, ARCHIVED_CLASSES, DirectSink, FolderSource, Listed, QueueSink, S3Source, TokenBucket, created_event,
 )
 from mediaindex.services.indexing import REMOVED, Outcome, StorageEvent
 
-MISSING = "missing"  # in storage, not in the index
-CHANGED = "changed"  # in both, but the index holds other bytes (ETag or size differ)
-ORPHANED = "orphaned"  # in the index, no longer in storage
+MISSING = Difference.MISSING
+CHANGED = Difference.CHANGED
+ORPHANED = Difference.ORPHANED
 
 
 @dataclass

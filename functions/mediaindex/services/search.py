@@ -7,9 +7,10 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from mediaindex.domain.query import (
-    PEOPLE_WORDS, Expr, LabelIs, Or, PersonIs, Query, TextHas, person_name_matches, text_tokens, walk,
+from mediaindex.domain.expressions import (
+    PEOPLE_WORDS, Expr, LabelIs, Or, PersonIs, TextHas, person_name_matches, text_tokens, walk,
 )
+from mediaindex.domain.query import Query
 from mediaindex.domain.words import singulars
 
 VOCABULARY = 2000  # labels and people looked at for a suggestion

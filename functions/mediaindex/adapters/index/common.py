@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from mediaindex.domain.query import FACE_BOOLEANS, text_tokens
+from mediaindex.domain.expressions import FACE_BOOLEANS, text_tokens
 
 STATS_LIMIT = 20
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

@@ -27,10 +27,11 @@ from opensearchpy import exceptions as os_errors
 from mediaindex.adapters.index import common
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
-from mediaindex.domain.query import (
+from mediaindex.domain.expressions import (
     FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    PersonIs, Query, StatusIs, TextHas, resolve_people,
+    PersonIs, StatusIs, TextHas, resolve_people,
 )
+from mediaindex.domain.query import Query
 from mediaindex.ports import SearchResult, Versioned
 
 log = logging.getLogger(__name__)
@@ -449,7 +450,7 @@ class OpenSearchIndex:
 
     @classmethod
     def compile(cls, e: Expr) -> dict[str, Any]:
-        """The query model as OpenSearch query DSL (semantics in domain/query.py)."""
+        """The query model as OpenSearch query DSL (semantics in domain/expressions.py)."""
         if isinstance(e, All):
             return {"match_all": {}}
         if isinstance(e, And):

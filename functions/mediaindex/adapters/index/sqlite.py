@@ -25,10 +25,11 @@ from typing import Any, Iterable, Iterator
 
 from mediaindex.adapters.index import common
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
-from mediaindex.domain.query import (
+from mediaindex.domain.expressions import (
     FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    PersonIs, Query, StatusIs, TextHas, resolve_people, simplify, walk,
+    PersonIs, StatusIs, TextHas, resolve_people, simplify, walk,
 )
+from mediaindex.domain.query import Query
 from mediaindex.ports import SearchResult, Versioned
 
 SCHEMA_VERSION = 3

@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.vocabulary import Action
 from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
 
 EPILOG = """\
@@ -86,7 +87,7 @@ class Progress:
                 self.videos[value["key"]] = (value["done"], value["duration"])
                 self._postfix(refresh=True)
             else:
-                if value["action"] in ("failed", "error"):
+                if value["action"] in (Action.FAILED, Action.ERROR):
                     self.failed += 1
                 self.videos.pop(value.get("key"), None)
                 if len(self.finished) < 100_000:

@@ -11,8 +11,16 @@ import os
 import sys
 from typing import Any
 
+<<<<<<< HEAD
 from mediaindex.domain.query import FACETS, Query
 from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, app_from, print_json, shown
+=======
+from mediaindex.domain.expressions import FACETS
+from mediaindex.domain.query import Query
+from mediaindex.domain.vocabulary import Status
+from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, print_json, settings_from, shown
+from mediaindex.entrypoints.cli.query_flags import query_from_flags
+>>>>>>> r18-query
 from mediaindex.services import search as searching
 
 EPILOG = """\
@@ -79,7 +87,7 @@ from mediaindex.domain.capabilities import unsupported  # noqa: E402 - beside it
 
 def build_query(args: argparse.Namespace) -> Query:
     try:
-        return Query.from_options(
+        return query_from_flags(
             " ".join(args.query) or None, labels=args.label, people=args.person, min_confidence=args.min_confidence,
             emotions=args.emotion, text=args.text, media_type=args.media_type, prefix=path_prefix(args.path),
             limit=args.limit, offset=args.offset, sort=args.sort, include_failed=args.failed, facets=args.facets,
@@ -121,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
 
 def describe_hit(doc: dict[str, Any], label_count: int = 4) -> str:
     where = shown(f"{doc['bucket']}/{doc['key']}" if doc.get("bucket") else doc.get("key"))
-    if doc.get("status") == "failed":
+    if doc.get("status") == Status.FAILED:
         return f"{where}  FAILED: {shown(doc.get('error'))}"
     labels = sorted(doc.get("labels") or [], key=lambda label: -(label.get("confidence") or 0))[:label_count]
     parts = [", ".join(f"{label['name']} {label.get('confidence') or 0:.0f}%" for label in labels) or "no labels"]

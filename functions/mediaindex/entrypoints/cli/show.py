@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from mediaindex.domain import document as docs
+from mediaindex.domain.vocabulary import Status
 from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json, shown
 
 EPILOG = """\
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 def describe(doc: dict[str, Any]) -> str:
     where = shown(f"s3://{doc['bucket']}/{doc['key']}" if doc.get("bucket") else doc.get("key"))
     lines = [where, f"  status: {doc.get('status')}" + (f" ({doc['error']})" if doc.get("error") else "")]
-    if doc.get("status") == "deleted":
+    if doc.get("status") == Status.DELETED:
         return "\n".join(lines + ["  the file was removed; this tombstone keeps a late event from bringing it back"])
     size = f"{doc.get('width')}x{doc.get('height')}, " if doc.get("width") else ""
     lines.append(f"  {doc.get('media_type') or '?'} ({doc.get('content_type')}), {size}{doc.get('size') or 0:,} bytes")

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.vocabulary import Action
 from mediaindex.entrypoints.cli.common import storable, add_backend_options, settings_from, shown
 
 EPILOG = """\
@@ -66,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     def on_outcome(outcome: Any, path: str, error: Exception | None) -> None:
         if error is not None:
-            say(f"error    {path}: {error}", {"action": "error", "key": path, "reason": str(error)})
-        elif outcome.action not in ("unchanged", "duplicate", "stale", "gone"):
+            say(f"error    {path}: {error}", {"action": Action.ERROR, "key": path, "reason": str(error)})
+        elif outcome.action not in (Action.UNCHANGED, Action.DUPLICATE, Action.STALE, Action.GONE):
             reason = f": {outcome.reason}" if outcome.reason else ""
             say(f"{outcome.action:<8} {path}{reason}", outcome.to_dict())
 

@@ -11,16 +11,11 @@ import os
 import sys
 from typing import Any
 
-<<<<<<< HEAD
-from mediaindex.domain.query import FACETS, Query
-from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, app_from, print_json, shown
-=======
 from mediaindex.domain.expressions import FACETS
 from mediaindex.domain.query import Query
 from mediaindex.domain.vocabulary import Status
-from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, print_json, settings_from, shown
+from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, app_from, print_json, shown
 from mediaindex.entrypoints.cli.query_flags import query_from_flags
->>>>>>> r18-query
 from mediaindex.services import search as searching
 
 EPILOG = """\

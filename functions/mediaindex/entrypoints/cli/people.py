@@ -59,9 +59,11 @@ class LazyAnalyzer:
         return self.real.face_model
 
     def face_vectors(self, picture: Any) -> Any:
-        real = self.real
-        lean = getattr(real, "face_vectors", None)
-        return lean(picture) if callable(lean) else real.analyze(picture).faces
+        """The faces alone when the real analyzer can give them (FaceEmbedder), else those of its analysis."""
+        from mediaindex.bootstrap import face_embedder
+
+        embedder = face_embedder(self.real)
+        return embedder.face_vectors(picture) if embedder is not None else self.real.analyze(picture).faces
 
     def analyze(self, picture: Any) -> Any:
         return self.real.analyze(picture)

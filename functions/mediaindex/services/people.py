@@ -192,12 +192,7 @@ class People:
     def remove_person(self, name: str) -> dict[str, Any]:
         """Forget `name`: its face vectors leave the collection and its name leaves every document. The name is
         matched as enrolled, or else case-insensitively when that names exactly one person."""
-        name = " ".join(name.split())
-        enrolled = self.collection.list_people()
-        if name not in enrolled:
-            same = [n for n in enrolled if n.casefold() == name.casefold()]
-            if len(same) == 1:
-                name = same[0]
+        name = self._enrolled_name(name, self.collection.list_people())
         removed = self.collection.remove_person(name)
         report = self.rematch(person=name)
         return {"name": name, "faces_removed": removed, **report.to_dict()}
@@ -225,6 +220,7 @@ class People:
 
     @staticmethod
     def _enrolled_name(name: str, enrolled: dict[str, int]) -> str:
+        """`name` as enrolled, or else the one enrolled name that matches it case-insensitively."""
         name = " ".join(name.split())
         if name not in enrolled:
             same = [n for n in enrolled if n.casefold() == name.casefold()]

@@ -52,7 +52,8 @@ def main() -> None:
             index.put(doc, None)
         collection.import_faces((f"{i // 2:064x}", i % 2, box, vectors[i]) for i in range(len(vectors)))
         build = time.perf_counter() - t
-        people = People(settings=settings, pipeline=Pipeline(storage=None, analyzer=None, index=index, faces=collection))
+        people = People(settings=settings, pipeline=Pipeline(storage=None, analyzer=None, index=index, faces=collection),
+                        memory=collection)
         # enrol the identity of face 0: about 1 face in 10 per identity... pick one seen several times
         target = vectors[0]
         t = time.perf_counter()

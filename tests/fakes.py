@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
 from mediaindex.domain.model import Analysis, Box, Face, FaceMatch, Label
@@ -105,15 +105,48 @@ class FakeAnalyzer:
 
 
 class FakeFaces:
+    """The whole FaceCollection port in memory: every face is `person` (None: nobody is enrolled), one paid call
+    per face identified; enrolment keeps (name, source) per face id."""
+
     def __init__(self, person: str | None = "Ada Lovelace") -> None:
         self.person = person
         self.remembered: dict[str, int] = {}
+        self.enrolled: dict[str, tuple[str, str]] = {}  # face id -> (person, source)
 
     def is_empty(self) -> bool:
-        return self.person is None
+        return self.person is None and not self.enrolled
 
     def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
         self.remembered[content_sha256] = len(faces)
 
+    def has_remembered(self, content_sha256: str, face_count: int) -> bool:
+        return True  # as Rekognition's: remember() is not needed to match again
+
+    def hidden_boxes(self, content_sha256: str) -> list[Box]:
+        return []
+
     def identify(self, picture, faces: Sequence[Face]):
         return [FaceMatch(self.person, "face-1", 95.0) for _ in faces], len(faces)
+
+    def enroll(self, name: str, picture, source: str) -> list[str]:
+        face_id = f"face-{len(self.enrolled) + 2}"
+        self.enrolled[face_id] = (name, source)
+        return [face_id]
+
+    def remove_source(self, source: str, keep: Iterable[str] = ()) -> int:
+        return self._remove(lambda person, src: src == source, set(keep))
+
+    def remove_person(self, name: str) -> int:
+        return self._remove(lambda person, src: person == name, set())
+
+    def list_people(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for person, _ in self.enrolled.values():
+            counts[person] = counts.get(person, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def _remove(self, chosen, keep: set[str]) -> int:
+        gone = [fid for fid, (person, src) in self.enrolled.items() if chosen(person, src) and fid not in keep]
+        for fid in gone:
+            del self.enrolled[fid]
+        return len(gone)

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, Storage
+from mediaindex.ports import Analyzer, FaceCollection, FaceEmbedder, Index, Metrics, Storage
 from mediaindex.services.indexing import NullMetrics, Pipeline
 
 
@@ -126,10 +126,31 @@ def face_model(settings: Settings) -> str | None:
 
 
 def build_people(settings: Settings, pipeline: Pipeline) -> Any:
-    """The known-people use cases (enrol, forget, re-match, compare, search by face) on the pipeline's adapters."""
+    """The known-people use cases (enrol, forget, re-match, compare, search by face) on the pipeline's adapters,
+    with the optional face ports this deployment has: the local collection is its own face memory; Rekognition's
+    collection compares faces through its client; an analyzer that gives faces alone is the face embedder."""
     from mediaindex.services.people import People
 
-    return People(settings=settings, pipeline=pipeline)
+    faces, memory, comparer = pipeline.faces, None, None
+    if settings.analyzer == "rekognition":
+        from mediaindex.adapters.faces.rekognition import RekognitionFaceCollection
+        from mediaindex.adapters.faces.rekognition_compare import RekognitionComparer
+
+        if isinstance(faces, RekognitionFaceCollection):
+            comparer = RekognitionComparer(faces.client)
+    elif faces is not None:
+        from mediaindex.adapters.faces.local import LocalFaceCollection
+
+        if isinstance(faces, LocalFaceCollection):
+            memory = faces
+    return People(settings=settings, pipeline=pipeline, memory=memory, embedder=face_embedder(pipeline.analyzer),
+                  comparer=comparer)
+
+
+def face_embedder(analyzer: Any) -> FaceEmbedder | None:
+    """The analyzer as a face embedder when it can give faces alone (the local models), else None (the use cases
+    then take the faces of its whole analysis)."""
+    return analyzer if isinstance(analyzer, FaceEmbedder) else None
 
 
 def build_storage(uri: str | None = None) -> Storage:

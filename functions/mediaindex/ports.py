@@ -4,9 +4,11 @@ or SQLite) implement them; `bootstrap.py` picks which from the settings. Nothing
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
-from mediaindex.domain.model import Analysis, Face, FaceMatch
+from mediaindex.domain.face_clusters import ClusterMember, FaceRef
+from mediaindex.domain.face_vectors import VectorSpace
+from mediaindex.domain.model import Analysis, Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
 
 
@@ -69,8 +71,26 @@ class FaceAnalyzer(Protocol):
     def analyze_faces(self, picture: Picture) -> list[Face]: ...
 
 
+@runtime_checkable
+class FaceEmbedder(Protocol):
+    """Optional, for analyzers that can give a picture's face boxes and vectors without the attributes (the local
+    models: two models loaded, not five). Enrolment, search by face and compare use it when they have one, and the
+    analyzer's whole analysis otherwise."""
+
+    def face_vectors(self, picture: Picture) -> list[Face]: ...
+
+
+class FaceComparer(Protocol):
+    """Compares the faces of two pictures itself, for a face service that never gives out vectors (Rekognition's
+    CompareFaces). Where faces carry vectors, the use case compares those instead and needs none."""
+
+    def compare(self, a: Picture, b: Picture) -> tuple[list[tuple[int, int, float]], list[Face], list[Face], int]:
+        """(pairs (face of a, face of b, similarity 0-100), faces of a, faces of b, paid API calls)."""
+
+
 class FaceCollection(Protocol):
-    """The known people: enrolled faces and the matching of new faces against them."""
+    """The known people: enrolled faces and the matching of new faces against them. Every collection implements
+    all of it (Rekognition's and the local one)."""
 
     def identify(self, picture: Picture, faces: Sequence[Face]) -> tuple[list[FaceMatch | None], int]:
         """For each face (in order), the best match among enrolled faces above the threshold, or None; and how
@@ -81,6 +101,81 @@ class FaceCollection(Protocol):
     def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
         """Keep what is needed to match these faces again later without re-analysing the file (the local
         collection keeps the embeddings; Rekognition needs nothing). Called for every newly analysed picture."""
+
+    def has_remembered(self, content_sha256: str, face_count: int) -> bool:
+        """Does the collection hold what `remember` keeps for these bytes' `face_count` faces? False asks for the
+        file to be analysed again rather than its analysis copied (Rekognition needs nothing: always True)."""
+
+    def hidden_boxes(self, content_sha256: str) -> list[Box]:
+        """The boxes marked "not a face" in these bytes, left out whenever they are analysed again ([] where no
+        marks are kept: only the local collection keeps them)."""
+
+    def enroll(self, name: str, picture: Picture, source: str) -> list[str]:
+        """Enrol the largest face of `picture` as `name`, from `source` (a photo's path or key); the face ids kept
+        ([] or BadMedia when there is no face to keep)."""
+
+    def remove_source(self, source: str, keep: Iterable[str] = ()) -> int:
+        """Delete the faces enrolled from `source`, except the face ids in `keep`; how many went."""
+
+    def remove_person(self, name: str) -> int:
+        """Delete every face enrolled as `name`; how many went."""
+
+    def list_people(self) -> dict[str, int]:
+        """Enrolled person -> how many faces, by name."""
+
+
+class FaceMemory(Protocol):
+    """Optional, for a collection that keeps the vector of every analysed face (the local one; Rekognition keeps
+    enrolled faces only): re-matching without reading files, search by face, clusters of unnamed faces, "not a
+    face" marks, merges, and a note of re-matches still owed to the documents. The use cases get it from bootstrap
+    beside the collection, or None."""
+
+    space: VectorSpace  # the face model whose vectors are matched; vectors of other models wait (stale())
+
+    def replace_source(self, name: str, source: str, embeddings: Iterable[Sequence[float]]) -> list[str]:
+        """The faces enrolled from `source` become these (none: the photo is forgotten), in one transaction."""
+
+    def enroll_embeddings(self, name: str, embeddings: Iterable[Sequence[float]], source: str) -> list[str]: ...
+
+    def merge_people(self, source: str, target: str) -> int:
+        """Every face enrolled as `source` becomes `target`'s, in one transaction; how many moved."""
+
+    def stale(self) -> dict[str, Any]:
+        """Made by another face model: {"enrolments": [(person, source)], "remembered_faces": count}."""
+
+    def matches_for_content(self, content_sha256: str) -> list[FaceMatch | None] | None:
+        """These bytes' remembered faces matched again, in face order; None when nothing is remembered."""
+
+    def all_matches(self) -> dict[str, list[FaceMatch | None]]:
+        """matches_for_content for every remembered picture at once, by content_sha256."""
+
+    def remembered_count(self, content_sha256: str) -> int: ...
+
+    def hidden_faces(self) -> dict[str, list[Box]]:
+        """content_sha256 -> the boxes marked "not a face" in those bytes."""
+
+    def hide_face(self, content_sha256: str, face_index: int, box: Box) -> None:
+        """Mark the face at `box` of these bytes as not a face, and forget its vector (with a re-match note)."""
+
+    def unhide_faces(self, content_sha256: str) -> int:
+        """Forget the marks of these bytes and their remembered faces; how many marks."""
+
+    def pending_rematch(self) -> tuple[int, set[str]] | None:
+        """(last change noted, names that lost faces) while the documents may not follow the collection yet."""
+
+    def note_rematch(self) -> None: ...
+
+    def rematch_done(self, upto: int) -> None: ...
+
+    def nearest(self, embedding: Sequence[float], k: int = 10,
+                min_similarity: float | None = None) -> list[tuple[FaceRef, float]]:
+        """The k remembered faces closest to `embedding`, best first, with their similarity."""
+
+    def clusters(self, min_size: int = 1, unnamed_only: bool = True) -> dict[str, list[ClusterMember]]:
+        """Cluster id -> its faces, biggest first; with `unnamed_only`, faces matching somebody enrolled are left out."""
+
+    def split_cluster(self, cluster: int, refs: Sequence[FaceRef]) -> tuple[str, str]:
+        """Move `refs` out of `cluster` into a cluster kept apart; (their cluster, the rest's cluster)."""
 
 
 @dataclass

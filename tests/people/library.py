@@ -86,4 +86,5 @@ def make_library(tmp_path: Path, faces_dir: Path, analyzer: Any, index: Any = No
     index.ensure_ready()
     collection = LocalFaceCollection(settings)
     pipeline = Pipeline(storage=FolderStorage(), analyzer=analyzer, index=index, faces=collection)
-    return Library(faces_dir, pipeline, People(settings=settings, pipeline=pipeline), collection)
+    # the local collection is its own face memory, as bootstrap wires it
+    return Library(faces_dir, pipeline, People(settings=settings, pipeline=pipeline, memory=collection), collection)

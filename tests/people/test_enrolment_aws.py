@@ -174,7 +174,7 @@ def test_a_photo_without_a_usable_face_is_refused_with_the_reason(wiring):
 
 
 def test_compare_on_rekognition_crops_each_face_of_a_against_b(tmp_path, faces_dir):
-    from mediaindex.services.people import People
+    from mediaindex.bootstrap import build_people
 
     settings = Settings(home=tmp_path, analyzer="rekognition", collection_id=COLLECTION)
     rekognition = boto3.client("rekognition", region_name="us-east-1")
@@ -194,7 +194,7 @@ def test_compare_on_rekognition_crops_each_face_of_a_against_b(tmp_path, faces_d
     pipeline = Pipeline(storage=None, analyzer=None, index=None,
                         faces=RekognitionFaceCollection(settings, client=rekognition))
     with stub:
-        result = People(settings=settings, pipeline=pipeline).compare(
+        result = build_people(settings, pipeline).compare(
             Picture.from_bytes((faces_dir / "two_people_obama_biden.jpg").read_bytes()),
             Picture.from_bytes((faces_dir / "biden_1.jpg").read_bytes()))
         stub.assert_no_pending_responses()

@@ -11,13 +11,10 @@ import os
 import pytest
 
 from mediaindex.adapters.faces.local import LocalFaceCollection
-from mediaindex.adapters.index.sqlite import SqliteIndex
-from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.config import Settings
 from mediaindex.media.picture import Picture
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
 from mediaindex.services.people import People
-from tests.people.test_people_service import COLOURS, ColourAnalyzer, png
+from tests.people.synthetic import COLOURS, index_folder, local_people, png, sqlite_index, write_colour_library
 
 KILLED = 137
 # who is really in each file of the library (tests/people/test_people_service.COLOURS)
@@ -26,25 +23,16 @@ IDENTITY = {"Ada": "ada", "Bob": "bob"}
 
 
 def build(home) -> People:
-    settings = Settings(home=home, features=("faces", "people"))
-    index = SqliteIndex(str(home / "index.db"), "media")
-    index.ensure_ready()
-    pipeline = Pipeline(storage=FolderStorage(), analyzer=ColourAnalyzer(), index=index,
-                        faces=LocalFaceCollection(settings))
-    return People(settings=settings, pipeline=pipeline)
+    return local_people(Settings(home=home, features=("faces", "people")), sqlite_index(home))
 
 
 @pytest.fixture
 def home(tmp_path):
-    media = tmp_path / "media"
-    media.mkdir()
-    for n, colour in enumerate(COLOURS):
-        (media / f"{n}.png").write_bytes(png(colour))
+    media = write_colour_library(tmp_path)
     (tmp_path / "ada.png").write_bytes(png((250, 0, 0)))
     (tmp_path / "bob.png").write_bytes(png((0, 250, 0)))
     people = build(tmp_path)
-    for path in sorted(media.iterdir()):
-        people.pipeline.handle(StorageEvent(CREATED, ref_for(path)))
+    index_folder(people.pipeline, media)
     people.enroll("Ada", picture(tmp_path / "ada.png"), str(tmp_path / "ada.png"))
     people.faces.close()
     return tmp_path

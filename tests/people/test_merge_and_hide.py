@@ -18,7 +18,8 @@ from mediaindex.domain.model import Box
 from mediaindex.entrypoints.cli import main
 from mediaindex.services.indexing import CREATED, StorageEvent
 from mediaindex.services.people import People
-from tests.people.test_people_service import ADA, BOB, ColourAnalyzer, people_of, setup  # noqa: F401  (fixture)
+from tests.people.synthetic import ADA, BOB, ColourAnalyzer, index_folder, local_people, write_colour_library
+from tests.people.test_people_service import people_of, setup  # noqa: F401  (fixture)
 from tests.people.vectors import photo_of
 from tests.web.helpers import RunningServer, get, post_json
 
@@ -250,12 +251,7 @@ def loose_home(tmp_path, monkeypatch):
 def make_home(tmp_path, monkeypatch, enrol: bool, threshold: float = 80.0):
     for name in ("INDEX", "INDEX_NAME", "ANALYZER", "FEATURES", "HOME", "FACE_MATCH_THRESHOLD"):
         monkeypatch.delenv(f"MEDIAINDEX_{name}", raising=False)
-    from tests.people.test_people_service import COLOURS, png
-
-    media = tmp_path / "media"
-    media.mkdir()
-    for n, colour in enumerate(COLOURS):
-        (media / f"{n}.png").write_bytes(png(colour))
+    media = write_colour_library(tmp_path)
     analyzer = ColourAnalyzer()
     monkeypatch.setattr(bootstrap, "build_analyzer", lambda settings, client=None: analyzer)
     settings = Settings(home=tmp_path / "home", features=("faces", "people"), face_match_threshold=threshold)
@@ -266,7 +262,7 @@ def make_home(tmp_path, monkeypatch, enrol: bool, threshold: float = 80.0):
         pipeline.faces.enroll_embeddings("Ada", [photo_of(ADA, 7)], "ada.png")
         pipeline.faces.enroll_embeddings("Ada L", [photo_of(ADA, 8)], "ada2.png")
         pipeline.faces.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
-        People(settings, pipeline).rematch()
+        bootstrap.build_people(settings, pipeline).rematch()
     pipeline.faces.close()
     return settings, media, pipeline.index
 
@@ -384,24 +380,15 @@ def test_api_merge_and_hide_under_the_write_guard(home):
 def test_merge_and_hide_on_opensearch(tmp_path, osmem_clone):
     """The same use cases on OpenSearch (osmem-server through opensearch-py): search follows the merge and the
     hidden face, also after the file is analysed again."""
-    from mediaindex.adapters.faces.local import LocalFaceCollection
     from mediaindex.domain.expressions import PersonIs
     from mediaindex.domain.query import Query
-    from mediaindex.services.indexing import Pipeline
     from tests.conftest import opensearch_index
-    from tests.people.test_people_service import COLOURS, png
 
-    media = tmp_path / "media"
-    media.mkdir()
-    for n, colour in enumerate(COLOURS):
-        (media / f"{n}.png").write_bytes(png(colour))
+    media = write_colour_library(tmp_path)
     settings = Settings(home=tmp_path, features=("faces", "people"))
-    index = opensearch_index(osmem_clone.url, "merge_hide")
-    collection = LocalFaceCollection(settings)
-    pipeline = Pipeline(storage=FolderStorage(), analyzer=ColourAnalyzer(), index=index, faces=collection)
-    for path in sorted(media.iterdir()):
-        pipeline.handle(StorageEvent(CREATED, ref_for(path)))
-    people = People(settings=settings, pipeline=pipeline)
+    people = local_people(settings, opensearch_index(osmem_clone.url, "merge_hide"))
+    collection, index, pipeline = people.faces, people.pipeline.index, people.pipeline
+    index_folder(pipeline, media)
     collection.enroll_embeddings("Bob", [photo_of(BOB, 7)], "bob.png")
     collection.enroll_embeddings("Robert", [photo_of(BOB, 8)], "robert.png")
     people.rematch()

@@ -3,67 +3,31 @@ storage. Enrolment keys, the S3 enrolment event path on the local collection, re
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
 
 from mediaindex.adapters.faces.local import LocalFaceCollection
-from mediaindex.adapters.storage.folder import FolderStorage, ref_for
+from mediaindex.adapters.storage.folder import ref_for
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError, VersionConflict
 from mediaindex.domain.model import Analysis, Box, Face
 from mediaindex.services import people as people_module
-from mediaindex.services.indexing import CREATED, REMOVED, Pipeline, StorageEvent
+from mediaindex.services.indexing import CREATED, REMOVED, StorageEvent
 from mediaindex.services.people import People, person_from_key
-from tests.people.vectors import person, photo_of
-
-ADA, BOB = person(1), person(2)
-COLOURS = {(250, 0, 0): [("ada", 1)], (0, 250, 0): [("bob", 1)], (0, 0, 250): [("ada", 2), ("bob", 2)],
-           (250, 250, 0): [("ada", 3)], (9, 9, 9): []}
-
-
-class ColourAnalyzer:
-    """Reads who is in a picture from its colour (the synthetic library's ground truth)."""
-
-    name = "colour"
-    face_model = None
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def analyze(self, picture) -> Analysis:
-        self.calls += 1
-        faces = []
-        for i, (who, seed) in enumerate(COLOURS[picture.image.getpixel((0, 0))]):
-            faces.append(Face(Box(0.1 + 0.5 * i, 0.1, 0.3, 0.3), 99.0, embedding=photo_of(ADA if who == "ada" else BOB, seed)))
-        return Analysis(analyzer=self.name, faces=faces)
-
-
-def png(colour) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (32, 32), colour).save(buf, "PNG")
-    return buf.getvalue()
+from tests.people.synthetic import (
+    ADA, BOB, ColourAnalyzer, index_folder, local_people, png, sqlite_index, write_colour_library,
+)
+from tests.people.vectors import photo_of
 
 
 @pytest.fixture
 def setup(tmp_path):
-    from mediaindex.adapters.index.sqlite import SqliteIndex
-
-    media = tmp_path / "media"
-    media.mkdir()
-    for n, colour in enumerate(COLOURS):
-        (media / f"{n}.png").write_bytes(png(colour))
+    media = write_colour_library(tmp_path)
     settings = Settings(home=tmp_path, features=("faces", "people"), people_prefix=str(tmp_path / "people") + "/")
-    index = SqliteIndex(str(tmp_path / "index.db"), "media")
-    index.ensure_ready()
-    collection = LocalFaceCollection(settings)
-    pipeline = Pipeline(storage=FolderStorage(), analyzer=ColourAnalyzer(), index=index, faces=collection)
-    for path in sorted(media.iterdir()):
-        pipeline.handle(StorageEvent(CREATED, ref_for(path)))
-    yield People(settings=settings, pipeline=pipeline), media, tmp_path
-    collection.close()
+    people = local_people(settings, sqlite_index(tmp_path))
+    index_folder(people.pipeline, media)
+    yield people, media, tmp_path
+    people.faces.close()
 
 
 def people_of(people: People, path) -> list[str]:
@@ -255,24 +219,18 @@ class SpaceAnalyzer(ColourAnalyzer):
 
 
 def test_after_a_face_model_change_enrolments_are_read_again_and_files_analysed_again(tmp_path):
-    from mediaindex.adapters.index.sqlite import SqliteIndex
     from mediaindex.domain import face_vectors
     from mediaindex.media.picture import Picture
 
-    media = tmp_path / "media"
-    media.mkdir()
-    for n, colour in enumerate(COLOURS):
-        (media / f"{n}.png").write_bytes(png(colour))
+    media = write_colour_library(tmp_path)
     enrol = tmp_path / "ada.png"
     enrol.write_bytes(png((250, 0, 0)))
     settings = Settings(home=tmp_path, features=("faces", "people"))
-    index = SqliteIndex(str(tmp_path / "index.db"), "media")
-    index.ensure_ready()
+    index = sqlite_index(tmp_path)
 
     def library(space):
-        collection = LocalFaceCollection(settings, space=space)
         analyzer = SpaceAnalyzer(space.id)
-        return People(settings=settings, pipeline=Pipeline(FolderStorage(), analyzer, index, faces=collection)), analyzer
+        return local_people(settings, index, analyzer, LocalFaceCollection(settings, space=space)), analyzer
 
     old, _ = library(face_vectors.DLIB)
     old.enroll("Ada", Picture.from_bytes(enrol.read_bytes()), str(enrol))

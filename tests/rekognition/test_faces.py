@@ -270,7 +270,7 @@ def test_a_refused_crop_does_not_fail_the_file(settings: Settings, fake: FakeRek
 
 def test_compare_two_pictures_face_by_face(settings: Settings, fake: FakeRekognition, faces_dir: Path) -> None:
     """`mediaindex faces compare` on Rekognition: the people service compares through this collection's client."""
-    from mediaindex.services.people import People
+    from mediaindex.bootstrap import build_people
 
     a, b = picture_of(faces_dir / "two_people_obama_biden.jpg"), picture_of(faces_dir / "obama_1.jpg")
     target_face = {"BoundingBox": R.OBAMA_1_BOX, "Confidence": 99.99}
@@ -285,7 +285,7 @@ def test_compare_two_pictures_face_by_face(settings: Settings, fake: FakeRekogni
     pipeline = Pipeline(storage=FakeStorage(), analyzer=RekognitionAnalyzer(settings, client=fake.client), index=FakeIndex(),
                         faces=collection(settings, fake))
 
-    result = People(settings=settings, pipeline=pipeline).compare(a, b)
+    result = build_people(settings, pipeline).compare(a, b)
 
     assert fake.operations() == ["DetectFaces", "CompareFaces", "CompareFaces"]
     assert len(result["faces_a"]) == 2 and len(result["faces_b"]) == 1

@@ -77,7 +77,7 @@ def test_whichever_write_fails_a_rerun_leaves_document_and_vectors_together(tmp_
     doc = pipeline.index.get(doc_id).doc
     assert collection.remembered_count(doc["content_sha256"]) == doc["face_count"] == 1
     # and an enrolment afterwards names the person in it, from the remembered vector alone
-    people = People(settings=collection.settings, pipeline=pipeline)
+    people = People(settings=collection.settings, pipeline=pipeline, memory=collection)
     collection.enroll_embeddings("Bob", [photo_of(BOB, 9)], "enrol.png")
     people.rematch()
     assert pipeline.index.get(doc_id).doc["people"] == ["Bob"]

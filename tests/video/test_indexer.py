@@ -299,7 +299,7 @@ class SquareFaceAnalyzer:
         return self._faces(picture)
 
 
-class BrightFaces:
+class BrightFaces(FakeFaces):  # the rest of the FaceCollection port from the fake
     """Known people by embedding: "Ada Lovelace" when a face's brightness is 0.8 or more. Keeps the pictures
     it was asked about and the faces it was told to remember."""
 

@@ -218,15 +218,14 @@ class Pipeline:
 
     def hidden_boxes(self, sha: str) -> list[Box]:
         """The boxes marked "not a face" in these bytes (only the local face collection keeps them)."""
-        boxes = getattr(self.faces, "hidden_boxes", None)
-        return boxes(sha) if callable(boxes) else []
+        return self.faces.hidden_boxes(sha) if self.faces is not None else []
 
     def _vectors_missing(self, prior: dict[str, Any], sha: str) -> bool:
         """Were the faces of an earlier document of these bytes never kept (written before vectors came first)?
         Then it is analysed again rather than copied, so its faces can be named."""
-        count = getattr(self.faces, "remembered_count", None)
         faces = prior.get("faces") or []
-        return bool(faces) and prior.get("media_type") == "image" and callable(count) and count(sha) < len(faces)
+        return (bool(faces) and prior.get("media_type") == "image" and self.faces is not None
+                and not self.faces.has_remembered(sha, len(faces)))
 
     def _match_faces(self, picture: Picture, analysis: Analysis) -> None:
         if not analysis.faces or self.faces is None or self.faces.is_empty():

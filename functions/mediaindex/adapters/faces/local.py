@@ -1,13 +1,9 @@
 """Known people on one machine: face vectors from the local analyzer, matched by exact brute force with NumPy.
 
-One SQLite file (`faces.db`, beside the index) holds:
-- `enrolled`: the faces of known people (face_id, person, source file, embedding);
-- `remembered`: every face of every analysed picture (content_sha256, face index, box, embedding, cluster), so
-  that enrolling or forgetting a person re-matches the library from these vectors without analysing anything again,
-  "search by face" finds files without enrolment, and unnamed faces can be grouped into clusters;
-- `hidden`: boxes marked "not a face" (content_sha256, box), dropped whenever those bytes are indexed again;
-- `cluster_apart`: pairs of faces whose clusters were split by hand and are never joined again;
-- `pending_rematch`: changes whose re-match of the documents is owed.
+One SQLite file (`faces.db`, beside the index; its tables in local_store.py) holds the enrolled faces and every
+face of every analysed picture, so that enrolling or forgetting a person re-matches the library from these vectors
+without analysing anything again, "search by face" finds files without enrolment, and unnamed faces can be grouped
+into clusters (local_clusters.py); it also keeps the boxes marked "not a face" and the re-matches still owed.
 
 Every vector is stored with its model (its space, domain/face_vectors.py): the collection matches only vectors of
 the space the analyzer makes now, so vectors of two models are never compared. Vectors of an older model wait for
@@ -15,11 +11,6 @@ their file to be analysed again (`mediaindex index` does it) or, for enrolment p
 photo again; `stale()` says what is left. Similarity is the space's 0-100 scale, on which the default threshold, 80,
 is the model's measured same-person boundary. Matching is exact (recall 1.0): one float32 matrix-vector product over
 all vectors, about 30 ms for a million faces on two cores (bench/bench_faces.py measures it).
-
-Clusters are the connected groups of remembered faces within the match threshold of one another (single linkage).
-They are computed when first asked for, for all faces remembered since, a block of faces against all the others at a
-time (one matrix product), so indexing never pays for them. A cluster's id is `c<row id of its oldest face>`: it
-never changes as the cluster grows, and when two clusters are joined by a new face the older id stays.
 """
 
 from __future__ import annotations
@@ -29,142 +20,30 @@ import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from mediaindex.adapters.faces.local_clusters import FaceClusters
+from mediaindex.adapters.faces.local_store import default_path, open_database
+from mediaindex.adapters.faces.vectors import DIMENSIONS, VectorMatrix, as_vector, box_json
 from mediaindex.config import Settings
 from mediaindex.domain import face_vectors
 from mediaindex.domain.errors import BadMedia, ConfigurationError, TransientError
+from mediaindex.domain.face_clusters import ClusterMember, FaceRef, cluster_name, parse_cluster
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
 
-DIMENSIONS = 128  # SFace's and dlib's face embeddings alike
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS enrolled (
-    face_id TEXT PRIMARY KEY,
-    person TEXT NOT NULL,
-    source TEXT NOT NULL,
-    embedding BLOB NOT NULL,
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-CREATE INDEX IF NOT EXISTS enrolled_person ON enrolled(person);
-CREATE INDEX IF NOT EXISTS enrolled_source ON enrolled(source);
-CREATE TABLE IF NOT EXISTS remembered (
-    id INTEGER PRIMARY KEY,
-    content_sha256 TEXT NOT NULL,
-    face_index INTEGER NOT NULL,
-    box TEXT NOT NULL,
-    embedding BLOB NOT NULL,
-    cluster INTEGER NOT NULL,
-    UNIQUE (content_sha256, face_index)
-);
-CREATE INDEX IF NOT EXISTS remembered_cluster ON remembered(cluster);
-CREATE TABLE IF NOT EXISTS pending_rematch (
-    id INTEGER PRIMARY KEY,
-    person TEXT
-);
-CREATE TABLE IF NOT EXISTS hidden (
-    id INTEGER PRIMARY KEY,
-    content_sha256 TEXT NOT NULL,
-    box TEXT NOT NULL,
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-CREATE INDEX IF NOT EXISTS hidden_content ON hidden(content_sha256);
-CREATE TABLE IF NOT EXISTS cluster_apart (
-    a INTEGER NOT NULL,
-    b INTEGER NOT NULL,
-    PRIMARY KEY (a, b)
-);
-"""
-# Files made before vectors knew their model hold dlib's vectors only: the new column says so for their rows.
-_MIGRATIONS = (
-    ("enrolled", "ALTER TABLE enrolled ADD COLUMN model TEXT NOT NULL DEFAULT 'dlib-resnet-v1'"),
-    ("remembered", "ALTER TABLE remembered ADD COLUMN model TEXT NOT NULL DEFAULT 'dlib-resnet-v1'"),
-)
+# re-exported: tests, the CLI and the benchmarks import these from here
+__all__ = ["ClusterMember", "DIMENSIONS", "FaceRef", "LocalFaceCollection", "cluster_name", "default_path",
+           "parse_cluster"]
 
 
-@dataclass(frozen=True)
-class FaceRef:
-    """One remembered face: the picture's content hash and the face's position in its analysis."""
-
-    content_sha256: str
-    face_index: int
-
-
-@dataclass
-class ClusterMember:
-    ref: FaceRef
-    box: Box
-    embedding: np.ndarray
-
-
-def default_path(settings: Settings) -> Path:
-    """Beside a SQLite index file (so each index has its own people), else in MEDIAINDEX_HOME."""
-    url = settings.resolved_index_url
-    if url.startswith("sqlite:///"):
-        raw = url[len("sqlite:///"):]
-        if raw and raw != ":memory:":
-            index_path = Path(raw).expanduser()
-            name = "faces.db" if index_path.stem == "index" else f"{index_path.stem}.faces.db"
-            return index_path.parent / name
-    return Path(settings.home).expanduser() / "faces.db"
-
-
-def _vector(embedding: Sequence[float] | np.ndarray, space: VectorSpace) -> np.ndarray:
-    v = np.asarray(embedding, dtype=np.float32).reshape(-1)
-    if v.shape[0] != space.dimensions:
-        raise ConfigurationError(
-            f"a face vector of {v.shape[0]} numbers: {space.id} vectors have {space.dimensions}"
-        )
-    if not np.all(np.isfinite(v)):
-        raise ValueError("a face vector with a NaN or infinite number")
-    if space.metric == "cosine":  # compared as unit vectors (a video track's mean is shorter than its members)
-        v = v / max(float(np.linalg.norm(v)), 1e-12)
-    return v
-
-
-class _Matrix:
-    """A growable float32 matrix of vectors with their squared norms, for distances by one matrix product."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self.data = np.empty((capacity, DIMENSIONS), dtype=np.float32)
-        self.norms = np.empty(capacity, dtype=np.float32)
-        self.size = 0
-
-    def extend(self, vectors: np.ndarray) -> None:
-        needed = self.size + len(vectors)
-        if needed > len(self.data):
-            capacity = max(needed, 2 * len(self.data))
-            data = np.empty((capacity, DIMENSIONS), dtype=np.float32)
-            norms = np.empty(capacity, dtype=np.float32)
-            data[: self.size], norms[: self.size] = self.data[: self.size], self.norms[: self.size]
-            self.data, self.norms = data, norms
-        self.data[self.size:needed] = vectors
-        self.norms[self.size:needed] = np.einsum("ij,ij->i", vectors, vectors)
-        self.size = needed
-
-    def squared_distances(self, queries: np.ndarray) -> np.ndarray:
-        """Squared L2 distances, shape (len(queries), size); callers take square roots of the few they keep."""
-        if self.size == 0:
-            return np.empty((len(queries), 0), dtype=np.float32)
-        q = np.asarray(queries, dtype=np.float32)
-        squared = q @ self.data[: self.size].T
-        squared *= -2.0
-        squared += self.norms[: self.size][None, :]
-        squared += np.einsum("ij,ij->i", q, q)[:, None]
-        return squared
-
-    def distances(self, queries: np.ndarray) -> np.ndarray:
-        return np.sqrt(np.maximum(self.squared_distances(queries), 0.0))
-
-
-class LocalFaceCollection:
-    """The FaceCollection port on a SQLite file and NumPy. Safe to share between threads of one process; other
-    processes' writes are noticed (SQLite's data_version) and the in-memory vectors reloaded."""
+class LocalFaceCollection(FaceClusters):
+    """The FaceCollection and FaceMemory ports on a SQLite file and NumPy. Safe to share between threads of one
+    process; other processes' writes are noticed (SQLite's data_version) and the in-memory vectors reloaded."""
 
     def __init__(self, settings: Settings, path: str | Path | None = None, analyzer: Any = None,
                  space: VectorSpace | None = None) -> None:
@@ -176,29 +55,14 @@ class LocalFaceCollection:
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._seen_version: int | None = None
-        self._enrolled: tuple[list[str], list[str], _Matrix] | None = None  # face ids, people, vectors
-        self._remembered: tuple[list[int], list[FaceRef], list[int], _Matrix] | None = None  # row ids, refs, clusters
+        self._enrolled: tuple[list[str], list[str], VectorMatrix] | None = None  # face ids, people, vectors
+        self._remembered: tuple[list[int], list[FaceRef], list[int], VectorMatrix] | None = None  # row ids, refs, clusters
 
     # ---- storage -------------------------------------------------------------------------------------------------
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-            except (OSError, sqlite3.Error) as e:
-                raise ConfigurationError(f"cannot open the face collection {self.path}: {e}") from None
-            db.execute("PRAGMA journal_mode=WAL")
-            # as the index: with a write-ahead log, NORMAL loses nothing when the process dies, and spares an fsync
-            # per indexed picture with faces
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            for table, sql in _MIGRATIONS:
-                columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-                if "model" not in columns:
-                    db.execute(sql)
-            db.execute("CREATE INDEX IF NOT EXISTS remembered_model ON remembered(model)")
-            self._db = db
+            self._db = open_database(self.path)
         return self._db
 
     def close(self) -> None:
@@ -238,25 +102,25 @@ class LocalFaceCollection:
             self._enrolled = None
             self._remembered = None
 
-    def _enrolled_vectors(self) -> tuple[list[str], list[str], _Matrix]:
+    def _enrolled_vectors(self) -> tuple[list[str], list[str], VectorMatrix]:
         self._fresh()
         if self._enrolled is None:
             rows = self.db.execute("SELECT face_id, person, embedding FROM enrolled WHERE model = ? ORDER BY rowid",
                                    (self.space.id,)).fetchall()
-            matrix = _Matrix(max(16, len(rows)))
+            matrix = VectorMatrix(max(16, len(rows)))
             if rows:
                 matrix.extend(np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), DIMENSIONS))
             self._enrolled = ([r[0] for r in rows], [r[1] for r in rows], matrix)
         return self._enrolled
 
-    def _remembered_vectors(self) -> tuple[list[int], list[FaceRef], list[int], _Matrix]:
+    def _remembered_vectors(self) -> tuple[list[int], list[FaceRef], list[int], VectorMatrix]:
         self._fresh()
         if self._remembered is None:
             ids: list[int] = []
             refs: list[FaceRef] = []
             clusters: list[int] = []
             count = self.db.execute("SELECT count(*) FROM remembered WHERE model = ?", (self.space.id,)).fetchone()[0]
-            matrix = _Matrix(max(1024, count))
+            matrix = VectorMatrix(max(1024, count))
             cursor = self.db.execute("SELECT id, content_sha256, face_index, cluster, embedding FROM remembered "
                                      "WHERE model = ? ORDER BY id", (self.space.id,))
             while True:
@@ -307,14 +171,14 @@ class LocalFaceCollection:
             with self._transaction(forget="_remembered", busy_is_transient=True) as db:
                 replaced: set[str] = set()
                 for sha, index, box, embedding in rows:
-                    vector = _vector(embedding, self.space)
+                    vector = as_vector(embedding, self.space)
                     if sha not in replaced:  # the picture analysed again by a newer model: its old vectors go
                         db.execute("DELETE FROM remembered WHERE content_sha256 = ? AND model != ?", (sha, self.space.id))
                         replaced.add(sha)
                     cursor = db.execute(
                         "INSERT OR IGNORE INTO remembered (content_sha256, face_index, box, embedding, cluster, model) "
                         "VALUES (?, ?, ?, ?, 0, ?)",
-                        (sha, index, json.dumps(_box_json(box)), vector.tobytes(), self.space.id),
+                        (sha, index, json.dumps(box_json(box)), vector.tobytes(), self.space.id),
                     )
                     if cursor.rowcount == 0:
                         continue  # the same picture was analysed before: its faces are already remembered
@@ -329,55 +193,6 @@ class LocalFaceCollection:
                 added = len(new_ids)
         return added
 
-    def _cluster_pending(self) -> None:
-        """Put every face not clustered yet into its cluster: union-find over the pairs within the threshold,
-        found a block of new faces against all faces at a time; the oldest face's id names each cluster."""
-        with self._lock:
-            ids, _, clusters, matrix = self._remembered_vectors()
-            pending = [i for i, c in enumerate(clusters) if c == 0]
-            if not pending:
-                return
-            parent: dict[int, int] = {}
-
-            def find(x: int) -> int:
-                root = x
-                while parent.get(root, root) != root:
-                    root = parent[root]
-                while parent.get(x, x) != root:  # path compression
-                    parent[x], x = root, parent[x]
-                return root
-
-            def label(i: int) -> int:
-                return clusters[i] or ids[i]
-
-            # clusters split by hand (split_cluster): a pair of faces whose clusters are never joined again
-            apart = self._apart_pairs(ids)
-
-            def separated(a: int, b: int) -> bool:
-                for x, y in apart:
-                    rx, ry = find(label(x)), find(label(y))
-                    if {rx, ry} == {a, b}:
-                        return True
-                return False
-
-            limit = self.space.squared_distance_for(self.threshold)
-            block = max(1, min(1024, 64_000_000 // max(1, matrix.size)))  # at most ~256 MB of distances at a time
-            for start in range(0, len(pending), block):
-                rows = pending[start:start + block]
-                close = matrix.squared_distances(matrix.data[rows]) <= limit
-                for r, j in zip(*np.nonzero(close)):
-                    a, b = find(label(rows[r])), find(label(int(j)))
-                    if a != b and not (apart and separated(a, b)):
-                        parent[max(a, b)] = min(a, b)
-            changed: list[tuple[int, int]] = []
-            for i in range(len(clusters)):
-                new = find(label(i))
-                if new != clusters[i]:
-                    clusters[i] = new
-                    changed.append((new, ids[i]))
-            with self._transaction(forget="_remembered") as db:
-                db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", changed)
-
     # ---- matching ------------------------------------------------------------------------------------------------
     def match_embeddings(self, embeddings: Sequence[Sequence[float]]) -> list[FaceMatch | None]:
         """For each vector, the best enrolled face at or above the threshold, or None."""
@@ -385,7 +200,7 @@ class LocalFaceCollection:
             face_ids, people, matrix = self._enrolled_vectors()
             if not face_ids or not embeddings:
                 return [None] * len(embeddings)
-            queries = np.stack([_vector(e, self.space) for e in embeddings])
+            queries = np.stack([as_vector(e, self.space) for e in embeddings])
             squared = matrix.squared_distances(queries)
         best = squared.argmin(axis=1)
         similarity = self.space.similarity(squared[np.arange(len(queries)), best])
@@ -433,6 +248,9 @@ class LocalFaceCollection:
                         faces[ref.face_index] = FaceMatch(people[b], face_ids[b], round(float(similarity[offset]), 2))
         return table
 
+    def has_remembered(self, content_sha256: str, face_count: int) -> bool:
+        return self.remembered_count(content_sha256) >= face_count
+
     def remembered_count(self, content_sha256: str) -> int:
         with self._lock:
             return self.db.execute("SELECT count(*) FROM remembered WHERE content_sha256 = ? AND model = ?",
@@ -440,7 +258,7 @@ class LocalFaceCollection:
 
     def nearest(self, embedding: Sequence[float], k: int = 10, min_similarity: float | None = None) -> list[tuple[FaceRef, float]]:
         """The k remembered faces closest to `embedding`, best first, with their similarity (exact search)."""
-        query = _vector(embedding, self.space)[None, :]
+        query = as_vector(embedding, self.space)[None, :]
         with self._lock:
             _, refs, _, matrix = self._remembered_vectors()
             if matrix.size == 0 or k <= 0:
@@ -480,8 +298,12 @@ class LocalFaceCollection:
         transaction, so an interruption leaves either the old faces or the new ones, never neither."""
         return self._change("source = ?", (source,), _check_name(name), embeddings, source)[1]
 
-    def remove_source(self, source: str) -> int:
-        return self._change("source = ?", (source,))[0]
+    def remove_source(self, source: str, keep: Iterable[str] = ()) -> int:
+        kept = list(dict.fromkeys(keep))
+        if not kept:
+            return self._change("source = ?", (source,))[0]
+        marks = ", ".join("?" * len(kept))
+        return self._change(f"source = ? AND face_id NOT IN ({marks})", (source, *kept))[0]
 
     def remove_person(self, name: str) -> int:
         return self._change("person = ?", (name,))[0]
@@ -499,7 +321,7 @@ class LocalFaceCollection:
         the documents must be matched again (with the names that lost faces), all in one transaction: a kill at any
         point leaves the collection as it was or as it is meant to be, and a pending re-match that the next one
         finishes. With `move`, the faces `where` holds are not deleted but become `name`'s."""
-        vectors = [_vector(e, self.space) for e in embeddings]
+        vectors = [as_vector(e, self.space) for e in embeddings]
         face_ids = [str(uuid.uuid4()) for _ in vectors]
         with self._lock:
             with self._transaction(forget="_enrolled") as db:
@@ -528,7 +350,7 @@ class LocalFaceCollection:
         with self._lock:
             with self._transaction(forget="_remembered") as db:
                 db.execute("INSERT INTO hidden (content_sha256, box) VALUES (?, ?)",
-                           (content_sha256, json.dumps(_box_json(box))))
+                           (content_sha256, json.dumps(box_json(box))))
                 db.execute("DELETE FROM remembered WHERE content_sha256 = ? AND face_index = ? AND model = ?",
                            (content_sha256, face_index, self.space.id))
                 # through negative numbers, so no two rows hold one (content_sha256, face_index) on the way
@@ -608,64 +430,6 @@ class LocalFaceCollection:
             row = self.db.execute("SELECT person FROM enrolled WHERE face_id = ?", (face_id,)).fetchone()
         return row[0] if row else None
 
-    # ---- clusters of remembered faces ----------------------------------------------------------------------------
-    def clusters(self, min_size: int = 1, unnamed_only: bool = True) -> dict[str, list[ClusterMember]]:
-        """Cluster id -> its faces, biggest cluster first. With `unnamed_only`, faces that match an enrolled person
-        are left out (and clusters left empty disappear)."""
-        with self._lock:
-            self._cluster_pending()
-            rows = self.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered "
-                                   "WHERE model = ? ORDER BY id", (self.space.id,)).fetchall()
-        members: dict[int, list[ClusterMember]] = {}
-        vectors = [np.frombuffer(r[4], dtype=np.float32) for r in rows]
-        named = self.match_embeddings(vectors) if unnamed_only and rows else [None] * len(rows)
-        for row, vector, match in zip(rows, vectors, named):
-            if match is not None:
-                continue
-            box = json.loads(row[3])
-            members.setdefault(row[0], []).append(ClusterMember(FaceRef(row[1], row[2]), Box(**box), vector))
-        ordered = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
-        return {cluster_name(c): m for c, m in ordered if len(m) >= min_size}
-
-    def _apart_pairs(self, ids: list[int]) -> list[tuple[int, int]]:
-        """The split constraints as pairs of positions in the in-memory vectors (rows since deleted drop out)."""
-        rows = self.db.execute("SELECT a, b FROM cluster_apart").fetchall()
-        if not rows:
-            return []
-        position = {row_id: i for i, row_id in enumerate(ids)}
-        return [(position[a], position[b]) for a, b in rows if a in position and b in position]
-
-    def split_cluster(self, cluster: int, refs: Sequence[FaceRef]) -> tuple[str, str]:
-        """Move the faces `refs` of `cluster` into a cluster of their own, kept apart from what is left of it when
-        later faces are clustered (a new face like both joins one of them only). Each part is named after its oldest
-        face, as every cluster is. (the moved faces' cluster, the rest's cluster)."""
-        with self._lock:
-            self._cluster_pending()
-            rows = self.db.execute("SELECT id, content_sha256, face_index FROM remembered WHERE cluster = ? AND model = ?",
-                                   (cluster, self.space.id)).fetchall()
-            wanted = {(r.content_sha256, r.face_index) for r in refs}
-            moved = sorted(r[0] for r in rows if (r[1], r[2]) in wanted)
-            rest = sorted(r[0] for r in rows if (r[1], r[2]) not in wanted)
-            if len(moved) < len(wanted):
-                raise ConfigurationError(f"{len(wanted) - len(moved)} of the faces given are not in {cluster_name(cluster)}")
-            if not rest:
-                raise ConfigurationError(f"that is every face of {cluster_name(cluster)}: leave at least one behind")
-            with self._transaction(forget="_remembered") as db:
-                for group in (moved, rest):
-                    db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", [(group[0], i) for i in group])
-                db.execute("INSERT OR IGNORE INTO cluster_apart (a, b) VALUES (?, ?)", (moved[0], rest[0]))
-            self._remembered = None
-        return cluster_name(moved[0]), cluster_name(rest[0])
-
-    def cluster_of(self, ref: FaceRef) -> str | None:
-        with self._lock:
-            self._cluster_pending()
-            row = self.db.execute(
-                "SELECT cluster FROM remembered WHERE content_sha256 = ? AND face_index = ? AND model = ?",
-                (ref.content_sha256, ref.face_index, self.space.id),
-            ).fetchone()
-        return cluster_name(row[0]) if row else None
-
     # ---- helpers -------------------------------------------------------------------------------------------------
     def _analyzer_for_enrolment(self) -> Any:
         if self._analyzer is None:
@@ -689,23 +453,6 @@ class LocalFaceCollection:
                 "clusters": remembered[1], "faces_not_clustered_yet": remembered[0] - remembered[2],
                 "face_model": self.space.id, "enrolled_faces_of_other_models": stale[0],
                 "remembered_faces_of_other_models": stale[1]}
-
-
-def _box_json(box: Box) -> dict[str, float]:
-    return {"left": box.left, "top": box.top, "width": box.width, "height": box.height}
-
-
-def cluster_name(number: int) -> str:
-    return f"c{number}"
-
-
-def parse_cluster(name: str) -> int:
-    text = name.strip().lower()
-    if text.startswith("c"):
-        text = text[1:]
-    if not text.isdigit():
-        raise ConfigurationError(f"{name!r} is not a cluster id: use one that `mediaindex people clusters` lists, e.g. c12")
-    return int(text)
 
 
 def _check_name(name: str) -> str:

@@ -128,7 +128,8 @@ def parse_external_image_id(external_id: str) -> tuple[str, str] | None:
 
 
 class RekognitionFaceCollection:
-    """The FaceCollection port, plus enrolment, on one Rekognition collection (settings.collection_id)."""
+    """The FaceCollection port on one Rekognition collection (settings.collection_id). It keeps enrolled faces only,
+    so it is no FaceMemory; comparing two pictures is RekognitionComparer's (rekognition_compare.py)."""
 
     def __init__(self, settings: Settings, client: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
@@ -223,6 +224,12 @@ class RekognitionFaceCollection:
 
     def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
         """Nothing to keep: the faces of indexed files are searched again from their boxes when people change."""
+
+    def has_remembered(self, content_sha256: str, face_count: int) -> bool:
+        return True  # remember() keeps nothing, so nothing can be missing
+
+    def hidden_boxes(self, content_sha256: str) -> list[Box]:
+        return []  # "not a face" marks are kept by the local collection only
 
     # ---- enrolment -----------------------------------------------------------------------------------------------
     def ensure_collection(self) -> bool:

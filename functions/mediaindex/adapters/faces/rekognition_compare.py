@@ -20,15 +20,16 @@ CROP_MARGIN = 0.4  # as the collection's face search: some head and background a
 
 
 class RekognitionComparer:
+    """The FaceComparer port on Rekognition's CompareFaces."""
+
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.api_calls = 0
 
-    def compare(self, a: Picture, b: Picture) -> tuple[list[tuple[int, int, float]], list[Face], list[Face]]:
-        """(pairs (face of A, face of B, similarity), faces of A, faces of B)."""
+    def compare(self, a: Picture, b: Picture) -> tuple[list[tuple[int, int, float]], list[Face], list[Face], int]:
+        """(pairs (face of A, face of B, similarity), faces of A, faces of B, API calls)."""
         with rekognition_errors("DetectFaces"):
             detected = self.client.detect_faces(Image={"Bytes": encode_picture(a, REKOGNITION).data}, Attributes=["DEFAULT"])
-        self.api_calls += 1
+        api_calls = 1
         faces_a = [Face(_box(d["BoundingBox"]), float(d.get("Confidence") or 0.0)) for d in detected.get("FaceDetails") or []]
         target = encode_picture(b, REKOGNITION).data
         faces_b: list[Face] = []
@@ -45,7 +46,7 @@ class RekognitionComparer:
         pairs: list[tuple[int, int, float]] = []
         for i, face in enumerate(faces_a):
             crop, _ = crop_face(a.image, face.box, CROP_MARGIN, REKOGNITION.min_side)
-            self.api_calls += 1
+            api_calls += 1
             with rekognition_errors("CompareFaces"):
                 try:
                     response = self.client.compare_faces(
@@ -60,7 +61,7 @@ class RekognitionComparer:
                 pairs.append((i, face_of_b(match["Face"]), float(match.get("Similarity") or 0.0)))
             for unmatched in response.get("UnmatchedFaces") or []:
                 face_of_b(unmatched)
-        return pairs, faces_a, faces_b
+        return pairs, faces_a, faces_b, api_calls
 
 
 def _box(raw: dict[str, Any]) -> Box:

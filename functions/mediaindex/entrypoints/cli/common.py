@@ -7,7 +7,7 @@ import json
 import sys
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mediaindex.config import Settings
 from mediaindex.domain.document import storable_text
@@ -76,3 +76,20 @@ def shown(text: Any) -> str:
         else:
             out.append(c)
     return "".join(out)
+
+
+def add_action(actions: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int],
+               **parser_options: Any) -> argparse.ArgumentParser:
+    """One ACTION of a command (`people add`, `faces hide`): its parser, with the description and examples kept as
+    written, and the function that runs it."""
+    parser = actions.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, **parser_options)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def print_result(args: argparse.Namespace, result: dict[str, Any], text: Callable[[dict[str, Any]], str]) -> None:
+    """A use case's result: as JSON with --json, else the line `text` makes of it."""
+    if args.json:
+        print_json(result)
+    else:
+        print(text(result))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.entrypoints.cli.common import print_json, shown
+from mediaindex.entrypoints.cli.common import add_action, print_json, print_result, shown
 from mediaindex.entrypoints.cli.people import add_people_options, build_people_service, read_picture
 
 EXAMPLES = """\
@@ -34,53 +34,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="faces_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
-    compare = actions.add_parser(
-        "compare", help="similarity of every face of A to every face of B",
+    compare = add_action(
+        actions, "compare", run_compare, help="similarity of every face of A to every face of B",
         description="Detect the faces of both pictures and score every pair (0-100); the best pair comes first.",
         epilog="example:\n  mediaindex faces compare guido_1.jpg guido_2.jpg --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     compare.add_argument("a", type=Path, metavar="A", help="a picture")
     compare.add_argument("b", type=Path, metavar="B", help="another picture")
     add_people_options(compare)
-    compare.set_defaults(func=run_compare)
 
-    search = actions.add_parser(
-        "search", help="indexed files in which the face of IMAGE appears (local analyzer)",
+    search = add_action(
+        actions, "search", run_search, help="indexed files in which the face of IMAGE appears (local analyzer)",
         description="Find every indexed file with a face like the largest face of IMAGE (or each of its faces), "
                     "from the face vectors kept at indexing time; nobody needs to be enrolled.",
         epilog="example:\n  mediaindex faces search obama_2.jpg --limit 20",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     search.add_argument("image", type=Path, metavar="IMAGE")
     search.add_argument("--limit", type=int, default=50, metavar="N", help="at most N files (default 50)")
     search.add_argument("--all-faces", action="store_true", help="search with every face of IMAGE, not the largest")
     add_people_options(search)
-    search.set_defaults(func=run_search)
 
-    hide = actions.add_parser(
-        "hide", help="mark one face of an indexed file as not a face (local analyzer)",
+    hide = add_action(
+        actions, "hide", run_hide, help="mark one face of an indexed file as not a face (local analyzer)",
         description="Face FACE_NUMBER (from 1, as `mediaindex show` numbers them) of the file KEY is not a face: it "
                     "leaves the file's faces and people and the clusters, and stays hidden when the file is indexed "
                     "again (its box is kept by the file's content_sha256 in the face collection, faces.db).",
         epilog="example:\n  mediaindex faces hide ~/Pictures/2024/cat.jpg 2",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     hide.add_argument("key", metavar="KEY", help="a path, s3://bucket/key, bucket/key, or a document id")
     hide.add_argument("face", type=int, metavar="FACE_NUMBER", help="the face's number, from 1")
     add_people_options(hide)
-    hide.set_defaults(func=run_hide)
 
-    unhide = actions.add_parser(
-        "unhide", help="show the faces hidden in a file again (analyses it again)",
+    unhide = add_action(
+        actions, "unhide", run_unhide, help="show the faces hidden in a file again (analyses it again)",
         description="Undo `faces hide` for every face of the file KEY (and its copies): they are analysed again, so "
                     "all their faces come back, named as they are now.",
         epilog="example:\n  mediaindex faces unhide ~/Pictures/2024/cat.jpg",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     unhide.add_argument("key", metavar="KEY", help="a path, s3://bucket/key, bucket/key, or a document id")
     add_people_options(unhide)
-    unhide.set_defaults(func=run_unhide)
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -143,12 +135,13 @@ def run_hide(args: argparse.Namespace) -> int:
         return 1
     if args.face < 1:
         raise ConfigurationError(f"FACE_NUMBER {args.face}: faces are numbered from 1")
-    result = people.hide_face(doc["id"], args.face - 1)
-    if args.json:
-        print_json(result)
-    else:
+
+    def said(result: dict[str, Any]) -> str:
         was = f" (named {result['person']})" if result.get("person") else ""
-        print(f"face {args.face} of {shown(doc['key'])}{was} hidden; {result['documents_updated']} indexed file(s) updated")
+        return (f"face {args.face} of {shown(doc['key'])}{was} hidden; {result['documents_updated']} indexed file(s) "
+                "updated")
+
+    print_result(args, people.hide_face(doc["id"], args.face - 1), said)
     return 0
 
 
@@ -157,12 +150,12 @@ def run_unhide(args: argparse.Namespace) -> int:
     doc = _indexed(people, args.key)
     if doc is None:
         return 1
-    result = people.unhide_faces(doc["id"])
-    if args.json:
-        print_json(result)
-    elif not result["faces_shown_again"]:
-        print(f"no face of {shown(doc['key'])} is hidden")
-    else:
-        print(f"{result['faces_shown_again']} hidden face(s) of {shown(doc['key'])} shown again; "
-              f"{result['files_analysed']} file(s) analysed again")
+
+    def said(result: dict[str, Any]) -> str:
+        if not result["faces_shown_again"]:
+            return f"no face of {shown(doc['key'])} is hidden"
+        return (f"{result['faces_shown_again']} hidden face(s) of {shown(doc['key'])} shown again; "
+                f"{result['files_analysed']} file(s) analysed again")
+
+    print_result(args, people.unhide_faces(doc["id"]), said)
     return 0

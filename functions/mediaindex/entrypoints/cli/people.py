@@ -15,7 +15,9 @@ from typing import Any
 from mediaindex.adapters.storage.routing import RoutingStorage
 from mediaindex.domain.document import storable_text
 from mediaindex.domain.errors import ConfigurationError, ObjectNotFound
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
+from mediaindex.entrypoints.cli.common import (
+    add_action, add_backend_options, print_json, print_result, settings_from, shown,
+)
 
 EXAMPLES = """\
 examples:
@@ -59,9 +61,11 @@ class LazyAnalyzer:
         return self.real.face_model
 
     def face_vectors(self, picture: Any) -> Any:
-        real = self.real
-        lean = getattr(real, "face_vectors", None)
-        return lean(picture) if callable(lean) else real.analyze(picture).faces
+        """The faces alone when the real analyzer can give them (FaceEmbedder), else those of its analysis."""
+        from mediaindex.bootstrap import face_embedder
+
+        embedder = face_embedder(self.real)
+        return embedder.face_vectors(picture) if embedder is not None else self.real.analyze(picture).faces
 
     def analyze(self, picture: Any) -> Any:
         return self.real.analyze(picture)
@@ -115,9 +119,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="people_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
-    add = actions.add_parser(
-        "add", help="enrol a person from one or more photos, or many people from a folder",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    add = add_action(
+        actions, "add", run_add, help="enrol a person from one or more photos, or many people from a folder",
         description="Enrol NAME from the largest face of each IMAGE, then name that person in every indexed file.\n"
                     "With --from DIR, enrol everyone in DIR at once: a sub-folder per person (its name is the "
                     "person's, every image in it is theirs) or an image per person (its file name without the "
@@ -131,84 +134,76 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
                      help="a folder of known people: DIR/NAME/*.jpg or DIR/NAME.jpg")
     add_people_options(add)
-    add.set_defaults(func=run_add)
 
-    reembed = actions.add_parser(
-        "reembed", help="enrol people again from their photos after the face model changed",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    reembed = add_action(
+        actions, "reembed", run_reembed, help="enrol people again from their photos after the face model changed",
         description="Faces enrolled with another face model are never compared with the model in use. This "
                     "reads each of their enrolment photos again and enrols its face with the current model; a "
                     "photo that is gone is listed with what to do. `mediaindex index` does this by itself first.",
         epilog="example:\n  mediaindex people reembed --json",
     )
     add_people_options(reembed)
-    reembed.set_defaults(func=run_reembed)
 
-    lst = actions.add_parser("list", help="enrolled people and how many faces each",
-                             epilog="example:\n  mediaindex people list --json",
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    lst = add_action(
+        actions, "list", run_list, help="enrolled people and how many faces each",
+        epilog="example:\n  mediaindex people list --json",
+    )
     add_people_options(lst)
-    lst.set_defaults(func=run_list)
 
-    rm = actions.add_parser(
-        "remove", help="forget a person: faces out of the collection, name out of every document",
-        epilog='example:\n  mediaindex people remove "Barack Obama"', formatter_class=argparse.RawDescriptionHelpFormatter,
+    rm = add_action(
+        actions, "remove", run_remove,
+        help="forget a person: faces out of the collection, name out of every document",
+        epilog='example:\n  mediaindex people remove "Barack Obama"',
     )
     rm.add_argument("name")
     add_people_options(rm)
-    rm.set_defaults(func=run_remove)
 
-    mg = actions.add_parser(
-        "merge", help="one person enrolled under two names: FROM's faces become INTO's (local analyzer)",
+    mg = add_action(
+        actions, "merge", run_merge,
+        help="one person enrolled under two names: FROM's faces become INTO's (local analyzer)",
         description="Every face enrolled as FROM becomes INTO's, in one transaction, and every indexed file naming "
                     "FROM names INTO instead. INTO need not be enrolled yet (then it is a rename).",
         epilog='example:\n  mediaindex people merge "B. Obama" "Barack Obama"',
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     mg.add_argument("source", metavar="FROM", help="the name that goes")
     mg.add_argument("target", metavar="INTO", help="the name that stays")
     add_people_options(mg)
-    mg.set_defaults(func=run_merge)
 
-    cl = actions.add_parser(
-        "clusters", help="groups of look-alike faces that nobody has named (local analyzer)",
+    cl = add_action(
+        actions, "clusters", run_clusters, help="groups of look-alike faces that nobody has named (local analyzer)",
         description="Faces of indexed files that match no enrolled person, grouped by likeness. Name a group with "
                     "`mediaindex people name-cluster ID NAME`.",
-        epilog="example:\n  mediaindex people clusters --min-size 3", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  mediaindex people clusters --min-size 3",
     )
     cl.add_argument("--min-size", type=int, default=2, metavar="N", help="only groups in at least N files (default 2)")
     add_people_options(cl)
-    cl.set_defaults(func=run_clusters)
 
-    nc = actions.add_parser(
-        "name-cluster", help="name every face of a cluster at once (local analyzer)",
+    nc = add_action(
+        actions, "name-cluster", run_name_cluster, help="name every face of a cluster at once (local analyzer)",
         epilog='example:\n  mediaindex people name-cluster c12 "Steve Wozniak"',
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     nc.add_argument("cluster", help="a cluster id from `mediaindex people clusters`, e.g. c12")
     nc.add_argument("name")
     add_people_options(nc)
-    nc.set_defaults(func=run_name_cluster)
 
-    sc = actions.add_parser(
-        "split-cluster", help="move faces out of a cluster that holds two people (local analyzer)",
+    sc = add_action(
+        actions, "split-cluster", run_split_cluster,
+        help="move faces out of a cluster that holds two people (local analyzer)",
         description="Move the faces given out of cluster ID into a new cluster, which later clustering keeps apart "
                     "from the rest. A FACE is a file as `mediaindex show` takes it (every face of it in the "
                     "cluster), or FILE:N for its face N (from 1, as `people clusters` lists it).",
         epilog="example:\n  mediaindex people split-cluster c12 ~/Pictures/b.jpg ~/Pictures/group.jpg:3",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sc.add_argument("cluster", help="a cluster id from `mediaindex people clusters`, e.g. c12")
     sc.add_argument("faces", nargs="+", metavar="FACE", help="FILE or FILE:N")
     add_people_options(sc)
-    sc.set_defaults(func=run_split_cluster)
 
-    rematch = actions.add_parser(
-        "rematch", help="match the faces of every indexed file again against the enrolled people",
-        epilog="example:\n  mediaindex people rematch --threshold 85", formatter_class=argparse.RawDescriptionHelpFormatter,
+    rematch = add_action(
+        actions, "rematch", run_rematch,
+        help="match the faces of every indexed file again against the enrolled people",
+        epilog="example:\n  mediaindex people rematch --threshold 85",
     )
     add_people_options(rematch)
-    rematch.set_defaults(func=run_rematch)
 
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif"}
@@ -315,20 +310,15 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     result = build_people_service(args).remove_person(args.name)
-    if args.json:
-        print_json(result)
-    else:
-        print(f"{args.name}: {result['faces_removed']} face(s) forgotten; {result['documents_updated']} indexed file(s) updated")
+    print_result(args, result, lambda r: f"{args.name}: {r['faces_removed']} face(s) forgotten; "
+                                         f"{r['documents_updated']} indexed file(s) updated")
     return 0 if result["faces_removed"] or result["documents_updated"] else 1
 
 
 def run_merge(args: argparse.Namespace) -> int:
     result = build_people_service(args).merge_people(args.source, args.target)
-    if args.json:
-        print_json(result)
-    else:
-        print(f"{result['from']} is now {result['into']}: {result['faces_moved']} face(s) moved; "
-              f"{result['documents_updated']} indexed file(s) updated")
+    print_result(args, result, lambda r: f"{r['from']} is now {r['into']}: {r['faces_moved']} face(s) moved; "
+                                         f"{r['documents_updated']} indexed file(s) updated")
     return 0
 
 
@@ -350,11 +340,8 @@ def run_clusters(args: argparse.Namespace) -> int:
 
 def run_name_cluster(args: argparse.Namespace) -> int:
     result = build_people_service(args).name_cluster(args.cluster, args.name)
-    if args.json:
-        print_json(result)
-    else:
-        print(f"{result['cluster']} is now {result['name']} ({result['faces_enrolled']} face(s) enrolled); "
-              f"{result['documents_updated']} indexed file(s) updated")
+    print_result(args, result, lambda r: f"{r['cluster']} is now {r['name']} ({r['faces_enrolled']} face(s) enrolled); "
+                                         f"{r['documents_updated']} indexed file(s) updated")
     return 0
 
 
@@ -379,20 +366,15 @@ def run_split_cluster(args: argparse.Namespace) -> int:
     people = build_people_service(args)
     faces = [face_argument(people.pipeline.index, text) for text in args.faces]
     result = people.split_cluster(args.cluster, faces)
-    if args.json:
-        print_json(result)
-    else:
-        print(f"{result['faces_moved']} face(s) of {result['cluster']} moved to {result['moved_to']}; "
-              f"the rest is {result['rest']}")
+    print_result(args, result, lambda r: f"{r['faces_moved']} face(s) of {r['cluster']} moved to {r['moved_to']}; "
+                                         f"the rest is {r['rest']}")
     return 0
 
 
 def run_rematch(args: argparse.Namespace) -> int:
-    report = build_people_service(args).rematch()
-    if args.json:
-        print_json(report.to_dict())
-    else:
-        print(f"{report.documents_checked} file(s) with faces checked, {report.documents_updated} updated, "
-              f"{report.documents_skipped} could not be matched again")
+    report = build_people_service(args).rematch().to_dict()
+    print_result(args, report, lambda r: f"{r['documents_checked']} file(s) with faces checked, "
+                                         f"{r['documents_updated']} updated, {r['documents_skipped']} could not be "
+                                         "matched again")
     return 0
 

@@ -1,0 +1,144 @@
+"""Clusters of the local collection's remembered faces: the part of LocalFaceCollection that groups unnamed faces.
+
+Clusters are the connected groups of remembered faces within the match threshold of one another (single linkage).
+They are computed when first asked for, for all faces remembered since, a block of faces against all the others at a
+time (one matrix product), so indexing never pays for them. A cluster's id is `c<row id of its oldest face>`: it
+never changes as the cluster grows, and when two clusters are joined by a new face the older id stays.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.face_clusters import ClusterMember, FaceRef, cluster_name
+from mediaindex.domain.face_vectors import VectorSpace
+from mediaindex.domain.model import Box, FaceMatch
+from mediaindex.adapters.faces.vectors import VectorMatrix
+
+
+class FaceClusters:
+    """Mixed into LocalFaceCollection, whose file, lock, cached vectors and matching it uses (declared below)."""
+
+    db: sqlite3.Connection
+    space: VectorSpace
+    threshold: float
+    _lock: threading.RLock
+    _remembered: Any
+    _transaction: Callable[..., AbstractContextManager[sqlite3.Connection]]
+    _remembered_vectors: Callable[[], tuple[list[int], list[FaceRef], list[int], VectorMatrix]]
+    match_embeddings: Callable[[Sequence[Sequence[float]]], list[FaceMatch | None]]
+
+    def clusters(self, min_size: int = 1, unnamed_only: bool = True) -> dict[str, list[ClusterMember]]:
+        """Cluster id -> its faces, biggest cluster first. With `unnamed_only`, faces that match an enrolled person
+        are left out (and clusters left empty disappear)."""
+        with self._lock:
+            self._cluster_pending()
+            rows = self.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered "
+                                   "WHERE model = ? ORDER BY id", (self.space.id,)).fetchall()
+        members: dict[int, list[ClusterMember]] = {}
+        vectors = [np.frombuffer(r[4], dtype=np.float32) for r in rows]
+        named = self.match_embeddings(vectors) if unnamed_only and rows else [None] * len(rows)
+        for row, vector, match in zip(rows, vectors, named):
+            if match is not None:
+                continue
+            box = json.loads(row[3])
+            members.setdefault(row[0], []).append(ClusterMember(FaceRef(row[1], row[2]), Box(**box), vector))
+        ordered = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
+        return {cluster_name(c): m for c, m in ordered if len(m) >= min_size}
+
+    def _apart_pairs(self, ids: list[int]) -> list[tuple[int, int]]:
+        """The split constraints as pairs of positions in the in-memory vectors (rows since deleted drop out)."""
+        rows = self.db.execute("SELECT a, b FROM cluster_apart").fetchall()
+        if not rows:
+            return []
+        position = {row_id: i for i, row_id in enumerate(ids)}
+        return [(position[a], position[b]) for a, b in rows if a in position and b in position]
+
+    def split_cluster(self, cluster: int, refs: Sequence[FaceRef]) -> tuple[str, str]:
+        """Move the faces `refs` of `cluster` into a cluster of their own, kept apart from what is left of it when
+        later faces are clustered (a new face like both joins one of them only). Each part is named after its oldest
+        face, as every cluster is. (the moved faces' cluster, the rest's cluster)."""
+        with self._lock:
+            self._cluster_pending()
+            rows = self.db.execute("SELECT id, content_sha256, face_index FROM remembered WHERE cluster = ? AND model = ?",
+                                   (cluster, self.space.id)).fetchall()
+            wanted = {(r.content_sha256, r.face_index) for r in refs}
+            moved = sorted(r[0] for r in rows if (r[1], r[2]) in wanted)
+            rest = sorted(r[0] for r in rows if (r[1], r[2]) not in wanted)
+            if len(moved) < len(wanted):
+                raise ConfigurationError(f"{len(wanted) - len(moved)} of the faces given are not in {cluster_name(cluster)}")
+            if not rest:
+                raise ConfigurationError(f"that is every face of {cluster_name(cluster)}: leave at least one behind")
+            with self._transaction(forget="_remembered") as db:
+                for group in (moved, rest):
+                    db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", [(group[0], i) for i in group])
+                db.execute("INSERT OR IGNORE INTO cluster_apart (a, b) VALUES (?, ?)", (moved[0], rest[0]))
+            self._remembered = None
+        return cluster_name(moved[0]), cluster_name(rest[0])
+
+    def cluster_of(self, ref: FaceRef) -> str | None:
+        with self._lock:
+            self._cluster_pending()
+            row = self.db.execute(
+                "SELECT cluster FROM remembered WHERE content_sha256 = ? AND face_index = ? AND model = ?",
+                (ref.content_sha256, ref.face_index, self.space.id),
+            ).fetchone()
+        return cluster_name(row[0]) if row else None
+
+
+    def _cluster_pending(self) -> None:
+        """Put every face not clustered yet into its cluster: union-find over the pairs within the threshold,
+        found a block of new faces against all faces at a time; the oldest face's id names each cluster."""
+        with self._lock:
+            ids, _, clusters, matrix = self._remembered_vectors()
+            pending = [i for i, c in enumerate(clusters) if c == 0]
+            if not pending:
+                return
+            parent: dict[int, int] = {}
+
+            def find(x: int) -> int:
+                root = x
+                while parent.get(root, root) != root:
+                    root = parent[root]
+                while parent.get(x, x) != root:  # path compression
+                    parent[x], x = root, parent[x]
+                return root
+
+            def label(i: int) -> int:
+                return clusters[i] or ids[i]
+
+            # clusters split by hand (split_cluster): a pair of faces whose clusters are never joined again
+            apart = self._apart_pairs(ids)
+
+            def separated(a: int, b: int) -> bool:
+                for x, y in apart:
+                    rx, ry = find(label(x)), find(label(y))
+                    if {rx, ry} == {a, b}:
+                        return True
+                return False
+
+            limit = self.space.squared_distance_for(self.threshold)
+            block = max(1, min(1024, 64_000_000 // max(1, matrix.size)))  # at most ~256 MB of distances at a time
+            for start in range(0, len(pending), block):
+                rows = pending[start:start + block]
+                close = matrix.squared_distances(matrix.data[rows]) <= limit
+                for r, j in zip(*np.nonzero(close)):
+                    a, b = find(label(rows[r])), find(label(int(j)))
+                    if a != b and not (apart and separated(a, b)):
+                        parent[max(a, b)] = min(a, b)
+            changed: list[tuple[int, int]] = []
+            for i in range(len(clusters)):
+                new = find(label(i))
+                if new != clusters[i]:
+                    clusters[i] = new
+                    changed.append((new, ids[i]))
+            with self._transaction(forget="_remembered") as db:
+                db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", changed)
+

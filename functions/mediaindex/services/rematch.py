@@ -1,0 +1,230 @@
+"""Bringing indexed files up to date after known people change (an enrolment, a removal, a merge, "not a face"),
+without analysing them again.
+
+The local collection (a FaceMemory) matches the vectors it remembered for each picture (by content_sha256), all in
+one pass; with Rekognition, the file is read and each stored face box is searched in the collection. Documents are
+changed with a conditional partial update, so a concurrent write is never overwritten. The face memory notes every
+change whose re-match is owed, so one a kill interrupted is finished by the next command.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from mediaindex.config import Settings
+from mediaindex.domain import document as docs
+from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
+from mediaindex.domain.model import Box, Face, FaceMatch
+from mediaindex.media.picture import Picture
+from mediaindex.ports import FaceCollection, FaceMemory, ObjectRef, Versioned
+from mediaindex.services.indexing import Pipeline
+from mediaindex.services.people_rules import box_fields, require_collection
+
+log = logging.getLogger(__name__)
+
+_UPDATE_ATTEMPTS = 8
+
+
+@dataclass
+class Rematch:
+    """What bringing the index up to date did."""
+
+    documents_checked: int = 0
+    documents_updated: int = 0
+    api_calls: int = 0
+    # documents whose faces could not be matched again (nothing remembered, a video, a file gone)
+    documents_skipped: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+
+
+@dataclass
+class Rematcher:
+    """Re-matches the documents against the collection as it is now (`faces`), from the remembered vectors when
+    there is a face memory, else by reading each file again."""
+
+    settings: Settings
+    pipeline: Pipeline
+    faces: FaceCollection | None
+    memory: FaceMemory | None = None
+    # during a re-match with the face memory: every remembered picture's matches, by content_sha256
+    _remembered_matches: dict[str, list[FaceMatch | None]] | None = field(default=None, init=False, repr=False)
+    # during a re-match: the boxes marked "not a face", by content_sha256
+    _hidden: dict[str, list[Box]] = field(default_factory=dict, init=False, repr=False)
+
+    def rematch(self, person: str | None = None) -> Rematch:
+        """Match the faces of indexed files again against the collection as it is now, and update the documents
+        that changed. With `person` (after a removal) only documents naming that person are visited when the
+        collection cannot re-match cheaply (Rekognition); the name leaves them whatever happens."""
+        report = Rematch()
+        memory = self.memory
+        cheap = memory is not None
+        # changes the memory noted but whose re-match never finished (a kill, Ctrl-C): finished now as well
+        pending = memory.pending_rematch() if memory is not None else None
+        if memory is not None and pending is None:
+            memory.note_rematch()  # so that this re-match, too, is finished by the next one if interrupted
+            pending = memory.pending_rematch()
+        removed = ({person} if person else set()) | (pending[1] if pending else set())
+        # the local collection matches every remembered face in one pass; documents then only look theirs up
+        self._remembered_matches = memory.all_matches() if memory is not None else None
+        self._hidden = memory.hidden_faces() if memory is not None else {}
+        for doc in list(self.documents()):
+            if doc.get("status") != docs.INDEXED or not doc.get("faces"):
+                continue
+            if person is not None and not cheap and person not in (doc.get("people") or []):
+                continue
+            report.documents_checked += 1
+            changed, skipped, calls = self._update_document(doc, removed)
+            report.documents_updated += changed
+            report.documents_skipped += skipped
+            report.api_calls += calls
+        self._remembered_matches = None
+        self._hidden = {}
+        if report.documents_updated:
+            self.pipeline.index.refresh()
+        if memory is not None and pending is not None:
+            memory.rematch_done(pending[0])
+        log.info("documents re-matched", extra=report.to_dict())
+        return report
+
+    def finish_pending(self) -> Rematch | None:
+        """Finish a re-match an interrupted change left owed; None when the documents already follow."""
+        if self.memory is not None and self.memory.pending_rematch() is not None:
+            return self.rematch()
+        return None
+
+    def _update_document(self, listed: dict[str, Any], removed: set[str]) -> tuple[int, int, int]:
+        """(updated 0/1, skipped 0/1, api calls) for one document, written with compare-and-set. The listed copy
+        decides whether anything changes; only then is the document read with its version and written."""
+        matches_cache: dict[str, tuple[list[FaceMatch | None] | None, int]] = {}
+        calls = 0
+        doc, version = listed, None
+        for _ in range(2 * _UPDATE_ATTEMPTS):  # each attempt: read the version, then write
+            key = doc.get("content_sha256") or ""
+            drop = docs.hidden_face_indexes(doc["faces"], self._hidden.get(key) or [])
+            if key not in matches_cache:
+                matches_cache[key] = self._matches_for(doc, len(doc["faces"]) - len(drop))
+                calls += matches_cache[key][1]
+            matches = matches_cache[key][0]
+            fields = _rematched_fields(doc, matches, removed, drop)
+            skipped = int(matches is None)
+            if fields is None:
+                return 0, skipped, calls
+            if version is None:  # something changes: now read the version the write must present
+                current = self.pipeline.index.get(doc["id"])
+                if current is None or current.doc.get("status") != docs.INDEXED or not current.doc.get("faces"):
+                    return 0, 0, calls
+                doc, version = current.doc, current.version
+                continue
+            try:
+                self.pipeline.index.update_fields(doc["id"], fields, version)
+                return 1, skipped, calls
+            except VersionConflict:
+                version = None
+        raise TransientError(f"document {listed['id']} kept changing during {_UPDATE_ATTEMPTS} conditional updates")
+
+    def _matches_for(self, doc: dict[str, Any], shown: int) -> tuple[list[FaceMatch | None] | None, int]:
+        """The faces of a document matched again, in order, and the paid calls that took; None when impossible.
+        `shown`: how many of its faces are not marked "not a face" (the remembered vectors are those)."""
+        stored = doc["faces"]
+        if self.memory is not None:
+            sha = doc.get("content_sha256") or ""
+            table = self._remembered_matches
+            matches = table.get(sha) if table is not None else self.memory.matches_for_content(sha)
+            if matches is None or len(matches) < shown:
+                return None, 0
+            return matches[:shown], 0
+        if doc.get("media_type") not in (None, "image"):
+            return None, 0  # a video's faces come from frames we did not keep
+        try:
+            obj = self.pipeline.storage.read(ObjectRef(doc.get("bucket") or "", doc["key"]))
+            picture = Picture.from_bytes(obj.data, self.settings.max_pixels)
+            faces = [Face(box=Box(**box_fields(f["box"])), confidence=f.get("confidence") or 0.0) for f in stored]
+            matches, calls = require_collection(self.faces).identify(picture, faces)
+        except (ObjectNotFound, BadMedia) as e:
+            log.info("cannot re-match a file: %s", e, extra={"key": doc.get("key")})
+            return None, 0
+        return list(matches), calls
+
+    # ---- documents -----------------------------------------------------------------------------------------------
+    def documents(self) -> Iterator[dict[str, Any]]:
+        for item in self.pipeline.index.iter_documents():
+            yield item.doc if isinstance(item, Versioned) else item
+
+    def by_content(self) -> dict[str, list[dict[str, Any]]]:
+        """Live, indexed documents by content_sha256 (several files may hold the same bytes)."""
+        table: dict[str, list[dict[str, Any]]] = {}
+        for doc in self.documents():
+            if doc.get("status") == docs.INDEXED and doc.get("content_sha256"):
+                table.setdefault(doc["content_sha256"], []).append(doc)
+        return table
+
+
+def _rematched_fields(
+    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed: set[str], drop: set[int] | None = None,
+) -> dict[str, Any] | None:
+    """The faces, people (and video timeline) of `doc` after matching again, without the faces at `drop` (marked
+    "not a face"); None when nothing changes."""
+    base = docs.without_faces(doc, drop) if drop else doc
+    faces = [dict(f) for f in base["faces"]]
+    if matches is None:
+        if not removed and not drop:
+            return None
+        for face in faces:  # cannot match again: at least take the forgotten names out
+            if face.get("person") in removed:
+                face.update(person=None, face_id=None, similarity=None)
+    else:
+        for face, match in zip(faces, matches):
+            face.update(
+                person=match.person if match else None,
+                face_id=match.face_id if match else None,
+                similarity=match.similarity if match else None,
+            )
+    people = sorted({f["person"] for f in faces if f.get("person")})
+    fields: dict[str, Any] = {"faces": faces, "people": people}
+    video = _video_for_people(base.get("video"), faces, people)
+    if video is not None:
+        fields["video"] = video
+    elif drop and base.get("video") is not None:
+        fields["video"] = base["video"]
+    if drop:
+        fields["face_count"] = len(faces)
+    elif faces == doc["faces"] and people == sorted(doc.get("people") or []) and video is None:
+        return None
+    return fields
+
+
+def _video_for_people(video: Any, faces: list[dict[str, Any]], people: list[str]) -> dict[str, Any] | None:
+    """A video's timeline for the people now named in it (None when nothing changes): the spans of people no
+    longer named go; a person named afterwards gets the spans their faces were seen in (`segments.faces`, kept
+    at indexing time; a video indexed before it existed has none, so only the whole video shows them)."""
+    if not isinstance(video, dict):
+        return None
+    segments = video.get("segments") or {}
+    spans = segments.get("people") or []
+    kept = [span for span in spans if span.get("name") in people]
+    timed = {span.get("name") for span in kept}
+    added: dict[str, list[list[float]]] = {}
+    for row in segments.get("faces") or []:
+        i = row.get("face")
+        person = faces[i].get("person") if isinstance(i, int) and 0 <= i < len(faces) else None
+        if person and person not in timed:
+            added.setdefault(person, []).append([row["start"], row["end"]])
+    for person, found in added.items():
+        merged: list[list[float]] = []
+        for start, end in sorted(found):
+            if merged and start <= merged[-1][1] + 1e-6:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        kept += [{"name": person, "start": start, "end": end} for start, end in merged]
+    if len(kept) == len(spans) and not added:
+        return None
+    kept.sort(key=lambda span: (span["start"], span["name"]))
+    return {**video, "segments": {**segments, "people": kept}}
+

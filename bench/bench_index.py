@@ -24,7 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 
-from mediaindex.domain.query import FACETS, Query, Sort, parse_query  # noqa: E402
+from mediaindex.domain.expressions import FACETS  # noqa: E402
+from mediaindex.domain.query import Query, Sort  # noqa: E402
+from mediaindex.domain.query_syntax import parse_query  # noqa: E402
 from tests.index.corpus import random_doc  # noqa: E402
 
 QUERIES = [

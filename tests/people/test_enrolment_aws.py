@@ -11,10 +11,11 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from mediaindex.adapters.faces.rekognition import RekognitionFaceCollection, external_image_id
-from mediaindex.adapters.storage.s3 import S3Storage
+from mediaindex.bootstrap import build_app
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.model import Box
+from mediaindex.entrypoints import aws_lambda
 from mediaindex.media.encode import REKOGNITION, crop_face
 from mediaindex.media.picture import Picture
 from mediaindex.ports import ObjectRef
@@ -64,7 +65,6 @@ def aws(tmp_path, faces_dir):
 @pytest.fixture
 def wiring(aws, tmp_path):
     from mediaindex.adapters.index.sqlite import SqliteIndex
-    from mediaindex.entrypoints.aws_lambda import App
 
     settings = Settings(home=tmp_path, analyzer="rekognition", collection_id=COLLECTION)
     rekognition = boto3.client("rekognition", region_name="us-east-1")
@@ -77,11 +77,10 @@ def wiring(aws, tmp_path):
                "faces": [{"box": b.__dict__, "confidence": 99.9, "person": None, "face_id": None, "similarity": None}
                          for b in boxes]}
         index.put(doc, None)
-    pipeline = Pipeline(storage=S3Storage(client=aws), analyzer=None, index=index,
-                        faces=RekognitionFaceCollection(settings, client=rekognition))
-    app = App(settings=settings, pipeline=pipeline)
+    aws_lambda.configure(build_app(settings, index=index, s3=aws, rekognition=rekognition))
     with stub:
-        yield app, stub, index, aws
+        yield aws_lambda, stub, index, aws
+    aws_lambda.configure(None)
 
 
 def expect_searches(stub: Stubber, index, aws, only=None) -> int:
@@ -110,7 +109,7 @@ def event(kind: str) -> StorageEvent:
 
 
 def test_a_photo_under_people_enrols_and_its_removal_forgets(wiring):
-    app, stub, index, s3 = wiring
+    handler, stub, index, s3 = wiring
     source = f"{BUCKET}/{ENROL_KEY}"
     external_id = external_image_id(OBAMA, source)
     assert all(c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:" for c in external_id)
@@ -130,7 +129,7 @@ def test_a_photo_under_people_enrols_and_its_removal_forgets(wiring):
     stub.add_response("list_faces", {"Faces": [face_record(external_id)], "FaceModelVersion": "7.0"},
                       {"CollectionId": COLLECTION, "MaxResults": 4096})
     searches = expect_searches(stub, index, s3)
-    outcome = app.handle(event(CREATED))
+    outcome = handler.handle(event(CREATED))
     stub.assert_no_pending_responses()
     assert (outcome["action"], outcome["faces"], outcome["api_calls"]) == (people_module.ENROLLED, 1, 1 + searches)
     group = index.get(docs.document_id(BUCKET, "photos/two_people_obama_biden.jpg")).doc
@@ -147,7 +146,7 @@ def test_a_photo_under_people_enrols_and_its_removal_forgets(wiring):
                       {"CollectionId": COLLECTION, "FaceIds": [FACE_ID]})
     searches = expect_searches(stub, index, s3, only=OBAMA)
     assert searches == 2
-    outcome = app.handle(event(REMOVED))
+    outcome = handler.handle(event(REMOVED))
     stub.assert_no_pending_responses()
     assert (outcome["action"], outcome["faces"]) == (people_module.FORGOTTEN, 1)
     for key in BOXES:
@@ -156,7 +155,7 @@ def test_a_photo_under_people_enrols_and_its_removal_forgets(wiring):
 
 
 def test_a_photo_without_a_usable_face_is_refused_with_the_reason(wiring):
-    app, stub, index, _ = wiring
+    handler, stub, index, _ = wiring
     stub.add_response("describe_collection", {"FaceCount": 0, "FaceModelVersion": "7.0",
                                               "CollectionARN": f"aws:rekognition:us-east-1:123456789012:collection/{COLLECTION}"},
                       {"CollectionId": COLLECTION})
@@ -167,7 +166,7 @@ def test_a_photo_without_a_usable_face_is_refused_with_the_reason(wiring):
         {"CollectionId": COLLECTION, "Image": ANY, "ExternalImageId": ANY, "MaxFaces": 1, "QualityFilter": "AUTO",
          "DetectionAttributes": ["DEFAULT"]})
     not_found(stub, "list_faces", {"CollectionId": COLLECTION, "MaxResults": 4096})  # the photo's older faces go
-    outcome = app.handle(event(CREATED))
+    outcome = handler.handle(event(CREATED))
     stub.assert_no_pending_responses()
     assert outcome["action"] == "failed" and "low sharpness" in outcome["reason"]
     assert index.get(docs.document_id(BUCKET, "photos/two_people_obama_biden.jpg")).doc["people"] == []

@@ -16,7 +16,7 @@ from mediaindex.adapters.storage.routing import RoutingStorage
 from mediaindex.domain.document import storable_text
 from mediaindex.domain.errors import ConfigurationError, ObjectNotFound
 from mediaindex.entrypoints.cli.common import (
-    add_action, add_backend_options, print_json, print_result, settings_from, shown,
+    add_action, add_backend_options, app_from, print_json, print_result, settings_from, shown,
 )
 
 EXAMPLES = """\
@@ -37,40 +37,6 @@ deleting the photo forgets the faces it enrolled.
 """
 
 
-class LazyAnalyzer:
-    """Builds the analyzer (loading models takes seconds) only when a command really analyses a picture."""
-
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
-        self._real: Any = None
-
-    @property
-    def real(self) -> Any:
-        if self._real is None:
-            from mediaindex.bootstrap import build_analyzer
-
-            self._real = build_analyzer(self.settings)
-        return self._real
-
-    @property
-    def name(self) -> str:
-        return self.real.name
-
-    @property
-    def face_model(self) -> str | None:
-        return self.real.face_model
-
-    def face_vectors(self, picture: Any) -> Any:
-        """The faces alone when the real analyzer can give them (FaceEmbedder), else those of its analysis."""
-        from mediaindex.bootstrap import face_embedder
-
-        embedder = face_embedder(self.real)
-        return embedder.face_vectors(picture) if embedder is not None else self.real.analyze(picture).faces
-
-    def analyze(self, picture: Any) -> Any:
-        return self.real.analyze(picture)
-
-
 def add_people_options(parser: argparse.ArgumentParser) -> None:
     add_backend_options(parser)
     parser.add_argument("--threshold", type=float, metavar="SIMILARITY",
@@ -79,8 +45,6 @@ def add_people_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_people_service(args: argparse.Namespace) -> Any:
-    from mediaindex.bootstrap import build_people, build_pipeline
-
     settings = settings_from(args)
     threshold = getattr(args, "threshold", None)
     if threshold is not None:
@@ -89,10 +53,7 @@ def build_people_service(args: argparse.Namespace) -> Any:
         settings = settings.with_overrides(face_match_threshold=threshold)
     if not settings.has("people"):
         settings = settings.with_overrides(features=(*settings.features, "people"))
-    pipeline = build_pipeline(settings, storage=RoutingStorage(), analyzer=LazyAnalyzer(settings))
-    if pipeline.faces is None:
-        raise ConfigurationError("no face collection is available for this analyzer (install the local extra)")
-    people = build_people(settings, pipeline)
+    people = app_from(args, settings=settings).people  # the analyzer loads its models only when a photo is read
     people.finish_pending()  # a change an earlier run made but was stopped before its files followed
     return people
 

@@ -217,10 +217,7 @@ def build_router(api: MediaApi, router: Router) -> Router:
         return Response.json(body)
 
     def stats(_: Request) -> Response:
-        compute = getattr(api.index, "stats", None)
-        if compute is None:
-            raise HttpError(501, "this index gives no statistics")
-        return Response.json(compute())
+        return Response.json(api.index.stats())
 
     # ---- one document --------------------------------------------------------------------------------------------
     def get_document(request: Request) -> Response:

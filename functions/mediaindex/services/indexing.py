@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from mediaindex.domain import document as docs
-from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
+from mediaindex.domain.errors import BadMedia, ObjectNotFound
+from mediaindex.domain.freshness import is_unchanged
 from mediaindex.domain.model import Analysis, Box, Face, is_hidden
 from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
 from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, ObjectRef, StoredObject, Storage, Versioned
+from mediaindex.services.index_io import compare_and_set
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,6 @@ DUPLICATE = "duplicate"  # the same event again: ignored
 GONE = "gone"  # the file was deleted before we read it: nothing to index, not an error
 UNCHANGED = "unchanged"  # same size and etag as already indexed: skipped without reading
 
-_WRITE_ATTEMPTS = 8
-
 
 @dataclass(frozen=True)
 class StorageEvent:
@@ -48,6 +48,16 @@ class StorageEvent:
     size: int | None = None
     event_name: str = ""
     event_time: str | None = None
+
+
+@dataclass
+class Draft:
+    """The document made for a file that was read, before it is written."""
+
+    doc: dict[str, Any]
+    action: str  # INDEXED, REUSED or FAILED
+    api_calls: int = 0
+    analysis: Analysis | None = None  # a picture newly analysed here: its faces are to be remembered
 
 
 @dataclass
@@ -119,7 +129,8 @@ class Pipeline:
             return Outcome(GONE, ref, doc_id)
         except BadMedia as e:  # refused before reading (not a regular file, above the size limit)
             return self._refused(event, current, e)
-        doc, action, calls, analysis = self._document_for(obj, event.sequencer)
+        draft = self._document_for(obj, event.sequencer)
+        doc, action, calls, analysis = draft.doc, draft.action, draft.api_calls, draft.analysis
         # The face vectors before the document: if they cannot be kept (faces.db locked, disk full, a kill), no
         # document says the file is done, so the next run indexes it again instead of counting it unchanged.
         # Remembering is keyed by content and idempotent, so a stale write below leaves nothing wrong behind.
@@ -156,20 +167,13 @@ class Pipeline:
         if newer is False:
             same = (event.sequencer or "").upper().rstrip("0") == (current.get("sequencer") or "").upper().rstrip("0")
             return DUPLICATE if same else STALE
-        if (
-            event.sequencer is None
-            and current.get("status") in (docs.INDEXED, docs.FAILED)
-            and event.etag is not None
-            and event.etag == current.get("etag")
-            and event.size == current.get("size")
-            and docs.analysed_alike(current, self.analyzer.name, self.analyzer.face_model)
-        ):
+        # with a sequencer the event is newer than the document: the file was written again, whatever its etag
+        if event.sequencer is None and is_unchanged(current, etag=event.etag, size=event.size,
+                                                    analyzer=self.analyzer.name, face_model=self.analyzer.face_model):
             return UNCHANGED
         return None
 
-    def _document_for(
-        self, obj: StoredObject, sequencer: str | None
-    ) -> tuple[dict[str, Any], str, int, Analysis | None]:
+    def _document_for(self, obj: StoredObject, sequencer: str | None) -> Draft:
         ref = obj.ref
         sha = hashlib.sha256(obj.data).hexdigest()
         media_type, fmt = sniff.sniff(obj.data[:512])
@@ -190,14 +194,14 @@ class Pipeline:
                     and not self._vectors_missing(prior, sha)):
                 doc.update({k: prior[k] for k in docs.ANALYSIS_FIELDS if k in prior})
                 doc["face_count"] = len(prior.get("faces") or [])
-                return doc, REUSED, 0, None
+                return Draft(doc, REUSED)
         try:
             if media_type == sniff.VIDEO:
                 if self.video is None:
                     raise BadMedia("video file, but video analysis is not enabled in this deployment")
                 fields, calls = self.video(obj)
                 doc.update(fields)
-                return doc, INDEXED, calls, None
+                return Draft(doc, INDEXED, calls)
             picture = Picture.from_bytes(obj.data, self.max_pixels)
             analysis = self.analyzer.analyze(picture)
             hidden = self.hidden_boxes(sha)
@@ -207,13 +211,13 @@ class Pipeline:
         except BadMedia as e:
             log.warning("file cannot be analysed: %s", e, extra={"bucket": ref.bucket, "key": ref.key})
             doc.update(status=docs.FAILED, error=f"{e.code}: {e}", face_count=0)
-            return doc, FAILED, 0, None
+            return Draft(doc, FAILED)
         exif = picture.exif
         doc.update(
             width=picture.width, height=picture.height, taken_at=exif.taken_at, camera=exif.camera,
             location=exif.location, **docs.analysis_fields(analysis),
         )
-        return doc, INDEXED, analysis.api_calls, analysis
+        return Draft(doc, INDEXED, analysis.api_calls, analysis)
 
     def hidden_boxes(self, sha: str) -> list[Box]:
         """The boxes marked "not a face" in these bytes (only the local face collection keeps them)."""
@@ -258,14 +262,11 @@ class Pipeline:
     # ---- conditional write ---------------------------------------------------------------------------------------
     def _write(self, doc: dict[str, Any], current: Versioned | None) -> bool:
         """Write unless the stored state is newer; re-read and decide again when someone else wrote meanwhile."""
-        for attempt in range(_WRITE_ATTEMPTS):
-            if attempt:
-                current = self.index.get(doc["id"])
-            if current is not None and docs.sequencer_newer(doc.get("sequencer"), current.doc.get("sequencer")) is False:
+
+        def attempt(stored: Versioned | None) -> bool:
+            if stored is not None and docs.sequencer_newer(doc.get("sequencer"), stored.doc.get("sequencer")) is False:
                 return False
-            try:
-                self.index.put(doc, current.version if current else None)
-                return True
-            except VersionConflict:
-                continue
-        raise TransientError(f"document {doc['id']} kept changing during {_WRITE_ATTEMPTS} conditional writes")
+            self.index.put(doc, stored.version if stored else None)
+            return True
+
+        return compare_and_set(self.index, doc["id"], attempt, current=current)

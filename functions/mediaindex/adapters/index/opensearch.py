@@ -18,7 +18,7 @@ import random
 import re
 import time
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import urlparse
 
 from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
@@ -299,6 +299,16 @@ class OpenSearchIndex:
         except os_errors.NotFoundError:
             return None
         return Versioned(found["_source"], (found["_seq_no"], found["_primary_term"]))
+
+    def get_many(self, doc_ids: Sequence[str]) -> dict[str, Versioned]:
+        """The documents of these ids by `mget`, `_PAGE` ids a request; ids not held are absent."""
+        found: dict[str, Versioned] = {}
+        for chunk in _chunks(dict.fromkeys(doc_ids), _PAGE):
+            answer = self._call(self.client.mget, index=self.name, body={"ids": chunk}, _source_excludes=[AIDS])
+            for hit in answer["docs"]:
+                if hit.get("found"):
+                    found[hit["_id"]] = Versioned(hit["_source"], (hit["_seq_no"], hit["_primary_term"]))
+        return found
 
     def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
         doc_id = doc["id"]

@@ -1,5 +1,4 @@
-"""Skip-by-ETag lookups: one batch call per page when the index offers get_many, concurrent gets otherwise; and
-what counts as already indexed."""
+"""Skip-by-ETag lookups: one batch call (get_many) per page; and what counts as already indexed."""
 
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ class BatchIndex(FakeIndex):
 
     def get_many(self, doc_ids):
         self.batches.append(len(doc_ids))
-        return {i: FakeIndex.get(self, i) for i in doc_ids}
+        return super().get_many(doc_ids)
 
 
 class ListSource:
@@ -59,7 +58,7 @@ def test_one_batch_lookup_per_page_and_unchanged_files_skipped():
     assert summary.skipped_unchanged == 30
 
 
-def test_without_get_many_the_lookup_falls_back_to_single_gets():
+def test_the_lookup_leaves_out_the_documents_the_index_lacks():
     index = FakeIndex()
     index.put({**docs.base_document("b", "k", None), "status": "indexed", "etag": "e", "size": 1}, None)
     found = lookup_documents(index, [docs.document_id("b", "k"), docs.document_id("b", "absent")])

@@ -6,7 +6,8 @@ import hashlib
 
 from mediaindex.domain import document as docs
 from mediaindex.ports import ObjectInfo, ObjectRef
-from mediaindex.services.backfill import Backfill, Listed, is_current, lookup_documents
+from mediaindex.services.backfill import Backfill, Listed, is_current
+from mediaindex.services.index_io import documents_by_id
 from tests.backfill.archive import picture
 from tests.fakes import FakeIndex, FakeStorage
 
@@ -61,7 +62,7 @@ def test_one_batch_lookup_per_page_and_unchanged_files_skipped():
 def test_the_lookup_leaves_out_the_documents_the_index_lacks():
     index = FakeIndex()
     index.put({**docs.base_document("b", "k", None), "status": "indexed", "etag": "e", "size": 1}, None)
-    found = lookup_documents(index, [docs.document_id("b", "k"), docs.document_id("b", "absent")])
+    found = documents_by_id(index, [docs.document_id("b", "k"), docs.document_id("b", "absent")])
     assert list(found) == [docs.document_id("b", "k")] and found[docs.document_id("b", "k")]["etag"] == "e"
 
 

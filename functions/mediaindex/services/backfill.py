@@ -343,11 +343,6 @@ class InventorySource:
 
 
 # ---- what the index already holds --------------------------------------------------------------------------------
-def lookup_documents(index: Index, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The documents the index holds for a page of listed files, in one batch call (OpenSearch mget, SQLite IN)."""
-    return documents_by_id(index, doc_ids)
-
-
 def is_current(info: ObjectInfo, doc: dict[str, Any] | None) -> bool:
     """Already indexed (or already failed) from these very bytes (domain/freshness.py). Any analyzer and face model
     count: the backfill hands files to workers (a Lambda) whose analyzer it does not run."""
@@ -602,7 +597,7 @@ class Backfill:
             live = [item for item in page if (item.storage_class or "") not in ARCHIVED_CLASSES]
             summary.skipped_archived += len(page) - len(live)
             ids = [docs.document_id(item.info.ref.bucket, item.info.ref.key) for item in live]
-            current = {} if (self.index is None or self.force) else lookup_documents(self.index, ids)
+            current = {} if (self.index is None or self.force) else documents_by_id(self.index, ids)
             wanted = [item for item, doc_id in zip(live, ids) if not is_current(item.info, current.get(doc_id))]
             summary.skipped_unchanged += len(live) - len(wanted)
             if isinstance(self.sink, DirectSink):

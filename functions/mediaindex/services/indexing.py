@@ -130,7 +130,7 @@ class Pipeline:
         except BadMedia as e:  # refused before reading (not a regular file, above the size limit)
             return self._refused(event, current, e)
         draft = self._document_for(obj, event.sequencer)
-        doc, action, calls, analysis = draft.doc, draft.action, draft.api_calls, draft.analysis
+        doc, analysis = draft.doc, draft.analysis
         # The face vectors before the document: if they cannot be kept (faces.db locked, disk full, a kill), no
         # document says the file is done, so the next run indexes it again instead of counting it unchanged.
         # Remembering is keyed by content and idempotent, so a stale write below leaves nothing wrong behind.
@@ -138,14 +138,14 @@ class Pipeline:
             self.faces.remember(doc["content_sha256"], analysis.faces)
         written = self._write(doc, current)
         if not written:
-            return Outcome(STALE, ref, doc_id, api_calls=calls)
-        reason = doc.get("error")
-        self.metrics.count("files_failed" if action == FAILED else "files_indexed")
-        if action == REUSED:
+            return Outcome(STALE, ref, doc_id, api_calls=draft.api_calls)
+        faces = doc.get("face_count") or 0
+        self.metrics.count("files_failed" if draft.action == FAILED else "files_indexed")
+        if draft.action == REUSED:
             self.metrics.count("analysis_reused")
-        self.metrics.count("faces", doc.get("face_count") or 0)
-        self.metrics.count("analyzer_calls", calls)
-        return Outcome(action, ref, doc_id, reason=reason, api_calls=calls, faces=doc.get("face_count") or 0)
+        self.metrics.count("faces", faces)
+        self.metrics.count("analyzer_calls", draft.api_calls)
+        return Outcome(draft.action, ref, doc_id, reason=doc.get("error"), api_calls=draft.api_calls, faces=faces)
 
     def _refused(self, event: StorageEvent, current: Versioned | None, error: BadMedia) -> Outcome:
         """A `failed` document for a file storage would not read, with the listing's fingerprint, so the next run

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, Iterable, Sequence
+from collections import Counter
+from typing import Any, Iterable, Iterator, Sequence
 
 from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
 from mediaindex.domain.model import Analysis, Box, Face, FaceMatch, Label
+from mediaindex.adapters.index import common
+from mediaindex.domain.expressions import resolve_people
+from mediaindex.domain.query import Query
 from mediaindex.ports import ObjectInfo, ObjectRef, SearchResult, StoredObject, Versioned
+from tests.index import reference
 
 
 class FakeIndex:
+    """The whole Index port in memory: documents with integer versions, compare-and-set writes, searches answered
+    by the reference semantics of the query model (tests/index/reference.py)."""
+
     def __init__(self) -> None:
         self.docs: dict[str, tuple[dict[str, Any], int]] = {}
         self.lock = threading.Lock()
@@ -21,18 +29,20 @@ class FakeIndex:
     def ensure_ready(self) -> None:
         pass
 
+    # ---- reading ----
     def get(self, doc_id: str) -> Versioned | None:
         with self.lock:
             found = self.docs.get(doc_id)
             return Versioned(copy.deepcopy(found[0]), found[1]) if found else None
 
-    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
+    def get_many(self, doc_ids: Sequence[str]) -> dict[str, Versioned]:
         with self.lock:
-            current = self.docs.get(doc["id"])
-            if (current[1] if current else None) != expected_version:
-                raise VersionConflict(doc["id"])
-            self.docs[doc["id"]] = (copy.deepcopy(doc), (current[1] + 1) if current else 1)
-            self.puts += 1
+            return {i: Versioned(copy.deepcopy(self.docs[i][0]), self.docs[i][1]) for i in doc_ids if i in self.docs}
+
+    def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        with self.lock:  # a snapshot: writes while the caller walks it do not disturb the walk
+            found = [copy.deepcopy(d) for d, _ in self.docs.values() if include_deleted or d.get("status") != "deleted"]
+        yield from found
 
     def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
         for doc, _ in self.docs.values():
@@ -44,9 +54,105 @@ class FakeIndex:
         """key -> document, for documents that are not tombstones."""
         return {d["key"]: d for d, _ in self.docs.values() if d.get("status") != "deleted"}
 
+    # ---- writing ----
+    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
+        with self.lock:
+            current = self.docs.get(doc["id"])
+            if (current[1] if current else None) != expected_version:
+                raise VersionConflict(doc["id"])
+            self._store(doc)
+
+    def _store(self, doc: dict[str, Any]) -> None:
+        current = self.docs.get(doc["id"])
+        self.docs[doc["id"]] = (copy.deepcopy(doc), (current[1] + 1) if current else 1)
+        self.puts += 1
+
+    def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
+        if "id" in fields and fields["id"] != doc_id:
+            raise ValueError("update_fields cannot change a document's id")
+        with self.lock:
+            current = self.docs.get(doc_id)
+            if current is None or current[1] != expected_version:
+                raise VersionConflict(f"document {doc_id} changed or is gone")
+            self._store({**current[0], **fields})
+
+    def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
+        written = 0
+        with self.lock:
+            for doc in docs:
+                self._store(doc)
+                written += 1
+        return written
+
+    def delete_document(self, doc_id: str) -> None:
+        with self.lock:
+            self.docs.pop(doc_id, None)
+
+    def purge_tombstones(self, older_than_iso: str) -> int:
+        with self.lock:
+            old = [i for i, (d, _) in self.docs.items()
+                   if d.get("status") == "deleted" and (d.get("indexed_at") or "") < older_than_iso]
+            for doc_id in old:
+                del self.docs[doc_id]
+        return len(old)
+
+    # ---- searching ----
+    def _matching(self, query: Any) -> list[dict[str, Any]]:
+        query = Query.coerce(query)
+        where = resolve_people(query.effective_where(), self.person_names)
+        with self.lock:
+            return [copy.deepcopy(d) for d, _ in self.docs.values() if reference.matches(where, d)]
+
     def search(self, query: Any) -> SearchResult:
-        hits = [d for d in self.live().values() if d.get("status") == "indexed"]
-        return SearchResult(len(hits), hits)
+        query = Query.coerce(query)
+        found = self._matching(query)
+        sort = query.sort
+        if sort.field == "relevance":  # no scores here: newest first, as SQLite
+            field, descending = "indexed_at", True
+        else:
+            field, descending = sort.field, sort.descending
+        # missing values count as smallest and ties follow the direction, as both backends do
+        found.sort(key=lambda d: (d.get(field) is not None, d.get(field) or "", d["id"]), reverse=descending)
+        facets = {name: self._facet(name, found, query.facet_size) for name in query.facets}
+        return SearchResult(len(found), found[query.offset:query.offset + query.limit], facets)
+
+    @staticmethod
+    def _facet(name: str, docs: list[dict[str, Any]], size: int) -> dict[str, int]:
+        values = {
+            "labels": lambda d: d.get("label_names") or [],
+            "people": lambda d: d.get("people") or [],
+            "emotions": common.face_emotions,
+            "media_type": lambda d: [d["media_type"]] if d.get("media_type") else [],
+        }[name]
+        counts = Counter(v for d in docs for v in set(values(d)))
+        return dict(sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))[:size])
+
+    def count(self, query: Any) -> int:
+        return len(self._matching(query))
+
+    def person_names(self) -> list[str]:
+        with self.lock:
+            return sorted({p for d, _ in self.docs.values() if d.get("status") != "deleted" for p in d.get("people") or []})
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            docs = [d for d, _ in self.docs.values()]
+        by_status = Counter(d.get("status") for d in docs)
+        indexed = [d for d in docs if d.get("status") == "indexed"]
+        # the latest failures first (undated last), ties by id, as the backends order them
+        failed = sorted((d for d in docs if d.get("status") == "failed"), key=lambda d: d["id"])
+        failed.sort(key=lambda d: (d.get("indexed_at") is not None, d.get("indexed_at") or ""), reverse=True)
+        live = [d for d in docs if d.get("status") in ("indexed", "failed")]
+        return {
+            "documents": by_status["indexed"] + by_status["failed"],
+            "indexed": by_status["indexed"],
+            "failed": by_status["failed"],
+            "deleted": by_status["deleted"],
+            "media_types": self._facet("media_type", live, 50),
+            "top_labels": [[v, c] for v, c in self._facet("labels", indexed, common.STATS_LIMIT).items()],
+            "people": [[v, c] for v, c in self._facet("people", indexed, common.STATS_LIMIT).items()],
+            "failures": [{"key": d.get("key"), "error": d.get("error")} for d in failed[:common.STATS_LIMIT]],
+        }
 
     def refresh(self) -> None:
         pass

@@ -196,21 +196,58 @@ class SearchResult:
 
 class Index(Protocol):
     """One document per file, keyed by `document_id(ref)`. Writes are conditional (compare-and-set) so that two
-    workers handling events for one key never both win."""
+    workers handling events for one key never both win. Everything the use cases ask of an index is declared here,
+    and both backends (SQLite, OpenSearch) and the test fake implement all of it."""
 
     def ensure_ready(self) -> None:
         """Create the index (mapping, alias, tables) if it does not exist. Idempotent."""
 
+    # ---- reading documents ---------------------------------------------------------------------------------------
     def get(self, doc_id: str) -> Versioned | None: ...
 
-    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
-        """Write `doc` (its `id` field is the key) if the stored version is still `expected_version` (None: no
-        document may exist yet). Raises VersionConflict otherwise, TransientError when the backend is down."""
+    def get_many(self, doc_ids: Sequence[str]) -> dict[str, Versioned]:
+        """The documents of these ids in few round trips (SQLite `IN`, OpenSearch `mget`); ids the index does not
+        hold are absent from the result."""
+
+    def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """Every document (tombstones too when `include_deleted`), page by page: for the use cases that walk the
+        whole index (reconcile, prune, re-matching people)."""
 
     def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
         """An indexed document with the same bytes analysed by the same analyzer, to reuse its analysis."""
 
+    # ---- writing documents ---------------------------------------------------------------------------------------
+    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
+        """Write `doc` (its `id` field is the key) if the stored version is still `expected_version` (None: no
+        document may exist yet). Raises VersionConflict otherwise, TransientError when the backend is down."""
+
+    def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
+        """Replace top-level fields of a document if it is still at `expected_version` (derived fields such as
+        `people` and `face_count` are the caller's to pass along). Raises VersionConflict when it changed or is
+        gone."""
+
+    def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
+        """Write documents unconditionally in batches (no compare-and-set), for loading an index nobody else is
+        writing (migrations, benchmarks, tests). Returns how many were written."""
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document physically (not a tombstone); no error when it is not there."""
+
+    def purge_tombstones(self, older_than_iso: str) -> int:
+        """Remove the tombstones written (`indexed_at`) before `older_than_iso`; returns how many."""
+
+    # ---- searching -----------------------------------------------------------------------------------------------
     def search(self, query: Any) -> SearchResult: ...
+
+    def count(self, query: Any) -> int:
+        """How many documents match the query (as `search(query).total`, without the hits)."""
+
+    def person_names(self) -> list[str]:
+        """Every known person some searchable document shows (the case may be the backend's: SQLite keeps it,
+        OpenSearch lower-cases)."""
+
+    def stats(self) -> dict[str, Any]:
+        """An overview: documents per status, media types, the top labels and people, the latest failures."""
 
     def refresh(self) -> None:
         """Make recent writes visible to search (OpenSearch refresh); a no-op where writes are visible at once."""

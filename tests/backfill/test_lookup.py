@@ -1,5 +1,4 @@
-"""Skip-by-ETag lookups: one batch call per page when the index offers get_many, concurrent gets otherwise; and
-what counts as already indexed."""
+"""Skip-by-ETag lookups: one batch call (get_many) per page; and what counts as already indexed."""
 
 from __future__ import annotations
 
@@ -7,7 +6,8 @@ import hashlib
 
 from mediaindex.domain import document as docs
 from mediaindex.ports import ObjectInfo, ObjectRef
-from mediaindex.services.backfill import Backfill, Listed, is_current, lookup_documents
+from mediaindex.services.backfill import Backfill, Listed, is_current
+from mediaindex.services.index_io import documents_by_id
 from tests.backfill.archive import picture
 from tests.fakes import FakeIndex, FakeStorage
 
@@ -24,7 +24,7 @@ class BatchIndex(FakeIndex):
 
     def get_many(self, doc_ids):
         self.batches.append(len(doc_ids))
-        return {i: FakeIndex.get(self, i) for i in doc_ids}
+        return super().get_many(doc_ids)
 
 
 class ListSource:
@@ -59,10 +59,10 @@ def test_one_batch_lookup_per_page_and_unchanged_files_skipped():
     assert summary.skipped_unchanged == 30
 
 
-def test_without_get_many_the_lookup_falls_back_to_single_gets():
+def test_the_lookup_leaves_out_the_documents_the_index_lacks():
     index = FakeIndex()
     index.put({**docs.base_document("b", "k", None), "status": "indexed", "etag": "e", "size": 1}, None)
-    found = lookup_documents(index, [docs.document_id("b", "k"), docs.document_id("b", "absent")])
+    found = documents_by_id(index, [docs.document_id("b", "k"), docs.document_id("b", "absent")])
     assert list(found) == [docs.document_id("b", "k")] and found[docs.document_id("b", "k")]["etag"] == "e"
 
 

@@ -211,6 +211,33 @@ def test_iter_documents(loaded_pair):
         assert all("search_aids" not in d for d in everything)
 
 
+def test_get_many_returns_the_held_documents_with_their_versions(loaded_pair):
+    wanted = [d["id"] for d in DOCS] + ["never-there", DOCS[0]["id"]]  # a missing id and a repeated one
+    for backend in BACKENDS:
+        index = loaded_pair[backend]
+        found = index.get_many(wanted)
+        assert sorted(found) == sorted(d["id"] for d in DOCS), backend  # tombstones too; missing ids absent
+        for doc_id, versioned in found.items():
+            single = index.get(doc_id)
+            assert versioned.doc == single.doc and versioned.version == single.version, backend
+        assert index.get_many([]) == {} and index.get_many(["never-there"]) == {}
+
+
+def test_get_many_asks_in_chunks(empty_index, monkeypatch):
+    from mediaindex.adapters.index import opensearch, sqlite
+
+    monkeypatch.setattr(sqlite, "_VARIABLES", 3)
+    monkeypatch.setattr(opensearch, "_PAGE", 3)
+    for doc in DOCS:
+        empty_index.put(doc, None)
+    empty_index.refresh()
+    found = empty_index.get_many([d["id"] for d in reversed(DOCS)])
+    assert {i: v.doc for i, v in found.items()} == {d["id"]: d for d in DOCS}
+    written = empty_index.get(DOCS[0]["id"])
+    empty_index.put({**DOCS[0], "error": "changed"}, written.version)  # the version get_many gives is the one to present
+    assert empty_index.get_many([DOCS[0]["id"]])[DOCS[0]["id"]].version == empty_index.get(DOCS[0]["id"]).version
+
+
 def test_find_by_content(loaded_pair):
     img1 = DOCS[0]
     for backend in BACKENDS:

@@ -33,8 +33,10 @@ from urllib.parse import unquote_plus
 
 from mediaindex.adapters.s3_events import notification_for
 from mediaindex.domain import document as docs
+from mediaindex.domain import freshness
 from mediaindex.domain.errors import ConfigurationError, TransientError
 from mediaindex.ports import Index, ObjectInfo, ObjectRef
+from mediaindex.services.index_io import documents_by_id
 from mediaindex.services.indexing import CREATED, Outcome, StorageEvent
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,6 @@ ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
 SQS_BATCH = 10  # SendMessageBatch's maximum
 MAX_ERRORS_KEPT = 1000
-LOOKUP_WORKERS = 16  # concurrent index reads when the index has no batch get
 _SEND_ATTEMPTS = 5
 
 
@@ -342,32 +343,10 @@ class InventorySource:
 
 
 # ---- what the index already holds --------------------------------------------------------------------------------
-def lookup_documents(index: Index, doc_ids: Sequence[str], pool: ThreadPoolExecutor | None = None,
-                     ) -> dict[str, dict[str, Any]]:
-    """Documents by id, in one batch call when the index offers `get_many` (OpenSearch mget, SQLite IN), else by
-    concurrent single gets on `pool` (kept for the whole run: SQLite opens a connection per thread)."""
-    if not doc_ids:
-        return {}
-    get_many = getattr(index, "get_many", None)
-    if callable(get_many):
-        found = get_many(list(doc_ids))
-        return {doc_id: (v.doc if hasattr(v, "doc") else v) for doc_id, v in found.items() if v is not None}
-    if pool is None:
-        with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as own:
-            return lookup_documents(index, doc_ids, own)
-    results = list(pool.map(index.get, doc_ids))
-    return {doc_id: v.doc for doc_id, v in zip(doc_ids, results) if v is not None}
-
-
 def is_current(info: ObjectInfo, doc: dict[str, Any] | None) -> bool:
-    """Already indexed (or already failed) from these very bytes: the same ETag and size."""
-    return (
-        doc is not None
-        and doc.get("status") in (docs.INDEXED, docs.FAILED)
-        and info.etag is not None
-        and doc.get("etag") == info.etag
-        and (doc.get("size") is None or doc.get("size") == info.size)
-    )
+    """Already indexed (or already failed) from these very bytes (domain/freshness.py). Any analyzer and face model
+    count: the backfill hands files to workers (a Lambda) whose analyzer it does not run."""
+    return freshness.is_unchanged(doc, etag=info.etag, size=info.size, analyzer=None, face_model=None)
 
 
 def created_event(info: ObjectInfo, force: bool = False) -> StorageEvent:
@@ -593,11 +572,9 @@ class Backfill:
         if carried:
             summary.merge(carried)
         started = self.clock()
-        self._lookups = ThreadPoolExecutor(max_workers=LOOKUP_WORKERS, thread_name_prefix="lookup")
         try:
             finished = self._run(summary, start_after, deadline, estimate)
         finally:
-            self._lookups.shutdown(wait=True, cancel_futures=True)
             if isinstance(self.sink, DirectSink):
                 self.sink.drain()
                 self._direct_checkpoint(summary)
@@ -620,7 +597,7 @@ class Backfill:
             live = [item for item in page if (item.storage_class or "") not in ARCHIVED_CLASSES]
             summary.skipped_archived += len(page) - len(live)
             ids = [docs.document_id(item.info.ref.bucket, item.info.ref.key) for item in live]
-            current = {} if (self.index is None or self.force) else lookup_documents(self.index, ids, self._lookups)
+            current = {} if (self.index is None or self.force) else documents_by_id(self.index, ids)
             wanted = [item for item, doc_id in zip(live, ids) if not is_current(item.info, current.get(doc_id))]
             summary.skipped_unchanged += len(live) - len(wanted)
             if isinstance(self.sink, DirectSink):

@@ -32,8 +32,10 @@ from typing import Any, Callable, Iterable
 from mediaindex.adapters.storage.routing import RoutingStorage
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
+from mediaindex.domain import freshness
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError, VersionConflict
 from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage
+from mediaindex.services.index_io import documents_by_id
 from mediaindex.services.indexing import CREATED, REMOVED, Outcome, StorageEvent
 
 log = logging.getLogger(__name__)
@@ -263,29 +265,9 @@ class BulkSummary:
 
 def is_unchanged(info: ObjectInfo, doc: dict[str, Any] | None, analyzer: str | None,
                  face_model: str | None = None) -> bool:
-    """The pipeline's own UNCHANGED rule, decided from the listing: same etag and size as the document, which is
-    indexed or failed (a failed file is not retried until it changes), by the same analyzer and face model."""
-    return (
-        doc is not None
-        and doc.get("status") in (docs.INDEXED, docs.FAILED)
-        and info.etag is not None
-        and doc.get("etag") == info.etag
-        and doc.get("size") == info.size
-        and docs.analysed_alike(doc, analyzer, face_model)
-    )
-
-
-def lookup(index: Index, ids: list[str]) -> dict[str, dict[str, Any]]:
-    get_many = getattr(index, "get_many", None)
-    if callable(get_many):
-        found = get_many(ids)
-        return {i: (v.doc if hasattr(v, "doc") else v) for i, v in found.items() if v is not None}
-    result = {}
-    for doc_id in ids:
-        current = index.get(doc_id)
-        if current is not None:
-            result[doc_id] = current.doc
-    return result
+    """The pipeline's own UNCHANGED rule (domain/freshness.py), decided from the listing. `analyzer` None: the
+    workers' analyzer comes from a factory this process does not know, so any analyzer counts."""
+    return freshness.is_unchanged(doc, etag=info.etag, size=info.size, analyzer=analyzer, face_model=face_model)
 
 
 # ---- the runner ----------------------------------------------------------------------------------------------------
@@ -348,7 +330,7 @@ class BulkIndexer:
 
     def _dispatch_page(self, page: list[ObjectInfo], out: "queue.Queue[Any]", state: dict[str, Any]) -> None:
         ids = [docs.document_id(i.ref.bucket, i.ref.key) for i in page]
-        current = {} if self.force else lookup(self.index, ids)
+        current = {} if self.force else documents_by_id(self.index, ids)
         wanted = []
         for info, doc_id in zip(page, ids):
             doc = current.get(doc_id)
@@ -585,11 +567,8 @@ class BulkIndexer:
 
     # -- prune --
     def _prune(self, sources: list[Source], seen: set[Any], summary: BulkSummary) -> None:
-        iter_documents = getattr(self.index, "iter_documents", None)
-        if not callable(iter_documents):
-            raise ConfigurationError("this index cannot list its documents, so --prune cannot find vanished files")
         vanished = [
-            doc for doc in iter_documents()
+            doc for doc in self.index.iter_documents()
             if doc.get("status") != docs.DELETED
             and any(s.covers(doc) for s in sources)
             and ((doc.get("key") if not doc.get("bucket") else (doc.get("bucket"), doc.get("key"))) not in seen)

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from mediaindex.domain import document as docs
-from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
+from mediaindex.domain.errors import BadMedia, ObjectNotFound
+from mediaindex.domain.freshness import is_unchanged
 from mediaindex.domain.model import Analysis, Box, Face, is_hidden
 from mediaindex.domain.vocabulary import Action, EventKind
 from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
 from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, ObjectRef, StoredObject, Storage, Versioned
+from mediaindex.services.index_io import compare_and_set
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +39,6 @@ DUPLICATE = Action.DUPLICATE
 GONE = Action.GONE
 UNCHANGED = Action.UNCHANGED
 
-_WRITE_ATTEMPTS = 8
-
 
 @dataclass(frozen=True)
 class StorageEvent:
@@ -49,6 +49,16 @@ class StorageEvent:
     size: int | None = None
     event_name: str = ""
     event_time: str | None = None
+
+
+@dataclass
+class Draft:
+    """The document made for a file that was read, before it is written."""
+
+    doc: dict[str, Any]
+    action: str  # INDEXED, REUSED or FAILED
+    api_calls: int = 0
+    analysis: Analysis | None = None  # a picture newly analysed here: its faces are to be remembered
 
 
 @dataclass
@@ -120,7 +130,8 @@ class Pipeline:
             return Outcome(GONE, ref, doc_id)
         except BadMedia as e:  # refused before reading (not a regular file, above the size limit)
             return self._refused(event, current, e)
-        doc, action, calls, analysis = self._document_for(obj, event.sequencer)
+        draft = self._document_for(obj, event.sequencer)
+        doc, analysis = draft.doc, draft.analysis
         # The face vectors before the document: if they cannot be kept (faces.db locked, disk full, a kill), no
         # document says the file is done, so the next run indexes it again instead of counting it unchanged.
         # Remembering is keyed by content and idempotent, so a stale write below leaves nothing wrong behind.
@@ -128,14 +139,14 @@ class Pipeline:
             self.faces.remember(doc["content_sha256"], analysis.faces)
         written = self._write(doc, current)
         if not written:
-            return Outcome(STALE, ref, doc_id, api_calls=calls)
-        reason = doc.get("error")
-        self.metrics.count("files_failed" if action == FAILED else "files_indexed")
-        if action == REUSED:
+            return Outcome(STALE, ref, doc_id, api_calls=draft.api_calls)
+        faces = doc.get("face_count") or 0
+        self.metrics.count("files_failed" if draft.action == FAILED else "files_indexed")
+        if draft.action == REUSED:
             self.metrics.count("analysis_reused")
-        self.metrics.count("faces", doc.get("face_count") or 0)
-        self.metrics.count("analyzer_calls", calls)
-        return Outcome(action, ref, doc_id, reason=reason, api_calls=calls, faces=doc.get("face_count") or 0)
+        self.metrics.count("faces", faces)
+        self.metrics.count("analyzer_calls", draft.api_calls)
+        return Outcome(draft.action, ref, doc_id, reason=doc.get("error"), api_calls=draft.api_calls, faces=faces)
 
     def _refused(self, event: StorageEvent, current: Versioned | None, error: BadMedia) -> Outcome:
         """A `failed` document for a file storage would not read, with the listing's fingerprint, so the next run
@@ -157,20 +168,13 @@ class Pipeline:
         if newer is False:
             same = (event.sequencer or "").upper().rstrip("0") == (current.get("sequencer") or "").upper().rstrip("0")
             return DUPLICATE if same else STALE
-        if (
-            event.sequencer is None
-            and current.get("status") in (docs.INDEXED, docs.FAILED)
-            and event.etag is not None
-            and event.etag == current.get("etag")
-            and event.size == current.get("size")
-            and docs.analysed_alike(current, self.analyzer.name, self.analyzer.face_model)
-        ):
+        # with a sequencer the event is newer than the document: the file was written again, whatever its etag
+        if event.sequencer is None and is_unchanged(current, etag=event.etag, size=event.size,
+                                                    analyzer=self.analyzer.name, face_model=self.analyzer.face_model):
             return UNCHANGED
         return None
 
-    def _document_for(
-        self, obj: StoredObject, sequencer: str | None
-    ) -> tuple[dict[str, Any], str, int, Analysis | None]:
+    def _document_for(self, obj: StoredObject, sequencer: str | None) -> Draft:
         ref = obj.ref
         sha = hashlib.sha256(obj.data).hexdigest()
         media_type, fmt = sniff.sniff(obj.data[:512])
@@ -191,14 +195,14 @@ class Pipeline:
                     and not self._vectors_missing(prior, sha)):
                 doc.update({k: prior[k] for k in docs.ANALYSIS_FIELDS if k in prior})
                 doc["face_count"] = len(prior.get("faces") or [])
-                return doc, REUSED, 0, None
+                return Draft(doc, REUSED)
         try:
             if media_type == sniff.VIDEO:
                 if self.video is None:
                     raise BadMedia("video file, but video analysis is not enabled in this deployment")
                 fields, calls = self.video(obj)
                 doc.update(fields)
-                return doc, INDEXED, calls, None
+                return Draft(doc, INDEXED, calls)
             picture = Picture.from_bytes(obj.data, self.max_pixels)
             analysis = self.analyzer.analyze(picture)
             hidden = self.hidden_boxes(sha)
@@ -208,13 +212,13 @@ class Pipeline:
         except BadMedia as e:
             log.warning("file cannot be analysed: %s", e, extra={"bucket": ref.bucket, "key": ref.key})
             doc.update(status=docs.FAILED, error=f"{e.code}: {e}", face_count=0)
-            return doc, FAILED, 0, None
+            return Draft(doc, FAILED)
         exif = picture.exif
         doc.update(
             width=picture.width, height=picture.height, taken_at=exif.taken_at, camera=exif.camera,
             location=exif.location, **docs.analysis_fields(analysis),
         )
-        return doc, INDEXED, analysis.api_calls, analysis
+        return Draft(doc, INDEXED, analysis.api_calls, analysis)
 
     def hidden_boxes(self, sha: str) -> list[Box]:
         """The boxes marked "not a face" in these bytes (only the local face collection keeps them)."""
@@ -258,14 +262,11 @@ class Pipeline:
     # ---- conditional write ---------------------------------------------------------------------------------------
     def _write(self, doc: dict[str, Any], current: Versioned | None) -> bool:
         """Write unless the stored state is newer; re-read and decide again when someone else wrote meanwhile."""
-        for attempt in range(_WRITE_ATTEMPTS):
-            if attempt:
-                current = self.index.get(doc["id"])
-            if current is not None and docs.sequencer_newer(doc.get("sequencer"), current.doc.get("sequencer")) is False:
+
+        def attempt(stored: Versioned | None) -> bool:
+            if stored is not None and docs.sequencer_newer(doc.get("sequencer"), stored.doc.get("sequencer")) is False:
                 return False
-            try:
-                self.index.put(doc, current.version if current else None)
-                return True
-            except VersionConflict:
-                continue
-        raise TransientError(f"document {doc['id']} kept changing during {_WRITE_ATTEMPTS} conditional writes")
+            self.index.put(doc, stored.version if stored else None)
+            return True
+
+        return compare_and_set(self.index, doc["id"], attempt, current=current)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mediaindex.domain import document as docs
+from mediaindex.domain import freshness
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.vocabulary import Difference
 from mediaindex.ports import Index, ObjectRef
@@ -59,12 +60,9 @@ class Report:
 
 def live_documents(index: Index, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
     """key -> the fields reconcile compares, for every document that is not a tombstone under bucket/prefix."""
-    iterate = getattr(index, "iter_documents", None)
-    if iterate is None:
-        raise ConfigurationError(f"{type(index).__name__} cannot list its documents: reconcile needs iter_documents")
     index.refresh()
     found = {}
-    for doc in iterate(include_deleted=False):
+    for doc in index.iter_documents(include_deleted=False):
         key = doc.get("key") or ""
         if doc.get("bucket", "") == bucket and key.startswith(prefix) and doc.get("status") != docs.DELETED:
             found[key] = {"etag": doc.get("etag"), "size": doc.get("size"), "status": doc.get("status")}
@@ -72,9 +70,9 @@ def live_documents(index: Index, bucket: str, prefix: str) -> dict[str, dict[str
 
 
 def differs(listed_etag: str | None, listed_size: int, doc: dict[str, Any]) -> bool:
-    if listed_etag is None or doc.get("etag") is None:
-        return doc.get("size") != listed_size
-    return doc.get("etag") != listed_etag or (doc.get("size") is not None and doc.get("size") != listed_size)
+    """Does the index hold other bytes than the listed file (domain/freshness.py)? Reconcile compares bytes only:
+    any analyzer and face model count (analysing again with another one is `mediaindex index`'s business)."""
+    return not freshness.is_unchanged(doc, etag=listed_etag, size=listed_size, analyzer=None, face_model=None)
 
 
 @dataclass

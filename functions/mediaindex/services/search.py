@@ -12,6 +12,7 @@ from mediaindex.domain.expressions import (
 )
 from mediaindex.domain.query import Query
 from mediaindex.domain.words import singulars
+from mediaindex.ports import Index
 
 VOCABULARY = 2000  # labels and people looked at for a suggestion
 
@@ -29,7 +30,7 @@ def _words(expr: Expr) -> list[str]:
     return list(seen)
 
 
-def suggestions(index: Any, query: Query) -> dict[str, list[str]]:
+def suggestions(index: Index, query: Query) -> dict[str, list[str]]:
     """For a search that found nothing: the known labels and people closest to what it asked for."""
     words = _words(query.where)
     if not words:

@@ -84,11 +84,8 @@ class FolderWatcher:
             self.schedule(REMOVED, key)
 
     def indexed_under(self, folder: str) -> Iterator[str]:
-        iter_documents = getattr(self.index, "iter_documents", None)
-        if not callable(iter_documents):
-            return
         prefix = folder.rstrip(os.sep) + os.sep
-        for doc in iter_documents():
+        for doc in self.index.iter_documents():
             key = str(doc.get("key") or "")
             if not doc.get("bucket") and key.startswith(prefix) and doc.get("status") != docs.DELETED:
                 yield key

@@ -18,26 +18,23 @@ import random
 import re
 import time
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import urlparse
 
 from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
 from opensearchpy import exceptions as os_errors
 
 from mediaindex.adapters.index import common
+from mediaindex.adapters.index.opensearch_query import AIDS, compile_where, facet_agg, sort_for
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
-from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    PersonIs, StatusIs, TextHas, resolve_people,
-)
+from mediaindex.domain.expressions import FACE_BOOLEANS, Expr, resolve_people
 from mediaindex.domain.query import Query
 from mediaindex.ports import SearchResult, Versioned
 
 log = logging.getLogger(__name__)
 
 MAPPING_VERSION = 1
-AIDS = "search_aids"  # fields added beside the document for searching; stripped from everything returned
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 _PAGE = 500
 
@@ -301,6 +298,16 @@ class OpenSearchIndex:
             return None
         return Versioned(found["_source"], (found["_seq_no"], found["_primary_term"]))
 
+    def get_many(self, doc_ids: Sequence[str]) -> dict[str, Versioned]:
+        """The documents of these ids by `mget`, `_PAGE` ids a request; ids not held are absent."""
+        found: dict[str, Versioned] = {}
+        for chunk in _chunks(dict.fromkeys(doc_ids), _PAGE):
+            answer = self._call(self.client.mget, index=self.name, body={"ids": chunk}, _source_excludes=[AIDS])
+            for hit in answer["docs"]:
+                if hit.get("found"):
+                    found[hit["_id"]] = Versioned(hit["_source"], (hit["_seq_no"], hit["_primary_term"]))
+        return found
+
     def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
         doc_id = doc["id"]
         try:
@@ -408,13 +415,13 @@ class OpenSearchIndex:
         except os_errors.RequestError as e:  # a 400 for the names the query's words may mean: the query's fault
             raise ValueError(f"OpenSearch refused the query: {str(e.info)[:300] if e.info else e.error}") from None
         body: dict[str, Any] = {
-            "query": self.compile(query.effective_where()),
+            "query": compile_where(query.effective_where()),
             "from": query.offset,
             "size": query.limit,
             "track_total_hits": True,
-            "sort": self._sort(query),
+            "sort": sort_for(query),
         }
-        aggs = {name: self._facet_agg(name, query.facet_size) for name in query.facets}
+        aggs = {name: facet_agg(name, query.facet_size) for name in query.facets}
         if aggs:
             body["aggs"] = aggs
         try:
@@ -431,96 +438,8 @@ class OpenSearchIndex:
 
     def count(self, query: Query | Expr | str | None) -> int:
         query = self._resolved(query)
-        body = {"query": self.compile(query.effective_where())}
+        body = {"query": compile_where(query.effective_where())}
         return int(self._call(self.client.count, index=self.name, body=body)["count"])
-
-    @staticmethod
-    def _facet_agg(name: str, size: int) -> dict[str, Any]:
-        field = {"labels": "label_names", "people": "people", "emotions": f"{AIDS}.emotions", "media_type": "media_type"}[name]
-        return {"terms": {"field": field, "size": size, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
-
-    @staticmethod
-    def _sort(query: Query) -> list[Any]:
-        sort = query.sort
-        if sort.field == "relevance":
-            return ["_score", {"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "desc"}]
-        # missing values count as smallest and ties follow the sort's direction: what SQLite does natively
-        order, missing = ("desc", "_last") if sort.descending else ("asc", "_first")
-        return [{sort.field: {"order": order, "missing": missing}}, {"id": order}]
-
-    @classmethod
-    def compile(cls, e: Expr) -> dict[str, Any]:
-        """The query model as OpenSearch query DSL (semantics in domain/expressions.py)."""
-        if isinstance(e, All):
-            return {"match_all": {}}
-        if isinstance(e, And):
-            return {"bool": {"must": [cls.compile(p) for p in e.parts]}} if e.parts else {"match_all": {}}
-        if isinstance(e, Or):
-            if not e.parts:
-                return {"match_none": {}}
-            return {"bool": {"should": [cls.compile(p) for p in e.parts], "minimum_should_match": 1}}
-        if isinstance(e, Not):
-            return {"bool": {"must_not": [cls.compile(e.part)]}}
-        if isinstance(e, LabelIs):
-            forms = e.forms
-            conditions: list[dict[str, Any]] = [
-                {"term": {"labels.names": forms[0]}} if len(forms) == 1 else {"terms": {"labels.names": forms}}]
-            if e.min_confidence is not None:
-                conditions.append({"range": {"labels.confidence": {"gte": e.min_confidence}}})
-            return {"nested": {"path": "labels", "score_mode": "max", "query": {"bool": {"must": conditions}}}}
-        if isinstance(e, PersonIs):
-            people = [e.name.lower()] if e.names is None else list(e.names)
-            if not people:
-                return {"match_none": {}}
-            return {"terms": {f"{AIDS}.people": people}}
-        if isinstance(e, EmotionIs):
-            conditions = [{"term": {"faces.emotion": e.type}}]
-            if e.min_confidence is not None:
-                conditions.append({"nested": {"path": "faces.emotions", "query": {"bool": {"filter": [
-                    {"term": {"faces.emotions.type": e.type}},
-                    {"range": {"faces.emotions.confidence": {"gte": e.min_confidence}}},
-                ]}}}})
-            return cls._face(conditions)
-        if isinstance(e, FaceHas):
-            if e.attr in FACE_BOOLEANS:
-                return cls._face([{"term": {f"faces.{e.attr}": e.value}}])
-            if e.attr == "gender":  # stored as the analyzer wrote it ("Female"); compare case-insensitively
-                return cls._face([{"terms": {"faces.gender": sorted({e.value, e.value.capitalize(), e.value.upper()})}}])
-            low, high = e.value
-            conditions = []
-            if high is not None:
-                conditions.append({"range": {"faces.age_low": {"lte": high}}})
-            if low is not None:
-                conditions.append({"range": {"faces.age_high": {"gte": low}}})
-            return cls._face(conditions)
-        if isinstance(e, TextHas):
-            tokens = e.tokens
-            if not tokens:
-                return {"match_none": {}}
-            if e.phrase:
-                phrase = " ".join(tokens)
-                return {"bool": {"should": [
-                    {"match_phrase": {f"{AIDS}.text": phrase}}, {"match_phrase": {f"{AIDS}.key_text": phrase}},
-                ], "minimum_should_match": 1}}
-            return {"bool": {"must": [{"term": {f"{AIDS}.words": t}} for t in tokens]}}
-        if isinstance(e, MediaTypeIs):
-            return {"term": {"media_type": e.media_type}}
-        if isinstance(e, StatusIs):
-            return {"term": {"status": e.status}}
-        if isinstance(e, KeyPrefix):
-            return {"prefix": {"key": e.prefix}}
-        if isinstance(e, DateRange):
-            bounds: dict[str, str] = {}
-            if e.since is not None:
-                bounds["gte"] = e.since
-            if e.before is not None:
-                bounds["lt"] = e.before
-            return {"range": {e.field: bounds}} if bounds else {"exists": {"field": e.field}}
-        raise TypeError(f"not a query expression: {e!r}")
-
-    @staticmethod
-    def _face(conditions: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"nested": {"path": "faces", "score_mode": "max", "query": {"bool": {"filter": conditions}}}}
 
     # ---- overview ------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -14,69 +14,24 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import sqlite3
 import threading
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import replace
-from itertools import chain
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from mediaindex.adapters.index import common
-from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
-from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    PersonIs, StatusIs, TextHas, resolve_people, simplify, walk,
+from mediaindex.adapters.index.sqlite_query import (
+    FACET_KINDS, SideTables, compile_where, count_facets, document_terms, only_statuses, order_by, pack_facets,
 )
+from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, create_tables, unusable
+from mediaindex.domain.errors import TransientError, VersionConflict
+from mediaindex.domain.expressions import FACE_BOOLEANS, And, Expr, Not, Or, StatusIs, resolve_people, simplify, walk
 from mediaindex.domain.query import Query
 from mediaindex.ports import SearchResult, Versioned
 
-SCHEMA_VERSION = 3
-_SEP, _KIND_SEP = "\x1f", "\x1e"  # packing of a document's facet values in docs.facets
-FACET_KINDS = {"labels": "label", "people": "person", "emotions": "emotion", "media_type": "media_type"}
 _PAGE = 500
-
-
-def _terms(doc: dict[str, Any]) -> set[tuple[str, str]]:
-    """(kind, value) pairs of a document for person queries and facets; none for tombstones."""
-    if doc.get("status") == "deleted":
-        return set()
-    terms = {("label", str(n)) for n in doc.get("label_names") or [] if n}
-    terms |= {("person", str(p)) for p in doc.get("people") or [] if p}
-    terms |= {("person_lc", p) for p in common.people_lower(doc)}
-    terms |= {("emotion", e) for e in common.face_emotions(doc)}
-    if doc.get("media_type"):
-        terms.add(("media_type", str(doc["media_type"])))
-    return terms
-
-
-def _pack_facets(terms: set[tuple[str, str]]) -> str:
-    facet_kinds = set(FACET_KINDS.values())
-    return _SEP.join(
-        f"{kind}{_KIND_SEP}{value.replace(_SEP, ' ')}" for kind, value in sorted(terms) if kind in facet_kinds
-    )
-
-
-def _count_facets(packed: Iterable[str | None], names: Iterable[str], size: int | None) -> dict[str, dict[str, int]]:
-    counts = Counter(chain.from_iterable(p.split(_SEP) for p in packed if p))
-    per_kind: dict[str, list[tuple[str, int]]] = {kind: [] for kind in FACET_KINDS.values()}
-    for entry, count in counts.items():
-        kind, _, value = entry.partition(_KIND_SEP)
-        per_kind[kind].append((value, count))
-    result = {}
-    for name in names:
-        ordered = sorted(per_kind[FACET_KINDS[name]], key=lambda vc: (-vc[1], vc[0]))  # as OpenSearch orders
-        result[name] = dict(ordered if size is None else ordered[:size])
-    return result
-
-
-def _only_statuses(expr: Expr) -> list[str] | None:
-    """The statuses when the condition is nothing but a status (the default "everything" query), else None."""
-    parts = expr.parts if isinstance(expr, Or) else (expr,)
-    if all(isinstance(p, StatusIs) for p in parts):
-        return sorted({p.status for p in parts if isinstance(p, StatusIs)})
-    return None
+_VARIABLES = 500  # ids bound in one `IN (...)`, well under SQLite's limit on a statement's parameters
 
 
 class SqliteIndex:
@@ -93,16 +48,17 @@ class SqliteIndex:
         self._ready = False
         self._ready_lock = threading.Lock()
         self._writes = 0  # since this instance last checked the planner's statistics
-        t = self.name
+        self.tables = t = TableNames.of(self.name)
         self.t_docs, self.t_bodies, self.t_labels, self.t_terms, self.t_faces, self.t_fts, self.t_meta = (
-            f"{t}_docs", f"{t}_bodies", f"{t}_labels", f"{t}_terms", f"{t}_faces", f"{t}_fts", f"{t}_meta",
+            t.docs, t.bodies, t.labels, t.terms, t.faces, t.fts, t.meta,
         )
-        self.t_counts = f"{t}_counts"  # documents per (status, facet kind, value): facets of "everything" at once
+        self.t_counts = t.counts
+        self._side_tables = SideTables(labels=self.t_labels, terms=self.t_terms, faces=self.t_faces, fts=self.t_fts)
 
     # ---- connections and transactions ----------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         if not self._memory:
-            self._check_file()
+            check_file(self.path, self.create)
         try:
             if not self._memory and os.path.dirname(self.path):
                 os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -116,61 +72,10 @@ class SqliteIndex:
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
                 raise TransientError(f"SQLite index {self.path} is busy: {e}") from e
-            raise self._unusable(e) from None
+            raise unusable(self.path, e) from None
         except (sqlite3.DatabaseError, OSError) as e:
-            raise self._unusable(e) from None
+            raise unusable(self.path, e) from None
         return conn
-
-    def _check_file(self) -> None:
-        """Say what is wrong with the index file before SQLite does it obscurely (or, for a truncated file, only
-        when a query reaches the missing pages): a folder, no file where one must be, or not a whole database."""
-        if os.path.isdir(self.path):
-            raise ConfigurationError(f"MEDIAINDEX_INDEX: the SQLite index {self.path} is a folder; name a file in it, "
-                                     f"e.g. sqlite:///{os.path.join(os.path.abspath(self.path), 'index.db')}")
-        if not os.path.exists(self.path):
-            if not self.create:
-                raise ConfigurationError(
-                    f"no index at {self.path}: index some files first (`mediaindex index PATH`), or point "
-                    "MEDIAINDEX_INDEX (or MEDIAINDEX_HOME) at the index"
-                )
-            return
-        for attempt in range(3):
-            try:
-                with open(self.path, "rb") as f:
-                    header = f.read(100)
-                    size = os.fstat(f.fileno()).st_size
-            except OSError as e:
-                raise self._unusable(e) from None
-            if size == 0:
-                return  # an empty file is an empty database
-            if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-                raise self._unusable("not an SQLite database")
-            page_size = int.from_bytes(header[16:18], "big")
-            page_size = 65536 if page_size == 1 else page_size
-            pages = int.from_bytes(header[28:32], "big")
-            # the page count in the header holds when its change counter matches (SQLite's own rule)
-            if header[24:28] != header[92:96] or pages * page_size <= size:
-                return
-            # Another process may be checkpointing its write-ahead log into the file right now (the header is
-            # written before the file has grown): only a file that stays short, with no log pending, is truncated.
-            wal = f"{self.path}-wal"
-            if os.path.exists(wal) and os.path.getsize(wal) > 0:
-                return
-            time.sleep(0.05 * (attempt + 1))
-        raise self._unusable(f"truncated: {size:,} bytes of the {pages * page_size:,} its header declares")
-
-    def _unusable(self, error: Any) -> ConfigurationError:
-        text = str(error)
-        if isinstance(error, (sqlite3.DatabaseError, str)) and not any(
-                w in text for w in ("unable to open", "readonly", "read-only", "permission")):
-            return ConfigurationError(
-                f"the index {self.path} is damaged ({text}): move it aside and run `mediaindex index PATH...` "
-                "again to rebuild it from the files (known people stay in faces.db)"
-            )
-        return ConfigurationError(
-            f"cannot open or write the index {self.path} ({text}): check that MEDIAINDEX_HOME (or the folder of "
-            "MEDIAINDEX_INDEX) exists and is writable"
-        )
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -197,12 +102,12 @@ class SqliteIndex:
             if "locked" in str(e) or "busy" in str(e):
                 raise TransientError(f"SQLite index {self.path} is busy: {e}") from e
             if any(w in str(e) for w in ("readonly", "unable to open", "disk I/O")):
-                raise self._unusable(e) from None
+                raise unusable(self.path, e) from None
             raise
         except sqlite3.DatabaseError as e:  # "database disk image is malformed", "file is not a database"
             if isinstance(e, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
                 raise
-            raise self._unusable(e) from None
+            raise unusable(self.path, e) from None
 
     @contextmanager
     def _write(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
@@ -228,44 +133,8 @@ class SqliteIndex:
         with self._ready_lock:
             if self._ready:
                 return
-            booleans = ", ".join(f"{b} INTEGER" for b in FACE_BOOLEANS)
             with self._raw_conn() as conn, self._write(conn):
-                # narrow rows to filter and sort on; the JSON bodies live apart so scans stay small
-                conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_docs} (
-                    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL,
-                    status TEXT, media_type TEXT, bucket TEXT, key TEXT, content_sha256 TEXT, analyzer TEXT,
-                    taken_at TEXT, indexed_at TEXT, error TEXT, facets TEXT)""")
-                for column in ("status, indexed_at, id", "status, taken_at, id", "status, key, id", "key", "content_sha256"):
-                    index_name = f"{self.t_docs}_{column.replace(', ', '_')}"
-                    conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {self.t_docs} ({column})")
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {self.t_bodies} (rowid INTEGER PRIMARY KEY, doc TEXT NOT NULL)")
-                conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_labels} (
-                    doc INTEGER NOT NULL, name TEXT NOT NULL, confidence REAL)""")
-                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_labels}_name ON {self.t_labels} (name, confidence, doc)")
-                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_labels}_doc ON {self.t_labels} (doc)")
-                conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_terms} (
-                    kind TEXT NOT NULL, value TEXT NOT NULL, doc INTEGER NOT NULL,
-                    PRIMARY KEY (kind, value, doc)) WITHOUT ROWID""")
-                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_terms}_doc ON {self.t_terms} (doc, kind, value)")
-                conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_faces} (
-                    doc INTEGER NOT NULL, {booleans}, gender TEXT, age_low REAL, age_high REAL,
-                    emotion TEXT, emotion_confidence REAL)""")
-                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_faces}_doc ON {self.t_faces} (doc)")
-                conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_faces}_emotion ON {self.t_faces} (emotion)")
-                # ascii tokenizer: words are pre-split by text_tokens (shared with OpenSearch) and joined by spaces
-                conn.execute(f"""CREATE VIRTUAL TABLE IF NOT EXISTS {self.t_fts}
-                    USING fts5(text, key_text, tokenize = 'ascii')""")
-                conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.t_counts} (
-                    status TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, n INTEGER NOT NULL,
-                    PRIMARY KEY (status, kind, value)) WITHOUT ROWID""")
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {self.t_meta} (name TEXT PRIMARY KEY, value TEXT)")
-                conn.execute(f"INSERT OR IGNORE INTO {self.t_meta} VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                found = conn.execute(f"SELECT value FROM {self.t_meta} WHERE name = 'schema_version'").fetchone()[0]
-                if found != str(SCHEMA_VERSION):
-                    raise ConfigurationError(
-                        f"{self.path} holds a mediaindex index of layout {found}; this version reads layout "
-                        f"{SCHEMA_VERSION}: index into a new file (or delete this one) and run `mediaindex backfill`"
-                    )
+                create_tables(conn, self.tables, self.path)
             self._ready = True
             with self._raw_conn() as conn:
                 self._refresh_statistics(conn)
@@ -298,6 +167,22 @@ class SqliteIndex:
             ).fetchone()
         return Versioned(json.loads(row[0]), row[1]) if row else None
 
+    def get_many(self, doc_ids: Sequence[str]) -> dict[str, Versioned]:
+        """The documents of these ids, `_VARIABLES` ids per query (SQLite caps the bound parameters of one
+        statement: 999 before 3.32); ids not held are absent."""
+        found: dict[str, Versioned] = {}
+        unique = list(dict.fromkeys(doc_ids))
+        with self._conn() as conn:
+            for start in range(0, len(unique), _VARIABLES):
+                chunk = unique[start:start + _VARIABLES]
+                rows = conn.execute(
+                    f"""SELECT d.id, b.doc, d.version FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid
+                    WHERE d.id IN ({', '.join('?' * len(chunk))})""",
+                    chunk,
+                )
+                found.update((doc_id, Versioned(json.loads(payload), version)) for doc_id, payload, version in rows)
+        return found
+
     def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
         doc_id = doc["id"]
         with self._conn() as conn, self._write(conn):
@@ -319,7 +204,7 @@ class SqliteIndex:
         columns = (
             doc.get("status"), doc.get("media_type"), doc.get("bucket"), doc.get("key"), doc.get("content_sha256"),
             doc.get("analyzer"), doc.get("taken_at"), doc.get("indexed_at"), None if error is None else str(error),
-            _pack_facets(_terms(doc)),
+            pack_facets(document_terms(doc)),
         )
         if rowid is not None:
             self._delete_side_rows(conn, rowid)  # first: it reads the old status to correct the counts
@@ -422,7 +307,7 @@ class SqliteIndex:
                 for name in common.label_entry_names(label)
             ],
         )
-        terms = _terms(doc)
+        terms = document_terms(doc)
         conn.executemany(
             f"INSERT INTO {self.t_terms} (kind, value, doc) VALUES (?, ?, ?)", [(k, v, rowid) for k, v in terms]
         )
@@ -495,7 +380,7 @@ class SqliteIndex:
         query = self._resolved(query)
         effective = query.effective_where()
         where, params = self._compile(effective)
-        counted_statuses = _only_statuses(effective)  # facets of "everything": read from the counts table
+        counted_statuses = only_statuses(effective)  # facets of "everything": read from the counts table
         d = self.t_docs
         with self._conn() as conn:
             conn.execute("BEGIN")  # one snapshot for the count, the page and the facets
@@ -512,7 +397,7 @@ class SqliteIndex:
                 hits: list[dict[str, Any]] = []
                 if query.limit and total > query.offset:
                     rowids = [r[0] for r in conn.execute(
-                        f"SELECT d.rowid FROM {d} d WHERE {where} ORDER BY {self._order(query)} LIMIT ? OFFSET ?",
+                        f"SELECT d.rowid FROM {d} d WHERE {where} ORDER BY {order_by(query)} LIMIT ? OFFSET ?",
                         (*params, query.limit, query.offset),
                     )]
                     bodies = dict(conn.execute(
@@ -542,14 +427,14 @@ class SqliteIndex:
         few = min(population // 2, 2000) + 1  # most searches match few documents: one pass is enough then
         rows = conn.execute(f"{sql} LIMIT ?", (*params, few)).fetchall()
         if len(rows) < few:
-            return len(rows), _count_facets((r[0] for r in rows), query.facets, query.facet_size)
+            return len(rows), count_facets((r[0] for r in rows), query.facets, query.facet_size)
         total = conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
         if total * 2 <= population:
             rows = conn.execute(sql, params).fetchall()
-            return total, _count_facets((r[0] for r in rows), query.facets, query.facet_size)
+            return total, count_facets((r[0] for r in rows), query.facets, query.facet_size)
         where, params = self._compile(simplify(And(universe, Not(query.where))))
         rows = conn.execute(f"SELECT d.facets FROM {self.t_docs} d WHERE {where}", params).fetchall()
-        excluded = _count_facets((r[0] for r in rows), query.facets, None)
+        excluded = count_facets((r[0] for r in rows), query.facets, None)
         result = {}
         for name in query.facets:
             kept = self._counted_facet(conn, name, None, statuses)
@@ -567,105 +452,8 @@ class SqliteIndex:
         rows = conn.execute(sql, (FACET_KINDS[name], *statuses, -1 if size is None else size))
         return {value: count for value, count in rows}
 
-    @staticmethod
-    def _order(query: Query) -> str:
-        sort = query.sort
-        if sort.field == "relevance":
-            return "d.indexed_at DESC, d.id DESC"  # SQLite does not score: newest first
-        direction = "DESC" if sort.descending else "ASC"
-        # NULLs count as smallest and ties follow the direction, so the (status, field, id) indexes serve the order
-        return f"d.{sort.field} {direction}, d.id {direction}"
-
     def _compile(self, expr: Expr) -> tuple[str, list[Any]]:
-        """The expression as an SQL condition on `d` (the docs table). Under a NOT, comparisons with columns that
-        may be NULL are wrapped so they are 0, never NULL: NOT then means exactly "does not match", as in
-        OpenSearch. Elsewhere they stay bare so SQLite can use the column indexes (NULL acts as false there)."""
-        params: list[Any] = []
-
-        def sub(sql: str, *values: Any) -> str:
-            params.extend(values)
-            return f"d.rowid IN ({sql})"
-
-        def column_test(condition: str, negated: bool) -> str:
-            return f"coalesce({condition}, 0)" if negated else f"({condition})"
-
-        def rec(e: Expr, negated: bool) -> str:
-            if isinstance(e, All):
-                return "1"
-            if isinstance(e, And):
-                return "(" + " AND ".join(rec(p, negated) for p in e.parts) + ")" if e.parts else "1"
-            if isinstance(e, Or):
-                return "(" + " OR ".join(rec(p, negated) for p in e.parts) + ")" if e.parts else "0"
-            if isinstance(e, Not):
-                return f"NOT {rec(e.part, not negated)}"
-            if isinstance(e, LabelIs):
-                forms = e.forms
-                names = ", ".join("?" * len(forms))
-                if e.min_confidence is None:
-                    return sub(f"SELECT doc FROM {self.t_labels} WHERE name IN ({names})", *forms)
-                return sub(f"SELECT doc FROM {self.t_labels} WHERE name IN ({names}) AND confidence >= ?",
-                           *forms, e.min_confidence)
-            if isinstance(e, PersonIs):
-                people = [e.name.lower()] if e.names is None else list(e.names)
-                if not people:
-                    return "0"
-                marks = ", ".join("?" * len(people))
-                return sub(f"SELECT doc FROM {self.t_terms} WHERE kind = 'person_lc' AND value IN ({marks})", *people)
-            if isinstance(e, EmotionIs):
-                if e.min_confidence is None:
-                    return sub(f"SELECT doc FROM {self.t_faces} WHERE emotion = ?", e.type)
-                return sub(
-                    f"SELECT doc FROM {self.t_faces} WHERE emotion = ? AND emotion_confidence >= ?",
-                    e.type, e.min_confidence,
-                )
-            if isinstance(e, FaceHas):
-                if e.attr in FACE_BOOLEANS:
-                    return sub(f"SELECT doc FROM {self.t_faces} WHERE {e.attr} = ?", int(e.value))
-                if e.attr == "gender":
-                    return sub(f"SELECT doc FROM {self.t_faces} WHERE gender = ?", e.value)
-                low, high = e.value
-                conditions, values = [], []
-                if high is not None:
-                    conditions.append("age_low <= ?")
-                    values.append(high)
-                if low is not None:
-                    conditions.append("age_high >= ?")
-                    values.append(low)
-                return sub(f"SELECT doc FROM {self.t_faces} WHERE {' AND '.join(conditions)}", *values)
-            if isinstance(e, TextHas):
-                tokens = e.tokens
-                if not tokens:
-                    return "0"
-                match = f'"{" ".join(tokens)}"' if e.phrase else " AND ".join(f'"{t}"' for t in tokens)
-                return sub(f"SELECT rowid FROM {self.t_fts} WHERE {self.t_fts} MATCH ?", match)
-            if isinstance(e, MediaTypeIs):
-                params.append(e.media_type)
-                return column_test("d.media_type = ?", negated)
-            if isinstance(e, StatusIs):
-                params.append(e.status)
-                return column_test("d.status = ?", negated)
-            if isinstance(e, KeyPrefix):
-                upper = common.next_prefix(e.prefix)
-                params.append(e.prefix)
-                if upper is None:
-                    return column_test("d.key >= ?", negated)
-                params.append(upper)
-                return column_test("d.key >= ? AND d.key < ?", negated)
-            if isinstance(e, DateRange):
-                conditions = []
-                column = f"d.{e.field}"
-                if e.since is not None:
-                    conditions.append(f"{column} >= ?")
-                    params.append(e.since)
-                if e.before is not None:
-                    conditions.append(f"{column} < ?")
-                    params.append(e.before)
-                if not conditions:
-                    conditions.append(f"{column} IS NOT NULL")
-                return column_test(" AND ".join(conditions), negated)
-            raise TypeError(f"not a query expression: {e!r}")
-
-        return rec(expr, False), params
+        return compile_where(expr, self._side_tables)
 
     # ---- overview ------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

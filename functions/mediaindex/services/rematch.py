@@ -15,17 +15,15 @@ from typing import Any, Iterator
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
-from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
+from mediaindex.domain.errors import BadMedia, ObjectNotFound
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
 from mediaindex.ports import FaceCollection, FaceMemory, ObjectRef, Versioned
+from mediaindex.services.index_io import compare_and_set
 from mediaindex.services.indexing import Pipeline
 from mediaindex.services.people_rules import box_fields, require_collection
 
 log = logging.getLogger(__name__)
-
-_UPDATE_ATTEMPTS = 8
-
 
 @dataclass
 class Rematch:
@@ -102,31 +100,30 @@ class Rematcher:
         """(updated 0/1, skipped 0/1, api calls) for one document, written with compare-and-set. The listed copy
         decides whether anything changes; only then is the document read with its version and written."""
         matches_cache: dict[str, tuple[list[FaceMatch | None] | None, int]] = {}
-        calls = 0
-        doc, version = listed, None
-        for _ in range(2 * _UPDATE_ATTEMPTS):  # each attempt: read the version, then write
+
+        def new_fields(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
             key = doc.get("content_sha256") or ""
             drop = docs.hidden_face_indexes(doc["faces"], self._hidden.get(key) or [])
-            if key not in matches_cache:
+            if key not in matches_cache:  # a retry after a conflict asks the collection nothing again
                 matches_cache[key] = self._matches_for(doc, len(doc["faces"]) - len(drop))
-                calls += matches_cache[key][1]
             matches = matches_cache[key][0]
-            fields = _rematched_fields(doc, matches, removed, drop)
-            skipped = int(matches is None)
+            return _rematched_fields(doc, matches, removed, drop), int(matches is None)
+
+        def attempt(current: Versioned | None) -> tuple[int, int]:
+            if current is None or current.doc.get("status") != docs.INDEXED or not current.doc.get("faces"):
+                return 0, 0
+            fields, skipped = new_fields(current.doc)
             if fields is None:
-                return 0, skipped, calls
-            if version is None:  # something changes: now read the version the write must present
-                current = self.pipeline.index.get(doc["id"])
-                if current is None or current.doc.get("status") != docs.INDEXED or not current.doc.get("faces"):
-                    return 0, 0, calls
-                doc, version = current.doc, current.version
-                continue
-            try:
-                self.pipeline.index.update_fields(doc["id"], fields, version)
-                return 1, skipped, calls
-            except VersionConflict:
-                version = None
-        raise TransientError(f"document {listed['id']} kept changing during {_UPDATE_ATTEMPTS} conditional updates")
+                return 0, skipped
+            self.pipeline.index.update_fields(current.doc["id"], fields, current.version)
+            return 1, skipped
+
+        fields, skipped = new_fields(listed)
+        if fields is not None:
+            updated, skipped = compare_and_set(self.pipeline.index, listed["id"], attempt)
+        else:
+            updated = 0
+        return updated, skipped, sum(calls for _, calls in matches_cache.values())
 
     def _matches_for(self, doc: dict[str, Any], shown: int) -> tuple[list[FaceMatch | None] | None, int]:
         """The faces of a document matched again, in order, and the paid calls that took; None when impossible.

@@ -149,5 +149,7 @@ def build_pipeline(
         from mediaindex.services.video import make_video_indexer
     except ImportError:  # video support is its own module; without it videos get a clear `failed` reason
         return pipeline
-    pipeline.video = make_video_indexer(settings, pipeline)
+    from mediaindex.adapters.video_state.dynamodb import state_store_for
+
+    pipeline.video = make_video_indexer(settings, pipeline, state_store=state_store_for(settings))
     return pipeline

@@ -123,3 +123,14 @@ class Index(Protocol):
 
 class Metrics(Protocol):
     def count(self, name: str, value: float = 1) -> None: ...
+
+
+# ---- video state (a video analysed over several invocations) -------------------------------------------------------
+class VideoStateStore(Protocol):
+    """The partial timeline of a video whose analysis continues in a later invocation, by state key."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, state: dict[str, Any]) -> None: ...
+
+    def delete(self, key: str) -> None: ...

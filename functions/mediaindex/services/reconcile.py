@@ -23,9 +23,10 @@ from typing import Any, Callable
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.ports import Index, ObjectRef
-from mediaindex.services.backfill import (
-    SQS_BATCH, ARCHIVED_CLASSES, DirectSink, FolderSource, Listed, QueueSink, S3Source, TokenBucket, created_event,
-)
+from mediaindex.adapters.listing.s3 import S3Source
+from mediaindex.adapters.queue.sqs import SQS_BATCH, QueueSink
+from mediaindex.services.backfill import ARCHIVED_CLASSES, DirectSink, FolderSource, Listed, created_event
+from mediaindex.services.throttle import TokenBucket
 from mediaindex.services.indexing import REMOVED, Outcome, StorageEvent
 
 MISSING = "missing"  # in storage, not in the index

@@ -16,7 +16,8 @@ from mediaindex.domain.query import Query
 from mediaindex.entrypoints.cli import build_parser
 from mediaindex.entrypoints.cli.search import build_query, path_prefix
 from mediaindex.adapters.storage.routing import RoutingStorage
-from mediaindex.services.bulk import BulkIndexer, Source, WorkerSpec
+from mediaindex.entrypoints.workers import WorkerSpec, bulk_indexer
+from mediaindex.services.bulk import IndexRoot
 from tests.local_mode.conftest import FAKE, cli
 
 BUCKET = "photo-archive"
@@ -132,13 +133,13 @@ def test_rekognition_with_the_embedded_index_over_threads(tmp_path, images_dir):
     index = SqliteIndex(str(tmp_path / "index.db"))
     pipeline = bootstrap.build_pipeline(settings, storage=RoutingStorage(), index=index,
                                         rekognition_client=fake.client)
-    runner = BulkIndexer(index=index, spec=WorkerSpec(settings), workers=4, threads=True, handle=pipeline.handle,
+    runner = bulk_indexer(index=index, spec=WorkerSpec(settings), workers=4, threads=True, handle=pipeline.handle,
                          analyzer_name="rekognition")
-    summary = runner.run([Source.parse(str(folder))]).to_dict()
+    summary = runner.run([IndexRoot.parse(str(folder))]).to_dict()
     assert (summary["mode"], summary["indexed"]) == ("threads", 5)
     assert len(fake.sent("DetectLabels")) == 5
     dogs = index.search(Query.from_options("dog"))
     assert dogs.total == 5 and {h["analyzer"] for h in dogs.hits} == {"rekognition"}
-    again = BulkIndexer(index=index, spec=WorkerSpec(settings), workers=4, threads=True, handle=pipeline.handle,
-                        analyzer_name="rekognition").run([Source.parse(str(folder))]).to_dict()
+    again = bulk_indexer(index=index, spec=WorkerSpec(settings), workers=4, threads=True, handle=pipeline.handle,
+                        analyzer_name="rekognition").run([IndexRoot.parse(str(folder))]).to_dict()
     assert again["unchanged"] == 5 and len(fake.sent("DetectLabels")) == 5  # no paid call for unchanged files

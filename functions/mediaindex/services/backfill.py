@@ -29,7 +29,7 @@ from mediaindex.domain import document as docs
 from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectInfo
 from mediaindex.services.estimate import Estimate
 from mediaindex.services.indexing import CREATED, Outcome, StorageEvent
-from mediaindex.services.runner import OutcomeTally, WorkerRunner
+from mediaindex.services.runner import Handle, OutcomeTally, WorkerRunner
 from mediaindex.services.throttle import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,6 @@ log = logging.getLogger(__name__)
 # Objects in these storage classes cannot be read without a restore: listed, counted, never sent.
 ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 LOOKUP_WORKERS = 16  # concurrent index reads when the index has no batch get
-
-Handler = Callable[[StorageEvent], Outcome]  # Pipeline.handle, or the app's router
-
 
 # ---- sources -----------------------------------------------------------------------------------------------------
 class FolderSource:
@@ -113,7 +110,7 @@ class DirectSink:
 
     mode = "direct"
 
-    def __init__(self, handle: Handler, workers: int = 4, window: int | None = None,
+    def __init__(self, handle: Handle, workers: int = 4, window: int | None = None,
                  on_outcome: Callable[[Outcome | None, Exception | None], None] | None = None) -> None:
         self.handle, self.workers = handle, max(1, workers)
         self.window = window or self.workers * 4

@@ -10,6 +10,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from mediaindex.services.indexing import Outcome, StorageEvent
+
+# What runs one index request: Pipeline.handle, or a router in front of it (people enrolment).
+Handle = Callable[[StorageEvent], Outcome]
 MAX_FAILURES_KEPT = 1000  # failures listed in a summary (the counts are always exact)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from mediaindex.domain import document as docs
-from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectInfo
+from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectInfo, Storage
 from mediaindex.services.estimate import Estimate
 from mediaindex.services.indexing import CREATED, Outcome, StorageEvent
 from mediaindex.services.runner import Handle, OutcomeTally, WorkerRunner
@@ -38,13 +38,15 @@ log = logging.getLogger(__name__)
 ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 LOOKUP_WORKERS = 16  # concurrent index reads when the index has no batch get
 
+
 # ---- sources -----------------------------------------------------------------------------------------------------
 class FolderSource:
-    """Every file under a folder, sorted by path, so that "after this path" is a resume point as on S3."""
+    """The ListingSource port on a folder (through the Storage port): every file under it, sorted by path, so that
+    "after this path" is a resume point as on S3."""
 
     bucket = ""
 
-    def __init__(self, storage: Any, folder: str, page_size: int = 1000) -> None:
+    def __init__(self, storage: Storage, folder: str, page_size: int = 1000) -> None:
         self.storage, self.folder, self.page_size = storage, str(Path(folder).expanduser().absolute()), page_size
 
     def describe(self) -> str:
@@ -134,7 +136,6 @@ class DirectSink:
         if not self._blocked:  # once a failure holds the checkpoint, the order behind it no longer matters
             self._order.append([position, "ok"])
 
-    mark_done = skip
 
     def submit(self, event: StorageEvent, position: str) -> int:
         slot = [position, None]

@@ -137,9 +137,11 @@ class VideoStateStore(Protocol):
 
 
 # ---- backfill: listing an archive, handing files over, keeping the checkpoint ----------------------------------------
-from typing import TYPE_CHECKING  # noqa: E402 - kept with the section that needs it
+from typing import TYPE_CHECKING, Callable  # noqa: E402 - kept with the sections that need them
 
 if TYPE_CHECKING:  # the use cases' own types, for annotations only (the use cases import this module)
+    from concurrent.futures import Executor
+
     from mediaindex.services.indexing import StorageEvent
     from mediaindex.services.runner import OutcomeTally
 
@@ -199,3 +201,25 @@ class CheckpointStore(Protocol):
     def save(self, checkpoint: str | None, done: bool, totals: dict[str, Any]) -> None: ...
 
     def clear(self) -> None: ...
+
+
+# ---- bulk indexing: worker processes ---------------------------------------------------------------------------------
+# How far the video in hand has got: (key, seconds of video done, duration or 0).
+VideoProgress = Callable[[str, float, float], None]
+
+
+class WorkerProcesses(Protocol):
+    """Worker processes that each build their own pipeline (the local models: CPU-bound, loaded once a process);
+    the entry point sets them up (entrypoints/workers.py)."""
+
+    task: Callable[[StorageEvent], dict[str, Any]]  # what a worker runs for one file: its outcome as plain data
+
+    def start(self, workers: int, report: VideoProgress | None = None) -> Executor:
+        """A pool of `workers` processes, ready (ConfigurationError when they cannot start); `report` hears how
+        far their videos have got."""
+
+    def terminate(self, pool: Executor) -> None:
+        """End the pool's processes at once."""
+
+    def close(self) -> None:
+        """The run is over: stop relaying progress."""

@@ -24,8 +24,8 @@ from typing import Any, Iterable
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError
-from mediaindex.ports import Index, Storage
-from mediaindex.services.bulk import BulkIndexer, BulkSummary, IndexRoot, VideoProgress, outcome_dict
+from mediaindex.ports import Index, Storage, VideoProgress
+from mediaindex.services.bulk import BulkIndexer, BulkSummary, IndexRoot, outcome_dict
 from mediaindex.services.indexing import StorageEvent
 from mediaindex.services.runner import Handle
 

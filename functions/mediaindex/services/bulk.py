@@ -26,12 +26,12 @@ from collections import Counter
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable
 
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError, VersionConflict
 from mediaindex.domain.locations import is_s3_uri, parse_s3_uri
-from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage
+from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage, WorkerProcesses
 from mediaindex.services import video
 from mediaindex.services.backfill import created_event
 from mediaindex.services.indexing import REMOVED, StorageEvent
@@ -40,10 +40,6 @@ from mediaindex.services.runner import Handle, OutcomeTally, WorkerRunner
 log = logging.getLogger(__name__)
 
 LIST_PAGE = 256  # files looked up in the index at once
-
-# How far the video in hand has got: (key, seconds of video done, duration or 0).
-VideoProgress = Callable[[str, float, float], None]
-
 
 # ---- sources -------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -80,23 +76,6 @@ class IndexRoot:
 
 
 # ---- workers -------------------------------------------------------------------------------------------------------
-class WorkerProcesses(Protocol):
-    """Worker processes that each build their own pipeline (the local models: CPU-bound, loaded once a process);
-    the entry point sets them up (entrypoints/workers.py)."""
-
-    task: Callable[[StorageEvent], dict[str, Any]]  # what a worker runs for one file: its outcome as plain data
-
-    def start(self, workers: int, report: VideoProgress | None = None) -> Executor:
-        """A pool of `workers` processes, ready (ConfigurationError when they cannot start); `report` hears how
-        far their videos have got."""
-
-    def terminate(self, pool: Executor) -> None:
-        """End the pool's processes at once."""
-
-    def close(self) -> None:
-        """The run is over: stop relaying progress."""
-
-
 def outcome_dict(handle: Handle, event: StorageEvent) -> dict[str, Any]:
     """The outcome as plain data (crosses process boundaries); an exception becomes an `error` outcome."""
     try:

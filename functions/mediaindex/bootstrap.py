@@ -186,9 +186,10 @@ def build_pipeline(
         metrics=metrics or NullMetrics(),
         max_pixels=settings.max_pixels,
     )
+    from mediaindex.adapters.video_state.dynamodb import state_store_for
     from mediaindex.services.video import make_video_indexer
 
-    pipeline.video = make_video_indexer(settings, pipeline)
+    pipeline.video = make_video_indexer(settings, pipeline, state_store=state_store_for(settings))
     return pipeline
 
 

@@ -255,3 +255,103 @@ class Index(Protocol):
 
 class Metrics(Protocol):
     def count(self, name: str, value: float = 1) -> None: ...
+
+
+# ---- video state (a video analysed over several invocations) -------------------------------------------------------
+class VideoStateStore(Protocol):
+    """The partial timeline of a video whose analysis continues in a later invocation, by state key."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, state: dict[str, Any]) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+# ---- backfill: listing an archive, handing files over, keeping the checkpoint ----------------------------------------
+from typing import TYPE_CHECKING, Callable  # noqa: E402 - kept with the sections that need them
+
+if TYPE_CHECKING:  # the use cases' own types, for annotations only (the use cases import this module)
+    from concurrent.futures import Executor
+
+    from mediaindex.services.indexing import StorageEvent
+    from mediaindex.services.runner import OutcomeTally
+
+
+@dataclass
+class Listed:
+    """One object to consider, with the position a rerun would resume after."""
+
+    info: ObjectInfo
+    position: str
+    storage_class: str | None = None
+
+
+class ListingSource(Protocol):
+    """An archive listed in a stable order (a bucket, an S3 Inventory, a folder), resumable after a position."""
+
+    bucket: str
+
+    def pages(self, position: str | None) -> Iterator[list[Listed]]:
+        """Pages of objects in a stable order, starting after `position` (None: from the start)."""
+
+    def describe(self) -> str: ...
+
+
+class IndexRequestSink(Protocol):
+    """Where a backfill hands over the files to index (a queue, or workers here), in listing order. It says how far
+    everything is safely handed over, so the checkpoint never passes a file that is not."""
+
+    mode: str  # "queue" or "direct", as the summary names it
+
+    def submit(self, event: StorageEvent, position: str) -> int:
+        """Hand over one file; returns how many files this call handed over (a queue sends in batches)."""
+
+    def skip(self, position: str) -> None:
+        """A file that needs no work, in its place in the order."""
+
+    def flush(self) -> int:
+        """The end of a page: hand over what is held back; returns how many files that handed over."""
+
+    def checkpoint(self) -> str | None:
+        """The last position such that it and every one before it is handed over; None when it has not moved
+        since the last call."""
+
+    def drain(self) -> None:
+        """Wait for the files being handled (direct mode); nothing to do for a queue."""
+
+    def take_results(self) -> OutcomeTally:
+        """What came of the files handled here since the last call (a queue's are handled elsewhere: none)."""
+
+
+class CheckpointStore(Protocol):
+    """The checkpoint of one listing source between runs."""
+
+    def load(self) -> dict[str, Any] | None:
+        """{"source", "checkpoint", "done", "totals"} saved last, or None."""
+
+    def save(self, checkpoint: str | None, done: bool, totals: dict[str, Any]) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+# ---- bulk indexing: worker processes ---------------------------------------------------------------------------------
+# How far the video in hand has got: (key, seconds of video done, duration or 0).
+VideoProgress = Callable[[str, float, float], None]
+
+
+class WorkerProcesses(Protocol):
+    """Worker processes that each build their own pipeline (the local models: CPU-bound, loaded once a process);
+    the entry point sets them up (entrypoints/workers.py)."""
+
+    task: Callable[[StorageEvent], dict[str, Any]]  # what a worker runs for one file: its outcome as plain data
+
+    def start(self, workers: int, report: VideoProgress | None = None) -> Executor:
+        """A pool of `workers` processes, ready (ConfigurationError when they cannot start); `report` hears how
+        far their videos have got."""
+
+    def terminate(self, pool: Executor) -> None:
+        """End the pool's processes at once."""
+
+    def close(self) -> None:
+        """The run is over: stop relaying progress."""

@@ -11,7 +11,9 @@ import pytest
 from mediaindex.adapters.s3_events import events_from_message_body
 from mediaindex.adapters.storage.s3 import S3Storage
 from mediaindex.entrypoints.cli import main
-from mediaindex.services.backfill import Backfill, DirectSink, S3Source, StateFile, default_state_path
+from mediaindex.adapters.checkpoint.file import StateFile, default_state_path
+from mediaindex.adapters.listing.s3 import S3Source
+from mediaindex.services.backfill import Backfill, DirectSink
 from mediaindex.services.indexing import Pipeline
 from tests.backfill.archive import archive_files, receive_all, upload, write_folder
 from tests.backfill.conftest import BUCKET

@@ -13,9 +13,11 @@ import pytest
 
 from mediaindex.domain import document as docs
 from mediaindex.entrypoints.cli import main
-from mediaindex.services.backfill import (
-    PRICE_PER_1000_USD, Backfill, Estimate, InventorySource, QueueSink, S3Source, media_kind,
-)
+from mediaindex.adapters.listing.inventory import InventorySource
+from mediaindex.adapters.listing.s3 import S3Source
+from mediaindex.adapters.queue.sqs import QueueSink
+from mediaindex.services.backfill import Backfill
+from mediaindex.services.estimate import PRICE_PER_1000_USD, Estimate, media_kind
 from tests.backfill.archive import archive_files, picture, receive_all, upload
 from tests.backfill.conftest import BUCKET
 

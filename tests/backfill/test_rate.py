@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.services.backfill import DEFAULT_TPS, RATE_HEADROOM, TokenBucket, calls_per_image, default_rate
+from mediaindex.services.estimate import DEFAULT_TPS, RATE_HEADROOM, calls_per_image, default_rate
+from mediaindex.services.throttle import TokenBucket
 
 
 class Clock:

@@ -10,7 +10,9 @@ import os
 from mediaindex.adapters.storage.s3 import S3Storage
 from mediaindex.domain import document as docs
 from mediaindex.entrypoints.cli import main
-from mediaindex.services.backfill import Backfill, DirectSink, QueueSink, S3Source
+from mediaindex.adapters.listing.s3 import S3Source
+from mediaindex.adapters.queue.sqs import QueueSink
+from mediaindex.services.backfill import Backfill, DirectSink
 from mediaindex.services.indexing import Pipeline
 from mediaindex.services.reconcile import Reconcile
 from tests.backfill.archive import archive_files, picture, receive_all, upload, write_folder

@@ -72,7 +72,8 @@ def test_indexer_gets_only_the_state_calls_and_the_continuation_queue(default):
 @mock_aws
 def test_the_library_stores_state_in_a_table_shaped_like_the_stacks(default, monkeypatch):
     from mediaindex.config import Settings
-    from mediaindex.services.video import DynamoVideoStateStore, make_video_indexer
+    from mediaindex.adapters.video_state.dynamodb import DynamoVideoStateStore, state_store_for
+    from mediaindex.services.video import make_video_indexer
 
     template, stack = default
     props = resources(template, "AWS::DynamoDB::Table")[_id(stack, stack.video_state.table)]["Properties"]
@@ -81,7 +82,8 @@ def test_the_library_stores_state_in_a_table_shaped_like_the_stacks(default, mon
                         AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props["BillingMode"])
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("MEDIAINDEX_VIDEO_STATE_TABLE", "video-state")  # the name the stack's Ref resolves to
-    indexer = make_video_indexer(Settings.from_env(), pipeline=object())
+    settings = Settings.from_env()
+    indexer = make_video_indexer(settings, pipeline=object(), state_store=state_store_for(settings))
     store = indexer.state_store
     assert isinstance(store, DynamoVideoStateStore) and store.table == "video-state"
     store.put("video:abc:rekognition:6:2", {"next_start": 120.0})

@@ -14,7 +14,8 @@ from mediaindex.adapters.storage.folder import FolderStorage
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.entrypoints.cli.query_flags import query_from_flags
-from mediaindex.services.bulk import BulkIndexer, Source, WorkerSpec, is_unchanged
+from mediaindex.entrypoints.workers import WorkerSpec, bulk_indexer
+from mediaindex.services.bulk import IndexRoot, is_unchanged
 from mediaindex.services.indexing import Pipeline
 from tests.fakes import FakeAnalyzer
 from tests.local_mode.conftest import FAKE
@@ -46,7 +47,7 @@ def rig(index):
     pipeline = Pipeline(storage=storage, analyzer=analyzer, index=index)
 
     def make(**options):
-        return BulkIndexer(index=index, spec=WorkerSpec(Settings()), storage=storage, handle=pipeline.handle,
+        return bulk_indexer(index=index, spec=WorkerSpec(Settings()), storage=storage, handle=pipeline.handle,
                            analyzer_name="fake", **options)
 
     return make, storage, analyzer
@@ -58,26 +59,26 @@ def live_docs(index):
 
 def test_indexes_a_folder_then_skips_every_unchanged_file_without_reading_it(rig, photos, index):
     make, storage, analyzer = rig
-    first = make().run([Source.parse(str(photos))]).to_dict()
+    first = make().run([IndexRoot.parse(str(photos))]).to_dict()
     assert (first["listed"], first["indexed"], first["unchanged"], first["failed"]) == (40, 40, 0, 0)
     assert first["complete"] and not first["interrupted"]
     assert analyzer.calls == 40 and len(storage.reads) == 40
     keys = sorted(d["key"] for d in live_docs(index))
     assert keys == sorted(str(p) for p in photos.iterdir())
 
-    second = make().run([Source.parse(str(photos))]).to_dict()
+    second = make().run([IndexRoot.parse(str(photos))]).to_dict()
     assert (second["listed"], second["indexed"], second["unchanged"]) == (40, 0, 40)
     assert len(storage.reads) == 40 and analyzer.calls == 40  # not one file read again
 
 
 def test_a_modified_file_is_indexed_again_and_a_copy_reuses_the_analysis(rig, photos, index):
     make, storage, analyzer = rig
-    make().run([Source.parse(str(photos))])
+    make().run([IndexRoot.parse(str(photos))])
     husky = photos / "n02110185_Siberian_husky.JPEG"
     data = husky.read_bytes()
     husky.write_bytes(data + b"\0")  # new bytes and a new size
     shutil.copyfile(photos / "n07747607_orange.JPEG", photos / "orange copy.jpg")
-    r = make().run([Source.parse(str(photos))]).to_dict()
+    r = make().run([IndexRoot.parse(str(photos))]).to_dict()
     assert (r["indexed"], r["reused"], r["unchanged"]) == (1, 1, 39)
     assert analyzer.calls == 41
 
@@ -87,7 +88,7 @@ def test_failed_files_are_listed_with_their_reasons_and_not_retried_until_asked(
     (photos / "notes.txt").write_text("not a picture")
     (photos / "empty.jpg").write_bytes(b"")
     (photos / "cut.jpg").write_bytes((photos / "n07747607_orange.JPEG").read_bytes()[:300])
-    r = make().run([Source.parse(str(photos))]).to_dict()
+    r = make().run([IndexRoot.parse(str(photos))]).to_dict()
     assert r["failed"] == 3 and r["indexed"] == 40
     reasons = {os.path.basename(f["key"]): f["reason"] for f in r["failures"]}
     assert set(reasons) == {"notes.txt", "empty.jpg", "cut.jpg"}
@@ -96,9 +97,9 @@ def test_failed_files_are_listed_with_their_reasons_and_not_retried_until_asked(
     failed = index.search(query_from_flags("status:failed", limit=10))
     assert failed.total == 3 and {d["error"] for d in failed.hits} == set(reasons.values())
 
-    again = make().run([Source.parse(str(photos))]).to_dict()
+    again = make().run([IndexRoot.parse(str(photos))]).to_dict()
     assert (again["failed"], again["unchanged"]) == (0, 43)
-    retried = make(retry_failed=True).run([Source.parse(str(photos))]).to_dict()
+    retried = make(retry_failed=True).run([IndexRoot.parse(str(photos))]).to_dict()
     assert (retried["failed"], retried["unchanged"]) == (3, 40)
 
 
@@ -107,14 +108,14 @@ def test_prune_removes_documents_of_vanished_files_only_under_the_given_folder(r
     other = tmp_path / "other"
     other.mkdir()
     shutil.copyfile(photos / "n07747607_orange.JPEG", other / "orange.jpg")
-    make().run([Source.parse(str(photos)), Source.parse(str(other))])
+    make().run([IndexRoot.parse(str(photos)), IndexRoot.parse(str(other))])
     (photos / "n07747607_orange.JPEG").unlink()
     (other / "orange.jpg").unlink()
 
-    kept = make().run([Source.parse(str(photos))]).to_dict()
+    kept = make().run([IndexRoot.parse(str(photos))]).to_dict()
     assert kept["removed"] == 0 and len(live_docs(index)) == 41  # without --prune nothing is forgotten
 
-    pruned = make(prune=True).run([Source.parse(str(photos))]).to_dict()
+    pruned = make(prune=True).run([IndexRoot.parse(str(photos))]).to_dict()
     assert pruned["removed"] == 1
     keys = {d["key"] for d in live_docs(index)}
     assert str(photos / "n07747607_orange.JPEG") not in keys
@@ -137,18 +138,18 @@ def test_ctrl_c_stops_cleanly_keeps_what_is_done_and_never_prunes(rig, photos, i
 
     runner.handle = interrupting
     (photos / "gone.jpg").write_bytes((photos / "n07747607_orange.JPEG").read_bytes())
-    make().run([Source.parse(str(photos / "gone.jpg"))])
+    make().run([IndexRoot.parse(str(photos / "gone.jpg"))])
     (photos / "gone.jpg").unlink()  # vanished: a complete run with prune would tombstone it
-    r = runner.run([Source.parse(str(photos))]).to_dict()
+    r = runner.run([IndexRoot.parse(str(photos))]).to_dict()
     assert r["interrupted"] and not r["complete"]
     assert r["indexed"] + r["reused"] == 10 and r["removed"] == 0
     assert index.get(docs.document_id("", str(photos / "gone.jpg"))).doc["status"] == "indexed"
     done = len(live_docs(index)) - 1
     assert done == 10
-    resumed = make().run([Source.parse(str(photos))]).to_dict()
+    resumed = make().run([IndexRoot.parse(str(photos))]).to_dict()
     assert resumed["unchanged"] == done and resumed["indexed"] + resumed["reused"] == 40 - done
     assert len(live_docs(index)) == 41  # and gone.jpg, until a complete run prunes it
-    assert make(prune=True).run([Source.parse(str(photos))]).to_dict()["removed"] == 1
+    assert make(prune=True).run([IndexRoot.parse(str(photos))]).to_dict()["removed"] == 1
     assert len(live_docs(index)) == 40
 
 
@@ -156,9 +157,9 @@ def test_threads_index_each_file_once(index, photos):
     storage = CountingStorage()
     analyzer = FakeAnalyzer()
     pipeline = Pipeline(storage=storage, analyzer=analyzer, index=index)
-    runner = BulkIndexer(index=index, spec=WorkerSpec(Settings()), storage=storage, handle=pipeline.handle,
+    runner = bulk_indexer(index=index, spec=WorkerSpec(Settings()), storage=storage, handle=pipeline.handle,
                          workers=4, threads=True)
-    r = runner.run([Source.parse(str(photos))]).to_dict()
+    r = runner.run([IndexRoot.parse(str(photos))]).to_dict()
     assert r["mode"] == "threads" and r["indexed"] == 40
     assert sorted(storage.reads) == sorted(str(p) for p in photos.iterdir())
 
@@ -167,9 +168,9 @@ def test_worker_processes_build_their_own_pipeline(tmp_path, photos, monkeypatch
     monkeypatch.delenv("FAKE_ANALYZER_DELAY", raising=False)
     settings = Settings(home=tmp_path / "home")
     idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
-    runner = BulkIndexer(index=idx, spec=WorkerSpec(settings, factory=FAKE), workers=2)
+    runner = bulk_indexer(index=idx, spec=WorkerSpec(settings, factory=FAKE), workers=2)
     started = time.monotonic()
-    r = runner.run([Source.parse(str(photos))]).to_dict()
+    r = runner.run([IndexRoot.parse(str(photos))]).to_dict()
     assert r["mode"] == "processes" and r["workers"] == 2
     assert r["indexed"] == 40, r
     assert {d["analyzer"] for d in live_docs(idx)} == {"fake"}
@@ -190,16 +191,16 @@ def test_unchanged_rule_matches_the_pipelines():
 
 
 def test_sources(tmp_path):
-    assert Source.parse("s3://bucket/some/prefix") == Source("bucket", "some/prefix")
-    assert Source.parse(f"{tmp_path}/x/..") == Source("", str(tmp_path))
-    folder = Source("", "/data/pics")
+    assert IndexRoot.parse("s3://bucket/some/prefix") == IndexRoot("bucket", "some/prefix")
+    assert IndexRoot.parse(f"{tmp_path}/x/..") == IndexRoot("", str(tmp_path))
+    folder = IndexRoot("", "/data/pics")
     assert folder.covers({"bucket": "", "key": "/data/pics/a/b.jpg"})
     assert not folder.covers({"bucket": "", "key": "/data/pictures/b.jpg"})
     assert not folder.covers({"bucket": "b", "key": "/data/pics/b.jpg"})
     with pytest.raises(Exception, match="no such file"):
-        Source.parse(str(tmp_path / "missing"))
+        IndexRoot.parse(str(tmp_path / "missing"))
     with pytest.raises(Exception, match="names no bucket"):
-        Source.parse("s3://")
+        IndexRoot.parse("s3://")
 
 
 def test_a_file_that_kills_its_worker_is_marked_failed_and_the_rest_indexed(tmp_path, photos, monkeypatch):
@@ -208,12 +209,12 @@ def test_a_file_that_kills_its_worker_is_marked_failed_and_the_rest_indexed(tmp_
     settings = Settings(home=tmp_path / "home")
     idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
     spec = WorkerSpec(settings, factory="tests.local_mode.factory:crashing_pipeline")
-    r = BulkIndexer(index=idx, spec=spec, workers=2).run([Source.parse(str(photos))]).to_dict()
+    r = bulk_indexer(index=idx, spec=spec, workers=2).run([IndexRoot.parse(str(photos))]).to_dict()
     assert (r["indexed"] + r["reused"], r["failed"], r["errors"]) == (40, 1, 0), r
     assert r["failures"][0]["key"] == str(photos / "n05_crash.jpg")
     assert r["failures"][0]["reason"].startswith("crashed:")
     assert idx.get(docs.document_id("", str(photos / "n05_crash.jpg"))).doc["status"] == "failed"
-    again = BulkIndexer(index=idx, spec=spec, workers=2).run([Source.parse(str(photos))]).to_dict()
+    again = bulk_indexer(index=idx, spec=spec, workers=2).run([IndexRoot.parse(str(photos))]).to_dict()
     assert again["unchanged"] == 41  # the crashing file is not tried again until it changes
 
 
@@ -221,12 +222,12 @@ def test_workers_that_cannot_start_stop_the_run_with_the_reason(tmp_path, photos
     spec = WorkerSpec(Settings(home=tmp_path), factory="tests.local_mode.factory:broken_pipeline")
     idx = SqliteIndex(str(tmp_path / "index.db"))
     with pytest.raises(Exception, match="could not start: RuntimeError: no models here"):
-        BulkIndexer(index=idx, spec=spec, workers=2).run([Source.parse(str(photos))])
+        bulk_indexer(index=idx, spec=spec, workers=2).run([IndexRoot.parse(str(photos))])
     assert list(idx.iter_documents()) == []
 
 
 def test_index_paths_is_the_command_as_a_function(tmp_path, photos, monkeypatch):
-    from mediaindex.services.bulk import index_paths
+    from mediaindex.entrypoints.workers import index_paths
 
     monkeypatch.delenv("FAKE_ANALYZER_DELAY", raising=False)
     settings = Settings(home=tmp_path / "home")
@@ -244,9 +245,9 @@ def test_force_analyses_every_file_again(tmp_path, photos, monkeypatch):
     monkeypatch.setattr(bootstrap, "build_faces", lambda settings, client=None: None)
     settings = Settings(home=tmp_path / "home")
     idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
-    first = BulkIndexer(index=idx, spec=WorkerSpec(settings)).run([Source.parse(str(photos))]).to_dict()
+    first = bulk_indexer(index=idx, spec=WorkerSpec(settings)).run([IndexRoot.parse(str(photos))]).to_dict()
     assert first["indexed"] == 40 and analyzer.calls == 40
-    forced = BulkIndexer(index=idx, spec=WorkerSpec(settings, reuse_analysis=False), force=True)
-    summary = forced.run([Source.parse(str(photos))]).to_dict()
+    forced = bulk_indexer(index=idx, spec=WorkerSpec(settings, reuse_analysis=False), force=True)
+    summary = forced.run([IndexRoot.parse(str(photos))]).to_dict()
     assert (summary["indexed"], summary["reused"], summary["unchanged"]) == (40, 0, 0)
     assert analyzer.calls == 80  # not one analysis copied from the documents it replaces

@@ -15,7 +15,8 @@ from mediaindex.config import Settings
 from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from mediaindex.entrypoints.cli import build_parser
 from mediaindex.entrypoints.cli.search import build_query, path_prefix
-from mediaindex.services.bulk import BulkIndexer, Source, WorkerSpec
+from mediaindex.entrypoints.workers import WorkerSpec, bulk_indexer
+from mediaindex.services.bulk import IndexRoot
 from tests.local_mode.conftest import FAKE, cli
 
 BUCKET = "photo-archive"
@@ -130,13 +131,13 @@ def test_rekognition_with_the_embedded_index_over_threads(tmp_path, images_dir):
     fake.script("DetectLabels", *[HUSKY_LABELS] * 5)
     index = SqliteIndex(str(tmp_path / "index.db"))
     pipeline = bootstrap.build_app(settings, index=index, rekognition=fake.client).pipeline
-    runner = BulkIndexer(index=index, spec=WorkerSpec(settings), workers=4, threads=True, handle=pipeline.handle,
+    runner = bulk_indexer(index=index, spec=WorkerSpec(settings), workers=4, threads=True, handle=pipeline.handle,
                          analyzer_name="rekognition")
-    summary = runner.run([Source.parse(str(folder))]).to_dict()
+    summary = runner.run([IndexRoot.parse(str(folder))]).to_dict()
     assert (summary["mode"], summary["indexed"]) == ("threads", 5)
     assert len(fake.sent("DetectLabels")) == 5
     dogs = index.search(query_from_flags("dog"))
     assert dogs.total == 5 and {h["analyzer"] for h in dogs.hits} == {"rekognition"}
-    again = BulkIndexer(index=index, spec=WorkerSpec(settings), workers=4, threads=True, handle=pipeline.handle,
-                        analyzer_name="rekognition").run([Source.parse(str(folder))]).to_dict()
+    again = bulk_indexer(index=index, spec=WorkerSpec(settings), workers=4, threads=True, handle=pipeline.handle,
+                        analyzer_name="rekognition").run([IndexRoot.parse(str(folder))]).to_dict()
     assert again["unchanged"] == 5 and len(fake.sent("DetectLabels")) == 5  # no paid call for unchanged files

@@ -11,8 +11,10 @@ import pytest
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.config import Settings
+from mediaindex.domain import document as docs
 from mediaindex.entrypoints.cli.index import Progress
-from mediaindex.services import bulk
+from mediaindex.entrypoints.workers import WorkerSpec, bulk_indexer
+from mediaindex.services.bulk import IndexRoot
 
 
 @pytest.fixture
@@ -31,15 +33,15 @@ def library(tmp_path, video_path, images_dir):
 def test_the_seconds_of_a_video_analysed_reach_the_progress_callback(library, workers):
     settings, folder, index = library
     events: list[tuple[str, object]] = []
-    runner = bulk.BulkIndexer(index=index, spec=bulk.WorkerSpec(settings, factory="tests.local_mode.factory:video_pipeline"),
+    runner = bulk_indexer(index=index, spec=WorkerSpec(settings, factory="tests.local_mode.factory:video_pipeline"),
                               workers=workers, on_progress=lambda kind, value: events.append((kind, value)))
-    summary = runner.run([bulk.Source.parse(str(folder))])
+    summary = runner.run([IndexRoot.parse(str(folder))])
     assert summary.outcomes["indexed"] == 2
     clip = str(folder / "short_hamilton_clip.mp4")
     seen = [value for kind, value in events if kind == "video"]
     assert seen and {v["key"] for v in seen} == {clip}  # a picture reports nothing
     done = [v["done"] for v in seen]
-    duration = index.get(bulk.docs.document_id("", clip)).doc["video"]["duration"]
+    duration = index.get(docs.document_id("", clip)).doc["video"]["duration"]
     assert len(done) >= 4 and done == sorted(done)  # a sample every 2 s, in order
     assert done[-1] == pytest.approx(duration) and all(v["duration"] == pytest.approx(duration) for v in seen)
     if workers == 1:  # in this process each report comes before the file's "done" (a worker's may come after)

@@ -18,7 +18,7 @@ from mediaindex.domain import document as docs
 from mediaindex.entrypoints.cli.common import print_json, shown
 from mediaindex.entrypoints.cli.search import print_hits
 from mediaindex.domain.query import Query
-from mediaindex.services.bulk import WorkerSpec, index_paths
+from mediaindex.entrypoints.workers import WorkerSpec, index_paths
 
 FAKE = "tests.local_mode.factory:fake_pipeline"
 NAME_BYTES = st.binary(min_size=1, max_size=24).filter(lambda b: b"/" not in b and b"\x00" not in b

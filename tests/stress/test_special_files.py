@@ -138,7 +138,7 @@ def test_people_add_refuses_a_fifo_and_goes_on_to_the_next_photo(tmp_path, capsy
 
 def test_no_file_is_read_past_the_video_limit_in_a_bulk_run(tmp_path):
     from mediaindex.config import Settings
-    from mediaindex.services.bulk import WorkerSpec, index_paths
+    from mediaindex.entrypoints.workers import WorkerSpec, index_paths
 
     folder = tmp_path / "media"
     folder.mkdir()

@@ -17,9 +17,9 @@ from mediaindex.domain.errors import ConfigurationError, MediaTooLarge
 from mediaindex.domain.model import Analysis, Box, Face, FaceMatch, Label
 from mediaindex.ports import ObjectRef, StoredObject
 from mediaindex.services.indexing import CREATED, FAILED, INDEXED, StorageEvent
-from mediaindex.services.video import (
-    DynamoVideoStateStore, MemoryStateStore, Timeline, VideoContinued, VideoIndexer, make_video_indexer,
-)
+from mediaindex.adapters.video_state.dynamodb import DynamoVideoStateStore
+from mediaindex.domain.video_timeline import Timeline
+from mediaindex.services.video import MemoryStateStore, VideoContinued, VideoIndexer, make_video_indexer
 from tests.fakes import FakeFaces, FakeIndex, FakeStorage
 from tests.video.conftest import BrightnessAnalyzer, ColourAnalyzer, make_pipeline
 from tests.video.synth import CONTAINERS, noise, scenes, solid, write_video

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mediaindex.domain.model import Analysis, Box, Face, Label
-from mediaindex.services.video import MAX_UNNAMED_FACES, Timeline, merge_segments
+from mediaindex.domain.video_timeline import MAX_UNNAMED_FACES, Timeline, merge_segments
 
 THUMB = bytes(32 * 32)
 

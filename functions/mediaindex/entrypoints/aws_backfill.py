@@ -21,9 +21,12 @@ from typing import Any
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.services.backfill import (
-    SQS_BATCH, Backfill, InventorySource, QueueSink, S3Source, TokenBucket, default_rate,
-)
+from mediaindex.adapters.listing.inventory import InventorySource
+from mediaindex.adapters.listing.s3 import S3Source
+from mediaindex.adapters.queue.sqs import SQS_BATCH, QueueSink
+from mediaindex.services.backfill import Backfill
+from mediaindex.services.estimate import default_rate
+from mediaindex.services.throttle import TokenBucket
 
 DEFAULT_MARGIN_S = 60.0
 # A runaway chain of self-invocations costs money: stop after this many and say so.

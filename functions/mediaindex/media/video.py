@@ -28,15 +28,14 @@ from __future__ import annotations
 import io
 import itertools
 import math
-import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 from PIL import Image, ImageChops, ImageStat
 
 from mediaindex.domain.errors import CorruptMedia, EmptyFile, MediaTooLarge, UnsupportedMedia
+from mediaindex.media import video_tags
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
 
 DEFAULT_SKIP_THRESHOLD = 2.0
@@ -203,9 +202,9 @@ class VideoReader:
         info = VideoInfo(
             duration=round(duration, 3), width=width, height=height, fps=round(fps, 3) if fps else None,
             codec=ctx.name, container=c.format.name.split(",")[0], rotation=rotation,
-            creation_time=_creation_time(tags.get("creation_time")),
-            location=_iso6709(tags.get("location") or tags.get("com.apple.quicktime.location.iso6709")),
-            camera=_camera(tags),
+            creation_time=video_tags.creation_time(tags.get("creation_time")),
+            location=video_tags.iso6709_location(tags.get("location") or tags.get("com.apple.quicktime.location.iso6709")),
+            camera=video_tags.camera(tags),
         )
         return info, stream
 
@@ -253,15 +252,10 @@ class VideoReader:
                         shot_due = False
                         if pending is not None:
                             yield pending
-                        difference = thumb_difference(current, kept) if kept is not None else None
-                        skipped = difference is not None and difference < skip_threshold
-                        image = None
-                        if not skipped:
-                            kept = current
-                            image = self._upright(frame)
-                        pending = SampledFrame(-1, round(frame_time, 3), round(frame_time, 3), current, difference,
-                                               skipped, image, shot=True)
-                        following, next_follow, previous = not skipped and follow > 0, frame_time + follow_step, current
+                        pending = self._sample(frame, current, kept, skip_threshold, -1, frame_time, frame_time, shot=True)
+                        kept = kept if pending.skipped else current
+                        following = not pending.skipped and follow > 0
+                        next_follow, previous = frame_time + follow_step, current
                         last_sample = frame_time
                         continue
                 elif shots and not following:
@@ -285,17 +279,21 @@ class VideoReader:
                 yield pending
             thumb = _thumb(frame)
             last_frame, last_sample, shot_due = thumb, frame_time, False
-            difference = thumb_difference(thumb, kept) if kept is not None else None
-            skipped = difference is not None and difference < skip_threshold
-            image = None
-            if not skipped:
-                kept = thumb
-                image = self._upright(frame)
-            pending = SampledFrame(k, round(target, 3), round(frame_time, 3), thumb, difference, skipped, image)
-            following, next_follow, previous = not skipped and follow > 0, frame_time + follow_step, thumb
+            pending = self._sample(frame, thumb, kept, skip_threshold, k, target, frame_time)
+            kept = kept if pending.skipped else thumb
+            following = not pending.skipped and follow > 0
+            next_follow, previous = frame_time + follow_step, thumb
             k += 1
         if pending is not None:
             yield pending
+
+    def _sample(self, frame: Any, thumb: Image.Image, kept: Image.Image | None, skip_threshold: float, index: int,
+                time: float, frame_time: float, shot: bool = False) -> SampledFrame:
+        """A sample of `frame`, skipped when its thumbnail is nearly the last kept one's (then not converted)."""
+        difference = thumb_difference(thumb, kept) if kept is not None else None
+        skipped = difference is not None and difference < skip_threshold
+        image = None if skipped else self._upright(frame)
+        return SampledFrame(index, round(time, 3), round(frame_time, 3), thumb, difference, skipped, image, shot=shot)
 
     def _decoded(self) -> Iterator[Any]:
         if self._peeked is not None:
@@ -342,11 +340,8 @@ class VideoReader:
             try:
                 for frame in self._decoded():
                     decoded += 1
-                    if frame.time is not None:
-                        if self._start is None:
-                            self._start = frame.time
-                        t = frame.time - self._start
-                    else:  # no timestamps (some AVI): count frames instead, and never seek
+                    t = self._seconds_of(frame)
+                    if t is None:  # no timestamps (some AVI): count frames instead, and never seek
                         can_seek = False
                         t = (decoded - 1) / fps
                     position = t
@@ -375,7 +370,21 @@ class VideoReader:
                 raise CorruptMedia(f"the video data is damaged at {position:.1f} s: {_reason(e)}") from None
             if not jumped:
                 break
-        # The frames ended with samples still due.
+        if target is not None:  # the frames ended with samples still due
+            yield from self._after_the_last_frame(last, target, targets, fps)
+
+    def _seconds_of(self, frame: Any) -> float | None:
+        """When the frame is shown, from the first frame; None when it has no timestamp."""
+        if frame.time is None:
+            return None
+        if self._start is None:
+            self._start = frame.time
+        return frame.time - self._start
+
+    def _after_the_last_frame(self, last: tuple[Any, float] | None, target: float | None, targets: Iterator[float],
+                              fps: float) -> Iterator[tuple[Any, float, float]]:
+        """Samples due after the frames ended: the last frame still shows when the header's duration is only a
+        little longer; a file whose frames stop well before it is truncated."""
         if last is None:
             raise CorruptMedia("no video frame could be decoded at the requested times (truncated or damaged)")
         frame, t = last
@@ -387,7 +396,7 @@ class VideoReader:
                 )
             if duration <= 0:
                 return
-            yield frame, target, t  # the header's duration is a little longer: the last frame is still shown
+            yield frame, target, t
             target = next(targets, None)
 
     def _upright(self, frame: Any) -> Image.Image:
@@ -408,42 +417,6 @@ def _thumb(frame: Any) -> Image.Image:
 
 def _reason(e: Exception) -> str:
     return (getattr(e, "strerror", None) or str(e) or type(e).__name__).strip()
-
-
-def _creation_time(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        stamp = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if stamp.year < 1971:  # muxers write 1970 or 1904 when they know nothing
-        return None
-    return stamp.replace(tzinfo=None).isoformat()
-
-
-_ISO6709 = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)")
-
-
-def _iso6709(value: str | None) -> dict[str, float] | None:
-    """'+37.7749-122.4194+010.000/' (decimal degrees form) -> {"lat": 37.7749, "lon": -122.4194}."""
-    if not value:
-        return None
-    m = _ISO6709.match(value.strip())
-    if not m:
-        return None
-    lat, lon = float(m.group(1)), float(m.group(2))
-    if -90 <= lat <= 90 and -180 <= lon <= 180:
-        return {"lat": round(lat, 7), "lon": round(lon, 7)}
-    return None
-
-
-def _camera(tags: dict[str, str]) -> str | None:
-    make = tags.get("com.apple.quicktime.make") or tags.get("make")
-    model = tags.get("com.apple.quicktime.model") or tags.get("model")
-    if model:
-        return model if not make or model.lower().startswith(make.lower()) else f"{make} {model}"
-    return make or None
 
 
 class RangedFile(io.RawIOBase):

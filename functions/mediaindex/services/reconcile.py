@@ -25,9 +25,10 @@ from mediaindex.domain import freshness
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.vocabulary import Difference
 from mediaindex.ports import Index, ObjectRef
-from mediaindex.services.backfill import (
-    SQS_BATCH, ARCHIVED_CLASSES, DirectSink, FolderSource, Listed, QueueSink, S3Source, TokenBucket, created_event,
-)
+from mediaindex.adapters.listing.s3 import S3Source
+from mediaindex.adapters.queue.sqs import SQS_BATCH, QueueSink
+from mediaindex.services.backfill import ARCHIVED_CLASSES, DirectSink, FolderSource, Listed, created_event
+from mediaindex.services.throttle import TokenBucket
 from mediaindex.services.indexing import REMOVED, Outcome, StorageEvent
 
 MISSING = Difference.MISSING

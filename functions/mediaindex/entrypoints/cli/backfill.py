@@ -13,8 +13,12 @@ import sys
 from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.locations import is_s3_uri, parse_s3_uri
 from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.ports import CheckpointStore, IndexRequestSink, ListingSource
 from mediaindex.services import backfill as bf
+from mediaindex.services import estimate as est
+from mediaindex.services.throttle import TokenBucket
 
 EPILOG = """\
 examples:
@@ -43,9 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="at most this many files a second (default: from Rekognition's TPS quotas; unlimited "
                         "for the local analyzer in direct mode)")
     p.add_argument("--dry-run", action="store_true", help="estimate files, calls and price; send nothing")
-    p.add_argument("--faces-per-image", type=float, default=bf.DEFAULT_FACES_PER_IMAGE, metavar="N",
+    p.add_argument("--faces-per-image", type=float, default=est.DEFAULT_FACES_PER_IMAGE, metavar="N",
                    help="assumed faces per picture, for SearchFacesByImage estimates and the default rate (default 1)")
-    p.add_argument("--video-seconds", type=float, default=bf.DEFAULT_VIDEO_SECONDS, metavar="S",
+    p.add_argument("--video-seconds", type=float, default=est.DEFAULT_VIDEO_SECONDS, metavar="S",
                    help="assumed length of a video, for estimates (default 60)")
     p.add_argument("--force", action="store_true", help="send files already indexed with the same ETag too")
     p.add_argument("--state", metavar="FILE", help="checkpoint file (default $MEDIAINDEX_HOME/backfill/<source>.json)")
@@ -67,18 +71,20 @@ def make_progress(args: argparse.Namespace, description: str) -> tuple[Any, Any]
     return bar, lambda listed, sent=0: (bar.update(listed), bar.set_postfix(sent=sent, refresh=False))
 
 
-def source_for(args: argparse.Namespace, s3: Any) -> tuple[bf.Source, Any]:
+def source_for(args: argparse.Namespace, s3: Any) -> tuple[ListingSource, Any]:
     """The listing source and the storage adapter the pipeline reads files with."""
-    if args.source.startswith("s3://"):
+    if is_s3_uri(args.source):
+        from mediaindex.adapters.listing.inventory import InventorySource
+        from mediaindex.adapters.listing.s3 import S3Source
         from mediaindex.adapters.storage.s3 import S3Storage
 
-        bucket, prefix = bf.parse_s3_uri(args.source)
+        bucket, prefix = parse_s3_uri(args.source)
         if args.inventory:
-            source: bf.Source = bf.InventorySource(s3, args.inventory, prefix)
+            source: ListingSource = InventorySource(s3, args.inventory, prefix)
             if source.bucket != bucket:
                 raise ConfigurationError(f"the inventory lists s3://{source.bucket}, not s3://{bucket}")
         else:
-            source = bf.S3Source(s3, bucket, prefix)
+            source = S3Source(s3, bucket, prefix)
         return source, S3Storage(client=s3)
     if args.inventory:
         raise ConfigurationError("--inventory goes with an s3:// source")
@@ -88,6 +94,15 @@ def source_for(args: argparse.Namespace, s3: Any) -> tuple[bf.Source, Any]:
         raise ConfigurationError(f"{args.source}: not a folder and not an s3:// address")
     storage = FolderStorage()
     return bf.FolderSource(storage, args.source), storage
+
+
+def queue_sink(queue_url: str, settings: Any) -> IndexRequestSink:
+    """The pipeline's SQS queue as the sink (boto3's usual credentials and region)."""
+    import boto3
+
+    from mediaindex.adapters.queue.sqs import QueueSink
+
+    return QueueSink(boto3.client("sqs"), queue_url, region=settings.aws_region)
 
 
 def direct_handler(settings: Any, storage: Any, bucket: str, force: bool = False) -> Any:
@@ -114,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from mediaindex.bootstrap import build_index
 
     settings = settings_from(args)
-    s3 = s3_client() if args.source.startswith("s3://") else None
+    s3 = s3_client() if is_s3_uri(args.source) else None
     source, storage = source_for(args, s3)
     queue_url = args.queue_url or settings.queue_url
     direct = args.direct or not queue_url or not source.bucket
@@ -122,50 +137,66 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--workers must be at least 1")
     rate = args.rate
     if rate is None and (not direct or settings.analyzer == "rekognition"):
-        rate = bf.default_rate(settings.features, args.faces_per_image)
+        rate = est.default_rate(settings.features, args.faces_per_image)
     index = build_index(settings)
     index.ensure_ready()
-
     if args.dry_run:
-        estimate = bf.Estimate(settings.features, args.faces_per_image, args.video_seconds, settings.video_interval)
-        bar, progress = make_progress(args, "estimating")
-        summary = bf.Backfill(source, index, sink=None, progress=progress).run(estimate=estimate)
-        if bar is not None:
-            bar.close()
-        result = {"dry_run": True, "mode": "direct" if direct else "queue", "rate": rate,
-                  "listed": summary.listed, "bytes_listed": summary.bytes_listed,
-                  "skipped_unchanged": summary.skipped_unchanged, "skipped_archived": summary.skipped_archived,
-                  "to_index": estimate.to_dict(rate)}
-        if args.json:
-            print_json(result)
-        else:
-            print_estimate(result)
-        return 0
+        return estimate_only(args, settings, source, index, "direct" if direct else "queue", rate)
+    return backfill(args, settings, source, storage, index, None if direct else queue_url, rate)
 
-    state = bf.StateFile(args.state or bf.default_state_path(settings.home, source.describe()), source.describe())
-    previous = None if args.restart else state.load()
-    start_after, carried = None, None
-    if previous and not previous.get("done"):
-        start_after, carried = previous.get("checkpoint"), previous.get("totals")
-        print(f"mediaindex: resuming {source.describe()} after {start_after!r}", file=sys.stderr)
 
-    sink: bf.QueueSink | bf.DirectSink
-    if direct:
-        sink = bf.DirectSink(direct_handler(settings, storage, source.bucket, force=args.force), workers=args.workers)
+def estimate_only(args: argparse.Namespace, settings: Any, source: ListingSource, index: Any, mode: str,
+                  rate: float | None) -> int:
+    """--dry-run: list, skip what is indexed, and estimate files, calls and price of the rest."""
+    estimate = est.Estimate(settings.features, args.faces_per_image, args.video_seconds, settings.video_interval)
+    bar, progress = make_progress(args, "estimating")
+    summary = bf.Backfill(source, index, sink=None, progress=progress).run(estimate=estimate)
+    if bar is not None:
+        bar.close()
+    result = {"dry_run": True, "mode": mode, "rate": rate,
+              "listed": summary.listed, "bytes_listed": summary.bytes_listed,
+              "skipped_unchanged": summary.skipped_unchanged, "skipped_archived": summary.skipped_archived,
+              "to_index": estimate.to_dict(rate)}
+    if args.json:
+        print_json(result)
     else:
-        import boto3
+        print_estimate(result)
+    return 0
 
-        sink = bf.QueueSink(boto3.client("sqs"), queue_url, region=settings.aws_region)
+
+def resume_point(args: argparse.Namespace, state: CheckpointStore, source: ListingSource,
+                 ) -> tuple[str | None, dict[str, Any] | None]:
+    """Where an unfinished earlier run stopped, and its totals (None, None: from the start)."""
+    previous = None if args.restart else state.load()
+    if not previous or previous.get("done"):
+        return None, None
+    start_after = previous.get("checkpoint")
+    print(f"mediaindex: resuming {source.describe()} after {start_after!r}", file=sys.stderr)
+    return start_after, previous.get("totals")
+
+
+def backfill(args: argparse.Namespace, settings: Any, source: ListingSource, storage: Any, index: Any,
+             queue_url: str | None, rate: float | None) -> int:
+    """Hand the files over to the queue at `queue_url`, or (None) to workers here; resumable from the state file."""
+    from mediaindex.adapters.checkpoint.file import StateFile, default_state_path
+
+    state = StateFile(args.state or default_state_path(settings.home, source.describe()), source.describe())
+    start_after, carried = resume_point(args, state, source)
+    if queue_url is None:
+        sink: IndexRequestSink = bf.DirectSink(direct_handler(settings, storage, source.bucket, force=args.force),
+                                               workers=args.workers)
+    else:
+        sink = queue_sink(queue_url, settings)
     bar, progress = make_progress(args, "backfill")
     try:
         summary = bf.Backfill(
-            source, index, sink, limiter=bf.TokenBucket(rate) if rate else None, force=args.force,
+            source, index, sink, limiter=TokenBucket(rate) if rate else None, force=args.force,
             progress=progress, save=state.save,
         ).run(start_after=start_after, carried=carried)
     finally:
         if bar is not None:
             bar.close()
-        if isinstance(sink, bf.DirectSink):
+        if isinstance(sink, bf.DirectSink):  # its worker threads
             sink.close()
     result = {**summary.to_dict(), "rate": rate, "state_file": str(state.path)}
     if args.json:

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log each file's problem as it happens (and let worker processes write to the terminal "
                         "rather than to $MEDIAINDEX_HOME/logs/index-workers.log)")
-    # Plug-in point and test hook: "module:function" returning the per-file handler; see services/bulk.py.
+    # Plug-in point and test hook: "module:function" returning the per-file handler; see entrypoints/workers.py.
     p.add_argument("--pipeline-factory", help=argparse.SUPPRESS)
     add_backend_options(p)
     p.set_defaults(func=run)
@@ -122,31 +122,32 @@ def _clock(seconds: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from mediaindex import bootstrap
-    from mediaindex.services import bulk
+    from mediaindex.entrypoints import workers as bulk_workers
+    from mediaindex.services.bulk import IndexRoot
 
     settings = settings_from(args)
     if args.workers is not None and args.workers < 1:
         raise ConfigurationError("--workers must be at least 1")
-    sources = [bulk.Source.parse(p) for p in args.paths]
-    workers = args.workers or bulk.default_workers(settings.analyzer)
+    roots = [IndexRoot.parse(p) for p in args.paths]
+    workers = args.workers or bulk_workers.default_workers(settings.analyzer)
     # without --verbose, problems are told once, in the summary, and never break the progress bar
     log_level = logging.WARNING if args.verbose else logging.ERROR
     logging.getLogger("mediaindex").setLevel(log_level)
-    spec = bulk.WorkerSpec(settings, factory=args.pipeline_factory, log_level=log_level,
-                           stderr_path=None if args.verbose else str(settings.home / "logs" / "index-workers.log"),
-                           reuse_analysis=not args.force)
+    worker_log = None if args.verbose else str(settings.home / "logs" / "index-workers.log")
+    spec = bulk_workers.WorkerSpec(settings, factory=args.pipeline_factory, log_level=log_level,
+                                   stderr_path=worker_log, reuse_analysis=not args.force)
     index = bootstrap.build_index(settings)
     index.ensure_ready()
     re_embedding = None if spec.factory else re_embed_enrolments(settings, index)
     progress = Progress(enabled=not (args.json or args.no_progress))
-    runner = bulk.BulkIndexer(
-        index=index, spec=spec, workers=workers, threads=settings.analyzer == "rekognition",
+    runner = bulk_workers.bulk_indexer(
+        index, spec, workers=workers, threads=settings.analyzer == "rekognition",
         force=args.force, retry_failed=args.retry_failed, prune=args.prune,
         analyzer_name=None if spec.factory else settings.analyzer,
         face_model=None if spec.factory else bootstrap.face_model(settings), on_progress=progress,
     )
     try:
-        summary = runner.run(sources)
+        summary = runner.run(roots)
     finally:
         progress.close()
     result = summary.to_dict()

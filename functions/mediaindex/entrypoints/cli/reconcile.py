@@ -12,7 +12,11 @@ from typing import Any
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.entrypoints.cli.backfill import direct_handler, make_progress, source_for
 from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
+from mediaindex.adapters.listing.s3 import S3Source
+from mediaindex.adapters.queue.sqs import QueueSink
 from mediaindex.services import backfill as bf
+from mediaindex.services.estimate import default_rate
+from mediaindex.services.throttle import TokenBucket
 from mediaindex.services.reconcile import Reconcile, folder_prefix
 
 EPILOG = """\
@@ -47,12 +51,12 @@ def run(args: argparse.Namespace) -> int:
     source, storage = source_for(args, s3)
     if args.workers < 1:
         raise ConfigurationError("--workers must be at least 1")
-    prefix = source.prefix if isinstance(source, bf.S3Source) else folder_prefix(args.source)
+    prefix = source.prefix if isinstance(source, S3Source) else folder_prefix(args.source)
     queue_url = args.queue_url or settings.queue_url
     direct = args.direct or not queue_url or not source.bucket
     rate = args.rate
     if rate is None and (not direct or settings.analyzer == "rekognition"):
-        rate = bf.default_rate(settings.features)
+        rate = default_rate(settings.features)
     index = build_index(settings)
     index.ensure_ready()
 
@@ -65,14 +69,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             import boto3
 
-            feed = bf.QueueSink(boto3.client("sqs"), queue_url, region=settings.aws_region)
+            feed = QueueSink(boto3.client("sqs"), queue_url, region=settings.aws_region)
             # removals need no analyzer: a pipeline whose analyzer is never called
             remove = Pipeline(storage=storage, analyzer=_NoAnalyzer(), index=index).handle
     bar, progress = make_progress(args, "reconcile")
     try:
         report = Reconcile(
             index=index, source=source, prefix=prefix, remove=remove, feed=feed,
-            limiter=bf.TokenBucket(rate) if rate else None, workers=args.workers,
+            limiter=TokenBucket(rate) if rate else None, workers=args.workers,
             progress=(lambda n: progress(n)) if progress else None,
         ).run(dry_run=args.dry_run)
     finally:

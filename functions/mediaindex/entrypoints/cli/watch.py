@@ -9,10 +9,12 @@ the index.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.vocabulary import Action
@@ -35,62 +37,33 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="index a file once it has been still for S seconds (default 1)")
     p.add_argument("--no-sync", action="store_true", help="do not sync the folder first")
     p.add_argument("--workers", type=int, metavar="N", help="workers for the first sync (default: as `index`)")
-    p.add_argument("--pipeline-factory", help=argparse.SUPPRESS)  # see services/bulk.py
+    p.add_argument("--pipeline-factory", help=argparse.SUPPRESS)  # see entrypoints/workers.py
     add_backend_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from mediaindex import bootstrap
-    from mediaindex.services import bulk
+    from mediaindex.entrypoints.workers import WorkerSpec, build_handle
 
-    try:
-        from mediaindex.services.watching import FolderWatcher
-    except ImportError:
-        raise ConfigurationError("watching needs the watchdog package: pip install 'mediaindex[local]'") from None
+    if importlib.util.find_spec("watchdog") is None:
+        raise ConfigurationError("watching needs the watchdog package: pip install 'mediaindex[local]'")
+    from mediaindex.services.watching import FolderWatcher
+
     settings = settings_from(args)
     root = os.path.abspath(os.path.expanduser(args.path))
     if not os.path.isdir(root):
         raise ConfigurationError(f"{args.path}: not a folder")
     index = bootstrap.build_index(settings)
     index.ensure_ready()
-    spec = bulk.WorkerSpec(settings, factory=args.pipeline_factory)
-    handle = bulk.build_handle(spec)
-
-    def say(line: str, record: dict[str, Any]) -> None:
-        if args.json:
-            print(json.dumps(storable(record), ensure_ascii=False), flush=True)
-        else:
-            print(shown(line), flush=True)
-
-    def on_outcome(outcome: Any, path: str, error: Exception | None) -> None:
-        if error is not None:
-            say(f"error    {path}: {error}", {"action": Action.ERROR, "key": path, "reason": str(error)})
-        elif outcome.action not in (Action.UNCHANGED, Action.DUPLICATE, Action.STALE, Action.GONE):
-            reason = f": {outcome.reason}" if outcome.reason else ""
-            say(f"{outcome.action:<8} {path}{reason}", outcome.to_dict())
-
-    watcher = FolderWatcher(root, handle, index=index, debounce=args.debounce, on_outcome=on_outcome)
+    spec = WorkerSpec(settings, factory=args.pipeline_factory)
+    handle = build_handle(spec)
+    say = printer(args.json)
+    watcher = FolderWatcher(root, handle, index=index, debounce=args.debounce, on_outcome=outcome_printer(say))
     watcher.start()  # before the sync: changes made while it runs are not missed
     try:
         if not args.no_sync:
-            from mediaindex.entrypoints.cli.index import Progress
-
-            progress = Progress(enabled=not args.json)
-            runner = bulk.BulkIndexer(
-                index=index, spec=spec, workers=args.workers or bulk.default_workers(settings.analyzer),
-                threads=settings.analyzer == "rekognition", prune=True, handle=handle,
-                analyzer_name=None if spec.factory else settings.analyzer, on_progress=progress,
-            )
-            try:
-                summary = runner.run([bulk.Source("", root)]).to_dict()
-            finally:
-                progress.close()
-            say(f"synced   {root}: indexed {summary['indexed']}, reused {summary['reused']}, unchanged "
-                f"{summary['unchanged']}, failed {summary['failed']}, removed {summary['removed']}",
-                {"action": "synced", **summary})
+            sync(args, settings, index, spec, handle, root, say)
         if not args.json:
             print(f"watching {root} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         while True:
@@ -99,10 +72,60 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         watcher.stop()
-    counts = dict(watcher.counts)
-    if args.json:
+    print_stopped(dict(watcher.counts), args.json)
+    return 0
+
+
+Say = Callable[[str, dict[str, Any]], None]
+
+
+def printer(as_json: bool) -> Say:
+    """A line for people, or (--json) the record as one JSON object a line."""
+    def say(line: str, record: dict[str, Any]) -> None:
+        if as_json:
+            print(json.dumps(storable(record), ensure_ascii=False), flush=True)
+        else:
+            print(shown(line), flush=True)
+
+    return say
+
+
+def outcome_printer(say: Say) -> Callable[[Any, str, Exception | None], None]:
+    """What the watcher reports of each change it handled; files left as they were say nothing."""
+    def on_outcome(outcome: Any, path: str, error: Exception | None) -> None:
+        if error is not None:
+            say(f"error    {path}: {error}", {"action": Action.ERROR, "key": path, "reason": str(error)})
+        elif outcome.action not in (Action.UNCHANGED, Action.DUPLICATE, Action.STALE, Action.GONE):
+            reason = f": {outcome.reason}" if outcome.reason else ""
+            say(f"{outcome.action:<8} {path}{reason}", outcome.to_dict())
+
+    return on_outcome
+
+
+def sync(args: argparse.Namespace, settings: Any, index: Any, spec: Any, handle: Any, root: str, say: Say) -> None:
+    """The folder and the index made to agree first, as `mediaindex index PATH --prune`."""
+    from mediaindex.entrypoints.cli.index import Progress
+    from mediaindex.entrypoints.workers import bulk_indexer, default_workers
+    from mediaindex.services.bulk import IndexRoot
+
+    progress = Progress(enabled=not args.json)
+    runner = bulk_indexer(
+        index, spec, workers=args.workers or default_workers(settings.analyzer),
+        threads=settings.analyzer == "rekognition", prune=True, handle=handle,
+        analyzer_name=None if spec.factory else settings.analyzer, on_progress=progress,
+    )
+    try:
+        summary = runner.run([IndexRoot("", root)]).to_dict()
+    finally:
+        progress.close()
+    say(f"synced   {root}: indexed {summary['indexed']}, reused {summary['reused']}, unchanged "
+        f"{summary['unchanged']}, failed {summary['failed']}, removed {summary['removed']}",
+        {"action": "synced", **summary})
+
+
+def print_stopped(counts: dict[str, int], as_json: bool) -> None:
+    if as_json:
         print(json.dumps({"action": "stopped", "counts": counts}), flush=True)
     else:
         print("stopped: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no changes"),
               file=sys.stderr)
-    return 0

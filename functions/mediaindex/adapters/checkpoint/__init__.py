@@ -1,0 +1,1 @@
+"""Where a backfill keeps its checkpoint between runs (the CheckpointStore port)."""

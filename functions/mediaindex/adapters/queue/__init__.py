@@ -1,0 +1,1 @@
+"""Queues the pipeline reads its events from."""

@@ -1,0 +1,1 @@
+"""Where a video analysed over several invocations keeps its partial timeline (the VideoStateStore port)."""

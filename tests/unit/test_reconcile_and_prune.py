@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import hashlib
 
-from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.ports import ObjectInfo, ObjectRef
-from mediaindex.services.backfill import DirectSink, Listed
-from mediaindex.services.bulk import BulkIndexer, Source, WorkerSpec
+from mediaindex.ports import Listed
+from mediaindex.services.backfill import DirectSink
+from mediaindex.services.bulk import BulkIndexer, IndexRoot
 from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
 from mediaindex.services.reconcile import CHANGED, MISSING, ORPHANED, Reconcile
 from tests.fakes import FakeAnalyzer, FakeIndex, FakeStorage
@@ -103,9 +103,9 @@ def test_reconcile_leaves_a_file_that_is_back_by_the_time_it_is_removed():
     assert index.live()["ghost.jpg"]["status"] == "indexed"
 
 
-def prune_run(pipeline: Pipeline, source: Source, **options):
-    return BulkIndexer(index=pipeline.index, spec=WorkerSpec(Settings()), storage=pipeline.storage,
-                       handle=pipeline.handle, prune=True, **options).run([source])
+def prune_run(pipeline: Pipeline, source: IndexRoot, **options):
+    return BulkIndexer(index=pipeline.index, storage=pipeline.storage, make_handle=lambda: pipeline.handle,
+                       prune=True, **options).run([source])
 
 
 def test_prune_tombstones_the_documents_of_vanished_files_under_the_source_only():
@@ -113,17 +113,17 @@ def test_prune_tombstones_the_documents_of_vanished_files_under_the_source_only(
     index = pipeline.index
     del pipeline.storage.objects["p/b.jpg"]
     del pipeline.storage.objects["q/c.jpg"]  # vanished too, but outside the source: not this run's business
-    summary = prune_run(pipeline, Source("media", "p/"))
+    summary = prune_run(pipeline, IndexRoot("media", "p/"))
     assert summary.complete and summary.removed == 1 and summary.unchanged == 1
     assert statuses(index) == {"p/a.jpg": "indexed", "p/b.jpg": "deleted", "q/c.jpg": "indexed"}
-    assert prune_run(pipeline, Source("media", "p/")).removed == 0  # a tombstone is not pruned twice
+    assert prune_run(pipeline, IndexRoot("media", "p/")).removed == 0  # a tombstone is not pruned twice
 
 
 def test_pruned_tombstones_are_purged_once_old_enough():
     pipeline = indexed({"a.jpg": jpeg((1, 1, 1)), "b.jpg": jpeg((2, 2, 2))})
     index = pipeline.index
     del pipeline.storage.objects["b.jpg"]
-    assert prune_run(pipeline, Source("media", "")).removed == 1
+    assert prune_run(pipeline, IndexRoot("media", "")).removed == 1
     tombstone = next(d for d in index.iter_documents(include_deleted=True) if d["status"] == "deleted")
     assert index.purge_tombstones(tombstone["indexed_at"]) == 0  # written at that instant: not before it
     assert index.purge_tombstones("9999") == 1

@@ -7,11 +7,14 @@ cosmicpython's bootstrap."""
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.ports import Analyzer, FaceCollection, FaceEmbedder, Index, Metrics, Storage
+from mediaindex.ports import (
+    Analyzer, CheckpointStore, FaceCollection, FaceEmbedder, Index, IndexRequestSink, ListingSource, Metrics, Storage,
+)
 from mediaindex.services.indexing import NullMetrics, Pipeline
 
 
@@ -195,7 +198,7 @@ def build_pipeline(
 
 # ---- the one seam ---------------------------------------------------------------------------------------------------
 # What build_app may be given instead of building it: adapters, use cases and AWS clients by service name.
-PARTS = ("index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities")
+PARTS = ("index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities", "handle_event")
 CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb")
 
 
@@ -221,11 +224,59 @@ class App:
     def client(self, service: str, **options: Any) -> Any:
         """The boto3 client for an AWS service, made once (or the one the caller passed)."""
         def build() -> Any:
+            if service == "s3" and not options:
+                from mediaindex.adapters.storage.s3 import s3_client
+
+                return s3_client()  # with the adaptive retries every S3 read here uses
             import boto3
 
             return boto3.client(service, **options)
 
         return self._part(f"client:{service}", build)
+
+    @property
+    def handle_event(self) -> Callable[[Any], Any]:
+        """A storage event to its use case: enrol/forget under the people prefix, index/remove otherwise."""
+        from mediaindex.services.storage_events import StorageEventHandler
+
+        return self._part("handle_event", lambda: StorageEventHandler(
+            self.pipeline, self.settings.people_prefix, lambda: self.people))
+
+    def listing(self, source: str, inventory: str | None = None, page_size: int = 1000) -> ListingSource:
+        """What a backfill or reconcile lists: s3://bucket/prefix (or an S3 Inventory of it), or a folder."""
+        from mediaindex.domain.locations import is_s3_uri, parse_s3_uri
+
+        if is_s3_uri(source):
+            bucket, prefix = parse_s3_uri(source)
+            if inventory:
+                from mediaindex.adapters.listing.inventory import InventorySource
+
+                listed = InventorySource(self.client("s3"), inventory, prefix, page_size)
+                if listed.bucket != bucket:
+                    raise ConfigurationError(f"the inventory lists s3://{listed.bucket}, not s3://{bucket}")
+                return listed
+            from mediaindex.adapters.listing.s3 import S3Source
+
+            return S3Source(self.client("s3"), bucket, prefix, page_size)
+        if inventory:
+            raise ConfigurationError("--inventory goes with an s3:// source")
+        if not os.path.isdir(os.path.expanduser(source)):
+            raise ConfigurationError(f"{source}: not a folder and not an s3:// address")
+        from mediaindex.services.backfill import FolderSource
+
+        return FolderSource(self.storage, source, page_size)
+
+    def queue_sink(self, queue_url: str) -> IndexRequestSink:
+        """The pipeline's SQS queue, as where index requests go."""
+        from mediaindex.adapters.queue.sqs import QueueSink
+
+        return QueueSink(self.client("sqs"), queue_url, region=self.settings.aws_region)
+
+    def checkpoint(self, source: str, path: Any = None) -> CheckpointStore:
+        """Where a backfill of `source` keeps how far it got (default: a file under MEDIAINDEX_HOME/backfill)."""
+        from mediaindex.adapters.checkpoint.file import StateFile, default_state_path
+
+        return StateFile(path or default_state_path(self.settings.home, source), source)
 
     @property
     def index(self) -> Index:

@@ -323,9 +323,14 @@ class IndexRequestSink(Protocol):
     def take_results(self) -> OutcomeTally:
         """What came of the files handled here since the last call (a queue's are handled elsewhere: none)."""
 
+    def close(self) -> None:
+        """Stop the workers (direct mode); nothing to do for a queue."""
+
 
 class CheckpointStore(Protocol):
     """The checkpoint of one listing source between runs."""
+
+    path: Any  # where it is kept, for telling the user
 
     def load(self) -> dict[str, Any] | None:
         """{"source", "checkpoint", "done", "totals"} saved last, or None."""

@@ -11,8 +11,8 @@ import pytest
 from mediaindex.adapters.queue.sqs import SQS_BATCH, QueueSink
 from mediaindex.domain.errors import TransientError
 from mediaindex.ports import Listed, ObjectInfo, ObjectRef
-from mediaindex.services.backfill import Backfill, DirectSink, created_event
-from mediaindex.services.indexing import Outcome
+from mediaindex.services.backfill import Backfill, DirectSink
+from mediaindex.services.indexing import Outcome, StorageEvent
 from mediaindex.services.runner import OutcomeTally
 
 
@@ -38,12 +38,12 @@ def test_the_queue_sends_in_tens_and_moves_the_checkpoint_only_past_what_it_hand
     sink = QueueSink(sqs, "https://queue", sleep=lambda s: None)
     sink.skip("a")  # nothing pending: the checkpoint may pass it
     assert sink.checkpoint() == "a" and sink.checkpoint() is None  # told once
-    handed = [sink.submit(created_event(info(f"k{i:02d}")), f"k{i:02d}") for i in range(SQS_BATCH - 1)]
+    handed = [sink.submit(StorageEvent.listed(info(f"k{i:02d}")), f"k{i:02d}") for i in range(SQS_BATCH - 1)]
     sink.skip("k09-skipped")  # behind nine pending files: holds until they are sent
     assert sum(handed) == 0 and sink.checkpoint() is None
-    assert sink.submit(created_event(info("k10")), "k10") == SQS_BATCH
+    assert sink.submit(StorageEvent.listed(info("k10")), "k10") == SQS_BATCH
     assert sink.checkpoint() == "k10" and len(sqs.batches) == 1
-    sink.submit(created_event(info("k11")), "k11")
+    sink.submit(StorageEvent.listed(info("k11")), "k11")
     sink.skip("zz-last")
     assert sink.flush() == 1 and sink.checkpoint() == "zz-last"
     assert [len(b) for b in sqs.batches] == [10, 1] and sqs.batches[1] == ["k11"]
@@ -55,7 +55,7 @@ def test_a_batch_the_queue_never_takes_keeps_the_checkpoint_before_it():
     sink.skip("a")
     sink.checkpoint()
     for key in ("b", "c"):
-        sink.submit(created_event(info(key)), key)
+        sink.submit(StorageEvent.listed(info(key)), key)
     with pytest.raises(TransientError):
         sink.flush()
     assert sink.checkpoint() is None  # still "a"
@@ -74,7 +74,7 @@ def test_the_direct_sink_checkpoint_never_passes_a_file_not_finished_nor_one_tha
     sink = DirectSink(handle, workers=2)
     try:
         for key in ("a", "b", "c"):
-            sink.submit(created_event(info(key)), key)
+            sink.submit(StorageEvent.listed(info(key)), key)
         sink.skip("c2")
         pause = threading.Event()
         while sink.outcomes["indexed"] < 2 and not pause.wait(0.01):
@@ -83,8 +83,8 @@ def test_the_direct_sink_checkpoint_never_passes_a_file_not_finished_nor_one_tha
         release.set()
         sink.drain()
         assert sink.checkpoint() == "c2"
-        sink.submit(created_event(info("d")), "d")
-        sink.submit(created_event(info("e")), "e")
+        sink.submit(StorageEvent.listed(info("d")), "d")
+        sink.submit(StorageEvent.listed(info("e")), "e")
         sink.drain()
         assert sink.checkpoint() is None  # d failed: a rerun must try it again
         results = sink.take_results()

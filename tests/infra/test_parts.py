@@ -378,6 +378,8 @@ def _resolved_env(template, stack, function, values):
 def test_the_api_handler_serves_its_sign_in_config_from_the_stacks_environment(with_api):
     """The real API adapter built from the variables the stack sets: /api/config (public) tells the page where
     to sign in, with the hosted UI URL the stack built; the page itself is served."""
+    from mediaindex.bootstrap import build_app
+    from mediaindex.config import Settings
     from mediaindex.entrypoints.aws_api import build_api, request_from_event, response_to_result
 
     template, stack = with_api
@@ -393,7 +395,8 @@ def test_the_api_handler_serves_its_sign_in_config_from_the_stacks_environment(w
     assert env["MEDIAINDEX_LOGIN_URL"] == (
         "https://mediaindex-123456789012.auth.us-east-1.amazoncognito.com/login?client_id=client123"
         "&response_type=token&scope=openid+email+profile&redirect_uri=https://abc123.execute-api.us-east-1.amazonaws.com/")
-    api = build_api(env=env, s3_client=boto3.client("s3", region_name="us-east-1"), index=object())
+    app = build_app(Settings.from_env(env), s3=boto3.client("s3", region_name="us-east-1"), index=object())
+    api = build_api(env=env, app=app)
 
     def get(path):
         event = {"version": "2.0", "rawPath": path, "rawQueryString": "", "headers": {"host": "abc123"},

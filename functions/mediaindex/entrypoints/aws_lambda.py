@@ -49,17 +49,12 @@ def handle(event: StorageEvent) -> dict[str, Any]:
     """One storage event: a file under the people prefix enrols or forgets; any other is indexed or removed."""
     from mediaindex.services.video import VideoContinued
 
-    current = app()
     logger.append_keys(bucket=event.ref.bucket, key=event.ref.key, event_name=event.event_name)
     try:
-        prefix = current.settings.people_prefix
-        if prefix and event.ref.key.startswith(prefix):
-            outcome = current.people.handle_enrolment_event(event).to_dict()
-        else:
-            try:
-                outcome = current.pipeline.handle(event).to_dict()
-            except VideoContinued as more:
-                outcome = _continue_video(event, more)
+        try:
+            outcome = app().handle_event(event).to_dict()
+        except VideoContinued as more:
+            outcome = _continue_video(event, more)
         logger.info("event handled", extra={"outcome": outcome})
         return outcome
     finally:

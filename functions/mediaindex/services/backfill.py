@@ -30,7 +30,7 @@ from mediaindex.domain import freshness
 from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectInfo, Storage
 from mediaindex.services.estimate import Estimate
 from mediaindex.services.index_io import documents_by_id
-from mediaindex.services.indexing import CREATED, Outcome, StorageEvent
+from mediaindex.services.indexing import Outcome, StorageEvent
 from mediaindex.services.runner import Handle, OutcomeTally, WorkerRunner
 from mediaindex.services.throttle import TokenBucket
 
@@ -72,15 +72,6 @@ def is_current(info: ObjectInfo, doc: dict[str, Any] | None) -> bool:
     """Already indexed (or already failed) from these very bytes (domain/freshness.py). Any analyzer and face model
     count: the backfill hands files to workers (a Lambda) whose analyzer it does not run."""
     return freshness.is_unchanged(doc, etag=info.etag, size=info.size, analyzer=None, face_model=None)
-
-
-def created_event(info: ObjectInfo, force: bool = False) -> StorageEvent:
-    """An ObjectCreated event as S3 would send it (no sequencer: the pipeline asks storage what is true now).
-    `force` leaves out the ETag so the pipeline does not skip an unchanged file."""
-    return StorageEvent(
-        kind=CREATED, ref=info.ref, etag=None if force else info.etag, size=None if force else info.size,
-        event_name="ObjectCreated:Put", event_time=docs.now_iso(),
-    )
 
 
 # ---- sinks -------------------------------------------------------------------------------------------------------
@@ -262,7 +253,7 @@ class Backfill:
                 self.sink.skip(item.position)
                 continue
             self._throttle(1)
-            handed = self.sink.submit(created_event(item.info, self.force), item.position)
+            handed = self.sink.submit(StorageEvent.listed(item.info, self.force), item.position)
             if handed:
                 summary.sent += handed
                 self._advance(summary)

@@ -34,9 +34,8 @@ from mediaindex.domain.errors import ConfigurationError, MediaIndexError, Versio
 from mediaindex.domain.locations import is_s3_uri, parse_s3_uri
 from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage, WorkerProcesses
 from mediaindex.services import video
-from mediaindex.services.backfill import created_event
 from mediaindex.services.index_io import documents_by_id
-from mediaindex.services.indexing import REMOVED, StorageEvent
+from mediaindex.services.indexing import StorageEvent
 from mediaindex.services.runner import Handle, OutcomeTally, WorkerRunner
 
 log = logging.getLogger(__name__)
@@ -222,7 +221,7 @@ class BulkIndexer:
             out.put(info)
 
     def _event(self, info: ObjectInfo) -> StorageEvent:
-        return created_event(info, force=self.force or self.retry_failed)
+        return StorageEvent.listed(info, force=self.force or self.retry_failed)
 
     # -- the run --
     def run(self, roots: Iterable[IndexRoot]) -> BulkSummary:
@@ -374,8 +373,7 @@ class BulkIndexer:
         handle = self.handle or self.make_handle()
         self.handle = handle
         for doc in vanished:
-            event = StorageEvent(kind=REMOVED, ref=ObjectRef(doc.get("bucket") or "", doc["key"]),
-                                 event_name="ObjectRemoved:Delete", event_time=docs.now_iso())
+            event = StorageEvent.removed(ObjectRef(doc.get("bucket") or "", doc["key"]))
             result = outcome_dict(handle, event)
             if result["action"] == "removed":
                 summary.removed += 1

@@ -21,7 +21,9 @@ from mediaindex.domain.model import Analysis, Box, Face, is_hidden
 from mediaindex.domain.vocabulary import Action, EventKind
 from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
-from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, ObjectRef, StoredObject, Storage, Versioned
+from mediaindex.ports import (
+    Analyzer, FaceCollection, Index, Metrics, ObjectInfo, ObjectRef, StoredObject, Storage, Versioned,
+)
 from mediaindex.services.index_io import compare_and_set
 
 log = logging.getLogger(__name__)
@@ -42,13 +44,30 @@ UNCHANGED = Action.UNCHANGED
 
 @dataclass(frozen=True)
 class StorageEvent:
-    kind: str  # CREATED or REMOVED
+    kind: EventKind  # CREATED or REMOVED
     ref: ObjectRef
     sequencer: str | None = None
     etag: str | None = None
     size: int | None = None
     event_name: str = ""
     event_time: str | None = None
+
+    @classmethod
+    def created(cls, ref: ObjectRef, etag: str | None = None, size: int | None = None) -> "StorageEvent":
+        """A file found (listed, watched) rather than notified: as S3 would send it, without a sequencer, so the
+        pipeline asks storage what is true now. With no ETag the pipeline cannot take the file for unchanged."""
+        return cls(kind=CREATED, ref=ref, etag=etag, size=size, event_name="ObjectCreated:Put",
+                   event_time=docs.now_iso())
+
+    @classmethod
+    def listed(cls, info: ObjectInfo, force: bool = False) -> "StorageEvent":
+        """A listing entry to index; `force` leaves out the ETag and size so an unchanged file is analysed again."""
+        return cls.created(info.ref, None if force else info.etag, None if force else info.size)
+
+    @classmethod
+    def removed(cls, ref: ObjectRef) -> "StorageEvent":
+        """A file found gone (reconcile, prune, watch): its document becomes a tombstone."""
+        return cls(kind=REMOVED, ref=ref, event_name="ObjectRemoved:Delete", event_time=docs.now_iso())
 
 
 @dataclass
@@ -63,7 +82,7 @@ class Draft:
 
 @dataclass
 class Outcome:
-    action: str
+    action: Action
     ref: ObjectRef
     doc_id: str
     reason: str | None = None

@@ -24,12 +24,11 @@ from mediaindex.domain import document as docs
 from mediaindex.domain import freshness
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.vocabulary import Difference
-from mediaindex.ports import Index, ObjectRef
-from mediaindex.adapters.listing.s3 import S3Source
-from mediaindex.adapters.queue.sqs import SQS_BATCH, QueueSink
-from mediaindex.services.backfill import ARCHIVED_CLASSES, DirectSink, FolderSource, Listed, created_event
+from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectRef
+from mediaindex.services.backfill import ARCHIVED_CLASSES, DirectSink
+from mediaindex.services.indexing import Outcome, StorageEvent
+from mediaindex.services.runner import OutcomeTally
 from mediaindex.services.throttle import TokenBucket
-from mediaindex.services.indexing import REMOVED, Outcome, StorageEvent
 
 MISSING = Difference.MISSING
 CHANGED = Difference.CHANGED
@@ -46,9 +45,14 @@ class Report:
     counts: Counter = field(default_factory=Counter)  # MISSING / CHANGED / ORPHANED -> count
     actions: list[dict[str, Any]] = field(default_factory=list)  # what was (or would be) done, per file
     outcomes: Counter = field(default_factory=Counter)  # Outcome.action of what was done in-process
-    sent: int = 0  # index requests put on the queue
+    sent: int = 0  # index requests handed over (put on the queue, or to the workers here)
     errors: list[dict[str, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
+
+    def add(self, results: OutcomeTally) -> None:
+        """What the files handled in this process came to."""
+        self.outcomes.update(results.outcomes)
+        self.errors.extend(results.failures)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,10 +83,10 @@ def differs(listed_etag: str | None, listed_size: int, doc: dict[str, Any]) -> b
 @dataclass
 class Reconcile:
     index: Index
-    source: S3Source | FolderSource
+    source: ListingSource
     prefix: str  # the index's key prefix matching the source (an absolute folder path ends with os.sep)
     remove: Callable[[StorageEvent], Outcome] | None  # Pipeline.handle; None for a dry run
-    feed: QueueSink | DirectSink | None  # where index requests go; None for a dry run
+    feed: IndexRequestSink | None  # where index requests go (a queue, or workers here); None for a dry run
     limiter: TokenBucket | None = None
     workers: int = 4
     progress: Callable[[int], None] | None = None
@@ -113,10 +117,9 @@ class Reconcile:
                 to_index = []
         self._index(to_index, report, dry_run)
         self._remove(sorted(known), report, dry_run)
-        if isinstance(self.feed, DirectSink):
+        if self.feed is not None and not dry_run:
             self.feed.drain()
-            report.outcomes.update(self.feed.outcomes)
-            report.errors.extend(self.feed.errors)
+            report.add(self.feed.take_results())
         report.elapsed_s = round(self.clock() - started, 3)
         return report
 
@@ -131,18 +134,11 @@ class Reconcile:
             raise ConfigurationError("nothing to index with: give a queue or run in-process")
         # changed files are sent without their ETag: the listing's ETag is the new one, and the pipeline must
         # not take the event for the document it already holds
-        events = [(created_event(item.info, force=(why == CHANGED)), item.position) for item, why in items]
-        if isinstance(self.feed, QueueSink):
-            for start in range(0, len(events), SQS_BATCH):
-                chunk = [e for e, _ in events[start:start + SQS_BATCH]]
-                if self.limiter:
-                    self.limiter.acquire(len(chunk))
-                report.sent += self.feed.send(chunk)
-        else:
-            for event, position in events:
-                if self.limiter:
-                    self.limiter.acquire(1)
-                self.feed.submit(event, position)
+        for item, why in items:
+            if self.limiter:
+                self.limiter.acquire(1)
+            report.sent += self.feed.submit(StorageEvent.listed(item.info, force=(why == CHANGED)), item.position)
+        report.sent += self.feed.flush()
 
     def _remove(self, keys: list[str], report: Report, dry_run: bool) -> None:
         for key in keys:
@@ -155,13 +151,11 @@ class Reconcile:
         sink = DirectSink(self.remove, workers=self.workers)
         try:
             for key in keys:
-                sink.submit(StorageEvent(kind=REMOVED, ref=ObjectRef(self.source.bucket, key),
-                                         event_name="ObjectRemoved:Delete", event_time=docs.now_iso()), key)
+                sink.submit(StorageEvent.removed(ObjectRef(self.source.bucket, key)), key)
             sink.drain()
         finally:
             sink.close()
-        report.outcomes.update(sink.outcomes)
-        report.errors.extend(sink.errors)
+        report.add(sink.take_results())
 
 
 def folder_prefix(folder: str) -> str:

@@ -24,10 +24,10 @@ from mediaindex.domain import document as docs
 from mediaindex.domain.errors import MediaIndexError
 from mediaindex.ports import Index, ObjectRef
 from mediaindex.services.indexing import CREATED, REMOVED, Outcome, StorageEvent
+from mediaindex.services.runner import Handle
 
 log = logging.getLogger(__name__)
 
-Handle = Callable[[StorageEvent], Outcome]
 DEFAULT_DEBOUNCE = 1.0
 
 
@@ -122,10 +122,9 @@ class FolderWatcher:
             kind = pending.kind
             if kind == CREATED and not os.path.isfile(path):
                 kind = REMOVED  # gone (or turned into a folder) before it settled
-            event = StorageEvent(kind=kind, ref=ObjectRef(LOCAL_BUCKET, path), etag=pending.stamp if kind == CREATED else None,
-                                 size=_size(path) if kind == CREATED else None,
-                                 event_name="ObjectCreated:Put" if kind == CREATED else "ObjectRemoved:Delete",
-                                 event_time=docs.now_iso())
+            ref = ObjectRef(LOCAL_BUCKET, path)
+            event = (StorageEvent.created(ref, pending.stamp, _size(path)) if kind == CREATED
+                     else StorageEvent.removed(ref))
             try:
                 outcome = self.handle(event)
             except MediaIndexError as e:  # a passing fault: the next sync (or the next change) picks it up

@@ -63,6 +63,9 @@ class QueueSink:
     def take_results(self) -> OutcomeTally:
         return OutcomeTally()
 
+    def close(self) -> None:
+        pass  # nothing runs here: the queue's consumers are elsewhere
+
     def _send_pending(self) -> int:
         batch, self._batch = self._batch, []
         self.send(batch)  # raises before the checkpoint moves past a batch SQS did not take

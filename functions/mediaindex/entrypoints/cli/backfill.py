@@ -8,13 +8,11 @@ the files, calls and list price first."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.domain.locations import is_s3_uri, parse_s3_uri
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from
+from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json
 from mediaindex.ports import CheckpointStore, IndexRequestSink, ListingSource
 from mediaindex.services import backfill as bf
 from mediaindex.services import estimate as est
@@ -71,66 +69,17 @@ def make_progress(args: argparse.Namespace, description: str) -> tuple[Any, Any]
     return bar, lambda listed, sent=0: (bar.update(listed), bar.set_postfix(sent=sent, refresh=False))
 
 
-def source_for(args: argparse.Namespace, s3: Any) -> tuple[ListingSource, Any]:
-    """The listing source and the storage adapter the pipeline reads files with."""
-    if is_s3_uri(args.source):
-        from mediaindex.adapters.listing.inventory import InventorySource
-        from mediaindex.adapters.listing.s3 import S3Source
-        from mediaindex.adapters.storage.s3 import S3Storage
-
-        bucket, prefix = parse_s3_uri(args.source)
-        if args.inventory:
-            source: ListingSource = InventorySource(s3, args.inventory, prefix)
-            if source.bucket != bucket:
-                raise ConfigurationError(f"the inventory lists s3://{source.bucket}, not s3://{bucket}")
-        else:
-            source = S3Source(s3, bucket, prefix)
-        return source, S3Storage(client=s3)
-    if args.inventory:
-        raise ConfigurationError("--inventory goes with an s3:// source")
-    from mediaindex.adapters.storage.folder import FolderStorage
-
-    if not os.path.isdir(os.path.expanduser(args.source)):
-        raise ConfigurationError(f"{args.source}: not a folder and not an s3:// address")
-    storage = FolderStorage()
-    return bf.FolderSource(storage, args.source), storage
-
-
-def queue_sink(queue_url: str, settings: Any) -> IndexRequestSink:
-    """The pipeline's SQS queue as the sink (boto3's usual credentials and region)."""
-    import boto3
-
-    from mediaindex.adapters.queue.sqs import QueueSink
-
-    return QueueSink(boto3.client("sqs"), queue_url, region=settings.aws_region)
-
-
-def direct_handler(settings: Any, storage: Any, bucket: str, force: bool = False) -> Any:
-    """Pipeline.handle, with files under the people prefix enrolling people as the Lambda handler does. With
+def direct_handler(app: Any, force: bool = False) -> Any:
+    """The handler as the Lambda function runs it (people under the people prefix, files indexed), here. With
     `force`, files are analysed again even when the same bytes were analysed before."""
-    from mediaindex.bootstrap import build_people, build_pipeline
-
-    pipeline = build_pipeline(settings, storage=storage)
-    pipeline.reuse_analysis = not force
-    if not bucket or not settings.people_prefix:
-        return pipeline.handle
-    people = build_people(settings, pipeline)
-
-    def handle(event: Any) -> Any:
-        if event.ref.key.startswith(settings.people_prefix):
-            return people.handle_enrolment_event(event)
-        return pipeline.handle(event)
-
-    return handle
+    app.pipeline.reuse_analysis = not force
+    return app.handle_event
 
 
 def run(args: argparse.Namespace) -> int:
-    from mediaindex.adapters.storage.s3 import s3_client
-    from mediaindex.bootstrap import build_index
-
-    settings = settings_from(args)
-    s3 = s3_client() if is_s3_uri(args.source) else None
-    source, storage = source_for(args, s3)
+    app = app_from(args)
+    settings = app.settings
+    source = app.listing(args.source, args.inventory)
     queue_url = args.queue_url or settings.queue_url
     direct = args.direct or not queue_url or not source.bucket
     if args.workers < 1:
@@ -138,11 +87,10 @@ def run(args: argparse.Namespace) -> int:
     rate = args.rate
     if rate is None and (not direct or settings.analyzer == "rekognition"):
         rate = est.default_rate(settings.features, args.faces_per_image)
-    index = build_index(settings)
-    index.ensure_ready()
+    app.index.ensure_ready()
     if args.dry_run:
-        return estimate_only(args, settings, source, index, "direct" if direct else "queue", rate)
-    return backfill(args, settings, source, storage, index, None if direct else queue_url, rate)
+        return estimate_only(args, settings, source, app.index, "direct" if direct else "queue", rate)
+    return backfill(args, app, source, None if direct else queue_url, rate)
 
 
 def estimate_only(args: argparse.Namespace, settings: Any, source: ListingSource, index: Any, mode: str,
@@ -175,29 +123,25 @@ def resume_point(args: argparse.Namespace, state: CheckpointStore, source: Listi
     return start_after, previous.get("totals")
 
 
-def backfill(args: argparse.Namespace, settings: Any, source: ListingSource, storage: Any, index: Any,
-             queue_url: str | None, rate: float | None) -> int:
+def backfill(args: argparse.Namespace, app: Any, source: ListingSource, queue_url: str | None,
+             rate: float | None) -> int:
     """Hand the files over to the queue at `queue_url`, or (None) to workers here; resumable from the state file."""
-    from mediaindex.adapters.checkpoint.file import StateFile, default_state_path
-
-    state = StateFile(args.state or default_state_path(settings.home, source.describe()), source.describe())
+    state = app.checkpoint(source.describe(), args.state)
     start_after, carried = resume_point(args, state, source)
     if queue_url is None:
-        sink: IndexRequestSink = bf.DirectSink(direct_handler(settings, storage, source.bucket, force=args.force),
-                                               workers=args.workers)
+        sink: IndexRequestSink = bf.DirectSink(direct_handler(app, force=args.force), workers=args.workers)
     else:
-        sink = queue_sink(queue_url, settings)
+        sink = app.queue_sink(queue_url)
     bar, progress = make_progress(args, "backfill")
     try:
         summary = bf.Backfill(
-            source, index, sink, limiter=TokenBucket(rate) if rate else None, force=args.force,
+            source, app.index, sink, limiter=TokenBucket(rate) if rate else None, force=args.force,
             progress=progress, save=state.save,
         ).run(start_after=start_after, carried=carried)
     finally:
         if bar is not None:
             bar.close()
-        if isinstance(sink, bf.DirectSink):  # its worker threads
-            sink.close()
+        sink.close()
     result = {**summary.to_dict(), "rate": rate, "state_file": str(state.path)}
     if args.json:
         print_json(result)

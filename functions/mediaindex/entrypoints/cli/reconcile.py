@@ -10,10 +10,9 @@ import sys
 from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.entrypoints.cli.backfill import direct_handler, make_progress, source_for
-from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
-from mediaindex.adapters.listing.s3 import S3Source
-from mediaindex.adapters.queue.sqs import QueueSink
+from mediaindex.domain.locations import is_s3_uri, parse_s3_uri
+from mediaindex.entrypoints.cli.backfill import direct_handler, make_progress
+from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json, shown
 from mediaindex.services import backfill as bf
 from mediaindex.services.estimate import default_rate
 from mediaindex.services.throttle import TokenBucket
@@ -42,47 +41,34 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mediaindex.adapters.storage.s3 import s3_client
-    from mediaindex.bootstrap import build_index
-    from mediaindex.services.indexing import Pipeline
-
-    settings = settings_from(args)
-    s3 = s3_client() if args.source.startswith("s3://") else None
-    source, storage = source_for(args, s3)
+    app = app_from(args)
+    settings = app.settings
+    source = app.listing(args.source)
     if args.workers < 1:
         raise ConfigurationError("--workers must be at least 1")
-    prefix = source.prefix if isinstance(source, S3Source) else folder_prefix(args.source)
+    prefix = parse_s3_uri(args.source)[1] if is_s3_uri(args.source) else folder_prefix(args.source)
     queue_url = args.queue_url or settings.queue_url
     direct = args.direct or not queue_url or not source.bucket
     rate = args.rate
     if rate is None and (not direct or settings.analyzer == "rekognition"):
         rate = default_rate(settings.features)
-    index = build_index(settings)
-    index.ensure_ready()
-
+    app.index.ensure_ready()
     remove = feed = None
     if not args.dry_run:
-        if direct:
-            handle = direct_handler(settings, storage, source.bucket)
-            feed = bf.DirectSink(handle, workers=args.workers)
-            remove = handle
-        else:
-            import boto3
-
-            feed = QueueSink(boto3.client("sqs"), queue_url, region=settings.aws_region)
-            # removals need no analyzer: a pipeline whose analyzer is never called
-            remove = Pipeline(storage=storage, analyzer=_NoAnalyzer(), index=index).handle
+        # removals go through the pipeline (a file that is back by then is left alone); nothing is analysed
+        remove = app.handle_event
+        feed = bf.DirectSink(direct_handler(app), workers=args.workers) if direct else app.queue_sink(queue_url)
     bar, progress = make_progress(args, "reconcile")
     try:
         report = Reconcile(
-            index=index, source=source, prefix=prefix, remove=remove, feed=feed,
+            index=app.index, source=source, prefix=prefix, remove=remove, feed=feed,
             limiter=TokenBucket(rate) if rate else None, workers=args.workers,
             progress=(lambda n: progress(n)) if progress else None,
         ).run(dry_run=args.dry_run)
     finally:
         if bar is not None:
             bar.close()
-        if isinstance(feed, bf.DirectSink):
+        if feed is not None:
             feed.close()
     result = {**report.to_dict(), "mode": "dry-run" if args.dry_run else ("direct" if direct else "queue")}
     if args.json:
@@ -90,13 +76,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(result)
     return 1 if report.errors else 0
-
-
-class _NoAnalyzer:
-    name = "none"
-
-    def analyze(self, picture: Any) -> Any:
-        raise ConfigurationError("reconcile's removal pipeline does not analyse files")
 
 
 def print_report(r: dict[str, Any]) -> None:

@@ -29,6 +29,9 @@ class FakeIndex:
     def ensure_ready(self) -> None:
         pass
 
+    def exists(self) -> bool:
+        return True
+
     # ---- reading ----
     def get(self, doc_id: str) -> Versioned | None:
         with self.lock:

@@ -202,6 +202,9 @@ class Index(Protocol):
     def ensure_ready(self) -> None:
         """Create the index (mapping, alias, tables) if it does not exist. Idempotent."""
 
+    def exists(self) -> bool:
+        """Is the index there already? Creates nothing: a reader with read-only access asks this."""
+
     # ---- reading documents ---------------------------------------------------------------------------------------
     def get(self, doc_id: str) -> Versioned | None: ...
 

@@ -8,6 +8,8 @@ import json
 import pytest
 
 from mediaindex.adapters.s3_events import events_from_message_body
+from mediaindex.bootstrap import build_app
+from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.entrypoints import aws_backfill
@@ -42,11 +44,11 @@ class FakeLambda:
 def wired(aws, sqlite_index, monkeypatch):
     s3, sqs, queue_url = aws
     lam = FakeLambda()
-    aws_backfill.configure(s3=s3, sqs=sqs, index=sqlite_index, **{"lambda": lam})
     monkeypatch.setenv("MEDIAINDEX_QUEUE_URL", queue_url)
     monkeypatch.setenv("MEDIAINDEX_BACKFILL_MARGIN_S", "60")
+    aws_backfill.configure(build_app(Settings.from_env(), s3=s3, sqs=sqs, index=sqlite_index, **{"lambda": lam}))
     yield s3, sqs, queue_url, lam, sqlite_index
-    aws_backfill.configure()
+    aws_backfill.configure(None)
 
 
 def test_the_handler_continues_itself_until_every_object_is_enqueued_once(wired):
@@ -93,6 +95,7 @@ def test_the_handler_says_what_is_missing(wired, monkeypatch):
     with pytest.raises(ConfigurationError, match="bucket"):
         aws_backfill.handler({}, Context())
     monkeypatch.delenv("MEDIAINDEX_QUEUE_URL")
+    aws_backfill.configure(build_app(Settings.from_env()))  # a function deployed without the variable
     with pytest.raises(ConfigurationError, match="MEDIAINDEX_QUEUE_URL"):
         aws_backfill.handler({"bucket": BUCKET}, Context())
 
@@ -118,13 +121,13 @@ def test_a_slow_rate_makes_pages_small_enough_to_finish_within_the_margin(wired,
     s3, sqs, queue_url, lam, _ = wired
     upload(s3, BUCKET, {f"p/{i}.jpg": b"x" for i in range(8)})  # within the burst: nothing waits
     sizes = []
-    real = aws_backfill.S3Source
+    real = aws_backfill.app().listing
 
-    def spy(client, bucket, prefix, page_size):
+    def spy(source, inventory=None, page_size=1000):
         sizes.append(page_size)
-        return real(client, bucket, prefix, page_size)
+        return real(source, inventory, page_size)
 
-    monkeypatch.setattr(aws_backfill, "S3Source", spy)
+    monkeypatch.setattr(aws_backfill.app(), "listing", spy)
     # 5 files/s with a 60 s margin: 150 files a page take 30 s to enqueue
     result = aws_backfill.handler({"bucket": BUCKET, "rate": 5}, Context())
     assert sizes == [150] and result["done"]
@@ -137,12 +140,10 @@ def test_on_a_fresh_domain_the_reader_enqueues_everything_without_creating_the_i
     look in, and it must not try to create one (its role would be refused)."""
     from opensearchpy import OpenSearch
 
-    from mediaindex.config import Settings
-
     settings = Settings(index_url=osmem_clone.url, opensearch_auth="none")
-    assert aws_backfill._index(settings) is None
+    assert aws_backfill._index(build_app(settings)) is None
     assert not OpenSearch(hosts=[osmem_clone.url]).indices.exists_alias(name="media")
     from mediaindex.bootstrap import build_index
 
     build_index(settings).ensure_ready()  # once the indexer has written, the backfill looks documents up
-    assert aws_backfill._index(settings) is not None
+    assert aws_backfill._index(build_app(settings)) is not None

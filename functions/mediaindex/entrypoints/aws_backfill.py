@@ -19,11 +19,10 @@ import json
 import os
 from typing import Any
 
+from mediaindex.adapters.queue.sqs import SQS_BATCH
+from mediaindex.bootstrap import App, build_app
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.adapters.listing.inventory import InventorySource
-from mediaindex.adapters.listing.s3 import S3Source
-from mediaindex.adapters.queue.sqs import SQS_BATCH, QueueSink
 from mediaindex.services.backfill import Backfill
 from mediaindex.services.estimate import default_rate
 from mediaindex.services.throttle import TokenBucket
@@ -33,25 +32,28 @@ DEFAULT_MARGIN_S = 60.0
 MAX_INVOCATIONS = 10_000
 
 
-_overrides: dict[str, Any] = {}
+_app: App | None = None
 
 
-def configure(**parts: Any) -> None:
-    """Replace the clients and the index (tests); `configure()` with nothing resets."""
-    _overrides.clear()
-    _overrides.update(parts)
+def app() -> App:
+    """The container's wiring, built once from the function's environment."""
+    global _app
+    if _app is None:
+        _app = build_app(Settings.from_env())  # an index that is not there yet is found out by _index
+    return _app
 
 
-def _index(settings: Settings) -> Any:
-    if "index" in _overrides:
-        return _overrides["index"]
-    if not settings.index_url:
+def configure(new_app: App | None) -> None:
+    """Use this app (bootstrap.build_app, with moto clients and a fake index in tests); None: from the environment."""
+    global _app
+    _app = new_app
+
+
+def _index(app: App) -> Any:
+    if not (app.has("index") or app.settings.index_url):
         return None  # no index to look in: enqueue everything, the SQS handler skips unchanged files itself
-    from mediaindex.bootstrap import build_index
-
-    index = build_index(settings)
-    exists = getattr(index, "exists", None)
-    if exists is not None and not exists():
+    index = app.index
+    if not index.exists():
         # A fresh domain: nothing is indexed yet, so every object is enqueued. The backfill function only reads
         # the index (least privilege); the indexer creates it on its first write.
         return None
@@ -60,7 +62,8 @@ def _index(settings: Settings) -> Any:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = Settings.from_env()
+    wiring = app()
+    settings = wiring.settings
     bucket = event.get("bucket")
     if not bucket:
         raise ConfigurationError('the event needs "bucket" (and optionally "prefix", "queue_url")')
@@ -79,16 +82,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     # a page must be enqueued within the margin at this rate, or Lambda's timeout would cut it in half
     page_size = int(event.get("page_size") or max(SQS_BATCH, min(1000, int(rate * margin / 2))))
-    if event.get("inventory"):
-        source: Any = InventorySource(_client("s3"), event["inventory"], event.get("prefix") or "", page_size)
-        if source.bucket != bucket:
-            raise ConfigurationError(f"the inventory lists s3://{source.bucket}, not s3://{bucket}")
-    else:
-        source = S3Source(_client("s3"), bucket, event.get("prefix") or "", page_size)
+    source = wiring.listing(f"s3://{bucket}/{event.get('prefix') or ''}", event.get("inventory"), page_size)
     backfill = Backfill(
         source=source,
-        index=_index(settings),
-        sink=QueueSink(_client("sqs"), queue_url, region=settings.aws_region),
+        index=_index(wiring),
+        sink=wiring.queue_sink(queue_url),
         limiter=TokenBucket(rate),
         force=bool(event.get("force")),
     )
@@ -99,16 +97,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not summary.done and event.get("reinvoke", True):
         totals = {k: result[k] for k in ("listed", "bytes_listed", "skipped_unchanged", "skipped_archived", "sent")}
         next_event = {**event, "continuation_token": summary.checkpoint, "invocation": invocation + 1, "totals": totals}
-        _client("lambda").invoke(FunctionName=context.invoked_function_arn, InvocationType="Event",
+        wiring.client("lambda").invoke(FunctionName=context.invoked_function_arn, InvocationType="Event",
                                    Payload=json.dumps(next_event).encode())
         result["reinvoked"] = True
     print(json.dumps({"backfill": result}, default=str))  # one log line per invocation, for CloudWatch
     return result
-
-
-def _client(name: str) -> Any:
-    if name in _overrides:
-        return _overrides[name]
-    import boto3
-
-    return boto3.client(name)

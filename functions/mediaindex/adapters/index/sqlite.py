@@ -129,6 +129,15 @@ class SqliteIndex:
             self._memory_conn = None
 
     # ---- schema --------------------------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        """The file is there and holds this index's tables (looked at without creating either)."""
+        if not self._memory and not os.path.exists(self.path):
+            return False
+        with self._raw_conn() as conn:  # not _conn: that would create the tables
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                 (self.t_docs,)).fetchone()
+        return found is not None
+
     def ensure_ready(self) -> None:
         with self._ready_lock:
             if self._ready:

@@ -156,17 +156,6 @@ def face_embedder(analyzer: Any) -> FaceEmbedder | None:
     return analyzer if isinstance(analyzer, FaceEmbedder) else None
 
 
-def build_storage(uri: str | None = None) -> Storage:
-    """S3 for `s3://...` (and for Lambda), a folder otherwise."""
-    if uri is None or uri.startswith("s3://"):
-        from mediaindex.adapters.storage.s3 import S3Storage
-
-        return S3Storage()
-    from mediaindex.adapters.storage.folder import FolderStorage
-
-    return FolderStorage()
-
-
 def build_pipeline(
     settings: Settings,
     storage: Storage | None = None,
@@ -176,30 +165,27 @@ def build_pipeline(
     faces: FaceCollection | None = None,
     rekognition_client: Any = None,
 ) -> Pipeline:
-    index = index or build_index(settings)
-    index.ensure_ready()
-    analyzer = analyzer or build_analyzer(settings, rekognition_client)
-    if faces is None:
-        faces = build_faces(settings, rekognition_client)
-    pipeline = Pipeline(
-        storage=storage or build_storage(),
-        analyzer=analyzer,
-        index=index,
-        faces=faces,
-        metrics=metrics or NullMetrics(),
-        max_pixels=settings.max_pixels,
-    )
-    from mediaindex.adapters.video_state.dynamodb import state_store_for
-    from mediaindex.services.video import make_video_indexer
-
-    pipeline.video = make_video_indexer(settings, pipeline, state_store=state_store_for(settings))
-    return pipeline
+    """The indexing pipeline of `build_app` with these parts (the benchmarks call it so)."""
+    return build_app(settings, storage=storage, metrics=metrics, index=index, analyzer=analyzer, faces=faces,
+                     rekognition=rekognition_client).pipeline
 
 
 # ---- the one seam ---------------------------------------------------------------------------------------------------
 # What build_app may be given instead of building it: adapters, use cases and AWS clients by service name.
-PARTS = ("index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities", "handle_event")
+PARTS = (
+    "index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities", "handle_event", "video_state",
+)
 CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb")
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+# An override meaning "none of these": `build_app(settings, faces=ABSENT)` has no face collection, whatever the
+# settings say (None means "build it as usual").
+ABSENT: Any = _Absent()
 
 
 class App:
@@ -215,7 +201,8 @@ class App:
     def _part(self, name: str, build: Callable[[], Any]) -> Any:
         if name not in self._parts:
             self._parts[name] = build()
-        return self._parts[name]
+        found = self._parts[name]
+        return None if found is ABSENT else found
 
     def has(self, name: str) -> bool:
         """Was `name` given or built already (so using it costs nothing)?"""
@@ -313,10 +300,30 @@ class App:
         return self._part("capabilities", lambda: analyzer_capabilities(self.settings))
 
     @property
+    def video_state(self) -> Any:
+        """Where a long video's partial timeline waits for the next Lambda invocation (MEDIAINDEX_VIDEO_STATE_TABLE);
+        None: videos are analysed in one go."""
+        def build() -> Any:
+            if not self.settings.video_state_table:
+                return None
+            from mediaindex.adapters.video_state.dynamodb import DynamoVideoStateStore
+
+            return DynamoVideoStateStore(self.settings.video_state_table, client=self.client("dynamodb"))
+
+        return self._part("video_state", build)
+
+    @property
     def pipeline(self) -> Pipeline:
-        return self._part("pipeline", lambda: build_pipeline(
-            self.settings, storage=self.storage, metrics=self.metrics, index=self.index, analyzer=self.analyzer,
-            faces=self.faces))
+        def build() -> Pipeline:
+            from mediaindex.services.video import make_video_indexer
+
+            self.index.ensure_ready()
+            pipeline = Pipeline(storage=self.storage, analyzer=self.analyzer, index=self.index, faces=self.faces,
+                                metrics=self.metrics, max_pixels=self.settings.max_pixels)
+            pipeline.video = make_video_indexer(self.settings, pipeline, state_store=self.video_state)
+            return pipeline
+
+        return self._part("pipeline", build)
 
     @property
     def people(self) -> Any:
@@ -331,7 +338,8 @@ class App:
 
 def build_app(settings: Settings | None = None, read_only: bool = False, **overrides: Any) -> App:
     """The wired application for `settings` (default: the MEDIAINDEX_* environment). Overrides replace what would be
-    built: any of PARTS by name, and AWS clients by service name (`s3=`, `sqs=`, `rekognition=`, ...)."""
+    built: any of PARTS by name, and AWS clients by service name (`s3=`, `sqs=`, `rekognition=`, ...). None is
+    "build it"; ABSENT is "there is none" (a pipeline without a face collection)."""
     unknown = set(overrides) - set(PARTS) - set(CLIENTS)
     if unknown:
         raise TypeError(f"build_app: unknown override(s) {sorted(unknown)}; known: {PARTS + CLIENTS}")

@@ -89,7 +89,7 @@ def test_a_home_that_cannot_be_written(tmp_path, capsys):
     (tmp_path / "photo.jpg").write_bytes(b"not really")
     # a place no process can create folders in (chmod does not stop root, /proc does)
     code, err = run(capsys, "index", str(tmp_path / "photo.jpg"), "--home", "/proc/mediaindex-home",
-                    "--pipeline-factory", "tests.local_mode.factory:fake_pipeline")
+                    "--app-factory", "tests.local_mode.factory:fake_app")
     assert code == 2 and "MEDIAINDEX_HOME" in err and "writable" in err
 
 
@@ -123,7 +123,7 @@ def test_a_url_that_is_not_opensearch_says_so_for_readers_and_writers(web_server
     assert code == 2 and "does not answer as OpenSearch" in err and web_server.removeprefix("http://") in err
     (tmp_path / "photo.jpg").write_bytes(b"x")
     code, err = run(capsys, "index", str(tmp_path / "photo.jpg"), "--index", web_server,
-                    "--pipeline-factory", "tests.local_mode.factory:fake_pipeline")
+                    "--app-factory", "tests.local_mode.factory:fake_app")
     assert code == 2 and "does not answer as OpenSearch" in err
 
 

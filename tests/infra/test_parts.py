@@ -72,8 +72,8 @@ def test_indexer_gets_only_the_state_calls_and_the_continuation_queue(default):
 @mock_aws
 def test_the_library_stores_state_in_a_table_shaped_like_the_stacks(default, monkeypatch):
     from mediaindex.config import Settings
-    from mediaindex.adapters.video_state.dynamodb import DynamoVideoStateStore, state_store_for
-    from mediaindex.services.video import make_video_indexer
+    from mediaindex.adapters.video_state.dynamodb import DynamoVideoStateStore
+    from mediaindex.bootstrap import build_app
 
     template, stack = default
     props = resources(template, "AWS::DynamoDB::Table")[_id(stack, stack.video_state.table)]["Properties"]
@@ -83,8 +83,7 @@ def test_the_library_stores_state_in_a_table_shaped_like_the_stacks(default, mon
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("MEDIAINDEX_VIDEO_STATE_TABLE", "video-state")  # the name the stack's Ref resolves to
     settings = Settings.from_env()
-    indexer = make_video_indexer(settings, pipeline=object(), state_store=state_store_for(settings))
-    store = indexer.state_store
+    store = build_app(settings).video_state
     assert isinstance(store, DynamoVideoStateStore) and store.table == "video-state"
     store.put("video:abc:rekognition:6:2", {"next_start": 120.0})
     assert store.get("video:abc:rekognition:6:2") == {"next_start": 120.0}
@@ -182,11 +181,14 @@ def test_the_backfill_handler_runs_on_the_environment_the_stack_sets(default, mo
         def get_remaining_time_in_millis(self):
             return 900_000
 
-    aws_backfill.configure(s3=s3, sqs=sqs)
+    from mediaindex.bootstrap import build_app
+    from mediaindex.config import Settings
+
+    aws_backfill.configure(build_app(Settings.from_env(), s3=s3, sqs=sqs))
     try:
         result = aws_backfill.handler({"bucket": "media"}, Context())
     finally:
-        aws_backfill.configure()
+        aws_backfill.configure(None)
     assert result["done"] and result["sent"] == 3
     keys = set()
     while True:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FAKE = "tests.local_mode.factory:fake_pipeline"
+FAKE = "tests.local_mode.factory:fake_app"
 # the `mediaindex` command, with this interpreter
 MEDIAINDEX = [sys.executable, "-c", "import sys; from mediaindex.entrypoints.cli import main; sys.exit(main())"]
 

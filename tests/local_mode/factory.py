@@ -1,14 +1,14 @@
-"""Pipeline factories for `--pipeline-factory` (the bulk runner's plug-in point), so CLI subprocesses and their
-worker processes run with a fake analyzer instead of loading the local models. The real models have their own
-tests here (marked `models`)."""
+"""App factories for `--app-factory` (the bulk runner's plug-in point, entrypoints/workers.py), so CLI subprocesses
+and their worker processes run with a fake analyzer instead of loading the local models: each returns
+`bootstrap.build_app` with the fake in place. The real models have their own tests here (marked `models`)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 
-from mediaindex import bootstrap
-from mediaindex.services.indexing import Pipeline
+from mediaindex.bootstrap import ABSENT, build_app
 from tests.fakes import FakeAnalyzer
 
 
@@ -20,37 +20,34 @@ class SlowFakeAnalyzer(FakeAnalyzer):
         return super().analyze(picture)
 
 
-def fake_pipeline(settings, storage):
-    index = bootstrap.build_index(settings)
-    index.ensure_ready()
-    return Pipeline(storage=storage, analyzer=SlowFakeAnalyzer(), index=index).handle
+class CrashingStorage:
+    """Storage that kills its process outright when it reads a file whose name contains "crash" (as a segfault in
+    a model, or the kernel's OOM killer, would)."""
 
+    def __init__(self, storage):
+        self.storage = storage
 
-def crashing_pipeline(settings, storage):
-    """The fake pipeline, except that a file whose name contains "crash" kills the worker process outright (as a
-    segfault in a model, or the kernel's OOM killer, would)."""
-    import signal
-
-    handle = fake_pipeline(settings, storage)
-
-    def crashing(event):
-        if "crash" in os.path.basename(event.ref.key):
+    def read(self, ref):
+        if "crash" in os.path.basename(ref.key):
             os.kill(os.getpid(), signal.SIGKILL)
-        return handle(event)
+        return self.storage.read(ref)
 
-    return crashing
+    def exists(self, ref):
+        return self.storage.exists(ref)
+
+    def list(self, bucket, prefix=""):
+        return self.storage.list(bucket, prefix)
 
 
-def broken_pipeline(settings, storage):
+def fake_app(settings, storage):
+    """The pipeline with the fake analyzer and no face collection; videos are really decoded and their sampled
+    frames given to the fake analyzer."""
+    return build_app(settings, storage=storage, analyzer=SlowFakeAnalyzer(), faces=ABSENT)
+
+
+def crashing_app(settings, storage):
+    return fake_app(settings, CrashingStorage(storage))
+
+
+def broken_app(settings, storage):
     raise RuntimeError("no models here")
-
-
-def video_pipeline(settings, storage):
-    """The fake analyzer on pictures and on a video's sampled frames (the frames are really decoded)."""
-    from mediaindex.services.video import make_video_indexer
-
-    index = bootstrap.build_index(settings)
-    index.ensure_ready()
-    pipeline = Pipeline(storage=storage, analyzer=SlowFakeAnalyzer(), index=index)
-    pipeline.video = make_video_indexer(settings, pipeline)
-    return pipeline.handle

@@ -208,7 +208,7 @@ def test_a_file_that_kills_its_worker_is_marked_failed_and_the_rest_indexed(tmp_
     shutil.copyfile(photos / "n07747607_orange.JPEG", photos / "n05_crash.jpg")
     settings = Settings(home=tmp_path / "home")
     idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
-    spec = WorkerSpec(settings, factory="tests.local_mode.factory:crashing_pipeline")
+    spec = WorkerSpec(settings, factory="tests.local_mode.factory:crashing_app")
     r = bulk_indexer(index=idx, spec=spec, workers=2).run([IndexRoot.parse(str(photos))]).to_dict()
     assert (r["indexed"] + r["reused"], r["failed"], r["errors"]) == (40, 1, 0), r
     assert r["failures"][0]["key"] == str(photos / "n05_crash.jpg")
@@ -219,7 +219,7 @@ def test_a_file_that_kills_its_worker_is_marked_failed_and_the_rest_indexed(tmp_
 
 
 def test_workers_that_cannot_start_stop_the_run_with_the_reason(tmp_path, photos):
-    spec = WorkerSpec(Settings(home=tmp_path), factory="tests.local_mode.factory:broken_pipeline")
+    spec = WorkerSpec(Settings(home=tmp_path), factory="tests.local_mode.factory:broken_app")
     idx = SqliteIndex(str(tmp_path / "index.db"))
     with pytest.raises(Exception, match="could not start: RuntimeError: no models here"):
         bulk_indexer(index=idx, spec=spec, workers=2).run([IndexRoot.parse(str(photos))])

@@ -1,5 +1,5 @@
 """`mediaindex index/search/show/stats` as a user runs them (subprocesses), with the fake analyzer in the worker
-processes (`--pipeline-factory`): output shapes, exit codes, and surviving SIGKILL and Ctrl-C midway."""
+processes (`--app-factory`): output shapes, exit codes, and surviving SIGKILL and Ctrl-C midway."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ SUMMARY_KEYS = {
 
 
 def index_json(*args: str, env=None) -> tuple[int, dict]:
-    done = cli("index", *args, "--json", "--pipeline-factory", FAKE, env=env)
+    done = cli("index", *args, "--json", "--app-factory", FAKE, env=env)
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -66,11 +66,11 @@ def test_index_then_search_show_stats_json_shapes(home, photos):
 
 
 def test_human_output(home, photos):
-    done = cli("index", str(photos), "--workers", "1", "--pipeline-factory", FAKE)
+    done = cli("index", str(photos), "--workers", "1", "--app-factory", FAKE)
     assert done.returncode == 0, done.stderr
     assert "indexed 40, reused 0, unchanged 0, failed 0 of 40 files" in done.stdout
     assert "files/s" in done.stdout
-    again = cli("index", str(photos), "--workers", "1", "--pipeline-factory", FAKE)
+    again = cli("index", str(photos), "--workers", "1", "--app-factory", FAKE)
     assert "indexed 0, reused 0, unchanged 40" in again.stdout
 
     found = cli("search", "thing", "--limit", "3")
@@ -87,9 +87,9 @@ def test_human_output(home, photos):
 
 
 def test_plain_words_a_rerun_query_errors_and_a_taken_port_read_as_people_expect(home, photos):
-    done = cli("index", str(photos), "--workers", "1", "--pipeline-factory", FAKE)
+    done = cli("index", str(photos), "--workers", "1", "--app-factory", FAKE)
     assert done.returncode == 0, done.stderr
-    again = cli("index", str(photos), "--workers", "1", "--pipeline-factory", FAKE)
+    again = cli("index", str(photos), "--workers", "1", "--app-factory", FAKE)
     assert "nothing to analyse" in again.stdout and "0.00 files/s" not in again.stdout
     assert "things (40)" not in cli("search", "things", "--limit", "0").stdout  # a plural finds the label
     assert cli("search", "things", "--limit", "0").stdout.strip() == "-- 40 matches"
@@ -138,7 +138,7 @@ def _wait_for_documents(home, at_least: int, process: subprocess.Popen, timeout:
 def _start_index(photos, env):
     return subprocess.Popen(
         [*MEDIAINDEX, "index", str(photos), "--workers", "2", "--json",
-         "--pipeline-factory", FAKE],
+         "--app-factory", FAKE],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "functions")]), **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )
@@ -200,7 +200,7 @@ def test_help_teaches_with_examples():
         done = cli(command, "--help")
         assert done.returncode == 0
         assert "examples:" in done.stdout and "--json" in done.stdout
-    assert "--pipeline-factory" not in cli("index", "--help").stdout
+    assert "--app-factory" not in cli("index", "--help").stdout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -82,7 +82,7 @@ def test_index_an_s3_prefix(home, s3_server, images_dir):
     s3_server.put_object(Bucket=BUCKET, Key="2023/other.jpg", Body=(images_dir / names[0]).read_bytes())
     s3_server.put_object(Bucket=BUCKET, Key="2024/readme.txt", Body=b"not a picture")
 
-    done = cli("index", f"s3://{BUCKET}/2024/", "--workers", "2", "--json", "--pipeline-factory", FAKE)
+    done = cli("index", f"s3://{BUCKET}/2024/", "--workers", "2", "--json", "--app-factory", FAKE)
     summary = json.loads(done.stdout)
     assert (summary["listed"], summary["indexed"], summary["failed"]) == (7, 6, 1), done.stderr
     assert summary["sources"] == [f"s3://{BUCKET}/2024/"]
@@ -92,11 +92,11 @@ def test_index_an_s3_prefix(home, s3_server, images_dir):
     assert sorted((h["bucket"], h["key"]) for h in found["hits"]) == [(BUCKET, f"2024/{n}") for n in names]
     assert json.loads(cli("show", f"s3://{BUCKET}/2024/{names[0]}", "--json").stdout)["etag"]
 
-    again = json.loads(cli("index", f"s3://{BUCKET}/2024/", "--json", "--pipeline-factory", FAKE).stdout)
+    again = json.loads(cli("index", f"s3://{BUCKET}/2024/", "--json", "--app-factory", FAKE).stdout)
     assert (again["unchanged"], again["indexed"]) == (7, 0)  # decided from the listing's ETags
 
     s3_server.delete_object(Bucket=BUCKET, Key=f"2024/{names[1]}")
-    pruned = json.loads(cli("index", f"s3://{BUCKET}/2024/", "--prune", "--json", "--pipeline-factory", FAKE).stdout)
+    pruned = json.loads(cli("index", f"s3://{BUCKET}/2024/", "--prune", "--json", "--app-factory", FAKE).stdout)
     assert pruned["removed"] == 1
     assert json.loads(cli("search", "--json").stdout)["total"] == 5
 
@@ -104,12 +104,12 @@ def test_index_an_s3_prefix(home, s3_server, images_dir):
 # ---- OpenSearch ----------------------------------------------------------------------------------------------------
 def test_index_a_folder_into_opensearch(home, osmem_clone, photos):
     url = osmem_clone.url
-    done = cli("index", str(photos), "--index", url, "--workers", "2", "--json", "--pipeline-factory", FAKE)
+    done = cli("index", str(photos), "--index", url, "--workers", "2", "--json", "--app-factory", FAKE)
     assert json.loads(done.stdout)["indexed"] == 40, done.stderr
     found = json.loads(cli("search", "thing", "--index", url, "--json", "--limit", "3", "--facets").stdout)
     assert found["total"] == 40 and len(found["hits"]) == 3 and found["facets"]["labels"]["thing"] == 40
     assert not (home / "index.db").exists()  # nothing went to the embedded index
-    again = json.loads(cli("index", str(photos), "--index", url, "--json", "--pipeline-factory", FAKE).stdout)
+    again = json.loads(cli("index", str(photos), "--index", url, "--json", "--app-factory", FAKE).stdout)
     assert again["unchanged"] == 40
     stats = json.loads(cli("stats", "--index", url, "--json").stdout)
     assert stats["indexed"] == 40

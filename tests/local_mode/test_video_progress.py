@@ -33,7 +33,7 @@ def library(tmp_path, video_path, images_dir):
 def test_the_seconds_of_a_video_analysed_reach_the_progress_callback(library, workers):
     settings, folder, index = library
     events: list[tuple[str, object]] = []
-    runner = bulk_indexer(index=index, spec=WorkerSpec(settings, factory="tests.local_mode.factory:video_pipeline"),
+    runner = bulk_indexer(index=index, spec=WorkerSpec(settings, factory="tests.local_mode.factory:fake_app"),
                               workers=workers, on_progress=lambda kind, value: events.append((kind, value)))
     summary = runner.run([IndexRoot.parse(str(folder))])
     assert summary.outcomes["indexed"] == 2

@@ -130,7 +130,7 @@ def test_watch_command_syncs_first_then_follows_until_ctrl_c(tmp_path, images_di
     shutil.copyfile(images_dir / "n04399382_teddy.JPEG", folder / "teddy.jpg")
     process = subprocess.Popen(
         [*MEDIAINDEX, "watch", str(folder), "--json", "--debounce", "0.2", "--workers", "1",
-         "--pipeline-factory", FAKE],
+         "--app-factory", FAKE],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "functions")])}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )

@@ -20,7 +20,7 @@ from mediaindex.entrypoints.cli.search import print_hits
 from mediaindex.domain.query import Query
 from mediaindex.entrypoints.workers import WorkerSpec, index_paths
 
-FAKE = "tests.local_mode.factory:fake_pipeline"
+FAKE = "tests.local_mode.factory:fake_app"
 NAME_BYTES = st.binary(min_size=1, max_size=24).filter(lambda b: b"/" not in b and b"\x00" not in b
                                                          and not b.startswith(b".")).map(lambda b: b + b".jpg")
 SPECIAL = [b"bad\xff\xfe.jpg", b"\x1b[31mred\x07.jpg", b"new\nline.jpg", "evil\u202egpj.exe".encode(), b"tab\tcr\r.jpg",

@@ -21,7 +21,7 @@ from mediaindex.adapters.storage.folder import FolderStorage, read_regular_file,
 from mediaindex.domain.errors import MediaTooLarge, ObjectNotFound, UnsupportedMedia
 
 ROOT = Path(__file__).resolve().parents[2]
-FAKE = "tests.local_mode.factory:fake_pipeline"
+FAKE = "tests.local_mode.factory:fake_app"
 MEDIAINDEX = [sys.executable, "-c", "import sys; from mediaindex.entrypoints.cli import main; sys.exit(main())"]
 
 
@@ -62,14 +62,14 @@ def cli(*args, home, timeout=120):
 
 def test_index_and_reconcile_finish_and_say_why_each_special_file_was_not_read(hostile, tmp_path):
     home = tmp_path / "home"
-    run = cli("index", str(hostile), "--workers", "1", "--json", "--pipeline-factory", FAKE, home=home)
+    run = cli("index", str(hostile), "--workers", "1", "--json", "--app-factory", FAKE, home=home)
     summary = json.loads(run.stdout)
     reasons = {Path(f["key"]).name: f["reason"] for f in summary["failures"]}
     assert summary["indexed"] + summary["reused"] == 2, run.stderr  # the photo and the link to it
     assert "named pipe" in reasons["pipe.jpg"] and "character device" in reasons["zero.jpg"]
     assert "socket" in reasons["sock.jpg"] and summary["errors"] == 0
     assert all(r.startswith("unsupported:") for r in reasons.values())
-    again = json.loads(cli("index", str(hostile), "--workers", "1", "--json", "--pipeline-factory", FAKE, home=home).stdout)
+    again = json.loads(cli("index", str(hostile), "--workers", "1", "--json", "--app-factory", FAKE, home=home).stdout)
     assert again["unchanged"] == 5 and again["failed"] == 0
     reconciled = cli("reconcile", str(hostile), "--json", home=home)
     assert reconciled.returncode in (0, 1), reconciled.stderr
@@ -144,7 +144,7 @@ def test_no_file_is_read_past_the_video_limit_in_a_bulk_run(tmp_path):
     folder.mkdir()
     (folder / "big.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000)
     settings = Settings(home=tmp_path / "home", max_video_bytes=4096)
-    summary = index_paths([str(folder)], settings, spec=WorkerSpec(settings, factory="tests.local_mode.factory:fake_pipeline"),
+    summary = index_paths([str(folder)], settings, spec=WorkerSpec(settings, factory="tests.local_mode.factory:fake_app"),
                           workers=1).to_dict()
     [failure] = summary["failures"]
     assert failure["reason"].startswith("too_large:") and "MEDIAINDEX_MAX_VIDEO_BYTES" in failure["reason"]

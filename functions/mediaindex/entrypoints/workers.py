@@ -2,8 +2,8 @@
 core, its stderr, dying with its parent), and the wiring of the bulk use case (services/bulk.py) to them.
 
 `WorkerSpec` is everything a worker needs to build its pipeline, picklable so that spawned processes build their
-own. Its `factory` ("module:function", called with (settings, storage) and returning a handle callable) replaces
-`bootstrap.build_pipeline`: a plug-in point, and how tests run worker processes with a fake analyzer.
+own. Its `factory` ("module:function", called with (settings, storage) and returning a `bootstrap.App`) replaces
+`bootstrap.build_app`: a plug-in point, and how tests run worker processes with a fake analyzer.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class WorkerSpec:
     """Everything a worker needs to build its pipeline; picklable, so worker processes build their own."""
 
     settings: Settings
-    factory: str | None = None  # "module:function" instead of bootstrap.build_pipeline (see the module docstring)
+    factory: str | None = None  # "module:function" instead of bootstrap.build_app (see the module docstring)
     log_level: int = logging.WARNING  # of the "mediaindex" loggers in workers (the summary lists failures anyway)
     # where worker processes write their stderr (the models' native libraries print there, which would tear the
     # progress bar); None: the terminal
@@ -57,19 +57,21 @@ def default_storage(settings: Settings) -> Storage:
 
 
 def build_handle(spec: WorkerSpec, storage: Storage | None = None) -> Handle:
+    """The pipeline's handler, as this worker (or the parent, inline) runs it."""
     storage = storage or default_storage(spec.settings)
     if spec.factory:
         module_name, _, attr = spec.factory.partition(":")
         try:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as e:
-            raise ConfigurationError(f"pipeline factory {spec.factory!r} not found: {e}") from None
-        return factory(spec.settings, storage)
-    from mediaindex import bootstrap
+            raise ConfigurationError(f"app factory {spec.factory!r} not found: {e}") from None
+        app = factory(spec.settings, storage)
+    else:
+        from mediaindex.bootstrap import build_app
 
-    pipeline = bootstrap.build_pipeline(spec.settings, storage=storage)
-    pipeline.reuse_analysis = spec.reuse_analysis
-    return pipeline.handle
+        app = build_app(spec.settings, storage=storage)
+    app.pipeline.reuse_analysis = spec.reuse_analysis
+    return app.pipeline.handle
 
 
 def default_workers(analyzer: str) -> int:

@@ -7,7 +7,6 @@ import time
 import zlib
 from typing import Any
 
-from mediaindex.config import Settings
 
 
 class DynamoVideoStateStore:
@@ -36,9 +35,3 @@ class DynamoVideoStateStore:
 
     def delete(self, key: str) -> None:
         self.client.delete_item(TableName=self.table, Key={"pk": {"S": key}})
-
-
-def state_store_for(settings: Settings) -> DynamoVideoStateStore | None:
-    """The table MEDIAINDEX_VIDEO_STATE_TABLE names, or None (no table: videos are analysed in one go)."""
-    table = settings.video_state_table
-    return DynamoVideoStateStore(table) if table else None

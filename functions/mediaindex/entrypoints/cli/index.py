@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="log each file's problem as it happens (and let worker processes write to the terminal "
                         "rather than to $MEDIAINDEX_HOME/logs/index-workers.log)")
     # Plug-in point and test hook: "module:function" returning the per-file handler; see entrypoints/workers.py.
-    p.add_argument("--pipeline-factory", help=argparse.SUPPRESS)
+    p.add_argument("--app-factory", help=argparse.SUPPRESS)
     add_backend_options(p)
     p.set_defaults(func=run)
 
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     log_level = logging.WARNING if args.verbose else logging.ERROR
     logging.getLogger("mediaindex").setLevel(log_level)
     worker_log = None if args.verbose else str(settings.home / "logs" / "index-workers.log")
-    spec = bulk_workers.WorkerSpec(settings, factory=args.pipeline_factory, log_level=log_level,
+    spec = bulk_workers.WorkerSpec(settings, factory=args.app_factory, log_level=log_level,
                                    stderr_path=worker_log, reuse_analysis=not args.force)
     index = bootstrap.build_index(settings)
     index.ensure_ready()

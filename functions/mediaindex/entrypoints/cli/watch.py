@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="index a file once it has been still for S seconds (default 1)")
     p.add_argument("--no-sync", action="store_true", help="do not sync the folder first")
     p.add_argument("--workers", type=int, metavar="N", help="workers for the first sync (default: as `index`)")
-    p.add_argument("--pipeline-factory", help=argparse.SUPPRESS)  # see entrypoints/workers.py
+    p.add_argument("--app-factory", help=argparse.SUPPRESS)  # see entrypoints/workers.py
     add_backend_options(p)
     p.set_defaults(func=run)
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"{args.path}: not a folder")
     index = bootstrap.build_index(settings)
     index.ensure_ready()
-    spec = WorkerSpec(settings, factory=args.pipeline_factory)
+    spec = WorkerSpec(settings, factory=args.app_factory)
     handle = build_handle(spec)
     say = printer(args.json)
     watcher = FolderWatcher(root, handle, index=index, debounce=args.debounce, on_outcome=outcome_printer(say))

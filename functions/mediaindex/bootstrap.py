@@ -272,9 +272,17 @@ class App:
 
     @property
     def storage(self) -> Storage:
-        from mediaindex.adapters.storage.routing import RoutingStorage
+        """Folders (keys are absolute paths) and S3 buckets; no folder file is read past the largest the pipeline
+        would take (a video's limit, pictures being far smaller), whatever its size claims."""
+        def build() -> Storage:
+            from mediaindex.adapters.storage.folder import FolderStorage
+            from mediaindex.adapters.storage.routing import RoutingStorage
 
-        return self._part("storage", lambda: RoutingStorage(s3=self._s3_storage()))
+            folder = FolderStorage(max_object_bytes=self.settings.max_video_bytes,
+                                   limit_setting="MEDIAINDEX_MAX_VIDEO_BYTES")
+            return RoutingStorage(folder=folder, s3=self._s3_storage())
+
+        return self._part("storage", build)
 
     def _s3_storage(self) -> Storage | None:
         if "client:s3" not in self._parts:

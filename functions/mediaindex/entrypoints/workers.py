@@ -49,11 +49,9 @@ class WorkerSpec:
 def default_storage(settings: Settings) -> Storage:
     """Folders and S3; no file is read past the largest the pipeline would take (a video's limit, pictures being
     far smaller), whatever its size claims."""
-    from mediaindex.adapters.storage.folder import FolderStorage
-    from mediaindex.adapters.storage.routing import RoutingStorage
+    from mediaindex.bootstrap import build_app
 
-    return RoutingStorage(folder=FolderStorage(max_object_bytes=settings.max_video_bytes,
-                                               limit_setting="MEDIAINDEX_MAX_VIDEO_BYTES"))
+    return build_app(settings).storage
 
 
 def build_handle(spec: WorkerSpec, storage: Storage | None = None) -> Handle:
@@ -236,7 +234,7 @@ def index_paths(paths: Iterable[str], settings: Settings, **options: Any) -> Bul
     from mediaindex import bootstrap
 
     roots = [IndexRoot.parse(p) for p in paths]
-    index = options.pop("index", None) or bootstrap.build_index(settings)
+    index = options.pop("index", None) or bootstrap.build_app(settings).index
     index.ensure_ready()
     spec = options.pop("spec", None) or WorkerSpec(settings)
     options.setdefault("analyzer_name", None if spec.factory else settings.analyzer)

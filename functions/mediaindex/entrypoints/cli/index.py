@@ -136,9 +136,10 @@ def run(args: argparse.Namespace) -> int:
     worker_log = None if args.verbose else str(settings.home / "logs" / "index-workers.log")
     spec = bulk_workers.WorkerSpec(settings, factory=args.app_factory, log_level=log_level,
                                    stderr_path=worker_log, reuse_analysis=not args.force)
-    index = bootstrap.build_index(settings)
+    app = bootstrap.build_app(settings)
+    index = app.index
     index.ensure_ready()
-    re_embedding = None if spec.factory else re_embed_enrolments(settings, index)
+    re_embedding = None if spec.factory else re_embed_enrolments(app)
     progress = Progress(enabled=not (args.json or args.no_progress))
     runner = bulk_workers.bulk_indexer(
         index, spec, workers=workers, threads=settings.analyzer == "rekognition",
@@ -163,22 +164,19 @@ def run(args: argparse.Namespace) -> int:
     return 1 if result["failed"] or result["errors"] else 0
 
 
-def re_embed_enrolments(settings: Any, index: Any) -> dict[str, Any] | None:
+def re_embed_enrolments(app: Any) -> dict[str, Any] | None:
     """Before indexing with a new face model, enrol known people again from their photos, so the files analysed
     now are named. Nothing happens (and nothing loads) when every enrolled face is of the model in use."""
-    from mediaindex import bootstrap
     from mediaindex.adapters.faces.local import default_path
 
+    settings = app.settings
     if settings.analyzer != "local" or not settings.has("people") or not default_path(settings).exists():
         return None
-    faces = bootstrap.build_faces(settings)
-    if faces is None or not faces.stale()["enrolments"]:
+    if app.faces is None or not app.faces.stale()["enrolments"]:
         return None
-    from mediaindex.adapters.storage.routing import RoutingStorage
     from mediaindex.entrypoints.cli.people import print_re_embedding, read_source
 
-    pipeline = bootstrap.build_pipeline(settings, storage=RoutingStorage(), index=index, faces=faces)
-    report = bootstrap.build_people(settings, pipeline).re_embed(lambda s: read_source(s, settings.max_pixels))
+    report = app.people.re_embed(lambda s: read_source(s, settings.max_pixels))
     print_re_embedding(report)
     return report
 def rate(r: dict[str, Any]) -> str:

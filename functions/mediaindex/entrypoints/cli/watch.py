@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     root = os.path.abspath(os.path.expanduser(args.path))
     if not os.path.isdir(root):
         raise ConfigurationError(f"{args.path}: not a folder")
-    index = bootstrap.build_index(settings)
+    index = bootstrap.build_app(settings).index
     index.ensure_ready()
     spec = WorkerSpec(settings, factory=args.app_factory)
     handle = build_handle(spec)

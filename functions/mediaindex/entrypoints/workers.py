@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError
+from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, Storage, VideoProgress
 from mediaindex.services.bulk import BulkIndexer, BulkSummary, IndexRoot, outcome_dict
 from mediaindex.services.indexing import StorageEvent
@@ -154,7 +155,7 @@ def _ping() -> str | None:
 
 def _run_in_worker(event: StorageEvent) -> dict[str, Any]:
     if _worker_handle is None:
-        return {"action": "error", "bucket": event.ref.bucket, "key": event.ref.key,
+        return {"action": Action.ERROR, "bucket": event.ref.bucket, "key": event.ref.key,
                 "reason": f"the worker could not start: {_worker_init_error}"}
     return outcome_dict(_worker_handle, event)
 

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 
 from mediaindex.domain import document as docs
 from mediaindex.domain import freshness
+from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectInfo, Storage
 from mediaindex.services.estimate import Estimate
 from mediaindex.services.index_io import documents_by_id
@@ -127,7 +128,7 @@ class DirectSink:
                 self.on_outcome(outcome, None)
         else:
             slot[1] = "failed"  # the count is in outcomes; the first failures say why
-            self.tally.add("error", failure={"position": slot[0], "error": f"{type(error).__name__}: {error}"[:500]})
+            self.tally.add(Action.ERROR, failure={"position": slot[0], "error": f"{type(error).__name__}: {error}"[:500]})
             log.warning("file failed: %s: %s", slot[0], error)
             if self.on_outcome:
                 self.on_outcome(None, error)

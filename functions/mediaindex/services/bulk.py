@@ -32,6 +32,7 @@ from mediaindex.domain import document as docs
 from mediaindex.domain import freshness
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError, VersionConflict
 from mediaindex.domain.locations import is_s3_uri, parse_s3_uri
+from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage, WorkerProcesses
 from mediaindex.services import video
 from mediaindex.services.index_io import documents_by_id
@@ -84,7 +85,7 @@ def outcome_dict(handle: Handle, event: StorageEvent) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001 - one file's fault must not stop the run: report it, with its reason
         reason = str(e) if isinstance(e, MediaIndexError) else f"{type(e).__name__}: {e}"
         log.warning("%s: %s", event.ref, reason)
-        return {"action": "error", "bucket": event.ref.bucket, "key": event.ref.key, "reason": reason[:500]}
+        return {"action": Action.ERROR, "bucket": event.ref.bucket, "key": event.ref.key, "reason": reason[:500]}
 
 
 # ---- the summary ---------------------------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ class BulkSummary:
 
     @property
     def processed(self) -> int:
-        return sum(n for action, n in self.outcomes.items() if action != "removed")
+        return sum(n for action, n in self.outcomes.items() if action != Action.REMOVED)
 
     def to_dict(self) -> dict[str, Any]:
         o = self.outcomes
@@ -122,13 +123,13 @@ class BulkSummary:
             "workers": self.workers,
             "mode": self.mode,
             "listed": self.listed,
-            "indexed": o["indexed"],
-            "reused": o["reused"],
-            "unchanged": self.unchanged + o["unchanged"],
-            "failed": o["failed"],
-            "errors": o["error"],
-            "gone": o["gone"],
-            "skipped_other": o["stale"] + o["duplicate"],
+            "indexed": o[Action.INDEXED],
+            "reused": o[Action.REUSED],
+            "unchanged": self.unchanged + o[Action.UNCHANGED],
+            "failed": o[Action.FAILED],
+            "errors": o[Action.ERROR],
+            "gone": o[Action.GONE],
+            "skipped_other": o[Action.STALE] + o[Action.DUPLICATE],
             "removed": self.removed,
             "failures": self.failures,
             "elapsed_s": round(self.elapsed_s, 3),
@@ -325,7 +326,7 @@ class BulkIndexer:
             **docs.base_document(info.ref.bucket, info.ref.key, None), "status": docs.FAILED, "error": reason,
             "size": info.size, "etag": info.etag, "last_modified": info.last_modified, "face_count": 0,
         }
-        result = {"action": "failed", "bucket": info.ref.bucket, "key": info.ref.key, "reason": reason}
+        result = {"action": Action.FAILED, "bucket": info.ref.bucket, "key": info.ref.key, "reason": reason}
         for _ in range(8):
             current = self.index.get(doc_id)
             try:
@@ -335,12 +336,12 @@ class BulkIndexer:
                 continue
             except MediaIndexError:
                 break
-        return {**result, "action": "error"}  # not recorded: the next run tries the file again
+        return {**result, "action": Action.ERROR}  # not recorded: the next run tries the file again
 
     def _record(self, result: dict[str, Any], summary: BulkSummary) -> None:
         action = result["action"]
         failure = None
-        if action in ("failed", "error"):
+        if action in (Action.FAILED, Action.ERROR):
             ref = ObjectRef(result.get("bucket") or "", result["key"])
             failure = {"key": str(ref), "action": action, "reason": result.get("reason")}
         summary.tally.add(action, failure=failure)
@@ -375,7 +376,7 @@ class BulkIndexer:
         for doc in vanished:
             event = StorageEvent.removed(ObjectRef(doc.get("bucket") or "", doc["key"]))
             result = outcome_dict(handle, event)
-            if result["action"] == "removed":
+            if result["action"] == Action.REMOVED:
                 summary.removed += 1
-            elif result["action"] == "error":
+            elif result["action"] == Action.ERROR:
                 self._record(result, summary)

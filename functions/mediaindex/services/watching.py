@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 from mediaindex.adapters.storage.folder import _IGNORED_NAMES, LOCAL_BUCKET, fingerprint
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import MediaIndexError
+from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, ObjectRef
 from mediaindex.services.indexing import CREATED, REMOVED, Outcome, StorageEvent
 from mediaindex.services.runner import Handle
@@ -128,7 +129,7 @@ class FolderWatcher:
             try:
                 outcome = self.handle(event)
             except MediaIndexError as e:  # a passing fault: the next sync (or the next change) picks it up
-                self.counts["error"] += 1
+                self.counts[Action.ERROR] += 1
                 log.warning("%s: %s", path, e)
                 if self.on_outcome:
                     self.on_outcome(None, path, e)

@@ -249,7 +249,7 @@ class App:
             raise ConfigurationError("--inventory goes with an s3:// source")
         if not os.path.isdir(os.path.expanduser(source)):
             raise ConfigurationError(f"{source}: not a folder and not an s3:// address")
-        from mediaindex.services.backfill import FolderSource
+        from mediaindex.adapters.listing.folder import FolderSource
 
         return FolderSource(self.storage, source, page_size)
 

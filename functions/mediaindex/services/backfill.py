@@ -22,13 +22,12 @@ import time
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from mediaindex.domain import document as docs
 from mediaindex.domain import freshness
 from mediaindex.domain.vocabulary import Action
-from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectInfo, Storage
+from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectInfo
 from mediaindex.services.estimate import Estimate
 from mediaindex.services.index_io import documents_by_id
 from mediaindex.services.indexing import Outcome, StorageEvent
@@ -39,33 +38,6 @@ log = logging.getLogger(__name__)
 
 # Objects in these storage classes cannot be read without a restore: listed, counted, never sent.
 ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
-
-
-# ---- sources -----------------------------------------------------------------------------------------------------
-class FolderSource:
-    """The ListingSource port on a folder (through the Storage port): every file under it, sorted by path, so that
-    "after this path" is a resume point as on S3."""
-
-    bucket = ""
-
-    def __init__(self, storage: Storage, folder: str, page_size: int = 1000) -> None:
-        self.storage, self.folder, self.page_size = storage, str(Path(folder).expanduser().absolute()), page_size
-
-    def describe(self) -> str:
-        return self.folder
-
-    def pages(self, position: str | None) -> Iterator[list[Listed]]:
-        infos = sorted(self.storage.list("", self.folder), key=lambda i: i.ref.key)
-        page: list[Listed] = []
-        for info in infos:
-            if position is not None and info.ref.key <= position:
-                continue
-            page.append(Listed(info, info.ref.key))
-            if len(page) >= self.page_size:
-                yield page
-                page = []
-        if page:
-            yield page
 
 
 # ---- what the index already holds --------------------------------------------------------------------------------

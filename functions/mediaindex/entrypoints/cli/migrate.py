@@ -73,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
                               state_path=args.state)
     if args.dry_run:
         plan = migration.plan()
-        print_json(plan) if args.json else print(describe_plan(plan, args.to))
+        if args.json:
+            print_json(plan)
+        else:
+            print(describe_plan(plan, args.to))
         return 0
     if bar is not None:
         counts = migration.source_counts()
@@ -87,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    print_json(report) if args.json else print(describe(report, args.to))
+    if args.json:
+        print_json(report)
+    else:
+        print(describe(report, args.to))
     return 0
 
 

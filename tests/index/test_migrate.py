@@ -178,3 +178,31 @@ def test_rekognition_deployments_copy_documents_only(embedded, osmem_clone):
     report = migration.run()
     assert report["verified"] and report["copied"]["faces"] == 0 and report["target"]["people"] == 0
     assert not migration.target.client.indices.exists_alias(name="media-faces")
+
+
+def test_a_face_file_from_before_vectors_knew_their_model_is_read_as_dlib(tmp_path):
+    """faces.db files older than the `model` column hold dlib's vectors (local_store.py migrates them so too)."""
+    import sqlite3
+    import struct
+
+    path = tmp_path / "faces.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE remembered (id INTEGER PRIMARY KEY, content_sha256 TEXT, face_index INTEGER, box TEXT,
+                                 embedding BLOB, cluster INTEGER);
+        CREATE TABLE enrolled (face_id TEXT PRIMARY KEY, person TEXT, source TEXT, embedding BLOB, created_at TEXT);
+    """)
+    blob = struct.pack("<128f", *([0.5] * 128))
+    db.execute("INSERT INTO remembered VALUES (1, 'sha', 0, '{\"left\": 0.1}', ?, 3)", (blob,))
+    db.execute("INSERT INTO enrolled VALUES ('f1', 'Ada', '/ada.jpg', ?, '2024-01-01')", (blob,))
+    db.commit()
+    db.close()
+    source = LocalFaceVectorFile(path)
+    [face] = source.iter_vectors("face")
+    [person] = source.iter_vectors("person")
+    assert face.model == person.model == "dlib-resnet-v1" and face.embedding == [0.5] * 128
+    assert face.fields == {"content_sha256": "sha", "face_index": 0, "box": {"left": 0.1}, "cluster": 3}
+    assert person.fields["person"] == "Ada" and person.id == "person:f1"
+    assert list(source.iter_vectors("face", after=1)) == []
+    assert LocalFaceVectorFile(tmp_path / "none.db").count_vectors("face") == 0
+    assert not (tmp_path / "none.db").exists()  # reading never creates a collection

@@ -38,8 +38,8 @@ class MemoryVectors:
         self.writes = 0
 
     def count_vectors(self, kind):
-        pool = self.stored.values() if not self.vectors else self.vectors
-        return sum(v.kind == kind for v in pool)
+        held = self.vectors if self.vectors else self.stored.values()  # a source counts its list, a target its dict
+        return sum(v.kind == kind for v in held)
 
     def iter_vectors(self, kind, after=0):
         return (v for v in self.vectors if v.kind == kind and v.position > after)

@@ -333,6 +333,42 @@ class App:
 
         return self._part("pipeline", build)
 
+    def migration(self, to_url: str, to_name: str | None = None, batch_size: int = 500, progress: Any = None,
+                  state_path: Any = None) -> Any:
+        """Copying this app's index (and the local collection's face vectors, with the local analyzer) into the
+        OpenSearch index at `to_url` (services/migrate.py), with its checkpoint under MEDIAINDEX_HOME/migrate."""
+        from mediaindex.services.migrate import Migration
+
+        if not to_url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"--to {to_url!r}: the target is an http(s):// OpenSearch URL")
+        target_settings = self.settings.with_overrides(index_url=to_url, index_name=to_name)
+        if target_settings.resolved_index_url == self.settings.resolved_index_url and \
+                target_settings.index_name == self.settings.index_name:
+            raise ConfigurationError("the target is the source index itself")
+        target = build_index(target_settings, create=True)
+        vectors, target_vectors = self._face_vector_file(), None
+        if vectors is not None:
+            target_vectors = target.face_vectors()  # type: ignore[attr-defined] - an OpenSearch index keeps them
+        described = f"migrate {self.settings.resolved_index_url} {self.settings.index_name} -> {to_url} {target.name}"
+        if state_path is None:
+            import hashlib
+            from pathlib import Path
+
+            state_path = Path(self.settings.home) / "migrate" / f"{hashlib.sha256(described.encode()).hexdigest()[:16]}.json"
+        return Migration(self.index, target, self.checkpoint(described, state_path), source_vectors=vectors,
+                         target_vectors=target_vectors, batch_size=batch_size, progress=progress)
+
+    def _face_vector_file(self) -> Any:
+        """The local collection's file as a source of face vectors; None for Rekognition (it keeps its vectors)
+        or where no file was ever made."""
+        if self.settings.analyzer == "rekognition":
+            return None
+        from mediaindex.adapters.export.local_faces import LocalFaceVectorFile
+        from mediaindex.adapters.faces.local_store import default_path
+
+        found = LocalFaceVectorFile(default_path(self.settings))
+        return found if found.present else None
+
     @property
     def people(self) -> Any:
         """The known-people use cases; a configuration error when this analyzer has no face collection."""

@@ -363,3 +363,50 @@ class WorkerProcesses(Protocol):
 
     def close(self) -> None:
         """The run is over: stop relaying progress."""
+
+
+# ---- moving an embedded index to OpenSearch: the face vectors beside the documents ------------------------------------
+FACE = "face"  # a remembered face of an analysed picture (search by face, clusters)
+PERSON = "person"  # an enrolled face of a known person (identification)
+
+
+@dataclass
+class StoredFaceVector:
+    """One face vector as it is copied and searched: a remembered face (`kind` FACE: content_sha256, face_index,
+    box, cluster) or an enrolled one (`kind` PERSON: person, source)."""
+
+    kind: str
+    id: str  # stable across copies, so a rerun rewrites instead of duplicating
+    model: str  # its vector space (domain/face_vectors.py)
+    embedding: list[float]
+    fields: dict[str, Any] = field(default_factory=dict)
+    position: int = 0  # its place in the source's stable order, for resuming after it
+
+
+class FaceVectorSource(Protocol):
+    """The face vectors an embedded deployment keeps (the local collection's file), read in a stable order."""
+
+    def count_vectors(self, kind: str) -> int: ...
+
+    def iter_vectors(self, kind: str, after: int = 0) -> Iterator[StoredFaceVector]:
+        """The vectors of `kind` whose position is past `after`, in position order."""
+
+
+class FaceVectorIndex(Protocol):
+    """Face vectors kept in a search cluster beside the documents (OpenSearch's k-NN field), searched there."""
+
+    def ensure_ready(self) -> None: ...
+
+    def put_vectors(self, vectors: Iterable[StoredFaceVector], chunk_size: int = 500) -> int:
+        """Write unconditionally in bulk (same id: replaced); how many were written."""
+
+    def delete_vectors(self, ids: Sequence[str]) -> int: ...
+
+    def count_vectors(self, kind: str) -> int: ...
+
+    def nearest_vectors(self, embedding: Sequence[float], space: VectorSpace, k: int = 10, kind: str = FACE,
+                        min_similarity: float | None = None) -> list[tuple[StoredFaceVector, float]]:
+        """The k vectors of `space` and `kind` closest to `embedding`, best first, with their 0-100 similarity
+        (the returned vectors carry no embedding)."""
+
+    def refresh(self) -> None: ...

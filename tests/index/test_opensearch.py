@@ -17,6 +17,7 @@ from mediaindex.adapters.index.opensearch import OpenSearchIndex, _region_from_h
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
 from mediaindex.domain.query_syntax import parse_query
+from tests.conftest import opensearch_index
 from tests.index.conftest import load
 from tests.index.corpus import corpus
 from tests.index.servers import FlakyProxy, LocalServer, empty_cluster
@@ -214,3 +215,111 @@ def test_iter_documents_pages_through_more_than_one_page(osmem_clone, monkeypatc
     load(index, docs)
     seen = [d["id"] for d in index.iter_documents(include_deleted=True)]
     assert sorted(seen) == sorted(d["id"] for d in docs) and len(seen) == len(set(seen))
+
+
+# ---- face vectors beside the documents: the k-NN mapping, the vectors written, the query built --------------------
+def _vector(i: int, model: str = "sface-2021dec-int8bq", kind: str = "face"):
+    import random as _random
+
+    from mediaindex.ports import StoredFaceVector
+
+    rng = _random.Random(i)
+    return StoredFaceVector(kind=kind, id=f"{kind}:{model}:sha{i}:0", model=model,
+                            embedding=[rng.gauss(0, 1) for _ in range(128)],
+                            fields={"content_sha256": f"sha{i}", "face_index": 0, "cluster": i % 7})
+
+
+def test_face_vectors_get_a_knn_index_beside_the_documents_which_keep_their_mapping(osmem_clone):
+    index = opensearch_index(osmem_clone.url)
+    before = index.client.indices.get_mapping(index=index.name)
+    vectors = index.face_vectors()
+    vectors.ensure_ready()
+    vectors.ensure_ready()  # idempotent
+    mapping = index.client.indices.get_mapping(index=vectors.name)[vectors.concrete_name()]["mappings"]["properties"]
+    assert mapping["embedding_cosine"]["type"] == "knn_vector" and mapping["embedding_cosine"]["dimension"] == 128
+    assert mapping["embedding_cosine"]["method"]["space_type"] == "cosinesimil"
+    assert mapping["embedding_l2"]["method"]["space_type"] == "l2"
+    settings = index.client.indices.get_settings(index=vectors.name)[vectors.concrete_name()]["settings"]["index"]
+    assert settings["knn"] == "true"
+    # the documents' own index (the one Rekognition deployments use) is untouched: no vector field in it
+    assert index.client.indices.get_mapping(index=index.name) == before
+    assert "embedding" not in str(before)
+
+
+def test_face_vectors_are_written_unit_length_in_their_space_field_and_deleted(osmem_clone):
+    import math
+
+    index = opensearch_index(osmem_clone.url)
+    vectors = index.face_vectors()
+    vectors.ensure_ready()
+    assert vectors.put_vectors([_vector(i) for i in range(5)] + [_vector(9, model="dlib-resnet-v1")], chunk_size=2) == 6
+    vectors.refresh()
+    stored = index.client.get(index=vectors.name, id="face:sface-2021dec-int8bq:sha1:0")["_source"]
+    assert stored["kind"] == "face" and stored["content_sha256"] == "sha1" and "embedding_l2" not in stored
+    assert math.isclose(math.sqrt(sum(x * x for x in stored["embedding_cosine"])), 1.0, rel_tol=1e-6)
+    dlib = index.client.get(index=vectors.name, id="face:dlib-resnet-v1:sha9:0")["_source"]
+    assert dlib["embedding_l2"] == pytest.approx(_vector(9).embedding)  # l2 vectors are kept as they are
+    assert vectors.count_vectors("face") == 6 and vectors.count_vectors("person") == 0
+    assert vectors.delete_vectors(["face:sface-2021dec-int8bq:sha1:0"]) == 1
+    vectors.refresh()
+    assert vectors.count_vectors("face") == 5
+
+
+def test_a_cluster_without_the_knn_query_is_searched_exactly(osmem_clone):
+    """osmem refuses the `knn` query: the search falls back to comparing every vector of the space here, and its
+    answer is the brute-force one (nearest first, similarity on the collection's scale, other models left out)."""
+    from mediaindex.adapters.index.opensearch_faces import unit
+    from mediaindex.domain.face_vectors import SFACE
+
+    index = opensearch_index(osmem_clone.url)
+    vectors = index.face_vectors()
+    vectors.ensure_ready()
+    pool = [_vector(i) for i in range(60)]
+    vectors.put_vectors(pool + [_vector(1, model="dlib-resnet-v1")])
+    vectors.refresh()
+    query = [x + 0.05 for x in pool[3].embedding]
+    found = vectors.nearest_vectors(query, SFACE, k=5)
+    assert vectors.knn_refused
+    q = unit(query)
+    expected = sorted(pool, key=lambda v: sum((a - b) ** 2 for a, b in zip(q, unit(v.embedding))))[:5]
+    assert [v.id for v, _ in found] == [v.id for v in expected]
+    assert found[0][0].fields["content_sha256"] == "sha3" and found[0][1] > 99
+    assert all(v.model == SFACE.id and v.embedding == [] for v, _ in found)
+    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+    assert vectors.nearest_vectors(query, SFACE, k=5, min_similarity=99) == found[:1]
+
+
+def test_the_knn_query_is_filtered_by_kind_and_model_and_its_scores_become_similarities():
+    """What a real cluster with the k-NN plugin is sent, and how its Lucene scores are read (osmem cannot run it)."""
+    from mediaindex.adapters.index.opensearch_faces import OpenSearchFaceVectors, squared_distance_from_score
+    from mediaindex.adapters.index.opensearch_query import knn_body
+    from mediaindex.domain.face_vectors import DLIB, SFACE
+
+    body = knn_body("embedding_cosine", [0.5] * 128, 10, {"kind": "face", "model": SFACE.id})
+    knn = body["query"]["knn"]["embedding_cosine"]
+    assert body["size"] == 10 and knn["k"] >= 10 and len(knn["vector"]) == 128
+    assert knn["filter"] == {"bool": {"filter": [{"term": {"kind": "face"}}, {"term": {"model": SFACE.id}}]}}
+    assert body["_source"] == {"excludes": ["embedding_*"]}
+    # cosinesimil: score (1 + cos) / 2; the same vector is 100, the measured boundary cosine is 80
+    assert SFACE.similarity(squared_distance_from_score(1.0, SFACE)) == pytest.approx(100)
+    boundary_score = (1 + SFACE.boundary) / 2
+    assert SFACE.similarity(squared_distance_from_score(boundary_score, SFACE)) == pytest.approx(80)
+    # l2: score 1 / (1 + d^2); dlib's 0.6 distance is 80
+    assert DLIB.similarity(squared_distance_from_score(1 / (1 + 0.36), DLIB)) == pytest.approx(80)
+
+    class Answering:
+        """A client whose search answers as a k-NN cluster would."""
+        sent: list = []
+
+        class indices:  # noqa: N801 - the client's attribute
+            pass
+
+        def search(self, index, body):
+            self.sent.append(body)
+            return {"hits": {"hits": [{"_id": "face:x:sha:0", "_score": 1.0, "_source": {
+                "kind": "face", "model": SFACE.id, "content_sha256": "sha", "face_index": 0}}]}}
+
+    index = OpenSearchIndex(Answering(), "media")  # type: ignore[arg-type]
+    found = OpenSearchFaceVectors(index).nearest_vectors([1.0] * 128, SFACE, k=3)
+    assert found[0][0].fields == {"content_sha256": "sha", "face_index": 0} and found[0][1] == pytest.approx(100)
+    assert "knn" in Answering.sent[0]["query"]

@@ -267,6 +267,12 @@ class OpenSearchIndex:
             if not self._call(indices.exists_alias, name=self.name):
                 self._call(indices.put_alias, index=self.concrete_name(), name=self.name)
 
+    def face_vectors(self) -> Any:
+        """The face vectors beside these documents (`<name>-faces`, k-NN fields): adapters/index/opensearch_faces.py."""
+        from mediaindex.adapters.index.opensearch_faces import OpenSearchFaceVectors
+
+        return OpenSearchFaceVectors(self)
+
     def current_index(self) -> str:
         aliases = self._call(self.client.indices.get_alias, name=self.name)
         return sorted(aliases)[0]

@@ -128,3 +128,16 @@ def sort_for(query: Query) -> list[Any]:
 def facet_agg(name: str, size: int) -> dict[str, Any]:
     field = {"labels": "label_names", "people": "people", "emotions": f"{AIDS}.emotions", "media_type": "media_type"}[name]
     return {"terms": {"field": field, "size": size, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+
+
+# ---- face vectors (adapters/index/opensearch_faces.py) --------------------------------------------------------------
+KNN_CANDIDATES = 100  # neighbours the HNSW search gathers before the best k are kept: recall for a little time
+
+
+def knn_body(field: str, vector: list[float], k: int, terms: dict[str, str]) -> dict[str, Any]:
+    """An approximate k-NN search (the k-NN plugin's `knn` query) for the k nearest vectors in `field`, filtered by
+    exact `terms` inside the graph search (Lucene engine), without the vectors in the answer."""
+    knn: dict[str, Any] = {"vector": vector, "k": max(k, KNN_CANDIDATES)}
+    if terms:
+        knn["filter"] = {"bool": {"filter": [{"term": {name: value}} for name, value in sorted(terms.items())]}}
+    return {"size": k, "query": {"knn": {field: knn}}, "_source": {"excludes": ["embedding_*"]}}

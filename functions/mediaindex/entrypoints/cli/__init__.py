@@ -15,7 +15,7 @@ from mediaindex.entrypoints.cli.common import UsageError
 # In the order `--help` lists them.
 COMMANDS = (
     "index", "search", "show", "stats", "watch", "analyze", "people", "faces", "backfill", "reconcile", "serve",
-    "invoke",
+    "invoke", "migrate",
 )
 
 EPILOG = """\

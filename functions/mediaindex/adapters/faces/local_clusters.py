@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class FaceClusters:
     _transaction: Callable[..., AbstractContextManager[sqlite3.Connection]]
     _remembered_vectors: Callable[[], tuple[list[int], list[FaceRef], list[int], VectorMatrix]]
     match_embeddings: Callable[[Sequence[Sequence[float]]], list[FaceMatch | None]]
-    close_pairs: Callable[[list[int], float], list[tuple[int, int]]]
+    close_pairs: Callable[[list[int], float], Iterator[tuple[int, int]]]
 
     def clusters(self, min_size: int = 1, unnamed_only: bool = True) -> dict[str, list[ClusterMember]]:
         """Cluster id -> its faces, biggest cluster first. With `unnamed_only`, faces that match an enrolled person

@@ -13,7 +13,7 @@ import re
 import threading
 from bisect import bisect_left
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -38,6 +38,7 @@ class FaceSearch:
     _remembered_vectors: Callable[[], tuple[list[int], list[FaceRef], list[int], VectorMatrix]]
     _graph: FaceGraph | None = None
     _graph_synced: Any = None  # the _remembered tuple the graph was last brought in step with
+    _ids_cache: tuple[list[int], np.ndarray] | None = None
 
     @property
     def graph_path(self) -> Path:
@@ -69,18 +70,23 @@ class FaceSearch:
                                                               (force and self._graph.unsaved)):
             self._graph.save()
 
-    def _candidates(self, ids: list[int], graph: FaceGraph, queries: np.ndarray, k: int) -> list[list[int]]:
-        """Positions (in the vectors in memory) of the graph's k candidates for each query, still remembered."""
-        found = graph.search(queries, k)
-        out = []
-        for labels in found:
-            positions = []
-            for label in labels:
-                p = bisect_left(ids, int(label))
-                if p < len(ids) and ids[p] == label:
-                    positions.append(p)
-            out.append(positions)
-        return out
+    def _ids_array(self, ids: list[int]) -> np.ndarray:
+        """The row ids as an array, kept between searches (built again only when the list is another or grew)."""
+        cached = self._ids_cache
+        if cached is None or cached[0] is not ids or len(cached[1]) > len(ids):
+            cached = (ids, np.asarray(ids, dtype=np.int64))
+        elif len(cached[1]) < len(ids):
+            cached = (ids, np.concatenate([cached[1], np.asarray(ids[len(cached[1]):], dtype=np.int64)]))
+        self._ids_cache = cached
+        return cached[1]
+
+    def _candidates(self, ids: list[int], graph: FaceGraph, queries: np.ndarray, k: int) -> np.ndarray:
+        """Positions (in the vectors in memory) of the graph's k candidates for each query, -1 for a label no
+        longer remembered (the graph behind faces.db) or missing."""
+        labels = graph.search(queries, k)
+        known = self._ids_array(ids)
+        positions = np.searchsorted(known, labels).clip(0, max(0, len(known) - 1))
+        return np.where((labels >= 0) & (known[positions] == labels), positions, -1) if len(known) else labels
 
     def nearest(self, embedding: Sequence[float], k: int = 10, min_similarity: float | None = None) -> list[tuple[FaceRef, float]]:
         """The k remembered faces closest to `embedding`, best first, with their exact similarity."""
@@ -95,7 +101,8 @@ class FaceSearch:
                 top = np.arange(matrix.size)
                 squared = matrix.squared_distances(query)[0]
             else:
-                top = np.asarray(self._candidates(ids, graph, query, k)[0], dtype=np.int64)
+                top = self._candidates(ids, graph, query, k)[0]
+                top = top[top >= 0]
                 squared = np.sum((matrix.data[top] - query) ** 2, axis=1)  # exact, from faces.db's vectors
                 if len(squared) == 0:
                     return []
@@ -106,32 +113,31 @@ class FaceSearch:
         floor = -1.0 if min_similarity is None else min_similarity
         return [(refs[int(top[i])], round(float(s), 2)) for i, s in zip(order, similarity) if s >= floor]
 
-    def close_pairs(self, rows: list[int], limit: float, k: int = 32) -> list[tuple[int, int]]:
-        """Every (row, position) pair of faces within squared distance `limit` of the faces at `rows`: from the
-        graph's k nearest (asked again with 4k while all k are that close), else one block against all."""
+    def close_pairs(self, rows: list[int], limit: float, k: int = 32) -> Iterator[tuple[int, int]]:
+        """Every (row, position) pair of faces within squared distance `limit` of the faces at `rows`, a block at a
+        time (a million faces' pairs would not fit in memory): from the graph's k nearest (asked again with 4k
+        while all k are that close), else a block of rows against all."""
         remembered = self._remembered_vectors()
         ids, _, _, matrix = remembered
         graph = self._graph_for(remembered)
-        pairs: list[tuple[int, int]] = []
         if graph is None:
             block = max(1, min(1024, 64_000_000 // max(1, matrix.size)))  # at most ~256 MB of distances at a time
             for start in range(0, len(rows), block):
                 part = rows[start:start + block]
                 close = matrix.squared_distances(matrix.data[part]) <= limit
-                pairs.extend((part[r], int(j)) for r, j in zip(*np.nonzero(close)))
-            return pairs
-        todo, width = list(rows), k
-        while todo:
+                yield from ((part[r], int(j)) for r, j in zip(*np.nonzero(close)))
+            return
+        todo, width = np.asarray(rows, dtype=np.int64), k
+        while len(todo):
             crowded = []
-            for row, positions in zip(todo, self._candidates(ids, graph, matrix.data[todo], width)):
-                p = np.asarray(positions, dtype=np.int64)
-                squared = np.sum((matrix.data[p] - matrix.data[row]) ** 2, axis=1)
-                near = p[squared <= limit]
-                pairs.extend((row, int(j)) for j in near)
-                if len(near) == len(p) == width and width < graph.live_count:
-                    crowded.append(row)
-            if crowded:
-                again = set(crowded)
-                pairs = [pair for pair in pairs if pair[0] not in again]
-            todo, width = crowded, width * 4
-        return pairs
+            for start in range(0, len(todo), 4096):  # bounded memory: 4,096 x k vectors at a time
+                part = todo[start:start + 4096]
+                positions = self._candidates(ids, graph, matrix.data[part], width)
+                squared = np.sum((matrix.data[positions] - matrix.data[part][:, None, :]) ** 2, axis=2)
+                near = (squared <= limit) & (positions >= 0)
+                full = near.all(axis=1) if positions.shape[1] == width and width < graph.live_count else \
+                    np.zeros(len(part), dtype=bool)
+                crowded.extend(part[full].tolist())  # every candidate that close: ask again for more
+                r, c = np.nonzero(near & ~full[:, None])
+                yield from zip(part[r].tolist(), positions[r, c].tolist())
+            todo, width = np.asarray(crowded, dtype=np.int64), width * 4

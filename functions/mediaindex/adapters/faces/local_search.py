@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import threading
-from bisect import bisect_left
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 

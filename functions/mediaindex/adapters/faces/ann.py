@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Below this many faces brute force is as fast as the graph (bench/bench_faces.py --switch-over measures both) and
 # costs no build: the collection stays exact.
-EXACT_BELOW = 20_000
+EXACT_BELOW = 25_000
 M = 16  # links per node: recall above 0.99 at ef 64 on face-shaped vectors (bench/bench_ann_candidates.py)
 EF_CONSTRUCTION = 100
 EF_SEARCH = 128  # 64 gave recall@10 0.95 at 1,000,000 faces, 128 keeps it higher for ~0.1 ms more

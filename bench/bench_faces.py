@@ -1,19 +1,22 @@
-"""Face search at scale on the local collection: load time, `nearest` latency and recall, `identify` latency and
-the cost of remembering a face at N remembered faces (default 1,000,000); and the cost of clustering
---cluster-faces faces (default 100,000) at once, then 100 more.
+"""Face search at scale on the local collection: load time, building and loading the search graph, `nearest`
+latency and recall, `identify` latency and the cost of remembering a face at N remembered faces (default
+1,000,000); clustering all N at once, then 1,000 new faces into them (`cluster_incremental_s_per_1k_new_faces`).
 
-    python bench/bench_faces.py                 # 1,000,000 faces (about 600 MB of RAM, a few minutes to build)
+    python bench/bench_faces.py                 # 1,000,000 faces (about 1.5 GB of RAM, several minutes)
     python bench/bench_faces.py --faces 100000  # quicker
+    python bench/bench_faces.py --switch-over   # brute force against the graph at small sizes
 
 The vectors are synthetic but shaped like dlib's: N/10 identities, each seen about 10 times with noise, so
 "the same person" is about 0.3 apart and strangers about 1.4. Recall@k compares `nearest` with an independent
-float64 brute force; the collection is exact, so anything below 1.0 would be a bug.
+float64 brute force: below ann.EXACT_BELOW faces the collection is exact (1.0), above it the graph proposes the
+candidates (scored again exactly), and recall says what the graph misses.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -24,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
+from mediaindex.adapters.faces import ann  # noqa: E402
 from mediaindex.adapters.faces.local import LocalFaceCollection  # noqa: E402
 from mediaindex.config import Settings  # noqa: E402
 from mediaindex.domain.face_vectors import DLIB  # noqa: E402 - the synthetic vectors are dlib-shaped
@@ -66,9 +70,15 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--enrolled", type=int, default=10_000, help="enrolled faces for the identify figure")
-    parser.add_argument("--cluster-faces", type=int, default=100_000, help="faces for the clustering figures")
+    parser.add_argument("--cluster-faces", type=int, default=0,
+                        help="cluster a collection of this many faces (default: the N faces searched)")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the clustering figures")
+    parser.add_argument("--switch-over", action="store_true", help="only brute force against the graph, small sizes")
     parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     args = parser.parse_args()
+    if args.switch_over:
+        switch_over()
+        return
 
     vectors = synthetic(args.faces)
     box = Box(0.1, 0.1, 0.2, 0.2)
@@ -81,12 +91,18 @@ def main() -> None:
                 (f"{i:064x}", 0, box, vectors[i]) for i in range(start, min(args.faces, start + batch))
             )
         build = time.perf_counter() - t
-        collection.close()
+        t = time.perf_counter()
+        collection.nearest(vectors[0], k=1)  # the first search builds the graph (from N = ann.EXACT_BELOW on)
+        graph_build = time.perf_counter() - t
+        t = time.perf_counter()
+        collection.close()  # saves the graph beside faces.db
+        graph_save = time.perf_counter() - t
 
         collection = LocalFaceCollection(Settings(home=Path(home)), space=DLIB)  # a fresh process's cold start
         t = time.perf_counter()
-        collection.nearest(vectors[0], k=1)
+        collection.nearest(vectors[0], k=1)  # reads the vectors from faces.db and loads the saved graph
         load = time.perf_counter() - t
+        uses_graph = collection._graph is not None
 
         rng = np.random.default_rng(1)
         picks = rng.integers(0, args.faces, size=args.queries)
@@ -115,40 +131,86 @@ def main() -> None:
             t = time.perf_counter()
             collection.remember(f"new-{j}", [Face(box, 99.0, embedding=list(vectors[j] + 0.01))])
             t_remember.append(time.perf_counter() - t)
-        collection.close()
 
-    # clustering: every face at once (the first `people clusters`), then the faces remembered since
-    cluster_n = min(args.faces, args.cluster_faces)
-    with tempfile.TemporaryDirectory() as home:
-        collection = LocalFaceCollection(Settings(home=Path(home)), space=DLIB)
-        collection.import_faces((f"{i:064x}", 0, box, vectors[i]) for i in range(cluster_n))
-        t = time.perf_counter()
-        found = collection.clusters(min_size=2, unnamed_only=False)
-        t_first = time.perf_counter() - t
-        collection.import_faces((f"more-{i}", 0, box, vectors[i] + 0.01) for i in range(100))
-        t = time.perf_counter()
-        collection.clusters(min_size=2, unnamed_only=False)
-        t_more = time.perf_counter() - t
+        cluster_n = min(args.faces, args.cluster_faces or args.faces)
+        figures = (0.0, 0, 0.0, 0.0)
+        if not args.no_cluster and cluster_n == args.faces:
+            figures = cluster_figures(collection, vectors)
         collection.close()
+    if not args.no_cluster and cluster_n < args.faces:  # a smaller collection of its own, as --cluster-faces asks
+        with tempfile.TemporaryDirectory() as home:
+            collection = LocalFaceCollection(Settings(home=Path(home)), space=DLIB)
+            collection.import_faces((f"{i:064x}", 0, box, vectors[i]) for i in range(cluster_n))
+            figures = cluster_figures(collection, vectors[:cluster_n])
+            collection.close()
+    t_first, cluster_count, t_more, t_100 = figures
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"faces remembered:            {args.faces:,}")
     print(f"bulk load into SQLite:       {build:.1f} s")
-    print(f"cold start (read vectors):   {load:.2f} s")
-    print(f"nearest k={args.k} latency:       p50 {percentile(latencies, 50) * 1000:.1f} ms, "
-          f"p95 {percentile(latencies, 95) * 1000:.1f} ms ({args.queries} queries)")
+    print(f"search graph:                {'hnswlib' if uses_graph else 'none (brute force below ' + str(ann.EXACT_BELOW) + ')'}"
+          f", built in {graph_build:.1f} s, saved in {graph_save:.2f} s")
+    print(f"cold start (vectors, graph): {load:.2f} s")
+    print(f"nearest k={args.k} latency:       p50 {percentile(latencies, 50) * 1000:.2f} ms, "
+          f"p95 {percentile(latencies, 95) * 1000:.2f} ms ({args.queries} queries)")
     print(f"recall@{args.k}:                  {recall:.4f}")
     print(f"identify 8 faces vs {args.enrolled:,} enrolled: p50 {statistics.median(t_identify) * 1000:.1f} ms")
     print(f"remember 1 face:             p50 {statistics.median(t_remember) * 1000:.1f} ms")
-    print(f"cluster {cluster_n:,} faces at once:  {t_first:.1f} s ({len(found):,} clusters of 2 or more faces)")
-    print(f"then 100 new faces:          {t_more:.2f} s (listing included)")
+    if not args.no_cluster:
+        print(f"cluster {cluster_n:,} faces at once: {t_first:.1f} s ({cluster_count:,} clusters)")
+        print(f"then 1,000 new faces:        {t_more:.3f} s; then 100 more {t_100:.3f} s")
+    print(f"peak memory:                 {peak_rss_mb:.0f} MB")
     if args.json:
         args.json.write_text(json.dumps({
             "faces": args.faces, "queries": args.queries, "k": args.k, "bulk_load_s": build, "cold_start_s": load,
+            "search_graph": uses_graph, "graph_build_s": graph_build, "graph_save_s": graph_save,
             "nearest_ms": {"p50": percentile(latencies, 50) * 1000, "p95": percentile(latencies, 95) * 1000},
-            "recall": recall, "enrolled": args.enrolled, "identify_8_faces_ms_p50": statistics.median(t_identify) * 1000,
-            "remember_1_face_ms_p50": statistics.median(t_remember) * 1000, "cluster_faces": cluster_n,
-            "cluster_all_s": t_first, "clusters": len(found), "cluster_100_more_s": t_more,
+            "face_search_p50_ms": percentile(latencies, 50) * 1000, "recall": recall, "face_recall_at_10": recall,
+            "enrolled": args.enrolled, "identify_8_faces_ms_p50": statistics.median(t_identify) * 1000,
+            "remember_1_face_ms_p50": statistics.median(t_remember) * 1000, "cluster_all_s": t_first,
+            "clusters": cluster_count, "cluster_faces": cluster_n, "cluster_100_more_s": t_100,
+            "cluster_incremental_s_per_1k_new_faces": t_more, "peak_rss_mb": peak_rss_mb,
         }, indent=2))
+
+
+def cluster_figures(collection: LocalFaceCollection, vectors: np.ndarray) -> tuple[float, int, float, float]:
+    """Clustering every face at once (the first `people clusters`), then 1,000 faces remembered since (of people
+    already seen and of new ones), then 100 more: the clustering alone, without listing the clusters."""
+    box = Box(0.1, 0.1, 0.2, 0.2)
+    t = time.perf_counter()
+    collection._cluster_pending()
+    t_first = time.perf_counter() - t
+    count = collection.stats()["clusters"]
+    more = np.concatenate([vectors[:500] + 0.01, synthetic(5_000, seed=9)[:500]])
+    collection.import_faces((f"more-{i}", 0, box, v) for i, v in enumerate(more))
+    t = time.perf_counter()
+    collection._cluster_pending()
+    t_more = time.perf_counter() - t
+    collection.import_faces((f"again-{i}", 0, box, v + 0.02) for i, v in enumerate(vectors[:100]))
+    t = time.perf_counter()
+    collection._cluster_pending()
+    return t_first, count, t_more, time.perf_counter() - t
+
+
+def switch_over(sizes: tuple[int, ...] = (2_000, 5_000, 10_000, 20_000, 50_000), queries: int = 200) -> None:
+    """nearest p50 by brute force and through the graph at each size: where the graph starts to pay."""
+    box = Box(0.1, 0.1, 0.2, 0.2)
+    for n in sizes:
+        vectors = synthetic(n)
+        row = []
+        for exact_below in (10**9, 0):
+            with tempfile.TemporaryDirectory() as home:
+                c = LocalFaceCollection(Settings(home=Path(home)), space=DLIB, exact_below=exact_below)
+                c.import_faces((f"{i:064x}", 0, box, vectors[i]) for i in range(n))
+                c.nearest(vectors[0])
+                times = []
+                for q in vectors[:queries] + 0.01:
+                    t = time.perf_counter()
+                    c.nearest(q)
+                    times.append(time.perf_counter() - t)
+                row.append(statistics.median(times) * 1000)
+                c.close()
+        print(f"{n:>7,} faces: brute force p50 {row[0]:.3f} ms, graph p50 {row[1]:.3f} ms")
 
 
 if __name__ == "__main__":

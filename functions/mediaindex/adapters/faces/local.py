@@ -9,8 +9,9 @@ Every vector is stored with its model (its space, domain/face_vectors.py): the c
 the space the analyzer makes now, so vectors of two models are never compared. Vectors of an older model wait for
 their file to be analysed again (`mediaindex index` does it) or, for enrolment photos, for `re_embed` to read the
 photo again; `stale()` says what is left. Similarity is the space's 0-100 scale, on which the default threshold, 80,
-is the model's measured same-person boundary. Matching is exact (recall 1.0): one float32 matrix-vector product over
-all vectors, about 30 ms for a million faces on two cores (bench/bench_faces.py measures it).
+is the model's measured same-person boundary. Matching enrolled faces is exact (one float32 matrix product); the
+nearest remembered faces come from brute force while they are few and from an HNSW graph beside faces.db once they
+are many (local_search.py, ann.py), scored again exactly (bench/bench_faces.py measures both).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from mediaindex.adapters.faces import ann
 from mediaindex.adapters.faces.local_clusters import FaceClusters
+from mediaindex.adapters.faces.local_search import FaceSearch
 from mediaindex.adapters.faces.local_store import default_path, open_database
 from mediaindex.adapters.faces.vectors import DIMENSIONS, VectorMatrix, as_vector, box_json
 from mediaindex.config import Settings
@@ -41,16 +44,18 @@ __all__ = ["ClusterMember", "DIMENSIONS", "FaceRef", "LocalFaceCollection", "clu
            "parse_cluster"]
 
 
-class LocalFaceCollection(FaceClusters):
+class LocalFaceCollection(FaceClusters, FaceSearch):
     """The FaceCollection and FaceMemory ports on a SQLite file and NumPy. Safe to share between threads of one
-    process; other processes' writes are noticed (SQLite's data_version) and the in-memory vectors reloaded."""
+    process; other processes' writes are noticed (SQLite's data_version) and the in-memory vectors reloaded.
+    `exact_below`: how many remembered faces are searched by brute force before the graph takes over."""
 
     def __init__(self, settings: Settings, path: str | Path | None = None, analyzer: Any = None,
-                 space: VectorSpace | None = None) -> None:
+                 space: VectorSpace | None = None, exact_below: int | None = None) -> None:
         self.settings = settings
         self.space = space or face_vectors.DEFAULT  # the model whose vectors are matched; others wait (stale())
         self.threshold = float(settings.face_match_threshold)
         self.path = Path(path) if path is not None else default_path(settings)
+        self.exact_below = ann.EXACT_BELOW if exact_below is None else exact_below
         self._analyzer = analyzer  # only for enroll(picture) without faces; built lazily (loading models is slow)
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
@@ -67,6 +72,7 @@ class LocalFaceCollection(FaceClusters):
 
     def close(self) -> None:
         with self._lock:
+            self._save_graph_if_due(force=True)
             if self._db is not None:
                 self._db.close()
                 self._db = None
@@ -170,27 +176,34 @@ class LocalFaceCollection(FaceClusters):
             new_vectors: list[np.ndarray] = []
             with self._transaction(forget="_remembered", busy_is_transient=True) as db:
                 replaced: set[str] = set()
+                next_id = _next_face_id(db)
                 for sha, index, box, embedding in rows:
                     vector = as_vector(embedding, self.space)
                     if sha not in replaced:  # the picture analysed again by a newer model: its old vectors go
                         db.execute("DELETE FROM remembered WHERE content_sha256 = ? AND model != ?", (sha, self.space.id))
                         replaced.add(sha)
                     cursor = db.execute(
-                        "INSERT OR IGNORE INTO remembered (content_sha256, face_index, box, embedding, cluster, model) "
-                        "VALUES (?, ?, ?, ?, 0, ?)",
-                        (sha, index, json.dumps(box_json(box)), vector.tobytes(), self.space.id),
+                        "INSERT OR IGNORE INTO remembered (id, content_sha256, face_index, box, embedding, cluster, "
+                        "model) VALUES (?, ?, ?, ?, ?, 0, ?)",
+                        (next_id, sha, index, json.dumps(box_json(box)), vector.tobytes(), self.space.id),
                     )
                     if cursor.rowcount == 0:
                         continue  # the same picture was analysed before: its faces are already remembered
-                    new_ids.append(cursor.lastrowid)
+                    new_ids.append(next_id)
+                    next_id += 1
                     new_refs.append(FaceRef(sha, index))
                     new_vectors.append(vector)
-            if new_ids:
+                if new_ids:
+                    db.execute("UPDATE face_id_high SET high = ?", (new_ids[-1],))
+            if new_ids and ids and new_ids[0] <= ids[-1]:
+                self._remembered = None  # cannot happen (ids only grow); the vectors are read again if it did
+            elif new_ids:
                 ids.extend(new_ids)
                 refs.extend(new_refs)
                 clusters.extend([0] * len(new_ids))  # 0: not clustered yet
                 matrix.extend(np.stack(new_vectors))
-                added = len(new_ids)
+                self._graph_added(self._remembered, new_ids, matrix.data[matrix.size - len(new_ids):matrix.size])
+            added = len(new_ids)
         return added
 
     # ---- matching ------------------------------------------------------------------------------------------------
@@ -255,21 +268,6 @@ class LocalFaceCollection(FaceClusters):
         with self._lock:
             return self.db.execute("SELECT count(*) FROM remembered WHERE content_sha256 = ? AND model = ?",
                                    (content_sha256, self.space.id)).fetchone()[0]
-
-    def nearest(self, embedding: Sequence[float], k: int = 10, min_similarity: float | None = None) -> list[tuple[FaceRef, float]]:
-        """The k remembered faces closest to `embedding`, best first, with their similarity (exact search)."""
-        query = as_vector(embedding, self.space)[None, :]
-        with self._lock:
-            _, refs, _, matrix = self._remembered_vectors()
-            if matrix.size == 0 or k <= 0:
-                return []
-            squared = matrix.squared_distances(query)[0]
-        k = min(k, len(squared))
-        top = np.argpartition(squared, k - 1)[:k] if k < len(squared) else np.arange(len(squared))
-        top = top[np.argsort(squared[top], kind="stable")]
-        similarity = self.space.similarity(squared[top])
-        floor = -1.0 if min_similarity is None else min_similarity
-        return [(refs[i], round(float(s), 2)) for i, s in zip(top, similarity) if s >= floor]
 
     # ---- known people --------------------------------------------------------------------------------------------
     def enroll(self, name: str, picture: Picture, source: str, faces: Sequence[Face] | None = None,
@@ -453,6 +451,13 @@ class LocalFaceCollection(FaceClusters):
                 "clusters": remembered[1], "faces_not_clustered_yet": remembered[0] - remembered[2],
                 "face_model": self.space.id, "enrolled_faces_of_other_models": stale[0],
                 "remembered_faces_of_other_models": stale[1]}
+
+
+def _next_face_id(db: sqlite3.Connection) -> int:
+    """A row id never given before, even to a face since forgotten, so that the search graph's labels (ann.py)
+    always name the face they were given for."""
+    row = db.execute("SELECT max((SELECT coalesce(max(id), 0) FROM remembered), (SELECT high FROM face_id_high))")
+    return int(row.fetchone()[0]) + 1
 
 
 def _check_name(name: str) -> str:

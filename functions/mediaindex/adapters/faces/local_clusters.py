@@ -1,8 +1,9 @@
 """Clusters of the local collection's remembered faces: the part of LocalFaceCollection that groups unnamed faces.
 
 Clusters are the connected groups of remembered faces within the match threshold of one another (single linkage).
-They are computed when first asked for, for all faces remembered since, a block of faces against all the others at a
-time (one matrix product), so indexing never pays for them. A cluster's id is `c<row id of its oldest face>`: it
+They are computed when first asked for, for all faces remembered since, so indexing never pays for them: each new
+face's neighbours within the threshold come from brute force while faces are few, and from the search graph's
+nearest faces once they are many (local_search.py `close_pairs`), so 1,000 new faces cost the same at any size. A cluster's id is `c<row id of its oldest face>`: it
 never changes as the cluster grows, and when two clusters are joined by a new face the older id stays.
 """
 
@@ -12,7 +13,7 @@ import json
 import sqlite3
 import threading
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -34,6 +35,7 @@ class FaceClusters:
     _transaction: Callable[..., AbstractContextManager[sqlite3.Connection]]
     _remembered_vectors: Callable[[], tuple[list[int], list[FaceRef], list[int], VectorMatrix]]
     match_embeddings: Callable[[Sequence[Sequence[float]]], list[FaceMatch | None]]
+    close_pairs: Callable[[list[int], float], Iterator[tuple[int, int]]]
 
     def clusters(self, min_size: int = 1, unnamed_only: bool = True) -> dict[str, list[ClusterMember]]:
         """Cluster id -> its faces, biggest cluster first. With `unnamed_only`, faces that match an enrolled person
@@ -94,8 +96,8 @@ class FaceClusters:
 
 
     def _cluster_pending(self) -> None:
-        """Put every face not clustered yet into its cluster: union-find over the pairs within the threshold,
-        found a block of new faces against all faces at a time; the oldest face's id names each cluster."""
+        """Put every face not clustered yet into its cluster: union-find over the pairs within the threshold of a
+        new face (close_pairs); the oldest face's id names each cluster."""
         with self._lock:
             ids, _, clusters, matrix = self._remembered_vectors()
             pending = [i for i, c in enumerate(clusters) if c == 0]
@@ -125,20 +127,21 @@ class FaceClusters:
                 return False
 
             limit = self.space.squared_distance_for(self.threshold)
-            block = max(1, min(1024, 64_000_000 // max(1, matrix.size)))  # at most ~256 MB of distances at a time
-            for start in range(0, len(pending), block):
-                rows = pending[start:start + block]
-                close = matrix.squared_distances(matrix.data[rows]) <= limit
-                for r, j in zip(*np.nonzero(close)):
-                    a, b = find(label(rows[r])), find(label(int(j)))
-                    if a != b and not (apart and separated(a, b)):
-                        parent[max(a, b)] = min(a, b)
+            for r, j in self.close_pairs(pending, limit):
+                a, b = find(label(r)), find(label(j))
+                if a != b and not (apart and separated(a, b)):
+                    parent[max(a, b)] = min(a, b)
             changed: list[tuple[int, int]] = []
-            for i in range(len(clusters)):
-                new = find(label(i))
-                if new != clusters[i]:
-                    clusters[i] = new
-                    changed.append((new, ids[i]))
+            for i in pending:
+                clusters[i] = find(ids[i])
+                changed.append((clusters[i], ids[i]))
+            # clusters joined into an older one: their faces follow (one pass, no distances)
+            moved = {x: root for x in list(parent) if (root := find(x)) != x}
+            if moved:
+                for i, c in enumerate(clusters):
+                    if c in moved:
+                        clusters[i] = moved[c]
+                        changed.append((clusters[i], ids[i]))
             with self._transaction(forget="_remembered") as db:
                 db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", changed)
 

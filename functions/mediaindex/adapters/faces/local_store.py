@@ -4,7 +4,9 @@
 - `remembered`: every face of every analysed picture (content_sha256, face index, box, embedding, cluster, model);
 - `hidden`: boxes marked "not a face" (content_sha256, box), dropped whenever those bytes are indexed again;
 - `cluster_apart`: pairs of faces whose clusters were split by hand and are never joined again;
-- `pending_rematch`: changes whose re-match of the documents is owed.
+- `pending_rematch`: changes whose re-match of the documents is owed;
+- `face_id_high`: the highest `remembered` row id ever given, so that no id is given twice (the search graph's
+  labels, ann.py).
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ CREATE TABLE IF NOT EXISTS hidden (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS hidden_content ON hidden(content_sha256);
+CREATE TABLE IF NOT EXISTS face_id_high (high INTEGER NOT NULL);
+INSERT INTO face_id_high (high) SELECT coalesce((SELECT max(id) FROM remembered), 0)
+    WHERE NOT EXISTS (SELECT 1 FROM face_id_high);
 CREATE TABLE IF NOT EXISTS cluster_apart (
     a INTEGER NOT NULL,
     b INTEGER NOT NULL,

@@ -100,6 +100,19 @@ def build_faces(settings: Settings, rekognition_client: Any = None) -> FaceColle
     return LocalFaceCollection(settings, space=local_face_space(settings))
 
 
+def uses_cluster_vectors(settings: Settings) -> bool:
+    """Do face vectors live in the cluster too? The local analyzer (its vectors are ours) on an OpenSearch index."""
+    return settings.analyzer != "rekognition" and settings.resolved_index_url.startswith(("http://", "https://"))
+
+
+def mirrored_in_cluster(faces: Any, index: Callable[[], Any], metrics: Metrics | None = None) -> Any:
+    """The local collection with its vectors kept in the OpenSearch index's k-NN index too, and search by face
+    run there (adapters/faces/cluster_mirror.py); the index is reached only when first written to or searched."""
+    from mediaindex.adapters.faces.cluster_mirror import ClusterMirroredFaces
+
+    return ClusterMirroredFaces(faces, lambda: index().face_vectors(), metrics=metrics)
+
+
 def local_face_space(settings: Settings) -> Any:
     """The vector space the local analyzer makes with these settings (its files are found, none is loaded)."""
     from mediaindex.adapters.analysis.local import LocalAnalyzer
@@ -142,9 +155,10 @@ def build_people(settings: Settings, pipeline: Pipeline) -> Any:
         if isinstance(faces, RekognitionFaceCollection):
             comparer = RekognitionComparer(faces.client)
     elif faces is not None:
+        from mediaindex.adapters.faces.cluster_mirror import ClusterMirroredFaces
         from mediaindex.adapters.faces.local import LocalFaceCollection
 
-        if isinstance(faces, LocalFaceCollection):
+        if isinstance(faces, (LocalFaceCollection, ClusterMirroredFaces)):
             memory = faces
     return People(settings=settings, pipeline=pipeline, memory=memory, embedder=face_embedder(pipeline.analyzer),
                   comparer=comparer)
@@ -297,7 +311,14 @@ class App:
 
     @property
     def faces(self) -> FaceCollection | None:
-        return self._part("faces", lambda: build_faces(self.settings, self._parts.get("client:rekognition")))
+        """The known people; with the local analyzer on an OpenSearch index, mirrored into its k-NN index."""
+        def build() -> FaceCollection | None:
+            faces = build_faces(self.settings, self._parts.get("client:rekognition"))
+            if faces is None or not uses_cluster_vectors(self.settings):
+                return faces
+            return mirrored_in_cluster(faces, lambda: self.index, self.metrics)
+
+        return self._part("faces", build)
 
     @property
     def metrics(self) -> Metrics:

@@ -155,3 +155,12 @@ def test_only_the_local_analyzer_on_opensearch_is_mirrored(tmp_path):
     from mediaindex.adapters.faces.rekognition import RekognitionFaceCollection
 
     assert type(rekognition.faces) is RekognitionFaceCollection
+
+
+def test_a_resync_writes_back_what_the_cluster_missed(app):
+    vectors = app.index.face_vectors()
+    app.faces.enroll_embeddings("Ada", [_embedding("ada")], source="/photos/ada.jpg")
+    vectors.delete_vectors(sorted(_cluster_ids(app, FACE))[:4])
+    assert len(_cluster_ids(app, FACE)) == len(_local_ids(app, FACE)) - 4
+    assert app.faces.resync() == len(_local_ids(app, FACE)) + 1
+    assert _cluster_ids(app, FACE) == _local_ids(app, FACE) and _cluster_ids(app, PERSON) == _local_ids(app, PERSON)

@@ -26,7 +26,7 @@ from mediaindex.adapters.faces.vectors import VectorMatrix, as_vector
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
-from mediaindex.ports import FACE, FaceVectorIndex, Metrics, StoredFaceVector
+from mediaindex.ports import FACE, PERSON, FaceVectorIndex, Metrics, StoredFaceVector
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,16 @@ class ClusterMirroredFaces:
                 self.metrics.count("FaceVectorMirrorFailed")
             log.warning("face vectors not written to the cluster (%s: %s); faces.db has them: run `mediaindex "
                         "migrate --to` the same URL to bring the cluster up to date", type(e).__name__, e)
+
+    def resync(self, chunk_size: int = 500) -> int:
+        """Write every vector faces.db holds to the cluster again (after failed writes); how many. Vectors whose
+        deletion failed stay in the cluster: search by face leaves them out (faces.db no longer has them)."""
+        self.vectors.ensure_ready()
+        self._ready = True
+        written = sum(self.vectors.put_vectors(self._file.iter_vectors(kind), chunk_size=chunk_size)
+                      for kind in (FACE, PERSON))
+        self.vectors.refresh()
+        return written
 
     def _content_change(self, shas: Sequence[str], change: Callable[[], Any]) -> Any:
         before = self._faces_of(shas)

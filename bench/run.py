@@ -36,6 +36,8 @@ SUITE: dict[str, tuple[str, list[str], list[str], int]] = {
                      ["--backend", "sqlite", "--docs", "2000", "--puts", "200", "--repeat", "2"], 900),
     "index_osmem": ("bench_index.py", ["--backend", "opensearch", "--docs", "10000"],
                     ["--backend", "opensearch", "--docs", "500", "--puts", "100", "--repeat", "2"], 900),
+    "scale": ("bench_scale.py", ["--docs", "50000", "--faces", "20000"],
+              ["--docs", "3000", "--faces", "2000", "--repeat", "1", "--face-queries", "20"], 1200),
     "faces": ("bench_faces.py", ["--faces", "1000000"],
               ["--faces", "20000", "--queries", "20", "--enrolled", "1000", "--cluster-faces", "5000"], 1200),
     "rematch": ("bench_rematch.py", ["--docs", "10000"], ["--docs", "500"], 600),
@@ -145,6 +147,21 @@ def rows_faces(f: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def rows_scale(f: dict) -> list[tuple[str, str, str]]:
+    rows = [(f"One machine at {f['docs']:,} documents (SQLite), `bench_scale.py`",
+             f"**query p95 {_ms(f['query_p95_ms'])}, with facets {_ms(f['facet_query_p95_ms'])}**",
+             f"per-file compare-and-set writes {f['ingest_docs_per_s_first_10k']:,.0f} documents/s into the empty index, "
+             f"{f['ingest_docs_per_s_last_10k']:,.0f} at the end ({f['ingest_end_over_start']:.2f} of the start); bulk "
+             f"{f['bulk_docs_per_s']:,.0f} documents/s; index {f['index_bytes'] / 2**20:,.0f} MiB; "
+             f"peak memory {f['peak_rss_mb']:,.0f} MB")]
+    if f.get("faces"):
+        rows.append((f"Face search at {f['faces']:,} faces, `bench_scale.py`",
+                     f"**p50 {_ms(f['face_search_p50_ms'])}; recall@10 {f['face_recall_at_10']:.3f}**",
+                     f"clustering every face {f['cluster_all_s']:.1f} s, then 1,000 new faces "
+                     f"{f['cluster_incremental_s_per_1k_new_faces']:.2f} s"))
+    return rows
+
+
 def rows_rematch(f: dict) -> list[tuple[str, str, str]]:
     return [(f"Re-match after an enrolment, {f['documents']:,} pictures", f"{f['after_enrolment_s']:.2f} s",
              f"{f['faces']:,} remembered faces; after removing the person {f['after_removal_s']:.2f} s")]
@@ -227,6 +244,7 @@ TABLE: list[tuple[str, Callable[[dict], list[tuple[str, str, str]]]]] = [
     ("index_sqlite", lambda f: rows_index(f["sqlite"], "SQLite")),
     ("index_osmem", lambda f: rows_index(f["osmem"], "osmem-server (OpenSearch stand-in)")),
     ("faces", rows_faces),
+    ("scale", rows_scale),
     ("pipeline", rows_pipeline),
     ("video", rows_video),
     ("rematch", rows_rematch),

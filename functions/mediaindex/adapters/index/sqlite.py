@@ -68,6 +68,9 @@ class SqliteIndex:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             if not self._memory:
                 conn.execute("PRAGMA journal_mode = WAL")
+                # checkpoint every ~40 MB of log, not 4 MB: a page rewritten by many small commits (the counts,
+                # the b-trees' upper levels) is copied into the file once per checkpoint, and each checkpoint syncs
+                conn.execute("PRAGMA wal_autocheckpoint = 10000")
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):

@@ -1,0 +1,229 @@
+"""One machine at scale: an SQLite index of N generated documents and a local face collection of M vectors.
+
+    python bench/bench_scale.py --docs 100000 --faces 100000 --json /tmp/scale.json
+    flock /tmp/mediaindex-heavy.lock nice python bench/bench_scale.py --docs 1000000 --faces 0 --json /tmp/scale-docs.json
+
+Documents are shaped like real ones (tests/index/corpus.py: a pool of random_doc documents, each copied under new
+keys, dates and ids, so that a million are made in seconds) and written through the real write paths: the first
+10,000 one compare-and-set write at a time into the empty index (services/index_io.compare_and_set: `get`, then
+`put` against the version read, as `mediaindex index` writes each file), the bulk of them with `put_many`, and the
+last 10,000 one at a time again, into the index at N. Then the query set of bench/bench_index.py (first page of 20),
+without and with the four facets, each query x sort run --repeat times after a warm-up.
+
+Faces: M synthetic dlib-shaped vectors (bench/bench_faces.py) in a LocalFaceCollection; `nearest` latency and
+recall@10 against an exact float64 brute force on the same vectors; every face clustered once, then 1,000 newly
+remembered faces, whose clustering (`clusters()` clusters the faces still pending) is the incremental figure.
+--faces 0 skips the faces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "functions"), str(ROOT / "bench")]
+
+from bench_index import QUERIES, SORTS, percentile  # noqa: E402
+from mediaindex.adapters.index.sqlite import SqliteIndex  # noqa: E402
+from mediaindex.domain.document import document_id  # noqa: E402
+from mediaindex.domain.expressions import FACETS  # noqa: E402
+from mediaindex.domain.query import Query  # noqa: E402
+from mediaindex.domain.query_syntax import parse_query  # noqa: E402
+from mediaindex.services.index_io import compare_and_set  # noqa: E402
+from tests.index.corpus import BUCKET, random_doc  # noqa: E402
+
+PER_FILE = 10_000  # documents written one at a time, at the start and at the end
+POOL = 20_000  # distinct generated documents; the others are copies of them under new keys and dates
+
+
+class Documents:
+    """The i-th document, made from a pool of random_doc documents: new key (so a new id), dates and number."""
+
+    def __init__(self, seed: int = 42) -> None:
+        rng = random.Random(seed)
+        self.pool = [random_doc(rng, i) for i in range(POOL)]
+        self.rng = random.Random(seed + 1)
+
+    def doc(self, i: int) -> dict[str, Any]:
+        template = self.pool[self.rng.randrange(POOL)]
+        rng = self.rng
+        stem, _, ext = template["key"].rpartition(".")
+        key = f"{stem.rpartition('_')[0]}_{i:07d}.{ext}"
+        doc = {**template, "id": document_id(BUCKET, key), "key": key}
+        doc["indexed_at"] = (f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:"
+                             f"{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.000Z")
+        if template.get("taken_at"):
+            doc["taken_at"] = (f"{rng.randint(2010, 2024)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+                               f"T{rng.randint(0, 23):02d}:00:00")
+        return doc
+
+    def range(self, start: int, stop: int) -> Iterator[dict[str, Any]]:
+        return (self.doc(i) for i in range(start, stop))
+
+
+def write_one_at_a_time(index: SqliteIndex, docs: Iterator[dict[str, Any]]) -> tuple[int, float]:
+    """Each document as `mediaindex index` writes a file: read what is stored, put against that version."""
+    n, started = 0, time.perf_counter()
+    for doc in docs:
+        compare_and_set(index, doc["id"], lambda current, doc=doc: index.put(doc, current.version if current else None))
+        n += 1
+    return n, time.perf_counter() - started
+
+
+def index_bytes(path: str) -> int:
+    return sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
+
+
+def run_documents(n: int, repeat: int, workdir: str, figures: dict[str, Any]) -> None:
+    per_file = min(PER_FILE, n // 2)
+    t = time.perf_counter()
+    docs = Documents()
+    figures["generate_pool_s"] = time.perf_counter() - t
+    path = os.path.join(workdir, "index.db")
+    index = SqliteIndex(path)
+    index.ensure_ready()
+
+    done, seconds = write_one_at_a_time(index, docs.range(0, per_file))
+    figures["ingest_docs_per_s_first_10k"] = done / seconds
+    print(f"per-file writes into the empty index: {done / seconds:,.0f} documents/s over {done:,}", flush=True)
+
+    t = time.perf_counter()
+    bulk = index.put_many(docs.range(per_file, n - per_file), chunk_size=1000)
+    figures["bulk_docs_per_s"] = bulk / max(time.perf_counter() - t, 1e-9)
+    figures["bulk_docs"] = bulk
+    print(f"put_many (bulk): {figures['bulk_docs_per_s']:,.0f} documents/s over {bulk:,}", flush=True)
+
+    done, seconds = write_one_at_a_time(index, docs.range(n - per_file, n))
+    figures["ingest_docs_per_s_last_10k"] = done / seconds
+    figures["ingest_end_over_start"] = figures["ingest_docs_per_s_last_10k"] / figures["ingest_docs_per_s_first_10k"]
+    print(f"per-file writes into the index at {n - per_file:,}: {done / seconds:,.0f} documents/s over {done:,}",
+          flush=True)
+
+    print(f"{'query':56} {'total':>9} | {'plain p50/p95 ms':>16} | {'facets p50/p95 ms':>17}")
+    overall: dict[str, list[float]] = {"plain": [], "facets": []}
+    per_query = []
+    for text in QUERIES:
+        where = parse_query(text)
+        own: dict[str, list[float]] = {"plain": [], "facets": []}
+        for sort in SORTS:
+            for facets in ((), FACETS):
+                query = Query(where=where, sort=sort, limit=20, facets=facets)
+                result = index.search(query)  # warm-up
+                for _ in range(repeat):
+                    started = time.perf_counter()
+                    index.search(query)
+                    own["facets" if facets else "plain"].append((time.perf_counter() - started) * 1000)
+        for k in overall:
+            overall[k] += own[k]
+        row = {"query": text or "<all>", "total": result.total,
+               **{f"{k}_ms": {"p50": statistics.median(v), "p95": percentile(v, 95)} for k, v in own.items()}}
+        per_query.append(row)
+        print(f"{row['query']:56} {result.total:>9,} | {row['plain_ms']['p50']:7.1f} / {row['plain_ms']['p95']:6.1f} | "
+              f"{row['facets_ms']['p50']:7.1f} / {row['facets_ms']['p95']:7.1f}", flush=True)
+    figures["queries"] = per_query
+    figures["timed_queries"] = len(overall["plain"]) + len(overall["facets"])
+    figures["query_p50_ms"] = statistics.median(overall["plain"])
+    figures["query_p95_ms"] = percentile(overall["plain"], 95)
+    figures["facet_query_p50_ms"] = statistics.median(overall["facets"])
+    figures["facet_query_p95_ms"] = percentile(overall["facets"], 95)
+    index.close()
+    figures["index_bytes"] = index_bytes(path)
+
+
+def run_faces(m: int, queries: int, workdir: str, figures: dict[str, Any]) -> None:
+    import numpy as np
+
+    from bench_faces import exact_top_k, synthetic
+    from mediaindex.adapters.faces.local import LocalFaceCollection
+    from mediaindex.config import Settings
+    from mediaindex.domain.face_vectors import DLIB
+    from mediaindex.domain.model import Box, Face
+
+    home = Path(workdir) / "faces-home"
+    home.mkdir()
+    vectors = synthetic(m)
+    box = Box(0.1, 0.1, 0.2, 0.2)
+    collection = LocalFaceCollection(Settings(home=home), space=DLIB)
+    t = time.perf_counter()
+    for start in range(0, m, 100_000):
+        collection.import_faces((f"{i:064x}", 0, box, vectors[i]) for i in range(start, min(m, start + 100_000)))
+    figures["faces_load_s"] = time.perf_counter() - t
+    print(f"faces remembered: {m:,} in {figures['faces_load_s']:.1f} s", flush=True)
+
+    rng = np.random.default_rng(1)
+    picks = rng.integers(0, m, size=queries)
+    probes = vectors[picks] + rng.normal(size=(queries, vectors.shape[1])).astype(np.float32) * 0.02
+    collection.nearest(probes[0], k=10)  # the first search reads the vectors (or the approximate index)
+    truths = exact_top_k(vectors, probes, 10)
+    latencies, hits = [], 0
+    for probe, truth in zip(probes, truths):
+        started = time.perf_counter()
+        found = collection.nearest(probe, k=10)
+        latencies.append((time.perf_counter() - started) * 1000)
+        hits += len(set(truth) & {int(ref.content_sha256, 16) for ref, _ in found})
+    figures["face_search_p50_ms"] = statistics.median(latencies)
+    figures["face_search_p95_ms"] = percentile(latencies, 95)
+    figures["face_recall_at_10"] = hits / (10 * queries)
+    print(f"nearest k=10: p50 {figures['face_search_p50_ms']:.2f} ms, recall@10 {figures['face_recall_at_10']:.4f}",
+          flush=True)
+
+    t = time.perf_counter()
+    collection.clusters(min_size=2, unnamed_only=False)  # every face pending so far
+    figures["cluster_all_s"] = time.perf_counter() - t
+    print(f"clustering all {m:,} faces: {figures['cluster_all_s']:.1f} s", flush=True)
+    new = synthetic(1000, seed=3)
+    for j in range(1000):  # one picture at a time, as indexing remembers them
+        collection.remember(f"new-{j:060d}", [Face(box, 99.0, embedding=list(new[j]))])
+    t = time.perf_counter()
+    collection.clusters(min_size=2, unnamed_only=False)
+    figures["cluster_incremental_s_per_1k_new_faces"] = time.perf_counter() - t
+    print(f"clustering 1,000 new faces: {figures['cluster_incremental_s_per_1k_new_faces']:.2f} s", flush=True)
+    collection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--faces", type=int, default=0, help="face vectors (0: skip the faces part)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each query and sort (default 3)")
+    parser.add_argument("--face-queries", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
+    parser.add_argument("--workdir", help="where the index and face files go (default: a temporary folder)")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    figures: dict[str, Any] = {"docs": args.docs, "faces": args.faces, "cpus": os.cpu_count(),
+                               "load_average_at_start": os.getloadavg()[0], "command": " ".join(sys.argv)}
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+        if args.docs:
+            run_documents(args.docs, args.repeat, workdir, figures)
+        if args.faces:
+            run_faces(args.faces, args.face_queries, workdir, figures)
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["elapsed_s"] = time.perf_counter() - began
+    figures["load_average_at_end"] = os.getloadavg()[0]
+    names = ["ingest_docs_per_s_first_10k", "ingest_docs_per_s_last_10k", "ingest_end_over_start", "bulk_docs_per_s",
+             "query_p50_ms", "query_p95_ms", "facet_query_p50_ms", "facet_query_p95_ms", "index_bytes",
+             "face_search_p50_ms", "face_search_p95_ms", "face_recall_at_10", "cluster_all_s",
+             "cluster_incremental_s_per_1k_new_faces", "peak_rss_mb", "elapsed_s"]
+    print(f"\n| figure ({args.docs:,} documents, {args.faces:,} faces) | value |\n|---|---|")
+    for name in names:
+        if name in figures:
+            value = figures[name]
+            print(f"| {name} | {value:,.3f} |" if isinstance(value, float) else f"| {name} | {value:,} |")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

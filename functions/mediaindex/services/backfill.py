@@ -70,10 +70,6 @@ class DirectSink:
     def outcomes(self) -> Counter:
         return self.tally.outcomes
 
-    @property
-    def errors(self) -> list[dict[str, Any]]:
-        return self.tally.failures
-
     def skip(self, position: str) -> None:
         """A file that needed no work (skipped) still advances the checkpoint in order."""
         if not self._blocked:  # once a failure holds the checkpoint, the order behind it no longer matters

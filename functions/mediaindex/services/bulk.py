@@ -30,12 +30,12 @@ from typing import Any, Callable, Iterable
 
 from mediaindex.domain import document as docs
 from mediaindex.domain import freshness
-from mediaindex.domain.errors import ConfigurationError, MediaIndexError, VersionConflict
+from mediaindex.domain.errors import ConfigurationError, MediaIndexError
 from mediaindex.domain.locations import is_s3_uri, parse_s3_uri
 from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage, WorkerProcesses
 from mediaindex.services import video
-from mediaindex.services.index_io import documents_by_id
+from mediaindex.services.index_io import compare_and_set, documents_by_id
 from mediaindex.services.indexing import StorageEvent
 from mediaindex.services.runner import Handle, OutcomeTally, WorkerRunner
 
@@ -327,16 +327,12 @@ class BulkIndexer:
             "size": info.size, "etag": info.etag, "last_modified": info.last_modified, "face_count": 0,
         }
         result = {"action": Action.FAILED, "bucket": info.ref.bucket, "key": info.ref.key, "reason": reason}
-        for _ in range(8):
-            current = self.index.get(doc_id)
-            try:
-                self.index.put(doc, current.version if current else None)
-                return result
-            except VersionConflict:
-                continue
-            except MediaIndexError:
-                break
-        return {**result, "action": Action.ERROR}  # not recorded: the next run tries the file again
+        try:
+            compare_and_set(self.index, doc_id,
+                            lambda current: self.index.put(doc, current.version if current else None))
+        except MediaIndexError:  # the index is down, or the document kept changing
+            return {**result, "action": Action.ERROR}  # not recorded: the next run tries the file again
+        return result
 
     def _record(self, result: dict[str, Any], summary: BulkSummary) -> None:
         action = result["action"]

@@ -1,9 +1,11 @@
 """The embedded index: one SQLite file, safe for several threads and several worker processes at once.
 
-Each document is stored whole (JSON) with an integer version for compare-and-set, beside side tables that make
-the query model fast: one row per label name with its confidence, one row per face with its attributes, a
-(kind, value, doc) table for people/labels/emotions (queries and facets), and an FTS5 table of the words of the
-OCR text and of the key. Side rows are rewritten in the same transaction as the document, so they never disagree.
+Each document is stored whole (JSON) with an integer version for compare-and-set, beside a narrow row of its
+columns, the facts the query side needs (`search`), an FTS5 row of the words of its OCR text and key, and an entry
+in the change log, all in one transaction. Queries are answered in memory by the query side (bitmap_engine.py),
+built from the file and kept in step with every process's writes through that log (sqlite_sync.py): a count, the
+facets and a page over a million documents take milliseconds, and a write touches few b-trees, so it stays as fast
+as the index grows.
 
 Durability: WAL journal, one short `BEGIN IMMEDIATE` transaction per write, synchronous=NORMAL (a killed process
 loses nothing committed; a power cut may lose the last commits but never corrupts the file). Several processes
@@ -21,12 +23,11 @@ from dataclasses import replace
 from typing import Any, Iterable, Iterator, Sequence
 
 from mediaindex.adapters.index import common
-from mediaindex.adapters.index.sqlite_query import (
-    FACET_KINDS, SideTables, compile_where, count_facets, document_terms, only_statuses, order_by, pack_facets,
-)
-from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, create_tables, unusable
+from mediaindex.adapters.index.bitmap_engine import QueryColumns, search_facts
+from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, create_tables, facts_json, unusable
+from mediaindex.adapters.index.sqlite_sync import QuerySide, log_change, prune_changes
 from mediaindex.domain.errors import TransientError, VersionConflict
-from mediaindex.domain.expressions import FACE_BOOLEANS, And, Expr, Not, Or, StatusIs, resolve_people, simplify, walk
+from mediaindex.domain.expressions import Expr, resolve_people
 from mediaindex.domain.query import Query
 from mediaindex.ports import SearchResult, Versioned
 
@@ -49,11 +50,8 @@ class SqliteIndex:
         self._ready_lock = threading.Lock()
         self._writes = 0  # since this instance last checked the planner's statistics
         self.tables = t = TableNames.of(self.name)
-        self.t_docs, self.t_bodies, self.t_labels, self.t_terms, self.t_faces, self.t_fts, self.t_meta = (
-            t.docs, t.bodies, t.labels, t.terms, t.faces, t.fts, t.meta,
-        )
-        self.t_counts = t.counts
-        self._side_tables = SideTables(labels=self.t_labels, terms=self.t_terms, faces=self.t_faces, fts=self.t_fts)
+        self.t_docs, self.t_bodies, self.t_fts, self.t_changes, self.t_meta = t.docs, t.bodies, t.fts, t.changes, t.meta
+        self.query_side = QuerySide(t)
 
     # ---- connections and transactions ----------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -72,6 +70,7 @@ class SqliteIndex:
                 # the b-trees' upper levels) is copied into the file once per checkpoint, and each checkpoint syncs
                 conn.execute("PRAGMA wal_autocheckpoint = 10000")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA cache_size = -32768")  # 32 MB: the upper levels of the b-trees stay in memory
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
                 raise TransientError(f"SQLite index {self.path} is busy: {e}") from e
@@ -146,14 +145,14 @@ class SqliteIndex:
             if self._ready:
                 return
             with self._raw_conn() as conn, self._write(conn):
-                create_tables(conn, self.tables, self.path)
+                create_tables(conn, self.tables, self.path, self.name)
             self._ready = True
             with self._raw_conn() as conn:
                 self._refresh_statistics(conn)
 
     def _refresh_statistics(self, conn: sqlite3.Connection) -> None:
-        """Re-ANALYZE when the index has grown a lot since the last time: without statistics SQLite drives every
-        query from the status index, which is slow for selective filters (a path, a rare label)."""
+        """Re-ANALYZE when the index has grown a lot since the last time: without statistics SQLite may
+        choose the status index over the id or content index for the lookups that remain in SQL."""
         self._writes = 0
         try:
             documents = conn.execute(f"SELECT count(*) FROM {self.t_docs}").fetchone()[0]
@@ -164,8 +163,6 @@ class SqliteIndex:
             conn.execute("PRAGMA analysis_limit = 1000")  # sampled: tens of milliseconds even at 100,000 documents
             with self._write(conn):
                 conn.execute(f"ANALYZE {self.name}_docs")
-                for table in (self.t_labels, self.t_terms, self.t_faces):
-                    conn.execute(f"ANALYZE {table}")
                 conn.execute(f"INSERT OR REPLACE INTO {self.t_meta} VALUES ('analyzed_documents', ?)", (str(documents),))
         except sqlite3.OperationalError:  # busy: another process is writing; statistics can wait
             pass
@@ -203,10 +200,16 @@ class SqliteIndex:
             if current != expected_version:
                 raise VersionConflict(f"document {doc_id}: expected version {expected_version}, found {current}")
             self._store(conn, doc, row[0] if row else None)
-        self._writes += 1
+        self._wrote(1)
+
+    def _wrote(self, count: int) -> None:
+        """Every few thousand writes: fresh planner statistics and a bounded change log."""
+        self._writes += count
         if self._writes >= 2000:
             with self._conn() as conn:
                 self._refresh_statistics(conn)
+                with self._write(conn):
+                    prune_changes(conn, self.tables)
 
     def _store(self, conn: sqlite3.Connection, doc: dict[str, Any], rowid: int | None) -> None:
         """Write the document (replacing the row `rowid` when given) and its side rows, in the caller's
@@ -214,15 +217,15 @@ class SqliteIndex:
         payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
         error = doc.get("error")
         columns = (
-            doc.get("status"), doc.get("media_type"), doc.get("bucket"), doc.get("key"), doc.get("content_sha256"),
-            doc.get("analyzer"), doc.get("taken_at"), doc.get("indexed_at"), None if error is None else str(error),
-            pack_facets(document_terms(doc)),
+            doc.get("status"), doc.get("media_type"), doc.get("bucket"), _text(doc.get("key")),
+            doc.get("content_sha256"), doc.get("analyzer"), _text(doc.get("taken_at")), _text(doc.get("indexed_at")),
+            None if error is None else str(error), facts_json(search_facts(doc)),
         )
         if rowid is not None:
-            self._delete_side_rows(conn, rowid)  # first: it reads the old status to correct the counts
+            conn.execute(f"DELETE FROM {self.t_fts} WHERE rowid = ?", (rowid,))
             conn.execute(
                 f"""UPDATE {self.t_docs} SET version = version + 1, status = ?, media_type = ?, bucket = ?,
-                key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, error = ?, facets = ?
+                key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, error = ?, search = ?
                 WHERE rowid = ?""",
                 (*columns, rowid),
             )
@@ -230,11 +233,14 @@ class SqliteIndex:
         else:
             rowid = conn.execute(
                 f"""INSERT INTO {self.t_docs} (id, version, status, media_type, bucket, key, content_sha256,
-                analyzer, taken_at, indexed_at, error, facets) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                analyzer, taken_at, indexed_at, error, search) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (doc["id"], *columns),
             ).lastrowid
             conn.execute(f"INSERT INTO {self.t_bodies} (rowid, doc) VALUES (?, ?)", (rowid, payload))
-        self._insert_side_rows(conn, rowid, doc)
+        text, key = common.text_words(doc), common.key_words(doc)
+        if doc.get("status") != "deleted" and (text or key):  # tombstones are never searched
+            conn.execute(f"INSERT INTO {self.t_fts} (rowid, text, key_text) VALUES (?, ?, ?)", (rowid, text, key))
+        log_change(conn, self.tables, rowid)
 
     def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
         """Write documents unconditionally, many per transaction (no compare-and-set): for loading an index that
@@ -257,8 +263,7 @@ class SqliteIndex:
         if batch:
             flush()
             written += len(batch)
-        with self._conn() as conn:
-            self._refresh_statistics(conn)
+        self._wrote(max(written, 2000))
         return written
 
     def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
@@ -275,9 +280,7 @@ class SqliteIndex:
         with self._conn() as conn, self._write(conn):
             row = conn.execute(f"SELECT rowid FROM {self.t_docs} WHERE id = ?", (doc_id,)).fetchone()
             if row:
-                self._delete_side_rows(conn, row[0])
-                conn.execute(f"DELETE FROM {self.t_bodies} WHERE rowid = ?", (row[0],))
-                conn.execute(f"DELETE FROM {self.t_docs} WHERE rowid = ?", (row[0],))
+                self._delete_rows(conn, row[0])
 
     def purge_tombstones(self, older_than_iso: str) -> int:
         """Remove tombstones written before `older_than_iso`; returns how many."""
@@ -289,61 +292,15 @@ class SqliteIndex:
                     (older_than_iso,),
                 ).fetchall()
                 for (rowid,) in rows:
-                    self._delete_side_rows(conn, rowid)
-                    conn.execute(f"DELETE FROM {self.t_bodies} WHERE rowid = ?", (rowid,))
-                    conn.execute(f"DELETE FROM {self.t_docs} WHERE rowid = ?", (rowid,))
+                    self._delete_rows(conn, rowid)
             purged += len(rows)
             if len(rows) < _PAGE:
                 return purged
 
-    def _delete_side_rows(self, conn: sqlite3.Connection, rowid: int) -> None:
-        kinds = ", ".join(f"'{k}'" for k in FACET_KINDS.values())
-        conn.execute(
-            f"""UPDATE {self.t_counts} SET n = n - 1 WHERE (status, kind, value) IN (
-                SELECT d.status, t.kind, t.value FROM {self.t_terms} t JOIN {self.t_docs} d ON d.rowid = t.doc
-                WHERE t.doc = ? AND t.kind IN ({kinds}))""",
-            (rowid,),
-        )
-        for table in (self.t_labels, self.t_terms, self.t_faces):
-            conn.execute(f"DELETE FROM {table} WHERE doc = ?", (rowid,))
-        conn.execute(f"DELETE FROM {self.t_fts} WHERE rowid = ?", (rowid,))
-
-    def _insert_side_rows(self, conn: sqlite3.Connection, rowid: int, doc: dict[str, Any]) -> None:
-        if doc.get("status") == "deleted":
-            return  # tombstones are never searched
-        conn.executemany(
-            f"INSERT INTO {self.t_labels} (doc, name, confidence) VALUES (?, ?, ?)",
-            [
-                (rowid, name, label.get("confidence"))
-                for label in doc.get("labels") or []
-                for name in common.label_entry_names(label)
-            ],
-        )
-        terms = document_terms(doc)
-        conn.executemany(
-            f"INSERT INTO {self.t_terms} (kind, value, doc) VALUES (?, ?, ?)", [(k, v, rowid) for k, v in terms]
-        )
-        status = str(doc.get("status"))
-        conn.executemany(
-            f"""INSERT INTO {self.t_counts} (status, kind, value, n) VALUES (?, ?, ?, 1)
-            ON CONFLICT (status, kind, value) DO UPDATE SET n = n + 1""",
-            [(status, k, v) for k, v in terms if k in FACET_KINDS.values()],
-        )
-        face_rows = []
-        for face in doc.get("faces") or []:
-            emotion, emotion_confidence = common.top_emotion(face)
-            flags = [None if face.get(b) is None else int(bool(face.get(b))) for b in FACE_BOOLEANS]
-            gender = face.get("gender")
-            face_rows.append((
-                rowid, *flags, gender.lower() if gender else None, face.get("age_low"), face.get("age_high"),
-                emotion, emotion_confidence,
-            ))
-        if face_rows:
-            marks = ", ".join("?" * len(face_rows[0]))
-            conn.executemany(f"INSERT INTO {self.t_faces} VALUES ({marks})", face_rows)
-        text, key = common.text_words(doc), common.key_words(doc)
-        if text or key:
-            conn.execute(f"INSERT INTO {self.t_fts} (rowid, text, key_text) VALUES (?, ?, ?)", (rowid, text, key))
+    def _delete_rows(self, conn: sqlite3.Connection, rowid: int) -> None:
+        for table in (self.t_fts, self.t_bodies, self.t_docs):
+            conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))
+        log_change(conn, self.tables, rowid)
 
     def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
         with self._conn() as conn:
@@ -376,12 +333,21 @@ class SqliteIndex:
         """Writes are visible as soon as they commit."""
 
     # ---- search --------------------------------------------------------------------------------------------------
+    @contextmanager
+    def _snapshot(self) -> Iterator[tuple[sqlite3.Connection, QueryColumns]]:
+        """A read transaction and the query side as of it. The lock spans both: another thread of this process
+        cannot move the query side past this transaction's view of the documents."""
+        with self._conn() as conn, self.query_side.lock:
+            conn.execute("BEGIN")
+            try:
+                yield conn, self.query_side.current(conn)
+            finally:
+                conn.execute("COMMIT")
+
     def person_names(self) -> list[str]:
-        """Every known person some searchable document shows, as written: from the small counts table, not the
-        terms (one row per document and person), so a bare word costs no scan of the whole index."""
-        with self._conn() as conn:
-            return [r[0] for r in conn.execute(
-                f"SELECT DISTINCT value FROM {self.t_counts} WHERE kind = 'person' AND n > 0 AND status <> 'deleted'")]
+        """Every known person some searchable document shows, as written."""
+        with self._snapshot() as (_, columns):
+            return columns.values("person")
 
     def _resolved(self, query: Query | Expr | str | None) -> Query:
         query = Query.coerce(query)
@@ -390,108 +356,67 @@ class SqliteIndex:
 
     def search(self, query: Query | Expr | str | None) -> SearchResult:
         query = self._resolved(query)
-        effective = query.effective_where()
-        where, params = self._compile(effective)
-        counted_statuses = only_statuses(effective)  # facets of "everything": read from the counts table
-        d = self.t_docs
-        with self._conn() as conn:
-            conn.execute("BEGIN")  # one snapshot for the count, the page and the facets
-            try:
-                facets: dict[str, dict[str, int]] = {}
-                if query.facets and counted_statuses is not None:
-                    total = conn.execute(f"SELECT count(*) FROM {d} d WHERE {where}", params).fetchone()[0]
-                    facets = {name: self._counted_facet(conn, name, query.facet_size, counted_statuses)
-                              for name in query.facets}
-                elif query.facets:
-                    total, facets = self._facets(conn, query)
-                else:
-                    total = conn.execute(f"SELECT count(*) FROM {d} d WHERE {where}", params).fetchone()[0]
-                hits: list[dict[str, Any]] = []
-                if query.limit and total > query.offset:
-                    rowids = [r[0] for r in conn.execute(
-                        f"SELECT d.rowid FROM {d} d WHERE {where} ORDER BY {order_by(query)} LIMIT ? OFFSET ?",
-                        (*params, query.limit, query.offset),
-                    )]
-                    bodies = dict(conn.execute(
-                        f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN ({','.join('?' * len(rowids))})", rowids,
-                    ).fetchall())
-                    hits = [json.loads(bodies[r]) for r in rowids]
-            finally:
-                conn.execute("COMMIT")
+        with self._snapshot() as (conn, columns):
+            matches = columns.matching(query.effective_where(), lambda e: self.query_side.text(conn, e))
+            total = len(matches)
+            facets = columns.facets(matches, query.facets, query.facet_size) if query.facets else {}
+            hits: list[dict[str, Any]] = []
+            if query.limit and total > query.offset:
+                field = "indexed_at" if query.sort.field == "relevance" else query.sort.field
+                descending = query.sort.field == "relevance" or query.sort.descending
+                candidates = columns.first(matches, field, query.offset + query.limit, descending)
+                rowids = [r[0] for r in conn.execute(  # the few candidates in the exact order (ties by id)
+                    f"""SELECT d.rowid FROM {self.t_docs} d WHERE d.rowid IN (SELECT value FROM json_each(?))
+                    ORDER BY {order_by(query)} LIMIT ? OFFSET ?""",
+                    (json.dumps(candidates), query.limit, query.offset),
+                )]
+                bodies = dict(conn.execute(
+                    f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN (SELECT value FROM json_each(?))",
+                    (json.dumps(rowids),),
+                ).fetchall())
+                hits = [json.loads(bodies[r]) for r in rowids]
         return SearchResult(total=total, hits=hits, facets=facets)
 
     def count(self, query: Query | Expr | str | None) -> int:
         query = self._resolved(query)
-        where, params = self._compile(query.effective_where())
-        with self._conn() as conn:
-            return conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
-
-    def _facets(self, conn: sqlite3.Connection, query: Query) -> tuple[int, dict[str, dict[str, int]]]:
-        """The number of matches and their facets, from the packed facet values counted in Python (only matching
-        rows are read). When most documents match, the few that do not are counted instead and taken off the kept
-        counts."""
-        names_status = any(isinstance(e, StatusIs) for e in walk(query.where))
-        statuses = ["failed", "indexed"] if names_status else sorted(set(query.statuses) - {"deleted"})
-        universe = Or(*(StatusIs(s) for s in statuses))
-        population = self.count(Query(where=universe, statuses=tuple(statuses))) if statuses else 0
-        where, params = self._compile(query.effective_where())
-        sql = f"SELECT d.facets FROM {self.t_docs} d WHERE {where}"
-        few = min(population // 2, 2000) + 1  # most searches match few documents: one pass is enough then
-        rows = conn.execute(f"{sql} LIMIT ?", (*params, few)).fetchall()
-        if len(rows) < few:
-            return len(rows), count_facets((r[0] for r in rows), query.facets, query.facet_size)
-        total = conn.execute(f"SELECT count(*) FROM {self.t_docs} d WHERE {where}", params).fetchone()[0]
-        if total * 2 <= population:
-            rows = conn.execute(sql, params).fetchall()
-            return total, count_facets((r[0] for r in rows), query.facets, query.facet_size)
-        where, params = self._compile(simplify(And(universe, Not(query.where))))
-        rows = conn.execute(f"SELECT d.facets FROM {self.t_docs} d WHERE {where}", params).fetchall()
-        excluded = count_facets((r[0] for r in rows), query.facets, None)
-        result = {}
-        for name in query.facets:
-            kept = self._counted_facet(conn, name, None, statuses)
-            remaining = [(v, c - excluded[name].get(v, 0)) for v, c in kept.items()]
-            ordered = sorted(((v, c) for v, c in remaining if c > 0), key=lambda vc: (-vc[1], vc[0]))
-            result[name] = dict(ordered[:query.facet_size])
-        return population - len(rows), result
-
-    def _counted_facet(
-        self, conn: sqlite3.Connection, name: str, size: int | None, statuses: list[str],
-    ) -> dict[str, int]:
-        marks = ", ".join("?" * len(statuses))
-        sql = f"""SELECT value, sum(n) c FROM {self.t_counts} WHERE kind = ? AND status IN ({marks}) AND n > 0
-            GROUP BY value ORDER BY c DESC, value LIMIT ?"""
-        rows = conn.execute(sql, (FACET_KINDS[name], *statuses, -1 if size is None else size))
-        return {value: count for value, count in rows}
-
-    def _compile(self, expr: Expr) -> tuple[str, list[Any]]:
-        return compile_where(expr, self._side_tables)
+        with self._snapshot() as (conn, columns):
+            return len(columns.matching(query.effective_where(), lambda e: self.query_side.text(conn, e)))
 
     # ---- overview ------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        d = self.t_docs
-        with self._conn() as conn:
-            by_status = dict(conn.execute(f"SELECT status, count(*) FROM {d} GROUP BY status").fetchall())
-            media_types = self._counted_facet(conn, "media_type", 50, ["failed", "indexed"])
-
-            def top_terms(facet: str) -> list[list[Any]]:
-                return [[v, c] for v, c in self._counted_facet(conn, facet, common.STATS_LIMIT, ["indexed"]).items()]
-
+        with self._snapshot() as (conn, columns):
+            by_status = {s: len(columns.term("status", s)) for s in ("indexed", "failed", "deleted")}
+            indexed = columns.term("status", "indexed")
+            facets = columns.facets(indexed, ("labels", "people"), common.STATS_LIMIT)
+            media_types = columns.facets(indexed | columns.term("status", "failed"), ("media_type",), 50)
             failures = [
                 {"key": key, "error": error}
                 for key, error in conn.execute(
-                    f"""SELECT key, error FROM {d} WHERE status = 'failed'
+                    f"""SELECT key, error FROM {self.t_docs} WHERE status = 'failed'
                     ORDER BY indexed_at IS NULL, indexed_at DESC, id LIMIT ?""",
                     (common.STATS_LIMIT,),
                 )
             ]
-            return {
-                "documents": by_status.get("indexed", 0) + by_status.get("failed", 0),
-                "indexed": by_status.get("indexed", 0),
-                "failed": by_status.get("failed", 0),
-                "deleted": by_status.get("deleted", 0),
-                "media_types": media_types,
-                "top_labels": top_terms("labels"),
-                "people": top_terms("people"),
-                "failures": failures,
-            }
+        return {
+            "documents": by_status["indexed"] + by_status["failed"],
+            "indexed": by_status["indexed"],
+            "failed": by_status["failed"],
+            "deleted": by_status["deleted"],
+            "media_types": media_types["media_type"],
+            "top_labels": [[v, c] for v, c in facets["labels"].items()],
+            "people": [[v, c] for v, c in facets["people"].items()],
+            "failures": failures,
+        }
+
+
+def order_by(query: Query) -> str:
+    sort = query.sort
+    if sort.field == "relevance":
+        return "d.indexed_at DESC, d.id DESC"  # SQLite does not score: newest first
+    direction = "DESC" if sort.descending else "ASC"
+    return f"d.{sort.field} {direction}, d.id {direction}"  # NULLs count as smallest; ties follow the direction
+
+
+def _text(value: Any) -> str | None:
+    """A sortable column is text (or NULL), as the query side compares it."""
+    return None if value is None else str(value)

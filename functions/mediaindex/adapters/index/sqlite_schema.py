@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
-from mediaindex.domain.expressions import FACE_BOOLEANS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: the query side lives in memory (bitmap_engine.py); no label, term, face or count tables
 
 
 @dataclass(frozen=True)
@@ -20,57 +21,72 @@ class TableNames:
 
     docs: str
     bodies: str
-    labels: str
-    terms: str
-    faces: str
     fts: str
-    counts: str  # documents per (status, facet kind, value): facets of "everything" at once
+    changes: str  # one row per written or deleted document, in commit order: what other processes must re-read
     meta: str
 
     @classmethod
     def of(cls, name: str) -> "TableNames":
-        return cls(*(f"{name}_{table}" for table in ("docs", "bodies", "labels", "terms", "faces", "fts", "counts", "meta")))
+        return cls(*(f"{name}_{table}" for table in ("docs", "bodies", "fts", "changes", "meta")))
 
 
-def create_tables(conn: sqlite3.Connection, t: TableNames, path: str) -> None:
-    """Create what is missing, in the caller's write transaction; refuse a file of another layout."""
-    booleans = ", ".join(f"{b} INTEGER" for b in FACE_BOOLEANS)
-    # narrow rows to filter and sort on; the JSON bodies live apart so scans stay small
-    conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.docs} (
-        rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL,
-        status TEXT, media_type TEXT, bucket TEXT, key TEXT, content_sha256 TEXT, analyzer TEXT,
-        taken_at TEXT, indexed_at TEXT, error TEXT, facets TEXT)""")
-    for column in ("status, indexed_at, id", "status, taken_at, id", "status, key, id", "key", "content_sha256"):
-        index_name = f"{t.docs}_{column.replace(', ', '_')}"
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {t.docs} ({column})")
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {t.bodies} (rowid INTEGER PRIMARY KEY, doc TEXT NOT NULL)")
-    conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.labels} (
-        doc INTEGER NOT NULL, name TEXT NOT NULL, confidence REAL)""")
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {t.labels}_name ON {t.labels} (name, confidence, doc)")
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {t.labels}_doc ON {t.labels} (doc)")
-    conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.terms} (
-        kind TEXT NOT NULL, value TEXT NOT NULL, doc INTEGER NOT NULL,
-        PRIMARY KEY (kind, value, doc)) WITHOUT ROWID""")
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {t.terms}_doc ON {t.terms} (doc, kind, value)")
-    conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.faces} (
-        doc INTEGER NOT NULL, {booleans}, gender TEXT, age_low REAL, age_high REAL,
-        emotion TEXT, emotion_confidence REAL)""")
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {t.faces}_doc ON {t.faces} (doc)")
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {t.faces}_emotion ON {t.faces} (emotion)")
-    # ascii tokenizer: words are pre-split by text_tokens (shared with OpenSearch) and joined by spaces
-    conn.execute(f"""CREATE VIRTUAL TABLE IF NOT EXISTS {t.fts}
-        USING fts5(text, key_text, tokenize = 'ascii')""")
-    conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.counts} (
-        status TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, n INTEGER NOT NULL,
-        PRIMARY KEY (status, kind, value)) WITHOUT ROWID""")
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {t.meta} (name TEXT PRIMARY KEY, value TEXT)")
-    conn.execute(f"INSERT OR IGNORE INTO {t.meta} VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-    found = conn.execute(f"SELECT value FROM {t.meta} WHERE name = 'schema_version'").fetchone()[0]
-    if found != str(SCHEMA_VERSION):
+def create_tables(conn: sqlite3.Connection, t: TableNames, path: str, name: str) -> None:
+    """Create what is missing, in the caller's write transaction; bring a layout-3 file up to date; refuse a file of
+    another layout."""
+    found = _layout(conn, t)
+    if found == "3":
+        _upgrade_from_3(conn, t, name)
+    elif found is not None and found != str(SCHEMA_VERSION):
         raise ConfigurationError(
             f"{path} holds a mediaindex index of layout {found}; this version reads layout "
             f"{SCHEMA_VERSION}: index into a new file (or delete this one) and run `mediaindex backfill`"
         )
+    # narrow rows; the JSON bodies live apart. `search` holds what the query side needs (bitmap_engine.search_facts)
+    conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.docs} (
+        rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL,
+        status TEXT, media_type TEXT, bucket TEXT, key TEXT, content_sha256 TEXT, analyzer TEXT,
+        taken_at TEXT, indexed_at TEXT, error TEXT, search TEXT)""")
+    # few indexes: each costs every write a page; queries are answered in memory
+    for column in ("status, indexed_at, id", "content_sha256"):
+        index_name = f"{t.docs}_{column.replace(', ', '_')}"
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {t.docs} ({column})")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {t.bodies} (rowid INTEGER PRIMARY KEY, doc TEXT NOT NULL)")
+    # ascii tokenizer: words are pre-split by text_tokens (shared with OpenSearch) and joined by spaces
+    conn.execute(f"""CREATE VIRTUAL TABLE IF NOT EXISTS {t.fts}
+        USING fts5(text, key_text, tokenize = 'ascii')""")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {t.changes} (seq INTEGER PRIMARY KEY, doc INTEGER NOT NULL)")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {t.meta} (name TEXT PRIMARY KEY, value TEXT)")
+    conn.execute(f"INSERT OR IGNORE INTO {t.meta} VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    # a new file is a new generation: a process holding the query side of a file since replaced builds afresh
+    conn.execute(f"INSERT OR IGNORE INTO {t.meta} VALUES ('generation', ?)", (uuid.uuid4().hex,))
+
+
+def _layout(conn: sqlite3.Connection, t: TableNames) -> str | None:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (t.meta,)).fetchone() is None:
+        return None
+    row = conn.execute(f"SELECT value FROM {t.meta} WHERE name = 'schema_version'").fetchone()
+    return row[0] if row else None
+
+
+def _upgrade_from_3(conn: sqlite3.Connection, t: TableNames, name: str) -> None:
+    """Layout 3 kept side tables for SQL queries: compute each document's search facts from its body, drop those
+    tables (their pages are reused by later writes) and start the change log."""
+    from mediaindex.adapters.index.bitmap_engine import search_facts
+
+    conn.execute(f"ALTER TABLE {t.docs} ADD COLUMN search TEXT")
+    rows = conn.execute(f"SELECT rowid, doc FROM {t.bodies}").fetchall()
+    conn.executemany(f"UPDATE {t.docs} SET search = ? WHERE rowid = ?",
+                     [(facts_json(search_facts(json.loads(doc))), rowid) for rowid, doc in rows])
+    conn.execute(f"ALTER TABLE {t.docs} DROP COLUMN facets")
+    for table in ("labels", "terms", "faces", "counts"):
+        conn.execute(f"DROP TABLE IF EXISTS {name}_{table}")
+    for index_name in ("status_taken_at_id", "status_key_id", "key"):
+        conn.execute(f"DROP INDEX IF EXISTS {t.docs}_{index_name}")
+    conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def facts_json(facts: Any) -> str | None:
+    return None if facts is None else json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
 
 
 def check_file(path: str, create: bool) -> None:

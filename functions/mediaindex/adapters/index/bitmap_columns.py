@@ -1,0 +1,178 @@
+"""The data structures of the embedded index's query side (bitmap_engine.py): compressed bitmaps of document slots
+(SQLite rowids), flat numpy tables of per-face and per-label rows, and columns kept in sorted order.
+
+Each is built once from SQLite in bulk and then changed a document at a time as other writers' changes arrive, so
+each has a cheap way to take a change and a point at which it is cheaper to rebuild."""
+
+from __future__ import annotations
+
+import array
+import bisect
+from typing import Any, Iterable, Sequence
+
+try:
+    import numpy as np
+    from pyroaring import BitMap
+except ImportError as e:  # the core install (the Lambda bundle) has neither: it never opens an embedded index
+    raise ImportError(f"the embedded index needs numpy and pyroaring ({e}): pip install 'mediaindex[local]'") from e
+
+
+def bitmap_of(slots: Any) -> BitMap:
+    """A bitmap of these slots (any integer array or list): through a buffer, 10x faster than element by element."""
+    found = BitMap()
+    values = np.asarray(slots, dtype=np.uint32)
+    if values.size:
+        found.update(array.array("I", values.tobytes()))
+    return found
+
+
+def slots_of(bitmap: BitMap) -> np.ndarray:
+    return np.frombuffer(bitmap.to_array(), dtype=np.uint32).astype(np.int64)
+
+
+class RowTable:
+    """Rows belonging to slots, in flat numpy columns (`slot` plus the named ones). A slot's rows are contiguous;
+    replacing them marks the old ones dead (slot -1) and appends the new, and the table squeezes the dead out when
+    they are half of it."""
+
+    def __init__(self, **dtypes: Any) -> None:
+        self.dtypes = {"slot": np.int64, **dtypes}
+        self.columns = {name: np.empty(0, dtype) for name, dtype in self.dtypes.items()}
+        self.size = 0
+        self.dead = 0
+        self.start = np.zeros(0, np.int64)  # per slot: where its rows begin and end (equal: none)
+        self.end = np.zeros(0, np.int64)
+
+    def load(self, slots: Sequence[int], **values: Sequence[Any]) -> None:
+        """All rows at once, in ascending slot order (a fresh build)."""
+        slot_array = np.asarray(slots, dtype=np.int64)
+        self.columns = {"slot": slot_array, **{n: np.asarray(values[n], dtype=d) for n, d in self.dtypes.items()
+                                                if n != "slot"}}
+        self.size, self.dead = len(slot_array), 0
+        top = int(slot_array.max()) + 1 if len(slot_array) else 0
+        ids = np.arange(top, dtype=np.int64)
+        self.start = np.searchsorted(slot_array, ids, side="left").astype(np.int64)
+        self.end = np.searchsorted(slot_array, ids, side="right").astype(np.int64)
+
+    def view(self, name: str) -> np.ndarray:
+        return self.columns[name][:self.size]
+
+    def rows_of(self, slot: int) -> dict[str, np.ndarray]:
+        if slot >= len(self.start):
+            return {name: column[:0] for name, column in self.columns.items()}
+        start, end = self.start[slot], self.end[slot]
+        return {name: column[start:end] for name, column in self.columns.items()}
+
+    def remove(self, slot: int) -> None:
+        if slot < len(self.start) and self.end[slot] > self.start[slot]:
+            self.columns["slot"][self.start[slot]:self.end[slot]] = -1
+            self.dead += int(self.end[slot] - self.start[slot])
+            self.end[slot] = self.start[slot]
+
+    def add(self, slot: int, **values: Sequence[Any]) -> None:
+        """The rows of a slot that holds none (remove first)."""
+        count = len(next(iter(values.values()))) if values else 0
+        self._reserve_slot(slot)
+        if count == 0:
+            return
+        self._reserve_rows(count)
+        begin = self.size
+        self.columns["slot"][begin:begin + count] = slot
+        for name, column_values in values.items():
+            self.columns[name][begin:begin + count] = column_values
+        self.size += count
+        self.start[slot], self.end[slot] = begin, begin + count
+        if self.dead > 1000 and self.dead * 2 > self.size:
+            self.compact()
+
+    def compact(self) -> None:
+        live = self.view("slot") >= 0
+        slots = self.view("slot")[live]
+        order = np.argsort(slots, kind="stable")
+        self.load(slots[order], **{n: self.view(n)[live][order] for n in self.dtypes if n != "slot"})
+
+    def _reserve_slot(self, slot: int) -> None:
+        if slot >= len(self.start):
+            grown = max(slot + 1, 2 * len(self.start), 1024)
+            self.start = np.concatenate([self.start, np.zeros(grown - len(self.start), np.int64)])
+            self.end = np.concatenate([self.end, np.zeros(grown - len(self.end), np.int64)])
+
+    def _reserve_rows(self, count: int) -> None:
+        capacity = len(self.columns["slot"])
+        if self.size + count > capacity:
+            grown = max(self.size + count, 2 * capacity, 1024)
+            for name, column in self.columns.items():
+                bigger = np.empty(grown, column.dtype)
+                bigger[:self.size] = column[:self.size]
+                self.columns[name] = bigger
+
+
+def _order_key(value: Any) -> tuple[bool, Any]:
+    return (value is not None, "" if value is None else value)  # NULL is the smallest, as SQLite orders it
+
+
+class SortedColumn:
+    """The slots of every document in the order of one column (then id), as SQLite sorted them at the last build,
+    plus the slots written since with their value now. Ranges and the first k of a match set come from the
+    sorted part by bisection and position, and from the changed slots by looking at each."""
+
+    def __init__(self, slots: Sequence[int], values: Sequence[Any]) -> None:
+        self.order = np.asarray(slots, dtype=np.int64)
+        self.nulls = sum(1 for v in values if v is None)  # NULLs sort first
+        self.values = list(values[self.nulls:])
+        top = int(self.order.max()) + 1 if len(self.order) else 0
+        self.position = np.full(top, -1, np.int64)
+        self.position[self.order] = np.arange(len(self.order), dtype=np.int64)
+        self.changed: dict[int, Any] = {}  # slot -> value now, for slots whose place in `order` is not theirs
+        self.stale = BitMap()  # the same slots, plus removed ones
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def set(self, slot: int, value: Any) -> None:
+        if slot < len(self.position) and self.position[slot] >= 0 and slot not in self.stale:
+            at = self.position[slot]
+            if (at < self.nulls and value is None) or (at >= self.nulls and self.values[at - self.nulls] == value):
+                return  # unchanged: its place in the order still holds
+        self.changed[slot] = value
+        self.stale.add(slot)
+
+    def remove(self, slot: int) -> None:
+        self.changed.pop(slot, None)
+        self.stale.add(slot)
+
+    def range(self, low: Any | None, high: Any | None) -> BitMap:
+        """Slots with a value (not NULL) in [low, high); None: unbounded on that side."""
+        first = self.nulls + (bisect.bisect_left(self.values, low) if low is not None else 0)
+        last = self.nulls + (bisect.bisect_left(self.values, high) if high is not None else len(self.values))
+        found = bitmap_of(self.order[first:last]) - self.stale if last > first else BitMap()
+        found.update(slot for slot, value in self.changed.items() if value is not None
+                     and (low is None or value >= low) and (high is None or value < high))
+        return found
+
+    def first(self, matches: BitMap, count: int, descending: bool) -> list[int]:
+        """At least the first `count` slots of `matches` in this column's order (more where values tie among the
+        changed slots): the caller orders these few exactly."""
+        if count <= 0 or not matches:
+            return []
+        settled = slots_of(matches - self.stale) if self.stale else slots_of(matches)
+        positions = self.position[settled]
+        if len(positions) > count:
+            keys = -positions if descending else positions
+            positions = positions[np.argpartition(keys, count - 1)[:count]]
+        chosen = [int(s) for s in self.order[positions]]
+        if self.stale:
+            moved = sorted(((_order_key(self.changed[s]), s) for s in matches & self.stale if s in self.changed),
+                           reverse=descending)
+            if len(moved) > count:
+                boundary = moved[count - 1][0]
+                moved = [m for m in moved[:count]] + [m for m in moved[count:] if m[0] == boundary]
+            chosen.extend(s for _, s in moved)
+        return chosen
+
+
+def union(bitmaps: Iterable[BitMap]) -> BitMap:
+    bitmaps = list(bitmaps)
+    if not bitmaps:
+        return BitMap()
+    return BitMap.union(*bitmaps) if len(bitmaps) > 1 else bitmaps[0]

@@ -1,0 +1,104 @@
+"""Keeps the query side (bitmap_engine.py) in step with the SQLite file, whoever writes it: built from the file at
+first use, then, before each query, brought up to date from the change log that every write appends to (one row
+per written or deleted document, in commit order) inside the query's own read transaction, so the bitmaps and the
+documents a page returns are of the same moment."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from typing import Any
+
+from pyroaring import BitMap
+
+from mediaindex.adapters.index.bitmap_columns import SortedColumn, bitmap_of
+from mediaindex.adapters.index.bitmap_engine import SORTED_FIELDS, QueryColumns
+from mediaindex.adapters.index.sqlite_schema import TableNames
+from mediaindex.domain.expressions import TextHas
+
+REBUILD_SHARE = 0.25  # more changed documents than this share of the index: building afresh is quicker
+SORT_SLACK = 10_000  # changed slots a sort field takes (plus 1% of the index) before SQLite sorts it again
+KEEP_CHANGES = 1_000_000  # the log keeps this many newest entries; a reader further behind builds afresh
+
+
+class QuerySide:
+    """The query side of one index in one process, and the position in the change log it reflects."""
+
+    def __init__(self, tables: TableNames) -> None:
+        self.tables = tables
+        self.columns: QueryColumns | None = None
+        self.seq = 0
+        self.generation: str | None = None
+        self.lock = threading.RLock()  # held by the caller around its read transaction (see SqliteIndex.search)
+        self.builds = 0
+        self.applied = 0
+
+    def current(self, conn: sqlite3.Connection) -> QueryColumns:
+        """The query side as of the caller's read transaction."""
+        t = self.tables
+        top, oldest, generation = conn.execute(
+            f"""SELECT (SELECT max(seq) FROM {t.changes}), (SELECT min(seq) FROM {t.changes}),
+            (SELECT value FROM {t.meta} WHERE name = 'generation')""").fetchone()
+        top = top or 0
+        if self.columns is None or generation != self.generation or top < self.seq:
+            return self._build(conn, top, generation)
+        if top > self.seq:
+            if oldest is not None and oldest > self.seq + 1:  # the entries it needs were pruned
+                return self._build(conn, top, generation)
+            changed = [r[0] for r in conn.execute(f"SELECT DISTINCT doc FROM {t.changes} WHERE seq > ?", (self.seq,))]
+            if len(changed) > max(1000, REBUILD_SHARE * len(self.columns.present)):
+                return self._build(conn, top, generation)
+            self._apply(conn, changed)
+            self.seq = top
+        for name in self.columns.stale_columns(SORT_SLACK + len(self.columns.present) // 100):
+            self.columns.sorted[name] = SortedColumn(*self._sorted(conn, name))
+        return self.columns
+
+    def _build(self, conn: sqlite3.Connection, top: int, generation: str | None) -> QueryColumns:
+        columns = QueryColumns()
+        rows = conn.execute(f"SELECT rowid, status, media_type, search FROM {self.tables.docs} ORDER BY rowid")
+        columns.load(((slot, status, media_type, json.loads(facts) if facts else None)
+                      for slot, status, media_type, facts in rows),
+                     {name: self._sorted(conn, name) for name in SORTED_FIELDS})
+        self.columns, self.seq, self.generation = columns, top, generation
+        self.builds += 1
+        return columns
+
+    def _sorted(self, conn: sqlite3.Connection, field: str) -> tuple[list[int], list[Any]]:
+        slots, values = [], []
+        for slot, value in conn.execute(f"SELECT rowid, {field} FROM {self.tables.docs} ORDER BY {field}, id"):
+            slots.append(slot)
+            values.append(value)
+        return slots, values
+
+    def _apply(self, conn: sqlite3.Connection, changed: list[int]) -> None:
+        columns = self.columns
+        assert columns is not None
+        rows = conn.execute(
+            f"""SELECT rowid, status, media_type, key, taken_at, indexed_at, search FROM {self.tables.docs}
+            WHERE rowid IN (SELECT value FROM json_each(?))""", (json.dumps(changed),)).fetchall()
+        for slot in changed:
+            if slot in columns.present:
+                columns.remove(slot)
+        for slot, status, media_type, key, taken_at, indexed_at, facts in rows:
+            columns.put(slot, status, media_type, {"key": key, "taken_at": taken_at, "indexed_at": indexed_at},
+                        json.loads(facts) if facts else None)
+        self.applied += len(changed)
+
+    def text(self, conn: sqlite3.Connection, e: TextHas) -> BitMap:
+        """Documents holding the words (in order, for a phrase) in their text or key: from FTS5."""
+        match = f'"{" ".join(e.tokens)}"' if e.phrase else " AND ".join(f'"{t}"' for t in e.tokens)
+        fts = self.tables.fts
+        return bitmap_of([r[0] for r in conn.execute(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ?", (match,))])
+
+
+def log_change(conn: sqlite3.Connection, tables: TableNames, rowid: int) -> None:
+    """In the writer's transaction: this document changed (written, replaced or gone)."""
+    conn.execute(f"INSERT INTO {tables.changes} (doc) VALUES (?)", (rowid,))
+
+
+def prune_changes(conn: sqlite3.Connection, tables: TableNames) -> None:
+    """Drop the log's oldest entries beyond KEEP_CHANGES (a reader that far behind builds afresh anyway)."""
+    conn.execute(f"DELETE FROM {tables.changes} WHERE seq <= (SELECT max(seq) FROM {tables.changes}) - ?",
+                 (KEEP_CHANGES,))

@@ -43,6 +43,7 @@ from mediaindex.services.index_io import compare_and_set  # noqa: E402
 from tests.index.corpus import BUCKET, random_doc  # noqa: E402
 
 PER_FILE = 10_000  # documents written one at a time, at the start and at the end
+CATCH_UP = 1_000  # re-indexed files the query side takes in before the next search
 POOL = 20_000  # distinct generated documents; the others are copies of them under new keys and dates
 
 
@@ -80,6 +81,12 @@ def write_one_at_a_time(index: SqliteIndex, docs: Iterator[dict[str, Any]]) -> t
     return n, time.perf_counter() - started
 
 
+def rss_mb() -> float:
+    """This process's resident memory now (the peak is in peak_rss_mb)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
 def index_bytes(path: str) -> int:
     return sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
 
@@ -103,10 +110,27 @@ def run_documents(n: int, repeat: int, workdir: str, figures: dict[str, Any]) ->
     figures["bulk_docs"] = bulk
     print(f"put_many (bulk): {figures['bulk_docs_per_s']:,.0f} documents/s over {bulk:,}", flush=True)
 
-    done, seconds = write_one_at_a_time(index, docs.range(n - per_file, n))
+    last = list(docs.range(n - per_file, n))
+    done, seconds = write_one_at_a_time(index, iter(last))
     figures["ingest_docs_per_s_last_10k"] = done / seconds
     figures["ingest_end_over_start"] = figures["ingest_docs_per_s_last_10k"] / figures["ingest_docs_per_s_first_10k"]
     print(f"per-file writes into the index at {n - per_file:,}: {done / seconds:,.0f} documents/s over {done:,}",
+          flush=True)
+
+    # the query side (in memory) is built from the file by the first search, then kept in step with writes
+    t = time.perf_counter()
+    index.search(Query(limit=20))
+    figures["query_side_build_s"] = time.perf_counter() - t
+    figures["rss_after_build_mb"] = rss_mb()
+    print(f"query side built from the file at {n:,} documents: {figures['query_side_build_s']:.1f} s", flush=True)
+    t = time.perf_counter()
+    index.search(Query(limit=20, facets=FACETS))  # what a fresh process pays on its first search, then...
+    figures["first_search_after_build_ms"] = (time.perf_counter() - t) * 1000
+    write_one_at_a_time(index, ({**d, "indexed_at": "2025-01-01T00:00:00.000Z"} for d in last[:CATCH_UP]))  # re-indexed
+    t = time.perf_counter()
+    index.search(Query(limit=20, facets=FACETS))
+    figures["search_after_1k_writes_ms"] = (time.perf_counter() - t) * 1000
+    print(f"first search after {min(CATCH_UP, len(last)):,} more writes (applies them): {figures['search_after_1k_writes_ms']:.0f} ms",
           flush=True)
 
     print(f"{'query':56} {'total':>9} | {'plain p50/p95 ms':>16} | {'facets p50/p95 ms':>17}")
@@ -216,6 +240,7 @@ def main() -> None:
              "query_p50_ms", "query_p95_ms", "facet_query_p50_ms", "facet_query_p95_ms", "index_bytes",
              "face_search_p50_ms", "face_search_p95_ms", "face_recall_at_10", "cluster_all_s",
              "cluster_incremental_s_per_1k_new_faces", "peak_rss_mb", "elapsed_s"]
+    names += ["query_side_build_s", "rss_after_build_mb", "first_search_after_build_ms", "search_after_1k_writes_ms"]
     print(f"\n| figure ({args.docs:,} documents, {args.faces:,} faces) | value |\n|---|---|")
     for name in names:
         if name in figures:

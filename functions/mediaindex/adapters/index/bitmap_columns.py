@@ -42,6 +42,10 @@ class RowTable:
         self.dead = 0
         self.start = np.zeros(0, np.int64)  # per slot: where its rows begin and end (equal: none)
         self.end = np.zeros(0, np.int64)
+        self.indexed: str | None = None  # a column whose rows of one value are found without a scan
+        self._index_order = np.zeros(0, np.int64)
+        self._index_values = np.zeros(0)
+        self._indexed_rows = 0  # rows covered by the index; those appended since are scanned
 
     def load(self, slots: Sequence[int], **values: Sequence[Any]) -> None:
         """All rows at once, in ascending slot order (a fresh build)."""
@@ -53,6 +57,26 @@ class RowTable:
         ids = np.arange(top, dtype=np.int64)
         self.start = np.searchsorted(slot_array, ids, side="left").astype(np.int64)
         self.end = np.searchsorted(slot_array, ids, side="right").astype(np.int64)
+        if self.indexed:
+            self.index_by(self.indexed)
+
+    def index_by(self, name: str) -> None:
+        self.indexed = name
+        values = self.view(name)
+        self._index_order = np.argsort(values, kind="stable")
+        self._index_values = values[self._index_order]
+        self._indexed_rows = self.size
+
+    def rows_where(self, name: str, values: Sequence[int]) -> np.ndarray:
+        """The rows (dead ones included: their slot is -1) whose column `name` holds one of `values`."""
+        assert name == self.indexed
+        found = []
+        for value in values:
+            low, high = np.searchsorted(self._index_values, np.array([value, value + 1], self._index_values.dtype))
+            found.append(self._index_order[low:high])
+            tail = self.view(name)[self._indexed_rows:]
+            found.append(self._indexed_rows + np.flatnonzero(tail == value))
+        return np.concatenate(found) if found else np.zeros(0, np.int64)
 
     def view(self, name: str) -> np.ndarray:
         return self.columns[name][:self.size]

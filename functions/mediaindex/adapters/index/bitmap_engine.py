@@ -11,7 +11,8 @@ change log (sqlite_sync.py); the words of texts and keys stay in SQLite's FTS5 t
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 from pyroaring import BitMap
@@ -26,6 +27,11 @@ from mediaindex.domain.expressions import (
 FACET_KINDS = {"labels": "label", "people": "person", "emotions": "emotion", "media_type": "media_type"}
 SORTED_FIELDS = ("key", "taken_at", "indexed_at")
 NAN = float("nan")
+# how a document's facts are packed in its row (sqlite.py): term codes, label rows and face rows as raw arrays, so a
+# build of the query side reads a million rows with one numpy call per column
+TERM = np.dtype("<i4")
+LABEL_ROW = np.dtype([("code", "<i4"), ("confidence", "<f8")])
+FACE_ROW = np.dtype([("age_low", "<f8"), ("age_high", "<f8"), ("emotion", "<i4"), ("emotion_confidence", "<f8")])
 
 
 def document_terms(doc: dict[str, Any]) -> set[tuple[str, str]]:
@@ -41,110 +47,110 @@ def document_terms(doc: dict[str, Any]) -> set[tuple[str, str]]:
     return terms
 
 
-def search_facts(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """What the query side holds of a document beside its columns, stored with it (docs.search) so a build reads
-    this, not the whole document; None for tombstones, which are never searched."""
+@dataclass
+class Facts:
+    """What the query side holds of one document: its terms (facets, and every equality a query can ask), its label
+    names with their confidence, and its faces' ages and top emotion."""
+
+    terms: set[tuple[str, str]]
+    labels: list[tuple[str, Any]] = field(default_factory=list)
+    faces: list[tuple[Any, Any, str | None, Any]] = field(default_factory=list)
+
+    def pack(self, code: Callable[[str, str], int]) -> tuple[bytes, bytes, bytes]:
+        """As stored: term codes, label rows, face rows (`code` gives a term's number in the file's vocabulary)."""
+        terms = np.array(sorted(code(k, v) for k, v in self.terms), dtype=TERM)
+        labels = np.array([(code("lname", n), _number(c)) for n, c in self.labels], dtype=LABEL_ROW)
+        faces = np.array([(_number(low), _number(high), code("emotion", e) if e else -1, _number(c))
+                          for low, high, e, c in self.faces], dtype=FACE_ROW)
+        return terms.tobytes(), labels.tobytes(), faces.tobytes()
+
+
+def search_facts(doc: dict[str, Any]) -> Facts:
+    """A document's facts; a tombstone has only its status and media type (the columns a query may still name)."""
+    terms = {("status", str(doc.get("status")))}
+    if doc.get("media_type") is not None:
+        terms.add(("mt", str(doc["media_type"])))  # the column, tombstones included (the facet term is not)
     if doc.get("status") == "deleted":
-        return None
-    labels = [[name, label.get("confidence")] for label in doc.get("labels") or []
+        return Facts(terms)
+    terms |= document_terms(doc)
+    labels = [(name, label.get("confidence")) for label in doc.get("labels") or []
               for name in common.label_entry_names(label)]
+    terms |= {("lname", name) for name, _ in labels}
     faces = []
     for face in doc.get("faces") or []:
+        terms |= {(b, str(int(bool(face[b])))) for b in FACE_BOOLEANS if face.get(b) is not None}
+        if face.get("gender"):
+            terms.add(("gender", str(face["gender"]).lower()))
         emotion, emotion_confidence = common.top_emotion(face)
-        flags = [None if face.get(b) is None else int(bool(face.get(b))) for b in FACE_BOOLEANS]
-        gender = face.get("gender")
-        faces.append([*flags, gender.lower() if gender else None, face.get("age_low"), face.get("age_high"),
-                      emotion, emotion_confidence])
-    return {"terms": sorted(document_terms(doc)), "labels": labels, "faces": faces}
+        faces.append((face.get("age_low"), face.get("age_high"), emotion, emotion_confidence))
+    return Facts(terms, labels, faces)
 
 
 def _number(value: Any) -> float:
     return NAN if value is None else float(value)
 
 
+def _flat(slots: np.ndarray, blobs: Sequence[bytes | None], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The rows packed in each slot's blob, end to end, and the slot of each row."""
+    counts = np.fromiter((len(b) // dtype.itemsize if b else 0 for b in blobs), np.int64, len(blobs))
+    data = np.frombuffer(b"".join(b for b in blobs if b), dtype=dtype)
+    return np.repeat(slots, counts), data
+
+
 class QueryColumns:
     """The query side of one index (see the module docstring). Not thread-safe: its owner serialises access."""
 
     def __init__(self) -> None:
-        self.codes: dict[tuple[str, str], int] = {}
-        self.bitmaps: list[BitMap] = []
-        self.term_values: list[str] = []  # by code
+        self.vocabulary: dict[tuple[str, str], int] = {}  # term -> code, as the file numbers them
+        self.term_of: dict[int, tuple[str, str]] = {}
+        self.bitmaps: dict[int, BitMap] = {}
         self.by_kind: dict[str, list[int]] = defaultdict(list)
+        self.top_code = 0
         self.present = BitMap()  # every document, tombstones included
-        self.terms = RowTable(code=np.int64)  # the term codes of each slot: what to take out when it changes
-        self.labels = RowTable(code=np.int64, confidence=np.float64)
-        self.faces = RowTable(age_low=np.float64, age_high=np.float64, emotion=np.int64, emotion_confidence=np.float64)
+        self.terms = RowTable(code=TERM)  # the term codes of each slot: what to take out when it changes
+        self.labels = RowTable(code=np.int32, confidence=np.float64)
+        self.faces = RowTable(age_low=np.float64, age_high=np.float64, emotion=np.int32, emotion_confidence=np.float64)
         self.sorted: dict[str, SortedColumn] = {f: SortedColumn([], []) for f in SORTED_FIELDS}
 
     # ---- terms -----------------------------------------------------------------------------------------------
-    def code(self, kind: str, value: str) -> int:
-        found = self.codes.get((kind, value))
-        if found is None:
-            found = self.codes[(kind, value)] = len(self.bitmaps)
-            self.bitmaps.append(BitMap())
-            self.term_values.append(value)
-            self.by_kind[kind].append(found)
-        return found
+    def learn(self, vocabulary: Iterable[tuple[int, str, str]]) -> None:
+        """Terms the file numbered (code, kind, value)."""
+        for code, kind, value in vocabulary:
+            if code not in self.term_of:
+                self.term_of[code] = (kind, value)
+                self.vocabulary[(kind, value)] = code
+                self.by_kind[kind].append(code)
+                self.bitmaps.setdefault(code, BitMap())
+                self.top_code = max(self.top_code, code)
 
     def term(self, kind: str, value: Any) -> BitMap:
-        found = self.codes.get((kind, str(value)))
-        return self.bitmaps[found] if found is not None else BitMap()
-
-    def _slot_terms(self, status: Any, media_type: Any, facts: dict[str, Any] | None) -> set[tuple[str, str]]:
-        terms = {("status", str(status))}
-        if media_type is not None:
-            terms.add(("mt", str(media_type)))  # the column, tombstones included (the facet term is not)
-        if facts:
-            terms.update((str(k), str(v)) for k, v in facts["terms"])
-            terms.update(("lname", str(name)) for name, _ in facts["labels"])
-            for face in facts["faces"]:
-                terms.update((flag, str(value)) for flag, value in zip(FACE_BOOLEANS, face) if value is not None)
-                if face[len(FACE_BOOLEANS)]:
-                    terms.add(("gender", str(face[len(FACE_BOOLEANS)])))
-        return terms
-
-    def _label_rows(self, facts: dict[str, Any] | None) -> tuple[list[int], list[float]]:
-        rows = facts["labels"] if facts else []
-        return [self.code("lname", str(n)) for n, _ in rows], [_number(c) for _, c in rows]
-
-    def _face_rows(self, facts: dict[str, Any] | None) -> dict[str, list[Any]]:
-        at = len(FACE_BOOLEANS)
-        faces = facts["faces"] if facts else []
-        return {"age_low": [_number(f[at + 1]) for f in faces], "age_high": [_number(f[at + 2]) for f in faces],
-                "emotion": [self.code("emotion_q", str(f[at + 3])) if f[at + 3] else -1 for f in faces],
-                "emotion_confidence": [_number(f[at + 4]) for f in faces]}
+        code = self.vocabulary.get((kind, str(value)))
+        return self.bitmaps[code] if code is not None else BitMap()
 
     # ---- building and changing -----------------------------------------------------------------------------------
-    def load(self, rows: Iterable[tuple[int, Any, Any, dict[str, Any] | None]],
-             sorted_columns: dict[str, tuple[list[int], list[Any]]]) -> None:
-        """Everything at once: rows of (slot, status, media_type, facts) in ascending slot order, and each sort
-        field's (slots, values) as SQLite ordered them (by value, then id)."""
-        members: dict[int, list[int]] = defaultdict(list)
-        term_slots, term_codes = [], []
-        label_slots, label_codes, label_confidences = [], [], []
-        face_slots, face_columns = [], defaultdict(list)
-        for slot, status, media_type, facts in rows:
-            for kind, value in self._slot_terms(status, media_type, facts):
-                code = self.code(kind, value)
-                members[code].append(slot)
-                term_slots.append(slot)
-                term_codes.append(code)
-            codes, confidences = self._label_rows(facts)
-            label_slots.extend([slot] * len(codes))
-            label_codes.extend(codes)
-            label_confidences.extend(confidences)
-            faces = self._face_rows(facts)
-            face_slots.extend([slot] * len(faces["age_low"]))
-            for name, values in faces.items():
-                face_columns[name].extend(values)
-            self.present.add(slot)
-        for code, slots in members.items():
-            self.bitmaps[code] = bitmap_of(slots)
-        self.terms.load(term_slots, code=term_codes)
-        self.labels.load(label_slots, code=label_codes, confidence=label_confidences)
-        self.faces.load(face_slots, **{n: face_columns[n] for n in ("age_low", "age_high", "emotion", "emotion_confidence")})
-        for name, (slots, values) in sorted_columns.items():
-            self.sorted[name] = SortedColumn(slots, values)
+    def load(self, slots: Sequence[int], terms: Sequence[bytes | None], labels: Sequence[bytes | None],
+             faces: Sequence[bytes | None], sorted_columns: dict[str, tuple[list[int], list[Any]]]) -> None:
+        """Everything at once: each slot's packed facts (Facts.pack), in ascending slot order, and each sort field's
+        (slots, values) as SQLite ordered them (by value, then id). Learn the vocabulary first."""
+        slot_array = np.asarray(slots, dtype=np.int64)
+        term_slots, codes = _flat(slot_array, terms, TERM)
+        self.terms.load(term_slots, code=codes)
+        narrow = codes.astype(np.int16) if self.top_code < 2**15 else codes  # 16 bits: numpy's radix sort
+        order = np.argsort(narrow, kind="stable")
+        grouped = codes[order]
+        edges = np.flatnonzero(np.diff(grouped)) + 1
+        for start, end in zip(np.r_[0, edges], np.r_[edges, len(grouped)]):
+            if end > start:
+                self.bitmaps[int(grouped[start])] = bitmap_of(term_slots[order[start:end]])
+        label_slots, label_rows = _flat(slot_array, labels, LABEL_ROW)
+        self.labels.load(label_slots, code=label_rows["code"], confidence=label_rows["confidence"])
+        face_slots, face_rows = _flat(slot_array, faces, FACE_ROW)
+        self.faces.load(face_slots, **{name: face_rows[name] for name in FACE_ROW.names})
+        self.labels.index_by("code")
+        self.faces.index_by("emotion")
+        self.present = bitmap_of(slot_array)
+        for name, (sorted_slots, values) in sorted_columns.items():
+            self.sorted[name] = SortedColumn(sorted_slots, values)
 
     def remove(self, slot: int) -> None:
         for code in self.terms.rows_of(slot)["code"]:
@@ -155,15 +161,17 @@ class QueryColumns:
             column.remove(slot)
         self.present.discard(slot)
 
-    def put(self, slot: int, status: Any, media_type: Any, columns: dict[str, Any], facts: dict[str, Any] | None) -> None:
-        """One document as it is now (after `remove` if it was held): its columns are key, taken_at, indexed_at."""
-        codes = [self.code(kind, value) for kind, value in self._slot_terms(status, media_type, facts)]
+    def put(self, slot: int, terms: bytes | None, labels: bytes | None, faces: bytes | None,
+            columns: dict[str, Any]) -> None:
+        """One document as it is now (after `remove` if it was held): its packed facts and its sort columns."""
+        codes = np.frombuffer(terms or b"", dtype=TERM)
         for code in codes:
-            self.bitmaps[code].add(slot)
+            self.bitmaps[int(code)].add(slot)
         self.terms.add(slot, code=codes)
-        label_codes, confidences = self._label_rows(facts)
-        self.labels.add(slot, code=label_codes, confidence=confidences)
-        self.faces.add(slot, **self._face_rows(facts))
+        label_rows = np.frombuffer(labels or b"", dtype=LABEL_ROW)
+        self.labels.add(slot, code=label_rows["code"], confidence=label_rows["confidence"])
+        face_rows = np.frombuffer(faces or b"", dtype=FACE_ROW)
+        self.faces.add(slot, **{name: face_rows[name] for name in FACE_ROW.names})
         for name, column in self.sorted.items():
             column.set(slot, columns.get(name))
         self.present.add(slot)
@@ -203,11 +211,9 @@ class QueryColumns:
         if isinstance(e, EmotionIs):
             if e.min_confidence is None:
                 return self.term("emotion", e.type)
-            code = self.codes.get(("emotion_q", str(e.type)))
-            if code is None:
-                return BitMap()
-            return self._face_slots((self.faces.view("emotion") == code)
-                                    & (self.faces.view("emotion_confidence") >= e.min_confidence))
+            code = self.vocabulary.get(("emotion", str(e.type)))
+            rows = self.faces.rows_where("emotion", [] if code is None else [code])
+            return self._at_least(self.faces, rows, self.faces.view("emotion_confidence"), e.min_confidence)
         if isinstance(e, FaceHas):
             if e.attr in FACE_BOOLEANS:
                 return self.term(e.attr, int(e.value))
@@ -233,13 +239,14 @@ class QueryColumns:
         raise TypeError(f"not a query expression: {e!r}")
 
     def _label_at_least(self, forms: list[str], confidence: float) -> BitMap:
-        codes = [self.codes[("lname", f)] for f in forms if ("lname", f) in self.codes]
-        if not codes:
-            return BitMap()
-        names = self.labels.view("code")
-        mask = names == codes[0] if len(codes) == 1 else np.isin(names, codes)
-        slots = self.labels.view("slot")[mask]
-        return bitmap_of(slots[self.labels.view("confidence")[mask] >= confidence])
+        codes = [self.vocabulary[("lname", f)] for f in forms if ("lname", f) in self.vocabulary]
+        rows = self.labels.rows_where("code", codes)
+        return self._at_least(self.labels, rows, self.labels.view("confidence"), confidence)
+
+    @staticmethod
+    def _at_least(table: RowTable, rows: np.ndarray, values: np.ndarray, threshold: float) -> BitMap:
+        slots = table.view("slot")[rows]
+        return bitmap_of(slots[(values[rows] >= threshold) & (slots >= 0)])
 
     def _face_slots(self, mask: np.ndarray) -> BitMap:
         slots = self.faces.view("slot")[mask]
@@ -252,17 +259,17 @@ class QueryColumns:
             kind = FACET_KINDS[name]
             counted = []
             for code in self.by_kind.get(kind, []):
-                bitmap = self.bitmaps[code]
+                bitmap = self.bitmaps.get(code)
                 count = matches.intersection_cardinality(bitmap) if bitmap else 0
                 if count:
-                    counted.append((self.term_values[code], count))
+                    counted.append((self.term_of[code][1], count))
             counted.sort(key=lambda vc: (-vc[1], vc[0]))
             result[name] = dict(counted if size is None else counted[:size])
         return result
 
     def values(self, kind: str) -> list[str]:
         """The values of one kind of term that some document holds."""
-        return [self.term_values[code] for code in self.by_kind.get(kind, []) if self.bitmaps[code]]
+        return [self.term_of[code][1] for code in self.by_kind.get(kind, []) if self.bitmaps.get(code)]
 
     def first(self, matches: BitMap, field: str, count: int, descending: bool) -> list[int]:
         return self.sorted[field].first(matches, count, descending)

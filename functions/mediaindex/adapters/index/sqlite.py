@@ -24,8 +24,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from mediaindex.adapters.index import common
 from mediaindex.adapters.index.bitmap_engine import QueryColumns, search_facts
-from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, create_tables, facts_json, unusable
-from mediaindex.adapters.index.sqlite_sync import QuerySide, log_change, prune_changes
+from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, create_tables, unusable
+from mediaindex.adapters.index.sqlite_sync import QuerySide, Vocabulary, log_change, prune_changes
 from mediaindex.domain.errors import TransientError, VersionConflict
 from mediaindex.domain.expressions import Expr, resolve_people
 from mediaindex.domain.query import Query
@@ -52,6 +52,7 @@ class SqliteIndex:
         self.tables = t = TableNames.of(self.name)
         self.t_docs, self.t_bodies, self.t_fts, self.t_changes, self.t_meta = t.docs, t.bodies, t.fts, t.changes, t.meta
         self.query_side = QuerySide(t)
+        self.vocabulary = Vocabulary(t)
 
     # ---- connections and transactions ----------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -118,8 +119,10 @@ class SqliteIndex:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
+            self.vocabulary.rolled_back()
             raise
         conn.execute("COMMIT")
+        self.vocabulary.committed()
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -219,13 +222,14 @@ class SqliteIndex:
         columns = (
             doc.get("status"), doc.get("media_type"), doc.get("bucket"), _text(doc.get("key")),
             doc.get("content_sha256"), doc.get("analyzer"), _text(doc.get("taken_at")), _text(doc.get("indexed_at")),
-            None if error is None else str(error), facts_json(search_facts(doc)),
+            None if error is None else str(error), *search_facts(doc).pack(self.vocabulary.coder(conn)),
         )
         if rowid is not None:
             conn.execute(f"DELETE FROM {self.t_fts} WHERE rowid = ?", (rowid,))
             conn.execute(
                 f"""UPDATE {self.t_docs} SET version = version + 1, status = ?, media_type = ?, bucket = ?,
-                key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, error = ?, search = ?
+                key = ?, content_sha256 = ?, analyzer = ?, taken_at = ?, indexed_at = ?, error = ?, terms = ?,
+                labels = ?, faces = ?
                 WHERE rowid = ?""",
                 (*columns, rowid),
             )
@@ -233,7 +237,8 @@ class SqliteIndex:
         else:
             rowid = conn.execute(
                 f"""INSERT INTO {self.t_docs} (id, version, status, media_type, bucket, key, content_sha256,
-                analyzer, taken_at, indexed_at, error, search) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                analyzer, taken_at, indexed_at, error, terms, labels, faces)
+                VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (doc["id"], *columns),
             ).lastrowid
             conn.execute(f"INSERT INTO {self.t_bodies} (rowid, doc) VALUES (?, ?)", (rowid, payload))

@@ -23,11 +23,12 @@ class TableNames:
     bodies: str
     fts: str
     changes: str  # one row per written or deleted document, in commit order: what other processes must re-read
+    vocabulary: str  # every term a document holds, numbered: documents store their terms as these numbers
     meta: str
 
     @classmethod
     def of(cls, name: str) -> "TableNames":
-        return cls(*(f"{name}_{table}" for table in ("docs", "bodies", "fts", "changes", "meta")))
+        return cls(*(f"{name}_{table}" for table in ("docs", "bodies", "fts", "changes", "vocabulary", "meta")))
 
 
 def create_tables(conn: sqlite3.Connection, t: TableNames, path: str, name: str) -> None:
@@ -41,11 +42,12 @@ def create_tables(conn: sqlite3.Connection, t: TableNames, path: str, name: str)
             f"{path} holds a mediaindex index of layout {found}; this version reads layout "
             f"{SCHEMA_VERSION}: index into a new file (or delete this one) and run `mediaindex backfill`"
         )
-    # narrow rows; the JSON bodies live apart. `search` holds what the query side needs (bitmap_engine.search_facts)
+    # narrow rows; the JSON bodies live apart. terms, labels and faces: what the query side holds of the document
+    # (bitmap_engine.Facts.pack: packed arrays of vocabulary codes and numbers)
     conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.docs} (
         rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL,
         status TEXT, media_type TEXT, bucket TEXT, key TEXT, content_sha256 TEXT, analyzer TEXT,
-        taken_at TEXT, indexed_at TEXT, error TEXT, search TEXT)""")
+        taken_at TEXT, indexed_at TEXT, error TEXT, terms BLOB, labels BLOB, faces BLOB)""")
     # few indexes: each costs every write a page; queries are answered in memory
     for column in ("status, indexed_at, id", "content_sha256"):
         index_name = f"{t.docs}_{column.replace(', ', '_')}"
@@ -55,6 +57,8 @@ def create_tables(conn: sqlite3.Connection, t: TableNames, path: str, name: str)
     conn.execute(f"""CREATE VIRTUAL TABLE IF NOT EXISTS {t.fts}
         USING fts5(text, key_text, tokenize = 'ascii')""")
     conn.execute(f"CREATE TABLE IF NOT EXISTS {t.changes} (seq INTEGER PRIMARY KEY, doc INTEGER NOT NULL)")
+    conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.vocabulary} (
+        code INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (kind, value))""")
     conn.execute(f"CREATE TABLE IF NOT EXISTS {t.meta} (name TEXT PRIMARY KEY, value TEXT)")
     conn.execute(f"INSERT OR IGNORE INTO {t.meta} VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     # a new file is a new generation: a process holding the query side of a file since replaced builds afresh
@@ -69,24 +73,25 @@ def _layout(conn: sqlite3.Connection, t: TableNames) -> str | None:
 
 
 def _upgrade_from_3(conn: sqlite3.Connection, t: TableNames, name: str) -> None:
-    """Layout 3 kept side tables for SQL queries: compute each document's search facts from its body, drop those
-    tables (their pages are reused by later writes) and start the change log."""
+    """Layout 3 kept side tables for SQL queries: pack each document's facts from its body, drop those tables (their
+    pages are reused by later writes) and start the change log and the vocabulary."""
     from mediaindex.adapters.index.bitmap_engine import search_facts
+    from mediaindex.adapters.index.sqlite_sync import Vocabulary
 
-    conn.execute(f"ALTER TABLE {t.docs} ADD COLUMN search TEXT")
+    conn.execute(f"""CREATE TABLE {t.vocabulary} (
+        code INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (kind, value))""")
+    for column in ("terms", "labels", "faces"):
+        conn.execute(f"ALTER TABLE {t.docs} ADD COLUMN {column} BLOB")
+    code = Vocabulary(t).coder(conn)
     rows = conn.execute(f"SELECT rowid, doc FROM {t.bodies}").fetchall()
-    conn.executemany(f"UPDATE {t.docs} SET search = ? WHERE rowid = ?",
-                     [(facts_json(search_facts(json.loads(doc))), rowid) for rowid, doc in rows])
+    conn.executemany(f"UPDATE {t.docs} SET terms = ?, labels = ?, faces = ? WHERE rowid = ?",
+                     [(*search_facts(json.loads(doc)).pack(code), rowid) for rowid, doc in rows])
     conn.execute(f"ALTER TABLE {t.docs} DROP COLUMN facets")
     for table in ("labels", "terms", "faces", "counts"):
         conn.execute(f"DROP TABLE IF EXISTS {name}_{table}")
     for index_name in ("status_taken_at_id", "status_key_id", "key"):
         conn.execute(f"DROP INDEX IF EXISTS {t.docs}_{index_name}")
     conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
-
-
-def facts_json(facts: Any) -> str | None:
-    return None if facts is None else json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
 
 
 def check_file(path: str, create: bool) -> None:

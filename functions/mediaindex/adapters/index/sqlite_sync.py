@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from pyroaring import BitMap
 
@@ -57,9 +57,9 @@ class QuerySide:
 
     def _build(self, conn: sqlite3.Connection, top: int, generation: str | None) -> QueryColumns:
         columns = QueryColumns()
-        rows = conn.execute(f"SELECT rowid, status, media_type, search FROM {self.tables.docs} ORDER BY rowid")
-        columns.load(((slot, status, media_type, json.loads(facts) if facts else None)
-                      for slot, status, media_type, facts in rows),
+        columns.learn(conn.execute(f"SELECT code, kind, value FROM {self.tables.vocabulary}"))
+        rows = conn.execute(f"SELECT rowid, terms, labels, faces FROM {self.tables.docs} ORDER BY rowid").fetchall()
+        columns.load([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
                      {name: self._sorted(conn, name) for name in SORTED_FIELDS})
         self.columns, self.seq, self.generation = columns, top, generation
         self.builds += 1
@@ -75,15 +75,16 @@ class QuerySide:
     def _apply(self, conn: sqlite3.Connection, changed: list[int]) -> None:
         columns = self.columns
         assert columns is not None
+        columns.learn(conn.execute(f"SELECT code, kind, value FROM {self.tables.vocabulary} WHERE code > ?",
+                                   (columns.top_code,)))
         rows = conn.execute(
-            f"""SELECT rowid, status, media_type, key, taken_at, indexed_at, search FROM {self.tables.docs}
+            f"""SELECT rowid, key, taken_at, indexed_at, terms, labels, faces FROM {self.tables.docs}
             WHERE rowid IN (SELECT value FROM json_each(?))""", (json.dumps(changed),)).fetchall()
         for slot in changed:
             if slot in columns.present:
                 columns.remove(slot)
-        for slot, status, media_type, key, taken_at, indexed_at, facts in rows:
-            columns.put(slot, status, media_type, {"key": key, "taken_at": taken_at, "indexed_at": indexed_at},
-                        json.loads(facts) if facts else None)
+        for slot, key, taken_at, indexed_at, terms, labels, faces in rows:
+            columns.put(slot, terms, labels, faces, {"key": key, "taken_at": taken_at, "indexed_at": indexed_at})
         self.applied += len(changed)
 
     def text(self, conn: sqlite3.Connection, e: TextHas) -> BitMap:
@@ -91,6 +92,52 @@ class QuerySide:
         match = f'"{" ".join(e.tokens)}"' if e.phrase else " AND ".join(f'"{t}"' for t in e.tokens)
         fts = self.tables.fts
         return bitmap_of([r[0] for r in conn.execute(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ?", (match,))])
+
+
+class Vocabulary:
+    """The writer's side of the file's term numbering (<name>_vocabulary): a document's terms are stored as codes.
+    Codes a transaction assigns are remembered only once it commits (a rolled-back code may be reused)."""
+
+    def __init__(self, tables: TableNames) -> None:
+        self.tables = tables
+        self.known: dict[tuple[str, str], int] = {}
+        self.generation: str | None = None
+        self._local = threading.local()
+
+    def _pending(self) -> dict[tuple[str, str], int]:
+        if not hasattr(self._local, "pending"):
+            self._local.pending = {}
+        return self._local.pending
+
+    def coder(self, conn: sqlite3.Connection) -> Callable[[str, str], int]:
+        """In the caller's write transaction: a term's code, numbering it if it is new."""
+        t = self.tables
+        generation = conn.execute(f"SELECT value FROM {t.meta} WHERE name = 'generation'").fetchone()
+        if generation != self.generation:  # another file under the same path: its numbering is its own
+            self.known, self.generation = {}, generation
+        pending = self._pending()
+
+        def code(kind: str, value: str) -> int:
+            term = (kind, value)
+            found = self.known.get(term)
+            if found is None:
+                found = pending.get(term)
+            if found is None:
+                row = conn.execute(f"SELECT code FROM {t.vocabulary} WHERE kind = ? AND value = ?", term).fetchone()
+                found = row[0] if row else conn.execute(
+                    f"INSERT INTO {t.vocabulary} (kind, value) VALUES (?, ?)", term).lastrowid
+                pending[term] = found
+            return found
+
+        return code
+
+    def committed(self) -> None:
+        pending = self._pending()
+        self.known.update(pending)
+        pending.clear()
+
+    def rolled_back(self) -> None:
+        self._pending().clear()
 
 
 def log_change(conn: sqlite3.Connection, tables: TableNames, rowid: int) -> None:

@@ -36,7 +36,7 @@ class RowTable:
     they are half of it."""
 
     def __init__(self, **dtypes: Any) -> None:
-        self.dtypes = {"slot": np.int64, **dtypes}
+        self.dtypes = {"slot": np.int32, **dtypes}  # 32 bits: tens of millions of rows at a million documents
         self.columns = {name: np.empty(0, dtype) for name, dtype in self.dtypes.items()}
         self.size = 0
         self.dead = 0
@@ -49,12 +49,12 @@ class RowTable:
 
     def load(self, slots: Sequence[int], **values: Sequence[Any]) -> None:
         """All rows at once, in ascending slot order (a fresh build)."""
-        slot_array = np.asarray(slots, dtype=np.int64)
+        slot_array = np.asarray(slots, dtype=np.int32)
         self.columns = {"slot": slot_array, **{n: np.asarray(values[n], dtype=d) for n, d in self.dtypes.items()
                                                 if n != "slot"}}
         self.size, self.dead = len(slot_array), 0
         top = int(slot_array.max()) + 1 if len(slot_array) else 0
-        ids = np.arange(top, dtype=np.int64)
+        ids = np.arange(top, dtype=np.int32)
         self.start = np.searchsorted(slot_array, ids, side="left").astype(np.int64)
         self.end = np.searchsorted(slot_array, ids, side="right").astype(np.int64)
         if self.indexed:
@@ -141,12 +141,12 @@ class SortedColumn:
     sorted part by bisection and position, and from the changed slots by looking at each."""
 
     def __init__(self, slots: Sequence[int], values: Sequence[Any]) -> None:
-        self.order = np.asarray(slots, dtype=np.int64)
+        self.order = np.asarray(slots, dtype=np.int32)
         self.nulls = sum(1 for v in values if v is None)  # NULLs sort first
         self.values = list(values[self.nulls:])
         top = int(self.order.max()) + 1 if len(self.order) else 0
-        self.position = np.full(top, -1, np.int64)
-        self.position[self.order] = np.arange(len(self.order), dtype=np.int64)
+        self.position = np.full(top, -1, np.int32)
+        self.position[self.order] = np.arange(len(self.order), dtype=np.int32)
         self.changed: dict[int, Any] = {}  # slot -> value now, for slots whose place in `order` is not theirs
         self.stale = BitMap()  # the same slots, plus removed ones
 

@@ -51,7 +51,7 @@ class SqliteIndex:
         self._writes = 0  # since this instance last checked the planner's statistics
         self.tables = t = TableNames.of(self.name)
         self.t_docs, self.t_bodies, self.t_fts, self.t_changes, self.t_meta = t.docs, t.bodies, t.fts, t.changes, t.meta
-        self.query_side = QuerySide(t)
+        self.query_side = QuerySide(t, None if self._memory else f"{self.path}.{self.name}.query")
         self.vocabulary = Vocabulary(t)
 
     # ---- connections and transactions ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from pyroaring import BitMap
 
+from mediaindex.adapters.index import query_snapshot
 from mediaindex.adapters.index.bitmap_columns import SortedColumn, bitmap_of
 from mediaindex.adapters.index.bitmap_engine import SORTED_FIELDS, QueryColumns
 from mediaindex.adapters.index.sqlite_schema import TableNames
@@ -20,18 +21,23 @@ from mediaindex.domain.expressions import TextHas
 REBUILD_SHARE = 0.25  # more changed documents than this share of the index: building afresh is quicker
 SORT_SLACK = 10_000  # changed slots a sort field takes (plus 1% of the index) before SQLite sorts it again
 KEEP_CHANGES = 1_000_000  # the log keeps this many newest entries; a reader further behind builds afresh
+SNAPSHOT_MIN = 20_000  # documents from which the query side is saved beside the file (below, a build is quick)
+SNAPSHOT_EVERY = 50_000  # changes applied since the last save that make it worth saving again
 
 
 class QuerySide:
     """The query side of one index in one process, and the position in the change log it reflects."""
 
-    def __init__(self, tables: TableNames) -> None:
+    def __init__(self, tables: TableNames, snapshot_path: str | None = None) -> None:
         self.tables = tables
+        self.snapshot_path = snapshot_path  # None: never saved (an in-memory index)
         self.columns: QueryColumns | None = None
         self.seq = 0
+        self.saved_seq = 0
         self.generation: str | None = None
         self.lock = threading.RLock()  # held by the caller around its read transaction (see SqliteIndex.search)
         self.builds = 0
+        self.loads = 0
         self.applied = 0
 
     def current(self, conn: sqlite3.Connection) -> QueryColumns:
@@ -41,6 +47,8 @@ class QuerySide:
             f"""SELECT (SELECT max(seq) FROM {t.changes}), (SELECT min(seq) FROM {t.changes}),
             (SELECT value FROM {t.meta} WHERE name = 'generation')""").fetchone()
         top = top or 0
+        if self.columns is None and self.snapshot_path and generation:
+            self._load(top, oldest, generation)
         if self.columns is None or generation != self.generation or top < self.seq:
             return self._build(conn, top, generation)
         if top > self.seq:
@@ -53,7 +61,26 @@ class QuerySide:
             self.seq = top
         for name in self.columns.stale_columns(SORT_SLACK + len(self.columns.present) // 100):
             self.columns.sorted[name] = SortedColumn(*self._sorted(conn, name))
+        if self.seq - self.saved_seq >= SNAPSHOT_EVERY:
+            self._save()
         return self.columns
+
+    def _load(self, top: int, oldest: int | None, generation: str) -> None:
+        assert self.snapshot_path is not None
+        loaded = query_snapshot.load(self.snapshot_path, generation)
+        if loaded is None:
+            return
+        columns, seq = loaded
+        if seq > top or (oldest is not None and oldest > seq + 1 and top > seq):
+            return  # newer than this transaction's view, or the log no longer reaches back to it
+        self.columns, self.seq, self.saved_seq, self.generation = columns, seq, seq, generation
+        self.loads += 1
+
+    def _save(self) -> None:
+        if self.snapshot_path and self.columns is not None and self.generation \
+                and len(self.columns.present) >= SNAPSHOT_MIN:
+            query_snapshot.save(self.snapshot_path, self.columns, self.seq, self.generation)
+        self.saved_seq = self.seq  # tried: a folder that refuses it is not asked again at every query
 
     def _build(self, conn: sqlite3.Connection, top: int, generation: str | None) -> QueryColumns:
         columns = QueryColumns()
@@ -63,6 +90,7 @@ class QuerySide:
                      {name: self._sorted(conn, name) for name in SORTED_FIELDS})
         self.columns, self.seq, self.generation = columns, top, generation
         self.builds += 1
+        self._save()
         return columns
 
     def _sorted(self, conn: sqlite3.Connection, field: str) -> tuple[list[int], list[Any]]:
@@ -112,7 +140,8 @@ class Vocabulary:
     def coder(self, conn: sqlite3.Connection) -> Callable[[str, str], int]:
         """In the caller's write transaction: a term's code, numbering it if it is new."""
         t = self.tables
-        generation = conn.execute(f"SELECT value FROM {t.meta} WHERE name = 'generation'").fetchone()
+        row = conn.execute(f"SELECT value FROM {t.meta} WHERE name = 'generation'").fetchone()
+        generation = row[0] if row else None
         if generation != self.generation:  # another file under the same path: its numbering is its own
             self.known, self.generation = {}, generation
         pending = self._pending()

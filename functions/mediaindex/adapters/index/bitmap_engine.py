@@ -239,7 +239,8 @@ class QueryColumns:
         names = self.labels.view("code")
         mask = names == codes[0] if len(codes) == 1 else np.isin(names, codes)
         slots = self.labels.view("slot")[mask]
-        return bitmap_of(slots[self.labels.view("confidence")[mask] >= confidence])
+        # rows of a changed document stay until compaction with slot -1: never a match
+        return bitmap_of(slots[(self.labels.view("confidence")[mask] >= confidence) & (slots >= 0)])
 
     def _face_slots(self, mask: np.ndarray) -> BitMap:
         slots = self.faces.view("slot")[mask]

@@ -301,8 +301,8 @@ def test_a_layout_3_file_is_upgraded_in_place(tmp_path):
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert not names & {f"photos_{gone}" for gone in ("labels", "terms", "faces", "counts", "labels_name",
                                                        "docs_status_taken_at_id", "docs_status_key_id", "docs_key")}
-    assert {"photos_changes", "photos_vocabulary", "photos_docs_status_indexed_at_id",
-            "photos_docs_content_sha256"} <= names
+    assert {"photos_changes", "photos_vocabulary", "photos_docs_failed_indexed_at", "photos_docs_deleted_indexed_at",
+            "photos_docs_content_sha256"} <= names and "photos_docs_status_indexed_at_id" not in names
     columns = {r[1] for r in conn.execute("PRAGMA table_info(photos_docs)")}
     assert {"terms", "labels", "faces"} <= columns and "facets" not in columns
     meta = dict(conn.execute("SELECT name, value FROM photos_meta"))

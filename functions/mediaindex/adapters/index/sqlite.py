@@ -48,7 +48,7 @@ class SqliteIndex:
         self._memory_conn: sqlite3.Connection | None = None
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._writes = 0  # since this instance last checked the planner's statistics
+        self._writes = 0  # since this instance last pruned the change log
         self.tables = t = TableNames.of(self.name)
         self.t_docs, self.t_bodies, self.t_fts, self.t_changes, self.t_meta = t.docs, t.bodies, t.fts, t.changes, t.meta
         self.query_side = QuerySide(t, None if self._memory else f"{self.path}.{self.name}.query")
@@ -71,7 +71,7 @@ class SqliteIndex:
                 # the b-trees' upper levels) is copied into the file once per checkpoint, and each checkpoint syncs
                 conn.execute("PRAGMA wal_autocheckpoint = 10000")
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA cache_size = -32768")  # 32 MB: the upper levels of the b-trees stay in memory
+            conn.execute("PRAGMA cache_size = -65536")  # 64 MB: most of the id and content indexes stay in memory
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
                 raise TransientError(f"SQLite index {self.path} is busy: {e}") from e
@@ -150,25 +150,6 @@ class SqliteIndex:
             with self._raw_conn() as conn, self._write(conn):
                 create_tables(conn, self.tables, self.path, self.name)
             self._ready = True
-            with self._raw_conn() as conn:
-                self._refresh_statistics(conn)
-
-    def _refresh_statistics(self, conn: sqlite3.Connection) -> None:
-        """Re-ANALYZE when the index has grown a lot since the last time: without statistics SQLite may
-        choose the status index over the id or content index for the lookups that remain in SQL."""
-        self._writes = 0
-        try:
-            documents = conn.execute(f"SELECT count(*) FROM {self.t_docs}").fetchone()[0]
-            row = conn.execute(f"SELECT value FROM {self.t_meta} WHERE name = 'analyzed_documents'").fetchone()
-            analyzed = int(row[0]) if row else 0
-            if documents < 2 * analyzed + 1000:
-                return
-            conn.execute("PRAGMA analysis_limit = 1000")  # sampled: tens of milliseconds even at 100,000 documents
-            with self._write(conn):
-                conn.execute(f"ANALYZE {self.name}_docs")
-                conn.execute(f"INSERT OR REPLACE INTO {self.t_meta} VALUES ('analyzed_documents', ?)", (str(documents),))
-        except sqlite3.OperationalError:  # busy: another process is writing; statistics can wait
-            pass
 
     # ---- reads and conditional writes ----------------------------------------------------------------------------
     def get(self, doc_id: str) -> Versioned | None:
@@ -206,13 +187,12 @@ class SqliteIndex:
         self._wrote(1)
 
     def _wrote(self, count: int) -> None:
-        """Every few thousand writes: fresh planner statistics and a bounded change log."""
+        """Every few thousand writes: keep the change log bounded."""
         self._writes += count
         if self._writes >= 2000:
-            with self._conn() as conn:
-                self._refresh_statistics(conn)
-                with self._write(conn):
-                    prune_changes(conn, self.tables)
+            self._writes = 0
+            with self._conn() as conn, self._write(conn):
+                prune_changes(conn, self.tables)
 
     def _store(self, conn: sqlite3.Connection, doc: dict[str, Any], rowid: int | None) -> None:
         """Write the document (replacing the row `rowid` when given) and its side rows, in the caller's

@@ -48,10 +48,13 @@ def create_tables(conn: sqlite3.Connection, t: TableNames, path: str, name: str)
         rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL,
         status TEXT, media_type TEXT, bucket TEXT, key TEXT, content_sha256 TEXT, analyzer TEXT,
         taken_at TEXT, indexed_at TEXT, error TEXT, terms BLOB, labels BLOB, faces BLOB)""")
-    # few indexes: each costs every write a page; queries are answered in memory
-    for column in ("status, indexed_at, id", "content_sha256"):
-        index_name = f"{t.docs}_{column.replace(', ', '_')}"
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {t.docs} ({column})")
+    # Few indexes, since every index costs each write a page at a random place once the index is large (the
+    # queries are answered in memory): the id's, the content hash's (copies are not analysed twice), and two
+    # partial ones that only failed documents and tombstones enter (the failures `stats` lists, tombstone purges).
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {t.docs}_content_sha256 ON {t.docs} (content_sha256)")
+    for status in ("failed", "deleted"):
+        conn.execute(f"""CREATE INDEX IF NOT EXISTS {t.docs}_{status}_indexed_at ON {t.docs} (indexed_at, id)
+            WHERE status = '{status}'""")
     conn.execute(f"CREATE TABLE IF NOT EXISTS {t.bodies} (rowid INTEGER PRIMARY KEY, doc TEXT NOT NULL)")
     # ascii tokenizer: words are pre-split by text_tokens (shared with OpenSearch) and joined by spaces
     conn.execute(f"""CREATE VIRTUAL TABLE IF NOT EXISTS {t.fts}
@@ -89,7 +92,7 @@ def _upgrade_from_3(conn: sqlite3.Connection, t: TableNames, name: str) -> None:
     conn.execute(f"ALTER TABLE {t.docs} DROP COLUMN facets")
     for table in ("labels", "terms", "faces", "counts"):
         conn.execute(f"DROP TABLE IF EXISTS {name}_{table}")
-    for index_name in ("status_taken_at_id", "status_key_id", "key"):
+    for index_name in ("status_indexed_at_id", "status_taken_at_id", "status_key_id", "key"):
         conn.execute(f"DROP INDEX IF EXISTS {t.docs}_{index_name}")
     conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
 

@@ -48,4 +48,5 @@ def test_faces_part_measures_recall_against_the_exact_search(tmp_path):
     bench_scale.run_faces(500, 10, str(tmp_path), figures)
     assert 0.0 <= figures["face_recall_at_10"] <= 1.0
     assert figures["face_recall_at_10"] >= 0.9  # the local collection on 500 faces: exact or nearly so
-    assert figures["cluster_incremental_s_per_1k_new_faces"] >= 0
+    assert figures["cluster_incremental_s_per_1k_new_faces"] >= 0 and figures["cluster_list_s"] >= 0
+    assert 0 < figures["cluster_list_faces"] <= 1500  # the clusters of 2 or more among the 500 + 1,000 faces

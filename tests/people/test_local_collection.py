@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mediaindex.adapters.faces.local import FaceRef, LocalFaceCollection, default_path
+from mediaindex.adapters.faces.vectors import box_json
 from mediaindex.domain import face_vectors
 from mediaindex.config import Settings
 from mediaindex.domain.errors import BadMedia
@@ -239,3 +240,68 @@ def test_a_faces_db_from_before_models_were_recorded_is_read_as_dlibs(tmp_path):
     as_sface = LocalFaceCollection(Settings(home=tmp_path), path=path)
     assert as_sface.stale()["enrolments"] == [("Bob", "/bob.jpg")] and as_sface.stats()["face_model"] == face_vectors.SFACE.id
     as_sface.close()
+
+
+# ---- the cluster listing --------------------------------------------------------------------------------------------
+def full_listing(c, min_size, unnamed_only):
+    """The listing made the long way, as it was before: every remembered face of the space read and matched by
+    brute force against every enrolled face, grouped by its cluster, small clusters dropped after the named faces."""
+    rows = c.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered WHERE model = ? "
+                        "ORDER BY id", (c.space.id,)).fetchall()
+    enrolled = np.array([np.frombuffer(r[0], dtype=np.float32) for r in
+                         c.db.execute("SELECT embedding FROM enrolled WHERE model = ?", (c.space.id,))])
+    groups: dict[int, list] = {}
+    for cluster, sha, index, box, blob in rows:
+        vector = np.frombuffer(blob, dtype=np.float32).astype(np.float64)
+        if unnamed_only and len(enrolled):
+            closest = float(((enrolled - vector) ** 2).sum(axis=1).min())
+            if c.space.similarity(closest) >= c.threshold:
+                continue
+        groups.setdefault(cluster, []).append((sha, index, box, blob))
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [(f"c{cluster}", members) for cluster, members in ordered if len(members) >= max(min_size, 1)]
+
+
+def listed(c, min_size, unnamed_only):
+    import json
+
+    return [(cid, [(m.ref.content_sha256, m.ref.face_index, json.dumps(box_json(m.box)), m.embedding.tobytes())
+                   for m in members])
+            for cid, members in c.clusters(min_size=min_size, unnamed_only=unnamed_only).items()]
+
+
+def test_the_listing_reads_only_big_enough_clusters_and_matches_what_reading_everything_gives(collection):
+    rng = np.random.default_rng(7)
+    people = [person(200 + i) for i in range(14)]
+    # chains of faces 0.25 apart, one cluster each: a face enrolled at one end names the first faces of its chain
+    # only (0.6 apart is the boundary), so clusters shrink by a few named faces and some fall below min_size
+    chains = []
+    for i in range(6):
+        step = person(300 + i) - people[i]
+        step *= 0.25 / np.linalg.norm(step)
+        chains.append([people[i] + t * step for t in range(int(rng.integers(2, 9)))])
+    faces = [(f"chain{i}-{t}", v) for i, chain in enumerate(chains) for t, v in enumerate(chain)]
+    for i in range(6, 14):  # clusters of 1 to 7 faces, some of them people enrolled below
+        faces += [(f"p{i}-{k}", np.array(photo_of(people[i], 1000 * i + k, 0.15))) for k in range(int(rng.integers(1, 8)))]
+    order = rng.permutation(len(faces))
+    for batch in np.array_split(order, 3):  # remembered in three goes, clustered incrementally between them
+        for n in batch:
+            sha, vector = faces[n]
+            collection.remember(sha, [face(list(vector), left=float(rng.uniform(0, 0.5)))])
+        collection.clusters(min_size=2)
+    for i in (0, 1, 2, 6, 7):
+        collection.enroll_embeddings(f"P{i}", [list(people[i] + 0.01)], f"p{i}")
+    # a face of another model under the number of a small cluster: never listed with it
+    smallest = min(collection.clusters(min_size=1, unnamed_only=False).items(), key=lambda item: len(item[1]))
+    collection.db.execute("INSERT INTO remembered (content_sha256, face_index, box, embedding, cluster, model) "
+                          "VALUES ('other', 0, '{}', ?, ?, 'another-model')",
+                          (np.zeros(128, dtype=np.float32).tobytes(), int(smallest[0][1:])))
+    sizes = {len(m) for m in collection.clusters(min_size=1, unnamed_only=True).values()}
+    assert len(sizes) > 2  # the sizes vary, so each min_size below keeps a different set
+    for min_size in range(0, 10):
+        for unnamed_only in (False, True):
+            expected = full_listing(collection, min_size, unnamed_only)
+            assert listed(collection, min_size, unnamed_only) == expected, (min_size, unnamed_only)
+    named_away = [cid for cid, members in full_listing(collection, 1, False)
+                  if len(members) > len(dict(full_listing(collection, 1, True)).get(cid, []))]
+    assert named_away  # some clusters lost named faces, so unnamed_only had something to remove

@@ -23,6 +23,8 @@ from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.model import Box, FaceMatch
 from mediaindex.adapters.faces.vectors import VectorMatrix
 
+_MATCH_BLOCK = 65_536  # faces matched against the enrolled ones at a time (clusters)
+
 
 class FaceClusters:
     """Mixed into LocalFaceCollection, whose file, lock, cached vectors and matching it uses (declared below)."""
@@ -38,15 +40,32 @@ class FaceClusters:
     close_pairs: Callable[[list[int], float], Iterator[tuple[int, int]]]
 
     def clusters(self, min_size: int = 1, unnamed_only: bool = True) -> dict[str, list[ClusterMember]]:
-        """Cluster id -> its faces, biggest cluster first. With `unnamed_only`, faces that match an enrolled person
-        are left out (and clusters left empty disappear)."""
+        """Cluster id -> its faces, biggest cluster first (then by id), each cluster's faces oldest first. With
+        `unnamed_only`, faces that match an enrolled person are left out, and `min_size` counts what is left (a
+        cluster left empty or smaller disappears).
+
+        Only the clusters that can be big enough are read: leaving named faces out only shrinks a cluster, so one
+        of at least `min_size` faces in all (counted in SQL, on the (model, cluster) index) is a necessary
+        condition, and only their faces are read and matched against the enrolled people."""
         with self._lock:
             self._cluster_pending()
-            rows = self.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered "
-                                   "WHERE model = ? ORDER BY id", (self.space.id,)).fetchall()
-        members: dict[int, list[ClusterMember]] = {}
+            if min_size <= 1:
+                rows = self.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered "
+                                       "WHERE model = ? ORDER BY cluster, id", (self.space.id,)).fetchall()
+            else:
+                rows = self.db.execute(
+                    "SELECT cluster, content_sha256, face_index, box, embedding FROM remembered "
+                    "WHERE model = ? AND cluster IN (SELECT cluster FROM remembered WHERE model = ? "
+                    "GROUP BY cluster HAVING count(*) >= ?) ORDER BY cluster, id",
+                    (self.space.id, self.space.id, min_size),
+                ).fetchall()
         vectors = [np.frombuffer(r[4], dtype=np.float32) for r in rows]
-        named = self.match_embeddings(vectors) if unnamed_only and rows else [None] * len(rows)
+        named: list[FaceMatch | None] = [None] * len(rows)
+        if unnamed_only and rows:
+            # in blocks, so the distances to the enrolled faces stay a bounded matrix
+            for start in range(0, len(rows), _MATCH_BLOCK):
+                named[start:start + _MATCH_BLOCK] = self.match_embeddings(vectors[start:start + _MATCH_BLOCK])
+        members: dict[int, list[ClusterMember]] = {}
         for row, vector, match in zip(rows, vectors, named):
             if match is not None:
                 continue

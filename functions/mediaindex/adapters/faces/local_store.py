@@ -36,7 +36,6 @@ CREATE TABLE IF NOT EXISTS remembered (
     cluster INTEGER NOT NULL,
     UNIQUE (content_sha256, face_index)
 );
-CREATE INDEX IF NOT EXISTS remembered_cluster ON remembered(cluster);
 CREATE TABLE IF NOT EXISTS pending_rematch (
     id INTEGER PRIMARY KEY,
     person TEXT
@@ -94,5 +93,9 @@ def open_database(path: Path) -> sqlite3.Connection:
         columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
         if "model" not in columns:
             db.execute(sql)
-    db.execute("CREATE INDEX IF NOT EXISTS remembered_model ON remembered(model)")
+    # one index serves the model filter and the clusters (sizes counted from it alone, a cluster's faces found by it);
+    # older files had one index on each column, which it replaces
+    db.execute("CREATE INDEX IF NOT EXISTS remembered_model_cluster ON remembered(model, cluster)")
+    db.execute("DROP INDEX IF EXISTS remembered_model")
+    db.execute("DROP INDEX IF EXISTS remembered_cluster")
     return db

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
 
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = 4  # 4: the query side lives in memory (bitmap_engine.py); no label, term, face or count tables
 
 
@@ -87,6 +89,8 @@ def _upgrade_from_3(conn: sqlite3.Connection, t: TableNames, name: str) -> None:
         conn.execute(f"ALTER TABLE {t.docs} ADD COLUMN {column} BLOB")
     code = Vocabulary(t).coder(conn)
     rows = conn.execute(f"SELECT rowid, doc FROM {t.bodies}").fetchall()
+    log.warning("upgrading the index %s (%s documents) to layout %s, once: its queries now run in memory",
+                name, f"{len(rows):,}", SCHEMA_VERSION)
     conn.executemany(f"UPDATE {t.docs} SET terms = ?, labels = ?, faces = ? WHERE rowid = ?",
                      [(*search_facts(json.loads(doc)).pack(code), rowid) for rowid, doc in rows])
     conn.execute(f"ALTER TABLE {t.docs} DROP COLUMN facets")

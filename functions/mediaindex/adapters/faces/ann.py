@@ -31,6 +31,9 @@ M = 16  # links per node: recall above 0.99 at ef 64 on face-shaped vectors (ben
 EF_CONSTRUCTION = 100
 EF_SEARCH = 128  # 64 gave recall@10 0.95 at 1,000,000 faces, 128 keeps it higher for ~0.1 ms more
 THREADS = 2
+# Clustering asks for the faces within the match threshold of each new face: near ones, which a small beam finds
+# (pairs found at ef 40 equalled brute force's at 100,000 faces: bench/bench_scale.py reports the pair recall)
+EF_PAIRS = 48
 
 
 def _crc32(path: Path) -> int:
@@ -170,12 +173,13 @@ class FaceGraph:
     def ready(self) -> bool:
         return self._index is not None
 
-    def search(self, queries: np.ndarray, k: int) -> np.ndarray:
-        """Labels of the (about) k nearest faces of each query, nearest first; -1 where fewer are live."""
+    def search(self, queries: np.ndarray, k: int, ef: int = EF_SEARCH) -> np.ndarray:
+        """Labels of the (about) k nearest faces of each query, nearest first; -1 where fewer are live. `ef`: the
+        search's beam (at least k)."""
         k = min(k, self.live_count)
         if k <= 0:
             return np.full((len(queries), 0), -1, dtype=np.int64)
-        self._index.set_ef(max(EF_SEARCH, k))
+        self._index.set_ef(max(ef, k))
         try:
             labels, _ = self._index.knn_query(np.ascontiguousarray(queries, dtype=np.float32), k=k)
         except RuntimeError:  # too few reachable nodes for k (many deleted): ask for what there is

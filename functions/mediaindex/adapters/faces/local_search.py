@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from mediaindex.adapters.faces.ann import FaceGraph
+from mediaindex.adapters.faces.ann import EF_PAIRS, EF_SEARCH, FaceGraph
 from mediaindex.adapters.faces.vectors import VectorMatrix, as_vector
 from mediaindex.domain.face_clusters import FaceRef
 from mediaindex.domain.face_vectors import VectorSpace
@@ -79,10 +79,11 @@ class FaceSearch:
         self._ids_cache = cached
         return cached[1]
 
-    def _candidates(self, ids: list[int], graph: FaceGraph, queries: np.ndarray, k: int) -> np.ndarray:
+    def _candidates(self, ids: list[int], graph: FaceGraph, queries: np.ndarray, k: int,
+                    ef: int = EF_SEARCH) -> np.ndarray:
         """Positions (in the vectors in memory) of the graph's k candidates for each query, -1 for a label no
         longer remembered (the graph behind faces.db) or missing."""
-        labels = graph.search(queries, k)
+        labels = graph.search(queries, k, ef=ef)
         known = self._ids_array(ids)
         positions = np.searchsorted(known, labels).clip(0, max(0, len(known) - 1))
         return np.where((labels >= 0) & (known[positions] == labels), positions, -1) if len(known) else labels
@@ -131,7 +132,7 @@ class FaceSearch:
             crowded = []
             for start in range(0, len(todo), 4096):  # bounded memory: 4,096 x k vectors at a time
                 part = todo[start:start + 4096]
-                positions = self._candidates(ids, graph, matrix.data[part], width)
+                positions = self._candidates(ids, graph, matrix.data[part], width, ef=EF_PAIRS)
                 squared = np.sum((matrix.data[positions] - matrix.data[part][:, None, :]) ** 2, axis=2)
                 near = (squared <= limit) & (positions >= 0)
                 full = near.all(axis=1) if positions.shape[1] == width and width < graph.live_count else \

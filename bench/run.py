@@ -155,7 +155,8 @@ def rows_scale(f: dict) -> list[tuple[str, str, str]]:
              f"per-file compare-and-set writes {f['ingest_docs_per_s_first_10k']:,.0f} documents/s into the empty index, "
              f"{f['ingest_docs_per_s_last_10k']:,.0f} at the end ({f['ingest_end_over_start']:.2f} of the start); bulk "
              f"{f['bulk_docs_per_s']:,.0f} documents/s; index {f['index_bytes'] / 2**20:,.0f} MiB; "
-             f"peak memory {f['peak_rss_mb']:,.0f} MB")]
+             f"peak memory {f['peak_rss_mb']:,.0f} MB"
+             + (f"; the query side built in {f['query_side_build_s']:.1f} s" if "query_side_build_s" in f else ""))]
     if f.get("faces"):
         rows.append((f"Face search at {f['faces']:,} faces, `bench_scale.py`",
                      f"**p50 {_ms(f['face_search_p50_ms'])}; recall@10 {f['face_recall_at_10']:.3f}**",

@@ -71,10 +71,10 @@ class RowTable:
         """The rows (dead ones included: their slot is -1) whose column `name` holds one of `values`."""
         assert name == self.indexed
         found = []
+        tail = self.view(name)[self._indexed_rows:]
         for value in values:
             low, high = np.searchsorted(self._index_values, np.array([value, value + 1], self._index_values.dtype))
             found.append(self._index_order[low:high])
-            tail = self.view(name)[self._indexed_rows:]
             found.append(self._indexed_rows + np.flatnonzero(tail == value))
         return np.concatenate(found) if found else np.zeros(0, np.int64)
 
@@ -141,18 +141,20 @@ class SortedColumn:
     plus the slots written since with their value now. Ranges and the first k of a match set come from the
     sorted part by bisection and position, and from the changed slots by looking at each."""
 
-    def __init__(self, slots: Sequence[int], values: Sequence[Any]) -> None:
+    def __init__(self, slots: Sequence[int], values: Sequence[Any], nulls: int | None = None) -> None:
+        """`values` of the slots in order; with `nulls`, the slots' first `nulls` are NULL and `values` are the
+        others' only (as saved)."""
         self.order = np.asarray(slots, dtype=np.int32)
-        self.nulls = sum(1 for v in values if v is None)  # NULLs sort first
-        self.values = list(values[self.nulls:])
+        if nulls is None:
+            nulls = sum(1 for v in values if v is None)  # NULLs sort first
+            values = values[nulls:]
+        self.nulls = nulls
+        self.values = list(values)
         top = int(self.order.max()) + 1 if len(self.order) else 0
         self.position = np.full(top, -1, np.int32)
         self.position[self.order] = np.arange(len(self.order), dtype=np.int32)
         self.changed: dict[int, Any] = {}  # slot -> value now, for slots whose place in `order` is not theirs
         self.stale = BitMap()  # the same slots, plus removed ones
-
-    def __len__(self) -> int:
-        return len(self.order)
 
     def set(self, slot: int, value: Any) -> None:
         if slot < len(self.position) and self.position[slot] >= 0 and slot not in self.stale:
@@ -191,7 +193,7 @@ class SortedColumn:
                            reverse=descending)
             if len(moved) > count:
                 boundary = moved[count - 1][0]
-                moved = [m for m in moved[:count]] + [m for m in moved[count:] if m[0] == boundary]
+                moved = moved[:count] + [m for m in moved[count:] if m[0] == boundary]
             chosen.extend(s for _, s in moved)
         return chosen
 

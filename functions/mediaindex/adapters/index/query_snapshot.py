@@ -125,12 +125,7 @@ def _columns(saved: Any) -> QueryColumns:
     columns.faces.index_by("emotion")
     for name in columns.sorted:
         nulls, count = (int(x) for x in saved[f"sorted.{name}.nulls"])
-        column = SortedColumn.__new__(SortedColumn)
-        column.order = saved[f"sorted.{name}.order"].copy()
-        column.nulls, column.values = nulls, _unstrings(saved[f"sorted.{name}.values"], count)
-        top = int(column.order.max()) + 1 if len(column.order) else 0
-        column.position = np.full(top, -1, np.int32)
-        column.position[column.order] = np.arange(len(column.order), dtype=np.int32)
+        column = SortedColumn(saved[f"sorted.{name}.order"], _unstrings(saved[f"sorted.{name}.values"], count), nulls)
         slots, nulls_of = saved[f"sorted.{name}.changed"], saved[f"sorted.{name}.changed_null"]
         values = iter(_unstrings(saved[f"sorted.{name}.changed_values"], int(saved[f"sorted.{name}.changed_count"][0])))
         column.changed = {int(s): None if null else next(values) for s, null in zip(slots, nulls_of)}

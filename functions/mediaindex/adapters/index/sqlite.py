@@ -1,7 +1,7 @@
 """The embedded index: one SQLite file, safe for several threads and several worker processes at once.
 
 Each document is stored whole (JSON) with an integer version for compare-and-set, beside a narrow row of its
-columns, the facts the query side needs (`search`), an FTS5 row of the words of its OCR text and key, and an entry
+columns with the facts the query side needs (packed term codes, label rows, face rows), an FTS5 row of the words of its OCR text and key, and an entry
 in the change log, all in one transaction. Queries are answered in memory by the query side (bitmap_engine.py),
 built from the file and kept in step with every process's writes through that log (sqlite_sync.py): a count, the
 facets and a page over a million documents take milliseconds, and a write touches few b-trees, so it stays as fast
@@ -19,8 +19,9 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any, Iterable, Iterator, Sequence
+
+from pyroaring import BitMap
 
 from mediaindex.adapters.index import common
 from mediaindex.adapters.index.bitmap_engine import QueryColumns, search_facts
@@ -50,7 +51,7 @@ class SqliteIndex:
         self._ready_lock = threading.Lock()
         self._writes = 0  # since this instance last pruned the change log
         self.tables = t = TableNames.of(self.name)
-        self.t_docs, self.t_bodies, self.t_fts, self.t_changes, self.t_meta = t.docs, t.bodies, t.fts, t.changes, t.meta
+        self.t_docs, self.t_bodies, self.t_fts = t.docs, t.bodies, t.fts
         self.query_side = QuerySide(t, None if self._memory else f"{self.path}.{self.name}.query")
         self.vocabulary = Vocabulary(t)
 
@@ -195,8 +196,8 @@ class SqliteIndex:
                 prune_changes(conn, self.tables)
 
     def _store(self, conn: sqlite3.Connection, doc: dict[str, Any], rowid: int | None) -> None:
-        """Write the document (replacing the row `rowid` when given) and its side rows, in the caller's
-        transaction."""
+        """Write the document (replacing the row `rowid` when given), its words and its change-log entry, in the
+        caller's transaction."""
         payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
         error = doc.get("error")
         columns = (
@@ -334,15 +335,15 @@ class SqliteIndex:
         with self._snapshot() as (_, columns):
             return columns.values("person")
 
-    def _resolved(self, query: Query | Expr | str | None) -> Query:
-        query = Query.coerce(query)
-        where = resolve_people(query.where, self.person_names)
-        return query if where is query.where else replace(query, where=where)
+    def _matches(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query) -> BitMap:
+        """The documents matching the query, people's names resolved against the same snapshot."""
+        where = resolve_people(query.effective_where(), lambda: columns.values("person"))
+        return columns.matching(where, lambda e: self.query_side.text(conn, e))
 
     def search(self, query: Query | Expr | str | None) -> SearchResult:
-        query = self._resolved(query)
+        query = Query.coerce(query)
         with self._snapshot() as (conn, columns):
-            matches = columns.matching(query.effective_where(), lambda e: self.query_side.text(conn, e))
+            matches = self._matches(conn, columns, query)
             total = len(matches)
             facets = columns.facets(matches, query.facets, query.facet_size) if query.facets else {}
             hits: list[dict[str, Any]] = []
@@ -363,9 +364,8 @@ class SqliteIndex:
         return SearchResult(total=total, hits=hits, facets=facets)
 
     def count(self, query: Query | Expr | str | None) -> int:
-        query = self._resolved(query)
         with self._snapshot() as (conn, columns):
-            return len(columns.matching(query.effective_where(), lambda e: self.query_side.text(conn, e)))
+            return len(self._matches(conn, columns, Query.coerce(query)))
 
     # ---- overview ------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -62,12 +62,16 @@ def create_tables(conn: sqlite3.Connection, t: TableNames, path: str, name: str)
     conn.execute(f"""CREATE VIRTUAL TABLE IF NOT EXISTS {t.fts}
         USING fts5(text, key_text, tokenize = 'ascii')""")
     conn.execute(f"CREATE TABLE IF NOT EXISTS {t.changes} (seq INTEGER PRIMARY KEY, doc INTEGER NOT NULL)")
-    conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.vocabulary} (
-        code INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (kind, value))""")
+    _create_vocabulary(conn, t)
     conn.execute(f"CREATE TABLE IF NOT EXISTS {t.meta} (name TEXT PRIMARY KEY, value TEXT)")
     conn.execute(f"INSERT OR IGNORE INTO {t.meta} VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     # a new file is a new generation: a process holding the query side of a file since replaced builds afresh
     conn.execute(f"INSERT OR IGNORE INTO {t.meta} VALUES ('generation', ?)", (uuid.uuid4().hex,))
+
+
+def _create_vocabulary(conn: sqlite3.Connection, t: TableNames) -> None:
+    conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.vocabulary} (
+        code INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (kind, value))""")
 
 
 def _layout(conn: sqlite3.Connection, t: TableNames) -> str | None:
@@ -83,8 +87,7 @@ def _upgrade_from_3(conn: sqlite3.Connection, t: TableNames, name: str) -> None:
     from mediaindex.adapters.index.bitmap_engine import search_facts
     from mediaindex.adapters.index.sqlite_sync import Vocabulary
 
-    conn.execute(f"""CREATE TABLE {t.vocabulary} (
-        code INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (kind, value))""")
+    _create_vocabulary(conn, t)
     for column in ("terms", "labels", "faces"):
         conn.execute(f"ALTER TABLE {t.docs} ADD COLUMN {column} BLOB")
     code = Vocabulary(t).coder(conn)

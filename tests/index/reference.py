@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    OnlyPeople, PersonIs, StatusIs, TextHas, resolve_people, text_tokens,
+    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix,
+    LabelIs, MediaTypeIs, Not, Or, OnlyPeople, PersonIs, StatusIs, TextHas, resolve_people, scoring_concepts,
+    text_tokens,
 )
 from mediaindex.domain.query import Query
 
@@ -20,6 +21,8 @@ def matches(e: Expr, doc: dict[str, Any]) -> bool:
         return any(matches(p, doc) for p in e.parts)
     if isinstance(e, Not):
         return not matches(e.part, doc)
+    if isinstance(e, Concept):
+        return any(matches(p, doc) for p in e.options)
     if isinstance(e, LabelIs):
         return any(
             any(form in label["names"] for form in e.forms) and (e.min_confidence is None or label["confidence"] >= e.min_confidence)
@@ -68,6 +71,43 @@ def matches(e: Expr, doc: dict[str, Any]) -> bool:
             return False
         return (e.since is None or value >= e.since) and (e.before is None or value < e.before)
     raise TypeError(e)
+
+
+def _tier(label: dict[str, Any], form: str) -> int | None:
+    """How specifically a label entry names `form`: 0 its name or an alias, 1 a parent, 2 a broader term."""
+    for tier, names in enumerate(([label.get("name"), *(label.get("aliases") or [])], label.get("parents") or [],
+                                  label.get("broader") or [])):
+        if form in {str(n).lower() for n in names if n}:
+            return tier
+    return 1 if form in (label.get("names") or []) else None
+
+
+def relevance(where: Expr, doc: dict[str, Any]) -> float:
+    """The score both backends rank by (domain/expressions.py), in the plainest Python."""
+    total = 0.0
+    for concept in scoring_concepts(where):
+        best = 0.0
+        for option, weight in zip(concept.options, concept.weights):
+            if isinstance(option, LabelIs) and option.min_confidence is None:
+                for label in doc.get("labels") or []:
+                    tiers = [t for t in (_tier(label, f) for f in option.forms) if t is not None]
+                    if tiers:
+                        answer = (label.get("confidence") or 0.0) / 100.0 * TIER_WEIGHTS[min(tiers)]
+                        best = max(best, weight * answer)
+            elif matches(option, doc):
+                kind = ("person" if isinstance(option, PersonIs) else "text" if isinstance(option, TextHas)
+                        else "face" if isinstance(option, (FaceHas, And)) else "other")
+                best = max(best, weight * OPTION_ANSWERS[kind])
+        total += best
+    return total
+
+
+def ranked_ids(query: Query, documents: list[dict[str, Any]]) -> list[tuple[str, float]]:
+    """The matching documents by relevance (ties: newest indexed, then id, both descending), with their scores."""
+    where = resolve_people(query.effective_where(), lambda: [p for d in documents for p in d.get("people") or []])
+    found = [(relevance(where, d), d.get("indexed_at") or "", d["id"]) for d in documents if matches(where, d)]
+    found.sort(reverse=True)
+    return [(doc_id, score) for score, _, doc_id in found]
 
 
 def search_ids(query: Query, documents: list[dict[str, Any]]) -> set[str]:

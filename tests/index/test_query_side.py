@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mediaindex.adapters.index import common, sqlite_sync
+from mediaindex.adapters.index import common, sqlite_schema, sqlite_sync
 from mediaindex.adapters.index.bitmap_engine import FACET_KINDS, document_terms
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.domain import document as docs
@@ -306,7 +306,7 @@ def test_a_layout_3_file_is_upgraded_in_place(tmp_path):
     columns = {r[1] for r in conn.execute("PRAGMA table_info(photos_docs)")}
     assert {"terms", "labels", "faces"} <= columns and "facets" not in columns
     meta = dict(conn.execute("SELECT name, value FROM photos_meta"))
-    assert meta["schema_version"] == "4" and meta["generation"]
+    assert meta["schema_version"] == str(sqlite_schema.SCHEMA_VERSION) and meta["generation"]
     conn.close()
     # the upgraded file takes writes like a new one
     changed = {**documents[1], "people": ["Grace Hopper"], "taken_at": "2011-01-01T00:00:00"}
@@ -323,7 +323,7 @@ def test_a_layout_2_file_is_refused(tmp_path):
     conn.executescript("""CREATE TABLE media_docs (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc TEXT);
         CREATE TABLE media_meta (name TEXT PRIMARY KEY, value TEXT);
         INSERT INTO media_meta VALUES ('schema_version', '2')""")
-    with pytest.raises(ConfigurationError, match=r"layout 2; this version reads layout 4: index into a new file"):
+    with pytest.raises(ConfigurationError, match=r"layout 2; this version reads layout 5: index into a new file"):
         SqliteIndex(path).search(Query())
     # refused in the transaction that would have changed it: the file is as it was
     assert conn.execute("SELECT value FROM media_meta").fetchall() == [("2",)]

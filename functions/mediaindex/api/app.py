@@ -201,8 +201,8 @@ def config(api: MediaApi, _: Request) -> Response:
 # ---- search ------------------------------------------------------------------------------------------------------
 @routes.get("/api/search")
 def search(api: MediaApi, request: Request) -> Response:
-    query = search_query(request)
-    result = api.index.search(query)
+    answer = searching.run_search(api.index, search_query(request))
+    result, query = answer.result, answer.query
     facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
               for name, counts in result.facets.items()}
     reasons = searching.explain_hits(query, result.hits)
@@ -216,6 +216,10 @@ def search(api: MediaApi, request: Request) -> Response:
                             "facets": facets}
     if not result.total and query.where != Query().where:
         body["suggestions"] = searching.suggestions(api.index, query)  # the closest labels and people
+    if answer.not_understood:
+        body["not_understood"] = list(answer.not_understood)
+    if answer.relaxed:
+        body["relaxed"] = True
     warnings = unsupported(query, api.capabilities)
     if warnings:
         body["warnings"] = warnings

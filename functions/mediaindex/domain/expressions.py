@@ -22,9 +22,17 @@ Semantics, shared by OpenSearch and SQLite (the contract tests hold both to them
   `since` inclusive, `before` exclusive; a document without the field never matches), `StatusIs`.
 - A search shows `indexed` documents unless the tree names a status or `statuses` says otherwise; tombstones
   (`deleted`) are never shown.
+- `Concept(word, options, weights)`: one thing a person typed ("dog", "ice cream", "lake"): it matches as the OR
+  of its options (the word as a label, a person, a face, text; labels WordNet relates to it), and it is what
+  ranks. A document's relevance is the sum, over the concepts of the query not under a NOT, of the concept's best
+  option: `weight x answer`, where a label answers with its confidence / 100 times how specific the match is
+  (its own name or an alias 1.0, a parent 0.8, a broader term 0.5: `TIER_WEIGHTS`), and a person, a face or a word
+  of the text or path answers `OPTION_ANSWERS`. Both backends compute exactly this (domain/ranking.py says it in
+  plain Python for the tests).
 - Sorting: documents without the sort field count as smallest (first ascending, last descending, as SQLite orders
-  NULLs, so its indexes serve every sort); ties are broken by `id` in the same direction. `relevance` is
-  OpenSearch's score; SQLite, which does not score, orders it newest first (indexed_at descending).
+  NULLs, so its indexes serve every sort); ties are broken by `id` in the same direction. `relevance` is the score
+  above, ties newest indexed first (then id, descending); a query without concepts has no score, so relevance is
+  newest indexed first.
 """
 
 from __future__ import annotations
@@ -194,6 +202,19 @@ class StatusIs:
 
 
 @dataclass(frozen=True)
+class Concept:
+    """Something typed as free text: matches when any option does; ranks by its best option (module docstring)."""
+
+    word: str  # as understood: a lemma or a multi-word name ("ice cream"), for messages
+    options: tuple["Expr", ...]
+    weights: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.options) != len(self.weights) or not self.options:
+            raise ValueError("a concept needs one weight per option, and at least one option")
+
+
+@dataclass(frozen=True)
 class And:
     parts: tuple["Expr", ...]
 
@@ -214,7 +235,13 @@ class Not:
     part: "Expr"
 
 
-Expr = Union[All, LabelIs, PersonIs, OnlyPeople, EmotionIs, FaceHas, TextHas, MediaTypeIs, KeyPrefix, DateRange, StatusIs, And, Or, Not]
+Expr = Union[All, LabelIs, PersonIs, OnlyPeople, EmotionIs, FaceHas, TextHas, MediaTypeIs, KeyPrefix, DateRange, StatusIs,
+             Concept, And, Or, Not]
+
+# How specific a label's match is: the concept is the label's own name (or an alias), one of its parents, or one of
+# its over-general broader terms. And what a non-label option answers (a person named, a face, a word of the text).
+TIER_WEIGHTS = (1.0, 0.8, 0.5)
+OPTION_ANSWERS = {"person": 1.0, "face": 0.9, "text": 0.3, "other": 1.0}
 
 
 def check_confidence(value: float | None) -> None:
@@ -227,8 +254,24 @@ def walk(expr: Expr) -> Iterator[Expr]:
     if isinstance(expr, (And, Or)):
         for part in expr.parts:
             yield from walk(part)
+    elif isinstance(expr, Concept):
+        for part in expr.options:
+            yield from walk(part)
     elif isinstance(expr, Not):
         yield from walk(expr.part)
+
+
+def scoring_concepts(expr: Expr) -> list[Concept]:
+    """The concepts that rank: every Concept of the tree not under a NOT."""
+    found: list[Concept] = []
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Concept):
+            found.append(e)
+        elif isinstance(e, (And, Or)):
+            stack.extend(reversed(e.parts))
+    return found
 
 
 def transform(expr: Expr, fn) -> Expr:
@@ -239,6 +282,8 @@ def transform(expr: Expr, fn) -> Expr:
         return fn(Or(*(transform(p, fn) for p in expr.parts)))
     if isinstance(expr, Not):
         return fn(Not(transform(expr.part, fn)))
+    if isinstance(expr, Concept):
+        return fn(replace(expr, options=tuple(transform(p, fn) for p in expr.options)))
     return fn(expr)
 
 
@@ -268,6 +313,8 @@ def _named(e: Expr) -> set[str]:
         return set(e.names or ())
     if isinstance(e, (And, Or)):
         return {n for p in e.parts for n in _named(p)}
+    if isinstance(e, Concept):
+        return {n for p in e.options for n in _named(p)}
     return set()
 
 
@@ -306,6 +353,8 @@ def check_limits(expr: Expr) -> None:
         node, depth = stack.pop()
         if isinstance(node, (And, Or)):
             stack.extend((p, depth + (not isinstance(p, type(node)))) for p in node.parts)
+        elif isinstance(node, Concept):
+            stack.extend((p, depth + 1) for p in node.options)
         elif isinstance(node, Not):
             stack.append((node.part, depth + 1))
         elif not isinstance(node, All):
@@ -316,8 +365,8 @@ def check_limits(expr: Expr) -> None:
         if depth > 2 * MAX_DEPTH + 2:  # the parser's groups and NOTs, the OR of a bare word and its leaves
             raise ValueError(f"the query nests groups and NOTs more than {MAX_DEPTH} deep: write it flatter")
     if conditions > MAX_CONDITIONS:
-        raise ValueError(f"the query has {conditions} conditions; at most {MAX_CONDITIONS} (a bare word counts 3: "
-                         "label, person, text): search for fewer things at once")
+        raise ValueError(f"the query has {conditions} conditions; at most {MAX_CONDITIONS} (a bare word counts 3 or "
+                         "more: label, person, text, and related labels): search for fewer things at once")
 
 
 def check_text(value: str, what: str = "a query value") -> None:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import Callable
 
+from mediaindex.domain import free_text
 from mediaindex.domain.expressions import (
-    DATE_FIELDS, EMOTIONS, FACE_BOOLEANS, GENDERS, MAX_AGE, MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS, MEDIA_TYPES,
-    PEOPLE_WORDS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, OnlyPeople, Or,
+    DATE_FIELDS, EMOTIONS, FACE_BOOLEANS, GENDERS, MAX_AGE, MAX_CONDITIONS, MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS,
+    MEDIA_TYPES, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, OnlyPeople, Or,
     PersonIs, StatusIs, TextHas, simplify, text_tokens,
 )
 from mediaindex.domain.vocabulary import Status
-from mediaindex.domain.words import singulars
 
 
 class ParseError(ValueError):
@@ -96,6 +96,9 @@ class _Parser:
         self.i = 0
         self.depth = 0  # parentheses and NOTs open around the current token
         self.terms = 0
+        # related labels each free-text concept may bring, so that a long sentence stays within the limits
+        words = sum(1 for t in self.tokens if t.kind in ("word", "str"))
+        self.related_budget = free_text.budget_for(words, MAX_CONDITIONS)
 
     def nest(self, pos: int) -> None:
         self.depth += 1
@@ -181,8 +184,27 @@ class _Parser:
             return self.bare(tok.value, tok.pos, quoted=True)
         m = _FIELD.match(tok.value)
         if not m:
-            return self.bare(tok.value, tok.pos, quoted=False)
+            return self.free_text(tok)
         return self.field_term(tok, m.group(1), m.group(2))
+
+    def plain(self, tok: _Tok) -> bool:
+        """A word of free text: no operator, field, NOT sign or parenthesis."""
+        return (tok.kind == "word" and tok.value.upper() not in ("AND", "OR", "NOT") and not tok.value.startswith("-")
+                and not _FIELD.match(tok.value))
+
+    def free_text(self, first: _Tok) -> Expr:
+        """A run of plain words side by side ("a horse in a field"): the concepts they name, ANDed."""
+        run = [first]
+        while self.plain(self.peek()):
+            tok = self.take()
+            self.terms += 1
+            if self.terms > MAX_TERMS:
+                raise self.error(f"more than {MAX_TERMS} search terms in one query: search for fewer things at once",
+                                 tok.pos)
+            run.append(tok)
+        parts = [free_text.concept(words, budget=self.related_budget)
+                 for words, _ in free_text.read_words([t.value for t in run])]
+        return parts[0] if len(parts) == 1 else And(*parts)
 
     def parse_group(self, opening: _Tok) -> Expr:
         """`( ... )`, its `(` already taken."""
@@ -196,17 +218,10 @@ class _Parser:
         return expr
 
     def bare(self, value: str, pos: int, quoted: bool) -> Expr:
+        """A quoted string: one concept, as written (no stop words dropped, no related labels)."""
         if not value.strip():
             raise self.error("empty quotes", pos)
-        words = text_tokens(value)
-        options: list[Expr] = [LabelIs(value), PersonIs(value)]
-        if words:
-            options.append(TextHas(value, phrase=quoted and len(words) > 1))
-        for form in singulars(value):
-            if form in PEOPLE_WORDS:  # man, women, girls: a face with those attributes
-                options.append(simplify(And(*(FaceHas(a, v) for a, v in PEOPLE_WORDS[form]))))
-                break
-        return Or(*options)
+        return free_text.concept(value, quoted=quoted, budget=self.related_budget)
 
     # ---- field:value ---------------------------------------------------------------------------------------------
     def field_term(self, tok: _Tok, written_name: str, value: str) -> Expr:

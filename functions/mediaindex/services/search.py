@@ -1,27 +1,76 @@
-"""What a search says besides its hits: the closest known labels and people when nothing matched, and, for a
-plain word, where each hit matched it (a label, a person, a face, the picture's text, or only the file name), so
-that a facet that counts 4 dogs beside a search that finds 5 explains itself."""
+"""The search use case: free text answered as people expect, and what a search says besides its hits.
+
+`run_search` drops the concepts of a free-text query that no file has ("a horse *running* in a *field*" when the
+index knows horses but no running and no field) and says which words it did not understand; when no file has every
+remaining concept, it answers the files that have some of them, most first (relevance sums the concepts a file
+has). Around that: the closest known labels and people when nothing matched, and, for a plain word, where each hit
+matched it (a label, a person, a face, the picture's text, or only the file name), so that a facet that counts 4
+dogs beside a search that finds 5 explains itself."""
 
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mediaindex.domain.expressions import (
-    PEOPLE_WORDS, Expr, LabelIs, Or, PersonIs, TextHas, person_name_matches, text_tokens, walk,
+    PEOPLE_WORDS, And, Concept, Expr, LabelIs, Or, PersonIs, TextHas, person_name_matches, simplify, text_tokens,
+    walk,
 )
 from mediaindex.domain.query import Query
 from mediaindex.domain.words import singulars
-from mediaindex.ports import Index
+from mediaindex.ports import Index, SearchResult
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A search's hits, the query that found them, and what it made of the words."""
+
+    result: SearchResult
+    query: Query  # as run: without the concepts nobody has, relaxed when nothing had them all
+    not_understood: tuple[str, ...] = ()  # words no file answers to: left out, never emptying the answer
+    relaxed: bool = False  # no file has every concept: these have some of them, the most first
+    concepts: tuple[str, ...] = field(default=())  # the concepts searched for, as understood
+
+
+def _top_concepts(where: Expr) -> tuple[list[Concept], list[Expr]]:
+    """The free-text concepts ANDed at the top of the query, and the rest of it."""
+    parts = list(where.parts) if isinstance(where, And) else [where]
+    concepts = [p for p in parts if isinstance(p, Concept)]
+    return concepts, [p for p in parts if not isinstance(p, Concept)]
+
+
+def run_search(index: Index, query: Query) -> Answer:
+    """Search as a person means it (module docstring). A query without free text is searched as it is."""
+    concepts, rest = _top_concepts(simplify(query.where))
+    if not concepts:
+        return Answer(index.search(query), query)
+    known = [c for c in concepts if index.count(Query(where=c, statuses=query.statuses, limit=0))]
+    unknown = tuple(c.word for c in concepts if c not in known)
+    if not known:  # nothing understood: search it as written (nothing), and say so
+        return Answer(index.search(query), query, unknown, False, tuple(c.word for c in concepts))
+    understood = tuple(c.word for c in known)
+    narrowed = replace(query, where=simplify(And(*rest, *known)))
+    result = index.search(narrowed)
+    if result.total or len(known) < 2:
+        return Answer(result, narrowed, unknown, False, understood)
+    relaxed = replace(query, where=simplify(And(*rest, Or(*known))))
+    return Answer(index.search(relaxed), relaxed, unknown, True, understood)
 
 VOCABULARY = 2000  # labels and people looked at for a suggestion
 
 
 def _words(expr: Expr) -> list[str]:
-    """The names a query asks for: its labels, people and text words, each once."""
+    """The names a query asks for: its concepts, labels, people and text words, each once (a concept's related
+    labels are not what was asked)."""
     seen: dict[str, None] = {}
+    inside = {id(p) for e in walk(expr) if isinstance(e, Concept) for p in e.options}
     for e in walk(expr):
-        if isinstance(e, LabelIs):
+        if isinstance(e, Concept):
+            seen.setdefault(e.word, None)
+        elif id(e) in inside:
+            continue
+        elif isinstance(e, LabelIs):
             seen.setdefault(e.name, None)
         elif isinstance(e, PersonIs) and e.name:
             seen.setdefault(e.name.lower(), None)
@@ -54,11 +103,13 @@ def suggestions(index: Index, query: Query) -> dict[str, list[str]]:
 
 
 def _bare_words(expr: Expr) -> list[str]:
-    """The plain words of a query (`dog`, `obama`): an OR of a label, a person and the text, as the parser makes."""
+    """The plain words of a query (`dog`, `obama`): its free-text concepts, as written."""
     found = []
     for e in walk(expr):
-        if isinstance(e, Or) and any(isinstance(p, LabelIs) for p in e.parts) and any(isinstance(p, TextHas) for p in e.parts):
-            found.append(next(p for p in e.parts if isinstance(p, TextHas)).text)
+        if isinstance(e, Concept):
+            text = next((p.text for p in e.options if isinstance(p, TextHas)), None)
+            if text:
+                found.append(text)
     return found
 
 

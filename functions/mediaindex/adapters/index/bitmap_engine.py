@@ -20,8 +20,8 @@ from pyroaring import BitMap
 from mediaindex.adapters.index import common
 from mediaindex.adapters.index.bitmap_columns import RowTable, SortedColumn, bitmap_of, union
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    PersonIs, StatusIs, TextHas,
+    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix,
+    LabelIs, MediaTypeIs, Not, Or, PersonIs, StatusIs, TextHas, scoring_concepts,
 )
 
 FACET_KINDS = {"labels": "label", "people": "person", "emotions": "emotion", "media_type": "media_type"}
@@ -30,7 +30,7 @@ NAN = float("nan")
 # how a document's facts are packed in its row (sqlite.py): term codes, label rows and face rows as raw arrays, so a
 # build of the query side reads a million rows with one numpy call per column
 TERM = np.dtype("<i4")
-LABEL_ROW = np.dtype([("code", "<i4"), ("confidence", "<f8")])
+LABEL_ROW = np.dtype([("code", "<i4"), ("confidence", "<f8"), ("tier", "<i4")])  # tier: expressions.TIER_WEIGHTS
 FACE_ROW = np.dtype([("age_low", "<f8"), ("age_high", "<f8"), ("emotion", "<i4"), ("emotion_confidence", "<f8")])
 
 
@@ -53,13 +53,13 @@ class Facts:
     names with their confidence, and its faces' ages and top emotion."""
 
     terms: set[tuple[str, str]]
-    labels: list[tuple[str, Any]] = field(default_factory=list)
+    labels: list[tuple[str, Any, int]] = field(default_factory=list)
     faces: list[tuple[Any, Any, str | None, Any]] = field(default_factory=list)
 
     def pack(self, code: Callable[[str, str], int]) -> tuple[bytes, bytes, bytes]:
         """As stored: term codes, label rows, face rows (`code` gives a term's number in the file's vocabulary)."""
         terms = np.array(sorted(code(k, v) for k, v in self.terms), dtype=TERM)
-        labels = np.array([(code("lname", n), _number(c)) for n, c in self.labels], dtype=LABEL_ROW)
+        labels = np.array([(code("lname", n), _number(c), tier) for n, c, tier in self.labels], dtype=LABEL_ROW)
         faces = np.array([(_number(low), _number(high), code("emotion", e) if e else -1, _number(c))
                           for low, high, e, c in self.faces], dtype=FACE_ROW)
         return terms.tobytes(), labels.tobytes(), faces.tobytes()
@@ -73,9 +73,9 @@ def search_facts(doc: dict[str, Any]) -> Facts:
     if doc.get("status") == "deleted":
         return Facts(terms)
     terms |= document_terms(doc)
-    labels = [(name, label.get("confidence")) for label in doc.get("labels") or []
-              for name in common.label_entry_names(label)]
-    terms |= {("lname", name) for name, _ in labels}
+    labels = [(name, label.get("confidence"), tier) for label in doc.get("labels") or []
+              for name, tier in common.label_entry_tiers(label)]
+    terms |= {("lname", name) for name, _, _ in labels}
     faces = []
     for face in doc.get("faces") or []:
         terms |= {(b, str(int(bool(face[b])))) for b in FACE_BOOLEANS if face.get(b) is not None}
@@ -108,7 +108,7 @@ class QueryColumns:
         self.top_code = 0
         self.present = BitMap()  # every document, tombstones included
         self.terms = RowTable(code=TERM)  # the term codes of each slot: what to take out when it changes
-        self.labels = RowTable(code=np.int32, confidence=np.float64)
+        self.labels = RowTable(code=np.int32, confidence=np.float64, tier=np.int32)
         self.faces = RowTable(age_low=np.float64, age_high=np.float64, emotion=np.int32, emotion_confidence=np.float64)
         self.sorted: dict[str, SortedColumn] = {f: SortedColumn([], []) for f in SORTED_FIELDS}
 
@@ -143,7 +143,8 @@ class QueryColumns:
             if end > start:
                 self.bitmaps[int(grouped[start])] = bitmap_of(term_slots[order[start:end]])
         label_slots, label_rows = _flat(slot_array, labels, LABEL_ROW)
-        self.labels.load(label_slots, code=label_rows["code"], confidence=label_rows["confidence"])
+        self.labels.load(label_slots, code=label_rows["code"], confidence=label_rows["confidence"],
+                         tier=label_rows["tier"])
         face_slots, face_rows = _flat(slot_array, faces, FACE_ROW)
         self.faces.load(face_slots, **{name: face_rows[name] for name in FACE_ROW.names})
         self.labels.index_by("code")
@@ -169,7 +170,7 @@ class QueryColumns:
             self.bitmaps[int(code)].add(slot)
         self.terms.add(slot, code=codes)
         label_rows = np.frombuffer(labels or b"", dtype=LABEL_ROW)
-        self.labels.add(slot, code=label_rows["code"], confidence=label_rows["confidence"])
+        self.labels.add(slot, code=label_rows["code"], confidence=label_rows["confidence"], tier=label_rows["tier"])
         face_rows = np.frombuffer(faces or b"", dtype=FACE_ROW)
         self.faces.add(slot, **{name: face_rows[name] for name in FACE_ROW.names})
         for name, column in self.sorted.items():
@@ -199,6 +200,8 @@ class QueryColumns:
             return found
         if isinstance(e, Or):
             return union(self.matching(p, text) for p in e.parts)
+        if isinstance(e, Concept):
+            return union(self.matching(p, text) for p in e.options)
         if isinstance(e, Not):
             return self.present - self.matching(e.part, text)
         if isinstance(e, LabelIs):
@@ -237,6 +240,42 @@ class QueryColumns:
         if isinstance(e, DateRange):
             return self.sorted[e.field].range(e.since, e.before)
         raise TypeError(f"not a query expression: {e!r}")
+
+    # ---- relevance -----------------------------------------------------------------------------------------------
+    def scores(self, where: Expr, matches: BitMap, text: Callable[[TextHas], BitMap]) -> tuple[np.ndarray, np.ndarray]:
+        """The matching slots (ascending) and each one's relevance: the sum over the query's concepts of the best
+        option's weight x answer (domain/expressions.py)."""
+        slots = np.fromiter(matches, dtype=np.int64, count=len(matches))
+        total = np.zeros(len(slots), dtype=np.float64)
+        for concept in scoring_concepts(where):
+            best = np.zeros(len(slots), dtype=np.float64)
+            for option, weight in zip(concept.options, concept.weights):
+                if isinstance(option, LabelIs) and option.min_confidence is None:
+                    self._label_answers(option.forms, weight, slots, best)
+                    continue
+                kind = ("person" if isinstance(option, PersonIs) else "text" if isinstance(option, TextHas)
+                        else "face" if isinstance(option, (FaceHas, And)) else "other")
+                found = self.matching(option, text) & matches
+                if found:
+                    where_found = np.searchsorted(slots, np.fromiter(found, dtype=np.int64, count=len(found)))
+                    np.maximum.at(best, where_found, weight * OPTION_ANSWERS[kind])
+            total += best
+        return slots, total
+
+    def _label_answers(self, forms: list[str], weight: float, slots: np.ndarray, best: np.ndarray) -> None:
+        """best[i] = max(best[i], weight x confidence / 100 x tier weight) over the label rows of slots[i] naming
+        one of `forms`."""
+        codes = [self.vocabulary[("lname", f)] for f in forms if ("lname", f) in self.vocabulary]
+        rows = self.labels.rows_where("code", codes)
+        if not len(rows):
+            return
+        row_slots = self.labels.view("slot")[rows]
+        position = np.searchsorted(slots, row_slots)
+        inside = (position < len(slots)) & (row_slots >= 0)
+        inside[inside] &= slots[position[inside]] == row_slots[inside]
+        confidence = np.nan_to_num(self.labels.view("confidence")[rows][inside], nan=0.0)
+        tiers = np.asarray(TIER_WEIGHTS)[np.clip(self.labels.view("tier")[rows][inside], 0, len(TIER_WEIGHTS) - 1)]
+        np.maximum.at(best, position[inside], weight * (confidence / 100.0) * tiers)
 
     def _label_at_least(self, forms: list[str], confidence: float) -> BitMap:
         codes = [self.vocabulary[("lname", f)] for f in forms if ("lname", f) in self.vocabulary]

@@ -26,6 +26,27 @@ def label_entry_names(label: dict[str, Any]) -> list[str]:
     return sorted({str(n).lower() for n in names if n})
 
 
+def label_entry_tiers(label: dict[str, Any]) -> list[tuple[str, int]]:
+    """Each lower-case name one label entry answers to, with how specific it is (expressions.TIER_WEIGHTS): 0 its
+    own name or an alias, 1 a parent, 2 a broader term. A name in two tiers keeps the most specific."""
+    tiers: dict[str, int] = {}
+    for tier, names in enumerate(([label.get("name"), *(label.get("aliases") or [])], label.get("parents") or [],
+                                  label.get("broader") or [])):
+        for name in names:
+            if name:
+                tiers.setdefault(str(name).lower(), tier)
+    for name in label_entry_names(label):  # anything else `names` holds (older documents): as a parent
+        tiers.setdefault(name, 1)
+    return sorted(tiers.items())
+
+
+def label_tiers_doc(label: dict[str, Any]) -> dict[str, Any]:
+    """A label entry as OpenSearch ranks it: its names by tier, and its confidence."""
+    tiers = label_entry_tiers(label)
+    return {"own": [n for n, t in tiers if t == 0], "parents": [n for n, t in tiers if t == 1],
+            "broader": [n for n, t in tiers if t == 2], "confidence": label.get("confidence")}
+
+
 def top_emotion(face: dict[str, Any]) -> tuple[str | None, float | None]:
     """The face's top emotion and its confidence."""
     emotion = face.get("emotion")
@@ -61,6 +82,7 @@ def search_aids(doc: dict[str, Any]) -> dict[str, Any]:
         "text": text,
         "key_text": key,
         "words": sorted(set(text.split()) | set(key.split())),
+        "labels": [label_tiers_doc(label) for label in doc.get("labels") or []],
     }
 
 

@@ -25,7 +25,7 @@ from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
 from opensearchpy import exceptions as os_errors
 
 from mediaindex.adapters.index import common
-from mediaindex.adapters.index.opensearch_query import AIDS, compile_where, facet_agg, sort_for
+from mediaindex.adapters.index.opensearch_query import AIDS, compile_where, facet_agg, ranked_query, sort_for
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
 from mediaindex.domain.expressions import FACE_BOOLEANS, Expr, resolve_people
@@ -103,6 +103,9 @@ MAPPING: dict[str, Any] = {
                 "words": _KEYWORD,  # text_tokens of the OCR text and the key
                 "text": {"type": "text", "analyzer": "whitespace"},  # already tokenized: phrases
                 "key_text": {"type": "text", "analyzer": "whitespace"},
+                # each label entry's names by how specifically they name it, for relevance (common.label_tiers_doc)
+                "labels": {"type": "nested", "properties": {
+                    "own": _KEYWORD, "parents": _KEYWORD, "broader": _KEYWORD, "confidence": _DOUBLE}},
             },
         },
     },
@@ -252,6 +255,7 @@ class OpenSearchIndex:
         processes race: whoever loses sees the index exist and only makes sure the alias points at it."""
         indices = self.client.indices
         if self._call(indices.exists_alias, name=self.name):
+            self._add_new_fields()
             return
         if self._call(indices.exists, index=self.name) and not self._call(indices.exists_alias, name=self.name):
             raise ConfigurationError(
@@ -276,6 +280,15 @@ class OpenSearchIndex:
     def current_index(self) -> str:
         aliases = self._call(self.client.indices.get_alias, name=self.name)
         return sorted(aliases)[0]
+
+    def _add_new_fields(self) -> None:
+        """Fields added to the mapping since an index was created (search_aids.labels, for relevance) are added to
+        it, so a document written now never maps them by guess; documents written before rank once re-indexed."""
+        try:
+            self._call(self.client.indices.put_mapping, index=self.name,
+                       body={"properties": {AIDS: MAPPING["properties"][AIDS]}})
+        except (os_errors.AuthorizationException, os_errors.RequestError) as e:  # a read-only role; a conflict
+            log.warning("could not add the new search fields to %s (%s): relevance needs them", self.name, e)
 
     def reindex_to(self, version: int) -> str:
         """Copy every document into `<name>-v<version>` (created with the current MAPPING) and swap the alias to
@@ -420,8 +433,9 @@ class OpenSearchIndex:
             query = self._resolved(query)
         except os_errors.RequestError as e:  # a 400 for the names the query's words may mean: the query's fault
             raise ValueError(f"OpenSearch refused the query: {str(e.info)[:300] if e.info else e.error}") from None
+        where = query.effective_where()
         body: dict[str, Any] = {
-            "query": compile_where(query.effective_where()),
+            "query": ranked_query(where) if query.sort.field == "relevance" else compile_where(where),
             "from": query.offset,
             "size": query.limit,
             "track_total_hits": True,
@@ -443,9 +457,12 @@ class OpenSearchIndex:
         )
 
     def count(self, query: Query | Expr | str | None) -> int:
-        query = self._resolved(query)
-        body = {"query": compile_where(query.effective_where())}
-        return int(self._call(self.client.count, index=self.name, body=body)["count"])
+        try:
+            query = self._resolved(query)
+            body = {"query": compile_where(query.effective_where())}
+            return int(self._call(self.client.count, index=self.name, body=body)["count"])
+        except os_errors.RequestError as e:  # a 400: the query's fault, as in search
+            raise ValueError(f"OpenSearch refused the query: {str(e.info)[:300] if e.info else e.error}") from None
 
     # ---- overview ------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, Or,
-    PersonIs, StatusIs, TextHas,
+    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix,
+    LabelIs, MediaTypeIs, Not, Or, PersonIs, StatusIs, TextHas, scoring_concepts,
 )
 from mediaindex.domain.query import Query
 
@@ -94,6 +94,33 @@ def _text(e: TextHas) -> dict[str, Any]:
     return {"bool": {"must": [{"term": {f"{AIDS}.words": t}} for t in tokens]}}
 
 
+# ---- relevance -----------------------------------------------------------------------------------------------------
+def ranked_query(where: Expr) -> dict[str, Any]:
+    """The query with its relevance (domain/expressions.py): `where` decides what matches, unscored (a filter); each
+    concept not under a NOT adds its best option's weight x answer, as the embedded index computes it."""
+    concepts = scoring_concepts(where)
+    if not concepts:
+        return compile_where(where)
+    return {"bool": {"filter": [compile_where(where)], "should": [_concept_score(c) for c in concepts]}}
+
+
+def _concept_score(c: Concept) -> dict[str, Any]:
+    scored = []
+    for option, weight in zip(c.options, c.weights):
+        if isinstance(option, LabelIs) and option.min_confidence is None:
+            for tier, field in enumerate(("own", "parents", "broader")):
+                scored.append({"nested": {"path": f"{AIDS}.labels", "score_mode": "max", "query": {"function_score": {
+                    "query": {"terms": {f"{AIDS}.labels.{field}": option.forms}},
+                    "field_value_factor": {"field": f"{AIDS}.labels.confidence", "missing": 0,
+                                           "factor": weight * TIER_WEIGHTS[tier] / 100.0},
+                    "boost_mode": "replace"}}}})
+            continue
+        kind = ("person" if isinstance(option, PersonIs) else "text" if isinstance(option, TextHas)
+                else "face" if isinstance(option, (FaceHas, And)) else "other")
+        scored.append({"constant_score": {"filter": compile_where(option), "boost": weight * OPTION_ANSWERS[kind]}})
+    return {"dis_max": {"queries": scored, "tie_breaker": 0}}
+
+
 # ---- document fields -----------------------------------------------------------------------------------------------
 def _date_range(e: DateRange) -> dict[str, Any]:
     bounds: dict[str, str] = {}
@@ -107,6 +134,7 @@ def _date_range(e: DateRange) -> dict[str, Any]:
 # each kind of expression and the function that compiles it
 _COMPILERS: dict[type, Callable[[Any], dict[str, Any]]] = {
     All: lambda e: {"match_all": {}}, And: _and, Or: _or, Not: _not, LabelIs: _label, PersonIs: _person,
+    Concept: lambda e: _or(Or(*e.options)),
     EmotionIs: _emotion, FaceHas: _face, TextHas: _text,
     MediaTypeIs: lambda e: {"term": {"media_type": e.media_type}},
     StatusIs: lambda e: {"term": {"status": e.status}},
@@ -118,7 +146,7 @@ _COMPILERS: dict[type, Callable[[Any], dict[str, Any]]] = {
 # ---- order and facets ----------------------------------------------------------------------------------------------
 def sort_for(query: Query) -> list[Any]:
     sort = query.sort
-    if sort.field == "relevance":
+    if sort.field == "relevance":  # a query without concepts scores nothing: newest first
         return ["_score", {"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "desc"}]
     # missing values count as smallest and ties follow the sort's direction: what SQLite does natively
     order, missing = ("desc", "_last") if sort.descending else ("asc", "_first")

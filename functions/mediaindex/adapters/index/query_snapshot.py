@@ -18,7 +18,7 @@ from pyroaring import BitMap
 from mediaindex.adapters.index.bitmap_columns import RowTable, SortedColumn, bitmap_of, slots_of
 from mediaindex.adapters.index.bitmap_engine import QueryColumns
 
-FORMAT = 1
+FORMAT = 2  # 2: label rows carry their tier (relevance)
 _SEP = "\x00"
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,16 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
+import numpy as np
 from pyroaring import BitMap
 
 from mediaindex.adapters.index import common
+from mediaindex.adapters.index.bitmap_columns import bitmap_of
 from mediaindex.adapters.index.bitmap_engine import QueryColumns, search_facts
 from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, create_tables, unusable
 from mediaindex.adapters.index.sqlite_sync import QuerySide, Vocabulary, log_change, prune_changes
 from mediaindex.domain.errors import TransientError, VersionConflict
-from mediaindex.domain.expressions import Expr, resolve_people
+from mediaindex.domain.expressions import Expr, resolve_people, scoring_concepts
 from mediaindex.domain.query import Query
 from mediaindex.ports import SearchResult, Versioned
 
@@ -347,7 +349,15 @@ class SqliteIndex:
             total = len(matches)
             facets = columns.facets(matches, query.facets, query.facet_size) if query.facets else {}
             hits: list[dict[str, Any]] = []
-            if query.limit and total > query.offset:
+            ranked = query.sort.field == "relevance" and bool(scoring_concepts(query.where))
+            if query.limit and total > query.offset and ranked:
+                rowids = self._ranked(conn, columns, query, matches)
+                bodies = dict(conn.execute(
+                    f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN (SELECT value FROM json_each(?))",
+                    (json.dumps(rowids),),
+                ).fetchall())
+                hits = [json.loads(bodies[r]) for r in rowids]
+            elif query.limit and total > query.offset:
                 field = "indexed_at" if query.sort.field == "relevance" else query.sort.field
                 descending = query.sort.field == "relevance" or query.sort.descending
                 candidates = columns.first(matches, field, query.offset + query.limit, descending)
@@ -362,6 +372,30 @@ class SqliteIndex:
                 ).fetchall())
                 hits = [json.loads(bodies[r]) for r in rowids]
         return SearchResult(total=total, hits=hits, facets=facets)
+
+    def _ranked(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query, matches: BitMap) -> list[int]:
+        """The page of a relevance search: by score, ties newest indexed first, then by id (both descending)."""
+        where = resolve_people(query.effective_where(), lambda: columns.values("person"))
+        slots, scores = columns.scores(where, matches, lambda e: self.query_side.text(conn, e))
+        wanted = query.offset + query.limit
+        scores = scores.astype(np.float32)  # as OpenSearch keeps scores: the same ties on both backends
+        order: list[int] = []
+        for score in np.unique(scores)[::-1]:  # each score's documents in the tie order, best score first
+            group = bitmap_of(slots[scores == score])
+            order.extend(columns.first(group, "indexed_at", wanted - len(order), True))
+            if len(order) >= wanted:
+                break
+        if len(order) <= query.offset:
+            return []
+        candidates = np.asarray(order, dtype=np.int64)
+        at = np.searchsorted(slots, candidates)
+        exact = dict(zip(candidates.tolist(), scores[at].tolist()))
+        rows = conn.execute(  # the candidates in the exact order: the sorted column may lag a few changes
+            f"SELECT rowid, indexed_at, id FROM {self.t_docs} WHERE rowid IN (SELECT value FROM json_each(?))",
+            (json.dumps(candidates.tolist()),)).fetchall()
+        rows.sort(key=lambda r: (exact[r[0]], r[1] or "", r[2]), reverse=True)
+        rows = rows[query.offset:wanted]
+        return [r[0] for r in rows]
 
     def count(self, query: Query | Expr | str | None) -> int:
         with self._snapshot() as (conn, columns):
@@ -397,7 +431,7 @@ class SqliteIndex:
 def order_by(query: Query) -> str:
     sort = query.sort
     if sort.field == "relevance":
-        return "d.indexed_at DESC, d.id DESC"  # SQLite does not score: newest first
+        return "d.indexed_at DESC, d.id DESC"  # without concepts there is no score: newest first
     direction = "DESC" if sort.descending else "ASC"
     return f"d.{sort.field} {direction}, d.id {direction}"  # NULLs count as smallest; ties follow the direction
 

@@ -14,7 +14,7 @@ from typing import Any
 from mediaindex.domain.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 4  # 4: the query side lives in memory (bitmap_engine.py); no label, term, face or count tables
+SCHEMA_VERSION = 5  # 4: the query side lives in memory (bitmap_engine.py); 5: label rows carry their tier (relevance)
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ def create_tables(conn: sqlite3.Connection, t: TableNames, path: str, name: str)
     found = _layout(conn, t)
     if found == "3":
         _upgrade_from_3(conn, t, name)
+    elif found == "4":
+        _repack(conn, t, name, "its labels now say how specifically they match, for ranking")
     elif found is not None and found != str(SCHEMA_VERSION):
         raise ConfigurationError(
             f"{path} holds a mediaindex index of layout {found}; this version reads layout "
@@ -97,11 +99,28 @@ def _upgrade_from_3(conn: sqlite3.Connection, t: TableNames, name: str) -> None:
     conn.executemany(f"UPDATE {t.docs} SET terms = ?, labels = ?, faces = ? WHERE rowid = ?",
                      [(*search_facts(json.loads(doc)).pack(code), rowid) for rowid, doc in rows])
     conn.execute(f"ALTER TABLE {t.docs} DROP COLUMN facets")
+    conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'generation'", (uuid.uuid4().hex,))
     for table in ("labels", "terms", "faces", "counts"):
         conn.execute(f"DROP TABLE IF EXISTS {name}_{table}")
     for index_name in ("status_indexed_at_id", "status_taken_at_id", "status_key_id", "key"):
         conn.execute(f"DROP INDEX IF EXISTS {t.docs}_{index_name}")
     conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _repack(conn: sqlite3.Connection, t: TableNames, name: str, why: str) -> None:
+    """Pack every document's facts again from its body (a new layout of the packed columns)."""
+    from mediaindex.adapters.index.bitmap_engine import search_facts
+    from mediaindex.adapters.index.sqlite_sync import Vocabulary
+
+    code = Vocabulary(t).coder(conn)
+    rows = conn.execute(f"SELECT rowid, doc FROM {t.bodies}").fetchall()
+    log.warning("upgrading the index %s (%s documents) to layout %s, once: %s", name, f"{len(rows):,}",
+                SCHEMA_VERSION, why)
+    conn.executemany(f"UPDATE {t.docs} SET terms = ?, labels = ?, faces = ? WHERE rowid = ?",
+                     [(*search_facts(json.loads(doc)).pack(code), rowid) for rowid, doc in rows])
+    conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+    # a new history for the query side: every process builds it afresh from the repacked rows
+    conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'generation'", (uuid.uuid4().hex,))
 
 
 def check_file(path: str, create: bool) -> None:

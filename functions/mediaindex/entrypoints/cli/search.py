@@ -97,9 +97,10 @@ def run(args: argparse.Namespace) -> int:
     index = app.index
     index.ensure_ready()
     try:
-        result = index.search(query)
+        answer = searching.run_search(index, query)
     except ValueError as e:  # what the backend refused of the query (the parser's limits catch the rest first)
         raise UsageError(f"search: {e}") from None
+    result, query = answer.result, answer.query
     warnings = unsupported(query, app.capabilities)
     for warning in warnings:  # an empty result would look like an answer; it is not one
         print(f"mediaindex: note: {warning}", file=sys.stderr)
@@ -113,9 +114,17 @@ def run(args: argparse.Namespace) -> int:
                 out["warnings"] = warnings
             if suggested and (suggested["labels"] or suggested["people"]):
                 out["suggestions"] = suggested
+            if answer.not_understood:
+                out["not_understood"] = list(answer.not_understood)
+            if answer.relaxed:
+                out["relaxed"] = True
             print_json(out)
         else:
             print_hits(result, query, suggested=suggested)
+            if answer.not_understood:
+                print(f"not understood, left out: {', '.join(answer.not_understood)}")
+            if answer.relaxed:
+                print(f"no file has all of {', '.join(answer.concepts)}: these have some of them, the most first")
         sys.stdout.flush()
     except BrokenPipeError:  # `mediaindex search dog | head`: the reader had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -15,7 +15,7 @@ from mediaindex.domain.query import Query, Sort
 from mediaindex.domain.query_syntax import ParseError, parse_query
 from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from tests.index.corpus import corpus, tombstone_with_dog
-from tests.index.reference import search_ids
+from tests.index.reference import ranked_ids, search_ids
 
 BACKENDS = ("sqlite", "opensearch")
 
@@ -151,6 +151,43 @@ def test_relevance_sort_returns_the_same_set(loaded_pair):
     query = Query(where=parse_query("dog OR cat OR person:\"Barack Obama\""), sort=Sort("relevance"), limit=50)
     results = [keys(loaded_pair[b].search(query)) for b in BACKENDS]
     assert results[0] == results[1] == {IMG1, BEACH, ELODIE, KITTEN, BARACK, VIDEO}
+
+
+# Free text, ranked: sentences, plurals, related words, people and words found only in text or path.
+RANKED = ["dog", "dogs on the beach", "a dog at a birthday party", "cat", "pets", "animal", "barack", "obama dog",
+          "happy birthday", "outdoors", "husky in the snow", "a car on main street", "woman", "person", "canine",
+          "pictures of my cat", "beach OR cat", "dog -person:obama"]
+
+
+@pytest.mark.parametrize("text", RANKED)
+def test_free_text_is_ranked_the_same_on_both_backends(loaded_pair, text):
+    """Same hits in the same order: by relevance (the reference's score), ties newest indexed first, then id."""
+    query = Query(where=parse_query(text), limit=20)
+    expected = ranked_ids(query, DOCS)
+    assert expected, f"{text!r} should find something in the corpus"
+    for backend in BACKENDS:
+        found = [h["id"] for h in loaded_pair[backend].search(query).hits]
+        assert set(found) == {i for i, _ in expected}, backend
+        position = {doc_id: n for n, doc_id in enumerate(found)}
+        for (a, score_a), (b, score_b) in zip(expected, expected[1:]):
+            if score_a > score_b + 1e-4:  # a clearly better document comes first on every backend
+                assert position[a] < position[b], (backend, KEY_OF[a], score_a, KEY_OF[b], score_b)
+        assert found == [i for i, _ in expected], backend  # and where scores tie, the same tie order
+
+
+def test_the_best_match_comes_first(loaded_pair):
+    """The labelled dog at 97 % before the dog at 55 % in a crowd; a canine named by its parent (the husky at 71.5 x
+    0.8) after a canine named by its own name at 97; the cat of 92.5 before the kitten of 60."""
+    for backend in BACKENDS:
+        index = loaded_pair[backend]
+        dogs = [KEY_OF[h["id"]] for h in index.search(Query(where=parse_query("dog"), limit=5)).hits]
+        assert dogs == [IMG1, BEACH], backend  # 97.2, then 55
+        canines = [KEY_OF[h["id"]] for h in index.search(Query(where=parse_query("canine"), limit=5)).hits]
+        assert canines == [IMG1, IMG2, BEACH], backend  # all by a parent: 97.2, 71.5, 55 (x 0.8)
+        cats = [KEY_OF[h["id"]] for h in index.search(Query(where=parse_query("cats"), limit=5)).hits]
+        assert cats == [ELODIE, KITTEN], backend
+        party = [KEY_OF[h["id"]] for h in index.search(Query(where=parse_query("birthday party dog"), limit=5)).hits]
+        assert party[0] == BEACH, backend  # the only file with all three: a dog, "birthday" and "party"
 
 
 def expected_facets(query: Query) -> dict[str, dict[str, int]]:

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             print_json(out)
         else:
             print_hits(result, query, suggested=suggested)
-            if answer.not_understood:
+            if answer.not_understood and result.total:  # with nothing found, "no matches" and the closest say it
                 print(f"not understood, left out: {', '.join(answer.not_understood)}")
             if answer.relaxed:
                 print(f"no file has all of {', '.join(answer.concepts)}: these have some of them, the most first")

@@ -121,6 +121,9 @@ CASES = [
     ("this summer", [rng("2026-06-01", "2026-09-01")]),
     ("last december", [rng("2025-12-01", "2026-01-01")]),
     ("last may", [rng("2026-05-01", "2026-06-01")]),
+    ("previous summer", [rng("2026-06-01", "2026-09-01")]),
+    ("previous year", [rng("2025-01-01", "2026-01-01")]),
+    ("past summer", [months(6, 7, 8)]),  # "past" is only for lengths of time: summer alone
     ("2 years ago", [rng("2024-01-01", "2025-01-01")]),
     ("two years ago", [rng("2024-01-01", "2025-01-01")]),
     ("a year ago", [rng("2025-01-01", "2026-01-01")]),

@@ -20,7 +20,7 @@ Rules worth knowing:
   with a year or after this/last.
 - A named day is that one day: "christmas" is December 25 (its eve is "christmas eve"), "christmas 2019" is
   2019-12-25 only. "easter" and "thanksgiving" (US) move, so they count only with a year.
-- Relative words are from `today`: "today", "yesterday", "this/last year|month|week|weekend" (calendar ones;
+- Relative words are from `today`: "today", "yesterday", "this/last/previous year|month|week|weekend" (calendar ones;
   weeks start on Monday), "this summer" (the latest that has begun), "last summer" (the latest that has ended;
   any season or month name works: "last december"), "2 years ago" / "two years ago" (that calendar year; months,
   weeks and days likewise), "last 3 months" / "past 3 months" / "past year" (from that long before today to the end
@@ -343,14 +343,14 @@ class _Reader:
             if w == "past":
                 return i + 2, _Range(self.back(unit, 1), today + timedelta(days=1))
             return i + 2, self.calendar(unit, 0 if w == "this" else -1)
-        if nxt == "weekend" and w in ("this", "last"):
+        if nxt == "weekend" and w != "past":
             # Saturday and Sunday of this week (from Monday), or of the week before
             saturday = today - timedelta(days=today.weekday()) + timedelta(days=5 if w == "this" else -2)
             return i + 2, _Range(saturday, saturday + timedelta(days=2))
-        if w in ("this", "last"):
+        if w != "past":
             period = SEASONS.get(nxt) or ((self.month(i + 1), 1) if self.month(i + 1) else None)
             if period is not None:
-                return i + 2, self.recent(period[0], period[1], complete=(w == "last"))
+                return i + 2, self.recent(period[0], period[1], complete=(w != "this"))
         return None
 
     def calendar(self, unit: str, n: int) -> _Range:

@@ -167,10 +167,13 @@ class FakeStorage:
     def __init__(self, bucket: str = "media") -> None:
         self.bucket = bucket
         self.objects: dict[str, bytes] = {}
+        self.modified: dict[str, str] = {}  # key -> last_modified, for the files a test gives one
         self.reads = 0
 
-    def write(self, key: str, data: bytes) -> None:
+    def write(self, key: str, data: bytes, modified: str | None = None) -> None:
         self.objects[key] = data
+        if modified is not None:
+            self.modified[key] = modified
 
     def read(self, ref: ObjectRef) -> StoredObject:
         self.reads += 1
@@ -179,7 +182,7 @@ class FakeStorage:
         data = self.objects[ref.key]
         import hashlib
 
-        return StoredObject(ref, data, len(data), hashlib.md5(data).hexdigest())
+        return StoredObject(ref, data, len(data), hashlib.md5(data).hexdigest(), last_modified=self.modified.get(ref.key))
 
     def exists(self, ref: ObjectRef) -> bool:
         return ref.key in self.objects

@@ -31,6 +31,15 @@ def with_exif() -> bytes:
     return encode(Image.new("RGB", (300, 100), (0, 128, 0)), "JPEG", exif=exif.tobytes())
 
 
+def test_exif_lens_model():
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Apple", "iPhone 12"
+    exif.get_ifd(0x8769)[0xA434] = "iPhone 12 front camera 2.71mm f/2.2"
+    picture = Picture.from_bytes(encode(Image.new("RGB", (8, 8)), "JPEG", exif=exif.tobytes()))
+    assert picture.exif.lens == "iPhone 12 front camera 2.71mm f/2.2"
+    assert Picture.from_bytes(encode(Image.new("RGB", (8, 8)), "JPEG")).exif.lens is None
+
+
 def test_exif_orientation_date_camera_and_gps():
     p = Picture.from_bytes(with_exif())
     assert (p.width, p.height) == (100, 300)  # turned upright

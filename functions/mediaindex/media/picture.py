@@ -45,6 +45,7 @@ class Exif:
     taken_at: str | None = None
     camera: str | None = None
     location: dict[str, float] | None = None  # {"lat": .., "lon": ..}, an OpenSearch geo point
+    lens: str | None = None  # LensModel: "iPhone 12 front camera 2.71mm f/2.2" tells a selfie (domain/kinds.py)
 
 
 @dataclass
@@ -157,6 +158,7 @@ _TAG_DATETIME_ORIGINAL = 0x9003
 _TAG_DATETIME = 0x0132
 _TAG_MAKE = 0x010F
 _TAG_MODEL = 0x0110
+_TAG_LENS_MODEL = 0xA434
 _IFD_EXIF = 0x8769
 _IFD_GPS = 0x8825
 
@@ -182,6 +184,7 @@ def _read_exif(raw: Any) -> Exif:
         exif.camera = model if (not brand or model.lower().startswith(brand)) else f"{make} {model}"
     elif make:
         exif.camera = make
+    exif.lens = _clean(sub.get(_TAG_LENS_MODEL))
     try:
         gps = raw.get_ifd(_IFD_GPS)
     except Exception:

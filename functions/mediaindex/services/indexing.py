@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ObjectNotFound
+from mediaindex.domain.file_dates import CONTAINER, EXIF, choose_taken_at, embedded_date
 from mediaindex.domain.freshness import is_unchanged
 from mediaindex.domain.model import Analysis, Box, Face, is_hidden
 from mediaindex.domain.vocabulary import Action, EventKind
@@ -214,6 +215,8 @@ class Pipeline:
                     and not self._vectors_missing(prior, sha)):
                 doc.update({k: prior[k] for k in docs.ANALYSIS_FIELDS if k in prior})
                 doc["face_count"] = len(prior.get("faces") or [])
+                # the date the bytes carry is the copy's too; a date from a name or a file time is this file's own
+                self._date(doc, obj, *embedded_date(prior))
                 return Draft(doc, REUSED)
         try:
             if media_type == sniff.VIDEO:
@@ -221,6 +224,7 @@ class Pipeline:
                     raise BadMedia("video file, but video analysis is not enabled in this deployment")
                 fields, calls = self.video(obj)
                 doc.update(fields)
+                self._date(doc, obj, fields.get("taken_at"), CONTAINER)
                 return Draft(doc, INDEXED, calls)
             picture = Picture.from_bytes(obj.data, self.max_pixels)
             analysis = self.analyzer.analyze(picture)
@@ -234,10 +238,17 @@ class Pipeline:
             return Draft(doc, FAILED)
         exif = picture.exif
         doc.update(
-            width=picture.width, height=picture.height, taken_at=exif.taken_at, camera=exif.camera,
+            width=picture.width, height=picture.height, camera=exif.camera, lens=exif.lens,
             location=exif.location, **docs.analysis_fields(analysis),
         )
+        self._date(doc, obj, exif.taken_at, EXIF)
         return Draft(doc, INDEXED, analysis.api_calls, analysis)
+
+    @staticmethod
+    def _date(doc: dict[str, Any], obj: StoredObject, embedded: str | None, kind: str) -> None:
+        """`taken_at` and `taken_at_source`: the date the bytes carry, else one in the file name, else the file
+        time (domain/file_dates.py)."""
+        doc["taken_at"], doc["taken_at_source"] = choose_taken_at(embedded, kind, obj.ref.key, obj.last_modified)
 
     def hidden_boxes(self, sha: str) -> list[Box]:
         """The boxes marked "not a face" in these bytes (only the local face collection keeps them)."""

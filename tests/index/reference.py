@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix,
+    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix,
     LabelIs, MediaTypeIs, Not, Or, OnlyPeople, PersonIs, StatusIs, TextHas, resolve_people, scoring_concepts,
     text_tokens,
 )
+from mediaindex.domain.facts import document_facts
 from mediaindex.domain.query import Query
 
 
@@ -23,6 +24,8 @@ def matches(e: Expr, doc: dict[str, Any]) -> bool:
         return not matches(e.part, doc)
     if isinstance(e, Concept):
         return any(matches(p, doc) for p in e.options)
+    if isinstance(e, FactIs):
+        return e.value in document_facts(doc).get(e.field, [])
     if isinstance(e, LabelIs):
         return any(
             any(form in label["names"] for form in e.forms) and (e.min_confidence is None or label["confidence"] >= e.min_confidence)

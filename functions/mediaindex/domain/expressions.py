@@ -18,6 +18,9 @@ Semantics, shared by OpenSearch and SQLite (the contract tests hold both to them
   mouth_open (True/False), gender ("male"/"female"), age ((low, high): the face's estimated range overlaps it).
 - `TextHas(text, phrase)`: every word (or the exact phrase) occurs in the OCR text or in the file's key (path).
   Words are `text_tokens`: letters and digits, lower-cased, accents removed; "IMG_0001.jpg" is img, 0001, jpg.
+- `FactIs(field, value)`: the document has that exact fact (FACT_FIELDS; domain/facts.py): a place's name
+  ("paris", "france", "fr"), a kind (photo, video, screenshot, selfie), a word of its camera ("iphone"), the month
+  ("12") or day ("12-25") of a trusted date.
 - `MediaTypeIs`, `KeyPrefix` (case-sensitive, as S3 keys are), `DateRange` (string comparison of ISO 8601:
   `since` inclusive, `before` exclusive; a document without the field never matches), `StatusIs`.
 - A search shows `indexed` documents unless the tree names a status or `statuses` says otherwise; tombstones
@@ -54,7 +57,10 @@ GENDERS = ("male", "female")
 EMOTIONS = ("happy", "sad", "angry", "confused", "disgusted", "surprised", "calm", "fear")
 DATE_FIELDS = ("taken_at", "indexed_at")
 SORT_FIELDS = ("relevance", "indexed_at", "taken_at", "key")
-FACETS = ("labels", "people", "emotions", "media_type")
+FACETS = ("labels", "people", "emotions", "media_type", "places")
+# Exact facts of a document free text can name (domain/facts.py computes them): its place's names, its kinds
+# (photo, video, screenshot, selfie), its camera's words, the month ("07") and day ("07-14") it was taken.
+FACT_FIELDS = ("place", "kind", "camera", "month", "day")
 # Words for people that the face attributes answer (a bare `man` also finds a male face); a child is under 13,
 # a boy or girl under 18 (any face of that age: the attributes of one face are not tied together here)
 PEOPLE_WORDS: dict[str, tuple[tuple[str, Any], ...]] = {
@@ -202,6 +208,18 @@ class StatusIs:
 
 
 @dataclass(frozen=True)
+class FactIs:
+    """The document has this fact (FACT_FIELDS): `FactIs("place", "paris")`, `FactIs("kind", "screenshot")`."""
+
+    field: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.field not in FACT_FIELDS:
+            raise ValueError(f"unknown fact {self.field!r}; known: {', '.join(FACT_FIELDS)}")
+
+
+@dataclass(frozen=True)
 class Concept:
     """Something typed as free text: matches when any option does; ranks by its best option (module docstring)."""
 
@@ -236,7 +254,7 @@ class Not:
 
 
 Expr = Union[All, LabelIs, PersonIs, OnlyPeople, EmotionIs, FaceHas, TextHas, MediaTypeIs, KeyPrefix, DateRange, StatusIs,
-             Concept, And, Or, Not]
+             FactIs, Concept, And, Or, Not]
 
 # How specific a label's match is: the concept is the label's own name (or an alias), one of its parents, or one of
 # its over-general broader terms. And what a non-label option answers (a person named, a face, a word of the text).
@@ -359,7 +377,7 @@ def check_limits(expr: Expr) -> None:
             stack.append((node.part, depth + 1))
         elif not isinstance(node, All):
             conditions += 1
-            for value in (getattr(node, name, None) for name in ("name", "text", "prefix")):
+            for value in (getattr(node, name, None) for name in ("name", "text", "prefix", "value")):
                 if isinstance(value, str):
                     check_text(value)
         if depth > 2 * MAX_DEPTH + 2:  # the parser's groups and NOTs, the OR of a bare word and its leaves

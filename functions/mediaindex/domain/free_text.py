@@ -17,14 +17,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from datetime import date
+
 from mediaindex.domain.expressions import (
-    OPTION_ANSWERS, PEOPLE_WORDS, And, Concept, Expr, FaceHas, LabelIs, PersonIs, TextHas, simplify, text_tokens,
+    OPTION_ANSWERS, PEOPLE_WORDS, And, Concept, DateRange, Expr, FaceHas, FactIs, LabelIs, Or, PersonIs, TextHas,
+    simplify, text_tokens,
 )
+from mediaindex.domain.time_words import read_time_words
 from mediaindex.domain.words import singulars
 
 LEXICON = Path(__file__).with_name("data") / "lexicon.json"
 MAX_RELATED = 8  # related labels a word brings, the closest first: enough for recall, few enough for the limits
 MAX_PHRASE_WORDS = 3
+# words for the kinds of files (domain/kinds.py): "screenshots", "selfie", "videos", "clips"
+KIND_WORDS = {"video": "video", "clip": "video", "movie": "video", "film": "video", "screenshot": "screenshot",
+              "screengrab": "screenshot", "selfie": "selfie", "photograph": "photo"}
 
 # Words that carry no concept in a photo search: English function words, and the words people put around what they
 # want ("photos of", "show me", "pictures with"). A query made of nothing else is searched as written.
@@ -68,7 +75,8 @@ def lemmas(word: str) -> list[str]:
 
 
 def concept(written: str, quoted: bool = False, budget: int = MAX_RELATED) -> Concept:
-    """One word or name as a concept: its label forms and related labels, a person, a face, text."""
+    """One word or name as a concept: its label forms and related labels, a person, a face, text, a place, a camera
+    word, a kind of file. A negative `budget` (a very long query): only the label, the person and the text."""
     value = " ".join(written.split())
     options: list[Expr] = [LabelIs(value)]
     weights: list[float] = [1.0]
@@ -93,7 +101,47 @@ def concept(written: str, quoted: bool = False, budget: int = MAX_RELATED) -> Co
             options.append(simplify(And(*(FaceHas(a, v) for a, v in PEOPLE_WORDS[form]))))
             weights.append(OPTION_ANSWERS["face"])
             break
+    folded = " ".join(words)
+    if budget < 0:
+        return Concept(value.lower(), tuple(options), tuple(weights))
+    if folded:  # a place's name ("paris", "new york", "zurich"), a camera's word ("iphone", "canon")
+        options.append(FactIs("place", folded))
+        weights.append(OPTION_ANSWERS["other"])
+        if len(words) == 1:
+            options.append(FactIs("camera", folded))
+            weights.append(OPTION_ANSWERS["other"])
+    kind = next((KIND_WORDS[f] for f in singulars(folded) if f in KIND_WORDS), None)
+    if kind:
+        options.append(FactIs("kind", kind))
+        weights.append(OPTION_ANSWERS["other"])
     return Concept(value.lower(), tuple(options), tuple(weights))
+
+
+def time_filters(written: list[str], today: date) -> tuple[list[Expr], list[str]]:
+    """The time phrases of a run of words ("beach summer 2019", "last christmas") as conditions on when a file was
+    taken, and the words left over. A word counts as used when all of its parts are ("year's" is year, s)."""
+    owners: list[int] = []
+    tokens: list[str] = []
+    for i, word in enumerate(written):
+        for token in text_tokens(word):
+            tokens.append(token)
+            owners.append(i)
+    found = read_time_words(tokens, today)
+    if not found.conditions:
+        return [], written
+    used = set()
+    for start, end in found.spans:
+        used.update(range(start, end))
+    consumed = {i for i in set(owners) if all(k in used for k, o in enumerate(owners) if o == i)}
+    filters: list[Expr] = []
+    for condition in found.conditions:
+        if condition.months:
+            filters.append(Or(*(FactIs("month", f"{m:02d}") for m in condition.months)))
+        elif condition.days:
+            filters.append(Or(*(FactIs("day", d) for d in condition.days)))
+        elif condition.since is not None or condition.before is not None:
+            filters.append(DateRange("taken_at", condition.since, condition.before))
+    return [simplify(f) for f in filters], [w for i, w in enumerate(written) if i not in consumed]
 
 
 def _phrase_at(words: list[str], i: int) -> int:
@@ -128,6 +176,7 @@ def read_words(written: list[str]) -> list[tuple[str, int]]:
 
 
 def budget_for(concepts: int, limit: int) -> int:
-    """Related labels per concept so that a long sentence stays within the query's condition limit."""
-    per_concept = limit // max(concepts, 1) - 5  # the word itself, person, text, a face, and some margin
-    return max(0, min(MAX_RELATED, per_concept))
+    """Related labels per concept so that a long sentence stays within the query's condition limit: the fixed
+    options (label, person, text, place, camera) first; -1 when even those do not fit (then label, person, text)."""
+    per_concept = limit // max(concepts, 1) - 5
+    return -1 if per_concept < 0 else min(MAX_RELATED, per_concept)

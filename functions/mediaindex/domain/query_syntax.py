@@ -90,8 +90,9 @@ class _Field:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, today: date | None = None) -> None:
         self.text = text
+        self.today = today or date.today()  # "last summer", "this year"
         self.tokens = _tokenize(text)
         self.i = 0
         self.depth = 0  # parentheses and NOTs open around the current token
@@ -202,8 +203,9 @@ class _Parser:
                 raise self.error(f"more than {MAX_TERMS} search terms in one query: search for fewer things at once",
                                  tok.pos)
             run.append(tok)
-        parts = [free_text.concept(words, budget=self.related_budget)
-                 for words, _ in free_text.read_words([t.value for t in run])]
+        filters, words = free_text.time_filters([t.value for t in run], self.today)
+        parts = filters + [free_text.concept(text, budget=self.related_budget)
+                           for text, _ in free_text.read_words(words)] if words else filters
         return parts[0] if len(parts) == 1 else And(*parts)
 
     def parse_group(self, opening: _Tok) -> Expr:
@@ -448,7 +450,7 @@ def _date_range(value: str, where: tuple[str, int], name: str) -> tuple[str | No
     return since, before
 
 
-def parse_query(text: str) -> Expr:
+def parse_query(text: str, today: date | None = None) -> Expr:
     """The user-facing syntax. Examples:
 
         dog AND person:"Barack Obama"        label:dog>=90 OR label:cat        NOT emotion:happy
@@ -468,4 +470,4 @@ def parse_query(text: str) -> Expr:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
         raise ParseError("the query is not valid UTF-8 text", text.encode("utf-8", "replace").decode(), e.start) from None
-    return _Parser(text).parse()
+    return _Parser(text, today).parse()

@@ -19,12 +19,14 @@ from pyroaring import BitMap
 
 from mediaindex.adapters.index import common
 from mediaindex.adapters.index.bitmap_columns import RowTable, SortedColumn, bitmap_of, union
+from mediaindex.domain.facts import document_facts, place_label
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix,
+    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix,
     LabelIs, MediaTypeIs, Not, Or, PersonIs, StatusIs, TextHas, scoring_concepts,
 )
 
-FACET_KINDS = {"labels": "label", "people": "person", "emotions": "emotion", "media_type": "media_type"}
+FACET_KINDS = {"labels": "label", "people": "person", "emotions": "emotion", "media_type": "media_type",
+               "places": "place"}
 SORTED_FIELDS = ("key", "taken_at", "indexed_at")
 NAN = float("nan")
 # how a document's facts are packed in its row (sqlite.py): term codes, label rows and face rows as raw arrays, so a
@@ -44,6 +46,9 @@ def document_terms(doc: dict[str, Any]) -> set[tuple[str, str]]:
     terms |= {("emotion", e) for e in common.face_emotions(doc)}
     if doc.get("media_type"):
         terms.add(("media_type", str(doc["media_type"])))
+    if place_label(doc):
+        terms.add(("place", str(place_label(doc))))
+    terms |= {(f"fact:{field}", value) for field, values in document_facts(doc).items() for value in values}
     return terms
 
 
@@ -233,6 +238,8 @@ class QueryColumns:
             return text(e) if e.tokens else BitMap()
         if isinstance(e, MediaTypeIs):
             return self.term("mt", e.media_type)
+        if isinstance(e, FactIs):
+            return self.term(f"fact:{e.field}", e.value)
         if isinstance(e, StatusIs):
             return self.term("status", e.status)
         if isinstance(e, KeyPrefix):

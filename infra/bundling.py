@@ -115,7 +115,9 @@ class PipBundle:
 
     def build(self, output_dir: Path) -> None:
         output_dir.mkdir(parents=True, exist_ok=True)
-        commands = [self.pip_command(output_dir)] + ([self.pip_command(output_dir, no_deps=True)] if self.data_only else [])
+        commands = [self.pip_command(output_dir)]
+        if self.data_only:
+            commands.append(self.pip_command(output_dir, no_deps=True))
         for command in commands:
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:

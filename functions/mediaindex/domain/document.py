@@ -24,7 +24,7 @@ DELETED = Status.DELETED
 ANALYSIS_FIELDS = (
     "media_type", "content_type", "width", "height", "taken_at", "taken_at_source", "camera", "lens", "location",
     "labels", "label_names", "faces", "people", "text", "moderation", "analyzer", "model_versions", "face_model",
-    "video",
+    "video", "place",
 )
 
 

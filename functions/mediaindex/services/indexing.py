@@ -19,11 +19,12 @@ from mediaindex.domain.errors import BadMedia, ObjectNotFound
 from mediaindex.domain.file_dates import CONTAINER, EXIF, choose_taken_at, embedded_date
 from mediaindex.domain.freshness import is_unchanged
 from mediaindex.domain.model import Analysis, Box, Face, is_hidden
+from mediaindex.domain.places import position_of
 from mediaindex.domain.vocabulary import Action, EventKind
 from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
 from mediaindex.ports import (
-    Analyzer, FaceCollection, Index, Metrics, ObjectInfo, ObjectRef, StoredObject, Storage, Versioned,
+    Analyzer, FaceCollection, Index, Metrics, ObjectInfo, ObjectRef, PlaceFinder, StoredObject, Storage, Versioned,
 )
 from mediaindex.services.index_io import compare_and_set
 
@@ -97,6 +98,27 @@ class Outcome:
         }
 
 
+class _NoPlaceField:
+    """The geocoder failed: the document gets no `place` field (not even None)."""
+
+
+NO_PLACE_FIELD: Any = _NoPlaceField()
+
+
+def place_field(places: PlaceFinder, location: Any) -> dict[str, Any] | None | _NoPlaceField:
+    """The `place` field for a document's `location`: the place's document, None when there is no position or no
+    place there, NO_PLACE_FIELD when the geocoder failed (its data missing or broken: logged, never raised)."""
+    position = position_of(location)
+    if position is None:
+        return None
+    try:
+        place = places.place_at(*position)
+    except Exception as e:  # noqa: BLE001 - a place is a nicety: the file is indexed without it
+        log.warning("no place found for a position: %s", e)
+        return NO_PLACE_FIELD
+    return place.to_doc() if place is not None else None
+
+
 class NullMetrics:
     def count(self, name: str, value: float = 1) -> None:
         pass
@@ -125,6 +147,8 @@ class Pipeline:
     video: VideoIndexer | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     reuse_analysis: bool = True
+    # reverse geocoding of the GPS position into the document's `place` (None: not installed, no `place` field)
+    places: PlaceFinder | None = None
 
     # ---- entry point ---------------------------------------------------------------------------------------------
     def handle(self, event: StorageEvent) -> Outcome:
@@ -217,6 +241,8 @@ class Pipeline:
                 doc["face_count"] = len(prior.get("faces") or [])
                 # the date the bytes carry is the copy's too; a date from a name or a file time is this file's own
                 self._date(doc, obj, *embedded_date(prior))
+                if "place" not in doc:  # analysed before places were found
+                    self.add_place(doc)
                 return Draft(doc, REUSED)
         try:
             if media_type == sniff.VIDEO:
@@ -225,6 +251,7 @@ class Pipeline:
                 fields, calls = self.video(obj)
                 doc.update(fields)
                 self._date(doc, obj, fields.get("taken_at"), CONTAINER)
+                self.add_place(doc)
                 return Draft(doc, INDEXED, calls)
             picture = Picture.from_bytes(obj.data, self.max_pixels)
             analysis = self.analyzer.analyze(picture)
@@ -242,6 +269,7 @@ class Pipeline:
             location=exif.location, **docs.analysis_fields(analysis),
         )
         self._date(doc, obj, exif.taken_at, EXIF)
+        self.add_place(doc)
         return Draft(doc, INDEXED, analysis.api_calls, analysis)
 
     @staticmethod
@@ -249,6 +277,16 @@ class Pipeline:
         """`taken_at` and `taken_at_source`: the date the bytes carry, else one in the file name, else the file
         time (domain/file_dates.py)."""
         doc["taken_at"], doc["taken_at_source"] = choose_taken_at(embedded, kind, obj.ref.key, obj.last_modified)
+
+    def add_place(self, doc: dict[str, Any]) -> None:
+        """Set the document's `place` from its `location` (None: no position, or nowhere near a town or country).
+        Without a geocoder, or when it fails, the field is left out, for services/places.py to add later; a file
+        is never refused for its place."""
+        if self.places is None:
+            return
+        found = place_field(self.places, doc.get("location"))
+        if found is not NO_PLACE_FIELD:
+            doc["place"] = found
 
     def hidden_boxes(self, sha: str) -> list[Box]:
         """The boxes marked "not a face" in these bytes (only the local face collection keeps them)."""

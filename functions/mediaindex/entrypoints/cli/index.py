@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     index = app.index
     index.ensure_ready()
     re_embedding = None if spec.factory else re_embed_enrolments(app)
+    places_added = add_missing_places(app)
     progress = Progress(enabled=not (args.json or args.no_progress))
     runner = bulk_workers.bulk_indexer(
         index, spec, workers=workers, threads=settings.analyzer == "rekognition",
@@ -155,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
     result["index"] = settings.resolved_index_url
     if re_embedding is not None:
         result["re_embedded_enrolments"] = re_embedding
+    if places_added is not None:
+        result["places_added"] = places_added
     if args.json:
         print_json(result)
     else:
@@ -162,6 +165,29 @@ def run(args: argparse.Namespace) -> int:
     if summary.interrupted:
         return 130
     return 1 if result["failed"] or result["errors"] else 0
+
+
+def add_missing_places(app: Any) -> dict[str, int] | None:
+    """Give documents indexed before places were found (or without the place data) their place, from their GPS
+    position, without analysing the files again (services/places.py). Once per index and place data: the next
+    run only reads a note. None when there was nothing to do; never an error that stops the indexing."""
+    from mediaindex.services import places
+
+    finder = app.places
+    if finder is None:
+        return None
+    settings = app.settings
+    note = places.note_path(settings.home, settings.resolved_index_url, settings.index_name)
+    try:
+        report = places.add_missing_places_once(
+            app.index, finder, note, getattr(finder, "version", None),
+            described=f"{settings.resolved_index_url} {settings.index_name}")
+    except Exception as e:  # noqa: BLE001 - places are a nicety; the files are indexed all the same
+        logging.getLogger(__name__).warning("could not add places to documents indexed before: %s", e)
+        return None
+    if report is None or not report.documents_checked:
+        return None
+    return report.to_dict()
 
 
 def re_embed_enrolments(app: Any) -> dict[str, Any] | None:
@@ -206,6 +232,10 @@ def print_summary(r: dict[str, Any], out: Any = None) -> None:
             w(f"  ... and {more:,} more (mediaindex search --failed, or --json for all)")
     if r["errors"]:
         w("files with errors were not indexed: run the same command again to retry them")
+    added = r.get("places_added")
+    if added and added["documents_updated"]:
+        w(f"places: {added['with_place']:,} of {added['documents_updated']:,} files indexed before with a GPS "
+          "position now have a place")
     if r["interrupted"]:
         w("interrupted: every finished file is in the index; run the same command again to go on")
     w(f"index: {r['index']}")

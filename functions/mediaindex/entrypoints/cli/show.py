@@ -74,8 +74,10 @@ def describe(doc: dict[str, Any]) -> str:
         return "\n".join(lines + ["  the file was removed; this tombstone keeps a late event from bringing it back"])
     size = f"{doc.get('width')}x{doc.get('height')}, " if doc.get("width") else ""
     lines.append(f"  {doc.get('media_type') or '?'} ({doc.get('content_type')}), {size}{doc.get('size') or 0:,} bytes")
-    for name in ("taken_at", "camera", "lens", "location", "analyzer", "indexed_at"):
-        if doc.get(name):
+    for name in ("taken_at", "camera", "lens", "location", "place", "analyzer", "indexed_at"):
+        if name == "place" and isinstance(doc.get("place"), dict):
+            lines.append(f"  place: {shown(doc['place'].get('label') or '')}")
+        elif doc.get(name):
             source = f" ({doc['taken_at_source']})" if name == "taken_at" and doc.get("taken_at_source") else ""
             lines.append(f"  {name}: {doc[name]}{source}")
     if doc.get("labels"):

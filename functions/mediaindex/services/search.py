@@ -13,6 +13,7 @@ import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mediaindex.domain import free_text
 from mediaindex.domain.expressions import (
     PEOPLE_WORDS, And, Concept, Expr, LabelIs, Or, PersonIs, TextHas, person_name_matches, simplify, text_tokens,
     walk,
@@ -40,12 +41,40 @@ def _top_concepts(where: Expr) -> tuple[list[Concept], list[Expr]]:
     return concepts, [p for p in parts if not isinstance(p, Concept)]
 
 
+def _known(index: Index, query: Query, e: Expr) -> bool:
+    return index.count(Query(where=e, statuses=query.statuses, limit=0)) > 0
+
+
+def _names_together(index: Index, query: Query, concepts: list[Concept]) -> list[Concept]:
+    """Words side by side that the index knows as one name ("new york", "san francisco", a person's full name, a
+    two-word label the lexicon lacks) become one concept; the longest first."""
+    out: list[Concept] = []
+    i = 0
+    while i < len(concepts):
+        for size in (3, 2):
+            group = concepts[i:i + size]
+            if len(group) < size or any(" " in c.word for c in group):
+                continue
+            together = free_text.concept(" ".join(c.word for c in group), budget=0)
+            exact = [o for o in together.options if not isinstance(o, TextHas)]  # a name, not two words anywhere
+            if _known(index, query, Or(*exact)):
+                out.append(together)
+                i += size
+                break
+        else:
+            out.append(concepts[i])
+            i += 1
+    return out
+
+
 def run_search(index: Index, query: Query) -> Answer:
     """Search as a person means it (module docstring). A query without free text is searched as it is."""
     concepts, rest = _top_concepts(simplify(query.where))
     if not concepts:
         return Answer(index.search(query), query)
-    known = [c for c in concepts if index.count(Query(where=c, statuses=query.statuses, limit=0))]
+    if len(concepts) > 1:
+        concepts = _names_together(index, query, concepts)
+    known = [c for c in concepts if _known(index, query, c)]
     unknown = tuple(c.word for c in concepts if c not in known)
     if not known:  # nothing understood: search it as written (nothing), and say so
         return Answer(index.search(query), query, unknown, False, tuple(c.word for c in concepts))

@@ -8,6 +8,8 @@ import threading
 from collections import Counter
 from typing import Any, Iterable, Iterator, Sequence
 
+import numpy as np
+
 from mediaindex.domain.errors import BadMedia, ObjectNotFound, TransientError, VersionConflict
 from mediaindex.domain.model import Analysis, Box, Face, FaceMatch, Label
 from mediaindex.adapters.index import common
@@ -110,12 +112,15 @@ class FakeIndex:
         query = Query.coerce(query)
         found = self._matching(query)
         sort = query.sort
-        if sort.field == "relevance":  # no scores here: newest first, as SQLite
-            field, descending = "indexed_at", True
+        if sort.field == "relevance":  # by the reference's score, ties newest taken first, as both backends
+            field, descending = "taken_at", True
+            where = resolve_people(query.effective_where(), self.person_names)
+            scores = {d["id"]: reference.relevance(where, d) for d in found}
         else:
-            field, descending = sort.field, sort.descending
+            field, descending, scores = sort.field, sort.descending, {}
         # missing values count as smallest and ties follow the direction, as both backends do
-        found.sort(key=lambda d: (d.get(field) is not None, d.get(field) or "", d["id"]), reverse=descending)
+        found.sort(key=lambda d: (float(np.float32(scores.get(d["id"], 0.0))), d.get(field) is not None,
+                                  d.get(field) or "", d["id"]), reverse=descending)
         facets = {name: self._facet(name, found, query.facet_size) for name in query.facets}
         return SearchResult(len(found), found[query.offset:query.offset + query.limit], facets)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from mediaindex.domain.expressions import (
     FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix,
     LabelIs, MediaTypeIs, Not, Or, OnlyPeople, PersonIs, StatusIs, TextHas, resolve_people, scoring_concepts,
@@ -106,11 +108,13 @@ def relevance(where: Expr, doc: dict[str, Any]) -> float:
 
 
 def ranked_ids(query: Query, documents: list[dict[str, Any]]) -> list[tuple[str, float]]:
-    """The matching documents by relevance (ties: newest indexed, then id, both descending), with their scores."""
+    """The matching documents by relevance (ties: newest taken, a file without a date last, then id, descending),
+    with their scores (as float32, as the backends keep them)."""
     where = resolve_people(query.effective_where(), lambda: [p for d in documents for p in d.get("people") or []])
-    found = [(relevance(where, d), d.get("indexed_at") or "", d["id"]) for d in documents if matches(where, d)]
+    found = [(float(np.float32(relevance(where, d))), d.get("taken_at") is not None, d.get("taken_at") or "", d["id"])
+             for d in documents if matches(where, d)]
     found.sort(reverse=True)
-    return [(doc_id, score) for score, _, doc_id in found]
+    return [(doc_id, score) for score, _, _, doc_id in found]
 
 
 def search_ids(query: Query, documents: list[dict[str, Any]]) -> set[str]:

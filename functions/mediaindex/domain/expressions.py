@@ -34,8 +34,8 @@ Semantics, shared by OpenSearch and SQLite (the contract tests hold both to them
   plain Python for the tests).
 - Sorting: documents without the sort field count as smallest (first ascending, last descending, as SQLite orders
   NULLs, so its indexes serve every sort); ties are broken by `id` in the same direction. `relevance` is the score
-  above, ties newest indexed first (then id, descending); a query without concepts has no score, so relevance is
-  newest indexed first.
+  above, ties newest taken first (then id, descending; a file without a date last); a query without concepts has
+  no score, so relevance is the date taken, newest first: the order of a photo library.
 """
 
 from __future__ import annotations

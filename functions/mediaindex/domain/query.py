@@ -24,7 +24,8 @@ class Sort:
 
     @classmethod
     def parse(cls, text: str | None) -> "Sort":
-        """`relevance`, `taken_at`, `-taken_at` (descending), `key:asc`, `indexed_at:desc`."""
+        """`relevance`, `date` (taken, newest first), `taken_at`, `-taken_at` (descending), `key:asc`,
+        `indexed_at:desc`."""
         if not text:
             return cls()
         text = text.strip()
@@ -38,7 +39,7 @@ class Sort:
             if direction.lower() not in ("asc", "desc"):
                 raise ValueError(f"sort direction is asc or desc, not {direction!r}")
             descending = direction.lower() == "desc"
-        name = {"taken": "taken_at", "indexed": "indexed_at", "path": "key"}.get(text, text)
+        name = {"taken": "taken_at", "indexed": "indexed_at", "path": "key", "date": "taken_at"}.get(text, text)
         if descending is None:  # newest first for dates and relevance, a-z for keys
             descending = name != "key"
         return cls(name, descending)

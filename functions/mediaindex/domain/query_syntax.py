@@ -15,9 +15,10 @@ from typing import Callable
 from mediaindex.domain import free_text
 from mediaindex.domain.expressions import (
     DATE_FIELDS, EMOTIONS, FACE_BOOLEANS, GENDERS, MAX_AGE, MAX_CONDITIONS, MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS,
-    MEDIA_TYPES, All, And, DateRange, EmotionIs, Expr, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Not, OnlyPeople, Or,
+    MEDIA_TYPES, All, And, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix, LabelIs, MediaTypeIs, Not, OnlyPeople, Or,
     PersonIs, StatusIs, TextHas, simplify, text_tokens,
 )
+from mediaindex.domain.kinds import KINDS
 from mediaindex.domain.vocabulary import Status
 
 
@@ -45,6 +46,9 @@ FIELDS = {
     "taken": "taken_at", "taken_at": "taken_at", "indexed": "indexed_at", "indexed_at": "indexed_at",
     "status": "status",
     "only": "only",
+    "place": "place", "places": "place", "where": "place",
+    "camera": "camera",
+    "kind": "kind", "is": "kind",
 }
 
 _TOKEN = re.compile(r'\s+|(?P<lp>\()|(?P<rp>\))|(?P<str>"(?:[^"\\]|\\.)*"?)|(?P<word>[^\s()"]+)')
@@ -329,6 +333,24 @@ class _Parser:
         since, before = _date_range(f.value, self.where(f), f.name)
         return DateRange(f.name, since, before)
 
+    def read_place(self, f: _Field) -> Expr:
+        name = " ".join(text_tokens(f.value))
+        if not name:
+            raise self.error('place: needs a name, e.g. place:paris or place:"new york"', f.pos)
+        return FactIs("place", name)
+
+    def read_camera(self, f: _Field) -> Expr:
+        words = text_tokens(f.value)
+        if not words:
+            raise self.error("camera: needs a word of the camera's make or model, e.g. camera:iphone", f.pos)
+        return simplify(And(*(FactIs("camera", w) for w in words)))
+
+    def read_kind(self, f: _Field) -> Expr:
+        kind = f.value.lower().rstrip("s") if f.value.lower() not in KINDS else f.value.lower()
+        if kind not in KINDS:
+            raise self.error(f"kind takes {', '.join(KINDS)}, not {f.value!r}", f.pos)
+        return FactIs("kind", kind)
+
     def read_status(self, f: _Field) -> Expr:
         status = f.value.lower()
         if status == "any":
@@ -352,6 +374,9 @@ _FIELD_READERS: dict[str, Callable[[_Parser, _Field], Expr]] = {
     "path": _Parser.read_path,
     **{name: _Parser.read_date for name in DATE_FIELDS},
     "status": _Parser.read_status,
+    "place": _Parser.read_place,
+    "camera": _Parser.read_camera,
+    "kind": _Parser.read_kind,
 }
 
 

@@ -99,8 +99,8 @@ def ranked_query(where: Expr) -> dict[str, Any]:
     """The query with its relevance (domain/expressions.py): `where` decides what matches, unscored (a filter); each
     concept not under a NOT adds its best option's weight x answer, as the embedded index computes it."""
     concepts = scoring_concepts(where)
-    if not concepts:
-        return compile_where(where)
+    if not concepts:  # nothing scores: every match ties, and the date taken orders them
+        return {"constant_score": {"filter": compile_where(where)}}
     return {"bool": {"filter": [compile_where(where)], "should": [_concept_score(c) for c in concepts]}}
 
 
@@ -147,8 +147,8 @@ _COMPILERS: dict[type, Callable[[Any], dict[str, Any]]] = {
 # ---- order and facets ----------------------------------------------------------------------------------------------
 def sort_for(query: Query) -> list[Any]:
     sort = query.sort
-    if sort.field == "relevance":  # a query without concepts scores nothing: newest first
-        return ["_score", {"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "desc"}]
+    if sort.field == "relevance":  # ties (and a query without concepts): newest taken first
+        return ["_score", {"taken_at": {"order": "desc", "missing": "_last"}}, {"id": "desc"}]
     # missing values count as smallest and ties follow the sort's direction: what SQLite does natively
     order, missing = ("desc", "_last") if sort.descending else ("asc", "_first")
     return [{sort.field: {"order": order, "missing": missing}}, {"id": order}]

@@ -358,7 +358,7 @@ class SqliteIndex:
                 ).fetchall())
                 hits = [json.loads(bodies[r]) for r in rowids]
             elif query.limit and total > query.offset:
-                field = "indexed_at" if query.sort.field == "relevance" else query.sort.field
+                field = "taken_at" if query.sort.field == "relevance" else query.sort.field
                 descending = query.sort.field == "relevance" or query.sort.descending
                 candidates = columns.first(matches, field, query.offset + query.limit, descending)
                 rowids = [r[0] for r in conn.execute(  # the few candidates in the exact order (ties by id)
@@ -374,7 +374,7 @@ class SqliteIndex:
         return SearchResult(total=total, hits=hits, facets=facets)
 
     def _ranked(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query, matches: BitMap) -> list[int]:
-        """The page of a relevance search: by score, ties newest indexed first, then by id (both descending)."""
+        """The page of a relevance search: by score, ties newest taken first, then by id (both descending)."""
         where = resolve_people(query.effective_where(), lambda: columns.values("person"))
         slots, scores = columns.scores(where, matches, lambda e: self.query_side.text(conn, e))
         wanted = query.offset + query.limit
@@ -382,7 +382,7 @@ class SqliteIndex:
         order: list[int] = []
         for score in np.unique(scores)[::-1]:  # each score's documents in the tie order, best score first
             group = bitmap_of(slots[scores == score])
-            order.extend(columns.first(group, "indexed_at", wanted - len(order), True))
+            order.extend(columns.first(group, "taken_at", wanted - len(order), True))
             if len(order) >= wanted:
                 break
         if len(order) <= query.offset:
@@ -391,9 +391,9 @@ class SqliteIndex:
         at = np.searchsorted(slots, candidates)
         exact = dict(zip(candidates.tolist(), scores[at].tolist()))
         rows = conn.execute(  # the candidates in the exact order: the sorted column may lag a few changes
-            f"SELECT rowid, indexed_at, id FROM {self.t_docs} WHERE rowid IN (SELECT value FROM json_each(?))",
+            f"SELECT rowid, taken_at, id FROM {self.t_docs} WHERE rowid IN (SELECT value FROM json_each(?))",
             (json.dumps(candidates.tolist()),)).fetchall()
-        rows.sort(key=lambda r: (exact[r[0]], r[1] or "", r[2]), reverse=True)
+        rows.sort(key=lambda r: (exact[r[0]], r[1] is not None, r[1] or "", r[2]), reverse=True)
         rows = rows[query.offset:wanted]
         return [r[0] for r in rows]
 
@@ -431,7 +431,7 @@ class SqliteIndex:
 def order_by(query: Query) -> str:
     sort = query.sort
     if sort.field == "relevance":
-        return "d.indexed_at DESC, d.id DESC"  # without concepts there is no score: newest first
+        return "d.taken_at DESC, d.id DESC"  # without concepts there is no score: newest taken first
     direction = "DESC" if sort.descending else "ASC"
     return f"d.{sort.field} {direction}, d.id {direction}"  # NULLs count as smallest; ties follow the direction
 

@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N hits (default 20)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N hits (paging)")
     p.add_argument("--sort", metavar="FIELD",
-                   help="relevance (default), taken_at, indexed_at or key; FIELD:desc or --sort=-FIELD for descending")
+                   help="relevance (the default: best match first; without search words, newest taken first), date (taken, newest first), taken_at, indexed_at or key; FIELD:desc or --sort=-FIELD for descending")
     p.add_argument("--facets", action="store_true", help=f"count matches by {', '.join(FACETS)}")
     p.add_argument("--failed", action="store_true", help="include files that could not be analysed")
     add_backend_options(p)

@@ -21,7 +21,10 @@ from mediaindex import __version__
 from mediaindex.api.http import HttpError, Request, Response, Router, Routes, security_headers
 from mediaindex.api.media import MediaSource, ThumbnailCache, crop_face, render_face, render_thumbnail
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
-from mediaindex.domain.expressions import FACETS, MAX_WINDOW, And, EmotionIs, Expr, LabelIs, MediaTypeIs, PersonIs, simplify
+from mediaindex.domain.expressions import (
+    FACETS, MAX_WINDOW, And, EmotionIs, Expr, FactIs, LabelIs, MediaTypeIs, PersonIs, simplify,
+)
+from mediaindex.domain.facts import fold
 from mediaindex.domain.query import Query, Sort
 from mediaindex.domain.query_syntax import ParseError, emotion_name, media_type_name, parse_query
 from mediaindex.domain.vocabulary import Status
@@ -69,6 +72,7 @@ def hit_summary(doc: dict[str, Any]) -> dict[str, Any]:
         "width": doc.get("width"),
         "height": doc.get("height"),
         "taken_at": doc.get("taken_at"),
+        "place": (doc.get("place") or {}).get("label") if isinstance(doc.get("place"), dict) else None,
         "labels": [label.get("name") for label in labels[:6]],
         "people": doc.get("people") or [],
         "face_count": doc.get("face_count", len(doc.get("faces") or [])),
@@ -237,6 +241,7 @@ def search_query(request: Request) -> Query:
     parts += [LabelIs(name) for name in request.args("label")]
     parts += [PersonIs(name, names=(name.strip().lower(),)) for name in request.args("person")]
     parts += [EmotionIs(emotion_name(e)) for e in request.args("emotion")]
+    parts += [FactIs("place", fold(name)) for name in request.args("place") if fold(name)]
     if media_type:
         parts.append(MediaTypeIs(media_type_name(media_type)))
     include_failed = request.arg("failed") in ("1", "true")

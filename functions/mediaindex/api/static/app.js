@@ -3,9 +3,9 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
-const FACET_TITLES = { media_type: "Media type", labels: "Labels", people: "People", emotions: "Emotions" };
-const FACET_PARAMS = { media_type: "type", labels: "label", people: "person", emotions: "emotion" };
-const FACET_ORDER = ["media_type", "people", "labels", "emotions"];
+const FACET_TITLES = { media_type: "Media type", labels: "Labels", people: "People", emotions: "Emotions", places: "Places" };
+const FACET_PARAMS = { media_type: "type", labels: "label", people: "person", emotions: "emotion", places: "place" };
+const FACET_ORDER = ["media_type", "people", "places", "labels", "emotions"];
 const PAGE = 60;
 let config = { writes: false };
 let lastHits = [];
@@ -177,7 +177,9 @@ async function showGallery(params, append) {
   const summary = $("#summary");
   summary.replaceChildren(result.total === 0 ? emptyState(result, params) :
     `${result.total} file${result.total === 1 ? "" : "s"}` + (result.total > lastHits.length ? `, showing ${lastHits.length}` : "") +
-    (byDate ? ", by date taken" : ""));
+    (byDate ? ", by date taken" : "") +
+    (result.relaxed ? ": none has every word, these have some of them, the most first" : "") +
+    ((result.not_understood || []).length ? ` (left out, not found in any file: ${result.not_understood.join(", ")})` : ""));
   const more = $("#more");
   more.hidden = lastHits.length >= result.total;
   more.onclick = () => showGallery(params, true);
@@ -368,7 +370,9 @@ function detailPanel(doc) {
   }
   if (doc.text) panel.append(el("h2", { text: "Text" }), el("p", { text: doc.text }));
   const facts = [["File", doc.key], ["Type", doc.content_type || doc.media_type],
-    ["Size", doc.width ? `${doc.width} × ${doc.height}` : null], ["Taken", readableDate(doc.taken_at)], ["Camera", doc.camera],
+    ["Size", doc.width ? `${doc.width} × ${doc.height}` : null], ["Taken", readableDate(doc.taken_at)],
+    ["Place", doc.place ? (doc.place.label || [doc.place.city, doc.place.region, doc.place.country].filter(Boolean).join(", ")) : null],
+    ["Camera", doc.camera],
     ["Duration", doc.video && doc.video.duration ? seconds(doc.video.duration) : null], ["Indexed", readableDate(doc.indexed_at)]];
   panel.append(el("h2", { text: "File" }), el("dl", { class: "facts" },
     facts.filter(([, v]) => v).map(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })])));

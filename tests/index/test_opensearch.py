@@ -16,6 +16,7 @@ from mediaindex.adapters.index import opensearch as module
 from mediaindex.adapters.index.opensearch import OpenSearchIndex, _region_from_host
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
+from mediaindex.domain.query import Query
 from mediaindex.domain.query_syntax import parse_query
 from tests.conftest import opensearch_index
 from tests.index.conftest import load
@@ -205,6 +206,27 @@ def test_reindex_moves_the_alias_and_keeps_every_document(osmem_clone):
     index.put({**docs[0], "camera": "new"}, current.version)  # compare-and-set goes on in the new index
     assert index.get(docs[0]["id"]).doc["camera"] == "new"
     assert index.reindex_to(2) == "media-v2"  # already there: nothing to do
+
+
+def test_documents_written_before_the_ranking_fields_rank_after_a_reindex(osmem_clone):
+    """A document stored by an older version has no search_aids.labels: it matches, but its labels score nothing
+    until reindex_to() computes its search aids again."""
+    client = OpenSearch(hosts=[osmem_clone.url])
+    index = OpenSearchIndex(client, "media")
+    index.ensure_ready()
+    docs = corpus()
+    load(index, docs)
+    for doc in docs[:9]:  # as an older version stored them
+        stored = {**doc, module.AIDS: {k: v for k, v in module.common.search_aids(doc).items() if k != "labels"}}
+        client.index(index="media", id=doc["id"], body=stored, refresh=True)
+    query = Query(where=parse_query("animal"), limit=10)
+    img1, img2, beach, _, _, elodie, kitten = (d["key"] for d in docs[:7])
+    # no label scores: every match ties, in the order of the date taken (the cat without a date last)
+    assert [h["key"] for h in index.search(query).hits] == [img1, img2, beach, kitten, elodie]
+    index.reindex_to(2)
+    index.refresh()
+    # by score: Animal 97.2 and 92.5 as their own labels, then the kitten's 60, then as a parent 71.5 x 0.8, 55 x 0.8
+    assert [h["key"] for h in index.search(query).hits] == [img1, elodie, kitten, img2, beach]
 
 
 def test_iter_documents_pages_through_more_than_one_page(osmem_clone, monkeypatch):

@@ -294,14 +294,23 @@ class OpenSearchIndex:
             log.warning("could not add the new search fields to %s (%s): relevance needs them", self.name, e)
 
     def reindex_to(self, version: int) -> str:
-        """Copy every document into `<name>-v<version>` (created with the current MAPPING) and swap the alias to
-        it atomically. Returns the new index's name; the old one is kept for a rollback (delete it when happy)."""
+        """Copy every document into `<name>-v<version>` (created with the current MAPPING; the search aids computed
+        anew) and swap the alias to it atomically. Returns the new index's name; the old one is kept for a rollback (delete it when happy)."""
         old, new = self.current_index(), self.concrete_name(version)
         if old == new:
             return new
         self._call(self.client.indices.create, index=new, body={"settings": INDEX_SETTINGS, "mappings": MAPPING})
-        self._call(self.client.reindex, body={"source": {"index": old}, "dest": {"index": new}},
-                   refresh=True, wait_for_completion=True, request_timeout=3600)
+        # copied through this client rather than the server's _reindex, so that every document's search aids are
+        # computed again by this version (a new field such as search_aids.labels is filled for old documents too)
+        def actions() -> Iterator[dict[str, Any]]:
+            for doc in self.iter_documents(include_deleted=True):
+                yield {"_index": new, "_id": doc["id"], "_source": self._stored(doc)}
+
+        for chunk in _chunks(actions(), 500):
+            ok, errors = self._call(helpers.bulk, self.client, chunk, raise_on_error=False)
+            if errors:
+                raise TransientError(f"reindex: bulk write failed for {len(errors)} documents: {errors[:3]}")
+        self._call(self.client.indices.refresh, index=new)
         self._call(self.client.indices.update_aliases, body={"actions": [
             {"remove": {"index": old, "alias": self.name}},
             {"add": {"index": new, "alias": self.name}},

@@ -41,6 +41,8 @@ QUERIES = [
     "path:holidays/2024/",
     "taken:2018-01-01..2019-12-31 type:image",
     "(label:beach OR label:snow) NOT label:person age:20..40",
+    "a dog on the beach",  # free text: ranked concepts (docs/search.md)
+    "happy birthday party with obama",
 ]
 SORTS = [Sort("relevance"), Sort("taken_at", True), Sort("key", False)]
 

@@ -165,12 +165,46 @@ def run_documents(n: int, repeat: int, workdir: str, figures: dict[str, Any]) ->
               f"{row['facets_ms']['p50']:7.1f} / {row['facets_ms']['p95']:7.1f}", flush=True)
     figures["queries"] = per_query
     figures["timed_queries"] = len(overall["plain"]) + len(overall["facets"])
+    run_free_text(index, repeat, figures)
     figures["query_p50_ms"] = statistics.median(overall["plain"])
     figures["query_p95_ms"] = percentile(overall["plain"], 95)
     figures["facet_query_p50_ms"] = statistics.median(overall["facets"])
     figures["facet_query_p95_ms"] = percentile(overall["facets"], 95)
     index.close()
     figures["index_bytes"] = index_bytes(path)
+
+
+# Sentences as people type them, through the search use case (services/search.run_search: a count per concept to
+# leave out the words nobody has, then the ranked first page, relaxed when no file has every concept).
+FREE_TEXT = ["dog", "a dog on the beach", "pictures of my cat", "a happy woman at a birthday party",
+             "obama and biden", "a snowy mountain", "someone riding a horse in a field", "beach 2019",
+             "people smiling at a party last summer", "christmas"]
+
+
+def run_free_text(index: SqliteIndex, repeat: int, figures: dict[str, Any]) -> None:
+    from mediaindex.services.search import run_search
+
+    times: list[float] = []
+    rows = []
+    for text in FREE_TEXT:
+        query = Query(where=parse_query(text), limit=20)
+        answer = run_search(index, query)  # warm-up
+        own = []
+        for _ in range(repeat * 3):
+            started = time.perf_counter()
+            run_search(index, query)
+            own.append((time.perf_counter() - started) * 1000)
+        times += own
+        rows.append({"query": text, "total": answer.result.total, "relaxed": answer.relaxed,
+                     "not_understood": list(answer.not_understood),
+                     "p50_ms": statistics.median(own), "p95_ms": percentile(own, 95)})
+        print(f"free text {text!r:44} {answer.result.total:>9,} | {rows[-1]['p50_ms']:7.1f} / {rows[-1]['p95_ms']:6.1f}"
+              f"{'  (relaxed)' if answer.relaxed else ''}", flush=True)
+    figures["free_text"] = rows
+    figures["free_text_p50_ms"] = statistics.median(times)
+    figures["free_text_p95_ms"] = percentile(times, 95)
+    print(f"free text through the search use case: p50 {figures['free_text_p50_ms']:.1f} ms, "
+          f"p95 {figures['free_text_p95_ms']:.1f} ms", flush=True)
 
 
 def run_faces(m: int, queries: int, workdir: str, figures: dict[str, Any]) -> None:
@@ -277,7 +311,7 @@ def main() -> None:
              "face_search_p50_ms", "face_search_p95_ms", "face_recall_at_10", "cluster_all_s",
              "cluster_incremental_s_per_1k_new_faces", "cluster_list_s", "peak_rss_mb", "elapsed_s"]
     names += ["query_side_build_s", "query_side_load_s", "query_snapshot_bytes", "rss_after_build_mb",
-              "first_search_after_build_ms", "search_after_1k_writes_ms"]
+              "first_search_after_build_ms", "search_after_1k_writes_ms", "free_text_p50_ms", "free_text_p95_ms"]
     print(f"\n| figure ({args.docs:,} documents, {args.faces:,} faces) | value |\n|---|---|")
     for name in names:
         if name in figures:

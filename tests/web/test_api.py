@@ -41,6 +41,16 @@ def test_search_finds_what_the_models_saw_with_facets(read_only, library):
     assert counts == sorted(counts, reverse=True)
 
 
+def test_a_sentence_is_ranked_and_says_which_words_no_file_has(read_only):
+    body = get(read_only, "/api/search?q=pictures+of+a+dog+running+in+the+grass").json()
+    assert {h["name"] for h in body["hits"]} == {"n02110185_Siberian_husky.JPEG", "n02097474_Tibetan_terrier.JPEG"}
+    assert "running" in body["not_understood"] and not body.get("relaxed")
+    both = get(read_only, "/api/search?q=dog+obama").json()  # no file has both: the files with either, best first
+    assert both["relaxed"] is True and both["total"] == 6
+    assert "places" in both["facets"]
+    assert get(read_only, "/api/search?place=Paris").json()["total"] == 0  # the photos here have no GPS
+
+
 def test_a_search_for_what_the_analyzer_never_reports_says_so(read_only):
     reply = get(read_only, "/api/search?q=beard:true")
     body = reply.json()

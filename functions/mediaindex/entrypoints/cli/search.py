@@ -1,7 +1,8 @@
 """`mediaindex search [QUERY]`: find files by what is in them.
 
-QUERY is the search syntax (words are labels; field:value for the rest; AND, OR, NOT and parentheses), and every
-flag narrows it further. Only indexed files are shown; --failed adds the files that could not be analysed.
+QUERY is what you are looking for, in words ("a dog on the beach", "paris 2019"): the best matches come first. The
+query syntax (field:value, AND, OR, NOT and parentheses) works too, and every flag narrows it further. Only indexed
+files are shown; --failed adds the files that could not be analysed.
 """
 
 from __future__ import annotations
@@ -19,25 +20,33 @@ from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from mediaindex.services import search as searching
 
 EPILOG = """\
-query syntax:
-  dog                       a label (or a broader name for it: "dog" finds a Siberian husky); dogs, mice: plurals
-  obama, joe biden          a known person by any word of the name; woman, men, girl, child: faces
+free text (the default: say it as you would; best matches first):
+  a dog on the beach        stop words left out; "beach" also finds a seashore, "lake" a lakeside
+  pictures of my car        words no file has are left out and named; with none having every word, the
+                            files with most of them come first
+  paris 2019, new york      where (from GPS: town, city, region, country) and when (a year, "december 2019",
+  christmas, last summer    "summer 2020", "christmas", "last year") it was taken
+  iphone, selfie, screenshots, videos     the camera; the kind of file
+
+query syntax (exact fields, as before):
   label:dog>=90             a label with at least 90% confidence
   person:"Barack Obama"     a known person; person:obama, person:bar (the start of a word) too
   person:obama person:biden only:people     both in one file, and nobody else known
   emotion:happy   smile:true   gender:female   age:20..30
   text:invoice              words in the picture's text, or in its path
+  place:"new york"   camera:pixel   kind:screenshot
   type:video   path:/home/ada/Pictures/2024   taken:2024-06   taken:2023..2024
+  "golden retriever"        exactly that name: no related labels, no stop words left out
   dog AND NOT cat           AND (the default between terms), OR, NOT, ( )
 
 examples:
-  mediaindex search dog
-  mediaindex search dog beach                          both labels (the words are one query)
+  mediaindex search dog on the beach
+  mediaindex search paris 2019 --facets                 the places facet counts towns
   mediaindex search --person "Barack Obama" --limit 5
   mediaindex search 'label:dog>=90 OR label:cat>=90' --type image --sort=-taken_at
   mediaindex search --emotion happy --path ~/Pictures/2024 --facets
   mediaindex search --failed 'status:failed'          files that could not be analysed, and why
-  mediaindex search dog --json | jq -r '.hits[].key'    {"total": N, "hits": [document, ...]}
+  mediaindex search dog --json | jq -r '.hits[].key'    {"total": N, "hits": [...], "not_understood": [...]}
 """
 
 
@@ -45,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="find files by labels, people, emotions, text, type or path",
                        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("query", nargs="*", default=[], metavar="QUERY",
-                   help="search syntax (see below); optional; several words are one query (dog beach = dog AND beach)")
+                   help="what to find, in words or the query syntax (see below); optional")
     p.add_argument("--label", action="append", default=[], metavar="L", help="has this label (repeatable: all of them)")
     p.add_argument("--person", action="append", default=[], metavar="P", help="shows this known person (repeatable)")
     p.add_argument("--min-confidence", type=float, metavar="N",

@@ -23,6 +23,7 @@ SORT_SLACK = 10_000  # changed slots a sort field takes (plus 1% of the index) b
 KEEP_CHANGES = 1_000_000  # the log keeps this many newest entries; a reader further behind builds afresh
 SNAPSHOT_MIN = 20_000  # documents from which the query side is saved beside the file (below, a build is quick)
 SNAPSHOT_EVERY = 50_000  # changes applied since the last save that make it worth saving again
+TEXT_CACHE = 256  # word conditions whose documents are kept until the index changes
 
 
 class QuerySide:
@@ -39,6 +40,8 @@ class QuerySide:
         self.builds = 0
         self.loads = 0
         self.applied = 0
+        self._text_cache: dict[str, BitMap] = {}
+        self._text_state: tuple[str | None, int] | None = None
 
     def current(self, conn: sqlite3.Connection) -> QueryColumns:
         """The query side as of the caller's read transaction."""
@@ -116,10 +119,21 @@ class QuerySide:
         self.applied += len(changed)
 
     def text(self, conn: sqlite3.Connection, e: TextHas) -> BitMap:
-        """Documents holding the words (in order, for a phrase) in their text or key: from FTS5."""
+        """Documents holding the words (in order, for a phrase) in their text or key: from FTS5. Kept while the
+        index does not change: a free-text search asks for each word's text several times (whether any file has
+        it, what matches, how it ranks)."""
         match = f'"{" ".join(e.tokens)}"' if e.phrase else " AND ".join(f'"{t}"' for t in e.tokens)
-        fts = self.tables.fts
-        return bitmap_of([r[0] for r in conn.execute(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ?", (match,))])
+        state = (self.generation, self.seq)
+        if self._text_state != state:
+            self._text_cache, self._text_state = {}, state
+        found = self._text_cache.get(match)
+        if found is None:
+            fts = self.tables.fts
+            found = bitmap_of([r[0] for r in conn.execute(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ?", (match,))])
+            if len(self._text_cache) >= TEXT_CACHE:
+                self._text_cache.clear()
+            self._text_cache[match] = found
+        return found
 
 
 class Vocabulary:

@@ -110,3 +110,11 @@ def test_cameras_and_kinds(index):
     assert keys(search(index, "canon")) == ["c.jpg"]
     assert keys(search(index, "selfie")) == ["b.jpg"]
     assert keys(search(index, "screenshots")) == ["d.png"]
+
+
+def test_a_hit_says_where_it_matched_a_word(index):
+    from mediaindex.services.search import explain_hits
+
+    answer = search(index, "paris iphone")
+    reasons = explain_hits(answer.query, answer.result.hits)
+    assert reasons[answer.result.hits[0]["id"]] == ["place", "camera"]

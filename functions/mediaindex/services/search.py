@@ -18,6 +18,7 @@ from mediaindex.domain.expressions import (
     PEOPLE_WORDS, And, Concept, Expr, LabelIs, Or, PersonIs, TextHas, person_name_matches, simplify, text_tokens,
     walk,
 )
+from mediaindex.domain.facts import document_facts
 from mediaindex.domain.query import Query
 from mediaindex.domain.words import singulars
 from mediaindex.ports import Index, SearchResult
@@ -151,7 +152,8 @@ def _face_has(face: dict[str, Any], attr: str, value: Any) -> bool:
 
 
 def matched_by(doc: dict[str, Any], word: str) -> list[str]:
-    """Where a document answers to a plain word: label, person, face, text, file name (in that order)."""
+    """Where a document answers to a plain word: label, person, face, place, camera, kind, text, file name (in that
+    order)."""
     reasons = []
     forms = singulars(word)
     if any(form in (label.get("names") or []) for label in doc.get("labels") or [] for form in forms):
@@ -163,6 +165,11 @@ def matched_by(doc: dict[str, Any], word: str) -> list[str]:
             if all(any(_face_has(f, attr, value) for f in doc.get("faces") or []) for attr, value in PEOPLE_WORDS[form]):
                 reasons.append("face")
             break
+    facts = document_facts(doc)
+    folded = " ".join(text_tokens(word))
+    for field in ("place", "camera", "kind"):
+        if folded in facts.get(field, []) or (field == "kind" and free_text.KIND_WORDS.get(folded) in facts.get(field, [])):
+            reasons.append(field)
     tokens = text_tokens(word)
     if tokens and set(tokens) <= set(text_tokens(doc.get("text"))):
         reasons.append("text")

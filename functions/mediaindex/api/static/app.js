@@ -231,7 +231,7 @@ function tile(hit) {
 // a plain word found in the file name or text only: facets (labels, people) do not count it, so say so
 function onlyByName(hit) {
   const m = hit.matched || [];
-  if (!m.length || m.some((r) => r === "label" || r === "person" || r === "face")) return null;
+  if (!m.length || m.some((r) => !["text", "file name"].includes(r))) return null;
   return m.join(" and ");
 }
 

@@ -181,7 +181,7 @@ def print_hits(result: Any, query: Query, out: Any = None, suggested: dict[str, 
         why = reasons.get(doc["id"])
         # a plain word found only in the file name or the text: say so, facets (labels, people) do not count it
         note = ""
-        if why and not {"label", "person", "face"} & set(why):
+        if why and not {"label", "person", "face", "place", "camera", "kind"} & set(why):
             note = f"  (matched by its {' and '.join(why)} only)"
             only_words += 1
         print(describe_hit(doc) + note, file=out)

@@ -272,11 +272,7 @@ class _Reader:
         link = self.word(first[0])
         if (w == "between" and link != "and") or (w == "from" and link not in RANGE_WORDS):
             return None
-        second = self.point(first[0] + 1)
-        if second is None:
-            return None
-        joined = _join(first[1], second[1])
-        return (second[0], joined) if joined is not None else None
+        return self.up_to(first)
 
     def open_range(self, i: int) -> _Hit | None:
         """since P; after P; before P; until P"""
@@ -296,6 +292,10 @@ class _Reader:
         first = self.point(i)
         if first is None or self.word(first[0]) not in RANGE_WORDS:
             return None
+        return self.up_to(first)
+
+    def up_to(self, first: _Hit) -> _Hit | None:
+        """The range from the point `first` to the point after the linking word that follows it."""
         second = self.point(first[0] + 1)
         if second is None:
             return None

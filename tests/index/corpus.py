@@ -168,3 +168,22 @@ def random_doc(rng: random.Random, n: int, statuses=True) -> dict[str, Any]:
     if status == docs.FAILED:
         return make_doc(key, None, status=status, error="corrupt: bad bytes", indexed_at=indexed, taken_at=taken)
     return {**docs.tombstone(BUCKET, key, None), "indexed_at": indexed}
+
+
+def plain_doc(key: str, labels=(), people=(), place=None, taken_at=None, camera=None, lens=None, width=4032,
+              height=3024, content_type="image/jpeg", indexed_at="2026-01-01T00:00:00.000Z") -> dict[str, Any]:
+    """A small indexed document: labels as (name, confidence, parents), a place, a date, a camera, a size."""
+    entries = [{"name": name, "confidence": confidence, "aliases": [], "parents": list(parents), "broader": [],
+                "categories": [], "instances": [],
+                "names": sorted({name.lower(), *(p.lower() for p in parents)})}
+               for name, confidence, parents in labels]
+    return {**docs.base_document("b", key, None), "indexed_at": indexed_at, "status": "indexed",
+            "media_type": "image", "content_type": content_type, "labels": entries,
+            "label_names": sorted({n for e in entries for n in e["names"]}), "faces": [], "people": list(people),
+            "place": place, "taken_at": taken_at, "camera": camera, "lens": lens, "width": width, "height": height}
+
+
+PARIS = {"city": "Boulogne-Billancourt", "region": "Ile-de-France", "country": "France", "country_code": "FR",
+         "metro": "Paris", "names": ["boulogne billancourt", "paris", "ile de france", "france", "fr"]}
+NEW_YORK = {"city": "New York City", "region": "New York", "country": "United States", "country_code": "US",
+            "metro": None, "names": ["new york city", "new york", "united states", "usa", "us"]}

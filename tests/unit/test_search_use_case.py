@@ -8,37 +8,16 @@ from datetime import date
 import pytest
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
-from mediaindex.domain import document as docs
 from mediaindex.domain.query import Query
 from mediaindex.domain.query_syntax import parse_query
 from mediaindex.services.search import run_search
+from tests.index.corpus import NEW_YORK, PARIS, plain_doc as doc
 
 TODAY = date(2026, 12, 7)
 
 
-def doc(key: str, labels=(), people=(), place=None, taken_at=None, camera=None, lens=None, width=4032, height=3024,
-        content_type="image/jpeg", indexed_at="2026-01-01T00:00:00.000Z") -> dict:
-    entries = [{"name": name, "confidence": confidence, "aliases": [], "parents": list(parents), "broader": [],
-                "categories": [], "instances": [],
-                "names": sorted({name.lower(), *(p.lower() for p in parents)})}
-               for name, confidence, parents in labels]
-    return {**docs.base_document("b", key, None), "indexed_at": indexed_at, "status": "indexed",
-            "media_type": "image", "content_type": content_type, "labels": entries,
-            "label_names": sorted({n for e in entries for n in e["names"]}), "faces": [], "people": list(people),
-            "place": place, "taken_at": taken_at, "camera": camera, "lens": lens, "width": width, "height": height}
-
-
-PARIS = {"city": "Boulogne-Billancourt", "region": "Ile-de-France", "country": "France", "country_code": "FR",
-         "metro": "Paris", "names": ["boulogne billancourt", "paris", "ile de france", "france", "fr"]}
-NEW_YORK = {"city": "New York City", "region": "New York", "country": "United States", "country_code": "US",
-            "metro": None, "names": ["new york city", "new york", "united states", "usa", "us"]}
-
-
-@pytest.fixture
-def index(tmp_path):
-    ix = SqliteIndex(str(tmp_path / "index.db"))
-    ix.ensure_ready()
-    for d in [
+def library() -> list[dict]:
+    return [
         doc("a.jpg", [("Horse", 90.0, ["equine"]), ("Valley", 40.0, [])], taken_at="2019-07-02T10:00:00"),
         doc("b.jpg", [("Seashore", 80.0, ["shore"]), ("Dog", 70.0, ["canine"])], place=PARIS,
             taken_at="2019-12-25T09:00:00", camera="Apple iPhone 12", lens="iPhone 12 front camera 2.71mm f/2.2"),
@@ -46,10 +25,38 @@ def index(tmp_path):
             taken_at="2021-08-11T10:00:00", camera="Canon EOS 5D"),
         doc("d.png", [("Web site", 60.0, [])], width=1170, height=2532, content_type="image/png"),
         doc("e.jpg", [("Lakeside", 85.0, ["shore"])], taken_at="2026-07-01T10:00:00"),
-    ]:
+    ]
+
+
+@pytest.fixture
+def index(tmp_path):
+    ix = SqliteIndex(str(tmp_path / "index.db"))
+    ix.ensure_ready()
+    for d in library():
         ix.put(d, None)
     yield ix
     ix.close()
+
+
+# the same answers from OpenSearch (osmem-server through opensearch-py) as from the embedded index
+BOTH = ["horse lake", "beach", "new york", "joe biden", "paris", "france", "usa", "2019", "christmas", "summer 2019",
+        "last summer", "dog 2021", "december", "iphone", "canon", "selfie", "screenshots", "place:paris",
+        "camera:iphone", "kind:screenshot", "a horse running in a field"]
+
+
+@pytest.mark.parametrize("empty_index", ["sqlite", "opensearch"], indirect=True)
+def test_both_backends_answer_free_text_alike(empty_index, tmp_path):
+    reference = SqliteIndex(str(tmp_path / "reference.db"))
+    for d in library():
+        empty_index.put(d, None)
+        reference.put(d, None)
+    empty_index.refresh()
+    for text in BOTH:
+        got, want = search(empty_index, text), search(reference, text)
+        assert keys(got) == keys(want), text
+        assert (got.not_understood, got.relaxed, got.concepts) == (want.not_understood, want.relaxed, want.concepts)
+    facets = empty_index.search(Query(limit=0, facets=("places",))).facets["places"]
+    assert facets == {"Boulogne-Billancourt": 1, "New York City": 1}
 
 
 def keys(answer) -> list[str]:

@@ -82,7 +82,10 @@ def test_time_words_filter_and_leave_the_rest_to_rank():
     assert words("beach 2019") == ["beach"]
     assert parse_query("last summer", TODAY) == DateRange("taken_at", "2026-06-01", "2026-09-01")
     assert parse_query("december", TODAY) == FactIs("month", "12")
-    assert parse_query("christmas", TODAY) == FactIs("day", "12-25")
+    christmas = parse_query("christmas", TODAY)  # taken at Christmas, or showing a Christmas stocking
+    assert isinstance(christmas, Concept) and christmas.options[0] == FactIs("day", "12-25")
+    assert LabelIs("christmas stocking") in christmas.options
+    assert parse_query("christmas 2019", TODAY) == DateRange("taken_at", "2019-12-25", "2019-12-26")
     summer = parse_query("summer", TODAY)
     assert isinstance(summer, Or) and set(summer.parts) == {FactIs("month", m) for m in ("06", "07", "08")}
     assert parse_query("photos from december 2019 in paris", TODAY).parts[0] == DateRange(

@@ -137,8 +137,10 @@ def time_filters(written: list[str], today: date) -> tuple[list[Expr], list[str]
     for condition in found.conditions:
         if condition.months:
             filters.append(Or(*(FactIs("month", f"{m:02d}") for m in condition.months)))
-        elif condition.days:
-            filters.append(Or(*(FactIs("day", d) for d in condition.days)))
+        elif condition.days:  # a named day is also a thing ("christmas": a Christmas stocking), so a concept
+            thing = concept(condition.phrase)
+            filters.append(Concept(thing.word, (Or(*(FactIs("day", d) for d in condition.days)), *thing.options),
+                                   (OPTION_ANSWERS["other"], *thing.weights)))
         elif condition.since is not None or condition.before is not None:
             filters.append(DateRange("taken_at", condition.since, condition.before))
     return [simplify(f) for f in filters], [w for i, w in enumerate(written) if i not in consumed]

@@ -42,6 +42,10 @@ def labels(c: Concept) -> dict[str, float]:
     ("a fire engine and a sports car", ["fire engine", "sports car"]),
     ("my golden retriever", ["golden retriever"]),
     ("the", ["the"]),  # nothing but stop words: searched as written
+    ("where is my dog?", ["dog"]),  # punctuation around a word, a possessive
+    ("a boat, on the water", ["boat", "water"]),
+    ("my dog's favourite spot", ["dog", "favourite", "spot"]),
+    ("a t-shirt", ["t-shirt"]),
 ])
 def test_sentences_become_concepts(text, expected):
     assert words(text) == expected
@@ -56,6 +60,10 @@ def test_a_word_brings_its_forms_and_the_labels_wordnet_relates_to_it():
     assert labels(concepts("drink")[0])["beverage"] > 0
     assert "ride" in labels(concepts("riding")[0])  # a verb's lemma
     assert "dog" in labels(concepts("pets")[0]) and "domestic cat" in labels(concepts("kittens")[0])
+    assert "hermit crab" in labels(concepts("crab")[0])  # a word of a label's name, of the same kind of thing
+    assert not any("hot dog" in labels(c) for c in concepts("dog"))  # but a dog is no hot dog
+    assert "espresso maker" in labels(concepts("coffee")[0])
+    assert labels(concepts("sea-lion")[0])["sea lion"] == 1.0
     dogs = concepts("dogs")[0]
     assert dogs.options[0] == LabelIs("dogs") and "dog" in dogs.options[0].forms  # plurals as before
 

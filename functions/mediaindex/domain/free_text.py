@@ -13,6 +13,7 @@ business (services/search.py); this module only reads the words.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,9 @@ def concept(written: str, quoted: bool = False, budget: int = MAX_RELATED) -> Co
     value = " ".join(written.split())
     options: list[Expr] = [LabelIs(value)]
     weights: list[float] = [1.0]
+    if "-" in value.strip("-") and not quoted:  # "sea-lion", "t-shirt": the label may be written either way
+        options.append(LabelIs(value.replace("-", " ")))
+        weights.append(1.0)
     if not quoted:
         related: dict[str, float] = {}
         for form in lemmas(value.lower()):
@@ -156,9 +160,20 @@ def _phrase_at(words: list[str], i: int) -> int:
     return 1
 
 
+_EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+_POSSESSIVE = re.compile(r"['\u2019]s$", re.I)
+
+
+def clean(word: str) -> str:
+    """A word as typed in a sentence, without the punctuation around it or a possessive: "dog?" "boat," "dog's"."""
+    return _EDGES.sub("", _POSSESSIVE.sub("", _EDGES.sub("", word)))
+
+
 def read_words(written: list[str]) -> list[tuple[str, int]]:
     """The words of a run of plain query words, as concepts to search: (text, how many written words it spans).
-    Stop words are dropped unless every word is one; known multi-word names are kept together."""
+    Punctuation around a word goes; stop words are dropped unless every word is one; known multi-word names are
+    kept together."""
+    written = [c for c in (clean(w) for w in written) if c] or written
     lowered = [w.lower() for w in written]
     kept = [i for i, w in enumerate(lowered) if w not in STOP_WORDS and text_tokens(w) != []]
     if not kept:

@@ -17,6 +17,7 @@ parents and broader terms), each with a weight saying how closely it answers the
 | the word's direct broader term, when the word is no label itself | 0.6 | puppy -> dog |
 | a label whose definition names the word (in at most 4 definitions), idem | 0.55 | lake -> lakeside ("the shore of a lake") |
 | a label that the word's own definition (first sense) names, idem | 0.45 | baby -> crib |
+| a word of a label's multi-word name, when the word is no label itself | 0.5 | golf -> golf cart, sea -> sea anemone |
 | for a verb (first sense): its noun forms and the labels its definition names | 0.6 / 0.45 | drink -> beverage |
 
 Only words of WordNet's tagged corpus (common words) get an entry: a rare word is matched as it is.
@@ -38,6 +39,7 @@ from mediaindex.domain.words import rule_forms
 
 OUT = Path(__file__).parents[3] / "domain" / "data" / "lexicon.json"
 SYNONYM, NARROWER, BROADER, NAMED_BY, NAMES, VERB_NOUN, VERB_NAMES = 0.9, 0.8, 0.6, 0.55, 0.45, 0.6, 0.45
+NAME_WORD = 0.5
 # targets too general to be what a definition means when it names them ("a device that ...")
 TOO_GENERAL = {
     "animal", "vertebrate", "mammal", "device", "structure", "equipment", "covering", "instrument", "container",
@@ -74,6 +76,9 @@ CURATED: dict[str, list[tuple[str, float]]] = {
     "party": [("balloon", 0.6), ("cake", 0.5), ("wine bottle", 0.4)],
     "birthday": [("cake", 0.6), ("balloon", 0.6), ("candle", 0.5)],
     "christmas": [("christmas stocking", 0.8)],
+    "coffee": [("espresso", 0.8), ("espresso maker", 0.7), ("coffee mug", 0.7), ("coffeepot", 0.7), ("cup", 0.4)],
+    "tea": [("teapot", 0.7), ("cup", 0.5)],
+    "crab": [("hermit crab", 0.7)],  # WordNet files it under decapods, not crabs
     "wedding": [("gown", 0.6), ("groom", 0.6)],
     "church": [("altar", 0.6), ("bell cote", 0.6), ("monastery", 0.5)],
     "city": [("streetcar", 0.4), ("traffic light", 0.4), ("taxicab", 0.4)],
@@ -139,21 +144,24 @@ class WordNet:
         return self.synsets[(pos, offset)]["words"]
 
 
-def load_targets() -> tuple[set[str], dict[str, set[str]], dict[str, str]]:
-    """The label table's names; for each, the names it already answers to (itself, aliases, parents); and the
-    WordNet noun synset of each class name, for its definition."""
+def load_targets() -> tuple[set[str], dict[str, set[str]], dict[str, str], dict[str, set[str]]]:
+    """The label table's names; for each, the names it already answers to (itself, aliases, parents); the WordNet
+    noun synset of each class name, for its definition; and the categories each name is found in."""
     table = json.loads(TAXONOMY.read_text(encoding="utf-8"))
     names: set[str] = set()
     answers: dict[str, set[str]] = {}
     synset_of: dict[str, str] = {}
+    categories: dict[str, set[str]] = {}
     for entry in [*table["imagenet"], *table["coco"].values()]:
         own = [entry["name"], *entry["aliases"]]
         every = {n.lower() for n in (*own, *entry["parents"], *entry["broader"])}
         names |= every
+        for n in every:
+            categories.setdefault(n, set()).update(entry["categories"])
         for n in own:
             answers.setdefault(n.lower(), set()).update(every)
             synset_of.setdefault(n.lower(), entry["wnid"][1:])
-    return names, answers, synset_of
+    return names, answers, synset_of, categories
 
 
 def gloss_terms(gloss: str, targets: set[str]) -> list[str]:
@@ -174,7 +182,7 @@ def gloss_terms(gloss: str, targets: set[str]) -> list[str]:
 
 
 def build(wn: WordNet) -> dict:
-    targets, answers, synset_of = load_targets()
+    targets, answers, synset_of, categories = load_targets()
     classes: dict[str, list[str]] = {}
     for name, offset in synset_of.items():
         classes.setdefault(offset, []).append(name)
@@ -232,6 +240,15 @@ def build(wn: WordNet) -> dict:
                             add(word, target, min(weight, VERB_NAMES))
             for name in gloss_terms(wn.synsets[("v", offset)]["gloss"], targets):
                 add(word, name, VERB_NAMES)
+    # a word of a label's name: "crab" for a hermit crab, "coffee" for a coffee maker, "golf" for a golf cart
+    for name in targets:
+        parts = name.split()
+        if len(parts) > 1:
+            for part in parts:
+                # not for a word that is a label itself: "dog" means dogs (WordNet's), not hot dogs, dog sleds or
+                # African hunting dogs
+                if len(part) > 2 and part.isalpha() and part not in targets | TOO_GENERAL and part in wn.common:
+                    add(part, name, NAME_WORD)
     for word, pairs in CURATED.items():
         for target, weight in pairs:
             assert target in targets, target

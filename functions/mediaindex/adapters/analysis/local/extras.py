@@ -42,7 +42,9 @@ class TextReader:
 
         from rapidocr import RapidOCR
 
-        self.engine = RapidOCR()
+        # on as many threads as the other models (one in each worker process of bulk indexing), not on every core
+        self.engine = RapidOCR(params={"EngineConfig.onnxruntime.intra_op_num_threads": threads(),
+                                       "EngineConfig.onnxruntime.inter_op_num_threads": 1})
         self.lock = threading.Lock()  # its pipeline keeps per-call state
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every call, and warns on pictures without text
 

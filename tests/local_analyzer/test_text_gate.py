@@ -152,9 +152,10 @@ def test_always_reads_the_plain_photo_and_never_reads_nothing(analyzer, images_d
 
 @pytest.mark.models
 @pytest.mark.slow
-def test_search_receipt_finds_the_receipt_screenshot_with_the_default_settings(tmp_path, images_dir):
+def test_search_receipt_finds_the_receipt_screenshot_with_the_default_settings(tmp_path_factory, images_dir):
     from tests.local_mode.conftest import cli
 
+    tmp_path = tmp_path_factory.mktemp("library")  # not tmp_path: its name (this test's) holds the word "receipt"
     folder = tmp_path / "phone"
     folder.mkdir()
     (folder / "IMG_0412.PNG").write_bytes(receipt_screenshot())

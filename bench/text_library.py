@@ -15,7 +15,8 @@
 
 Each generated picture knows the words it holds (`Item.words`); a real photo's words are what OCR reads on it. The
 text is drawn with DejaVu Sans when the system has it, else Pillow's own scalable font. Nothing is random: the same
-call makes the same files.
+call makes the same files, named as a phone names them (IMG_0412.png, Screenshot_2026-11-21.png), so that a search finds them
+by what they hold, not by their names.
 """
 
 from __future__ import annotations
@@ -150,19 +151,19 @@ def make_library(folder: Path) -> list[Item]:
         source = next((DATA / "images").glob(stem + ".*"))
         big = Image.open(source).convert("RGB").resize((4032, 3024), Image.BICUBIC)
         items.append(Item(_save(big, folder / f"IMG_{stem}_12mp.jpg", exif), "photo_12mp"))
-    for name, size, lines in (("chat", (1170, 2532), CHAT), ("settings", (1080, 2400), SETTINGS),
-                              ("weather", (1284, 2778), ARTICLE)):
+    for number, size, lines in ((1, (1170, 2532), CHAT), (2, (1080, 2400), SETTINGS), (3, (1284, 2778), ARTICLE)):
         words = tuple(w.lower() for text, _ in lines[:3] for w in text.split() if w.isalpha())
-        items.append(Item(_save(_lines_image(size, lines), folder / f"Screenshot_{name}.png"), "screenshot", words))
+        screenshot = _save(_lines_image(size, lines), folder / f"Screenshot_2026-11-{20 + number}.png")
+        items.append(Item(screenshot, "screenshot", words))
     items.append(Item(_save(_lines_image((1170, 2532), RECEIPT), folder / "IMG_0412.png"), "receipt_screenshot",
                       ("receipt", "total")))
-    for name, lines, angle in (("receipt_a", PAPER_RECEIPT, 4.0), ("receipt_b", RECEIPT, -3.0)):
+    for number, lines, angle in ((413, PAPER_RECEIPT, 4.0), (414, RECEIPT, -3.0)):
         image = _paper_photo(lines, angle, (1300, 1900))
-        items.append(Item(_save(image, folder / f"IMG_{name}.jpg", exif), "receipt_photo", ("receipt", "total")))
-    items.append(Item(_save(_paper_photo(LETTER, 2.0, (2000, 2600)), folder / "IMG_letter.jpg", exif),
+        items.append(Item(_save(image, folder / f"IMG_0{number}.jpg", exif), "receipt_photo", ("receipt", "total")))
+    items.append(Item(_save(_paper_photo(LETTER, 2.0, (2000, 2600)), folder / "IMG_0415.jpg", exif),
                       "document_photo", ("invoice", "customer")))
-    for stem, words in zip(SIGN_PHOTOS, SIGNS):
+    for number, (stem, words) in enumerate(zip(SIGN_PHOTOS, SIGNS), start=416):
         source = next((DATA / "images").glob(stem + ".*"))
-        items.append(Item(_save(_sign_photo(source, words), folder / f"IMG_sign_{stem}.jpg", exif), "sign_photo",
+        items.append(Item(_save(_sign_photo(source, words), folder / f"IMG_0{number}.jpg", exif), "sign_photo",
                           tuple(w.lower() for w in " ".join(words).split())))
     return items

@@ -128,6 +128,7 @@ def test_the_gate_leaves_a_plain_photo_unread(analyzer, images_dir):
     analysis = analyzer.analyze(Picture.from_bytes((images_dir / LAKESIDE).read_bytes()))
     assert analyzer.last_text_reason is None and analyzer.text_reads == before
     assert analysis.text == [] and "text" not in analysis.model_versions
+    assert analysis.model_versions["text_gate"] == "auto"  # decided: not analysed again for text
     assert "text" not in analyzer.last_timings and analyzer.last_timings["text_gate"] < 0.05
     assert analysis.labels  # the labels are there as before
 
@@ -160,13 +161,51 @@ def test_search_receipt_finds_the_receipt_screenshot_with_the_default_settings(t
     folder.mkdir()
     (folder / "IMG_0412.PNG").write_bytes(receipt_screenshot())
     shutil.copyfile(images_dir / LAKESIDE, folder / LAKESIDE)
-    env = {"MEDIAINDEX_HOME": str(tmp_path / "home"), "MEDIAINDEX_INDEX": "", "MEDIAINDEX_FEATURES": "",
-           "MEDIAINDEX_TEXT": ""}
-    done = cli("index", str(folder), "--workers", "1", "--json", env=env, timeout=600)
+    # first indexed as before text was read by default: the receipt is not found
+    before = {"MEDIAINDEX_HOME": str(tmp_path / "home"), "MEDIAINDEX_INDEX": "", "MEDIAINDEX_TEXT": "",
+              "MEDIAINDEX_FEATURES": "labels,faces,people"}
+    done = cli("index", str(folder), "--workers", "1", "--json", env=before, timeout=600)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["indexed"] == 2
+    assert json.loads(cli("search", "receipt", "--json", env=before).stdout)["hits"] == []
+    # then with the default settings: the screenshot alone is analysed again (it looks like one and was never
+    # through the gate), the photo is unchanged
+    env = {**before, "MEDIAINDEX_FEATURES": ""}
+    done = cli("index", str(folder), "--workers", "1", "--json", env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert (json.loads(done.stdout)["indexed"], json.loads(done.stdout)["unchanged"]) == (1, 1)
     for word in ("receipt", "total"):
         found = json.loads(cli("search", word, "--json", env=env).stdout)
         assert [h["key"].rsplit("/", 1)[-1] for h in found["hits"]] == ["IMG_0412.PNG"], word
     lake = json.loads(cli("show", str(folder / LAKESIDE), "--json", env=env).stdout)
     assert not lake.get("text") and "text" not in (lake.get("model_versions") or {})
+    screenshot = json.loads(cli("show", str(folder / "IMG_0412.PNG"), "--json", env=env).stdout)
+    assert screenshot["model_versions"]["text_gate"] == "auto"
+    again = json.loads(cli("index", str(folder), "--workers", "1", "--json", env=env, timeout=600).stdout)
+    assert (again["indexed"], again["unchanged"]) == (0, 2)  # once only
+
+
+# --- a library indexed before text was read by default ---
+
+def screenshot_doc(**changes) -> dict:
+    doc = {"status": "indexed", "media_type": "image", "camera": None, "key": "/p/IMG_0412.PNG",
+           "content_type": "image/png", "width": 1170, "height": 2532, "etag": "e", "size": 10,
+           "analyzer": "local", "model_versions": {"classifier": "x"}}
+    return {**doc, **changes}
+
+
+def test_a_screenshot_indexed_before_text_was_read_is_analysed_again_once():
+    from mediaindex.domain.freshness import is_unchanged
+
+    def unchanged(doc, reads_text=True):
+        return is_unchanged(doc, etag="e", size=10, analyzer="local", face_model=None, reads_text=reads_text)
+
+    assert not unchanged(screenshot_doc())  # before: no text, no gate
+    assert unchanged(screenshot_doc(), reads_text=False)  # text not read now: nothing to catch up
+    assert unchanged(screenshot_doc(model_versions={"text_gate": "auto"}))  # the gate decided
+    assert unchanged(screenshot_doc(model_versions={"text": "rapidocr==3.10.0"}))  # read (always, before)
+    assert unchanged(screenshot_doc(camera="Apple iPhone 13"))  # a photo
+    jpeg = dict(key="/p/a.jpg", content_type="image/jpeg")
+    assert not unchanged(screenshot_doc(**jpeg))  # a screen's size
+    assert unchanged(screenshot_doc(**jpeg, width=4032, height=3024))  # a camera's size
+    assert unchanged(screenshot_doc(status="failed"))

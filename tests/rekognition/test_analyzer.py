@@ -116,7 +116,7 @@ def test_text_and_moderation_when_configured(settings: Settings, fake: FakeRekog
     assert [line.text for line in analysis.text] == ["THE WHITE HOUSE"]  # lines only; words repeat them
     assert analysis.text[0].box == Box(0.34, 0.9, 0.31, 0.05)
     assert analysis.moderation == pytest.approx(0.873)  # the top-level category, not its more confident child
-    assert analysis.model_versions == {"labels": "3.0", "text": "3.0", "moderation": "7.0"}
+    assert analysis.model_versions == {"labels": "3.0", "text_gate": "always", "text": "3.0", "moderation": "7.0"}
 
 
 def test_text_auto_calls_detect_text_only_when_the_labels_say_text(settings: Settings, fake: FakeRekognition,

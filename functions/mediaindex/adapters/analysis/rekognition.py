@@ -243,8 +243,10 @@ class RekognitionAnalyzer:
         may_reencode = not encoded.reencoded
         analysis = Analysis(analyzer=self.name)
         for operation in self.operations():
-            if operation == "DetectText" and not self.reads_text(analysis):
-                continue
+            if operation == "DetectText":
+                analysis.model_versions["text_gate"] = self.settings.text  # decided (domain/freshness.py)
+                if not self.reads_text(analysis):
+                    continue
             try:
                 response = self._call(analysis, operation, image)
             except UnsupportedMedia as e:

@@ -208,6 +208,9 @@ class LocalAnalyzer:
         if settings.has("text"):
             self.last_text_reason = "always" if settings.text == "always" else self._text_gate(picture, image,
                                                                                            probabilities)
+            # the gate decided, read or not: a screenshot indexed before text was read by default has neither this
+            # nor "text", and is analysed again once (domain/freshness.py)
+            analysis.model_versions["text_gate"] = settings.text
             if self.last_text_reason is not None:
                 with self._stage("text"):
                     analysis.text = self.text_reader().read(image, settings.min_confidence)

@@ -11,7 +11,8 @@
 | MEDIAINDEX_COLLECTION | the Rekognition face collection id | mediaindex-faces |
 | MEDIAINDEX_MIN_CONFIDENCE | labels below this confidence (0-100) are dropped | 55 |
 | MEDIAINDEX_MAX_LABELS | at most this many labels per picture | 50 |
-| MEDIAINDEX_FEATURES | comma list of analyses: labels, faces, people, text, moderation | labels,faces,people |
+| MEDIAINDEX_FEATURES | comma list of analyses: labels, faces, people, text, moderation | labels,faces,people,text |
+| MEDIAINDEX_TEXT | when `text` is listed: `auto` reads text on pictures likely to hold it, `always` on every picture, `never` on none | auto |
 | MEDIAINDEX_FACE_MATCH_THRESHOLD | minimum similarity (0-100) to name a face | 80 |
 | MEDIAINDEX_MAX_PIXELS | larger images are refused (decompression bombs) | 150000000 |
 | MEDIAINDEX_VIDEO_INTERVAL | seconds between sampled video frames | 6 |
@@ -38,7 +39,11 @@ from typing import Mapping
 from mediaindex.domain.errors import ConfigurationError
 
 ALL_FEATURES = ("labels", "faces", "people", "text", "moderation")
-DEFAULT_FEATURES = ("labels", "faces", "people")
+DEFAULT_FEATURES = ("labels", "faces", "people", "text")
+# When the "text" feature reads text: "auto" on pictures a cheap first look says likely hold some (screenshots,
+# documents, signs: the local analyzer's text gate, the Rekognition analyzer's labels), "always" on every picture
+# (what listing "text" meant before this setting), "never" on none (as if "text" were not listed).
+TEXT_MODES = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class Settings:
     min_confidence: float = 55.0
     max_labels: int = 50
     features: tuple[str, ...] = DEFAULT_FEATURES
+    text: str = "auto"  # one of TEXT_MODES
     face_match_threshold: float = 80.0
     max_pixels: int = 150_000_000
     video_interval: float = 6.0
@@ -75,7 +81,15 @@ class Settings:
         return self.index_url or f"sqlite:///{self.home / 'index.db'}"
 
     def has(self, feature: str) -> bool:
+        if feature == "text" and self.text == "never":
+            return False
         return feature in self.features
+
+    @property
+    def every_picture_features(self) -> tuple[str, ...]:
+        """The features that cost a call on every picture: "text" only when it is read always (in `auto` the
+        Rekognition analyzer calls DetectText only on pictures its labels say hold text)."""
+        return tuple(f for f in self.features if f != "text" or self.text == "always")
 
     def with_overrides(self, **changes: object) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -104,6 +118,9 @@ class Settings:
         unknown = sorted(set(features) - set(ALL_FEATURES))
         if unknown:
             raise ConfigurationError(f"MEDIAINDEX_FEATURES: unknown {unknown}; choose from {', '.join(ALL_FEATURES)}")
+        text = (get("TEXT") or "auto").strip().lower()
+        if text not in TEXT_MODES:
+            raise ConfigurationError(f"MEDIAINDEX_TEXT={text!r}: use {', '.join(TEXT_MODES)}")
         home = Path(get("HOME") or Path.home() / ".mediaindex").expanduser()
         return cls(
             home=home,
@@ -118,6 +135,7 @@ class Settings:
             min_confidence=number("MIN_CONFIDENCE", 55.0),
             max_labels=int(number("MAX_LABELS", 50, int)),
             features=features,
+            text=text,
             face_match_threshold=number("FACE_MATCH_THRESHOLD", 80.0),
             max_pixels=int(number("MAX_PIXELS", 150_000_000, int)),
             video_interval=number("VIDEO_INTERVAL", 6.0),

@@ -191,7 +191,8 @@ def test_model_versions_name_every_model_used(analyse, faces_dir):
 
 
 def test_moderation_and_text(faces_dir, images_dir):
-    analyzer = LocalAnalyzer(replace(SETTINGS, features=("text", "moderation")))
+    # MEDIAINDEX_TEXT=always: every picture is read, the portrait too (tests/local_analyzer/test_text_gate.py: auto)
+    analyzer = LocalAnalyzer(replace(SETTINGS, features=("text", "moderation"), text="always"))
     # a picture with known words in it, drawn here so the expected text is certain
     canvas = Image.new("RGB", (640, 200), "white")
     from PIL import ImageDraw, ImageFont

@@ -103,7 +103,7 @@ def test_every_face_attribute_is_mapped(settings: Settings, fake: FakeRekognitio
 
 
 def test_text_and_moderation_when_configured(settings: Settings, fake: FakeRekognition, faces_dir: Path) -> None:
-    settings = dataclasses.replace(settings, features=("labels", "faces", "text", "moderation"))
+    settings = dataclasses.replace(settings, features=("labels", "faces", "text", "moderation"), text="always")
     fake.script("DetectLabels", R.HUSKY_LABELS)
     fake.script("DetectFaces", R.OBAMA_1_FACES)
     fake.script("DetectText", R.TEXT)
@@ -116,7 +116,29 @@ def test_text_and_moderation_when_configured(settings: Settings, fake: FakeRekog
     assert [line.text for line in analysis.text] == ["THE WHITE HOUSE"]  # lines only; words repeat them
     assert analysis.text[0].box == Box(0.34, 0.9, 0.31, 0.05)
     assert analysis.moderation == pytest.approx(0.873)  # the top-level category, not its more confident child
-    assert analysis.model_versions == {"labels": "3.0", "text": "3.0", "moderation": "7.0"}
+    assert analysis.model_versions == {"labels": "3.0", "text_gate": "always", "text": "3.0", "moderation": "7.0"}
+
+
+def test_text_auto_calls_detect_text_only_when_the_labels_say_text(settings: Settings, fake: FakeRekognition,
+                                                                    images_dir: Path) -> None:
+    settings = dataclasses.replace(settings, features=("labels", "text"), text="auto")
+    husky = picture_of(images_dir / HUSKY)
+    fake.script("DetectLabels", R.HUSKY_LABELS)
+    plain = analyzer(settings, fake).analyze(husky)
+    assert fake.operations() == ["DetectLabels"] and plain.text == [] and plain.api_calls == 1
+
+    fake.script("DetectLabels", {"Labels": [{"Name": "Receipt", "Confidence": 91.0, "Parents": [{"Name": "Text"}],
+                                             "Instances": [], "Aliases": [], "Categories": []}],
+                                 "LabelModelVersion": "3.0"})
+    fake.script("DetectText", R.TEXT)
+    read = analyzer(settings, fake).analyze(husky)
+    assert fake.operations() == ["DetectLabels", "DetectLabels", "DetectText"]
+    assert [line.text for line in read.text] == ["THE WHITE HOUSE"] and read.api_calls == 2
+
+    never = dataclasses.replace(settings, text="never")
+    assert "DetectText" not in analyzer(never, fake).operations()
+    without_labels = dataclasses.replace(settings, features=("faces", "text"))
+    assert analyzer(without_labels, fake).reads_text(plain)  # no labels: nothing to go by, every picture
 
 
 def test_moderation_without_labels_is_zero(settings: Settings, fake: FakeRekognition, images_dir: Path) -> None:

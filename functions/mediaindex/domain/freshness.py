@@ -6,6 +6,11 @@ the same ETag and the same size, and was analysed alike (same analyzer, face vec
 unknown ETag proves nothing: the file is indexed. A document that does not record its size cannot show the size is
 the same, so it is indexed again too.
 
+A file is also analysed again, once, when text is now read (`reads_text`) and its document looks like a screenshot
+(no camera, a PNG or a screen's size) but was analysed before text was read by default: its `model_versions` has
+neither `text` (it was read) nor `text_gate` (the gate decided). So `mediaindex index` after the upgrade reads the
+screenshots of a library already indexed, and no other file.
+
 `analyzer` and `face_model` None mean "any": a caller that does not know them (a backfill on AWS hands the files
 to a Lambda whose analyzer it does not run; reconcile only compares bytes) passes None, on purpose.
 """
@@ -15,13 +20,16 @@ from __future__ import annotations
 from typing import Any
 
 from mediaindex.domain import document as docs
+from mediaindex.domain.kinds import screen_sized
 
 SETTLED = (docs.INDEXED, docs.FAILED)  # the statuses a file is not analysed again in until its bytes change
 
 
 def is_unchanged(doc: dict[str, Any] | None, *, etag: str | None, size: int | None, analyzer: str | None,
-                 face_model: str | None) -> bool:
+                 face_model: str | None, reads_text: bool = False) -> bool:
     """Does `doc` (None: the index has no document) already stand for the file listed with `etag` and `size`?"""
+    if reads_text and doc is not None and unread_screenshot(doc):
+        return False
     return (
         doc is not None
         and doc.get("status") in SETTLED
@@ -31,3 +39,16 @@ def is_unchanged(doc: dict[str, Any] | None, *, etag: str | None, size: int | No
         and doc.get("size") == size
         and docs.analysed_alike(doc, analyzer, face_model)
     )
+
+
+def unread_screenshot(doc: dict[str, Any]) -> bool:
+    """An indexed image that looks like a screenshot (no camera; a PNG or a screen's size) and was analysed before
+    text was read by default (neither `text` nor `text_gate` in its model versions)."""
+    if doc.get("status") != docs.INDEXED or doc.get("media_type") != "image" or doc.get("camera"):
+        return False
+    versions = doc.get("model_versions") or {}
+    if "text" in versions or "text_gate" in versions:
+        return False
+    key = doc.get("key") if isinstance(doc.get("key"), str) else ""
+    png = doc.get("content_type") == "image/png" or key.lower().endswith(".png")
+    return png or screen_sized(doc.get("width"), doc.get("height"))

@@ -74,7 +74,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if invocation > MAX_INVOCATIONS:
         raise ConfigurationError(f"backfill stopped after {MAX_INVOCATIONS} invocations; resume with the "
                                  f"continuation_token {event.get('continuation_token')!r}")
-    rate = float(event.get("rate") or default_rate(settings.features))
+    rate = float(event.get("rate") or default_rate(settings.every_picture_features))
     margin = float(os.environ.get("MEDIAINDEX_BACKFILL_MARGIN_S", DEFAULT_MARGIN_S))
 
     def time_is_up() -> bool:

@@ -54,6 +54,7 @@ class Picture:
     format: str  # as sniffed: jpeg, png, gif, webp, bmp, tiff, heif
     max_pixels: int = DEFAULT_MAX_PIXELS
     _opened: Image.Image | None = field(default=None, repr=False)
+    video_frame: bool = False  # a frame of a video, not a file: never taken for a screenshot (text gate)
 
     @classmethod
     def from_bytes(cls, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> "Picture":

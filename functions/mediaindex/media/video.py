@@ -117,6 +117,7 @@ def frame_picture(image: Image.Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> P
     image.save(buf, "JPEG", quality=90)
     picture = Picture.from_bytes(buf.getvalue(), max_pixels)
     picture.__dict__["image"] = image  # primes the cached_property `image`
+    picture.video_frame = True
     return picture
 
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ObjectNotFound
 from mediaindex.domain.file_dates import CONTAINER, EXIF, choose_taken_at, embedded_date
-from mediaindex.domain.freshness import is_unchanged
+from mediaindex.domain.freshness import is_unchanged, unread_screenshot
 from mediaindex.domain.model import Analysis, Box, Face, is_hidden
 from mediaindex.domain.places import position_of
 from mediaindex.domain.vocabulary import Action, EventKind
@@ -207,6 +207,10 @@ class Pipeline:
         self.metrics.count("files_failed")
         return Outcome(FAILED, ref, doc["id"], reason=doc["error"])
 
+    def _reads_text(self) -> bool:
+        settings = getattr(self.analyzer, "settings", None)
+        return bool(settings is not None and settings.has("text"))
+
     def _skip_reason(self, event: StorageEvent, current: dict[str, Any]) -> str | None:
         newer = docs.sequencer_newer(event.sequencer, current.get("sequencer"))
         if newer is False:
@@ -214,7 +218,8 @@ class Pipeline:
             return DUPLICATE if same else STALE
         # with a sequencer the event is newer than the document: the file was written again, whatever its etag
         if event.sequencer is None and is_unchanged(current, etag=event.etag, size=event.size,
-                                                    analyzer=self.analyzer.name, face_model=self.analyzer.face_model):
+                                                    analyzer=self.analyzer.name, face_model=self.analyzer.face_model,
+                                                    reads_text=self._reads_text()):
             return UNCHANGED
         return None
 
@@ -236,7 +241,8 @@ class Pipeline:
         if self.reuse_analysis and obj.data:
             prior = self.index.find_by_content(sha, self.analyzer.name)
             if (prior is not None and docs.analysed_alike(prior, None, self.analyzer.face_model)
-                    and not self._vectors_missing(prior, sha)):
+                    and not self._vectors_missing(prior, sha)
+                    and not (self._reads_text() and unread_screenshot(prior))):
                 doc.update({k: prior[k] for k in docs.ANALYSIS_FIELDS if k in prior})
                 doc["face_count"] = len(prior.get("faces") or [])
                 # the date the bytes carry is the copy's too; a date from a name or a file time is this file's own

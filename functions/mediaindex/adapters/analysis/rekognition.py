@@ -40,6 +40,15 @@ _CREDENTIAL_CODES = frozenset({
     "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException", "InvalidClientTokenId",
     "MissingAuthenticationToken",
 })
+# Rekognition labels (or their parents) that say a picture holds text: with MEDIAINDEX_TEXT=auto, DetectText is
+# called only on pictures with one of them among DetectLabels' labels
+TEXT_LABELS = frozenset({
+    "text", "document", "page", "receipt", "invoice", "menu", "word", "letter", "paper", "sign", "road sign",
+    "poster", "advertisement", "book", "publication", "newspaper", "magazine", "handwriting", "calligraphy",
+    "id cards", "license plate", "credit card", "business card", "brochure", "flyer", "label", "screenshot",
+    "web site", "scoreboard", "computer screen", "screen",
+})
+
 # DetectFaces attribute -> Face field, for the yes/no attributes ({"Value": bool, "Confidence": float})
 _BOOLEAN_ATTRIBUTES = {
     "Smile": "smile", "Eyeglasses": "eyeglasses", "Sunglasses": "sunglasses", "Beard": "beard",
@@ -212,10 +221,17 @@ class RekognitionAnalyzer:
         if self.settings.has("faces") or self.settings.has("people"):
             ops.append("DetectFaces")
         if self.settings.has("text"):
-            ops.append("DetectText")
+            ops.append("DetectText")  # in `auto`, only on pictures whose labels say text (reads_text)
         if self.settings.has("moderation"):
             ops.append("DetectModerationLabels")
         return ops
+
+    def reads_text(self, analysis: Analysis) -> bool:
+        """DetectText for this picture? Always with MEDIAINDEX_TEXT=always, and when labels are not asked for (no
+        cue to go by); in `auto`, when DetectLabels found a label (or a parent of one) that says text is there."""
+        if self.settings.text == "always" or not self.settings.has("labels"):
+            return True
+        return any(name.lower() in TEXT_LABELS for label in analysis.labels for name in (label.name, *label.parents))
 
     def analyze(self, picture: Picture) -> Analysis:
         # Decode first (the pipeline needs the pixels anyway): a truncated file fails here, before any paid call.
@@ -227,6 +243,10 @@ class RekognitionAnalyzer:
         may_reencode = not encoded.reencoded
         analysis = Analysis(analyzer=self.name)
         for operation in self.operations():
+            if operation == "DetectText":
+                analysis.model_versions["text_gate"] = self.settings.text  # decided (domain/freshness.py)
+                if not self.reads_text(analysis):
+                    continue
             try:
                 response = self._call(analysis, operation, image)
             except UnsupportedMedia as e:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mediaindex.config import ALL_FEATURES
+from mediaindex.config import ALL_FEATURES, TEXT_MODES
 from mediaindex.domain.errors import BadMedia, ConfigurationError, MediaIndexError, MediaTooLarge
 from mediaindex.media import sniff
 from mediaindex.services.indexing import name_faces
@@ -33,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image or video files")
     p.add_argument("--features", metavar="LIST",
                    help=f"comma list of analyses ({', '.join(f for f in ALL_FEATURES if f != 'people')}; "
-                        "default: MEDIAINDEX_FEATURES, else labels,faces,people)")
+                        "default: MEDIAINDEX_FEATURES, else labels,faces,people,text)")
+    p.add_argument("--text", choices=TEXT_MODES, help="when text is read: auto (pictures likely to hold it), always, "
+                                                     "never (default: MEDIAINDEX_TEXT, else auto)")
     p.add_argument("--min-confidence", type=float, metavar="N", help="drop labels below N percent")
     p.add_argument("--max-labels", type=int, metavar="N", help="at most N labels a picture")
     p.add_argument("--models-dir", type=Path, metavar="DIR", help="model files that replace the packaged ones")
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args).with_overrides(
         features=_features(args.features),
+        text=args.text,
         min_confidence=args.min_confidence,
         max_labels=args.max_labels,
         models_dir=args.models_dir,

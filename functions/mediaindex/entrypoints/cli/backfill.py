@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--workers must be at least 1")
     rate = args.rate
     if rate is None and (not direct or settings.analyzer == "rekognition"):
-        rate = est.default_rate(settings.features, args.faces_per_image)
+        rate = est.default_rate(settings.every_picture_features, args.faces_per_image)
     app.index.ensure_ready()
     if args.dry_run:
         return estimate_only(args, settings, source, app.index, "direct" if direct else "queue", rate)
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
 def estimate_only(args: argparse.Namespace, settings: Any, source: ListingSource, index: Any, mode: str,
                   rate: float | None) -> int:
     """--dry-run: list, skip what is indexed, and estimate files, calls and price of the rest."""
-    estimate = est.Estimate(settings.features, args.faces_per_image, args.video_seconds, settings.video_interval)
+    estimate = est.Estimate(settings.every_picture_features, args.faces_per_image, args.video_seconds, settings.video_interval)
     bar, progress = make_progress(args, "estimating")
     summary = bf.Backfill(source, index, sink=None, progress=progress).run(estimate=estimate)
     if bar is not None:

@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         index, spec, workers=workers, threads=settings.analyzer == "rekognition",
         force=args.force, retry_failed=args.retry_failed, prune=args.prune,
         analyzer_name=None if spec.factory else settings.analyzer,
+        reads_text=not spec.factory and settings.has("text"),
         face_model=None if spec.factory else bootstrap.face_model(settings), on_progress=progress,
     )
     try:

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     direct = args.direct or not queue_url or not source.bucket
     rate = args.rate
     if rate is None and (not direct or settings.analyzer == "rekognition"):
-        rate = default_rate(settings.features)
+        rate = default_rate(settings.every_picture_features)
     app.index.ensure_ready()
     remove = feed = None
     if not args.dry_run:

@@ -112,7 +112,8 @@ def sync(args: argparse.Namespace, settings: Any, index: Any, spec: Any, handle:
     runner = bulk_indexer(
         index, spec, workers=args.workers or default_workers(settings.analyzer),
         threads=settings.analyzer == "rekognition", prune=True, handle=handle,
-        analyzer_name=None if spec.factory else settings.analyzer, on_progress=progress,
+        analyzer_name=None if spec.factory else settings.analyzer,
+        reads_text=not spec.factory and settings.has("text"), on_progress=progress,
     )
     try:
         summary = runner.run([IndexRoot("", root)]).to_dict()

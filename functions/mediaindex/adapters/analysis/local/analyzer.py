@@ -20,7 +20,7 @@ from mediaindex.domain.capabilities import Capabilities
 from mediaindex.domain.model import Analysis, Box, Face, Instance, Label
 from mediaindex.media.picture import Picture
 
-from . import agreement, models, taxonomy
+from . import agreement, models, taxonomy, text_gate
 from .extras import ModerationModel, TextReader
 from .faces import (
     AgeGenderModel, DlibFaceEmbedder, EmotionModel, Expression, FaceLandmarker, SFaceEmbedder, YuNetFaceDetector,
@@ -49,6 +49,10 @@ class LocalAnalyzer:
         self.settings = settings
         self.models_dir: Path | None = settings.models_dir
         self.last_timings: dict[str, float] = {}
+        # the text gate's answer for the last picture ("always", "screen", "labels"; None: not read), and how many
+        # pictures this analyzer has read text on
+        self.last_text_reason: str | None = None
+        self.text_reads = 0
         self._located: dict[models.ModelFile, Path | None] = {}
         self._described: dict[tuple[models.ModelFile, Path], str] = {}
 
@@ -157,6 +161,8 @@ class LocalAnalyzer:
             self.moderation_model()
         if self.settings.has("text"):
             self.text_reader()
+            if self.settings.text == "auto":
+                self.classifier()
 
     # --- analysis ---
 
@@ -180,11 +186,15 @@ class LocalAnalyzer:
 
     def analyze(self, picture: Picture) -> Analysis:
         self.last_timings = {}
+        self.last_text_reason = None
         settings = self.settings
         image, pixels = self._decode(picture)
         analysis = Analysis(analyzer=self.name)
+        probabilities = None
         if settings.has("labels"):
-            analysis.labels = self._labels(image)
+            with self._stage("classifier"):
+                probabilities = self.classifier().probabilities(image)
+            analysis.labels = self._labels(image, probabilities)
             analysis.model_versions.update(self._versions(models.CLASSIFIER, models.OBJECTS_GRAPH))
             analysis.model_versions["taxonomy"] = taxonomy.load().version
         if self._wants_faces():
@@ -196,10 +206,25 @@ class LocalAnalyzer:
                 analysis.moderation = round(self.moderation_model().score(image), 4)
             analysis.model_versions.update(self._versions(models.MODERATION))
         if settings.has("text"):
-            with self._stage("text"):
-                analysis.text = self.text_reader().read(image, settings.min_confidence)
-            analysis.model_versions["text"] = f"rapidocr=={models.package_version('rapidocr')}"
+            self.last_text_reason = "always" if settings.text == "always" else self._text_gate(picture, image,
+                                                                                           probabilities)
+            # the gate decided, read or not: a screenshot indexed before text was read by default has neither this
+            # nor "text", and is analysed again once (domain/freshness.py)
+            analysis.model_versions["text_gate"] = settings.text
+            if self.last_text_reason is not None:
+                with self._stage("text"):
+                    analysis.text = self.text_reader().read(image, settings.min_confidence)
+                analysis.model_versions["text"] = f"rapidocr=={models.package_version('rapidocr')}"
+                self.text_reads += 1
         return analysis
+
+    def _text_gate(self, picture: Picture, image, probabilities) -> str | None:
+        """MEDIAINDEX_TEXT=auto: why this picture is worth reading (text_gate.py), or None. Without the labels
+        feature the classifier runs for the gate alone (10 ms)."""
+        with self._stage("text_gate"):
+            if probabilities is None and not text_gate.looks_like_screen(picture):
+                probabilities = self.classifier().probabilities(image)
+            return text_gate.reason_to_read(picture, probabilities)
 
     def _face_versions(self) -> dict[str, str]:
         versions = self._versions(models.FACE_DETECTOR, models.LANDMARKS, models.AGE, models.GENDER, models.EMOTION)
@@ -208,14 +233,12 @@ class LocalAnalyzer:
         versions.setdefault("emotion", "landmark-geometry")
         return versions
 
-    def _labels(self, image) -> list[Label]:
+    def _labels(self, image, probabilities: np.ndarray) -> list[Label]:
         """The classifier's labels and the detector's objects, made to agree: a detector label that the classifier
         contradicts (agreement.py: by WordNet, the two cannot be one object) is checked on its own box, which the
         classifier then names; the COCO detector forces anything outside its 80 classes into the nearest one."""
         table = taxonomy.load()
         threshold = self.settings.min_confidence
-        with self._stage("classifier"):
-            probabilities = self.classifier().probabilities(image)
         with self._stage("objects"):
             detections = self.detector().detect(image, threshold / 100.0)
         labels: dict[str, Label] = {}

@@ -37,12 +37,22 @@ class ModerationModel:
 class TextReader:
     """RapidOCR (PP-OCR models shipped in its wheel): lines of text with their boxes."""
 
+    detect_side = 960
+
     def __init__(self) -> None:
         import logging
 
         from rapidocr import RapidOCR
 
-        self.engine = RapidOCR()
+        # on as many threads as the other models (one in each worker process of bulk indexing), not on every core
+        # The text detector sees the picture at most `detect_side` pixels on the long side, never scaled up: by
+        # default RapidOCR scales the short side up to 736, so a 500 x 375 photo was detected at 981 x 736 and a
+        # phone screenshot at 736 x 1594. Capped, OCR took 283 ms a picture instead of 606 on bench/text_library.py's
+        # 60 pictures, and read as many distinct words of 3 letters or more (174 against 174: "saeco" on the espresso
+        # maker and the fragment "smic" on the slot machine lost, two others gained); see docs/local-models.md, "Text".
+        self.engine = RapidOCR(params={"EngineConfig.onnxruntime.intra_op_num_threads": threads(),
+                                       "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                                       "Det.limit_side_len": self.detect_side, "Det.limit_type": "max"})
         self.lock = threading.Lock()  # its pipeline keeps per-call state
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every call, and warns on pictures without text
 

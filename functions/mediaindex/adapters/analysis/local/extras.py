@@ -55,6 +55,32 @@ class TextReader:
                                        "Det.limit_side_len": self.detect_side, "Det.limit_type": "max"})
         self.lock = threading.Lock()  # its pipeline keeps per-call state
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs every call, and warns on pictures without text
+        self._read_only_the_largest_lines()
+
+    # Recognition costs 30-70 ms a line, the whole cost of a page: the lines read are the `max_lines` largest (the
+    # tallest text first: headings, totals, signs; then the longest), enough to find a picture by its words; a dense
+    # page loses some of its small print (docs/local-models.md, "Text").
+    max_lines = 16
+
+    def _read_only_the_largest_lines(self) -> None:
+        detect = self.engine.detect_and_crop  # RapidOCR 3.x: detection, then a crop of each line to recognise
+        limit = self.max_lines
+
+        def detect_and_crop(img: np.ndarray, op_record: dict) -> tuple[list[np.ndarray], object]:
+            crops, found = detect(img, op_record)
+            if found.boxes is not None and len(found.boxes) > limit:
+                boxes = np.asarray(found.boxes, dtype=np.float64)
+                width = np.linalg.norm(boxes[:, 1] - boxes[:, 0], axis=1)
+                height = np.linalg.norm(boxes[:, 3] - boxes[:, 0], axis=1)
+                # the tallest text first (headings, totals, a sign), then the longest lines; in reading order
+                keep = np.sort(np.lexsort((-width, -np.round(height / max(float(height.max()), 1.0), 1)))[:limit])
+                found.boxes = found.boxes[keep]
+                if found.scores is not None:
+                    found.scores = [found.scores[i] for i in keep]
+                crops = [crops[i] for i in keep]
+            return crops, found
+
+        self.engine.detect_and_crop = detect_and_crop
 
     # larger pictures are scaled down first: a 12-megapixel photo takes several times longer and reads no more
     longest = 1280

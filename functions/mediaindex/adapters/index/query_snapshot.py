@@ -59,7 +59,8 @@ class _Writer:
         self.f, self.at, self.arrays = f, len(MAGIC), {}
         f.write(MAGIC)
 
-    def add(self, name: str, values: Any) -> None:
+    def add(self, name: str, values: Any, spare: int = 0) -> None:
+        """The array, then `spare` more elements of zeros (room to grow into without copying it)."""
         array = np.ascontiguousarray(values)
         array = array.astype(array.dtype.newbyteorder("<"), copy=False).reshape(-1)
         raw = array.view(np.uint8)
@@ -67,8 +68,15 @@ class _Writer:
         self.f.write(b"\0" * padding)
         self.at += padding
         self.f.write(raw.data)
-        self.arrays[name] = [array.dtype.str, int(array.size), self.at, zlib.crc32(raw)]
-        self.at += raw.nbytes
+        crc = zlib.crc32(raw)
+        zeros = spare * array.dtype.itemsize
+        while zeros:
+            chunk = bytes(min(zeros, 1 << 20))
+            self.f.write(chunk)
+            crc = zlib.crc32(chunk, crc)
+            zeros -= len(chunk)
+        self.arrays[name] = [array.dtype.str, int(array.size + spare), self.at, crc]
+        self.at += raw.nbytes + spare * array.dtype.itemsize
 
     def finish(self, header: dict[str, Any]) -> None:
         body = json.dumps({**header, "arrays": self.arrays}, separators=(",", ":")).encode()
@@ -86,8 +94,8 @@ def _write(writer: _Writer, columns: QueryColumns, seq: int, generation: str) ->
     tables = {}
     for table_name in _TABLES:
         table: RowTable = getattr(columns, table_name)
-        for name in table.dtypes:
-            writer.add(f"{table_name}.{name}", table.view(name))
+        for name in table.dtypes:  # with room for the rows of the changes a loading process applies
+            writer.add(f"{table_name}.{name}", table.view(name), spare=max(1024, table.size // 64))
         saved = ["start", "end"] + (["_index_order", "_index_values"] if table.indexed else [])
         for name in saved:
             writer.add(f"{table_name}.{name}", getattr(table, name))
@@ -134,6 +142,8 @@ def save(path: str, columns: QueryColumns, seq: int, generation: str) -> bool:
 
 def _remove_abandoned(path: str) -> None:
     """Temporary files left by saving processes that are gone (killed mid-save)."""
+    if os.name != "posix":  # os.kill(pid, 0) asks whether a process lives only there (elsewhere it ends it)
+        return
     for leftover in glob.glob(f"{glob.escape(path)}.*.tmp"):
         pid = leftover[len(path) + 1:-len(".tmp")]
         if not pid.isdigit() or int(pid) == os.getpid():
@@ -258,7 +268,7 @@ def _columns(saved: _Saved) -> QueryColumns:
 
 def _table_array(saved: _Saved, table: RowTable, table_name: str, name: str) -> np.ndarray:
     found = saved.array(f"{table_name}.{name}")
-    if name in table.dtypes and len(found) != table.size:
+    if name in table.dtypes and len(found) < table.size:
         raise Damaged(saved.identity, f"{table_name}.{name}: {len(found)} rows, not {table.size}")
     return found.astype(table.dtypes[name], copy=False) if name in table.dtypes else found
 

@@ -167,7 +167,8 @@ def _pristine_once(written):
 
 
 @pytest.mark.parametrize("part", ["labels.confidence", "labels._index_order", "faces.age_low", "terms.code",
-                                  "sorted.taken_at.values", "sorted.key.order", "bitmaps"])
+                                  "sorted.taken_at.values", "sorted.key.order", "sorted.indexed_at.position",
+                                  "bitmaps"])
 def test_a_part_found_damaged_at_its_first_use_is_answered_from_a_build(written, part):
     snapshot, good, expected = pristine(written)
     path, writer, rng = written
@@ -207,6 +208,17 @@ def test_a_foreign_or_empty_file_is_ignored(written, content):
     path, writer, rng = written
     with open(snapshot, "wb") as f:
         f.write(content)
+    reader = SqliteIndex(path)
+    assert answers(reader) == expected and (reader.query_side.loads, reader.query_side.builds) == (0, 1)
+
+
+def test_a_snapshot_without_an_array_it_should_hold_is_ignored(written, monkeypatch):
+    original = query_snapshot._Writer.add
+    monkeypatch.setattr(query_snapshot._Writer, "add", lambda self, name, values, spare=0: None
+                        if name == "sorted.key.position" else original(self, name, values, spare))
+    snapshot, good, expected = pristine(written)
+    monkeypatch.undo()
+    path, writer, rng = written
     reader = SqliteIndex(path)
     assert answers(reader) == expected and (reader.query_side.loads, reader.query_side.builds) == (0, 1)
 

@@ -228,11 +228,11 @@ class SortedColumn:
 
     @classmethod
     def saved(cls, nulls: int, order: Callable[[], np.ndarray], values: Callable[[], Sequence[Any]],
-              changed: dict[int, Any], stale: BitMap) -> "SortedColumn":
-        """A column as saved (query_snapshot.py): its order and values are read at their first use."""
+              position: Callable[[], np.ndarray], changed: dict[int, Any], stale: BitMap) -> "SortedColumn":
+        """A column as saved (query_snapshot.py): its order, values and positions are read at their first use."""
         column = cls.__new__(cls)
         column.nulls, column.changed, column.stale = nulls, changed, stale
-        column._read_order, column._read_values = order, values
+        column._read_order, column._read_values, column._read_position = order, values, position
         return column
 
     @cached_property
@@ -246,6 +246,8 @@ class SortedColumn:
     @cached_property
     def position(self) -> np.ndarray:
         """Per slot, its place in `order` (-1: none)."""
+        if "_read_position" in self.__dict__:
+            return self._read_position()
         top = int(self.order.max()) + 1 if len(self.order) else 0
         position = np.full(top, -1, np.int32)
         position[self.order] = np.arange(len(self.order), dtype=np.int32)

@@ -107,6 +107,7 @@ def _write(writer: _Writer, columns: QueryColumns, seq: int, generation: str) ->
         values = PackedStrings.pack([str(v) for v in column.values]
                                     if not isinstance(column.values, PackedStrings) else column.values)
         writer.add(f"sorted.{name}.order", column.order)
+        writer.add(f"sorted.{name}.position", column.position)
         writer.add(f"sorted.{name}.values", values.data)
         writer.add(f"sorted.{name}.offsets", values.offsets)
         writer.add(f"sorted.{name}.stale", np.frombuffer(column.stale.serialize(), dtype=np.uint8))
@@ -222,6 +223,15 @@ def load(path: str, generation: str | None, refused: frozenset[Identity] | set[I
 def _columns(saved: _Saved) -> QueryColumns:
     """The query side of an opened snapshot: what every query needs read now, the rest at first use."""
     header, columns = saved.header, QueryColumns()
+    expected = {"bitmaps", "bitmaps.offsets", "bitmaps.crc", "present"}
+    for table_name in _TABLES:
+        table: RowTable = getattr(columns, table_name)
+        extra = ("start", "end") + (("_index_order", "_index_values") if header["tables"][table_name]["indexed"] else ())
+        expected |= {f"{table_name}.{name}" for name in (*table.dtypes, *extra)}
+    for name in columns.sorted:
+        expected |= {f"sorted.{name}.{part}" for part in ("order", "position", "values", "offsets", "stale")}
+    if expected - saved.arrays.keys():  # every array a query may read later is there now
+        raise ValueError(f"arrays missing: {sorted(expected - saved.arrays.keys())}")
     vocabulary = header["vocabulary"]
     codes = [int(c) for c in vocabulary["codes"]]
     kinds, values = vocabulary["kinds"], vocabulary["values"]
@@ -262,7 +272,8 @@ def _columns(saved: _Saved) -> QueryColumns:
             raise ValueError(f"sort column {name}")
         columns.sorted[name] = SortedColumn.saved(
             int(meta["nulls"]), partial(saved.array, f"sorted.{name}.order"),
-            partial(_strings, saved, name, int(meta["count"])), changed, saved.bitmap(f"sorted.{name}.stale"))
+            partial(_strings, saved, name, int(meta["count"])), partial(saved.array, f"sorted.{name}.position"),
+            changed, saved.bitmap(f"sorted.{name}.stale"))
     return columns
 
 

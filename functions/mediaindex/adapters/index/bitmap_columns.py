@@ -225,6 +225,7 @@ class SortedColumn:
         self.values: Sequence[Any] = list(values)
         self.changed: dict[int, Any] = {}  # slot -> value now, for slots whose place in `order` is not theirs
         self.stale = BitMap()  # the same slots, plus removed ones
+        self.position = self._positions()  # now, as part of the build (a saved column reads its own)
 
     @classmethod
     def saved(cls, nulls: int, order: Callable[[], np.ndarray], values: Callable[[], Sequence[Any]],
@@ -246,8 +247,9 @@ class SortedColumn:
     @cached_property
     def position(self) -> np.ndarray:
         """Per slot, its place in `order` (-1: none)."""
-        if "_read_position" in self.__dict__:
-            return self._read_position()
+        return self._read_position()
+
+    def _positions(self) -> np.ndarray:
         top = int(self.order.max()) + 1 if len(self.order) else 0
         position = np.full(top, -1, np.int32)
         position[self.order] = np.arange(len(self.order), dtype=np.int32)

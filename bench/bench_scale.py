@@ -21,11 +21,13 @@ them, which clusters every face still pending), and a listing of the clusters of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +49,21 @@ from tests.index.corpus import BUCKET, random_doc  # noqa: E402
 PER_FILE = 10_000  # documents written one at a time, at the start and at the end
 CATCH_UP = 1_000  # re-indexed files the query side takes in before the next search
 POOL = 20_000  # distinct generated documents; the others are copies of them under new keys and dates
+NEW_PROCESSES = 3  # new processes timed answering their first search (the median is the figure)
+# A new process's first search, as `mediaindex search dog` makes it: imports, opens the index, answers (loading the
+# saved query side). It prints its own timings; the caller times it from start to exit with the wall clock.
+FIRST_SEARCH = r"""
+import json, sys, time
+began = time.perf_counter()
+from mediaindex.adapters.index.sqlite import SqliteIndex
+imported = time.perf_counter()
+index = SqliteIndex(sys.argv[1], create=False)
+result = index.search("dog")
+answered = time.perf_counter()
+side = index.query_side
+print(json.dumps({"import_s": imported - began, "search_s": answered - imported, "total": result.total,
+                  "loads": side.loads, "builds": side.builds}))
+"""
 
 
 class Documents:
@@ -93,6 +110,17 @@ def index_bytes(path: str) -> int:
     return sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
 
 
+def new_process_first_search(path: str) -> dict[str, Any]:
+    """A new Python process that opens the index and answers one search ("dog"): wall-clock seconds from before it
+    starts to after it exits, and its own split (imports, then opening and the first answer)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "functions"), os.environ.get("PYTHONPATH", "")])}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", FIRST_SEARCH, path], env=env, capture_output=True, text=True,
+                          check=True)
+    wall = time.perf_counter() - started
+    return {"wall_s": wall, **json.loads(done.stdout.strip().splitlines()[-1])}
+
+
 def run_documents(n: int, repeat: int, workdir: str, figures: dict[str, Any]) -> None:
     per_file = min(PER_FILE, n // 2)
     t = time.perf_counter()
@@ -132,6 +160,16 @@ def run_documents(n: int, repeat: int, workdir: str, figures: dict[str, Any]) ->
     figures["query_side_load_s"] = time.perf_counter() - t
     print(f"query side saved ({figures['query_snapshot_bytes'] / 1e6:,.0f} MB) and loaded by a new reader: "
           f"{figures['query_side_load_s']:.2f} s", flush=True)
+    runs = [new_process_first_search(path) for _ in range(NEW_PROCESSES)]
+    figures["new_process_started_from_snapshot"] = all(r["loads"] == 1 and r["builds"] == 0 for r in runs)
+    middle = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
+    figures["new_process_first_search_s"] = middle["wall_s"]
+    figures["new_process_import_s"] = middle["import_s"]
+    figures["new_process_open_and_search_s"] = middle["search_s"]
+    figures["new_process_first_search_runs_s"] = [r["wall_s"] for r in runs]
+    print(f"a new process's first search (\"dog\", {middle['total']:,} found), start to exit: "
+          f"{middle['wall_s']:.2f} s (median of {len(runs)}: imports {middle['import_s']:.2f} s, opening and "
+          f"answering {middle['search_s']:.2f} s)", flush=True)
     t = time.perf_counter()
     index.search(Query(limit=20, facets=FACETS))  # the first search after the build, then...
     figures["first_search_after_build_ms"] = (time.perf_counter() - t) * 1000
@@ -293,12 +331,17 @@ def main() -> None:
     parser.add_argument("--face-queries", type=int, default=200)
     parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     parser.add_argument("--workdir", help="where the index and face files go (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true",
+                        help="write into --workdir itself (an empty folder) and leave the index there, for load-time experiments")
     args = parser.parse_args()
     began = time.perf_counter()
     figures: dict[str, Any] = {"docs": args.docs, "faces": args.faces, "cpus": os.cpu_count(),
                                "load_average_at_start": os.getloadavg()[0], "command": " ".join(sys.argv)}
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+    if args.keep and not args.workdir:
+        parser.error("--keep needs --workdir")
+    with (contextlib.nullcontext(args.workdir) if args.keep else tempfile.TemporaryDirectory(dir=args.workdir)) \
+            as workdir:
         if args.docs:
             run_documents(args.docs, args.repeat, workdir, figures)
         if args.faces:
@@ -310,7 +353,8 @@ def main() -> None:
              "query_p50_ms", "query_p95_ms", "facet_query_p50_ms", "facet_query_p95_ms", "index_bytes",
              "face_search_p50_ms", "face_search_p95_ms", "face_recall_at_10", "cluster_all_s",
              "cluster_incremental_s_per_1k_new_faces", "cluster_list_s", "peak_rss_mb", "elapsed_s"]
-    names += ["query_side_build_s", "query_side_load_s", "query_snapshot_bytes", "rss_after_build_mb",
+    names += ["query_side_build_s", "query_side_load_s", "query_snapshot_bytes", "new_process_first_search_s",
+              "new_process_import_s", "new_process_open_and_search_s", "rss_after_build_mb",
               "first_search_after_build_ms", "search_after_1k_writes_ms", "free_text_p50_ms", "free_text_p95_ms"]
     print(f"\n| figure ({args.docs:,} documents, {args.faces:,} faces) | value |\n|---|---|")
     for name in names:

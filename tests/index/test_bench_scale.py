@@ -35,7 +35,7 @@ def test_documents_part_writes_every_document_and_figure(small_pool, tmp_path):
     figures: dict = {}
     bench_scale.run_documents(200, 1, str(tmp_path), figures)
     for name in ("ingest_docs_per_s_first_10k", "ingest_docs_per_s_last_10k", "query_p95_ms", "facet_query_p95_ms",
-                 "index_bytes", "bulk_docs"):
+                 "index_bytes", "bulk_docs", "new_process_first_search_s"):
         assert figures[name] > 0, name
     assert figures["bulk_docs"] == 200 - 2 * 40
     assert len(figures["queries"]) == len(bench_scale.QUERIES)

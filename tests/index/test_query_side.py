@@ -62,6 +62,7 @@ def answers(index: SqliteIndex) -> list:
 def fresh_answers(path: str, name: str = "media") -> list:
     """The answers of a new instance (it builds from the file), checked against the plain-Python semantics."""
     fresh = SqliteIndex(path, name)
+    fresh.query_side.snapshot_path = None  # built from the file, never loaded from a saved copy
     try:
         found = answers(fresh)
         assert (fresh.query_side.builds, fresh.query_side.applied) == (1, 0)
@@ -160,6 +161,31 @@ def test_a_reader_applies_every_kind_of_write_and_answers_as_a_fresh_build(tmp_p
         assert all(len(column.stale) > 0 for column in side.columns.sorted.values())
         applied = side.applied
         writes.round()
+
+
+def test_a_reader_started_from_a_snapshot_applies_every_kind_of_write_and_answers_as_a_fresh_build(tmp_path,
+                                                                                                    monkeypatch):
+    """The query side loaded from the saved copy, each part read at its first use (by a query or by a change
+    applied to it), then kept in step with the log: as a build at every step, and saved again from that state."""
+    monkeypatch.setattr(sqlite_sync, "SNAPSHOT_MIN", 100)
+    monkeypatch.setattr(sqlite_sync, "SNAPSHOT_EVERY", 150)
+    path = str(tmp_path / "index.db")
+    writes = Writes(SqliteIndex(path), seed=5)
+    writes.load(300)
+    SqliteIndex(path).search(Query())  # builds and saves
+    writes.round()
+    reader = SqliteIndex(path)
+    side = reader.query_side
+    for n in range(5):
+        assert answers(reader) == fresh_answers(path)
+        assert (side.loads, side.builds) == (1, 0) and side.applied > 0
+        if n == 0:
+            loaded_at = side.saved_seq
+        writes.round()
+    assert side.saved_seq > loaded_at  # saved again, from a query side partly read from the file
+    again = SqliteIndex(path)
+    assert answers(again) == fresh_answers(path) and again.query_side.loads == 1
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
 
 
 def test_a_reader_in_another_process_applies_the_writes(pair):

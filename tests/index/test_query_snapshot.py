@@ -1,14 +1,23 @@
 """The query side saved beside the index file: a new process starts from it and reads only the changes since; a
-snapshot that is missing, damaged, of another file or behind the pruned log is never trusted."""
+snapshot that is missing, damaged (anywhere, found when opened or only when a part is first read), truncated,
+foreign, of an older format, of another file or behind the pruned log is never trusted, and saving leaves no
+temporary file behind."""
 
 from __future__ import annotations
 
+import bisect
 import os
 import random
+import shutil
+import subprocess
+import sys
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from mediaindex.adapters.index import sqlite_sync
+from mediaindex.adapters.index import query_snapshot, sqlite_sync
+from mediaindex.adapters.index.bitmap_columns import Deferred, PackedStrings
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.domain.expressions import FACETS
 from mediaindex.domain.query import Query, Sort
@@ -50,8 +59,23 @@ def test_a_new_process_starts_from_the_snapshot_and_answers_as_a_build(written):
     writer.search(Query(limit=1))  # the first query builds and saves
     assert writer.query_side.builds == 1 and os.path.exists(f"{path}.media.query")
     reader = SqliteIndex(path)
+    assert reader.count("label:dog") == writer.count("label:dog")
+    labels = reader.query_side.columns.labels.columns
+    assert isinstance(labels, Deferred) and labels.unread == {"slot", "code", "confidence", "tier"}  # not needed yet
     assert answers(reader) == answers(writer)
     assert (reader.query_side.loads, reader.query_side.builds) == (1, 0)
+    assert not reader.query_side.columns.terms.columns  # a reader that applies no change never reads the term rows
+
+
+def test_a_loaded_query_side_saved_again_is_the_same(written):
+    path, writer, rng = written
+    writer.search(Query(limit=1))
+    first = open(f"{path}.media.query", "rb").read()
+    reader = SqliteIndex(path)
+    reader.search(Query(limit=1))
+    side = reader.query_side
+    assert query_snapshot.save(f"{path}.again", side.columns, side.seq, side.generation)  # reads every part
+    assert open(f"{path}.again", "rb").read() == first
 
 
 def test_changes_after_the_snapshot_are_applied_on_top_of_it(written):
@@ -102,3 +126,152 @@ def test_an_unwritable_folder_only_costs_a_build(written, monkeypatch):
     reader.query_side.snapshot_path = os.path.join(path + ".missing-folder", "index.db.media.query")
     assert answers(reader) == answers(writer)
     assert not os.path.exists(reader.query_side.snapshot_path)
+
+
+def pristine(written) -> tuple[str, bytes, list]:
+    path, writer, rng = written
+    writer.search(Query(limit=1))
+    expected = answers(writer)
+    snapshot = f"{path}.media.query"
+    with open(snapshot, "rb") as f:
+        return snapshot, f.read(), expected
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.floats(0, 1, exclude_max=True), flip=st.integers(1, 255), data=st.data())
+def test_a_snapshot_damaged_anywhere_never_gives_a_wrong_answer(written, where, flip, data):
+    path, writer, rng = written
+    snapshot, good, expected = _pristine_once(written)
+    damaged = bytearray(good)
+    damaged[int(where * len(good))] ^= flip
+    if data.draw(st.booleans(), "truncated too"):
+        damaged = damaged[:data.draw(st.integers(0, len(damaged) - 1), "to")]
+    with open(snapshot, "wb") as f:
+        f.write(damaged)
+    reader = SqliteIndex(path)
+    assert answers(reader) == expected
+    side = reader.query_side
+    assert side.builds <= 1 and (side.loads, side.builds) != (0, 0)
+
+
+_PRISTINE: dict = {}
+
+
+def _pristine_once(written):
+    """The writer's snapshot and answers, once per test (hypothesis runs many examples on one fixture)."""
+    key = written[0]
+    if key not in _PRISTINE:
+        _PRISTINE.clear()
+        _PRISTINE[key] = pristine(written)
+    return _PRISTINE[key]
+
+
+@pytest.mark.parametrize("part", ["labels.confidence", "labels._index_order", "faces.age_low", "terms.code",
+                                  "sorted.taken_at.values", "sorted.key.order", "sorted.indexed_at.position",
+                                  "bitmaps"])
+def test_a_part_found_damaged_at_its_first_use_is_answered_from_a_build(written, part):
+    snapshot, good, expected = pristine(written)
+    path, writer, rng = written
+    saved = query_snapshot._Saved(snapshot)
+    _, count, offset, _ = saved.arrays[part]
+    middle = offset + count // 2
+    if part == "bitmaps":  # the bitmap of the documents indexed, which every query here reads
+        vocabulary = saved.header["vocabulary"]
+        i = list(zip(vocabulary["kinds"], vocabulary["values"])).index(("status", "indexed"))
+        start, end = saved.array("bitmaps.offsets")[i:i + 2]
+        middle = offset + int(start + end) // 2
+    del saved
+    assert count > 0
+    damaged = bytearray(good)
+    damaged[middle] ^= 0x40  # inside the array: opening the file does not notice
+    with open(snapshot, "wb") as f:
+        f.write(damaged)
+    before = os.stat(snapshot)
+    reader = SqliteIndex(path)
+    reader.person_names()  # opened and loaded: the header and the small parts are sound
+    assert reader.query_side.loads == 1 and reader.query_side.builds == 0
+    if part.startswith("terms."):  # read only to apply a change
+        first = next(writer.iter_documents())
+        writer.update_fields(first["id"], {"people": ["Ada Lovelace"]}, writer.get(first["id"]).version)
+        expected = answers(writer)
+    assert answers(reader) == expected
+    assert reader.query_side.builds == 1 and reader.query_side.refused
+    assert os.stat(snapshot).st_ino != before.st_ino  # the build saved a sound one in its place
+    again = SqliteIndex(path)
+    assert answers(again) == expected and (again.query_side.loads, again.query_side.builds) == (1, 0)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 100, query_snapshot.MAGIC, query_snapshot.MAGIC * 20,
+                                     b"PK\x03\x04 an older format: a numpy archive"])
+def test_a_foreign_or_empty_file_is_ignored(written, content):
+    snapshot, good, expected = pristine(written)
+    path, writer, rng = written
+    with open(snapshot, "wb") as f:
+        f.write(content)
+    reader = SqliteIndex(path)
+    assert answers(reader) == expected and (reader.query_side.loads, reader.query_side.builds) == (0, 1)
+
+
+def test_a_snapshot_without_an_array_it_should_hold_is_ignored(written, monkeypatch):
+    original = query_snapshot._Writer.add
+    monkeypatch.setattr(query_snapshot._Writer, "add", lambda self, name, values, spare=0: None
+                        if name == "sorted.key.position" else original(self, name, values, spare))
+    snapshot, good, expected = pristine(written)
+    monkeypatch.undo()
+    path, writer, rng = written
+    reader = SqliteIndex(path)
+    assert answers(reader) == expected and (reader.query_side.loads, reader.query_side.builds) == (0, 1)
+
+
+def test_a_snapshot_of_another_format_is_ignored(written, monkeypatch):
+    snapshot, good, expected = pristine(written)
+    path, writer, rng = written
+    monkeypatch.setattr(query_snapshot, "FORMAT", query_snapshot.FORMAT + 1)
+    reader = SqliteIndex(path)
+    assert answers(reader) == expected and (reader.query_side.loads, reader.query_side.builds) == (0, 1)
+
+
+def test_saving_leaves_no_temporary_file(written, monkeypatch, tmp_path):
+    path, writer, rng = written
+    writer.search(Query(limit=1))
+    side = writer.query_side
+    assert sorted(os.listdir(tmp_path)) == ["index.db", "index.db-shm", "index.db-wal", "index.db.media.query"]
+
+    def full_disk(writer_, columns, seq, generation):
+        writer_.add("present", np.zeros(10, np.uint8))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(query_snapshot, "_write", full_disk)
+    assert not query_snapshot.save(f"{path}.media.query", side.columns, side.seq, side.generation)
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+    def interrupted(writer_, columns, seq, generation):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(query_snapshot, "_write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        query_snapshot.save(f"{path}.media.query", side.columns, side.seq, side.generation)
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_a_temporary_file_of_a_killed_save_is_removed_by_the_next(written, monkeypatch, tmp_path):
+    path, writer, rng = written
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    abandoned = f"{path}.media.query.{int(gone.stdout)}.tmp"  # its process has exited
+    alive = f"{path}.media.query.{os.getppid()}.tmp"  # another process still saving
+    for name in (abandoned, alive):
+        with open(name, "wb") as f:
+            f.write(b"half a snapshot")
+    writer.search(Query(limit=1))  # builds and saves
+    assert os.path.exists(f"{path}.media.query") and not os.path.exists(abandoned) and os.path.exists(alive)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(), max_size=20), st.text())
+def test_packed_strings_are_the_strings(values, probe):
+    values.sort()
+    packed = PackedStrings.pack(values)
+    assert list(packed) == values and len(packed) == len(values)
+    assert bisect.bisect_left(packed, probe) == bisect.bisect_left(values, probe)
+    again = PackedStrings(packed.data.copy(), packed.offsets.copy())
+    assert again[-1:] == values[-1:]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import array
 import bisect
-from typing import Any, Iterable, Sequence
+from functools import cached_property
+from typing import Any, Callable, Iterable, Sequence
 
 try:
     import numpy as np
@@ -30,10 +31,53 @@ def slots_of(bitmap: BitMap) -> np.ndarray:
     return np.frombuffer(bitmap.to_array(), dtype=np.uint32).astype(np.int64)
 
 
+class Deferred(dict):
+    """name -> array, each read by `read(name)` at its first use (a saved query side: query_snapshot.py)."""
+
+    def __init__(self, read: Callable[[str], np.ndarray], names: Iterable[str]) -> None:
+        super().__init__()
+        self.read, self.unread = read, set(names)
+
+    def __missing__(self, name: str) -> np.ndarray:
+        if name not in self.unread:
+            raise KeyError(name)
+        value = self[name] = self.read(name)
+        self.unread.discard(name)
+        return value
+
+
+class DeferredBitmaps(dict):
+    """code -> BitMap, those of a saved query side deserialized at their first use (`read(code)`: None for a code
+    the snapshot does not hold)."""
+
+    def __init__(self, read: Callable[[int], BitMap | None], codes: Iterable[int]) -> None:
+        super().__init__()
+        self.read, self.unread = read, set(codes)
+
+    def __missing__(self, code: int) -> BitMap:
+        if code not in self.unread:
+            raise KeyError(code)
+        found = self.read(code)
+        if found is None:
+            raise KeyError(code)
+        self[code] = found
+        self.unread.discard(code)
+        return found
+
+    def __contains__(self, code: object) -> bool:
+        return super().__contains__(code) or code in self.unread
+
+    def get(self, code: int, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[code]
+        except KeyError:
+            return default
+
+
 class RowTable:
     """Rows belonging to slots, in flat numpy columns (`slot` plus the named ones). A slot's rows are contiguous;
     replacing them marks the old ones dead (slot -1) and appends the new, and the table squeezes the dead out when
-    they are half of it."""
+    they are half of it. A saved table (`defer`) reads each of its arrays at the first use of it."""
 
     def __init__(self, **dtypes: Any) -> None:
         self.dtypes = {"slot": np.int32, **dtypes}  # 32 bits: tens of millions of rows at a million documents
@@ -46,6 +90,34 @@ class RowTable:
         self._index_order = np.zeros(0, np.int64)
         self._index_values = np.zeros(0)
         self._indexed_rows = 0  # rows covered by the index; those appended since are scanned
+
+    SAVED = ("start", "end", "_index_order", "_index_values")  # the arrays besides the columns that a save keeps
+
+    def defer(self, size: int, dead: int, indexed: str | None, indexed_rows: int,
+              read: Callable[[str], np.ndarray]) -> None:
+        """The table as saved: `size` rows (`dead` of them dead), the first `indexed_rows` indexed by column
+        `indexed`; each array (a column's name, or one of SAVED) is `read(name)` when first used."""
+        self.columns = Deferred(read, self.dtypes)
+        self.size, self.dead, self.indexed, self._indexed_rows = size, dead, indexed, indexed_rows
+        self._read = read
+        for name in self.SAVED:
+            self.__dict__.pop(name, None)  # now the cached properties below: read at first use
+
+    @cached_property
+    def start(self) -> np.ndarray:
+        return self._read("start")
+
+    @cached_property
+    def end(self) -> np.ndarray:
+        return self._read("end")
+
+    @cached_property
+    def _index_order(self) -> np.ndarray:
+        return self._read("_index_order")
+
+    @cached_property
+    def _index_values(self) -> np.ndarray:
+        return self._read("_index_values")
 
     def load(self, slots: Sequence[int], **values: Sequence[Any]) -> None:
         """All rows at once, in ascending slot order (a fresh build)."""
@@ -83,9 +155,9 @@ class RowTable:
 
     def rows_of(self, slot: int) -> dict[str, np.ndarray]:
         if slot >= len(self.start):
-            return {name: column[:0] for name, column in self.columns.items()}
+            return {name: self.columns[name][:0] for name in self.dtypes}
         start, end = self.start[slot], self.end[slot]
-        return {name: column[start:end] for name, column in self.columns.items()}
+        return {name: self.columns[name][start:end] for name in self.dtypes}
 
     def remove(self, slot: int) -> None:
         if slot < len(self.start) and self.end[slot] > self.start[slot]:
@@ -126,7 +198,8 @@ class RowTable:
         if self.size + count > capacity:
             # a quarter more, not twice: a built table holds tens of millions of rows and grows by a few at a time
             grown = max(self.size + count, capacity + capacity // 4, 4096)
-            for name, column in self.columns.items():
+            for name in self.dtypes:
+                column = self.columns[name]
                 bigger = np.empty(grown, column.dtype)
                 bigger[:self.size] = column[:self.size]
                 self.columns[name] = bigger
@@ -149,12 +222,38 @@ class SortedColumn:
             nulls = sum(1 for v in values if v is None)  # NULLs sort first
             values = values[nulls:]
         self.nulls = nulls
-        self.values = list(values)
-        top = int(self.order.max()) + 1 if len(self.order) else 0
-        self.position = np.full(top, -1, np.int32)
-        self.position[self.order] = np.arange(len(self.order), dtype=np.int32)
+        self.values: Sequence[Any] = list(values)
         self.changed: dict[int, Any] = {}  # slot -> value now, for slots whose place in `order` is not theirs
         self.stale = BitMap()  # the same slots, plus removed ones
+        self.position = self._positions()  # now, as part of the build (a saved column reads its own)
+
+    @classmethod
+    def saved(cls, nulls: int, order: Callable[[], np.ndarray], values: Callable[[], Sequence[Any]],
+              position: Callable[[], np.ndarray], changed: dict[int, Any], stale: BitMap) -> "SortedColumn":
+        """A column as saved (query_snapshot.py): its order, values and positions are read at their first use."""
+        column = cls.__new__(cls)
+        column.nulls, column.changed, column.stale = nulls, changed, stale
+        column._read_order, column._read_values, column._read_position = order, values, position
+        return column
+
+    @cached_property
+    def order(self) -> np.ndarray:
+        return self._read_order()
+
+    @cached_property
+    def values(self) -> Sequence[Any]:  # type: ignore[no-redef]
+        return self._read_values()
+
+    @cached_property
+    def position(self) -> np.ndarray:
+        """Per slot, its place in `order` (-1: none)."""
+        return self._read_position()
+
+    def _positions(self) -> np.ndarray:
+        top = int(self.order.max()) + 1 if len(self.order) else 0
+        position = np.full(top, -1, np.int32)
+        position[self.order] = np.arange(len(self.order), dtype=np.int32)
+        return position
 
     def set(self, slot: int, value: Any) -> None:
         if slot < len(self.position) and self.position[slot] >= 0 and slot not in self.stale:
@@ -196,6 +295,44 @@ class SortedColumn:
                 moved = moved[:count] + [m for m in moved[count:] if m[0] == boundary]
             chosen.extend(s for _, s in moved)
         return chosen
+
+
+class PackedStrings(Sequence):
+    """Strings end to end in one UTF-8 buffer, with the offset of each (and of the end): a saved sort column's
+    values, each decoded only when looked at (a bisection looks at a few dozen of a million)."""
+
+    def __init__(self, data: np.ndarray, offsets: np.ndarray) -> None:
+        self.data, self.offsets = data, offsets
+
+    @classmethod
+    def pack(cls, values: Sequence[str]) -> "PackedStrings":
+        if isinstance(values, PackedStrings):
+            return values
+        if not values:
+            return cls(np.zeros(0, np.uint8), np.zeros(1, np.int64))
+        joined = "\x00".join(values).encode("utf-8", "surrogatepass")
+        data = np.frombuffer(joined, dtype=np.uint8)
+        ends = np.flatnonzero(data == 0)
+        if len(ends) == max(len(values) - 1, 0):  # no value holds a NUL: the separators are the NULs
+            offsets = np.concatenate([[0], ends + 1, [len(data) + 1]]) - np.arange(len(values) + 1)
+            data = data[data != 0]
+        else:
+            pieces = [v.encode("utf-8", "surrogatepass") for v in values]
+            data = np.frombuffer(b"".join(pieces), dtype=np.uint8)
+            offsets = np.concatenate([[0], np.cumsum([len(p) for p in pieces])])
+        return cls(data, offsets.astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self.data[self.offsets[i]:self.offsets[i + 1]].tobytes().decode("utf-8", "surrogatepass")
 
 
 def union(bitmaps: Iterable[BitMap]) -> BitMap:

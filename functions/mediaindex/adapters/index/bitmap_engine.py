@@ -108,7 +108,7 @@ class QueryColumns:
     def __init__(self) -> None:
         self.vocabulary: dict[tuple[str, str], int] = {}  # term -> code, as the file numbers them
         self.term_of: dict[int, tuple[str, str]] = {}
-        self.bitmaps: dict[int, BitMap] = {}
+        self.bitmaps: dict[int, BitMap] = {}  # or a DeferredBitmaps: those of a saved query side, read at first use
         self.by_kind: dict[str, list[int]] = defaultdict(list)
         self.top_code = 0
         self.present = BitMap()  # every document, tombstones included
@@ -125,7 +125,8 @@ class QueryColumns:
                 self.term_of[code] = (kind, value)
                 self.vocabulary[(kind, value)] = code
                 self.by_kind[kind].append(code)
-                self.bitmaps.setdefault(code, BitMap())
+                if code not in self.bitmaps:
+                    self.bitmaps[code] = BitMap()
                 self.top_code = max(self.top_code, code)
 
     def term(self, kind: str, value: Any) -> BitMap:

@@ -19,12 +19,12 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 from pyroaring import BitMap
 
-from mediaindex.adapters.index import common
+from mediaindex.adapters.index import common, query_snapshot
 from mediaindex.adapters.index.bitmap_columns import bitmap_of
 from mediaindex.adapters.index.bitmap_engine import QueryColumns, search_facts
 from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, create_tables, unusable
@@ -34,6 +34,7 @@ from mediaindex.domain.expressions import Expr, resolve_people, scoring_concepts
 from mediaindex.domain.query import Query
 from mediaindex.ports import SearchResult, Versioned
 
+T = TypeVar("T")
 _PAGE = 500
 _VARIABLES = 500  # ids bound in one `IN (...)`, well under SQLite's limit on a statement's parameters
 
@@ -332,10 +333,21 @@ class SqliteIndex:
             finally:
                 conn.execute("COMMIT")
 
+    def _answer(self, answer: Callable[[sqlite3.Connection, QueryColumns], T]) -> T:
+        """`answer(conn, columns)` in a read transaction with the query side as of it. A query side loaded from a
+        snapshot that turns out damaged when a part of it is first read is dropped, and the answer made again from
+        a build: a damaged cache costs time, never a wrong answer."""
+        try:
+            with self._snapshot() as (conn, columns):
+                return answer(conn, columns)
+        except query_snapshot.Damaged as e:
+            self.query_side.damaged(e)
+        with self._snapshot() as (conn, columns):
+            return answer(conn, columns)
+
     def person_names(self) -> list[str]:
         """Every known person some searchable document shows, as written."""
-        with self._snapshot() as (_, columns):
-            return columns.values("person")
+        return self._answer(lambda _, columns: columns.values("person"))
 
     def _matches(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query) -> BitMap:
         """The documents matching the query, people's names resolved against the same snapshot."""
@@ -344,33 +356,35 @@ class SqliteIndex:
 
     def search(self, query: Query | Expr | str | None) -> SearchResult:
         query = Query.coerce(query)
-        with self._snapshot() as (conn, columns):
-            matches = self._matches(conn, columns, query)
-            total = len(matches)
-            facets = columns.facets(matches, query.facets, query.facet_size) if query.facets else {}
-            hits: list[dict[str, Any]] = []
-            ranked = query.sort.field == "relevance" and bool(scoring_concepts(query.where))
-            if query.limit and total > query.offset and ranked:
-                rowids = self._ranked(conn, columns, query, matches)
-                bodies = dict(conn.execute(
-                    f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN (SELECT value FROM json_each(?))",
-                    (json.dumps(rowids),),
-                ).fetchall())
-                hits = [json.loads(bodies[r]) for r in rowids]
-            elif query.limit and total > query.offset:
-                field = "taken_at" if query.sort.field == "relevance" else query.sort.field
-                descending = query.sort.field == "relevance" or query.sort.descending
-                candidates = columns.first(matches, field, query.offset + query.limit, descending)
-                rowids = [r[0] for r in conn.execute(  # the few candidates in the exact order (ties by id)
-                    f"""SELECT d.rowid FROM {self.t_docs} d WHERE d.rowid IN (SELECT value FROM json_each(?))
-                    ORDER BY {order_by(query)} LIMIT ? OFFSET ?""",
-                    (json.dumps(candidates), query.limit, query.offset),
-                )]
-                bodies = dict(conn.execute(
-                    f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN (SELECT value FROM json_each(?))",
-                    (json.dumps(rowids),),
-                ).fetchall())
-                hits = [json.loads(bodies[r]) for r in rowids]
+        return self._answer(lambda conn, columns: self._search(conn, columns, query))
+
+    def _search(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query) -> SearchResult:
+        matches = self._matches(conn, columns, query)
+        total = len(matches)
+        facets = columns.facets(matches, query.facets, query.facet_size) if query.facets else {}
+        hits: list[dict[str, Any]] = []
+        ranked = query.sort.field == "relevance" and bool(scoring_concepts(query.where))
+        if query.limit and total > query.offset and ranked:
+            rowids = self._ranked(conn, columns, query, matches)
+            bodies = dict(conn.execute(
+                f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN (SELECT value FROM json_each(?))",
+                (json.dumps(rowids),),
+            ).fetchall())
+            hits = [json.loads(bodies[r]) for r in rowids]
+        elif query.limit and total > query.offset:
+            field = "taken_at" if query.sort.field == "relevance" else query.sort.field
+            descending = query.sort.field == "relevance" or query.sort.descending
+            candidates = columns.first(matches, field, query.offset + query.limit, descending)
+            rowids = [r[0] for r in conn.execute(  # the few candidates in the exact order (ties by id)
+                f"""SELECT d.rowid FROM {self.t_docs} d WHERE d.rowid IN (SELECT value FROM json_each(?))
+                ORDER BY {order_by(query)} LIMIT ? OFFSET ?""",
+                (json.dumps(candidates), query.limit, query.offset),
+            )]
+            bodies = dict(conn.execute(
+                f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN (SELECT value FROM json_each(?))",
+                (json.dumps(rowids),),
+            ).fetchall())
+            hits = [json.loads(bodies[r]) for r in rowids]
         return SearchResult(total=total, hits=hits, facets=facets)
 
     def _ranked(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query, matches: BitMap) -> list[int]:
@@ -380,7 +394,7 @@ class SqliteIndex:
         wanted = query.offset + query.limit
         scores = scores.astype(np.float32)  # as OpenSearch keeps scores: the same ties on both backends
         order: list[int] = []
-        for score in np.unique(scores)[::-1]:  # each score's documents in the tie order, best score first
+        for score in _distinct_descending(scores):  # each score's documents in the tie order, best score first
             group = bitmap_of(slots[scores == score])
             order.extend(columns.first(group, "taken_at", wanted - len(order), True))
             if len(order) >= wanted:
@@ -398,24 +412,26 @@ class SqliteIndex:
         return [r[0] for r in rows]
 
     def count(self, query: Query | Expr | str | None) -> int:
-        with self._snapshot() as (conn, columns):
-            return len(self._matches(conn, columns, Query.coerce(query)))
+        query = Query.coerce(query)
+        return self._answer(lambda conn, columns: len(self._matches(conn, columns, query)))
 
     # ---- overview ------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        with self._snapshot() as (conn, columns):
-            by_status = {s: len(columns.term("status", s)) for s in ("indexed", "failed", "deleted")}
-            indexed = columns.term("status", "indexed")
-            facets = columns.facets(indexed, ("labels", "people"), common.STATS_LIMIT)
-            media_types = columns.facets(indexed | columns.term("status", "failed"), ("media_type",), 50)
-            failures = [
-                {"key": key, "error": error}
-                for key, error in conn.execute(
-                    f"""SELECT key, error FROM {self.t_docs} WHERE status = 'failed'
-                    ORDER BY indexed_at IS NULL, indexed_at DESC, id LIMIT ?""",
-                    (common.STATS_LIMIT,),
-                )
-            ]
+        return self._answer(self._stats)
+
+    def _stats(self, conn: sqlite3.Connection, columns: QueryColumns) -> dict[str, Any]:
+        by_status = {s: len(columns.term("status", s)) for s in ("indexed", "failed", "deleted")}
+        indexed = columns.term("status", "indexed")
+        facets = columns.facets(indexed, ("labels", "people"), common.STATS_LIMIT)
+        media_types = columns.facets(indexed | columns.term("status", "failed"), ("media_type",), 50)
+        failures = [
+            {"key": key, "error": error}
+            for key, error in conn.execute(
+                f"""SELECT key, error FROM {self.t_docs} WHERE status = 'failed'
+                ORDER BY indexed_at IS NULL, indexed_at DESC, id LIMIT ?""",
+                (common.STATS_LIMIT,),
+            )
+        ]
         return {
             "documents": by_status["indexed"] + by_status["failed"],
             "indexed": by_status["indexed"],
@@ -434,6 +450,13 @@ def order_by(query: Query) -> str:
         return "d.taken_at DESC, d.id DESC"  # without concepts there is no score: newest taken first
     direction = "DESC" if sort.descending else "ASC"
     return f"d.{sort.field} {direction}, d.id {direction}"  # NULLs count as smallest; ties follow the direction
+
+
+def _distinct_descending(values: np.ndarray) -> np.ndarray:
+    """np.unique(values)[::-1], without np.unique: its first call imports numpy.ma, 25 ms of a new process's
+    first search."""
+    ordered = np.sort(values)[::-1]
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
 
 
 def _text(value: Any) -> str | None:

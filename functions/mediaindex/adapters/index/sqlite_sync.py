@@ -6,6 +6,7 @@ documents a page returns are of the same moment."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from typing import Any, Callable
@@ -24,6 +25,7 @@ KEEP_CHANGES = 1_000_000  # the log keeps this many newest entries; a reader fur
 SNAPSHOT_MIN = 20_000  # documents from which the query side is saved beside the file (below, a build is quick)
 SNAPSHOT_EVERY = 50_000  # changes applied since the last save that make it worth saving again
 TEXT_CACHE = 256  # word conditions whose documents are kept until the index changes
+log = logging.getLogger(__name__)
 
 
 class QuerySide:
@@ -42,6 +44,8 @@ class QuerySide:
         self.applied = 0
         self._text_cache: dict[str, BitMap] = {}
         self._text_state: tuple[str | None, int] | None = None
+        self.loaded_from: query_snapshot.Identity | None = None  # the snapshot file the columns were loaded from
+        self.refused: set[query_snapshot.Identity] = set()  # snapshot files found damaged: never loaded again
 
     def current(self, conn: sqlite3.Connection) -> QueryColumns:
         """The query side as of the caller's read transaction."""
@@ -70,14 +74,24 @@ class QuerySide:
 
     def _load(self, top: int, oldest: int | None, generation: str) -> None:
         assert self.snapshot_path is not None
-        loaded = query_snapshot.load(self.snapshot_path, generation)
+        loaded = query_snapshot.load(self.snapshot_path, generation, self.refused)
         if loaded is None:
             return
-        columns, seq = loaded
+        columns, seq, identity = loaded
         if seq > top or (oldest is not None and oldest > seq + 1 and top > seq):
             return  # newer than this transaction's view, or the log no longer reaches back to it
         self.columns, self.seq, self.saved_seq, self.generation = columns, seq, seq, generation
+        self.loaded_from = identity
         self.loads += 1
+
+    def damaged(self, e: query_snapshot.Damaged) -> None:
+        """Part of the loaded snapshot failed its check when read: drop what was loaded from that file (the next
+        query builds afresh) and never load the file again."""
+        with self.lock:
+            log.warning("query side snapshot %s damaged (%s): building afresh", self.snapshot_path, e)
+            self.refused.add(e.identity)
+            if self.loaded_from == e.identity:
+                self.columns, self.loaded_from = None, None
 
     def _save(self) -> None:
         if self.snapshot_path and self.columns is not None and self.generation \
@@ -91,7 +105,7 @@ class QuerySide:
         rows = conn.execute(f"SELECT rowid, terms, labels, faces FROM {self.tables.docs} ORDER BY rowid").fetchall()
         columns.load([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
                      {name: self._sorted(conn, name) for name in SORTED_FIELDS})
-        self.columns, self.seq, self.generation = columns, top, generation
+        self.columns, self.seq, self.generation, self.loaded_from = columns, top, generation, None
         self.builds += 1
         self._save()
         return columns

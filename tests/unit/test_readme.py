@@ -21,3 +21,14 @@ def test_every_cli_command_is_in_the_readme():
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert {"index", "search", "serve"} <= set(commands)
     assert sorted(name for name in commands if f"mediaindex {name}" not in README) == []
+
+
+def test_a_command_builds_only_its_own_parser_and_every_command_exists():
+    """`mediaindex search` imports the search command alone; a command listed without its module is an error, not
+    silently left out."""
+    from mediaindex.entrypoints.cli import COMMANDS
+
+    only = build_parser("search")._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert list(only) == ["search"]
+    every = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert list(every) == list(COMMANDS)

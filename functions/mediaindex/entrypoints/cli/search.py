@@ -51,7 +51,7 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("search", help="find files by labels, people, emotions, text, type or path",
+    p = sub.add_parser("search", help="find files by what is in them, where and when (free text, ranked)",
                        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("query", nargs="*", default=[], metavar="QUERY",
                    help="what to find, in words or the query syntax (see below); optional")

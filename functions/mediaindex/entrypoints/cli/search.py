@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from mediaindex.domain.expressions import FACETS
+from mediaindex.domain.expressions import FACETS, EmotionIs, FaceHas, walk
 from mediaindex.domain.query import Query
 from mediaindex.domain.vocabulary import Status
 from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, app_from, print_json, shown
@@ -110,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:  # what the backend refused of the query (the parser's limits catch the rest first)
         raise UsageError(f"search: {e}") from None
     result, query = answer.result, answer.query
-    warnings = unsupported(query, app.capabilities)
+    # what the analyzer never reports is only asked about faces and emotions (and asking loads the analyzer's table)
+    faces = any(isinstance(e, (FaceHas, EmotionIs)) for e in walk(query.where))
+    warnings = unsupported(query, app.capabilities) if faces else []
     for warning in warnings:  # an empty result would look like an answer; it is not one
         print(f"mediaindex: note: {warning}", file=sys.stderr)
     suggested = searching.suggestions(index, query) if not result.total else None

@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix,
-    LabelIs, MediaTypeIs, Not, Or, OnlyPeople, PersonIs, StatusIs, TextHas, resolve_people, scoring_concepts,
+    FACE_BOOLEANS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix,
+    LabelIs, MediaTypeIs, Not, Or, OnlyPeople, PersonIs, StatusIs, TextHas, option_answer, resolve_people,
+    scoring_concepts,
     text_tokens,
 )
 from mediaindex.domain.facts import document_facts
@@ -100,9 +101,7 @@ def relevance(where: Expr, doc: dict[str, Any]) -> float:
                         answer = (label.get("confidence") or 0.0) / 100.0 * TIER_WEIGHTS[min(tiers)]
                         best = max(best, weight * answer)
             elif matches(option, doc):
-                kind = ("person" if isinstance(option, PersonIs) else "text" if isinstance(option, TextHas)
-                        else "face" if isinstance(option, (FaceHas, And)) else "other")
-                best = max(best, weight * OPTION_ANSWERS[kind])
+                best = max(best, weight * option_answer(option))
         total += best
     return total
 

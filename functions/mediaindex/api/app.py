@@ -24,7 +24,7 @@ from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFoun
 from mediaindex.domain.expressions import (
     FACETS, MAX_WINDOW, And, EmotionIs, Expr, FactIs, LabelIs, MediaTypeIs, PersonIs, simplify,
 )
-from mediaindex.domain.facts import fold
+from mediaindex.domain.places import fold
 from mediaindex.domain.query import Query, Sort
 from mediaindex.domain.query_syntax import ParseError, emotion_name, media_type_name, parse_query
 from mediaindex.domain.vocabulary import Status

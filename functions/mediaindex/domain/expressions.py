@@ -262,6 +262,14 @@ TIER_WEIGHTS = (1.0, 0.8, 0.5)
 OPTION_ANSWERS = {"person": 1.0, "face": 0.9, "text": 0.3, "other": 1.0}
 
 
+def option_answer(option: "Expr") -> float:
+    """What a concept's option other than a label answers when it matches (OPTION_ANSWERS): a person, a face (an
+    attribute, or several of one word: `girl`), a word of the text or path, anything else."""
+    kind = ("person" if isinstance(option, PersonIs) else "text" if isinstance(option, TextHas)
+            else "face" if isinstance(option, (FaceHas, And)) else "other")
+    return OPTION_ANSWERS[kind]
+
+
 def check_confidence(value: float | None) -> None:
     if value is not None and not (0 <= value <= 100):
         raise ValueError(f"a confidence is a percentage from 0 to 100, not {value}")

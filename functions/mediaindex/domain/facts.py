@@ -12,17 +12,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from mediaindex.domain.expressions import text_tokens
 from mediaindex.domain.file_dates import trusted_date
 from mediaindex.domain.kinds import camera_words, kinds_of
+from mediaindex.domain.places import fold
 
 PLACE, KIND, CAMERA, MONTH, DAY = "place", "kind", "camera", "month", "day"
 FACT_FIELDS = (PLACE, KIND, CAMERA, MONTH, DAY)
-
-
-def fold(text: str) -> str:
-    """A name as facts and queries compare it: words without accents, lower case, single spaces."""
-    return " ".join(text_tokens(text))
 
 
 def place_names(doc: dict[str, Any]) -> list[str]:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-from datetime import date
 
 from mediaindex.domain.expressions import (
     OPTION_ANSWERS, PEOPLE_WORDS, And, Concept, DateRange, Expr, FaceHas, FactIs, LabelIs, Or, PersonIs, TextHas,

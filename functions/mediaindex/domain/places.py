@@ -10,23 +10,17 @@ position belongs to are here too, so that every geocoder applies the same ones.
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-_WORD = re.compile(r"[^\W_]+")
+from mediaindex.domain.expressions import text_tokens
 
 
 def fold(name: str | None) -> str:
     """A name as search sees it: accents removed (NFKD, combining marks dropped), case-folded, its words (runs of
     letters and digits, as `mediaindex.domain.expressions.text_tokens` finds them) joined by single spaces.
     "Zürich" -> "zurich", "Boulogne-Billancourt" -> "boulogne billancourt", "St. John's" -> "st john s"."""
-    if not name:
-        return ""
-    folded = unicodedata.normalize("NFKD", name)
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold()
-    return " ".join(_WORD.findall(folded))
+    return " ".join(text_tokens(name))
 
 
 # The names people use for a country besides its common English name (which the geocoder gives): ISO codes are

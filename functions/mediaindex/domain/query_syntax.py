@@ -19,6 +19,7 @@ from mediaindex.domain.expressions import (
     PersonIs, StatusIs, TextHas, simplify, text_tokens,
 )
 from mediaindex.domain.kinds import KINDS
+from mediaindex.domain.places import fold
 from mediaindex.domain.vocabulary import Status
 
 
@@ -334,7 +335,7 @@ class _Parser:
         return DateRange(f.name, since, before)
 
     def read_place(self, f: _Field) -> Expr:
-        name = " ".join(text_tokens(f.value))
+        name = fold(f.value)
         if not name:
             raise self.error('place: needs a name, e.g. place:paris or place:"new york"', f.pos)
         return FactIs("place", name)

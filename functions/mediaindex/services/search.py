@@ -19,6 +19,7 @@ from mediaindex.domain.expressions import (
     walk,
 )
 from mediaindex.domain.facts import document_facts
+from mediaindex.domain.places import fold
 from mediaindex.domain.query import Query
 from mediaindex.domain.words import singulars
 from mediaindex.ports import Index, SearchResult
@@ -166,7 +167,7 @@ def matched_by(doc: dict[str, Any], word: str) -> list[str]:
                 reasons.append("face")
             break
     facts = document_facts(doc)
-    folded = " ".join(text_tokens(word))
+    folded = fold(word)
     for field in ("place", "camera", "kind"):
         if folded in facts.get(field, []) or (field == "kind" and free_text.KIND_WORDS.get(folded) in facts.get(field, [])):
             reasons.append(field)

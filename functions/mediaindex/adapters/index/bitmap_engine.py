@@ -21,8 +21,8 @@ from mediaindex.adapters.index import common
 from mediaindex.adapters.index.bitmap_columns import RowTable, SortedColumn, bitmap_of, union
 from mediaindex.domain.facts import document_facts, place_label
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix,
-    LabelIs, MediaTypeIs, Not, Or, PersonIs, StatusIs, TextHas, scoring_concepts,
+    FACE_BOOLEANS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix, LabelIs,
+    MediaTypeIs, Not, Or, PersonIs, StatusIs, TextHas, option_answer, scoring_concepts,
 )
 
 FACET_KINDS = {"labels": "label", "people": "person", "emotions": "emotion", "media_type": "media_type",
@@ -46,8 +46,9 @@ def document_terms(doc: dict[str, Any]) -> set[tuple[str, str]]:
     terms |= {("emotion", e) for e in common.face_emotions(doc)}
     if doc.get("media_type"):
         terms.add(("media_type", str(doc["media_type"])))
-    if place_label(doc):
-        terms.add(("place", str(place_label(doc))))
+    place = place_label(doc)
+    if place:
+        terms.add(("place", place))
     terms |= {(f"fact:{field}", value) for field, values in document_facts(doc).items() for value in values}
     return terms
 
@@ -261,20 +262,17 @@ class QueryColumns:
                 if isinstance(option, LabelIs) and option.min_confidence is None:
                     self._label_answers(option.forms, weight, slots, best)
                     continue
-                kind = ("person" if isinstance(option, PersonIs) else "text" if isinstance(option, TextHas)
-                        else "face" if isinstance(option, (FaceHas, And)) else "other")
                 found = self.matching(option, text) & matches
                 if found:
                     where_found = np.searchsorted(slots, np.fromiter(found, dtype=np.int64, count=len(found)))
-                    np.maximum.at(best, where_found, weight * OPTION_ANSWERS[kind])
+                    np.maximum.at(best, where_found, weight * option_answer(option))
             total += best
         return slots, total
 
     def _label_answers(self, forms: list[str], weight: float, slots: np.ndarray, best: np.ndarray) -> None:
         """best[i] = max(best[i], weight x confidence / 100 x tier weight) over the label rows of slots[i] naming
         one of `forms`."""
-        codes = [self.vocabulary[("lname", f)] for f in forms if ("lname", f) in self.vocabulary]
-        rows = self.labels.rows_where("code", codes)
+        rows = self._label_rows(forms)
         if not len(rows):
             return
         row_slots = self.labels.view("slot")[rows]
@@ -285,9 +283,13 @@ class QueryColumns:
         tiers = np.asarray(TIER_WEIGHTS)[np.clip(self.labels.view("tier")[rows][inside], 0, len(TIER_WEIGHTS) - 1)]
         np.maximum.at(best, position[inside], weight * (confidence / 100.0) * tiers)
 
+    def _label_rows(self, forms: list[str]) -> np.ndarray:
+        """The label rows (dead ones included) naming one of `forms`."""
+        return self.labels.rows_where("code", [self.vocabulary[("lname", f)] for f in forms
+                                               if ("lname", f) in self.vocabulary])
+
     def _label_at_least(self, forms: list[str], confidence: float) -> BitMap:
-        codes = [self.vocabulary[("lname", f)] for f in forms if ("lname", f) in self.vocabulary]
-        rows = self.labels.rows_where("code", codes)
+        rows = self._label_rows(forms)
         return self._at_least(self.labels, rows, self.labels.view("confidence"), confidence)
 
     @staticmethod

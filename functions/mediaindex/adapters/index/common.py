@@ -6,7 +6,7 @@ import re
 from typing import Any, Iterable
 
 from mediaindex.domain.expressions import FACE_BOOLEANS, text_tokens
-from mediaindex.domain.facts import FACT_FIELDS, document_facts, place_label
+from mediaindex.domain.facts import document_facts, place_label
 
 STATS_LIMIT = 20
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -84,7 +84,7 @@ def search_aids(doc: dict[str, Any]) -> dict[str, Any]:
         "key_text": key,
         "words": sorted(set(text.split()) | set(key.split())),
         "labels": [label_tiers_doc(label) for label in doc.get("labels") or []],
-        "facts": {field: values for field, values in document_facts(doc).items() if field in FACT_FIELDS},
+        "facts": document_facts(doc),
         "place": place_label(doc),
     }
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, OPTION_ANSWERS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix,
-    LabelIs, MediaTypeIs, Not, Or, PersonIs, StatusIs, TextHas, scoring_concepts,
+    FACE_BOOLEANS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix, LabelIs,
+    MediaTypeIs, Not, Or, PersonIs, StatusIs, TextHas, option_answer, scoring_concepts,
 )
 from mediaindex.domain.query import Query
 
@@ -115,9 +115,7 @@ def _concept_score(c: Concept) -> dict[str, Any]:
                                            "factor": weight * TIER_WEIGHTS[tier] / 100.0},
                     "boost_mode": "replace"}}}})
             continue
-        kind = ("person" if isinstance(option, PersonIs) else "text" if isinstance(option, TextHas)
-                else "face" if isinstance(option, (FaceHas, And)) else "other")
-        scored.append({"constant_score": {"filter": compile_where(option), "boost": weight * OPTION_ANSWERS[kind]}})
+        scored.append({"constant_score": {"filter": compile_where(option), "boost": weight * option_answer(option)}})
     return {"dis_max": {"queries": scored, "tie_breaker": 0}}
 
 

@@ -362,16 +362,11 @@ class SqliteIndex:
         matches = self._matches(conn, columns, query)
         total = len(matches)
         facets = columns.facets(matches, query.facets, query.facet_size) if query.facets else {}
-        hits: list[dict[str, Any]] = []
-        ranked = query.sort.field == "relevance" and bool(scoring_concepts(query.where))
-        if query.limit and total > query.offset and ranked:
+        if not query.limit or total <= query.offset:
+            return SearchResult(total=total, hits=[], facets=facets)
+        if query.sort.field == "relevance" and scoring_concepts(query.where):
             rowids = self._ranked(conn, columns, query, matches)
-            bodies = dict(conn.execute(
-                f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN (SELECT value FROM json_each(?))",
-                (json.dumps(rowids),),
-            ).fetchall())
-            hits = [json.loads(bodies[r]) for r in rowids]
-        elif query.limit and total > query.offset:
+        else:
             field = "taken_at" if query.sort.field == "relevance" else query.sort.field
             descending = query.sort.field == "relevance" or query.sort.descending
             candidates = columns.first(matches, field, query.offset + query.limit, descending)
@@ -380,12 +375,11 @@ class SqliteIndex:
                 ORDER BY {order_by(query)} LIMIT ? OFFSET ?""",
                 (json.dumps(candidates), query.limit, query.offset),
             )]
-            bodies = dict(conn.execute(
-                f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN (SELECT value FROM json_each(?))",
-                (json.dumps(rowids),),
-            ).fetchall())
-            hits = [json.loads(bodies[r]) for r in rowids]
-        return SearchResult(total=total, hits=hits, facets=facets)
+        bodies = dict(conn.execute(
+            f"SELECT rowid, doc FROM {self.t_bodies} WHERE rowid IN (SELECT value FROM json_each(?))",
+            (json.dumps(rowids),),
+        ).fetchall())
+        return SearchResult(total=total, hits=[json.loads(bodies[r]) for r in rowids], facets=facets)
 
     def _ranked(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query, matches: BitMap) -> list[int]:
         """The page of a relevance search: by score, ties newest taken first, then by id (both descending)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediaindex.domain.kinds import camera_words, is_screenshot, kinds_of, screen_sized
@@ -31,6 +31,7 @@ def test_camera_words(camera, words):
     assert camera_words(camera) == words
 
 
+@settings(deadline=None)  # a busy machine must not fail a property on time
 @given(st.one_of(st.none(), st.text(max_size=40)))
 def test_camera_words_are_folded_and_once(camera):
     words = camera_words(camera)
@@ -90,6 +91,7 @@ def test_screen_sizes_either_way_round_and_ratios():
     assert not screen_sized(True, True)
 
 
+@settings(deadline=None)  # a busy machine must not fail a property on time
 @given(st.dictionaries(st.sampled_from(["media_type", "camera", "lens", "key", "width", "height", "text",
                                         "content_type"]),
                        st.one_of(st.none(), st.text(max_size=20), st.integers(), st.booleans())))

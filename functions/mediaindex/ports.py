@@ -4,6 +4,7 @@ or SQLite) implement them; `bootstrap.py` picks which from the settings. Nothing
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef
@@ -420,3 +421,40 @@ class FaceVectorIndex(Protocol):
         (the returned vectors carry no embedding)."""
 
     def refresh(self) -> None: ...
+
+
+# ---- the bytes behind a document, for people to see (the web gallery) ---------------------------------------------
+@dataclass(frozen=True)
+class LocalFile:
+    """A file on this machine, checked and sniffed: the web layer streams it (with Range and ETag)."""
+
+    path: Path
+    content_type: str
+    media_type: str  # image or video
+
+
+@dataclass(frozen=True)
+class MediaLink:
+    """A short-lived address elsewhere (an S3 presigned GET): the browser is sent there."""
+
+    url: str
+
+
+class MediaFiles(Protocol):
+    """Where a document's file is for viewing, and its bytes for a thumbnail. Found from the document's bucket and
+    key, never from anything a client sends; raises ObjectNotFound, AccessRefused or UnsupportedMedia."""
+
+    # origins the browser loads media from besides this server (for the Content-Security-Policy); "" for none
+    media_origin: str
+
+    def locate(self, ref: ObjectRef, content_type: str | None = None) -> LocalFile | MediaLink: ...
+
+    def read(self, ref: ObjectRef, max_bytes: int) -> bytes: ...
+
+
+class RenderingCache(Protocol):
+    """Thumbnails and face crops already rendered, by document (its id and content) and kind of rendering."""
+
+    def get(self, doc: dict[str, Any], kind: str) -> bytes | None: ...
+
+    def put(self, doc: dict[str, Any], kind: str, data: bytes) -> None: ...

@@ -382,7 +382,8 @@ def test_the_api_handler_serves_its_sign_in_config_from_the_stacks_environment(w
     to sign in, with the hosted UI URL the stack built; the page itself is served."""
     from mediaindex.bootstrap import build_app
     from mediaindex.config import Settings
-    from mediaindex.entrypoints.aws_api import build_api, request_from_event, response_to_result
+    from mediaindex.entrypoints.aws_api import build_api, lambda_handler
+    from tests.web.test_aws_api import http_event
 
     template, stack = with_api
     values = {
@@ -398,12 +399,10 @@ def test_the_api_handler_serves_its_sign_in_config_from_the_stacks_environment(w
         "https://mediaindex-123456789012.auth.us-east-1.amazoncognito.com/login?client_id=client123"
         "&response_type=token&scope=openid+email+profile&redirect_uri=https://abc123.execute-api.us-east-1.amazonaws.com/")
     app = build_app(Settings.from_env(env), s3=boto3.client("s3", region_name="us-east-1"), index=object())
-    api = build_api(env=env, app=app)
+    handler = lambda_handler(build_api(env=env, app=app))
 
     def get(path):
-        event = {"version": "2.0", "rawPath": path, "rawQueryString": "", "headers": {"host": "abc123"},
-                 "requestContext": {"http": {"method": "GET", "path": path}}}
-        return response_to_result(api.handle(request_from_event(event)))
+        return handler(http_event("GET", path), None)
 
     config = get("/api/config")
     assert config["statusCode"] == 200

@@ -118,5 +118,6 @@ def test_every_function_uses_the_one_bundle(cloud_assembly, bundle):
 
 def test_backfill_and_api_handlers_import_from_the_bundle_alone(bundle):
     done = _import_from_bundle(bundle, ("mediaindex.entrypoints.aws_backfill", "mediaindex.entrypoints.aws_api",
-                                        "mediaindex.services.backfill", "mediaindex.api.app", "mediaindex.api.media"))
+                                        "mediaindex.services.backfill", "mediaindex.api.app", "mediaindex.api.routes.documents",
+                                        "mediaindex.adapters.media.s3"))
     assert done.returncode == 0, done.stderr[-3000:]

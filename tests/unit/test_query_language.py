@@ -1,13 +1,11 @@
 """The query language in its modules: the syntax's field readers, the search flags as terms, the API's search
-parameters, and the route table the API declares its handlers in."""
+parameters."""
 
 from __future__ import annotations
 
 import pytest
 
-from mediaindex.api.app import MediaApi, routes, search_query
-from mediaindex.api.http import Request, Response, Router, Routes
-from mediaindex.api.media import FolderMedia
+from mediaindex.api.routes.search import search_query
 from mediaindex.domain.expressions import (
     FACETS, And, DateRange, EmotionIs, FaceHas, KeyPrefix, LabelIs, MediaTypeIs, Or, PersonIs, StatusIs, TextHas,
 )
@@ -85,36 +83,10 @@ def test_flags_refuse_what_they_cannot_search_for():
 
 # ---- the API's search parameters -----------------------------------------------------------------------------------
 def test_a_person_parameter_is_exactly_the_facets_name_and_every_facet_is_counted():
-    query = search_query(Request.build("GET", "/api/search?q=dog&person=Ada+Lovelace&emotion=happy&type=video"
-                                              "&sort=-taken_at&limit=5&offset=10&failed=1"))
+    query = search_query(q="dog", person=["Ada Lovelace"], emotion=["happy"], type="video", sort="-taken_at", limit=5,
+                         offset=10, failed=True)
     assert query.where == And(parse_query("dog"), PersonIs("Ada Lovelace", names=("ada lovelace",)),
                               EmotionIs("HAPPY"), MediaTypeIs("video"))
     assert (query.limit, query.offset, query.facets) == (5, 10, FACETS)
     assert query.sort == Sort("taken_at") and query.statuses == (Status.INDEXED, Status.FAILED)
-    assert search_query(Request.build("GET", "/api/search")) == Query(limit=60, facets=FACETS)
-
-
-# ---- the route table -----------------------------------------------------------------------------------------------
-def test_routes_are_bound_in_the_order_declared_with_their_context():
-    table = Routes()
-
-    @table.get("/a/{id}")
-    def first(context: str, request: Request) -> Response:
-        return Response.json({"context": context, "id": request.params["id"]})
-
-    @table.post("/b", write=True)
-    def second(context: str, request: Request) -> Response:
-        return Response.json({})
-
-    router = table.bind("ctx", Router())
-    assert [(r.method, r.template, r.write) for r in router.routes] == [("GET", "/a/{id}", False), ("POST", "/b", True)]
-    route, params = router.match("GET", "/a/" + "0" * 40)
-    request = Request.build("GET", "/a/" + "0" * 40)
-    request.params = params
-    assert route.handler(request).body == b'{"context": "ctx", "id": "' + b"0" * 40 + b'"}'
-
-
-def test_the_api_serves_every_declared_route():
-    api = MediaApi(index=None, media=FolderMedia())  # type: ignore[arg-type]
-    assert [(r.method, r.template) for r in api.router.routes] == [(m, t) for m, t, _, _ in routes.declared]
-    assert len(api.router.routes) == 18
+    assert search_query() == Query(limit=60, facets=FACETS)

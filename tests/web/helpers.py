@@ -6,13 +6,12 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
-from mediaindex.api.server import ApiServer
+from mediaindex.api.server import LocalServer
 
 
 @dataclass
@@ -56,16 +55,13 @@ def post_json(server: Any, path: str, value: Any, **headers: str) -> Reply:
 
 
 class RunningServer:
-    """An ApiServer on a free port, in a thread."""
+    """`mediaindex serve`'s server on a free port, in a thread; returns once it accepts connections."""
 
-    def __init__(self, api: Any) -> None:
+    def __init__(self, api: Any, **limits: Any) -> None:
         self.api = api
-        self.server = ApiServer(api, "127.0.0.1", 0)
-        self.port = self.server.server_address[1]
+        self.server = LocalServer(api, "127.0.0.1", 0, **limits).start()
+        self.port = self.server.port
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()

@@ -96,7 +96,7 @@ def handler(world, monkeypatch, tmp_path):
                         "AWS_ENDPOINT_URL_S3": world["endpoint"]}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("MEDIAINDEX_API_WRITES", raising=False)
-    monkeypatch.setattr(aws_api, "_api", None)
+    monkeypatch.setattr(aws_api, "_handler", None)
     return aws_api.handler
 
 
@@ -113,7 +113,7 @@ def test_search_through_the_handler(handler, world):
     everything = json.loads(handler(http_event("GET", "/api/search", "person=Barack%20Obama"), None)["body"])
     assert [h["key"] for h in everything["hits"]] == ["2024/obama.jpg"]
     assert {v["value"]: v["count"] for v in everything["facets"]["people"]} == {"Barack Obama": 1}
-    assert "Content-Security-Policy" in result["headers"] and result["headers"]["X-Content-Type-Options"] == "nosniff"
+    assert "content-security-policy" in result["headers"] and result["headers"]["x-content-type-options"] == "nosniff"
 
 
 def test_document_and_bad_query(handler, world):
@@ -128,7 +128,7 @@ def test_media_is_a_short_lived_presigned_redirect(handler, world):
     doc = world["docs"]["husky"]
     result = handler(http_event("GET", f"/api/documents/{doc['id']}/media"), None)
     assert result["statusCode"] == 302 and result["body"] == ""
-    location = result["headers"]["Location"]
+    location = result["headers"]["location"]
     parsed = urllib.parse.urlparse(location)
     params = urllib.parse.parse_qs(parsed.query)
     assert params["X-Amz-Expires"] == ["300"] and "X-Amz-Signature" in params
@@ -138,7 +138,7 @@ def test_media_is_a_short_lived_presigned_redirect(handler, world):
         assert response.headers["Content-Type"] == "image/jpeg"
     # the page may load media from the bucket's origin, and from nowhere else
     origin = f"{parsed.scheme}://{parsed.netloc}"
-    csp = result["headers"]["Content-Security-Policy"]
+    csp = result["headers"]["content-security-policy"]
     assert f"img-src 'self' data: blob: {origin};" in csp and f"media-src 'self' {origin};" in csp
 
 
@@ -158,7 +158,7 @@ def test_login_url_reaches_the_page(world, monkeypatch, handler):
 def test_presign_expiry_is_configurable(world, monkeypatch, handler):
     monkeypatch.setenv("MEDIAINDEX_PRESIGN_SECONDS", "60")
     result = handler(http_event("GET", f"/api/documents/{world['docs']['husky']['id']}/media"), None)
-    assert "X-Amz-Expires=60" in result["headers"]["Location"]
+    assert "X-Amz-Expires=60" in result["headers"]["location"]
 
 
 def test_only_the_configured_bucket_is_served(handler, world):
@@ -188,7 +188,7 @@ def test_writes_are_refused_unless_enabled(handler, world, monkeypatch):
     assert json.loads(handler(http_event("GET", "/api/config"), None)["body"])["writes"] is False
 
     monkeypatch.setenv("MEDIAINDEX_API_WRITES", "1")
-    monkeypatch.setattr(aws_api, "_api", None)
+    monkeypatch.setattr(aws_api, "_handler", None)
     assert json.loads(handler(http_event("GET", "/api/config"), None)["body"])["writes"] is True
     # the body arrives base64-encoded and is decoded; the request gets past the write guard to the JSON check
     missing = http_event("POST", "/api/people/forget", body=b'{"name": ""}', headers={"content-type": "application/json"},
@@ -206,6 +206,6 @@ def test_missing_bucket_setting_is_a_clear_error(world):
 
 def test_head_and_unknown_routes(handler, world):
     head = handler(http_event("HEAD", "/api/search"), None)
-    assert head["statusCode"] == 200 and head["body"] == "" and int(head["headers"]["Content-Length"]) > 0
+    assert head["statusCode"] == 200 and head["body"] == "" and int(head["headers"]["content-length"]) > 0
     assert handler(http_event("GET", "/nothing/here"), None)["statusCode"] == 404
     assert handler(http_event("DELETE", "/api/search"), None)["statusCode"] == 405

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
-from mediaindex.api.app import same_origin
-from mediaindex.api.server import ApiServer
+from mediaindex.api.guards import same_origin
+from mediaindex.api.server import LocalServer
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.entrypoints.cli.serve import build_local_api
@@ -27,10 +27,17 @@ def server(tmp_path):
     settings = Settings(home=tmp_path, features=("labels", "faces", "people"))
     index = SqliteIndex(str(tmp_path / "index.db"))
     index.ensure_ready()
-    running = RunningServer(build_local_api(settings, index=index, writes=True))
-    running.server.request_timeout = 1.0
+    running = RunningServer(build_local_api(settings, index=index, writes=True), request_timeout=1.0)
     yield running
     running.close()
+
+
+def wait_until(condition, limit: float = 120.0) -> None:
+    """Wait for the server to reach a state (a condition, checked often; the limit only ends a hung test)."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < limit, "the server never reached the expected state"
+        time.sleep(0.01)
 
 
 def raw(server, data: bytes, wait: float = 5.0) -> bytes:
@@ -106,29 +113,49 @@ def test_half_sent_requests_time_out_and_the_server_still_answers(server):
     idle.close()
 
 
+def test_a_request_trickled_in_a_byte_at_a_time_is_cut_off(server):
+    """A slow client cannot hold a connection by sending a little every few moments: the whole request must arrive
+    within the request timeout (1 s here), however it is spread."""
+    with socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.sendall(f"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n".encode())
+        s.settimeout(0.25)
+        sent = 0
+        closed = False
+        while not closed and sent < 400:  # 400 header lines at 0.25 s: far past the timeout
+            try:
+                s.sendall(f"X-Slow-{sent}: a\r\n".encode())
+                sent += 1
+                closed = s.recv(100) == b""
+            except socket.timeout:
+                continue
+            except OSError:  # reset: closed too
+                closed = True
+        assert closed and sent < 400
+    assert get(server, "/api/config").status == 200
+
+
 def test_more_connections_than_threads_get_503_at_once_not_a_thread_each(tmp_path):
     settings = Settings(home=tmp_path, features=("labels",))
     index = SqliteIndex(str(tmp_path / "index.db"))
     index.ensure_ready()
-    running = RunningServer(build_local_api(settings, index=index))
-    running.server.request_timeout = 3.0
-    running.server._slots = __import__("threading").BoundedSemaphore(5)
+    running = RunningServer(build_local_api(settings, index=index), request_timeout=3.0, max_connections=5)
     try:
         held = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(5)]
-        time.sleep(0.3)
+        open_connections = running.server.server.server_state.connections
+        wait_until(lambda: len(open_connections) == 5)
         reply = raw(running, b"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", wait=2)
         status, body = status_and_json(reply)
         assert status == 503 and "busy" in body["error"]
         for s in held:
             s.close()
-        time.sleep(0.3)
+        wait_until(lambda: not open_connections)
         assert get(running, "/api/config").status == 200  # slots come back
     finally:
         running.close()
 
 
 def test_the_server_has_a_timeout_and_a_connection_bound_by_default():
-    host, port, hosts, timeout, connections = ApiServer.__init__.__defaults__
+    host, port, hosts, timeout, connections = LocalServer.__init__.__defaults__
     assert 0 < timeout <= 60 and 0 < connections <= 256
 
 

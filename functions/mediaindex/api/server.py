@@ -1,170 +1,216 @@
-"""The local server: the standard library's threading HTTP server in front of the shared router.
+"""The local server: uvicorn in front of the application (api/app.py), with this product's limits.
 
 It listens on 127.0.0.1 by default. Requests must name this server in their Host header (127.0.0.1, localhost,
 the bound address, or names given with `allowed_hosts`): a page on another site that re-points its own DNS name
-at 127.0.0.1 (DNS rebinding) sends its own name and is refused.
+at 127.0.0.1 (DNS rebinding) sends its own name and is refused (`HostGuard`).
+
+Bad clients cannot take it down or hold it (`GuardedH11Protocol`, uvicorn's HTTP/1.1 protocol with three rules
+added):
+- a connection must deliver a whole request, headers and body, within `request_timeout` seconds of being opened
+  or of its previous answer, however it trickles its bytes in (uvicorn's own keep-alive timer restarts with every
+  byte); otherwise it is closed;
+- at most `max_connections` are open at once: the next is answered a JSON 503 and closed at once;
+- a request the HTTP parser refuses (a bad request line, Content-Length or header, a request line longer than
+  MAX_REQUEST_LINE, headers beyond MAX_HEAD_BYTES) gets a JSON error, like every other error here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import json
 import logging
 import socket
-import sys
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable
 
-from mediaindex.api.app import MediaApi
-from mediaindex.api.http import FilePart, Request, Response
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from mediaindex.api.app import MediaApi, create_app
+from mediaindex.api.guards import HostGuard, allowed_host_names
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST_BODY = 64 * 1024
-REQUEST_TIMEOUT_S = 20.0  # an idle or half-sent request holds its connection no longer than this
-MAX_CONNECTIONS = 64  # served at once; more are answered 503 at once
-ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
+REQUEST_TIMEOUT_S = 20.0  # a request (headers and body) must arrive within this, however slowly it trickles
+KEEP_ALIVE_S = 5.0  # an idle connection between requests is closed after this
+MAX_CONNECTIONS = 64  # open at once; more are answered 503 at once
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers
+MAX_REQUEST_LINE = 16 * 1024  # a search of a few hundred words fits; nothing the page sends comes near
+# what the parser's refusals mean, in words
+_PARSER_MESSAGES = {"bad Content-Length": "Content-Length must be one whole number of bytes"}
 
 
-def allowed_host_names(host: str, port: int, extra: Iterable[str] = ()) -> set[str]:
-    names = {"127.0.0.1", "localhost", "[::1]", *extra}
-    if host not in ("0.0.0.0", "::", ""):
-        names.add(f"[{host}]" if ":" in host else host)
-    return {f"{n}:{port}".lower() for n in names} | ({n.lower() for n in names} if port == 80 else set())
-
-
-class ApiServer(ThreadingHTTPServer):
-    """Bad clients cannot take it down or hold it: each connection has a socket timeout (an idle or half-sent
-    request is dropped after `timeout` seconds), at most `max_connections` are served at once (the next get a
-    JSON 503 and are closed), and every malformed request gets a JSON error, never a traceback or an HTML page."""
-
-    daemon_threads = True
-    request_queue_size = 64
-
-    def __init__(self, api: MediaApi, host: str = "127.0.0.1", port: int = 8765,
-                 allowed_hosts: Iterable[str] = (), timeout: float = REQUEST_TIMEOUT_S,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
-        self.api = api
-        self.extra_hosts = list(allowed_hosts)
-        self.request_timeout = timeout
-        self._slots = threading.BoundedSemaphore(max_connections)
-        if ":" in host:  # an IPv6 address such as ::1
-            self.address_family = socket.AF_INET6
-        super().__init__((host, port), _Handler)
-        self.allowed = allowed_host_names(host, self.server_address[1], self.extra_hosts)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-        return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):  # every thread busy: say so at once rather than pile up
-            try:
-                request.settimeout(2)
-                request.sendall(_raw_response(503, "the server is busy: try again in a moment"))
-            except OSError:
-                pass
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # one line in the log, not a traceback on the terminal: a client that misbehaves is not our error
-        log.warning("request from %s failed: %s", client_address[0] if client_address else "?", sys.exc_info()[1])
-
-
-def _raw_response(status: int, message: str, extra_headers: str = "") -> bytes:
+def _json_error(status: int, message: str) -> bytes:
     body = json.dumps({"error": message, "status": status}).encode()
     reason = HTTPStatus(status).phrase
     return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"{extra_headers}Connection: close\r\n\r\n").encode("latin-1") + body
+            "Connection: close\r\n\r\n").encode("latin-1") + body
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: ApiServer
-    protocol_version = "HTTP/1.1"
-    server_version = "mediaindex"
-    sys_version = ""
+class _Connection(h11.Connection):
+    """h11's connection, telling its protocol what it parsed and keeping the reason it refused a request."""
 
-    def setup(self) -> None:
-        self.timeout = self.server.request_timeout  # StreamRequestHandler sets it on the socket
-        super().setup()
+    def __init__(self, protocol: "GuardedH11Protocol", max_head: int) -> None:
+        super().__init__(h11.SERVER, max_head)
+        self.protocol = protocol
+        self.refusal: h11.RemoteProtocolError | None = None
 
-    def _run(self) -> None:
-        host = (self.headers.get("Host") or "").strip().lower()
-        if host not in self.server.allowed:
-            self._send(Response.error(421, f"this server does not answer for host {host!r} (DNS rebinding guard); "
-                                           "use http://127.0.0.1 or start it with --allowed-host NAME"), b"")
-            return
-        if self.headers.get("Transfer-Encoding"):
-            self._refuse(411, "send the body with a Content-Length (chunked bodies are not accepted)")
-            return
-        lengths = self.headers.get_all("Content-Length") or []
-        raw = lengths[0].strip() if lengths else "0"
-        if len(set(lengths)) > 1 or not raw.isascii() or not raw.isdigit():
-            self._refuse(400, "Content-Length must be one whole number of bytes")
-            return
-        length = int(raw)
-        if length > MAX_REQUEST_BODY:
-            self._refuse(413, "the body is too large")
-            return
-        body = self.rfile.read(length) if length else b""
-        if len(body) < length:  # the client went away (or timed out) half way through its body
-            self.close_connection = True
-            return
-        request = Request.build(self.command, self.path, {k: v for k, v in self.headers.items()}, body)
-        self._send(self.server.api.handle(request), body)
-
-    def _refuse(self, status: int, message: str) -> None:
-        self.close_connection = True  # what follows on the connection cannot be trusted to be a new request
-        response = Response.error(status, message)
-        response.headers["Connection"] = "close"
-        self._send(response, b"")
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The standard library's errors (bad request line, header too long, unknown method), in JSON."""
-        self.close_connection = True
-        if code == HTTPStatus.NOT_IMPLEMENTED:  # a method nobody handles
-            code, message = 405, f"method {self.command!r} is not allowed"
+    def next_event(self) -> Any:
         try:
-            self.wfile.write(_raw_response(code, message or HTTPStatus(code).phrase,
-                                           f"Allow: {ALLOWED_METHODS}\r\n" if code == 405 else ""))
+            if self.their_state is h11.IDLE:  # a request line longer than any target we serve: refuse it now
+                line = self.trailing_data[0].split(b"\r\n", 1)[0]
+                if len(line) > MAX_REQUEST_LINE:
+                    raise h11.RemoteProtocolError("the request's target is too long", error_status_hint=414)
+            event = super().next_event()
+        except h11.RemoteProtocolError as e:
+            self.refusal = e
+            raise
+        if isinstance(event, h11.EndOfMessage):
+            self.protocol.request_arrived()
+        return event
+
+
+class GuardedH11Protocol(H11Protocol):
+    request_timeout = REQUEST_TIMEOUT_S
+    max_connections = MAX_CONNECTIONS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn = _Connection(self, MAX_HEAD_BYTES)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:  # every slot taken: say so at once rather than pile up
+            # answered and half-closed, the request itself left unread; closed when the client has read the answer
+            # (or after the deadline): closing at once would reset the connection and lose the answer
+            self._refused = True
+            transport.write(_json_error(503, "the server is busy: try again in a moment"))
+            if transport.can_write_eof():
+                transport.write_eof()
+        self._expect_request()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def _expect_request(self) -> None:
+        self._cancel_deadline()
+        self._deadline = self.loop.call_later(self.request_timeout, self._too_slow)
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def request_arrived(self) -> None:
+        self._cancel_deadline()
+
+    def _too_slow(self) -> None:
+        # an idle or half-sent request: drop the connection (a request being answered is never cut: the deadline
+        # ends when the request has arrived)
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._expect_request()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
+        super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        refusal = self.conn.refusal
+        text = str(refusal) if refusal is not None else msg
+        status = refusal.error_status_hint if refusal is not None else 400
+        if status == 431 or text == "Receive buffer too long":
+            status, message = 431, "the request's headers are too large"
+        else:
+            message = _PARSER_MESSAGES.get(text, text if status != 400 else f"malformed HTTP request: {text}")
+        if not self.transport.is_closing():
+            self.transport.write(_json_error(status, message))
+            self.transport.close()
+
+
+class LocalServer:
+    """`mediaindex serve`: the application on a socket bound here (port 0 picks a free one), served by uvicorn in
+    the calling thread (`serve_forever`, Ctrl-C stops it) or in a thread of its own (`start`, for tests)."""
+
+    def __init__(self, api: MediaApi, host: str = "127.0.0.1", port: int = 8765,
+                 allowed_hosts: Iterable[str] = (), request_timeout: float = REQUEST_TIMEOUT_S,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
+        self.api = api
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # IPPROTO_TCP named: asyncio then sets TCP_NODELAY on each connection (with protocol 0 it does not, and every
+        # answer after the first on a kept-alive connection waits ~40 ms for the client's delayed ACK)
+        self.socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.socket.bind((host, port))
+            self.socket.listen(MAX_CONNECTIONS)  # from now on connections wait in the backlog until served
         except OSError:
-            pass
+            self.socket.close()
+            raise
+        self.host, self.port = host, self.socket.getsockname()[1]
+        app = HostGuard(create_app(api), allowed_host_names(host, self.port, allowed_hosts))
+        protocol = type("Protocol", (GuardedH11Protocol,),
+                        {"request_timeout": request_timeout, "max_connections": max_connections})
+        config = uvicorn.Config(app, http=protocol, lifespan="off", proxy_headers=False, server_header=False,
+                                timeout_keep_alive=min(KEEP_ALIVE_S, request_timeout), timeout_graceful_shutdown=2,
+                                access_log=False, log_config=None, backlog=MAX_CONNECTIONS)
+        self.server = _Server(config)
+        self._thread: threading.Thread | None = None
 
-    def _send(self, response: Response, _: bytes) -> None:
-        self.send_response(response.status)
-        headers = dict(response.headers)
-        if self.command != "HEAD" or "Content-Length" not in headers:
-            headers["Content-Length"] = str(response.length)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command == "HEAD":
-            return
+    @property
+    def url(self) -> str:
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://[{shown}]:{self.port}/" if ":" in shown else f"http://{shown}:{self.port}/"
+
+    def serve_forever(self) -> None:
+        self.server.run(sockets=[self.socket])
+
+    def start(self) -> "LocalServer":
+        """Serve in a thread; returns once the server accepts connections."""
+        self._thread = threading.Thread(target=self.serve_forever, name="mediaindex-serve", daemon=True)
+        self._thread.start()
+        self.server.ready.wait()
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+        self.socket.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying when it is ready (an event to wait on, not a flag to poll)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         try:
-            if isinstance(response.body, FilePart):
-                for chunk in response.body.chunks():
-                    self.wfile.write(chunk)
-            else:
-                self.wfile.write(response.body)
-        except (BrokenPipeError, ConnectionResetError):  # the browser stopped reading (a video seek): normal
-            self.close_connection = True
+            await super().startup(sockets)
+        finally:
+            self.ready.set()
 
-    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _run
 
-    def log_message(self, format: str, *args: object) -> None:
-        log.info("%s %s", self.address_string(), format % args)
+def port_error(error: OSError, host: str, port: int) -> str | None:
+    """What to do when the port cannot be bound, in words (None: not a problem of the address)."""
+    if error.errno == errno.EADDRINUSE:
+        return (f"port {port} on {host} is taken (another server, or another mediaindex serve): choose another "
+                "with --port N, or --port 0 for a free one")
+    if error.errno == errno.EACCES:
+        return f"port {port} on {host} needs privileges: choose one above 1023 with --port N, or --port 0 for a free one"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return f"--host {host}: not an address of this machine (127.0.0.1: this machine only; 0.0.0.0: every interface)"
+    return None

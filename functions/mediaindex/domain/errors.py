@@ -41,3 +41,8 @@ class VersionConflict(MediaIndexError):
 
 class ConfigurationError(MediaIndexError):
     """A setting is missing or wrong; the message says which and what to do."""
+
+
+class AccessRefused(MediaIndexError):
+    """A file exists but is not one this server may hand out (a symlink out of the served folders, another
+    bucket); the message says how to allow it."""

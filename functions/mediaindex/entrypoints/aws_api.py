@@ -1,5 +1,7 @@
-"""The search API as a Lambda function behind API Gateway (HTTP API, payload format 2.0): the same router as
-`mediaindex serve`, on OpenSearch, with S3 media served as 302 redirects to short-lived presigned GETs.
+"""The search API as a Lambda function behind API Gateway (HTTP API, payload format 2.0): the same application as
+`mediaindex serve` (api/app.py), on OpenSearch, with S3 media served as 302 redirects to short-lived presigned
+GETs. Mangum turns each event into an ASGI request and the answer back into API Gateway's shape (binary bodies,
+such as JPEG thumbnails, base64-encoded).
 
 Authentication is API Gateway's (a Cognito JWT authorizer); this handler trusts what reaches it. Writes (naming
 clusters, enrolling, forgetting) are refused with 403 unless MEDIAINDEX_API_WRITES=1. See docs/web.md for what the
@@ -8,18 +10,16 @@ stack must provide.
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
 from typing import Any
 
-from mediaindex.api.app import MediaApi, flag
-from mediaindex.api.http import Request, Response
+from mangum import Mangum
+
+from mediaindex.api.app import MediaApi, create_app, flag
 from mediaindex.bootstrap import App
 
-_api: MediaApi | None = None
-# Text bodies go back as they are; anything else (JPEG thumbnails) base64-encoded, as API Gateway requires.
-_TEXT_TYPES = ("application/json", "text/")
+_handler: Mangum | None = None
 
 
 def _presigning_config() -> Any:
@@ -30,8 +30,9 @@ def _presigning_config() -> Any:
 
 
 def build_api(env: dict[str, str] | None = None, app: App | None = None) -> MediaApi:
-    """The API on the environment the stack sets; `app` (from bootstrap.build_app) carries fakes in tests."""
-    from mediaindex.api.media import PRESIGN_SECONDS, S3Media, ThumbnailCache
+    """The API's parts on the environment the stack sets; `app` (from bootstrap.build_app) carries fakes in tests."""
+    from mediaindex.adapters.media.s3 import PRESIGN_SECONDS, S3Media
+    from mediaindex.adapters.media.thumbnail_cache import ThumbnailCache
     from mediaindex.bootstrap import build_app
     from mediaindex.config import Settings
     from mediaindex.domain.errors import ConfigurationError
@@ -56,33 +57,15 @@ def build_api(env: dict[str, str] | None = None, app: App | None = None) -> Medi
     )
 
 
-def request_from_event(event: dict[str, Any]) -> Request:
-    http = (event.get("requestContext") or {}).get("http") or {}
-    method = http.get("method") or "GET"
-    path = event.get("rawPath") or http.get("path") or "/"
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    headers.setdefault("x-forwarded-proto", "https")  # API Gateway answers on https only: the Origin check's scheme
-    if event.get("cookies"):
-        headers["cookie"] = "; ".join(event["cookies"])
-    body = event.get("body") or ""
-    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
-    query = event.get("rawQueryString") or ""
-    return Request.build(method, f"{path}?{query}" if query else path, headers, raw)
-
-
-def response_to_result(response: Response) -> dict[str, Any]:
-    body = response.body_bytes()
-    content_type = response.headers.get("Content-Type", "")
-    result: dict[str, Any] = {"statusCode": response.status, "headers": dict(response.headers)}
-    if body and not content_type.startswith(_TEXT_TYPES):
-        result["body"], result["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
-    else:
-        result["body"], result["isBase64Encoded"] = body.decode("utf-8"), False
-    return result
+def lambda_handler(api: MediaApi) -> Mangum:
+    """The application as a Lambda handler. API Gateway answers on https only: that is the scheme the write
+    guard's Origin check expects when the event does not say."""
+    return Mangum(create_app(api), lifespan="off")
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    global _api
-    if _api is None:
-        _api = build_api()
-    return response_to_result(_api.handle(request_from_event(event)))
+    global _handler
+    if _handler is None:
+        _handler = lambda_handler(build_api())
+    result: dict[str, Any] = _handler(event, context)
+    return result

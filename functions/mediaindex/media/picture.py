@@ -27,7 +27,7 @@ DEFAULT_MAX_PIXELS = 150_000_000
 _heif_registered = False
 
 
-def _register_heif() -> None:
+def register_heif() -> None:
     """Teach Pillow HEIC/HEIF when pillow-heif is installed (phones save photos as HEIC)."""
     global _heif_registered
     if _heif_registered:
@@ -68,7 +68,7 @@ class Picture:
                 + (f"; it looks like {fmt}" if fmt else "; its first bytes match no known image format")
             )
         if fmt == "heif":
-            _register_heif()
+            register_heif()
         picture = cls(data, fmt, max_pixels)
         picture._open()
         return picture

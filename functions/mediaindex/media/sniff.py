@@ -67,3 +67,8 @@ def _format(h: bytes) -> str | None:
     if h[:1] == b"\x47" and len(h) > 188 and h[188:189] == b"\x47":
         return "mpeg-ts"
     return None
+
+
+def is_known_content_type(value: str | None) -> bool:
+    """Is this one of the content types above (what S3 may be told to answer with)?"""
+    return value in _CONTENT_TYPES.values()

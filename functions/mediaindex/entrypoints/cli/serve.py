@@ -8,7 +8,6 @@ its indexed path, or, with --root, when its real path (symlinks followed) is ins
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,10 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
                     index: Any = None, people_factory: Any = "default") -> Any:
     """The API on this machine's settings: the index, folder files (and S3 objects, for documents with a
     bucket), thumbnails cached under MEDIAINDEX_HOME/thumbnails, known people built when first asked for."""
+    from mediaindex.adapters.media.folder import FolderMedia
+    from mediaindex.adapters.media.thumbnail_cache import ThumbnailCache
+    from mediaindex.adapters.storage.routing import RoutingMedia
     from mediaindex.api.app import MediaApi
-    from mediaindex.api.media import FolderMedia, RoutedMedia, ThumbnailCache
     from mediaindex.bootstrap import build_app
 
     app = build_app(settings, read_only=True, index=index)
@@ -57,7 +58,7 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
         features=(*settings.features, "people")), index=app.index)
     return MediaApi(
         index=app.index,
-        media=RoutedMedia(FolderMedia(roots or [])),
+        media=RoutingMedia(FolderMedia(roots or [])),
         thumbnails=ThumbnailCache(settings.home / "thumbnails"),
         people_factory=(lambda: people_app.people) if people_factory == "default" else people_factory,
         writes=writes,
@@ -67,7 +68,7 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mediaindex.api.server import ApiServer
+    from mediaindex.api.server import LocalServer, port_error
 
     if not 0 <= args.port <= 65535:
         raise ConfigurationError(f"--port {args.port}: a port from 0 to 65535")
@@ -76,25 +77,14 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigurationError(f"--root {root}: not a folder")
     api = build_local_api(settings_from(args), args.root, args.allow_writes)
     try:
-        server = ApiServer(api, args.host, args.port, args.allowed_host)
+        server = LocalServer(api, args.host, args.port, args.allowed_host)
     except OSError as e:
-        if e.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {args.port} on {args.host} is taken (another server, or another mediaindex serve): "
-                             "choose another with --port N, or --port 0 for a free one") from None
-        if e.errno == errno.EACCES:
-            raise UsageError(f"port {args.port} on {args.host} needs privileges: choose one above 1023 with --port N, "
-                             "or --port 0 for a free one") from None
-        if e.errno == errno.EADDRNOTAVAIL:
-            raise UsageError(f"--host {args.host}: not an address of this machine (127.0.0.1: this machine only; "
-                             "0.0.0.0: every interface)") from None
+        message = port_error(e, args.host, args.port)
+        if message:
+            raise UsageError(message) from None
         raise
     mode = "writes allowed" if args.allow_writes else "read-only"
     print(f"mediaindex: serving {server.url} ({mode}; API description at {server.url}openapi.json); Ctrl-C stops",
           file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.serve_forever()
     return 0

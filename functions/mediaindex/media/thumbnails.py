@@ -1,0 +1,94 @@
+"""Small renderings of a picture for people to see: a thumbnail, a face crop, a video's poster frame, a face
+cropped at full size to enrol from. JPEG draft mode decodes at 1/2..1/8 scale, which is most of the speed."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any
+
+from PIL import Image, ImageOps
+
+from mediaindex.domain.errors import BadMedia
+from mediaindex.media import sniff
+
+THUMB_SIDE = 360
+FACE_SIDE = 160
+# Thumbnails of bigger files are not made (an icon is shown): reading them would cost more than it is worth.
+MAX_THUMB_SOURCE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 150_000_000
+
+
+def _open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Decode for a small rendering: JPEG draft mode decodes at 1/2..1/8 scale, which is most of the speed."""
+    media_type, fmt = sniff.sniff(data[:512])
+    if media_type != sniff.IMAGE:
+        raise BadMedia("not an image")
+    if fmt == "heif":
+        from mediaindex.media.picture import register_heif
+
+        register_heif()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(io.BytesIO(data))
+            if im.width * im.height > max_pixels:
+                raise BadMedia(f"image is {im.width}x{im.height}, above the pixel limit")
+            im.draft("RGB", (THUMB_SIDE * 2, THUMB_SIDE * 2))
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            raise BadMedia(f"cannot decode the image: {e}") from None
+    return im.convert("RGB")
+
+
+def _jpeg(im: Image.Image) -> bytes:
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=80, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def render_thumbnail(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    im = _open_image(data, max_pixels)
+    im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    return _jpeg(im)
+
+
+def render_face(data: bytes, box: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """The face's box (ratios of the upright image) with a margin, as a square-ish JPEG."""
+    im = _open_image(data, max_pixels)
+    w, h = im.size
+    left, top = float(box["left"]) * w, float(box["top"]) * h
+    bw, bh = float(box["width"]) * w, float(box["height"]) * h
+    margin = 0.25 * max(bw, bh)
+    crop = im.crop((int(max(0, left - margin)), int(max(0, top - margin)),
+                    int(min(w, left + bw + margin)), int(min(h, top + bh + margin))))
+    crop.thumbnail((FACE_SIDE, FACE_SIDE), Image.Resampling.LANCZOS)
+    return _jpeg(crop)
+
+
+def crop_face(data: bytes, box: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS, margin: float = 0.6) -> bytes:
+    """The face's box with a wide margin, at full resolution (JPEG): enrolling from it enrols that face, the
+    largest in the crop, and not the photo's largest."""
+    im = _open_image(data, max_pixels)
+    w, h = im.size
+    left, top = float(box["left"]) * w, float(box["top"]) * h
+    bw, bh = float(box["width"]) * w, float(box["height"]) * h
+    pad = margin * max(bw, bh)
+    crop = im.crop((int(max(0, left - pad)), int(max(0, top - pad)), int(min(w, left + bw + pad)),
+                    int(min(h, top + bh + pad))))
+    return _jpeg(crop.convert("RGB"))
+
+
+def video_poster(path_or_bytes: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """The first frame of a video, as a thumbnail: one frame decoded, so it is cheap."""
+    from mediaindex.media.video import VideoReader
+
+    with VideoReader(path_or_bytes, max_pixels=max_pixels) as reader:
+        frame = next(reader.samples(interval=1e9))
+        im = frame.image
+    if im is None:  # pragma: no cover - the first sample is never skipped
+        raise BadMedia("no frame")
+    im = im.convert("RGB")
+    im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    return _jpeg(im)

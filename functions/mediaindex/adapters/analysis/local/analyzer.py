@@ -33,6 +33,9 @@ FEATURES = ("labels", "faces", "text", "moderation")
 # Pictures are analysed at most this large (long side): every model works on far fewer pixels, a face still has
 # hundreds, and a 200-megapixel panorama does not need gigabytes of arrays. Boxes are ratios, so nothing changes.
 MAX_SIDE = 4096
+# What the analysis reads at most finely: the face and text detectors work at 1280 px on the long side
+# (faces.py, extras.py), so a big JPEG is decoded at the smallest DCT scale that keeps that (12 MP: 2016 px).
+WORKING_SIDE = 1280
 # a face smaller than this (pixels, either side) is too small for landmarks and attributes to mean anything
 MIN_FACE_PIXELS = 20
 # A face narrower than this gets no embedding, so it is never named or clustered: a tiny face's embedding drifts
@@ -181,7 +184,7 @@ class LocalAnalyzer:
     def _decode(self, picture: Picture):
         """(the working copy, its pixels as a contiguous uint8 array); BadMedia for a file that does not decode."""
         with self._stage("decode"):
-            image = working_copy(picture.image)
+            image = working_copy(picture.working_image(WORKING_SIDE))
             return image, np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
 
     def analyze(self, picture: Picture) -> Analysis:

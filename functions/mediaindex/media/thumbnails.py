@@ -14,12 +14,13 @@ from mediaindex.media import sniff
 
 THUMB_SIDE = 360
 FACE_SIDE = 160
+PREVIEW_SIDE = 2048  # the viewer's size: a screen's width, and every format a browser cannot show as JPEG
 # Thumbnails of bigger files are not made (an icon is shown): reading them would cost more than it is worth.
 MAX_THUMB_SOURCE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 150_000_000
 
 
-def _open_image(data: bytes, max_pixels: int) -> Image.Image:
+def _open_image(data: bytes, max_pixels: int, side: int = THUMB_SIDE * 2) -> Image.Image:
     """Decode for a small rendering: JPEG draft mode decodes at 1/2..1/8 scale, which is most of the speed."""
     media_type, fmt = sniff.sniff(data[:512])
     if media_type != sniff.IMAGE:
@@ -34,7 +35,7 @@ def _open_image(data: bytes, max_pixels: int) -> Image.Image:
             im = Image.open(io.BytesIO(data))
             if im.width * im.height > max_pixels:
                 raise BadMedia(f"image is {im.width}x{im.height}, above the pixel limit")
-            im.draft("RGB", (THUMB_SIDE * 2, THUMB_SIDE * 2))
+            im.draft("RGB", (side, side))
             im.load()
             im = ImageOps.exif_transpose(im) or im
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
@@ -52,6 +53,16 @@ def render_thumbnail(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes
     im = _open_image(data, max_pixels)
     im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     return _jpeg(im)
+
+
+def render_preview(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """The photo at display size (PREVIEW_SIDE on the long side at most) as a JPEG: what the viewer shows, so a HEIC
+    or TIFF photo is seen in every browser and a 12 MP photo costs a few hundred kilobytes, not megabytes."""
+    im = _open_image(data, max_pixels, PREVIEW_SIDE)
+    im.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=85, progressive=True)
+    return out.getvalue()
 
 
 def render_face(data: bytes, box: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:

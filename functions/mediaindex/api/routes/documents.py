@@ -16,7 +16,9 @@ from mediaindex.api.guards import HEAD_ONLY
 from mediaindex.api.routes.search import file_name
 from mediaindex.domain.errors import BadMedia, MediaTooLarge
 from mediaindex.domain.vocabulary import Status
-from mediaindex.media.thumbnails import MAX_THUMB_SOURCE_BYTES, render_face, render_thumbnail, video_poster
+from mediaindex.media.thumbnails import (
+    MAX_THUMB_SOURCE_BYTES, render_face, render_preview, render_thumbnail, video_poster,
+)
 from mediaindex.ports import LocalFile, ObjectRef
 
 router = APIRouter(tags=["documents"])
@@ -81,6 +83,16 @@ def media_url(api: Api, id: DocId) -> dict[str, Any]:
 def thumbnail(api: Api, id: DocId) -> Response:
     doc = api.document(id)
     return _cached_jpeg(api, doc, "thumb", lambda: _make_thumbnail(api, doc))
+
+
+@router.get("/api/documents/{id}/preview", summary="A photo at display size (2048 px at most), as JPEG",
+            description="What the viewer shows: every image format, HEIC and TIFF included, in any browser.",
+            response_class=Response, responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG"}})
+def preview(api: Api, id: DocId) -> Response:
+    doc = api.document(id)
+    if doc.get("media_type") != "image" or doc.get("status") != Status.INDEXED:
+        raise ApiError(404, "no preview: not an indexed photo (a video plays from /media)")
+    return _cached_jpeg(api, doc, "preview", lambda: render_preview(read_for_rendering(api, doc), api.max_pixels))
 
 
 @router.get("/api/documents/{id}/faces/{face}", summary="A crop of one face of a photo",

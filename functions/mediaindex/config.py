@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 from mediaindex.domain.errors import ConfigurationError
 
@@ -91,7 +91,7 @@ class Settings:
         Rekognition analyzer calls DetectText only on pictures its labels say hold text)."""
         return tuple(f for f in self.features if f != "text" or self.text == "always")
 
-    def with_overrides(self, **changes: object) -> "Settings":
+    def with_overrides(self, **changes: Any) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
@@ -102,7 +102,7 @@ class Settings:
             value = env.get(f"MEDIAINDEX_{name}")
             return value if value not in (None, "") else None
 
-        def number(name: str, default: float, kind: type = float) -> float:
+        def number(name: str, default: float, kind: Callable[[str], float] = float) -> float:
             raw = get(name)
             if raw is None:
                 return default
@@ -122,6 +122,7 @@ class Settings:
         if text not in TEXT_MODES:
             raise ConfigurationError(f"MEDIAINDEX_TEXT={text!r}: use {', '.join(TEXT_MODES)}")
         home = Path(get("HOME") or Path.home() / ".mediaindex").expanduser()
+        models_dir = get("MODELS_DIR")
         return cls(
             home=home,
             index_url=get("INDEX"),
@@ -149,5 +150,5 @@ class Settings:
             people_prefix=get("PEOPLE_PREFIX") or "people/",
             dlq_url=get("DLQ_URL"),
             max_receives=int(number("MAX_RECEIVES", 5, int)),
-            models_dir=Path(get("MODELS_DIR")).expanduser() if get("MODELS_DIR") else None,
+            models_dir=Path(models_dir).expanduser() if models_dir else None,
         )

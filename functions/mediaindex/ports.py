@@ -55,9 +55,11 @@ class Storage(Protocol):
 
 class Analyzer(Protocol):
     name: str
-    # the vector space of the face vectors it makes (domain/face_vectors.py); None when it makes none (Rekognition
-    # keeps its vectors to itself). A document analysed with another face model is analysed again.
-    face_model: str | None
+
+    @property
+    def face_model(self) -> str | None:
+        """The vector space of the face vectors it makes (domain/face_vectors.py); None when it makes none
+        (Rekognition keeps its vectors to itself). A document analysed with another face model is analysed again."""
 
     def analyze(self, picture: Picture) -> Analysis:
         """Labels, faces (with attributes) and, if configured, text and moderation. Raises BadMedia for a picture
@@ -140,7 +142,9 @@ class FaceMemory(Protocol):
     face" marks, merges, and a note of re-matches still owed to the documents. The use cases get it from bootstrap
     beside the collection, or None."""
 
-    space: VectorSpace  # the face model whose vectors are matched; vectors of other models wait (stale())
+    @property
+    def space(self) -> VectorSpace:
+        """The face model whose vectors are matched; vectors of other models wait (stale())."""
 
     def replace_source(self, name: str, source: str, embeddings: Iterable[Sequence[float]]) -> list[str]:
         """The faces enrolled from `source` become these (none: the photo is forgotten), in one transaction."""
@@ -362,7 +366,9 @@ class WorkerProcesses(Protocol):
     """Worker processes that each build their own pipeline (the local models: CPU-bound, loaded once a process);
     the entry point sets them up (entrypoints/workers.py)."""
 
-    task: Callable[[StorageEvent], dict[str, Any]]  # what a worker runs for one file: its outcome as plain data
+    @property
+    def task(self) -> Callable[[StorageEvent], dict[str, Any]]:
+        """What a worker runs for one file: its outcome as plain data (a module's function: it is pickled)."""
 
     def start(self, workers: int, report: VideoProgress | None = None) -> Executor:
         """A pool of `workers` processes, ready (ConfigurationError when they cannot start); `report` hears how

@@ -49,6 +49,6 @@ def unread_screenshot(doc: dict[str, Any]) -> bool:
     versions = doc.get("model_versions") or {}
     if "text" in versions or "text_gate" in versions:
         return False
-    key = doc.get("key") if isinstance(doc.get("key"), str) else ""
-    png = doc.get("content_type") == "image/png" or key.lower().endswith(".png")
+    key = doc.get("key")
+    png = doc.get("content_type") == "image/png" or (isinstance(key, str) and key.lower().endswith(".png"))
     return png or screen_sized(doc.get("width"), doc.get("height"))

@@ -128,8 +128,8 @@ def is_screenshot(doc: dict[str, Any]) -> bool:
         return True
     if not screen_sized(doc.get("width"), doc.get("height")):
         return False
-    key = doc.get("key") if isinstance(doc.get("key"), str) else ""
-    png = doc.get("content_type") == "image/png" or key.lower().endswith(".png")
+    key = doc.get("key")
+    png = doc.get("content_type") == "image/png" or (isinstance(key, str) and key.lower().endswith(".png"))
     text = doc.get("text")
     return png or (isinstance(text, str) and bool(text.strip()))
 

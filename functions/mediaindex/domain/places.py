@@ -100,9 +100,9 @@ class Place:
         seen: set[str] = set()
         for part in parts:
             key = fold(part)
-            if key and key not in seen:
+            if part and key and key not in seen:
                 seen.add(key)
-                shown.append(part)  # type: ignore[arg-type] - a part with a folded key is a str
+                shown.append(part)
         return ", ".join(shown)
 
     def to_doc(self) -> dict[str, Any]:
@@ -172,7 +172,7 @@ def reach_km(population: int | None) -> float:
     """How far from its centre a place of this population still names a position."""
     if not population or population <= 0:
         return MIN_REACH_KM
-    return min(MAX_REACH_KM, max(MIN_REACH_KM, REACH_AT_1000_KM * (population / 1000.0) ** (1.0 / 3.0)))
+    return min(MAX_REACH_KM, max(MIN_REACH_KM, REACH_AT_1000_KM * math.pow(population / 1000.0, 1.0 / 3.0)))
 
 
 def town_score(distance: float, population: int | None) -> float:

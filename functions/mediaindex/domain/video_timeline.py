@@ -183,7 +183,8 @@ class Timeline:
         return merged
 
     def to_state(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self)))
+        state: dict[str, Any] = json.loads(json.dumps(asdict(self)))  # plain JSON types, as a state store keeps them
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Timeline":

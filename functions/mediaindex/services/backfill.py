@@ -56,7 +56,7 @@ class DirectSink:
     mode = "direct"
 
     def __init__(self, handle: Handle, workers: int = 4, window: int | None = None,
-                 on_outcome: Callable[[Outcome | None, Exception | None], None] | None = None) -> None:
+                 on_outcome: Callable[[Outcome | None, BaseException | None], None] | None = None) -> None:
         self.handle, self.workers = handle, max(1, workers)
         self.window = window or self.workers * 4
         self.on_outcome = on_outcome

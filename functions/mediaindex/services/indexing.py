@@ -77,7 +77,7 @@ class Draft:
     """The document made for a file that was read, before it is written."""
 
     doc: dict[str, Any]
-    action: str  # INDEXED, REUSED or FAILED
+    action: Action  # INDEXED, REUSED or FAILED
     api_calls: int = 0
     analysis: Analysis | None = None  # a picture newly analysed here: its faces are to be remembered
 
@@ -211,7 +211,7 @@ class Pipeline:
         settings = getattr(self.analyzer, "settings", None)
         return bool(settings is not None and settings.has("text"))
 
-    def _skip_reason(self, event: StorageEvent, current: dict[str, Any]) -> str | None:
+    def _skip_reason(self, event: StorageEvent, current: dict[str, Any]) -> Action | None:
         newer = docs.sequencer_newer(event.sequencer, current.get("sequencer"))
         if newer is False:
             same = (event.sequencer or "").upper().rstrip("0") == (current.get("sequencer") or "").upper().rstrip("0")

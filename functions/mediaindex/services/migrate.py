@@ -55,7 +55,8 @@ class Migration:
         stats = self.source.stats()
         counts = {status: int(stats.get(status, 0)) for status in STATUSES}
         for name, kind in VECTOR_KINDS.items():
-            counts[name] = self.source_vectors.count_vectors(kind) if self.target_vectors is not None else 0
+            counts[name] = (self.source_vectors.count_vectors(kind)
+                            if self.source_vectors is not None and self.target_vectors is not None else 0)
         return counts
 
     def plan(self) -> dict[str, Any]:

@@ -153,7 +153,7 @@ class QueryColumns:
         self.labels.load(label_slots, code=label_rows["code"], confidence=label_rows["confidence"],
                          tier=label_rows["tier"])
         face_slots, face_rows = _flat(slot_array, faces, FACE_ROW)
-        self.faces.load(face_slots, **{name: face_rows[name] for name in FACE_ROW.names})
+        self.faces.load(face_slots, **{name: face_rows[name] for name in FACE_ROW.names or ()})
         self.labels.index_by("code")
         self.faces.index_by("emotion")
         self.present = bitmap_of(slot_array)
@@ -179,7 +179,7 @@ class QueryColumns:
         label_rows = np.frombuffer(labels or b"", dtype=LABEL_ROW)
         self.labels.add(slot, code=label_rows["code"], confidence=label_rows["confidence"], tier=label_rows["tier"])
         face_rows = np.frombuffer(faces or b"", dtype=FACE_ROW)
-        self.faces.add(slot, **{name: face_rows[name] for name in FACE_ROW.names})
+        self.faces.add(slot, **{name: face_rows[name] for name in FACE_ROW.names or ()})
         for name, column in self.sorted.items():
             column.set(slot, columns.get(name))
         self.present.add(slot)
@@ -199,8 +199,8 @@ class QueryColumns:
                 return self.present
             wanted = [p for p in e.parts if not isinstance(p, Not)]
             found = self.matching(wanted[0], text) if wanted else self.present
-            for part in wanted[1:]:
-                found = found & self.matching(part, text)
+            for other in wanted[1:]:
+                found = found & self.matching(other, text)
             for part in e.parts:
                 if isinstance(part, Not):  # AND NOT x: a difference, never the complement of x
                     found = found - self.matching(part.part, text)

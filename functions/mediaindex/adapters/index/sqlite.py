@@ -225,6 +225,7 @@ class SqliteIndex:
                 VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (doc["id"], *columns),
             ).lastrowid
+            assert rowid is not None  # an INSERT's lastrowid is the row it made
             conn.execute(f"INSERT INTO {self.t_bodies} (rowid, doc) VALUES (?, ?)", (rowid, payload))
         text, key = common.text_words(doc), common.key_words(doc)
         if doc.get("status") != "deleted" and (text or key):  # tombstones are never searched

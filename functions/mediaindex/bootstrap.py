@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from mediaindex.config import Settings
+from mediaindex.config import IndexUrl, Settings
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.ports import (
     Analyzer, CheckpointStore, FaceCollection, FaceEmbedder, Index, IndexRequestSink, ListingSource, Metrics,
@@ -19,35 +19,45 @@ from mediaindex.ports import (
 )
 from mediaindex.services.indexing import NullMetrics, Pipeline
 
+if TYPE_CHECKING:  # adapters are imported where they are built, so that a deployment loads only its own
+    from mediaindex.adapters.index.opensearch import OpenSearchIndex
+
 log = logging.getLogger(__name__)
 
 
 def build_index(settings: Settings, create: bool = True) -> Index:
     """The index the settings name. `create=False` (read-only commands: search, stats, show, serve): an index
     that is not there is a configuration error ("no index at ..."), never a new empty one at a mistyped path."""
+    location = checked_location(settings)
+    if location.sqlite_path is not None:
+        from mediaindex.adapters.index.sqlite import SqliteIndex
+
+        return SqliteIndex(location.sqlite_path, settings.index_name, create=create)
+    return build_opensearch_index(location, settings, create)
+
+
+def checked_location(settings: Settings) -> IndexUrl:
+    """Where the settings' index is, refused (ConfigurationError) when its name or its URL cannot be one."""
     from mediaindex.adapters.index.common import check_name
 
-    url = settings.resolved_index_url
     try:
         check_name(settings.index_name)
     except ValueError as e:
         raise ConfigurationError(f"MEDIAINDEX_INDEX_NAME: {e}") from None
-    if url.startswith("sqlite://"):
-        from mediaindex.adapters.index.sqlite import SqliteIndex
+    location = settings.index_location
+    if location.problem is not None:
+        raise ConfigurationError(location.problem)
+    return location
 
-        # As SQLAlchemy writes it: sqlite:///relative.db, sqlite:////absolute/path.db, sqlite:///:memory:
-        if not url.startswith("sqlite:///") or url == "sqlite:///":
-            raise ConfigurationError(f"MEDIAINDEX_INDEX={url!r}: write sqlite:///relative.db or sqlite:////abs/path.db")
-        path = url[len("sqlite:///"):]
-        return SqliteIndex(path, settings.index_name, create=create)
-    if url.startswith(("http://", "https://")):
-        from mediaindex.adapters.index.opensearch import OpenSearchIndex
 
-        index = OpenSearchIndex.connect(url, settings)
-        if not create:
-            _must_exist(index, url)
-        return index
-    raise ConfigurationError(f"MEDIAINDEX_INDEX={url!r}: use sqlite:///PATH or an http(s):// OpenSearch URL")
+def build_opensearch_index(location: IndexUrl, settings: Settings, create: bool = True) -> OpenSearchIndex:
+    """The OpenSearch index at `location` (what a migration writes to: its face vectors are there too)."""
+    from mediaindex.adapters.index.opensearch import OpenSearchIndex
+
+    index = OpenSearchIndex.connect(location, settings)
+    if not create:
+        _must_exist(index, location.url)
+    return index
 
 
 def _must_exist(index: Any, url: str) -> None:
@@ -120,7 +130,7 @@ def build_faces(settings: Settings, rekognition_client: Any = None) -> FaceColle
 
 def uses_cluster_vectors(settings: Settings) -> bool:
     """Do face vectors live in the cluster too? The local analyzer (its vectors are ours) on an OpenSearch index."""
-    return settings.analyzer != "rekognition" and settings.resolved_index_url.startswith(("http://", "https://"))
+    return settings.analyzer != "rekognition" and settings.index_location.is_opensearch
 
 
 def mirrored_in_cluster(faces: Any, index: Callable[[], Any], metrics: Metrics | None = None) -> Any:
@@ -384,16 +394,17 @@ class App:
         OpenSearch index at `to_url` (services/migrate.py), with its checkpoint under MEDIAINDEX_HOME/migrate."""
         from mediaindex.services.migrate import Migration
 
-        if not to_url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"--to {to_url!r}: the target is an http(s):// OpenSearch URL")
         target_settings = self.settings.with_overrides(index_url=to_url, index_name=to_name)
+        location = target_settings.index_location
+        if not location.is_opensearch:
+            raise ConfigurationError(f"--to {to_url!r}: the target is an http(s):// OpenSearch URL")
         if target_settings.resolved_index_url == self.settings.resolved_index_url and \
                 target_settings.index_name == self.settings.index_name:
             raise ConfigurationError("the target is the source index itself")
-        target = build_index(target_settings, create=True)
+        target = build_opensearch_index(checked_location(target_settings), target_settings, create=True)
         vectors, target_vectors = self._face_vector_file(), None
         if vectors is not None:
-            target_vectors = target.face_vectors()  # type: ignore[attr-defined] - an OpenSearch index keeps them
+            target_vectors = target.face_vectors()  # an OpenSearch index keeps them beside the documents
         described = f"migrate {self.settings.resolved_index_url} {self.settings.index_name} -> {to_url} {target.name}"
         if state_path is None:
             import hashlib

@@ -19,14 +19,13 @@ import re
 import time
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, Sequence
-from urllib.parse import urlparse
 
 from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
 from opensearchpy import exceptions as os_errors
 
 from mediaindex.adapters.index import common
 from mediaindex.adapters.index.opensearch_query import AIDS, compile_where, facet_agg, ranked_query, sort_for
-from mediaindex.config import Settings
+from mediaindex.config import IndexUrl, Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
 from mediaindex.domain.expressions import FACE_BOOLEANS, FACT_FIELDS, Expr, resolve_people
 from mediaindex.domain.query import Query
@@ -145,11 +144,11 @@ class OpenSearchIndex:
 
     # ---- connecting ----------------------------------------------------------------------------------------------
     @classmethod
-    def connect(cls, url: str, settings: Settings, **options: Any) -> "OpenSearchIndex":
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ConfigurationError(f"OpenSearch URL {url!r}: write https://host[:port]")
-        host = parsed.hostname
+    def connect(cls, url: str | IndexUrl, settings: Settings, **options: Any) -> "OpenSearchIndex":
+        location = url if isinstance(url, IndexUrl) else IndexUrl.parse(url)
+        if not location.is_opensearch or location.host is None:
+            raise ConfigurationError(f"OpenSearch URL {location.url!r}: write https://host[:port]")
+        host = location.host
         mode = (settings.opensearch_auth or "auto").lower()
         if mode == "auto":
             if host.endswith(".amazonaws.com"):
@@ -157,10 +156,10 @@ class OpenSearchIndex:
             else:
                 mode = "basic" if settings.opensearch_user else "none"
         kwargs: dict[str, Any] = {
-            "hosts": [url],
+            "hosts": [location.url],
             "connection_class": RequestsHttpConnection,
-            "use_ssl": parsed.scheme == "https",
-            "verify_certs": parsed.scheme == "https",
+            "use_ssl": location.secure,
+            "verify_certs": location.secure,
             "timeout": 30,
             # the client retries at once; `_call` then backs off between rounds
             "retry_on_status": RETRY_STATUSES,

@@ -21,6 +21,7 @@ from mediaindex.services.indexing import NullMetrics, Pipeline
 
 if TYPE_CHECKING:  # adapters are imported where they are built, so that a deployment loads only its own
     from mediaindex.adapters.index.opensearch import OpenSearchIndex
+    from mediaindex.adapters.queue.sqs import SqsQueue
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +296,12 @@ class App:
         from mediaindex.adapters.listing.folder import FolderSource
 
         return FolderSource(self.storage, source, page_size)
+
+    def queue(self, queue_url: str) -> SqsQueue:
+        """An SQS queue to send single messages to (the Lambda handler's continuations and dead letters)."""
+        from mediaindex.adapters.queue.sqs import SqsQueue
+
+        return SqsQueue(self.client("sqs"), queue_url)
 
     def queue_sink(self, queue_url: str) -> IndexRequestSink:
         """The pipeline's SQS queue, as where index requests go."""

@@ -74,9 +74,7 @@ def _continue_video(event: StorageEvent, more: Any) -> dict[str, Any]:
     settings = app().settings
     if not settings.queue_url:
         raise more  # no queue to continue through: SQS delivers the message again after its visibility timeout
-    from mediaindex.adapters.s3_events import notification_for
-
-    app().client("sqs").send_message(QueueUrl=settings.queue_url, MessageBody=json.dumps(notification_for([event])))
+    app().queue(settings.queue_url).send_again(event)
     metrics.add_metric(name="video_continuations", unit=MetricUnit.Count, value=1)
     return {"action": "continued", "bucket": event.ref.bucket, "key": event.ref.key, "reason": str(more),
             "next_start": more.next_start}
@@ -137,16 +135,12 @@ def _dead_letter(record: SQSRecord, error: BaseException) -> bool:
 
 def _send_to_dlq(dlq_url: str, body: str, error: BaseException, receives: int, message_id: str) -> bool:
     try:
-        app().client("sqs").send_message(
-            QueueUrl=dlq_url,
-            MessageBody=body,
-            MessageAttributes={
-                "error_type": {"DataType": "String", "StringValue": type(error).__name__},
-                "error_message": {"DataType": "String", "StringValue": _reason(error)},
-                "receive_count": {"DataType": "Number", "StringValue": str(receives)},
-                "source_message_id": {"DataType": "String", "StringValue": message_id or "-"},
-            },
-        )
+        app().queue(dlq_url).send(body, {
+            "error_type": type(error).__name__,
+            "error_message": _reason(error),
+            "receive_count": receives,
+            "source_message_id": message_id or "-",
+        })
     except Exception:  # noqa: BLE001 - the DLQ itself is failing: leave the message to SQS's redrive policy
         logger.exception("could not dead-letter the message", extra={"message_id": message_id})
         return False

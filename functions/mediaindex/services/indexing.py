@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ObjectNotFound
@@ -133,8 +133,14 @@ def name_faces(collection: FaceCollection, picture: Picture, faces: list[Face]) 
     return calls
 
 
-# A video is analysed by a callable given the stored object; it returns the document fields (issue: video).
-VideoIndexer = Callable[[StoredObject], tuple[dict[str, Any], int]]
+class VideoAnalysis(Protocol):
+    """How the pipeline analyses a video file (services/video.py's VideoIndexer): its document fields and the paid
+    API calls they took."""
+
+    # seconds left in this invocation (Lambda sets it), so that a long video stops in time; None: no limit
+    time_left: Callable[[], float] | None
+
+    def __call__(self, obj: StoredObject) -> tuple[dict[str, Any], int]: ...
 
 
 @dataclass
@@ -144,7 +150,7 @@ class Pipeline:
     index: Index
     faces: FaceCollection | None = None
     metrics: Metrics = field(default_factory=NullMetrics)
-    video: VideoIndexer | None = None
+    video: VideoAnalysis | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     reuse_analysis: bool = True
     # reverse geocoding of the GPS position into the document's `place` (None: not installed, no `place` field)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
+from mediaindex.domain.document import DocumentFields, SearchDocument
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.model import Analysis, Box, Face, FaceMatch
 from mediaindex.domain.places import Place
+from mediaindex.domain.query import Query
 from mediaindex.media.picture import Picture
 
 
@@ -196,14 +198,14 @@ class FaceMemory(Protocol):
 class Versioned:
     """A stored document and the opaque token that a conditional write must present to replace it."""
 
-    doc: dict[str, Any]
+    doc: SearchDocument
     version: Any
 
 
 @dataclass
 class SearchResult:
     total: int
-    hits: list[dict[str, Any]]
+    hits: list[SearchDocument]
     # counts per facet, e.g. {"labels": {"dog": 3}, "people": {"Barack Obama": 2}}
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -226,24 +228,24 @@ class Index(Protocol):
         """The documents of these ids in few round trips (SQLite `IN`, OpenSearch `mget`); ids the index does not
         hold are absent from the result."""
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+    def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
         """Every document (tombstones too when `include_deleted`), page by page: for the use cases that walk the
         whole index (reconcile, prune, re-matching people)."""
 
-    def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
+    def find_by_content(self, content_sha256: str, analyzer: str) -> SearchDocument | None:
         """An indexed document with the same bytes analysed by the same analyzer, to reuse its analysis."""
 
     # ---- writing documents ---------------------------------------------------------------------------------------
-    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
+    def put(self, doc: SearchDocument, expected_version: Any | None) -> None:
         """Write `doc` (its `id` field is the key) if the stored version is still `expected_version` (None: no
         document may exist yet). Raises VersionConflict otherwise, TransientError when the backend is down."""
 
-    def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
+    def update_fields(self, doc_id: str, fields: DocumentFields, expected_version: Any) -> None:
         """Replace top-level fields of a document if it is still at `expected_version` (derived fields such as
         `people` and `face_count` are the caller's to pass along). Raises VersionConflict when it changed or is
         gone."""
 
-    def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
+    def put_many(self, docs: Iterable[SearchDocument], chunk_size: int = 500) -> int:
         """Write documents unconditionally in batches (no compare-and-set), for loading an index nobody else is
         writing (migrations, benchmarks, tests). Returns how many were written."""
 
@@ -254,9 +256,9 @@ class Index(Protocol):
         """Remove the tombstones written (`indexed_at`) before `older_than_iso`; returns how many."""
 
     # ---- searching -----------------------------------------------------------------------------------------------
-    def search(self, query: Any) -> SearchResult: ...
+    def search(self, query: Query) -> SearchResult: ...
 
-    def count(self, query: Any) -> int:
+    def count(self, query: Query) -> int:
         """How many documents match the query (as `search(query).total`, without the hits)."""
 
     def person_names(self) -> list[str]:

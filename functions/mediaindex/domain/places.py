@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaindex.domain.expressions import text_tokens
+
+if TYPE_CHECKING:
+    from mediaindex.domain.document import PlaceDoc
 
 
 def fold(name: str | None) -> str:
@@ -105,7 +108,7 @@ class Place:
                 shown.append(part)
         return ", ".join(shown)
 
-    def to_doc(self) -> dict[str, Any]:
+    def to_doc(self) -> PlaceDoc:
         """The document's `place` field."""
         return {
             "city": self.city, "region": self.region, "country": self.country, "country_code": self.country_code,
@@ -113,7 +116,7 @@ class Place:
         }
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any] | None) -> "Place | None":
+    def from_doc(cls, doc: PlaceDoc | None) -> "Place | None":
         """The Place of a document's `place` field (its names beyond the parts are not kept: aliases are lost)."""
         if not isinstance(doc, dict):
             return None

@@ -95,10 +95,11 @@ class FaceSearch:
             for ref, similarity in memory.nearest(found[q][1], k=max(limit * 4, 100), min_similarity=self.threshold):
                 for doc in by_content.get(ref.content_sha256, []):
                     stored = (doc.get("faces") or [])
-                    face = stored[ref.face_index] if ref.face_index < len(stored) else {}
+                    face = stored[ref.face_index] if ref.face_index < len(stored) else None
                     hit = {
                         "id": doc["id"], "bucket": doc.get("bucket"), "key": doc["key"], "similarity": similarity,
-                        "face_index": ref.face_index, "query_face": q, "box": face.get("box"), "person": face.get("person"),
+                        "face_index": ref.face_index, "query_face": q, "box": face.get("box") if face else None,
+                        "person": face.get("person") if face else None,
                     }
                     if doc["id"] not in best or best[doc["id"]]["similarity"] < similarity:
                         best[doc["id"]] = hit

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterator
 
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError
-from mediaindex.ports import FACE, PERSON, CheckpointStore, FaceVectorIndex, FaceVectorSource, Index
+from mediaindex.ports import FACE, PERSON, CheckpointStore, FaceVectorIndex, FaceVectorSource, Index, StoredFaceVector
 
 STATUSES = ("indexed", "failed", "deleted")
 VECTOR_KINDS = {"faces": FACE, "people": PERSON}
@@ -107,7 +108,7 @@ class Migration:
     def _copy_documents(self, position: dict[str, Any], copied: dict[str, int]) -> None:
         if position.get("documents_done"):
             return
-        batch: list[dict[str, Any]] = []
+        batch: list[SearchDocument] = []
         for doc in self._documents_after(position.get("documents")):
             batch.append(doc)
             if len(batch) == self.batch_size:
@@ -118,7 +119,7 @@ class Migration:
         position["documents_done"] = True
         self._save(position, copied)
 
-    def _documents_after(self, last_id: str | None) -> Iterator[dict[str, Any]]:
+    def _documents_after(self, last_id: str | None) -> Iterator[SearchDocument]:
         """The source's documents after `last_id` in its own order (the port promises an order, not a seek)."""
         documents = self.source.iter_documents(include_deleted=True)
         if last_id is not None:
@@ -130,7 +131,7 @@ class Migration:
                                          "it written to meanwhile?): start again with --restart")
         yield from documents
 
-    def _write_documents(self, batch: list[dict[str, Any]], position: dict[str, Any], copied: dict[str, int]) -> None:
+    def _write_documents(self, batch: list[SearchDocument], position: dict[str, Any], copied: dict[str, int]) -> None:
         self.target.put_many(batch, chunk_size=self.batch_size)
         position["documents"] = batch[-1]["id"]
         copied["documents"] += len(batch)
@@ -139,7 +140,7 @@ class Migration:
 
     def _copy_vectors(self, name: str, kind: str, position: dict[str, Any], copied: dict[str, int]) -> None:
         assert self.source_vectors is not None and self.target_vectors is not None
-        batch = []
+        batch: list[StoredFaceVector] = []
         for vector in self.source_vectors.iter_vectors(kind, after=int(position.get(name) or 0)):
             batch.append(vector)
             if len(batch) == self.batch_size:
@@ -148,7 +149,7 @@ class Migration:
         if batch:
             self._write_vectors(name, batch, position, copied)
 
-    def _write_vectors(self, name: str, batch: list[Any], position: dict[str, Any], copied: dict[str, int]) -> None:
+    def _write_vectors(self, name: str, batch: list[StoredFaceVector], position: dict[str, Any], copied: dict[str, int]) -> None:
         assert self.target_vectors is not None
         self.target_vectors.put_vectors(batch, chunk_size=self.batch_size)
         position[name] = batch[-1].position

@@ -30,7 +30,7 @@ from mediaindex.services import indexing
 from mediaindex.services.face_search import MAX_FACES_PER_CLUSTER_NAME, FaceSearch, faces_with_vectors
 from mediaindex.services.indexing import CREATED, REMOVED, Outcome, Pipeline, StorageEvent
 from mediaindex.services.people_rules import (
-    MAX_NAME_CHARS, box_dict, box_fields, check_person_name, largest, person_from_key, require_collection,
+    MAX_NAME_CHARS, box_dict, check_person_name, largest, person_from_key, require_collection,
 )
 from mediaindex.services.rematch import Rematch, Rematcher
 
@@ -248,7 +248,7 @@ class People:
         if not 0 <= face_index < len(faces) or not faces[face_index].get("box"):
             raise ConfigurationError(f"no face {face_index + 1} in {doc['key']}: it has {len(faces)} face(s)")
         sha = doc.get("content_sha256") or ""
-        box = Box(**box_fields(faces[face_index]["box"]))
+        box = docs.box_of(faces[face_index]["box"])
         memory.hide_face(sha, face_index, box)
         report = self.rematch()  # every document of these bytes drops the face; the note is cleared at the end
         return {"id": doc["id"], "key": doc["key"], "face_index": face_index, "box": box_dict(box),

@@ -41,6 +41,7 @@ from typing import Any, Callable
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
+from mediaindex.domain.document import DocumentFields
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError, MediaTooLarge
 from mediaindex.domain.face_tracks import link_faces
 from mediaindex.domain.model import Face
@@ -130,7 +131,7 @@ class VideoIndexer:
         self.shots = bool(shots)  # also sample the first frame of each new shot (media/video.py)
 
     # -- one file ----------------------------------------------------------------------------------------------------
-    def __call__(self, obj: StoredObject) -> tuple[dict[str, Any], int]:
+    def __call__(self, obj: StoredObject) -> tuple[DocumentFields, int]:
         size = obj.size if obj.size is not None else len(obj.data)
         if size > self.max_bytes:
             raise MediaTooLarge(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaindex.config import ALL_FEATURES, TEXT_MODES, Settings
+from mediaindex.domain.document import DocumentFields
 from mediaindex.domain.errors import BadMedia, ConfigurationError, MediaIndexError, MediaTooLarge
 from mediaindex.media import sniff
 from mediaindex.ports import Analyzer, FaceCollection
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _video_fields(settings: Settings, analyzer: Analyzer, collection: FaceCollection | None,
-                  data: bytes) -> dict[str, Any]:
+                  data: bytes) -> DocumentFields:
     """The document fields `index` would write for this video (its timeline included), without writing anything."""
     from mediaindex.services.video import make_video_indexer
 
@@ -125,7 +126,7 @@ def _video_fields(settings: Settings, analyzer: Analyzer, collection: FaceCollec
     return indexer.analyze(data).to_fields()  # not indexer(obj): that also remembers the faces
 
 
-def _video_text(path: Path, fields: dict[str, Any]) -> str:
+def _video_text(path: Path, fields: DocumentFields) -> str:
     from mediaindex.entrypoints.cli.search import clock
 
     video = fields["video"]

@@ -138,6 +138,7 @@ class FaceCollection(Protocol):
         """Enrolled person -> how many faces, by name."""
 
 
+@runtime_checkable
 class FaceMemory(Protocol):
     """Optional, for a collection that keeps the vector of every analysed face (the local one; Rekognition keeps
     enrolled faces only): re-matching without reading files, search by face, clusters of unnamed faces, "not a

@@ -13,6 +13,7 @@ The source is read in its own stable order while nobody writes to it: stop `inde
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
 
 from mediaindex.domain.document import SearchDocument
@@ -29,10 +30,52 @@ VECTOR_BYTES = int(1.1 * (4 * 128 + 8 * 16)) + 128 * 12
 Progress = Callable[[str, int], None]  # (what, how many more copied)
 
 
+@dataclass
+class Counts:
+    """Both sides counted per kind: documents by status, face vectors ("faces"), enrolled faces ("people")."""
+
+    source: dict[str, int]
+    target: dict[str, int]
+
+    @property
+    def verified(self) -> bool:
+        return self.source == self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "target": self.target, "verified": self.verified}
+
+
+@dataclass
+class Copied:
+    """What a run copied (per kind, as Counts), whether it went on from a stopped one, and the check after it."""
+
+    copied: dict[str, int]
+    resumed: bool
+    counts: Counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"copied": self.copied, "resumed": self.resumed, **self.counts.to_dict()}
+
+
+@dataclass
+class Plan:
+    """The dry run: what the source holds, about how many bytes that is, and where a rerun would resume."""
+
+    source: dict[str, int]
+    documents: int
+    estimated_document_bytes: int
+    estimated_vector_bytes: int
+    face_vectors: bool  # are the local collection's vectors copied too
+    resume: dict[str, Any] | None  # {"done", "copied"} of a run before; None: none
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class CountMismatch(MediaIndexError):
     """The target does not hold what the source holds after a copy."""
 
-    def __init__(self, message: str, report: dict[str, Any]) -> None:
+    def __init__(self, message: str, report: Counts) -> None:
         super().__init__(message)
         self.report = report
 
@@ -60,7 +103,7 @@ class Migration:
                             if self.source_vectors is not None and self.target_vectors is not None else 0)
         return counts
 
-    def plan(self) -> dict[str, Any]:
+    def plan(self) -> Plan:
         """The dry run: what the source holds, about how many bytes that is, and where a rerun would resume."""
         counts = self.source_counts()
         documents = sum(counts[s] for s in STATUSES)
@@ -68,17 +111,17 @@ class Migration:
                   zip(self.source.iter_documents(include_deleted=True), range(_SAMPLE))]
         per_document = sum(sample) / len(sample) if sample else 0
         state = self.checkpoint.load()
-        return {
-            "source": counts,
-            "documents": documents,
-            "estimated_document_bytes": int(per_document * documents),
-            "estimated_vector_bytes": (counts["faces"] + counts["people"]) * VECTOR_BYTES,
-            "face_vectors": self.target_vectors is not None,
-            "resume": None if state is None else {"done": state.get("done"), "copied": state.get("totals")},
-        }
+        return Plan(
+            source=counts,
+            documents=documents,
+            estimated_document_bytes=int(per_document * documents),
+            estimated_vector_bytes=(counts["faces"] + counts["people"]) * VECTOR_BYTES,
+            face_vectors=self.target_vectors is not None,
+            resume=None if state is None else {"done": state.get("done"), "copied": state.get("totals")},
+        )
 
     # ---- copying -------------------------------------------------------------------------------------------------
-    def run(self, restart: bool = False) -> dict[str, Any]:
+    def run(self, restart: bool = False) -> Copied:
         if restart:
             self.checkpoint.clear()
         state = self.checkpoint.load() or {}
@@ -98,7 +141,7 @@ class Migration:
         self.target.refresh()
         if self.target_vectors is not None:
             self.target_vectors.refresh()
-        report = {"copied": copied, "resumed": resumed, **self.verify()}
+        report = Copied(copied, resumed, self.verify())
         self.checkpoint.save(json.dumps(position), done=True, totals=copied)
         return report
 
@@ -158,15 +201,15 @@ class Migration:
         self.progress(name, len(batch))
 
     # ---- checking ------------------------------------------------------------------------------------------------
-    def verify(self) -> dict[str, Any]:
+    def verify(self) -> Counts:
         """Source and target counts per kind; CountMismatch (naming each kind that differs) unless all agree."""
         source = self.source_counts()
         stats = self.target.stats()
         target = {status: int(stats.get(status, 0)) for status in STATUSES}
         for name, kind in VECTOR_KINDS.items():
             target[name] = self.target_vectors.count_vectors(kind) if self.target_vectors is not None else 0
-        report = {"source": source, "target": target, "verified": source == target}
-        if source != target:
+        report = Counts(source, target)
+        if not report.verified:
             differing = ", ".join(f"{kind}: {source[kind]:,} in the source, {target[kind]:,} in the target"
                                   for kind in source if source[kind] != target[kind])
             raise CountMismatch(f"the copy does not match the source ({differing}); rerun with --restart, or look "

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 from mediaindex.config import IndexUrl, Settings
-from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.capabilities import Capabilities
+from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.ports import (
     Analyzer, CheckpointStore, FaceCollection, FaceComparer, FaceEmbedder, FaceMemory, FaceVectorIndex, Index,

@@ -171,14 +171,12 @@ def video_timeline(analyzer: LocalAnalyzer, video: Path, known, args) -> None:
     """The video indexer on the clip, with and without following faces over the frames after each sample: who is
     named, when, and at what similarity."""
     from mediaindex.ports import ObjectRef, StoredObject
-    from mediaindex.services.indexing import Pipeline
     from mediaindex.services.video import DEFAULT_FOLLOW_FRAMES, VideoIndexer
 
     data = video.read_bytes()
     for follow in (0, DEFAULT_FOLLOW_FRAMES):
-        pipeline = Pipeline(storage=None, analyzer=analyzer, index=None, faces=known)
         started = time.perf_counter()
-        fields, _ = VideoIndexer(pipeline, interval=args.video_every, follow_frames=follow)(
+        fields, _ = VideoIndexer(analyzer, known, interval=args.video_every, follow_frames=follow)(
             StoredObject(ObjectRef("bench", video.name), data, len(data)))
         segments = fields["video"]["segments"]["people"]
         named = {f["person"]: f["similarity"] for f in fields["faces"] if f["person"]}

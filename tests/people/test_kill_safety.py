@@ -192,6 +192,6 @@ def test_a_removal_delivered_again_after_a_kill_still_takes_the_name_out_on_reko
     pipeline = local.pipeline
     rekognition = People(settings=local.settings, pipeline=pipeline, faces=Forgetful(person=None))
     result = rekognition.remove_source(str(home / "ada.png"), person="Ada")
-    assert result["faces_removed"] == 0 and result["documents_updated"] >= 1
+    assert result.faces_removed == 0 and result.rematch.documents_updated >= 1
     assert all("Ada" not in names for names in names_in_documents(local).values())
     local.faces.close()

@@ -243,9 +243,9 @@ def test_after_a_face_model_change_enrolments_are_read_again_and_files_analysed_
     new, analyzer = library(face_vectors.SFACE)
     assert new.collection.is_empty()
     report = new.re_embed(lambda source: Picture.from_bytes(open(source, "rb").read()))
-    assert report["re_embedded"] == [{"name": "Ada", "source": str(enrol)}]
-    assert [c["source"] for c in report["cannot"]] == ["cluster:c3"] and "cluster" in report["cannot"][0]["reason"]
-    assert report["remembered_faces_of_other_models"] > 0  # the indexed files still hold dlib's vectors
+    assert report.re_embedded == [{"name": "Ada", "source": str(enrol)}]
+    assert [c["source"] for c in report.cannot] == ["cluster:c3"] and "cluster" in report.cannot[0]["reason"]
+    assert report.remembered_faces_of_other_models > 0  # the indexed files still hold dlib's vectors
     # a file analysed with the old model is analysed again, though its bytes did not change
     stored = index.get(docs.document_id("", str(media / "0.png"))).doc
     same_bytes = StorageEvent(CREATED, ref_for(media / "0.png"), etag=stored["etag"], size=stored["size"])

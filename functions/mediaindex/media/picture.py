@@ -16,6 +16,7 @@ from typing import Any
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from mediaindex.domain.document import GeoPoint
 from mediaindex.domain.errors import CorruptMedia, EmptyFile, MediaTooLarge, UnsupportedMedia
 from mediaindex.media import sniff
 
@@ -34,7 +35,7 @@ def register_heif() -> None:
         return
     _heif_registered = True
     try:
-        from pillow_heif import register_heif_opener  # type: ignore[import-not-found]
+        from pillow_heif import register_heif_opener
     except ImportError:
         return
     register_heif_opener()
@@ -44,7 +45,7 @@ def register_heif() -> None:
 class Exif:
     taken_at: str | None = None
     camera: str | None = None
-    location: dict[str, float] | None = None  # {"lat": .., "lon": ..}, an OpenSearch geo point
+    location: GeoPoint | None = None  # {"lat": .., "lon": ..}, an OpenSearch geo point
     lens: str | None = None  # LensModel: "iPhone 12 front camera 2.71mm f/2.2" tells a selfie (domain/kinds.py)
 
 

@@ -85,6 +85,8 @@ class FolderWatcher:
             self.schedule(REMOVED, key)
 
     def indexed_under(self, folder: str) -> Iterator[str]:
+        if self.index is None:  # watching without an index: nothing to ask
+            return
         prefix = folder.rstrip(os.sep) + os.sep
         for doc in self.index.iter_documents():
             key = str(doc.get("key") or "")

@@ -30,7 +30,7 @@ from mediaindex.adapters.faces import ann
 from mediaindex.adapters.faces.local_clusters import FaceClusters
 from mediaindex.adapters.faces.local_search import FaceSearch
 from mediaindex.adapters.faces.local_store import default_path, open_database
-from mediaindex.adapters.faces.vectors import DIMENSIONS, VectorMatrix, as_vector, box_json
+from mediaindex.adapters.faces.vectors import DIMENSIONS, Embedding, VectorMatrix, as_vector, box_json
 from mediaindex.config import Settings
 from mediaindex.domain import face_vectors
 from mediaindex.domain.errors import BadMedia, ConfigurationError, TransientError
@@ -161,7 +161,8 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
 
     def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
         """Keep each face's vector and box under the picture's content hash (its cluster is worked out later)."""
-        rows = [(content_sha256, i, f.box, f.embedding) for i, f in enumerate(faces) if self._ours(f)]
+        rows = [(content_sha256, i, f.box, f.embedding) for i, f in enumerate(faces)
+                if f.embedding is not None and self._ours(f)]
         if rows:
             self.import_faces(rows)
 
@@ -207,7 +208,7 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
         return added
 
     # ---- matching ------------------------------------------------------------------------------------------------
-    def match_embeddings(self, embeddings: Sequence[Sequence[float]]) -> list[FaceMatch | None]:
+    def match_embeddings(self, embeddings: Sequence[Embedding]) -> list[FaceMatch | None]:
         """For each vector, the best enrolled face at or above the threshold, or None."""
         with self._lock:
             face_ids, people, matrix = self._enrolled_vectors()

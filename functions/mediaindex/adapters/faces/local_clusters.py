@@ -21,7 +21,7 @@ from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef, cluster_name
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.model import Box, FaceMatch
-from mediaindex.adapters.faces.vectors import VectorMatrix
+from mediaindex.adapters.faces.vectors import Embedding, VectorMatrix
 
 _MATCH_BLOCK = 65_536  # faces matched against the enrolled ones at a time (clusters)
 
@@ -36,8 +36,8 @@ class FaceClusters:
     _remembered: Any
     _transaction: Callable[..., AbstractContextManager[sqlite3.Connection]]
     _remembered_vectors: Callable[[], tuple[list[int], list[FaceRef], list[int], VectorMatrix]]
-    match_embeddings: Callable[[Sequence[Sequence[float]]], list[FaceMatch | None]]
-    close_pairs: Callable[[list[int], float], Iterator[tuple[int, int]]]
+    match_embeddings: Callable[[Sequence[Embedding]], list[FaceMatch | None]]
+    close_pairs: Callable[..., Iterator[tuple[int, int]]]  # (rows, limit, k=32)
 
     def clusters(self, min_size: int = 1, unnamed_only: bool = True) -> dict[str, list[ClusterMember]]:
         """Cluster id -> its faces, biggest cluster first (then by id), each cluster's faces oldest first. With

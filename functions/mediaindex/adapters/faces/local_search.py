@@ -123,9 +123,9 @@ class FaceSearch:
         if graph is None:
             block = max(1, min(1024, 64_000_000 // max(1, matrix.size)))  # at most ~256 MB of distances at a time
             for start in range(0, len(rows), block):
-                part = rows[start:start + block]
-                close = matrix.squared_distances(matrix.data[part]) <= limit
-                yield from ((part[r], int(j)) for r, j in zip(*np.nonzero(close)))
+                chunk = rows[start:start + block]
+                close = matrix.squared_distances(matrix.data[chunk]) <= limit
+                yield from ((chunk[r], int(j)) for r, j in zip(*np.nonzero(close)))
             return
         todo, width = np.asarray(rows, dtype=np.int64), k
         while len(todo):

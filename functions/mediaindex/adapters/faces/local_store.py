@@ -67,13 +67,10 @@ _MIGRATIONS = (
 
 def default_path(settings: Settings) -> Path:
     """Beside a SQLite index file (so each index has its own people), else in MEDIAINDEX_HOME."""
-    url = settings.resolved_index_url
-    if url.startswith("sqlite:///"):
-        raw = url[len("sqlite:///"):]
-        if raw and raw != ":memory:":
-            index_path = Path(raw).expanduser()
-            name = "faces.db" if index_path.stem == "index" else f"{index_path.stem}.faces.db"
-            return index_path.parent / name
+    index_path = settings.index_location.sqlite_file()
+    if index_path is not None:
+        name = "faces.db" if index_path.stem == "index" else f"{index_path.stem}.faces.db"
+        return index_path.parent / name
     return Path(settings.home).expanduser() / "faces.db"
 
 

@@ -19,14 +19,14 @@ import re
 import time
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, Sequence
-from urllib.parse import urlparse
 
 from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
 from opensearchpy import exceptions as os_errors
 
 from mediaindex.adapters.index import common
 from mediaindex.adapters.index.opensearch_query import AIDS, compile_where, facet_agg, ranked_query, sort_for
-from mediaindex.config import Settings
+from mediaindex.config import IndexUrl, Settings
+from mediaindex.domain.document import DocumentFields, SearchDocument
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
 from mediaindex.domain.expressions import FACE_BOOLEANS, FACT_FIELDS, Expr, resolve_people
 from mediaindex.domain.query import Query
@@ -145,11 +145,11 @@ class OpenSearchIndex:
 
     # ---- connecting ----------------------------------------------------------------------------------------------
     @classmethod
-    def connect(cls, url: str, settings: Settings, **options: Any) -> "OpenSearchIndex":
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ConfigurationError(f"OpenSearch URL {url!r}: write https://host[:port]")
-        host = parsed.hostname
+    def connect(cls, url: str | IndexUrl, settings: Settings, **options: Any) -> "OpenSearchIndex":
+        location = url if isinstance(url, IndexUrl) else IndexUrl.parse(url)
+        if not location.is_opensearch or location.host is None:
+            raise ConfigurationError(f"OpenSearch URL {location.url!r}: write https://host[:port]")
+        host = location.host
         mode = (settings.opensearch_auth or "auto").lower()
         if mode == "auto":
             if host.endswith(".amazonaws.com"):
@@ -157,10 +157,10 @@ class OpenSearchIndex:
             else:
                 mode = "basic" if settings.opensearch_user else "none"
         kwargs: dict[str, Any] = {
-            "hosts": [url],
+            "hosts": [location.url],
             "connection_class": RequestsHttpConnection,
-            "use_ssl": parsed.scheme == "https",
-            "verify_certs": parsed.scheme == "https",
+            "use_ssl": location.secure,
+            "verify_certs": location.secure,
             "timeout": 30,
             # the client retries at once; `_call` then backs off between rounds
             "retry_on_status": RETRY_STATUSES,
@@ -319,7 +319,7 @@ class OpenSearchIndex:
 
     # ---- documents -----------------------------------------------------------------------------------------------
     @staticmethod
-    def _stored(doc: dict[str, Any]) -> dict[str, Any]:
+    def _stored(doc: SearchDocument) -> dict[str, Any]:
         return {**doc, AIDS: common.search_aids(doc)}
 
     def get(self, doc_id: str) -> Versioned | None:
@@ -339,7 +339,7 @@ class OpenSearchIndex:
                     found[hit["_id"]] = Versioned(hit["_source"], (hit["_seq_no"], hit["_primary_term"]))
         return found
 
-    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
+    def put(self, doc: SearchDocument, expected_version: Any | None) -> None:
         doc_id = doc["id"]
         try:
             if expected_version is None:
@@ -351,7 +351,7 @@ class OpenSearchIndex:
         except os_errors.ConflictError as e:
             raise VersionConflict(f"document {doc_id}: {e.error}") from e
 
-    def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
+    def put_many(self, docs: Iterable[SearchDocument], chunk_size: int = 500) -> int:
         """Write documents unconditionally in bulk (no compare-and-set): for loading an index that nobody else is
         writing (migrations, benchmarks, tests). Returns how many were written."""
         def actions() -> Iterator[dict[str, Any]]:
@@ -366,13 +366,13 @@ class OpenSearchIndex:
             written += ok
         return written
 
-    def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
+    def update_fields(self, doc_id: str, fields: DocumentFields, expected_version: Any) -> None:
         """Replace top-level fields if the document is still at `expected_version` (the whole document is
         rewritten so the search aids follow; derived fields like `people` are the caller's to pass)."""
         current = self.get(doc_id)
         if current is None or tuple(current.version) != tuple(expected_version):
             raise VersionConflict(f"document {doc_id} changed or is gone")
-        if "id" in fields and fields["id"] != doc_id:
+        if dict(fields).get("id", doc_id) != doc_id:  # not a field of DocumentFields: a caller's slip
             raise ValueError("update_fields cannot change a document's id")
         self.put({**current.doc, **fields}, expected_version)
 
@@ -388,7 +388,7 @@ class OpenSearchIndex:
                             refresh=True, conflicts="proceed")
         return int(result.get("deleted", 0))
 
-    def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
+    def find_by_content(self, content_sha256: str, analyzer: str) -> SearchDocument | None:
         body = {
             "query": {"bool": {"filter": [
                 {"term": {"content_sha256": content_sha256}}, {"term": {"analyzer": analyzer}},
@@ -400,7 +400,7 @@ class OpenSearchIndex:
         hits = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])["hits"]["hits"]
         return hits[0]["_source"] if hits else None
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+    def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
         query: dict[str, Any] = {"match_all": {}} if include_deleted else {
             "bool": {"must_not": [{"term": {"status": "deleted"}}]}}
         after: list[Any] | None = None

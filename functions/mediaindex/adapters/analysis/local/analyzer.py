@@ -260,9 +260,10 @@ class LocalAnalyzer:
                 instance = Instance(d.box, round(d.score * 100, 2))
                 owner = detected
                 if self.labels_agree and agreement.contradicted(detected, whole):
-                    owner = self._label_for_box(image, d.box, detected, table, threshold)
-                    if owner is None:
+                    boxed = self._label_for_box(image, d.box, detected, table, threshold)
+                    if boxed is None:
                         continue  # neither the picture nor the box says it is what the detector says
+                    owner = boxed
                 same = agreement.same_concept(owner, labels.values()) if self.labels_agree else labels.get(owner.name.lower())
                 target = labels.setdefault(owner.name.lower(), owner) if same is None else same
                 target.confidence = max(target.confidence, instance.confidence if owner is detected
@@ -380,7 +381,7 @@ def working_copy(image):
         return image
     from PIL import Image
 
-    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR,
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR,
                         reducing_gap=2.0)
 
 

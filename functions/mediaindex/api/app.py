@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI, Request
 from mediaindex import __version__
 from mediaindex.api.errors import ApiError, install_error_handlers
 from mediaindex.api.guards import RequestShape, SecurityHeaders
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.vocabulary import Status
 from mediaindex.ports import Index, MediaFiles, RenderingCache
@@ -60,7 +61,7 @@ class MediaApi:
     write_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _people_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
-    def document(self, doc_id: str) -> dict[str, Any]:
+    def document(self, doc_id: str) -> SearchDocument:
         found = self.index.get(doc_id)
         if found is None or found.doc.get("status") not in (Status.INDEXED, Status.FAILED):
             raise ApiError(404, "no such document in the index")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from typing import Any
+from typing import Any, Mapping
 
 from PIL import Image, ImageOps
 
@@ -32,7 +32,7 @@ def _open_image(data: bytes, max_pixels: int, side: int = THUMB_SIDE * 2) -> Ima
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            im = Image.open(io.BytesIO(data))
+            im: Image.Image = Image.open(io.BytesIO(data))
             if im.width * im.height > max_pixels:
                 raise BadMedia(f"image is {im.width}x{im.height}, above the pixel limit")
             im.draft("RGB", (side, side))
@@ -65,7 +65,7 @@ def render_preview(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     return out.getvalue()
 
 
-def render_face(data: bytes, box: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+def render_face(data: bytes, box: Mapping[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     """The face's box (ratios of the upright image) with a margin, as a square-ish JPEG."""
     im = _open_image(data, max_pixels)
     w, h = im.size
@@ -78,7 +78,7 @@ def render_face(data: bytes, box: dict[str, Any], max_pixels: int = DEFAULT_MAX_
     return _jpeg(crop)
 
 
-def crop_face(data: bytes, box: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS, margin: float = 0.6) -> bytes:
+def crop_face(data: bytes, box: Mapping[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS, margin: float = 0.6) -> bytes:
     """The face's box with a wide margin, at full resolution (JPEG): enrolling from it enrols that face, the
     largest in the crop, and not the photo's largest."""
     im = _open_image(data, max_pixels)

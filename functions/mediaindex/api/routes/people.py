@@ -81,6 +81,7 @@ def people(api: Api, min_size: Annotated[int, QueryParam(ge=1, le=1000)] = 2) ->
                   for n, c in sorted(counts.items())]
         return {"available": False, "reason": e.message, "writes": api.writes, "people": listed,
                 "clusters": [], "clusters_reason": e.message}
+    reason: str | None
     try:
         enrolled = service.list_people()
     except (ConfigurationError, TransientError) as e:  # the collection is unreachable: still list who is named

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Mapping
 
 from fastapi import APIRouter, Query as Param
 
@@ -36,7 +36,7 @@ def file_name(key: str) -> str:
     return key.rstrip("/").rsplit("/", 1)[-1] or key
 
 
-def hit_summary(doc: dict[str, Any]) -> dict[str, Any]:
+def hit_summary(doc: Mapping[str, Any]) -> dict[str, Any]:
     """What a grid tile needs: small, so a page of 60 hits stays a few kilobytes."""
     labels = sorted(doc.get("labels") or [], key=lambda label: -(label.get("confidence") or 0))
     return {

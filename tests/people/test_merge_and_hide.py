@@ -14,9 +14,9 @@ from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.domain.model import Box
 from mediaindex.entrypoints.cli import main
-from mediaindex.services.indexing import CREATED, StorageEvent
 from mediaindex.services.people import People
 from tests.people.synthetic import ADA, BOB, ColourAnalyzer, index_folder, local_people, write_colour_library
 from tests.people.test_people_service import people_of, setup  # noqa: F401  (fixture)

@@ -15,7 +15,8 @@ from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import TransientError
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
+from mediaindex.domain.messages import CREATED, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from mediaindex.services.people import People
 from tests.people.test_people_service import BOB, ColourAnalyzer, png
 from tests.people.vectors import photo_of

@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterator
 from mediaindex.adapters.storage.folder import _IGNORED_NAMES, LOCAL_BUCKET, fingerprint
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import MediaIndexError
+from mediaindex.domain.messages import CREATED, REMOVED, Outcome, StorageEvent
 from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, ObjectRef
-from mediaindex.services.indexing import CREATED, REMOVED, Outcome, StorageEvent
 from mediaindex.services.runner import Handle
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,7 @@ from typing import Any, Callable, Sequence
 
 from mediaindex.adapters.s3_events import notification_for
 from mediaindex.domain.errors import ConfigurationError, TransientError
-from mediaindex.services.indexing import StorageEvent
-from mediaindex.services.runner import OutcomeTally
+from mediaindex.domain.messages import OutcomeTally, StorageEvent
 
 log = logging.getLogger(__name__)
 

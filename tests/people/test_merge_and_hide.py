@@ -48,7 +48,7 @@ def test_merge_moves_every_face_and_every_file_follows(setup):
     assert not any("A. Lovelace" in people_of(people, p) for p in media.iterdir())
     assert collection.pending_rematch() is None
     face_ids = {f["face_id"] for n in ("0.png", "3.png") for f in doc_of(people, media / n)["faces"]}
-    ada_faces = {r[0] for r in collection.db.execute("SELECT face_id FROM enrolled WHERE person = 'Ada Lovelace'")}
+    ada_faces = {r[0] for r in collection.store.db.execute("SELECT face_id FROM enrolled WHERE person = 'Ada Lovelace'")}
     assert face_ids <= ada_faces and len(ada_faces) == 2
 
     # into a name nobody has yet: a rename

@@ -43,7 +43,7 @@ def test_a_locked_face_collection_leaves_no_document_and_the_rerun_repairs(tmp_p
     photo.write_bytes(png(BOB_COLOUR))
     pipeline, collection = build(tmp_path)
     collection.enroll_embeddings("Bob", [photo_of(BOB, 9)], "enrol.png")
-    collection.db.execute("PRAGMA busy_timeout = 50")  # the real 30 s, shortened
+    collection.store.db.execute("PRAGMA busy_timeout = 50")  # the real 30 s, shortened
     other = sqlite3.connect(str(collection.path), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     with pytest.raises(TransientError, match="busy"):

@@ -70,7 +70,7 @@ class OutcomeTally:
     """What came of the files handled: Outcome.action -> count ("error" for an exception), the paid API calls,
     and the first MAX_FAILURES_KEPT failures (each as its use case describes it)."""
 
-    outcomes: Counter = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
     api_calls: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
 

@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .scene import CocoDetector, ImageNetClassifier
 
 # How each model is loaded: name -> (its class, the files whose paths it is built from, in the order it takes them).
 # The name is what the analyzer asks for (LocalAnalyzer.model); each loads once per process.
-LOADERS: dict[str, tuple[Callable[..., Any], tuple[models.ModelFile, ...]]] = {
+LOADERS: dict[str, tuple[type[Any], tuple[models.ModelFile, ...]]] = {
     "classifier": (ImageNetClassifier, (models.CLASSIFIER,)),
     "objects": (CocoDetector, (models.OBJECTS_GRAPH, models.OBJECTS_CONFIG)),
     "face_detector": (YuNetFaceDetector, (models.FACE_DETECTOR,)),

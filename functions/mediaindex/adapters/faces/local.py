@@ -195,7 +195,7 @@ class LocalFaceCollection:
     def remembered_count(self, content_sha256: str) -> int:
         with self.store.lock:
             return self.store.db.execute("SELECT count(*) FROM remembered WHERE content_sha256 = ? AND model = ?",
-                                   (content_sha256, self.space.id)).fetchone()[0]
+                                         (content_sha256, self.space.id)).fetchone()[0]
 
     # ---- search by face and clusters (FaceMemory) ----------------------------------------------------------------
     def nearest(self, embedding: Sequence[float], k: int = 10,
@@ -324,7 +324,7 @@ class LocalFaceCollection:
     def hidden_boxes(self, content_sha256: str) -> list[Box]:
         with self.store.lock:
             rows = self.store.db.execute("SELECT box FROM hidden WHERE content_sha256 = ? ORDER BY id",
-                                   (content_sha256,)).fetchall()
+                                         (content_sha256,)).fetchall()
         return [Box(**json.loads(r[0])) for r in rows]
 
     # ---- re-matches owed to the documents ------------------------------------------------------------------------
@@ -348,7 +348,8 @@ class LocalFaceCollection:
 
     def list_people(self) -> dict[str, int]:
         with self.store.lock:
-            rows = self.store.db.execute("SELECT person, count(*) FROM enrolled GROUP BY person ORDER BY person").fetchall()
+            rows = self.store.db.execute(
+                "SELECT person, count(*) FROM enrolled GROUP BY person ORDER BY person").fetchall()
         return {person: count for person, count in rows}
 
     def stale(self) -> dict[str, Any]:
@@ -358,12 +359,14 @@ class LocalFaceCollection:
             sources = self.store.db.execute(
                 "SELECT DISTINCT person, source FROM enrolled WHERE model != ? ORDER BY person, source", (self.space.id,)
             ).fetchall()
-            remembered = self.store.db.execute("SELECT count(*) FROM remembered WHERE model != ?", (self.space.id,)).fetchone()[0]
+            remembered = self.store.db.execute("SELECT count(*) FROM remembered WHERE model != ?",
+                                               (self.space.id,)).fetchone()[0]
         return {"enrolments": [(person, source) for person, source in sources], "remembered_faces": remembered}
 
     def sources_of(self, name: str) -> list[str]:
         with self.store.lock:
-            return [r[0] for r in self.store.db.execute("SELECT DISTINCT source FROM enrolled WHERE person = ? ORDER BY source", (name,))]
+            return [r[0] for r in self.store.db.execute(
+                "SELECT DISTINCT source FROM enrolled WHERE person = ? ORDER BY source", (name,))]
 
     def name_of(self, face_id: str) -> str | None:
         with self.store.lock:

@@ -83,8 +83,9 @@ class FaceClusters:
         store = self.store
         with store.lock:
             self.cluster_pending()
-            rows = store.db.execute("SELECT id, content_sha256, face_index FROM remembered WHERE cluster = ? AND model = ?",
-                                    (cluster, store.space.id)).fetchall()
+            rows = store.db.execute(
+                "SELECT id, content_sha256, face_index FROM remembered WHERE cluster = ? AND model = ?",
+                (cluster, store.space.id)).fetchall()
             wanted = {(r.content_sha256, r.face_index) for r in refs}
             moved = sorted(r[0] for r in rows if (r[1], r[2]) in wanted)
             rest = sorted(r[0] for r in rows if (r[1], r[2]) not in wanted)

@@ -113,6 +113,11 @@ def open_database(path: Path) -> sqlite3.Connection:
     return db
 
 
+def _vectors(blobs: list[bytes]) -> np.ndarray:
+    """Stored embeddings (float32 bytes) as one matrix, a row each."""
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), DIMENSIONS)
+
+
 class FaceStore:
     """faces.db, opened on first use, and the vectors of `space` read from it into memory, kept until this process
     changes them (the writer updates or forgets them) or another one does (SQLite's data_version moves). The local
@@ -183,7 +188,7 @@ class FaceStore:
                                    (self.space.id,)).fetchall()
             matrix = VectorMatrix(max(16, len(rows)))
             if rows:
-                matrix.extend(np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), DIMENSIONS))
+                matrix.extend(_vectors([r[2] for r in rows]))
             self._enrolled = ([r[0] for r in rows], [r[1] for r in rows], matrix)
         return self._enrolled
 
@@ -206,6 +211,6 @@ class FaceStore:
                 ids.extend(r[0] for r in rows)
                 refs.extend(FaceRef(r[1], r[2]) for r in rows)
                 clusters.extend(r[3] for r in rows)
-                matrix.extend(np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(len(rows), DIMENSIONS))
+                matrix.extend(_vectors([r[4] for r in rows]))
             self._remembered = (ids, refs, clusters, matrix)
         return self._remembered

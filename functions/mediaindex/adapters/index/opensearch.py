@@ -160,22 +160,23 @@ class OpenSearchIndex:
         """Create `<name>-v<N>` with the mapping and the alias `<name>` in one request. Safe when several
         processes race: whoever loses sees the index exist and only makes sure the alias points at it."""
         indices = self.client.indices
-        if self.connection.call(indices.exists_alias, name=self.name):
+        call = self.connection.call
+        if call(indices.exists_alias, name=self.name):
             self._add_new_fields()
             return
-        if self.connection.call(indices.exists, index=self.name) and not self.connection.call(indices.exists_alias, name=self.name):
+        if call(indices.exists, index=self.name) and not call(indices.exists_alias, name=self.name):
             raise ConfigurationError(
                 f"an index named {self.name!r} exists but is not an alias: move it aside or reindex it into "
                 f"{self.concrete_name()} and add the alias {self.name!r}"
             )
         body = {"settings": INDEX_SETTINGS, "mappings": MAPPING, "aliases": {self.name: {}}}
         try:
-            self.connection.call(indices.create, index=self.concrete_name(), body=body)
+            call(indices.create, index=self.concrete_name(), body=body)
         except os_errors.RequestError as e:
             if e.error != "resource_already_exists_exception":
                 raise
-            if not self.connection.call(indices.exists_alias, name=self.name):
-                self.connection.call(indices.put_alias, index=self.concrete_name(), name=self.name)
+            if not call(indices.exists_alias, name=self.name):
+                call(indices.put_alias, index=self.concrete_name(), name=self.name)
 
     def face_vectors(self) -> OpenSearchFaceVectors:
         """The face vectors beside these documents (`<name>-faces`, k-NN fields), through the same connection."""
@@ -200,7 +201,8 @@ class OpenSearchIndex:
         old, new = self.current_index(), self.concrete_name(version)
         if old == new:
             return new
-        self.connection.call(self.client.indices.create, index=new, body={"settings": INDEX_SETTINGS, "mappings": MAPPING})
+        self.connection.call(self.client.indices.create, index=new,
+                             body={"settings": INDEX_SETTINGS, "mappings": MAPPING})
         # copied through this client rather than the server's _reindex, so that every document's search aids are
         # computed again by this version (a new field such as search_aids.labels is filled for old documents too)
         def actions() -> Iterator[dict[str, Any]]:
@@ -234,7 +236,8 @@ class OpenSearchIndex:
         """The documents of these ids by `mget`, `_PAGE` ids a request; ids not held are absent."""
         found: dict[str, Versioned] = {}
         for chunk in _chunks(dict.fromkeys(doc_ids), _PAGE):
-            answer = self.connection.call(self.client.mget, index=self.name, body={"ids": chunk}, _source_excludes=[AIDS])
+            answer = self.connection.call(self.client.mget, index=self.name, body={"ids": chunk},
+                                          _source_excludes=[AIDS])
             for hit in answer["docs"]:
                 if hit.get("found"):
                     found[hit["_id"]] = Versioned(hit["_source"], (hit["_seq_no"], hit["_primary_term"]))
@@ -244,7 +247,8 @@ class OpenSearchIndex:
         doc_id = doc["id"]
         try:
             if expected_version is None:
-                self.connection.call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc), op_type="create")
+                self.connection.call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc),
+                                     op_type="create")
             else:
                 seq_no, primary_term = expected_version
                 self.connection.call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc),
@@ -298,7 +302,8 @@ class OpenSearchIndex:
             "size": 1,
             "sort": [{"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
         }
-        hits = self.connection.call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])["hits"]["hits"]
+        hits = self.connection.call(self.client.search, index=self.name, body=body,
+                                    _source_excludes=[AIDS])["hits"]["hits"]
         return hits[0]["_source"] if hits else None
 
     def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
@@ -309,7 +314,8 @@ class OpenSearchIndex:
             body: dict[str, Any] = {"query": query, "size": _PAGE, "sort": [{"id": "asc"}]}
             if after is not None:
                 body["search_after"] = after
-            hits = self.connection.call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])["hits"]["hits"]
+            hits = self.connection.call(self.client.search, index=self.name, body=body,
+                                        _source_excludes=[AIDS])["hits"]["hits"]
             for hit in hits:
                 yield hit["_source"]
             if len(hits) < _PAGE:

@@ -262,7 +262,8 @@ class LocalAnalyzer:
         it, else the box's own most confident class (or broader term), else None."""
         with self._stage("objects_checked"):
             crop = _crop_box(image, box)
-            box_labels = classifier_labels(self.model("classifier").probabilities(crop), table, threshold) if crop else []
+            box_labels = (classifier_labels(self.model("classifier").probabilities(crop), table, threshold)
+                          if crop else [])
         if any(agreement.agree(detected, label) for label in box_labels):
             return detected
         judged = [label for label in box_labels if agreement.kind(label) is not None]

@@ -198,15 +198,15 @@ def tiny_faces(analyzer: LocalAnalyzer, faces: list[tuple[str, int, str, list[fl
         other: list[float] = []
         for name, (_, _, person, _) in singles.items():
             image = Image.open(DATA / "faces" / name).convert("RGB")
-            [big] = analyzer.face_detector().detect(np.ascontiguousarray(np.asarray(image)))
+            [big] = analyzer.model("face_detector").detect(np.ascontiguousarray(np.asarray(image)))
             scale = width / (big.right - big.left)
             small = np.ascontiguousarray(np.asarray(image.resize(
                 (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR)))
-            found = analyzer.face_detector().detect(small)
+            found = analyzer.model("face_detector").detect(small)
             if not found:
                 continue
             face = max(found, key=lambda f: f.right - f.left)
-            vector = analyzer.embedder().embed(small, face, analyzer.landmarker().landmarks(small, face))
+            vector = analyzer.embedder().embed(small, face, analyzer.model("landmarks").landmarks(small, face))
             for other_name, _, other_person, embedding in faces:
                 if other_name != name:
                     (same if other_person == person else other).append(embedding_similarity(vector, embedding))

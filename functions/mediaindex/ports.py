@@ -3,28 +3,21 @@ or SQLite) implement them; `bootstrap.py` picks which from the settings. Nothing
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from mediaindex.domain.document import DocumentFields, SearchDocument
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef
 from mediaindex.domain.face_vectors import VectorSpace
+from mediaindex.domain.messages import OutcomeTally, StorageEvent
 from mediaindex.domain.model import Analysis, Box, Face, FaceMatch
+# the addresses the ports speak of, re-exported: adapters and services name them as part of the seam
+from mediaindex.domain.objects import ObjectInfo as ObjectInfo, ObjectRef as ObjectRef
 from mediaindex.domain.places import Place
 from mediaindex.domain.query import Query
 from mediaindex.media.picture import Picture
-
-
-@dataclass(frozen=True)
-class ObjectRef:
-    """Where a file lives: an S3 bucket and key, or a folder (its absolute path as `bucket`) and a path in it."""
-
-    bucket: str
-    key: str
-
-    def __str__(self) -> str:
-        return f"{self.bucket}/{self.key}" if self.bucket else self.key
 
 
 @dataclass
@@ -35,16 +28,6 @@ class StoredObject:
     etag: str | None = None
     content_type: str | None = None
     last_modified: str | None = None  # ISO 8601
-
-
-@dataclass
-class ObjectInfo:
-    """A listing entry: enough to decide whether a file needs indexing without reading it."""
-
-    ref: ObjectRef
-    size: int
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 class Storage(Protocol):
@@ -290,15 +273,6 @@ class VideoStateStore(Protocol):
 
 
 # ---- backfill: listing an archive, handing files over, keeping the checkpoint ----------------------------------------
-from typing import TYPE_CHECKING, Callable  # noqa: E402 - kept with the sections that need them
-
-if TYPE_CHECKING:  # the use cases' own types, for annotations only (the use cases import this module)
-    from concurrent.futures import Executor
-
-    from mediaindex.services.indexing import StorageEvent
-    from mediaindex.services.runner import OutcomeTally
-
-
 @dataclass
 class Listed:
     """One object to consider, with the position a rerun would resume after."""

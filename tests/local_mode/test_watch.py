@@ -15,8 +15,10 @@ import pytest
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.adapters.storage.folder import FolderStorage
 from mediaindex.domain import document as docs
-from mediaindex.services.indexing import CREATED, Pipeline
-from mediaindex.services.watching import FolderWatcher, ignored
+from mediaindex.domain.local_files import ignored
+from mediaindex.domain.messages import CREATED
+from mediaindex.services.indexing import Pipeline
+from mediaindex.services.watching import FolderWatcher
 from tests.fakes import FakeAnalyzer
 from tests.local_mode.conftest import FAKE, MEDIAINDEX, ROOT
 

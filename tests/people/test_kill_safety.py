@@ -78,8 +78,8 @@ def rematch_after_a_manual_change(people: People, home) -> None:
     from tests.people.vectors import photo_of
 
     vector = __import__("numpy").asarray(photo_of(BOB, 9), dtype="float32").tobytes()
-    people.faces.db.execute("INSERT OR IGNORE INTO enrolled (face_id, person, source, embedding, model) "
-                            "VALUES (?, ?, ?, ?, ?)", ("manual-bob", "Bob", "manual", vector, people.faces.space.id))
+    people.faces.store.db.execute("INSERT OR IGNORE INTO enrolled (face_id, person, source, embedding, model) "
+                                  "VALUES (?, ?, ?, ?, ?)", ("manual-bob", "Bob", "manual", vector, people.faces.space.id))
     people.rematch()
 
 

@@ -10,9 +10,9 @@ from mediaindex.adapters.storage.folder import ref_for
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError, VersionConflict
+from mediaindex.domain.messages import CREATED, REMOVED, StorageEvent
 from mediaindex.domain.model import Analysis, Box, Face
 from mediaindex.services import people as people_module
-from mediaindex.services.indexing import CREATED, REMOVED, StorageEvent
 from mediaindex.services.people import People, person_from_key
 from tests.people.synthetic import (
     ADA, BOB, ColourAnalyzer, index_folder, local_people, png, sqlite_index, write_colour_library,

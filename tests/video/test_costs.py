@@ -13,9 +13,9 @@ import pytest
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, MediaTooLarge
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.media.video import VideoReader
 from mediaindex.ports import ObjectRef
-from mediaindex.services.indexing import CREATED, StorageEvent
 from mediaindex.services.video import VideoIndexer, make_video_indexer
 from tests.fakes import FakeFaces
 from tests.video.conftest import ColourAnalyzer, make_pipeline

@@ -14,9 +14,10 @@ from PIL import ImageStat
 from mediaindex.bootstrap import build_app, build_pipeline
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, MediaTooLarge
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.domain.model import Analysis, Box, Face, FaceMatch, Label
 from mediaindex.ports import ObjectRef, StoredObject
-from mediaindex.services.indexing import CREATED, FAILED, INDEXED, StorageEvent
+from mediaindex.services.indexing import FAILED, INDEXED
 from mediaindex.adapters.video_state.dynamodb import DynamoVideoStateStore
 from mediaindex.domain.video_timeline import Timeline
 from mediaindex.services.video import MemoryStateStore, VideoContinued, VideoIndexer, make_video_indexer

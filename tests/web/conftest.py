@@ -15,8 +15,8 @@ from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.bootstrap import build_app
 from mediaindex.config import Settings
 from mediaindex.domain.document import document_id
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.media.picture import Picture
-from mediaindex.services.indexing import CREATED, StorageEvent
 from tests.web.helpers import RunningServer
 
 PHOTOS = {

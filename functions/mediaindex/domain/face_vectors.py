@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Mapping, Sequence
 
-if TYPE_CHECKING:  # document.py imports this module
-    from mediaindex.domain.document import SearchDocument
 
 MATCH_SIMILARITY = 80.0
 
@@ -82,7 +80,7 @@ def space_of(space_id: str | None) -> VectorSpace:
     return VectorSpace(space_id, base.dimensions, base.metric, base.boundary)
 
 
-def document_space(doc: SearchDocument) -> str | None:
+def document_space(doc: Mapping[str, Any]) -> str | None:
     """The space of a document's face vectors; None when no face model ran on it (Rekognition, labels only).
     Documents from before spaces were recorded name dlib's embedding file in their model versions."""
     if doc.get("face_model"):

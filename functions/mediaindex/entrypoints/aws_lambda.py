@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from mediaindex.adapters.s3_events import MalformedEvent, parse_message_body, parse_notification
 from mediaindex.bootstrap import App, build_app
 from mediaindex.config import Settings
-from mediaindex.services.indexing import StorageEvent
+from mediaindex.domain.messages import StorageEvent
 
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "mediaindex")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MediaIndex")

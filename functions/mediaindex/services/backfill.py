@@ -27,12 +27,12 @@ from typing import Any, Callable
 from mediaindex.domain import document as docs
 from mediaindex.domain import freshness
 from mediaindex.domain.document import SearchDocument
+from mediaindex.domain.messages import Outcome, OutcomeTally, StorageEvent
 from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectInfo
 from mediaindex.services.estimate import Estimate
 from mediaindex.services.index_io import documents_by_id
-from mediaindex.services.indexing import Outcome, StorageEvent
-from mediaindex.services.runner import Handle, OutcomeTally, WorkerRunner
+from mediaindex.services.runner import Handle, WorkerRunner
 from mediaindex.services.throttle import TokenBucket
 
 log = logging.getLogger(__name__)

@@ -33,12 +33,12 @@ from mediaindex.domain import freshness
 from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError
 from mediaindex.domain.locations import is_s3_uri, parse_s3_uri
+from mediaindex.domain.messages import OutcomeTally, StorageEvent
 from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage, WorkerProcesses
 from mediaindex.services import video
 from mediaindex.services.index_io import compare_and_set, documents_by_id
-from mediaindex.services.indexing import StorageEvent
-from mediaindex.services.runner import Handle, OutcomeTally, WorkerRunner
+from mediaindex.services.runner import Handle, WorkerRunner
 
 log = logging.getLogger(__name__)
 

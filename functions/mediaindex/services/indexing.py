@@ -19,20 +19,16 @@ from mediaindex.domain.document import DocumentFields, PlaceDoc, SearchDocument
 from mediaindex.domain.errors import BadMedia, ObjectNotFound
 from mediaindex.domain.file_dates import CONTAINER, EXIF, choose_taken_at, embedded_date
 from mediaindex.domain.freshness import is_unchanged, unread_screenshot
+from mediaindex.domain.messages import CREATED, REMOVED, Outcome, StorageEvent
 from mediaindex.domain.model import Analysis, Box, Face, is_hidden
 from mediaindex.domain.places import position_of
-from mediaindex.domain.vocabulary import Action, EventKind
+from mediaindex.domain.vocabulary import Action
 from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
-from mediaindex.ports import (
-    Analyzer, FaceCollection, Index, Metrics, ObjectInfo, ObjectRef, PlaceFinder, StoredObject, Storage, Versioned,
-)
+from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, PlaceFinder, StoredObject, Storage, Versioned
 from mediaindex.services.index_io import compare_and_set
 
 log = logging.getLogger(__name__)
-
-CREATED = EventKind.CREATED
-REMOVED = EventKind.REMOVED
 
 # What happened to one event; `Outcome.action` is one of these (domain/vocabulary.py says what each means).
 INDEXED = Action.INDEXED
@@ -45,34 +41,6 @@ GONE = Action.GONE
 UNCHANGED = Action.UNCHANGED
 
 
-@dataclass(frozen=True)
-class StorageEvent:
-    kind: EventKind  # CREATED or REMOVED
-    ref: ObjectRef
-    sequencer: str | None = None
-    etag: str | None = None
-    size: int | None = None
-    event_name: str = ""
-    event_time: str | None = None
-
-    @classmethod
-    def created(cls, ref: ObjectRef, etag: str | None = None, size: int | None = None) -> "StorageEvent":
-        """A file found (listed, watched) rather than notified: as S3 would send it, without a sequencer, so the
-        pipeline asks storage what is true now. With no ETag the pipeline cannot take the file for unchanged."""
-        return cls(kind=CREATED, ref=ref, etag=etag, size=size, event_name="ObjectCreated:Put",
-                   event_time=docs.now_iso())
-
-    @classmethod
-    def listed(cls, info: ObjectInfo, force: bool = False) -> "StorageEvent":
-        """A listing entry to index; `force` leaves out the ETag and size so an unchanged file is analysed again."""
-        return cls.created(info.ref, None if force else info.etag, None if force else info.size)
-
-    @classmethod
-    def removed(cls, ref: ObjectRef) -> "StorageEvent":
-        """A file found gone (reconcile, prune, watch): its document becomes a tombstone."""
-        return cls(kind=REMOVED, ref=ref, event_name="ObjectRemoved:Delete", event_time=docs.now_iso())
-
-
 @dataclass
 class Draft:
     """The document made for a file that was read, before it is written."""
@@ -81,22 +49,6 @@ class Draft:
     action: Action  # INDEXED, REUSED or FAILED
     api_calls: int = 0
     analysis: Analysis | None = None  # a picture newly analysed here: its faces are to be remembered
-
-
-@dataclass
-class Outcome:
-    action: Action
-    ref: ObjectRef
-    doc_id: str
-    reason: str | None = None
-    api_calls: int = 0
-    faces: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action, "bucket": self.ref.bucket, "key": self.ref.key, "id": self.doc_id,
-            "reason": self.reason, "api_calls": self.api_calls, "faces": self.faces,
-        }
 
 
 class _NoPlaceField:

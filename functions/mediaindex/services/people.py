@@ -22,13 +22,14 @@ from typing import Any, Callable
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
+from mediaindex.domain.messages import CREATED, REMOVED, Outcome, StorageEvent
 from mediaindex.domain.model import Box, Face
 from mediaindex.domain.vocabulary import Action
 from mediaindex.media.picture import Picture
 from mediaindex.ports import FaceCollection, FaceComparer, FaceEmbedder, FaceMemory, ObjectRef
 from mediaindex.services import indexing
 from mediaindex.services.face_search import MAX_FACES_PER_CLUSTER_NAME, FaceSearch, faces_with_vectors
-from mediaindex.services.indexing import CREATED, REMOVED, Outcome, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from mediaindex.services.people_rules import (
     MAX_NAME_CHARS, box_dict, check_person_name, largest, person_from_key, require_collection,
 )

@@ -23,11 +23,10 @@ from typing import Any, Callable
 from mediaindex.domain import document as docs
 from mediaindex.domain import freshness
 from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.messages import Outcome, OutcomeTally, StorageEvent
 from mediaindex.domain.vocabulary import Difference
 from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectRef
 from mediaindex.services.backfill import ARCHIVED_CLASSES, DirectSink
-from mediaindex.services.indexing import Outcome, StorageEvent
-from mediaindex.services.runner import OutcomeTally
 from mediaindex.services.throttle import TokenBucket
 
 MISSING = Difference.MISSING

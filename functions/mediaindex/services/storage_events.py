@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from mediaindex.services.indexing import Outcome, Pipeline, StorageEvent
+from mediaindex.domain.messages import Outcome, StorageEvent
+from mediaindex.services.indexing import Pipeline
 
 if TYPE_CHECKING:
     from mediaindex.services.people import People

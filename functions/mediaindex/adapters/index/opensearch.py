@@ -7,23 +7,22 @@ a one-off Lambda or `python -c`), then run `mediaindex reconcile` to re-apply an
 index during the copy (writes go through the alias throughout).
 
 Writes are compare-and-set with `if_seq_no`/`if_primary_term` (creation with `op_type=create`); a 409 is a
-VersionConflict. Throttling (429), server errors (5xx) and connection faults are retried by the client and then
-here with exponential backoff and jitter; what still fails becomes a TransientError for the queue to retry.
+VersionConflict. Every request goes through the connection (opensearch_connection.py), which retries throttling,
+server errors and connection faults with backoff; what still fails becomes a TransientError for the queue to retry.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import re
-import time
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
+from opensearchpy import OpenSearch, helpers
 from opensearchpy import exceptions as os_errors
 
 from mediaindex.adapters.index import common
+from mediaindex.adapters.index.opensearch_connection import OpenSearchConnection, client_for
+from mediaindex.adapters.index.opensearch_faces import OpenSearchFaceVectors
 from mediaindex.adapters.index.opensearch_query import AIDS, compile_where, facet_agg, ranked_query, sort_for
 from mediaindex.config import IndexUrl, Settings
 from mediaindex.domain.document import DocumentFields, SearchDocument
@@ -35,7 +34,6 @@ from mediaindex.ports import SearchResult, Versioned
 log = logging.getLogger(__name__)
 
 MAPPING_VERSION = 1
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 _PAGE = 500
 
 _KEYWORD = {"type": "keyword"}
@@ -117,11 +115,6 @@ MAPPING: dict[str, Any] = {
 INDEX_SETTINGS = {"index": {"number_of_shards": 1, "max_result_window": 10_000}}
 
 
-def _region_from_host(host: str) -> str | None:
-    m = re.search(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.(?:es|aoss)\.amazonaws\.com$", host)
-    return m.group(1) if m else None
-
-
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     chunk: list[Any] = []
     for item in items:
@@ -137,84 +130,14 @@ class OpenSearchIndex:
     def __init__(
         self, client: OpenSearch, name: str, attempts: int = 5, backoff_base: float = 0.2, backoff_cap: float = 8.0,
     ) -> None:
+        self.connection = OpenSearchConnection(client, attempts, backoff_base, backoff_cap)
         self.client = client
         self.name = common.check_name(name)
-        self.attempts = attempts
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
 
     # ---- connecting ----------------------------------------------------------------------------------------------
     @classmethod
     def connect(cls, url: str | IndexUrl, settings: Settings, **options: Any) -> "OpenSearchIndex":
-        location = url if isinstance(url, IndexUrl) else IndexUrl.parse(url)
-        if not location.is_opensearch or location.host is None:
-            raise ConfigurationError(f"OpenSearch URL {location.url!r}: write https://host[:port]")
-        host = location.host
-        mode = (settings.opensearch_auth or "auto").lower()
-        if mode == "auto":
-            if host.endswith(".amazonaws.com"):
-                mode = "sigv4"
-            else:
-                mode = "basic" if settings.opensearch_user else "none"
-        kwargs: dict[str, Any] = {
-            "hosts": [location.url],
-            "connection_class": RequestsHttpConnection,
-            "use_ssl": location.secure,
-            "verify_certs": location.secure,
-            "timeout": 30,
-            # the client retries at once; `_call` then backs off between rounds
-            "retry_on_status": RETRY_STATUSES,
-            "retry_on_timeout": True,
-            "max_retries": 2,
-        }
-        if mode == "sigv4":
-            kwargs["http_auth"] = cls.sigv4_auth(host, settings)
-        elif mode == "basic":
-            if not settings.opensearch_user or settings.opensearch_password is None:
-                raise ConfigurationError("basic auth needs MEDIAINDEX_OPENSEARCH_USER and MEDIAINDEX_OPENSEARCH_PASSWORD")
-            kwargs["http_auth"] = (settings.opensearch_user, settings.opensearch_password)
-        elif mode != "none":
-            raise ConfigurationError(f"MEDIAINDEX_OPENSEARCH_AUTH={mode!r}: use sigv4, basic, none or auto")
-        return cls(OpenSearch(**kwargs), settings.index_name, **options)
-
-    @staticmethod
-    def sigv4_auth(host: str, settings: Settings) -> Any:
-        """Request signing for Amazon OpenSearch Service with the credentials boto3 finds (Lambda role, profile,
-        environment), refreshed as they expire."""
-        import boto3
-        from requests_aws4auth import AWS4Auth
-
-        # the endpoint's own region first: a signature for another region is refused
-        region = _region_from_host(host) or settings.aws_region or boto3.session.Session().region_name
-        if not region:
-            raise ConfigurationError(f"cannot tell the AWS region of {host}: set AWS_REGION")
-        credentials = boto3.session.Session().get_credentials()
-        if credentials is None:
-            raise ConfigurationError("sigv4 signing needs AWS credentials (role, profile or AWS_* variables)")
-        service = "aoss" if host.endswith(".aoss.amazonaws.com") else "es"
-        return AWS4Auth(region=region, service=service, refreshable_credentials=credentials)
-
-    # ---- calling with backoff ------------------------------------------------------------------------------------
-    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        last: Exception | None = None
-        for attempt in range(self.attempts):
-            if attempt:
-                delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-                time.sleep(random.uniform(delay / 2, delay))  # jitter: workers throttled together spread out
-            try:
-                return fn(*args, **kwargs)
-            except os_errors.ConnectionError as e:  # also timeouts
-                last = e
-            except os_errors.TransportError as e:
-                status = e.status_code
-                if status in (401, 403):
-                    raise ConfigurationError(f"OpenSearch refused the request ({status}): check the credentials "
-                                             f"and the domain's access policy / role mapping: {e.error}") from e
-                if not (isinstance(status, int) and (status == 429 or status >= 500)):
-                    raise
-                last = e
-            log.warning("OpenSearch busy or unreachable, retrying: %s", last)
-        raise TransientError(f"OpenSearch unavailable after {self.attempts} attempts: {last}") from last
+        return cls(client_for(url, settings), settings.index_name, **options)
 
     # ---- layout --------------------------------------------------------------------------------------------------
     def concrete_name(self, version: int = MAPPING_VERSION) -> str:
@@ -222,29 +145,10 @@ class OpenSearchIndex:
 
     def exists(self) -> bool:
         """Is the index there (its alias)? A reader with read-only access asks this instead of ensure_ready."""
-        return bool(self._call(self.client.indices.exists_alias, name=self.name))
+        return bool(self.connection.call(self.client.indices.exists_alias, name=self.name))
 
     def check_server(self) -> None:
-        """Raise a ConfigurationError when the URL does not lead to OpenSearch (a web page, another service), so
-        the user hears that instead of a stray HTTP error. Only asked after something failed or was missing."""
-        try:
-            info = self.client.info()
-            ok = isinstance(info, dict) and isinstance(info.get("version"), dict) and "number" in info["version"]
-            why = "" if ok else f"it answered {str(info)[:80]!r}"
-        except os_errors.ConnectionError:
-            return  # unreachable (down, or a wrong port): the caller's TransientError says so, and it may pass
-        except os_errors.TransportError as e:
-            status = e.status_code if isinstance(e.status_code, int) else 0
-            if status in (401, 403, 429) or status >= 500:
-                return  # credentials (which _call names), or a cluster busy or down: a passing fault, retried
-            ok, why = False, f"HTTP {e.status_code}"
-        except Exception as e:  # noqa: BLE001 - any other answer (HTML, not JSON) means it is not OpenSearch
-            ok, why = False, f"{type(e).__name__}: {str(e)[:120]}"
-        if not ok:
-            hosts = ", ".join(f"{h.get('host')}:{h.get('port')}" if isinstance(h, dict) else str(h)
-                              for h in self.client.transport.hosts)
-            raise ConfigurationError(f"MEDIAINDEX_INDEX: the server at {hosts} does not answer as OpenSearch ({why}): "
-                                     "check the URL and port")
+        self.connection.check_server()
 
     def ensure_ready(self) -> None:
         try:
@@ -257,38 +161,37 @@ class OpenSearchIndex:
         """Create `<name>-v<N>` with the mapping and the alias `<name>` in one request. Safe when several
         processes race: whoever loses sees the index exist and only makes sure the alias points at it."""
         indices = self.client.indices
-        if self._call(indices.exists_alias, name=self.name):
+        call = self.connection.call
+        if call(indices.exists_alias, name=self.name):
             self._add_new_fields()
             return
-        if self._call(indices.exists, index=self.name) and not self._call(indices.exists_alias, name=self.name):
+        if call(indices.exists, index=self.name) and not call(indices.exists_alias, name=self.name):
             raise ConfigurationError(
                 f"an index named {self.name!r} exists but is not an alias: move it aside or reindex it into "
                 f"{self.concrete_name()} and add the alias {self.name!r}"
             )
         body = {"settings": INDEX_SETTINGS, "mappings": MAPPING, "aliases": {self.name: {}}}
         try:
-            self._call(indices.create, index=self.concrete_name(), body=body)
+            call(indices.create, index=self.concrete_name(), body=body)
         except os_errors.RequestError as e:
             if e.error != "resource_already_exists_exception":
                 raise
-            if not self._call(indices.exists_alias, name=self.name):
-                self._call(indices.put_alias, index=self.concrete_name(), name=self.name)
+            if not call(indices.exists_alias, name=self.name):
+                call(indices.put_alias, index=self.concrete_name(), name=self.name)
 
-    def face_vectors(self) -> Any:
-        """The face vectors beside these documents (`<name>-faces`, k-NN fields): adapters/index/opensearch_faces.py."""
-        from mediaindex.adapters.index.opensearch_faces import OpenSearchFaceVectors
-
-        return OpenSearchFaceVectors(self)
+    def face_vectors(self) -> OpenSearchFaceVectors:
+        """The face vectors beside these documents (`<name>-faces`, k-NN fields), through the same connection."""
+        return OpenSearchFaceVectors(self.connection, f"{self.name}-faces")
 
     def current_index(self) -> str:
-        aliases = self._call(self.client.indices.get_alias, name=self.name)
+        aliases = self.connection.call(self.client.indices.get_alias, name=self.name)
         return sorted(aliases)[0]
 
     def _add_new_fields(self) -> None:
         """Fields added to the mapping since an index was created (search_aids.labels, for relevance) are added to
         it, so a document written now never maps them by guess; documents written before rank once re-indexed."""
         try:
-            self._call(self.client.indices.put_mapping, index=self.name,
+            self.connection.call(self.client.indices.put_mapping, index=self.name,
                        body={"properties": {AIDS: MAPPING["properties"][AIDS]}})
         except (os_errors.AuthorizationException, os_errors.RequestError) as e:  # a read-only role; a conflict
             log.warning("could not add the new search fields to %s (%s): relevance needs them", self.name, e)
@@ -299,7 +202,8 @@ class OpenSearchIndex:
         old, new = self.current_index(), self.concrete_name(version)
         if old == new:
             return new
-        self._call(self.client.indices.create, index=new, body={"settings": INDEX_SETTINGS, "mappings": MAPPING})
+        self.connection.call(self.client.indices.create, index=new,
+                             body={"settings": INDEX_SETTINGS, "mappings": MAPPING})
         # copied through this client rather than the server's _reindex, so that every document's search aids are
         # computed again by this version (a new field such as search_aids.labels is filled for old documents too)
         def actions() -> Iterator[dict[str, Any]]:
@@ -307,11 +211,11 @@ class OpenSearchIndex:
                 yield {"_index": new, "_id": doc["id"], "_source": self._stored(doc)}
 
         for chunk in _chunks(actions(), 500):
-            ok, errors = self._call(helpers.bulk, self.client, chunk, raise_on_error=False)
+            ok, errors = self.connection.call(helpers.bulk, self.client, chunk, raise_on_error=False)
             if errors:
                 raise TransientError(f"reindex: bulk write failed for {len(errors)} documents: {errors[:3]}")
-        self._call(self.client.indices.refresh, index=new)
-        self._call(self.client.indices.update_aliases, body={"actions": [
+        self.connection.call(self.client.indices.refresh, index=new)
+        self.connection.call(self.client.indices.update_aliases, body={"actions": [
             {"remove": {"index": old, "alias": self.name}},
             {"add": {"index": new, "alias": self.name}},
         ]})
@@ -324,7 +228,7 @@ class OpenSearchIndex:
 
     def get(self, doc_id: str) -> Versioned | None:
         try:
-            found = self._call(self.client.get, index=self.name, id=doc_id, _source_excludes=[AIDS])
+            found = self.connection.call(self.client.get, index=self.name, id=doc_id, _source_excludes=[AIDS])
         except os_errors.NotFoundError:
             return None
         return Versioned(found["_source"], (found["_seq_no"], found["_primary_term"]))
@@ -333,7 +237,8 @@ class OpenSearchIndex:
         """The documents of these ids by `mget`, `_PAGE` ids a request; ids not held are absent."""
         found: dict[str, Versioned] = {}
         for chunk in _chunks(dict.fromkeys(doc_ids), _PAGE):
-            answer = self._call(self.client.mget, index=self.name, body={"ids": chunk}, _source_excludes=[AIDS])
+            answer = self.connection.call(self.client.mget, index=self.name, body={"ids": chunk},
+                                          _source_excludes=[AIDS])
             for hit in answer["docs"]:
                 if hit.get("found"):
                     found[hit["_id"]] = Versioned(hit["_source"], (hit["_seq_no"], hit["_primary_term"]))
@@ -343,10 +248,11 @@ class OpenSearchIndex:
         doc_id = doc["id"]
         try:
             if expected_version is None:
-                self._call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc), op_type="create")
+                self.connection.call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc),
+                                     op_type="create")
             else:
                 seq_no, primary_term = expected_version
-                self._call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc),
+                self.connection.call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc),
                            if_seq_no=seq_no, if_primary_term=primary_term)
         except os_errors.ConflictError as e:
             raise VersionConflict(f"document {doc_id}: {e.error}") from e
@@ -360,7 +266,7 @@ class OpenSearchIndex:
 
         written = 0
         for chunk in _chunks(actions(), chunk_size):
-            ok, errors = self._call(helpers.bulk, self.client, chunk, raise_on_error=False)
+            ok, errors = self.connection.call(helpers.bulk, self.client, chunk, raise_on_error=False)
             if errors:
                 raise TransientError(f"bulk write failed for {len(errors)} documents: {errors[:3]}")
             written += ok
@@ -378,13 +284,13 @@ class OpenSearchIndex:
 
     def delete_document(self, doc_id: str) -> None:
         try:
-            self._call(self.client.delete, index=self.name, id=doc_id)
+            self.connection.call(self.client.delete, index=self.name, id=doc_id)
         except os_errors.NotFoundError:
             pass
 
     def purge_tombstones(self, older_than_iso: str) -> int:
         query = {"bool": {"filter": [{"term": {"status": "deleted"}}, {"range": {"indexed_at": {"lt": older_than_iso}}}]}}
-        result = self._call(self.client.delete_by_query, index=self.name, body={"query": query},
+        result = self.connection.call(self.client.delete_by_query, index=self.name, body={"query": query},
                             refresh=True, conflicts="proceed")
         return int(result.get("deleted", 0))
 
@@ -397,7 +303,8 @@ class OpenSearchIndex:
             "size": 1,
             "sort": [{"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
         }
-        hits = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])["hits"]["hits"]
+        hits = self.connection.call(self.client.search, index=self.name, body=body,
+                                    _source_excludes=[AIDS])["hits"]["hits"]
         return hits[0]["_source"] if hits else None
 
     def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
@@ -408,7 +315,8 @@ class OpenSearchIndex:
             body: dict[str, Any] = {"query": query, "size": _PAGE, "sort": [{"id": "asc"}]}
             if after is not None:
                 body["search_after"] = after
-            hits = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])["hits"]["hits"]
+            hits = self.connection.call(self.client.search, index=self.name, body=body,
+                                        _source_excludes=[AIDS])["hits"]["hits"]
             for hit in hits:
                 yield hit["_source"]
             if len(hits) < _PAGE:
@@ -416,7 +324,7 @@ class OpenSearchIndex:
             after = hits[-1]["sort"]
 
     def refresh(self) -> None:
-        self._call(self.client.indices.refresh, index=self.name)
+        self.connection.call(self.client.indices.refresh, index=self.name)
 
     # ---- search --------------------------------------------------------------------------------------------------
     def person_names(self) -> list[str]:
@@ -429,7 +337,7 @@ class OpenSearchIndex:
                 composite["after"] = after
             body = {"size": 0, "query": {"bool": {"must_not": [{"term": {"status": "deleted"}}]}},
                     "aggs": {"people": {"composite": composite}}}
-            agg = self._call(self.client.search, index=self.name, body=body)["aggregations"]["people"]
+            agg = self.connection.call(self.client.search, index=self.name, body=body)["aggregations"]["people"]
             names += [b["key"]["name"] for b in agg["buckets"]]
             after = agg.get("after_key")
             if not agg["buckets"] or not after:
@@ -457,7 +365,7 @@ class OpenSearchIndex:
         if aggs:
             body["aggs"] = aggs
         try:
-            result = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])
+            result = self.connection.call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])
         except os_errors.RequestError as e:  # a 400: the query, not the cluster, is at fault (a clear error, not a trace)
             raise ValueError(f"OpenSearch refused the query: {str(e.info)[:300] if e.info else e.error}") from None
         facets = {
@@ -472,7 +380,7 @@ class OpenSearchIndex:
         try:
             query = self._resolved(query)
             body = {"query": compile_where(query.effective_where())}
-            return int(self._call(self.client.count, index=self.name, body=body)["count"])
+            return int(self.connection.call(self.client.count, index=self.name, body=body)["count"])
         except os_errors.RequestError as e:  # a 400: the query's fault, as in search
             raise ValueError(f"OpenSearch refused the query: {str(e.info)[:300] if e.info else e.error}") from None
 
@@ -494,14 +402,14 @@ class OpenSearchIndex:
                 }},
             },
         }
-        result = self._call(self.client.search, index=self.name, body=body)
+        result = self.connection.call(self.client.search, index=self.name, body=body)
         aggs = result["aggregations"]
         by_status = {b["key"]: b["doc_count"] for b in aggs["status"]["buckets"]}
         failures_body = {
             "query": {"term": {"status": "failed"}}, "size": limit, "_source": ["key", "error"],
             "sort": [{"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
         }
-        failed = self._call(self.client.search, index=self.name, body=failures_body)["hits"]["hits"]
+        failed = self.connection.call(self.client.search, index=self.name, body=failures_body)["hits"]["hits"]
         return {
             "documents": by_status.get("indexed", 0) + by_status.get("failed", 0),
             "indexed": by_status.get("indexed", 0),

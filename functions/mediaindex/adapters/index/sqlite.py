@@ -27,6 +27,7 @@ from pyroaring import BitMap
 from mediaindex.adapters.index import common, query_snapshot
 from mediaindex.adapters.index.bitmap_columns import bitmap_of
 from mediaindex.adapters.index.bitmap_engine import QueryColumns, search_facts
+from mediaindex.adapters.index.sqlite_migrations import upgrade
 from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, create_tables, unusable
 from mediaindex.adapters.index.sqlite_sync import QuerySide, Vocabulary, log_change, prune_changes
 from mediaindex.domain.document import DocumentFields, SearchDocument
@@ -153,6 +154,7 @@ class SqliteIndex:
             if self._ready:
                 return
             with self._raw_conn() as conn, self._write(conn):
+                upgrade(conn, self.tables, self.name)
                 create_tables(conn, self.tables, self.path, self.name)
             self._ready = True
 

@@ -12,8 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from mediaindex.adapters.s3_events import notification_for
 from mediaindex.domain.errors import ConfigurationError, TransientError
-from mediaindex.services.indexing import StorageEvent
-from mediaindex.services.runner import OutcomeTally
+from mediaindex.domain.messages import OutcomeTally, StorageEvent
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.staticfiles import NotModifiedResponse
 from starlette.types import Receive, Scope, Send
 
-from mediaindex.api.app import Api, MediaApi
 from mediaindex.api.errors import ApiError
 from mediaindex.api.guards import HEAD_ONLY
+from mediaindex.api.parts import Api, MediaApi
 from mediaindex.api.routes.search import file_name
 from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import BadMedia, MediaTooLarge

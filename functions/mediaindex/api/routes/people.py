@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path as Param, Query as QueryParam
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
-from mediaindex.api.app import Api, MediaApi
 from mediaindex.api.errors import ApiError
 from mediaindex.api.guards import WriteRoute
+from mediaindex.api.parts import Api, MediaApi
 from mediaindex.api.routes.documents import DocId, FaceNumber, read_for_rendering
 from mediaindex.domain.errors import ConfigurationError, TransientError
 from mediaindex.domain.expressions import And, MediaTypeIs, PersonIs

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Mapping
 
 from fastapi import APIRouter, Query as Param
 
-from mediaindex.api.app import Api
+from mediaindex.api.errors import ApiError
+from mediaindex.api.parts import Api
 from mediaindex.api.routes.page import MAX_LIMIT
 from mediaindex.domain.capabilities import unsupported
 from mediaindex.domain.expressions import (
@@ -16,7 +17,6 @@ from mediaindex.domain.places import fold
 from mediaindex.domain.query import Query, Sort
 from mediaindex.domain.query_syntax import emotion_name, media_type_name, parse_query
 from mediaindex.domain.vocabulary import Status
-from mediaindex.api.errors import ApiError
 from mediaindex.services import search as searching
 
 router = APIRouter(tags=["search"])

@@ -10,6 +10,10 @@ LOCAL_BUCKET = ""  # a folder's files have no bucket: a file's key is its absolu
 
 # Files that are never media and would only produce `failed` documents.
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+# Sidecars that phones, cameras and editors write beside a photo or video: its edits (.AAE from an iPhone), its
+# metadata (.XMP from Lightroom, darktable) or a small preview (.THM from a camera, a JPEG standing for the video).
+# They describe a file; they are not one to search.
+SIDECAR_SUFFIXES = frozenset({".aae", ".xmp", ".thm"})
 
 
 def hidden(name: str) -> bool:
@@ -18,8 +22,8 @@ def hidden(name: str) -> bool:
 
 
 def skipped(name: str) -> bool:
-    """A file name the listing skips: hidden, or OS clutter."""
-    return hidden(name) or name in IGNORED_NAMES
+    """A file name the listing skips: hidden, OS clutter, or a sidecar."""
+    return hidden(name) or name in IGNORED_NAMES or os.path.splitext(name)[1].lower() in SIDECAR_SUFFIXES
 
 
 def ignored(path: str, root: str) -> bool:

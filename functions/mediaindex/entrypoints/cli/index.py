@@ -1,10 +1,10 @@
 """`mediaindex index PATH...`: make folders, files and S3 prefixes searchable.
 
-Folders are walked recursively (hidden files skipped); images and videos are analysed, anything else gets a
-`failed` document that says why. Files already indexed and unchanged since (same size and modification time, or
-the same S3 ETag) are skipped without being read, so running the command again is cheap: after Ctrl-C or a crash,
-the same command goes on where it stopped. With the local models the work is spread over worker processes (one
-per core by default, each loading the models once); with Rekognition over threads.
+Folders are walked recursively (hidden files and sidecars such as .AAE and .XMP skipped); images and videos are
+analysed, anything else gets a `failed` document that says why. Files already indexed and unchanged since (same
+size and modification time, or the same S3 ETag) are skipped without being read, so running the command again is
+cheap: after Ctrl-C or a crash, the same command goes on where it stopped. With the local models the work is spread
+over worker processes (one per core by default, each loading the models once); with Rekognition over threads.
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ from mediaindex.services.watching import FolderWatcher
 from tests.fakes import FakeAnalyzer
 from tests.local_mode.conftest import FAKE, MEDIAINDEX, ROOT
 
-TIMEOUT = 20
+# Only a guard against a hang: every wait here is for an event (a line, an exit, a condition), which a busy
+# machine delays but never makes false; stopping a watcher with its worker took over 20 s on a loaded CI machine.
+TIMEOUT = 180
 
 
 def wait_until(condition, timeout: float = TIMEOUT, what: str = "condition"):

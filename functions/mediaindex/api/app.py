@@ -37,6 +37,7 @@ TAGS = [
     {"name": "search", "description": "Search with the query syntax and facet filters"},
     {"name": "documents", "description": "One indexed file, its bytes, thumbnail and faces"},
     {"name": "people", "description": "Known people and clusters of unnamed faces"},
+    {"name": "library", "description": "The timeline, places and map of the library"},
 ]
 
 
@@ -93,12 +94,12 @@ Api = Annotated[MediaApi, Depends(the_api)]
 def create_app(api: MediaApi) -> FastAPI:
     """The application over these parts. No /docs page: its script and style would come from a CDN, which the
     Content-Security-Policy refuses; the description itself is at /openapi.json."""
-    from mediaindex.api.routes import documents, page, people, search
+    from mediaindex.api.routes import documents, library, page, people, search
 
     app = FastAPI(title="mediaindex search API", version=__version__, description=DESCRIPTION, openapi_tags=TAGS,
                   docs_url=None, redoc_url=None, license_info={"name": "MIT", "identifier": "MIT"})
     app.state.api = api
-    for module in (page, search, documents, people):
+    for module in (page, search, documents, people, library):
         app.include_router(module.router)
     install_error_handlers(app)
     describe_errors(app)

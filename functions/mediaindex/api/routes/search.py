@@ -143,6 +143,21 @@ def useful_labels(counts: list[dict[str, Any]], hits: list[dict[str, Any]], size
     return [c for c in kept if c["value"].lower() not in covered][:size]
 
 
+THINGS_SAMPLE = 100
+
+
+def _sample(api: Any, query: Query, result: Any) -> list[dict[str, Any]]:
+    """Files whose labels tell which facet terms are only parents of others: the page's hits, or (a page of few or
+    none, as the timeline asks for) the first files of the search."""
+    if len(result.hits) >= min(result.total, THINGS_SAMPLE // 2) or not facets_has_labels(result):
+        return list(result.hits)
+    return list(api.index.search(Query(where=query.where, limit=THINGS_SAMPLE, statuses=query.statuses)).hits)
+
+
+def facets_has_labels(result: Any) -> bool:
+    return bool(result.facets.get("labels"))
+
+
 @router.get("/api/search", summary="Search with the query syntax and facet filters", description=SEARCH_HELP)
 def search(
     api: Api,
@@ -179,7 +194,7 @@ def search(
             hit["matched"] = reasons[doc["id"]]
         hits.append(hit)
     body: dict[str, Any] = {"total": result.total, "offset": query.offset, "limit": query.limit, "hits": hits,
-                            "facets": facets, "things": useful_labels(facets.get("labels", []), result.hits)}
+                            "facets": facets, "things": useful_labels(facets.get("labels", []), _sample(api, query, result))}
     if not result.total and query.where != Query().where:
         body["suggestions"] = searching.suggestions(api.index, query)  # the closest labels and people
     if answer.not_understood:

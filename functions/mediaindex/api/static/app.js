@@ -126,6 +126,11 @@ function shortMonth(month) {
   return new Date(y, m - 1, 1).toLocaleString(undefined, { month: "short" });
 }
 
+function shortDay(day) {  // "2025-06-14" -> "14 Jun"
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(y, m - 1, d).toLocaleDateString(undefined, { day: "numeric", month: "short" });
+}
+
 function dayName(day) {  // "2025-06-14" -> "Sat, 14 Jun"
   const [y, m, d] = day.split("-").map(Number);
   return new Date(y, m - 1, d).toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" });
@@ -197,7 +202,7 @@ function filterQuery(params) {
 const isTimeline = (params) => !(params.get("q") || "").trim() && !params.get("sort");
 
 function rowHeight() {
-  return narrow() ? 104 : 200;
+  return narrow() ? 92 : 200;
 }
 
 async function showGallery(params, force) {
@@ -350,14 +355,19 @@ function layoutMonth(section) {
     (byDay.get(day) || byDay.set(day, []).get(day)).push(hit);
   }
   const width = days.clientWidth || section.clientWidth;
+  if (narrow()) {  // a phone: the month in one run of rows, each day's first photo marked, so a screen holds ~20
+    days.replaceChildren(el("div", { class: "day" }, justified(section.hits, width, true)));
+    return;
+  }
   days.replaceChildren(...[...byDay].map(([day, hits]) => el("div", { class: "day" },
     day === "none" ? null : el("h3", { class: "day-title", text: dayName(day) }),
     justified(hits, width))));
 }
 
 // Rows of photos as wide as the page, each photo at its own aspect ratio, every row about the same height.
-function justified(hits, width) {
-  const gap = 4, target = rowHeight();
+function justified(hits, width, markDays) {
+  const gap = narrow() ? 2 : 4, target = rowHeight();
+  let lastDay = null;
   const list = el("ul", { class: "rows" });
   let row = [], sum = 0;
   const flush = (last) => {
@@ -365,6 +375,12 @@ function justified(hits, width) {
     const height = last ? Math.min(target, (width - gap * (row.length - 1)) / sum) : (width - gap * (row.length - 1)) / sum;
     for (const [hit, ratio] of row) {
       const t = tile(hit);
+      const day = hit.taken_at ? hit.taken_at.slice(0, 10) : null;
+      if (markDays && day && day !== lastDay) {
+        t.querySelector("a").append(el("span", { class: "day-chip", "aria-hidden": "true", text: shortDay(day) }));
+        t.classList.add("first-of-day");
+      }
+      lastDay = day;
       t.style.width = `${Math.floor(ratio * height)}px`;
       t.style.height = `${Math.floor(height)}px`;
       list.append(t);
@@ -616,6 +632,7 @@ async function showDetail(id) {
     inner.append(video);
   } else {
     const img = el("img", { src, alt: describeDoc(doc), id: "photo" });
+    img.addEventListener("load", () => fitPhoto(img));
     inner.append(img);
     (doc.labels || []).forEach((label) => (label.instances || []).forEach((inst) => {
       if (inst.box) inner.append(boxStyle(el("div", { class: "box label", "aria-hidden": "true" },
@@ -650,6 +667,18 @@ async function showDetail(id) {
   view.replaceChildren(...parts);
   if (isVideo && doc.video) view.append(timeline(doc, video));
   $("#close").focus({ preventScroll: true });
+}
+
+// The photo as large as the stage allows, small ones enlarged (up to 4 times): its size in pixels, so that the face
+// boxes, placed in percentages over it, stay on the faces.
+function fitPhoto(img) {
+  if (!img.naturalWidth || !img.isConnected) return;
+  const picture = img.closest(".picture");
+  const maxW = picture.clientWidth;
+  const maxH = Math.max(200, window.innerHeight * (narrow() ? 0.7 : 1) - (narrow() ? 0 : 130));
+  const scale = Math.min(maxW / img.naturalWidth, maxH / img.naturalHeight, 4);
+  img.style.width = `${Math.floor(img.naturalWidth * scale)}px`;
+  img.style.height = `${Math.floor(img.naturalHeight * scale)}px`;
 }
 
 function describeDoc(doc) {
@@ -1138,15 +1167,17 @@ function drawMap() {
   const scale = TILE * mapState.zoom;
   const vw = (w / scale) * TILE, vh = (h / scale) * TILE;
   mapState.svg.setAttribute("viewBox", `${mapState.cx * TILE - vw / 2} ${mapState.cy * TILE - vh / 2} ${vw} ${vh}`);
-  // clusters: the photos whose screen positions fall in one 64-pixel cell
-  const cell = 64, cells = new Map();
+  // clusters: each photo joins the first cluster whose centre is within a pin's width on screen, so pins never
+  // hide one another; they split as you zoom in
+  const reach = 56, margin = 64, clusters = [];
   for (const p of mapState.points) {
     const sx = (p.xy[0] - mapState.cx) * scale + w / 2, sy = (p.xy[1] - mapState.cy) * scale + h / 2;
-    if (sx < -cell || sy < -cell || sx > w + cell || sy > h + cell) continue;
-    const key = `${Math.floor(sx / cell)},${Math.floor(sy / cell)}`;
-    const c = cells.get(key) || cells.set(key, { points: [], x: 0, y: 0 }).get(key);
+    if (sx < -margin || sy < -margin || sx > w + margin || sy > h + margin) continue;
+    let c = clusters.find((k) => Math.hypot(k.x / k.points.length - sx, k.y / k.points.length - sy) < reach);
+    if (!c) clusters.push(c = { points: [], x: 0, y: 0 });
     c.points.push(p); c.x += sx; c.y += sy;
   }
+  const cells = new Map(clusters.map((c, i) => [i, c]));
   const layer = $("#map-clusters");
   const focused = document.activeElement && document.activeElement.dataset.cluster;
   layer.replaceChildren(...[...cells.values()].map((c) => {
@@ -1163,7 +1194,7 @@ function drawMap() {
     return button;
   }));
   if (focused) { const again = layer.querySelector(`[data-cluster="${focused}"]`); if (again) again.focus(); }
-  surface.dataset.zoom = String(Math.round(mapState.zoom));
+  surface.dataset.zoom = mapState.zoom.toFixed(4);
 }
 
 function openCluster(points, label) {
@@ -1235,6 +1266,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       if ($("#photos").relayout) $("#photos").relayout();
       rebuildOrder();
       if (!$("#map-view").hidden) drawMap();
+      if ($("#photo")) fitPhoto($("#photo"));
     });
   });
   window.addEventListener("hashchange", () => route());

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -119,7 +120,7 @@ def search_query(q: str | None = None, label: list[str] | None = None, person: l
         raise ApiError(400, f"offset must be between 0 and {MAX_WINDOW - limit}, not {offset}")
     where = filters(q, label, person, emotion, place, type, kind, taken)
     return Query(where=where, sort=Sort.parse(sort or None), offset=offset, limit=limit,
-                 facets=FACETS, facet_size=FACET_SIZE, statuses=(Status.INDEXED, Status.FAILED) if failed else (Status.INDEXED,))
+                 facets=FACETS, statuses=(Status.INDEXED, Status.FAILED) if failed else (Status.INDEXED,))
 
 
 def useful_labels(counts: list[dict[str, Any]], hits: list[dict[str, Any]], size: int = 12) -> list[dict[str, Any]]:
@@ -181,7 +182,8 @@ def search(
     taken: Annotated[str | None, Param(description="Taken in this year, month or day (2024, 2024-07, 2024-07-14); "
                                                    "none: files without a date taken", max_length=40)] = None,
 ) -> dict[str, Any]:
-    query = search_query(q, label, person, emotion, place, type, sort, failed, offset, limit, kind, taken)
+    query = replace(search_query(q, label, person, emotion, place, type, sort, failed, offset, limit, kind, taken),
+                    facet_size=FACET_SIZE)
     answer = searching.run_search(api.index, query)
     result, query = answer.result, answer.query
     facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]

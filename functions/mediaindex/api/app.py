@@ -21,7 +21,7 @@ from mediaindex import __version__
 from mediaindex.api.errors import install_error_handlers
 from mediaindex.api.guards import RequestShape, SecurityHeaders
 from mediaindex.api.parts import MediaApi
-from mediaindex.api.routes import documents, page, people, search
+from mediaindex.api.routes import documents, library, page, people, search
 
 DESCRIPTION = (
     "Search images and videos by what is in them; see thumbnails, faces and video timelines. Read-only unless the "
@@ -34,6 +34,7 @@ TAGS = [
     {"name": "search", "description": "Search with the query syntax and facet filters"},
     {"name": "documents", "description": "One indexed file, its bytes, thumbnail and faces"},
     {"name": "people", "description": "Known people and clusters of unnamed faces"},
+    {"name": "library", "description": "The timeline, places and map of the library"},
 ]
 
 
@@ -43,7 +44,7 @@ def create_app(api: MediaApi) -> FastAPI:
     app = FastAPI(title="mediaindex search API", version=__version__, description=DESCRIPTION, openapi_tags=TAGS,
                   docs_url=None, redoc_url=None, license_info={"name": "MIT", "identifier": "MIT"})
     app.state.api = api
-    for module in (page, search, documents, people):
+    for module in (page, search, documents, people, library):
         app.include_router(module.router)
     install_error_handlers(app)
     describe_errors(app)

@@ -91,13 +91,15 @@ def people(api: Api, min_size: Annotated[int, QueryParam(ge=1, le=1000)] = 2) ->
     names = sorted(set(enrolled) | set(counts), key=str.casefold)
     listed = [{"name": n, "faces": enrolled.get(n), "files": counts.get(n, 0), "face": _face_of(api, n, budget)}
               for n in names]
-    clusters, clusters_reason = _clusters(service, min_size)
+    clusters, clusters_reason = _clusters(service, min_size, api)
     return {"available": reason is None, "reason": reason, "writes": api.writes, "people": listed,
             "clusters": clusters, "clusters_reason": clusters_reason}
 
 
-def _clusters(service: Any, min_size: int) -> tuple[list[dict[str, Any]], str | None]:
-    """The unnamed clusters to show (at most MAX_CLUSTERS, a few files each), or why there are none."""
+def _clusters(service: Any, min_size: int, api: MediaApi | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """The unnamed clusters to show (at most MAX_CLUSTERS, a few files each), or why there are none. Each file says
+    its media_type: a face in a video has no crop to show (its frame is not kept), so the page shows the video's
+    poster frame instead."""
     clusters: list[dict[str, Any]] = []
     try:
         for c in service.clusters(min_size=min_size)[:MAX_CLUSTERS]:
@@ -105,6 +107,10 @@ def _clusters(service: Any, min_size: int) -> tuple[list[dict[str, Any]], str | 
                              "file_count": len(c["files"])})
     except ConfigurationError as e:
         return clusters, str(e)
+    if api is not None and clusters:
+        found = api.index.get_many(list({f["id"] for c in clusters for f in c["files"]}))
+        clusters = [{**c, "files": [{**f, "media_type": found[f["id"]].doc.get("media_type") if f["id"] in found
+                                     else None} for f in c["files"]]} for c in clusters]
     return clusters, None
 
 

@@ -16,6 +16,7 @@ from mediaindex.domain.document import base_document
 from mediaindex.entrypoints.cli.serve import build_local_api
 from mediaindex.media.thumbnails import PREVIEW_SIDE
 from tests.web.helpers import get
+from tests.web.test_browser import browser  # noqa: F401 - the module's Chromium, shared
 
 
 def photo_doc(path: Path, content_type: str, **extra: Any) -> dict[str, Any]:
@@ -57,3 +58,16 @@ def test_every_photo_has_a_display_size_jpeg(server, kind):
     assert get(server, f"/api/documents/{doc['id']}/preview").body == reply.body  # cached
     thumb = get(server, f"/api/documents/{doc['id']}/thumbnail")
     assert thumb.status == 200 and max(thumb.image().size) == 360
+
+
+def test_the_viewer_shows_the_preview_of_a_heic_photo(server, browser):
+    """Chromium cannot show HEIC: the viewer loads the photo's JPEG preview, and it renders."""
+    doc = server.docs["heic"]
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server.port}/#/doc/{doc['id']}")
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#photo'); return i && i.complete && i.naturalWidth > 0 }")
+        assert page.get_attribute("#photo", "src").endswith(f"/api/documents/{doc['id']}/preview")
+    finally:
+        page.close()

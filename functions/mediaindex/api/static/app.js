@@ -620,7 +620,7 @@ async function showDetail(id) {
   const near = neighbours(doc.id);
   const isVideo = doc.media_type === "video";
   let src = `/api/documents/${doc.id}/media`;
-  if (doc.status === "indexed") {
+  if (doc.status === "indexed" && isVideo) {
     // same origin locally; a short-lived presigned S3 URL on AWS (no header needed to load it)
     try { src = (await api(`/api/documents/${doc.id}/media-url`)).url; } catch (e) { if (!e.signIn) status(e.message, true); }
   }
@@ -631,9 +631,11 @@ async function showDetail(id) {
     video = el("video", { src, controls: true, preload: "metadata", "aria-label": `Video ${doc.name}` });
     inner.append(video);
   } else {
-    const img = el("img", { src, alt: describeDoc(doc), id: "photo" });
+    // the photo at display size as JPEG: every format shows (HEIC, TIFF), and a 12 MP photo is not megabytes
+    const img = el("img", { alt: describeDoc(doc), id: "photo" });
     img.addEventListener("load", () => fitPhoto(img));
     inner.append(img);
+    setImage(img, doc.status === "indexed" ? `/api/documents/${doc.id}/preview` : src);
     (doc.labels || []).forEach((label) => (label.instances || []).forEach((inst) => {
       if (inst.box) inner.append(boxStyle(el("div", { class: "box label", "aria-hidden": "true" },
         el("span", { class: "tag", text: label.name })), inst.box));

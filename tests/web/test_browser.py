@@ -382,3 +382,24 @@ def test_people_named_first_with_faces_then_unnamed_groups_without_broken_images
     finally:
         page.close()
     assert errors == [], errors
+
+
+def test_a_face_seen_in_a_video_shows_the_video_frame_not_a_broken_image(page, site, library):
+    """The server keeps no frame of a face seen in a video (its face crop answers 404): a group holding one shows
+    the video's poster frame. The people answer is the server's own, with one file of a group made the video."""
+    import json
+
+    from tests.web.helpers import get
+
+    clip = library.doc_id("short_hamilton_clip.mp4")
+    assert get(site, f"/api/documents/{clip}/faces/0").status == 404
+    people = get(site, "/api/people").json()
+    people["clusters"][0]["files"][0].update({"id": clip, "key": "short_hamilton_clip.mp4", "face_index": 0,
+                                              "media_type": "video"})
+    page.route("**/api/people", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                            body=json.dumps(people)))
+    page.goto(site.url + "/#/people")
+    face = page.locator(f".cluster .faces a[href='#/doc/{clip}'] img")
+    expect(face).to_have_class(re.compile(r"\bloaded\b"))
+    assert face.get_attribute("src").endswith(f"/api/documents/{clip}/thumbnail")
+    assert face.get_attribute("alt") == "A face seen in the video short_hamilton_clip.mp4"

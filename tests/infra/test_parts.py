@@ -434,3 +434,41 @@ def test_backfill_failures_are_mailed_with_the_other_alarms(tmp_path):
     assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
     backfill = resources(template, "AWS::Lambda::Function")[_id(stack, stack.backfill.function)]["Properties"]
     assert backfill["Architectures"] == ["arm64"]  # the one asset is built for the stack's architecture
+
+
+# ---- the S3 read limit -------------------------------------------------------------------------------------------
+class _ClaimsSize:
+    """A moto S3 client whose HEAD answers `size`: S3's answer for an object of that size, without storing one."""
+
+    def __init__(self, client, size):
+        self.client, self.size = client, size
+
+    def head_object(self, **kwargs):
+        return {**self.client.head_object(**kwargs), "ContentLength": self.size}
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+@mock_aws
+def test_s3_reads_stop_at_the_video_limit_the_stack_sets(default):
+    """The stack's MEDIAINDEX_MAX_VIDEO_BYTES (half the function's memory: 1 GiB at 2,048 MB, the limit the docs
+    give) is where the indexer's S3 reads stop: a video of that size is read, one byte more is refused."""
+    from mediaindex.bootstrap import build_app
+    from mediaindex.config import Settings
+    from mediaindex.domain.errors import MediaTooLarge
+    from mediaindex.ports import ObjectRef
+
+    template, stack = default
+    env = resources(template, "AWS::Lambda::Function")[_id(stack, stack.indexer.function)]["Properties"][
+        "Environment"]["Variables"]
+    limit = int(env["MEDIAINDEX_MAX_VIDEO_BYTES"])
+    assert limit == 1024**3 == stack.settings.memory_mb * 2**20 // 2
+    settings = Settings.from_env({"MEDIAINDEX_MAX_VIDEO_BYTES": env["MEDIAINDEX_MAX_VIDEO_BYTES"]})
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="media")
+    s3.put_object(Bucket="media", Key="clip.mp4", Body=b"video")
+    ref = ObjectRef("media", "clip.mp4")
+    assert build_app(settings, s3=_ClaimsSize(s3, limit)).storage.read(ref).data == b"video"
+    with pytest.raises(MediaTooLarge, match=f"above the {limit:,}-byte limit"):
+        build_app(settings, s3=_ClaimsSize(s3, limit + 1)).storage.read(ref)

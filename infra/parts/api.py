@@ -34,7 +34,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.bundling import RUNTIME
-from infra.parts import retention
+from infra.parts import data_removal, retention
 from infra.parts.indexer import ARCHITECTURES
 from infra.parts.nag import acknowledge, wildcard_finding
 from infra.parts.search import SearchIndex
@@ -77,7 +77,7 @@ class SearchApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        keep = cdk.RemovalPolicy.DESTROY if settings.destroys_data else cdk.RemovalPolicy.RETAIN
+        keep = data_removal(settings)
 
         # ---- who may call it -----------------------------------------------------------------------------------
         self.user_pool = cognito.UserPool(

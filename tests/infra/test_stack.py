@@ -188,7 +188,8 @@ def test_media_bucket_is_private_encrypted_versioned_and_logged(template, ids):
     }
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": ids["logs"]}
-    assert media["DeletionPolicy"] == "Retain"  # the user's media outlive the stack by default
+    # the user's media outlive the stack by default, but not the rollback of a failed first create
+    assert (media["DeletionPolicy"], media["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     for bucket_id in (ids["media"], ids["logs"]):
         policy = next(p for p in resources(template, "AWS::S3::BucketPolicy").values()
                       if p["Properties"]["Bucket"] == {"Ref": bucket_id})
@@ -214,7 +215,8 @@ def test_domain_is_encrypted_https_only_and_admits_only_the_functions(template, 
     ]
     assert all(s["Effect"] == "Allow" and "*" not in str(s["Principal"]) for s in statements)
     assert set(props["LogPublishingOptions"]) == {"SEARCH_SLOW_LOGS", "INDEX_SLOW_LOGS", "ES_APPLICATION_LOGS"}
-    assert domain["DeletionPolicy"] == "Retain"
+    # kept on delete, but removed by the rollback of a failed first create: its fixed name cannot block the retry
+    assert (domain["DeletionPolicy"], domain["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
 def test_face_collection_is_created_and_deleted_with_the_stack(template, ids):

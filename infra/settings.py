@@ -124,6 +124,15 @@ class DeploySettings:
         return stack_derived_name(name, DOMAIN_NAME_LENGTH, self.stack_name)
 
     @property
+    def index_replicas(self) -> int | None:
+        """Replicas of each shard for the new domain: 0 on one data node (a replica is never placed on its own
+        primary's node, so one replica there keeps the domain yellow), else 1; None for an existing endpoint,
+        whose node count the stack does not know."""
+        if not self.creates_domain:
+            return None
+        return 0 if self.opensearch_data_nodes == 1 else 1
+
+    @property
     def effective_max_concurrency(self) -> int:
         return self.max_concurrency or concurrency_for_tps(self.rekognition_tps)
 
@@ -238,6 +247,7 @@ class DeploySettings:
             "MEDIAINDEX_INDEX": index_url,
             "MEDIAINDEX_INDEX_NAME": self.index_name,
             "MEDIAINDEX_OPENSEARCH_AUTH": "sigv4",
+            **({"MEDIAINDEX_INDEX_REPLICAS": str(self.index_replicas)} if self.index_replicas is not None else {}),
             "MEDIAINDEX_COLLECTION": self.collection_id,
             "MEDIAINDEX_MIN_CONFIDENCE": _number(self.min_confidence),
             "MEDIAINDEX_FEATURES": ",".join(self.features),

@@ -19,7 +19,7 @@ from infra.parts.faces import FaceCollection
 from infra.parts.indexer import IndexerFunction
 from infra.parts.monitoring import Alarms
 from infra.parts.nag import acknowledge
-from infra.parts.queues import DeadLetterQueue, IngestQueue
+from infra.parts.queues import DeadLetterQueue, IngestQueue, QueueForThisBucket
 from infra.parts.search import SearchIndex
 from infra.parts.storage import MediaBucket
 from infra.parts.video import VideoState
@@ -56,7 +56,7 @@ class MediaIndexStack(cdk.Stack):
         self.faces.grant_use(self.indexer.role, settings.features)
         self.search.grant_read_write(self.indexer.role)
 
-        destination = notifications.SqsDestination(self.ingest.queue) if self.ingest \
+        destination = QueueForThisBucket(self.ingest.queue) if self.ingest \
             else notifications.LambdaDestination(self.indexer.function)
         for event in INDEXED_EVENTS:
             self.media.bucket.add_event_notification(event, destination)
@@ -65,6 +65,8 @@ class MediaIndexStack(cdk.Stack):
             self, "Alarms", function=self.indexer.function, dead_letters=self.dead_letters.queue,
             ingest=self.ingest.queue if self.ingest else None, email=settings.alarm_email,
         )
+        if self.search.domain is not None:
+            self.alarms.watch_domain(self.search.domain, volume_gb=settings.opensearch_volume_gb)
         self._optional_parts()
         self._acknowledge_cdk_helpers()
         self._outputs()

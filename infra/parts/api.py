@@ -53,9 +53,10 @@ PEOPLE_READ_ACTIONS = ("rekognition:ListFaces", "rekognition:DescribeCollection"
 # api_writes: enrol (IndexFaces, replacing a photo's faces with DeleteFaces), forget (ListFaces, DeleteFaces), and
 # re-match the indexed photos (SearchFacesByImage): services/people.py on the Rekognition collection.
 PEOPLE_WRITE_ACTIONS = ("rekognition:IndexFaces", "rekognition:DeleteFaces", "rekognition:SearchFacesByImage")
-# Variables of the indexer's environment the API does not read: the dead-letter queue and video limits.
+# Variables of the indexer's environment the API does not read: the dead-letter queue, video limits, and the
+# replica count (the indexer creates the index).
 NOT_FOR_THE_API = ("MEDIAINDEX_DLQ_URL", "MEDIAINDEX_MAX_RECEIVES", "MEDIAINDEX_MAX_VIDEO_BYTES",
-                   "MEDIAINDEX_VIDEO_INTERVAL")
+                   "MEDIAINDEX_VIDEO_INTERVAL", "MEDIAINDEX_INDEX_REPLICAS")
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "user": "$context.authorizer.claims.sub",
     "requestTime": "$context.requestTime", "routeKey": "$context.routeKey", "path": "$context.path",

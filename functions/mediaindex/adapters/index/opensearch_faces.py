@@ -108,7 +108,8 @@ class OpenSearchFaceVectors:
         indices = self.client.indices
         if self.exists():
             return
-        body = {"settings": FACES_SETTINGS, "mappings": FACES_MAPPING, "aliases": {self.name: {}}}
+        body = {"settings": self.index.index_settings(FACES_SETTINGS), "mappings": FACES_MAPPING,
+                "aliases": {self.name: {}}}
         try:
             self.index._call(indices.create, index=self.concrete_name(), body=body)
         except os_errors.RequestError as e:

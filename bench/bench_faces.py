@@ -102,7 +102,7 @@ def main() -> None:
         t = time.perf_counter()
         collection.nearest(vectors[0], k=1)  # reads the vectors from faces.db and loads the saved graph
         load = time.perf_counter() - t
-        uses_graph = collection._graph is not None
+        uses_graph = collection.search.graph is not None
 
         rng = np.random.default_rng(1)
         picks = rng.integers(0, args.faces, size=args.queries)
@@ -178,17 +178,17 @@ def cluster_figures(collection: LocalFaceCollection, vectors: np.ndarray) -> tup
     already seen and of new ones), then 100 more: the clustering alone, without listing the clusters."""
     box = Box(0.1, 0.1, 0.2, 0.2)
     t = time.perf_counter()
-    collection._cluster_pending()
+    collection.clustering.cluster_pending()
     t_first = time.perf_counter() - t
     count = collection.stats()["clusters"]
     more = np.concatenate([vectors[:500] + 0.01, synthetic(5_000, seed=9)[:500]])
     collection.import_faces((f"more-{i}", 0, box, v) for i, v in enumerate(more))
     t = time.perf_counter()
-    collection._cluster_pending()
+    collection.clustering.cluster_pending()
     t_more = time.perf_counter() - t
     collection.import_faces((f"again-{i}", 0, box, v + 0.02) for i, v in enumerate(vectors[:100]))
     t = time.perf_counter()
-    collection._cluster_pending()
+    collection.clustering.cluster_pending()
     return t_first, count, t_more, time.perf_counter() - t
 
 

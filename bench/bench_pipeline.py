@@ -54,8 +54,8 @@ def rekognition_calls(quick: bool) -> dict:
     from mediaindex.adapters.storage.folder import ref_for, FolderStorage
     from mediaindex.bootstrap import build_pipeline
     from mediaindex.config import Settings
+    from mediaindex.domain.messages import CREATED, StorageEvent
     from mediaindex.media.picture import Picture
-    from mediaindex.services.indexing import CREATED, StorageEvent
     from tests.support.rekognition_emulator import RekognitionEmulator
 
     sets = {name: sorted(p for p in (DATA / name).iterdir() if p.is_file()) for name in ("faces", "images")}

@@ -310,10 +310,10 @@ def run_faces(m: int, queries: int, workdir: str, figures: dict[str, Any]) -> No
 def pair_recall(collection: Any, newest: int) -> float:
     """Of the pairs (new face, any face) within the match threshold, the share the graph's candidates give (what
     the incremental join links), against brute force over every vector."""
-    ids, _, _, matrix = collection._remembered_vectors()
+    ids, _, _, matrix = collection.store.remembered()
     rows = list(range(len(ids) - newest, len(ids)))
     limit = collection.space.squared_distance_for(collection.threshold)
-    found = set(collection.close_pairs(rows, limit))
+    found = set(collection.search.close_pairs(rows, limit))
     exact = set()
     vectors = matrix.data[:matrix.size]
     for start in range(0, len(rows), 50):  # 50 x a million distances at a time

@@ -1,14 +1,19 @@
-"""`mediaindex index` end to end on a few hundred distinct photos, against the model-bound limit.
+"""`mediaindex index` end to end on a few hundred distinct photos, against the model-bound limit: as they are and as
+12 MP phone photos, side by side in one run.
 
-    python bench/bench_throughput.py [--qualities 95,90,85,80,75,70,65,60] [--workers 2] [--features ...] [--json FILE]
+    python bench/bench_throughput.py [--qualities 95,90,85,80,75,70,65,60] [--sets small,12mp] [--workers 2]
+                                     [--features ...] [--json FILE]
 
-The 40 labelled photos (../shared/data/images) are re-encoded at each JPEG quality, so every file is distinct
-(identical bytes would be reused, not analysed): 320 photos by default. Then, in a fresh MEDIAINDEX_HOME:
+The 40 labelled photos (../shared/data/images, about 500x375) are re-encoded at each JPEG quality, so every file is
+distinct (identical bytes would be reused, not analysed): 320 photos by default. The `12mp` set is the same photos
+scaled up to 4032 px on the long side (an iPhone's 4032x3024) before encoding. Then, for each set, in a fresh
+MEDIAINDEX_HOME:
 
 - the model-bound limit: the summed model time per picture, each model on one thread as in the workers (measured
   here the way bench/bench_local.py measures it, on the same files), and cores / that time;
 - `mediaindex index FOLDER --workers N` in a new process, timed from start to exit (start-up and model loading
-  included): images per second, and its share of the limit.
+  included): images per second, and its share of the limit;
+- with both sets: the 12 MP rate as a share of the small photos' rate (the target is at least 0.8).
 """
 
 from __future__ import annotations
@@ -32,12 +37,18 @@ MODEL_STAGES = ("classifier", "objects", "objects_checked", "face_detect", "face
                 "face_age_gender", "face_emotion", "moderation", "text")
 
 
-def make_photos(folder: Path, qualities: list[int]) -> list[Path]:
+PHONE_SIDE = 4032  # a 12 MP phone photo's long side
+
+
+def make_photos(folder: Path, qualities: list[int], phone: bool = False) -> list[Path]:
     from PIL import Image
 
     made = []
     for source in sorted((DATA / "images").iterdir()):
         image = Image.open(source).convert("RGB")
+        if phone:
+            scale = PHONE_SIDE / max(image.size)
+            image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
         for quality in qualities:
             path = folder / f"{source.stem}_q{quality}.jpg"
             buf = io.BytesIO()
@@ -65,53 +76,68 @@ def model_time(files: list[Path], features: tuple[str, ...]) -> dict[str, float]
     return {stage: seconds / len(files) * 1000 for stage, seconds in stages.items()}
 
 
+def measure(folder: Path, work: Path, args: argparse.Namespace) -> dict[str, object]:
+    """The model-bound limit and `mediaindex index` on one folder of photos."""
+    # a subprocess, so that this process's models do not share the cores with the timed run
+    probe = subprocess.run([sys.executable, __file__, "--stage-times", str(folder), args.features],
+                           capture_output=True, text=True, check=True)
+    stages = json.loads(probe.stdout)
+    model_ms = sum(v for k, v in stages.items() if k in MODEL_STAGES)
+    cores = os.cpu_count() or 1
+    limit = min(cores, args.workers) * 1000 / model_ms
+    env = {**os.environ, "MEDIAINDEX_HOME": str(work / f"home-{folder.name}"), "MEDIAINDEX_FEATURES": args.features}
+    env.pop("MEDIAINDEX_INDEX", None)
+    started = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "mediaindex", "index", str(folder), "--workers", str(args.workers),
+                          "--json", "--no-progress"], capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - started
+    if run.returncode not in (0, 1):
+        raise RuntimeError(run.stderr[-3000:])
+    summary = json.loads(run.stdout)
+    rate = summary["indexed"] / wall
+    files = sorted(folder.iterdir())
+    return {
+        "photos": len(files), "indexed": summary["indexed"], "failed": summary["failed"],
+        "mean_file_bytes": round(sum(p.stat().st_size for p in files) / len(files)), "workers": args.workers,
+        "cores": cores, "stage_ms": stages, "model_ms_per_picture": model_ms, "model_bound_images_per_s": limit,
+        "wall_s": wall, "images_per_s": rate, "share_of_limit": rate / limit,
+        "summary_files_per_s": summary["files_per_s"]
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--qualities", default="95,90,85,80,75,70,65,60")
+    parser.add_argument("--sets", default="small,12mp", help="small (as they are), 12mp (4032 px), or both")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--features", default="labels,faces,people")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mediaindex-throughput-"))
+    qualities = [int(q) for q in args.qualities.split(",")]
+    results: dict[str, object] = {"features": args.features.split(","), "qualities": qualities}
     try:
-        photos = work / "photos"
-        photos.mkdir()
-        files = make_photos(photos, [int(q) for q in args.qualities.split(",")])
-        features = tuple(args.features.split(","))
-        # a subprocess, so that this process's models do not share the cores with the timed run
-        probe = subprocess.run([sys.executable, __file__, "--stage-times", str(photos), args.features],
-                               capture_output=True, text=True, check=True)
-        stages = json.loads(probe.stdout)
-        model_ms = sum(v for k, v in stages.items() if k in MODEL_STAGES)
-        cores = os.cpu_count() or 1
-        limit = min(cores, args.workers) * 1000 / model_ms
-        env = {**os.environ, "MEDIAINDEX_HOME": str(work / "home"), "MEDIAINDEX_FEATURES": args.features}
-        env.pop("MEDIAINDEX_INDEX", None)
-        started = time.perf_counter()
-        run = subprocess.run([sys.executable, "-m", "mediaindex", "index", str(photos), "--workers", str(args.workers),
-                              "--json", "--no-progress"], capture_output=True, text=True, env=env, cwd=ROOT)
-        wall = time.perf_counter() - started
-        if run.returncode not in (0, 1):
-            print(run.stderr, file=sys.stderr)
-            return run.returncode
-        summary = json.loads(run.stdout)
-        rate = summary["indexed"] / wall
-        result = {
-            "photos": len(files), "indexed": summary["indexed"], "failed": summary["failed"], "workers": args.workers,
-            "features": list(features), "cores": cores, "stage_ms": stages, "model_ms_per_picture": model_ms,
-            "model_bound_images_per_s": limit, "wall_s": wall, "images_per_s": rate, "share_of_limit": rate / limit,
-            "summary_files_per_s": summary["files_per_s"],
-        }
-        print(f"{len(files)} distinct photos ({args.qualities}), features {args.features}, {args.workers} workers, "
-              f"{cores} cores")
-        print("model time per picture (one thread): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()
-                                                                  if k in MODEL_STAGES and v >= 0.05)
-              + f" = {model_ms:.1f} ms")
-        print(f"model-bound limit: {limit:.1f} images/s")
-        print(f"mediaindex index: {summary['indexed']} indexed in {wall:.1f} s from start to exit = {rate:.1f} images/s "
-              f"({rate / limit:.2f} of the limit)")
+        for name in args.sets.split(","):
+            folder = work / name
+            folder.mkdir()
+            make_photos(folder, qualities, phone=name == "12mp")
+            result = measure(folder, work, args)
+            results[name] = result
+            stages = result["stage_ms"]
+            print(f"{name}: {result['photos']} distinct photos ({result['mean_file_bytes'] // 1024} KB each), features "
+                  f"{args.features}, {args.workers} workers, {result['cores']} cores")
+            print("  time per picture (one thread): " + ", ".join(
+                f"{k} {v:.1f}" for k, v in stages.items() if (k in MODEL_STAGES or k == "decode") and v >= 0.05)
+                  + f"; models {result['model_ms_per_picture']:.1f} ms")
+            print(f"  model-bound limit: {result['model_bound_images_per_s']:.1f} images/s")
+            print(f"  mediaindex index: {result['indexed']} indexed in {result['wall_s']:.1f} s from start to exit = "
+                  f"{result['images_per_s']:.1f} images/s ({result['share_of_limit']:.2f} of the limit)")
+        if "small" in results and "12mp" in results:
+            ratio = results["12mp"]["images_per_s"] / results["small"]["images_per_s"]  # type: ignore[index]
+            results["ratio_12mp_to_small"] = ratio
+            print(f"12 MP photos index at {ratio:.2f} of the small photos' rate")
         if args.json:
-            args.json.write_text(json.dumps(result, indent=2))
+            args.json.write_text(json.dumps(results, indent=2))
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

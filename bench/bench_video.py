@@ -31,7 +31,6 @@ from mediaindex.config import Settings  # noqa: E402
 from mediaindex.domain.model import Analysis, Label  # noqa: E402
 from mediaindex.media.video import VideoReader  # noqa: E402
 from mediaindex.ports import ObjectRef, StoredObject  # noqa: E402
-from mediaindex.services.indexing import Pipeline  # noqa: E402
 from mediaindex.services.video import DEFAULT_FOLLOW_FRAMES, VideoIndexer  # noqa: E402
 
 CLIP = Path(os.environ.get("MEDIAINDEX_TEST_DATA", ROOT.parent / "shared" / "data")) / "video" / "short_hamilton_clip.mp4"
@@ -103,8 +102,7 @@ def decode_only(data: bytes, interval: float) -> tuple[float, int, int, float]:
 
 
 def run(name: str, data: bytes, analyzer, interval: float, follow: int) -> dict:
-    indexer = VideoIndexer(Pipeline(storage=None, analyzer=analyzer, index=None, faces=NoFaces()), interval=interval,
-                           follow_frames=follow)
+    indexer = VideoIndexer(analyzer, NoFaces(), interval=interval, follow_frames=follow)
     decode_seconds, _, _, _ = decode_only(data, interval)
     started = time.perf_counter()
     fields, _ = indexer(StoredObject(ObjectRef("bench", name), data, len(data)))

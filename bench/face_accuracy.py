@@ -171,14 +171,12 @@ def video_timeline(analyzer: LocalAnalyzer, video: Path, known, args) -> None:
     """The video indexer on the clip, with and without following faces over the frames after each sample: who is
     named, when, and at what similarity."""
     from mediaindex.ports import ObjectRef, StoredObject
-    from mediaindex.services.indexing import Pipeline
     from mediaindex.services.video import DEFAULT_FOLLOW_FRAMES, VideoIndexer
 
     data = video.read_bytes()
     for follow in (0, DEFAULT_FOLLOW_FRAMES):
-        pipeline = Pipeline(storage=None, analyzer=analyzer, index=None, faces=known)
         started = time.perf_counter()
-        fields, _ = VideoIndexer(pipeline, interval=args.video_every, follow_frames=follow)(
+        fields, _ = VideoIndexer(analyzer, known, interval=args.video_every, follow_frames=follow)(
             StoredObject(ObjectRef("bench", video.name), data, len(data)))
         segments = fields["video"]["segments"]["people"]
         named = {f["person"]: f["similarity"] for f in fields["faces"] if f["person"]}
@@ -200,15 +198,15 @@ def tiny_faces(analyzer: LocalAnalyzer, faces: list[tuple[str, int, str, list[fl
         other: list[float] = []
         for name, (_, _, person, _) in singles.items():
             image = Image.open(DATA / "faces" / name).convert("RGB")
-            [big] = analyzer.face_detector().detect(np.ascontiguousarray(np.asarray(image)))
+            [big] = analyzer.model("face_detector").detect(np.ascontiguousarray(np.asarray(image)))
             scale = width / (big.right - big.left)
             small = np.ascontiguousarray(np.asarray(image.resize(
                 (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR)))
-            found = analyzer.face_detector().detect(small)
+            found = analyzer.model("face_detector").detect(small)
             if not found:
                 continue
             face = max(found, key=lambda f: f.right - f.left)
-            vector = analyzer.embedder().embed(small, face, analyzer.landmarker().landmarks(small, face))
+            vector = analyzer.embedder().embed(small, face, analyzer.model("landmarks").landmarks(small, face))
             for other_name, _, other_person, embedding in faces:
                 if other_name != name:
                     (same if other_person == person else other).append(embedding_similarity(vector, embedding))

@@ -69,7 +69,7 @@ def main() -> None:
     portraits = {p.name: load(p) for p in sorted((DATA / "faces").iterdir())}
     frames = clip_frames()
 
-    yunet = LocalAnalyzer(Settings(features=("faces",))).face_detector()
+    yunet = LocalAnalyzer(Settings(features=("faces",))).model("face_detector")
 
     def run_yunet(image: np.ndarray, threshold: float) -> list[tuple[float, float, float, float]]:
         return [(f.left, f.top, f.right, f.bottom) for f in yunet.detect(image, min_score=threshold)]

@@ -35,7 +35,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Literal, Mapping
+from urllib.parse import urlparse
 
 from mediaindex.domain.errors import ConfigurationError
 
@@ -45,6 +46,47 @@ DEFAULT_FEATURES = ("labels", "faces", "people", "text")
 # documents, signs: the local analyzer's text gate, the Rekognition analyzer's labels), "always" on every picture
 # (what listing "text" meant before this setting), "never" on none (as if "text" were not listed).
 TEXT_MODES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class IndexUrl:
+    """MEDIAINDEX_INDEX (or --index) read once: which backend it names and where. A URL that names neither keeps
+    its `problem`: building the index refuses it with that message, while what only asks where faces.db goes (the
+    `analyze` command) carries on as before."""
+
+    url: str
+    backend: Literal["sqlite", "opensearch"] | None
+    # sqlite:///PATH as SQLAlchemy writes it: a relative path, /an/absolute/one, or :memory:
+    sqlite_path: str | None = None
+    # an OpenSearch endpoint: its host name, and whether it is reached over TLS
+    host: str | None = None
+    secure: bool = False
+    problem: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> "IndexUrl":
+        if url.startswith("sqlite://"):
+            path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+            if not path:
+                return cls(url, "sqlite", problem=f"MEDIAINDEX_INDEX={url!r}: write sqlite:///relative.db or "
+                                                  "sqlite:////abs/path.db")
+            return cls(url, "sqlite", sqlite_path=path)
+        if url.startswith(("http://", "https://")):
+            parsed = urlparse(url)
+            if not parsed.hostname:
+                return cls(url, "opensearch", problem=f"OpenSearch URL {url!r}: write https://host[:port]")
+            return cls(url, "opensearch", host=parsed.hostname, secure=parsed.scheme == "https")
+        return cls(url, None, problem=f"MEDIAINDEX_INDEX={url!r}: use sqlite:///PATH or an http(s):// OpenSearch URL")
+
+    @property
+    def is_opensearch(self) -> bool:
+        return self.backend == "opensearch"
+
+    def sqlite_file(self) -> Path | None:
+        """The SQLite index's file, None for an index in memory or not in SQLite."""
+        if self.sqlite_path is None or self.sqlite_path == ":memory:":
+            return None
+        return Path(self.sqlite_path).expanduser()
 
 
 @dataclass(frozen=True)
@@ -82,6 +124,10 @@ class Settings:
     def resolved_index_url(self) -> str:
         return self.index_url or f"sqlite:///{self.home / 'index.db'}"
 
+    @property
+    def index_location(self) -> IndexUrl:
+        return IndexUrl.parse(self.resolved_index_url)
+
     def has(self, feature: str) -> bool:
         if feature == "text" and self.text == "never":
             return False
@@ -93,7 +139,7 @@ class Settings:
         Rekognition analyzer calls DetectText only on pictures its labels say hold text)."""
         return tuple(f for f in self.features if f != "text" or self.text == "always")
 
-    def with_overrides(self, **changes: object) -> "Settings":
+    def with_overrides(self, **changes: Any) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
@@ -104,7 +150,7 @@ class Settings:
             value = env.get(f"MEDIAINDEX_{name}")
             return value if value not in (None, "") else None
 
-        def number(name: str, default: float, kind: type = float) -> float:
+        def number(name: str, default: float, kind: Callable[[str], float] = float) -> float:
             raw = get(name)
             if raw is None:
                 return default
@@ -124,12 +170,13 @@ class Settings:
         if text not in TEXT_MODES:
             raise ConfigurationError(f"MEDIAINDEX_TEXT={text!r}: use {', '.join(TEXT_MODES)}")
         home = Path(get("HOME") or Path.home() / ".mediaindex").expanduser()
+        models_dir = get("MODELS_DIR")
         return cls(
             home=home,
             index_url=get("INDEX"),
             index_name=get("INDEX_NAME") or "media",
             opensearch_auth=(get("OPENSEARCH_AUTH") or "auto").lower(),
-            index_replicas=int(get("INDEX_REPLICAS")) if get("INDEX_REPLICAS") else None,
+            index_replicas=None if get("INDEX_REPLICAS") is None else int(number("INDEX_REPLICAS", 0, int)),
             opensearch_user=get("OPENSEARCH_USER"),
             opensearch_password=get("OPENSEARCH_PASSWORD"),
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
@@ -152,5 +199,5 @@ class Settings:
             people_prefix=get("PEOPLE_PREFIX") or "people/",
             dlq_url=get("DLQ_URL"),
             max_receives=int(number("MAX_RECEIVES", 5, int)),
-            models_dir=Path(get("MODELS_DIR")).expanduser() if get("MODELS_DIR") else None,
+            models_dir=Path(models_dir).expanduser() if models_dir else None,
         )

@@ -3,26 +3,21 @@ or SQLite) implement them; `bootstrap.py` picks which from the settings. Nothing
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
+from mediaindex.domain.document import DocumentFields, SearchDocument
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef
 from mediaindex.domain.face_vectors import VectorSpace
+from mediaindex.domain.messages import OutcomeTally, StorageEvent
 from mediaindex.domain.model import Analysis, Box, Face, FaceMatch
+# the addresses the ports speak of, re-exported: adapters and services name them as part of the seam
+from mediaindex.domain.objects import ObjectInfo as ObjectInfo, ObjectRef as ObjectRef
 from mediaindex.domain.places import Place
+from mediaindex.domain.query import Query
 from mediaindex.media.picture import Picture
-
-
-@dataclass(frozen=True)
-class ObjectRef:
-    """Where a file lives: an S3 bucket and key, or a folder (its absolute path as `bucket`) and a path in it."""
-
-    bucket: str
-    key: str
-
-    def __str__(self) -> str:
-        return f"{self.bucket}/{self.key}" if self.bucket else self.key
 
 
 @dataclass
@@ -33,16 +28,6 @@ class StoredObject:
     etag: str | None = None
     content_type: str | None = None
     last_modified: str | None = None  # ISO 8601
-
-
-@dataclass
-class ObjectInfo:
-    """A listing entry: enough to decide whether a file needs indexing without reading it."""
-
-    ref: ObjectRef
-    size: int
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 class Storage(Protocol):
@@ -56,9 +41,11 @@ class Storage(Protocol):
 
 class Analyzer(Protocol):
     name: str
-    # the vector space of the face vectors it makes (domain/face_vectors.py); None when it makes none (Rekognition
-    # keeps its vectors to itself). A document analysed with another face model is analysed again.
-    face_model: str | None
+
+    @property
+    def face_model(self) -> str | None:
+        """The vector space of the face vectors it makes (domain/face_vectors.py); None when it makes none
+        (Rekognition keeps its vectors to itself). A document analysed with another face model is analysed again."""
 
     def analyze(self, picture: Picture) -> Analysis:
         """Labels, faces (with attributes) and, if configured, text and moderation. Raises BadMedia for a picture
@@ -135,13 +122,16 @@ class FaceCollection(Protocol):
         """Enrolled person -> how many faces, by name."""
 
 
+@runtime_checkable
 class FaceMemory(Protocol):
     """Optional, for a collection that keeps the vector of every analysed face (the local one; Rekognition keeps
     enrolled faces only): re-matching without reading files, search by face, clusters of unnamed faces, "not a
     face" marks, merges, and a note of re-matches still owed to the documents. The use cases get it from bootstrap
     beside the collection, or None."""
 
-    space: VectorSpace  # the face model whose vectors are matched; vectors of other models wait (stale())
+    @property
+    def space(self) -> VectorSpace:
+        """The face model whose vectors are matched; vectors of other models wait (stale())."""
 
     def replace_source(self, name: str, source: str, embeddings: Iterable[Sequence[float]]) -> list[str]:
         """The faces enrolled from `source` become these (none: the photo is forgotten), in one transaction."""
@@ -193,14 +183,14 @@ class FaceMemory(Protocol):
 class Versioned:
     """A stored document and the opaque token that a conditional write must present to replace it."""
 
-    doc: dict[str, Any]
+    doc: SearchDocument
     version: Any
 
 
 @dataclass
 class SearchResult:
     total: int
-    hits: list[dict[str, Any]]
+    hits: list[SearchDocument]
     # counts per facet, e.g. {"labels": {"dog": 3}, "people": {"Barack Obama": 2}}
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -223,24 +213,24 @@ class Index(Protocol):
         """The documents of these ids in few round trips (SQLite `IN`, OpenSearch `mget`); ids the index does not
         hold are absent from the result."""
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+    def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
         """Every document (tombstones too when `include_deleted`), page by page: for the use cases that walk the
         whole index (reconcile, prune, re-matching people)."""
 
-    def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
+    def find_by_content(self, content_sha256: str, analyzer: str) -> SearchDocument | None:
         """An indexed document with the same bytes analysed by the same analyzer, to reuse its analysis."""
 
     # ---- writing documents ---------------------------------------------------------------------------------------
-    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
+    def put(self, doc: SearchDocument, expected_version: Any | None) -> None:
         """Write `doc` (its `id` field is the key) if the stored version is still `expected_version` (None: no
         document may exist yet). Raises VersionConflict otherwise, TransientError when the backend is down."""
 
-    def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
+    def update_fields(self, doc_id: str, fields: DocumentFields, expected_version: Any) -> None:
         """Replace top-level fields of a document if it is still at `expected_version` (derived fields such as
         `people` and `face_count` are the caller's to pass along). Raises VersionConflict when it changed or is
         gone."""
 
-    def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
+    def put_many(self, docs: Iterable[SearchDocument], chunk_size: int = 500) -> int:
         """Write documents unconditionally in batches (no compare-and-set), for loading an index nobody else is
         writing (migrations, benchmarks, tests). Returns how many were written."""
 
@@ -251,9 +241,9 @@ class Index(Protocol):
         """Remove the tombstones written (`indexed_at`) before `older_than_iso`; returns how many."""
 
     # ---- searching -----------------------------------------------------------------------------------------------
-    def search(self, query: Any) -> SearchResult: ...
+    def search(self, query: Query) -> SearchResult: ...
 
-    def count(self, query: Any) -> int:
+    def count(self, query: Query) -> int:
         """How many documents match the query (as `search(query).total`, without the hits)."""
 
     def person_names(self) -> list[str]:
@@ -283,15 +273,6 @@ class VideoStateStore(Protocol):
 
 
 # ---- backfill: listing an archive, handing files over, keeping the checkpoint ----------------------------------------
-from typing import TYPE_CHECKING, Callable  # noqa: E402 - kept with the sections that need them
-
-if TYPE_CHECKING:  # the use cases' own types, for annotations only (the use cases import this module)
-    from concurrent.futures import Executor
-
-    from mediaindex.services.indexing import StorageEvent
-    from mediaindex.services.runner import OutcomeTally
-
-
 @dataclass
 class Listed:
     """One object to consider, with the position a rerun would resume after."""
@@ -363,7 +344,9 @@ class WorkerProcesses(Protocol):
     """Worker processes that each build their own pipeline (the local models: CPU-bound, loaded once a process);
     the entry point sets them up (entrypoints/workers.py)."""
 
-    task: Callable[[StorageEvent], dict[str, Any]]  # what a worker runs for one file: its outcome as plain data
+    @property
+    def task(self) -> Callable[[StorageEvent], dict[str, Any]]:
+        """What a worker runs for one file: its outcome as plain data (a module's function: it is pickled)."""
 
     def start(self, workers: int, report: VideoProgress | None = None) -> Executor:
         """A pool of `workers` processes, ready (ConfigurationError when they cannot start); `report` hears how
@@ -455,6 +438,6 @@ class MediaFiles(Protocol):
 class RenderingCache(Protocol):
     """Thumbnails and face crops already rendered, by document (its id and content) and kind of rendering."""
 
-    def get(self, doc: dict[str, Any], kind: str) -> bytes | None: ...
+    def get(self, doc: SearchDocument, kind: str) -> bytes | None: ...
 
-    def put(self, doc: dict[str, Any], kind: str, data: bytes) -> None: ...
+    def put(self, doc: SearchDocument, kind: str, data: bytes) -> None: ...

@@ -13,13 +13,14 @@ from mediaindex.adapters.storage.s3 import S3Storage
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import TransientError
+from mediaindex.domain.messages import CREATED
 from mediaindex.entrypoints import aws_lambda
 from mediaindex.entrypoints.cli.invoke import LocalContext
 from mediaindex.adapters.checkpoint.file import StateFile
 from mediaindex.adapters.listing.s3 import S3Source
 from mediaindex.adapters.queue.sqs import QueueSink
 from mediaindex.services.backfill import Backfill
-from mediaindex.services.indexing import CREATED, Pipeline
+from mediaindex.services.indexing import Pipeline
 from tests.backfill.archive import ODD_KEYS, archive_files, picture, receive_all, sqs_event, upload
 from tests.backfill.conftest import BUCKET
 from tests.fakes import FakeAnalyzer

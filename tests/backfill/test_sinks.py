@@ -10,10 +10,9 @@ import pytest
 
 from mediaindex.adapters.queue.sqs import SQS_BATCH, QueueSink
 from mediaindex.domain.errors import TransientError
+from mediaindex.domain.messages import Outcome, OutcomeTally, StorageEvent
 from mediaindex.ports import Listed, ObjectInfo, ObjectRef
 from mediaindex.services.backfill import Backfill, DirectSink
-from mediaindex.services.indexing import Outcome, StorageEvent
-from mediaindex.services.runner import OutcomeTally
 
 
 def info(key: str) -> ObjectInfo:

@@ -164,8 +164,8 @@ def test_a_video_through_the_handler_says_when_a_known_person_appears(world, vid
     OpenSearch: one document with the timeline; a person query finds it. Rekognition has no faces-alone call, so
     only the sampled frames are looked at (no following): Lin-Manuel Miranda is named in his close-up."""
     from mediaindex.adapters.s3_events import notification_for
+    from mediaindex.domain.messages import CREATED, StorageEvent
     from mediaindex.ports import ObjectRef
-    from mediaindex.services.indexing import CREATED, StorageEvent
 
     pipeline, s3 = world["pipeline"], world["s3"]
     pipeline.faces.enroll("Lin-Manuel Miranda", Picture.from_bytes((faces_dir / "lin_manuel_miranda_1.png").read_bytes()),

@@ -17,9 +17,9 @@ from mediaindex.adapters.faces.local import LocalFaceCollection
 from mediaindex.adapters.faces.local_store import default_path
 from mediaindex.adapters.storage.folder import ref_for
 from mediaindex.config import Settings
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.domain.model import Analysis, Box, Face
 from mediaindex.ports import FACE, PERSON
-from mediaindex.services.indexing import CREATED, StorageEvent
 
 COLOURS = [(250, 0, 0), (0, 250, 0), (0, 0, 250), (250, 250, 0), (9, 9, 9)]
 FACES_PER_PICTURE = 3

@@ -63,8 +63,8 @@ def test_everything_is_copied_and_verified_by_counts(embedded, osmem_clone):
     migration, target = _migration(embedded, osmem_clone.url)
     report = migration.run()
     expected = {**_statuses(embedded["docs"]), "faces": FACES, "people": 3}
-    assert report["verified"] and report["source"] == expected and report["target"] == expected
-    assert report["copied"] == {"documents": len(embedded["docs"]), "faces": FACES, "people": 3}
+    assert report.counts.verified and report.counts.source == expected and report.counts.target == expected
+    assert report.copied == {"documents": len(embedded["docs"]), "faces": FACES, "people": 3}
     # the copy answers queries as the source does, and documents come back as they were written
     for query in ("dog", "person:ada", "status:failed", "NOT label:cat"):
         assert target.count(query) == embedded["index"].count(query), query
@@ -102,11 +102,11 @@ def test_an_interrupted_copy_resumes_after_the_last_batch(embedded, osmem_clone)
     written: list[int] = []
     migration.progress = lambda what, n: written.append(n)
     report = migration.run()
-    assert report["resumed"] and report["verified"]
-    assert report["copied"]["documents"] == len(embedded["docs"])  # the batches before and the rest now
+    assert report.resumed and report.counts.verified
+    assert report.copied["documents"] == len(embedded["docs"])  # the batches before and the rest now
     assert sum(written) == len(embedded["docs"]) - 3 * BATCH + FACES + 3  # nothing copied twice
     # a finished copy run again copies nothing and checks the counts again
-    assert migration.run()["copied"] == {"documents": 0, "faces": 0, "people": 0}
+    assert migration.run().copied == {"documents": 0, "faces": 0, "people": 0}
 
 
 def test_an_interruption_among_the_face_vectors_resumes_there(embedded, osmem_clone):
@@ -122,8 +122,8 @@ def test_an_interruption_among_the_face_vectors_resumes_there(embedded, osmem_cl
         migration.run()
     migration.progress = lambda what, n: seen.append(f"again {what}")
     report = migration.run()
-    assert report["verified"] and "again documents" not in seen
-    assert report["copied"]["faces"] == FACES
+    assert report.counts.verified and "again documents" not in seen
+    assert report.copied["faces"] == FACES
 
 
 def test_a_missing_document_fails_the_count_check_loudly(embedded, osmem_clone):
@@ -134,19 +134,19 @@ def test_a_missing_document_fails_the_count_check_loudly(embedded, osmem_clone):
     target.refresh()
     with pytest.raises(CountMismatch) as caught:
         migration.verify()
-    assert "indexed" in str(caught.value) and not caught.value.report["verified"]
-    assert caught.value.report["target"]["indexed"] == caught.value.report["source"]["indexed"] - 1
+    assert "indexed" in str(caught.value) and not caught.value.report.verified
+    assert caught.value.report.target["indexed"] == caught.value.report.source["indexed"] - 1
     # --restart copies everything again, and the copy is whole once more
-    assert migration.run(restart=True)["verified"]
+    assert migration.run(restart=True).counts.verified
 
 
 def test_a_dry_run_says_what_and_how_much_and_writes_nothing(embedded, osmem_clone):
     migration, target = _migration(embedded, osmem_clone.url)
     target.client.indices.delete(index=target.concrete_name())
     plan = migration.plan()
-    assert plan["source"]["faces"] == FACES and plan["source"]["people"] == 3
-    assert plan["documents"] == len(embedded["docs"]) and plan["estimated_document_bytes"] > 100 * len(embedded["docs"])
-    assert plan["estimated_vector_bytes"] > 0 and plan["resume"] is None
+    assert plan.source["faces"] == FACES and plan.source["people"] == 3
+    assert plan.documents == len(embedded["docs"]) and plan.estimated_document_bytes > 100 * len(embedded["docs"])
+    assert plan.estimated_vector_bytes > 0 and plan.resume is None
     assert not target.exists()
 
 
@@ -176,7 +176,7 @@ def test_rekognition_deployments_copy_documents_only(embedded, osmem_clone):
                         analyzer="rekognition")
     migration = build_app(settings, read_only=True).migration(osmem_clone.url)
     report = migration.run()
-    assert report["verified"] and report["copied"]["faces"] == 0 and report["target"]["people"] == 0
+    assert report.counts.verified and report.copied["faces"] == 0 and report.counts.target["people"] == 0
     assert not migration.target.client.indices.exists_alias(name="media-faces")
 
 

@@ -13,7 +13,9 @@ from opensearchpy import OpenSearch
 from requests_aws4auth import AWS4Auth
 
 from mediaindex.adapters.index import opensearch as module
-from mediaindex.adapters.index.opensearch import OpenSearchIndex, _region_from_host
+from mediaindex.adapters.index import opensearch_connection
+from mediaindex.adapters.index.opensearch import OpenSearchIndex
+from mediaindex.adapters.index.opensearch_connection import _region_from_host
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
 from mediaindex.domain.query import Query
@@ -102,7 +104,7 @@ def test_auth_mode_is_chosen_from_the_settings_and_host():
 @pytest.fixture
 def sleeps(monkeypatch):
     delays: list[float] = []
-    monkeypatch.setattr(module.time, "sleep", delays.append)
+    monkeypatch.setattr(opensearch_connection.time, "sleep", delays.append)
     return delays
 
 
@@ -313,7 +315,7 @@ def test_a_cluster_without_the_knn_query_is_searched_exactly(osmem_clone):
 
 def test_the_knn_query_is_filtered_by_kind_and_model_and_its_scores_become_similarities():
     """What a real cluster with the k-NN plugin is sent, and how its Lucene scores are read (osmem cannot run it)."""
-    from mediaindex.adapters.index.opensearch_faces import OpenSearchFaceVectors, squared_distance_from_score
+    from mediaindex.adapters.index.opensearch_faces import squared_distance_from_score
     from mediaindex.adapters.index.opensearch_query import knn_body
     from mediaindex.domain.face_vectors import DLIB, SFACE
 
@@ -342,6 +344,6 @@ def test_the_knn_query_is_filtered_by_kind_and_model_and_its_scores_become_simil
                 "kind": "face", "model": SFACE.id, "content_sha256": "sha", "face_index": 0}}]}}
 
     index = OpenSearchIndex(Answering(), "media")  # type: ignore[arg-type]
-    found = OpenSearchFaceVectors(index).nearest_vectors([1.0] * 128, SFACE, k=3)
+    found = index.face_vectors().nearest_vectors([1.0] * 128, SFACE, k=3)
     assert found[0][0].fields == {"content_sha256": "sha", "face_index": 0} and found[0][1] == pytest.approx(100)
     assert "knn" in Answering.sent[0]["query"]

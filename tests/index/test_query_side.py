@@ -1,7 +1,7 @@
 """The embedded index's query side kept in step with its file (sqlite_sync.py): a reader that takes other instances'
 and other processes' writes from the change log answers exactly as an instance that builds afresh, on every path
-(changes applied, log pruned, too many changes, sort fields re-sorted, file replaced); a layout-3 file is upgraded
-in place and answers as a new file of the same documents."""
+(changes applied, log pruned, too many changes, sort fields re-sorted, file replaced); a layout-3 or layout-4 file is
+upgraded in place and answers as a new file of the same documents."""
 
 from __future__ import annotations
 
@@ -341,6 +341,29 @@ def test_a_layout_3_file_is_upgraded_in_place(tmp_path):
         index.put(changed, index.get(changed["id"]).version)
     assert answers(upgraded) == fresh_answers(new_path, "photos") == fresh_answers(old_path, "photos")
     assert upgraded.query_side.builds == 1
+
+
+def test_a_layout_4_file_is_repacked_in_place(tmp_path):
+    """Layout 4 packed labels without their tier: the first opening packs every document again from its body
+    (sqlite_migrations.py), in a new generation, and the file answers as a new file of the same documents."""
+    documents = corpus() + [random_doc(random.Random(4), n) for n in range(100)]
+    old_path, new_path = str(tmp_path / "layout4.db"), str(tmp_path / "new.db")
+    for path in (old_path, new_path):
+        index = SqliteIndex(path, "photos")
+        index.put_many(documents)
+        index.close()
+    conn = sqlite3.connect(old_path)
+    generation = dict(conn.execute("SELECT name, value FROM photos_meta"))["generation"]
+    with conn:  # packed columns that only a repack from the bodies brings back
+        conn.execute("UPDATE photos_docs SET terms = NULL, labels = NULL, faces = NULL")
+        conn.execute("UPDATE photos_meta SET value = '4' WHERE name = 'schema_version'")
+    conn.close()
+    upgraded = SqliteIndex(old_path, "photos")
+    assert answers(upgraded) == fresh_answers(new_path, "photos") == fresh_answers(old_path, "photos")
+    conn = sqlite3.connect(old_path)
+    meta = dict(conn.execute("SELECT name, value FROM photos_meta"))
+    conn.close()
+    assert meta["schema_version"] == str(sqlite_schema.SCHEMA_VERSION) and meta["generation"] != generation
 
 
 def test_a_layout_2_file_is_refused(tmp_path):

@@ -94,7 +94,7 @@ def test_video_size_limit_follows_the_function_memory(monkeypatch):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MEDIAINDEX_MAX_VIDEO_BYTES", str(300 * 1024**2))  # as a 600 MB function gets it
-    indexer = make_video_indexer(Settings.from_env(), pipeline=object())
+    indexer = make_video_indexer(Settings.from_env(), analyzer=object())
     assert indexer.max_bytes == 300 * 1024**2
 
 

@@ -297,8 +297,8 @@ def test_analyze_faces_gives_the_faces_alone(analyzer, faces_dir):
 
 
 def test_models_load_once_per_process(analyzer):
-    first = analyzer.classifier()
-    assert LocalAnalyzer(SETTINGS).classifier() is first
+    first = analyzer.model("classifier")
+    assert LocalAnalyzer(SETTINGS).model("classifier") is first
     assert "ImageNetClassifier" in models.load_seconds
 
 

@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("model, load", [
-    (models.FACE_DETECTOR, lambda a: a.face_detector()),
+    (models.FACE_DETECTOR, lambda a: a.model("face_detector")),
     (models.SFACE, lambda a: a.embedder()),
-    (models.CLASSIFIER, lambda a: a.classifier()),
-    (models.AGE, lambda a: a.age_gender()),
+    (models.CLASSIFIER, lambda a: a.model("classifier")),
+    (models.AGE, lambda a: a.model("age_gender")),
 ])
 def test_a_corrupt_file_in_the_models_folder_names_itself(tmp_path, model, load):
     if model is models.AGE:

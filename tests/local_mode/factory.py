@@ -13,10 +13,20 @@ from tests.fakes import FakeAnalyzer
 
 
 class SlowFakeAnalyzer(FakeAnalyzer):
-    """The fake analyzer, taking FAKE_ANALYZER_DELAY seconds a picture (so a test can kill a run midway)."""
+    """The fake analyzer, taking FAKE_ANALYZER_DELAY seconds a picture (so a test can kill a run midway). With
+    FAKE_ANALYZER_GATE (a path) and FAKE_ANALYZER_FREE (a number), each process analyses that many pictures and then
+    waits for the gate file to exist: a run is held midway until the test has done what it wants there, however
+    fast or slow the machine."""
+
+    analysed = 0
 
     def analyze(self, picture):
         time.sleep(float(os.environ.get("FAKE_ANALYZER_DELAY", "0")))
+        gate = os.environ.get("FAKE_ANALYZER_GATE")
+        if gate and SlowFakeAnalyzer.analysed >= int(os.environ.get("FAKE_ANALYZER_FREE", "0")):
+            while not os.path.exists(gate):
+                time.sleep(0.02)
+        SlowFakeAnalyzer.analysed += 1
         return super().analyze(picture)
 
 

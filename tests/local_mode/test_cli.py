@@ -181,10 +181,12 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_ctrl_c_stops_with_a_summary_and_the_rerun_goes_on(home, photos):
-    process = _start_index(photos, {"FAKE_ANALYZER_DELAY": "0.15"})
+def test_ctrl_c_stops_with_a_summary_and_the_rerun_goes_on(home, photos, tmp_path):
+    gate = tmp_path / "gate"  # each worker analyses 2 photos, then waits for it: the run cannot end before Ctrl-C
+    process = _start_index(photos, {"FAKE_ANALYZER_GATE": str(gate), "FAKE_ANALYZER_FREE": "2"})
     _wait_for_documents(home, 4, process)
     process.send_signal(signal.SIGINT)
+    gate.touch()  # the files being analysed finish; nothing else starts
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     summary = json.loads(out)

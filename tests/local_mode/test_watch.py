@@ -15,12 +15,16 @@ import pytest
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.adapters.storage.folder import FolderStorage
 from mediaindex.domain import document as docs
-from mediaindex.services.indexing import CREATED, Pipeline
-from mediaindex.services.watching import FolderWatcher, ignored
+from mediaindex.domain.local_files import ignored
+from mediaindex.domain.messages import CREATED
+from mediaindex.services.indexing import Pipeline
+from mediaindex.services.watching import FolderWatcher
 from tests.fakes import FakeAnalyzer
 from tests.local_mode.conftest import FAKE, MEDIAINDEX, ROOT
 
-TIMEOUT = 20
+# Only a guard against a hang: every wait here is for an event (a line, an exit, a condition), which a busy
+# machine delays but never makes false; stopping a watcher with its worker took over 20 s on a loaded CI machine.
+TIMEOUT = 180
 
 
 def wait_until(condition, timeout: float = TIMEOUT, what: str = "condition"):
@@ -121,6 +125,8 @@ def test_hidden_and_clutter_files_are_ignored(tmp_path):
     assert ignored(f"{root}/.photo.jpg.swp", root)
     assert ignored(f"{root}/.git/objects/x", root)
     assert ignored(f"{root}/a/Thumbs.db", root)
+    for sidecar in ("IMG_0001.AAE", "IMG_0001.xmp", "DSC_0001.THM", "photo.jpg.xmp"):
+        assert ignored(f"{root}/a/{sidecar}", root)
     assert not ignored(f"{root}/a/photo.jpg", root)
 
 
@@ -151,3 +157,15 @@ def test_watch_command_syncs_first_then_follows_until_ctrl_c(tmp_path, images_di
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_the_listing_leaves_sidecars_out(tmp_path, images_dir):
+    """An iPhone export puts IMG_0001.AAE beside IMG_0001.JPG: indexing lists the photo alone (a sidecar is not a
+    failure that makes `index` exit 1)."""
+    from mediaindex.adapters.storage.folder import FolderStorage
+
+    shutil.copyfile(images_dir / "n04399382_teddy.JPEG", tmp_path / "IMG_0001.JPG")
+    (tmp_path / "IMG_0001.AAE").write_text("<?xml version='1.0'?><plist><dict/></plist>")
+    (tmp_path / "IMG_0001.JPG.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    listed = [info.ref.key for info in FolderStorage().list("", str(tmp_path))]
+    assert listed == [str(tmp_path / "IMG_0001.JPG")]

@@ -13,8 +13,9 @@ from mediaindex.adapters.faces.local import LocalFaceCollection
 from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.media.picture import Picture
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from mediaindex.services.people import People
 
 OBAMA_FILES = ("obama_1.jpg", "obama_2.jpg", "obama_3.jpg", "obama_partial_face.jpg", "rgba_32bit.png",

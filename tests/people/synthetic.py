@@ -13,8 +13,9 @@ from PIL import Image
 from mediaindex.adapters.faces.local import LocalFaceCollection
 from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.config import Settings
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.domain.model import Analysis, Box, Face
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from mediaindex.services.people import People
 from tests.people.vectors import person, photo_of
 

@@ -9,8 +9,8 @@ import pytest
 from mediaindex import bootstrap
 from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.config import Settings
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.entrypoints.cli import main
-from mediaindex.services.indexing import CREATED, StorageEvent
 from tests.people.library import OBAMA_FILES, CountingAnalyzer
 
 pytestmark = pytest.mark.models

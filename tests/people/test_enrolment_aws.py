@@ -14,13 +14,14 @@ from mediaindex.adapters.faces.rekognition import RekognitionFaceCollection, ext
 from mediaindex.bootstrap import build_app
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
+from mediaindex.domain.messages import CREATED, REMOVED, StorageEvent
 from mediaindex.domain.model import Box
 from mediaindex.entrypoints import aws_lambda
 from mediaindex.media.encode import REKOGNITION, crop_face
 from mediaindex.media.picture import Picture
 from mediaindex.ports import ObjectRef
 from mediaindex.services import people as people_module
-from mediaindex.services.indexing import CREATED, REMOVED, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 
 BUCKET = "media"
 COLLECTION = "mediaindex-faces"

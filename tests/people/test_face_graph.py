@@ -56,7 +56,7 @@ def test_graph_agrees_with_brute_force_and_similarities_are_exact(tmp_path, data
         for ref, s in approximate:  # every similarity given is the exact one
             if ref.content_sha256 in truth_similarity:
                 assert s == truth_similarity[ref.content_sha256]
-    assert graph._graph is not None and graph._graph.live_count == len(data)
+    assert graph.search.graph is not None and graph.search.graph.live_count == len(data)
     assert hits / 1000 >= 0.98
 
 
@@ -65,7 +65,7 @@ def test_the_graph_is_saved_on_close_and_loaded_without_a_rebuild(tmp_path, data
     fill(c, data)
     before = c.nearest(data[7], k=5)
     c.close()
-    assert c.graph_path.exists() and c.graph_path.name == "faces.dlib-resnet-v1.hnsw"
+    assert c.search.graph_path.exists() and c.search.graph_path.name == "faces.dlib-resnet-v1.hnsw"
     built = []
     monkeypatch.setattr(ann.FaceGraph, "build", lambda self, *a: built.append(1))
     again = open_collection(tmp_path)
@@ -78,7 +78,7 @@ def test_a_missing_or_corrupt_graph_is_built_again_and_answers_stay_right(tmp_pa
     c = open_collection(tmp_path)
     fill(c, data)
     expected = [c.nearest(q, k=5) for q in data[:20]]
-    path = c.graph_path
+    path = c.search.graph_path
     c.close()
     if damage == "delete":
         path.unlink()
@@ -104,17 +104,17 @@ def test_faces_remembered_while_the_graph_was_away_are_added_when_it_loads(tmp_p
     other.close()
     again = open_collection(tmp_path)
     assert shas(again.nearest(data[1500], k=1)) == ["late500"]
-    assert again._graph.live_count == len(data)
+    assert again.search.graph.live_count == len(data)
 
 
 def test_faces_remembered_join_the_graph_in_place(tmp_path, data, monkeypatch):
     c = open_collection(tmp_path)
     fill(c, data[:1000])
     c.nearest(data[0], k=1)
-    graph = c._graph
+    graph = c.search.graph
     monkeypatch.setattr(ann.FaceGraph, "build", lambda self, *a: pytest.fail("rebuilt"))
     fill(c, data[1000:1010], prefix="new")
-    assert c._graph is graph and graph.live_count == 1010
+    assert c.search.graph is graph and graph.live_count == 1010
     assert shas(c.nearest(data[1003], k=1)) == ["new3"]
 
 
@@ -124,7 +124,7 @@ def test_forgotten_faces_leave_the_graph_and_are_never_returned(tmp_path, data):
     assert shas(c.nearest(data[42], k=1)) == ["f42"]
     c.hide_face("f42", 0, BOX)
     assert "f42" not in shas(c.nearest(data[42], k=10))
-    assert c._graph.live_count == len(data) - 1
+    assert c.search.graph.live_count == len(data) - 1
     c.close()
     # a saved graph that still holds a face forgotten since (by another process) never returns it either
     c = open_collection(tmp_path)
@@ -140,10 +140,10 @@ def test_forgotten_faces_leave_the_graph_and_are_never_returned(tmp_path, data):
 def test_row_ids_are_never_given_twice(tmp_path, data):
     c = open_collection(tmp_path, graph=False)
     fill(c, data[:3])
-    last = c.db.execute("SELECT max(id) FROM remembered").fetchone()[0]
+    last = c.store.db.execute("SELECT max(id) FROM remembered").fetchone()[0]
     c.hide_face("f2", 0, BOX)  # the newest row goes: SQLite alone would give its id again
     fill(c, data[3:4], prefix="next")
-    assert c.db.execute("SELECT id FROM remembered WHERE content_sha256 = 'next0'").fetchone()[0] == last + 1
+    assert c.store.db.execute("SELECT id FROM remembered WHERE content_sha256 = 'next0'").fetchone()[0] == last + 1
 
 
 def test_clusters_through_the_graph_are_those_of_brute_force(tmp_path):
@@ -154,7 +154,7 @@ def test_clusters_through_the_graph_are_those_of_brute_force(tmp_path):
         fill(c, data[:1000])
         c.clusters(min_size=1, unnamed_only=False)
         fill(c, data[1000:], prefix="more")  # new faces join the clusters incrementally
-    assert graph._graph is not None
+    assert graph.search.graph is not None
 
     def partition(c):
         return sorted(sorted(m.ref.content_sha256 for m in members)

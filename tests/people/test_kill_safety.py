@@ -78,8 +78,8 @@ def rematch_after_a_manual_change(people: People, home) -> None:
     from tests.people.vectors import photo_of
 
     vector = __import__("numpy").asarray(photo_of(BOB, 9), dtype="float32").tobytes()
-    people.faces.db.execute("INSERT OR IGNORE INTO enrolled (face_id, person, source, embedding, model) "
-                            "VALUES (?, ?, ?, ?, ?)", ("manual-bob", "Bob", "manual", vector, people.faces.space.id))
+    people.faces.store.db.execute("INSERT OR IGNORE INTO enrolled (face_id, person, source, embedding, model) "
+                                  "VALUES (?, ?, ?, ?, ?)", ("manual-bob", "Bob", "manual", vector, people.faces.space.id))
     people.rematch()
 
 
@@ -192,6 +192,6 @@ def test_a_removal_delivered_again_after_a_kill_still_takes_the_name_out_on_reko
     pipeline = local.pipeline
     rekognition = People(settings=local.settings, pipeline=pipeline, faces=Forgetful(person=None))
     result = rekognition.remove_source(str(home / "ada.png"), person="Ada")
-    assert result["faces_removed"] == 0 and result["documents_updated"] >= 1
+    assert result.faces_removed == 0 and result.rematch.documents_updated >= 1
     assert all("Ada" not in names for names in names_in_documents(local).values())
     local.faces.close()

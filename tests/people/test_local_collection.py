@@ -246,10 +246,10 @@ def test_a_faces_db_from_before_models_were_recorded_is_read_as_dlibs(tmp_path):
 def full_listing(c, min_size, unnamed_only):
     """The listing made the long way, as it was before: every remembered face of the space read and matched by
     brute force against every enrolled face, grouped by its cluster, small clusters dropped after the named faces."""
-    rows = c.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered WHERE model = ? "
+    rows = c.store.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered WHERE model = ? "
                         "ORDER BY id", (c.space.id,)).fetchall()
     enrolled = np.array([np.frombuffer(r[0], dtype=np.float32) for r in
-                         c.db.execute("SELECT embedding FROM enrolled WHERE model = ?", (c.space.id,))])
+                         c.store.db.execute("SELECT embedding FROM enrolled WHERE model = ?", (c.space.id,))])
     groups: dict[int, list] = {}
     for cluster, sha, index, box, blob in rows:
         vector = np.frombuffer(blob, dtype=np.float32).astype(np.float64)
@@ -293,7 +293,7 @@ def test_the_listing_reads_only_big_enough_clusters_and_matches_what_reading_eve
         collection.enroll_embeddings(f"P{i}", [list(people[i] + 0.01)], f"p{i}")
     # a face of another model under the number of a small cluster: never listed with it
     smallest = min(collection.clusters(min_size=1, unnamed_only=False).items(), key=lambda item: len(item[1]))
-    collection.db.execute("INSERT INTO remembered (content_sha256, face_index, box, embedding, cluster, model) "
+    collection.store.db.execute("INSERT INTO remembered (content_sha256, face_index, box, embedding, cluster, model) "
                           "VALUES ('other', 0, '{}', ?, ?, 'another-model')",
                           (np.zeros(128, dtype=np.float32).tobytes(), int(smallest[0][1:])))
     sizes = {len(m) for m in collection.clusters(min_size=1, unnamed_only=True).values()}

@@ -14,9 +14,9 @@ from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.domain.model import Box
 from mediaindex.entrypoints.cli import main
-from mediaindex.services.indexing import CREATED, StorageEvent
 from mediaindex.services.people import People
 from tests.people.synthetic import ADA, BOB, ColourAnalyzer, index_folder, local_people, write_colour_library
 from tests.people.test_people_service import people_of, setup  # noqa: F401  (fixture)
@@ -48,7 +48,7 @@ def test_merge_moves_every_face_and_every_file_follows(setup):
     assert not any("A. Lovelace" in people_of(people, p) for p in media.iterdir())
     assert collection.pending_rematch() is None
     face_ids = {f["face_id"] for n in ("0.png", "3.png") for f in doc_of(people, media / n)["faces"]}
-    ada_faces = {r[0] for r in collection.db.execute("SELECT face_id FROM enrolled WHERE person = 'Ada Lovelace'")}
+    ada_faces = {r[0] for r in collection.store.db.execute("SELECT face_id FROM enrolled WHERE person = 'Ada Lovelace'")}
     assert face_ids <= ada_faces and len(ada_faces) == 2
 
     # into a name nobody has yet: a rename

@@ -10,9 +10,9 @@ from mediaindex.adapters.storage.folder import ref_for
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError, VersionConflict
+from mediaindex.domain.messages import CREATED, REMOVED, StorageEvent
 from mediaindex.domain.model import Analysis, Box, Face
 from mediaindex.services import people as people_module
-from mediaindex.services.indexing import CREATED, REMOVED, StorageEvent
 from mediaindex.services.people import People, person_from_key
 from tests.people.synthetic import (
     ADA, BOB, ColourAnalyzer, index_folder, local_people, png, sqlite_index, write_colour_library,
@@ -243,9 +243,9 @@ def test_after_a_face_model_change_enrolments_are_read_again_and_files_analysed_
     new, analyzer = library(face_vectors.SFACE)
     assert new.collection.is_empty()
     report = new.re_embed(lambda source: Picture.from_bytes(open(source, "rb").read()))
-    assert report["re_embedded"] == [{"name": "Ada", "source": str(enrol)}]
-    assert [c["source"] for c in report["cannot"]] == ["cluster:c3"] and "cluster" in report["cannot"][0]["reason"]
-    assert report["remembered_faces_of_other_models"] > 0  # the indexed files still hold dlib's vectors
+    assert report.re_embedded == [{"name": "Ada", "source": str(enrol)}]
+    assert [c["source"] for c in report.cannot] == ["cluster:c3"] and "cluster" in report.cannot[0]["reason"]
+    assert report.remembered_faces_of_other_models > 0  # the indexed files still hold dlib's vectors
     # a file analysed with the old model is analysed again, though its bytes did not change
     stored = index.get(docs.document_id("", str(media / "0.png"))).doc
     same_bytes = StorageEvent(CREATED, ref_for(media / "0.png"), etag=stored["etag"], size=stored["size"])

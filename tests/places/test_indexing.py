@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 from mediaindex.domain import document as docs
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.domain.places import Place
 from mediaindex.ports import ObjectRef
 from mediaindex.services import indexing
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from tests.fakes import FakeAnalyzer, FakeIndex, FakeStorage
 
 

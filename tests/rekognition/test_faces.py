@@ -20,10 +20,11 @@ from mediaindex.adapters.faces.rekognition import (
 )
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.domain.model import Box, Face
 from mediaindex.media.encode import REKOGNITION
 from mediaindex.ports import ObjectRef
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from tests.fakes import FakeIndex, FakeStorage
 from tests.rekognition import responses as R
 from tests.rekognition.conftest import mean_difference, picture_of

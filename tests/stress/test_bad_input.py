@@ -14,7 +14,8 @@ from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
+from mediaindex.domain.messages import CREATED, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from tests.stress import badfiles
 
 pytestmark = pytest.mark.models

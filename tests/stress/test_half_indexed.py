@@ -15,7 +15,8 @@ from mediaindex.adapters.storage.folder import FolderStorage, ref_for
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import TransientError
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
+from mediaindex.domain.messages import CREATED, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from mediaindex.services.people import People
 from tests.people.test_people_service import BOB, ColourAnalyzer, png
 from tests.people.vectors import photo_of
@@ -42,7 +43,7 @@ def test_a_locked_face_collection_leaves_no_document_and_the_rerun_repairs(tmp_p
     photo.write_bytes(png(BOB_COLOUR))
     pipeline, collection = build(tmp_path)
     collection.enroll_embeddings("Bob", [photo_of(BOB, 9)], "enrol.png")
-    collection.db.execute("PRAGMA busy_timeout = 50")  # the real 30 s, shortened
+    collection.store.db.execute("PRAGMA busy_timeout = 50")  # the real 30 s, shortened
     other = sqlite3.connect(str(collection.path), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     with pytest.raises(TransientError, match="busy"):

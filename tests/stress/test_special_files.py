@@ -107,7 +107,8 @@ def test_reads_are_capped_whatever_the_size_says(tmp_path):
 def test_the_pipeline_gives_a_refused_file_a_failed_document_once(tmp_path):
     from mediaindex.adapters.index.sqlite import SqliteIndex
     from mediaindex.domain import document as docs
-    from mediaindex.services.indexing import CREATED, UNCHANGED, Pipeline, StorageEvent
+    from mediaindex.domain.messages import CREATED, StorageEvent
+    from mediaindex.services.indexing import UNCHANGED, Pipeline
     from tests.fakes import FakeAnalyzer
 
     os.mkfifo(tmp_path / "pipe.png")

@@ -11,9 +11,10 @@ from PIL import Image
 
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import TransientError
+from mediaindex.domain.messages import CREATED, REMOVED, StorageEvent
 from mediaindex.ports import ObjectRef
 from mediaindex.services import indexing
-from mediaindex.services.indexing import CREATED, REMOVED, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from tests.fakes import FakeAnalyzer, FakeFaces, FakeIndex, FakeStorage
 
 

@@ -8,9 +8,10 @@ import io
 from PIL import Image
 
 from mediaindex.domain import document as docs
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.ports import ObjectRef
 from mediaindex.services import indexing
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from tests.fakes import FakeAnalyzer, FakeIndex, FakeStorage
 
 MODIFIED = "2024-01-02T03:04:05+00:00"

@@ -180,3 +180,16 @@ def test_a_long_video_continues_through_the_ingest_queue(aws):
     aws_lambda.app().settings = Settings(analyzer="rekognition", dlq_url=dlq_url)
     with pytest.raises(BatchProcessingError, match="VideoContinued"):
         aws_lambda.sqs_handler(event, LocalContext())
+
+
+def test_the_queue_adapter_sends_attributes_as_sqs_types_them(aws):
+    from mediaindex.adapters.queue.sqs import SqsQueue
+
+    _, sqs, dlq_url = aws
+    SqsQueue(sqs, dlq_url).send("body", {"error_type": "ValueError", "receive_count": 3})
+    [message] = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert message["Body"] == "body"
+    assert message["MessageAttributes"] == {
+        "error_type": {"DataType": "String", "StringValue": "ValueError"},
+        "receive_count": {"DataType": "Number", "StringValue": "3"},
+    }

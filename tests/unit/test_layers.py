@@ -1,14 +1,30 @@
-"""The use cases (services/) depend on their ports: no AWS client code and no process plumbing in them; those
-live in adapters/ and entrypoints/."""
+"""The layer rules: the import contracts declared in pyproject.toml ([tool.importlinter]) hold, and the use cases
+(services/) depend on their ports: no AWS client code and no process plumbing in them; those live in adapters/ and
+entrypoints/."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-SERVICES = Path(__file__).resolve().parents[2] / "functions" / "mediaindex" / "services"
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ROOT / "functions" / "mediaindex" / "services"
+
+
+def test_the_import_contracts_hold():
+    """`lint-imports` (import-linter, from the dev extra) beside this Python, on this checkout's code, without
+    leaving a cache in the checkout."""
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "functions"), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([str(lint_imports), "--no-cache", "--no-logo"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 broken" in run.stdout
 
 FORBIDDEN = {
     "boto3 or botocore": r"^\s*(import|from)\s+(boto3|botocore)\b",

@@ -70,9 +70,9 @@ def test_documents_and_vectors_are_copied_in_batches_and_counted():
     source, vectors = _source()
     target, target_vectors = FakeIndex(), MemoryVectors()
     report = Migration(source, target, MemoryCheckpoint(), vectors, target_vectors, batch_size=25).run()
-    assert report["verified"] and len(target.docs) == len(source.docs)
+    assert report.counts.verified and len(target.docs) == len(source.docs)
     assert set(target_vectors.stored) == {v.id for v in vectors.vectors}
-    assert report["source"]["faces"] + report["source"]["people"] == 30
+    assert report.counts.source["faces"] + report.counts.source["people"] == 30
 
 
 def test_resuming_skips_what_was_copied():
@@ -101,7 +101,7 @@ def test_a_checkpoint_whose_last_document_is_gone_asks_for_a_restart():
     checkpoint.save('{"documents": "no-such-id"}', False, {"documents": 10})
     with pytest.raises(ConfigurationError, match="--restart"):
         Migration(source, target, checkpoint).run()
-    assert Migration(source, target, checkpoint).run(restart=True)["verified"]
+    assert Migration(source, target, checkpoint).run(restart=True).counts.verified
 
 
 def test_an_extra_document_in_the_target_fails_the_check():

@@ -16,10 +16,11 @@ from moto import mock_aws
 from mediaindex.adapters.s3_events import MalformedEvent, events_from_message_body, events_from_notification
 from mediaindex.adapters.storage.s3 import S3Storage
 from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.entrypoints import aws_lambda
 from mediaindex.entrypoints.cli.invoke import LocalContext
 from mediaindex.ports import ObjectRef
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from tests.fakes import FakeAnalyzer, FakeIndex
 from tests.unit.test_lambda_handlers import BUCKET, aws, batch, jpeg, wire  # noqa: F401 - fixtures
 

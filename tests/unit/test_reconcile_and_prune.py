@@ -7,11 +7,12 @@ from __future__ import annotations
 import hashlib
 
 from mediaindex.domain import document as docs
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.ports import ObjectInfo, ObjectRef
 from mediaindex.ports import Listed
 from mediaindex.services.backfill import DirectSink
 from mediaindex.services.bulk import BulkIndexer, IndexRoot
-from mediaindex.services.indexing import CREATED, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from mediaindex.services.reconcile import CHANGED, MISSING, ORPHANED, Reconcile
 from tests.fakes import FakeAnalyzer, FakeIndex, FakeStorage
 from tests.unit.test_indexing import jpeg

@@ -7,7 +7,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from mediaindex.services.runner import MAX_FAILURES_KEPT, OutcomeTally, WorkerRunner
+from mediaindex.domain.messages import MAX_FAILURES_KEPT, OutcomeTally
+from mediaindex.services.runner import WorkerRunner
 
 
 def test_without_an_executor_each_call_runs_at_once_and_its_error_is_handed_on():

@@ -15,8 +15,8 @@ from mediaindex.adapters.s3_events import (
     events_from_notification,
     notification_for,
 )
+from mediaindex.domain.messages import CREATED, REMOVED, StorageEvent
 from mediaindex.ports import ObjectRef
-from mediaindex.services.indexing import CREATED, REMOVED, StorageEvent
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

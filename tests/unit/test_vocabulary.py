@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from mediaindex.domain import document as docs
+from mediaindex.domain import messages
 from mediaindex.domain.vocabulary import Action, Difference, EventKind, Status
 from mediaindex.services import indexing, people, reconcile
 
@@ -18,7 +19,7 @@ def test_members_are_the_stored_strings():
 def test_existing_names_refer_to_the_enums():
     assert (docs.INDEXED, docs.FAILED, docs.DELETED) == (Status.INDEXED, Status.FAILED, Status.DELETED)
     assert all(isinstance(s, Status) for s in (docs.INDEXED, docs.FAILED, docs.DELETED))
-    assert indexing.CREATED is EventKind.CREATED and indexing.REMOVED is EventKind.REMOVED
+    assert messages.CREATED is EventKind.CREATED and messages.REMOVED is EventKind.REMOVED
     assert indexing.REMOVED_DOC is Action.REMOVED and indexing.UNCHANGED is Action.UNCHANGED
     assert people.ENROLLED is Action.ENROLLED and reconcile.ORPHANED is Difference.ORPHANED
 

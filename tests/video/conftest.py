@@ -67,7 +67,6 @@ def make_pipeline(analyzer, faces=None) -> Pipeline:
 @pytest.fixture
 def colour_indexer():
     def build(interval: float = 1.0, person: str | None = "Ada Lovelace", **options) -> VideoIndexer:
-        pipeline = make_pipeline(ColourAnalyzer(), FakeFaces(person))
-        return VideoIndexer(pipeline, interval=interval, **options)
+        return VideoIndexer(ColourAnalyzer(), FakeFaces(person), interval=interval, **options)
 
     return build

@@ -13,9 +13,9 @@ import pytest
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, MediaTooLarge
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.media.video import VideoReader
 from mediaindex.ports import ObjectRef
-from mediaindex.services.indexing import CREATED, StorageEvent
 from mediaindex.services.video import VideoIndexer, make_video_indexer
 from tests.fakes import FakeFaces
 from tests.video.conftest import ColourAnalyzer, make_pipeline
@@ -37,7 +37,7 @@ def test_a_header_declaring_more_than_the_limit_is_refused_at_once(tmp_path, dec
     data = forged_mkv(tmp_path, declared)
     assert len(data) < 4096
     pipeline = make_pipeline(ColourAnalyzer(), FakeFaces(None))
-    pipeline.video = make_video_indexer(Settings(home=tmp_path), pipeline)
+    pipeline.video = make_video_indexer(Settings(home=tmp_path), pipeline.analyzer, pipeline.faces)
     pipeline.storage.write("tiny.mkv", data)
     started = time.monotonic()
     outcome = pipeline.handle(StorageEvent(CREATED, ObjectRef(pipeline.storage.bucket, "tiny.mkv")))
@@ -51,8 +51,8 @@ def test_the_limit_is_a_setting(tmp_path, monkeypatch):
     assert Settings.from_env().max_video_seconds == 30.0
     pipeline = make_pipeline(ColourAnalyzer(), FakeFaces(None))
     with pytest.raises(ConfigurationError, match="MEDIAINDEX_MAX_VIDEO_SECONDS"):
-        VideoIndexer(pipeline, max_seconds=0)
-    short = VideoIndexer(pipeline, interval=1.0, max_seconds=2.0)
+        VideoIndexer(pipeline.analyzer, pipeline.faces, max_seconds=0)
+    short = VideoIndexer(pipeline.analyzer, pipeline.faces, interval=1.0, max_seconds=2.0)
     data = write_video(tmp_path / "five.mp4", scenes(5, (solid((200, 0, 0)), 5.0)))
     with pytest.raises(MediaTooLarge, match="declares 5 s"):
         short.analyze(data)
@@ -91,7 +91,7 @@ def test_a_stream_without_a_duration_is_sampled_up_to_the_limit_only(tmp_path, m
 
     monkeypatch.setattr(VideoReader, "_read_info", without_duration)
     pipeline = make_pipeline(ColourAnalyzer(), FakeFaces(None))
-    fields = VideoIndexer(pipeline, interval=1.0, max_seconds=2.0).analyze(data).to_fields()
+    fields = VideoIndexer(pipeline.analyzer, pipeline.faces, interval=1.0, max_seconds=2.0).analyze(data).to_fields()
     assert fields["video"]["duration"] <= 2.0 + 1 / fields["video"]["fps"] + 1e-6 and fields["video"]["frames_sampled"] == 2
-    everything = VideoIndexer(pipeline, interval=1.0).analyze(data).to_fields()
+    everything = VideoIndexer(pipeline.analyzer, pipeline.faces, interval=1.0).analyze(data).to_fields()
     assert everything["video"]["duration"] >= 5.0

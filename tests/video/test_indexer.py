@@ -11,12 +11,13 @@ import pytest
 from moto import mock_aws
 from PIL import ImageStat
 
-from mediaindex.bootstrap import build_pipeline
+from mediaindex.bootstrap import build_app, build_pipeline
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, MediaTooLarge
+from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.domain.model import Analysis, Box, Face, FaceMatch, Label
 from mediaindex.ports import ObjectRef, StoredObject
-from mediaindex.services.indexing import CREATED, FAILED, INDEXED, StorageEvent
+from mediaindex.services.indexing import FAILED, INDEXED
 from mediaindex.adapters.video_state.dynamodb import DynamoVideoStateStore
 from mediaindex.domain.video_timeline import Timeline
 from mediaindex.services.video import MemoryStateStore, VideoContinued, VideoIndexer, make_video_indexer
@@ -54,7 +55,7 @@ def expected_spans(labels_per_sample, interval, duration, name):
 def test_real_clip_timeline_with_a_deterministic_analyzer(clip_bytes):
     analyzer = BrightnessAnalyzer()
     faces = FakeFaces("Ada Lovelace")
-    indexer = VideoIndexer(make_pipeline(analyzer, faces), interval=1.0)
+    indexer = VideoIndexer(analyzer, faces, interval=1.0)
     fields, calls = indexer(stored(clip_bytes))
     video = fields["video"]
     assert (video["duration"], video["width"], video["height"], video["codec"]) == (CLIP_SECONDS, 640, 360, "h264")
@@ -78,7 +79,7 @@ def test_real_clip_timeline_with_a_deterministic_analyzer(clip_bytes):
 def test_default_interval_samples_every_six_seconds_and_each_new_shot(clip_bytes, monkeypatch):
     analyzer = BrightnessAnalyzer()
     pipeline = make_pipeline(analyzer)
-    indexer = make_video_indexer(Settings(), pipeline)
+    indexer = make_video_indexer(Settings(), pipeline.analyzer, pipeline.faces)
     fields, calls = indexer(stored(clip_bytes))
     assert indexer.interval == 6.0 and indexer.shots
     # 0:00 and 0:06, and one new shot in each interval (0:01, and the last one from 0:07)
@@ -86,13 +87,13 @@ def test_default_interval_samples_every_six_seconds_and_each_new_shot(clip_bytes
     assert fields["people"] == []  # no face collection: nobody is named
     monkeypatch.setenv("MEDIAINDEX_VIDEO_SHOTS", "0")
     analyzer.calls = 0
-    fields, calls = make_video_indexer(Settings.from_env(), pipeline)(stored(clip_bytes))
+    fields, calls = make_video_indexer(Settings.from_env(), pipeline.analyzer, pipeline.faces)(stored(clip_bytes))
     assert fields["video"]["frames_sampled"] == 2 == analyzer.calls and fields["video"]["frames_at_shots"] == 0
 
 
 def test_skipped_frames_save_analyzer_calls_and_keep_the_timeline_whole(clip_bytes):
     analyzer = BrightnessAnalyzer()
-    indexer = VideoIndexer(make_pipeline(analyzer), interval=0.5, skip_threshold=15.0)
+    indexer = VideoIndexer(analyzer, interval=0.5, skip_threshold=15.0)
     fields, _ = indexer(stored(clip_bytes))
     video = fields["video"]
     assert video["frames_sampled"] == math.ceil(CLIP_SECONDS / 0.5) == 19
@@ -102,9 +103,9 @@ def test_skipped_frames_save_analyzer_calls_and_keep_the_timeline_whole(clip_byt
 
 
 def test_windows_of_the_real_clip_merge_into_the_whole(clip_bytes):
-    whole_indexer = VideoIndexer(make_pipeline(BrightnessAnalyzer(), FakeFaces("Ada")), interval=1.0)
+    whole_indexer = VideoIndexer(BrightnessAnalyzer(), FakeFaces("Ada"), interval=1.0)
     whole = whole_indexer.analyze_window(clip_bytes, 0.0, None)
-    indexer = VideoIndexer(make_pipeline(BrightnessAnalyzer(), FakeFaces("Ada")), interval=1.0)
+    indexer = VideoIndexer(BrightnessAnalyzer(), FakeFaces("Ada"), interval=1.0)
     first = indexer.analyze_window(clip_bytes, 0.0, 4.0)
     second = indexer.analyze_window(clip_bytes, 4.0, 7.0, previous=first)
     third = indexer.analyze_window(clip_bytes, 7.0, None, previous=first.merge(second))
@@ -115,10 +116,10 @@ def test_windows_of_the_real_clip_merge_into_the_whole(clip_bytes):
 def test_a_long_video_continues_across_invocations_and_ends_as_one_pass(tmp_path):
     frames = scenes(5, (solid(RED), 4), (noise(1), 3), (solid(BLUE), 5), (solid(RED), 4))
     data = write_video(tmp_path / "long.mp4", frames)
-    one_pass, one_pass_calls = VideoIndexer(make_pipeline(ColourAnalyzer(), FakeFaces("Ada")), interval=1.0)(stored(data))
+    one_pass, one_pass_calls = VideoIndexer(ColourAnalyzer(), FakeFaces("Ada"), interval=1.0)(stored(data))
 
     analyzer, store = ColourAnalyzer(), MemoryStateStore()
-    indexer = VideoIndexer(make_pipeline(analyzer, FakeFaces("Ada")), interval=1.0, state_store=store,
+    indexer = VideoIndexer(analyzer, FakeFaces("Ada"), interval=1.0, state_store=store,
                            time_left=lambda: 0.0, window_samples=3)
     invocations, offsets = 0, []
     while True:
@@ -139,7 +140,7 @@ def test_a_long_video_continues_across_invocations_and_ends_as_one_pass(tmp_path
 def test_with_time_to_spare_one_invocation_does_it_all(tmp_path):
     data = write_video(tmp_path / "short.mkv", scenes(5, (solid(RED), 3), (solid(BLUE), 3)))
     store = MemoryStateStore()
-    indexer = VideoIndexer(make_pipeline(ColourAnalyzer()), interval=1.0, state_store=store,
+    indexer = VideoIndexer(ColourAnalyzer(), interval=1.0, state_store=store,
                            time_left=lambda: 900.0, window_samples=2)
     fields, _ = indexer(stored(data))
     assert fields["video"]["frames_sampled"] == 6 and store.states == {}
@@ -195,12 +196,19 @@ def test_bootstrap_installs_the_indexer_and_a_person_search_finds_the_video(clip
     assert doc["video"]["frames_sampled"] == 5 + 3 and doc["width"] == 640  # every 2 s, and the 3 new shots
 
 
+def test_bootstrap_builds_the_video_indexer_on_the_analyzer_and_faces_and_hands_it_to_the_pipeline():
+    app = build_app(Settings(video_interval=2.0), storage=FakeStorage(), index=FakeIndex(),
+                    analyzer=BrightnessAnalyzer(), faces=FakeFaces("Ada"))
+    assert app.pipeline.video is app.video
+    assert (app.video.analyzer, app.video.faces, app.video.interval) == (app.analyzer, app.faces, 2.0)
+
+
 @pytest.mark.parametrize("cut", [0.0, 0.5])
 def test_a_broken_video_gets_a_failed_document_with_its_reason(clip_bytes, cut):
     storage, index = FakeStorage(), FakeIndex()
     pipeline = make_pipeline(BrightnessAnalyzer())
     pipeline.storage, pipeline.index = storage, index
-    pipeline.video = make_video_indexer(Settings(video_interval=1.0), pipeline)
+    pipeline.video = make_video_indexer(Settings(video_interval=1.0), pipeline.analyzer, pipeline.faces)
     data = clip_bytes[:32] + b"\x00" * 4000 if cut == 0.0 else clip_bytes[: int(len(clip_bytes) * cut)]
     storage.write("broken.mp4", data)
     outcome = pipeline.handle(StorageEvent(CREATED, ObjectRef("media", "broken.mp4")))
@@ -211,16 +219,16 @@ def test_a_broken_video_gets_a_failed_document_with_its_reason(clip_bytes, cut):
 def test_videos_above_the_byte_limit_are_refused(clip_bytes, monkeypatch):
     pipeline = make_pipeline(BrightnessAnalyzer())
     with pytest.raises(MediaTooLarge) as e:
-        VideoIndexer(pipeline, max_bytes=1000)(stored(clip_bytes))
+        VideoIndexer(pipeline.analyzer, pipeline.faces, max_bytes=1000)(stored(clip_bytes))
     assert "above the limit of 1,000" in str(e.value)
     monkeypatch.setenv("MEDIAINDEX_MAX_VIDEO_BYTES", "2000")
-    assert make_video_indexer(Settings.from_env(), pipeline).max_bytes == 2000
+    assert make_video_indexer(Settings.from_env(), pipeline.analyzer, pipeline.faces).max_bytes == 2000
     assert pipeline.analyzer.calls == 0
 
 
 def test_a_bad_interval_is_a_configuration_error():
     with pytest.raises(ConfigurationError):
-        make_video_indexer(Settings(video_interval=0.0), make_pipeline(BrightnessAnalyzer()))
+        make_video_indexer(Settings(video_interval=0.0), BrightnessAnalyzer())
 
 
 def test_a_video_without_duration_ends_with_its_last_frame(tmp_path, colour_indexer):
@@ -240,7 +248,7 @@ def test_the_pipeline_writes_nothing_until_the_last_window(tmp_path):
     storage, index = FakeStorage(), FakeIndex()
     pipeline = make_pipeline(ColourAnalyzer(), FakeFaces("Ada"))
     pipeline.storage, pipeline.index = storage, index
-    pipeline.video = VideoIndexer(pipeline, interval=1.0, state_store=MemoryStateStore(), time_left=lambda: 0.0,
+    pipeline.video = VideoIndexer(pipeline.analyzer, pipeline.faces, interval=1.0, state_store=MemoryStateStore(), time_left=lambda: 0.0,
                                   window_samples=4)
     storage.write("long.mkv", data)
     event = StorageEvent(CREATED, ObjectRef("media", "long.mkv"), sequencer="00A1")
@@ -324,7 +332,7 @@ def test_a_face_missed_in_the_sample_is_found_in_the_frames_after_it_and_named_o
     # (grey 178, 0.70: below the bar alone) and 0.2 s after it (grey 242, 0.95): together 0.82
     data = write_video(tmp_path / "square.mp4", square_frames(30, 2, {3: 178, 6: 242}), fps=30)
     analyzer, known = SquareFaceAnalyzer(), BrightFaces()
-    fields, _ = VideoIndexer(make_pipeline(analyzer, known), interval=1.0, follow_frames=2)(stored(data))
+    fields, _ = VideoIndexer(analyzer, known, interval=1.0, follow_frames=2)(stored(data))
     assert fields["video"]["frames_followed"] == 4 and analyzer.face_calls == 4
     assert spans(fields, "people") == [("Ada Lovelace", 0.0, 2.0)]
     [named] = [f for f in fields["faces"] if f["person"]]
@@ -341,20 +349,20 @@ def test_a_face_missed_in_the_sample_is_found_in_the_frames_after_it_and_named_o
 def test_without_following_the_same_video_shows_nobody(tmp_path):
     data = write_video(tmp_path / "square.mp4", square_frames(30, 2, {3: 178, 6: 242}), fps=30)
     analyzer = SquareFaceAnalyzer()
-    fields, _ = VideoIndexer(make_pipeline(analyzer, BrightFaces()), interval=1.0, follow_frames=0)(stored(data))
+    fields, _ = VideoIndexer(analyzer, BrightFaces(), interval=1.0, follow_frames=0)(stored(data))
     assert fields["faces"] == [] and fields["people"] == [] and analyzer.face_calls == 0
     assert fields["video"]["frames_followed"] == 0
 
 
 def test_one_dim_look_alone_is_not_enough(tmp_path):
     data = write_video(tmp_path / "square.mp4", square_frames(30, 1, {3: 178}), fps=30)
-    fields, _ = VideoIndexer(make_pipeline(SquareFaceAnalyzer(), BrightFaces()), interval=1.0)(stored(data))
+    fields, _ = VideoIndexer(SquareFaceAnalyzer(), BrightFaces(), interval=1.0)(stored(data))
     assert fields["people"] == [] and len(fields["faces"]) == 1  # found, not named
 
 
 def test_analyzers_without_faces_alone_are_not_followed(clip_bytes):
     """Rekognition has no FaceAnalyzer port: following would cost a DetectFaces call a frame."""
-    fields, _ = VideoIndexer(make_pipeline(BrightnessAnalyzer(), FakeFaces()), interval=1.0, follow_frames=2)(
+    fields, _ = VideoIndexer(BrightnessAnalyzer(), FakeFaces(), interval=1.0, follow_frames=2)(
         stored(clip_bytes))
     assert fields["video"]["frames_followed"] == 0
 
@@ -362,17 +370,17 @@ def test_analyzers_without_faces_alone_are_not_followed(clip_bytes):
 def test_follow_frames_from_settings_and_its_validation(monkeypatch):
     monkeypatch.setenv("MEDIAINDEX_VIDEO_FOLLOW_FRAMES", "4")
     settings = Settings.from_env()
-    assert make_video_indexer(settings, make_pipeline(SquareFaceAnalyzer())).follow_frames == 4
+    assert make_video_indexer(settings, SquareFaceAnalyzer()).follow_frames == 4
     assert Settings().video_follow_frames == 2
     with pytest.raises(ConfigurationError):
-        VideoIndexer(make_pipeline(SquareFaceAnalyzer()), follow_frames=-1)
+        VideoIndexer(SquareFaceAnalyzer(), follow_frames=-1)
 
 
 def test_windows_with_following_merge_into_the_whole(tmp_path):
     """The last sample of a window is followed past the window's end, as in one pass."""
     data = write_video(tmp_path / "square.mp4", square_frames(30, 4, {3: 178, 6: 242}), fps=30)
-    whole = VideoIndexer(make_pipeline(SquareFaceAnalyzer(), BrightFaces()), interval=1.0).analyze_window(data, 0.0, None)
-    indexer = VideoIndexer(make_pipeline(SquareFaceAnalyzer(), BrightFaces()), interval=1.0)
+    whole = VideoIndexer(SquareFaceAnalyzer(), BrightFaces(), interval=1.0).analyze_window(data, 0.0, None)
+    indexer = VideoIndexer(SquareFaceAnalyzer(), BrightFaces(), interval=1.0)
     first = indexer.analyze_window(data, 0.0, 2.0)
     second = indexer.analyze_window(data, 2.0, None, previous=first)
     assert first.frames_followed == second.frames_followed == 4

@@ -19,7 +19,6 @@ from mediaindex.config import Settings
 from mediaindex.media.picture import Picture
 from mediaindex.ports import ObjectRef, StoredObject
 from mediaindex.services.video import VideoIndexer
-from tests.video.conftest import make_pipeline
 
 pytestmark = pytest.mark.models
 
@@ -51,7 +50,7 @@ def known_people(analyzer, faces_dir, tmp_path_factory) -> LocalFaceCollection:
 @pytest.fixture(scope="module")
 def indexed(analyzer, known_people, video_path):
     data = video_path.read_bytes()
-    indexer = VideoIndexer(make_pipeline(analyzer, known_people), interval=1.0)
+    indexer = VideoIndexer(analyzer, known_people, interval=1.0)
     return indexer(StoredObject(ObjectRef("media", "hamilton.mp4"), data, len(data)))
 
 

@@ -233,3 +233,10 @@ def test_the_cli_refuses_the_same_names(tmp_path, capsys):
 
     code = main(["people", "name-cluster", "c1", "Ada\u202eecalevoL", "--home", str(tmp_path)])
     assert code == 2 and "U+202E" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("query", ["q=%FF", "q=dog%C3", "label=%ED%A0%80", "q=caf%E9"])
+def test_a_query_string_that_is_not_utf8_is_a_400_not_a_search_for_a_replacement_character(server, query):
+    reply = get(server, f"/api/search?{query}")
+    assert reply.status == 400 and "UTF-8" in reply.json()["error"]
+    assert get(server, "/api/search?q=caf%C3%A9").status == 200  # café, in UTF-8

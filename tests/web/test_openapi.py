@@ -42,7 +42,8 @@ def test_every_route_is_described_and_nothing_more(app, served):
     answered = {(method.lower(), r.path) for r in routes(app) for method in r.methods}
     described = {(method, path) for path, item in served["paths"].items() for method in item}
     assert described == answered
-    assert len(answered) == 17  # the page, its assets, config, search, stats, 5 document routes, 7 people routes
+    assert len(answered) == 22  # the page, its assets, config, search, stats, 6 document routes, 7 people routes,
+    # and the library: timeline, places, map, map/countries
 
 
 def test_path_parameters_are_typed_and_constrained(served):

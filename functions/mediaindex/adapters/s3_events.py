@@ -11,9 +11,9 @@ import re
 from typing import Any, Iterable
 from urllib.parse import unquote_plus
 
-from mediaindex.ports import ObjectRef
+from mediaindex.domain.messages import StorageEvent
 from mediaindex.domain.vocabulary import EventKind
-from mediaindex.services.indexing import StorageEvent
+from mediaindex.ports import ObjectRef
 
 _REMOVAL_EVENTS = {
     "ObjectRemoved:Delete",

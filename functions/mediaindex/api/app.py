@@ -13,18 +13,15 @@ for documents in the index.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Callable
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 
 from mediaindex import __version__
-from mediaindex.api.errors import ApiError, install_error_handlers
+from mediaindex.api.errors import install_error_handlers
 from mediaindex.api.guards import RequestShape, SecurityHeaders
-from mediaindex.domain.errors import ConfigurationError
-from mediaindex.domain.vocabulary import Status
-from mediaindex.ports import Index, MediaFiles, RenderingCache
+from mediaindex.api.parts import MediaApi
+from mediaindex.api.routes import documents, library, page, people, search
 
 DESCRIPTION = (
     "Search images and videos by what is in them; see thumbnails, faces and video timelines. Read-only unless the "
@@ -37,68 +34,17 @@ TAGS = [
     {"name": "search", "description": "Search with the query syntax and facet filters"},
     {"name": "documents", "description": "One indexed file, its bytes, thumbnail and faces"},
     {"name": "people", "description": "Known people and clusters of unnamed faces"},
+    {"name": "library", "description": "The timeline, places and map of the library"},
 ]
-
-
-@dataclass
-class MediaApi:
-    """What the routes work with: the index, the files behind documents, and the known-people use cases."""
-
-    index: Index
-    media: MediaFiles
-    thumbnails: RenderingCache | None = None
-    # builds the known-people service on first use (it may load models or need settings that are absent)
-    people_factory: Callable[[], Any] | None = None
-    writes: bool = False
-    # where the page sends people to sign in when the API answers 401 (API Gateway's JWT authorizer)
-    login_url: str | None = None
-    # what the analyzer reports, so a search for what it never does is told so (domain/capabilities.py)
-    capabilities: Any = None
-    max_pixels: int = 150_000_000
-    _people: Any = field(default=None, init=False)
-    _people_error: str | None = field(default=None, init=False)
-    write_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _people_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-
-    def document(self, doc_id: str) -> dict[str, Any]:
-        found = self.index.get(doc_id)
-        if found is None or found.doc.get("status") not in (Status.INDEXED, Status.FAILED):
-            raise ApiError(404, "no such document in the index")
-        return found.doc
-
-    def people(self) -> Any:
-        with self._people_lock:
-            if self._people is None and self._people_error is None:
-                if self.people_factory is None:
-                    self._people_error = "known people are not available on this server"
-                else:
-                    try:
-                        self._people = self.people_factory()
-                    except ConfigurationError as e:
-                        self._people_error = str(e)
-        if self._people is None:
-            raise ApiError(409, self._people_error or "known people are not available")
-        return self._people
-
-
-def the_api(request: Request) -> MediaApi:
-    api: MediaApi = request.app.state.api
-    return api
-
-
-# what a route declares to get the API's parts: `def search(api: Api, ...)`
-Api = Annotated[MediaApi, Depends(the_api)]
 
 
 def create_app(api: MediaApi) -> FastAPI:
     """The application over these parts. No /docs page: its script and style would come from a CDN, which the
     Content-Security-Policy refuses; the description itself is at /openapi.json."""
-    from mediaindex.api.routes import documents, page, people, search
-
     app = FastAPI(title="mediaindex search API", version=__version__, description=DESCRIPTION, openapi_tags=TAGS,
                   docs_url=None, redoc_url=None, license_info={"name": "MIT", "identifier": "MIT"})
     app.state.api = api
-    for module in (page, search, documents, people):
+    for module in (page, search, documents, people, library):
         app.include_router(module.router)
     install_error_handlers(app)
     describe_errors(app)

@@ -5,7 +5,7 @@ knows (a page out of range, a face that is not there)."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,7 +29,7 @@ class ApiError(Exception):
         self.status, self.message, self.extra = status, message, extra
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, "status": status, **extra}, status, headers={"Cache-Control": "no-store",
                                                                                        **(headers or {})})
 

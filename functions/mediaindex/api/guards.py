@@ -2,7 +2,7 @@
 
 - `SecurityHeaders`: a Content-Security-Policy without inline script or style, nosniff, no framing, no referrer,
   on every answer (errors too); HEAD answered as GET without the body.
-- `RequestShape`: bodies come with a Content-Length (no chunked uploads) and are small.
+- `RequestShape`: bodies come with a Content-Length (no chunked uploads) and are small; the query string is UTF-8.
 - `HostGuard` (the local server only): the Host header must name this server, so a page on another site that
   re-points its own DNS name at 127.0.0.1 (DNS rebinding) is refused.
 - `WriteRoute`: a route that changes something is refused unless writes are on, unless the request comes from
@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from typing import Any, Callable, Coroutine, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from fastapi import Request
 from fastapi.routing import APIRoute
@@ -95,10 +95,22 @@ class RequestShape:
                                              headers={"Connection": "close"})
                 elif int(raw) > self.max_body:
                     refused = error_response(413, "the body is too large", headers={"Connection": "close"})
+            if refused is None and not _utf8_query(scope.get("query_string", b"")):
+                refused = error_response(400, "the query string is not valid UTF-8 (percent-encode text as UTF-8)")
             if refused is not None:
                 await refused(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _utf8_query(raw: bytes) -> bool:
+    """Does the query string decode, percent-escapes included, as UTF-8? (The framework would put U+FFFD in place
+    of a bad byte and search for that.)"""
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def allowed_host_names(host: str, port: int, extra: Iterable[str] = ()) -> set[str]:

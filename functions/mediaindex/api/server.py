@@ -35,7 +35,7 @@ from mediaindex.api.guards import HostGuard, allowed_host_names
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 20.0  # a request (headers and body) must arrive within this, however slowly it trickles
-KEEP_ALIVE_S = 5.0  # an idle connection between requests is closed after this
+KEEP_ALIVE_S = 5  # an idle connection between requests is closed after this
 MAX_CONNECTIONS = 64  # open at once; more are answered 503 at once
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers
 MAX_REQUEST_LINE = 16 * 1024  # a search of a few hundred words fits; nothing the page sends comes near
@@ -127,7 +127,7 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        refusal = self.conn.refusal
+        refusal = self.conn.refusal if isinstance(self.conn, _Connection) else None
         text = str(refusal) if refusal is not None else msg
         status = refusal.error_status_hint if refusal is not None else 400
         if status == 431 or text == "Receive buffer too long":
@@ -163,7 +163,7 @@ class LocalServer:
         protocol = type("Protocol", (GuardedH11Protocol,),
                         {"request_timeout": request_timeout, "max_connections": max_connections})
         config = uvicorn.Config(app, http=protocol, lifespan="off", proxy_headers=False, server_header=False,
-                                timeout_keep_alive=min(KEEP_ALIVE_S, request_timeout), timeout_graceful_shutdown=2,
+                                timeout_keep_alive=max(1, int(min(KEEP_ALIVE_S, request_timeout))), timeout_graceful_shutdown=2,
                                 access_log=False, log_config=None, backlog=MAX_CONNECTIONS)
         self.server = _Server(config)
         self._thread: threading.Thread | None = None

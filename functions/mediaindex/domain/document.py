@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Iterable, Mapping, Required, TypedDict, cast
 
 from mediaindex.domain.face_vectors import document_space
 from mediaindex.domain.model import Analysis, Box, Face, Label, is_hidden
@@ -20,12 +20,196 @@ INDEXED = Status.INDEXED
 FAILED = Status.FAILED
 DELETED = Status.DELETED
 
+
+# ---- the document's shape --------------------------------------------------------------------------------------------
+# Every nested part is total=False where a document written by an older version may lack a field, or where a part
+# is left out for a reason (a face without attributes, a video without shots); readers use .get() for those.
+class BoxDoc(TypedDict):
+    """A box as ratios of the picture's width and height (model.Box)."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+class InstanceDoc(TypedDict):
+    box: BoxDoc
+    confidence: float
+
+
+class LabelDoc(TypedDict, total=False):
+    """One label entry (`label_to_doc`): model.Label's fields and every name it answers to."""
+
+    name: Required[str]
+    confidence: Required[float]
+    parents: list[str]
+    categories: list[str]
+    aliases: list[str]
+    instances: list[InstanceDoc]
+    broader: list[str]
+    names: list[str]
+
+
+class EmotionDoc(TypedDict):
+    type: str  # upper case, as Rekognition: HAPPY, SAD, ...
+    confidence: float
+
+
+class PoseDoc(TypedDict):
+    roll: float
+    yaw: float
+    pitch: float
+
+
+class QualityDoc(TypedDict):
+    brightness: float
+    sharpness: float
+
+
+class FaceDoc(TypedDict, total=False):
+    """One face (`face_to_doc`): model.Face's fields without its vectors and landmarks, plus its top `emotion`."""
+
+    box: Required[BoxDoc]
+    confidence: Required[float]
+    age_low: int | None
+    age_high: int | None
+    gender: str | None
+    emotions: list[EmotionDoc]
+    smile: bool | None
+    eyeglasses: bool | None
+    sunglasses: bool | None
+    beard: bool | None
+    mustache: bool | None
+    eyes_open: bool | None
+    mouth_open: bool | None
+    pose: PoseDoc | None
+    quality: QualityDoc | None
+    face_occluded: bool | None
+    eye_direction: dict[str, float] | None
+    person: str | None
+    face_id: str | None
+    similarity: float | None
+    emotion: str | None
+
+
+class GeoPoint(TypedDict):
+    """A GPS position, as EXIF and video tags give it and OpenSearch's geo_point takes it."""
+
+    lat: float
+    lon: float
+
+
+class PlaceDoc(TypedDict):
+    """Where a position lies, in words (places.Place.to_doc)."""
+
+    city: str | None
+    region: str | None
+    country: str | None
+    country_code: str | None
+    metro: str | None
+    names: list[str]  # every name a search finds it by, folded
+    label: str  # for display: "Boulogne-Billancourt, Paris, France"
+
+
+class SpanDoc(TypedDict):
+    """When a person or a label was on screen: [start, end) seconds."""
+
+    name: str
+    start: float
+    end: float
+
+
+class FaceSpanDoc(TypedDict):
+    """When the document's face number `face` was seen, so that a face named later gets its spans."""
+
+    face: int
+    start: float
+    end: float
+
+
+class SegmentsDoc(TypedDict, total=False):
+    people: list[SpanDoc]
+    labels: list[SpanDoc]
+    faces: list[FaceSpanDoc]
+
+
+class VideoDoc(TypedDict, total=False):
+    """A video's `video` field (domain/video_timeline.py)."""
+
+    duration: float
+    width: int | None
+    height: int | None
+    fps: float | None
+    codec: str | None
+    frames_sampled: int
+    frames_skipped: int
+    frames_analysed: int
+    frames_followed: int
+    frames_at_shots: int
+    segments: SegmentsDoc
+
+
+class DocumentFields(TypedDict, total=False):
+    """The fields a document has beyond its identity and status: what reading the file and analysing it found
+    (ANALYSIS_FIELDS among them), as a partial update or a video's analysis hands them over."""
+
+    media_type: str | None  # "image" or "video" (media/sniff.py); None for a file that was not read
+    content_type: str | None
+    size: int | None
+    etag: str | None
+    content_sha256: str | None
+    last_modified: str | None  # ISO 8601
+    width: int | None
+    height: int | None
+    taken_at: str | None  # ISO 8601: the date it was taken (domain/file_dates.py), or None
+    taken_at_source: str | None  # where that date comes from: exif, container, name, file_time
+    camera: str | None
+    lens: str | None
+    location: GeoPoint | None
+    labels: list[LabelDoc]
+    label_names: list[str]
+    faces: list[FaceDoc]
+    face_count: int
+    people: list[str]
+    text: str | None
+    moderation: float | None
+    analyzer: str | None
+    model_versions: dict[str, str]
+    face_model: str | None
+    video: VideoDoc
+    place: PlaceDoc | None  # absent: never looked up (services/places.py adds it); None: no place there
+
+
+class DocumentIdentity(TypedDict):
+    """Which file a document is of, and which write (`base_document`)."""
+
+    id: str  # document_id(bucket, key)
+    bucket: str  # "" for a folder's file, whose key is then its absolute path
+    key: str
+    sequencer: str | None  # S3's order of events on the key; None for found files
+    indexed_at: str  # ISO 8601, when it was written
+
+
+class SearchDocument(DocumentIdentity, DocumentFields, total=False):
+    """The search document: one per file, in every index, in search hits and in the API's answers. Identity and
+    status are always there (a tombstone has nothing else); the rest as DocumentFields."""
+
+    status: Required[str]  # vocabulary.Status: indexed, failed or deleted
+    error: Required[str | None]  # why a failed file failed
+
 # Fields copied from a document whose bytes were already analysed (a copy or a rename), instead of analysing again.
 ANALYSIS_FIELDS = (
     "media_type", "content_type", "width", "height", "taken_at", "taken_at_source", "camera", "lens", "location",
     "labels", "label_names", "faces", "people", "text", "moderation", "analyzer", "model_versions", "face_model",
     "video", "place",
 )
+
+
+def analysis_of(doc: SearchDocument) -> DocumentFields:
+    """The ANALYSIS_FIELDS a document has, to copy into another document of the same bytes."""
+    fields = cast(Mapping[str, object], doc)
+    return cast(DocumentFields, {k: fields[k] for k in ANALYSIS_FIELDS if k in fields})
 
 
 def document_id(bucket: str, key: str) -> str:
@@ -48,7 +232,7 @@ def sequencer_newer(candidate: str | None, current: str | None) -> bool | None:
     return a > b
 
 
-def analysed_alike(doc: dict[str, Any], analyzer: str | None, face_model: str | None) -> bool:
+def analysed_alike(doc: SearchDocument, analyzer: str | None, face_model: str | None) -> bool:
     """Was `doc` analysed by this analyzer, with face vectors of this face model? A document whose vectors came
     from another model must be analysed again: vectors of two models are never compared. `analyzer` None: any."""
     if analyzer is not None and doc.get("analyzer") not in (None, analyzer):
@@ -79,23 +263,24 @@ def entry_names(label: Label) -> list[str]:
     return list(seen)
 
 
-def face_to_doc(face: Face) -> dict[str, Any]:
-    d = asdict(face)
-    d.pop("embedding", None)  # vectors live with the face collection, not in every search hit
-    d.pop("embedding_space", None)  # the document's face_model says it once
-    d.pop("landmarks", None)
+def face_to_doc(face: Face) -> FaceDoc:
+    d = cast(FaceDoc, asdict(face))  # model.Face's fields: the vectors and landmarks go below
+    raw = cast(dict[str, object], d)
+    raw.pop("embedding", None)  # vectors live with the face collection, not in every search hit
+    raw.pop("embedding_space", None)  # the document's face_model says it once
+    raw.pop("landmarks", None)
     d["emotion"] = face.top_emotion()
     return d
 
 
-def label_to_doc(label: Label) -> dict[str, Any]:
-    d = asdict(label)
+def label_to_doc(label: Label) -> LabelDoc:
+    d = cast(LabelDoc, asdict(label))  # model.Label's fields
     # every lower-case name this label answers to, so "dog" finds a Siberian husky at the husky's confidence
     d["names"] = entry_names(label)
     return d
 
 
-def analysis_fields(analysis: Analysis) -> dict[str, Any]:
+def analysis_fields(analysis: Analysis) -> DocumentFields:
     people = sorted({f.person for f in analysis.faces if f.person})
     return {
         "labels": [label_to_doc(label) for label in analysis.labels],
@@ -111,29 +296,33 @@ def analysis_fields(analysis: Analysis) -> dict[str, Any]:
     }
 
 
-def hidden_face_indexes(faces: list[dict[str, Any]], hidden: "list[Box] | tuple[Box, ...]") -> set[int]:
+def hidden_face_indexes(faces: list[FaceDoc], hidden: "list[Box] | tuple[Box, ...]") -> set[int]:
     """The positions of the document faces that overlap a box marked "not a face"."""
     if not hidden:
         return set()
-    return {i for i, f in enumerate(faces)
-            if isinstance(f.get("box"), dict) and is_hidden(Box(**{k: float(f["box"][k]) for k in ("left", "top", "width", "height")}), hidden)}
+    return {i for i, f in enumerate(faces) if isinstance(f.get("box"), dict) and is_hidden(box_of(f["box"]), hidden)}
 
 
-def without_faces(fields: dict[str, Any], drop: set[int]) -> dict[str, Any]:
+def box_of(box: BoxDoc) -> Box:
+    return Box(float(box["left"]), float(box["top"]), float(box["width"]), float(box["height"]))
+
+
+def without_faces(fields: DocumentFields, drop: set[int]) -> DocumentFields:
     """`faces`, `face_count`, `people` (and a video's timeline) of a document without the faces at `drop`: the
     faces after them move down, so do their `segments.faces` rows, and the spans of people no longer named go."""
     faces = [f for i, f in enumerate(fields.get("faces") or []) if i not in drop]
-    people = sorted({f["person"] for f in faces if f.get("person")})
-    result: dict[str, Any] = {"faces": faces, "face_count": len(faces), "people": people}
+    people = sorted({person for f in faces if (person := f.get("person"))})
+    result: DocumentFields = {"faces": faces, "face_count": len(faces), "people": people}
     video = fields.get("video")
     if isinstance(video, dict):
-        segments = dict(video.get("segments") or {})
+        segments: SegmentsDoc = {**(video.get("segments") or {})}
         moved = {old: new for new, old in enumerate(i for i in range(len(fields.get("faces") or [])) if i not in drop)}
-        if segments.get("faces") is not None:
-            segments["faces"] = [{**row, "face": moved[row["face"]]} for row in segments["faces"]
-                                 if row.get("face") in moved]
-        if segments.get("people") is not None:
-            segments["people"] = [span for span in segments["people"] if span.get("name") in people]
+        face_spans = segments.get("faces")
+        if face_spans is not None:
+            segments["faces"] = [{**row, "face": moved[row["face"]]} for row in face_spans if row.get("face") in moved]
+        people_spans = segments.get("people")
+        if people_spans is not None:
+            segments["people"] = [span for span in people_spans if span.get("name") in people]
         result["video"] = {**video, "segments": segments}
     return result
 
@@ -154,7 +343,7 @@ def storable_text(text: str) -> str:
     return "".join(out)
 
 
-def base_document(bucket: str, key: str, sequencer: str | None) -> dict[str, Any]:
+def base_document(bucket: str, key: str, sequencer: str | None) -> DocumentIdentity:
     # the id comes from the real key (so a file keeps its document); the key as stored is always valid text, so a
     # file whose name is not UTF-8 is indexed under that name with \xNN for the odd bytes
     return {
@@ -166,5 +355,8 @@ def base_document(bucket: str, key: str, sequencer: str | None) -> dict[str, Any
     }
 
 
-def tombstone(bucket: str, key: str, sequencer: str | None) -> dict[str, Any]:
-    return {**base_document(bucket, key, sequencer), "status": DELETED, "error": None}
+def tombstone(bucket: str, key: str, sequencer: str | None) -> SearchDocument:
+    identity = base_document(bucket, key, sequencer)
+    # spelt out: `**identity` would not tell the checker that no analysis field rides along with it
+    return {"id": identity["id"], "bucket": identity["bucket"], "key": identity["key"],
+            "sequencer": identity["sequencer"], "indexed_at": identity["indexed_at"], "status": DELETED, "error": None}

@@ -300,7 +300,7 @@ def scoring_concepts(expr: Expr) -> list[Concept]:
     return found
 
 
-def transform(expr: Expr, fn) -> Expr:
+def transform(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     """Rebuild the tree bottom-up, replacing each node by fn(node)."""
     if isinstance(expr, And):
         return fn(And(*(transform(p, fn) for p in expr.parts)))

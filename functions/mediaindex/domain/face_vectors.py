@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
+
 
 MATCH_SIMILARITY = 80.0
 
@@ -29,16 +30,19 @@ class VectorSpace:
 
     def similarity(self, squared_distance: Any) -> Any:
         """0-100 from squared L2 distances (a float or a NumPy array, returned alike)."""
+        if isinstance(squared_distance, (int, float)):
+            return self._similarity(float(squared_distance))
         try:
             import numpy as np
         except ImportError:  # pragma: no cover - the Lambda bundle has no NumPy and compares no vectors
-            np = None
-        if np is not None and not isinstance(squared_distance, (int, float)):
-            d2 = np.maximum(np.asarray(squared_distance, dtype=np.float64), 0.0)
-            raw = 100.0 - 10.0 * d2 / (1.0 - self.boundary) if self.metric == "cosine" \
-                else 100.0 * (1.0 - np.sqrt(d2) / self.boundary)
-            return np.clip(raw, 0.0, 100.0)
-        d2 = max(float(squared_distance), 0.0)
+            return self._similarity(float(squared_distance))
+        d2 = np.maximum(np.asarray(squared_distance, dtype=np.float64), 0.0)
+        raw = 100.0 - 10.0 * d2 / (1.0 - self.boundary) if self.metric == "cosine" \
+            else 100.0 * (1.0 - np.sqrt(d2) / self.boundary)
+        return np.clip(raw, 0.0, 100.0)
+
+    def _similarity(self, squared_distance: float) -> float:
+        d2 = max(squared_distance, 0.0)
         raw = 100.0 - 10.0 * d2 / (1.0 - self.boundary) if self.metric == "cosine" \
             else 100.0 * (1.0 - math.sqrt(d2) / self.boundary)
         return min(max(raw, 0.0), 100.0)
@@ -52,7 +56,7 @@ class VectorSpace:
     def compare(self, a: Sequence[float], b: Sequence[float]) -> float:
         if len(a) != len(b):
             raise ValueError(f"face vectors of different lengths ({len(a)} and {len(b)})")
-        return self.similarity(sum((x - y) ** 2 for x, y in zip(a, b)))
+        return self._similarity(float(sum((x - y) ** 2 for x, y in zip(a, b))))
 
 
 # The cosine that separates the same person from strangers for SFace int8, measured on the test portraits, the
@@ -76,7 +80,7 @@ def space_of(space_id: str | None) -> VectorSpace:
     return VectorSpace(space_id, base.dimensions, base.metric, base.boundary)
 
 
-def document_space(doc: dict[str, Any]) -> str | None:
+def document_space(doc: Mapping[str, Any]) -> str | None:
     """The space of a document's face vectors; None when no face model ran on it (Rekognition, labels only).
     Documents from before spaces were recorded name dlib's embedding file in their model versions."""
     if doc.get("face_model"):

@@ -10,8 +10,8 @@ given, never trusted for time words.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.file_dates import trusted_date
 from mediaindex.domain.kinds import camera_words, kinds_of
 from mediaindex.domain.places import fold
@@ -20,15 +20,17 @@ PLACE, KIND, CAMERA, MONTH, DAY = "place", "kind", "camera", "month", "day"
 FACT_FIELDS = (PLACE, KIND, CAMERA, MONTH, DAY)
 
 
-def place_names(doc: dict[str, Any]) -> list[str]:
+def place_names(doc: SearchDocument) -> list[str]:
     place = doc.get("place")
     if not isinstance(place, dict):
         return []
-    names = place.get("names") or [place.get(k) for k in ("city", "metro", "region", "country", "country_code")]
+    # a place stored without its names (by hand, or older): its parts
+    names: list[str | None] = list(place.get("names") or []) or [
+        place.get("city"), place.get("metro"), place.get("region"), place.get("country"), place.get("country_code")]
     return sorted({fold(str(n)) for n in names if n and fold(str(n))})
 
 
-def place_label(doc: dict[str, Any]) -> str | None:
+def place_label(doc: SearchDocument) -> str | None:
     """The place a facet counts a file under: its city (or town), else its region, else its country."""
     place = doc.get("place")
     if not isinstance(place, dict):
@@ -39,7 +41,7 @@ def place_label(doc: dict[str, Any]) -> str | None:
     return None
 
 
-def taken_parts(doc: dict[str, Any], today: date | None = None) -> tuple[str | None, str | None]:
+def taken_parts(doc: SearchDocument, today: date | None = None) -> tuple[str | None, str | None]:
     """The month ("07") and day ("07-14") a trusted taken_at names."""
     taken = doc.get("taken_at")
     if not isinstance(taken, str) or len(taken) < 10 or not trusted_date(taken, today or date.today()):
@@ -47,7 +49,7 @@ def taken_parts(doc: dict[str, Any], today: date | None = None) -> tuple[str | N
     return taken[5:7], taken[5:10]
 
 
-def document_facts(doc: dict[str, Any], today: date | None = None) -> dict[str, list[str]]:
+def document_facts(doc: SearchDocument, today: date | None = None) -> dict[str, list[str]]:
     """Every fact of a document, by field (none for a tombstone or a failed file)."""
     if doc.get("status") != "indexed":
         return {}

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mediaindex.domain.document import SearchDocument
 
 EXIF = "exif"
 CONTAINER = "container"
@@ -125,7 +128,7 @@ def choose_taken_at(embedded: str | None, embedded_kind: str, key: str, modified
     return None, None
 
 
-def embedded_date(doc: dict[str, Any]) -> tuple[str | None, str]:
+def embedded_date(doc: SearchDocument) -> tuple[str | None, str]:
     """The date a document's bytes carry, and its source ("exif" or "container"), for a copy of those bytes under
     another name: a date the earlier document took from its own name or file time is not the copy's
     (None then). A document written before `taken_at_source` existed took `taken_at` from its bytes only."""

@@ -132,7 +132,7 @@ def time_filters(written: list[str], today: date) -> tuple[list[Expr], list[str]
     found = read_time_words(tokens, today)
     if not found.conditions:
         return [], written
-    used = set()
+    used: set[int] = set()
     for start, end in found.spans:
         used.update(range(start, end))
     consumed = {i for i in set(owners) if all(k in used for k, o in enumerate(owners) if o == i)}

@@ -17,31 +17,47 @@ to a Lambda whose analyzer it does not run; reconcile only compares bytes) passe
 
 from __future__ import annotations
 
-from typing import Any
+
+from typing import TypedDict
 
 from mediaindex.domain import document as docs
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.kinds import screen_sized
 
 SETTLED = (docs.INDEXED, docs.FAILED)  # the statuses a file is not analysed again in until its bytes change
 
 
-def is_unchanged(doc: dict[str, Any] | None, *, etag: str | None, size: int | None, analyzer: str | None,
+class Fingerprint(TypedDict):
+    """What of a document says which bytes it stands for (reconcile keeps only this of every document)."""
+
+    status: str | None
+    etag: str | None
+    size: int | None
+
+
+def fingerprint(doc: SearchDocument) -> Fingerprint:
+    return {"status": doc.get("status"), "etag": doc.get("etag"), "size": doc.get("size")}
+
+
+def holds_bytes(known: Fingerprint, *, etag: str | None, size: int | None) -> bool:
+    """Was the document made (indexed or failed) from the file listed with `etag` and `size`?"""
+    return (known["status"] in SETTLED and etag is not None and known["etag"] == etag and size is not None
+            and known["size"] == size)
+
+
+def is_unchanged(doc: SearchDocument | None, *, etag: str | None, size: int | None, analyzer: str | None,
                  face_model: str | None, reads_text: bool = False) -> bool:
     """Does `doc` (None: the index has no document) already stand for the file listed with `etag` and `size`?"""
     if reads_text and doc is not None and unread_screenshot(doc):
         return False
     return (
         doc is not None
-        and doc.get("status") in SETTLED
-        and etag is not None
-        and doc.get("etag") == etag
-        and size is not None
-        and doc.get("size") == size
+        and holds_bytes(fingerprint(doc), etag=etag, size=size)
         and docs.analysed_alike(doc, analyzer, face_model)
     )
 
 
-def unread_screenshot(doc: dict[str, Any]) -> bool:
+def unread_screenshot(doc: SearchDocument) -> bool:
     """An indexed image that looks like a screenshot (no camera; a PNG or a screen's size) and was analysed before
     text was read by default (neither `text` nor `text_gate` in its model versions)."""
     if doc.get("status") != docs.INDEXED or doc.get("media_type") != "image" or doc.get("camera"):
@@ -49,6 +65,6 @@ def unread_screenshot(doc: dict[str, Any]) -> bool:
     versions = doc.get("model_versions") or {}
     if "text" in versions or "text_gate" in versions:
         return False
-    key = doc.get("key") if isinstance(doc.get("key"), str) else ""
-    png = doc.get("content_type") == "image/png" or key.lower().endswith(".png")
+    key = doc.get("key")
+    png = doc.get("content_type") == "image/png" or (isinstance(key, str) and key.lower().endswith(".png"))
     return png or screen_sized(doc.get("width"), doc.get("height"))

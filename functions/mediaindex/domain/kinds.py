@@ -26,7 +26,10 @@ Pure: the standard library and other domain modules only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mediaindex.domain.document import SearchDocument
 
 from mediaindex.domain.expressions import text_tokens
 
@@ -98,7 +101,7 @@ def camera_words(camera: str | None) -> list[str]:
     return list(seen)
 
 
-def kinds_of(doc: dict[str, Any]) -> list[str]:
+def kinds_of(doc: SearchDocument) -> list[str]:
     """The kinds a document answers to ("video", "photo", "screenshot", "selfie"; see the module's docstring)."""
     media_type = doc.get("media_type")
     if media_type == "video":
@@ -113,13 +116,13 @@ def kinds_of(doc: dict[str, Any]) -> list[str]:
     return kinds
 
 
-def is_selfie(doc: dict[str, Any]) -> bool:
+def is_selfie(doc: SearchDocument) -> bool:
     """A still image taken with the front camera, as its EXIF lens model says."""
     lens = doc.get("lens")
     return doc.get("media_type") == "image" and isinstance(lens, str) and "front" in text_tokens(lens)
 
 
-def is_screenshot(doc: dict[str, Any]) -> bool:
+def is_screenshot(doc: SearchDocument) -> bool:
     """A still image without a camera whose key says screenshot, or of a screen's size with text in it or saved
     as PNG (the rule in the module's docstring)."""
     if doc.get("media_type") != "image" or doc.get("camera"):
@@ -128,8 +131,8 @@ def is_screenshot(doc: dict[str, Any]) -> bool:
         return True
     if not screen_sized(doc.get("width"), doc.get("height")):
         return False
-    key = doc.get("key") if isinstance(doc.get("key"), str) else ""
-    png = doc.get("content_type") == "image/png" or key.lower().endswith(".png")
+    key = doc.get("key")
+    png = doc.get("content_type") == "image/png" or (isinstance(key, str) and key.lower().endswith(".png"))
     text = doc.get("text")
     return png or (isinstance(text, str) and bool(text.strip()))
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaindex.domain.expressions import text_tokens
+
+if TYPE_CHECKING:
+    from mediaindex.domain.document import PlaceDoc
 
 
 def fold(name: str | None) -> str:
@@ -100,12 +103,12 @@ class Place:
         seen: set[str] = set()
         for part in parts:
             key = fold(part)
-            if key and key not in seen:
+            if part and key and key not in seen:
                 seen.add(key)
-                shown.append(part)  # type: ignore[arg-type] - a part with a folded key is a str
+                shown.append(part)
         return ", ".join(shown)
 
-    def to_doc(self) -> dict[str, Any]:
+    def to_doc(self) -> PlaceDoc:
         """The document's `place` field."""
         return {
             "city": self.city, "region": self.region, "country": self.country, "country_code": self.country_code,
@@ -113,7 +116,7 @@ class Place:
         }
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any] | None) -> "Place | None":
+    def from_doc(cls, doc: PlaceDoc | None) -> "Place | None":
         """The Place of a document's `place` field (its names beyond the parts are not kept: aliases are lost)."""
         if not isinstance(doc, dict):
             return None
@@ -172,7 +175,7 @@ def reach_km(population: int | None) -> float:
     """How far from its centre a place of this population still names a position."""
     if not population or population <= 0:
         return MIN_REACH_KM
-    return min(MAX_REACH_KM, max(MIN_REACH_KM, REACH_AT_1000_KM * (population / 1000.0) ** (1.0 / 3.0)))
+    return min(MAX_REACH_KM, max(MIN_REACH_KM, REACH_AT_1000_KM * math.pow(population / 1000.0, 1.0 / 3.0)))
 
 
 def town_score(distance: float, population: int | None) -> float:

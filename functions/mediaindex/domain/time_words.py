@@ -74,8 +74,8 @@ for _phrases, _day in (
     (("bastille day",), "07-14"),
     (("bonfire night", "guy fawkes night"), "11-05"),
 ):
-    for _phrase in _phrases:
-        NAMED_DAYS[tuple(_phrase.split())] = _day
+    for _named in _phrases:
+        NAMED_DAYS[tuple(_named.split())] = _day
 _NAMED_LONGEST = sorted(NAMED_DAYS, key=len, reverse=True)
 MOVABLE_DAYS = ("easter", "thanksgiving")  # only with a year
 
@@ -348,7 +348,8 @@ class _Reader:
             saturday = today - timedelta(days=today.weekday()) + timedelta(days=5 if w == "this" else -2)
             return i + 2, _Range(saturday, saturday + timedelta(days=2))
         if w != "past":
-            period = SEASONS.get(nxt) or ((self.month(i + 1), 1) if self.month(i + 1) else None)
+            month = self.month(i + 1)
+            period = SEASONS.get(nxt) or ((month, 1) if month else None)
             if period is not None:
                 return i + 2, self.recent(period[0], period[1], complete=(w != "this"))
         return None
@@ -430,7 +431,8 @@ class _Reader:
     def period_of_year(self, i: int) -> _Hit | None:
         """december 2019; dec of 2019; summer 2020; winter 2020 (to the end of february 2021)"""
         w = self.word(i)
-        period = SEASONS.get(w) or ((self.month(i), 1) if self.month(i) else None)
+        month = self.month(i)
+        period = SEASONS.get(w) or ((month, 1) if month else None)
         if period is None:
             return None
         year = self.year_after(i + 1)

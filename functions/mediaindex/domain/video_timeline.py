@@ -183,7 +183,8 @@ class Timeline:
         return merged
 
     def to_state(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self)))
+        state: dict[str, Any] = json.loads(json.dumps(asdict(self)))  # plain JSON types, as a state store keeps them
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Timeline":
@@ -195,15 +196,15 @@ class Timeline:
         named = [self.named_faces[p] for p in sorted(self.named_faces)]
         return [_face_from_state(f) for f in named + self.unnamed_faces]
 
-    def _face_segments(self) -> list[dict[str, Any]]:
+    def _face_segments(self) -> list[docs.FaceSpanDoc]:
         """When each of the document's faces (by its index in `faces`) was seen: what `people rematch` puts on the
         timeline for a face named after the video was indexed."""
         named = [self.named_faces[p] for p in sorted(self.named_faces)]
-        rows = [{"face": i, "start": round(start, 3), "end": round(end, 3)}
+        rows: list[docs.FaceSpanDoc] = [{"face": i, "start": round(start, 3), "end": round(end, 3)}
                 for i, face in enumerate(named + self.unnamed_faces) for start, end in face.get("seen") or []]
         return sorted(rows, key=lambda r: (r["start"], r["face"]))
 
-    def to_fields(self) -> dict[str, Any]:
+    def to_fields(self) -> docs.DocumentFields:
         labels = sorted((_label_from_state(d) for d in self.best_labels.values()), key=lambda l: (-l.confidence, l.name))
         faces = self.faces()
         duration = self.duration if self.duration > 0 else self.next_start
@@ -241,8 +242,8 @@ class Timeline:
         }
 
 
-def _segment_docs(segments: Segments) -> list[dict[str, Any]]:
-    rows = [{"name": n, "start": round(s, 3), "end": round(e, 3)} for n, spans in segments.items() for s, e in spans]
+def _segment_docs(segments: Segments) -> list[docs.SpanDoc]:
+    rows: list[docs.SpanDoc] = [{"name": n, "start": round(s, 3), "end": round(e, 3)} for n, spans in segments.items() for s, e in spans]
     return sorted(rows, key=lambda r: (r["start"], r["name"]))
 
 

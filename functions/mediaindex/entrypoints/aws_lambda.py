@@ -20,12 +20,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mediaindex.adapters.s3_events import MalformedEvent, parse_message_body, parse_notification
 from mediaindex.bootstrap import App, build_app
 from mediaindex.config import Settings
-from mediaindex.services.indexing import StorageEvent
+from mediaindex.domain.messages import StorageEvent
 
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "mediaindex")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MediaIndex")
@@ -73,9 +74,7 @@ def _continue_video(event: StorageEvent, more: Any) -> dict[str, Any]:
     settings = app().settings
     if not settings.queue_url:
         raise more  # no queue to continue through: SQS delivers the message again after its visibility timeout
-    from mediaindex.adapters.s3_events import notification_for
-
-    app().client("sqs").send_message(QueueUrl=settings.queue_url, MessageBody=json.dumps(notification_for([event])))
+    app().queue(settings.queue_url).send_again(event)
     metrics.add_metric(name="video_continuations", unit=MetricUnit.Count, value=1)
     return {"action": "continued", "bucket": event.ref.bucket, "key": event.ref.key, "reason": str(more),
             "next_start": more.next_start}
@@ -136,16 +135,12 @@ def _dead_letter(record: SQSRecord, error: BaseException) -> bool:
 
 def _send_to_dlq(dlq_url: str, body: str, error: BaseException, receives: int, message_id: str) -> bool:
     try:
-        app().client("sqs").send_message(
-            QueueUrl=dlq_url,
-            MessageBody=body,
-            MessageAttributes={
-                "error_type": {"DataType": "String", "StringValue": type(error).__name__},
-                "error_message": {"DataType": "String", "StringValue": _reason(error)},
-                "receive_count": {"DataType": "Number", "StringValue": str(receives)},
-                "source_message_id": {"DataType": "String", "StringValue": message_id or "-"},
-            },
-        )
+        app().queue(dlq_url).send(body, {
+            "error_type": type(error).__name__,
+            "error_message": _reason(error),
+            "receive_count": receives,
+            "source_message_id": message_id or "-",
+        })
     except Exception:  # noqa: BLE001 - the DLQ itself is failing: leave the message to SQS's redrive policy
         logger.exception("could not dead-letter the message", extra={"message_id": message_id})
         return False
@@ -163,7 +158,7 @@ def _is_malformed(error: BaseException) -> bool:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
-def sqs_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def sqs_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     start_invocation(context)
     return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
 
@@ -191,14 +186,14 @@ def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             logger.exception("record failed", extra={"bucket": storage_event.ref.bucket, "key": storage_event.ref.key})
             failures.append({"bucket": storage_event.ref.bucket, "key": storage_event.ref.key, "reason": _reason(error)})
     if problems:  # retrying cannot fix them: to the dead-letter queue at once, with the reason
-        error = MalformedEvent("; ".join(problems))
+        malformed = MalformedEvent("; ".join(problems))
         dlq = app().settings.dlq_url
-        if not (dlq and _send_to_dlq(dlq, json.dumps(event, default=str), error, 1,
+        if not (dlq and _send_to_dlq(dlq, json.dumps(event, default=str), malformed, 1,
                                      getattr(context, "aws_request_id", ""))):
-            raise error
+            raise malformed
         if failures:
             raise RecordsFailed(json.dumps(failures, ensure_ascii=False)[:4000])
-        return {"outcomes": outcomes, "dead_lettered": _reason(error)}
+        return {"outcomes": outcomes, "dead_lettered": _reason(malformed)}
     if failures:
         raise RecordsFailed(json.dumps(failures, ensure_ascii=False)[:4000])
     return {"outcomes": outcomes}

@@ -24,10 +24,10 @@ from typing import Any, Iterable
 
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError
+from mediaindex.domain.messages import StorageEvent
 from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, Storage, VideoProgress
 from mediaindex.services.bulk import BulkIndexer, BulkSummary, IndexRoot, outcome_dict
-from mediaindex.services.indexing import StorageEvent
 from mediaindex.services.runner import Handle
 
 _BYTES_PER_WORKER = 1 << 30  # the local models take about 1 GB a process at their peak

@@ -16,6 +16,7 @@ from typing import Any
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from mediaindex.domain.document import GeoPoint
 from mediaindex.domain.errors import CorruptMedia, EmptyFile, MediaTooLarge, UnsupportedMedia
 from mediaindex.media import sniff
 
@@ -34,7 +35,7 @@ def register_heif() -> None:
         return
     _heif_registered = True
     try:
-        from pillow_heif import register_heif_opener  # type: ignore[import-not-found]
+        from pillow_heif import register_heif_opener
     except ImportError:
         return
     register_heif_opener()
@@ -44,7 +45,7 @@ def register_heif() -> None:
 class Exif:
     taken_at: str | None = None
     camera: str | None = None
-    location: dict[str, float] | None = None  # {"lat": .., "lon": ..}, an OpenSearch geo point
+    location: GeoPoint | None = None  # {"lat": .., "lon": ..}, an OpenSearch geo point
     lens: str | None = None  # LensModel: "iPhone 12 front camera 2.71mm f/2.2" tells a selfie (domain/kinds.py)
 
 
@@ -55,6 +56,7 @@ class Picture:
     max_pixels: int = DEFAULT_MAX_PIXELS
     _opened: Image.Image | None = field(default=None, repr=False)
     video_frame: bool = False  # a frame of a video, not a file: never taken for a screenshot (text gate)
+    _working: tuple[int, Image.Image] | None = field(default=None, repr=False)  # (longest, decoded) of working_image
 
     @classmethod
     def from_bytes(cls, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> "Picture":
@@ -98,8 +100,10 @@ class Picture:
 
     @cached_property
     def image(self) -> Image.Image:
-        """The first frame, decoded, turned upright by its EXIF orientation, in 8-bit RGB."""
-        im = self._open()
+        """The first frame, decoded in full, turned upright by its EXIF orientation, in 8-bit RGB."""
+        return self._decoded(self._open())
+
+    def _decoded(self, im: Image.Image) -> Image.Image:
         try:
             im.seek(0)
             # Pillow raises on truncated files by default; keep it that way (a half photo is a corrupt photo).
@@ -114,13 +118,52 @@ class Picture:
         except Image.DecompressionBombError as e:
             raise MediaTooLarge(str(e)) from None
 
+    def working_image(self, longest: int) -> Image.Image:
+        """The picture upright in RGB, decoded only as finely as an analysis of `longest` pixels on the long side
+        needs: a JPEG at least twice that size is decoded by the JPEG decoder itself at 1/2, 1/4 or 1/8 scale (DCT
+        scaling: a 12 MP photo for 1280 px costs a seventh of a full decode), never below `longest`. Other formats,
+        smaller JPEGs, and pictures already decoded in full give the full image. The result may be larger than
+        `longest`; scaling it down further is the caller's choice."""
+        if "image" in self.__dict__ or self.format != "jpeg":
+            return self.image
+        if self._working is not None and self._working[0] == longest:
+            return self._working[1]
+        w, h = self._open().size
+        side = max(w, h)
+        if side < 2 * longest:
+            return self.image
+        im = self._fresh()
+        # draft picks the largest reduction that keeps both sides at least these
+        im.draft("RGB", (max(1, longest * w // side), max(1, longest * h // side)))
+        decoded = self._decoded(im)
+        self._working = (longest, decoded)
+        return decoded
+
+    def _fresh(self) -> Image.Image:
+        """The header opened again (a decode in draft mode must not change the opened image others may decode)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(self.data))
+
+    @cached_property
+    def size(self) -> tuple[int, int]:
+        """(width, height) upright, from the header: the original size, whatever size the pixels were decoded at."""
+        if "image" in self.__dict__:
+            return self.image.size
+        w, h = self._open().size
+        try:
+            orientation = self._open().getexif().get(_TAG_ORIENTATION)
+        except Exception:  # a broken EXIF block: as the decoder does, no turn
+            orientation = None
+        return (h, w) if orientation in (5, 6, 7, 8) else (w, h)  # 5-8: turned a quarter, sides swap
+
     @property
     def width(self) -> int:
-        return self.image.width
+        return self.size[0]
 
     @property
     def height(self) -> int:
-        return self.image.height
+        return self.size[1]
 
     @property
     def content_type(self) -> str:
@@ -155,6 +198,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+_TAG_ORIENTATION = 0x0112
 _TAG_DATETIME_ORIGINAL = 0x9003
 _TAG_DATETIME = 0x0132
 _TAG_MAKE = 0x010F

@@ -3,9 +3,11 @@ cropped at full size to enrol from. JPEG draft mode decodes at 1/2..1/8 scale, w
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import warnings
-from typing import Any
+from typing import Any, Mapping
 
 from PIL import Image, ImageOps
 
@@ -14,13 +16,24 @@ from mediaindex.media import sniff
 
 THUMB_SIDE = 360
 FACE_SIDE = 160
+PREVIEW_SIDE = 2048  # the viewer's size: a screen's width, and every format a browser cannot show as JPEG
 # Thumbnails of bigger files are not made (an icon is shown): reading them would cost more than it is worth.
 MAX_THUMB_SOURCE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 150_000_000
 
 
-def _open_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Decode for a small rendering: JPEG draft mode decodes at 1/2..1/8 scale, which is most of the speed."""
+# A rendering whose full decode is bigger than this (a PNG, TIFF or HEIC has no reduced decoding; a JPEG is decoded
+# at 1/2..1/8 scale first) waits for the others of its kind: one at a time, so a page asking for many thumbnails of
+# 100-megapixel files holds one such decode in memory, not one per thread.
+BIG_DECODE_PIXELS = 24_000_000
+_big_decodes = threading.BoundedSemaphore(1)
+# What a rendering keeps at most of a picture (a face crop's source included): detail beyond it is never shown.
+KEEP_SIDE = 4096
+
+
+def _open_image(data: bytes, max_pixels: int, side: int = THUMB_SIDE * 2, keep: int = KEEP_SIDE) -> Image.Image:
+    """Decode for a rendering of about `side` pixels: a JPEG's decoder scales by 1/2..1/8 on the way (draft mode),
+    which is most of the speed; the result is at most `keep` pixels on its long side."""
     media_type, fmt = sniff.sniff(data[:512])
     if media_type != sniff.IMAGE:
         raise BadMedia("not an image")
@@ -31,15 +44,19 @@ def _open_image(data: bytes, max_pixels: int) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            im = Image.open(io.BytesIO(data))
+            im: Image.Image = Image.open(io.BytesIO(data))
             if im.width * im.height > max_pixels:
                 raise BadMedia(f"image is {im.width}x{im.height}, above the pixel limit")
-            im.draft("RGB", (THUMB_SIDE * 2, THUMB_SIDE * 2))
-            im.load()
-            im = ImageOps.exif_transpose(im) or im
+            im.draft("RGB", (side, side))
+            big = im.width * im.height > BIG_DECODE_PIXELS
+            with _big_decodes if big else contextlib.nullcontext():
+                im.load()
+                im = ImageOps.exif_transpose(im) or im
+                if max(im.size) > keep:  # shrunk before the next big decode may start
+                    im.thumbnail((keep, keep), Image.Resampling.BILINEAR)
+                return im.convert("RGB")
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
             raise BadMedia(f"cannot decode the image: {e}") from None
-    return im.convert("RGB")
 
 
 def _jpeg(im: Image.Image) -> bytes:
@@ -49,12 +66,22 @@ def _jpeg(im: Image.Image) -> bytes:
 
 
 def render_thumbnail(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
-    im = _open_image(data, max_pixels)
+    im = _open_image(data, max_pixels, keep=THUMB_SIDE * 2)
     im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     return _jpeg(im)
 
 
-def render_face(data: bytes, box: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+def render_preview(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """The photo at display size (PREVIEW_SIDE on the long side at most) as a JPEG: what the viewer shows, so a HEIC
+    or TIFF photo is seen in every browser and a 12 MP photo costs a few hundred kilobytes, not megabytes."""
+    im = _open_image(data, max_pixels, PREVIEW_SIDE, keep=PREVIEW_SIDE)
+    im.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=85, progressive=True)
+    return out.getvalue()
+
+
+def render_face(data: bytes, box: Mapping[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     """The face's box (ratios of the upright image) with a margin, as a square-ish JPEG."""
     im = _open_image(data, max_pixels)
     w, h = im.size
@@ -67,7 +94,7 @@ def render_face(data: bytes, box: dict[str, Any], max_pixels: int = DEFAULT_MAX_
     return _jpeg(crop)
 
 
-def crop_face(data: bytes, box: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS, margin: float = 0.6) -> bytes:
+def crop_face(data: bytes, box: Mapping[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS, margin: float = 0.6) -> bytes:
     """The face's box with a wide margin, at full resolution (JPEG): enrolling from it enrols that face, the
     largest in the crop, and not the photo's largest."""
     im = _open_image(data, max_pixels)

@@ -66,7 +66,7 @@ VideoSource = bytes | bytearray | memoryview | str | Path | BinaryIO
 
 def _av() -> Any:
     try:
-        import av  # type: ignore[import-not-found]
+        import av
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise UnsupportedMedia("video file, but the video decoder (PyAV, package `av`) is not installed") from None
     return av

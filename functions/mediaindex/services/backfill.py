@@ -26,12 +26,13 @@ from typing import Any, Callable
 
 from mediaindex.domain import document as docs
 from mediaindex.domain import freshness
+from mediaindex.domain.document import SearchDocument
+from mediaindex.domain.messages import Outcome, OutcomeTally, StorageEvent
 from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectInfo
 from mediaindex.services.estimate import Estimate
 from mediaindex.services.index_io import documents_by_id
-from mediaindex.services.indexing import Outcome, StorageEvent
-from mediaindex.services.runner import Handle, OutcomeTally, WorkerRunner
+from mediaindex.services.runner import Handle, WorkerRunner
 from mediaindex.services.throttle import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
 
 # ---- what the index already holds --------------------------------------------------------------------------------
-def is_current(info: ObjectInfo, doc: dict[str, Any] | None) -> bool:
+def is_current(info: ObjectInfo, doc: SearchDocument | None) -> bool:
     """Already indexed (or already failed) from these very bytes (domain/freshness.py). Any analyzer and face model
     count: the backfill hands files to workers (a Lambda) whose analyzer it does not run."""
     return freshness.is_unchanged(doc, etag=info.etag, size=info.size, analyzer=None, face_model=None)
@@ -56,7 +57,7 @@ class DirectSink:
     mode = "direct"
 
     def __init__(self, handle: Handle, workers: int = 4, window: int | None = None,
-                 on_outcome: Callable[[Outcome | None, Exception | None], None] | None = None) -> None:
+                 on_outcome: Callable[[Outcome | None, BaseException | None], None] | None = None) -> None:
         self.handle, self.workers = handle, max(1, workers)
         self.window = window or self.workers * 4
         self.on_outcome = on_outcome

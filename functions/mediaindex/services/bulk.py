@@ -30,14 +30,15 @@ from typing import Any, Callable, Iterable
 
 from mediaindex.domain import document as docs
 from mediaindex.domain import freshness
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError
 from mediaindex.domain.locations import is_s3_uri, parse_s3_uri
+from mediaindex.domain.messages import OutcomeTally, StorageEvent
 from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, ObjectInfo, ObjectRef, Storage, WorkerProcesses
 from mediaindex.services import video
 from mediaindex.services.index_io import compare_and_set, documents_by_id
-from mediaindex.services.indexing import StorageEvent
-from mediaindex.services.runner import Handle, OutcomeTally, WorkerRunner
+from mediaindex.services.runner import Handle, WorkerRunner
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class IndexRoot:
     def __str__(self) -> str:
         return self.prefix if self.is_local else f"s3://{self.bucket}/{self.prefix}"
 
-    def covers(self, doc: dict[str, Any]) -> bool:
+    def covers(self, doc: SearchDocument) -> bool:
         """Is this document's file under this source (so a complete listing of the source must have listed it)?"""
         if (doc.get("bucket") or "") != self.bucket:
             return False
@@ -139,7 +140,7 @@ class BulkSummary:
         }
 
 
-def is_unchanged(info: ObjectInfo, doc: dict[str, Any] | None, analyzer: str | None,
+def is_unchanged(info: ObjectInfo, doc: SearchDocument | None, analyzer: str | None,
                  face_model: str | None = None, reads_text: bool = False) -> bool:
     """The pipeline's own UNCHANGED rule (domain/freshness.py), decided from the listing. `analyzer` None: the
     workers' analyzer comes from a factory this process does not know, so any analyzer counts."""
@@ -324,7 +325,7 @@ class BulkIndexer:
         reason = ("crashed: the analysis of this file ended its worker process (a crash in a model, or out of "
                   "memory); it is skipped until it changes (--retry-failed tries again)")
         doc_id = docs.document_id(info.ref.bucket, info.ref.key)
-        doc = {
+        doc: SearchDocument = {
             **docs.base_document(info.ref.bucket, info.ref.key, None), "status": docs.FAILED, "error": reason,
             "size": info.size, "etag": info.etag, "last_modified": info.last_modified, "face_count": 0,
         }

@@ -84,20 +84,22 @@ class FaceSearch:
     def search_by_face(self, picture: Picture, limit: int = 50, all_faces: bool = False) -> dict[str, Any]:
         """Files in which the face of `picture` (its largest, or each with `all_faces`) appears, best first."""
         memory = require_memory(self.memory, "search by face")
-        faces = [f for f in self.vectors(picture) if f.embedding is not None]
+        found = [(f, f.embedding) for f in self.vectors(picture) if f.embedding is not None]
+        faces = [f for f, _ in found]
         if not faces:
             raise BadMedia("no face found in the picture to search with")
         chosen = list(range(len(faces))) if all_faces else [largest(faces)]
         best: dict[str, dict[str, Any]] = {}
         by_content = self.rematcher.by_content()
         for q in chosen:
-            for ref, similarity in memory.nearest(faces[q].embedding, k=max(limit * 4, 100), min_similarity=self.threshold):
+            for ref, similarity in memory.nearest(found[q][1], k=max(limit * 4, 100), min_similarity=self.threshold):
                 for doc in by_content.get(ref.content_sha256, []):
                     stored = (doc.get("faces") or [])
-                    face = stored[ref.face_index] if ref.face_index < len(stored) else {}
+                    face = stored[ref.face_index] if ref.face_index < len(stored) else None
                     hit = {
                         "id": doc["id"], "bucket": doc.get("bucket"), "key": doc["key"], "similarity": similarity,
-                        "face_index": ref.face_index, "query_face": q, "box": face.get("box"), "person": face.get("person"),
+                        "face_index": ref.face_index, "query_face": q, "box": face.get("box") if face else None,
+                        "person": face.get("person") if face else None,
                     }
                     if doc["id"] not in best or best[doc["id"]]["similarity"] < similarity:
                         best[doc["id"]] = hit
@@ -110,7 +112,7 @@ class FaceSearch:
         """Groups of faces that look alike and match nobody enrolled, biggest first, with the files they are in."""
         memory = require_memory(self.memory, "clustering faces")
         by_content = self.rematcher.by_content()
-        result = []
+        result: list[dict[str, Any]] = []
         for cluster_id, members in memory.clusters(min_size=1).items():
             files = []
             for m in members:

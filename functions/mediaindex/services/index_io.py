@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence, TypeVar
 
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import TransientError, VersionConflict
 from mediaindex.ports import Index, Versioned
 
@@ -20,7 +21,7 @@ class _NotRead:
 NOT_READ: Any = _NotRead()
 
 
-def documents_by_id(index: Index, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def documents_by_id(index: Index, doc_ids: Sequence[str]) -> dict[str, SearchDocument]:
     """id -> document for the ids the index holds (one `get_many`: a page of a listing costs one round trip)."""
     if not doc_ids:
         return {}

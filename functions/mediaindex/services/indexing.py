@@ -12,26 +12,23 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from mediaindex.domain import document as docs
+from mediaindex.domain.document import DocumentFields, PlaceDoc, SearchDocument
 from mediaindex.domain.errors import BadMedia, ObjectNotFound
 from mediaindex.domain.file_dates import CONTAINER, EXIF, choose_taken_at, embedded_date
 from mediaindex.domain.freshness import is_unchanged, unread_screenshot
+from mediaindex.domain.messages import CREATED, REMOVED, Outcome, StorageEvent
 from mediaindex.domain.model import Analysis, Box, Face, is_hidden
 from mediaindex.domain.places import position_of
-from mediaindex.domain.vocabulary import Action, EventKind
+from mediaindex.domain.vocabulary import Action
 from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
-from mediaindex.ports import (
-    Analyzer, FaceCollection, Index, Metrics, ObjectInfo, ObjectRef, PlaceFinder, StoredObject, Storage, Versioned,
-)
+from mediaindex.ports import Analyzer, FaceCollection, Index, Metrics, PlaceFinder, StoredObject, Storage, Versioned
 from mediaindex.services.index_io import compare_and_set
 
 log = logging.getLogger(__name__)
-
-CREATED = EventKind.CREATED
-REMOVED = EventKind.REMOVED
 
 # What happened to one event; `Outcome.action` is one of these (domain/vocabulary.py says what each means).
 INDEXED = Action.INDEXED
@@ -44,58 +41,14 @@ GONE = Action.GONE
 UNCHANGED = Action.UNCHANGED
 
 
-@dataclass(frozen=True)
-class StorageEvent:
-    kind: EventKind  # CREATED or REMOVED
-    ref: ObjectRef
-    sequencer: str | None = None
-    etag: str | None = None
-    size: int | None = None
-    event_name: str = ""
-    event_time: str | None = None
-
-    @classmethod
-    def created(cls, ref: ObjectRef, etag: str | None = None, size: int | None = None) -> "StorageEvent":
-        """A file found (listed, watched) rather than notified: as S3 would send it, without a sequencer, so the
-        pipeline asks storage what is true now. With no ETag the pipeline cannot take the file for unchanged."""
-        return cls(kind=CREATED, ref=ref, etag=etag, size=size, event_name="ObjectCreated:Put",
-                   event_time=docs.now_iso())
-
-    @classmethod
-    def listed(cls, info: ObjectInfo, force: bool = False) -> "StorageEvent":
-        """A listing entry to index; `force` leaves out the ETag and size so an unchanged file is analysed again."""
-        return cls.created(info.ref, None if force else info.etag, None if force else info.size)
-
-    @classmethod
-    def removed(cls, ref: ObjectRef) -> "StorageEvent":
-        """A file found gone (reconcile, prune, watch): its document becomes a tombstone."""
-        return cls(kind=REMOVED, ref=ref, event_name="ObjectRemoved:Delete", event_time=docs.now_iso())
-
-
 @dataclass
 class Draft:
     """The document made for a file that was read, before it is written."""
 
-    doc: dict[str, Any]
-    action: str  # INDEXED, REUSED or FAILED
+    doc: SearchDocument
+    action: Action  # INDEXED, REUSED or FAILED
     api_calls: int = 0
     analysis: Analysis | None = None  # a picture newly analysed here: its faces are to be remembered
-
-
-@dataclass
-class Outcome:
-    action: Action
-    ref: ObjectRef
-    doc_id: str
-    reason: str | None = None
-    api_calls: int = 0
-    faces: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action, "bucket": self.ref.bucket, "key": self.ref.key, "id": self.doc_id,
-            "reason": self.reason, "api_calls": self.api_calls, "faces": self.faces,
-        }
 
 
 class _NoPlaceField:
@@ -105,7 +58,7 @@ class _NoPlaceField:
 NO_PLACE_FIELD: Any = _NoPlaceField()
 
 
-def place_field(places: PlaceFinder, location: Any) -> dict[str, Any] | None | _NoPlaceField:
+def place_field(places: PlaceFinder, location: Any) -> PlaceDoc | None | _NoPlaceField:
     """The `place` field for a document's `location`: the place's document, None when there is no position or no
     place there, NO_PLACE_FIELD when the geocoder failed (its data missing or broken: logged, never raised)."""
     position = position_of(location)
@@ -133,8 +86,14 @@ def name_faces(collection: FaceCollection, picture: Picture, faces: list[Face]) 
     return calls
 
 
-# A video is analysed by a callable given the stored object; it returns the document fields (issue: video).
-VideoIndexer = Callable[[StoredObject], tuple[dict[str, Any], int]]
+class VideoAnalysis(Protocol):
+    """How the pipeline analyses a video file (services/video.py's VideoIndexer): its document fields and the paid
+    API calls they took."""
+
+    # seconds left in this invocation (Lambda sets it), so that a long video stops in time; None: no limit
+    time_left: Callable[[], float] | None
+
+    def __call__(self, obj: StoredObject) -> tuple[DocumentFields, int]: ...
 
 
 @dataclass
@@ -144,7 +103,7 @@ class Pipeline:
     index: Index
     faces: FaceCollection | None = None
     metrics: Metrics = field(default_factory=NullMetrics)
-    video: VideoIndexer | None = None
+    video: VideoAnalysis | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     reuse_analysis: bool = True
     # reverse geocoding of the GPS position into the document's `place` (None: not installed, no `place` field)
@@ -179,8 +138,9 @@ class Pipeline:
         # The face vectors before the document: if they cannot be kept (faces.db locked, disk full, a kill), no
         # document says the file is done, so the next run indexes it again instead of counting it unchanged.
         # Remembering is keyed by content and idempotent, so a stale write below leaves nothing wrong behind.
-        if analysis is not None and analysis.faces and self.faces is not None:
-            self.faces.remember(doc["content_sha256"], analysis.faces)
+        sha = doc.get("content_sha256")  # a file that was read has one
+        if analysis is not None and analysis.faces and self.faces is not None and sha:
+            self.faces.remember(sha, analysis.faces)
         written = self._write(doc, current)
         if not written:
             return Outcome(STALE, ref, doc_id, api_calls=draft.api_calls)
@@ -197,7 +157,7 @@ class Pipeline:
         counts it unchanged instead of trying it again."""
         ref = event.ref
         log.warning("file not read: %s", error, extra={"bucket": ref.bucket, "key": ref.key})
-        doc = {
+        doc: SearchDocument = {
             **docs.base_document(ref.bucket, ref.key, event.sequencer), "status": docs.FAILED,
             "error": f"{error.code}: {error}", "media_type": None, "content_type": None, "size": event.size,
             "etag": event.etag, "content_sha256": None, "last_modified": None, "face_count": 0,
@@ -211,7 +171,7 @@ class Pipeline:
         settings = getattr(self.analyzer, "settings", None)
         return bool(settings is not None and settings.has("text"))
 
-    def _skip_reason(self, event: StorageEvent, current: dict[str, Any]) -> str | None:
+    def _skip_reason(self, event: StorageEvent, current: SearchDocument) -> Action | None:
         newer = docs.sequencer_newer(event.sequencer, current.get("sequencer"))
         if newer is False:
             same = (event.sequencer or "").upper().rstrip("0") == (current.get("sequencer") or "").upper().rstrip("0")
@@ -227,7 +187,7 @@ class Pipeline:
         ref = obj.ref
         sha = hashlib.sha256(obj.data).hexdigest()
         media_type, fmt = sniff.sniff(obj.data[:512])
-        doc: dict[str, Any] = {
+        doc: SearchDocument = {
             **docs.base_document(ref.bucket, ref.key, sequencer),
             "status": docs.INDEXED,
             "error": None,
@@ -243,7 +203,7 @@ class Pipeline:
             if (prior is not None and docs.analysed_alike(prior, None, self.analyzer.face_model)
                     and not self._vectors_missing(prior, sha)
                     and not (self._reads_text() and unread_screenshot(prior))):
-                doc.update({k: prior[k] for k in docs.ANALYSIS_FIELDS if k in prior})
+                doc.update(docs.analysis_of(prior))
                 doc["face_count"] = len(prior.get("faces") or [])
                 # the date the bytes carry is the copy's too; a date from a name or a file time is this file's own
                 self._date(doc, obj, *embedded_date(prior))
@@ -267,38 +227,38 @@ class Pipeline:
             self._match_faces(picture, analysis)
         except BadMedia as e:
             log.warning("file cannot be analysed: %s", e, extra={"bucket": ref.bucket, "key": ref.key})
-            doc.update(status=docs.FAILED, error=f"{e.code}: {e}", face_count=0)
+            doc.update({"status": docs.FAILED, "error": f"{e.code}: {e}", "face_count": 0})
             return Draft(doc, FAILED)
         exif = picture.exif
-        doc.update(
-            width=picture.width, height=picture.height, camera=exif.camera, lens=exif.lens,
-            location=exif.location, **docs.analysis_fields(analysis),
-        )
+        doc.update({
+            "width": picture.width, "height": picture.height, "camera": exif.camera, "lens": exif.lens,
+            "location": exif.location, **docs.analysis_fields(analysis),
+        })
         self._date(doc, obj, exif.taken_at, EXIF)
         self.add_place(doc)
         return Draft(doc, INDEXED, analysis.api_calls, analysis)
 
     @staticmethod
-    def _date(doc: dict[str, Any], obj: StoredObject, embedded: str | None, kind: str) -> None:
+    def _date(doc: SearchDocument, obj: StoredObject, embedded: str | None, kind: str) -> None:
         """`taken_at` and `taken_at_source`: the date the bytes carry, else one in the file name, else the file
         time (domain/file_dates.py)."""
         doc["taken_at"], doc["taken_at_source"] = choose_taken_at(embedded, kind, obj.ref.key, obj.last_modified)
 
-    def add_place(self, doc: dict[str, Any]) -> None:
+    def add_place(self, doc: SearchDocument) -> None:
         """Set the document's `place` from its `location` (None: no position, or nowhere near a town or country).
         Without a geocoder, or when it fails, the field is left out, for services/places.py to add later; a file
         is never refused for its place."""
         if self.places is None:
             return
         found = place_field(self.places, doc.get("location"))
-        if found is not NO_PLACE_FIELD:
+        if not isinstance(found, _NoPlaceField):
             doc["place"] = found
 
     def hidden_boxes(self, sha: str) -> list[Box]:
         """The boxes marked "not a face" in these bytes (only the local face collection keeps them)."""
         return self.faces.hidden_boxes(sha) if self.faces is not None else []
 
-    def _vectors_missing(self, prior: dict[str, Any], sha: str) -> bool:
+    def _vectors_missing(self, prior: SearchDocument, sha: str) -> bool:
         """Were the faces of an earlier document of these bytes never kept (written before vectors came first)?
         Then it is analysed again rather than copied, so its faces can be named."""
         faces = prior.get("faces") or []
@@ -334,7 +294,7 @@ class Pipeline:
         return Outcome(REMOVED_DOC, ref, doc_id)
 
     # ---- conditional write ---------------------------------------------------------------------------------------
-    def _write(self, doc: dict[str, Any], current: Versioned | None) -> bool:
+    def _write(self, doc: SearchDocument, current: Versioned | None) -> bool:
         """Write unless the stored state is newer; re-read and decide again when someone else wrote meanwhile."""
 
         def attempt(stored: Versioned | None) -> bool:

@@ -13,10 +13,12 @@ The source is read in its own stable order while nobody writes to it: stop `inde
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
 
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError
-from mediaindex.ports import FACE, PERSON, CheckpointStore, FaceVectorIndex, FaceVectorSource, Index
+from mediaindex.ports import FACE, PERSON, CheckpointStore, FaceVectorIndex, FaceVectorSource, Index, StoredFaceVector
 
 STATUSES = ("indexed", "failed", "deleted")
 VECTOR_KINDS = {"faces": FACE, "people": PERSON}
@@ -28,10 +30,52 @@ VECTOR_BYTES = int(1.1 * (4 * 128 + 8 * 16)) + 128 * 12
 Progress = Callable[[str, int], None]  # (what, how many more copied)
 
 
+@dataclass
+class Counts:
+    """Both sides counted per kind: documents by status, face vectors ("faces"), enrolled faces ("people")."""
+
+    source: dict[str, int]
+    target: dict[str, int]
+
+    @property
+    def verified(self) -> bool:
+        return self.source == self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "target": self.target, "verified": self.verified}
+
+
+@dataclass
+class Copied:
+    """What a run copied (per kind, as Counts), whether it went on from a stopped one, and the check after it."""
+
+    copied: dict[str, int]
+    resumed: bool
+    counts: Counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"copied": self.copied, "resumed": self.resumed, **self.counts.to_dict()}
+
+
+@dataclass
+class Plan:
+    """The dry run: what the source holds, about how many bytes that is, and where a rerun would resume."""
+
+    source: dict[str, int]
+    documents: int
+    estimated_document_bytes: int
+    estimated_vector_bytes: int
+    face_vectors: bool  # are the local collection's vectors copied too
+    resume: dict[str, Any] | None  # {"done", "copied"} of a run before; None: none
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class CountMismatch(MediaIndexError):
     """The target does not hold what the source holds after a copy."""
 
-    def __init__(self, message: str, report: dict[str, Any]) -> None:
+    def __init__(self, message: str, report: Counts) -> None:
         super().__init__(message)
         self.report = report
 
@@ -55,10 +99,11 @@ class Migration:
         stats = self.source.stats()
         counts = {status: int(stats.get(status, 0)) for status in STATUSES}
         for name, kind in VECTOR_KINDS.items():
-            counts[name] = self.source_vectors.count_vectors(kind) if self.target_vectors is not None else 0
+            counts[name] = (self.source_vectors.count_vectors(kind)
+                            if self.source_vectors is not None and self.target_vectors is not None else 0)
         return counts
 
-    def plan(self) -> dict[str, Any]:
+    def plan(self) -> Plan:
         """The dry run: what the source holds, about how many bytes that is, and where a rerun would resume."""
         counts = self.source_counts()
         documents = sum(counts[s] for s in STATUSES)
@@ -66,17 +111,17 @@ class Migration:
                   zip(self.source.iter_documents(include_deleted=True), range(_SAMPLE))]
         per_document = sum(sample) / len(sample) if sample else 0
         state = self.checkpoint.load()
-        return {
-            "source": counts,
-            "documents": documents,
-            "estimated_document_bytes": int(per_document * documents),
-            "estimated_vector_bytes": (counts["faces"] + counts["people"]) * VECTOR_BYTES,
-            "face_vectors": self.target_vectors is not None,
-            "resume": None if state is None else {"done": state.get("done"), "copied": state.get("totals")},
-        }
+        return Plan(
+            source=counts,
+            documents=documents,
+            estimated_document_bytes=int(per_document * documents),
+            estimated_vector_bytes=(counts["faces"] + counts["people"]) * VECTOR_BYTES,
+            face_vectors=self.target_vectors is not None,
+            resume=None if state is None else {"done": state.get("done"), "copied": state.get("totals")},
+        )
 
     # ---- copying -------------------------------------------------------------------------------------------------
-    def run(self, restart: bool = False) -> dict[str, Any]:
+    def run(self, restart: bool = False) -> Copied:
         if restart:
             self.checkpoint.clear()
         state = self.checkpoint.load() or {}
@@ -96,7 +141,7 @@ class Migration:
         self.target.refresh()
         if self.target_vectors is not None:
             self.target_vectors.refresh()
-        report = {"copied": copied, "resumed": resumed, **self.verify()}
+        report = Copied(copied, resumed, self.verify())
         self.checkpoint.save(json.dumps(position), done=True, totals=copied)
         return report
 
@@ -106,7 +151,7 @@ class Migration:
     def _copy_documents(self, position: dict[str, Any], copied: dict[str, int]) -> None:
         if position.get("documents_done"):
             return
-        batch: list[dict[str, Any]] = []
+        batch: list[SearchDocument] = []
         for doc in self._documents_after(position.get("documents")):
             batch.append(doc)
             if len(batch) == self.batch_size:
@@ -117,7 +162,7 @@ class Migration:
         position["documents_done"] = True
         self._save(position, copied)
 
-    def _documents_after(self, last_id: str | None) -> Iterator[dict[str, Any]]:
+    def _documents_after(self, last_id: str | None) -> Iterator[SearchDocument]:
         """The source's documents after `last_id` in its own order (the port promises an order, not a seek)."""
         documents = self.source.iter_documents(include_deleted=True)
         if last_id is not None:
@@ -129,7 +174,7 @@ class Migration:
                                          "it written to meanwhile?): start again with --restart")
         yield from documents
 
-    def _write_documents(self, batch: list[dict[str, Any]], position: dict[str, Any], copied: dict[str, int]) -> None:
+    def _write_documents(self, batch: list[SearchDocument], position: dict[str, Any], copied: dict[str, int]) -> None:
         self.target.put_many(batch, chunk_size=self.batch_size)
         position["documents"] = batch[-1]["id"]
         copied["documents"] += len(batch)
@@ -138,7 +183,7 @@ class Migration:
 
     def _copy_vectors(self, name: str, kind: str, position: dict[str, Any], copied: dict[str, int]) -> None:
         assert self.source_vectors is not None and self.target_vectors is not None
-        batch = []
+        batch: list[StoredFaceVector] = []
         for vector in self.source_vectors.iter_vectors(kind, after=int(position.get(name) or 0)):
             batch.append(vector)
             if len(batch) == self.batch_size:
@@ -147,7 +192,7 @@ class Migration:
         if batch:
             self._write_vectors(name, batch, position, copied)
 
-    def _write_vectors(self, name: str, batch: list[Any], position: dict[str, Any], copied: dict[str, int]) -> None:
+    def _write_vectors(self, name: str, batch: list[StoredFaceVector], position: dict[str, Any], copied: dict[str, int]) -> None:
         assert self.target_vectors is not None
         self.target_vectors.put_vectors(batch, chunk_size=self.batch_size)
         position[name] = batch[-1].position
@@ -156,15 +201,15 @@ class Migration:
         self.progress(name, len(batch))
 
     # ---- checking ------------------------------------------------------------------------------------------------
-    def verify(self) -> dict[str, Any]:
+    def verify(self) -> Counts:
         """Source and target counts per kind; CountMismatch (naming each kind that differs) unless all agree."""
         source = self.source_counts()
         stats = self.target.stats()
         target = {status: int(stats.get(status, 0)) for status in STATUSES}
         for name, kind in VECTOR_KINDS.items():
             target[name] = self.target_vectors.count_vectors(kind) if self.target_vectors is not None else 0
-        report = {"source": source, "target": target, "verified": source == target}
-        if source != target:
+        report = Counts(source, target)
+        if not report.verified:
             differing = ", ".join(f"{kind}: {source[kind]:,} in the source, {target[kind]:,} in the target"
                                   for kind in source if source[kind] != target[kind])
             raise CountMismatch(f"the copy does not match the source ({differing}); rerun with --restart, or look "

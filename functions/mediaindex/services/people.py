@@ -22,23 +22,25 @@ from typing import Any, Callable
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
+from mediaindex.domain.messages import CREATED, REMOVED, Outcome, StorageEvent
 from mediaindex.domain.model import Box, Face
 from mediaindex.domain.vocabulary import Action
 from mediaindex.media.picture import Picture
 from mediaindex.ports import FaceCollection, FaceComparer, FaceEmbedder, FaceMemory, ObjectRef
 from mediaindex.services import indexing
 from mediaindex.services.face_search import MAX_FACES_PER_CLUSTER_NAME, FaceSearch, faces_with_vectors
-from mediaindex.services.indexing import CREATED, REMOVED, Outcome, Pipeline, StorageEvent
+from mediaindex.services.indexing import Pipeline
 from mediaindex.services.people_rules import (
-    MAX_NAME_CHARS, box_dict, box_fields, check_person_name, largest, person_from_key, require_collection,
+    MAX_NAME_CHARS, box_dict, check_person_name, largest, person_from_key, require_collection,
 )
 from mediaindex.services.rematch import Rematch, Rematcher
 
 log = logging.getLogger(__name__)
 
 # the names the entry points and tests know People's module by
-__all__ = ["ENROLLED", "FORGOTTEN", "IGNORED", "MAX_FACES_PER_CLUSTER_NAME", "MAX_NAME_CHARS", "Enrolment", "People",
-           "Rematch", "check_person_name", "person_from_key"]
+__all__ = ["ENROLLED", "FORGOTTEN", "IGNORED", "MAX_FACES_PER_CLUSTER_NAME", "MAX_NAME_CHARS", "Enrolment",
+           "EnrolmentBatch", "People", "ReEmbedding", "Rematch", "SourceForgotten", "check_person_name",
+           "person_from_key"]
 
 # `Outcome.action` of an enrolment event
 ENROLLED = Action.ENROLLED
@@ -55,6 +57,47 @@ class Enrolment:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "face_ids": self.face_ids, **self.rematch.to_dict()}
+
+
+@dataclass
+class EnrolmentBatch:
+    """Several photos enrolled at once (`enroll_many`), then one re-match for all of them."""
+
+    results: list[dict[str, Any]]  # per photo: {"name", "image", "face_ids"}, or {"name", "image", "error"}
+    enrolled: int
+    failed: int
+    rematch: Rematch
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"results": self.results, "enrolled": self.enrolled, "failed": self.failed, **self.rematch.to_dict()}
+
+
+@dataclass
+class ReEmbedding:
+    """Enrolment photos enrolled again with the face model in use (`re_embed`)."""
+
+    face_model: str | None
+    re_embedded: list[dict[str, str]]  # {"name", "source"}
+    cannot: list[dict[str, str]]  # {"name", "source", "reason"}: their old vectors stay, never compared
+    # faces of indexed files made by another model: `mediaindex index` analyses those files again
+    remembered_faces_of_other_models: int
+    rematch: Rematch
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"face_model": self.face_model, "re_embedded": self.re_embedded, "cannot": self.cannot,
+                "remembered_faces_of_other_models": self.remembered_faces_of_other_models, **self.rematch.to_dict()}
+
+
+@dataclass
+class SourceForgotten:
+    """The faces enrolled from one photo forgotten (`remove_source`), and the documents brought up to date."""
+
+    source: str
+    faces_removed: int
+    rematch: Rematch
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "faces_removed": self.faces_removed, **self.rematch.to_dict()}
 
 
 @dataclass
@@ -147,7 +190,7 @@ class People:
         """The faces of an enrolment photo with their vectors, without attributes when the analyzer can skip them."""
         return faces_with_vectors(self.pipeline, self.embedder, picture)
 
-    def enroll_many(self, photos: list[tuple[str, Any, str]]) -> dict[str, Any]:
+    def enroll_many(self, photos: list[tuple[str, Any, str]]) -> EnrolmentBatch:
         """Enrol several (name, picture or a callable giving it, source) at once, then re-match the library once.
         A photo that fails is reported with its reason and does not stop the others."""
         results: list[dict[str, Any]] = []
@@ -162,10 +205,9 @@ class People:
             except (BadMedia, ObjectNotFound, TransientError, ConfigurationError) as e:
                 # one photo that cannot be read or enrolled (gone, a FIFO, no face, a bad name) stops no other
                 results.append({"name": " ".join(name.split()), "image": source, "error": str(e)})
-        report = self.rematch() if enrolled else Rematch()
-        return {"results": results, "enrolled": enrolled, "failed": len(photos) - enrolled, **report.to_dict()}
+        return EnrolmentBatch(results, enrolled, len(photos) - enrolled, self.rematch() if enrolled else Rematch())
 
-    def re_embed(self, read: Callable[[str], Picture]) -> dict[str, Any]:
+    def re_embed(self, read: Callable[[str], Picture]) -> ReEmbedding:
         """Enrolment photos whose faces were enrolled by another face model: read each again (`read(source)`)
         and enrol its face with the model in use, replacing the old vectors. What cannot be read is listed with
         the reason and the command that fixes it; its old vectors stay (never compared, so never matched)."""
@@ -186,9 +228,8 @@ class People:
                                "reason": f"{e}; enrol again: mediaindex people add {person!r} PHOTO"})
         report = self.rematch() if done else Rematch()
         left = memory.stale() if memory is not None else {"remembered_faces": 0}
-        return {"face_model": memory.space.id if memory is not None else None, "re_embedded": done, "cannot": cannot,
-                # faces of indexed files made by another model: `mediaindex index` analyses those files again
-                "remembered_faces_of_other_models": left["remembered_faces"], **report.to_dict()}
+        return ReEmbedding(memory.space.id if memory is not None else None, done, cannot, left["remembered_faces"],
+                           report)
 
     def remove_person(self, name: str) -> dict[str, Any]:
         """Forget `name`: its face vectors leave the collection and its name leaves every document. The name is
@@ -248,7 +289,7 @@ class People:
         if not 0 <= face_index < len(faces) or not faces[face_index].get("box"):
             raise ConfigurationError(f"no face {face_index + 1} in {doc['key']}: it has {len(faces)} face(s)")
         sha = doc.get("content_sha256") or ""
-        box = Box(**box_fields(faces[face_index]["box"]))
+        box = docs.box_of(faces[face_index]["box"])
         memory.hide_face(sha, face_index, box)
         report = self.rematch()  # every document of these bytes drops the face; the note is cleared at the end
         return {"id": doc["id"], "key": doc["key"], "face_index": face_index, "box": box_dict(box),
@@ -279,7 +320,7 @@ class People:
         return {"id": found.doc["id"], "key": found.doc["key"], "faces_shown_again": marks,
                 "files_analysed": outcomes.count(indexing.INDEXED)}
 
-    def remove_source(self, source: str, person: str | None = None) -> dict[str, Any]:
+    def remove_source(self, source: str, person: str | None = None) -> SourceForgotten:
         """Forget the faces enrolled from one photo; files named only through it lose the name."""
         removed = self.collection.remove_source(source)
         if removed or (person and not self.memory is not None):
@@ -288,7 +329,7 @@ class People:
             report = self.rematch(person=person)
         else:
             report = self.finish_pending() or Rematch()
-        return {"source": source, "faces_removed": removed, **report.to_dict()}
+        return SourceForgotten(source, removed, report)
 
     def list_people(self) -> dict[str, int]:
         return dict(self.collection.list_people())
@@ -305,8 +346,8 @@ class People:
         if event.kind == REMOVED:
             if event.sequencer is None and self.pipeline.storage.exists(ref):
                 return Outcome(indexing.STALE, ref, doc_id, reason="file exists again")
-            result = self.remove_source(source, person=name)
-            return Outcome(FORGOTTEN, ref, doc_id, api_calls=result["api_calls"], faces=result["faces_removed"])
+            forgotten = self.remove_source(source, person=name)
+            return Outcome(FORGOTTEN, ref, doc_id, api_calls=forgotten.rematch.api_calls, faces=forgotten.faces_removed)
         if event.kind != CREATED:
             raise ValueError(f"unknown event kind {event.kind!r}")
         try:
@@ -317,7 +358,7 @@ class People:
             picture = Picture.from_bytes(obj.data, self.settings.max_pixels)
         except BadMedia as e:
             # overwritten with something unreadable: the faces the photo enrolled before go
-            calls = self.remove_source(source, person=name)["api_calls"]
+            calls = self.remove_source(source, person=name).rematch.api_calls
             return self._refused(ref, doc_id, e, calls)
         try:
             enrolment = self.enroll(name, picture, source)

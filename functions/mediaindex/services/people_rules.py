@@ -8,6 +8,7 @@ import unicodedata
 from typing import Any
 from urllib.parse import unquote
 
+from mediaindex.domain.document import BoxDoc
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.model import Box, Face
 from mediaindex.ports import FaceCollection, FaceMemory
@@ -49,12 +50,8 @@ def largest(faces: list[Face]) -> int:
     return max(range(len(faces)), key=lambda i: faces[i].box.width * faces[i].box.height)
 
 
-def box_dict(box: Box) -> dict[str, float]:
+def box_dict(box: Box) -> BoxDoc:
     return {"left": round(box.left, 4), "top": round(box.top, 4), "width": round(box.width, 4), "height": round(box.height, 4)}
-
-
-def box_fields(box: dict[str, Any]) -> dict[str, float]:
-    return {k: float(box[k]) for k in ("left", "top", "width", "height")}
 
 
 def require_collection(faces: FaceCollection | None) -> FaceCollection:

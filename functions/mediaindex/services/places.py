@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaindex.domain import document as docs
+from mediaindex.domain.document import DocumentFields, SearchDocument
 from mediaindex.ports import Index, PlaceFinder, Versioned
 from mediaindex.services.index_io import compare_and_set
 from mediaindex.services.indexing import NO_PLACE_FIELD, place_field
@@ -37,7 +38,7 @@ class PlacesAdded:
         return dict(self.__dict__)
 
 
-def needs_place(doc: dict[str, Any]) -> bool:
+def needs_place(doc: SearchDocument) -> bool:
     """An indexed document with a location and no `place` field (None counts as a place field: nowhere)."""
     return doc.get("status") == docs.INDEXED and bool(doc.get("location")) and "place" not in doc
 
@@ -45,8 +46,7 @@ def needs_place(doc: dict[str, Any]) -> bool:
 def add_missing_places(index: Index, places: PlaceFinder) -> PlacesAdded:
     """Give every document that `needs_place` its place."""
     report = PlacesAdded()
-    for item in index.iter_documents():
-        doc = item.doc if isinstance(item, Versioned) else item
+    for doc in index.iter_documents():
         if not needs_place(doc):
             continue
         report.documents_checked += 1
@@ -62,7 +62,7 @@ def add_missing_places(index: Index, places: PlaceFinder) -> PlacesAdded:
     return report
 
 
-def _add_place(index: Index, places: PlaceFinder, listed: dict[str, Any]) -> Any:
+def _add_place(index: Index, places: PlaceFinder, listed: SearchDocument) -> Any:
     """The fields written to one document ({"place": ...}), None when nothing was written, NO_PLACE_FIELD when
     the geocoder failed."""
     found: dict[str, Any] = {}
@@ -79,7 +79,7 @@ def _add_place(index: Index, places: PlaceFinder, listed: dict[str, Any]) -> Any
         value = place_for(current.doc.get("location"))
         if value is NO_PLACE_FIELD:
             return NO_PLACE_FIELD
-        fields = {"place": value}
+        fields: DocumentFields = {"place": value}
         index.update_fields(current.doc["id"], fields, current.version)
         return fields
 

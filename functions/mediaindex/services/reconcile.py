@@ -23,11 +23,10 @@ from typing import Any, Callable
 from mediaindex.domain import document as docs
 from mediaindex.domain import freshness
 from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.messages import Outcome, OutcomeTally, StorageEvent
 from mediaindex.domain.vocabulary import Difference
 from mediaindex.ports import Index, IndexRequestSink, Listed, ListingSource, ObjectRef
 from mediaindex.services.backfill import ARCHIVED_CLASSES, DirectSink
-from mediaindex.services.indexing import Outcome, StorageEvent
-from mediaindex.services.runner import OutcomeTally
 from mediaindex.services.throttle import TokenBucket
 
 MISSING = Difference.MISSING
@@ -63,21 +62,21 @@ class Report:
         }
 
 
-def live_documents(index: Index, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
+def live_documents(index: Index, bucket: str, prefix: str) -> dict[str, freshness.Fingerprint]:
     """key -> the fields reconcile compares, for every document that is not a tombstone under bucket/prefix."""
     index.refresh()
     found = {}
     for doc in index.iter_documents(include_deleted=False):
         key = doc.get("key") or ""
         if doc.get("bucket", "") == bucket and key.startswith(prefix) and doc.get("status") != docs.DELETED:
-            found[key] = {"etag": doc.get("etag"), "size": doc.get("size"), "status": doc.get("status")}
+            found[key] = freshness.fingerprint(doc)
     return found
 
 
-def differs(listed_etag: str | None, listed_size: int, doc: dict[str, Any]) -> bool:
+def differs(listed_etag: str | None, listed_size: int, known: freshness.Fingerprint) -> bool:
     """Does the index hold other bytes than the listed file (domain/freshness.py)? Reconcile compares bytes only:
     any analyzer and face model count (analysing again with another one is `mediaindex index`'s business)."""
-    return not freshness.is_unchanged(doc, etag=listed_etag, size=listed_size, analyzer=None, face_model=None)
+    return not freshness.holds_bytes(known, etag=listed_etag, size=listed_size)
 
 
 @dataclass

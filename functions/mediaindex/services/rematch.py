@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
+from mediaindex.domain.document import DocumentFields, FaceDoc, SearchDocument, SegmentsDoc, SpanDoc, VideoDoc
 from mediaindex.domain.errors import BadMedia, ObjectNotFound
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
 from mediaindex.ports import FaceCollection, FaceMemory, ObjectRef, Versioned
 from mediaindex.services.index_io import compare_and_set
 from mediaindex.services.indexing import Pipeline
-from mediaindex.services.people_rules import box_fields, require_collection
+from mediaindex.services.people_rules import require_collection
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +97,16 @@ class Rematcher:
             return self.rematch()
         return None
 
-    def _update_document(self, listed: dict[str, Any], removed: set[str]) -> tuple[int, int, int]:
+    def _update_document(self, listed: SearchDocument, removed: set[str]) -> tuple[int, int, int]:
         """(updated 0/1, skipped 0/1, api calls) for one document, written with compare-and-set. The listed copy
         decides whether anything changes; only then is the document read with its version and written."""
         matches_cache: dict[str, tuple[list[FaceMatch | None] | None, int]] = {}
 
-        def new_fields(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+        def new_fields(doc: SearchDocument) -> tuple[DocumentFields | None, int]:
             key = doc.get("content_sha256") or ""
-            drop = docs.hidden_face_indexes(doc["faces"], self._hidden.get(key) or [])
+            drop = docs.hidden_face_indexes(doc.get("faces") or [], self._hidden.get(key) or [])
             if key not in matches_cache:  # a retry after a conflict asks the collection nothing again
-                matches_cache[key] = self._matches_for(doc, len(doc["faces"]) - len(drop))
+                matches_cache[key] = self._matches_for(doc, len(doc.get("faces") or []) - len(drop))
             matches = matches_cache[key][0]
             return _rematched_fields(doc, matches, removed, drop), int(matches is None)
 
@@ -125,10 +126,10 @@ class Rematcher:
             updated = 0
         return updated, skipped, sum(calls for _, calls in matches_cache.values())
 
-    def _matches_for(self, doc: dict[str, Any], shown: int) -> tuple[list[FaceMatch | None] | None, int]:
+    def _matches_for(self, doc: SearchDocument, shown: int) -> tuple[list[FaceMatch | None] | None, int]:
         """The faces of a document matched again, in order, and the paid calls that took; None when impossible.
         `shown`: how many of its faces are not marked "not a face" (the remembered vectors are those)."""
-        stored = doc["faces"]
+        stored = doc.get("faces") or []
         if self.memory is not None:
             sha = doc.get("content_sha256") or ""
             table = self._remembered_matches
@@ -141,7 +142,7 @@ class Rematcher:
         try:
             obj = self.pipeline.storage.read(ObjectRef(doc.get("bucket") or "", doc["key"]))
             picture = Picture.from_bytes(obj.data, self.settings.max_pixels)
-            faces = [Face(box=Box(**box_fields(f["box"])), confidence=f.get("confidence") or 0.0) for f in stored]
+            faces = [Face(box=docs.box_of(f["box"]), confidence=f.get("confidence") or 0.0) for f in stored]
             matches, calls = require_collection(self.faces).identify(picture, faces)
         except (ObjectNotFound, BadMedia) as e:
             log.info("cannot re-match a file: %s", e, extra={"key": doc.get("key")})
@@ -149,41 +150,41 @@ class Rematcher:
         return list(matches), calls
 
     # ---- documents -----------------------------------------------------------------------------------------------
-    def documents(self) -> Iterator[dict[str, Any]]:
-        for item in self.pipeline.index.iter_documents():
-            yield item.doc if isinstance(item, Versioned) else item
+    def documents(self) -> Iterator[SearchDocument]:
+        return self.pipeline.index.iter_documents()
 
-    def by_content(self) -> dict[str, list[dict[str, Any]]]:
+    def by_content(self) -> dict[str, list[SearchDocument]]:
         """Live, indexed documents by content_sha256 (several files may hold the same bytes)."""
-        table: dict[str, list[dict[str, Any]]] = {}
+        table: dict[str, list[SearchDocument]] = {}
         for doc in self.documents():
-            if doc.get("status") == docs.INDEXED and doc.get("content_sha256"):
-                table.setdefault(doc["content_sha256"], []).append(doc)
+            sha = doc.get("content_sha256")
+            if doc.get("status") == docs.INDEXED and sha:
+                table.setdefault(sha, []).append(doc)
         return table
 
 
 def _rematched_fields(
-    doc: dict[str, Any], matches: list[FaceMatch | None] | None, removed: set[str], drop: set[int] | None = None,
-) -> dict[str, Any] | None:
+    doc: SearchDocument, matches: list[FaceMatch | None] | None, removed: set[str], drop: set[int] | None = None,
+) -> DocumentFields | None:
     """The faces, people (and video timeline) of `doc` after matching again, without the faces at `drop` (marked
     "not a face"); None when nothing changes."""
-    base = docs.without_faces(doc, drop) if drop else doc
-    faces = [dict(f) for f in base["faces"]]
+    base: DocumentFields = docs.without_faces(doc, drop) if drop else doc
+    faces: list[FaceDoc] = [{**f} for f in base.get("faces") or []]
     if matches is None:
         if not removed and not drop:
             return None
         for face in faces:  # cannot match again: at least take the forgotten names out
             if face.get("person") in removed:
-                face.update(person=None, face_id=None, similarity=None)
+                face.update({"person": None, "face_id": None, "similarity": None})
     else:
         for face, match in zip(faces, matches):
-            face.update(
-                person=match.person if match else None,
-                face_id=match.face_id if match else None,
-                similarity=match.similarity if match else None,
-            )
-    people = sorted({f["person"] for f in faces if f.get("person")})
-    fields: dict[str, Any] = {"faces": faces, "people": people}
+            face.update({
+                "person": match.person if match else None,
+                "face_id": match.face_id if match else None,
+                "similarity": match.similarity if match else None,
+            })
+    people = sorted({person for f in faces if (person := f.get("person"))})
+    fields: DocumentFields = {"faces": faces, "people": people}
     video = _video_for_people(base.get("video"), faces, people)
     if video is not None:
         fields["video"] = video
@@ -191,20 +192,20 @@ def _rematched_fields(
         fields["video"] = base["video"]
     if drop:
         fields["face_count"] = len(faces)
-    elif faces == doc["faces"] and people == sorted(doc.get("people") or []) and video is None:
+    elif faces == doc.get("faces") and people == sorted(doc.get("people") or []) and video is None:
         return None
     return fields
 
 
-def _video_for_people(video: Any, faces: list[dict[str, Any]], people: list[str]) -> dict[str, Any] | None:
+def _video_for_people(video: VideoDoc | None, faces: list[FaceDoc], people: list[str]) -> VideoDoc | None:
     """A video's timeline for the people now named in it (None when nothing changes): the spans of people no
     longer named go; a person named afterwards gets the spans their faces were seen in (`segments.faces`, kept
     at indexing time; a video indexed before it existed has none, so only the whole video shows them)."""
     if not isinstance(video, dict):
         return None
-    segments = video.get("segments") or {}
+    segments: SegmentsDoc = video.get("segments") or {}
     spans = segments.get("people") or []
-    kept = [span for span in spans if span.get("name") in people]
+    kept: list[SpanDoc] = [span for span in spans if span.get("name") in people]
     timed = {span.get("name") for span in kept}
     added: dict[str, list[list[float]]] = {}
     for row in segments.get("faces") or []:

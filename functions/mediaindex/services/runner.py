@@ -4,33 +4,14 @@ tally of what came of them."""
 
 from __future__ import annotations
 
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from mediaindex.services.indexing import Outcome, StorageEvent
+from mediaindex.domain.messages import Outcome, StorageEvent
 
 # What runs one index request: Pipeline.handle, or a router in front of it (people enrolment).
 Handle = Callable[[StorageEvent], Outcome]
-MAX_FAILURES_KEPT = 1000  # failures listed in a summary (the counts are always exact)
-
-
-@dataclass
-class OutcomeTally:
-    """What came of the files handled: Outcome.action -> count ("error" for an exception), the paid API calls,
-    and the first MAX_FAILURES_KEPT failures (each as its use case describes it)."""
-
-    outcomes: Counter = field(default_factory=Counter)
-    api_calls: int = 0
-    failures: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, action: str, api_calls: int = 0, failure: dict[str, Any] | None = None) -> None:
-        self.outcomes[action] += 1
-        self.api_calls += api_calls
-        if failure is not None and len(self.failures) < MAX_FAILURES_KEPT:
-            self.failures.append(failure)
 
 
 class WorkerRunner:

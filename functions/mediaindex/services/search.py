@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mediaindex.domain import free_text
+from mediaindex.domain.document import FaceDoc, SearchDocument
 from mediaindex.domain.expressions import (
     PEOPLE_WORDS, And, Concept, Expr, LabelIs, Or, PersonIs, TextHas, person_name_matches, simplify, text_tokens,
     walk,
@@ -144,7 +145,7 @@ def _bare_words(expr: Expr) -> list[str]:
     return found
 
 
-def _face_has(face: dict[str, Any], attr: str, value: Any) -> bool:
+def _face_has(face: FaceDoc, attr: str, value: Any) -> bool:
     if attr == "gender":
         return (face.get("gender") or "").lower() == value
     low, high = value
@@ -152,7 +153,7 @@ def _face_has(face: dict[str, Any], attr: str, value: Any) -> bool:
         low is None or (face.get("age_high") is not None and face["age_high"] >= low))
 
 
-def matched_by(doc: dict[str, Any], word: str) -> list[str]:
+def matched_by(doc: SearchDocument, word: str) -> list[str]:
     """Where a document answers to a plain word: label, person, face, place, camera, kind, text, file name (in that
     order)."""
     reasons = []
@@ -179,7 +180,7 @@ def matched_by(doc: dict[str, Any], word: str) -> list[str]:
     return reasons
 
 
-def explain_hits(query: Query, hits: list[dict[str, Any]]) -> dict[str, list[str]]:
+def explain_hits(query: Query, hits: list[SearchDocument]) -> dict[str, list[str]]:
     """For each hit (by id), where it matched the query's plain words; empty when the query has none."""
     words = _bare_words(query.where)
     if not words:

@@ -5,16 +5,20 @@ forgets a known person; any other file is indexed or removed. The Lambda handler
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
-from mediaindex.services.indexing import Outcome, Pipeline, StorageEvent
+from mediaindex.domain.messages import Outcome, StorageEvent
+from mediaindex.services.indexing import Pipeline
+
+if TYPE_CHECKING:
+    from mediaindex.services.people import People
 
 
 @dataclass
 class StorageEventHandler:
     pipeline: Pipeline
     people_prefix: str | None
-    people: Callable[[], Any]  # the known-people use cases, built only when a people file arrives
+    people: Callable[[], People]  # the known-people use cases, built only when a people file arrives
 
     def __call__(self, event: StorageEvent) -> Outcome:
         if self.people_prefix and event.ref.key.startswith(self.people_prefix):

@@ -1,8 +1,8 @@
 """Index a video: analyse one frame every `video_interval` seconds and merge what was seen into a timeline.
 
-The pipeline calls `pipeline.video(obj)` for files that sniff as video (see services/indexing.py); bootstrap sets
-it to `make_video_indexer(settings, pipeline)`. Only the Analyzer and FaceCollection ports are used, so the local
-models and Rekognition both work.
+The pipeline calls `pipeline.video(obj)` for files that sniff as video (see services/indexing.py); bootstrap builds
+it with `make_video_indexer(settings, analyzer, faces)` and hands it to the pipeline. Only the Analyzer and
+FaceCollection ports are used, so the local models and Rekognition both work.
 
 - Sampling and skipping are in media/video.py: a frame every `interval` seconds; a frame nearly identical to the
   last analysed one (32x32 grey mean difference below the threshold) is not analysed, and that sample counts as
@@ -41,6 +41,7 @@ from typing import Any, Callable
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
+from mediaindex.domain.document import DocumentFields
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError, MediaTooLarge
 from mediaindex.domain.face_tracks import link_faces
 from mediaindex.domain.model import Face
@@ -49,7 +50,7 @@ from mediaindex.domain.video_timeline import Timeline
 from mediaindex.media.video import (
     DEFAULT_SKIP_THRESHOLD, VideoReader, VideoSource, frame_picture, thumb_from_bytes, thumb_to_bytes,
 )
-from mediaindex.ports import FaceAnalyzer, StoredObject, VideoStateStore
+from mediaindex.ports import Analyzer, FaceAnalyzer, FaceCollection, StoredObject, VideoStateStore
 from mediaindex.services.indexing import name_faces
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,8 @@ class VideoIndexer:
 
     def __init__(
         self,
-        pipeline: Any,
+        analyzer: Analyzer,
+        faces: FaceCollection | None = None,  # the known people, to name the faces seen
         interval: float = 6.0,
         skip_threshold: float = DEFAULT_SKIP_THRESHOLD,
         max_bytes: int = DEFAULT_MAX_VIDEO_BYTES,
@@ -111,7 +113,7 @@ class VideoIndexer:
     ) -> None:
         if not interval or interval <= 0:
             raise ConfigurationError(f"video interval must be a positive number of seconds, not {interval!r}")
-        self.pipeline = pipeline
+        self.analyzer, self.faces = analyzer, faces
         self.interval = float(interval)
         self.skip_threshold = float(skip_threshold)
         self.max_bytes = int(max_bytes)
@@ -129,7 +131,7 @@ class VideoIndexer:
         self.shots = bool(shots)  # also sample the first frame of each new shot (media/video.py)
 
     # -- one file ----------------------------------------------------------------------------------------------------
-    def __call__(self, obj: StoredObject) -> tuple[dict[str, Any], int]:
+    def __call__(self, obj: StoredObject) -> tuple[DocumentFields, int]:
         size = obj.size if obj.size is not None else len(obj.data)
         if size > self.max_bytes:
             raise MediaTooLarge(
@@ -143,11 +145,12 @@ class VideoIndexer:
             _current.key = None
         faces = timeline.faces()
         fields = timeline.to_fields()
-        drop = docs.hidden_face_indexes(fields.get("faces") or [], self.pipeline.hidden_boxes(sha))
+        collection = self.faces
+        hidden = collection.hidden_boxes(sha) if collection is not None else []
+        drop = docs.hidden_face_indexes(fields.get("faces") or [], hidden)
         if drop:  # marked "not a face" before: out of the document and never remembered again
             fields.update(docs.without_faces(fields, drop))
             faces = [f for i, f in enumerate(faces) if i not in drop]
-        collection = self.pipeline.faces
         if faces and collection is not None:
             collection.remember(sha, faces)  # in the document's order, so known people can be re-matched later
         return fields, timeline.api_calls
@@ -159,7 +162,7 @@ class VideoIndexer:
                                 "(MEDIAINDEX_MAX_VIDEO_SECONDS)")
 
     def _state_key(self, sha: str) -> str:
-        return (f"video:{sha}:{self.pipeline.analyzer.name}:{self.interval:g}:{self.skip_threshold:g}"
+        return (f"video:{sha}:{self.analyzer.name}:{self.interval:g}:{self.skip_threshold:g}"
                 f":{self.follow_frames}:{int(self.shots)}")
 
     def analyze(self, source: VideoSource, state_key: str | None = None) -> Timeline:
@@ -201,8 +204,8 @@ class VideoIndexer:
     ) -> Timeline:
         """Analyse the samples in [start, end) (end None: to the end). `previous` is the timeline up to `start`:
         its last analysed frame lets the first samples here be skipped when nothing changed."""
-        analyzer = self.pipeline.analyzer
-        collection = self.pipeline.faces
+        analyzer = self.analyzer
+        collection = self.faces
         identify = collection is not None and not collection.is_empty()
         follow = self.follow_frames if isinstance(analyzer, FaceAnalyzer) else 0
         with VideoReader(source, self.max_pixels) as reader:
@@ -284,12 +287,14 @@ def _report(done: float, duration: float) -> None:
             log.debug("video progress not reported", exc_info=True)
 
 
-def make_video_indexer(settings: Settings, pipeline: Any, state_store: VideoStateStore | None = None) -> VideoIndexer:
-    """The indexer bootstrap installs as `pipeline.video`. On Lambda, the handler sets `indexer.time_left`; the
-    state store (bootstrap gives the DynamoDB table MEDIAINDEX_VIDEO_STATE_TABLE when set) lets a long video go on
-    in the next invocation."""
+def make_video_indexer(settings: Settings, analyzer: Analyzer, faces: FaceCollection | None = None,
+                       state_store: VideoStateStore | None = None) -> VideoIndexer:
+    """The indexer bootstrap hands the pipeline as its `video`. On Lambda, the handler sets `indexer.time_left`;
+    the state store (bootstrap gives the DynamoDB table MEDIAINDEX_VIDEO_STATE_TABLE when set) lets a long video go
+    on in the next invocation."""
     return VideoIndexer(
-        pipeline,
+        analyzer,
+        faces,
         interval=settings.video_interval,
         skip_threshold=settings.video_skip_threshold,
         max_bytes=settings.max_video_bytes,

@@ -19,24 +19,17 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from mediaindex.adapters.storage.folder import _IGNORED_NAMES, LOCAL_BUCKET, fingerprint
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import MediaIndexError
+from mediaindex.domain.local_files import LOCAL_BUCKET, fingerprint, hidden, ignored
+from mediaindex.domain.messages import CREATED, REMOVED, Outcome, StorageEvent
 from mediaindex.domain.vocabulary import Action
 from mediaindex.ports import Index, ObjectRef
-from mediaindex.services.indexing import CREATED, REMOVED, Outcome, StorageEvent
 from mediaindex.services.runner import Handle
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DEBOUNCE = 1.0
-
-
-def ignored(path: str, root: str) -> bool:
-    """What the folder listing skips: hidden files and folders (editors' swap files too) and OS clutter."""
-    relative = os.path.relpath(path, root)
-    parts = relative.split(os.sep)
-    return any(p.startswith(".") for p in parts if p not in (".", "..")) or parts[-1] in _IGNORED_NAMES
 
 
 @dataclass
@@ -77,7 +70,7 @@ class FolderWatcher:
         """Every file under a folder that appeared (walk it) or vanished (ask the index what it held there)."""
         if kind == CREATED:
             for dirpath, dirnames, filenames in os.walk(folder):
-                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                dirnames[:] = [d for d in dirnames if not hidden(d)]
                 for name in filenames:
                     self.schedule(CREATED, os.path.join(dirpath, name))
             return
@@ -85,6 +78,8 @@ class FolderWatcher:
             self.schedule(REMOVED, key)
 
     def indexed_under(self, folder: str) -> Iterator[str]:
+        if self.index is None:  # watching without an index: nothing to ask
+            return
         prefix = folder.rstrip(os.sep) + os.sep
         for doc in self.index.iter_documents():
             key = str(doc.get("key") or "")

@@ -19,6 +19,7 @@ import logging
 import os
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class FaceGraph:
     def __init__(self, path: Path, dimensions: int = 128) -> None:
         self.path = path
         self.dimensions = dimensions
-        self._index = None
+        self._index: Any = None  # an hnswlib.Index (untyped) once loaded or built
         self._live = np.zeros(0, dtype=bool)  # indexed by row id: is that face in the graph (not deleted)?
         self.live_count = 0
         self.unsaved = 0  # changes since the file was written

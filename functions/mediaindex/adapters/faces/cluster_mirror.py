@@ -227,7 +227,7 @@ class ClusterMirroredFaces:
             log.warning("face search in the cluster failed (%s: %s): searching faces.db", type(e).__name__, e)
             return self.local.nearest(embedding, k=k, min_similarity=min_similarity)
         wanted = {(v.fields.get("content_sha256"), v.fields.get("face_index")) for v, _ in found}
-        stored = [v for v in self._faces_of(sha for sha, _ in wanted)
+        stored = [v for v in self._faces_of(sha for sha, _ in wanted if sha is not None)
                   if v.model == self.space.id and (v.fields["content_sha256"], v.fields["face_index"]) in wanted]
         if not stored:
             return []

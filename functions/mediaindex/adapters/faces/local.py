@@ -18,22 +18,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from mediaindex.adapters.faces import ann
 from mediaindex.adapters.faces.local_clusters import FaceClusters
 from mediaindex.adapters.faces.local_search import FaceSearch
-from mediaindex.adapters.faces.local_store import default_path, open_database
-from mediaindex.adapters.faces.vectors import DIMENSIONS, VectorMatrix, as_vector, box_json
+from mediaindex.adapters.faces.local_store import FaceStore, default_path
+from mediaindex.adapters.faces.vectors import DIMENSIONS, Embedding, as_vector, box_json
 from mediaindex.config import Settings
 from mediaindex.domain import face_vectors
-from mediaindex.domain.errors import BadMedia, ConfigurationError, TransientError
+from mediaindex.domain.errors import BadMedia, ConfigurationError
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef, cluster_name, parse_cluster
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.model import Box, Face, FaceMatch
@@ -44,10 +42,13 @@ __all__ = ["ClusterMember", "DIMENSIONS", "FaceRef", "LocalFaceCollection", "clu
            "parse_cluster"]
 
 
-class LocalFaceCollection(FaceClusters, FaceSearch):
-    """The FaceCollection and FaceMemory ports on a SQLite file and NumPy. Safe to share between threads of one
-    process; other processes' writes are noticed (SQLite's data_version) and the in-memory vectors reloaded.
-    `exact_below`: how many remembered faces are searched by brute force before the graph takes over."""
+class LocalFaceCollection:
+    """The FaceCollection and FaceMemory ports on a SQLite file and NumPy, made of three parts that share one
+    FaceStore (the file and the vectors in memory, local_store.py): matching and known people here, the search
+    among remembered faces (FaceSearch, local_search.py) and their clusters (FaceClusters, local_clusters.py).
+    Safe to share between threads of one process; other processes' writes are noticed (SQLite's data_version) and
+    the vectors in memory read again. `exact_below`: how many remembered faces are searched by brute force before
+    the graph takes over."""
 
     def __init__(self, settings: Settings, path: str | Path | None = None, analyzer: Any = None,
                  space: VectorSpace | None = None, exact_below: int | None = None) -> None:
@@ -55,95 +56,20 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
         self.space = space or face_vectors.DEFAULT  # the model whose vectors are matched; others wait (stale())
         self.threshold = float(settings.face_match_threshold)
         self.path = Path(path) if path is not None else default_path(settings)
-        self.exact_below = ann.EXACT_BELOW if exact_below is None else exact_below
         self._analyzer = analyzer  # only for enroll(picture) without faces; built lazily (loading models is slow)
-        self._lock = threading.RLock()
-        self._db: sqlite3.Connection | None = None
-        self._seen_version: int | None = None
-        self._enrolled: tuple[list[str], list[str], VectorMatrix] | None = None  # face ids, people, vectors
-        self._remembered: tuple[list[int], list[FaceRef], list[int], VectorMatrix] | None = None  # row ids, refs, clusters
-
-    # ---- storage -------------------------------------------------------------------------------------------------
-    @property
-    def db(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._db = open_database(self.path)
-        return self._db
+        self.store = FaceStore(self.path, self.space)
+        self.search = FaceSearch(self.store, ann.EXACT_BELOW if exact_below is None else exact_below)
+        self.clustering = FaceClusters(self.store, self.search, self.threshold, self.match_embeddings)
 
     def close(self) -> None:
-        with self._lock:
-            self._save_graph_if_due(force=True)
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-    @contextmanager
-    def _transaction(self, forget: str | None = None, busy_is_transient: bool = False) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any exception, after which the cached
-        vectors named by `forget`, "_enrolled" or "_remembered", no longer match the file and are dropped). With
-        `busy_is_transient`, a file another process keeps locked past the timeout is a passing fault."""
-        db = self.db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as e:
-            if not busy_is_transient:
-                raise
-            raise TransientError(f"the face collection {self.path} is busy ({e}); the file is indexed again on the "
-                                 "next run") from None
-        try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            if forget is not None:
-                setattr(self, forget, None)
-            raise
-
-    def _fresh(self) -> None:
-        """Drop the cached vectors when another process changed the file (data_version moves only for other
-        connections' commits, so our own writes, already applied to the cache, keep it)."""
-        version = self.db.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._seen_version:
-            self._seen_version = version
-            self._enrolled = None
-            self._remembered = None
-
-    def _enrolled_vectors(self) -> tuple[list[str], list[str], VectorMatrix]:
-        self._fresh()
-        if self._enrolled is None:
-            rows = self.db.execute("SELECT face_id, person, embedding FROM enrolled WHERE model = ? ORDER BY rowid",
-                                   (self.space.id,)).fetchall()
-            matrix = VectorMatrix(max(16, len(rows)))
-            if rows:
-                matrix.extend(np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), DIMENSIONS))
-            self._enrolled = ([r[0] for r in rows], [r[1] for r in rows], matrix)
-        return self._enrolled
-
-    def _remembered_vectors(self) -> tuple[list[int], list[FaceRef], list[int], VectorMatrix]:
-        self._fresh()
-        if self._remembered is None:
-            ids: list[int] = []
-            refs: list[FaceRef] = []
-            clusters: list[int] = []
-            count = self.db.execute("SELECT count(*) FROM remembered WHERE model = ?", (self.space.id,)).fetchone()[0]
-            matrix = VectorMatrix(max(1024, count))
-            cursor = self.db.execute("SELECT id, content_sha256, face_index, cluster, embedding FROM remembered "
-                                     "WHERE model = ? ORDER BY id", (self.space.id,))
-            while True:
-                rows = cursor.fetchmany(50_000)
-                if not rows:
-                    break
-                ids.extend(r[0] for r in rows)
-                refs.extend(FaceRef(r[1], r[2]) for r in rows)
-                clusters.extend(r[3] for r in rows)
-                matrix.extend(np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(len(rows), DIMENSIONS))
-            self._remembered = (ids, refs, clusters, matrix)
-        return self._remembered
+        with self.store.lock:
+            self.search.save_graph_if_due(force=True)
+            self.store.close()
 
     # ---- the FaceCollection port ---------------------------------------------------------------------------------
     def is_empty(self) -> bool:
-        with self._lock:
-            return not self._enrolled_vectors()[0]
+        with self.store.lock:
+            return not self.store.enrolled()[0]
 
     def _ours(self, face: Face) -> bool:
         """Does this face's vector belong to the space we match in? (A face that does not say is taken as ours.)"""
@@ -161,7 +87,8 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
 
     def remember(self, content_sha256: str, faces: Sequence[Face]) -> None:
         """Keep each face's vector and box under the picture's content hash (its cluster is worked out later)."""
-        rows = [(content_sha256, i, f.box, f.embedding) for i, f in enumerate(faces) if self._ours(f)]
+        rows = [(content_sha256, i, f.box, f.embedding) for i, f in enumerate(faces)
+                if f.embedding is not None and self._ours(f)]
         if rows:
             self.import_faces(rows)
 
@@ -169,12 +96,14 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
         """Remember faces (content_sha256, face index, box, embedding); a face already remembered for the same bytes
         is kept as it is. How many were new."""
         added = 0
-        with self._lock:
-            ids, refs, clusters, matrix = self._remembered_vectors()
+        store = self.store
+        with store.lock:
+            remembered = store.remembered()
+            ids, refs, clusters, matrix = remembered
             new_ids: list[int] = []
             new_refs: list[FaceRef] = []
             new_vectors: list[np.ndarray] = []
-            with self._transaction(forget="_remembered", busy_is_transient=True) as db:
+            with store.transaction(forget=store.forget_remembered, busy_is_transient=True) as db:
                 replaced: set[str] = set()
                 next_id = _next_face_id(db)
                 for sha, index, box, embedding in rows:
@@ -196,21 +125,21 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
                 if new_ids:
                     db.execute("UPDATE face_id_high SET high = ?", (new_ids[-1],))
             if new_ids and ids and new_ids[0] <= ids[-1]:
-                self._remembered = None  # cannot happen (ids only grow); the vectors are read again if it did
+                store.forget_remembered()  # cannot happen (ids only grow); the vectors are read again if it did
             elif new_ids:
                 ids.extend(new_ids)
                 refs.extend(new_refs)
                 clusters.extend([0] * len(new_ids))  # 0: not clustered yet
                 matrix.extend(np.stack(new_vectors))
-                self._graph_added(self._remembered, new_ids, matrix.data[matrix.size - len(new_ids):matrix.size])
+                self.search.added(remembered, new_ids, matrix.data[matrix.size - len(new_ids):matrix.size])
             added = len(new_ids)
         return added
 
     # ---- matching ------------------------------------------------------------------------------------------------
-    def match_embeddings(self, embeddings: Sequence[Sequence[float]]) -> list[FaceMatch | None]:
+    def match_embeddings(self, embeddings: Sequence[Embedding]) -> list[FaceMatch | None]:
         """For each vector, the best enrolled face at or above the threshold, or None."""
-        with self._lock:
-            face_ids, people, matrix = self._enrolled_vectors()
+        with self.store.lock:
+            face_ids, people, matrix = self.store.enrolled()
             if not face_ids or not embeddings:
                 return [None] * len(embeddings)
             queries = np.stack([as_vector(e, self.space) for e in embeddings])
@@ -225,8 +154,8 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
     def matches_for_content(self, content_sha256: str) -> list[FaceMatch | None] | None:
         """Match a picture's remembered faces again (after an enrolment or a removal), in face order; None when
         nothing is remembered for these bytes (the caller then leaves the document as it is)."""
-        with self._lock:
-            rows = self.db.execute(
+        with self.store.lock:
+            rows = self.store.db.execute(
                 "SELECT face_index, embedding FROM remembered WHERE content_sha256 = ? AND model = ? ORDER BY face_index",
                 (content_sha256, self.space.id),
             ).fetchall()
@@ -242,9 +171,9 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
     def all_matches(self, chunk: int = 65_536) -> dict[str, list[FaceMatch | None]]:
         """Every remembered picture's faces matched against the enrolled ones, by content_sha256, in face order:
         one pass over the vectors in memory, for re-matching a whole library."""
-        with self._lock:
-            face_ids, people, enrolled = self._enrolled_vectors()
-            _, refs, _, matrix = self._remembered_vectors()
+        with self.store.lock:
+            face_ids, people, enrolled = self.store.enrolled()
+            _, refs, _, matrix = self.store.remembered()
             table: dict[str, list[FaceMatch | None]] = {}
             for start in range(0, matrix.size, chunk):
                 block = matrix.data[start:min(matrix.size, start + chunk)]
@@ -265,9 +194,23 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
         return self.remembered_count(content_sha256) >= face_count
 
     def remembered_count(self, content_sha256: str) -> int:
-        with self._lock:
-            return self.db.execute("SELECT count(*) FROM remembered WHERE content_sha256 = ? AND model = ?",
-                                   (content_sha256, self.space.id)).fetchone()[0]
+        with self.store.lock:
+            return self.store.db.execute("SELECT count(*) FROM remembered WHERE content_sha256 = ? AND model = ?",
+                                         (content_sha256, self.space.id)).fetchone()[0]
+
+    # ---- search by face and clusters (FaceMemory) ----------------------------------------------------------------
+    def nearest(self, embedding: Sequence[float], k: int = 10,
+                min_similarity: float | None = None) -> list[tuple[FaceRef, float]]:
+        return self.search.nearest(embedding, k, min_similarity)
+
+    def clusters(self, min_size: int = 1, unnamed_only: bool = True) -> dict[str, list[ClusterMember]]:
+        return self.clustering.clusters(min_size, unnamed_only)
+
+    def split_cluster(self, cluster: int, refs: Sequence[FaceRef]) -> tuple[str, str]:
+        return self.clustering.split_cluster(cluster, refs)
+
+    def cluster_of(self, ref: FaceRef) -> str | None:
+        return self.clustering.cluster_of(ref)
 
     # ---- known people --------------------------------------------------------------------------------------------
     def enroll(self, name: str, picture: Picture, source: str, faces: Sequence[Face] | None = None,
@@ -321,8 +264,8 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
         finishes. With `move`, the faces `where` holds are not deleted but become `name`'s."""
         vectors = [as_vector(e, self.space) for e in embeddings]
         face_ids = [str(uuid.uuid4()) for _ in vectors]
-        with self._lock:
-            with self._transaction(forget="_enrolled") as db:
+        with self.store.lock:
+            with self.store.transaction(forget=self.store.forget_enrolled) as db:
                 removed, losing = 0, []
                 if where is not None:
                     losing = [r[0] for r in db.execute(f"SELECT DISTINCT person FROM enrolled WHERE {where}", params)]
@@ -337,7 +280,7 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
                 if removed or face_ids:
                     names = [p for p in losing if p != name] or [None]
                     db.executemany("INSERT INTO pending_rematch (person) VALUES (?)", [(p,) for p in names])
-            self._enrolled = None
+            self.store.forget_enrolled()
         return removed, face_ids
 
     # ---- faces marked "not a face" -------------------------------------------------------------------------------
@@ -345,8 +288,8 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
         """Remember that the face at `box` of these bytes is not a face, and forget its vector: the faces after it
         move down one place, as they do in the document, which the re-match noted here brings along. One
         transaction, so an interruption leaves the face shown or hidden, never its vector and its box apart."""
-        with self._lock:
-            with self._transaction(forget="_remembered") as db:
+        with self.store.lock:
+            with self.store.transaction(forget=self.store.forget_remembered) as db:
                 db.execute("INSERT INTO hidden (content_sha256, box) VALUES (?, ?)",
                            (content_sha256, json.dumps(box_json(box))))
                 db.execute("DELETE FROM remembered WHERE content_sha256 = ? AND face_index = ? AND model = ?",
@@ -357,75 +300,78 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
                 db.execute("UPDATE remembered SET face_index = -face_index - 1 WHERE content_sha256 = ? AND face_index < 0",
                            (content_sha256,))
                 db.execute("INSERT INTO pending_rematch (person) VALUES (NULL)")
-            self._remembered = None
+            self.store.forget_remembered()
 
     def unhide_faces(self, content_sha256: str) -> int:
         """Forget every "not a face" mark of these bytes, and their remembered faces with them (numbered without
         the hidden ones), so that analysing the file again remembers all its faces in their places. How many marks."""
-        with self._lock:
-            with self._transaction(forget="_remembered") as db:
+        with self.store.lock:
+            with self.store.transaction(forget=self.store.forget_remembered) as db:
                 marks = db.execute("DELETE FROM hidden WHERE content_sha256 = ?", (content_sha256,)).rowcount
                 if marks:
                     db.execute("DELETE FROM remembered WHERE content_sha256 = ?", (content_sha256,))
-            self._remembered = None
+            self.store.forget_remembered()
         return marks
 
     def hidden_faces(self) -> dict[str, list[Box]]:
         """content_sha256 -> the boxes marked "not a face" in those bytes."""
-        with self._lock:
-            rows = self.db.execute("SELECT content_sha256, box FROM hidden ORDER BY id").fetchall()
+        with self.store.lock:
+            rows = self.store.db.execute("SELECT content_sha256, box FROM hidden ORDER BY id").fetchall()
         table: dict[str, list[Box]] = {}
         for sha, box in rows:
             table.setdefault(sha, []).append(Box(**json.loads(box)))
         return table
 
     def hidden_boxes(self, content_sha256: str) -> list[Box]:
-        with self._lock:
-            rows = self.db.execute("SELECT box FROM hidden WHERE content_sha256 = ? ORDER BY id",
-                                   (content_sha256,)).fetchall()
+        with self.store.lock:
+            rows = self.store.db.execute("SELECT box FROM hidden WHERE content_sha256 = ? ORDER BY id",
+                                         (content_sha256,)).fetchall()
         return [Box(**json.loads(r[0])) for r in rows]
 
     # ---- re-matches owed to the documents ------------------------------------------------------------------------
     def pending_rematch(self) -> tuple[int, set[str]] | None:
         """(last change noted, names that lost faces) when the documents may not follow the collection yet."""
-        with self._lock:
-            rows = self.db.execute("SELECT id, person FROM pending_rematch ORDER BY id").fetchall()
+        with self.store.lock:
+            rows = self.store.db.execute("SELECT id, person FROM pending_rematch ORDER BY id").fetchall()
         if not rows:
             return None
         return rows[-1][0], {r[1] for r in rows if r[1]}
 
     def note_rematch(self) -> None:
         """Note that the documents owe a re-match (one asked for by hand: it is then finished if interrupted)."""
-        with self._lock:
-            self.db.execute("INSERT INTO pending_rematch (person) VALUES (NULL)")
+        with self.store.lock:
+            self.store.db.execute("INSERT INTO pending_rematch (person) VALUES (NULL)")
 
     def rematch_done(self, upto: int) -> None:
         """The documents follow every change noted up to `upto` (later ones stay owed)."""
-        with self._lock:
-            self.db.execute("DELETE FROM pending_rematch WHERE id <= ?", (upto,))
+        with self.store.lock:
+            self.store.db.execute("DELETE FROM pending_rematch WHERE id <= ?", (upto,))
 
     def list_people(self) -> dict[str, int]:
-        with self._lock:
-            rows = self.db.execute("SELECT person, count(*) FROM enrolled GROUP BY person ORDER BY person").fetchall()
+        with self.store.lock:
+            rows = self.store.db.execute(
+                "SELECT person, count(*) FROM enrolled GROUP BY person ORDER BY person").fetchall()
         return {person: count for person, count in rows}
 
     def stale(self) -> dict[str, Any]:
         """What was made by another model and is not matched: enrolment photos to read again (person, source) and
         how many remembered faces wait for their file to be analysed again."""
-        with self._lock:
-            sources = self.db.execute(
+        with self.store.lock:
+            sources = self.store.db.execute(
                 "SELECT DISTINCT person, source FROM enrolled WHERE model != ? ORDER BY person, source", (self.space.id,)
             ).fetchall()
-            remembered = self.db.execute("SELECT count(*) FROM remembered WHERE model != ?", (self.space.id,)).fetchone()[0]
+            remembered = self.store.db.execute("SELECT count(*) FROM remembered WHERE model != ?",
+                                               (self.space.id,)).fetchone()[0]
         return {"enrolments": [(person, source) for person, source in sources], "remembered_faces": remembered}
 
     def sources_of(self, name: str) -> list[str]:
-        with self._lock:
-            return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM enrolled WHERE person = ? ORDER BY source", (name,))]
+        with self.store.lock:
+            return [r[0] for r in self.store.db.execute(
+                "SELECT DISTINCT source FROM enrolled WHERE person = ? ORDER BY source", (name,))]
 
     def name_of(self, face_id: str) -> str | None:
-        with self._lock:
-            row = self.db.execute("SELECT person FROM enrolled WHERE face_id = ?", (face_id,)).fetchone()
+        with self.store.lock:
+            row = self.store.db.execute("SELECT person FROM enrolled WHERE face_id = ?", (face_id,)).fetchone()
         return row[0] if row else None
 
     # ---- helpers -------------------------------------------------------------------------------------------------
@@ -437,13 +383,13 @@ class LocalFaceCollection(FaceClusters, FaceSearch):
         return self._analyzer
 
     def stats(self) -> dict[str, int]:
-        with self._lock:
-            enrolled = self.db.execute("SELECT count(*), count(DISTINCT person) FROM enrolled").fetchone()
-            remembered = self.db.execute(
+        with self.store.lock:
+            enrolled = self.store.db.execute("SELECT count(*), count(DISTINCT person) FROM enrolled").fetchone()
+            remembered = self.store.db.execute(
                 "SELECT count(*), count(DISTINCT nullif(cluster, 0)), count(nullif(cluster, 0)) FROM remembered "
                 "WHERE model = ?", (self.space.id,)
             ).fetchone()
-            stale = self.db.execute(
+            stale = self.store.db.execute(
                 "SELECT (SELECT count(*) FROM enrolled WHERE model != ?), (SELECT count(*) FROM remembered WHERE model != ?)",
                 (self.space.id, self.space.id),
             ).fetchone()

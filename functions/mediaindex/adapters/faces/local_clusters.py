@@ -1,4 +1,4 @@
-"""Clusters of the local collection's remembered faces: the part of LocalFaceCollection that groups unnamed faces.
+"""Clusters of the local collection's remembered faces (its FaceStore's): unnamed faces grouped.
 
 Clusters are the connected groups of remembered faces within the match threshold of one another (single linkage).
 They are computed when first asked for, for all faces remembered since, so indexing never pays for them: each new
@@ -10,34 +10,28 @@ never changes as the cluster grows, and when two clusters are joined by a new fa
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from contextlib import AbstractContextManager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from mediaindex.adapters.faces.local_search import FaceSearch
+from mediaindex.adapters.faces.local_store import FaceStore
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef, cluster_name
-from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.model import Box, FaceMatch
-from mediaindex.adapters.faces.vectors import VectorMatrix
+from mediaindex.adapters.faces.vectors import Embedding, VectorMatrix
 
 _MATCH_BLOCK = 65_536  # faces matched against the enrolled ones at a time (clusters)
 
 
 class FaceClusters:
-    """Mixed into LocalFaceCollection, whose file, lock, cached vectors and matching it uses (declared below)."""
+    """The clusters of the store's remembered faces. `threshold` joins two faces (the collection's match threshold),
+    `search` finds the faces close to a new one, and `match` names faces after the enrolled people (the
+    collection's match_embeddings), to leave the named ones out."""
 
-    db: sqlite3.Connection
-    space: VectorSpace
-    threshold: float
-    _lock: threading.RLock
-    _remembered: Any
-    _transaction: Callable[..., AbstractContextManager[sqlite3.Connection]]
-    _remembered_vectors: Callable[[], tuple[list[int], list[FaceRef], list[int], VectorMatrix]]
-    match_embeddings: Callable[[Sequence[Sequence[float]]], list[FaceMatch | None]]
-    close_pairs: Callable[[list[int], float], Iterator[tuple[int, int]]]
+    def __init__(self, store: FaceStore, search: FaceSearch, threshold: float,
+                 match: Callable[[Sequence[Embedding]], list[FaceMatch | None]]) -> None:
+        self.store, self.search, self.threshold, self.match = store, search, threshold, match
 
     def clusters(self, min_size: int = 1, unnamed_only: bool = True) -> dict[str, list[ClusterMember]]:
         """Cluster id -> its faces, biggest cluster first (then by id), each cluster's faces oldest first. With
@@ -47,24 +41,25 @@ class FaceClusters:
         Only the clusters that can be big enough are read: leaving named faces out only shrinks a cluster, so one
         of at least `min_size` faces in all (counted in SQL, on the (model, cluster) index) is a necessary
         condition, and only their faces are read and matched against the enrolled people."""
-        with self._lock:
-            self._cluster_pending()
+        store = self.store
+        with store.lock:
+            self.cluster_pending()
             if min_size <= 1:
-                rows = self.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered "
-                                       "WHERE model = ? ORDER BY cluster, id", (self.space.id,)).fetchall()
+                rows = store.db.execute("SELECT cluster, content_sha256, face_index, box, embedding FROM remembered "
+                                        "WHERE model = ? ORDER BY cluster, id", (store.space.id,)).fetchall()
             else:
-                rows = self.db.execute(
+                rows = store.db.execute(
                     "SELECT cluster, content_sha256, face_index, box, embedding FROM remembered "
                     "WHERE model = ? AND cluster IN (SELECT cluster FROM remembered WHERE model = ? "
                     "GROUP BY cluster HAVING count(*) >= ?) ORDER BY cluster, id",
-                    (self.space.id, self.space.id, min_size),
+                    (store.space.id, store.space.id, min_size),
                 ).fetchall()
         vectors = [np.frombuffer(r[4], dtype=np.float32) for r in rows]
         named: list[FaceMatch | None] = [None] * len(rows)
         if unnamed_only and rows:
             # in blocks, so the distances to the enrolled faces stay a bounded matrix
             for start in range(0, len(rows), _MATCH_BLOCK):
-                named[start:start + _MATCH_BLOCK] = self.match_embeddings(vectors[start:start + _MATCH_BLOCK])
+                named[start:start + _MATCH_BLOCK] = self.match(vectors[start:start + _MATCH_BLOCK])
         members: dict[int, list[ClusterMember]] = {}
         for row, vector, match in zip(rows, vectors, named):
             if match is not None:
@@ -76,7 +71,7 @@ class FaceClusters:
 
     def _apart_pairs(self, ids: list[int]) -> list[tuple[int, int]]:
         """The split constraints as pairs of positions in the in-memory vectors (rows since deleted drop out)."""
-        rows = self.db.execute("SELECT a, b FROM cluster_apart").fetchall()
+        rows = self.store.db.execute("SELECT a, b FROM cluster_apart").fetchall()
         if not rows:
             return []
         position = {row_id: i for i, row_id in enumerate(ids)}
@@ -86,10 +81,12 @@ class FaceClusters:
         """Move the faces `refs` of `cluster` into a cluster of their own, kept apart from what is left of it when
         later faces are clustered (a new face like both joins one of them only). Each part is named after its oldest
         face, as every cluster is. (the moved faces' cluster, the rest's cluster)."""
-        with self._lock:
-            self._cluster_pending()
-            rows = self.db.execute("SELECT id, content_sha256, face_index FROM remembered WHERE cluster = ? AND model = ?",
-                                   (cluster, self.space.id)).fetchall()
+        store = self.store
+        with store.lock:
+            self.cluster_pending()
+            rows = store.db.execute(
+                "SELECT id, content_sha256, face_index FROM remembered WHERE cluster = ? AND model = ?",
+                (cluster, store.space.id)).fetchall()
             wanted = {(r.content_sha256, r.face_index) for r in refs}
             moved = sorted(r[0] for r in rows if (r[1], r[2]) in wanted)
             rest = sorted(r[0] for r in rows if (r[1], r[2]) not in wanted)
@@ -97,28 +94,27 @@ class FaceClusters:
                 raise ConfigurationError(f"{len(wanted) - len(moved)} of the faces given are not in {cluster_name(cluster)}")
             if not rest:
                 raise ConfigurationError(f"that is every face of {cluster_name(cluster)}: leave at least one behind")
-            with self._transaction(forget="_remembered") as db:
+            with store.transaction(forget=store.forget_remembered) as db:
                 for group in (moved, rest):
                     db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", [(group[0], i) for i in group])
                 db.execute("INSERT OR IGNORE INTO cluster_apart (a, b) VALUES (?, ?)", (moved[0], rest[0]))
-            self._remembered = None
+            store.forget_remembered()
         return cluster_name(moved[0]), cluster_name(rest[0])
 
     def cluster_of(self, ref: FaceRef) -> str | None:
-        with self._lock:
-            self._cluster_pending()
-            row = self.db.execute(
+        with self.store.lock:
+            self.cluster_pending()
+            row = self.store.db.execute(
                 "SELECT cluster FROM remembered WHERE content_sha256 = ? AND face_index = ? AND model = ?",
-                (ref.content_sha256, ref.face_index, self.space.id),
+                (ref.content_sha256, ref.face_index, self.store.space.id),
             ).fetchone()
         return cluster_name(row[0]) if row else None
 
-
-    def _cluster_pending(self) -> None:
+    def cluster_pending(self) -> None:
         """Put every face not clustered yet into its cluster: union-find over the pairs within the threshold of a
         new face (close_pairs); the oldest face's id names each cluster."""
-        with self._lock:
-            ids, _, clusters, matrix = self._remembered_vectors()
+        with self.store.lock:
+            ids, _, clusters, matrix = self.store.remembered()
             pending = [i for i, c in enumerate(clusters) if c == 0]
             if not pending:
                 return
@@ -145,8 +141,8 @@ class FaceClusters:
                         return True
                 return False
 
-            limit = self.space.squared_distance_for(self.threshold)
-            for r, j in self.close_pairs(pending, limit):
+            limit = self.store.space.squared_distance_for(self.threshold)
+            for r, j in self.search.close_pairs(pending, limit):
                 a, b = find(label(r)), find(label(j))
                 if a != b and not (apart and separated(a, b)):
                     parent[max(a, b)] = min(a, b)
@@ -161,6 +157,5 @@ class FaceClusters:
                     if c in moved:
                         clusters[i] = moved[c]
                         changed.append((clusters[i], ids[i]))
-            with self._transaction(forget="_remembered") as db:
+            with self.store.transaction(forget=self.store.forget_remembered) as db:
                 db.executemany("UPDATE remembered SET cluster = ? WHERE id = ?", changed)
-

@@ -1,5 +1,5 @@
-"""Search among the local collection's remembered faces: the part of LocalFaceCollection that finds the faces
-nearest a vector, for `nearest` ("search by face") and for clustering new faces.
+"""Search among the local collection's remembered faces (its FaceStore's vectors): the faces nearest a vector, for
+`nearest` ("search by face") and for clustering new faces (local_clusters.py).
 
 Below ann.EXACT_BELOW faces it is brute force over the vectors in memory. From there on an HNSW graph (ann.py),
 loaded or built on first use and kept in step as faces are remembered or leave, proposes candidates, which are
@@ -10,16 +10,15 @@ left faces.db is never returned even when the graph has not caught up.
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from mediaindex.adapters.faces.ann import EF_PAIRS, EF_SEARCH, FaceGraph
-from mediaindex.adapters.faces.vectors import VectorMatrix, as_vector
+from mediaindex.adapters.faces.local_store import FaceStore, Remembered
+from mediaindex.adapters.faces.vectors import as_vector
 from mediaindex.domain.face_clusters import FaceRef
-from mediaindex.domain.face_vectors import VectorSpace
 
 # the graph is written back after this many changes (or on close): a crash loses at most these, which the next
 # load finds missing from the graph and adds again from faces.db
@@ -27,47 +26,44 @@ SAVE_EVERY = 50_000
 
 
 class FaceSearch:
-    """Mixed into LocalFaceCollection, whose file, lock and cached vectors it uses (declared below)."""
+    """The nearest remembered faces of the store: brute force below `exact_below` faces, the graph from there on."""
 
-    path: Path
-    space: VectorSpace
-    exact_below: int
-    _lock: threading.RLock
-    _remembered: Any
-    _remembered_vectors: Callable[[], tuple[list[int], list[FaceRef], list[int], VectorMatrix]]
-    _graph: FaceGraph | None = None
-    _graph_synced: Any = None  # the _remembered tuple the graph was last brought in step with
-    _ids_cache: tuple[list[int], np.ndarray] | None = None
+    def __init__(self, store: FaceStore, exact_below: int) -> None:
+        self.store = store
+        self.exact_below = exact_below
+        self.graph: FaceGraph | None = None  # loaded or built on first use
+        self._graph_synced: Remembered | None = None  # the store's vectors the graph was last brought in step with
+        self._ids_cache: tuple[list[int], np.ndarray] | None = None
 
     @property
     def graph_path(self) -> Path:
-        model = re.sub(r"[^A-Za-z0-9._-]", "_", self.space.id)
-        return self.path.with_name(f"{self.path.stem}.{model}.hnsw")
+        model = re.sub(r"[^A-Za-z0-9._-]", "_", self.store.space.id)
+        return self.store.path.with_name(f"{self.store.path.stem}.{model}.hnsw")
 
-    def _graph_for(self, remembered: tuple[list[int], list[FaceRef], list[int], VectorMatrix]) -> FaceGraph | None:
+    def _graph_for(self, remembered: Remembered) -> FaceGraph | None:
         """The graph in step with these vectors, or None when they are few enough for brute force."""
         ids, _, _, matrix = remembered
         if matrix.size < self.exact_below:
             return None
-        if self._graph is None:
-            self._graph = FaceGraph(self.graph_path)
-            self._graph.load()
+        if self.graph is None:
+            self.graph = FaceGraph(self.graph_path)
+            self.graph.load()
         if self._graph_synced is not remembered:
-            self._graph.sync(np.asarray(ids, dtype=np.int64), matrix.data[:matrix.size])
+            self.graph.sync(np.asarray(ids, dtype=np.int64), matrix.data[:matrix.size])
             self._graph_synced = remembered
-            self._save_graph_if_due()
-        return self._graph
+            self.save_graph_if_due()
+        return self.graph
 
-    def _graph_added(self, remembered: Any, ids: Sequence[int], vectors: np.ndarray) -> None:
+    def added(self, remembered: Remembered, ids: Sequence[int], vectors: np.ndarray) -> None:
         """Faces just remembered (already in `remembered`) join the graph, if one is in step with it."""
-        if self._graph is not None and self._graph_synced is remembered:
-            self._graph.add(np.asarray(ids, dtype=np.int64), vectors)
-            self._save_graph_if_due()
+        if self.graph is not None and self._graph_synced is remembered:
+            self.graph.add(np.asarray(ids, dtype=np.int64), vectors)
+            self.save_graph_if_due()
 
-    def _save_graph_if_due(self, force: bool = False) -> None:
-        if self._graph is not None and self._graph.ready and (self._graph.unsaved >= SAVE_EVERY or
-                                                              (force and self._graph.unsaved)):
-            self._graph.save()
+    def save_graph_if_due(self, force: bool = False) -> None:
+        if self.graph is not None and self.graph.ready and (self.graph.unsaved >= SAVE_EVERY or
+                                                            (force and self.graph.unsaved)):
+            self.graph.save()
 
     def _ids_array(self, ids: list[int]) -> np.ndarray:
         """The row ids as an array, kept between searches (built again only when the list is another or grew)."""
@@ -90,9 +86,9 @@ class FaceSearch:
 
     def nearest(self, embedding: Sequence[float], k: int = 10, min_similarity: float | None = None) -> list[tuple[FaceRef, float]]:
         """The k remembered faces closest to `embedding`, best first, with their exact similarity."""
-        query = as_vector(embedding, self.space)[None, :]
-        with self._lock:
-            remembered = self._remembered_vectors()
+        query = as_vector(embedding, self.store.space)[None, :]
+        with self.store.lock:
+            remembered = self.store.remembered()
             ids, refs, _, matrix = remembered
             if matrix.size == 0 or k <= 0:
                 return []
@@ -109,7 +105,7 @@ class FaceSearch:
         k = min(k, len(squared))
         order = np.argpartition(squared, k - 1)[:k] if k < len(squared) else np.arange(len(squared))
         order = order[np.argsort(squared[order], kind="stable")]
-        similarity = self.space.similarity(squared[order])
+        similarity = self.store.space.similarity(squared[order])
         floor = -1.0 if min_similarity is None else min_similarity
         return [(refs[int(top[i])], round(float(s), 2)) for i, s in zip(order, similarity) if s >= floor]
 
@@ -117,15 +113,15 @@ class FaceSearch:
         """Every (row, position) pair of faces within squared distance `limit` of the faces at `rows`, a block at a
         time (a million faces' pairs would not fit in memory): from the graph's k nearest (asked again with 4k
         while all k are that close), else a block of rows against all."""
-        remembered = self._remembered_vectors()
+        remembered = self.store.remembered()
         ids, _, _, matrix = remembered
         graph = self._graph_for(remembered)
         if graph is None:
             block = max(1, min(1024, 64_000_000 // max(1, matrix.size)))  # at most ~256 MB of distances at a time
             for start in range(0, len(rows), block):
-                part = rows[start:start + block]
-                close = matrix.squared_distances(matrix.data[part]) <= limit
-                yield from ((part[r], int(j)) for r, j in zip(*np.nonzero(close)))
+                chunk = rows[start:start + block]
+                close = matrix.squared_distances(matrix.data[chunk]) <= limit
+                yield from ((chunk[r], int(j)) for r, j in zip(*np.nonzero(close)))
             return
         todo, width = np.asarray(rows, dtype=np.int64), k
         while len(todo):

@@ -13,8 +13,11 @@ from mediaindex.domain.model import Box
 
 DIMENSIONS = 128  # SFace's and dlib's face embeddings alike
 
+# One face vector as it reaches us: a face's list of floats, or a row read back from a file as a NumPy array.
+Embedding = Sequence[float] | np.ndarray
 
-def as_vector(embedding: Sequence[float] | np.ndarray, space: VectorSpace) -> np.ndarray:
+
+def as_vector(embedding: Embedding, space: VectorSpace) -> np.ndarray:
     v = np.asarray(embedding, dtype=np.float32).reshape(-1)
     if v.shape[0] != space.dimensions:
         raise ConfigurationError(

@@ -67,7 +67,7 @@ class DeferredBitmaps(dict):
     def __contains__(self, code: object) -> bool:
         return super().__contains__(code) or code in self.unread
 
-    def get(self, code: int, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, code: int, default: Any = None) -> Any:
         try:
             return self[code]
         except KeyError:
@@ -119,7 +119,7 @@ class RowTable:
     def _index_values(self) -> np.ndarray:
         return self._read("_index_values")
 
-    def load(self, slots: Sequence[int], **values: Sequence[Any]) -> None:
+    def load(self, slots: Sequence[int] | np.ndarray, **values: Sequence[Any] | np.ndarray) -> None:
         """All rows at once, in ascending slot order (a fresh build)."""
         slot_array = np.asarray(slots, dtype=np.int32)
         self.columns = {"slot": slot_array, **{n: np.asarray(values[n], dtype=d) for n, d in self.dtypes.items()
@@ -165,7 +165,7 @@ class RowTable:
             self.dead += int(self.end[slot] - self.start[slot])
             self.end[slot] = self.start[slot]
 
-    def add(self, slot: int, **values: Sequence[Any]) -> None:
+    def add(self, slot: int, **values: Sequence[Any] | np.ndarray) -> None:
         """The rows of a slot that holds none (remove first)."""
         count = len(next(iter(values.values()))) if values else 0
         self._reserve_slot(slot)
@@ -214,6 +214,11 @@ class SortedColumn:
     plus the slots written since with their value now. Ranges and the first k of a match set come from the
     sorted part by bisection and position, and from the changed slots by looking at each."""
 
+    # a saved column's arrays, each read at its first use (`saved`)
+    _read_order: Callable[[], np.ndarray]
+    _read_values: Callable[[], Sequence[Any]]
+    _read_position: Callable[[], np.ndarray]
+
     def __init__(self, slots: Sequence[int], values: Sequence[Any], nulls: int | None = None) -> None:
         """`values` of the slots in order; with `nulls`, the slots' first `nulls` are NULL and `values` are the
         others' only (as saved)."""
@@ -241,7 +246,7 @@ class SortedColumn:
         return self._read_order()
 
     @cached_property
-    def values(self) -> Sequence[Any]:  # type: ignore[no-redef]
+    def values(self) -> Sequence[Any]:
         return self._read_values()
 
     @cached_property

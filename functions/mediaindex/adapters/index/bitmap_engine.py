@@ -19,6 +19,7 @@ from pyroaring import BitMap
 
 from mediaindex.adapters.index import common
 from mediaindex.adapters.index.bitmap_columns import RowTable, SortedColumn, bitmap_of, union
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.facts import document_facts, place_label
 from mediaindex.domain.expressions import (
     FACE_BOOLEANS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix, LabelIs,
@@ -36,7 +37,7 @@ LABEL_ROW = np.dtype([("code", "<i4"), ("confidence", "<f8"), ("tier", "<i4")]) 
 FACE_ROW = np.dtype([("age_low", "<f8"), ("age_high", "<f8"), ("emotion", "<i4"), ("emotion_confidence", "<f8")])
 
 
-def document_terms(doc: dict[str, Any]) -> set[tuple[str, str]]:
+def document_terms(doc: SearchDocument) -> set[tuple[str, str]]:
     """(kind, value) pairs of a document for facets and person queries; none for tombstones."""
     if doc.get("status") == "deleted":
         return set()
@@ -71,7 +72,7 @@ class Facts:
         return terms.tobytes(), labels.tobytes(), faces.tobytes()
 
 
-def search_facts(doc: dict[str, Any]) -> Facts:
+def search_facts(doc: SearchDocument) -> Facts:
     """A document's facts; a tombstone has only its status and media type (the columns a query may still name)."""
     terms = {("status", str(doc.get("status")))}
     if doc.get("media_type") is not None:
@@ -84,7 +85,7 @@ def search_facts(doc: dict[str, Any]) -> Facts:
     terms |= {("lname", name) for name, _, _ in labels}
     faces = []
     for face in doc.get("faces") or []:
-        terms |= {(b, str(int(bool(face[b])))) for b in FACE_BOOLEANS if face.get(b) is not None}
+        terms |= {(b, str(int(bool(value)))) for b in FACE_BOOLEANS if (value := face.get(b)) is not None}
         if face.get("gender"):
             terms.add(("gender", str(face["gender"]).lower()))
         emotion, emotion_confidence = common.top_emotion(face)
@@ -153,7 +154,7 @@ class QueryColumns:
         self.labels.load(label_slots, code=label_rows["code"], confidence=label_rows["confidence"],
                          tier=label_rows["tier"])
         face_slots, face_rows = _flat(slot_array, faces, FACE_ROW)
-        self.faces.load(face_slots, **{name: face_rows[name] for name in FACE_ROW.names})
+        self.faces.load(face_slots, **{name: face_rows[name] for name in FACE_ROW.names or ()})
         self.labels.index_by("code")
         self.faces.index_by("emotion")
         self.present = bitmap_of(slot_array)
@@ -179,7 +180,7 @@ class QueryColumns:
         label_rows = np.frombuffer(labels or b"", dtype=LABEL_ROW)
         self.labels.add(slot, code=label_rows["code"], confidence=label_rows["confidence"], tier=label_rows["tier"])
         face_rows = np.frombuffer(faces or b"", dtype=FACE_ROW)
-        self.faces.add(slot, **{name: face_rows[name] for name in FACE_ROW.names})
+        self.faces.add(slot, **{name: face_rows[name] for name in FACE_ROW.names or ()})
         for name, column in self.sorted.items():
             column.set(slot, columns.get(name))
         self.present.add(slot)
@@ -199,8 +200,8 @@ class QueryColumns:
                 return self.present
             wanted = [p for p in e.parts if not isinstance(p, Not)]
             found = self.matching(wanted[0], text) if wanted else self.present
-            for part in wanted[1:]:
-                found = found & self.matching(part, text)
+            for other in wanted[1:]:
+                found = found & self.matching(other, text)
             for part in e.parts:
                 if isinstance(part, Not):  # AND NOT x: a difference, never the complement of x
                     found = found - self.matching(part.part, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from mediaindex.domain.document import FaceDoc, LabelDoc, SearchDocument
 from mediaindex.domain.expressions import FACE_BOOLEANS, text_tokens
 from mediaindex.domain.facts import document_facts, place_label
 
@@ -19,7 +20,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def label_entry_names(label: dict[str, Any]) -> list[str]:
+def label_entry_names(label: LabelDoc) -> list[str]:
     """The lower-case names one label entry answers to (document.py stores them as `names`)."""
     names = label.get("names")
     if names is None:
@@ -27,7 +28,7 @@ def label_entry_names(label: dict[str, Any]) -> list[str]:
     return sorted({str(n).lower() for n in names if n})
 
 
-def label_entry_tiers(label: dict[str, Any]) -> list[tuple[str, int]]:
+def label_entry_tiers(label: LabelDoc) -> list[tuple[str, int]]:
     """Each lower-case name one label entry answers to, with how specific it is (expressions.TIER_WEIGHTS): 0 its
     own name or an alias, 1 a parent, 2 a broader term. A name in two tiers keeps the most specific."""
     tiers: dict[str, int] = {}
@@ -41,14 +42,14 @@ def label_entry_tiers(label: dict[str, Any]) -> list[tuple[str, int]]:
     return sorted(tiers.items())
 
 
-def label_tiers_doc(label: dict[str, Any]) -> dict[str, Any]:
+def label_tiers_doc(label: LabelDoc) -> dict[str, Any]:
     """A label entry as OpenSearch ranks it: its names by tier, and its confidence."""
     tiers = label_entry_tiers(label)
     return {"own": [n for n, t in tiers if t == 0], "parents": [n for n, t in tiers if t == 1],
             "broader": [n for n, t in tiers if t == 2], "confidence": label.get("confidence")}
 
 
-def top_emotion(face: dict[str, Any]) -> tuple[str | None, float | None]:
+def top_emotion(face: FaceDoc) -> tuple[str | None, float | None]:
     """The face's top emotion and its confidence."""
     emotion = face.get("emotion")
     if not emotion:
@@ -58,23 +59,23 @@ def top_emotion(face: dict[str, Any]) -> tuple[str | None, float | None]:
     return emotion, (max(confidences) if confidences else None)
 
 
-def people_lower(doc: dict[str, Any]) -> list[str]:
+def people_lower(doc: SearchDocument) -> list[str]:
     return sorted({p.lower() for p in doc.get("people") or [] if p})
 
 
-def face_emotions(doc: dict[str, Any]) -> list[str]:
-    return sorted({f["emotion"] for f in doc.get("faces") or [] if f.get("emotion")})
+def face_emotions(doc: SearchDocument) -> list[str]:
+    return sorted({emotion for f in doc.get("faces") or [] if (emotion := f.get("emotion"))})
 
 
-def text_words(doc: dict[str, Any]) -> str:
+def text_words(doc: SearchDocument) -> str:
     return " ".join(text_tokens(doc.get("text")))
 
 
-def key_words(doc: dict[str, Any]) -> str:
+def key_words(doc: SearchDocument) -> str:
     return " ".join(text_tokens(doc.get("key")))
 
 
-def search_aids(doc: dict[str, Any]) -> dict[str, Any]:
+def search_aids(doc: SearchDocument) -> dict[str, Any]:
     """Fields an index adds beside the document for searching (never returned to callers)."""
     text, key = text_words(doc), key_words(doc)
     return {
@@ -89,7 +90,7 @@ def search_aids(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def face_flags(face: dict[str, Any]) -> dict[str, Any]:
+def face_flags(face: FaceDoc) -> dict[str, Any]:
     return {name: face.get(name) for name in FACE_BOOLEANS}
 
 

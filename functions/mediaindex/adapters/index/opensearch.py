@@ -7,26 +7,25 @@ a one-off Lambda or `python -c`), then run `mediaindex reconcile` to re-apply an
 index during the copy (writes go through the alias throughout).
 
 Writes are compare-and-set with `if_seq_no`/`if_primary_term` (creation with `op_type=create`); a 409 is a
-VersionConflict. Throttling (429), server errors (5xx) and connection faults are retried by the client and then
-here with exponential backoff and jitter; what still fails becomes a TransientError for the queue to retry.
+VersionConflict. Every request goes through the connection (opensearch_connection.py), which retries throttling,
+server errors and connection faults with backoff; what still fails becomes a TransientError for the queue to retry.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import re
-import time
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator, Sequence
-from urllib.parse import urlparse
+from typing import Any, Iterable, Iterator, Sequence
 
-from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
+from opensearchpy import OpenSearch, helpers
 from opensearchpy import exceptions as os_errors
 
 from mediaindex.adapters.index import common
+from mediaindex.adapters.index.opensearch_connection import OpenSearchConnection, client_for
+from mediaindex.adapters.index.opensearch_faces import OpenSearchFaceVectors
 from mediaindex.adapters.index.opensearch_query import AIDS, compile_where, facet_agg, ranked_query, sort_for
-from mediaindex.config import Settings
+from mediaindex.config import IndexUrl, Settings
+from mediaindex.domain.document import DocumentFields, SearchDocument
 from mediaindex.domain.errors import ConfigurationError, TransientError, VersionConflict
 from mediaindex.domain.expressions import FACE_BOOLEANS, FACT_FIELDS, Expr, resolve_people
 from mediaindex.domain.query import Query
@@ -35,7 +34,6 @@ from mediaindex.ports import SearchResult, Versioned
 log = logging.getLogger(__name__)
 
 MAPPING_VERSION = 1
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 _PAGE = 500
 
 _KEYWORD = {"type": "keyword"}
@@ -117,11 +115,6 @@ MAPPING: dict[str, Any] = {
 INDEX_SETTINGS = {"index": {"number_of_shards": 1, "max_result_window": 10_000}}
 
 
-def _region_from_host(host: str) -> str | None:
-    m = re.search(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.(?:es|aoss)\.amazonaws\.com$", host)
-    return m.group(1) if m else None
-
-
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     chunk: list[Any] = []
     for item in items:
@@ -138,86 +131,16 @@ class OpenSearchIndex:
         self, client: OpenSearch, name: str, attempts: int = 5, backoff_base: float = 0.2, backoff_cap: float = 8.0,
         replicas: int | None = None,
     ) -> None:
+        self.connection = OpenSearchConnection(client, attempts, backoff_base, backoff_cap)
         self.client = client
         self.name = common.check_name(name)
         # replicas of each shard: None leaves the cluster's default (1), which one data node can never place
         self.replicas = replicas
-        self.attempts = attempts
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
 
     # ---- connecting ----------------------------------------------------------------------------------------------
     @classmethod
-    def connect(cls, url: str, settings: Settings, **options: Any) -> "OpenSearchIndex":
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ConfigurationError(f"OpenSearch URL {url!r}: write https://host[:port]")
-        host = parsed.hostname
-        mode = (settings.opensearch_auth or "auto").lower()
-        if mode == "auto":
-            if host.endswith(".amazonaws.com"):
-                mode = "sigv4"
-            else:
-                mode = "basic" if settings.opensearch_user else "none"
-        kwargs: dict[str, Any] = {
-            "hosts": [url],
-            "connection_class": RequestsHttpConnection,
-            "use_ssl": parsed.scheme == "https",
-            "verify_certs": parsed.scheme == "https",
-            "timeout": 30,
-            # the client retries at once; `_call` then backs off between rounds
-            "retry_on_status": RETRY_STATUSES,
-            "retry_on_timeout": True,
-            "max_retries": 2,
-        }
-        if mode == "sigv4":
-            kwargs["http_auth"] = cls.sigv4_auth(host, settings)
-        elif mode == "basic":
-            if not settings.opensearch_user or settings.opensearch_password is None:
-                raise ConfigurationError("basic auth needs MEDIAINDEX_OPENSEARCH_USER and MEDIAINDEX_OPENSEARCH_PASSWORD")
-            kwargs["http_auth"] = (settings.opensearch_user, settings.opensearch_password)
-        elif mode != "none":
-            raise ConfigurationError(f"MEDIAINDEX_OPENSEARCH_AUTH={mode!r}: use sigv4, basic, none or auto")
-        return cls(OpenSearch(**kwargs), settings.index_name, replicas=settings.index_replicas, **options)
-
-    @staticmethod
-    def sigv4_auth(host: str, settings: Settings) -> Any:
-        """Request signing for Amazon OpenSearch Service with the credentials boto3 finds (Lambda role, profile,
-        environment), refreshed as they expire."""
-        import boto3
-        from requests_aws4auth import AWS4Auth
-
-        # the endpoint's own region first: a signature for another region is refused
-        region = _region_from_host(host) or settings.aws_region or boto3.session.Session().region_name
-        if not region:
-            raise ConfigurationError(f"cannot tell the AWS region of {host}: set AWS_REGION")
-        credentials = boto3.session.Session().get_credentials()
-        if credentials is None:
-            raise ConfigurationError("sigv4 signing needs AWS credentials (role, profile or AWS_* variables)")
-        service = "aoss" if host.endswith(".aoss.amazonaws.com") else "es"
-        return AWS4Auth(region=region, service=service, refreshable_credentials=credentials)
-
-    # ---- calling with backoff ------------------------------------------------------------------------------------
-    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        last: Exception | None = None
-        for attempt in range(self.attempts):
-            if attempt:
-                delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-                time.sleep(random.uniform(delay / 2, delay))  # jitter: workers throttled together spread out
-            try:
-                return fn(*args, **kwargs)
-            except os_errors.ConnectionError as e:  # also timeouts
-                last = e
-            except os_errors.TransportError as e:
-                status = e.status_code
-                if status in (401, 403):
-                    raise ConfigurationError(f"OpenSearch refused the request ({status}): check the credentials "
-                                             f"and the domain's access policy / role mapping: {e.error}") from e
-                if not (isinstance(status, int) and (status == 429 or status >= 500)):
-                    raise
-                last = e
-            log.warning("OpenSearch busy or unreachable, retrying: %s", last)
-        raise TransientError(f"OpenSearch unavailable after {self.attempts} attempts: {last}") from last
+    def connect(cls, url: str | IndexUrl, settings: Settings, **options: Any) -> "OpenSearchIndex":
+        return cls(client_for(url, settings), settings.index_name, replicas=settings.index_replicas, **options)
 
     # ---- layout --------------------------------------------------------------------------------------------------
     def index_settings(self, base: dict[str, Any] = INDEX_SETTINGS) -> dict[str, Any]:
@@ -231,29 +154,10 @@ class OpenSearchIndex:
 
     def exists(self) -> bool:
         """Is the index there (its alias)? A reader with read-only access asks this instead of ensure_ready."""
-        return bool(self._call(self.client.indices.exists_alias, name=self.name))
+        return bool(self.connection.call(self.client.indices.exists_alias, name=self.name))
 
     def check_server(self) -> None:
-        """Raise a ConfigurationError when the URL does not lead to OpenSearch (a web page, another service), so
-        the user hears that instead of a stray HTTP error. Only asked after something failed or was missing."""
-        try:
-            info = self.client.info()
-            ok = isinstance(info, dict) and isinstance(info.get("version"), dict) and "number" in info["version"]
-            why = "" if ok else f"it answered {str(info)[:80]!r}"
-        except os_errors.ConnectionError:
-            return  # unreachable (down, or a wrong port): the caller's TransientError says so, and it may pass
-        except os_errors.TransportError as e:
-            status = e.status_code if isinstance(e.status_code, int) else 0
-            if status in (401, 403, 429) or status >= 500:
-                return  # credentials (which _call names), or a cluster busy or down: a passing fault, retried
-            ok, why = False, f"HTTP {e.status_code}"
-        except Exception as e:  # noqa: BLE001 - any other answer (HTML, not JSON) means it is not OpenSearch
-            ok, why = False, f"{type(e).__name__}: {str(e)[:120]}"
-        if not ok:
-            hosts = ", ".join(f"{h.get('host')}:{h.get('port')}" if isinstance(h, dict) else str(h)
-                              for h in self.client.transport.hosts)
-            raise ConfigurationError(f"MEDIAINDEX_INDEX: the server at {hosts} does not answer as OpenSearch ({why}): "
-                                     "check the URL and port")
+        self.connection.check_server()
 
     def ensure_ready(self) -> None:
         try:
@@ -266,39 +170,38 @@ class OpenSearchIndex:
         """Create `<name>-v<N>` with the mapping and the alias `<name>` in one request. Safe when several
         processes race: whoever loses sees the index exist and only makes sure the alias points at it."""
         indices = self.client.indices
-        if self._call(indices.exists_alias, name=self.name):
+        call = self.connection.call
+        if call(indices.exists_alias, name=self.name):
             self._add_new_fields()
             self._fit_replicas()
             return
-        if self._call(indices.exists, index=self.name) and not self._call(indices.exists_alias, name=self.name):
+        if call(indices.exists, index=self.name) and not call(indices.exists_alias, name=self.name):
             raise ConfigurationError(
                 f"an index named {self.name!r} exists but is not an alias: move it aside or reindex it into "
                 f"{self.concrete_name()} and add the alias {self.name!r}"
             )
         body = {"settings": self.index_settings(), "mappings": MAPPING, "aliases": {self.name: {}}}
         try:
-            self._call(indices.create, index=self.concrete_name(), body=body)
+            call(indices.create, index=self.concrete_name(), body=body)
         except os_errors.RequestError as e:
             if e.error != "resource_already_exists_exception":
                 raise
-            if not self._call(indices.exists_alias, name=self.name):
-                self._call(indices.put_alias, index=self.concrete_name(), name=self.name)
+            if not call(indices.exists_alias, name=self.name):
+                call(indices.put_alias, index=self.concrete_name(), name=self.name)
 
-    def face_vectors(self) -> Any:
-        """The face vectors beside these documents (`<name>-faces`, k-NN fields): adapters/index/opensearch_faces.py."""
-        from mediaindex.adapters.index.opensearch_faces import OpenSearchFaceVectors
-
-        return OpenSearchFaceVectors(self)
+    def face_vectors(self) -> OpenSearchFaceVectors:
+        """The face vectors beside these documents (`<name>-faces`, k-NN fields), through the same connection."""
+        return OpenSearchFaceVectors(self.connection, f"{self.name}-faces", replicas=self.replicas)
 
     def current_index(self) -> str:
-        aliases = self._call(self.client.indices.get_alias, name=self.name)
+        aliases = self.connection.call(self.client.indices.get_alias, name=self.name)
         return sorted(aliases)[0]
 
     def _add_new_fields(self) -> None:
         """Fields added to the mapping since an index was created (search_aids.labels, for relevance) are added to
         it, so a document written now never maps them by guess; documents written before rank once re-indexed."""
         try:
-            self._call(self.client.indices.put_mapping, index=self.name,
+            self.connection.call(self.client.indices.put_mapping, index=self.name,
                        body={"properties": {AIDS: MAPPING["properties"][AIDS]}})
         except (os_errors.AuthorizationException, os_errors.RequestError) as e:  # a read-only role; a conflict
             log.warning("could not add the new search fields to %s (%s): relevance needs them", self.name, e)
@@ -309,8 +212,8 @@ class OpenSearchIndex:
         if self.replicas is None:
             return
         try:
-            self._call(self.client.indices.put_settings, index=self.name,
-                       body={"index": {"number_of_replicas": self.replicas}})
+            self.connection.call(self.client.indices.put_settings, index=self.name,
+                                 body={"index": {"number_of_replicas": self.replicas}})
         except (os_errors.AuthorizationException, os_errors.RequestError) as e:  # a read-only role
             log.warning("could not set %s replicas of %s (%s)", self.replicas, self.name, e)
 
@@ -320,7 +223,8 @@ class OpenSearchIndex:
         old, new = self.current_index(), self.concrete_name(version)
         if old == new:
             return new
-        self._call(self.client.indices.create, index=new, body={"settings": self.index_settings(), "mappings": MAPPING})
+        self.connection.call(self.client.indices.create, index=new,
+                             body={"settings": self.index_settings(), "mappings": MAPPING})
         # copied through this client rather than the server's _reindex, so that every document's search aids are
         # computed again by this version (a new field such as search_aids.labels is filled for old documents too)
         def actions() -> Iterator[dict[str, Any]]:
@@ -328,11 +232,11 @@ class OpenSearchIndex:
                 yield {"_index": new, "_id": doc["id"], "_source": self._stored(doc)}
 
         for chunk in _chunks(actions(), 500):
-            ok, errors = self._call(helpers.bulk, self.client, chunk, raise_on_error=False)
+            ok, errors = self.connection.call(helpers.bulk, self.client, chunk, raise_on_error=False)
             if errors:
                 raise TransientError(f"reindex: bulk write failed for {len(errors)} documents: {errors[:3]}")
-        self._call(self.client.indices.refresh, index=new)
-        self._call(self.client.indices.update_aliases, body={"actions": [
+        self.connection.call(self.client.indices.refresh, index=new)
+        self.connection.call(self.client.indices.update_aliases, body={"actions": [
             {"remove": {"index": old, "alias": self.name}},
             {"add": {"index": new, "alias": self.name}},
         ]})
@@ -340,12 +244,12 @@ class OpenSearchIndex:
 
     # ---- documents -----------------------------------------------------------------------------------------------
     @staticmethod
-    def _stored(doc: dict[str, Any]) -> dict[str, Any]:
+    def _stored(doc: SearchDocument) -> dict[str, Any]:
         return {**doc, AIDS: common.search_aids(doc)}
 
     def get(self, doc_id: str) -> Versioned | None:
         try:
-            found = self._call(self.client.get, index=self.name, id=doc_id, _source_excludes=[AIDS])
+            found = self.connection.call(self.client.get, index=self.name, id=doc_id, _source_excludes=[AIDS])
         except os_errors.NotFoundError:
             return None
         return Versioned(found["_source"], (found["_seq_no"], found["_primary_term"]))
@@ -354,25 +258,27 @@ class OpenSearchIndex:
         """The documents of these ids by `mget`, `_PAGE` ids a request; ids not held are absent."""
         found: dict[str, Versioned] = {}
         for chunk in _chunks(dict.fromkeys(doc_ids), _PAGE):
-            answer = self._call(self.client.mget, index=self.name, body={"ids": chunk}, _source_excludes=[AIDS])
+            answer = self.connection.call(self.client.mget, index=self.name, body={"ids": chunk},
+                                          _source_excludes=[AIDS])
             for hit in answer["docs"]:
                 if hit.get("found"):
                     found[hit["_id"]] = Versioned(hit["_source"], (hit["_seq_no"], hit["_primary_term"]))
         return found
 
-    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
+    def put(self, doc: SearchDocument, expected_version: Any | None) -> None:
         doc_id = doc["id"]
         try:
             if expected_version is None:
-                self._call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc), op_type="create")
+                self.connection.call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc),
+                                     op_type="create")
             else:
                 seq_no, primary_term = expected_version
-                self._call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc),
+                self.connection.call(self.client.index, index=self.name, id=doc_id, body=self._stored(doc),
                            if_seq_no=seq_no, if_primary_term=primary_term)
         except os_errors.ConflictError as e:
             raise VersionConflict(f"document {doc_id}: {e.error}") from e
 
-    def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
+    def put_many(self, docs: Iterable[SearchDocument], chunk_size: int = 500) -> int:
         """Write documents unconditionally in bulk (no compare-and-set): for loading an index that nobody else is
         writing (migrations, benchmarks, tests). Returns how many were written."""
         def actions() -> Iterator[dict[str, Any]]:
@@ -381,35 +287,35 @@ class OpenSearchIndex:
 
         written = 0
         for chunk in _chunks(actions(), chunk_size):
-            ok, errors = self._call(helpers.bulk, self.client, chunk, raise_on_error=False)
+            ok, errors = self.connection.call(helpers.bulk, self.client, chunk, raise_on_error=False)
             if errors:
                 raise TransientError(f"bulk write failed for {len(errors)} documents: {errors[:3]}")
             written += ok
         return written
 
-    def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
+    def update_fields(self, doc_id: str, fields: DocumentFields, expected_version: Any) -> None:
         """Replace top-level fields if the document is still at `expected_version` (the whole document is
         rewritten so the search aids follow; derived fields like `people` are the caller's to pass)."""
         current = self.get(doc_id)
         if current is None or tuple(current.version) != tuple(expected_version):
             raise VersionConflict(f"document {doc_id} changed or is gone")
-        if "id" in fields and fields["id"] != doc_id:
+        if dict(fields).get("id", doc_id) != doc_id:  # not a field of DocumentFields: a caller's slip
             raise ValueError("update_fields cannot change a document's id")
         self.put({**current.doc, **fields}, expected_version)
 
     def delete_document(self, doc_id: str) -> None:
         try:
-            self._call(self.client.delete, index=self.name, id=doc_id)
+            self.connection.call(self.client.delete, index=self.name, id=doc_id)
         except os_errors.NotFoundError:
             pass
 
     def purge_tombstones(self, older_than_iso: str) -> int:
         query = {"bool": {"filter": [{"term": {"status": "deleted"}}, {"range": {"indexed_at": {"lt": older_than_iso}}}]}}
-        result = self._call(self.client.delete_by_query, index=self.name, body={"query": query},
+        result = self.connection.call(self.client.delete_by_query, index=self.name, body={"query": query},
                             refresh=True, conflicts="proceed")
         return int(result.get("deleted", 0))
 
-    def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
+    def find_by_content(self, content_sha256: str, analyzer: str) -> SearchDocument | None:
         body = {
             "query": {"bool": {"filter": [
                 {"term": {"content_sha256": content_sha256}}, {"term": {"analyzer": analyzer}},
@@ -418,10 +324,11 @@ class OpenSearchIndex:
             "size": 1,
             "sort": [{"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
         }
-        hits = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])["hits"]["hits"]
+        hits = self.connection.call(self.client.search, index=self.name, body=body,
+                                    _source_excludes=[AIDS])["hits"]["hits"]
         return hits[0]["_source"] if hits else None
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+    def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
         query: dict[str, Any] = {"match_all": {}} if include_deleted else {
             "bool": {"must_not": [{"term": {"status": "deleted"}}]}}
         after: list[Any] | None = None
@@ -429,7 +336,8 @@ class OpenSearchIndex:
             body: dict[str, Any] = {"query": query, "size": _PAGE, "sort": [{"id": "asc"}]}
             if after is not None:
                 body["search_after"] = after
-            hits = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])["hits"]["hits"]
+            hits = self.connection.call(self.client.search, index=self.name, body=body,
+                                        _source_excludes=[AIDS])["hits"]["hits"]
             for hit in hits:
                 yield hit["_source"]
             if len(hits) < _PAGE:
@@ -437,7 +345,7 @@ class OpenSearchIndex:
             after = hits[-1]["sort"]
 
     def refresh(self) -> None:
-        self._call(self.client.indices.refresh, index=self.name)
+        self.connection.call(self.client.indices.refresh, index=self.name)
 
     # ---- search --------------------------------------------------------------------------------------------------
     def person_names(self) -> list[str]:
@@ -450,7 +358,7 @@ class OpenSearchIndex:
                 composite["after"] = after
             body = {"size": 0, "query": {"bool": {"must_not": [{"term": {"status": "deleted"}}]}},
                     "aggs": {"people": {"composite": composite}}}
-            agg = self._call(self.client.search, index=self.name, body=body)["aggregations"]["people"]
+            agg = self.connection.call(self.client.search, index=self.name, body=body)["aggregations"]["people"]
             names += [b["key"]["name"] for b in agg["buckets"]]
             after = agg.get("after_key")
             if not agg["buckets"] or not after:
@@ -478,7 +386,7 @@ class OpenSearchIndex:
         if aggs:
             body["aggs"] = aggs
         try:
-            result = self._call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])
+            result = self.connection.call(self.client.search, index=self.name, body=body, _source_excludes=[AIDS])
         except os_errors.RequestError as e:  # a 400: the query, not the cluster, is at fault (a clear error, not a trace)
             raise ValueError(f"OpenSearch refused the query: {str(e.info)[:300] if e.info else e.error}") from None
         facets = {
@@ -493,7 +401,7 @@ class OpenSearchIndex:
         try:
             query = self._resolved(query)
             body = {"query": compile_where(query.effective_where())}
-            return int(self._call(self.client.count, index=self.name, body=body)["count"])
+            return int(self.connection.call(self.client.count, index=self.name, body=body)["count"])
         except os_errors.RequestError as e:  # a 400: the query's fault, as in search
             raise ValueError(f"OpenSearch refused the query: {str(e.info)[:300] if e.info else e.error}") from None
 
@@ -515,14 +423,14 @@ class OpenSearchIndex:
                 }},
             },
         }
-        result = self._call(self.client.search, index=self.name, body=body)
+        result = self.connection.call(self.client.search, index=self.name, body=body)
         aggs = result["aggregations"]
         by_status = {b["key"]: b["doc_count"] for b in aggs["status"]["buckets"]}
         failures_body = {
             "query": {"term": {"status": "failed"}}, "size": limit, "_source": ["key", "error"],
             "sort": [{"indexed_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
         }
-        failed = self._call(self.client.search, index=self.name, body=failures_body)["hits"]["hits"]
+        failed = self.connection.call(self.client.search, index=self.name, body=failures_body)["hits"]["hits"]
         return {
             "documents": by_status.get("indexed", 0) + by_status.get("failed", 0),
             "indexed": by_status.get("indexed", 0),

@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from opensearchpy import exceptions as os_errors
 from opensearchpy import helpers
 
+from mediaindex.adapters.index.opensearch_connection import OpenSearchConnection
 from mediaindex.adapters.index.opensearch_query import knn_body
 from mediaindex.domain.errors import TransientError
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.ports import FACE, StoredFaceVector
-
-if TYPE_CHECKING:
-    from mediaindex.adapters.index.opensearch import OpenSearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +87,13 @@ def squared_distance_from_score(score: float, space: VectorSpace) -> float:
 
 
 class OpenSearchFaceVectors:
-    """Face vectors in `<index name>-faces`, through the document index's client and its backoff."""
+    """Face vectors in the index `name` (`<document index name>-faces`), through the document index's connection."""
 
-    def __init__(self, index: "OpenSearchIndex") -> None:
-        self.index = index
-        self.client = index.client
-        self.name = f"{index.name}-faces"
+    def __init__(self, connection: OpenSearchConnection, name: str, replicas: int | None = None) -> None:
+        self.connection = connection
+        self.client = connection.client
+        self.name = name
+        self.replicas = replicas  # as the document index's: None leaves the cluster's default
         self.knn_refused = False  # set once the cluster refuses a `knn` query: exact search from then on
 
     def concrete_name(self) -> str:
@@ -102,24 +101,25 @@ class OpenSearchFaceVectors:
 
     # ---- layout --------------------------------------------------------------------------------------------------
     def exists(self) -> bool:
-        return bool(self.index._call(self.client.indices.exists_alias, name=self.name))
+        return bool(self.connection.call(self.client.indices.exists_alias, name=self.name))
 
     def ensure_ready(self) -> None:
         indices = self.client.indices
         if self.exists():
             return
-        body = {"settings": self.index.index_settings(FACES_SETTINGS), "mappings": FACES_MAPPING,
-                "aliases": {self.name: {}}}
+        settings = FACES_SETTINGS if self.replicas is None else \
+            {"index": {**FACES_SETTINGS["index"], "number_of_replicas": self.replicas}}
+        body = {"settings": settings, "mappings": FACES_MAPPING, "aliases": {self.name: {}}}
         try:
-            self.index._call(indices.create, index=self.concrete_name(), body=body)
+            self.connection.call(indices.create, index=self.concrete_name(), body=body)
         except os_errors.RequestError as e:
             if e.error != "resource_already_exists_exception":
                 raise
             if not self.exists():
-                self.index._call(indices.put_alias, index=self.concrete_name(), name=self.name)
+                self.connection.call(indices.put_alias, index=self.concrete_name(), name=self.name)
 
     def refresh(self) -> None:
-        self.index._call(self.client.indices.refresh, index=self.name)
+        self.connection.call(self.client.indices.refresh, index=self.name)
 
     # ---- writing -------------------------------------------------------------------------------------------------
     @staticmethod
@@ -146,7 +146,7 @@ class OpenSearchFaceVectors:
         return written
 
     def _bulk(self, actions: list[dict[str, Any]]) -> int:
-        ok, errors = self.index._call(helpers.bulk, self.client, actions, raise_on_error=False)
+        ok, errors = self.connection.call(helpers.bulk, self.client, actions, raise_on_error=False)
         if errors:
             raise TransientError(f"bulk write of face vectors failed for {len(errors)}: {errors[:3]}")
         return int(ok)
@@ -155,13 +155,13 @@ class OpenSearchFaceVectors:
         actions = [{"_op_type": "delete", "_index": self.name, "_id": i} for i in ids]
         if not actions:
             return 0
-        ok, _missing = self.index._call(helpers.bulk, self.client, actions, raise_on_error=False)
+        ok, _missing = self.connection.call(helpers.bulk, self.client, actions, raise_on_error=False)
         return int(ok)
 
     # ---- reading -------------------------------------------------------------------------------------------------
     def count_vectors(self, kind: str) -> int:
         body = {"query": {"term": {"kind": kind}}}
-        return int(self.index._call(self.client.count, index=self.name, body=body)["count"])
+        return int(self.connection.call(self.client.count, index=self.name, body=body)["count"])
 
     def nearest_vectors(self, embedding: Sequence[float], space: VectorSpace, k: int = 10, kind: str = FACE,
                         min_similarity: float | None = None) -> list[tuple[StoredFaceVector, float]]:
@@ -179,7 +179,7 @@ class OpenSearchFaceVectors:
                      kind: str) -> list[tuple[StoredFaceVector, float]] | None:
         body = knn_body(vector_field(space.metric), query, k, {"kind": kind, "model": space.id})
         try:
-            answer = self.index._call(self.client.search, index=self.name, body=body)
+            answer = self.connection.call(self.client.search, index=self.name, body=body)
         except os_errors.RequestError as e:
             refused = e.error in ("unsupported_operation_exception", "parsing_exception", "x_content_parse_exception")
             if not (refused and "knn" in f"{e.error} {e.info}".lower()):
@@ -210,7 +210,7 @@ class OpenSearchFaceVectors:
             body: dict[str, Any] = {"query": query, "size": _PAGE, "sort": [{"_id": "asc"}]}
             if after is not None:
                 body["search_after"] = after
-            hits = self.index._call(self.client.search, index=self.name, body=body)["hits"]["hits"]
+            hits = self.connection.call(self.client.search, index=self.name, body=body)["hits"]["hits"]
             yield from hits
             if len(hits) < _PAGE:
                 return

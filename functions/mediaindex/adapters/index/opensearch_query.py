@@ -105,7 +105,7 @@ def ranked_query(where: Expr) -> dict[str, Any]:
 
 
 def _concept_score(c: Concept) -> dict[str, Any]:
-    scored = []
+    scored: list[dict[str, Any]] = []
     for option, weight in zip(c.options, c.weights):
         if isinstance(option, LabelIs) and option.min_confidence is None:
             for tier, field in enumerate(("own", "parents", "broader")):

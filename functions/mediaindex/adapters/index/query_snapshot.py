@@ -56,7 +56,8 @@ class _Writer:
     """Arrays written one after another (each at a multiple of _ALIGN), then the header and the trailer."""
 
     def __init__(self, f: Any) -> None:
-        self.f, self.at, self.arrays = f, len(MAGIC), {}
+        self.f, self.at = f, len(MAGIC)
+        self.arrays: dict[str, Any] = {}
         f.write(MAGIC)
 
     def add(self, name: str, values: Any, spare: int = 0) -> None:
@@ -68,7 +69,7 @@ class _Writer:
         self.f.write(b"\0" * padding)
         self.at += padding
         self.f.write(raw.data)
-        crc = zlib.crc32(raw)
+        crc = zlib.crc32(raw.data)
         zeros = spare * array.dtype.itemsize
         while zeros:
             chunk = bytes(min(zeros, 1 << 20))
@@ -190,7 +191,7 @@ class _Saved:
     def checked(self, offset: int, size: int, crc: int, what: str) -> np.ndarray:
         """These bytes of the file, if they are as written."""
         data = np.frombuffer(self.map, np.uint8, size, offset)
-        if zlib.crc32(data) != crc:
+        if zlib.crc32(data.data) != crc:
             raise Damaged(self.identity, f"{what}: checksum")
         return data
 
@@ -259,7 +260,7 @@ def _columns(saved: _Saved) -> QueryColumns:
     columns.learn(zip(codes, kinds, values))
     columns.present = saved.bitmap("present")
     for table_name in _TABLES:
-        table: RowTable = getattr(columns, table_name)
+        table = getattr(columns, table_name)
         meta = header["tables"][table_name]
         if meta["columns"] != {name: np.dtype(d).newbyteorder("<").str for name, d in table.dtypes.items()}:
             raise ValueError(f"table {table_name} has other columns")  # a change of layout that kept the format

@@ -27,8 +27,10 @@ from pyroaring import BitMap
 from mediaindex.adapters.index import common, query_snapshot
 from mediaindex.adapters.index.bitmap_columns import bitmap_of
 from mediaindex.adapters.index.bitmap_engine import QueryColumns, search_facts
+from mediaindex.adapters.index.sqlite_migrations import upgrade
 from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, create_tables, unusable
 from mediaindex.adapters.index.sqlite_sync import QuerySide, Vocabulary, log_change, prune_changes
+from mediaindex.domain.document import DocumentFields, SearchDocument
 from mediaindex.domain.errors import TransientError, VersionConflict
 from mediaindex.domain.expressions import Expr, resolve_people, scoring_concepts
 from mediaindex.domain.query import Query
@@ -152,6 +154,7 @@ class SqliteIndex:
             if self._ready:
                 return
             with self._raw_conn() as conn, self._write(conn):
+                upgrade(conn, self.tables, self.name)
                 create_tables(conn, self.tables, self.path, self.name)
             self._ready = True
 
@@ -180,7 +183,7 @@ class SqliteIndex:
                 found.update((doc_id, Versioned(json.loads(payload), version)) for doc_id, payload, version in rows)
         return found
 
-    def put(self, doc: dict[str, Any], expected_version: Any | None) -> None:
+    def put(self, doc: SearchDocument, expected_version: Any | None) -> None:
         doc_id = doc["id"]
         with self._conn() as conn, self._write(conn):
             row = conn.execute(f"SELECT rowid, version FROM {self.t_docs} WHERE id = ?", (doc_id,)).fetchone()
@@ -198,7 +201,7 @@ class SqliteIndex:
             with self._conn() as conn, self._write(conn):
                 prune_changes(conn, self.tables)
 
-    def _store(self, conn: sqlite3.Connection, doc: dict[str, Any], rowid: int | None) -> None:
+    def _store(self, conn: sqlite3.Connection, doc: SearchDocument, rowid: int | None) -> None:
         """Write the document (replacing the row `rowid` when given), its words and its change-log entry, in the
         caller's transaction."""
         payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -225,17 +228,18 @@ class SqliteIndex:
                 VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (doc["id"], *columns),
             ).lastrowid
+            assert rowid is not None  # an INSERT's lastrowid is the row it made
             conn.execute(f"INSERT INTO {self.t_bodies} (rowid, doc) VALUES (?, ?)", (rowid, payload))
         text, key = common.text_words(doc), common.key_words(doc)
         if doc.get("status") != "deleted" and (text or key):  # tombstones are never searched
             conn.execute(f"INSERT INTO {self.t_fts} (rowid, text, key_text) VALUES (?, ?, ?)", (rowid, text, key))
         log_change(conn, self.tables, rowid)
 
-    def put_many(self, docs: Iterable[dict[str, Any]], chunk_size: int = 500) -> int:
+    def put_many(self, docs: Iterable[SearchDocument], chunk_size: int = 500) -> int:
         """Write documents unconditionally, many per transaction (no compare-and-set): for loading an index that
         nobody else is writing (migrations, benchmarks, tests). Returns how many were written."""
         written = 0
-        batch: list[dict[str, Any]] = []
+        batch: list[SearchDocument] = []
 
         def flush() -> None:
             with self._conn() as conn, self._write(conn):
@@ -255,13 +259,13 @@ class SqliteIndex:
         self._wrote(max(written, 2000))
         return written
 
-    def update_fields(self, doc_id: str, fields: dict[str, Any], expected_version: Any) -> None:
+    def update_fields(self, doc_id: str, fields: DocumentFields, expected_version: Any) -> None:
         """Replace top-level fields of a document if it is still at `expected_version` (derived fields such as
         `people` and `face_count` are the caller's to pass along with `faces`)."""
         current = self.get(doc_id)
         if current is None or current.version != expected_version:
             raise VersionConflict(f"document {doc_id} changed or is gone")
-        if "id" in fields and fields["id"] != doc_id:
+        if dict(fields).get("id", doc_id) != doc_id:  # not a field of DocumentFields: a caller's slip
             raise ValueError("update_fields cannot change a document's id")
         self.put({**current.doc, **fields}, expected_version)
 
@@ -291,7 +295,7 @@ class SqliteIndex:
             conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))
         log_change(conn, self.tables, rowid)
 
-    def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
+    def find_by_content(self, content_sha256: str, analyzer: str) -> SearchDocument | None:
         with self._conn() as conn:
             row = conn.execute(
                 f"""SELECT b.doc FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid
@@ -301,7 +305,7 @@ class SqliteIndex:
             ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+    def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
         """Every document, in pages (no long-lived read transaction holding back the WAL)."""
         last = 0
         condition = "" if include_deleted else "AND d.status IS NOT 'deleted'"

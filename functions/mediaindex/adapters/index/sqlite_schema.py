@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import sqlite3
 import time
@@ -13,7 +11,6 @@ from typing import Any
 
 from mediaindex.domain.errors import ConfigurationError
 
-log = logging.getLogger(__name__)
 SCHEMA_VERSION = 5  # 4: the query side lives in memory (bitmap_engine.py); 5: label rows carry their tier (relevance)
 
 
@@ -34,14 +31,10 @@ class TableNames:
 
 
 def create_tables(conn: sqlite3.Connection, t: TableNames, path: str, name: str) -> None:
-    """Create what is missing, in the caller's write transaction; bring a layout-3 file up to date; refuse a file of
-    another layout."""
-    found = _layout(conn, t)
-    if found == "3":
-        _upgrade_from_3(conn, t, name)
-    elif found == "4":
-        _repack(conn, t, name, "its labels now say how specifically they match, for ranking")
-    elif found is not None and found != str(SCHEMA_VERSION):
+    """Create what is missing, in the caller's write transaction; refuse a file of another layout (the older layouts
+    sqlite_migrations.py knows are brought up to date before)."""
+    found = layout(conn, t)
+    if found is not None and found != str(SCHEMA_VERSION):
         raise ConfigurationError(
             f"{path} holds a mediaindex index of layout {found}; this version reads layout "
             f"{SCHEMA_VERSION}: index into a new file (or delete this one) and run `mediaindex backfill`"
@@ -64,63 +57,24 @@ def create_tables(conn: sqlite3.Connection, t: TableNames, path: str, name: str)
     conn.execute(f"""CREATE VIRTUAL TABLE IF NOT EXISTS {t.fts}
         USING fts5(text, key_text, tokenize = 'ascii')""")
     conn.execute(f"CREATE TABLE IF NOT EXISTS {t.changes} (seq INTEGER PRIMARY KEY, doc INTEGER NOT NULL)")
-    _create_vocabulary(conn, t)
+    create_vocabulary(conn, t)
     conn.execute(f"CREATE TABLE IF NOT EXISTS {t.meta} (name TEXT PRIMARY KEY, value TEXT)")
     conn.execute(f"INSERT OR IGNORE INTO {t.meta} VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     # a new file is a new generation: a process holding the query side of a file since replaced builds afresh
     conn.execute(f"INSERT OR IGNORE INTO {t.meta} VALUES ('generation', ?)", (uuid.uuid4().hex,))
 
 
-def _create_vocabulary(conn: sqlite3.Connection, t: TableNames) -> None:
+def create_vocabulary(conn: sqlite3.Connection, t: TableNames) -> None:
     conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.vocabulary} (
         code INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (kind, value))""")
 
 
-def _layout(conn: sqlite3.Connection, t: TableNames) -> str | None:
+def layout(conn: sqlite3.Connection, t: TableNames) -> str | None:
+    """The layout (SCHEMA_VERSION) the file holds this index in; None when it holds no such index yet."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (t.meta,)).fetchone() is None:
         return None
     row = conn.execute(f"SELECT value FROM {t.meta} WHERE name = 'schema_version'").fetchone()
     return row[0] if row else None
-
-
-def _upgrade_from_3(conn: sqlite3.Connection, t: TableNames, name: str) -> None:
-    """Layout 3 kept side tables for SQL queries: pack each document's facts from its body, drop those tables (their
-    pages are reused by later writes) and start the change log and the vocabulary."""
-    from mediaindex.adapters.index.bitmap_engine import search_facts
-    from mediaindex.adapters.index.sqlite_sync import Vocabulary
-
-    _create_vocabulary(conn, t)
-    for column in ("terms", "labels", "faces"):
-        conn.execute(f"ALTER TABLE {t.docs} ADD COLUMN {column} BLOB")
-    code = Vocabulary(t).coder(conn)
-    rows = conn.execute(f"SELECT rowid, doc FROM {t.bodies}").fetchall()
-    log.warning("upgrading the index %s (%s documents) to layout %s, once: its queries now run in memory",
-                name, f"{len(rows):,}", SCHEMA_VERSION)
-    conn.executemany(f"UPDATE {t.docs} SET terms = ?, labels = ?, faces = ? WHERE rowid = ?",
-                     [(*search_facts(json.loads(doc)).pack(code), rowid) for rowid, doc in rows])
-    conn.execute(f"ALTER TABLE {t.docs} DROP COLUMN facets")
-    conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'generation'", (uuid.uuid4().hex,))
-    for table in ("labels", "terms", "faces", "counts"):
-        conn.execute(f"DROP TABLE IF EXISTS {name}_{table}")
-    for index_name in ("status_indexed_at_id", "status_taken_at_id", "status_key_id", "key"):
-        conn.execute(f"DROP INDEX IF EXISTS {t.docs}_{index_name}")
-    conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
-
-
-def _repack(conn: sqlite3.Connection, t: TableNames, name: str, why: str) -> None:
-    """Pack every document's facts again from its body (a new layout of the packed columns)."""
-    from mediaindex.adapters.index.bitmap_engine import search_facts
-    from mediaindex.adapters.index.sqlite_sync import Vocabulary
-
-    code = Vocabulary(t).coder(conn)
-    rows = conn.execute(f"SELECT rowid, doc FROM {t.bodies}").fetchall()
-    log.warning("upgrading the index %s (%s documents) to layout %s, once: %s", name, f"{len(rows):,}",
-                SCHEMA_VERSION, why)
-    conn.executemany(f"UPDATE {t.docs} SET terms = ?, labels = ?, faces = ? WHERE rowid = ?",
-                     [(*search_facts(json.loads(doc)).pack(code), rowid) for rowid, doc in rows])
-    conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
-    # a new history for the query side: every process builds it afresh from the repacked rows
-    conn.execute(f"UPDATE {t.meta} SET value = ? WHERE name = 'generation'", (uuid.uuid4().hex,))
 
 
 def check_file(path: str, create: bool) -> None:

@@ -183,6 +183,7 @@ class Vocabulary:
                 row = conn.execute(f"SELECT code FROM {t.vocabulary} WHERE kind = ? AND value = ?", term).fetchone()
                 found = row[0] if row else conn.execute(
                     f"INSERT INTO {t.vocabulary} (kind, value) VALUES (?, ?)", term).lastrowid
+                assert found is not None  # an INSERT's lastrowid is the row it made
                 pending[term] = found
             return found
 

@@ -8,7 +8,8 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+
+from mediaindex.domain.document import SearchDocument
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +21,18 @@ class ThumbnailCache:
         self.folder = folder
         self._lock = threading.Lock()
 
-    def path(self, doc: dict[str, Any], kind: str) -> Path:
+    def path(self, doc: SearchDocument, kind: str) -> Path:
         version = doc.get("content_sha256") or doc.get("etag") or doc.get("indexed_at") or ""
         digest = hashlib.sha256(f"{doc['id']}\x00{version}\x00{kind}".encode()).hexdigest()[:32]
         return self.folder / digest[:2] / f"{digest}.jpg"
 
-    def get(self, doc: dict[str, Any], kind: str) -> bytes | None:
+    def get(self, doc: SearchDocument, kind: str) -> bytes | None:
         try:
             return self.path(doc, kind).read_bytes()
         except OSError:
             return None
 
-    def put(self, doc: dict[str, Any], kind: str, data: bytes) -> None:
+    def put(self, doc: SearchDocument, kind: str, data: bytes) -> None:
         target = self.path(doc, kind)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

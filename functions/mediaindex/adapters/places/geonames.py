@@ -24,7 +24,7 @@ import time
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from mediaindex.domain.places import (
     COUNTRY_NEIGHBOURS, COUNTRY_REACH_KM, METRO_MIN_POPULATION, REGION_REACH_KM, Place, distance_km, fold, reach_km,
@@ -91,7 +91,7 @@ class _Grid:
         coslat = math.cos(math.radians(min(89.9, abs(lat) + dlat)))
         dlon = radius_km / (KM_PER_DEG * coslat) if coslat > 1e-6 else 360.0
         if dlon >= 180.0:
-            columns = range(self.columns)
+            columns: Sequence[int] = range(self.columns)
         else:
             lo = int(math.floor((lon - dlon + 180.0) / self.cell))
             hi = int(math.floor((lon + dlon + 180.0) / self.cell))

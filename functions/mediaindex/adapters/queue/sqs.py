@@ -1,22 +1,44 @@
-"""The pipeline's SQS queue as the IndexRequestSink port: one S3-notification message per file, so the deployed
-SQS handler does the work exactly as for a fresh upload, and one bad file never fails another."""
+"""SQS queues. `QueueSink`: the pipeline's queue as the IndexRequestSink port (a backfill): one S3-notification
+message per file, so the deployed SQS handler does the work exactly as for a fresh upload, and one bad file never
+fails another. `SqsQueue`: one message at a time, where the Lambda handler puts an event back (a long video goes on
+in the next invocation) or dead-letters a message with its reason."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from mediaindex.adapters.s3_events import notification_for
 from mediaindex.domain.errors import ConfigurationError, TransientError
-from mediaindex.services.indexing import StorageEvent
-from mediaindex.services.runner import OutcomeTally
+from mediaindex.domain.messages import OutcomeTally, StorageEvent
 
 log = logging.getLogger(__name__)
 
 SQS_BATCH = 10  # SendMessageBatch's maximum
 _SEND_ATTEMPTS = 5
+
+
+class SqsQueue:
+    """One queue, one message per call."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self.sqs, self.queue_url = sqs, queue_url
+
+    def send(self, body: str, attributes: Mapping[str, str | int] | None = None) -> None:
+        """A message with its attributes: text as String, whole numbers as Number."""
+        message: dict[str, Any] = {"QueueUrl": self.queue_url, "MessageBody": body}
+        if attributes:
+            message["MessageAttributes"] = {
+                name: {"DataType": "Number" if isinstance(value, int) else "String", "StringValue": str(value)}
+                for name, value in attributes.items()
+            }
+        self.sqs.send_message(**message)
+
+    def send_again(self, event: StorageEvent) -> None:
+        """The event as the S3 notification the pipeline's handler reads, to be handled again."""
+        self.send(json.dumps(notification_for([event])))
 
 
 class QueueSink:

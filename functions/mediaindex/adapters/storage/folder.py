@@ -1,7 +1,7 @@
 """Storage in a folder on this machine: the embedded default. A file's key is its absolute path; the bucket is "".
 
 The etag is a fingerprint of modification time and size, so an unchanged file is recognised from a directory
-listing alone, without reading it.
+listing alone, without reading it (domain/local_files.py: the watcher fingerprints and skips files the same way).
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ from pathlib import Path
 from typing import Iterator
 
 from mediaindex.domain.errors import ConfigurationError, MediaTooLarge, ObjectNotFound, TransientError, UnsupportedMedia
+from mediaindex.domain.local_files import LOCAL_BUCKET, fingerprint, hidden, skipped
 from mediaindex.ports import ObjectInfo, ObjectRef, StoredObject
 
-LOCAL_BUCKET = ""
 DEFAULT_MAX_OBJECT_BYTES = 4 * 1024 * 1024 * 1024
-
-# Files that are never media and would only produce `failed` documents.
-_IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
 
 def ref_for(path: str | os.PathLike[str]) -> ObjectRef:
@@ -69,10 +66,6 @@ def read_regular_file(path: str | os.PathLike[str], limit: int) -> tuple[bytes, 
     return b"".join(parts), st
 
 
-def fingerprint(st: os.stat_result) -> str:
-    return f"{st.st_mtime_ns:x}-{st.st_size:x}"
-
-
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat()
 
@@ -115,9 +108,9 @@ class FolderStorage:
         if not root.is_dir():
             raise ObjectNotFound(f"{root} is neither a file nor a folder")
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            dirnames[:] = sorted(d for d in dirnames if not hidden(d))
             for name in sorted(filenames):
-                if name.startswith(".") or name in _IGNORED_NAMES:
+                if skipped(name):
                     continue
                 info = self.stat(ObjectRef(LOCAL_BUCKET, os.path.join(dirpath, name)))
                 if info:

@@ -10,13 +10,16 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.staticfiles import NotModifiedResponse
 from starlette.types import Receive, Scope, Send
 
-from mediaindex.api.app import Api, MediaApi
 from mediaindex.api.errors import ApiError
 from mediaindex.api.guards import HEAD_ONLY
+from mediaindex.api.parts import Api, MediaApi
 from mediaindex.api.routes.search import file_name
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import BadMedia, MediaTooLarge
 from mediaindex.domain.vocabulary import Status
-from mediaindex.media.thumbnails import MAX_THUMB_SOURCE_BYTES, render_face, render_thumbnail, video_poster
+from mediaindex.media.thumbnails import (
+    MAX_THUMB_SOURCE_BYTES, render_face, render_preview, render_thumbnail, video_poster,
+)
 from mediaindex.ports import LocalFile, ObjectRef
 
 router = APIRouter(tags=["documents"])
@@ -26,15 +29,14 @@ DocId = Annotated[str, Param(pattern=r"^[0-9a-f]{40}$", description="The documen
 FaceNumber = Annotated[int, Param(ge=0, le=9999, description="The face's place in the document's faces, from 0")]
 
 
-def ref_of(doc: dict[str, Any]) -> ObjectRef:
+def ref_of(doc: SearchDocument) -> ObjectRef:
     return ObjectRef(doc.get("bucket") or "", doc["key"])
 
 
 @router.get("/api/documents/{id}", summary="One indexed file's document (labels, faces, text, video timeline)")
 def get_document(api: Api, id: DocId) -> dict[str, Any]:
-    doc = dict(api.document(id))
-    doc["name"] = file_name(doc.get("key") or "")
-    return doc
+    doc = api.document(id)
+    return {**doc, "name": file_name(doc["key"])}
 
 
 class _File(FileResponse):
@@ -83,6 +85,16 @@ def thumbnail(api: Api, id: DocId) -> Response:
     return _cached_jpeg(api, doc, "thumb", lambda: _make_thumbnail(api, doc))
 
 
+@router.get("/api/documents/{id}/preview", summary="A photo at display size (2048 px at most), as JPEG",
+            description="What the viewer shows: every image format, HEIC and TIFF included, in any browser.",
+            response_class=Response, responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG"}})
+def preview(api: Api, id: DocId) -> Response:
+    doc = api.document(id)
+    if doc.get("media_type") != "image" or doc.get("status") != Status.INDEXED:
+        raise ApiError(404, "no preview: not an indexed photo (a video plays from /media)")
+    return _cached_jpeg(api, doc, "preview", lambda: render_preview(read_for_rendering(api, doc), api.max_pixels))
+
+
 @router.get("/api/documents/{id}/faces/{face}", summary="A crop of one face of a photo",
             response_class=Response, responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG"}})
 def face(api: Api, id: DocId, face: FaceNumber) -> Response:
@@ -96,7 +108,7 @@ def face(api: Api, id: DocId, face: FaceNumber) -> Response:
     return _cached_jpeg(api, doc, kind, lambda: render_face(read_for_rendering(api, doc), box, api.max_pixels))
 
 
-def read_for_rendering(api: MediaApi, doc: dict[str, Any]) -> bytes:
+def read_for_rendering(api: MediaApi, doc: SearchDocument) -> bytes:
     """The file's bytes, to draw a thumbnail or a face from (bigger files get none: an icon is shown)."""
     try:
         return api.media.read(ref_of(doc), MAX_THUMB_SOURCE_BYTES)
@@ -104,7 +116,7 @@ def read_for_rendering(api: MediaApi, doc: dict[str, Any]) -> bytes:
         raise BadMedia("too big to make a thumbnail of") from None
 
 
-def _make_thumbnail(api: MediaApi, doc: dict[str, Any]) -> bytes:
+def _make_thumbnail(api: MediaApi, doc: SearchDocument) -> bytes:
     if doc.get("media_type") == "video":
         where = api.media.locate(ref_of(doc), doc.get("content_type"))
         if not isinstance(where, LocalFile):
@@ -113,7 +125,7 @@ def _make_thumbnail(api: MediaApi, doc: dict[str, Any]) -> bytes:
     return render_thumbnail(read_for_rendering(api, doc), api.max_pixels)
 
 
-def _cached_jpeg(api: MediaApi, doc: dict[str, Any], kind: str, make: Callable[[], bytes]) -> Response:
+def _cached_jpeg(api: MediaApi, doc: SearchDocument, kind: str, make: Callable[[], bytes]) -> Response:
     data = api.thumbnails.get(doc, kind) if api.thumbnails else None
     if data is None:
         try:

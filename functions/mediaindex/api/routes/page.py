@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from mediaindex import __version__
-from mediaindex.api.app import Api
+from mediaindex.api.parts import Api
 from mediaindex.domain.expressions import FACETS
 
 router = APIRouter(tags=["page"])

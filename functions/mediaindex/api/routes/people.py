@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path as Param, Query as QueryParam
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
-from mediaindex.api.app import Api, MediaApi
 from mediaindex.api.errors import ApiError
 from mediaindex.api.guards import WriteRoute
+from mediaindex.api.parts import Api, MediaApi
 from mediaindex.api.routes.documents import DocId, FaceNumber, read_for_rendering
 from mediaindex.domain.errors import ConfigurationError, TransientError
 from mediaindex.domain.expressions import And, MediaTypeIs, PersonIs
@@ -81,6 +81,7 @@ def people(api: Api, min_size: Annotated[int, QueryParam(ge=1, le=1000)] = 2) ->
                   for n, c in sorted(counts.items())]
         return {"available": False, "reason": e.message, "writes": api.writes, "people": listed,
                 "clusters": [], "clusters_reason": e.message}
+    reason: str | None
     try:
         enrolled = service.list_people()
     except (ConfigurationError, TransientError) as e:  # the collection is unreachable: still list who is named
@@ -90,13 +91,15 @@ def people(api: Api, min_size: Annotated[int, QueryParam(ge=1, le=1000)] = 2) ->
     names = sorted(set(enrolled) | set(counts), key=str.casefold)
     listed = [{"name": n, "faces": enrolled.get(n), "files": counts.get(n, 0), "face": _face_of(api, n, budget)}
               for n in names]
-    clusters, clusters_reason = _clusters(service, min_size)
+    clusters, clusters_reason = _clusters(service, min_size, api)
     return {"available": reason is None, "reason": reason, "writes": api.writes, "people": listed,
             "clusters": clusters, "clusters_reason": clusters_reason}
 
 
-def _clusters(service: Any, min_size: int) -> tuple[list[dict[str, Any]], str | None]:
-    """The unnamed clusters to show (at most MAX_CLUSTERS, a few files each), or why there are none."""
+def _clusters(service: Any, min_size: int, api: MediaApi | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """The unnamed clusters to show (at most MAX_CLUSTERS, a few files each), or why there are none. Each file says
+    its media_type: a face in a video has no crop to show (its frame is not kept), so the page shows the video's
+    poster frame instead."""
     clusters: list[dict[str, Any]] = []
     try:
         for c in service.clusters(min_size=min_size)[:MAX_CLUSTERS]:
@@ -104,6 +107,10 @@ def _clusters(service: Any, min_size: int) -> tuple[list[dict[str, Any]], str | 
                              "file_count": len(c["files"])})
     except ConfigurationError as e:
         return clusters, str(e)
+    if api is not None and clusters:
+        found = api.index.get_many(list({f["id"] for c in clusters for f in c["files"]}))
+        clusters = [{**c, "files": [{**f, "media_type": found[f["id"]].doc.get("media_type") if f["id"] in found
+                                     else None} for f in c["files"]]} for c in clusters]
     return clusters, None
 
 

@@ -1,16 +1,10 @@
-// The web gallery: search with facets, a detail view with face boxes, a people page, video timelines.
-// Plain DOM, no framework and no build step. Text from the index is only ever set with textContent.
+// The web gallery as a photo app: a timeline by date taken (months, days, justified rows, a scrubber, loaded as it
+// scrolls), a viewer (keys, swipe, zoom, people on their faces), people, places and a map drawn from country
+// outlines served here. Plain DOM, no framework and no build step. Text from the index is only set with textContent.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
-const FACET_TITLES = { media_type: "Media type", labels: "Labels", people: "People", emotions: "Emotions", places: "Places" };
-const FACET_PARAMS = { media_type: "type", labels: "label", people: "person", emotions: "emotion", places: "place" };
-const FACET_ORDER = ["media_type", "people", "places", "labels", "emotions"];
-const PAGE = 60;
 let config = { writes: false };
-let lastHits = [];
-let lastSearch = "#/"; // the gallery the detail view came from: its hits give previous and next
-let searchSeq = 0; // answers to superseded searches are dropped
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -85,48 +79,105 @@ async function api(path, options) {
   return body;
 }
 
+// ---- small helpers -------------------------------------------------------------------------------------------------
 function seconds(t) {
   const m = Math.floor(t / 60), s = Math.floor(t % 60);
   return `${m}:${String(s).padStart(2, "0")}`;
 }
 
-function show(view, byDate) {
-  for (const name of ["gallery", "detail", "people"]) $(`#${name}-view`).hidden = name !== view;
-  const current = view === "gallery" ? (byDate ? "dates" : "gallery") : view;
-  for (const name of ["gallery", "dates", "people"]) {
-    if (name === current) $(`#nav-${name}`).setAttribute("aria-current", "page");
-    else $(`#nav-${name}`).removeAttribute("aria-current");
-  }
+const plural = (n, one, many) => `${n} ${n === 1 ? one : (many || one + "s")}`;
+const narrow = () => window.matchMedia("(max-width: 720px)").matches;
+const docHash = (id) => `#/doc/${id}`;
+const thumbUrl = (id) => `/api/documents/${id}/thumbnail`;
+const faceUrl = (id, n) => `/api/documents/${id}/faces/${n}`;
+
+// A date taken has no zone (the camera's clock): shown as written. An indexing time is UTC, shown in the viewer's zone.
+function parseDate(iso) {
+  if (!iso) return null;
+  const date = new Date(/T\d/.test(iso) && !/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso);
+  return Number.isNaN(date.getTime()) ? null : date;
 }
 
-// Dates as people read them, in the browser's language: "14 Jul 2024, 12:30". A taken date has no zone (the
-// camera's clock): it is shown as written; an indexing time is UTC and is shown in the viewer's zone.
 function readableDate(iso, withTime) {
-  if (!iso) return null;
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
+  const date = parseDate(iso);
+  if (!date) return iso || null;
   const options = { day: "numeric", month: "short", year: "numeric" };
   if (withTime !== false && /T\d/.test(iso)) Object.assign(options, { hour: "2-digit", minute: "2-digit" });
   return date.toLocaleString(undefined, options);
 }
 
-function monthOf(iso) {
-  if (!iso) return "No date taken";
-  const date = new Date(iso.length === 7 ? iso + "-01" : iso);
-  return Number.isNaN(date.getTime()) ? "No date taken" :
-    date.toLocaleString(undefined, { month: "long", year: "numeric" });
+// "Saturday 14 June 2025 at 18:30": the date in words, as the viewer says it
+function dateInWords(iso) {
+  const date = parseDate(iso);
+  if (!date) return null;
+  const day = date.toLocaleDateString(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+  if (!/T\d/.test(iso)) return day;
+  return `${day}, ${date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })}`;
 }
 
-const narrow = () => window.matchMedia("(max-width: 720px)").matches;
+function monthName(month) {  // "2025-06" -> "June 2025"
+  if (month === "none") return "No date taken";
+  const [y, m] = month.split("-").map(Number);
+  return new Date(y, m - 1, 1).toLocaleString(undefined, { month: "long", year: "numeric" });
+}
 
-// ---- routing: #/?q=..&label=..  #/doc/ID  #/people --------------------------------------------------------------
-function route() {
+function shortMonth(month) {
+  const [y, m] = month.split("-").map(Number);
+  return new Date(y, m - 1, 1).toLocaleString(undefined, { month: "short" });
+}
+
+function shortDay(day) {  // "2025-06-14" -> "14 Jun"
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(y, m - 1, d).toLocaleDateString(undefined, { day: "numeric", month: "short" });
+}
+
+function dayName(day) {  // "2025-06-14" -> "Sat, 14 Jun"
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(y, m - 1, d).toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" });
+}
+
+function show(view) {
+  for (const name of ["gallery", "detail", "people", "places", "map"]) $(`#${name}-view`).hidden = name !== view;
+  const current = view === "detail" ? null : view;
+  for (const name of ["gallery", "people", "places", "map"]) {
+    if (name === current) $(`#nav-${name}`).setAttribute("aria-current", "page");
+    else $(`#nav-${name}`).removeAttribute("aria-current");
+  }
+  document.body.dataset.view = view;
+}
+
+// ---- edit mode: exists only when the server allows writes ------------------------------------------------------
+const EDIT_KEY = "mediaindex.edit";
+const editing = () => config.writes && sessionStorage.getItem(EDIT_KEY) === "1";
+
+function setupEditToggle() {
+  const button = $("#edit-toggle");
+  button.hidden = !config.writes;
+  if (!config.writes) { sessionStorage.removeItem(EDIT_KEY); return; }
+  const sync = () => {
+    button.setAttribute("aria-pressed", String(editing()));
+    button.textContent = editing() ? "Done editing" : "Edit";
+    document.body.classList.toggle("editing", editing());
+  };
+  button.addEventListener("click", () => {
+    sessionStorage.setItem(EDIT_KEY, editing() ? "0" : "1");
+    sync();
+    route(true);
+  });
+  sync();
+}
+
+// ---- routing: #/?q=..&person=..  #/doc/ID  #/people  #/places  #/map -------------------------------------------
+function route(force) {
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, query] = hash.split("?");
   const params = new URLSearchParams(query || "");
+  if (path !== "/" && !path.startsWith("/doc/")) galleryState.scroll = null;
   if (path.startsWith("/doc/")) return showDetail(path.slice(5));
   if (path === "/people") return showPeople();
-  return showGallery(params);
+  if (path === "/places") return showPlaces();
+  if (path === "/map") return showMap(params);
+  return showGallery(params, force);
 }
 
 function searchHash(params) {
@@ -134,55 +185,81 @@ function searchHash(params) {
   return "#/" + (text ? "?" + text : "");
 }
 
-// ---- gallery -----------------------------------------------------------------------------------------------------
-async function showGallery(params, append) {
-  const byDate = /taken/.test(params.get("sort") || "");
-  show("gallery", byDate);
+// ---- the gallery: a timeline by date taken, or a search's best matches first -------------------------------------
+const FILTER_PARAMS = ["q", "label", "person", "emotion", "place", "type", "kind", "taken"];
+const PAGE = 100;
+const MONTH_PAGE = 200;
+const galleryState = { key: null, scroll: null, order: [], observer: null };
+let searchSeq = 0;
+
+function filterQuery(params) {
+  const query = new URLSearchParams();
+  for (const name of FILTER_PARAMS) for (const v of params.getAll(name)) query.append(name, v);
+  return query;
+}
+
+// a timeline unless words are searched for (then the best matches come first), or a sort is asked for
+const isTimeline = (params) => !(params.get("q") || "").trim() && !params.get("sort");
+
+function rowHeight() {
+  return narrow() ? 92 : 200;
+}
+
+async function showGallery(params, force) {
+  show("gallery");
   $("#q").value = params.get("q") || "";
-  const query = new URLSearchParams(params);
-  query.set("limit", PAGE);
-  query.set("offset", append ? lastHits.length : 0);
-  status("Searching…");
+  const key = searchHash(params);
+  if (!force && key === galleryState.key && $("#photos").childElementCount) {  // back from the viewer: as it was
+    if (galleryState.scroll !== null) window.scrollTo(0, galleryState.scroll);
+    return;
+  }
+  galleryState.key = key;
+  galleryState.order = [];
+  if (galleryState.observer) galleryState.observer.disconnect();
   const seq = ++searchSeq;
-  let result;
+  status("Loading…");
+  const query = filterQuery(params);
+  const timelineMode = isTimeline(params);
+  $("#photos").replaceChildren();
+  $("#scrubber").hidden = true;
+  let first, months;
   try {
-    result = await api("/api/search?" + query.toString());
+    const search = new URLSearchParams(query);
+    if (params.get("sort")) search.set("sort", params.get("sort"));
+    search.set("limit", timelineMode ? "0" : String(PAGE));
+    if (params.has("failed")) search.set("failed", "true");
+    [first, months] = await Promise.all([api("/api/search?" + search), api("/api/timeline?" + withoutTaken(query))]);
     if (seq !== searchSeq) return;
   } catch (e) {
     if (seq !== searchSeq || e.signIn) return;
     status(e.body && e.body.position !== undefined
       ? `${e.message}\n${e.body.query}\n${" ".repeat(e.body.position)}^` : e.message, true);
-    $("#grid").replaceChildren();
     $("#summary").textContent = "";
     return;
   }
   status("");
-  lastHits = append ? lastHits.concat(result.hits) : result.hits;
-  lastSearch = searchHash(params);
-  renderFacets(result.facets, params);
-  const grid = $("#grid");
-  if (byDate) {  // the photo app's core view: newest first, under a heading per month
-    grid.replaceChildren();
-    let month = null;
-    for (const hit of lastHits) {
-      const m = monthOf(hit.taken_at);
-      if (m !== month) grid.append(el("li", { class: "month", role: "presentation" }, el("h2", { class: "month", text: m })));
-      month = m;
-      grid.append(tile(hit));
-    }
-  } else {
-    if (!append) grid.replaceChildren();
-    grid.append(...result.hits.map(tile));
-  }
+  renderFacets(first, months, params);
+  renderSummary(first, params, timelineMode);
+  if (first.total === 0) return;
+  if (timelineMode) renderTimeline(months, query, seq, params.get("taken"));
+  else renderResults(first, params, seq);
+}
+
+function withoutTaken(query) {
+  const q = new URLSearchParams(query);
+  q.delete("taken");
+  return q.toString();
+}
+
+function renderSummary(result, params, timelineMode) {
   const summary = $("#summary");
-  summary.replaceChildren(result.total === 0 ? emptyState(result, params) :
-    `${result.total} file${result.total === 1 ? "" : "s"}` + (result.total > lastHits.length ? `, showing ${lastHits.length}` : "") +
-    (byDate ? ", by date taken" : "") +
-    (result.relaxed ? ": none has every word, these have some of them, the most first" : "") +
-    ((result.not_understood || []).length ? ` (left out, not found in any file: ${result.not_understood.join(", ")})` : ""));
-  const more = $("#more");
-  more.hidden = lastHits.length >= result.total;
-  more.onclick = () => showGallery(params, true);
+  if (result.total === 0) { summary.replaceChildren(emptyState(result, params)); return; }
+  const filtered = FILTER_PARAMS.some((p) => params.has(p));
+  let text = timelineMode ? (filtered ? plural(result.total, "photo or video", "photos and videos") : "") :
+    plural(result.total, "match", "matches") + (result.relaxed ? ": none has every word, these have some of them, the most first" : ", best first");
+  if ((result.not_understood || []).length) text += ` (left out, not found in any file: ${result.not_understood.join(", ")})`;
+  summary.textContent = text;
+  summary.hidden = !text;
 }
 
 // Nothing found: say what would find something, rather than only "no".
@@ -190,7 +267,7 @@ function emptyState(result, params) {
   const box = el("span", {});
   const filtered = [...params.keys()].some((k) => k !== "sort");
   if (!filtered) {
-    box.append("The index is empty: index a folder first (", el("code", { text: "mediaindex index ~/Pictures" }), ").");
+    box.append("No photos yet. Once the library is indexed, they appear here, newest first.");
     return box;
   }
   box.append("Nothing matches.");
@@ -205,27 +282,150 @@ function emptyState(result, params) {
   return box;
 }
 
-function thumbImage(hit) {
-  const alt = `${hit.name}` + (hit.labels.length ? `: ${hit.labels.slice(0, 3).join(", ")}` : "") +
-    (hit.people.length ? `; ${hit.people.join(", ")}` : "");
-  const img = el("img", { alt, loading: "lazy", decoding: "async" });
-  img.addEventListener("error", () => img.replaceWith(el("span", { class: "icon", role: "img", "aria-label": alt,
-    text: hit.media_type === "video" ? "▶" : "▧" })));
-  setImage(img, `/api/documents/${hit.id}/thumbnail`);
+// The timeline: one section per month (its height estimated from its count until it loads), loaded as it nears
+// the screen, days under it, each a run of justified rows.
+function renderTimeline(timeline, query, seq, taken) {
+  const photos = $("#photos");
+  let months = timeline.months.slice();
+  if (timeline.undated) months.push({ month: "none", count: timeline.undated });
+  if (taken) months = months.filter((m) => taken === "none" ? m.month === "none" : m.month.startsWith(taken.slice(0, 7)));
+  const width = photos.clientWidth || window.innerWidth;
+  const sections = months.map((m) => {
+    const rows = Math.ceil((m.count * rowHeight() * 1.3) / Math.max(200, width));
+    const section = el("section", { class: "month", "data-month": m.month, "data-count": m.count,
+      "aria-labelledby": `month-${m.month}`, id: `m-${m.month}` },
+      el("h2", { class: "month-title", id: `month-${m.month}`, text: monthName(m.month) }),
+      el("div", { class: "days" }));
+    section.style.minHeight = `${rows * (rowHeight() + 4) + 40}px`;
+    section.loaded = 0;
+    return section;
+  });
+  photos.replaceChildren(...sections);
+  renderScrubber(months);
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) if (entry.isIntersecting) loadMonth(entry.target, query, seq);
+  }, { rootMargin: "1500px 0px" });
+  galleryState.observer = observer;
+  sections.forEach((s) => observer.observe(s));
+  const current = new IntersectionObserver((entries) => {
+    for (const entry of entries) if (entry.isIntersecting) markScrubber(entry.target.dataset.month);
+  }, { rootMargin: "0px 0px -70% 0px" });
+  sections.forEach((s) => current.observe(s));
+}
+
+async function loadMonth(section, query, seq) {
+  if (section.loading || section.loaded >= Number(section.dataset.count)) return;
+  section.loading = true;
+  const search = new URLSearchParams(query);
+  search.set("taken", section.dataset.month);
+  search.set("sort", "-taken_at");
+  search.set("limit", String(MONTH_PAGE));
+  search.set("offset", String(section.loaded));
+  let result;
+  try {
+    result = await api("/api/search?" + search);
+  } catch (e) {
+    section.loading = false;
+    if (!e.signIn) status(e.message, true);
+    return;
+  }
+  if (seq !== searchSeq) return;
+  section.hits = (section.hits || []).concat(result.hits);
+  section.loaded = section.hits.length;
+  section.loading = false;
+  layoutMonth(section);
+  section.style.minHeight = "";
+  section.dataset.loaded = "true";
+  rebuildOrder();
+  if (section.loaded < Math.min(result.total, Number(section.dataset.count))) {  // a big month: more as it scrolls
+    const more = el("div", { class: "sentinel" });
+    section.append(more);
+    const watch = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) { watch.disconnect(); more.remove(); loadMonth(section, query, seq); }
+    }, { rootMargin: "1200px 0px" });
+    watch.observe(more);
+  }
+}
+
+function layoutMonth(section) {
+  const days = section.querySelector(".days");
+  const byDay = new Map();
+  for (const hit of section.hits) {
+    const day = hit.taken_at ? hit.taken_at.slice(0, 10) : "none";
+    (byDay.get(day) || byDay.set(day, []).get(day)).push(hit);
+  }
+  const width = days.clientWidth || section.clientWidth;
+  if (narrow()) {  // a phone: the month in one run of rows, each day's first photo marked, so a screen holds ~20
+    days.replaceChildren(el("div", { class: "day" }, justified(section.hits, width, true)));
+    return;
+  }
+  days.replaceChildren(...[...byDay].map(([day, hits]) => el("div", { class: "day" },
+    day === "none" ? null : el("h3", { class: "day-title", text: dayName(day) }),
+    justified(hits, width))));
+}
+
+// Rows of photos as wide as the page, each photo at its own aspect ratio, every row about the same height.
+function justified(hits, width, markDays) {
+  const gap = narrow() ? 2 : 4, target = rowHeight();
+  let lastDay = null;
+  const list = el("ul", { class: "rows" });
+  let row = [], sum = 0;
+  const flush = (last) => {
+    if (!row.length) return;
+    const height = last ? Math.min(target, (width - gap * (row.length - 1)) / sum) : (width - gap * (row.length - 1)) / sum;
+    for (const [hit, ratio] of row) {
+      const t = tile(hit);
+      const day = hit.taken_at ? hit.taken_at.slice(0, 10) : null;
+      if (markDays && day && day !== lastDay) {
+        t.querySelector("a").append(el("span", { class: "day-chip", "aria-hidden": "true", text: shortDay(day) }));
+        t.classList.add("first-of-day");
+      }
+      lastDay = day;
+      t.style.width = `${Math.floor(ratio * height)}px`;
+      t.style.height = `${Math.floor(height)}px`;
+      list.append(t);
+    }
+    list.append(el("li", { class: "break", "aria-hidden": "true" }));
+    row = []; sum = 0;
+  };
+  for (const hit of hits) {
+    const ratio = hit.width && hit.height ? Math.min(3, Math.max(0.4, hit.width / hit.height)) : (hit.media_type === "video" ? 16 / 9 : 1.33);
+    row.push([hit, ratio]);
+    sum += ratio;
+    if (sum * target + gap * (row.length - 1) >= width) flush(false);
+  }
+  flush(true);
+  return list;
+}
+
+function describe(hit) {
+  const bits = [];
+  if (hit.media_type === "video") bits.push("Video");
+  if (hit.people.length) bits.push(hit.people.join(", "));
+  if (hit.labels.length) bits.push(hit.labels.slice(0, 3).join(", "));
+  if (hit.place) bits.push(hit.place);
+  if (hit.taken_at) bits.push(readableDate(hit.taken_at, false));
+  return bits.join("; ") || hit.name;
+}
+
+function thumbImage(hit, alt) {
+  const img = el("img", { alt: alt === undefined ? describe(hit) : alt, loading: "lazy", decoding: "async" });
+  img.addEventListener("load", () => img.classList.add("loaded"));
+  img.addEventListener("error", () => img.replaceWith(el("span", { class: "icon", role: "img",
+    "aria-label": img.alt || hit.name, text: hit.media_type === "video" ? "▶" : "▧" })));
+  setImage(img, thumbUrl(hit.id));
   return img;
 }
 
 function tile(hit) {
-  const meta = hit.people.length ? hit.people.join(", ") : hit.labels.slice(0, 3).join(", ");
-  return el("li", { class: "tile" },
-    el("a", { href: `#/doc/${hit.id}`, title: hit.key },
-      el("div", { class: "thumb" }, thumbImage(hit),
-        hit.media_type === "video" ? el("span", { class: "badge", text: "▶ " + (hit.duration ? seconds(hit.duration) : "video") }) : null,
-        hit.status === "failed" ? el("span", { class: "badge", text: "failed" }) : null),
-      el("div", { class: "caption" },
-        el("div", { class: "name", text: hit.name }),
-        el("div", { class: "meta", text: hit.status === "failed" ? (hit.error || "failed") : (meta || " ") }),
-        onlyByName(hit) ? el("div", { class: "meta why", text: `matched by its ${onlyByName(hit)}` }) : null)));
+  const label = [hit.name, ...hit.labels.slice(0, 3)].join(" · ");
+  return el("li", { class: "tile" + (hit.media_type === "video" ? " video" : "") },
+    el("a", { href: docHash(hit.id), title: label, "data-name": hit.name, "data-id": hit.id },
+      thumbImage(hit),
+      hit.media_type === "video" ? el("span", { class: "badge", "aria-hidden": "true",
+        text: "▶ " + (hit.duration ? seconds(hit.duration) : "") }) : null,
+      hit.status === "failed" ? el("span", { class: "badge", text: "failed" }) : null,
+      onlyByName(hit) ? el("span", { class: "why", text: `matched by its ${onlyByName(hit)}` }) : null));
 }
 
 // a plain word found in the file name or text only: facets (labels, people) do not count it, so say so
@@ -235,38 +435,127 @@ function onlyByName(hit) {
   return m.join(" and ");
 }
 
-function renderFacets(facets, params) {
-  const aside = $("#facets");
-  aside.replaceChildren();
-  const on = Object.values(FACET_PARAMS).reduce((n, p) => n + params.getAll(p).length, 0);
-  $("#filters-summary").textContent = on ? `Filters (${on} on)` : "Filters";
-  if (!narrow()) $("#filters").open = true;
-  for (const name of FACET_ORDER) {
-    const values = (facets[name] || []).slice();
-    const param = FACET_PARAMS[name];
-    const chosen = params.getAll(param);
-    for (const value of chosen) if (!values.some((v) => v.value.toLowerCase() === value.toLowerCase())) values.push({ value, count: 0 });
-    if (!values.length) continue;
-    const set = el("fieldset", { "data-facet": name }, el("legend", { text: FACET_TITLES[name] }));
-    values.forEach((v, i) => {
-      const id = `facet-${name}-${i}`;
-      const checked = chosen.some((c) => c.toLowerCase() === v.value.toLowerCase());
-      const box = el("input", { type: "checkbox", id, value: v.value, checked });
-      box.addEventListener("change", () => {
-        const next = new URLSearchParams(params);
-        next.delete(param);
-        const keep = chosen.filter((c) => c.toLowerCase() !== v.value.toLowerCase());
-        for (const c of box.checked ? keep.concat([v.value]) : keep) next.append(param, c);
-        location.hash = searchHash(next);
-      });
-      const shown = name === "emotions" ? v.value.toLowerCase() : v.value;
-      set.append(el("label", { for: id }, box, el("span", { text: shown }), el("span", { class: "count", text: String(v.count) })));
-    });
-    aside.append(set);
+// the order the viewer's previous and next follow: the photos as laid out
+function rebuildOrder() {
+  galleryState.order = [...document.querySelectorAll("#photos .tile a")].map((a) => a.dataset.id);
+}
+
+// A search's matches, best first, loaded page after page as the end nears.
+function renderResults(first, params, seq) {
+  const photos = $("#photos");
+  const hits = first.hits.slice();
+  const container = el("div", { class: "day results-rows" });
+  photos.replaceChildren(container);
+  const draw = () => {
+    container.replaceChildren(justified(hits, container.clientWidth || photos.clientWidth));
+    rebuildOrder();
+  };
+  draw();
+  photos.relayout = draw;
+  let loading = false;
+  const observer = new IntersectionObserver(async (entries) => {
+    if (!entries.some((e) => e.isIntersecting) || loading || hits.length >= first.total) return;
+    loading = true;
+    const search = filterQuery(params);
+    if (params.get("sort")) search.set("sort", params.get("sort"));
+    search.set("limit", String(PAGE));
+    search.set("offset", String(hits.length));
+    try {
+      const more = await api("/api/search?" + search);
+      if (seq !== searchSeq) return;
+      hits.push(...more.hits);
+      draw();
+    } catch (e) {
+      if (!e.signIn) status(e.message, true);
+    }
+    loading = false;
+  }, { rootMargin: "1200px 0px" });
+  galleryState.observer = observer;
+  observer.observe($("#sentinel"));
+}
+
+// the year/month scrubber beside the timeline: jump to any month
+function renderScrubber(months) {
+  const nav = $("#scrubber");
+  const years = new Map();
+  for (const m of months) {
+    const year = m.month === "none" ? "none" : m.month.slice(0, 4);
+    (years.get(year) || years.set(year, []).get(year)).push(m);
+  }
+  const jump = (month) => {
+    const section = document.getElementById(`m-${month}`);
+    if (!section) return;
+    section.scrollIntoView({ block: "start" });
+    markScrubber(month);
+    const title = section.querySelector(".month-title");
+    title.setAttribute("tabindex", "-1");
+    title.focus({ preventScroll: true });
+  };
+  nav.replaceChildren(el("ol", {}, [...years].map(([year, list]) => el("li", { class: "year" },
+    el("button", { type: "button", class: "scrub-year", "data-month": list[0].month,
+      "aria-label": year === "none" ? "No date taken" : `${year}: ${plural(list.reduce((n, m) => n + m.count, 0), "photo")}`,
+      text: year === "none" ? "No date" : year, onclick: () => jump(list[0].month) }),
+    year === "none" ? null : el("ol", { class: "months" }, list.map((m) => el("li", {},
+      el("button", { type: "button", class: "scrub-month", "data-month": m.month,
+        "aria-label": `${monthName(m.month)}: ${plural(m.count, "photo")}`, text: shortMonth(m.month),
+        onclick: () => jump(m.month) }))))))));
+  nav.hidden = months.length < 2;
+}
+
+function markScrubber(month) {
+  for (const b of document.querySelectorAll("#scrubber button")) {
+    if (b.dataset.month === month && b.classList.contains("scrub-month") || (b.classList.contains("scrub-year") && month.startsWith(b.textContent) )) b.classList.add("current");
+    else b.classList.remove("current");
   }
 }
 
-// ---- detail ------------------------------------------------------------------------------------------------------
+// ---- filters: people, places, years, kinds, things -----------------------------------------------------------
+function renderFacets(result, timeline, params) {
+  const box = $("#facets");
+  box.replaceChildren();
+  const groups = [];
+  const facet = (name, title, param, values, shown) => {
+    const chosen = params.getAll(param);
+    values = values.slice();
+    for (const value of chosen) if (!values.some((v) => String(v.value).toLowerCase() === value.toLowerCase())) values.push({ value, count: 0 });
+    if (!values.length) return;
+    const set = el("fieldset", { "data-facet": name }, el("legend", { text: title }));
+    values.forEach((v, i) => {
+      const id = `facet-${name}-${i}`;
+      const value = String(v.value);
+      const checked = chosen.some((c) => c.toLowerCase() === value.toLowerCase());
+      const input = el("input", { type: "checkbox", id, value, checked });
+      input.addEventListener("change", () => {
+        const next = new URLSearchParams(params);
+        next.delete(param);
+        const keep = chosen.filter((c) => c.toLowerCase() !== value.toLowerCase());
+        const single = param === "taken";  // one year at a time
+        for (const c of input.checked ? (single ? [value] : keep.concat([value])) : keep) next.append(param, c);
+        location.hash = searchHash(next);
+      });
+      set.append(el("label", { for: id }, input, el("span", { text: shown ? shown(value) : value }),
+        el("span", { class: "count", text: String(v.count) })));
+    });
+    groups.push(set);
+  };
+  const facets = result.facets || {};
+  facet("people", "People", "person", (facets.people || []).slice(0, 12));
+  facet("places", "Places", "place", (facets.places || []).slice(0, 12));
+  const years = new Map();
+  for (const m of timeline.months || []) years.set(m.month.slice(0, 4), (years.get(m.month.slice(0, 4)) || 0) + m.count);
+  facet("years", "Years", "taken", [...years].map(([value, count]) => ({ value, count })));
+  const kindNames = { photo: "Photos", video: "Videos", screenshot: "Screenshots" };
+  facet("kinds", "Kinds", "kind", Object.entries(timeline.kinds || {}).map(([value, count]) => ({ value, count })),
+    (v) => kindNames[v] || v);
+  facet("labels", "Things", "label", result.things || []);
+  box.replaceChildren(...groups);
+  const on = FILTER_PARAMS.filter((p) => p !== "q").reduce((n, p) => n + params.getAll(p).length, 0);
+  $("#filters-summary").textContent = on ? `Filters (${on} on)` : "Filters";
+  if (!narrow()) $("#filters").open = true;
+  $("#filters").hidden = !groups.length;
+}
+
+// ---- the viewer ------------------------------------------------------------------------------------------------
 function boxStyle(node, box) {
   node.style.left = `${box.left * 100}%`;
   node.style.top = `${box.top * 100}%`;
@@ -275,66 +564,180 @@ function boxStyle(node, box) {
   return node;
 }
 
+const viewer = { zoom: 1, x: 0, y: 0, id: null };
+
+function neighbours(id) {
+  const order = galleryState.order;
+  const at = order.indexOf(id);
+  return { previous: at > 0 ? order[at - 1] : null, next: at >= 0 && at < order.length - 1 ? order[at + 1] : null };
+}
+
+function go(id) {
+  if (id) location.replace(docHash(id));  // stepping through photos is one place in the history: Back leaves the viewer
+}
+
+function leaveViewer() {
+  if (history.length > 1 && galleryState.key) history.back();
+  else location.hash = galleryState.key || "#/";
+}
+
+function applyZoom(inner) {
+  inner.style.transform = viewer.zoom === 1 ? "" : `translate(${viewer.x}px, ${viewer.y}px) scale(${viewer.zoom})`;
+  inner.parentElement.classList.toggle("zoomed", viewer.zoom > 1);
+  const label = $("#zoom-level");
+  if (label) label.textContent = `${Math.round(viewer.zoom * 100)} %`;
+}
+
+function zoomBy(inner, factor) {
+  viewer.zoom = Math.min(6, Math.max(1, viewer.zoom * factor));
+  if (viewer.zoom === 1) { viewer.x = 0; viewer.y = 0; }
+  applyZoom(inner);
+}
+
 async function showDetail(id) {
+  if (document.body.dataset.view === "gallery") galleryState.scroll = window.scrollY;
   show("detail");
+  window.scrollTo(0, 0);
   const view = $("#detail-view");
-  view.replaceChildren(el("p", { text: "Loading…" }));
+  if (viewer.id !== id) view.replaceChildren(el("p", { class: "loading", text: "Loading…" }));
+  viewer.id = id;
   let doc;
   try {
     doc = await api(`/api/documents/${encodeURIComponent(id)}`);
   } catch (e) {
     if (e.signIn) return;
     const missing = e.body && e.body.status === 404;
-    view.replaceChildren(el("div", { class: "detail-head" }, el("h1", { id: "detail-title",
+    view.replaceChildren(el("div", { class: "viewer-bar" }, el("h1", { id: "detail-title",
       text: missing ? "This file is not in the index" : "This file cannot be shown" })),
       el("p", { class: "status error", id: "detail-missing", text: missing
         ? "It may have been removed or moved since this link was made, or it was never indexed."
         : e.message }),
-      el("p", {}, el("a", { href: lastSearch, text: "← Back to the gallery" })));
+      el("p", {}, el("a", { href: galleryState.key || "#/", text: "← Back to the photos" })));
     return;
   }
-  const back = el("button", { type: "button", class: "secondary", text: "← Back to results",
-    onclick: () => (history.length > 1 ? history.back() : (location.hash = "#/")) });
-  const at = lastHits.findIndex((h) => h.id === doc.id);
-  const pager = el("nav", { class: "pager", "aria-label": "Previous and next" },
-    at > 0 ? el("a", { href: `#/doc/${lastHits[at - 1].id}`, id: "previous", rel: "prev", text: "← Previous" }) : null,
-    at >= 0 && at < lastHits.length - 1 ? el("a", { href: `#/doc/${lastHits[at + 1].id}`, id: "next", rel: "next", text: "Next →" }) : null,
-    doc.status === "indexed" && !token() ? el("a", { href: `/api/documents/${doc.id}/media`, download: doc.name, id: "download",
-      text: "Download" }) : null);
-  const head = el("div", { class: "detail-head" }, back, el("h1", { id: "detail-title", text: doc.name }), pager);
-  const stage = el("div", { class: "stage" });
+  if (viewer.id !== id) return;
+  viewer.zoom = 1; viewer.x = 0; viewer.y = 0;
+  const near = neighbours(doc.id);
   const isVideo = doc.media_type === "video";
-  let video = null;
   let src = `/api/documents/${doc.id}/media`;
   if (doc.status === "indexed") {
     // same origin locally; a short-lived presigned S3 URL on AWS (no header needed to load it)
     try { src = (await api(`/api/documents/${doc.id}/media-url`)).url; } catch (e) { if (!e.signIn) status(e.message, true); }
   }
+  const inner = el("div", { class: "stage-inner" });
+  const stage = el("div", { class: "stage", id: "stage" }, inner);
+  let video = null;
   if (isVideo) {
     video = el("video", { src, controls: true, preload: "metadata", "aria-label": `Video ${doc.name}` });
-    stage.append(video);
+    inner.append(video);
   } else {
-    const labels = (doc.labels || []).map((l) => l.name).slice(0, 5).join(", ");
-    stage.append(el("img", { src, alt: `${doc.name}${labels ? ": " + labels : ""}` }));
+    const img = el("img", { src, alt: describeDoc(doc), id: "photo" });
+    img.addEventListener("load", () => fitPhoto(img));
+    inner.append(img);
     (doc.labels || []).forEach((label) => (label.instances || []).forEach((inst) => {
-      if (inst.box) stage.append(boxStyle(el("div", { class: "box label", "aria-hidden": "true" },
+      if (inst.box) inner.append(boxStyle(el("div", { class: "box label", "aria-hidden": "true" },
         el("span", { class: "tag", text: label.name })), inst.box));
     }));
     (doc.faces || []).forEach((face, i) => {
       if (!face.box) return;
       const name = face.person || `face ${i + 1}`;
-      stage.append(boxStyle(el("div", { class: "box face" + (face.person ? "" : " unknown"), "data-face": i,
+      inner.append(boxStyle(el("div", { class: "box face" + (face.person ? "" : " unknown"), "data-face": i,
         role: "img", "aria-label": `Face: ${name}` }, el("span", { class: "tag", text: name })), face.box));
     });
+    setupGestures(stage, inner, near);
   }
-  const left = el("div", {}, stage);
-  if (!isVideo && (doc.labels || []).some((l) => (l.instances || []).length)) {
-    const toggle = el("input", { type: "checkbox", id: "show-labels", checked: true });
-    toggle.addEventListener("change", () => stage.classList.toggle("hide-labels", !toggle.checked));
-    left.append(el("p", {}, el("label", { for: "show-labels" }, toggle, " Show object boxes")));
-  }
-  view.replaceChildren(head, left, detailPanel(doc));
+  const button = (attrs, text) => el("button", { type: "button", class: "round", ...attrs }, text);
+  const bar = el("div", { class: "viewer-bar" },
+    button({ id: "close", "aria-label": "Back to the photos", onclick: leaveViewer }, "←"),
+    el("h1", { id: "detail-title", text: doc.name }),
+    isVideo ? null : el("div", { class: "zoom", role: "group", "aria-label": "Zoom" },
+      button({ id: "zoom-out", "aria-label": "Zoom out", onclick: () => zoomBy(inner, 1 / 1.5) }, "−"),
+      el("span", { id: "zoom-level", class: "zoom-level", "aria-live": "polite", text: "100 %" }),
+      button({ id: "zoom-in", "aria-label": "Zoom in", onclick: () => zoomBy(inner, 1.5) }, "+")),
+    doc.status === "indexed" && !token() ? el("a", { href: `/api/documents/${doc.id}/media`, download: doc.name,
+      id: "download", class: "plain-link", text: "Download" }) : null);
+  const pager = [
+    near.previous ? button({ id: "previous", class: "round side previous", "aria-label": "Previous photo",
+      onclick: () => go(near.previous) }, "‹") : null,
+    near.next ? button({ id: "next", class: "round side next", "aria-label": "Next photo",
+      onclick: () => go(near.next) }, "›") : null,
+  ];
+  const picture = el("div", { class: "picture" }, stage, ...pager);
+  const parts = [bar, picture, detailPanel(doc)];
+  view.replaceChildren(...parts);
   if (isVideo && doc.video) view.append(timeline(doc, video));
+  $("#close").focus({ preventScroll: true });
+}
+
+// The photo as large as the stage allows, small ones enlarged (up to 4 times): its size in pixels, so that the face
+// boxes, placed in percentages over it, stay on the faces.
+function fitPhoto(img) {
+  if (!img.naturalWidth || !img.isConnected) return;
+  const picture = img.closest(".picture");
+  const maxW = picture.clientWidth;
+  const maxH = Math.max(200, window.innerHeight * (narrow() ? 0.7 : 1) - (narrow() ? 0 : 130));
+  const scale = Math.min(maxW / img.naturalWidth, maxH / img.naturalHeight, 4);
+  img.style.width = `${Math.floor(img.naturalWidth * scale)}px`;
+  img.style.height = `${Math.floor(img.naturalHeight * scale)}px`;
+}
+
+function describeDoc(doc) {
+  const labels = (doc.labels || []).slice().sort((a, b) => b.confidence - a.confidence).map((l) => l.name).slice(0, 4);
+  const bits = [];
+  if ((doc.people || []).length) bits.push(doc.people.join(", "));
+  if (labels.length) bits.push(labels.join(", "));
+  if (doc.place && doc.place.label) bits.push(doc.place.label);
+  return bits.length ? `${doc.name}: ${bits.join("; ")}` : doc.name;
+}
+
+// Swipe left or right on a touch screen for the next or previous photo; drag to look around a zoomed photo;
+// double-click (or double-tap) zooms in and out.
+function setupGestures(stage, inner, near) {
+  let start = null;
+  stage.addEventListener("pointerdown", (e) => {
+    start = { x: e.clientX, y: e.clientY, vx: viewer.x, vy: viewer.y, type: e.pointerType };
+    if (viewer.zoom > 1) stage.setPointerCapture(e.pointerId);
+  });
+  stage.addEventListener("pointermove", (e) => {
+    if (!start || viewer.zoom === 1) return;
+    viewer.x = start.vx + (e.clientX - start.x);
+    viewer.y = start.vy + (e.clientY - start.y);
+    applyZoom(inner);
+  });
+  stage.addEventListener("pointerup", (e) => {
+    if (!start) return;
+    const dx = e.clientX - start.x, dy = e.clientY - start.y;
+    const swipe = viewer.zoom === 1 && Math.abs(dx) > 50 && Math.abs(dx) > 2 * Math.abs(dy);
+    start = null;
+    if (swipe) go(dx < 0 ? near.next : near.previous);
+  });
+  stage.addEventListener("pointercancel", () => { start = null; });
+  stage.addEventListener("dblclick", () => zoomBy(inner, viewer.zoom > 1 ? 1 / viewer.zoom : 2.5));
+  stage.addEventListener("wheel", (e) => {
+    if (!e.ctrlKey && viewer.zoom === 1 && e.deltaY > 0) return;  // plain scrolling down the page stays scrolling
+    e.preventDefault();
+    zoomBy(inner, e.deltaY < 0 ? 1.25 : 1 / 1.25);
+  }, { passive: false });
+}
+
+function viewerKeys(event) {
+  if ($("#detail-view").hidden || event.altKey || event.ctrlKey || event.metaKey) return false;
+  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName);
+  if (typing) return false;
+  const inner = document.querySelector("#detail-view .stage-inner");
+  const near = neighbours(viewer.id);
+  const onVideo = document.activeElement.tagName === "VIDEO";
+  switch (event.key) {
+    case "ArrowRight": if (onVideo) return false; go(near.next); return true;
+    case "j": go(near.next); return true;
+    case "ArrowLeft": if (onVideo) return false; go(near.previous); return true;
+    case "k": go(near.previous); return true;
+    case "Escape": leaveViewer(); return true;
+    case "+": case "=": if (inner && !document.querySelector("#detail-view video")) zoomBy(inner, 1.5); return true;
+    case "-": if (inner) zoomBy(inner, 1 / 1.5); return true;
+    case "0": if (inner) { viewer.zoom = 1; viewer.x = 0; viewer.y = 0; applyZoom(inner); } return true;
+    default: return false;
+  }
 }
 
 function chipLink(text, param, value, extra) {
@@ -343,56 +746,56 @@ function chipLink(text, param, value, extra) {
 }
 
 function detailPanel(doc) {
-  const panel = el("div", { class: "panel" });
+  const panel = el("aside", { class: "panel info", "aria-label": "About this photo" });
   if (doc.status === "failed") panel.append(el("p", { class: "status error", text: `Not analysed: ${doc.error}` }));
+  const when = dateInWords(doc.taken_at);
+  const place = doc.place ? (doc.place.label || [doc.place.city, doc.place.region, doc.place.country].filter(Boolean).join(", ")) : null;
+  if (when || place) {
+    panel.append(el("div", { class: "when-where" },
+      when ? el("p", { class: "when", id: "when", text: when }) : null,
+      place ? el("p", { class: "where", id: "where" }, el("a", {
+        href: searchHash(new URLSearchParams([["place", doc.place.metro || doc.place.city || doc.place.country || place]])),
+        text: place })) : null));
+  }
   if ((doc.people || []).length) {
     panel.append(el("h2", { text: "People" }), el("ul", { class: "chips", id: "people-chips" },
       doc.people.map((p) => chipLink(p, "person", p))));
   }
   const faces = doc.faces || [];
-  if (faces.length) {
-    panel.append(el("h2", { text: `Faces (${faces.length})` }), el("ul", { class: "chips" }, faces.map((f, i) => {
-      const bits = [f.person || `face ${i + 1}`];
-      if (f.age_low != null) bits.push(`${f.age_low}–${f.age_high}`);
-      if (f.gender) bits.push(f.gender.toLowerCase());
-      if (f.emotion) bits.push(f.emotion.toLowerCase());
-      return el("li", {}, el("span", { text: bits.join(", ") }));
-    })));
-    const unnamed = faces.map((f, i) => [f, i]).filter(([f]) => !f.person && f.box);
-    if (unnamed.length && doc.media_type === "image" && doc.status === "indexed") panel.append(nameFaceForm(doc, unnamed));
-    const boxed = faces.map((f, i) => [f, i]).filter(([f]) => f.box);
-    if (boxed.length && doc.status === "indexed") panel.append(hideFaceForm(doc, boxed));
-  }
+  const unnamed = faces.filter((f) => !f.person).length;
+  if (unnamed && !editing()) panel.append(el("p", { class: "note", text: `${plural(unnamed, "face")} nobody has named` }));
   if ((doc.labels || []).length) {
-    panel.append(el("h2", { text: "Labels" }), el("ul", { class: "chips" },
+    panel.append(el("h2", { text: "Things" }), el("ul", { class: "chips", id: "label-chips" },
       doc.labels.slice().sort((a, b) => b.confidence - a.confidence).map((l) =>
         chipLink(l.name, "label", l.name, `${Math.round(l.confidence)} %`))));
   }
-  if (doc.text) panel.append(el("h2", { text: "Text" }), el("p", { text: doc.text }));
+  if (editing() && faces.length && doc.status === "indexed") {
+    const edits = el("section", { class: "edits", "aria-label": "Edit faces" });
+    const unnamedFaces = faces.map((f, i) => [f, i]).filter(([f]) => !f.person && f.box);
+    if (unnamedFaces.length && doc.media_type === "image") edits.append(nameFaceForm(doc, unnamedFaces));
+    const boxed = faces.map((f, i) => [f, i]).filter(([f]) => f.box);
+    if (boxed.length) edits.append(hideFaceForm(doc, boxed));
+    panel.append(edits);
+  }
+  if (doc.text) panel.append(el("h2", { text: "Text" }), el("p", { class: "text", text: doc.text }));
   const facts = [["File", doc.key], ["Type", doc.content_type || doc.media_type],
     ["Size", doc.width ? `${doc.width} × ${doc.height}` : null], ["Taken", readableDate(doc.taken_at)],
-    ["Place", doc.place ? (doc.place.label || [doc.place.city, doc.place.region, doc.place.country].filter(Boolean).join(", ")) : null],
     ["Camera", doc.camera],
     ["Duration", doc.video && doc.video.duration ? seconds(doc.video.duration) : null], ["Indexed", readableDate(doc.indexed_at)]];
-  panel.append(el("h2", { text: "File" }), el("dl", { class: "facts" },
-    facts.filter(([, v]) => v).map(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })])));
+  panel.append(el("details", { class: "file-facts" }, el("summary", { text: "Details" }), el("dl", { class: "facts" },
+    facts.filter(([, v]) => v).map(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })]))));
   return panel;
 }
 
 // Name a face of this photo: it is enrolled from its crop, and every indexed file with that face follows.
 function nameFaceForm(doc, unnamed) {
-  const select = el("select", { id: "face-choice", disabled: !config.writes },
+  const select = el("select", { id: "face-choice" },
     unnamed.map(([, i]) => el("option", { value: String(i), text: `face ${i + 1}` })));
-  const input = el("input", { id: "face-name", name: "name", required: true, autocomplete: "off", placeholder: "Full name",
-    disabled: !config.writes });
+  const input = el("input", { id: "face-name", name: "name", required: true, autocomplete: "off", placeholder: "Full name" });
   const form = el("form", { id: "name-face", class: "name-face" },
     el("label", { for: "face-choice", text: "Name" }), select,
     el("label", { for: "face-name", class: "visually-hidden", text: "Their name" }), input,
-    el("button", { type: "submit", disabled: !config.writes, text: "Save" }));
-  if (!config.writes) {
-    form.append(el("p", { class: "note", id: "name-face-note",
-      text: "Read-only: start the server with `mediaindex serve --allow-writes` to name faces here." }));
-  }
+    el("button", { type: "submit", text: "Save" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const name = input.value.trim();
@@ -402,6 +805,7 @@ function nameFaceForm(doc, unnamed) {
       const result = await api("/api/people/enroll", { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ name, document_id: doc.id, face_index: Number(select.value) }) });
       status(`Named ${name}: ${result.documents_updated} file(s) updated.`);
+      viewer.id = null;
       showDetail(doc.id);
     } catch (e) {
       status(e.message, true);
@@ -412,15 +816,11 @@ function nameFaceForm(doc, unnamed) {
 
 // "Not a face": the face leaves this file (and every copy of it) and stays hidden when it is indexed again.
 function hideFaceForm(doc, boxed) {
-  const select = el("select", { id: "hide-choice", disabled: !config.writes },
+  const select = el("select", { id: "hide-choice" },
     boxed.map(([f, i]) => el("option", { value: String(i), text: f.person ? `face ${i + 1} (${f.person})` : `face ${i + 1}` })));
   const form = el("form", { id: "hide-face", class: "name-face" },
     el("label", { for: "hide-choice", text: "Which face" }), select,
-    el("button", { type: "submit", class: "secondary", disabled: !config.writes, text: "Hide it" }));
-  if (!config.writes) {
-    form.append(el("p", { class: "note", id: "hide-face-note",
-      text: "Read-only: start the server with `mediaindex serve --allow-writes`, or use `mediaindex faces hide`." }));
-  }
+    el("button", { type: "submit", class: "secondary", text: "Hide it" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const n = Number(select.value);
@@ -429,6 +829,7 @@ function hideFaceForm(doc, boxed) {
       const result = await api(`/api/documents/${encodeURIComponent(doc.id)}/faces/${n}/hide`, { method: "POST",
         headers: { "Content-Type": "application/json" }, body: "{}" });
       status(`Face ${n + 1} hidden: ${result.documents_updated} file(s) updated.`);
+      viewer.id = null;
       showDetail(doc.id);
     } catch (e) {
       status(e.message, true);
@@ -436,7 +837,6 @@ function hideFaceForm(doc, boxed) {
   });
   return el("div", {}, el("h2", { text: "Not a face?" }), form);
 }
-
 function timeline(doc, video) {
   const duration = doc.video.duration || Math.max(1, ...[...(doc.video.segments?.people || []),
     ...(doc.video.segments?.labels || [])].map((s) => s.end));
@@ -481,53 +881,75 @@ function timeline(doc, video) {
 }
 
 // ---- people ------------------------------------------------------------------------------------------------------
+function initials(name) {
+  return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+}
+
+function avatar(person) {
+  if (!person.face) return el("span", { class: "avatar initials", "aria-hidden": "true", text: initials(person.name) });
+  const img = el("img", { class: "avatar person-face", alt: "", loading: "lazy" });
+  img.addEventListener("load", () => img.classList.add("loaded"));
+  img.addEventListener("error", () => img.replaceWith(el("span", { class: "avatar initials", "aria-hidden": "true",
+    text: initials(person.name) })));
+  setImage(img, faceUrl(person.face.id, person.face.face_index));
+  return img;
+}
+
+// a face of an unnamed group: its crop from a photo, or the poster frame of a video it was seen in (the video's
+// frame with the face is not kept)
+function faceImage(file) {
+  const name = file.key.split("/").pop();
+  const video = file.media_type === "video";
+  const img = el("img", { alt: video ? `A face seen in the video ${name}` : `A face in ${name}`, loading: "lazy",
+    class: video ? "video-face" : "" });
+  img.addEventListener("load", () => img.classList.add("loaded"));
+  img.addEventListener("error", () => img.replaceWith(el("span", { class: "avatar initials", role: "img",
+    "aria-label": img.alt, text: "?" })));
+  setImage(img, video ? thumbUrl(file.id) : faceUrl(file.id, file.face_index));
+  return img;
+}
+
 async function showPeople() {
   show("people");
   const view = $("#people-view");
-  view.replaceChildren(el("p", { text: "Loading…" }));
+  view.replaceChildren(el("h1", { id: "people-title", text: "People" }), el("p", { class: "loading", text: "Loading…" }));
   let data;
   try {
     data = await api("/api/people");
   } catch (e) {
-    view.replaceChildren(el("p", { class: "status error", text: e.message }));
+    view.replaceChildren(el("h1", { id: "people-title", text: "People" }), el("p", { class: "status error", text: e.message }));
     return;
   }
-  const people = el("ul", { class: "people-list", id: "people-list" }, data.people.map((p) => {
-    let face = null;
-    if (p.face) {
-      face = el("img", { alt: `${p.name}'s face`, loading: "lazy", class: "person-face" });
-      face.addEventListener("error", () => face.remove());
-      setImage(face, `/api/documents/${p.face.id}/faces/${p.face.face_index}`);
-    }
-    return el("li", {}, el("span", { class: "who" }, face,
-      el("a", { href: searchHash(new URLSearchParams([["person", p.name]])), text: p.name })),
-      el("span", { class: "note", text: `${p.files} file${p.files === 1 ? "" : "s"}` }));
-  }));
+  const edit = editing();
+  const named = data.people.slice().sort((a, b) => b.files - a.files || a.name.localeCompare(b.name));
+  const people = el("ul", { class: "people-list", id: "people-list" }, named.map((p) =>
+    el("li", {}, el("a", { href: searchHash(new URLSearchParams([["person", p.name]])), class: "person" },
+      avatar(p), el("span", { class: "who-name", text: p.name }),
+      el("span", { class: "note", text: plural(p.files, "photo") })))));
   const parts = [el("h1", { id: "people-title", text: "People" })];
-  if (!data.available) parts.push(el("p", { class: "note", text: data.reason }));
-  parts.push(data.people.length ? people : el("p", { class: "note", text: "Nobody is named yet." }));
+  if (named.length) parts.push(people);
+  else parts.push(el("p", { class: "note", text: "Nobody is named yet." }));
   const enrolled = data.people.filter((p) => p.faces);
-  if (data.available && enrolled.length >= 2) parts.push(mergeForm(enrolled, data.writes));
-  parts.push(el("h2", { text: "Faces nobody has named" }));
-  if (!data.writes) parts.push(el("p", { class: "note", id: "read-only-note",
-    text: "This server is read-only, so nobody can be named here. To name people, start it with " +
-      "`mediaindex serve --allow-writes` (on AWS: MEDIAINDEX_API_WRITES=1), or use `mediaindex people add NAME PHOTO`." }));
-  if (data.clusters_reason) parts.push(el("p", { class: "note", text: data.clusters_reason }));
-  else if (!data.clusters.length) parts.push(el("p", { class: "note", text: "No unnamed groups of faces." }));
-  parts.push(el("ul", { class: "clusters" }, data.clusters.map((c) => clusterCard(c, data.writes))));
+  if (edit && data.available && enrolled.length >= 2) parts.push(mergeForm(enrolled));
+  if (data.clusters.length) {
+    parts.push(el("h2", { text: "Not named yet" }));
+    if (!edit && data.writes) parts.push(el("p", { class: "note", text: "Choose Edit to name them." }));
+    parts.push(el("ul", { class: "clusters" + (edit ? " editing" : ""), id: "clusters" },
+      data.clusters.map((c) => clusterCard(c, edit))));
+  }
   view.replaceChildren(...parts);
 }
 
 // One person under two names: the first one's faces become the second's, and every file follows.
-function mergeForm(enrolled, writes) {
+function mergeForm(enrolled) {
   const options = () => enrolled.map((p) => el("option", { value: p.name, text: p.name }));
-  const from = el("select", { id: "merge-from", disabled: !writes }, options());
-  const into = el("select", { id: "merge-into", disabled: !writes }, options());
+  const from = el("select", { id: "merge-from" }, options());
+  const into = el("select", { id: "merge-into" }, options());
   into.selectedIndex = 1;
   const form = el("form", { id: "merge-people", class: "name-face" },
     el("label", { for: "merge-from", text: "Merge" }), from,
     el("label", { for: "merge-into", text: "into" }), into,
-    el("button", { type: "submit", disabled: !writes, text: "Merge" }));
+    el("button", { type: "submit", text: "Merge" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (from.value === into.value) { status("Choose two different people to merge.", true); return; }
@@ -541,16 +963,29 @@ function mergeForm(enrolled, writes) {
       status(e.message, true);
     }
   });
-  return el("div", {}, el("h2", { text: "The same person twice?" }), form);
+  return el("div", { class: "panel merge" }, el("h2", { text: "The same person twice?" }), form);
 }
 
-function clusterCard(cluster, writes) {
+function clusterCard(cluster, edit) {
+  const shown = edit ? cluster.files : cluster.files.slice(0, 1);
+  const picks = [];
+  const faces = el("div", { class: "faces" }, shown.map((f, n) => {
+    const link = el("a", { href: docHash(f.id), title: f.key }, faceImage(f));
+    if (!edit) return link;
+    const pickId = `pick-${cluster.cluster}-${n}`;
+    const pick = el("input", { type: "checkbox", id: pickId, class: "pick", "data-id": f.id, "data-face": String(f.face_index) });
+    picks.push(pick);
+    return el("span", { class: "face-pick" }, link,
+      el("label", { for: pickId, class: "visually-hidden", text: `Choose the face in ${f.key.split("/").pop()}` }), pick);
+  }));
+  const card = el("li", { class: "cluster", "data-cluster": cluster.cluster }, faces,
+    el("p", { class: "count", text: plural(cluster.file_count, "photo") }));
+  if (!edit) return card;
   const inputId = `name-${cluster.cluster}`;
-  const input = el("input", { id: inputId, name: "name", required: true, autocomplete: "off", disabled: !writes,
-    placeholder: "Full name" });
-  const form = el("form", { "data-cluster": cluster.cluster },
+  const input = el("input", { id: inputId, name: "name", required: true, autocomplete: "off", placeholder: "Full name" });
+  const form = el("form", { "data-cluster": cluster.cluster, class: "name-face" },
     el("label", { for: inputId, text: "Name this person" }), input,
-    el("button", { type: "submit", disabled: !writes, text: "Save name" }));
+    el("button", { type: "submit", text: "Save name" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const name = input.value.trim();
@@ -565,20 +1000,8 @@ function clusterCard(cluster, writes) {
       status(e.message, true);
     }
   });
-  const picks = [];
-  const faces = el("div", { class: "faces" }, cluster.files.map((f, n) => {
-    const img = el("img", { alt: `Unnamed face in ${f.key.split("/").pop()}`, loading: "lazy" });
-    setImage(img, `/api/documents/${f.id}/faces/${f.face_index}`);
-    const pickId = `pick-${cluster.cluster}-${n}`;
-    const pick = el("input", { type: "checkbox", id: pickId, class: "pick", disabled: !writes,
-      "data-id": f.id, "data-face": String(f.face_index) });
-    picks.push(pick);
-    return el("span", { class: "face-pick" }, el("a", { href: `#/doc/${f.id}`, title: f.key }, img),
-      el("label", { for: pickId, class: "visually-hidden", text: `Choose the face in ${f.key.split("/").pop()}` }), pick);
-  }));
   // Two people in one group: the faces ticked go to a group of their own, which later clustering keeps apart.
-  const split = el("button", { type: "button", class: "secondary split", disabled: !writes,
-    text: "Split off the faces ticked" });
+  const split = el("button", { type: "button", class: "secondary split", text: "Split off the faces ticked" });
   split.addEventListener("click", async () => {
     const chosen = picks.filter((p) => p.checked).map((p) => ({ id: p.dataset.id, face_index: Number(p.dataset.face) }));
     if (!chosen.length) { status("Tick the faces that are someone else, then split.", true); return; }
@@ -592,9 +1015,225 @@ function clusterCard(cluster, writes) {
       status(e.message, true);
     }
   });
-  return el("li", { class: "cluster", "data-cluster": cluster.cluster },
-    el("div", { text: `${cluster.file_count} file${cluster.file_count === 1 ? "" : "s"}, ${cluster.faces} face${cluster.faces === 1 ? "" : "s"}` }),
-    faces, form, split);
+  card.append(form, split);
+  return card;
+}
+
+// ---- places ------------------------------------------------------------------------------------------------------
+function coverImage(id, alt) {
+  if (!id) return el("span", { class: "cover-empty", "aria-hidden": "true" });
+  return thumbImage({ id, media_type: "image", name: alt }, "");
+}
+
+async function showPlaces() {
+  show("places");
+  const view = $("#places-view");
+  const title = el("h1", { id: "places-title", text: "Places" });
+  view.replaceChildren(title, el("p", { class: "loading", text: "Loading…" }));
+  let data;
+  try {
+    data = await api("/api/places");
+  } catch (e) {
+    view.replaceChildren(title, el("p", { class: "status error", text: e.message }));
+    return;
+  }
+  if (!data.countries.length) {
+    view.replaceChildren(title, el("p", { class: "note", text: "No photo has a place yet: photos taken with the phone's location on show up here." }));
+    return;
+  }
+  const card = (name, count, cover, extra) => el("li", { class: "place-card" + (extra ? " " + extra : "") },
+    el("a", { href: searchHash(new URLSearchParams([["place", name]])) }, coverImage(cover, name),
+      el("span", { class: "place-name", text: name }), el("span", { class: "note", text: plural(count, "photo") })));
+  view.replaceChildren(title, el("p", {}, el("a", { href: "#/map", text: "See them on the map" })),
+    ...data.countries.map((c) => el("section", { class: "country", "aria-labelledby": `country-${c.code || c.name}` },
+      el("h2", { id: `country-${c.code || c.name}` }, el("a", { href: searchHash(new URLSearchParams([["place", c.name]])),
+        text: c.name }), el("span", { class: "note", text: " · " + plural(c.count, "photo") })),
+      el("ul", { class: "places" }, c.places.length ? c.places.map((p) => card(p.name, p.count, p.cover))
+        : [card(c.name, c.count, c.cover)]))));
+}
+
+// ---- the map: country outlines from this server, the photos as clusters you can open ----------------------------
+const TILE = 256;
+const mapState = { zoom: 1, cx: 0.5, cy: 0.42, points: [], world: null, svg: null, drawn: false };
+
+function project(lat, lon) {  // Web Mercator, 0..1 both ways
+  const clamped = Math.max(-85, Math.min(85, lat));
+  const s = Math.sin((clamped * Math.PI) / 180);
+  return [(lon + 180) / 360, 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)];
+}
+
+function ringPath(ring) {
+  let d = "";
+  ring.forEach(([lon, lat], i) => {
+    const [x, y] = project(lat, lon);
+    d += `${i ? "L" : "M"}${(x * TILE).toFixed(2)} ${(y * TILE).toFixed(2)}`;
+  });
+  return d + "Z";
+}
+
+async function showMap(params) {
+  show("map");
+  const view = $("#map-view");
+  if (!mapState.drawn) {
+    const svgNS = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(svgNS, "svg");
+    svg.setAttribute("class", "map-svg");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("preserveAspectRatio", "xMidYMid slice");
+    const land = document.createElementNS(svgNS, "g");
+    land.setAttribute("class", "land");
+    svg.append(land);
+    mapState.svg = svg;
+    const surface = el("div", { class: "map-surface", id: "map", tabindex: "0", role: "region",
+      "aria-label": "Map of the photos. Arrow keys move it, plus and minus zoom.", "aria-describedby": "map-help" },
+      svg, el("div", { class: "clusters-layer", id: "map-clusters" }));
+    const controls = el("div", { class: "map-controls", role: "group", "aria-label": "Map zoom" },
+      el("button", { type: "button", class: "round", id: "map-zoom-in", "aria-label": "Zoom in", onclick: () => zoomMap(2) }, "+"),
+      el("button", { type: "button", class: "round", id: "map-zoom-out", "aria-label": "Zoom out", onclick: () => zoomMap(0.5) }, "−"),
+      el("button", { type: "button", class: "round", id: "map-fit", "aria-label": "Show every photo", onclick: () => { fitMap(); drawMap(); } }, "⤢"));
+    view.replaceChildren(el("h1", { id: "map-title", text: "Map" }),
+      el("p", { id: "map-summary", class: "summary" }),
+      el("div", { class: "map-wrap" }, surface, controls),
+      el("p", { id: "map-help", class: "note", text: "Drag or use the arrow keys to move, + and − to zoom; choose a circle to see its photos." }),
+      el("section", { id: "cluster-photos", class: "cluster-photos", "aria-live": "polite" }));
+    setupMapGestures(surface);
+    mapState.drawn = true;
+    loadOutlines(land);
+  }
+  let data;
+  try {
+    data = await api("/api/map?" + filterQuery(params));
+  } catch (e) {
+    if (!e.signIn) status(e.message, true);
+    return;
+  }
+  mapState.points = data.points.map((p) => ({ ...p, xy: project(p.lat, p.lon) }));
+  $("#map-summary").textContent = data.points.length
+    ? `${plural(data.points.length, "photo")} with a place` + (data.total > data.shown ? ` (the newest ${data.shown} of ${data.total})` : "")
+    : "No photo has a place yet.";
+  fitMap();
+  drawMap();
+}
+
+async function loadOutlines(land) {
+  try {
+    const response = await fetch("/api/map/countries", withAuth());
+    if (!response.ok) throw new Error(String(response.status));
+    const world = await response.json();
+    const svgNS = "http://www.w3.org/2000/svg";
+    for (const feature of world.features) {
+      const g = feature.geometry;
+      const polygons = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
+      const path = document.createElementNS(svgNS, "path");
+      path.setAttribute("d", polygons.map((rings) => rings.map(ringPath).join("")).join(""));
+      path.setAttribute("data-country", feature.properties.iso || "");
+      land.append(path);
+    }
+    $("#map").dataset.outlines = String(world.features.length);
+  } catch (e) {
+    $("#map").dataset.outlines = "0";  // the photos are still placed, on a blank sea
+  }
+}
+
+function fitMap() {
+  const surface = $("#map");
+  const w = surface.clientWidth || 800, h = surface.clientHeight || 500;
+  const pts = mapState.points;
+  if (!pts.length) { mapState.zoom = Math.max(1, w / TILE); mapState.cx = 0.5; mapState.cy = 0.45; return; }
+  const xs = pts.map((p) => p.xy[0]), ys = pts.map((p) => p.xy[1]);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const spanX = Math.max(x1 - x0, 0.02), spanY = Math.max(y1 - y0, 0.02);
+  mapState.zoom = Math.max(w / TILE / 1.2, Math.min((w * 0.8) / (spanX * TILE), (h * 0.8) / (spanY * TILE), 2 ** 14));
+  mapState.cx = (x0 + x1) / 2;
+  mapState.cy = (y0 + y1) / 2;
+}
+
+function zoomMap(factor) {
+  mapState.zoom = Math.min(2 ** 16, Math.max(1, mapState.zoom * factor));
+  drawMap();
+}
+
+function panMap(dx, dy) {  // in screen pixels
+  const scale = TILE * mapState.zoom;
+  mapState.cx = Math.min(1, Math.max(0, mapState.cx - dx / scale));
+  mapState.cy = Math.min(1, Math.max(0, mapState.cy - dy / scale));
+  drawMap();
+}
+
+function drawMap() {
+  const surface = $("#map");
+  if (!surface) return;
+  const w = surface.clientWidth, h = surface.clientHeight;
+  const scale = TILE * mapState.zoom;
+  const vw = (w / scale) * TILE, vh = (h / scale) * TILE;
+  mapState.svg.setAttribute("viewBox", `${mapState.cx * TILE - vw / 2} ${mapState.cy * TILE - vh / 2} ${vw} ${vh}`);
+  // clusters: each photo joins the first cluster whose centre is within a pin's width on screen, so pins never
+  // hide one another; they split as you zoom in
+  const reach = 56, margin = 64, clusters = [];
+  for (const p of mapState.points) {
+    const sx = (p.xy[0] - mapState.cx) * scale + w / 2, sy = (p.xy[1] - mapState.cy) * scale + h / 2;
+    if (sx < -margin || sy < -margin || sx > w + margin || sy > h + margin) continue;
+    let c = clusters.find((k) => Math.hypot(k.x / k.points.length - sx, k.y / k.points.length - sy) < reach);
+    if (!c) clusters.push(c = { points: [], x: 0, y: 0 });
+    c.points.push(p); c.x += sx; c.y += sy;
+  }
+  const cells = new Map(clusters.map((c, i) => [i, c]));
+  const layer = $("#map-clusters");
+  const focused = document.activeElement && document.activeElement.dataset.cluster;
+  layer.replaceChildren(...[...cells.values()].map((c) => {
+    const n = c.points.length, first = c.points[0];
+    const places = [...new Set(c.points.map((p) => p.place).filter(Boolean))];
+    const label = `${plural(n, "photo")}${places.length ? " in " + places.slice(0, 2).join(" and ") : ""}`;
+    const img = thumbImage({ id: first.id, media_type: first.media_type, name: first.name }, "");
+    const button = el("button", { type: "button", class: "cluster-pin", "aria-label": label, title: label,
+      "data-cluster": `${Math.round(c.x / n)},${Math.round(c.y / n)}`, "data-count": n },
+      img, el("span", { class: "pin-count", "aria-hidden": "true", text: String(n) }));
+    button.style.left = `${c.x / n}px`;
+    button.style.top = `${c.y / n}px`;
+    button.addEventListener("click", () => openCluster(c.points, label));
+    return button;
+  }));
+  if (focused) { const again = layer.querySelector(`[data-cluster="${focused}"]`); if (again) again.focus(); }
+  surface.dataset.zoom = mapState.zoom.toFixed(4);
+}
+
+function openCluster(points, label) {
+  const box = $("#cluster-photos");
+  const hits = points.map((p) => ({ id: p.id, name: p.name, media_type: p.media_type, width: null, height: null,
+    labels: [], people: [], place: p.place, taken_at: p.taken_at, status: "indexed" }));
+  const heading = el("h2", { id: "cluster-title", tabindex: "-1", text: label });
+  const rows = el("div", { class: "day" });
+  box.replaceChildren(heading, rows);
+  rows.append(justified(hits, rows.clientWidth || box.clientWidth || 600));
+  galleryState.order = hits.map((h) => h.id);
+  galleryState.key = null;
+  heading.focus();
+}
+
+function setupMapGestures(surface) {
+  let drag = null;
+  surface.addEventListener("pointerdown", (e) => {
+    if (e.target.closest(".cluster-pin")) return;
+    drag = { x: e.clientX, y: e.clientY };
+    surface.setPointerCapture(e.pointerId);
+  });
+  surface.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    panMap(e.clientX - drag.x, e.clientY - drag.y);
+    drag = { x: e.clientX, y: e.clientY };
+  });
+  const end = () => { drag = null; };
+  surface.addEventListener("pointerup", end);
+  surface.addEventListener("pointercancel", end);
+  surface.addEventListener("wheel", (e) => { e.preventDefault(); zoomMap(e.deltaY < 0 ? 1.5 : 1 / 1.5); }, { passive: false });
+  surface.addEventListener("keydown", (e) => {
+    if (e.target !== surface) return;
+    const step = 80;
+    const moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+    if (moves[e.key]) { e.preventDefault(); panMap(...moves[e.key]); }
+    else if (e.key === "+" || e.key === "=") { e.preventDefault(); zoomMap(2); }
+    else if (e.key === "-") { e.preventDefault(); zoomMap(0.5); }
+  });
 }
 
 // ---- start -------------------------------------------------------------------------------------------------------
@@ -605,16 +1244,38 @@ document.addEventListener("DOMContentLoaded", async () => {
     const q = $("#q").value.trim();
     location.hash = searchHash(new URLSearchParams(q ? [["q", q]] : []));
   });
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !$("#detail-view").hidden) history.back();
-    if (event.key === "/" && document.activeElement.tagName !== "INPUT") { event.preventDefault(); $("#q").focus(); }
+  const tips = $("#syntax-toggle");
+  tips.addEventListener("click", () => {
+    const open = $("#syntax-help").hidden;
+    $("#syntax-help").hidden = !open;
+    tips.setAttribute("aria-expanded", String(open));
   });
-  window.addEventListener("hashchange", route);
+  document.addEventListener("keydown", (event) => {
+    if (viewerKeys(event)) { event.preventDefault(); return; }
+    if (event.key === "/" && !["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName)) {
+      event.preventDefault();
+      $("#q").focus();
+    }
+  });
+  let width = window.innerWidth;
+  window.addEventListener("resize", () => {
+    if (Math.abs(window.innerWidth - width) < 40) return;
+    width = window.innerWidth;
+    requestAnimationFrame(() => {
+      for (const section of document.querySelectorAll("#photos .month[data-loaded]")) layoutMonth(section);
+      if ($("#photos").relayout) $("#photos").relayout();
+      rebuildOrder();
+      if (!$("#map-view").hidden) drawMap();
+      if ($("#photo")) fitPhoto($("#photo"));
+    });
+  });
+  window.addEventListener("hashchange", () => route());
   if (narrow()) $("#filters").open = false;  // on a phone the photos come first; the filters are one tap away
   // a search submitted before this script ran arrives as /?q=...: carry it over to the hash
   if (location.search && (!location.hash || location.hash === "#/")) {
     history.replaceState(null, "", "/" + searchHash(new URLSearchParams(location.search)));
   }
   try { config = await api("/api/config"); } catch (e) { if (!e.signIn) status(e.message, true); }
+  setupEditToggle();
   route();
 });

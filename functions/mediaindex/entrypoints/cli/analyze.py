@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mediaindex.config import ALL_FEATURES, TEXT_MODES
+from mediaindex.config import ALL_FEATURES, TEXT_MODES, Settings
+from mediaindex.domain.document import DocumentFields
 from mediaindex.domain.errors import BadMedia, ConfigurationError, MediaIndexError, MediaTooLarge
 from mediaindex.media import sniff
+from mediaindex.ports import Analyzer, FaceCollection
 from mediaindex.services.indexing import name_faces
 from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json, settings_from
 
@@ -112,21 +114,19 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _video_fields(settings: Any, analyzer: Any, collection: Any, data: bytes) -> dict[str, Any]:
+def _video_fields(settings: Settings, analyzer: Analyzer, collection: FaceCollection | None,
+                  data: bytes) -> DocumentFields:
     """The document fields `index` would write for this video (its timeline included), without writing anything."""
-    from mediaindex.services.indexing import Pipeline
     from mediaindex.services.video import make_video_indexer
 
-    pipeline = Pipeline(storage=None, analyzer=analyzer, index=None, faces=collection,  # type: ignore[arg-type]
-                        max_pixels=settings.max_pixels)
-    indexer = make_video_indexer(settings, pipeline)  # no clock: one pass, the state store is never used
+    indexer = make_video_indexer(settings, analyzer, collection)  # no clock: one pass, no state store
     if len(data) > indexer.max_bytes:
         raise MediaTooLarge(f"video is {len(data):,} bytes, above the limit of {indexer.max_bytes:,} "
                             "(MEDIAINDEX_MAX_VIDEO_BYTES)")
     return indexer.analyze(data).to_fields()  # not indexer(obj): that also remembers the faces
 
 
-def _video_text(path: Path, fields: dict[str, Any]) -> str:
+def _video_text(path: Path, fields: DocumentFields) -> str:
     from mediaindex.entrypoints.cli.search import clock
 
     video = fields["video"]

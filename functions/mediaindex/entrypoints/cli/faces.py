@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.entrypoints.cli.common import add_action, print_json, print_result, shown
 from mediaindex.entrypoints.cli.people import add_people_options, build_people_service, read_picture
+
+if TYPE_CHECKING:
+    from mediaindex.services.people import People
 
 EXAMPLES = """\
 examples:
@@ -118,7 +122,7 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _indexed(people: Any, key: str) -> dict[str, Any] | None:
+def _indexed(people: People, key: str) -> SearchDocument | None:
     """The document of KEY (a path, s3:// key or id), or None after saying it is not in the index."""
     from mediaindex.entrypoints.cli.show import find
 

@@ -1,10 +1,10 @@
 """`mediaindex index PATH...`: make folders, files and S3 prefixes searchable.
 
-Folders are walked recursively (hidden files skipped); images and videos are analysed, anything else gets a
-`failed` document that says why. Files already indexed and unchanged since (same size and modification time, or
-the same S3 ETag) are skipped without being read, so running the command again is cheap: after Ctrl-C or a crash,
-the same command goes on where it stopped. With the local models the work is spread over worker processes (one
-per core by default, each loading the models once); with Rekognition over threads.
+Folders are walked recursively (hidden files and sidecars such as .AAE and .XMP skipped); images and videos are
+analysed, anything else gets a `failed` document that says why. Files already indexed and unchanged since (same
+size and modification time, or the same S3 ETag) are skipped without being read, so running the command again is
+cheap: after Ctrl-C or a crash, the same command goes on where it stopped. With the local models the work is spread
+over worker processes (one per core by default, each loading the models once); with Rekognition over threads.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ import argparse
 import logging
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.vocabulary import Action
 from mediaindex.entrypoints.cli.common import add_backend_options, print_json, settings_from, shown
+
+if TYPE_CHECKING:
+    from mediaindex.bootstrap import App
+    from mediaindex.services.people import ReEmbedding
 
 EPILOG = """\
 examples:
@@ -156,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     result = summary.to_dict()
     result["index"] = settings.resolved_index_url
     if re_embedding is not None:
-        result["re_embedded_enrolments"] = re_embedding
+        result["re_embedded_enrolments"] = re_embedding.to_dict()
     if places_added is not None:
         result["places_added"] = places_added
     if args.json:
@@ -191,15 +195,16 @@ def add_missing_places(app: Any) -> dict[str, int] | None:
     return report.to_dict()
 
 
-def re_embed_enrolments(app: Any) -> dict[str, Any] | None:
+def re_embed_enrolments(app: App) -> ReEmbedding | None:
     """Before indexing with a new face model, enrol known people again from their photos, so the files analysed
     now are named. Nothing happens (and nothing loads) when every enrolled face is of the model in use."""
     from mediaindex.adapters.faces.local import default_path
+    from mediaindex.ports import FaceMemory
 
     settings = app.settings
     if settings.analyzer != "local" or not settings.has("people") or not default_path(settings).exists():
         return None
-    if app.faces is None or not app.faces.stale()["enrolments"]:
+    if not isinstance(app.faces, FaceMemory) or not app.faces.stale()["enrolments"]:
         return None
     from mediaindex.entrypoints.cli.people import print_re_embedding, read_source
 

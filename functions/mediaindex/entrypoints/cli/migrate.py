@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json
+
+if TYPE_CHECKING:
+    from mediaindex.services.migrate import Copied, Plan
 
 EPILOG = """\
 examples:
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         plan = migration.plan()
         if args.json:
-            print_json(plan)
+            print_json(plan.to_dict())
         else:
             print(describe_plan(plan, args.to))
         return 0
@@ -85,13 +88,13 @@ def run(args: argparse.Namespace) -> int:
         report = migration.run(restart=args.restart)
     except CountMismatch as e:
         if args.json:
-            print_json({**e.report, "error": str(e)})
+            print_json({**e.report.to_dict(), "error": str(e)})
         raise
     finally:
         if bar is not None:
             bar.close()
     if args.json:
-        print_json(report)
+        print_json(report.to_dict())
     else:
         print(describe(report, args.to))
     return 0
@@ -102,22 +105,22 @@ def _counts(counts: dict[str, int]) -> str:
             f"tombstones; {counts['faces']:,} face vectors, {counts['people']:,} enrolled faces")
 
 
-def describe_plan(plan: dict[str, Any], to: str) -> str:
-    lines = [f"would copy to {to}: {_counts(plan['source'])}",
-             f"about {plan['estimated_document_bytes'] / 1e6:,.1f} MB of documents"
-             + (f" and {plan['estimated_vector_bytes'] / 1e6:,.1f} MB of face vectors (k-NN graph included)"
-                if plan["face_vectors"] else " (no face vectors: none kept here, or Rekognition keeps them)")]
-    if plan["resume"] and not plan["resume"]["done"]:
-        lines.append(f"a run stopped earlier would continue after {plan['resume']['copied']}")
+def describe_plan(plan: Plan, to: str) -> str:
+    lines = [f"would copy to {to}: {_counts(plan.source)}",
+             f"about {plan.estimated_document_bytes / 1e6:,.1f} MB of documents"
+             + (f" and {plan.estimated_vector_bytes / 1e6:,.1f} MB of face vectors (k-NN graph included)"
+                if plan.face_vectors else " (no face vectors: none kept here, or Rekognition keeps them)")]
+    if plan.resume and not plan.resume["done"]:
+        lines.append(f"a run stopped earlier would continue after {plan.resume['copied']}")
     return "\n".join(lines)
 
 
-def describe(report: dict[str, Any], to: str) -> str:
-    done = "resumed and copied" if report["resumed"] else "copied"
-    copied = report["copied"]
+def describe(report: Copied, to: str) -> str:
+    done = "resumed and copied" if report.resumed else "copied"
+    copied = report.copied
     return "\n".join([
         f"{done} {copied['documents']:,} documents, {copied['faces']:,} face vectors, {copied['people']:,} enrolled "
         f"faces to {to}",
-        f"verified: the target holds {_counts(report['target'])}, as the source",
+        f"verified: the target holds {_counts(report.counts.target)}, as the source",
         f"next: MEDIAINDEX_INDEX={to} mediaindex stats",
     ])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaindex.adapters.storage.routing import RoutingStorage
 from mediaindex.domain.document import storable_text
@@ -18,6 +18,9 @@ from mediaindex.domain.errors import ConfigurationError, ObjectNotFound
 from mediaindex.entrypoints.cli.common import (
     add_action, add_backend_options, app_from, print_json, print_result, settings_from, shown,
 )
+
+if TYPE_CHECKING:
+    from mediaindex.services.people import ReEmbedding
 
 EXAMPLES = """\
 examples:
@@ -205,26 +208,26 @@ def run_add(args: argparse.Namespace) -> int:
              for name, path in photos]
     report = people.enroll_many(batch)
     if args.json:
-        print_json(report)
+        print_json(report.to_dict())
     else:
-        for r in report["results"]:
+        for r in report.results:
             if "error" in r:
                 print(f"{shown(r['image'])}: not enrolled: {shown(r['error'])}", file=sys.stderr)
             else:
                 print(f"{shown(r['image'])}: enrolled as {shown(r['name'])}")
-        print(f"{report['enrolled']} photo(s) enrolled, {report['failed']} not; "
-              f"{report['documents_updated']} indexed file(s) updated")
-    return 1 if report["failed"] else 0
+        print(f"{report.enrolled} photo(s) enrolled, {report.failed} not; "
+              f"{report.rematch.documents_updated} indexed file(s) updated")
+    return 1 if report.failed else 0
 
 
 def run_reembed(args: argparse.Namespace) -> int:
     people = build_people_service(args)
     report = people.re_embed(lambda source: read_source(source, people.settings.max_pixels))
     if args.json:
-        print_json(report)
+        print_json(report.to_dict())
     else:
         print_re_embedding(report, always=True)
-    return 1 if report["cannot"] else 0
+    return 1 if report.cannot else 0
 
 
 def read_source(source: str, max_pixels: int) -> Any:
@@ -239,15 +242,15 @@ def read_source(source: str, max_pixels: int) -> Any:
     return Picture.from_bytes(RoutingStorage().read(ObjectRef(bucket, key)).data, max_pixels)
 
 
-def print_re_embedding(report: dict[str, Any], always: bool = False) -> None:
-    if report["re_embedded"] or always:
-        print(f"{len(report['re_embedded'])} enrolment photo(s) enrolled again with the face model "
-              f"{report['face_model']}", file=sys.stderr)
-    for item in report["cannot"]:
+def print_re_embedding(report: ReEmbedding, always: bool = False) -> None:
+    if report.re_embedded or always:
+        print(f"{len(report.re_embedded)} enrolment photo(s) enrolled again with the face model "
+              f"{report.face_model}", file=sys.stderr)
+    for item in report.cannot:
         print(f"cannot enrol {shown(item['name'])} again from {shown(item['source'])}: {shown(item['reason'])}",
               file=sys.stderr)
-    if always and report.get("remembered_faces_of_other_models"):
-        print(f"{report['remembered_faces_of_other_models']} face(s) of indexed files were made by another model: "
+    if always and report.remembered_faces_of_other_models:
+        print(f"{report.remembered_faces_of_other_models} face(s) of indexed files were made by another model: "
               "`mediaindex index` on their folders analyses them again", file=sys.stderr)
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import Any, Literal
 
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.expressions import FACETS, EmotionIs, FaceHas, walk
 from mediaindex.domain.query import Query
 from mediaindex.domain.vocabulary import Status
 from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, app_from, print_json, shown
 from mediaindex.entrypoints.cli.query_flags import query_from_flags
+from mediaindex.ports import SearchResult
 from mediaindex.services import search as searching
 
 EPILOG = """\
@@ -142,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe_hit(doc: dict[str, Any], label_count: int = 4) -> str:
+def describe_hit(doc: SearchDocument, label_count: int = 4) -> str:
     where = shown(f"{doc['bucket']}/{doc['key']}" if doc.get("bucket") else doc.get("key"))
     if doc.get("status") == Status.FAILED:
         return f"{where}  FAILED: {shown(doc.get('error'))}"
@@ -166,7 +168,7 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def video_spans(doc: dict[str, Any], kind: str) -> dict[str, str]:
+def video_spans(doc: SearchDocument, kind: Literal["people", "labels"]) -> dict[str, str]:
     """For a video: each name's segments as text ("0:00-0:06, 1:12-1:30"), so a search says when someone appears."""
     segments = ((doc.get("video") or {}).get("segments") or {}).get(kind) or []
     out: dict[str, list[str]] = {}
@@ -175,7 +177,7 @@ def video_spans(doc: dict[str, Any], kind: str) -> dict[str, str]:
     return {name: "(" + ", ".join(spans) + ")" for name, spans in out.items()}
 
 
-def print_hits(result: Any, query: Query, out: Any = None, suggested: dict[str, list[str]] | None = None) -> None:
+def print_hits(result: SearchResult, query: Query, out: Any = None, suggested: dict[str, list[str]] | None = None) -> None:
     out = out or sys.stdout
     reasons = searching.explain_hits(query, result.hits)
     only_words = 0

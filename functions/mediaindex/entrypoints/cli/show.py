@@ -7,11 +7,12 @@ import argparse
 import os
 import re
 import sys
-from typing import Any
 
 from mediaindex.domain import document as docs
+from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.vocabulary import Status
 from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json, shown
+from mediaindex.ports import Index
 
 EPILOG = """\
 examples:
@@ -45,7 +46,7 @@ def candidate_ids(key: str) -> list[str]:
     return ids
 
 
-def find(index: Any, key: str) -> dict[str, Any] | None:
+def find(index: Index, key: str) -> SearchDocument | None:
     for doc_id in candidate_ids(key):
         found = index.get(doc_id)
         if found is not None:
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(doc: dict[str, Any]) -> str:
+def describe(doc: SearchDocument) -> str:
     where = shown(f"s3://{doc['bucket']}/{doc['key']}" if doc.get("bucket") else doc.get("key"))
     lines = [where, f"  status: {doc.get('status')}" + (f" ({doc['error']})" if doc.get("error") else "")]
     if doc.get("status") == Status.DELETED:
@@ -75,11 +76,12 @@ def describe(doc: dict[str, Any]) -> str:
     size = f"{doc.get('width')}x{doc.get('height')}, " if doc.get("width") else ""
     lines.append(f"  {doc.get('media_type') or '?'} ({doc.get('content_type')}), {size}{doc.get('size') or 0:,} bytes")
     for name in ("taken_at", "camera", "lens", "location", "place", "analyzer", "indexed_at"):
-        if name == "place" and isinstance(doc.get("place"), dict):
-            lines.append(f"  place: {shown(doc['place'].get('label') or '')}")
-        elif doc.get(name):
+        value = doc.get(name)
+        if name == "place" and isinstance(value, dict):
+            lines.append(f"  place: {shown(value.get('label') or '')}")
+        elif value:
             source = f" ({doc['taken_at_source']})" if name == "taken_at" and doc.get("taken_at_source") else ""
-            lines.append(f"  {name}: {doc[name]}{source}")
+            lines.append(f"  {name}: {value}{source}")
     if doc.get("labels"):
         lines.append("  labels:")
         for label in sorted(doc["labels"], key=lambda item: -(item.get("confidence") or 0)):
@@ -96,5 +98,5 @@ def describe(doc: dict[str, Any]) -> str:
         lines.append(f"  text: {doc['text']}")
     if doc.get("video"):
         video = doc["video"]
-        lines.append(f"  video: {video.get('duration_s', video.get('duration', '?'))} s")
+        lines.append(f"  video: {video.get('duration', '?')} s")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The local analyzer: the same `Analysis` as Rekognition's, from models that run on a laptop CPU, offline.
 
-Models load lazily, once per process (see models.py), and only those the settings' features need: a labels-only
-run never loads the face models. `last_timings` keeps how long each stage of the last picture took.
+Models load lazily, once per process (LOADERS below; models.py keeps them), and only those the settings' features
+need: a labels-only run never loads the face models. `last_timings` keeps how long each stage of the last picture
+took.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -28,11 +29,29 @@ from .faces import (
 )
 from .scene import CocoDetector, ImageNetClassifier
 
+# How each model is loaded: name -> (its class, the files whose paths it is built from, in the order it takes them).
+# The name is what the analyzer asks for (LocalAnalyzer.model); each loads once per process.
+LOADERS: dict[str, tuple[type[Any], tuple[models.ModelFile, ...]]] = {
+    "classifier": (ImageNetClassifier, (models.CLASSIFIER,)),
+    "objects": (CocoDetector, (models.OBJECTS_GRAPH, models.OBJECTS_CONFIG)),
+    "face_detector": (YuNetFaceDetector, (models.FACE_DETECTOR,)),
+    "landmarks": (FaceLandmarker, (models.LANDMARKS,)),
+    "sface_embedder": (SFaceEmbedder, (models.SFACE,)),
+    "dlib_embedder": (DlibFaceEmbedder, (models.DLIB_EMBEDDING,)),  # its file is optional: only the user's copy
+    "age_gender": (AgeGenderModel, (models.AGE, models.GENDER)),
+    "emotion": (EmotionModel, (models.EMOTION,)),  # optional too: without it emotions come from the face's shape
+    "moderation": (ModerationModel, (models.MODERATION,)),
+    "text": (TextReader, ()),  # RapidOCR finds its own files
+}
+
 # features this analyzer computes ("people" is matching, done by the face collection from our embeddings)
 FEATURES = ("labels", "faces", "text", "moderation")
 # Pictures are analysed at most this large (long side): every model works on far fewer pixels, a face still has
 # hundreds, and a 200-megapixel panorama does not need gigabytes of arrays. Boxes are ratios, so nothing changes.
 MAX_SIDE = 4096
+# What the analysis reads at most finely: the face and text detectors work at 1280 px on the long side
+# (faces.py, extras.py), so a big JPEG is decoded at the smallest DCT scale that keeps that (12 MP: 2016 px).
+WORKING_SIDE = 1280
 # a face smaller than this (pixels, either side) is too small for landmarks and attributes to mean anything
 MIN_FACE_PIXELS = 20
 # A face narrower than this gets no embedding, so it is never named or clustered: a tiny face's embedding drifts
@@ -77,21 +96,15 @@ class LocalAnalyzer:
                 out[f.role] = self._describe(f, path)
         return out
 
-    def classifier(self) -> ImageNetClassifier:
-        path = self._path(models.CLASSIFIER)
-        return models.shared(ImageNetClassifier, str(path), lambda: ImageNetClassifier(path), models.CLASSIFIER)
-
-    def detector(self) -> CocoDetector:
-        graph, config = self._path(models.OBJECTS_GRAPH), self._path(models.OBJECTS_CONFIG)
-        return models.shared(CocoDetector, f"{graph}|{config}", lambda: CocoDetector(graph, config), models.OBJECTS_GRAPH)
-
-    def face_detector(self) -> YuNetFaceDetector:
-        path = self._path(models.FACE_DETECTOR)
-        return models.shared(YuNetFaceDetector, str(path), lambda: YuNetFaceDetector(path), models.FACE_DETECTOR)
-
-    def landmarker(self) -> FaceLandmarker:
-        path = self._path(models.LANDMARKS)
-        return models.shared(FaceLandmarker, str(path), lambda: FaceLandmarker(path), models.LANDMARKS)
+    def model(self, name: str) -> Any:
+        """The model `name` of LOADERS, loaded from its files on first use and shared by every analyzer in the
+        process (models.shared: once, under a lock); None when one of its files is optional and not supplied."""
+        build, files = LOADERS[name]
+        paths = [self._path(f) for f in files]
+        if None in paths:
+            return None
+        key = "|".join(str(p) for p in paths) or name
+        return models.shared(build, key, lambda: build(*paths), files[0] if files else None)
 
     def _embedding_file(self) -> tuple[models.ModelFile, Path]:
         """dlib's ResNet when the user put its file in the models folder, else SFace (theirs or the packaged one)."""
@@ -101,10 +114,8 @@ class LocalAnalyzer:
         return models.SFACE, self._path(models.SFACE)  # type: ignore[return-value]
 
     def embedder(self) -> SFaceEmbedder | DlibFaceEmbedder:
-        model, path = self._embedding_file()
-        if model is models.DLIB_EMBEDDING:
-            return models.shared(DlibFaceEmbedder, str(path), lambda: DlibFaceEmbedder(path), model)
-        return models.shared(SFaceEmbedder, str(path), lambda: SFaceEmbedder(path), model)
+        model, _ = self._embedding_file()
+        return self.model("dlib_embedder" if model is models.DLIB_EMBEDDING else "sface_embedder")
 
     @property
     def capabilities(self) -> Capabilities:
@@ -128,41 +139,21 @@ class LocalAnalyzer:
         """The space of the face vectors this analyzer makes (found from the files, nothing loaded)."""
         return space_for(*self._embedding_file())
 
-    def age_gender(self) -> AgeGenderModel:
-        age, gender = self._path(models.AGE), self._path(models.GENDER)
-        return models.shared(AgeGenderModel, f"{age}|{gender}", lambda: AgeGenderModel(age, gender), models.AGE)
-
-    def emotion_model(self) -> EmotionModel | None:
-        path = self._path(models.EMOTION)
-        if path is None:
-            return None
-        return models.shared(EmotionModel, str(path), lambda: EmotionModel(path), models.EMOTION)
-
-    def moderation_model(self) -> ModerationModel:
-        path = self._path(models.MODERATION)
-        return models.shared(ModerationModel, str(path), lambda: ModerationModel(path), models.MODERATION)
-
-    def text_reader(self) -> TextReader:
-        return models.shared(TextReader, "rapidocr", TextReader)
-
     def load(self) -> None:
         """Load every model the settings ask for now, instead of on the first picture (servers, benchmarks)."""
         if self.settings.has("labels"):
-            self.classifier()
-            self.detector()
+            self.model("classifier")
+            self.model("objects")
         if self._wants_faces():
-            self.face_detector()
-            self.landmarker()
-            self.age_gender()
-            self.emotion_model()
-        if self.settings.has("people") or self.settings.has("faces"):
+            for name in ("face_detector", "landmarks", "age_gender", "emotion"):
+                self.model(name)
             self.embedder()
         if self.settings.has("moderation"):
-            self.moderation_model()
+            self.model("moderation")
         if self.settings.has("text"):
-            self.text_reader()
+            self.model("text")
             if self.settings.text == "auto":
-                self.classifier()
+                self.model("classifier")
 
     # --- analysis ---
 
@@ -181,7 +172,7 @@ class LocalAnalyzer:
     def _decode(self, picture: Picture):
         """(the working copy, its pixels as a contiguous uint8 array); BadMedia for a file that does not decode."""
         with self._stage("decode"):
-            image = working_copy(picture.image)
+            image = working_copy(picture.working_image(WORKING_SIDE))
             return image, np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
 
     def analyze(self, picture: Picture) -> Analysis:
@@ -193,7 +184,7 @@ class LocalAnalyzer:
         probabilities = None
         if settings.has("labels"):
             with self._stage("classifier"):
-                probabilities = self.classifier().probabilities(image)
+                probabilities = self.model("classifier").probabilities(image)
             analysis.labels = self._labels(image, probabilities)
             analysis.model_versions.update(self._versions(models.CLASSIFIER, models.OBJECTS_GRAPH))
             analysis.model_versions["taxonomy"] = taxonomy.load().version
@@ -203,7 +194,7 @@ class LocalAnalyzer:
             analysis.face_model = self.face_space.id
         if settings.has("moderation"):
             with self._stage("moderation"):
-                analysis.moderation = round(self.moderation_model().score(image), 4)
+                analysis.moderation = round(self.model("moderation").score(image), 4)
             analysis.model_versions.update(self._versions(models.MODERATION))
         if settings.has("text"):
             self.last_text_reason = "always" if settings.text == "always" else self._text_gate(picture, image,
@@ -213,7 +204,7 @@ class LocalAnalyzer:
             analysis.model_versions["text_gate"] = settings.text
             if self.last_text_reason is not None:
                 with self._stage("text"):
-                    analysis.text = self.text_reader().read(image, settings.min_confidence)
+                    analysis.text = self.model("text").read(image, settings.min_confidence)
                 analysis.model_versions["text"] = f"rapidocr=={models.package_version('rapidocr')}"
                 self.text_reads += 1
         return analysis
@@ -223,7 +214,7 @@ class LocalAnalyzer:
         feature the classifier runs for the gate alone (10 ms)."""
         with self._stage("text_gate"):
             if probabilities is None and not text_gate.looks_like_screen(picture):
-                probabilities = self.classifier().probabilities(image)
+                probabilities = self.model("classifier").probabilities(image)
             return text_gate.reason_to_read(picture, probabilities)
 
     def _face_versions(self) -> dict[str, str]:
@@ -240,7 +231,7 @@ class LocalAnalyzer:
         table = taxonomy.load()
         threshold = self.settings.min_confidence
         with self._stage("objects"):
-            detections = self.detector().detect(image, threshold / 100.0)
+            detections = self.model("objects").detect(image, threshold / 100.0)
         labels: dict[str, Label] = {}
         for label in classifier_labels(probabilities, table, threshold):
             labels[label.name.lower()] = label
@@ -257,9 +248,10 @@ class LocalAnalyzer:
                 instance = Instance(d.box, round(d.score * 100, 2))
                 owner = detected
                 if self.labels_agree and agreement.contradicted(detected, whole):
-                    owner = self._label_for_box(image, d.box, detected, table, threshold)
-                    if owner is None:
+                    boxed = self._label_for_box(image, d.box, detected, table, threshold)
+                    if boxed is None:
                         continue  # neither the picture nor the box says it is what the detector says
+                    owner = boxed
                 same = agreement.same_concept(owner, labels.values()) if self.labels_agree else labels.get(owner.name.lower())
                 target = labels.setdefault(owner.name.lower(), owner) if same is None else same
                 target.confidence = max(target.confidence, instance.confidence if owner is detected
@@ -274,7 +266,8 @@ class LocalAnalyzer:
         it, else the box's own most confident class (or broader term), else None."""
         with self._stage("objects_checked"):
             crop = _crop_box(image, box)
-            box_labels = classifier_labels(self.classifier().probabilities(crop), table, threshold) if crop else []
+            box_labels = (classifier_labels(self.model("classifier").probabilities(crop), table, threshold)
+                          if crop else [])
         if any(agreement.agree(detected, label) for label in box_labels):
             return detected
         judged = [label for label in box_labels if agreement.kind(label) is not None]
@@ -306,17 +299,17 @@ class LocalAnalyzer:
         if min(pixels.shape[:2]) < MIN_FACE_PIXELS:
             return []
         with self._stage("face_detect"):
-            found = self.face_detector().detect(pixels)
+            found = self.model("face_detector").detect(pixels)
         return [f for f in sorted(found, key=lambda f: f.left) if min(f.right - f.left, f.bottom - f.top) >= MIN_FACE_PIXELS]
 
     def _faces(self, pixels: np.ndarray) -> list[Face]:
         height, width = pixels.shape[:2]
         faces = []
-        emotion_model = self.emotion_model()
+        emotion_model = self.model("emotion")
         space = self.face_space.id
         for f in self._detect(pixels):
             with self._stage("face_landmarks"):
-                shape = self.landmarker().landmarks(pixels, f)
+                shape = self.model("landmarks").landmarks(pixels, f)
                 points = points_of(shape)
                 expression = Expression.of(points)
             embedding = None
@@ -324,7 +317,7 @@ class LocalAnalyzer:
                 with self._stage("face_embedding"):
                     embedding = self.embedder().embed(pixels, f, shape)
             with self._stage("face_age_gender"):
-                age_low, age_high, gender, _ = self.age_gender().predict(pixels, shape)
+                age_low, age_high, gender, _ = self.model("age_gender").predict(pixels, shape)
             with self._stage("face_emotion"):
                 emotions = emotion_model.emotions(pixels, f) if emotion_model else expression.emotions()
             faces.append(Face(
@@ -377,7 +370,7 @@ def working_copy(image):
         return image
     from PIL import Image
 
-    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR,
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR,
                         reducing_gap=2.0)
 
 

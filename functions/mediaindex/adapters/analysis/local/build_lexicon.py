@@ -253,8 +253,8 @@ def build(wn: WordNet) -> dict:
         for target, weight in pairs:
             assert target in targets, target
             add(word, target, weight)
-    out = {w: sorted(t.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TARGETS] for w, t in related.items() if t}
-    out = {w: [[t, round(s, 2)] for t, s in pairs] for w, pairs in sorted(out.items())}
+    best = {w: sorted(t.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TARGETS] for w, t in related.items() if t}
+    out = {w: [[t, round(s, 2)] for t, s in pairs] for w, pairs in sorted(best.items())}
     phrases = sorted({n for n in targets if " " in n and n.replace(" ", "").isalpha()}
                      | {w for w in out if " " in w and w.replace(" ", "").isalpha()})
     verbs = {form: base for form, base in sorted(wn.verb_exceptions.items()) if " " not in form}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from PIL import Image
@@ -11,6 +12,9 @@ from PIL import Image
 from mediaindex.domain.model import Box, TextLine
 
 from .models import threads
+
+if TYPE_CHECKING:
+    from rapidocr.utils.output import RapidOCROutput
 
 
 class ModerationModel:
@@ -66,7 +70,7 @@ class TextReader:
         detect = self.engine.detect_and_crop  # RapidOCR 3.x: detection, then a crop of each line to recognise
         limit = self.max_lines
 
-        def detect_and_crop(img: np.ndarray, op_record: dict) -> tuple[list[np.ndarray], object]:
+        def detect_and_crop(img: np.ndarray, op_record: dict[str, Any]) -> tuple[list[np.ndarray], Any]:
             crops, found = detect(img, op_record)
             if found.boxes is not None and len(found.boxes) > limit:
                 boxes = np.asarray(found.boxes, dtype=np.float64)
@@ -80,7 +84,8 @@ class TextReader:
                 crops = [crops[i] for i in keep]
             return crops, found
 
-        self.engine.detect_and_crop = detect_and_crop
+        # RapidOCR has no setting for which lines to recognise: this instance's detection step is wrapped
+        self.engine.detect_and_crop = detect_and_crop  # type: ignore[method-assign]
 
     # larger pictures are scaled down first: a 12-megapixel photo takes several times longer and reads no more
     longest = 1280
@@ -89,9 +94,11 @@ class TextReader:
         scale = min(1.0, self.longest / max(image.size))
         if scale < 1.0:
             image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                                 Image.BILINEAR)
+                                 Image.Resampling.BILINEAR)
         with self.lock:
-            result = self.engine(np.asarray(image)[:, :, ::-1].copy())  # it takes arrays in OpenCV's BGR order
+            # it takes arrays in OpenCV's BGR order; with detection, classification and recognition all on, the
+            # whole pipeline's output comes back
+            result = cast("RapidOCROutput", self.engine(np.asarray(image)[:, :, ::-1].copy()))
         texts, scores, boxes = result.txts or (), result.scores or (), result.boxes
         w, h = image.size  # boxes are ratios, so the scaling above does not show in them
         lines = []

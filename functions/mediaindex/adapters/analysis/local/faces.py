@@ -270,7 +270,7 @@ def pose(points: np.ndarray, width: int, height: int) -> Pose:
 
 def _eye_aspect(points: np.ndarray, first: int) -> float:
     p = points[first:first + 6]
-    return (np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / (2.0 * np.linalg.norm(p[0] - p[3]) + 1e-9)
+    return float((np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / (2.0 * np.linalg.norm(p[0] - p[3]) + 1e-9))
 
 
 @dataclass

@@ -125,7 +125,7 @@ def check_hash(model: ModelFile, path: Path) -> None:
     if _checked.get(path) != model.sha256:
         if sha256_of(path) != model.sha256:
             raise ModelFileError(path, model.package, "is not the expected file (its SHA-256 differs)")
-        _checked[path] = model.sha256  # type: ignore[assignment]
+        _checked[path] = model.sha256
 
 
 @lru_cache(maxsize=None)
@@ -146,7 +146,7 @@ def is_packaged(model: ModelFile, path: Path) -> bool:
 
 def describe(model: ModelFile, path: Path) -> str:
     """`file@package==version` for a packaged file, `file@sha256:...` for a user's file."""
-    if is_packaged(model, path):
+    if model.package is not None and is_packaged(model, path):
         return f"{path.name}@{_DISTRIBUTIONS.get(model.package, model.package)}=={package_version(model.package)}"
     if path not in _hashes:
         _hashes[path] = sha256_of(path)[:16]

@@ -38,8 +38,8 @@ class ImageNetClassifier:
         w, h = image.size
         side = min(w, h) * 0.875
         left, top = (w - side) / 2, (h - side) / 2
-        crop = image.resize((self.width, self.height), Image.BILINEAR, box=(left, top, left + side, top + side))
-        pixels = np.asarray(crop, dtype=np.uint8)[np.newaxis]
+        crop = image.resize((self.width, self.height), Image.Resampling.BILINEAR, box=(left, top, left + side, top + side))
+        pixels: np.ndarray = np.asarray(crop, dtype=np.uint8)[np.newaxis]
         if self.input["dtype"] != np.uint8:
             pixels = pixels.astype(np.float32) / 127.5 - 1.0
         with self.lock:

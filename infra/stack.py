@@ -19,10 +19,11 @@ from infra.parts.faces import FaceCollection
 from infra.parts.indexer import IndexerFunction
 from infra.parts.monitoring import Alarms
 from infra.parts.nag import acknowledge
-from infra.parts.queues import DeadLetterQueue, IngestQueue
+from infra.parts.queues import DeadLetterQueue, IngestQueue, QueueForThisBucket
 from infra.parts.search import SearchIndex
 from infra.parts.storage import MediaBucket
 from infra.parts.video import VideoState
+from infra.regions import SUPPORTED_REGIONS, check_region
 from infra.settings import DeploySettings
 
 # The S3 events that change the index: every way an object is created, a delete, and a delete marker (versioned).
@@ -38,6 +39,7 @@ class MediaIndexStack(cdk.Stack):
         super().__init__(scope, construct_id, description="mediaindex: searchable media (S3, Rekognition, OpenSearch)",
                          **kwargs)
         self.settings = settings
+        self._deployable_here()
         self.media = MediaBucket(self, "Storage", settings=settings)
         self.dead_letters = DeadLetterQueue(self, "DeadLetters")
         self.ingest = IngestQueue(self, "Ingest", settings=settings, dead_letters=self.dead_letters.queue) \
@@ -54,7 +56,7 @@ class MediaIndexStack(cdk.Stack):
         self.faces.grant_use(self.indexer.role, settings.features)
         self.search.grant_read_write(self.indexer.role)
 
-        destination = notifications.SqsDestination(self.ingest.queue) if self.ingest \
+        destination = QueueForThisBucket(self.ingest.queue) if self.ingest \
             else notifications.LambdaDestination(self.indexer.function)
         for event in INDEXED_EVENTS:
             self.media.bucket.add_event_notification(event, destination)
@@ -63,9 +65,22 @@ class MediaIndexStack(cdk.Stack):
             self, "Alarms", function=self.indexer.function, dead_letters=self.dead_letters.queue,
             ingest=self.ingest.queue if self.ingest else None, email=settings.alarm_email,
         )
+        if self.search.domain is not None:
+            self.alarms.watch_domain(self.search.domain, volume_gb=settings.opensearch_volume_gb)
         self._optional_parts()
         self._acknowledge_cdk_helpers()
         self._outputs()
+
+    def _deployable_here(self) -> None:
+        """Fail now, naming what is missing, in a region without a service the stack needs (infra/regions.py); and,
+        for a template synthesized without a region, make CloudFormation refuse it before creating anything."""
+        if not cdk.Token.is_unresolved(self.region):
+            check_region(self.region)
+        cdk.CfnRule(self, "SupportedRegion", assertions=[cdk.CfnRuleAssertion(
+            assert_=cdk.Fn.condition_contains(list(SUPPORTED_REGIONS), cdk.Aws.REGION),
+            assert_description="mediaindex needs Amazon Rekognition face collections (AWS::Rekognition::Collection), "
+                               f"which exist only in: {', '.join(SUPPORTED_REGIONS)} (infra/regions.py)",
+        )])
 
     def _optional_parts(self) -> None:
         settings = self.settings

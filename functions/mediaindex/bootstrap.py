@@ -358,16 +358,16 @@ class App:
 
             folder = FolderStorage(max_object_bytes=self.settings.max_video_bytes,
                                    limit_setting="MEDIAINDEX_MAX_VIDEO_BYTES")
-            return RoutingStorage(folder=folder, s3=self._s3_storage())
+            return RoutingStorage(folder=folder, s3=self._s3_storage)
 
         return self._part("storage", build)
 
-    def _s3_storage(self) -> Storage | None:
-        if "client:s3" not in self._parts:
-            return None  # built on first S3 read, with its own client
+    def _s3_storage(self) -> Storage:
+        """Built on the first S3 read. Its limit is the folders' one, MEDIAINDEX_MAX_VIDEO_BYTES (the stack sets it to
+        half the function's memory): the video limit the docs give is the size S3 reads stop at."""
         from mediaindex.adapters.storage.s3 import S3Storage
 
-        return S3Storage(self._parts["client:s3"])
+        return S3Storage(self.client("s3"), max_object_bytes=self.settings.max_video_bytes)
 
     @property
     def analyzer(self) -> Analyzer:

@@ -7,6 +7,7 @@
 | MEDIAINDEX_INDEX_NAME | OpenSearch index alias / SQLite table prefix | media |
 | MEDIAINDEX_OPENSEARCH_AUTH | `sigv4` (Amazon OpenSearch Service), `basic`, `none`; `auto`: sigv4 for *.amazonaws.com | auto |
 | MEDIAINDEX_OPENSEARCH_USER / _PASSWORD | basic auth for a self-hosted cluster | |
+| MEDIAINDEX_INDEX_REPLICAS | OpenSearch replicas of each shard (the stack: 0 on one data node, where a replica can never be placed) | the cluster's (1) |
 | MEDIAINDEX_ANALYZER | `rekognition` or `local` | local |
 | MEDIAINDEX_COLLECTION | the Rekognition face collection id | mediaindex-faces |
 | MEDIAINDEX_MIN_CONFIDENCE | labels below this confidence (0-100) are dropped | 55 |
@@ -96,6 +97,7 @@ class Settings:
     opensearch_auth: str = "auto"
     opensearch_user: str | None = None
     opensearch_password: str | None = None
+    index_replicas: int | None = None
     aws_region: str | None = None
     analyzer: str = "local"
     collection_id: str = "mediaindex-faces"
@@ -174,6 +176,7 @@ class Settings:
             index_url=get("INDEX"),
             index_name=get("INDEX_NAME") or "media",
             opensearch_auth=(get("OPENSEARCH_AUTH") or "auto").lower(),
+            index_replicas=None if get("INDEX_REPLICAS") is None else int(number("INDEX_REPLICAS", 0, int)),
             opensearch_user=get("OPENSEARCH_USER"),
             opensearch_password=get("OPENSEARCH_PASSWORD"),
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),

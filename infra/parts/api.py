@@ -34,7 +34,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.bundling import RUNTIME
-from infra.parts import retention
+from infra.parts import data_removal, retention
 from infra.parts.indexer import ARCHITECTURES
 from infra.parts.nag import acknowledge, wildcard_finding
 from infra.parts.search import SearchIndex
@@ -53,9 +53,10 @@ PEOPLE_READ_ACTIONS = ("rekognition:ListFaces", "rekognition:DescribeCollection"
 # api_writes: enrol (IndexFaces, replacing a photo's faces with DeleteFaces), forget (ListFaces, DeleteFaces), and
 # re-match the indexed photos (SearchFacesByImage): services/people.py on the Rekognition collection.
 PEOPLE_WRITE_ACTIONS = ("rekognition:IndexFaces", "rekognition:DeleteFaces", "rekognition:SearchFacesByImage")
-# Variables of the indexer's environment the API does not read: the dead-letter queue and video limits.
+# Variables of the indexer's environment the API does not read: the dead-letter queue, video limits, and the
+# replica count (the indexer creates the index).
 NOT_FOR_THE_API = ("MEDIAINDEX_DLQ_URL", "MEDIAINDEX_MAX_RECEIVES", "MEDIAINDEX_MAX_VIDEO_BYTES",
-                   "MEDIAINDEX_VIDEO_INTERVAL")
+                   "MEDIAINDEX_VIDEO_INTERVAL", "MEDIAINDEX_INDEX_REPLICAS")
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "user": "$context.authorizer.claims.sub",
     "requestTime": "$context.requestTime", "routeKey": "$context.routeKey", "path": "$context.path",
@@ -77,7 +78,7 @@ class SearchApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        keep = cdk.RemovalPolicy.DESTROY if settings.destroys_data else cdk.RemovalPolicy.RETAIN
+        keep = data_removal(settings)
 
         # ---- who may call it -----------------------------------------------------------------------------------
         self.user_pool = cognito.UserPool(

@@ -6,11 +6,17 @@ checkpoint until the bucket is done (functions/mediaindex/entrypoints/aws_backfi
         --cli-binary-format raw-in-base64-out --payload '{"bucket": "<BucketName>"}' /dev/stdout
 
 Only with delivery=sqs: it feeds the ingest queue.
+
+One run per bucket at a time, without reserved concurrency (an account whose Lambda quota is still the new-account
+10 cannot reserve any: Lambda keeps 10 unreserved): each invocation takes the bucket's lease for its run in a small
+DynamoDB table with one conditional write (functions/mediaindex/adapters/checkpoint/dynamodb_lease.py). An SQS
+event source's maximum concurrency would not do: its minimum is 2.
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -31,6 +37,8 @@ HANDLER = "mediaindex.entrypoints.aws_backfill.handler"
 TIMEOUT_SECONDS = 900
 MEMORY_MB = 512  # no models, no media: a page of keys, its index lookups and SQS batches
 MARGIN_SECONDS = 60
+# What DynamoRunLease calls: a conditional put, a consistent get of the holder, a conditional delete.
+LEASE_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")
 
 
 class BackfillFunction(Construct):
@@ -62,6 +70,21 @@ class BackfillFunction(Construct):
             "each message is a failed invocation's record, read by a person to resume the run.",
         )
 
+        # the bucket's lease: which run holds it, until when (an expired item is also removed by TTL, later)
+        self.lease = dynamodb.Table(
+            self, "Lease",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expires_at",
+            encryption=dynamodb.TableEncryption.DEFAULT,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            self.lease, "AwsSolutions-DDB3",
+            "No point-in-time recovery: the table holds at most one item per bucket, the lease of the backfill run "
+            "in progress, which expires within 25 minutes; a restored copy would only hold a stale lease.",
+        )
+
         self.function = lambda_.Function(
             self, "Function",
             description="mediaindex: backfill the media bucket into the ingest queue (invokes itself to continue)",
@@ -71,8 +94,6 @@ class BackfillFunction(Construct):
             code=code,
             memory_size=MEMORY_MB,
             timeout=cdk.Duration.seconds(TIMEOUT_SECONDS),
-            # one chain at a time: two over one bucket would send every file twice
-            reserved_concurrent_executions=1,
             role=self.role,
             log_group=self.log_group,
             environment={
@@ -82,6 +103,8 @@ class BackfillFunction(Construct):
                 "MEDIAINDEX_OPENSEARCH_AUTH": "sigv4",
                 "MEDIAINDEX_FEATURES": ",".join(settings.features),  # the default rate follows the analyses
                 "MEDIAINDEX_BACKFILL_MARGIN_S": str(MARGIN_SECONDS),
+                # one run per bucket at a time: two over one bucket would send every file twice
+                "MEDIAINDEX_BACKFILL_LEASE_TABLE": self.lease.table_name,
                 "POWERTOOLS_SERVICE_NAME": "mediaindex-backfill",
                 "POWERTOOLS_LOG_LEVEL": settings.log_level.upper(),
             },
@@ -94,6 +117,8 @@ class BackfillFunction(Construct):
         )
 
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(LEASE_ACTIONS),
+                                                              resources=[self.lease.table_arn]))
         # SendMessageBatch is authorised by sqs:SendMessage (grant_send_messages would add GetQueueAttributes too)
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[ingest.queue_arn]))
         search.grant_read(self.role)

@@ -1,4 +1,5 @@
-"""Alarms: something was dead-lettered, the function failed, the queue is falling behind; an optional e-mail."""
+"""Alarms: something was dead-lettered, the function failed, the queue is falling behind, and the four domain alarms
+AWS recommends for OpenSearch Service; mailed to `alarm_email`. Without it nobody hears them: synthesis warns."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_opensearchservice as opensearch
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -15,6 +17,16 @@ from infra.parts.nag import acknowledge
 
 PERIOD = cdk.Duration.minutes(5)
 BACKLOG_SECONDS = 3600
+# AWS's recommended CloudWatch alarms for OpenSearch Service: (metric, statistic, threshold, minutes a period,
+# periods). FreeStorageSpace (MiB, per node) alarms at a quarter of one node's volume, as recommended.
+RED_STATUS = ("ClusterStatus.red", "Maximum", 1, 1, 1)
+WRITES_BLOCKED = ("ClusterIndexWritesBlocked", "Maximum", 1, 5, 1)
+JVM_PRESSURE = ("JVMMemoryPressure", "Maximum", 95, 1, 3)
+FREE_STORAGE_SHARE = 0.25
+NO_RECIPIENT = (
+    "No alarm_email: the alarms (dead letters, function errors, backlog, the OpenSearch domain's red status, "
+    "blocked writes, low storage, JVM pressure) reach nobody. Deploy with -c alarm_email=you@example.com."
+)
 
 
 class Alarms(Construct):
@@ -54,6 +66,8 @@ class Alarms(Construct):
             ))
 
         self.topic: sns.Topic | None = None
+        if not email:
+            cdk.Annotations.of(self).add_warning_v2("mediaindex:no-alarm-recipient", NO_RECIPIENT)
         if email:
             self.topic = sns.Topic(self, "Topic", display_name="mediaindex alarms", enforce_ssl=True)
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
@@ -75,10 +89,46 @@ class Alarms(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         ))
+        self._notify(alarm)
+        return alarm
+
+    def watch_domain(self, domain: opensearch.Domain, volume_gb: int) -> list[cloudwatch.Alarm]:
+        """The four domain alarms AWS recommends: red status, blocked writes, free storage, JVM memory pressure."""
+        def alarm(construct_id: str, metric: cloudwatch.Metric, threshold: float, periods: int,
+                  comparison: cloudwatch.ComparisonOperator, description: str) -> cloudwatch.Alarm:
+            made = self._add(metric.create_alarm(
+                self, construct_id, alarm_description=description, threshold=threshold,
+                evaluation_periods=periods, datapoints_to_alarm=periods, comparison_operator=comparison,
+            ))
+            self._notify(made)
+            return made
+
+        at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        name, statistic, threshold, minutes, periods = RED_STATUS
+        red = alarm("DomainRed", domain.metric_cluster_status_red(
+            statistic=statistic, period=cdk.Duration.minutes(minutes)), threshold, periods, at_least,
+            "The OpenSearch domain is red: a primary shard is unassigned, so documents are missing from searches "
+            "and writes to it fail (they are retried, then dead-lettered).")
+        name, statistic, threshold, minutes, periods = WRITES_BLOCKED
+        blocked = alarm("DomainWritesBlocked", domain.metric_cluster_index_writes_blocked(
+            statistic=statistic, period=cdk.Duration.minutes(minutes)), threshold, periods, at_least,
+            "The OpenSearch domain blocks writes (low storage or memory): nothing new is indexed.")
+        low = alarm("DomainFreeStorage", domain.metric_free_storage_space(
+            statistic="Minimum", period=cdk.Duration.minutes(1)), volume_gb * 1024 * FREE_STORAGE_SHARE, 1,
+            cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+            "A data node of the OpenSearch domain has a quarter of its volume or less left: grow "
+            "opensearch_volume_gb before writes are blocked.")
+        name, statistic, threshold, minutes, periods = JVM_PRESSURE
+        jvm = alarm("DomainJvmPressure", domain.metric_jvm_memory_pressure(
+            statistic=statistic, period=cdk.Duration.minutes(minutes)), threshold, periods, at_least,
+            "The OpenSearch domain's JVM heap is 95 % full: it may refuse requests or crash; a larger instance "
+            "type is needed.")
+        return [red, blocked, low, jvm]
+
+    def _notify(self, alarm: cloudwatch.Alarm) -> None:
         if self.topic is not None:
             alarm.add_alarm_action(actions.SnsAction(self.topic))
             alarm.add_ok_action(actions.SnsAction(self.topic))
-        return alarm
 
     def _add(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
         self.alarms.append(alarm)

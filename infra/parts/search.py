@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 from constructs import Construct
 
-from infra.parts import retention
+from infra.parts import data_removal, retention
 from infra.parts.nag import acknowledge, wildcard_finding
 from infra.settings import DeploySettings
 
@@ -42,7 +42,7 @@ class SearchIndex(Construct):
         name = settings.domain_name
         # Built from the name, not the domain's attribute: the domain's own access policy cannot refer to itself.
         self.domain_arn = stack.format_arn(service="es", resource="domain", resource_name=name)
-        removal = cdk.RemovalPolicy.DESTROY if settings.destroys_data else cdk.RemovalPolicy.RETAIN
+        removal = data_removal(settings)
         keep_logs = retention(settings.log_retention_days)
         slow_search = logs.LogGroup(self, "SlowSearchLogs", retention=keep_logs, removal_policy=cdk.RemovalPolicy.DESTROY)
         slow_index = logs.LogGroup(self, "SlowIndexLogs", retention=keep_logs, removal_policy=cdk.RemovalPolicy.DESTROY)

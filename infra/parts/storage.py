@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.parts import data_removal
 from infra.parts.nag import acknowledge, wildcard_finding
 from infra.settings import DeploySettings
 
@@ -17,7 +18,7 @@ class MediaBucket(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings) -> None:
         super().__init__(scope, construct_id)
         destroy = settings.destroys_data
-        removal = cdk.RemovalPolicy.DESTROY if destroy else cdk.RemovalPolicy.RETAIN
+        removal = data_removal(settings)
 
         self.access_logs = s3.Bucket(
             self, "AccessLogs",

@@ -84,3 +84,22 @@ def test_the_opensearch_py_example_runs(index_url):
     lines = printed.getvalue().splitlines()
     assert [line.split()[0] for line in lines] == ["photos/dog.jpg"]
     assert "'dog'" in lines[0] and "'animal'" in lines[0]
+
+
+def test_the_video_cost_in_the_doc_is_what_the_code_samples():
+    """The cost section's video figures follow from the stack's interval and the reader's cap on shot samples."""
+    from infra.settings import DeploySettings
+    from mediaindex.adapters.analysis.rekognition import RekognitionAnalyzer
+    from mediaindex.media.video import MAX_SHOT_SAMPLES_PER_INTERVAL
+    from mediaindex.services.estimate import PRICE_PER_1000_USD
+
+    settings = DeploySettings()
+    regular = 60 / settings.video_interval
+    most = regular * (1 + MAX_SHOT_SAMPLES_PER_INTERVAL)
+    assert f"**{regular:.0f} to {most:.0f} sampled frames a minute**" in DOC
+    calls = RekognitionAnalyzer(Settings(features=settings.features), client=object()).operations()
+    assert calls == ["DetectLabels", "DetectFaces"]
+    per_frame = sum(PRICE_PER_1000_USD[c] for c in calls) / 1000
+    assert f"at most {most:.0f} x ${per_frame:.3f} = **${most * per_frame:.2f}**" in DOC
+    assert f"an hour at most\n${most * per_frame * 60:.2f}" in DOC
+    assert settings.max_video_bytes == 1024**3 and "1 GiB at the default 2,048 MB" in DOC

@@ -82,8 +82,8 @@ def test_default_interval_samples_every_six_seconds_and_each_new_shot(clip_bytes
     indexer = make_video_indexer(Settings(), pipeline.analyzer, pipeline.faces)
     fields, calls = indexer(stored(clip_bytes))
     assert indexer.interval == 6.0 and indexer.shots
-    # 0:00 and 0:06, and the clip's three other shots (the last one from 0:07 included)
-    assert fields["video"]["frames_sampled"] == 5 == analyzer.calls == calls and fields["video"]["frames_at_shots"] == 3
+    # 0:00 and 0:06, and one new shot in each interval (0:01, and the last one from 0:07)
+    assert fields["video"]["frames_sampled"] == 4 == analyzer.calls == calls and fields["video"]["frames_at_shots"] == 2
     assert fields["people"] == []  # no face collection: nobody is named
     monkeypatch.setenv("MEDIAINDEX_VIDEO_SHOTS", "0")
     analyzer.calls = 0

@@ -10,7 +10,7 @@ from PIL import ImageStat
 from mediaindex.domain.errors import BadMedia, CorruptMedia, EmptyFile, MediaTooLarge, UnsupportedMedia
 from mediaindex.media import sniff
 from mediaindex.media.video import (
-    DEFAULT_SKIP_THRESHOLD, MAX_FRAME_SIDE, RangedFile, VideoReader, frame_picture, sample_times, thumb_difference,
+    DEFAULT_SKIP_THRESHOLD, MAX_FRAME_SIDE, MAX_SHOT_SAMPLES_PER_INTERVAL, RangedFile, VideoReader, frame_picture, sample_times, thumb_difference,
 )
 from tests.video.synth import CONTAINERS, audio_only_mp4, noise, scenes, solid, write_video
 
@@ -314,13 +314,30 @@ def test_every_bad_file_error_is_bad_media():
 
 def test_shots_add_a_sample_at_each_new_shot_and_the_last_one(video_path):
     """The clip has cuts at 0.67 s, 2.74 s and 7.04 s (frame-to-frame jumps of 25-29; motion stays under 13):
-    each new shot gets a sample, one closer than a second after a sample a second after it."""
+    a new shot gets a sample, one closer than a second after a sample a second after it, one per interval (the
+    shot from 2.74 s is seen by the regular sample at 6 s)."""
     with VideoReader(video_path) as reader:
         samples = list(reader.samples(6.0, follow=2, shots=True))
-    assert [(s.time, s.shot) for s in samples] == [(0.0, False), (1.001, True), (2.736, True), (6.0, False),
-                                                   (7.04, True)]
+    assert [(s.time, s.shot) for s in samples] == [(0.0, False), (1.001, True), (6.0, False), (7.04, True)]
     assert all(s.image is not None and len(s.follow) == 2 for s in samples)
     with VideoReader(video_path) as reader:  # a window: shots inside it only, the next window goes on from its end
-        assert [s.time for s in reader.samples(6.0, 0.0, 6.0, shots=True)] == [0.0, 1.001, 2.736]
+        assert [s.time for s in reader.samples(6.0, 0.0, 6.0, shots=True)] == [0.0, 1.001]
     with VideoReader(video_path) as reader:
         assert [s.time for s in reader.samples(6.0, 6.0, None, shots=True)] == [6.0, 7.04]
+
+
+def test_a_fast_cut_video_gets_at_most_one_shot_sample_per_interval(tmp_path):
+    """A cut every 0.4 s for a minute: without a cap it was a sample a second (60, each a set of Rekognition
+    calls); capped, each 6 s interval has its regular sample and one shot sample, 20 in all (2 x 60 / 6)."""
+    fps, cut_every, seconds, interval = 5, 0.4, 60, 6.0
+    frames = scenes(fps, *[(noise(i), cut_every) for i in range(round(seconds / cut_every))])
+    data = write_video(tmp_path / "fast-cuts.mp4", frames, fps=fps)
+    with VideoReader(data) as reader:
+        samples = list(reader.samples(interval, shots=True))
+    per_interval: dict[int, int] = {}
+    for sample in samples:
+        per_interval[int(sample.time // interval)] = per_interval.get(int(sample.time // interval), 0) + 1
+    assert set(per_interval.values()) == {1 + MAX_SHOT_SAMPLES_PER_INTERVAL}, per_interval
+    assert len(samples) == 20 and sum(s.shot for s in samples) == 10
+    # every shot sample is at a cut, a second or more after the regular sample of its interval
+    assert all(s.time % interval >= 1.0 - 1e-6 for s in samples if s.shot)

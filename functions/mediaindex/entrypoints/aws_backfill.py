@@ -9,6 +9,10 @@ MEDIAINDEX_BACKFILL_MARGIN_S seconds, default 60, in hand), then either invokes 
 checkpoint as `continuation_token` (reinvoke, the default) or returns it for the caller to pass back. Totals so far
 ride along in the event, so the last invocation's result and log line have the whole run's figures.
 
+One run per bucket at a time: with MEDIAINDEX_BACKFILL_LEASE_TABLE set (the stack sets it), each invocation takes
+the bucket's lease for its run (`run_id`, carried from link to link) and refuses to start while another run holds
+it (BackfillAlreadyRunning: its event lands in the failure queue, to invoke again later).
+
     aws lambda invoke --function-name <BackfillFunction> --invocation-type Event \
         --cli-binary-format raw-in-base64-out --payload '{"bucket": "my-media", "prefix": "2019/"}' /dev/stdout
 """
@@ -17,8 +21,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import uuid
+from datetime import datetime, timezone
 from typing import Any
 
+from mediaindex.adapters.checkpoint.dynamodb_lease import DynamoRunLease
 from mediaindex.adapters.queue.sqs import SQS_BATCH
 from mediaindex.bootstrap import App, build_app
 from mediaindex.config import Settings
@@ -28,11 +36,20 @@ from mediaindex.services.estimate import default_rate
 from mediaindex.services.throttle import TokenBucket
 
 DEFAULT_MARGIN_S = 60.0
+# A run's lease outlasts the invocation by this much, time for the next link of the chain to start; a link that
+# starts later than that finds the bucket free, or taken by another run (then it refuses, with its checkpoint).
+LEASE_SLACK_S = 600.0
+# the lease's clock (a test moves it instead of waiting)
+clock = time.time
 # A runaway chain of self-invocations costs money: stop after this many and say so.
 MAX_INVOCATIONS = 10_000
 
 
 _app: App | None = None
+
+
+class BackfillAlreadyRunning(ConfigurationError):
+    """Another backfill run holds the bucket: this invocation did nothing."""
 
 
 def app() -> App:
@@ -61,6 +78,23 @@ def _index(app: App) -> Any:
     return index
 
 
+def _lease(app: App) -> DynamoRunLease | None:
+    table = os.environ.get("MEDIAINDEX_BACKFILL_LEASE_TABLE")
+    return DynamoRunLease(table, app.client("dynamodb")) if table else None
+
+
+def _hold(lease: DynamoRunLease | None, bucket: str, run_id: str, context: Any) -> None:
+    if lease is None:
+        return
+    seconds = context.get_remaining_time_in_millis() / 1000 + LEASE_SLACK_S
+    holder = lease.acquire(bucket, run_id, clock(), seconds)
+    if holder is not None:
+        until = datetime.fromtimestamp(holder.expires_at, timezone.utc).isoformat(timespec="seconds")
+        raise BackfillAlreadyRunning(
+            f"backfill run {holder.run_id} is running over s3://{bucket} (its lease lasts until {until} unless it "
+            f"renews it): run {run_id} did nothing. Invoke this event again once that run is done.")
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     wiring = app()
     settings = wiring.settings
@@ -74,6 +108,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if invocation > MAX_INVOCATIONS:
         raise ConfigurationError(f"backfill stopped after {MAX_INVOCATIONS} invocations; resume with the "
                                  f"continuation_token {event.get('continuation_token')!r}")
+    # the first link names the run; every later link carries its name, and so may renew its lease
+    run_id = str(event.get("run_id") or getattr(context, "aws_request_id", "") or uuid.uuid4())
+    lease = _lease(wiring)
+    _hold(lease, bucket, run_id, context)
     rate = float(event.get("rate") or default_rate(settings.every_picture_features))
     margin = float(os.environ.get("MEDIAINDEX_BACKFILL_MARGIN_S", DEFAULT_MARGIN_S))
 
@@ -93,12 +131,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     summary = backfill.run(start_after=event.get("continuation_token"), deadline=time_is_up,
                            carried=event.get("totals"))
     result = summary.to_dict()
-    result.update(invocation=invocation, continuation_token=None if summary.done else summary.checkpoint)
+    result.update(invocation=invocation, run_id=run_id,
+                  continuation_token=None if summary.done else summary.checkpoint)
     if not summary.done and event.get("reinvoke", True):
         totals = {k: result[k] for k in ("listed", "bytes_listed", "skipped_unchanged", "skipped_archived", "sent")}
-        next_event = {**event, "continuation_token": summary.checkpoint, "invocation": invocation + 1, "totals": totals}
+        next_event = {**event, "continuation_token": summary.checkpoint, "invocation": invocation + 1, "totals": totals,
+                      "run_id": run_id}
         wiring.client("lambda").invoke(FunctionName=context.invoked_function_arn, InvocationType="Event",
                                    Payload=json.dumps(next_event).encode())
         result["reinvoked"] = True
+    elif summary.done and lease is not None:
+        lease.release(bucket, run_id)
     print(json.dumps({"backfill": result}, default=str))  # one log line per invocation, for CloudWatch
     return result

@@ -15,8 +15,8 @@ scene give 0.3-2, a speaker gesturing far away 3-4, a cut to another shot 10-30.
 
 Shots: with `shots=True`, every frame is decoded (no seeking) and the first frame of each new shot is a sample
 too (a jump of more than SHOT_DIFFERENCE between two frames in a row, at least MIN_SHOT_SECONDS after the last
-sample; a shot that starts sooner is sampled that long after it), so a shot shorter than the interval, or the
-last one, is analysed, not missed between two samples.
+sample; a shot that starts sooner is sampled that long after it; at most MAX_SHOT_SAMPLES_PER_INTERVAL between two
+regular samples), so a shot shorter than the interval, or the last one, is analysed, not missed between two samples.
 
 Following: with `follow=n`, each analysed sample also carries the n frames shown `follow_step` seconds apart
 after it (up to a cut), so that faces can be followed over a few frames: a detector that misses a small face in
@@ -55,8 +55,11 @@ CUT_DIFFERENCE = 12.0
 # A jump this large between two frames in a row starts a new shot, which gets a sample of its own (shots=True).
 # Measured on the test clip: its three cuts 25-29; camera motion and gestures 8-12 over several frames.
 SHOT_DIFFERENCE = 20.0
-# ... but not closer than this to the sample before: a burst of quick cuts costs one analysis a second at most.
+# ... but not closer than this to the sample before,
 MIN_SHOT_SECONDS = 1.0
+# ... and at most this many between two regular samples: a fast-cut video costs at most twice the regular samples
+# (20 a minute at the default 6 s), the bound docs/deploy.md prices, not one analysis a second.
+MAX_SHOT_SAMPLES_PER_INTERVAL = 1
 
 VideoSource = bytes | bytearray | memoryview | str | Path | BinaryIO
 
@@ -241,6 +244,7 @@ class VideoReader:
         last_frame: Image.Image | None = None  # the thumbnail of the frame before (shots: every frame is looked at)
         last_sample = -math.inf
         shot_due = False
+        shots_since_regular = 0  # shot samples since the last regular one: capped per interval
         # with shots, every frame up to the end of the window is decoded: no seeking past a shot
         for frame, target, frame_time in self._frames_at(interval, k, times, math.inf if shots else span):
             if target is None:  # a frame after the last sample
@@ -249,8 +253,11 @@ class VideoReader:
                     if last_frame is not None and thumb_difference(current, last_frame) > SHOT_DIFFERENCE:
                         shot_due = True  # a new shot: sampled now, or MIN_SHOT_SECONDS after the last sample
                     last_frame = current
+                    if shots_since_regular >= MAX_SHOT_SAMPLES_PER_INTERVAL:
+                        shot_due = False  # this interval has had its shot sample: the next regular one sees the rest
                     if shot_due and frame_time - last_sample >= MIN_SHOT_SECONDS - tolerance:
                         shot_due = False
+                        shots_since_regular += 1
                         if pending is not None:
                             yield pending
                         pending = self._sample(frame, current, kept, skip_threshold, -1, frame_time, frame_time, shot=True)
@@ -279,7 +286,7 @@ class VideoReader:
             if pending is not None:
                 yield pending
             thumb = _thumb(frame)
-            last_frame, last_sample, shot_due = thumb, frame_time, False
+            last_frame, last_sample, shot_due, shots_since_regular = thumb, frame_time, False, 0
             pending = self._sample(frame, thumb, kept, skip_threshold, k, target, frame_time)
             kept = kept if pending.skipped else thumb
             following = not pending.skipped and follow > 0

@@ -129,17 +129,26 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class OpenSearchIndex:
     def __init__(
         self, client: OpenSearch, name: str, attempts: int = 5, backoff_base: float = 0.2, backoff_cap: float = 8.0,
+        replicas: int | None = None,
     ) -> None:
         self.connection = OpenSearchConnection(client, attempts, backoff_base, backoff_cap)
         self.client = client
         self.name = common.check_name(name)
+        # replicas of each shard: None leaves the cluster's default (1), which one data node can never place
+        self.replicas = replicas
 
     # ---- connecting ----------------------------------------------------------------------------------------------
     @classmethod
     def connect(cls, url: str | IndexUrl, settings: Settings, **options: Any) -> "OpenSearchIndex":
-        return cls(client_for(url, settings), settings.index_name, **options)
+        return cls(client_for(url, settings), settings.index_name, replicas=settings.index_replicas, **options)
 
     # ---- layout --------------------------------------------------------------------------------------------------
+    def index_settings(self, base: dict[str, Any] = INDEX_SETTINGS) -> dict[str, Any]:
+        """`base` with this index's replica count, when one is set."""
+        if self.replicas is None:
+            return base
+        return {"index": {**base["index"], "number_of_replicas": self.replicas}}
+
     def concrete_name(self, version: int = MAPPING_VERSION) -> str:
         return f"{self.name}-v{version}"
 
@@ -164,13 +173,14 @@ class OpenSearchIndex:
         call = self.connection.call
         if call(indices.exists_alias, name=self.name):
             self._add_new_fields()
+            self._fit_replicas()
             return
         if call(indices.exists, index=self.name) and not call(indices.exists_alias, name=self.name):
             raise ConfigurationError(
                 f"an index named {self.name!r} exists but is not an alias: move it aside or reindex it into "
                 f"{self.concrete_name()} and add the alias {self.name!r}"
             )
-        body = {"settings": INDEX_SETTINGS, "mappings": MAPPING, "aliases": {self.name: {}}}
+        body = {"settings": self.index_settings(), "mappings": MAPPING, "aliases": {self.name: {}}}
         try:
             call(indices.create, index=self.concrete_name(), body=body)
         except os_errors.RequestError as e:
@@ -181,7 +191,7 @@ class OpenSearchIndex:
 
     def face_vectors(self) -> OpenSearchFaceVectors:
         """The face vectors beside these documents (`<name>-faces`, k-NN fields), through the same connection."""
-        return OpenSearchFaceVectors(self.connection, f"{self.name}-faces")
+        return OpenSearchFaceVectors(self.connection, f"{self.name}-faces", replicas=self.replicas)
 
     def current_index(self) -> str:
         aliases = self.connection.call(self.client.indices.get_alias, name=self.name)
@@ -196,6 +206,17 @@ class OpenSearchIndex:
         except (os_errors.AuthorizationException, os_errors.RequestError) as e:  # a read-only role; a conflict
             log.warning("could not add the new search fields to %s (%s): relevance needs them", self.name, e)
 
+    def _fit_replicas(self) -> None:
+        """An index created with another replica count gets this one (a dynamic setting): an index made before the
+        count was set, on one data node, stays yellow until then."""
+        if self.replicas is None:
+            return
+        try:
+            self.connection.call(self.client.indices.put_settings, index=self.name,
+                                 body={"index": {"number_of_replicas": self.replicas}})
+        except (os_errors.AuthorizationException, os_errors.RequestError) as e:  # a read-only role
+            log.warning("could not set %s replicas of %s (%s)", self.replicas, self.name, e)
+
     def reindex_to(self, version: int) -> str:
         """Copy every document into `<name>-v<version>` (created with the current MAPPING; the search aids computed
         anew) and swap the alias to it atomically. Returns the new index's name; the old one is kept for a rollback (delete it when happy)."""
@@ -203,7 +224,7 @@ class OpenSearchIndex:
         if old == new:
             return new
         self.connection.call(self.client.indices.create, index=new,
-                             body={"settings": INDEX_SETTINGS, "mappings": MAPPING})
+                             body={"settings": self.index_settings(), "mappings": MAPPING})
         # copied through this client rather than the server's _reindex, so that every document's search aids are
         # computed again by this version (a new field such as search_aids.labels is filled for old documents too)
         def actions() -> Iterator[dict[str, Any]]:

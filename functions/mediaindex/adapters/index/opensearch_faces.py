@@ -89,10 +89,11 @@ def squared_distance_from_score(score: float, space: VectorSpace) -> float:
 class OpenSearchFaceVectors:
     """Face vectors in the index `name` (`<document index name>-faces`), through the document index's connection."""
 
-    def __init__(self, connection: OpenSearchConnection, name: str) -> None:
+    def __init__(self, connection: OpenSearchConnection, name: str, replicas: int | None = None) -> None:
         self.connection = connection
         self.client = connection.client
         self.name = name
+        self.replicas = replicas  # as the document index's: None leaves the cluster's default
         self.knn_refused = False  # set once the cluster refuses a `knn` query: exact search from then on
 
     def concrete_name(self) -> str:
@@ -106,7 +107,9 @@ class OpenSearchFaceVectors:
         indices = self.client.indices
         if self.exists():
             return
-        body = {"settings": FACES_SETTINGS, "mappings": FACES_MAPPING, "aliases": {self.name: {}}}
+        settings = FACES_SETTINGS if self.replicas is None else \
+            {"index": {**FACES_SETTINGS["index"], "number_of_replicas": self.replicas}}
+        body = {"settings": settings, "mappings": FACES_MAPPING, "aliases": {self.name: {}}}
         try:
             self.connection.call(indices.create, index=self.concrete_name(), body=body)
         except os_errors.RequestError as e:

@@ -47,8 +47,10 @@ def _s3_storage() -> Storage:
 
 
 class RoutingStorage:
-    def __init__(self, folder: Storage | None = None, s3: Storage | None = None) -> None:
-        self._for = ByBucket(_given(folder) if folder else _folder_storage, _given(s3) if s3 else _s3_storage)
+    def __init__(self, folder: Storage | None = None, s3: Storage | Callable[[], Storage] | None = None) -> None:
+        # s3 may be what builds the S3 part on the first S3 read (boto3 is imported then, not before)
+        make_s3 = s3 if callable(s3) else _given(s3) if s3 else _s3_storage
+        self._for = ByBucket(_given(folder) if folder else _folder_storage, make_s3)
 
     def read(self, ref: ObjectRef) -> StoredObject:
         return self._for(ref.bucket).read(ref)

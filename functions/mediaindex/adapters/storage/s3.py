@@ -11,7 +11,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mediaindex.domain.errors import ConfigurationError, MediaTooLarge, ObjectNotFound, TransientError
 from mediaindex.ports import ObjectInfo, ObjectRef, StoredObject
 
-# A Lambda holds the whole object in memory; refuse what cannot fit rather than dying mid-read.
+# A Lambda holds the whole object in memory; refuse what cannot fit rather than dying mid-read. The app passes
+# MEDIAINDEX_MAX_VIDEO_BYTES instead (bootstrap.App.storage); this is for an S3Storage built without it.
 DEFAULT_MAX_OBJECT_BYTES = 512 * 1024 * 1024
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}

@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
@@ -72,7 +73,7 @@ class SqliteIndex:
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             if not self._memory:
-                conn.execute("PRAGMA journal_mode = WAL")
+                self._use_wal(conn)
                 # checkpoint every ~40 MB of log, not 4 MB: a page rewritten by many small commits (the counts,
                 # the b-trees' upper levels) is copied into the file once per checkpoint, and each checkpoint syncs
                 conn.execute("PRAGMA wal_autocheckpoint = 10000")
@@ -85,6 +86,21 @@ class SqliteIndex:
         except (sqlite3.DatabaseError, OSError) as e:
             raise unusable(self.path, e) from None
         return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Write-ahead logging, kept in the file once set. Switching to it needs the file to itself, and SQLite
+        answers "locked" at once, without its busy handler, while another process opens a new file at the same time
+        (a bulk run's workers): so wait for the switch as the busy timeout would, and skip it once it is done."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if not ("locked" in str(e) or "busy" in str(e)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:

@@ -96,3 +96,19 @@ def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
 
 def bodies(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [json.loads(m["Body"]) for m in messages]
+
+
+BACKFILL_ARN = "arn:aws:lambda:us-east-1:123456789012:function:mediaindex-backfill"
+
+
+class FakeLambda:
+    """The Lambda client the backfill handler re-invokes itself through: each asynchronous invocation of the
+    backfill function is kept (its payload), none is run."""
+
+    def __init__(self) -> None:
+        self.invocations: list[dict[str, Any]] = []
+
+    def invoke(self, FunctionName: str, InvocationType: str, Payload: str) -> dict[str, Any]:
+        assert InvocationType == "Event" and FunctionName == BACKFILL_ARN
+        self.invocations.append(json.loads(Payload))
+        return {"StatusCode": 202}

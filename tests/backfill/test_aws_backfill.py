@@ -3,7 +3,6 @@ checkpoint (or returns it), until the whole bucket is enqueued once."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -13,14 +12,14 @@ from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.entrypoints import aws_backfill
-from tests.backfill.archive import archive_files, receive_all, upload
+from tests.backfill.archive import BACKFILL_ARN, FakeLambda, archive_files, receive_all, upload
 from tests.backfill.conftest import BUCKET
 
 
 class Context:
     """Lambda's context, with a clock that loses `step_ms` every time the handler asks how much time is left."""
 
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mediaindex-backfill"
+    invoked_function_arn = BACKFILL_ARN
 
     def __init__(self, remaining_ms: int = 900_000, step_ms: int = 0):
         self.remaining_ms, self.step_ms = remaining_ms, step_ms
@@ -28,16 +27,6 @@ class Context:
     def get_remaining_time_in_millis(self) -> int:
         self.remaining_ms -= self.step_ms
         return self.remaining_ms
-
-
-class FakeLambda:
-    def __init__(self):
-        self.invocations: list[dict] = []
-
-    def invoke(self, FunctionName, InvocationType, Payload):
-        assert InvocationType == "Event" and FunctionName == Context.invoked_function_arn
-        self.invocations.append(json.loads(Payload))
-        return {"StatusCode": 202}
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ lease goes when the run is done or has expired."""
 
 from __future__ import annotations
 
-import json
 
 import boto3
 import pytest
@@ -14,7 +13,7 @@ from mediaindex.adapters.s3_events import events_from_message_body
 from mediaindex.bootstrap import build_app
 from mediaindex.config import Settings
 from mediaindex.entrypoints import aws_backfill
-from tests.backfill.archive import archive_files, receive_all, upload
+from tests.backfill.archive import BACKFILL_ARN, FakeLambda, archive_files, receive_all, upload
 from tests.backfill.conftest import BUCKET
 
 TABLE = "backfill-lease"
@@ -25,7 +24,7 @@ class Context:
     """Lambda's context for one invocation: its request id (the run's name on a first link), a clock that loses
     `step_ms` each time the handler asks."""
 
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mediaindex-backfill"
+    invoked_function_arn = BACKFILL_ARN
 
     def __init__(self, request_id: str, remaining_ms: int = 900_000, step_ms: int = 0):
         self.aws_request_id, self.remaining_ms, self.step_ms = request_id, remaining_ms, step_ms
@@ -33,15 +32,6 @@ class Context:
     def get_remaining_time_in_millis(self) -> int:
         self.remaining_ms -= self.step_ms
         return self.remaining_ms
-
-
-class FakeLambda:
-    def __init__(self):
-        self.invocations: list[dict] = []
-
-    def invoke(self, FunctionName, InvocationType, Payload):
-        self.invocations.append(json.loads(Payload))
-        return {"StatusCode": 202}
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ A missing browser is a failure, not a skip: CI must run these."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import os
 import re
 import shutil
@@ -48,16 +50,28 @@ def site(library) -> Iterator[Any]:
     server.close()
 
 
-@pytest.fixture
-def page(browser, site) -> Iterator[Any]:
+@contextmanager
+def watched_page(browser, viewport: tuple[int, int] | None = None, scheme: str | None = None) -> Iterator[Any]:
+    """A new page whose script errors and console errors (CSP violations, failed loads) are collected in
+    `page.console_errors`; a test expecting one takes it out. When the page is closed there must be none left."""
     page = browser.new_page()
+    if viewport:
+        page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    if scheme:
+        page.emulate_media(color_scheme=scheme)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.console_errors = errors  # a test expecting an error takes it out
+    page.console_errors = errors
     yield page
     page.close()
     assert errors == [], errors  # no script errors, no CSP violations, no failed loads
+
+
+@pytest.fixture
+def page(browser, site) -> Iterator[Any]:
+    with watched_page(browser) as page:
+        yield page
 
 
 def tile_names(page) -> list[str]:

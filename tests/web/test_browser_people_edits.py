@@ -13,7 +13,7 @@ from mediaindex.domain import document as docs
 from mediaindex.entrypoints.cli.serve import build_local_api
 from tests.people.test_merge_and_hide import home, loose_home  # noqa: F401  (fixtures)
 from tests.web.helpers import RunningServer
-from tests.web.test_browser import SCREENSHOTS, browser, start_editing  # noqa: F401  (fixture)
+from tests.web.test_browser import SCREENSHOTS, browser, start_editing, watched_page  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -26,13 +26,8 @@ def site(home) -> Iterator[Any]:  # noqa: F811
 
 @pytest.fixture
 def page(browser) -> Iterator[Any]:  # noqa: F811
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    yield page
-    page.close()
-    assert errors == [], errors
+    with watched_page(browser) as page:
+        yield page
 
 
 def test_merge_two_people_on_the_people_page(page, site):

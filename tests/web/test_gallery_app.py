@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from mediaindex.entrypoints.cli.serve import build_local_api
 from tests.web.helpers import RunningServer
-from tests.web.test_browser import SCREENSHOTS, browser, loaded_images, tile_names  # noqa: F401  (fixture)
+from tests.web.test_browser import SCREENSHOTS, browser, loaded_images, tile_names, watched_page  # noqa: F401  (fixture)
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"phone": (390, 844), "desktop": (1440, 900)}
@@ -37,30 +37,16 @@ def phone_site(phone_library) -> Iterator[Any]:
                 ids=lambda p: f"{p[0]}-{p[1]}")
 def sized_page(request, browser) -> Iterator[Any]:  # noqa: F811
     size, scheme = request.param
-    page = browser.new_page()
-    width, height = SIZES[size]
-    page.set_viewport_size({"width": width, "height": height})
-    page.emulate_media(color_scheme=scheme)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.shot = lambda name: page.screenshot(path=str(SCREENSHOTS / f"mediaindex-app-{name}-{size}-{scheme}.png"))
-    page.size = size
-    yield page
-    page.close()
-    assert errors == [], errors
+    with watched_page(browser, SIZES[size], scheme) as page:
+        page.shot = lambda name: page.screenshot(path=str(SCREENSHOTS / f"mediaindex-app-{name}-{size}-{scheme}.png"))
+        page.size = size
+        yield page
 
 
 @pytest.fixture
 def page(browser) -> Iterator[Any]:  # noqa: F811
-    page = browser.new_page()
-    page.set_viewport_size({"width": 1440, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    yield page
-    page.close()
-    assert errors == [], errors
+    with watched_page(browser, (1440, 900)) as page:
+        yield page
 
 
 def axe_violations(page) -> list[dict[str, Any]]:

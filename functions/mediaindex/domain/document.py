@@ -179,6 +179,8 @@ class DocumentFields(TypedDict, total=False):
     face_model: str | None
     video: VideoDoc
     place: PlaceDoc | None  # absent: never looked up (services/places.py adds it); None: no place there
+    sharpness: float | None  # of the picture (media/layout.py): which copy to keep
+    look_model: str | None  # the model of its look vectors (domain/look_alikes.py); None: too small or blank
 
 
 class DocumentIdentity(TypedDict):
@@ -202,7 +204,7 @@ class SearchDocument(DocumentIdentity, DocumentFields, total=False):
 ANALYSIS_FIELDS = (
     "media_type", "content_type", "width", "height", "taken_at", "taken_at_source", "camera", "lens", "location",
     "labels", "label_names", "faces", "people", "text", "moderation", "analyzer", "model_versions", "face_model",
-    "video", "place",
+    "video", "place", "sharpness", "look_model",
 )
 
 

@@ -112,7 +112,7 @@ def measure_pairs(analyzer, name: str, originals: list[Path], edits) -> dict:
         pictures += [(group, edit, e) for edit, e in edits(im).items()]
     bursts = burst_frames()
     pictures += [(f"burst{i}", "frame", im) for i, im in enumerate(bursts)]
-    looks_ms, totals_ms = [], []
+    looks_ms, totals_ms, remember_ms = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         store = LocalPictureVectors(Path(tmp) / "vectors.db")
         ids: dict[str, tuple[str, str]] = {}
@@ -128,7 +128,9 @@ def measure_pairs(analyzer, name: str, originals: list[Path], edits) -> dict:
             ids[sha] = (group, edit)
             if analysis.look:
                 vectors[sha] = [PictureVector(sha, analysis.look_model, analysis.look, 0, analysis.layout)]
+                t = time.perf_counter()
                 store.remember(LOOK, vectors[sha])
+                remember_ms.append((time.perf_counter() - t) * 1000)
         judged: dict[tuple[str, str], str | None] = {}
         started = time.perf_counter()
         for sha, own in vectors.items():
@@ -173,6 +175,9 @@ def measure_pairs(analyzer, name: str, originals: list[Path], edits) -> dict:
         "bursts_judged_similar": sum(1 for p in burst_pairs if judged.get(p) == rules.SIMILAR),
         "look_ms_median": round(statistics.median(looks_ms), 2),
         "analysis_ms_median": round(statistics.median(totals_ms), 1),
+        "remember_ms_median": round(statistics.median(remember_ms), 2),
+        "feature_share_of_analysis": round((statistics.median(looks_ms) + statistics.median(remember_ms))
+                                           / statistics.median(totals_ms), 4),
         "judging_seconds": round(judge_seconds, 2),
     }
 

@@ -95,13 +95,13 @@ def projection(dimensions: int) -> np.ndarray:
 
 
 class _Space:
-    """What is in memory for one (kind, model): row ids, their contents and the projected unit vectors."""
+    """What is in memory for one (kind, model): row ids and the projected unit vectors (the contents and the exact
+    vectors stay in the file, read for the few candidates)."""
 
     def __init__(self, dimensions: int) -> None:
         self.dimensions = dimensions
         self.map = projection(dimensions)
         self.ids = np.zeros(0, dtype=np.int64)
-        self.contents: list[str] = []
         self.matrix = np.zeros((0, min(dimensions, PROJECTED)), dtype=np.float32)
         self.graph: FaceGraph | None = None
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
@@ -110,10 +110,9 @@ class _Space:
         p = vectors @ self.map
         return p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
 
-    def add(self, ids: np.ndarray, contents: list[str], vectors: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         projected = self.project(vectors)
         self._pending.append((ids, projected))
-        self.contents.extend(contents)
         if self.graph is not None and self.graph.ready:
             self.graph.add(ids, projected)
 
@@ -288,24 +287,22 @@ class LocalPictureVectors:
                 self._spaces = {}
                 self._seen = (0, removals)
             if top > self._seen[0]:
-                rows = conn.execute("SELECT id, kind, model, content_sha256, data FROM vectors WHERE id > ? "
-                                    "ORDER BY id", (self._seen[0],)).fetchall()
-                by_space: dict[tuple[str, str], list[tuple[int, str, bytes]]] = {}
-                for row_id, k, m, sha, data in rows:
-                    by_space.setdefault((k, m), []).append((int(row_id), sha, data))
-                for key, found in by_space.items():
-                    for start in range(0, len(found), _CHUNK):  # projected a chunk at a time: bounded memory
-                        chunk = found[start:start + _CHUNK]
-                        vectors = np.stack([unquantize(data) for _, _, data in chunk])
+                cursor = conn.execute("SELECT id, kind, model, data FROM vectors WHERE id > ? "
+                                      "AND id <= ? ORDER BY id", (self._seen[0], top))
+                while rows := cursor.fetchmany(_CHUNK):  # a chunk at a time: bounded memory at a million
+                    by_space: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
+                    for row_id, k, m, data in rows:
+                        by_space.setdefault((k, m), []).append((int(row_id), data))
+                    for key, chunk in by_space.items():
+                        vectors = np.stack([unquantize(data) for _, data in chunk])
                         space = self._spaces.get(key)
                         if space is None:
                             space = self._spaces[key] = _Space(vectors.shape[1])
                         if vectors.shape[1] != space.dimensions:
-                            log.warning("vectors of %s with %d numbers beside %d: left out", key, vectors.shape[1],
-                                        space.dimensions)
-                            break
-                        space.add(np.array([i for i, _, _ in chunk], dtype=np.int64), [s for _, s, _ in chunk],
-                                  vectors)
+                            log.warning("vectors of %s with %d numbers beside %d: left out", key,
+                                        vectors.shape[1], space.dimensions)
+                            continue
+                        space.add(np.array([i for i, _ in chunk], dtype=np.int64), vectors)
                 self._seen = (top, removals)
             space = self._spaces.get((kind, model))
             if space is not None:

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 PROJECTED = 256
 EXACT_BELOW = 50_000
-OVERSAMPLE = 10  # candidates looked at per result asked for (bench/bench_duplicates.py --scale: recall)
+OVERSAMPLE = 20  # candidates looked at per result asked for (bench/bench_duplicates.py --scale: recall)
+EF_PICTURES = 256  # the graph's search beam (the bench sweeps 128-512: recall against latency)
 _CHUNK = 10_000
 _SEED = 20261207  # the projection is part of the file's format: never change it
 
@@ -338,7 +339,7 @@ class LocalPictureVectors:
         wanted = min(len(space.ids), max(k * OVERSAMPLE, 32))
         projected = space.project(query[np.newaxis])
         if space.graph is not None:
-            labels = space.graph.search(projected, wanted)[0]
+            labels = space.graph.search(projected, wanted, ef=max(EF_PICTURES, wanted))[0]
             candidates = [int(label) for label in labels if label >= 0]
         else:
             scores = space.matrix @ projected[0]
@@ -355,8 +356,12 @@ class LocalPictureVectors:
             chunk = row_ids[start:start + 500]
             rows = conn.execute(f"SELECT content_sha256, data FROM vectors WHERE id IN ({', '.join('?' * len(chunk))})",
                                 chunk).fetchall()
-            for sha, data in rows:
-                cosine = float(unquantize(data) @ query)
+            if not rows:
+                continue
+            matrix = np.frombuffer(b"".join(data for _, data in rows), dtype=np.int8).reshape(len(rows), -1)
+            matrix = matrix.astype(np.float32)
+            cosines = (matrix @ query) / np.maximum(np.linalg.norm(matrix, axis=1), 1e-12)
+            for (sha, _), cosine in zip(rows, cosines.tolist()):
                 if cosine > best.get(sha, -2.0):
                     best[sha] = cosine
         ranked = sorted(best.items(), key=lambda pair: (-pair[1], pair[0]))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping
 
 # The analyses the handlers know (functions/mediaindex/config.py ALL_FEATURES).
-ALL_FEATURES = ("labels", "faces", "people", "text", "moderation")
+ALL_FEATURES = ("labels", "faces", "people", "text", "moderation", "celebrities")
 
 # Rekognition's default quota for each image API used here is 50 transactions per second in us-east-1 (also
 # us-west-2 and eu-west-1); several other regions start lower. Check Service Quotas for your account and region.

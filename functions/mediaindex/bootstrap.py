@@ -216,8 +216,10 @@ def build_people(settings: Settings, pipeline: Pipeline) -> People:
 
         if isinstance(faces, (LocalFaceCollection, ClusterMirroredFaces)):
             memory = faces
+    # on Lambda with a queue, Rekognition's re-match (one paid call a face) goes in bounded steps through the queue
+    steps = settings.rematch_in_steps and bool(settings.queue_url) and memory is None
     return People(settings=settings, pipeline=pipeline, memory=memory, embedder=face_embedder(pipeline.analyzer),
-                  comparer=comparer)
+                  comparer=comparer, step_calls=max(1, settings.rematch_step_calls) if steps else 0)
 
 
 def face_embedder(analyzer: Analyzer) -> FaceEmbedder | None:

@@ -62,6 +62,19 @@ class PlaceFinder(Protocol):
 
 
 @runtime_checkable
+class VersionedEnrolment(Protocol):
+    """A face collection that records which version of an enrolment photo (its ETag and size, as
+    `people_rules.enrolment_version` hashes them) each face came from, so that the same photo sent again (a
+    backfill run, a redelivery) is recognised and neither enrolled nor re-matched again (Rekognition's)."""
+
+    def enrolled_versions(self, source: str) -> set[str]:
+        """The versions of the faces enrolled from `source` (empty: none, or enrolled before versions were kept)."""
+
+    def enroll_version(self, name: str, picture: Picture, source: str, version: str) -> list[str]:
+        """`enroll`, recording `version` with the faces."""
+
+
+@runtime_checkable
 class FaceAnalyzer(Protocol):
     """Optional, for analyzers whose faces carry embeddings (the local models): faces alone, without labels. The
     video indexer runs it on the frames that follow each sample to follow faces (domain/face_tracks.py)."""
@@ -213,9 +226,10 @@ class Index(Protocol):
         """The documents of these ids in few round trips (SQLite `IN`, OpenSearch `mget`); ids the index does not
         hold are absent from the result."""
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
+    def iter_documents(self, include_deleted: bool = False, after: str | None = None) -> Iterator[SearchDocument]:
         """Every document (tombstones too when `include_deleted`), page by page: for the use cases that walk the
-        whole index (reconcile, prune, re-matching people)."""
+        whole index (reconcile, prune, re-matching people). With `after`: in id order, from the first id above it
+        (a walk resumed in another process)."""
 
     def find_by_content(self, content_sha256: str, analyzer: str) -> SearchDocument | None:
         """An indexed document with the same bytes analysed by the same analyzer, to reuse its analysis."""

@@ -21,6 +21,7 @@ DETECT_ACTIONS = {
     "people": "rekognition:DetectFaces",  # people are matched from the faces DetectFaces finds
     "text": "rekognition:DetectText",
     "moderation": "rekognition:DetectModerationLabels",
+    "celebrities": "rekognition:RecognizeCelebrities",  # only when the feature is on (off by default)
 }
 
 

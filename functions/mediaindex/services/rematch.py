@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.document import DocumentFields, FaceDoc, SearchDocument, SegmentsDoc, SpanDoc, VideoDoc
-from mediaindex.domain.errors import BadMedia, ObjectNotFound
+from mediaindex.domain.errors import BadMedia, MediaIndexError, ObjectNotFound
+from mediaindex.domain.messages import RematchStep
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
 from mediaindex.ports import FaceCollection, FaceMemory, ObjectRef, Versioned
@@ -25,6 +26,11 @@ from mediaindex.services.indexing import Pipeline
 from mediaindex.services.people_rules import require_collection
 
 log = logging.getLogger(__name__)
+
+# One step of a re-match continued through the queue (`rematch_step`) looks at no more documents than this (those
+# without faces cost no call but take reading), and stops with this many seconds of its invocation left.
+MAX_STEP_DOCUMENTS = 20_000
+STEP_TIME_MARGIN = 60.0
 
 @dataclass
 class Rematch:
@@ -40,6 +46,15 @@ class Rematch:
         return dict(self.__dict__)
 
 
+
+
+class RematchContinued(MediaIndexError):
+    """Not an error: one step of a re-match is done (`report`) and the rest must continue from `step`, in a new
+    invocation: the Lambda handler sends `step` to the queue (as a long video continues)."""
+
+    def __init__(self, step: RematchStep, report: Rematch, refusal: str | None = None) -> None:
+        super().__init__(f"re-match step {step.step} done ({report.api_calls} calls); continues after {step.after}")
+        self.step, self.report, self.refusal = step, report, refusal
 
 
 @dataclass
@@ -96,6 +111,43 @@ class Rematcher:
         if self.memory is not None and self.memory.pending_rematch() is not None:
             return self.rematch()
         return None
+
+    def rematch_step(
+        self, after: str = "", person: str | None = None, budget: int = 200,
+        time_left: Callable[[], float] | None = None,
+    ) -> tuple[Rematch, str | None]:
+        """One bounded step of `rematch` on a collection without a face memory (Rekognition, one paid call per
+        face): the documents after id `after`, in id order, until the next one would take the step past `budget`
+        calls (the first always goes), MAX_STEP_DOCUMENTS documents have been looked at, or `time_left()` falls
+        under STEP_TIME_MARGIN seconds. Returns the step's report and the id to carry on after (None: done)."""
+        report = Rematch()
+        removed = {person} if person else set()
+        looked = 0
+        last = after
+        for doc in self.pipeline.index.iter_documents(after=after):
+            looked += 1
+            if doc.get("status") == docs.INDEXED and doc.get("faces") and (
+                    person is None or person in (doc.get("people") or [])):
+                cost = len(doc.get("faces") or []) if doc.get("media_type") in (None, "image") else 0
+                if report.documents_checked and (
+                        report.api_calls + cost > budget
+                        or (time_left is not None and time_left() < STEP_TIME_MARGIN)):
+                    return self._step_done(report), last
+                report.documents_checked += 1
+                changed, skipped, calls = self._update_document(doc, removed)
+                report.documents_updated += changed
+                report.documents_skipped += skipped
+                report.api_calls += calls
+            last = doc["id"]
+            if looked >= MAX_STEP_DOCUMENTS:
+                return self._step_done(report), last
+        return self._step_done(report), None
+
+    def _step_done(self, report: Rematch) -> Rematch:
+        if report.documents_updated:
+            self.pipeline.index.refresh()
+        log.info("documents re-matched (one step)", extra=report.to_dict())
+        return report
 
     def _update_document(self, listed: SearchDocument, removed: set[str]) -> tuple[int, int, int]:
         """(updated 0/1, skipped 0/1, api calls) for one document, written with compare-and-set. The listed copy

@@ -48,7 +48,13 @@ _KEPT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 _B64_MARK = "__"
 # Every name of at most this many bytes of UTF-8 fits (in the base64url form at worst).
 NAME_MAX_BYTES = (_NAME_MAX - len(_B64_MARK)) * 3 // 4
-_EXTERNAL_ID = re.compile(r"^(?P<name>[a-zA-Z0-9_.\-]+):(?P<source>[0-9a-f]{%d})$" % SOURCE_HASH_CHARS)
+# "<name>:<source hash>:<version>" when it fits: the version of the photo the face came from (a hash of its ETag and
+# size, people_rules.enrolment_version), so the same photo sent again is known unchanged. Faces enrolled before
+# versions were kept, and names too long to leave room for one, have none.
+VERSION_CHARS = 12
+_EXTERNAL_ID = re.compile(
+    r"^(?P<name>[a-zA-Z0-9_.\-]+):(?P<source>[0-9a-f]{%d})(?::(?P<version>[0-9a-f]{%d}))?$"
+    % (SOURCE_HASH_CHARS, VERSION_CHARS))
 
 
 _CROP_REFUSED = frozenset({"InvalidParameterException", "InvalidImageFormatException", "ImageTooLargeException"})
@@ -112,8 +118,18 @@ def decode_name(encoded: str) -> str:
         raise ValueError(f"not an encoded name: {encoded!r}") from e
 
 
-def external_image_id(name: str, source: str) -> str:
-    return f"{encode_name(name)}:{source_hash(source)}"
+def external_image_id(name: str, source: str, version: str | None = None) -> str:
+    external_id = f"{encode_name(name)}:{source_hash(source)}"
+    if version and re.fullmatch(r"[0-9a-f]{%d}" % VERSION_CHARS, version) and (
+            len(external_id) + 1 + VERSION_CHARS <= EXTERNAL_ID_MAX):
+        external_id += f":{version}"
+    return external_id
+
+
+def version_of(external_id: str) -> str | None:
+    """The photo version an ExternalImageId records, if any."""
+    found = _EXTERNAL_ID.match(external_id or "")
+    return found["version"] if found else None
 
 
 def parse_external_image_id(external_id: str) -> tuple[str, str] | None:
@@ -254,10 +270,24 @@ class RekognitionFaceCollection:
         self._collection_ready = True
         return created
 
-    def enroll(self, name: str, picture: Picture, source: str) -> list[str]:
-        """Index the largest face of `picture` as `name`; the face ids kept ([] when there is no face)."""
+    def enrolled_versions(self, source: str) -> set[str]:
+        """The photo versions the faces enrolled from `source` record (ListFaces; no paid call)."""
+        wanted = source_hash(source)
+        versions: set[str] = set()
+        for face in self._faces():
+            external_id = face.get("ExternalImageId") or ""
+            if (parse_external_image_id(external_id) or ("", ""))[1] == wanted:
+                versions.add(version_of(external_id) or "")
+        return versions
+
+    def enroll_version(self, name: str, picture: Picture, source: str, version: str) -> list[str]:
+        return self.enroll(name, picture, source, version)
+
+    def enroll(self, name: str, picture: Picture, source: str, version: str | None = None) -> list[str]:
+        """Index the largest face of `picture` as `name`; the face ids kept ([] when there is no face). `version`:
+        the photo's version (people_rules.enrolment_version), recorded in the ExternalImageId."""
         name = " ".join(name.split())
-        external_id = external_image_id(name, source)
+        external_id = external_image_id(name, source, version)
         if not self._collection_ready:
             self.ensure_collection()
         encoded = encode_picture(picture, REKOGNITION)

@@ -321,19 +321,21 @@ class SqliteIndex:
             ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
-        """Every document, in pages (no long-lived read transaction holding back the WAL)."""
-        last = 0
+    def iter_documents(self, include_deleted: bool = False, after: str | None = None) -> Iterator[SearchDocument]:
+        """Every document, in pages (no long-lived read transaction holding back the WAL); with `after`, in id
+        order from the first id above it (the id's unique index)."""
         condition = "" if include_deleted else "AND d.status IS NOT 'deleted'"
+        column = "d.rowid" if after is None else "d.id"
+        last: int | str = 0 if after is None else after
         while True:
             with self._conn() as conn:
                 rows = conn.execute(
-                    f"""SELECT d.rowid, b.doc FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid
-                    WHERE d.rowid > ? {condition} ORDER BY d.rowid LIMIT {_PAGE}""",
+                    f"""SELECT {column}, b.doc FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid
+                    WHERE {column} > ? {condition} ORDER BY {column} LIMIT {_PAGE}""",
                     (last,),
                 ).fetchall()
-            for rowid, payload in rows:
-                last = rowid
+            for position, payload in rows:
+                last = position
                 yield json.loads(payload)
             if len(rows) < _PAGE:
                 return

@@ -94,6 +94,10 @@ def build_analyzer(settings: Settings, rekognition_client: BaseClient | None = N
         from mediaindex.adapters.analysis.rekognition import RekognitionAnalyzer
 
         return RekognitionAnalyzer(settings, client=rekognition_client)
+    if settings.has("celebrities"):
+        from mediaindex.domain.capabilities import NO_LOCAL_CELEBRITIES
+
+        raise ConfigurationError(NO_LOCAL_CELEBRITIES)
     require_local_extra()
     from mediaindex.adapters.analysis.local import LocalAnalyzer
 

@@ -20,6 +20,7 @@ PRICE_PER_1000_USD = {
     "DetectFaces": 1.00,  # group 2 API
     "DetectText": 1.00,  # group 2 API
     "DetectModerationLabels": 1.00,  # group 2 API
+    "RecognizeCelebrities": 1.00,  # group 2 API
     "SearchFacesByImage": 1.00,  # group 1 API
 }
 
@@ -30,6 +31,8 @@ DEFAULT_TPS = {
     "DetectFaces": 50.0,
     "DetectText": 50.0,
     "DetectModerationLabels": 50.0,
+    # not read from Service Quotas for this API: the lowest regional default, so the rate errs slow (pass --rate)
+    "RecognizeCelebrities": 5.0,
     "SearchFacesByImage": 50.0,
 }
 # Leave a fifth of the quota for everything else that calls Rekognition (fresh uploads, people enrolment, retries).
@@ -67,6 +70,8 @@ def calls_per_image(features: Sequence[str], faces_per_image: float = DEFAULT_FA
         calls["DetectText"] = 1.0
     if "moderation" in features:
         calls["DetectModerationLabels"] = 1.0
+    if "celebrities" in features:
+        calls["RecognizeCelebrities"] = 1.0
     if "people" in features and faces_per_image > 0:
         calls["SearchFacesByImage"] = faces_per_image
     return calls

@@ -368,12 +368,13 @@ class SqliteIndex:
             return answer(conn, columns)
 
     def person_names(self) -> list[str]:
-        """Every known person some searchable document shows, as written."""
-        return self._answer(lambda _, columns: columns.values("person"))
+        """Every known person some searchable document shows, as written: the people enrolled here, and the
+        celebrities recognised (as OpenSearch's `people` search aid holds both)."""
+        return self._answer(lambda _, columns: _searched_people(columns))
 
     def _matches(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query) -> BitMap:
         """The documents matching the query, people's names resolved against the same snapshot."""
-        where = resolve_people(query.effective_where(), lambda: columns.values("person"))
+        where = resolve_people(query.effective_where(), lambda: _searched_people(columns))
         return columns.matching(where, lambda e: self.query_side.text(conn, e))
 
     def search(self, query: Query | Expr | str | None) -> SearchResult:
@@ -405,7 +406,7 @@ class SqliteIndex:
 
     def _ranked(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query, matches: BitMap) -> list[int]:
         """The page of a relevance search: by score, ties newest taken first, then by id (both descending)."""
-        where = resolve_people(query.effective_where(), lambda: columns.values("person"))
+        where = resolve_people(query.effective_where(), lambda: _searched_people(columns))
         slots, scores = columns.scores(where, matches, lambda e: self.query_side.text(conn, e))
         wanted = query.offset + query.limit
         scores = scores.astype(np.float32)  # as OpenSearch keeps scores: the same ties on both backends
@@ -478,3 +479,8 @@ def _distinct_descending(values: np.ndarray) -> np.ndarray:
 def _text(value: Any) -> str | None:
     """A sortable column is text (or NULL), as the query side compares it."""
     return None if value is None else str(value)
+
+
+def _searched_people(columns: QueryColumns) -> list[str]:
+    """The names `person:` resolves against: people enrolled here, then celebrities, each once."""
+    return list(dict.fromkeys([*columns.values("person"), *columns.values("celebrity")]))

@@ -192,7 +192,7 @@ def test_enrolment_re_matches_5000_faces_in_bounded_steps_through_the_queue(libr
     before = len(service.requests)
     again = run_queue(sqs, queue_url, service, enrolment_event(s3))
     assert len(again) == 1
-    assert [op for op, _ in service.requests[before:]] == ["ListFaces"]  # ListFaces is free
+    assert [op for op, _ in service.requests[before:]] == ["ListFaces"]  # no image call, no re-match
 
     # a removal: only the documents naming Ada are searched again, in steps as well, and her name leaves them
     s3.delete_object(Bucket=BUCKET, Key=ENROL_KEY)

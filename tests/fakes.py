@@ -57,6 +57,13 @@ class FakeIndex:
                 return copy.deepcopy(doc)
         return None
 
+    def documents_with_content(self, content_sha256s) -> list[dict[str, Any]]:
+        wanted = set(content_sha256s)
+        with self.lock:
+            found = [copy.deepcopy(d) for d, _ in self.docs.values()
+                     if d.get("content_sha256") in wanted and d.get("status") == "indexed"]
+        return sorted(found, key=lambda d: d["id"])
+
     def live(self) -> dict[str, dict[str, Any]]:
         """key -> document, for documents that are not tombstones."""
         return {d["key"]: d for d, _ in self.docs.values() if d.get("status") != "deleted"}

@@ -10,6 +10,7 @@
 | MEDIAINDEX_INDEX_REPLICAS | OpenSearch replicas of each shard (the stack: 0 on one data node, where a replica can never be placed) | the cluster's (1) |
 | MEDIAINDEX_ANALYZER | `rekognition` or `local` | local |
 | MEDIAINDEX_COLLECTION | the Rekognition face collection id | mediaindex-faces |
+| MEDIAINDEX_LIBRARY_COLLECTION | a second Rekognition collection holding every indexed picture's faces (one IndexFaces per picture with faces), so an enrolment finds the faces that match the new person with one search instead of one search a face | |
 | MEDIAINDEX_MIN_CONFIDENCE | labels below this confidence (0-100) are dropped | 55 |
 | MEDIAINDEX_MAX_LABELS | at most this many labels per picture | 50 |
 | MEDIAINDEX_FEATURES | comma list of analyses: labels, faces, people, text, moderation, celebrities (Rekognition only) | labels,faces,people,text |
@@ -106,6 +107,7 @@ class Settings:
     aws_region: str | None = None
     analyzer: str = "local"
     collection_id: str = "mediaindex-faces"
+    library_collection_id: str | None = None
     min_confidence: float = 55.0
     max_labels: int = 50
     features: tuple[str, ...] = DEFAULT_FEATURES
@@ -191,6 +193,7 @@ class Settings:
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
             analyzer=analyzer,
             collection_id=get("COLLECTION") or "mediaindex-faces",
+            library_collection_id=get("LIBRARY_COLLECTION"),
             min_confidence=number("MIN_CONFIDENCE", 55.0),
             max_labels=int(number("MAX_LABELS", 50, int)),
             features=features,

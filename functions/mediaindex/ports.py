@@ -62,6 +62,34 @@ class PlaceFinder(Protocol):
 
 
 @runtime_checkable
+class LibraryFaces(Protocol):
+    """A face collection that also keeps every indexed picture's faces in a collection of their own, keyed by the
+    picture's content_sha256 (Rekognition's, with MEDIAINDEX_LIBRARY_COLLECTION), so that after an enrolment one
+    search of the new face finds the indexed faces it matches, instead of one search per indexed face."""
+
+    @property
+    def keeps_library_faces(self) -> bool: ...
+
+    def keep_library_faces(self, content_sha256: str, picture: Picture) -> tuple[bool, int]:
+        """Index the faces of a newly analysed picture into the library collection: (kept, paid calls)."""
+
+    def library_matches(self, picture: Picture) -> tuple[list[LibraryMatch], bool, int]:
+        """The library faces matching the largest face of `picture` (an enrolment photo), above the threshold:
+        (matches, whether the search hit its limit so some may be missing, paid calls)."""
+
+    def forget_library_faces(self, face_ids: Sequence[str]) -> int:
+        """Delete library faces whose pictures are no longer indexed; how many went."""
+
+
+@dataclass(frozen=True)
+class LibraryMatch:
+    content_sha256: str
+    box: Box
+    similarity: float
+    face_id: str
+
+
+@runtime_checkable
 class VersionedEnrolment(Protocol):
     """A face collection that records which version of an enrolment photo (its ETag and size, as
     `people_rules.enrolment_version` hashes them) each face came from, so that the same photo sent again (a
@@ -233,6 +261,9 @@ class Index(Protocol):
 
     def find_by_content(self, content_sha256: str, analyzer: str) -> SearchDocument | None:
         """An indexed document with the same bytes analysed by the same analyzer, to reuse its analysis."""
+
+    def documents_with_content(self, content_sha256s: Sequence[str]) -> list[SearchDocument]:
+        """Every indexed document holding any of these bytes (copies included), in id order."""
 
     # ---- writing documents ---------------------------------------------------------------------------------------
     def put(self, doc: SearchDocument, expected_version: Any | None) -> None:

@@ -50,3 +50,22 @@ def test_the_rematch_continues_through_the_ingest_queue_without_long_videos(cele
     sends = [s["Resource"] for s in role_statements(template, _id(stack, stack.indexer.role))
              if "sqs:SendMessage" in _actions(s)]
     assert {"Fn::GetAtt": [queue, "Arn"]} in sends
+
+
+def test_the_library_face_collection_is_named_granted_and_told_to_the_indexer_only(default, celebrities):
+    for template, stack in (default, celebrities):
+        library = stack.faces.library
+        assert library is not None
+        assert _env(template, stack)["MEDIAINDEX_LIBRARY_COLLECTION"] == stack.settings.library_collection_id
+        arn = {"Fn::GetAtt": [stack.resolve(library.logical_id), "Arn"]}
+        on_library = {a for s in role_statements(template, _id(stack, stack.indexer.role)) for a in _actions(s)
+                      if arn in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+        assert on_library == {"rekognition:IndexFaces", "rekognition:SearchFacesByImage", "rekognition:DeleteFaces"}
+    template, stack = default
+    assert stack.settings.library_collection_id == "mediaindex-faces-library"
+
+
+def test_the_library_face_collection_can_be_left_out(tmp_path):
+    template, stack = synthesize(tmp_path, library_faces="false")
+    assert stack.faces.library is None and len(resources(template, "AWS::Rekognition::Collection")) == 1
+    assert "MEDIAINDEX_LIBRARY_COLLECTION" not in _env(template, stack)

@@ -293,6 +293,15 @@ def label_to_doc(label: Label) -> LabelDoc:
     return d
 
 
+# `model_versions` key of a picture whose faces were indexed into the library face collection (Rekognition,
+# MEDIAINDEX_LIBRARY_COLLECTION): an enrolment finds them with one search instead of searching each face
+LIBRARY_FACES = "library_faces"
+
+
+def in_library(doc: DocumentFields) -> bool:
+    return bool((doc.get("model_versions") or {}).get(LIBRARY_FACES))
+
+
 def celebrity_to_doc(celebrity: Celebrity) -> CelebrityDoc:
     box = celebrity.box
     return {

@@ -135,22 +135,48 @@ class People:
         return float(self.settings.face_match_threshold)
 
     # ---- re-match, compare, search, clusters: services/rematch.py and services/face_search.py --------------------
-    def rematch(self, person: str | None = None) -> Rematch:
-        """Match the faces of indexed files again and update the documents that changed (Rematcher.rematch)."""
+    def rematch(self, person: str | None = None, unkept: bool = False, spent: int = 0) -> Rematch:
+        """Match the faces of indexed files again and update the documents that changed (Rematcher.rematch).
+        `unkept` (with Rekognition's library face collection): only the documents naming `person` and those whose
+        faces are not kept in the library collection."""
         require_collection(self.faces)  # known people switched off: say so before anything else
-        if self.step_calls > 0 and self.memory is None:
-            return self.continue_rematch(RematchStep("", person, self._source_in_hand, 0))
+        if self.memory is None and (self.step_calls > 0 or unkept):
+            if self.step_calls > 0:
+                return self.continue_rematch(RematchStep("", person, self._source_in_hand, 0, unkept), spent)
+            total, after = Rematch(), ""  # no queue to continue through: every step here, one after the other
+            while True:
+                report, next_after = self._rematcher.rematch_step(after, person, 1 << 30, None, unkept)
+                total = _added(total, report)
+                if next_after is None:
+                    return total
+                after = next_after
         return self._rematcher.rematch(person)
 
-    def continue_rematch(self, step: RematchStep) -> Rematch:
+    def continue_rematch(self, step: RematchStep, spent: int = 0) -> Rematch:
         """One bounded step of a re-match (Rematcher.rematch_step) from where `step` says; raises RematchContinued
-        with the next step when documents are left."""
+        with the next step when documents are left. `spent`: paid calls this invocation made for it already."""
         require_collection(self.faces)
-        report, after = self._rematcher.rematch_step(step.after, step.person, max(1, self.step_calls or 1),
-                                                     self.time_left)
+        report, after = self._rematcher.rematch_step(step.after, step.person, max(1, (self.step_calls or 1) - spent),
+                                                     self.time_left, step.unkept)
         if after is not None:
-            raise RematchContinued(RematchStep(after, step.person, step.source, step.step + 1), report)
+            raise RematchContinued(RematchStep(after, step.person, step.source, step.step + 1, step.unkept), report)
         return report
+
+    def _rematch_enrolled(self, name: str, face_ids: list[str], picture: Picture, replaced: int) -> Rematch:
+        """The library after `picture` was enrolled as `name`. With Rekognition's library face collection, one
+        search of the new face names the indexed faces it matches (Rematcher.name_matching_faces); then only what
+        that cannot reach is walked: the documents whose faces are not in that collection, and, when the photo
+        replaced older faces of the same photo, the documents naming `name` (they may have been named by the old
+        face alone). Otherwise every indexed face is searched again."""
+        found = self._rematcher.name_matching_faces(name, face_ids[0], picture) if self.memory is None else None
+        if found is None:
+            return self.rematch()
+        try:
+            rest = self.rematch(person=name if replaced else None, unkept=True, spent=found.api_calls)
+        except RematchContinued as more:
+            more.report = _added(found, more.report)
+            raise
+        return _added(found, rest)
 
     def finish_pending(self) -> Rematch | None:
         """Finish a re-match an interrupted change left owed; None when the documents already follow."""
@@ -207,7 +233,11 @@ class People:
                 self._rematch_then_raise(name, nobody)
             raise nobody
         log.info("person enrolled", extra={"person": name, "source": source, "faces": len(face_ids)})
-        return Enrolment(name, source, list(face_ids), self.rematch() if rematch else Rematch())
+        if not rematch:
+            return Enrolment(name, source, list(face_ids), Rematch())
+        if self.memory is None:
+            return Enrolment(name, source, list(face_ids), self._rematch_enrolled(name, list(face_ids), picture, replaced))
+        return Enrolment(name, source, list(face_ids), self.rematch())
 
     def _rematch_then_raise(self, name: str, refused: BadMedia) -> None:
         """The documents naming `name` lose the faces a refused photo took away; a step that continues carries
@@ -412,3 +442,7 @@ class People:
     def _refused(ref: ObjectRef, doc_id: str, error: BadMedia, calls: int) -> Outcome:
         log.warning("enrolment photo refused: %s", error, extra={"bucket": ref.bucket, "key": ref.key})
         return Outcome(indexing.FAILED, ref, doc_id, reason=f"{error.code}: {error}", api_calls=calls)
+
+
+def _added(a: Rematch, b: Rematch) -> Rematch:
+    return Rematch(**{k: getattr(a, k) + getattr(b, k) for k in a.to_dict()})

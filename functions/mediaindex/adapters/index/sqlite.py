@@ -321,6 +321,20 @@ class SqliteIndex:
             ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def documents_with_content(self, content_sha256s: Sequence[str]) -> list[SearchDocument]:
+        wanted = sorted(set(content_sha256s))
+        found: list[SearchDocument] = []
+        for start in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
+            chunk = wanted[start:start + 500]
+            with self._conn() as conn:
+                rows = conn.execute(
+                    f"""SELECT b.doc FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid
+                    WHERE d.content_sha256 IN ({",".join("?" * len(chunk))}) AND d.status = 'indexed'
+                    ORDER BY d.id""", chunk,
+                ).fetchall()
+            found += [json.loads(row[0]) for row in rows]
+        return sorted(found, key=lambda d: d["id"])
+
     def iter_documents(self, include_deleted: bool = False, after: str | None = None) -> Iterator[SearchDocument]:
         """Every document, in pages (no long-lived read transaction holding back the WAL); with `after`, in id
         order from the first id above it (the id's unique index)."""

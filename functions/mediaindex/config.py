@@ -147,8 +147,11 @@ class Settings:
     @property
     def every_picture_features(self) -> tuple[str, ...]:
         """The features that cost a call on every picture: "text" only when it is read always (in `auto` the
-        Rekognition analyzer calls DetectText only on pictures its labels say hold text)."""
-        return tuple(f for f in self.features if f != "text" or self.text == "always")
+        Rekognition analyzer calls DetectText only on pictures its labels say hold text); "library_faces" (not a
+        feature one lists) when the pictures' faces are kept in a library face collection."""
+        every = tuple(f for f in self.features if f != "text" or self.text == "always")
+        # with a library face collection, the faces of (at most) every picture are indexed into it as well
+        return every + (("library_faces",) if self.library_collection_id and self.has("people") else ())
 
     def with_overrides(self, **changes: Any) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -157,3 +157,66 @@ def test_a_changed_enrolment_photo_also_checks_the_documents_the_old_face_named(
     assert len(service.collections[COLLECTION]) == 1  # the old face went
     assert sum(p == PERSON for p in named(index).values()) == sum(
         is_ada(n, j) for n in range(KEPT + LEGACY) for j in range(FACES_PER_DOCUMENT))
+
+
+# ---- the naming rule, and the fallback, without AWS ----------------------------------------------------------------
+class _Library:
+    """A LibraryFaces port answering one search with the matches given."""
+
+    keeps_library_faces = True
+
+    def __init__(self, matches, truncated=False) -> None:
+        self.matches, self.truncated, self.forgotten = matches, truncated, []
+
+    def keep_library_faces(self, content_sha256, picture):
+        return True, 1
+
+    def library_matches(self, picture):
+        return self.matches, self.truncated, 1
+
+    def forget_library_faces(self, face_ids):
+        self.forgotten += list(face_ids)
+        return len(face_ids)
+
+
+def _rematcher(index, library):
+    from mediaindex.services.indexing import Pipeline
+    from mediaindex.services.rematch import Rematcher
+
+    return Rematcher(Settings(analyzer="rekognition"), Pipeline(storage=None, analyzer=None, index=index,
+                                                                faces=library), library)
+
+
+def test_a_library_match_names_a_face_unless_a_surer_match_names_it_already():
+    from mediaindex.domain.model import Box
+    from mediaindex.ports import LibraryMatch
+    from tests.fakes import FakeIndex
+
+    sha, gone = "a" * 64, "b" * 64
+    faces = [{"box": dict(b), "confidence": 99.9, "person": person, "face_id": person and "f", "similarity": sim}
+             for b, (person, sim) in zip(BOXES, [(None, None), ("Grace", 99.0), ("Grace", 90.0), (PERSON, 99.9)])]
+    index = FakeIndex()
+    index.put({**docs.base_document(BUCKET, "photos/x.jpg", None), "status": docs.INDEXED, "error": None,
+               "media_type": "image", "content_sha256": sha, "people": ["Ada Lovelace", "Grace"], "faces": faces,
+               "face_count": 4, "model_versions": {docs.LIBRARY_FACES: "1"}}, None)
+    box = lambda b: Box(b["left"] + 0.01, b["top"], b["width"], b["height"])  # noqa: E731 - Rekognition's own box
+    library = _Library([LibraryMatch(sha, box(b), 98.5, f"lib-{i}") for i, b in enumerate(BOXES)]
+                       + [LibraryMatch(gone, box(BOXES[0]), 99.0, "lib-gone")])
+    report = _rematcher(index, library).name_matching_faces(PERSON, "enrolled-1", None)
+
+    doc = index.get(docs.document_id(BUCKET, "photos/x.jpg")).doc
+    assert [(f["person"], f["similarity"]) for f in doc["faces"]] == [
+        (PERSON, 98.5),  # nobody: named
+        ("Grace", 99.0),  # a surer match: kept
+        (PERSON, 98.5),  # a weaker match: the new person's
+        (PERSON, 99.9),  # the same person, surer already: kept
+    ]
+    assert doc["people"] == [PERSON, "Grace"] and doc["faces"][0]["face_id"] == "enrolled-1"
+    assert (report.api_calls, report.documents_updated) == (1, 1)
+    assert library.forgotten == ["lib-gone"]  # a picture no longer indexed: its face leaves the collection
+
+
+def test_a_library_search_that_fills_its_limit_falls_back_to_the_walk():
+    from tests.fakes import FakeIndex
+
+    assert _rematcher(FakeIndex(), _Library([], truncated=True)).name_matching_faces(PERSON, "f", None) is None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping
 
 # The analyses the handlers know (functions/mediaindex/config.py ALL_FEATURES).
-ALL_FEATURES = ("labels", "faces", "people", "text", "moderation")
+ALL_FEATURES = ("labels", "faces", "people", "text", "moderation", "celebrities")
 
 # Rekognition's default quota for each image API used here is 50 transactions per second in us-east-1 (also
 # us-west-2 and eu-west-1); several other regions start lower. Check Service Quotas for your account and region.
@@ -96,6 +96,9 @@ class DeploySettings:
     noncurrent_version_days: int = 30
     # optional parts (infra/parts/video.py, backfill.py, api.py)
     long_videos: bool = True  # a state table so a long video is analysed over several invocations (delivery=sqs)
+    # with `people`: a second collection holding every indexed picture's faces, so an enrolment finds the faces
+    # that match the new person with one search (one more IndexFaces per picture with faces)
+    library_faces: bool = True
     backfill: bool = True  # a function that backfills the bucket from inside AWS (delivery=sqs)
     backfill_inventory_bucket: str = ""  # an S3 Inventory destination bucket the backfill function may read
     api: bool = False  # the search API: HTTP API + Cognito + a function
@@ -109,6 +112,15 @@ class DeploySettings:
     def __post_init__(self) -> None:
         if not self.collection_id:
             object.__setattr__(self, "collection_id", f"{stack_derived_name(self.stack_name, 255 - 6)}-faces")
+
+    @property
+    def keeps_library_faces(self) -> bool:
+        return self.library_faces and "people" in self.features
+
+    @property
+    def library_collection_id(self) -> str:
+        """The library face collection: the known people's collection id with `-library` (cut to fit)."""
+        return f"{stack_derived_name(self.collection_id, 255 - 8, self.collection_id)}-library"
 
     @property
     def creates_domain(self) -> bool:
@@ -249,6 +261,7 @@ class DeploySettings:
             "MEDIAINDEX_OPENSEARCH_AUTH": "sigv4",
             **({"MEDIAINDEX_INDEX_REPLICAS": str(self.index_replicas)} if self.index_replicas is not None else {}),
             "MEDIAINDEX_COLLECTION": self.collection_id,
+            **({"MEDIAINDEX_LIBRARY_COLLECTION": self.library_collection_id} if self.keeps_library_faces else {}),
             "MEDIAINDEX_MIN_CONFIDENCE": _number(self.min_confidence),
             "MEDIAINDEX_FEATURES": ",".join(self.features),
             "MEDIAINDEX_PEOPLE_PREFIX": self.people_prefix,

@@ -22,7 +22,7 @@ from infra.parts.nag import acknowledge
 from infra.parts.queues import DeadLetterQueue, IngestQueue, QueueForThisBucket
 from infra.parts.search import SearchIndex
 from infra.parts.storage import MediaBucket
-from infra.parts.video import VideoState
+from infra.parts.video import VideoState, continue_through
 from infra.regions import SUPPORTED_REGIONS, check_region
 from infra.settings import DeploySettings
 
@@ -86,8 +86,12 @@ class MediaIndexStack(cdk.Stack):
         settings = self.settings
         # Both continue through the ingest queue: without it (delivery=direct) they are left out.
         self.video_state = VideoState(self, "VideoState") if settings.long_videos and self.ingest else None
-        if self.video_state and self.ingest:
-            self.video_state.attach(self.indexer.function, self.indexer.role, self.ingest.queue)
+        if self.video_state:
+            self.video_state.attach(self.indexer.function, self.indexer.role)
+        # a long video, and the re-match of the library after an enrolment (in bounded steps), continue through
+        # the ingest queue
+        if self.ingest and (self.video_state or "people" in settings.features):
+            continue_through(self.indexer.function, self.indexer.role, self.ingest.queue)
         self.backfill = BackfillFunction(
             self, "Backfill", settings=settings, code=self.code, bucket=self.media.bucket, ingest=self.ingest.queue,
             search=self.search,

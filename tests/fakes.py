@@ -44,9 +44,11 @@ class FakeIndex:
         with self.lock:
             return {i: Versioned(copy.deepcopy(self.docs[i][0]), self.docs[i][1]) for i in doc_ids if i in self.docs}
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+    def iter_documents(self, include_deleted: bool = False, after: str | None = None) -> Iterator[dict[str, Any]]:
         with self.lock:  # a snapshot: writes while the caller walks it do not disturb the walk
             found = [copy.deepcopy(d) for d, _ in self.docs.values() if include_deleted or d.get("status") != "deleted"]
+        if after is not None:
+            found = sorted((d for d in found if d["id"] > after), key=lambda d: d["id"])
         yield from found
 
     def find_by_content(self, content_sha256: str, analyzer: str) -> dict[str, Any] | None:
@@ -54,6 +56,13 @@ class FakeIndex:
             if doc.get("content_sha256") == content_sha256 and doc.get("analyzer") == analyzer and doc.get("status") == "indexed":
                 return copy.deepcopy(doc)
         return None
+
+    def documents_with_content(self, content_sha256s) -> list[dict[str, Any]]:
+        wanted = set(content_sha256s)
+        with self.lock:
+            found = [copy.deepcopy(d) for d, _ in self.docs.values()
+                     if d.get("content_sha256") in wanted and d.get("status") == "indexed"]
+        return sorted(found, key=lambda d: d["id"])
 
     def live(self) -> dict[str, dict[str, Any]]:
         """key -> document, for documents that are not tombstones."""

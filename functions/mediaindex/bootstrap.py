@@ -94,6 +94,10 @@ def build_analyzer(settings: Settings, rekognition_client: BaseClient | None = N
         from mediaindex.adapters.analysis.rekognition import RekognitionAnalyzer
 
         return RekognitionAnalyzer(settings, client=rekognition_client)
+    if settings.has("celebrities"):
+        from mediaindex.domain.capabilities import NO_LOCAL_CELEBRITIES
+
+        raise ConfigurationError(NO_LOCAL_CELEBRITIES)
     require_local_extra()
     from mediaindex.adapters.analysis.local import LocalAnalyzer
 
@@ -216,8 +220,10 @@ def build_people(settings: Settings, pipeline: Pipeline) -> People:
 
         if isinstance(faces, (LocalFaceCollection, ClusterMirroredFaces)):
             memory = faces
+    # on Lambda with a queue, Rekognition's re-match (one paid call a face) goes in bounded steps through the queue
+    steps = settings.rematch_in_steps and bool(settings.queue_url) and memory is None
     return People(settings=settings, pipeline=pipeline, memory=memory, embedder=face_embedder(pipeline.analyzer),
-                  comparer=comparer)
+                  comparer=comparer, step_calls=max(1, settings.rematch_step_calls) if steps else 0)
 
 
 def face_embedder(analyzer: Analyzer) -> FaceEmbedder | None:

@@ -10,9 +10,10 @@
 | MEDIAINDEX_INDEX_REPLICAS | OpenSearch replicas of each shard (the stack: 0 on one data node, where a replica can never be placed) | the cluster's (1) |
 | MEDIAINDEX_ANALYZER | `rekognition` or `local` | local |
 | MEDIAINDEX_COLLECTION | the Rekognition face collection id | mediaindex-faces |
+| MEDIAINDEX_LIBRARY_COLLECTION | a second Rekognition collection holding every indexed picture's faces (one IndexFaces per picture with faces), so an enrolment finds the faces that match the new person with one search instead of one search a face | |
 | MEDIAINDEX_MIN_CONFIDENCE | labels below this confidence (0-100) are dropped | 55 |
 | MEDIAINDEX_MAX_LABELS | at most this many labels per picture | 50 |
-| MEDIAINDEX_FEATURES | comma list of analyses: labels, faces, people, text, moderation | labels,faces,people,text |
+| MEDIAINDEX_FEATURES | comma list of analyses: labels, faces, people, text, moderation, celebrities (Rekognition only) | labels,faces,people,text |
 | MEDIAINDEX_TEXT | when `text` is listed: `auto` reads text on pictures likely to hold it, `always` on every picture, `never` on none | auto |
 | MEDIAINDEX_FACE_MATCH_THRESHOLD | minimum similarity (0-100) to name a face | 80 |
 | MEDIAINDEX_MAX_PIXELS | larger images are refused (decompression bombs) | 150000000 |
@@ -24,6 +25,7 @@
 | MEDIAINDEX_MAX_VIDEO_SECONDS | longer videos (by their header, or by their frames) get a `failed` document | 21600 (6 h) |
 | MEDIAINDEX_VIDEO_STATE_TABLE | DynamoDB table keeping a long video's partial timeline between invocations | |
 | MEDIAINDEX_QUEUE_URL | the pipeline's SQS queue: backfill feeds it, a long video continues through it | |
+| MEDIAINDEX_REMATCH_STEP_CALLS | with Rekognition and a queue: the paid calls one step of re-matching the library after an enrolment makes before it continues in a new invocation through the queue | 200 |
 | MEDIAINDEX_PEOPLE_PREFIX | on S3, files under this prefix enrol known people (`people/<name>/...`) | people/ |
 | MEDIAINDEX_DLQ_URL | SQS queue that receives a message, with its reason, once retries are spent | |
 | MEDIAINDEX_MAX_RECEIVES | deliveries of one SQS message before it is dead-lettered with its reason | 5 |
@@ -40,7 +42,11 @@ from urllib.parse import urlparse
 
 from mediaindex.domain.errors import ConfigurationError
 
-ALL_FEATURES = ("labels", "faces", "people", "text", "moderation")
+ALL_FEATURES = ("labels", "faces", "people", "text", "moderation", "celebrities")
+# A step of re-matching the library after an enrolment (Rekognition, on Lambda): at most this many paid calls, one
+# SearchFacesByImage per face. A call with its share of reading and cropping the photo takes 0.2-0.6 s, so a step
+# takes at most about two minutes, well inside the function's 300 s.
+DEFAULT_REMATCH_STEP_CALLS = 200
 DEFAULT_FEATURES = ("labels", "faces", "people", "text")
 # When the "text" feature reads text: "auto" on pictures a cheap first look says likely hold some (screenshots,
 # documents, signs: the local analyzer's text gate, the Rekognition analyzer's labels), "always" on every picture
@@ -101,6 +107,7 @@ class Settings:
     aws_region: str | None = None
     analyzer: str = "local"
     collection_id: str = "mediaindex-faces"
+    library_collection_id: str | None = None
     min_confidence: float = 55.0
     max_labels: int = 50
     features: tuple[str, ...] = DEFAULT_FEATURES
@@ -115,6 +122,10 @@ class Settings:
     max_video_seconds: float = 6 * 3600.0
     video_state_table: str | None = None
     queue_url: str | None = None
+    rematch_step_calls: int = DEFAULT_REMATCH_STEP_CALLS
+    # set by the Lambda handler only (never from the environment): with a queue_url, the re-match after an
+    # enrolment runs in steps of rematch_step_calls calls that continue through the queue
+    rematch_in_steps: bool = False
     people_prefix: str = "people/"
     dlq_url: str | None = None
     max_receives: int = 5
@@ -136,8 +147,11 @@ class Settings:
     @property
     def every_picture_features(self) -> tuple[str, ...]:
         """The features that cost a call on every picture: "text" only when it is read always (in `auto` the
-        Rekognition analyzer calls DetectText only on pictures its labels say hold text)."""
-        return tuple(f for f in self.features if f != "text" or self.text == "always")
+        Rekognition analyzer calls DetectText only on pictures its labels say hold text); "library_faces" (not a
+        feature one lists) when the pictures' faces are kept in a library face collection."""
+        every = tuple(f for f in self.features if f != "text" or self.text == "always")
+        # with a library face collection, the faces of (at most) every picture are indexed into it as well
+        return every + (("library_faces",) if self.library_collection_id and self.has("people") else ())
 
     def with_overrides(self, **changes: Any) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -182,6 +196,7 @@ class Settings:
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
             analyzer=analyzer,
             collection_id=get("COLLECTION") or "mediaindex-faces",
+            library_collection_id=get("LIBRARY_COLLECTION"),
             min_confidence=number("MIN_CONFIDENCE", 55.0),
             max_labels=int(number("MAX_LABELS", 50, int)),
             features=features,
@@ -196,6 +211,7 @@ class Settings:
             max_video_seconds=number("MAX_VIDEO_SECONDS", 6 * 3600.0),
             video_state_table=get("VIDEO_STATE_TABLE"),
             queue_url=get("QUEUE_URL"),
+            rematch_step_calls=int(number("REMATCH_STEP_CALLS", DEFAULT_REMATCH_STEP_CALLS, int)),
             people_prefix=get("PEOPLE_PREFIX") or "people/",
             dlq_url=get("DLQ_URL"),
             max_receives=int(number("MAX_RECEIVES", 5, int)),

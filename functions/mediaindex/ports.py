@@ -62,6 +62,47 @@ class PlaceFinder(Protocol):
 
 
 @runtime_checkable
+class LibraryFaces(Protocol):
+    """A face collection that also keeps every indexed picture's faces in a collection of their own, keyed by the
+    picture's content_sha256 (Rekognition's, with MEDIAINDEX_LIBRARY_COLLECTION), so that after an enrolment one
+    search of the new face finds the indexed faces it matches, instead of one search per indexed face."""
+
+    @property
+    def keeps_library_faces(self) -> bool: ...
+
+    def keep_library_faces(self, content_sha256: str, picture: Picture) -> tuple[bool, int]:
+        """Index the faces of a newly analysed picture into the library collection: (kept, paid calls)."""
+
+    def library_matches(self, picture: Picture) -> tuple[list[LibraryMatch], bool, int]:
+        """The library faces matching the largest face of `picture` (an enrolment photo), above the threshold:
+        (matches, whether the search hit its limit so some may be missing, paid calls)."""
+
+    def forget_library_faces(self, face_ids: Sequence[str]) -> int:
+        """Delete library faces whose pictures are no longer indexed; how many went."""
+
+
+@dataclass(frozen=True)
+class LibraryMatch:
+    content_sha256: str
+    box: Box
+    similarity: float
+    face_id: str
+
+
+@runtime_checkable
+class VersionedEnrolment(Protocol):
+    """A face collection that records which version of an enrolment photo (its ETag and size, as
+    `people_rules.enrolment_version` hashes them) each face came from, so that the same photo sent again (a
+    backfill run, a redelivery) is recognised and neither enrolled nor re-matched again (Rekognition's)."""
+
+    def enrolled_versions(self, source: str) -> set[str]:
+        """The versions of the faces enrolled from `source` (empty: none, or enrolled before versions were kept)."""
+
+    def enroll_version(self, name: str, picture: Picture, source: str, version: str) -> list[str]:
+        """`enroll`, recording `version` with the faces."""
+
+
+@runtime_checkable
 class FaceAnalyzer(Protocol):
     """Optional, for analyzers whose faces carry embeddings (the local models): faces alone, without labels. The
     video indexer runs it on the frames that follow each sample to follow faces (domain/face_tracks.py)."""
@@ -213,12 +254,16 @@ class Index(Protocol):
         """The documents of these ids in few round trips (SQLite `IN`, OpenSearch `mget`); ids the index does not
         hold are absent from the result."""
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
+    def iter_documents(self, include_deleted: bool = False, after: str | None = None) -> Iterator[SearchDocument]:
         """Every document (tombstones too when `include_deleted`), page by page: for the use cases that walk the
-        whole index (reconcile, prune, re-matching people)."""
+        whole index (reconcile, prune, re-matching people). With `after`: in id order, from the first id above it
+        (a walk resumed in another process)."""
 
     def find_by_content(self, content_sha256: str, analyzer: str) -> SearchDocument | None:
         """An indexed document with the same bytes analysed by the same analyzer, to reuse its analysis."""
+
+    def documents_with_content(self, content_sha256s: Sequence[str]) -> list[SearchDocument]:
+        """Every indexed document holding any of these bytes (copies included), in id order."""
 
     # ---- writing documents ---------------------------------------------------------------------------------------
     def put(self, doc: SearchDocument, expected_version: Any | None) -> None:

@@ -56,7 +56,9 @@ PEOPLE_WRITE_ACTIONS = ("rekognition:IndexFaces", "rekognition:DeleteFaces", "re
 # Variables of the indexer's environment the API does not read: the dead-letter queue, video limits, and the
 # replica count (the indexer creates the index).
 NOT_FOR_THE_API = ("MEDIAINDEX_DLQ_URL", "MEDIAINDEX_MAX_RECEIVES", "MEDIAINDEX_MAX_VIDEO_BYTES",
-                   "MEDIAINDEX_VIDEO_INTERVAL", "MEDIAINDEX_INDEX_REPLICAS")
+                   "MEDIAINDEX_VIDEO_INTERVAL", "MEDIAINDEX_INDEX_REPLICAS",
+                   # the API indexes no file; an enrolment through it re-matches face by face
+                   "MEDIAINDEX_LIBRARY_COLLECTION")
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "user": "$context.authorizer.claims.sub",
     "requestTime": "$context.requestTime", "routeKey": "$context.routeKey", "path": "$context.path",

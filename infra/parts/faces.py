@@ -1,4 +1,6 @@
-"""The Rekognition face collection of known people: created with the stack and deleted with it."""
+"""The Rekognition face collection of known people, and (with `people` and `library_faces`) the library face
+collection, where every indexed picture's faces are kept so that an enrolment finds the faces matching the new
+person with one search: both created with the stack and deleted with it."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ COLLECTION_ACTIONS = (
     "rekognition:SearchFacesByImage", "rekognition:IndexFaces", "rekognition:ListFaces", "rekognition:DeleteFaces",
     "rekognition:DescribeCollection",
 )
+# What the indexer calls on the library face collection (adapters/faces/rekognition.py keep_library_faces,
+# library_matches, forget_library_faces).
+LIBRARY_ACTIONS = ("rekognition:IndexFaces", "rekognition:SearchFacesByImage", "rekognition:DeleteFaces")
 # Detect* calls take an image, not a resource: IAM has no resource to scope them to.
 DETECT_ACTIONS = {
     "labels": "rekognition:DetectLabels",
@@ -21,6 +26,7 @@ DETECT_ACTIONS = {
     "people": "rekognition:DetectFaces",  # people are matched from the faces DetectFaces finds
     "text": "rekognition:DetectText",
     "moderation": "rekognition:DetectModerationLabels",
+    "celebrities": "rekognition:RecognizeCelebrities",  # only when the feature is on (off by default)
 }
 
 
@@ -32,6 +38,12 @@ class FaceCollection(Construct):
         # enrolled faces are derived data: the photos under the people prefix enrol them again
         self.resource.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
         self.arn = self.resource.attr_arn
+        self.library: rekognition.CfnCollection | None = None
+        if settings.keeps_library_faces:
+            self.library = rekognition.CfnCollection(self, "LibraryCollection",
+                                                     collection_id=settings.library_collection_id)
+            # derived data: the pictures indexed again fill it again (as the documents they come from)
+            self.library.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
 
     def grant_use(self, grantee: iam.IGrantable, features: tuple[str, ...]) -> None:
         """The Rekognition calls the enabled analyses make: Detect* on any image, face calls on this collection."""
@@ -42,3 +54,7 @@ class FaceCollection(Construct):
             grantee.grant_principal.add_to_principal_policy(
                 iam.PolicyStatement(actions=list(COLLECTION_ACTIONS), resources=[self.arn])
             )
+            if self.library is not None:
+                grantee.grant_principal.add_to_principal_policy(
+                    iam.PolicyStatement(actions=list(LIBRARY_ACTIONS), resources=[self.library.attr_arn])
+                )

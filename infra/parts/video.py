@@ -6,7 +6,8 @@ when its invocation's time runs short it saves the timeline under `pk` (`video:<
 of zlib-compressed JSON, `expires_at` two days on) and raises VideoContinued; the handler then sends the same S3
 record back to the ingest queue (MEDIAINDEX_QUEUE_URL), and the next invocation resumes from the state.
 
-Only with delivery=sqs: the continuation goes through the ingest queue.
+Only with delivery=sqs: the continuation goes through the ingest queue (`continue_through`, which the re-match of
+known people after an enrolment uses as well).
 """
 
 from __future__ import annotations
@@ -46,10 +47,16 @@ class VideoState(Construct):
             "hold stale progress.",
         )
 
-    def attach(self, function: lambda_.Function, role: iam.IRole, ingest: sqs.IQueue) -> None:
-        """Give the indexer the table and the queue to continue through: exactly the calls the library makes."""
+    def attach(self, function: lambda_.Function, role: iam.IRole) -> None:
+        """Give the indexer the table: exactly the calls the library makes. The queue to continue through (the
+        same S3 record, sent back to the queue it came from) is `continue_through` (the stack's, shared with the
+        re-match of known people)."""
         role.add_to_principal_policy(iam.PolicyStatement(actions=list(STATE_ACTIONS), resources=[self.table.table_arn]))
-        # the continuation message: the same S3 record, sent back to the queue it came from
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[ingest.queue_arn]))
         function.add_environment("MEDIAINDEX_VIDEO_STATE_TABLE", self.table.table_name)
-        function.add_environment("MEDIAINDEX_QUEUE_URL", ingest.queue_url)
+
+
+def continue_through(function: lambda_.Function, role: iam.IRole, ingest: sqs.IQueue) -> None:
+    """The indexer may send to the ingest queue: a long video's continuation (the same S3 record again) and the
+    next step of a re-match of known people after an enrolment (a message of its own); MEDIAINDEX_QUEUE_URL."""
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[ingest.queue_arn]))
+    function.add_environment("MEDIAINDEX_QUEUE_URL", ingest.queue_url)

@@ -13,6 +13,11 @@ from mediaindex.domain.expressions import (
     text_tokens,
 )
 from mediaindex.domain.facts import document_facts
+
+
+def searched_people(doc: dict[str, Any]) -> list[str]:
+    """The names `person:` finds a document by: `people` (enrolled here) and the celebrities' names."""
+    return [*(doc.get("people") or []), *(c["name"] for c in doc.get("celebrities") or [] if c.get("name"))]
 from mediaindex.domain.query import Query
 
 
@@ -34,8 +39,8 @@ def matches(e: Expr, doc: dict[str, Any]) -> bool:
             any(form in label["names"] for form in e.forms) and (e.min_confidence is None or label["confidence"] >= e.min_confidence)
             for label in doc.get("labels") or []
         )
-    if isinstance(e, PersonIs):
-        return any(e.matches(p) for p in doc.get("people") or [])
+    if isinstance(e, PersonIs):  # the people enrolled here, and the celebrities recognised
+        return any(e.matches(p) for p in searched_people(doc))
     if isinstance(e, OnlyPeople):
         raise TypeError("resolve_people first: only:people depends on who else is known")
     faces = doc.get("faces") or []
@@ -111,7 +116,7 @@ def relevance(where: Expr, doc: dict[str, Any]) -> float:
 def ranked_ids(query: Query, documents: list[dict[str, Any]]) -> list[tuple[str, float]]:
     """The matching documents by relevance (ties: newest taken, a file without a date last, then id, descending),
     with their scores (as float32, as the backends keep them)."""
-    where = resolve_people(query.effective_where(), lambda: [p for d in documents for p in d.get("people") or []])
+    where = resolve_people(query.effective_where(), lambda: [p for d in documents for p in searched_people(d)])
     found = [(float(np.float32(relevance(where, d))), d.get("taken_at") is not None, d.get("taken_at") or "", d["id"])
              for d in documents if matches(where, d)]
     found.sort(reverse=True)
@@ -119,5 +124,5 @@ def ranked_ids(query: Query, documents: list[dict[str, Any]]) -> list[tuple[str,
 
 
 def search_ids(query: Query, documents: list[dict[str, Any]]) -> set[str]:
-    where = resolve_people(query.effective_where(), lambda: [p for d in documents for p in d.get("people") or []])
+    where = resolve_people(query.effective_where(), lambda: [p for d in documents for p in searched_people(d)])
     return {d["id"] for d in documents if matches(where, d)}

@@ -7,16 +7,18 @@ from __future__ import annotations
 import pytest
 
 from infra.settings import DeploySettings
-from tests.infra.conftest import only, synthesize
+from tests.infra.conftest import only, resources, synthesize
 
 STACKS = ("MediaIndex", "MediaIndexStaging", "MediaIndexProductionEuropeWestA", "MediaIndexProductionEuropeWestB")
 
 
 def _physical_names(template) -> dict[str, str]:
-    _, collection = only(template, "AWS::Rekognition::Collection")
+    collections = [c["Properties"]["CollectionId"] for c in resources(template, "AWS::Rekognition::Collection").values()]
+    known = [c for c in collections if not c.endswith("-library")]  # the library's faces: `<collection>-library`
+    assert len(known) == 1 and sorted(collections) == sorted([known[0], f"{known[0]}-library"])
     _, domain = only(template, "AWS::OpenSearchService::Domain")
     _, sign_in = only(template, "AWS::Cognito::UserPoolDomain")
-    return {"collection": collection["Properties"]["CollectionId"], "domain": domain["Properties"]["DomainName"],
+    return {"collection": known[0], "domain": domain["Properties"]["DomainName"],
             "sign_in": str(sign_in["Properties"]["Domain"])}
 
 
@@ -47,5 +49,8 @@ def test_derived_names_are_valid_where_they_are_used():
 
 def test_a_collection_id_given_is_kept(tmp_path):
     template, _ = synthesize(tmp_path, collection_id="shared-faces")
+    collections = {c["Properties"]["CollectionId"] for c in resources(template, "AWS::Rekognition::Collection").values()}
+    assert collections == {"shared-faces", "shared-faces-library"}
+    template, _ = synthesize(tmp_path / "off", collection_id="shared-faces", library_faces="false")
     _, collection = only(template, "AWS::Rekognition::Collection")
     assert collection["Properties"]["CollectionId"] == "shared-faces"

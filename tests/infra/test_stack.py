@@ -39,6 +39,7 @@ def ids(stack):
         "queue": logical(stack.ingest.queue), "dlq": logical(stack.dead_letters.queue),
         "function": logical(stack.indexer.function), "role": logical(stack.indexer.role),
         "domain": logical(stack.search.domain), "collection": stack.resolve(stack.faces.resource.logical_id),
+        "library": stack.resolve(stack.faces.library.logical_id),
         "log_group": logical(stack.indexer.log_group), "backfill_role": logical(stack.backfill.role),
         "backfill_failures": logical(stack.backfill.failures),
     }
@@ -147,8 +148,11 @@ def test_rekognition_grants_only_the_calls_made(template, ids):
             if action.startswith("rekognition:"):
                 granted.setdefault(action, []).extend(as_list(statement["Resource"]))
     assert set(granted) == DETECT_DEFAULT | COLLECTION_ACTIONS  # no DetectText/DetectModerationLabels: not enabled
-    for action in COLLECTION_ACTIONS:
-        assert granted[action] == [{"Fn::GetAtt": [ids["collection"], "Arn"]}]
+    library = {"rekognition:IndexFaces", "rekognition:SearchFacesByImage", "rekognition:DeleteFaces"}
+    for action in COLLECTION_ACTIONS:  # the library face collection: only what keeping and searching it takes
+        arns = [{"Fn::GetAtt": [ids["collection"], "Arn"]}] + (
+            [{"Fn::GetAtt": [ids["library"], "Arn"]}] if action in library else [])
+        assert sorted(map(str, granted[action])) == sorted(map(str, arns)), action
     for action in DETECT_DEFAULT:  # Detect* support no resource-level permissions
         assert granted[action] == ["*"]
 

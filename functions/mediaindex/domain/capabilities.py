@@ -27,6 +27,15 @@ class Capabilities:
     emotions: frozenset[str] = ALL_EMOTIONS
     # why the missing ones are missing, for the message
     note: str = ""
+    celebrities: bool = True  # recognises celebrities (the `celebrities` feature): Rekognition's RecognizeCelebrities
+
+
+# What the local analyzer answers when the `celebrities` feature is asked of it.
+NO_LOCAL_CELEBRITIES = (
+    "the local analyzer recognises no celebrities: no packaged model knows famous faces (Rekognition's "
+    "RecognizeCelebrities does). Use MEDIAINDEX_ANALYZER=rekognition, or leave `celebrities` out of "
+    "MEDIAINDEX_FEATURES; to name people yourself, enrol them (`mediaindex people add NAME PHOTO`)"
+)
 
 
 REKOGNITION = Capabilities("rekognition")

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Mapping, Required, TypedDict, cast
 
 from mediaindex.domain.face_vectors import document_space
-from mediaindex.domain.model import Analysis, Box, Face, Label, is_hidden
+from mediaindex.domain.model import Analysis, Box, Celebrity, Face, Label, is_hidden
 from mediaindex.domain.vocabulary import Status
 
 INDEXED = Status.INDEXED
@@ -151,6 +151,18 @@ class VideoDoc(TypedDict, total=False):
     segments: SegmentsDoc
 
 
+class CelebrityDoc(TypedDict, total=False):
+    """A celebrity recognised in the file (model.Celebrity): searched by `person:` and bare words as a known
+    person's name is, yet kept apart from `people` (the people enrolled here), which it never changes."""
+
+    name: str
+    confidence: float  # how sure the match is, 0-100
+    box: BoxDoc | None
+    id: str | None  # Rekognition's celebrity id
+    urls: list[str]  # Wikidata, IMDb, ... as Rekognition gives them
+    known_gender: str | None
+
+
 class DocumentFields(TypedDict, total=False):
     """The fields a document has beyond its identity and status: what reading the file and analysing it found
     (ANALYSIS_FIELDS among them), as a partial update or a video's analysis hands them over."""
@@ -173,6 +185,7 @@ class DocumentFields(TypedDict, total=False):
     faces: list[FaceDoc]
     face_count: int
     people: list[str]
+    celebrities: list[CelebrityDoc]  # absent: none recognised, or the feature is off
     text: str | None
     moderation: float | None
     analyzer: str | None
@@ -205,7 +218,7 @@ class SearchDocument(DocumentIdentity, DocumentFields, total=False):
 ANALYSIS_FIELDS = (
     "media_type", "content_type", "width", "height", "taken_at", "taken_at_source", "camera", "lens", "location",
     "labels", "label_names", "faces", "people", "text", "moderation", "analyzer", "model_versions", "face_model",
-    "video", "place", "sharpness", "look_model",
+    "video", "place", "sharpness", "look_model", "celebrities",
 )
 
 
@@ -283,9 +296,43 @@ def label_to_doc(label: Label) -> LabelDoc:
     return d
 
 
+# `model_versions` key of a picture whose faces were indexed into the library face collection (Rekognition,
+# MEDIAINDEX_LIBRARY_COLLECTION): an enrolment finds them with one search instead of searching each face
+LIBRARY_FACES = "library_faces"
+
+
+def in_library(doc: DocumentFields) -> bool:
+    return bool((doc.get("model_versions") or {}).get(LIBRARY_FACES))
+
+
+def celebrity_to_doc(celebrity: Celebrity) -> CelebrityDoc:
+    box = celebrity.box
+    return {
+        "name": celebrity.name, "confidence": round(float(celebrity.confidence), 2),
+        "box": {"left": box.left, "top": box.top, "width": box.width, "height": box.height} if box else None,
+        "id": celebrity.celebrity_id, "urls": list(celebrity.urls), "known_gender": celebrity.known_gender,
+    }
+
+
+def best_celebrities(found: Iterable[CelebrityDoc]) -> list[CelebrityDoc]:
+    """One entry a name, the surest, surest first (a name twice in a picture, or in many frames of a video)."""
+    best: dict[str, CelebrityDoc] = {}
+    for entry in found:
+        name = entry.get("name")
+        if name and (name not in best or (entry.get("confidence") or 0.0) > (best[name].get("confidence") or 0.0)):
+            best[name] = entry
+    return sorted(best.values(), key=lambda c: (-(c.get("confidence") or 0.0), c.get("name") or ""))
+
+
+def celebrity_names(doc: DocumentFields) -> list[str]:
+    return [name for c in doc.get("celebrities") or [] if (name := c.get("name"))]
+
+
 def analysis_fields(analysis: Analysis) -> DocumentFields:
     people = sorted({f.person for f in analysis.faces if f.person})
+    celebrities = best_celebrities(celebrity_to_doc(c) for c in analysis.celebrities)
     return {
+        **({"celebrities": celebrities} if celebrities else {}),
         "labels": [label_to_doc(label) for label in analysis.labels],
         "label_names": label_names(analysis.labels),
         "faces": [face_to_doc(f) for f in analysis.faces],

@@ -79,3 +79,49 @@ class OutcomeTally:
         self.api_calls += api_calls
         if failure is not None and len(self.failures) < MAX_FAILURES_KEPT:
             self.failures.append(failure)
+
+
+# ---- a re-match of the library continued through the queue ---------------------------------------------------------
+REMATCH_MESSAGE = "mediaindex.rematch"
+
+
+@dataclass(frozen=True)
+class RematchStep:
+    """Where a re-match of the library after a change of known people (an enrolment, a removal) carries on: after
+    the document `after` (documents are walked in id order), for the documents naming `person` only when set (a
+    removal: the name leaves them whatever happens) and, with `unkept`, those whose faces are not in the library
+    face collection (otherwise every document with faces), for the change `source` made. `step` counts the steps so far.
+    Sent as an SQS message of its own (`to_body`), so the next invocation resumes without redoing anything."""
+
+    after: str
+    person: str | None = None
+    source: str = ""
+    step: int = 1
+    # also the documents whose faces are not in the library face collection (indexed before it was kept)
+    unkept: bool = False
+
+    def to_body(self) -> str:
+        import json
+
+        return json.dumps({"type": REMATCH_MESSAGE, "after": self.after, "person": self.person,
+                           "source": self.source, "step": self.step, "unkept": self.unkept}, ensure_ascii=False)
+
+    @classmethod
+    def from_body(cls, body: Any) -> "RematchStep | None":
+        """The step a message body carries; None for any other message (an S3 notification)."""
+        import json
+
+        if not isinstance(body, str) or REMATCH_MESSAGE not in body:
+            return None
+        try:
+            document = json.loads(body)
+        except (TypeError, ValueError, RecursionError):
+            return None
+        if not isinstance(document, dict) or document.get("type") != REMATCH_MESSAGE:
+            return None
+        after, person, source, step = (document.get(k) for k in ("after", "person", "source", "step"))
+        if not isinstance(after, str) or not (person is None or isinstance(person, str)):
+            return None
+        return cls(after, person, source if isinstance(source, str) else "",
+                   step if isinstance(step, int) and not isinstance(step, bool) else 1,
+                   document.get("unkept") is True)

@@ -130,6 +130,19 @@ class TextLine:
     box: Box | None = None
 
 
+@dataclass(frozen=True)
+class Celebrity:
+    """A well-known person an analyzer recognised by face (Rekognition's RecognizeCelebrities): the name, how sure
+    the match is (0-100), the face's box, and where to read about them (Wikidata, IMDb)."""
+
+    name: str
+    confidence: float
+    box: Box | None = None
+    celebrity_id: str | None = None
+    urls: tuple[str, ...] = ()
+    known_gender: str | None = None
+
+
 @dataclass
 class Analysis:
     """Everything one analyzer found in one picture."""
@@ -150,6 +163,8 @@ class Analysis:
     look_model: str | None = None
     layout: bytes | None = None
     sharpness: float | None = None
+    # celebrities recognised (the `celebrities` feature, Rekognition only)
+    celebrities: list[Celebrity] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from mediaindex.domain import document as docs
 from mediaindex.domain import face_vectors
@@ -90,6 +90,7 @@ class Timeline:
     named_faces: dict[str, dict[str, Any]] = field(default_factory=dict)  # person -> best Face as a dict
     unnamed_faces: list[dict[str, Any]] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
+    celebrities: list[dict[str, Any]] = field(default_factory=list)  # the surest entry (CelebrityDoc) a name
     moderation: float | None = None
     analyzer: str | None = None
     model_versions: dict[str, str] = field(default_factory=dict)
@@ -128,6 +129,10 @@ class Timeline:
         for line in analysis.text:
             if line.text and line.text not in self.text:
                 self.text.append(line.text)
+        if getattr(analysis, "celebrities", None):
+            found = [docs.celebrity_to_doc(c) for c in analysis.celebrities]
+            self.celebrities = cast(list[dict[str, Any]], docs.best_celebrities(
+                [*cast(list[docs.CelebrityDoc], self.celebrities), *found]))
         for label in labels:
             self._keep_label(asdict(label))
         end = self._segment_end(t)
@@ -193,6 +198,8 @@ class Timeline:
             merged._keep_face(dict(face))
         merged.unnamed_faces = _distinct_unnamed([*self.unnamed_faces, *later.unnamed_faces])
         merged.text = list(dict.fromkeys([*self.text, *later.text]))
+        merged.celebrities = cast(list[dict[str, Any]], docs.best_celebrities(
+            cast(list[docs.CelebrityDoc], [*self.celebrities, *later.celebrities])))
         if later.moderation is not None:
             merged.moderation = max(self.moderation or 0.0, later.moderation)
         merged.analyzer = self.analyzer or later.analyzer
@@ -250,6 +257,7 @@ class Timeline:
             "faces": self._face_docs(faces),
             "face_count": len(faces),
             "people": sorted(self.people),
+            **({"celebrities": cast(list[docs.CelebrityDoc], self.celebrities)} if self.celebrities else {}),
             "text": " ".join(self.text) or None,
             "moderation": self.moderation,
             "analyzer": self.analyzer,

@@ -8,6 +8,8 @@
   the invocation raises, Lambda retries it, and its on-failure destination keeps the event with the error.
 
 Files under the people prefix (default `people/<name>/...`) enrol or forget known people instead of being indexed.
+With Rekognition the library is then re-matched in bounded steps: each step's handler sends the next one to the
+queue as a message of its own (domain/messages.py RematchStep), which `sqs_handler` hands to `handle_rematch`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from mediaindex.adapters.s3_events import MalformedEvent, parse_message_body, parse_notification
 from mediaindex.bootstrap import App, build_app
 from mediaindex.config import Settings
-from mediaindex.domain.messages import StorageEvent
+from mediaindex.domain.messages import RematchStep, StorageEvent
 
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "mediaindex")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MediaIndex")
@@ -48,25 +50,70 @@ class PowertoolsMetrics:
 
 def handle(event: StorageEvent) -> dict[str, Any]:
     """One storage event: a file under the people prefix enrols or forgets; any other is indexed or removed."""
+    from mediaindex.services.rematch import RematchContinued
     from mediaindex.services.video import VideoContinued
 
     logger.append_keys(bucket=event.ref.bucket, key=event.ref.key, event_name=event.event_name)
     try:
+        prefix = app().settings.people_prefix
+        if prefix and event.ref.key.startswith(prefix) and _clock is not None:
+            app().people.time_left = _clock  # an enrolment's first re-match step, too, stops in time
         try:
             outcome = app().handle_event(event).to_dict()
         except VideoContinued as more:
             outcome = _continue_video(event, more)
+        except RematchContinued as more:
+            outcome = {**_continue_rematch(more), "bucket": event.ref.bucket, "key": event.ref.key}
         logger.info("event handled", extra={"outcome": outcome})
         return outcome
     finally:
         logger.remove_keys(["bucket", "key", "event_name"])
 
 
+def handle_rematch(step: RematchStep) -> dict[str, Any]:
+    """One step of a re-match after a change of known people, sent by the step before it."""
+    from mediaindex.services.rematch import RematchContinued
+
+    people = app().people
+    people.time_left = _clock
+    try:
+        report = people.continue_rematch(step)
+        outcome = {"action": "rematched", "source": step.source, "step": step.step, **report.to_dict()}
+    except RematchContinued as more:
+        outcome = _continue_rematch(more)
+    logger.info("re-match step handled", extra={"outcome": outcome})
+    return outcome
+
+
+_clock: Any = None  # seconds left in this invocation, when Lambda tells
+
+
 def start_invocation(context: Any) -> None:
-    """A long video stops in time to save its partial timeline: tell it how long this invocation has left."""
+    """A long video stops in time to save its partial timeline, a re-match step in time to hand over: tell them
+    how long this invocation has left."""
+    global _clock
+    if not hasattr(context, "get_remaining_time_in_millis"):
+        return
+    _clock = lambda: context.get_remaining_time_in_millis() / 1000.0  # noqa: E731
     video = app().pipeline.video
-    if video is not None and hasattr(context, "get_remaining_time_in_millis"):
-        video.time_left = lambda: context.get_remaining_time_in_millis() / 1000.0
+    if video is not None:
+        video.time_left = _clock
+    if app().has("people"):
+        app().people.time_left = _clock
+
+
+def _continue_rematch(more: Any) -> dict[str, Any]:
+    """Send the next step of a re-match to the queue: the next invocation carries on where this one stopped."""
+    settings = app().settings
+    if not settings.queue_url:  # bootstrap steps only with a queue; never leave the rest undone silently
+        raise RuntimeError("a re-match continues through the queue, and MEDIAINDEX_QUEUE_URL is not set") from more
+    app().queue(settings.queue_url).send(more.step.to_body())
+    metrics.add_metric(name="rematch_continuations", unit=MetricUnit.Count, value=1)
+    outcome = {"action": "continued", "source": more.step.source, "reason": str(more), "next_step": more.step.step,
+               "after": more.step.after, **more.report.to_dict()}
+    if more.refusal:
+        outcome["refused"] = more.refusal
+    return outcome
 
 
 def _continue_video(event: StorageEvent, more: Any) -> dict[str, Any]:
@@ -87,7 +134,8 @@ def app() -> App:
     """What this container keeps between invocations: the settings and the use cases, built once."""
     global _app
     if _app is None:
-        _app = build_app(Settings.from_env(), metrics=PowertoolsMetrics())
+        # a re-match after an enrolment goes in bounded steps through the queue (MEDIAINDEX_QUEUE_URL)
+        _app = build_app(Settings.from_env().with_overrides(rematch_in_steps=True), metrics=PowertoolsMetrics())
     return _app
 
 
@@ -101,6 +149,9 @@ def configure(new_app: App | None) -> None:
 # ---- SQS ---------------------------------------------------------------------------------------------------------
 def _record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     try:
+        step = RematchStep.from_body(record.raw_event.get("body"))
+        if step is not None:
+            return [handle_rematch(step)]
         events, problems = parse_message_body(record.raw_event.get("body"))
         outcomes = [handle(event) for event in events]  # the good records of the message first
         if problems:

@@ -20,7 +20,9 @@ PRICE_PER_1000_USD = {
     "DetectFaces": 1.00,  # group 2 API
     "DetectText": 1.00,  # group 2 API
     "DetectModerationLabels": 1.00,  # group 2 API
+    "RecognizeCelebrities": 1.00,  # group 2 API
     "SearchFacesByImage": 1.00,  # group 1 API
+    "IndexFaces": 1.00,  # group 1 API
 }
 
 # Rekognition's default transactions-per-second quota per API and account in us-east-1, us-west-2 and eu-west-1
@@ -30,7 +32,10 @@ DEFAULT_TPS = {
     "DetectFaces": 50.0,
     "DetectText": 50.0,
     "DetectModerationLabels": 50.0,
+    # not read from Service Quotas for this API: the lowest regional default, so the rate errs slow (pass --rate)
+    "RecognizeCelebrities": 5.0,
     "SearchFacesByImage": 50.0,
+    "IndexFaces": 50.0,
 }
 # Leave a fifth of the quota for everything else that calls Rekognition (fresh uploads, people enrolment, retries).
 RATE_HEADROOM = 0.8
@@ -67,8 +72,12 @@ def calls_per_image(features: Sequence[str], faces_per_image: float = DEFAULT_FA
         calls["DetectText"] = 1.0
     if "moderation" in features:
         calls["DetectModerationLabels"] = 1.0
+    if "celebrities" in features:
+        calls["RecognizeCelebrities"] = 1.0
     if "people" in features and faces_per_image > 0:
         calls["SearchFacesByImage"] = faces_per_image
+    if "library_faces" in features and faces_per_image > 0:  # every picture with a face: counted as every one
+        calls["IndexFaces"] = 1.0
     return calls
 
 

@@ -27,12 +27,13 @@ from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
 from mediaindex.domain.look_alikes import LOOK
 from mediaindex.ports import (
-    Analyzer, FaceCollection, Index, Metrics, PictureVector, PictureVectors, PlaceFinder, StoredObject, Storage,
-    Versioned,
+    Analyzer, FaceCollection, Index, LibraryFaces, Metrics, PictureVector, PictureVectors, PlaceFinder, StoredObject,
+    Storage, Versioned,
 )
 from mediaindex.services.index_io import compare_and_set
 
 log = logging.getLogger(__name__)
+LIBRARY_FACES = docs.LIBRARY_FACES
 
 # What happened to one event; `Outcome.action` is one of these (domain/vocabulary.py says what each means).
 INDEXED = Action.INDEXED
@@ -240,6 +241,7 @@ class Pipeline:
             if hidden:  # marked "not a face" before: never named, remembered or clustered again
                 analysis.faces = [f for f in analysis.faces if not is_hidden(f.box, hidden)]
             self._match_faces(picture, analysis)
+            self._keep_library_faces(sha, picture, analysis)
         except BadMedia as e:
             log.warning("file cannot be analysed: %s", e, extra={"bucket": ref.bucket, "key": ref.key})
             doc.update({"status": docs.FAILED, "error": f"{e.code}: {e}", "face_count": 0})
@@ -314,6 +316,17 @@ class Pipeline:
             looks = [PictureVector(sha, analysis.look_model, analysis.look, 0, analysis.layout)]
         if looks:
             self.vectors.remember(LOOK, looks)
+
+    def _keep_library_faces(self, sha: str | None, picture: Picture, analysis: Analysis) -> None:
+        """With a library face collection: the picture's faces go into it, and the document says so
+        (`model_versions.library_faces`), so an enrolment finds them with one search (services/rematch.py)."""
+        faces = self.faces
+        if not analysis.faces or not sha or not isinstance(faces, LibraryFaces) or not faces.keeps_library_faces:
+            return
+        kept, calls = faces.keep_library_faces(sha, picture)
+        analysis.api_calls += calls
+        if kept:
+            analysis.model_versions[LIBRARY_FACES] = "1"
 
     def _match_faces(self, picture: Picture, analysis: Analysis) -> None:
         if not analysis.faces or self.faces is None or self.faces.is_empty():

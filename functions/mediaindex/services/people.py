@@ -22,25 +22,26 @@ from typing import Any, Callable
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
-from mediaindex.domain.messages import CREATED, REMOVED, Outcome, StorageEvent
+from mediaindex.domain.messages import CREATED, REMOVED, Outcome, RematchStep, StorageEvent
 from mediaindex.domain.model import Box, Face
 from mediaindex.domain.vocabulary import Action
 from mediaindex.media.picture import Picture
-from mediaindex.ports import FaceCollection, FaceComparer, FaceEmbedder, FaceMemory, ObjectRef
+from mediaindex.ports import FaceCollection, FaceComparer, FaceEmbedder, FaceMemory, ObjectRef, VersionedEnrolment
 from mediaindex.services import indexing
 from mediaindex.services.face_search import MAX_FACES_PER_CLUSTER_NAME, FaceSearch, faces_with_vectors
 from mediaindex.services.indexing import Pipeline
 from mediaindex.services.people_rules import (
     MAX_NAME_CHARS, box_dict, check_person_name, largest, person_from_key, require_collection,
 )
-from mediaindex.services.rematch import Rematch, Rematcher
+from mediaindex.services.people_rules import enrolment_version
+from mediaindex.services.rematch import Rematch, RematchContinued, Rematcher
 
 log = logging.getLogger(__name__)
 
 # the names the entry points and tests know People's module by
 __all__ = ["ENROLLED", "FORGOTTEN", "IGNORED", "MAX_FACES_PER_CLUSTER_NAME", "MAX_NAME_CHARS", "Enrolment",
-           "EnrolmentBatch", "People", "ReEmbedding", "Rematch", "SourceForgotten", "check_person_name",
-           "person_from_key"]
+           "EnrolmentBatch", "People", "ReEmbedding", "Rematch", "RematchContinued", "SourceForgotten",
+           "check_person_name", "person_from_key"]
 
 # `Outcome.action` of an enrolment event
 ENROLLED = Action.ENROLLED
@@ -109,7 +110,12 @@ class People:
     memory: FaceMemory | None = None  # the local collection's remembered vectors
     embedder: FaceEmbedder | None = None  # faces with vectors and no attributes, for enrolment and search
     comparer: FaceComparer | None = None  # compares faces itself where they carry no vectors (Rekognition)
+    # > 0 (Lambda with a queue, no face memory): a re-match makes at most this many paid calls, then raises
+    # RematchContinued with where to carry on (`continue_rematch`); 0: the whole re-match at once
+    step_calls: int = 0
+    time_left: Callable[[], float] | None = None  # the invocation's clock, seconds (a step stops in time)
     _rematcher: Rematcher = field(init=False, repr=False)
+    _source_in_hand: str = field(default="", init=False, repr=False)  # the enrolment photo being handled
     _search: FaceSearch = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -129,10 +135,48 @@ class People:
         return float(self.settings.face_match_threshold)
 
     # ---- re-match, compare, search, clusters: services/rematch.py and services/face_search.py --------------------
-    def rematch(self, person: str | None = None) -> Rematch:
-        """Match the faces of indexed files again and update the documents that changed (Rematcher.rematch)."""
+    def rematch(self, person: str | None = None, unkept: bool = False, spent: int = 0) -> Rematch:
+        """Match the faces of indexed files again and update the documents that changed (Rematcher.rematch).
+        `unkept` (with Rekognition's library face collection): only the documents naming `person` and those whose
+        faces are not kept in the library collection."""
         require_collection(self.faces)  # known people switched off: say so before anything else
+        if self.memory is None and (self.step_calls > 0 or unkept):
+            if self.step_calls > 0:
+                return self.continue_rematch(RematchStep("", person, self._source_in_hand, 0, unkept), spent)
+            total, after = Rematch(), ""  # no queue to continue through: every step here, one after the other
+            while True:
+                report, next_after = self._rematcher.rematch_step(after, person, 1 << 30, None, unkept)
+                total = _added(total, report)
+                if next_after is None:
+                    return total
+                after = next_after
         return self._rematcher.rematch(person)
+
+    def continue_rematch(self, step: RematchStep, spent: int = 0) -> Rematch:
+        """One bounded step of a re-match (Rematcher.rematch_step) from where `step` says; raises RematchContinued
+        with the next step when documents are left. `spent`: paid calls this invocation made for it already."""
+        require_collection(self.faces)
+        report, after = self._rematcher.rematch_step(step.after, step.person, max(1, (self.step_calls or 1) - spent),
+                                                     self.time_left, step.unkept)
+        if after is not None:
+            raise RematchContinued(RematchStep(after, step.person, step.source, step.step + 1, step.unkept), report)
+        return report
+
+    def _rematch_enrolled(self, name: str, face_ids: list[str], picture: Picture, replaced: int) -> Rematch:
+        """The library after `picture` was enrolled as `name`. With Rekognition's library face collection, one
+        search of the new face names the indexed faces it matches (Rematcher.name_matching_faces); then only what
+        that cannot reach is walked: the documents whose faces are not in that collection, and, when the photo
+        replaced older faces of the same photo, the documents naming `name` (they may have been named by the old
+        face alone). Otherwise every indexed face is searched again."""
+        found = self._rematcher.name_matching_faces(name, face_ids[0], picture) if self.memory is None else None
+        if found is None:
+            return self.rematch()
+        try:
+            rest = self.rematch(person=name if replaced else None, unkept=True, spent=found.api_calls)
+        except RematchContinued as more:
+            more.report = _added(found, more.report)
+            raise
+        return _added(found, rest)
 
     def finish_pending(self) -> Rematch | None:
         """Finish a re-match an interrupted change left owed; None when the documents already follow."""
@@ -159,7 +203,8 @@ class People:
         return self._search.split_cluster(cluster_id, faces)
 
     # ---- enrol and forget ----------------------------------------------------------------------------------------
-    def enroll(self, name: str, picture: Picture, source: str, rematch: bool = True) -> Enrolment:
+    def enroll(self, name: str, picture: Picture, source: str, rematch: bool = True,
+               version: str | None = None) -> Enrolment:
         """Enrol the largest face of `picture` as `name`, then name that person in every indexed file. The photo's
         earlier faces (the same photo again, or overwritten) are replaced only once the new ones are known: an
         interruption leaves the person enrolled, by the old faces or the new. `rematch=False` leaves the re-match
@@ -173,18 +218,35 @@ class People:
             face_ids = self.memory.replace_source(name, source, embeddings) if usable else []  # type: ignore[arg-type]
         else:
             try:  # Rekognition: the new face first, then the photo's older ones go
-                face_ids = collection.enroll(name, picture, source)
-            except BadMedia:
+                if version and isinstance(collection, VersionedEnrolment):
+                    face_ids = collection.enroll_version(name, picture, source, version)
+                else:
+                    face_ids = collection.enroll(name, picture, source)
+            except BadMedia as refused:
                 if collection.remove_source(source) and rematch:
-                    self.rematch(person=name)
+                    self._rematch_then_raise(name, refused)
                 raise
             replaced = collection.remove_source(source, keep=face_ids)
         if not face_ids:
+            nobody = BadMedia(f"no face found in {source} to enrol as {name!r}")
             if replaced and rematch:
-                self.rematch(person=name)
-            raise BadMedia(f"no face found in {source} to enrol as {name!r}")
+                self._rematch_then_raise(name, nobody)
+            raise nobody
         log.info("person enrolled", extra={"person": name, "source": source, "faces": len(face_ids)})
-        return Enrolment(name, source, list(face_ids), self.rematch() if rematch else Rematch())
+        if not rematch:
+            return Enrolment(name, source, list(face_ids), Rematch())
+        if self.memory is None:
+            return Enrolment(name, source, list(face_ids), self._rematch_enrolled(name, list(face_ids), picture, replaced))
+        return Enrolment(name, source, list(face_ids), self.rematch())
+
+    def _rematch_then_raise(self, name: str, refused: BadMedia) -> None:
+        """The documents naming `name` lose the faces a refused photo took away; a step that continues carries
+        the refusal along."""
+        try:
+            self.rematch(person=name)
+        except RematchContinued as more:
+            more.refusal = f"{refused.code}: {refused}"
+            raise
 
     def _vectors(self, picture: Picture) -> list[Face]:
         """The faces of an enrolment photo with their vectors, without attributes when the analyzer can skip them."""
@@ -343,6 +405,7 @@ class People:
         if name is None:
             return Outcome(IGNORED, ref, doc_id, reason=f"enrolment photos go under {self.settings.people_prefix}<name>/")
         source = str(ref)
+        self._source_in_hand = source
         if event.kind == REMOVED:
             if event.sequencer is None and self.pipeline.storage.exists(ref):
                 return Outcome(indexing.STALE, ref, doc_id, reason="file exists again")
@@ -350,6 +413,12 @@ class People:
             return Outcome(FORGOTTEN, ref, doc_id, api_calls=forgotten.rematch.api_calls, faces=forgotten.faces_removed)
         if event.kind != CREATED:
             raise ValueError(f"unknown event kind {event.kind!r}")
+        collection = self.collection
+        sent = enrolment_version(event.etag, event.size)
+        if sent and self.memory is None and isinstance(collection, VersionedEnrolment) \
+                and collection.enrolled_versions(source) == {sent}:
+            # the same photo again (a backfill run, a redelivery): its face is enrolled and the library followed
+            return Outcome(indexing.UNCHANGED, ref, doc_id, reason="this photo is enrolled already")
         try:
             obj = self.pipeline.storage.read(ref)
         except ObjectNotFound:
@@ -361,7 +430,7 @@ class People:
             calls = self.remove_source(source, person=name).rematch.api_calls
             return self._refused(ref, doc_id, e, calls)
         try:
-            enrolment = self.enroll(name, picture, source)
+            enrolment = self.enroll(name, picture, source, version=enrolment_version(obj.etag, obj.size))
         except BadMedia as e:
             return self._refused(ref, doc_id, e, 0)
         except ConfigurationError as e:  # the folder's name is not a name a person can have: say why, once
@@ -373,3 +442,7 @@ class People:
     def _refused(ref: ObjectRef, doc_id: str, error: BadMedia, calls: int) -> Outcome:
         log.warning("enrolment photo refused: %s", error, extra={"bucket": ref.bucket, "key": ref.key})
         return Outcome(indexing.FAILED, ref, doc_id, reason=f"{error.code}: {error}", api_calls=calls)
+
+
+def _added(a: Rematch, b: Rematch) -> Rematch:
+    return Rematch(**{k: getattr(a, k) + getattr(b, k) for k in a.to_dict()})

@@ -14,6 +14,7 @@ from mediaindex.domain.model import Box, Face
 from mediaindex.ports import FaceCollection, FaceMemory
 
 MAX_NAME_CHARS = 100
+VERSION_CHARS = 12
 # bidirectional overrides and isolates make a name display as another; control characters rewrite terminals
 _BIDI = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
 
@@ -67,3 +68,14 @@ def require_memory(memory: FaceMemory | None, what: str) -> FaceMemory:
             "(MEDIAINDEX_ANALYZER=local); Rekognition's collection holds enrolled faces only"
         )
     return memory
+
+
+def enrolment_version(etag: str | None, size: int | None) -> str | None:
+    """A short fingerprint of one version of an enrolment photo (S3's ETag, quotes or not, and its size); None
+    when either is unknown (then the photo is never taken for unchanged)."""
+    import hashlib
+
+    tag = (etag or "").strip('"')
+    if not tag or size is None:
+        return None
+    return hashlib.sha256(f"{tag}:{int(size)}".encode()).hexdigest()[:VERSION_CHARS]

@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
 from mediaindex.domain.document import DocumentFields, FaceDoc, SearchDocument, SegmentsDoc, SpanDoc, VideoDoc
-from mediaindex.domain.errors import BadMedia, ObjectNotFound
+from mediaindex.domain.errors import BadMedia, MediaIndexError, ObjectNotFound
+from mediaindex.domain.messages import RematchStep
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.picture import Picture
-from mediaindex.ports import FaceCollection, FaceMemory, ObjectRef, Versioned
+from mediaindex.ports import FaceCollection, FaceMemory, LibraryFaces, LibraryMatch, ObjectRef, Versioned
 from mediaindex.services.index_io import compare_and_set
 from mediaindex.services.indexing import Pipeline
 from mediaindex.services.people_rules import require_collection
 
 log = logging.getLogger(__name__)
+
+# One step of a re-match continued through the queue (`rematch_step`) looks at no more documents than this (those
+# without faces cost no call but take reading), and stops with this many seconds of its invocation left.
+MAX_STEP_DOCUMENTS = 20_000
+STEP_TIME_MARGIN = 60.0
 
 @dataclass
 class Rematch:
@@ -40,6 +46,15 @@ class Rematch:
         return dict(self.__dict__)
 
 
+
+
+class RematchContinued(MediaIndexError):
+    """Not an error: one step of a re-match is done (`report`) and the rest must continue from `step`, in a new
+    invocation: the Lambda handler sends `step` to the queue (as a long video continues)."""
+
+    def __init__(self, step: RematchStep, report: Rematch, refusal: str | None = None) -> None:
+        super().__init__(f"re-match step {step.step} done ({report.api_calls} calls); continues after {step.after}")
+        self.step, self.report, self.refusal = step, report, refusal
 
 
 @dataclass
@@ -96,6 +111,96 @@ class Rematcher:
         if self.memory is not None and self.memory.pending_rematch() is not None:
             return self.rematch()
         return None
+
+    def rematch_step(
+        self, after: str = "", person: str | None = None, budget: int = 200,
+        time_left: Callable[[], float] | None = None, unkept: bool = False,
+    ) -> tuple[Rematch, str | None]:
+        """One bounded step of `rematch` on a collection without a face memory (Rekognition, one paid call per
+        face): the documents after id `after`, in id order, until the next one would take the step past `budget`
+        calls (the first always goes), MAX_STEP_DOCUMENTS documents have been looked at, or `time_left()` falls
+        under STEP_TIME_MARGIN seconds. Which documents: those naming `person` and, with `unkept`, those whose
+        faces are not in the library face collection; neither given, all. Returns the step's report and the id to
+        carry on after (None: done)."""
+        report = Rematch()
+        removed = {person} if person else set()
+        looked = 0
+        last = after
+
+        def wanted(doc: SearchDocument) -> bool:
+            if person is None and not unkept:
+                return True
+            return ((person is not None and person in (doc.get("people") or []))
+                    or (unkept and not docs.in_library(doc)))
+
+        for doc in self.pipeline.index.iter_documents(after=after):
+            looked += 1
+            if doc.get("status") == docs.INDEXED and doc.get("faces") and wanted(doc):
+                cost = len(doc.get("faces") or []) if doc.get("media_type") in (None, "image") else 0
+                if report.documents_checked and (
+                        report.api_calls + cost > budget
+                        or (time_left is not None and time_left() < STEP_TIME_MARGIN)):
+                    return self._step_done(report), last
+                report.documents_checked += 1
+                changed, skipped, calls = self._update_document(doc, removed)
+                report.documents_updated += changed
+                report.documents_skipped += skipped
+                report.api_calls += calls
+            last = doc["id"]
+            if looked >= MAX_STEP_DOCUMENTS:
+                return self._step_done(report), last
+        return self._step_done(report), None
+
+    def name_matching_faces(self, name: str, face_id: str, picture: Picture) -> Rematch | None:
+        """After enrolling `picture` as `name` (its new face `face_id`): one search of it in the library face
+        collection finds the indexed faces it matches; each such face is named `name` unless it already names
+        someone at least as similar. Only documents whose faces were kept there are reached (`in_library`); the
+        others are the walk's (`rematch_step(unkept=True)`). None when the collection cannot answer it all (no
+        library collection, or the search filled its limit): then the whole library is re-matched."""
+        faces = self.faces
+        if not isinstance(faces, LibraryFaces) or not faces.keeps_library_faces or not face_id:
+            return None
+        found, truncated, calls = faces.library_matches(picture)
+        if truncated:
+            log.info("library search filled its limit: re-matching every face", extra={"person": name})
+            return None
+        report = Rematch(api_calls=calls)
+        by_content: dict[str, list[LibraryMatch]] = {}
+        for match in found:
+            by_content.setdefault(match.content_sha256, []).append(match)
+        documents = self.pipeline.index.documents_with_content(sorted(by_content)) if by_content else []
+        live = {d.get("content_sha256") for d in documents}
+        gone = [m.face_id for sha, matches in by_content.items() if sha not in live for m in matches if m.face_id]
+        if gone:  # faces of pictures no longer indexed (deleted, changed): the collection forgets them
+            faces.forget_library_faces(gone)
+
+        def attempt(current: Versioned | None) -> tuple[int, int]:
+            doc = current.doc if current is not None else None
+            if doc is None or doc.get("status") != docs.INDEXED or not docs.in_library(doc):
+                return 0, 0
+            fields = _named_where_matched(doc, by_content.get(doc.get("content_sha256") or "", []), name, face_id)
+            if fields is None:
+                return 0, 0
+            self.pipeline.index.update_fields(doc["id"], fields, current.version)
+            return 1, 0
+
+        for doc in documents:
+            if not docs.in_library(doc) or doc.get("media_type") not in (None, "image"):
+                continue
+            report.documents_checked += 1
+            if _named_where_matched(doc, by_content.get(doc.get("content_sha256") or "", []), name, face_id):
+                updated, _ = compare_and_set(self.pipeline.index, doc["id"], attempt)
+                report.documents_updated += updated
+        if report.documents_updated:
+            self.pipeline.index.refresh()
+        log.info("library faces matched to the new person", extra={"person": name, **report.to_dict()})
+        return report
+
+    def _step_done(self, report: Rematch) -> Rematch:
+        if report.documents_updated:
+            self.pipeline.index.refresh()
+        log.info("documents re-matched (one step)", extra=report.to_dict())
+        return report
 
     def _update_document(self, listed: SearchDocument, removed: set[str]) -> tuple[int, int, int]:
         """(updated 0/1, skipped 0/1, api calls) for one document, written with compare-and-set. The listed copy
@@ -195,6 +300,42 @@ def _rematched_fields(
     elif faces == doc.get("faces") and people == sorted(doc.get("people") or []) and video is None:
         return None
     return fields
+
+
+def _named_where_matched(
+    doc: SearchDocument, matches: list[LibraryMatch], name: str, face_id: str,
+) -> DocumentFields | None:
+    """The faces and people of `doc` with `name` on each face a library match covers (the stored box it overlaps
+    most, at least half), unless the face already names someone as similar or more; None when nothing changes."""
+    faces: list[FaceDoc] = [{**f} for f in doc.get("faces") or []]
+    changed = False
+    for match in matches:
+        best, overlap = None, 0.5
+        for i, face in enumerate(faces):
+            if face.get("box"):
+                share = _iou(docs.box_of(face["box"]), match.box)
+                if share >= overlap:
+                    best, overlap = i, share
+        if best is None:
+            continue
+        face = faces[best]
+        if face.get("person") == name and (face.get("similarity") or 0.0) >= match.similarity:
+            continue
+        if face.get("person") not in (None, name) and (face.get("similarity") or 0.0) >= match.similarity:
+            continue  # a better match already names this face
+        face.update({"person": name, "face_id": face_id, "similarity": match.similarity})
+        changed = True
+    if not changed:
+        return None
+    return {"faces": faces, "people": sorted({p for f in faces if (p := f.get("person"))})}
+
+
+def _iou(a: Box, b: Box) -> float:
+    left, top = max(a.left, b.left), max(a.top, b.top)
+    right, bottom = min(a.left + a.width, b.left + b.width), min(a.top + a.height, b.top + b.height)
+    inter = max(0.0, right - left) * max(0.0, bottom - top)
+    union = a.width * a.height + b.width * b.height - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _video_for_people(video: VideoDoc | None, faces: list[FaceDoc], people: list[str]) -> VideoDoc | None:

@@ -1,5 +1,5 @@
 """The Analyzer port on Amazon Rekognition Image: DetectLabels, DetectFaces (all attributes) and, when configured,
-DetectText and DetectModerationLabels, on the bytes of one picture.
+DetectText, DetectModerationLabels and RecognizeCelebrities (the `celebrities` feature), on the bytes of one picture.
 
 The picture is sent as bytes (`Image={"Bytes": ...}`), re-encoded when Rekognition would refuse it (a format other
 than JPEG/PNG, over 5 MB or 10,000 pixels a side, under 80 pixels) or when its EXIF orientation is not 1, so that the
@@ -22,7 +22,9 @@ from mediaindex.domain.errors import (
     TransientError,
     UnsupportedMedia,
 )
-from mediaindex.domain.model import Analysis, Box, Emotion, Face, Instance, Label, Landmark, Pose, Quality, TextLine
+from mediaindex.domain.model import (
+    Analysis, Box, Celebrity, Emotion, Face, Instance, Label, Landmark, Pose, Quality, TextLine,
+)
 from mediaindex.media.encode import REKOGNITION, encode_image, encode_picture
 from mediaindex.media.picture import Picture
 
@@ -195,6 +197,18 @@ def to_face(raw: dict[str, Any]) -> Face:
     return Face(**fields)
 
 
+def to_celebrity(raw: dict[str, Any]) -> Celebrity:
+    """One of RecognizeCelebrities' CelebrityFaces: Name, Id, Urls, MatchConfidence, Face{BoundingBox, ...},
+    KnownGender{Type}. Urls come without a scheme ("www.wikidata.org/wiki/Q..."): https is added."""
+    face = raw.get("Face") or {}
+    urls = tuple(u if "://" in u else f"https://{u}" for u in raw.get("Urls") or [] if isinstance(u, str) and u)
+    return Celebrity(
+        name=str(raw["Name"]), confidence=float(raw.get("MatchConfidence") or 0.0),
+        box=to_box(face.get("BoundingBox")), celebrity_id=raw.get("Id"), urls=urls,
+        known_gender=(raw.get("KnownGender") or {}).get("Type"),
+    )
+
+
 def moderation_score(labels: list[dict[str, Any]]) -> float:
     """0-1: the highest confidence among top-level moderation categories (those without a parent); 0 when none."""
     top = [float(m.get("Confidence", 0.0)) for m in labels if not m.get("ParentName")]
@@ -224,6 +238,8 @@ class RekognitionAnalyzer:
             ops.append("DetectText")  # in `auto`, only on pictures whose labels say text (reads_text)
         if self.settings.has("moderation"):
             ops.append("DetectModerationLabels")
+        if self.settings.has("celebrities"):
+            ops.append("RecognizeCelebrities")
         return ops
 
     def reads_text(self, analysis: Analysis) -> bool:
@@ -274,6 +290,9 @@ class RekognitionAnalyzer:
                 for t in response.get("TextDetections") or [] if t.get("Type") == "LINE" and t.get("DetectedText")
             ]
             version, key = response.get("TextModelVersion"), "text"
+        elif operation == "RecognizeCelebrities":
+            analysis.celebrities = [to_celebrity(raw) for raw in response.get("CelebrityFaces") or [] if raw.get("Name")]
+            version, key = "recognize-celebrities", "celebrities"  # RecognizeCelebrities reports no model version
         else:
             analysis.moderation = moderation_score(response.get("ModerationLabels") or [])
             version, key = response.get("ModerationModelVersion"), "moderation"
@@ -297,5 +316,5 @@ class RekognitionAnalyzer:
 
 _SNAKE = {
     "DetectLabels": "detect_labels", "DetectFaces": "detect_faces", "DetectText": "detect_text",
-    "DetectModerationLabels": "detect_moderation_labels",
+    "DetectModerationLabels": "detect_moderation_labels", "RecognizeCelebrities": "recognize_celebrities",
 }

@@ -7,6 +7,11 @@ match. Files are only searched when the collection holds faces (DescribeCollecti
 Enrolment: IndexFaces keeps one face per photo. Each face carries an ExternalImageId made of the person's name,
 encoded reversibly into the characters Rekognition allows, and a short hash of the photo it came from, so that
 forgetting a photo or a person finds its faces again with ListFaces.
+
+The library's faces (MEDIAINDEX_LIBRARY_COLLECTION, optional): every newly analysed picture with faces is indexed
+into a second collection (IndexFaces of the whole picture, ExternalImageId its content_sha256), so that after an
+enrolment one SearchFacesByImage of the enrolment photo in that collection finds the indexed faces the new person
+matches (services/rematch.py `name_matching_faces`), instead of one search per indexed face.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from mediaindex.adapters.analysis.rekognition import make_client, rekognition_errors, to_box
 from mediaindex.config import Settings
-from mediaindex.domain.errors import BadMedia, ConfigurationError
+from mediaindex.domain.errors import BadMedia, ConfigurationError, MediaIndexError
 from mediaindex.domain.model import Box, Face, FaceMatch
 from mediaindex.media.encode import REKOGNITION, crop_face, encode_image, encode_picture
 from mediaindex.media.picture import Picture
+from mediaindex.ports import LibraryMatch
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,8 @@ EMPTY_CACHE_SECONDS = 60.0
 CROP_MARGIN = 0.4  # of the face box's size on each side: Rekognition needs some head and background to find a face
 DELETE_BATCH = 4096  # DeleteFaces takes at most 4096 face ids
 LIST_PAGE = 4096  # ListFaces returns at most 4096 faces a page
+LIBRARY_MAX_FACES = 100  # IndexFaces keeps at most this many faces of one picture in the library collection
+LIBRARY_SEARCH_MAX = 4096  # the most faces one search returns: a search that fills it may have left some out
 
 # ---- ExternalImageId: "<name>:<source hash>" ---------------------------------------------------------------------
 # Rekognition allows [a-zA-Z0-9_.\-:]+, at most 255 characters. The name part is either readable (letters, digits and
@@ -48,7 +56,13 @@ _KEPT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 _B64_MARK = "__"
 # Every name of at most this many bytes of UTF-8 fits (in the base64url form at worst).
 NAME_MAX_BYTES = (_NAME_MAX - len(_B64_MARK)) * 3 // 4
-_EXTERNAL_ID = re.compile(r"^(?P<name>[a-zA-Z0-9_.\-]+):(?P<source>[0-9a-f]{%d})$" % SOURCE_HASH_CHARS)
+# "<name>:<source hash>:<version>" when it fits: the version of the photo the face came from (a hash of its ETag and
+# size, people_rules.enrolment_version), so the same photo sent again is known unchanged. Faces enrolled before
+# versions were kept, and names too long to leave room for one, have none.
+VERSION_CHARS = 12
+_EXTERNAL_ID = re.compile(
+    r"^(?P<name>[a-zA-Z0-9_.\-]+):(?P<source>[0-9a-f]{%d})(?::(?P<version>[0-9a-f]{%d}))?$"
+    % (SOURCE_HASH_CHARS, VERSION_CHARS))
 
 
 _CROP_REFUSED = frozenset({"InvalidParameterException", "InvalidImageFormatException", "ImageTooLargeException"})
@@ -112,8 +126,18 @@ def decode_name(encoded: str) -> str:
         raise ValueError(f"not an encoded name: {encoded!r}") from e
 
 
-def external_image_id(name: str, source: str) -> str:
-    return f"{encode_name(name)}:{source_hash(source)}"
+def external_image_id(name: str, source: str, version: str | None = None) -> str:
+    external_id = f"{encode_name(name)}:{source_hash(source)}"
+    if version and re.fullmatch(r"[0-9a-f]{%d}" % VERSION_CHARS, version) and (
+            len(external_id) + 1 + VERSION_CHARS <= EXTERNAL_ID_MAX):
+        external_id += f":{version}"
+    return external_id
+
+
+def version_of(external_id: str) -> str | None:
+    """The photo version an ExternalImageId records, if any."""
+    found = _EXTERNAL_ID.match(external_id or "")
+    return found["version"] if found else None
 
 
 def parse_external_image_id(external_id: str) -> tuple[str, str] | None:
@@ -145,6 +169,13 @@ class RekognitionFaceCollection:
         self._lock = threading.Lock()
         self._empty: tuple[bool, float] | None = None  # (is empty, when asked)
         self._collection_ready = False
+        self.library_collection_id = settings.library_collection_id or None
+        if self.library_collection_id and not _COLLECTION_ID.fullmatch(self.library_collection_id):
+            raise ConfigurationError(
+                f"MEDIAINDEX_LIBRARY_COLLECTION={self.library_collection_id!r}: a Rekognition collection id is 1 to "
+                "255 of a-z A-Z 0-9 _ . -"
+            )
+        self._library_ready = False
 
     # ---- matching ------------------------------------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -231,6 +262,85 @@ class RekognitionFaceCollection:
     def hidden_boxes(self, content_sha256: str) -> list[Box]:
         return []  # "not a face" marks are kept by the local collection only
 
+    # ---- the library's faces (MEDIAINDEX_LIBRARY_COLLECTION) --------------------------------------------------------
+    @property
+    def keeps_library_faces(self) -> bool:
+        return bool(self.library_collection_id)
+
+    def keep_library_faces(self, content_sha256: str, picture: Picture) -> tuple[bool, int]:
+        """IndexFaces of the whole picture into the library collection, every face Rekognition finds (no quality
+        filter), each tagged with the picture's content_sha256: one paid call. A refusal is logged, never fails
+        the file: the picture is then re-matched face by face as before."""
+        from botocore.exceptions import ClientError
+
+        collection = self.library_collection_id
+        if not collection or not re.fullmatch(r"[0-9a-f]{64}", content_sha256 or ""):
+            return False, 0
+        if not self._library_ready:
+            self._ensure(collection)
+            self._library_ready = True
+        encoded = encode_picture(picture, REKOGNITION)
+        try:
+            with rekognition_errors("IndexFaces", collection):
+                response = self.client.index_faces(
+                    CollectionId=collection, Image={"Bytes": encoded.data}, ExternalImageId=content_sha256,
+                    MaxFaces=LIBRARY_MAX_FACES, QualityFilter="NONE", DetectionAttributes=["DEFAULT"],
+                )
+        except (MediaIndexError, ClientError) as e:
+            # the file is indexed all the same, without the mark: an enrolment then searches its faces one by one
+            log.warning("library faces not kept: %s", e, extra={"collection": collection})
+            return False, 1
+        return True, 1
+
+    def library_matches(self, picture: Picture) -> tuple[list[LibraryMatch], bool, int]:
+        """SearchFacesByImage of the enrolment photo's largest face in the library collection: up to
+        LIBRARY_SEARCH_MAX faces (Rekognition's limit), above the match threshold; one paid call."""
+        from botocore.exceptions import ClientError
+
+        collection = self.library_collection_id
+        if not collection:
+            return [], True, 0
+        encoded = encode_picture(picture, REKOGNITION)
+        with rekognition_errors("SearchFacesByImage", collection):
+            try:
+                response = self.client.search_faces_by_image(
+                    CollectionId=collection, Image={"Bytes": encoded.data}, MaxFaces=LIBRARY_SEARCH_MAX,
+                    FaceMatchThreshold=self.threshold,
+                )
+            except ClientError as e:
+                error = e.response.get("Error", {})
+                if error.get("Code") == "ResourceNotFoundException":
+                    return [], False, 1  # nothing indexed into it yet
+                if error.get("Code") == "InvalidParameterException" and "no faces" in (error.get("Message") or "").lower():
+                    return [], False, 1
+                raise
+        found: list[LibraryMatch] = []
+        for match in response.get("FaceMatches") or []:
+            face = match.get("Face") or {}
+            box = to_box(face.get("BoundingBox"))
+            sha = face.get("ExternalImageId") or ""
+            if box is not None and re.fullmatch(r"[0-9a-f]{64}", sha):
+                found.append(LibraryMatch(sha, box, round(float(match.get("Similarity") or 0.0), 2),
+                                          face.get("FaceId") or ""))
+        return found, len(response.get("FaceMatches") or []) >= LIBRARY_SEARCH_MAX, 1
+
+    def forget_library_faces(self, face_ids: Sequence[str]) -> int:
+        if not self.library_collection_id:
+            return 0
+        return self._delete(face_ids, self.library_collection_id)
+
+    def _ensure(self, collection: str) -> None:
+        """Create the library collection where it does not exist (the stack creates it; a role without
+        CreateCollection just carries on)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.create_collection(CollectionId=collection)
+            log.info("face collection created", extra={"collection": collection})
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                log.info("library collection not created here: %s", e, extra={"collection": collection})
+
     # ---- enrolment -----------------------------------------------------------------------------------------------
     def ensure_collection(self) -> bool:
         """Create the collection when it does not exist; True when it was created."""
@@ -254,10 +364,24 @@ class RekognitionFaceCollection:
         self._collection_ready = True
         return created
 
-    def enroll(self, name: str, picture: Picture, source: str) -> list[str]:
-        """Index the largest face of `picture` as `name`; the face ids kept ([] when there is no face)."""
+    def enrolled_versions(self, source: str) -> set[str]:
+        """The photo versions the faces enrolled from `source` record (ListFaces; no paid call)."""
+        wanted = source_hash(source)
+        versions: set[str] = set()
+        for face in self._faces():
+            external_id = face.get("ExternalImageId") or ""
+            if (parse_external_image_id(external_id) or ("", ""))[1] == wanted:
+                versions.add(version_of(external_id) or "")
+        return versions
+
+    def enroll_version(self, name: str, picture: Picture, source: str, version: str) -> list[str]:
+        return self.enroll(name, picture, source, version)
+
+    def enroll(self, name: str, picture: Picture, source: str, version: str | None = None) -> list[str]:
+        """Index the largest face of `picture` as `name`; the face ids kept ([] when there is no face). `version`:
+        the photo's version (people_rules.enrolment_version), recorded in the ExternalImageId."""
         name = " ".join(name.split())
-        external_id = external_image_id(name, source)
+        external_id = external_image_id(name, source, version)
         if not self._collection_ready:
             self.ensure_collection()
         encoded = encode_picture(picture, REKOGNITION)
@@ -327,13 +451,14 @@ class RekognitionFaceCollection:
             if not token:
                 return
 
-    def _delete(self, face_ids: Iterable[str]) -> int:
+    def _delete(self, face_ids: Iterable[str], collection: str | None = None) -> int:
         ids = list(dict.fromkeys(face_ids))
+        collection = collection or self.collection_id
         deleted = 0
         for start in range(0, len(ids), DELETE_BATCH):
             batch = ids[start:start + DELETE_BATCH]
-            with rekognition_errors("DeleteFaces", self.collection_id, image=False):
-                response = self.client.delete_faces(CollectionId=self.collection_id, FaceIds=batch)
+            with rekognition_errors("DeleteFaces", collection, image=False):
+                response = self.client.delete_faces(CollectionId=collection, FaceIds=batch)
             deleted += len(response.get("DeletedFaces") or [])
             for failure in response.get("UnsuccessfulFaceDeletions") or []:
                 log.warning("face not deleted", extra={"face_id": failure.get("FaceId"), "reasons": failure.get("Reasons")})

@@ -19,6 +19,7 @@ from pyroaring import BitMap
 
 from mediaindex.adapters.index import common
 from mediaindex.adapters.index.bitmap_columns import RowTable, SortedColumn, bitmap_of, union
+from mediaindex.domain import document as docs
 from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.facts import document_facts, place_label
 from mediaindex.domain.expressions import (
@@ -43,7 +44,8 @@ def document_terms(doc: SearchDocument) -> set[tuple[str, str]]:
         return set()
     terms = {("label", str(n)) for n in doc.get("label_names") or [] if n}
     terms |= {("person", str(p)) for p in doc.get("people") or [] if p}
-    terms |= {("person_lc", p) for p in common.people_lower(doc)}
+    terms |= {("celebrity", str(c)) for c in docs.celebrity_names(doc)}
+    terms |= {("person_lc", p) for p in common.searched_people_lower(doc)}  # `person:` finds celebrities too
     terms |= {("emotion", e) for e in common.face_emotions(doc)}
     if doc.get("media_type"):
         terms.add(("media_type", str(doc["media_type"])))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from mediaindex.domain import document as docs
 from mediaindex.domain.document import FaceDoc, LabelDoc, SearchDocument
 from mediaindex.domain.expressions import FACE_BOOLEANS, text_tokens
 from mediaindex.domain.facts import document_facts, place_label
@@ -63,6 +64,12 @@ def people_lower(doc: SearchDocument) -> list[str]:
     return sorted({p.lower() for p in doc.get("people") or [] if p})
 
 
+def searched_people_lower(doc: SearchDocument) -> list[str]:
+    """The names `person:` and a bare word find a document by, lower case: the people enrolled here it shows, and
+    the celebrities recognised in it (both backends index exactly these)."""
+    return sorted({*people_lower(doc), *(n.lower() for n in docs.celebrity_names(doc))})
+
+
 def face_emotions(doc: SearchDocument) -> list[str]:
     return sorted({emotion for f in doc.get("faces") or [] if (emotion := f.get("emotion"))})
 
@@ -79,7 +86,7 @@ def search_aids(doc: SearchDocument) -> dict[str, Any]:
     """Fields an index adds beside the document for searching (never returned to callers)."""
     text, key = text_words(doc), key_words(doc)
     return {
-        "people": people_lower(doc),
+        "people": searched_people_lower(doc),  # celebrities too: `person:` finds both
         "emotions": face_emotions(doc),
         "text": text,
         "key_text": key,

@@ -335,21 +335,43 @@ class OpenSearchIndex:
                                     _source_excludes=[AIDS])["hits"]["hits"]
         return hits[0]["_source"] if hits else None
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
+    def documents_with_content(self, content_sha256s: Sequence[str]) -> list[SearchDocument]:
+        wanted = sorted(set(content_sha256s))
+        found: list[SearchDocument] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            after_sort: list[Any] | None = None
+            while True:
+                body: dict[str, Any] = {
+                    "query": {"bool": {"filter": [{"terms": {"content_sha256": chunk}},
+                                                  {"term": {"status": "indexed"}}]}},
+                    "size": _PAGE, "sort": [{"id": "asc"}]}
+                if after_sort is not None:
+                    body["search_after"] = after_sort
+                hits = self.connection.call(self.client.search, index=self.name, body=body,
+                                            _source_excludes=[AIDS])["hits"]["hits"]
+                found += [hit["_source"] for hit in hits]
+                if len(hits) < _PAGE:
+                    break
+                after_sort = hits[-1]["sort"]
+        return sorted(found, key=lambda d: d["id"])
+
+    def iter_documents(self, include_deleted: bool = False, after: str | None = None) -> Iterator[SearchDocument]:
         query: dict[str, Any] = {"match_all": {}} if include_deleted else {
             "bool": {"must_not": [{"term": {"status": "deleted"}}]}}
-        after: list[Any] | None = None
+        # in id order already: `after` resumes the walk from the first id above it
+        after_sort: list[Any] | None = [after] if after is not None else None
         while True:
             body: dict[str, Any] = {"query": query, "size": _PAGE, "sort": [{"id": "asc"}]}
-            if after is not None:
-                body["search_after"] = after
+            if after_sort is not None:
+                body["search_after"] = after_sort
             hits = self.connection.call(self.client.search, index=self.name, body=body,
                                         _source_excludes=[AIDS])["hits"]["hits"]
             for hit in hits:
                 yield hit["_source"]
             if len(hits) < _PAGE:
                 return
-            after = hits[-1]["sort"]
+            after_sort = hits[-1]["sort"]
 
     def refresh(self) -> None:
         self.connection.call(self.client.indices.refresh, index=self.name)

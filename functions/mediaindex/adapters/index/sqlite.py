@@ -321,19 +321,35 @@ class SqliteIndex:
             ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def iter_documents(self, include_deleted: bool = False) -> Iterator[SearchDocument]:
-        """Every document, in pages (no long-lived read transaction holding back the WAL)."""
-        last = 0
+    def documents_with_content(self, content_sha256s: Sequence[str]) -> list[SearchDocument]:
+        wanted = sorted(set(content_sha256s))
+        found: list[SearchDocument] = []
+        for start in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
+            chunk = wanted[start:start + 500]
+            with self._conn() as conn:
+                rows = conn.execute(
+                    f"""SELECT b.doc FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid
+                    WHERE d.content_sha256 IN ({",".join("?" * len(chunk))}) AND d.status = 'indexed'
+                    ORDER BY d.id""", chunk,
+                ).fetchall()
+            found += [json.loads(row[0]) for row in rows]
+        return sorted(found, key=lambda d: d["id"])
+
+    def iter_documents(self, include_deleted: bool = False, after: str | None = None) -> Iterator[SearchDocument]:
+        """Every document, in pages (no long-lived read transaction holding back the WAL); with `after`, in id
+        order from the first id above it (the id's unique index)."""
         condition = "" if include_deleted else "AND d.status IS NOT 'deleted'"
+        column = "d.rowid" if after is None else "d.id"
+        last: int | str = 0 if after is None else after
         while True:
             with self._conn() as conn:
                 rows = conn.execute(
-                    f"""SELECT d.rowid, b.doc FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid
-                    WHERE d.rowid > ? {condition} ORDER BY d.rowid LIMIT {_PAGE}""",
+                    f"""SELECT {column}, b.doc FROM {self.t_docs} d JOIN {self.t_bodies} b ON b.rowid = d.rowid
+                    WHERE {column} > ? {condition} ORDER BY {column} LIMIT {_PAGE}""",
                     (last,),
                 ).fetchall()
-            for rowid, payload in rows:
-                last = rowid
+            for position, payload in rows:
+                last = position
                 yield json.loads(payload)
             if len(rows) < _PAGE:
                 return
@@ -366,12 +382,13 @@ class SqliteIndex:
             return answer(conn, columns)
 
     def person_names(self) -> list[str]:
-        """Every known person some searchable document shows, as written."""
-        return self._answer(lambda _, columns: columns.values("person"))
+        """Every known person some searchable document shows, as written: the people enrolled here, and the
+        celebrities recognised (as OpenSearch's `people` search aid holds both)."""
+        return self._answer(lambda _, columns: _searched_people(columns))
 
     def _matches(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query) -> BitMap:
         """The documents matching the query, people's names resolved against the same snapshot."""
-        where = resolve_people(query.effective_where(), lambda: columns.values("person"))
+        where = resolve_people(query.effective_where(), lambda: _searched_people(columns))
         return columns.matching(where, lambda e: self._contents(conn, e) if isinstance(e, ContentIn)
                                 else self.query_side.text(conn, e))
 
@@ -414,7 +431,7 @@ class SqliteIndex:
 
     def _ranked(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query, matches: BitMap) -> list[int]:
         """The page of a relevance search: by score, ties newest taken first, then by id (both descending)."""
-        where = resolve_people(query.effective_where(), lambda: columns.values("person"))
+        where = resolve_people(query.effective_where(), lambda: _searched_people(columns))
         slots, scores = columns.scores(where, matches, lambda e: self.query_side.text(conn, e))
         wanted = query.offset + query.limit
         scores = scores.astype(np.float32)  # as OpenSearch keeps scores: the same ties on both backends
@@ -487,3 +504,8 @@ def _distinct_descending(values: np.ndarray) -> np.ndarray:
 def _text(value: Any) -> str | None:
     """A sortable column is text (or NULL), as the query side compares it."""
     return None if value is None else str(value)
+
+
+def _searched_people(columns: QueryColumns) -> list[str]:
+    """The names `person:` resolves against: people enrolled here, then celebrities, each once."""
+    return list(dict.fromkeys([*columns.values("person"), *columns.values("celebrity")]))

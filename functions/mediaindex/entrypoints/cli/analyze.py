@@ -169,6 +169,9 @@ def _text(path: Path, width: int, height: int, doc: dict[str, Any]) -> str:
             f"{', ' + ', '.join(traits) if traits else ''}  at {box['left']:.2f},{box['top']:.2f} "
             f"size {box['width']:.2f}x{box['height']:.2f}{person}"
         )
+    for celebrity in doc.get("celebrities") or []:
+        lines.append(f"  celebrity: {celebrity['name']} ({celebrity['confidence']:.0f}%)"
+                     + (f"  {' '.join(celebrity['urls'])}" if celebrity.get("urls") else ""))
     if doc["text"]:
         lines.append("  text: " + " | ".join(line["text"] for line in doc["text"]))
     if doc["moderation"] is not None:

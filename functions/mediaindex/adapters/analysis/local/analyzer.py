@@ -127,7 +127,8 @@ class LocalAnalyzer:
             emotions = frozenset({"HAPPY", "SURPRISED", "CALM"})
             note = ("no model for them ships in a package; emotions are read from the face's shape unless an "
                     "emotion model is put in MEDIAINDEX_MODELS_DIR")
-        return Capabilities("local", frozenset({"smile", "eyes_open", "mouth_open", "gender", "age"}), emotions, note)
+        return Capabilities("local", frozenset({"smile", "eyes_open", "mouth_open", "gender", "age"}), emotions, note,
+                            celebrities=False)  # no celebrities: domain/capabilities.py NO_LOCAL_CELEBRITIES
 
     @property
     def face_model(self) -> str | None:

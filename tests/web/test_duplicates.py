@@ -106,6 +106,7 @@ def test_a_documents_look_alikes(reader, copies_read_only):
     assert {h["name"] for h in body["hits"]} == {"husky_flipped.jpg", "husky_half.jpg"}
     assert all(0 < h["similarity"] <= 1 for h in body["hits"])
     assert get(reader, f"/api/documents/{'0' * 40}/similar").status == 404
+    assert get(reader, f"/api/documents/{copies_read_only.doc_id('n01440764_tench.JPEG')}/similar").status == 200
     assert get(reader, f"/api/documents/{copies_read_only.doc_id(HUSKY)}/similar?limit=0").status == 400
 
 
@@ -234,3 +235,17 @@ def test_cli_search_similar(copies_library):
     assert missing.stderr.strip().count("\n") == 0 and "no indexed file" in missing.stderr
     helped = cli("search", "--help")
     assert "similar:" in helped.stdout and "--similar" in helped.stdout
+
+
+def test_a_file_without_a_look_vector_has_no_look_alikes_and_says_why(serve, copies_library):
+    lib = copies_library
+    server = serve(build_local_api(lib.settings, index=lib.index, writes=False))
+    blank = {**lib.doc("husky_half.jpg"), "id": document_id("", str(lib.folder / "blank.png")),
+             "key": str(lib.folder / "blank.png"), "content_sha256": "0" * 64}
+    lib.index.put(blank, None)
+    lib.index.refresh()
+    body = get(server, f"/api/documents/{blank['id']}/similar").json()
+    assert body["hits"] == [] and "not analysed for look-alikes" in body["reason"]
+    reply = get(server, "/api/search?q=" + quote(f"similar:{blank['key']}"))
+    assert reply.status == 404 and "not analysed for look-alikes" in reply.json()["error"]
+    assert get(server, "/api/duplicates").json()["files_without_vector"] == 1

@@ -51,10 +51,15 @@ def duplicates(api: Api, similar: bool = False) -> dict[str, Any]:
     return report
 
 
-@router.get("/api/documents/{id}/similar", summary="The files that look most like this one, most alike first")
+@router.get("/api/documents/{id}/similar", summary="The files that look most like this one, most alike first",
+            description="Each hit carries `similarity` (0-1). A file without a look vector (too small or blank, a "
+                        "video without frames, an index without look-alikes) has none: no hits, and `reason` says why.")
 def similar(api: Api, id: DocId, limit: Annotated[int, Param(ge=1, le=60)] = 12) -> dict[str, Any]:
     doc = api.document(id)
-    result, _ = look_alikes.search_similar(api.index, api.vectors, Query(where=SimilarTo(doc["id"]), limit=limit))
+    try:
+        result, _ = look_alikes.search_similar(api.index, api.vectors, Query(where=SimilarTo(doc["id"]), limit=limit))
+    except look_alikes.NotFound as e:  # the document is there (checked above): it has no look vector
+        return {"total": 0, "hits": [], "reason": str(e).split(": ", 1)[-1]}
     return {"total": result.total, "hits": [hit_summary(hit) for hit in result.hits]}
 
 

@@ -75,7 +75,7 @@ class Trash:
         root = self.folder / batch
         root.mkdir(parents=True)
         moved: list[Moved] = []
-        manifest = {"batch": batch, "created_at": docs.now_iso(), "restored_at": None, "files": []}
+        manifest: dict[str, Any] = {"batch": batch, "created_at": docs.now_iso(), "restored_at": None, "files": []}
         for doc_id, path, size in plan:
             target = root / str(path).lstrip(os.sep)
             target.parent.mkdir(parents=True, exist_ok=True)

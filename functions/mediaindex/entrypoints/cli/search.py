@@ -166,8 +166,9 @@ def describe_hit(doc: SearchDocument, label_count: int = 4) -> str:
         parts.append(f"{faces} face{'s' if faces != 1 else ''}")
     if doc.get("media_type") == "video":
         parts.append("video")
-    if doc.get("similarity") is not None:  # a `similar:` search: how alike (cosine of the look vectors)
-        parts.append(f"similarity {float(doc.get('similarity') or 0):.2f}")
+    similarity: Any = doc.get("similarity")  # a `similar:` search: how alike (cosine of the look vectors)
+    if similarity is not None:
+        parts.append(f"similarity {float(similarity):.2f}")
     return f"{where}  [{'; '.join(parts)}]"
 
 

@@ -115,6 +115,7 @@ def test_trash_is_refused_without_writes(reader, copies_read_only):
     reply = post_json(reader, "/api/duplicates/trash", {"ids": ids})
     assert reply.status == 403 and "--allow-writes" in reply.json()["error"]
     assert (copies_read_only.folder / "husky_half.jpg").is_file()
+    assert get(reader, "/api/duplicates/trash").json() == {"available": False, "batches": []}
 
 
 # ---- the trash, and back -------------------------------------------------------------------------------------------

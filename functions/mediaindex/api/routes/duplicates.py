@@ -63,9 +63,12 @@ def similar(api: Api, id: DocId, limit: Annotated[int, Param(ge=1, le=60)] = 12)
     return {"total": result.total, "hits": [hit_summary(hit) for hit in result.hits]}
 
 
-@writes.get("/api/duplicates/trash", summary="The batches in the trash, newest first (with writes on)")
+@router.get("/api/duplicates/trash", summary="The batches in the trash, newest first",
+            description="None (and `available` false) where nothing can be moved: writes off, or not the embedded index.")
 def batches(api: Api) -> dict[str, Any]:
-    return {"batches": api.trash().batches()}
+    if api.trash_factory is None:
+        return {"available": False, "batches": []}
+    return {"available": True, "batches": api.trash().batches()}
 
 
 @writes.post("/api/duplicates/trash", summary="Move these files to the trash folder and out of the index")

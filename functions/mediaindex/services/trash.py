@@ -76,16 +76,18 @@ class Trash:
         root.mkdir(parents=True)
         moved: list[Moved] = []
         manifest: dict[str, Any] = {"batch": batch, "created_at": docs.now_iso(), "restored_at": None, "files": []}
-        for doc_id, path, size in plan:
-            target = root / str(path).lstrip(os.sep)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(path), str(target))  # a rename on one file system; else copied, then the source removed
-            moved.append(Moved(doc_id, str(path), str(target), size))
-            manifest["files"] = [m.to_dict() for m in moved]
-            self._write_manifest(root, manifest)  # after each file: a crash leaves what was moved listed
-        for m in moved:
-            self.handle(StorageEvent.removed(ObjectRef("", m.original)))
-        self.index.refresh()
+        try:
+            for doc_id, path, size in plan:
+                target = root / str(path).lstrip(os.sep)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(path), str(target))  # a rename on one file system; else copied, then the source removed
+                moved.append(Moved(doc_id, str(path), str(target), size))
+                manifest["files"] = [m.to_dict() for m in moved]
+                self._write_manifest(root, manifest)  # after each file: a crash leaves what was moved listed
+        finally:  # what was moved leaves the index, also when a later file could not be moved
+            for m in moved:
+                self.handle(StorageEvent.removed(ObjectRef("", m.original)))
+            self.index.refresh()
         return {**manifest, "moved": len(moved), "bytes": sum(m.size for m in moved)}
 
     def _checked(self, doc_id: str) -> tuple[str, Path, int]:

@@ -158,3 +158,46 @@ def phone_library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, v
         assert outcome.action == "indexed", outcome
     app.pipeline.index.refresh()
     return Library(home, folder, settings, app.pipeline.index)
+
+
+# ---- a library with copies: edited with Pillow (flipped, half size) beside unrelated photos -------------------------
+COPIES = {"husky": "n02110185_Siberian_husky.JPEG", "orange": "n07747607_orange.JPEG"}
+UNRELATED = ["n01440764_tench.JPEG", "n02793495_barn.JPEG"]
+
+
+def build_copies_library(home: Path, folder: Path, shared_data: Path) -> Library:
+    """The husky photo with a flipped copy (saved at a lower quality: fewer bytes, the same pixels) and a copy at half
+    size, the orange with a half-size copy, and two unrelated photos; indexed by the real pipeline (local models,
+    labels: the look vectors come from the label model)."""
+    from PIL import Image, ImageOps
+
+    for name in [*COPIES.values(), *UNRELATED]:
+        shutil.copyfile(shared_data / "images" / name, folder / name)
+    for short, name in COPIES.items():
+        with Image.open(shared_data / "images" / name) as im:
+            im = im.convert("RGB")
+            im.resize((im.width // 2, im.height // 2)).save(folder / f"{short}_half.jpg", quality=85)
+            if short == "husky":
+                ImageOps.mirror(im).save(folder / f"{short}_flipped.jpg", quality=50)
+    settings = Settings(home=home, features=("labels",))
+    app = build_app(settings, storage=FolderStorage())
+    for path in sorted(folder.iterdir()):
+        outcome = app.pipeline.handle(StorageEvent(CREATED, ref_for(path)))
+        assert outcome.action == "indexed", outcome
+    app.pipeline.index.refresh()
+    return Library(home, folder, settings, app.pipeline.index)
+
+
+@pytest.fixture
+def copies_library(tmp_path: Path, shared_data: Path) -> Library:
+    """A fresh library with copies for a test that moves files (each test its own)."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "photos").mkdir()
+    return build_copies_library(tmp_path / "home", tmp_path / "photos", shared_data)
+
+
+@pytest.fixture(scope="module")
+def copies_read_only(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Library:
+    """The library with copies, for tests that only read it."""
+    return build_copies_library(tmp_path_factory.mktemp("copies-home"), tmp_path_factory.mktemp("copies-photos"),
+                                shared_data)

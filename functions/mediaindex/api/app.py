@@ -6,8 +6,8 @@ FastAPI (on Starlette) rather than Starlette alone: its typed path and query par
 validation, and the OpenAPI description at /openapi.json is generated from them, so no description is kept by
 hand beside the routes. The routes are in api/routes/, one module per part of the API.
 
-Read-only unless `writes` is on: naming and splitting a cluster, enrolling, forgetting and merging people, and
-hiding a face answer 403 otherwise. Media, thumbnails and face crops are addressed by document id only, and only
+Read-only unless `writes` is on: naming and splitting a cluster, enrolling, forgetting and merging people,
+hiding a face and moving duplicates to the trash (or back) answer 403 otherwise. Media, thumbnails and face crops are addressed by document id only, and only
 for documents in the index.
 """
 
@@ -21,7 +21,7 @@ from mediaindex import __version__
 from mediaindex.api.errors import install_error_handlers
 from mediaindex.api.guards import RequestShape, SecurityHeaders
 from mediaindex.api.parts import MediaApi
-from mediaindex.api.routes import documents, library, page, people, search
+from mediaindex.api.routes import documents, duplicates, library, page, people, search
 
 DESCRIPTION = (
     "Search images and videos by what is in them; see thumbnails, faces and video timelines. Read-only unless the "
@@ -35,6 +35,7 @@ TAGS = [
     {"name": "documents", "description": "One indexed file, its bytes, thumbnail and faces"},
     {"name": "people", "description": "Known people and clusters of unnamed faces"},
     {"name": "library", "description": "The timeline, places and map of the library"},
+    {"name": "duplicates", "description": "Copies to clean up (moved to a trash folder, restorable) and look-alikes"},
 ]
 
 
@@ -44,7 +45,7 @@ def create_app(api: MediaApi) -> FastAPI:
     app = FastAPI(title="mediaindex search API", version=__version__, description=DESCRIPTION, openapi_tags=TAGS,
                   docs_url=None, redoc_url=None, license_info={"name": "MIT", "identifier": "MIT"})
     app.state.api = api
-    for module in (page, search, documents, people, library):
+    for module in (page, search, documents, people, library, duplicates):
         app.include_router(module.router)
     install_error_handlers(app)
     describe_errors(app)

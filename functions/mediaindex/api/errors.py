@@ -17,6 +17,8 @@ from mediaindex.domain.errors import (
     AccessRefused, BadMedia, ConfigurationError, MediaIndexError, ObjectNotFound, TransientError, UnsupportedMedia,
 )
 from mediaindex.domain.query_syntax import ParseError
+from mediaindex.services.look_alikes import NotFound as NoLookAlike
+from mediaindex.services.trash import TrashRefused
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ def error_response(status: int, message: str, headers: Mapping[str, str] | None 
 # The package's errors, most specific first: what status each one is.
 STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
     (ObjectNotFound, 404),
+    (NoLookAlike, 404),
+    (TrashRefused, 409),
     (AccessRefused, 403),
     (UnsupportedMedia, 415),
     (BadMedia, 422),

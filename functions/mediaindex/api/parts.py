@@ -32,6 +32,11 @@ class MediaApi:
     # what the analyzer reports, so a search for what it never does is told so (domain/capabilities.py)
     capabilities: Any = None
     max_pixels: int = 150_000_000
+    # look-alike vectors by content (ports.PictureVectors; None with Rekognition): `similar:` and duplicates
+    vectors: Any = None
+    # builds the trash (services/trash.py) on first use: the embedded default only (None: the API refuses, 409)
+    trash_factory: Callable[[], Any] | None = None
+    _trash: Any = field(default=None, init=False)
     _people: Any = field(default=None, init=False)
     _people_error: str | None = field(default=None, init=False)
     write_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -42,6 +47,15 @@ class MediaApi:
         if found is None or found.doc.get("status") not in (Status.INDEXED, Status.FAILED):
             raise ApiError(404, "no such document in the index")
         return found.doc
+
+    def trash(self) -> Any:
+        if self.trash_factory is None:
+            raise ApiError(409, "moving files to the trash works on this machine's embedded index only "
+                                "(`mediaindex serve`); here, remove copies where the files are kept")
+        with self._people_lock:
+            if self._trash is None:
+                self._trash = self.trash_factory()
+        return self._trash
 
     def people(self) -> Any:
         with self._people_lock:

@@ -23,7 +23,8 @@ from mediaindex.domain.facts import document_facts
 from mediaindex.domain.places import fold
 from mediaindex.domain.query import Query
 from mediaindex.domain.words import singulars
-from mediaindex.ports import Index, SearchResult
+from mediaindex.ports import Index, PictureVectors, SearchResult
+from mediaindex.services import look_alikes
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,13 @@ def _names_together(index: Index, query: Query, concepts: list[Concept]) -> list
     return out
 
 
-def run_search(index: Index, query: Query) -> Answer:
-    """Search as a person means it (module docstring). A query without free text is searched as it is."""
+def run_search(index: Index, query: Query, vectors: PictureVectors | None = None) -> Answer:
+    """Search as a person means it (module docstring). A query without free text is searched as it is. A query
+    with `similar:FILE` is ranked by likeness to that file (services/look_alikes.py, on `vectors`; its hits carry
+    `similarity`); look_alikes.NotFound when the file is not indexed or has no look vector."""
+    if look_alikes.has_similar(query.where):
+        result, resolved = look_alikes.search_similar(index, vectors, query)
+        return Answer(result, resolved)
     concepts, rest = _top_concepts(simplify(query.where))
     if not concepts:
         return Answer(index.search(query), query)

@@ -21,6 +21,7 @@ from mediaindex.domain.query import Query, Sort
 from mediaindex.domain.query_syntax import emotion_name, media_type_name, parse_query
 from mediaindex.domain.vocabulary import Status
 from mediaindex.services import search as searching
+from mediaindex.services.look_alikes import has_similar
 
 router = APIRouter(tags=["search"])
 
@@ -31,7 +32,7 @@ SEARCH_HELP = (
     "names words no file answers to; `relaxed` says no file had every concept). The query syntax: "
     "`dog AND person:\"Ada Lovelace\"`, `label:dog>=90 OR label:cat`, `NOT emotion:happy`, "
     "`smile:true gender:female age:20..35`, `type:video`, `path:holidays/2024/`, `taken:2020..2021`, "
-    "`text:\"happy birthday\"`, `place:paris`, `camera:iphone`, `kind:screenshot`, `-cat`."
+    "`text:\"happy birthday\"`, `similar:holidays/beach.jpg` (look-alikes of an indexed file, most alike first; 404 when it is not indexed or has no look vector), `place:paris`, `camera:iphone`, `kind:screenshot`, `-cat`."
 )
 
 
@@ -57,6 +58,7 @@ def hit_summary(doc: Mapping[str, Any]) -> dict[str, Any]:
         "people": doc.get("people") or [],
         "face_count": doc.get("face_count", len(doc.get("faces") or [])),
         "duration": (doc.get("video") or {}).get("duration"),
+        **({"similarity": doc.get("similarity")} if doc.get("similarity") is not None else {}),
     }
 
 
@@ -184,7 +186,7 @@ def search(
 ) -> dict[str, Any]:
     query = replace(search_query(q, label, person, emotion, place, type, sort, failed, offset, limit, kind, taken),
                     facet_size=FACET_SIZE)
-    answer = searching.run_search(api.index, query)
+    answer = searching.run_search(api.index, query, api.vectors if has_similar(query.where) else None)
     result, query = answer.result, answer.query
     facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
               for name, counts in result.facets.items()}

@@ -137,9 +137,9 @@ function dayName(day) {  // "2025-06-14" -> "Sat, 14 Jun"
 }
 
 function show(view) {
-  for (const name of ["gallery", "detail", "people", "places", "map"]) $(`#${name}-view`).hidden = name !== view;
+  for (const name of ["gallery", "detail", "people", "places", "map", "duplicates"]) $(`#${name}-view`).hidden = name !== view;
   const current = view === "detail" ? null : view;
-  for (const name of ["gallery", "people", "places", "map"]) {
+  for (const name of ["gallery", "people", "places", "map", "duplicates"]) {
     if (name === current) $(`#nav-${name}`).setAttribute("aria-current", "page");
     else $(`#nav-${name}`).removeAttribute("aria-current");
   }
@@ -167,7 +167,7 @@ function setupEditToggle() {
   sync();
 }
 
-// ---- routing: #/?q=..&person=..  #/doc/ID  #/people  #/places  #/map -------------------------------------------
+// ---- routing: #/?q=..&person=..  #/doc/ID  #/people  #/places  #/map  #/duplicates----------------------------------------
 function route(force) {
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, query] = hash.split("?");
@@ -177,6 +177,7 @@ function route(force) {
   if (path === "/people") return showPeople();
   if (path === "/places") return showPlaces();
   if (path === "/map") return showMap(params);
+  if (path === "/duplicates") return showDuplicates();
   return showGallery(params, force);
 }
 
@@ -669,6 +670,127 @@ async function showDetail(id) {
   view.replaceChildren(...parts);
   if (isVideo && doc.video) view.append(timeline(doc, video));
   $("#close").focus({ preventScroll: true });
+  if (doc.status === "indexed") similarStrip(doc, view);
+}
+
+// ---- look-alikes: "Similar photos" under the viewer, and the duplicates page ---------------------------------------
+async function similarStrip(doc, view) {
+  let data;
+  try {
+    data = await api(`/api/documents/${doc.id}/similar?limit=12`);
+  } catch (e) {
+    return;  // no look vector (too small, a Rekognition index): no strip
+  }
+  if (viewer.id !== doc.id || !data.hits.length) return;
+  view.append(el("section", { class: "similar", id: "similar", "aria-labelledby": "similar-title" },
+    el("h2", { id: "similar-title", text: "Similar photos" }),
+    el("ul", { class: "similar-strip" }, data.hits.map((hit) => el("li", {},
+      el("a", { href: docHash(hit.id), title: hit.name, "data-id": hit.id, "data-name": hit.name },
+        thumbImage(hit, `${describe(hit)} (${Math.round(hit.similarity * 100)} % alike)`)))))));
+}
+
+function bytes(n) {
+  if (n < 1000) return `${n} bytes`;
+  const units = ["KB", "MB", "GB"];
+  let value = n / 1000, unit = 0;
+  while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit += 1; }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+async function showDuplicates() {
+  show("duplicates");
+  const view = $("#duplicates-view");
+  const title = el("h1", { id: "duplicates-title", text: "Duplicates" });
+  view.replaceChildren(title, el("p", { class: "loading", text: "Loading…" }));
+  let data;
+  try {
+    data = await api("/api/duplicates");
+  } catch (e) {
+    view.replaceChildren(title, el("p", { class: "status error", text: e.message }));
+    return;
+  }
+  const parts = [title];
+  if (!data.groups.length) {
+    parts.push(el("p", { class: "note", id: "duplicates-summary", text: data.look_alikes
+      ? "No copies found: every photo is one of a kind."
+      : "No files with the same bytes. Resized or edited copies are found with the local analyzer only." }));
+  } else {
+    parts.push(el("p", { class: "summary", id: "duplicates-summary", text:
+      `${plural(data.groups.length, "group")} of copies; ${bytes(data.reclaimable_bytes)} to free by keeping one of each.` }));
+    parts.push(el("ol", { class: "dup-groups", id: "dup-groups" }, data.groups.map((g, n) => duplicateGroup(g, n, data.trash))));
+  }
+  if (data.trash) parts.push(await trashBatches());
+  view.replaceChildren(...parts.filter(Boolean));
+}
+
+function duplicateGroup(group, n, canMove) {
+  const headingId = `dup-group-${n + 1}`;
+  const files = el("ul", { class: "dup-files" }, group.files.map((f) => el("li", { class: "dup-file" + (f.keep ? " keep" : "") },
+    el("a", { href: docHash(f.id), "data-id": f.id, title: f.key },
+      thumbImage({ id: f.id, name: f.name, media_type: f.media_type || "image" },
+        `${f.name}${f.keep ? ", the one to keep" : ""}`)),
+    el("p", { class: "dup-name", text: f.name }),
+    el("p", { class: "dup-why" + (f.keep ? " keeper" : ""), text: f.keep ? "Suggested keep" : (f.reason || "copy") }),
+    el("p", { class: "note", text: `${bytes(f.size)}${f.pixels ? " · " + (f.pixels / 1e6).toFixed(f.pixels < 1e6 ? 2 : 1) + " MP" : ""}` }))));
+  const card = el("li", { class: "dup-group panel", "data-keep": group.keep },
+    el("h2", { id: headingId, text: `Group ${n + 1}: ${bytes(group.reclaimable_bytes)} to free` }), files);
+  if (!canMove) return card;
+  const others = group.files.filter((f) => !f.keep);
+  const actions = el("div", { class: "dup-actions" });
+  const ask = el("button", { type: "button", class: "secondary move", text: "Move the others to trash" });
+  ask.addEventListener("click", () => {
+    const yes = el("button", { type: "button", class: "confirm-move", text: `Move ${plural(others.length, "file")}` });
+    const no = el("button", { type: "button", class: "secondary", text: "Cancel" });
+    no.addEventListener("click", () => { actions.replaceChildren(ask); ask.focus(); });
+    yes.addEventListener("click", async () => {
+      yes.disabled = true;
+      try {
+        const result = await api("/api/duplicates/trash", { method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ ids: others.map((f) => f.id) }) });
+        status(`Moved ${plural(result.moved, "file")} (${bytes(result.bytes)}) to the trash.`);
+        card.classList.add("moved");
+        const undo = el("button", { type: "button", class: "secondary undo", text: "Undo" });
+        undo.addEventListener("click", () => restoreBatch(result.batch, undo));
+        actions.replaceChildren(el("span", { class: "note", text: `${plural(result.moved, "file")} moved to the trash. ` }), undo);
+        undo.focus();
+      } catch (e) {
+        status(e.message, true);
+        yes.disabled = false;
+      }
+    });
+    actions.replaceChildren(el("span", { text: `Move ${plural(others.length, "file")} (${bytes(group.reclaimable_bytes)}) to the trash folder? You can undo this. ` }), yes, no);
+    yes.focus();
+  });
+  actions.append(ask);
+  card.append(actions);
+  return card;
+}
+
+async function restoreBatch(batch, button) {
+  if (button) button.disabled = true;
+  try {
+    const result = await api("/api/duplicates/restore", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ batch }) });
+    status(`Restored ${plural(result.restored, "file")}.`);
+    showDuplicates();
+  } catch (e) {
+    status(e.message, true);
+    if (button) button.disabled = false;
+  }
+}
+
+async function trashBatches() {
+  let data;
+  try { data = await api("/api/duplicates/trash"); } catch (e) { return null; }
+  const waiting = data.batches.filter((b) => !b.restored_at);
+  if (!waiting.length) return null;
+  return el("section", { class: "trash-batches", "aria-labelledby": "trash-title" },
+    el("h2", { id: "trash-title", text: "In the trash" }),
+    el("ul", {}, waiting.map((b) => {
+      const restore = el("button", { type: "button", class: "secondary", text: "Restore" });
+      restore.addEventListener("click", () => restoreBatch(b.batch, restore));
+      return el("li", {}, el("span", { text: `${plural(b.files.length, "file")}, moved ${readableDate(b.created_at, true)} ` }), restore);
+    })));
 }
 
 // The photo as large as the stage allows, small ones enlarged (up to 4 times): its size in pixels, so that the face

@@ -13,8 +13,8 @@ from mediaindex.entrypoints.cli.common import UsageError
 
 # In the order `--help` lists them.
 COMMANDS = (
-    "index", "search", "show", "stats", "watch", "analyze", "people", "faces", "backfill", "reconcile", "serve",
-    "invoke", "migrate",
+    "index", "search", "show", "stats", "duplicates", "watch", "analyze", "people", "faces", "backfill", "reconcile",
+    "serve", "invoke", "migrate",
 )
 
 EPILOG = """\

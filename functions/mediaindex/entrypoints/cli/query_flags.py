@@ -1,5 +1,5 @@
 """The search flags as query terms: `mediaindex search [QUERY] --label L --person P --min-confidence N --emotion E
---text T --type TYPE --path PREFIX`. Every flag narrows (AND); --min-confidence applies to every label without its
+--text T --type TYPE --path PREFIX --similar FILE`. Every flag narrows (AND); --min-confidence applies to every label without its
 own threshold."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from mediaindex.domain.expressions import (
-    FACETS, And, EmotionIs, Expr, KeyPrefix, LabelIs, MediaTypeIs, PersonIs, TextHas, check_confidence, simplify,
+    FACETS, And, EmotionIs, Expr, KeyPrefix, LabelIs, MediaTypeIs, PersonIs, SimilarTo, TextHas, check_confidence, simplify,
     text_tokens, transform,
 )
 from mediaindex.domain.query import Query, Sort
@@ -30,9 +30,10 @@ def query_from_flags(
     sort: str | Sort | None = None,
     include_failed: bool = False,
     facets: bool | Iterable[str] = False,
+    similar: str | None = None,
 ) -> Query:
     """The query the flags ask for."""
-    where = flag_terms(query, labels, people, emotions, text, media_type, prefix)
+    where = flag_terms(query, labels, people, emotions, text, media_type, prefix, similar)
     if min_confidence is not None:
         check_confidence(min_confidence)
         where = transform(
@@ -51,7 +52,7 @@ def query_from_flags(
 
 def flag_terms(
     query: str | None, labels: Iterable[str], people: Iterable[str], emotions: Iterable[str], text: str | None,
-    media_type: str | None, prefix: str | None,
+    media_type: str | None, prefix: str | None, similar: str | None = None,
 ) -> Expr:
     """The AND of the query text and one term per flag."""
     parts: list[Expr] = []
@@ -68,6 +69,10 @@ def flag_terms(
         parts.append(MediaTypeIs(media_type_name(media_type)))
     if prefix:
         parts.append(KeyPrefix(prefix))
+    if similar is not None:
+        if not similar.strip():
+            raise ParseError("--similar needs a file, e.g. --similar holidays/beach.jpg", similar, 0)
+        parts.append(SimilarTo(similar.strip()))
     return simplify(And(*parts))
 
 

@@ -20,6 +20,7 @@ from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, a
 from mediaindex.entrypoints.cli.query_flags import query_from_flags
 from mediaindex.ports import SearchResult
 from mediaindex.services import search as searching
+from mediaindex.services.look_alikes import has_similar
 
 EPILOG = """\
 free text (the default: say it as you would; best matches first):
@@ -38,6 +39,9 @@ query syntax (exact fields, as before):
   text:invoice              words in the picture's text, or in its path
   place:"new york"   camera:pixel   kind:screenshot
   type:video   path:/home/ada/Pictures/2024   taken:2024-06   taken:2023..2024
+  similar:holidays/beach.jpg   files that look like that one (a path, s3://bucket/key or document id), most
+                            alike first, combinable with the rest (similar:a.jpg type:image taken:2020);
+                            needs the local analyzer's look vectors (`mediaindex duplicates` finds copies)
   "golden retriever"        exactly that name: no related labels, no stop words left out
   dog AND NOT cat           AND (the default between terms), OR, NOT, ( )
 
@@ -47,6 +51,7 @@ examples:
   mediaindex search --person "Barack Obama" --limit 5
   mediaindex search 'label:dog>=90 OR label:cat>=90' --type image --sort=-taken_at
   mediaindex search --emotion happy --path ~/Pictures/2024 --facets
+  mediaindex search --similar ~/Pictures/beach.jpg taken:2020   look-alikes of a photo, taken in 2020
   mediaindex search --failed 'status:failed'          files that could not be analysed, and why
   mediaindex search dog --json | jq -r '.hits[].key'    {"total": N, "hits": [...], "not_understood": [...]}
 """
@@ -66,6 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text", metavar="T", help="these words occur in the picture's text or in its path")
     p.add_argument("--type", choices=("image", "video"), dest="media_type", help="only images or only videos")
     p.add_argument("--path", metavar="PREFIX", help="only files under this folder (or S3 key prefix)")
+    p.add_argument("--similar", metavar="FILE",
+                   help="files that look like this indexed one, most alike first (the same as similar:FILE)")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N hits (default 20)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N hits (paging)")
     p.add_argument("--sort", metavar="FIELD",
@@ -97,6 +104,7 @@ def build_query(args: argparse.Namespace) -> Query:
             " ".join(args.query) or None, labels=args.label, people=args.person, min_confidence=args.min_confidence,
             emotions=args.emotion, text=args.text, media_type=args.media_type, prefix=path_prefix(args.path),
             limit=args.limit, offset=args.offset, sort=args.sort, include_failed=args.failed, facets=args.facets,
+            similar=args.similar,
         )
     except ValueError as e:  # ParseError included: its message points at the spot
         raise UsageError(f"search: {e}") from None
@@ -108,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     index = app.index
     index.ensure_ready()
     try:
-        answer = searching.run_search(index, query)
+        answer = searching.run_search(index, query, app.vectors if has_similar(query.where) else None)
     except ValueError as e:  # what the backend refused of the query (the parser's limits catch the rest first)
         raise UsageError(f"search: {e}") from None
     result, query = answer.result, answer.query
@@ -158,6 +166,9 @@ def describe_hit(doc: SearchDocument, label_count: int = 4) -> str:
         parts.append(f"{faces} face{'s' if faces != 1 else ''}")
     if doc.get("media_type") == "video":
         parts.append("video")
+    similarity: Any = doc.get("similarity")  # a `similar:` search: how alike (cosine of the look vectors)
+    if similarity is not None:
+        parts.append(f"similarity {float(similarity):.2f}")
     return f"{where}  [{'; '.join(parts)}]"
 
 

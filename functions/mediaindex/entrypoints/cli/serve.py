@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 shares it on the network)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--allow-writes", action="store_true",
-                   help="let the page name clusters, enrol and forget people (off: read-only)")
+                   help="let the page name clusters, enrol and forget people, and move duplicates to the trash "
+                        "(off: read-only)")
     p.add_argument("--root", action="append", type=Path, default=[], metavar="DIR",
                    help="serve files whose real path is under DIR, following symlinks (repeatable; default: any indexed "
                         "file with no symlink on its path)")
@@ -57,6 +58,8 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
     people_app = build_app(settings if settings.has("people") else settings.with_overrides(
         features=(*settings.features, "people")), index=app.index)
     return MediaApi(
+        vectors=app.vectors,
+        trash_factory=trash_factory(settings, app.index, roots or []) if writes and is_embedded(settings) else None,
         index=app.index,
         media=RoutingMedia(FolderMedia(roots or [])),
         thumbnails=ThumbnailCache(settings.home / "thumbnails"),
@@ -65,6 +68,25 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
         max_pixels=settings.max_pixels,
         capabilities=app.capabilities,
     )
+
+
+def is_embedded(settings: Settings) -> bool:
+    """The embedded default (a SQLite file on this machine), where the duplicates' trash works."""
+    return settings.resolved_index_url.startswith("sqlite:")
+
+
+def trash_factory(settings: Settings, index: Any, roots: list[Path]) -> Any:
+    """Builds the trash (services/trash.py) when first used: its pipeline (which loads the analyzer to index a
+    restored file again) writes to `index`; files are moved by the gallery's rule of what is served."""
+    def build() -> Any:
+        from mediaindex.adapters.media.folder import FolderMedia
+        from mediaindex.bootstrap import build_app
+        from mediaindex.services.trash import Trash
+
+        writer = build_app(settings, index=index)
+        return Trash(index, writer.pipeline.handle, settings.home / "trash", FolderMedia(roots).path_of)
+
+    return build
 
 
 def run(args: argparse.Namespace) -> int:

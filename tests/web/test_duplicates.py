@@ -250,3 +250,26 @@ def test_a_file_without_a_look_vector_has_no_look_alikes_and_says_why(serve, cop
     reply = get(server, "/api/search?q=" + quote(f"similar:{blank['key']}"))
     assert reply.status == 404 and "not analysed for look-alikes" in reply.json()["error"]
     assert get(server, "/api/duplicates").json()["files_without_vector"] == 1
+
+
+def test_exact_copies_show_once_in_search_with_their_other_paths(tmp_path):
+    """The same bytes under three names: one hit, the other keys in `copies` (the CLI and the API alike)."""
+    import json as _json
+
+    from mediaindex.adapters.index.sqlite import SqliteIndex
+    from mediaindex.domain.query import Query
+    from mediaindex.services.search import run_search
+
+    index = SqliteIndex(str(tmp_path / "index.db"))
+    base = {"status": "indexed", "error": None, "media_type": "image", "content_sha256": "a" * 64,
+            "indexed_at": "2026-01-01T00:00:00Z", "bucket": "", "sequencer": None, "taken_at": "2020-01-01T00:00:00"}
+    index.put_many([{**base, "id": f"{n:040x}", "key": f"/p/{name}"} for n, name in
+                    enumerate(["a.jpg", "copy of a.jpg", "a (1).jpg"])]
+                   + [{**base, "id": "f" * 40, "key": "/p/b.jpg", "content_sha256": "b" * 64}])
+    answer = run_search(index, Query.coerce(""))
+    assert answer.result.total == 4
+    by_key = {h["key"]: h for h in answer.result.hits}
+    assert len(answer.result.hits) == 2 and "/p/b.jpg" in by_key
+    [first] = [h for h in answer.result.hits if h["key"] != "/p/b.jpg"]
+    assert sorted([first["key"], *first["copies"]]) == ["/p/a (1).jpg", "/p/a.jpg", "/p/copy of a.jpg"]
+    assert _json.dumps(answer.result.hits)  # plain data for the API and --json

@@ -74,7 +74,13 @@ def _names_together(index: Index, query: Query, concepts: list[Concept]) -> list
 def run_search(index: Index, query: Query, vectors: PictureVectors | None = None) -> Answer:
     """Search as a person means it (module docstring). A query without free text is searched as it is. A query
     with `similar:FILE` is ranked by likeness to that file (services/look_alikes.py, on `vectors`; its hits carry
-    `similarity`); look_alikes.NotFound when the file is not indexed or has no look vector."""
+    `similarity`); look_alikes.NotFound when the file is not indexed or has no look vector. Exact copies (the same
+    bytes) in a page show once, the first with the others' keys in `copies`."""
+    answer = _answer(index, query, vectors)
+    return replace(answer, result=look_alikes.collapse_copies(answer.result))
+
+
+def _answer(index: Index, query: Query, vectors: PictureVectors | None) -> Answer:
     if look_alikes.has_similar(query.where):
         result, resolved = look_alikes.search_similar(index, vectors, query)
         return Answer(result, resolved)

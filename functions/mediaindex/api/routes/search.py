@@ -59,6 +59,7 @@ def hit_summary(doc: Mapping[str, Any]) -> dict[str, Any]:
         "face_count": doc.get("face_count", len(doc.get("faces") or [])),
         "duration": (doc.get("video") or {}).get("duration"),
         **({"similarity": doc.get("similarity")} if doc.get("similarity") is not None else {}),
+        **({"copies": doc.get("copies")} if doc.get("copies") else {}),  # the same bytes under other paths
     }
 
 

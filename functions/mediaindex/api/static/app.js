@@ -419,13 +419,17 @@ function thumbImage(hit, alt) {
 }
 
 function tile(hit) {
-  const label = [hit.name, ...hit.labels.slice(0, 3)].join(" · ");
+  // exact copies show once: the other paths of the same bytes are named on the tile
+  const copies = hit.copies && hit.copies.length ? ` (also at ${hit.copies.join(", ")})` : "";
+  const label = [hit.name, ...hit.labels.slice(0, 3)].join(" · ") + copies;
   return el("li", { class: "tile" + (hit.media_type === "video" ? " video" : "") },
     el("a", { href: docHash(hit.id), title: label, "data-name": hit.name, "data-id": hit.id },
       thumbImage(hit),
       hit.media_type === "video" ? el("span", { class: "badge", "aria-hidden": "true",
         text: "▶ " + (hit.duration ? seconds(hit.duration) : "") }) : null,
       hit.status === "failed" ? el("span", { class: "badge", text: "failed" }) : null,
+      copies ? el("span", { class: "badge copies", text: `×${hit.copies.length + 1}`,
+        title: `The same file ${hit.copies.length + 1} times` }) : null,
       onlyByName(hit) ? el("span", { class: "why", text: `matched by its ${onlyByName(hit)}` }) : null));
 }
 

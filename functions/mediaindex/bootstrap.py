@@ -18,7 +18,7 @@ from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.ports import (
     Analyzer, CheckpointStore, FaceCollection, FaceComparer, FaceEmbedder, FaceMemory, FaceVectorIndex, Index,
-    IndexRequestSink, ListingSource, Metrics, PlaceFinder, Storage, VideoStateStore,
+    IndexRequestSink, ListingSource, Metrics, PlaceFinder, Storage, TextImageEmbedder, VideoStateStore,
 )
 from mediaindex.services.indexing import NullMetrics, Pipeline
 
@@ -114,6 +114,42 @@ def require_local_extra() -> None:
     if not has_local_extra():
         raise ConfigurationError("the local analyzer needs the local extra: pip install 'mediaindex[local]' "
                                  "(or MEDIAINDEX_ANALYZER=rekognition on AWS)")
+
+
+def build_describer(settings: Settings, bedrock_client: BaseClient | None = None) -> TextImageEmbedder | None:
+    """The image-text embedder of search by description (MEDIAINDEX_DESCRIPTIONS), or None when it is off: Amazon
+    Titan Multimodal Embeddings on Bedrock, or a CLIP model installed in MEDIAINDEX_MODELS_DIR (checked here, loaded
+    on first use)."""
+    kind, _, arg = settings.descriptions.partition(":")
+    if kind == "bedrock":
+        from mediaindex.adapters.embeddings.bedrock import TitanEmbedder, make_client
+
+        return TitanEmbedder(bedrock_client or make_client(settings.aws_region), int(arg))
+    if kind == "clip":
+        require_local_extra()
+        import importlib.util
+
+        missing = [name for name in ("onnxruntime", "tokenizers") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ConfigurationError(f"MEDIAINDEX_DESCRIPTIONS=clip:{arg} needs {' and '.join(missing)}: pip install "
+                                     "'mediaindex[local]'")
+        from mediaindex.adapters.embeddings.clip_onnx import ClipEmbedder
+
+        return ClipEmbedder(settings.models_dir, arg)
+    return None
+
+
+def meaning_model(settings: Settings) -> str | None:
+    """The model id the documents' meaning vectors carry with these settings (None: search by description off);
+    a CLIP model's files are checked, none is loaded."""
+    kind, _, arg = settings.descriptions.partition(":")
+    if kind == "bedrock":
+        return f"titan-embed-image-v1:{arg}"
+    if kind == "clip":
+        from mediaindex.adapters.embeddings.clip_onnx import ClipEmbedder
+
+        return ClipEmbedder(settings.models_dir, arg).model
+    return None
 
 
 def build_places() -> PlaceFinder | None:
@@ -244,9 +280,10 @@ def build_pipeline(
 # What build_app may be given instead of building it: adapters, use cases and AWS clients by service name.
 PARTS = (
     "index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities", "handle_event", "video_state",
-    "places", "video",
+    "places", "video", "describer",
 )
-CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb")
+# "bedrock" is the bedrock-runtime client (InvokeModel)
+CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb", "bedrock")
 
 
 class _Absent:
@@ -402,6 +439,11 @@ class App:
         return self._part("places", build_places)
 
     @property
+    def describer(self) -> TextImageEmbedder | None:
+        """The embedder of search by description (MEDIAINDEX_DESCRIPTIONS); None when it is off (ABSENT too)."""
+        return self._part("describer", lambda: build_describer(self.settings, self._parts.get("client:bedrock")))
+
+    @property
     def video_state(self) -> VideoStateStore | None:
         """Where a long video's partial timeline waits for the next Lambda invocation (MEDIAINDEX_VIDEO_STATE_TABLE);
         None: videos are analysed in one go."""
@@ -428,7 +470,7 @@ class App:
             self.index.ensure_ready()
             return Pipeline(storage=self.storage, analyzer=self.analyzer, index=self.index, faces=self.faces,
                             metrics=self.metrics, video=self.video, max_pixels=self.settings.max_pixels,
-                            places=self.places)
+                            places=self.places, describer=self.describer)
 
         return self._part("pipeline", build)
 

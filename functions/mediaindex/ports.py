@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from mediaindex.domain.document import DocumentFields, SearchDocument
+from mediaindex.domain.expressions import Expr
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.messages import OutcomeTally, StorageEvent
@@ -50,6 +51,37 @@ class Analyzer(Protocol):
     def analyze(self, picture: Picture) -> Analysis:
         """Labels, faces (with attributes) and, if configured, text and moderation. Raises BadMedia for a picture
         the analyzer refuses, TransientError when throttled or down."""
+
+
+class TextImageEmbedder(Protocol):
+    """Pictures and sentences as vectors of one image-text space (CLIP, Amazon Titan Multimodal Embeddings): a
+    description's vector lies near the vectors of the pictures it describes. Documents keep a picture's vector as
+    their `vectors["meaning"]`; vectors of two models (two `model` ids) are never compared."""
+
+    @property
+    def model(self) -> str:
+        """The space's id, stored with every vector: "titan-embed-image-v1:1024", "clip-onnx:<sha256 prefix>"."""
+
+    @property
+    def dimensions(self) -> int:
+        """How many numbers a vector has."""
+
+    def embed_image(self, picture: Picture) -> list[float] | None:
+        """The picture's unit vector; None for a picture too small or too blank to mean anything (a black frame, a
+        1-pixel image). Raises TransientError when throttled or down."""
+
+    def embed_text(self, text: str) -> list[float]:
+        """The unit vector of a description ("a dog on the beach"). Raises TransientError when throttled or down."""
+
+
+@runtime_checkable
+class DocumentVectors(Protocol):
+    """The index side of document vectors (both backends and the test fake): the documents nearest a vector."""
+
+    def nearest_documents(self, kind: str, model: str, vector: Sequence[float], k: int,
+                          where: Expr | None = None) -> list[tuple[str, float]]:
+        """(document id, cosine similarity -1..1) of the `k` documents whose `kind` vector of `model` is nearest
+        `vector`, best first, among the documents matching `where`."""
 
 
 class PlaceFinder(Protocol):

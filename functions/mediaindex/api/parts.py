@@ -4,6 +4,7 @@ them do not import each other."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
@@ -15,6 +16,8 @@ from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.vocabulary import Status
 from mediaindex.ports import Index, MediaFiles, RenderingCache
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,9 +34,13 @@ class MediaApi:
     login_url: str | None = None
     # what the analyzer reports, so a search for what it never does is told so (domain/capabilities.py)
     capabilities: Any = None
+    # builds the image-text embedder of search by description on first use (None: keywords only)
+    describer_factory: Callable[[], Any] | None = None
     max_pixels: int = 150_000_000
     _people: Any = field(default=None, init=False)
     _people_error: str | None = field(default=None, init=False)
+    _describer: Any = field(default=None, init=False)
+    _describer_built: bool = field(default=False, init=False)
     write_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _people_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -42,6 +49,18 @@ class MediaApi:
         if found is None or found.doc.get("status") not in (Status.INDEXED, Status.FAILED):
             raise ApiError(404, "no such document in the index")
         return found.doc
+
+    def describer(self) -> Any:
+        """The embedder of search by description, built once; None when it is off or cannot be built (logged)."""
+        with self._people_lock:
+            if not self._describer_built:
+                self._describer_built = True
+                if self.describer_factory is not None:
+                    try:
+                        self._describer = self.describer_factory()
+                    except ConfigurationError as e:
+                        log.warning("search by description is off: %s", e)
+        return self._describer
 
     def people(self) -> Any:
         with self._people_lock:

@@ -150,6 +150,25 @@ class VideoDoc(TypedDict, total=False):
     segments: SegmentsDoc
 
 
+class VectorDoc(TypedDict):
+    """One vector of a document (`vectors[kind]`): the model (vector space) it comes from and its numbers. Vectors
+    of two models are never compared."""
+
+    model: str
+    values: list[float]
+
+
+class NoVectorDoc(TypedDict):
+    """Why a document has no vector of a kind from that model: the picture was too small or blank, or the
+    embedder failed on it (the file is indexed all the same; the next run with another model tries again)."""
+
+    model: str
+    reason: str
+
+
+MEANING = "meaning"  # the kind of vector of search by description: an image-text space (CLIP, Titan)
+
+
 class DocumentFields(TypedDict, total=False):
     """The fields a document has beyond its identity and status: what reading the file and analysing it found
     (ANALYSIS_FIELDS among them), as a partial update or a video's analysis hands them over."""
@@ -179,6 +198,8 @@ class DocumentFields(TypedDict, total=False):
     face_model: str | None
     video: VideoDoc
     place: PlaceDoc | None  # absent: never looked up (services/places.py adds it); None: no place there
+    vectors: dict[str, VectorDoc]  # kind ("look", "meaning") -> the picture's vector of that kind
+    no_vectors: dict[str, NoVectorDoc]  # kind -> why there is none from that model
 
 
 class DocumentIdentity(TypedDict):
@@ -238,6 +259,18 @@ def analysed_alike(doc: SearchDocument, analyzer: str | None, face_model: str | 
     if analyzer is not None and doc.get("analyzer") not in (None, analyzer):
         return False
     return face_model is None or document_space(doc) in (None, face_model)
+
+
+def needs_vector(doc: SearchDocument, kind: str, model: str) -> bool:
+    """Is `doc` an indexed picture without a `kind` vector of `model`, and not known to get none from it? Such a
+    document is embedded again (and only that: its analysis is reused)."""
+    if doc.get("status") != INDEXED or doc.get("media_type") != "image":
+        return False
+    vector = (doc.get("vectors") or {}).get(kind)
+    if vector is not None and vector.get("model") == model:
+        return False
+    missing = (doc.get("no_vectors") or {}).get(kind)
+    return missing is None or missing.get("model") != model
 
 
 def now_iso() -> str:

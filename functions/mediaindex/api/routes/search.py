@@ -184,7 +184,7 @@ def search(
 ) -> dict[str, Any]:
     query = replace(search_query(q, label, person, emotion, place, type, sort, failed, offset, limit, kind, taken),
                     facet_size=FACET_SIZE)
-    answer = searching.run_search(api.index, query)
+    answer = searching.run_search(api.index, query, describer=api.describer() if q else None)
     result, query = answer.result, answer.query
     facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
               for name, counts in result.facets.items()}
@@ -203,6 +203,8 @@ def search(
         body["not_understood"] = list(answer.not_understood)
     if answer.relaxed:
         body["relaxed"] = True
+    if answer.described:
+        body["described"] = answer.described
     warnings = unsupported(query, api.capabilities)
     if warnings:
         body["warnings"] = warnings

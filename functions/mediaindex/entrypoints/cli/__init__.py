@@ -14,7 +14,7 @@ from mediaindex.entrypoints.cli.common import UsageError
 # In the order `--help` lists them.
 COMMANDS = (
     "index", "search", "show", "stats", "watch", "analyze", "people", "faces", "backfill", "reconcile", "serve",
-    "invoke", "migrate",
+    "invoke", "migrate", "models",
 )
 
 EPILOG = """\

@@ -18,7 +18,8 @@ from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.ports import (
     Analyzer, CheckpointStore, FaceCollection, FaceComparer, FaceEmbedder, FaceMemory, FaceVectorIndex, Index,
-    IndexRequestSink, ListingSource, Metrics, PlaceFinder, Storage, TextImageEmbedder, VideoStateStore,
+    IndexRequestSink, ListingSource, Metrics, PictureVectors, PlaceFinder, Storage, TextImageEmbedder,
+    VideoStateStore,
 )
 from mediaindex.services.indexing import NullMetrics, Pipeline
 
@@ -280,7 +281,7 @@ def build_pipeline(
 # What build_app may be given instead of building it: adapters, use cases and AWS clients by service name.
 PARTS = (
     "index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities", "handle_event", "video_state",
-    "places", "video", "describer",
+    "places", "video", "vectors", "describer",
 )
 # "bedrock" is the bedrock-runtime client (InvokeModel)
 CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb", "bedrock")
@@ -457,6 +458,22 @@ class App:
         return self._part("video_state", build)
 
     @property
+    def vectors(self) -> PictureVectors | None:
+        """Look-alike vectors by content (domain/look_alikes.py): kept where the local analyzer makes them, in a
+        file beside the index (adapters/vectors/local.py); None with Rekognition, which makes none, unless search
+        by description makes meaning vectors beside an embedded index (on OpenSearch they wait for the cluster's
+        own vector store)."""
+        def build() -> PictureVectors | None:
+            if self.settings.analyzer == "rekognition" and (self.settings.descriptions == "off"
+                                                            or self.settings.index_location.is_opensearch):
+                return None
+            from mediaindex.adapters.vectors.local import LocalPictureVectors, default_path
+
+            return LocalPictureVectors(default_path(self.settings))
+
+        return self._part("vectors", build)
+
+    @property
     def video(self) -> VideoIndexer:
         """Video analysis on the analyzer and the known people, resumable through the video state store."""
         from mediaindex.services.video import make_video_indexer
@@ -470,7 +487,7 @@ class App:
             self.index.ensure_ready()
             return Pipeline(storage=self.storage, analyzer=self.analyzer, index=self.index, faces=self.faces,
                             metrics=self.metrics, video=self.video, max_pixels=self.settings.max_pixels,
-                            places=self.places, describer=self.describer)
+                            places=self.places, vectors=self.vectors, describer=self.describer)
 
         return self._part("pipeline", build)
 

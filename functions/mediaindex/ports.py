@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from mediaindex.domain.document import DocumentFields, SearchDocument
-from mediaindex.domain.expressions import Expr
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.domain.messages import OutcomeTally, StorageEvent
@@ -55,8 +54,8 @@ class Analyzer(Protocol):
 
 class TextImageEmbedder(Protocol):
     """Pictures and sentences as vectors of one image-text space (CLIP, Amazon Titan Multimodal Embeddings): a
-    description's vector lies near the vectors of the pictures it describes. Documents keep a picture's vector as
-    their `vectors["meaning"]`; vectors of two models (two `model` ids) are never compared."""
+    description's vector lies near the vectors of the pictures it describes. A picture's vector is kept by content
+    in PictureVectors (kind "meaning", below); vectors of two models (two `model` ids) are never compared."""
 
     @property
     def model(self) -> str:
@@ -72,16 +71,6 @@ class TextImageEmbedder(Protocol):
 
     def embed_text(self, text: str) -> list[float]:
         """The unit vector of a description ("a dog on the beach"). Raises TransientError when throttled or down."""
-
-
-@runtime_checkable
-class DocumentVectors(Protocol):
-    """The index side of document vectors (both backends and the test fake): the documents nearest a vector."""
-
-    def nearest_documents(self, kind: str, model: str, vector: Sequence[float], k: int,
-                          where: Expr | None = None) -> list[tuple[str, float]]:
-        """(document id, cosine similarity -1..1) of the `k` documents whose `kind` vector of `model` is nearest
-        `vector`, best first, among the documents matching `where`."""
 
 
 class PlaceFinder(Protocol):
@@ -436,6 +425,46 @@ class FaceVectorIndex(Protocol):
         (the returned vectors carry no embedding)."""
 
     def refresh(self) -> None: ...
+
+
+# ---- picture vectors: look-alikes (and, later, search by description) ---------------------------------------------
+@dataclass
+class PictureVector:
+    """One vector of one picture's content (or of one frame of a video: `part`), with the model that made it.
+    `layout` is the picture's grey thumbnail (media/layout.py) for telling copies from other shots."""
+
+    content_sha256: str
+    model: str
+    values: list[float]
+    part: int = 0
+    layout: bytes | None = None
+
+
+class PictureVectors(Protocol):
+    """Vectors of analysed pictures by content (domain/look_alikes.py), of several kinds (`look`: look-alikes), each
+    tagged with its model: vectors of two models are never compared. The local file (adapters/vectors/local.py)
+    or an OpenSearch index beside the documents (adapters/vectors/opensearch.py)."""
+
+    def remember(self, kind: str, vectors: Sequence[PictureVector]) -> None:
+        """Keep these vectors (all of one content), replacing what that content had of this kind."""
+
+    def has(self, kind: str, content_sha256: str, model: str) -> bool: ...
+
+    def vectors_of(self, kind: str, content_sha256: str) -> list[PictureVector]:
+        """The content's vectors of this kind (a picture: one; a video: one per sampled frame), any model."""
+
+    def nearest(self, kind: str, model: str, values: Sequence[float], k: int = 20,
+                min_cosine: float | None = None) -> list[tuple[str, float]]:
+        """The k contents whose vectors of `model` are closest to `values` (a content counts once, by its best
+        part), best first, with the cosine similarity."""
+
+    def iter_vectors(self, kind: str, model: str | None = None, after: int = 0) -> Iterator[tuple[int, PictureVector]]:
+        """Every vector of the kind (and model), with its position in a stable order, starting after `after`."""
+
+    def count(self, kind: str) -> int: ...
+
+    def forget(self, kind: str, content_sha256s: Iterable[str]) -> int:
+        """Drop the vectors of these contents; how many went."""
 
 
 # ---- the bytes behind a document, for people to see (the web gallery) ---------------------------------------------

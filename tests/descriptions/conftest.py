@@ -1,6 +1,5 @@
 """Search by description on a tiny CLIP model (tests/support/tiny_clip.py) that runs for real: its files, pictures of
-one dominant colour with texture, and a fake index that keeps document vectors with the agreed seam
-(`nearest_documents`)."""
+one dominant colour with texture, and a real embedded index with the vector store beside it."""
 
 from __future__ import annotations
 
@@ -13,9 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mediaindex.domain.expressions import Expr, resolve_people
-from tests.fakes import FakeIndex
-from tests.index import reference
+from mediaindex.adapters.index.sqlite import SqliteIndex
+from mediaindex.adapters.vectors.local import LocalPictureVectors
 from tests.support import tiny_clip
 
 NAME = "tiny"
@@ -46,25 +44,25 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / norm if norm else 0.0
 
 
-class VectorIndex(FakeIndex):
-    """The test fake with the index side of document vectors: exact k-NN by cosine over the documents' own
-    `vectors[kind]` of that model, among those matching `where` (the reference evaluator both backends agree with)."""
+class RecordingVectors(LocalPictureVectors):
+    """The real vector store (adapters/vectors/local.py), remembering what it was asked."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
         self.nearest_calls: list[dict[str, Any]] = []
 
-    def nearest_documents(self, kind: str, model: str, vector: Sequence[float], k: int,
-                          where: Expr | None = None) -> list[tuple[str, float]]:
-        self.nearest_calls.append({"kind": kind, "model": model, "k": k, "where": where})
-        resolved = resolve_people(where, self.person_names) if where is not None else None
-        found = []
-        for doc, _ in list(self.docs.values()):
-            stored = (doc.get("vectors") or {}).get(kind)
-            if stored is None or stored["model"] != model:
-                continue
-            if resolved is not None and not reference.matches(resolved, doc):
-                continue
-            found.append((doc["id"], cosine(vector, stored["values"])))
-        found.sort(key=lambda pair: (-pair[1], pair[0]))
-        return found[:k]
+    def nearest(self, kind: str, model: str, values: Sequence[float], k: int = 20,
+                min_cosine: float | None = None) -> list[tuple[str, float]]:
+        self.nearest_calls.append({"kind": kind, "model": model, "k": k})
+        return super().nearest(kind, model, values, k, min_cosine)
+
+
+@pytest.fixture
+def stores(tmp_path: Path):
+    """A real embedded index and the vector store beside it."""
+    index = SqliteIndex(str(tmp_path / "index.db"))
+    index.ensure_ready()
+    vectors = RecordingVectors(tmp_path / "vectors.db")
+    yield index, vectors
+    vectors.close()
+    index.close()

@@ -36,10 +36,12 @@ class MediaApi:
     capabilities: Any = None
     # builds the image-text embedder of search by description on first use (None: keywords only)
     describer_factory: Callable[[], Any] | None = None
+    vectors_factory: Callable[[], Any] | None = None  # the pictures' vectors by content, for the describer
     max_pixels: int = 150_000_000
     _people: Any = field(default=None, init=False)
     _people_error: str | None = field(default=None, init=False)
     _describer: Any = field(default=None, init=False)
+    _vectors: Any = field(default=None, init=False)
     _describer_built: bool = field(default=False, init=False)
     write_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _people_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -58,9 +60,16 @@ class MediaApi:
                 if self.describer_factory is not None:
                     try:
                         self._describer = self.describer_factory()
+                        if self._describer is not None and self.vectors_factory is not None:
+                            self._vectors = self.vectors_factory()
                     except ConfigurationError as e:
                         log.warning("search by description is off: %s", e)
         return self._describer
+
+    def meaning_vectors(self) -> Any:
+        """Where the pictures' meaning vectors are kept (built with the describer); None when it is off."""
+        self.describer()
+        return self._vectors
 
     def people(self) -> Any:
         with self._people_lock:

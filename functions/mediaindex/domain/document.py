@@ -150,14 +150,6 @@ class VideoDoc(TypedDict, total=False):
     segments: SegmentsDoc
 
 
-class VectorDoc(TypedDict):
-    """One vector of a document (`vectors[kind]`): the model (vector space) it comes from and its numbers. Vectors
-    of two models are never compared."""
-
-    model: str
-    values: list[float]
-
-
 class NoVectorDoc(TypedDict):
     """Why a document has no vector of a kind from that model: the picture was too small or blank, or the
     embedder failed on it (the file is indexed all the same; the next run with another model tries again)."""
@@ -198,8 +190,11 @@ class DocumentFields(TypedDict, total=False):
     face_model: str | None
     video: VideoDoc
     place: PlaceDoc | None  # absent: never looked up (services/places.py adds it); None: no place there
-    vectors: dict[str, VectorDoc]  # kind ("look", "meaning") -> the picture's vector of that kind
-    no_vectors: dict[str, NoVectorDoc]  # kind -> why there is none from that model
+    sharpness: float | None  # of the picture (media/layout.py): which copy to keep
+    look_model: str | None  # the model of its look vectors (domain/look_alikes.py); None: too small or blank
+    # the image-text model of its meaning vector, kept by content with the look vectors (search by description)
+    meaning_model: str | None
+    no_vectors: dict[str, NoVectorDoc]  # kind -> why the picture has none from that model
 
 
 class DocumentIdentity(TypedDict):
@@ -223,7 +218,7 @@ class SearchDocument(DocumentIdentity, DocumentFields, total=False):
 ANALYSIS_FIELDS = (
     "media_type", "content_type", "width", "height", "taken_at", "taken_at_source", "camera", "lens", "location",
     "labels", "label_names", "faces", "people", "text", "moderation", "analyzer", "model_versions", "face_model",
-    "video", "place",
+    "video", "place", "sharpness", "look_model",
 )
 
 
@@ -261,15 +256,14 @@ def analysed_alike(doc: SearchDocument, analyzer: str | None, face_model: str | 
     return face_model is None or document_space(doc) in (None, face_model)
 
 
-def needs_vector(doc: SearchDocument, kind: str, model: str) -> bool:
-    """Is `doc` an indexed picture without a `kind` vector of `model`, and not known to get none from it? Such a
+def needs_meaning(doc: SearchDocument, model: str) -> bool:
+    """Is `doc` an indexed picture without a meaning vector of `model`, and not known to get none from it? Such a
     document is embedded again (and only that: its analysis is reused)."""
     if doc.get("status") != INDEXED or doc.get("media_type") != "image":
         return False
-    vector = (doc.get("vectors") or {}).get(kind)
-    if vector is not None and vector.get("model") == model:
+    if doc.get("meaning_model") == model:
         return False
-    missing = (doc.get("no_vectors") or {}).get(kind)
+    missing = (doc.get("no_vectors") or {}).get(MEANING)
     return missing is None or missing.get("model") != model
 
 

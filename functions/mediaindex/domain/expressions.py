@@ -220,6 +220,22 @@ class FactIs:
 
 
 @dataclass(frozen=True)
+class ContentIn:
+    """The document's bytes are one of these (content_sha256): what a look-alike search (`similar:`) becomes once
+    the vectors have named the nearest contents (services/look_alikes.py)."""
+
+    hashes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SimilarTo:
+    """`similar:FILE`: documents that look like that file's picture, most alike first. The search use case turns it
+    into ContentIn before an index sees it (services/look_alikes.py); `target` is a path, key or document id."""
+
+    target: str
+
+
+@dataclass(frozen=True)
 class Concept:
     """Something typed as free text: matches when any option does; ranks by its best option (module docstring)."""
 
@@ -254,7 +270,7 @@ class Not:
 
 
 Expr = Union[All, LabelIs, PersonIs, OnlyPeople, EmotionIs, FaceHas, TextHas, MediaTypeIs, KeyPrefix, DateRange, StatusIs,
-             FactIs, Concept, And, Or, Not]
+             FactIs, ContentIn, SimilarTo, Concept, And, Or, Not]
 
 # How specific a label's match is: the concept is the label's own name (or an alias), one of its parents, or one of
 # its over-general broader terms. And what a non-label option answers (a person named, a face, a word of the text).

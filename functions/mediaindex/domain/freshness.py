@@ -51,7 +51,7 @@ def is_unchanged(doc: SearchDocument | None, *, etag: str | None, size: int | No
     With `meaning_model` (search by description is on), a picture without a vector of that model is not."""
     if reads_text and doc is not None and unread_screenshot(doc):
         return False
-    if meaning_model is not None and doc is not None and docs.needs_vector(doc, docs.MEANING, meaning_model):
+    if meaning_model is not None and doc is not None and docs.needs_meaning(doc, meaning_model):
         return False
     return (
         doc is not None

@@ -144,6 +144,12 @@ class Analysis:
     face_model: str | None = None
     # How many paid API calls this analysis cost (Rekognition); 0 for local models.
     api_calls: int = 0
+    # The look-alike vector (domain/look_alikes.py) and the model that made it; the layout (media/layout.py) and
+    # sharpness of the picture. None where the analyzer makes none, or the picture is too small or blank for one.
+    look: list[float] | None = None
+    look_model: str | None = None
+    layout: bytes | None = None
+    sharpness: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,7 +15,7 @@ from typing import Callable
 from mediaindex.domain import free_text
 from mediaindex.domain.expressions import (
     DATE_FIELDS, EMOTIONS, FACE_BOOLEANS, GENDERS, MAX_AGE, MAX_CONDITIONS, MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS,
-    MEDIA_TYPES, All, And, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix, LabelIs, MediaTypeIs, Not, OnlyPeople, Or,
+    MEDIA_TYPES, All, And, DateRange, SimilarTo, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix, LabelIs, MediaTypeIs, Not, OnlyPeople, Or,
     PersonIs, StatusIs, TextHas, simplify, text_tokens,
 )
 from mediaindex.domain.kinds import KINDS
@@ -50,6 +50,7 @@ FIELDS = {
     "place": "place", "places": "place", "where": "place",
     "camera": "camera",
     "kind": "kind", "is": "kind",
+    "similar": "similar", "like": "similar",
 }
 
 _TOKEN = re.compile(r'\s+|(?P<lp>\()|(?P<rp>\))|(?P<str>"(?:[^"\\]|\\.)*"?)|(?P<word>[^\s()"]+)')
@@ -330,6 +331,11 @@ class _Parser:
             raise self.error("path: needs a prefix, e.g. path:holidays/2024/", f.pos)
         return KeyPrefix(f.value)
 
+    def read_similar(self, f: _Field) -> Expr:
+        if not f.value:
+            raise self.error("similar: needs a file, e.g. similar:holidays/beach.jpg", f.pos)
+        return SimilarTo(f.value)
+
     def read_date(self, f: _Field) -> Expr:
         since, before = _date_range(f.value, self.where(f), f.name)
         return DateRange(f.name, since, before)
@@ -378,6 +384,7 @@ _FIELD_READERS: dict[str, Callable[[_Parser, _Field], Expr]] = {
     "place": _Parser.read_place,
     "camera": _Parser.read_camera,
     "kind": _Parser.read_kind,
+    "similar": _Parser.read_similar,
 }
 
 

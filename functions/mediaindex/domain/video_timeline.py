@@ -42,6 +42,18 @@ def _end_absent(segments: Segments, present: Sequence[str], t: float) -> None:
             spans[-1][1] = t
 
 
+MAX_LOOKS = 12
+
+
+def _spread(looks: list[list[Any]]) -> list[list[Any]]:
+    """At most MAX_LOOKS of the samples' looks, in time order, spread evenly over them."""
+    looks = sorted(looks, key=lambda look: look[0])
+    if len(looks) <= MAX_LOOKS:
+        return looks
+    step = (len(looks) - 1) / (MAX_LOOKS - 1)
+    return [looks[round(i * step)] for i in range(MAX_LOOKS)]
+
+
 def merge_segments(a: Segments, b: Segments) -> Segments:
     """Both timelines' segments; touching or overlapping ones become one."""
     out: Segments = {}
@@ -83,6 +95,9 @@ class Timeline:
     model_versions: dict[str, str] = field(default_factory=dict)
     # The last analysed sample: its thumbnail (base64) and what it showed, for a skipped sample in the next window.
     carry: dict[str, Any] = field(default_factory=dict)
+    # The samples' look vectors, for look-alikes (domain/look_alikes.py): [time, model, values, layout (base64)],
+    # at most MAX_LOOKS spread over the video (a video is compared on several frames, never on its first alone)
+    looks: list[list[Any]] = field(default_factory=list)
 
     # -- building ----------------------------------------------------------------------------------------------------
     def _segment_end(self, t: float) -> float:
@@ -100,6 +115,11 @@ class Timeline:
         _add_presence(self.labels, self.carry.get("labels", []), t, end)
 
     def add_analysis(self, t: float, labels: Sequence[Label], faces: Sequence[Face], analysis: Any, thumb: bytes) -> None:
+        if getattr(analysis, "look", None) and getattr(analysis, "layout", None):
+            import base64
+
+            self.looks = _spread([*self.looks, [round(t, 3), analysis.look_model, analysis.look,
+                                                base64.b64encode(analysis.layout).decode("ascii")]])
         self.frames_sampled += 1
         self.frames_analysed += 1
         self.api_calls += analysis.api_calls
@@ -180,6 +200,7 @@ class Timeline:
         merged.analyzer = self.analyzer or later.analyzer
         merged.model_versions = {**self.model_versions, **later.model_versions}
         merged.carry = later.carry or self.carry
+        merged.looks = _spread([*self.looks, *later.looks])
         return merged
 
     def to_state(self) -> dict[str, Any]:

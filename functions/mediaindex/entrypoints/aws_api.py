@@ -55,6 +55,7 @@ def build_api(env: dict[str, str] | None = None, app: App | None = None) -> Medi
         max_pixels=app.settings.max_pixels,
         capabilities=app.capabilities,
         describer_factory=lambda: app.describer,
+        vectors_factory=lambda: app.vectors,
     )
 
 

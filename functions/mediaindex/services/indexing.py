@@ -25,8 +25,10 @@ from mediaindex.domain.places import position_of
 from mediaindex.domain.vocabulary import Action
 from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
+from mediaindex.domain.look_alikes import LOOK
 from mediaindex.ports import (
-    Analyzer, FaceCollection, Index, Metrics, PlaceFinder, StoredObject, Storage, TextImageEmbedder, Versioned,
+    Analyzer, FaceCollection, Index, Metrics, PictureVector, PictureVectors, PlaceFinder, StoredObject, Storage,
+    TextImageEmbedder, Versioned,
 )
 from mediaindex.services.index_io import compare_and_set
 
@@ -51,6 +53,7 @@ class Draft:
     action: Action  # INDEXED, REUSED or FAILED
     api_calls: int = 0
     analysis: Analysis | None = None  # a picture newly analysed here: its faces are to be remembered
+    looks: list[PictureVector] | None = None  # a video's frames' look vectors (its pictures' are in `analysis`)
 
 
 class _NoPlaceField:
@@ -110,7 +113,9 @@ class Pipeline:
     reuse_analysis: bool = True
     # reverse geocoding of the GPS position into the document's `place` (None: not installed, no `place` field)
     places: PlaceFinder | None = None
-    # search by description: every indexed picture gets its `vectors["meaning"]` (None: off)
+    # look-alike vectors by content (domain/look_alikes.py); None: not kept (Rekognition makes none)
+    vectors: PictureVectors | None = None
+    # search by description: every indexed picture's meaning vector, kept in `vectors` (None: off)
     describer: TextImageEmbedder | None = None
 
     # ---- entry point ---------------------------------------------------------------------------------------------
@@ -145,6 +150,8 @@ class Pipeline:
         sha = doc.get("content_sha256")  # a file that was read has one
         if analysis is not None and analysis.faces and self.faces is not None and sha:
             self.faces.remember(sha, analysis.faces)
+        if sha and self.vectors is not None:
+            self._remember_look(sha, analysis, draft.looks)
         written = self._write(doc, current)
         if not written:
             return Outcome(STALE, ref, doc_id, api_calls=draft.api_calls)
@@ -183,7 +190,8 @@ class Pipeline:
         # with a sequencer the event is newer than the document: the file was written again, whatever its etag
         if event.sequencer is None and is_unchanged(current, etag=event.etag, size=event.size,
                                                     analyzer=self.analyzer.name, face_model=self.analyzer.face_model,
-                                                    reads_text=self._reads_text(), meaning_model=self.meaning_model):
+                                                    reads_text=self._reads_text(), meaning_model=self.meaning_model) \
+                and not self._look_missing(current):
             return UNCHANGED
         return None
 
@@ -206,6 +214,7 @@ class Pipeline:
             prior = self.index.find_by_content(sha, self.analyzer.name)
             if (prior is not None and docs.analysed_alike(prior, None, self.analyzer.face_model)
                     and not self._vectors_missing(prior, sha)
+                    and not self._look_missing(prior)
                     and not (self._reads_text() and unread_screenshot(prior))):
                 doc.update(docs.analysis_of(prior))
                 doc["face_count"] = len(prior.get("faces") or [])
@@ -220,10 +229,14 @@ class Pipeline:
                 if self.video is None:
                     raise BadMedia("video file, but video analysis is not enabled in this deployment")
                 fields, calls = self.video(obj)
+                looks = fields.pop("looks", None)  # type: ignore[typeddict-item]
                 doc.update(fields)
                 self._date(doc, obj, fields.get("taken_at"), CONTAINER)
                 self.add_place(doc)
-                return Draft(doc, INDEXED, calls)
+                frames = [PictureVector(sha, *look) for look in looks or []]
+                if self.look_model is not None:
+                    doc["look_model"] = frames[0].model if frames else None
+                return Draft(doc, INDEXED, calls, looks=frames)
             picture = Picture.from_bytes(obj.data, self.max_pixels)
             analysis = self.analyzer.analyze(picture)
             hidden = self.hidden_boxes(sha)
@@ -239,6 +252,10 @@ class Pipeline:
             "width": picture.width, "height": picture.height, "camera": exif.camera, "lens": exif.lens,
             "location": exif.location, **docs.analysis_fields(analysis),
         })
+        if analysis.sharpness is not None:
+            doc["sharpness"] = analysis.sharpness
+        if self.look_model is not None:
+            doc["look_model"] = analysis.look_model if analysis.look else None
         self._date(doc, obj, exif.taken_at, EXIF)
         self.add_place(doc)
         self.describe(picture, doc)
@@ -262,17 +279,21 @@ class Pipeline:
 
     @property
     def meaning_model(self) -> str | None:
-        """The image-text model of search by description; None when it is off."""
-        return self.describer.model if self.describer is not None else None
+        """The image-text model of search by description; None when it is off (or there is no vector store)."""
+        return self.describer.model if self.describer is not None and self.vectors is not None else None
 
     def describe(self, picture: Picture, doc: SearchDocument) -> None:
-        """The picture's `vectors["meaning"]`. A picture too small or blank gets none, and a failure of the embedder
-        on this one picture (a refused image) leaves the file indexed without it; both are recorded in `no_vectors`
-        with the model, so the next run with that model does not ask again. Throttling (TransientError) and a
-        configuration fault (no access, a model file altered) are raised: the file is tried again later."""
-        if self.describer is None:
+        """The picture's meaning vector, kept by content in the vector store (before the document is written, as
+        faces and look vectors are), and the document's `meaning_model`. A picture too small or blank gets none, and
+        a failure of the embedder on this one picture (a refused image) leaves the file indexed without it; both
+        are recorded in `no_vectors` with the model, so the next run with that model does not ask again.
+        Throttling (TransientError) and a configuration fault (no access, an altered model file) are raised: the
+        file is tried again later."""
+        if self.describer is None or self.vectors is None:
             return
-        model = self.describer.model
+        model, sha = self.describer.model, doc.get("content_sha256")
+        if not sha:
+            return
         try:
             vector = self.describer.embed_image(picture)
         except (TransientError, ConfigurationError):
@@ -285,34 +306,36 @@ class Pipeline:
         if vector is None:
             self._no_meaning(doc, model, "too small or blank for a meaningful vector")
             return
-        doc["vectors"] = {**(doc.get("vectors") or {}), MEANING: {"model": model, "values": list(vector)}}
+        self.vectors.remember(MEANING, [PictureVector(sha, model, list(vector))])
+        self._has_meaning(doc, model)
+        self.metrics.count("vectors_made")
+
+    @staticmethod
+    def _has_meaning(doc: SearchDocument, model: str) -> None:
+        doc["meaning_model"] = model
         no_vectors = {k: v for k, v in (doc.get("no_vectors") or {}).items() if k != MEANING}
         if no_vectors:
             doc["no_vectors"] = no_vectors
         else:
             doc.pop("no_vectors", None)
-        self.metrics.count("vectors_made")
 
     @staticmethod
     def _no_meaning(doc: SearchDocument, model: str, reason: str) -> None:
+        doc["meaning_model"] = None
         doc["no_vectors"] = {**(doc.get("no_vectors") or {}), MEANING: {"model": model, "reason": reason}}
-        vectors = {k: v for k, v in (doc.get("vectors") or {}).items() if k != MEANING}
-        if vectors:
-            doc["vectors"] = vectors
-        else:
-            doc.pop("vectors", None)
 
     def _carry_meaning(self, prior: SearchDocument, doc: SearchDocument, obj: StoredObject) -> None:
-        """A copy of bytes already indexed: the earlier document's meaning vector (or the reason it has none) when it
-        is of this model, else the picture is embedded now (its analysis is still reused)."""
-        if self.describer is None or doc.get("media_type") != "image":
+        """A copy of bytes already indexed: their meaning vector is kept by content, so it is the copy's too (or
+        the reason they have none, when it is of this model); otherwise the picture is embedded now (its analysis
+        still reused)."""
+        if self.describer is None or self.vectors is None or doc.get("media_type") != "image":
             return
-        model = self.describer.model
-        vector = (prior.get("vectors") or {}).get(MEANING)
+        model, sha = self.describer.model, doc.get("content_sha256") or ""
         missing = (prior.get("no_vectors") or {}).get(MEANING)
-        if vector is not None and vector.get("model") == model:
-            doc["vectors"] = {**(doc.get("vectors") or {}), MEANING: vector}
+        if self.vectors.has(MEANING, sha, model):
+            self._has_meaning(doc, model)
         elif missing is not None and missing.get("model") == model:
+            doc["meaning_model"] = None
             doc["no_vectors"] = {**(doc.get("no_vectors") or {}), MEANING: missing}
         else:
             try:
@@ -332,6 +355,34 @@ class Pipeline:
         faces = prior.get("faces") or []
         return (bool(faces) and prior.get("media_type") == "image" and self.faces is not None
                 and not self.faces.has_remembered(sha, len(faces)))
+
+    @property
+    def look_model(self) -> str | None:
+        """The model of the look vectors this analyzer makes with these settings; None when it makes none."""
+        settings = getattr(self.analyzer, "settings", None)
+        if self.vectors is None or settings is None or not settings.has("labels"):
+            return None
+        return getattr(self.analyzer, "look_model", None)
+
+    def _look_missing(self, doc: SearchDocument) -> bool:
+        """An indexed document analysed before look-alikes (no `look_model` field), or whose look vectors come from
+        another classifier file: analysed again rather than counted unchanged or copied. (`look_model` None: the
+        picture was too small or blank for a vector; that stays so.)"""
+        model = self.look_model
+        if model is None or doc.get("status") != docs.INDEXED or not doc.get("content_sha256"):
+            return False
+        if "look_model" not in doc:
+            return True
+        return doc["look_model"] not in (None, model)
+
+    def _remember_look(self, sha: str, analysis: Analysis | None, looks: list[PictureVector] | None) -> None:
+        """The look vectors of newly analysed bytes, before the document (as faces are): a picture's one, a
+        video's frames'."""
+        assert self.vectors is not None
+        if analysis is not None and analysis.look and analysis.look_model:
+            looks = [PictureVector(sha, analysis.look_model, analysis.look, 0, analysis.layout)]
+        if looks:
+            self.vectors.remember(LOOK, looks)
 
     def _match_faces(self, picture: Picture, analysis: Analysis) -> None:
         if not analysis.faces or self.faces is None or self.faces.is_empty():

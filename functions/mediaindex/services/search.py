@@ -16,13 +16,13 @@ from __future__ import annotations
 import difflib
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any
 
 from mediaindex.domain import free_text
 from mediaindex.domain.document import MEANING, FaceDoc, SearchDocument
 from mediaindex.domain.errors import BadMedia, TransientError
 from mediaindex.domain.expressions import (
-    MAX_WINDOW, PEOPLE_WORDS, And, Concept, Expr, LabelIs, Or, PersonIs, TextHas, person_name_matches, simplify,
+    MAX_WINDOW, PEOPLE_WORDS, And, Concept, ContentIn, Expr, LabelIs, Or, PersonIs, TextHas, person_name_matches, simplify,
     text_tokens, walk,
 )
 from mediaindex.domain.facts import document_facts
@@ -30,7 +30,7 @@ from mediaindex.domain.fusion import reciprocal_rank_fusion
 from mediaindex.domain.places import fold
 from mediaindex.domain.query import Query
 from mediaindex.domain.words import singulars
-from mediaindex.ports import DocumentVectors, Index, SearchResult, TextImageEmbedder
+from mediaindex.ports import Index, PictureVectors, SearchResult, TextImageEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +81,18 @@ def _names_together(index: Index, query: Query, concepts: list[Concept]) -> list
     return out
 
 
-def run_search(index: Index, query: Query, describer: TextImageEmbedder | None = None) -> Answer:
+def run_search(index: Index, query: Query, describer: TextImageEmbedder | None = None,
+               vectors: PictureVectors | None = None) -> Answer:
     """Search as a person means it (module docstring). A query without free text is searched as it is. With a
-    `describer` (search by description is on) and free text ranked by relevance, the keyword ranking is blended
-    with the pictures nearest the words' meaning (`_blend`)."""
+    `describer` (search by description is on), the `vectors` its pictures' meaning vectors are kept in, and free text
+    ranked by relevance, the keyword ranking is blended with the pictures nearest the words' meaning (`_blend`)."""
     concepts, rest = _top_concepts(simplify(query.where))
     if not concepts:
         return Answer(index.search(query), query)
     answer = _by_keywords(index, query, concepts, rest)
-    if describer is None or query.sort.field != "relevance":
+    if describer is None or vectors is None or query.sort.field != "relevance":
         return answer
-    if not isinstance(index, DocumentVectors):
-        log.warning("search by description is on but this index keeps no document vectors: keywords only")
-        return answer
-    return _blend(index, query, concepts, rest, answer, describer)
+    return _blend(index, vectors, query, concepts, rest, answer, describer)
 
 
 def _by_keywords(index: Index, query: Query, concepts: list[Concept], rest: list[Expr]) -> Answer:
@@ -118,47 +116,40 @@ def _by_keywords(index: Index, query: Query, concepts: list[Concept], rest: list
 POOL = 100
 
 
-def _blend(index: Index, query: Query, concepts: list[Concept], rest: list[Expr], keywords: Answer,
-           describer: TextImageEmbedder) -> Answer:
-    """The keyword ranking's first POOL documents and the POOL pictures whose meaning vector is nearest the words'
-    (among the documents the query's other filters allow), blended by reciprocal rank fusion (domain/fusion.py:
-    ranks, because keyword scores and cosine similarities do not compare), then paged. Words the keywords did not
-    understand are not left out: the description searches them. When the words cannot be embedded (the embedder
-    throttled or down), the keyword answer stands."""
+def _blend(index: Index, vectors: PictureVectors, query: Query, concepts: list[Concept], rest: list[Expr],
+           keywords: Answer, describer: TextImageEmbedder) -> Answer:
+    """The keyword ranking's first POOL documents and the documents of the POOL pictures whose meaning vector is
+    nearest the words' (those of them the query's other filters allow: the filters apply after the nearest are
+    found), blended by reciprocal rank fusion (domain/fusion.py: ranks, because keyword scores and cosine
+    similarities do not compare), then paged. Words the keywords did not understand are not left out: the
+    description searches them. When the words cannot be embedded (the embedder throttled or down), the keyword
+    answer stands."""
     text = " ".join(c.word for c in concepts)
     try:
         vector = describer.embed_text(text)
     except (TransientError, BadMedia) as e:
         log.warning("search by description unavailable, keywords only: %s", e)
         return keywords
-    pool = max(POOL, query.offset + query.limit)
-    filters = Query(where=simplify(And(*rest)), statuses=query.statuses).effective_where()
-    near = cast(DocumentVectors, index).nearest_documents(MEANING, describer.model, vector, pool, where=filters)
+    pool = min(max(POOL, query.offset + query.limit), MAX_WINDOW)
+    closeness = dict(vectors.nearest(MEANING, describer.model, vector, pool))
+    described: list[SearchDocument] = []
+    if closeness:
+        near = Query(where=simplify(And(*rest, ContentIn(tuple(closeness)))), statuses=query.statuses,
+                     limit=min(MAX_WINDOW, pool * 4))  # copies of one picture: several documents a content
+        described = sorted(index.search(near).hits,
+                           key=lambda d: (-closeness.get(d.get("content_sha256") or "", -2.0), d.get("key", "")))
     by_keywords: dict[str, SearchDocument] = {}
     if keywords.result.total:
-        ranked = replace(keywords.query, offset=0, limit=min(pool, MAX_WINDOW), facets=())
+        ranked = replace(keywords.query, offset=0, limit=pool, facets=())
         by_keywords = {doc["id"]: doc for doc in index.search(ranked).hits}
-    fused = reciprocal_rank_fusion(list(by_keywords), [doc_id for doc_id, _ in near])
-    page = [doc_id for doc_id, _ in fused[query.offset:query.offset + query.limit]]
-    fetched = index.get_many([doc_id for doc_id in page if doc_id not in by_keywords]) if page else {}
-    hits = []
-    for doc_id in page:
-        doc = by_keywords.get(doc_id) or (fetched[doc_id].doc if doc_id in fetched else None)
-        if doc is not None:
-            hits.append(_without_vectors(doc))
+    by_id = {**{doc["id"]: doc for doc in described}, **by_keywords}
+    fused = reciprocal_rank_fusion(list(by_keywords), [doc["id"] for doc in described])
+    hits = [by_id[doc_id] for doc_id, _ in fused[query.offset:query.offset + query.limit]]
     result = SearchResult(total=len(fused), hits=hits, facets=keywords.result.facets)
     return Answer(result, replace(keywords.query, offset=query.offset, limit=query.limit), (), False,
                   keywords.concepts or tuple(c.word for c in concepts), described=describer.model,
-                  by_description=frozenset(doc_id for doc_id, _ in near))
+                  by_description=frozenset(doc["id"] for doc in described))
 
-
-def _without_vectors(doc: SearchDocument) -> SearchDocument:
-    """A hit as search answers it: its vectors (hundreds of numbers) stay in the index."""
-    if "vectors" not in doc:
-        return doc
-    trimmed = dict(doc)
-    trimmed.pop("vectors", None)
-    return cast(SearchDocument, trimmed)
 
 VOCABULARY = 2000  # labels and people looked at for a suggestion
 

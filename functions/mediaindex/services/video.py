@@ -153,6 +153,9 @@ class VideoIndexer:
             faces = [f for i, f in enumerate(faces) if i not in drop]
         if faces and collection is not None:
             collection.remember(sha, faces)  # in the document's order, so known people can be re-matched later
+        # the frames' look vectors, for the pipeline to keep by content: (model, values, part, layout)
+        fields["looks"] = [(model, values, part, base64.b64decode(layout))  # type: ignore[typeddict-unknown-key]
+                           for part, (_, model, values, layout) in enumerate(timeline.looks)]
         return fields, timeline.api_calls
 
     def _check_duration(self, duration: float) -> None:

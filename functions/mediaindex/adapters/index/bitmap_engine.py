@@ -22,7 +22,7 @@ from mediaindex.adapters.index.bitmap_columns import RowTable, SortedColumn, bit
 from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.facts import document_facts, place_label
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix, LabelIs,
+    FACE_BOOLEANS, TIER_WEIGHTS, All, And, Concept, ContentIn, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix, LabelIs,
     MediaTypeIs, Not, Or, PersonIs, StatusIs, TextHas, option_answer, scoring_concepts,
 )
 
@@ -190,7 +190,7 @@ class QueryColumns:
         return [name for name, column in self.sorted.items() if len(column.stale) > limit]
 
     # ---- queries -------------------------------------------------------------------------------------------------
-    def matching(self, e: Expr, text: Callable[[TextHas], BitMap]) -> BitMap:
+    def matching(self, e: Expr, text: Callable[[Any], BitMap]) -> BitMap:
         """The slots matching `e`; `text` answers word conditions (from FTS5). Stored bitmaps are never changed
         here: every operator makes a new one."""
         if isinstance(e, All):
@@ -239,6 +239,8 @@ class QueryColumns:
             return self._face_slots(mask)
         if isinstance(e, TextHas):
             return text(e) if e.tokens else BitMap()
+        if isinstance(e, ContentIn):
+            return text(e)  # the content hash column is the file's (sqlite.py looks it up)
         if isinstance(e, MediaTypeIs):
             return self.term("mt", e.media_type)
         if isinstance(e, FactIs):
@@ -252,7 +254,7 @@ class QueryColumns:
         raise TypeError(f"not a query expression: {e!r}")
 
     # ---- relevance -----------------------------------------------------------------------------------------------
-    def scores(self, where: Expr, matches: BitMap, text: Callable[[TextHas], BitMap]) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, where: Expr, matches: BitMap, text: Callable[[Any], BitMap]) -> tuple[np.ndarray, np.ndarray]:
         """The matching slots (ascending) and each one's relevance: the sum over the query's concepts of the best
         option's weight x answer (domain/expressions.py)."""
         slots = np.fromiter(matches, dtype=np.int64, count=len(matches))

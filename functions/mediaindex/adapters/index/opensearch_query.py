@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix, LabelIs,
+    FACE_BOOLEANS, TIER_WEIGHTS, All, And, Concept, ContentIn, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix, LabelIs,
     MediaTypeIs, Not, Or, PersonIs, StatusIs, TextHas, option_answer, scoring_concepts,
 )
 from mediaindex.domain.query import Query
@@ -138,6 +138,7 @@ _COMPILERS: dict[type, Callable[[Any], dict[str, Any]]] = {
     MediaTypeIs: lambda e: {"term": {"media_type": e.media_type}},
     StatusIs: lambda e: {"term": {"status": e.status}},
     KeyPrefix: lambda e: {"prefix": {"key": e.prefix}},
+    ContentIn: lambda e: {"terms": {"content_sha256": list(e.hashes)}},
     DateRange: _date_range,
 }
 

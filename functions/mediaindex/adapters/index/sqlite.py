@@ -33,7 +33,7 @@ from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, crea
 from mediaindex.adapters.index.sqlite_sync import QuerySide, Vocabulary, log_change, prune_changes
 from mediaindex.domain.document import DocumentFields, SearchDocument
 from mediaindex.domain.errors import TransientError, VersionConflict
-from mediaindex.domain.expressions import Expr, resolve_people, scoring_concepts
+from mediaindex.domain.expressions import ContentIn, Expr, resolve_people, scoring_concepts
 from mediaindex.domain.query import Query
 from mediaindex.ports import SearchResult, Versioned
 
@@ -372,7 +372,18 @@ class SqliteIndex:
     def _matches(self, conn: sqlite3.Connection, columns: QueryColumns, query: Query) -> BitMap:
         """The documents matching the query, people's names resolved against the same snapshot."""
         where = resolve_people(query.effective_where(), lambda: columns.values("person"))
-        return columns.matching(where, lambda e: self.query_side.text(conn, e))
+        return columns.matching(where, lambda e: self._contents(conn, e) if isinstance(e, ContentIn)
+                                else self.query_side.text(conn, e))
+
+    def _contents(self, conn: sqlite3.Connection, e: ContentIn) -> BitMap:
+        """The documents holding these bytes (the content hash has an index of its own)."""
+        found = BitMap()
+        hashes = list(e.hashes)
+        for start in range(0, len(hashes), _VARIABLES):
+            chunk = hashes[start:start + _VARIABLES]
+            found.update(r[0] for r in conn.execute(
+                f"SELECT rowid FROM {self.t_docs} WHERE content_sha256 IN ({', '.join('?' * len(chunk))})", chunk))
+        return found
 
     def search(self, query: Query | Expr | str | None) -> SearchResult:
         query = Query.coerce(query)

@@ -184,7 +184,8 @@ def search(
 ) -> dict[str, Any]:
     query = replace(search_query(q, label, person, emotion, place, type, sort, failed, offset, limit, kind, taken),
                     facet_size=FACET_SIZE)
-    answer = searching.run_search(api.index, query, describer=api.describer() if q else None)
+    answer = searching.run_search(api.index, query, describer=api.describer() if q else None,
+                                  vectors=api.meaning_vectors() if q else None)
     result, query = answer.result, answer.query
     facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
               for name, counts in result.facets.items()}

@@ -122,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
     index = app.index
     index.ensure_ready()
     try:
-        answer = searching.run_search(index, query, describer=app.describer if query_has_words(query) else None)
+        words = query_has_words(query)
+        answer = searching.run_search(index, query, describer=app.describer if words else None,
+                                      vectors=app.vectors if words and app.settings.descriptions != "off" else None)
     except ValueError as e:  # what the backend refused of the query (the parser's limits catch the rest first)
         raise UsageError(f"search: {e}") from None
     result, query = answer.result, answer.query

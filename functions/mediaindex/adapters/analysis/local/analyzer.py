@@ -184,8 +184,10 @@ class LocalAnalyzer:
         probabilities = None
         if settings.has("labels"):
             with self._stage("classifier"):
-                probabilities = self.model("classifier").probabilities(image)
+                probabilities, feature = self.model("classifier").classify(image)
             analysis.labels = self._labels(image, probabilities)
+            with self._stage("look"):
+                self._look(analysis, image, feature)
             analysis.model_versions.update(self._versions(models.CLASSIFIER, models.OBJECTS_GRAPH))
             analysis.model_versions["taxonomy"] = taxonomy.load().version
         if self._wants_faces():
@@ -208,6 +210,24 @@ class LocalAnalyzer:
                 analysis.model_versions["text"] = f"rapidocr=={models.package_version('rapidocr')}"
                 self.text_reads += 1
         return analysis
+
+    def _look(self, analysis: Analysis, image, feature) -> None:
+        """The look-alike vector (the classifier's pooled feature, read during the labels' run), the layout and the
+        sharpness; a picture too small or blank for a layout gets no vector either (never grouped with others)."""
+        from mediaindex.media import layout
+
+        analysis.sharpness = layout.sharpness(image)
+        analysis.layout = layout.signature(image)
+        if feature is None or analysis.layout is None or not np.any(feature):
+            return
+        analysis.look = [round(float(x), 5) for x in feature]
+        analysis.look_model = self.look_model
+
+    @property
+    def look_model(self) -> str:
+        """The look vectors' model: the classifier file that makes them (packaged: its package's version; a
+        user's own: its hash), so that vectors of another file are never compared with these."""
+        return "pool:" + self._describe(models.CLASSIFIER, self._path(models.CLASSIFIER))  # type: ignore[arg-type]
 
     def _text_gate(self, picture: Picture, image, probabilities) -> str | None:
         """MEDIAINDEX_TEXT=auto: why this picture is worth reading (text_gate.py), or None. Without the labels

@@ -1,0 +1,67 @@
+"""`mediaindex search` with search by description on: an embedded index whose pictures were embedded by the tiny
+CLIP model, searched from the command line with MEDIAINDEX_DESCRIPTIONS=clip:NAME; and `search --help` saying how
+to turn it on. Where no vector store can hold the vectors (Rekognition on OpenSearch, for now), nothing calls the
+model."""
+
+from __future__ import annotations
+
+import json
+
+from mediaindex.adapters.embeddings.clip_onnx import ClipEmbedder
+from mediaindex.adapters.vectors.local import LocalPictureVectors, default_path
+from mediaindex.bootstrap import build_app
+from mediaindex.config import Settings
+from mediaindex.domain.messages import CREATED, StorageEvent
+from mediaindex.entrypoints.cli import main
+from mediaindex.ports import ObjectRef
+from mediaindex.services.indexing import Pipeline
+from tests.descriptions.conftest import NAME, coloured
+from tests.fakes import FakeAnalyzer, FakeStorage
+
+
+def test_search_from_the_command_line_blends_the_description(models_dir, tmp_path, monkeypatch, capsys):
+    env = {"MEDIAINDEX_INDEX": f"sqlite:///{tmp_path / 'index.db'}", "MEDIAINDEX_MODELS_DIR": str(models_dir),
+           "MEDIAINDEX_DESCRIPTIONS": f"clip:{NAME}", "MEDIAINDEX_HOME": str(tmp_path)}
+    settings = Settings.from_env(env)
+    index = build_app(settings).index
+    index.ensure_ready()
+    vectors = LocalPictureVectors(default_path(settings))
+    storage = FakeStorage()
+    pipeline = Pipeline(storage=storage, analyzer=FakeAnalyzer(), index=index, vectors=vectors,
+                        describer=ClipEmbedder(models_dir, NAME))
+    for key, colour in {"p1.png": (30, 30, 220), "p2.png": (220, 30, 30), "p3.png": (30, 200, 30)}.items():
+        storage.write(key, coloured(colour))
+        pipeline.handle(StorageEvent(CREATED, ObjectRef("media", key)))
+    vectors.close()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["search", "red", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hits"][0]["key"] == "p2.png" and out["total"] == 3
+    assert out["described"] == ClipEmbedder(models_dir, NAME).model and "not_understood" not in out
+    assert main(["search", "green"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].startswith("media/p3.png") and "ranked by keywords and by description" in text
+    monkeypatch.setenv("MEDIAINDEX_DESCRIPTIONS", "off")
+    assert main(["search", "red", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 0  # keywords alone: nothing is called red
+
+
+def test_search_help_says_how_to_turn_vectors_on(capsys):
+    try:
+        main(["search", "--help"])
+    except SystemExit as e:
+        assert e.code == 0
+    text = capsys.readouterr().out
+    assert "search by description" in text and "MEDIAINDEX_DESCRIPTIONS=clip:" in text
+    assert "mediaindex models install" in text and "MEDIAINDEX_DESCRIPTIONS=bedrock" in text
+
+
+def test_titan_is_never_called_where_no_store_can_keep_its_vectors():
+    on_aws = Settings.from_env({"MEDIAINDEX_ANALYZER": "rekognition", "MEDIAINDEX_INDEX": "https://search.example",
+                                "MEDIAINDEX_DESCRIPTIONS": "bedrock"})
+    app = build_app(on_aws)
+    assert app.vectors is None
+    pipeline = Pipeline(storage=FakeStorage(), analyzer=FakeAnalyzer(), index=None, vectors=app.vectors,  # type: ignore[arg-type]
+                        describer=app.describer)
+    assert pipeline.meaning_model is None  # files are not asked for a vector they cannot keep

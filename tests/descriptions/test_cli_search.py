@@ -65,3 +65,24 @@ def test_titan_is_never_called_where_no_store_can_keep_its_vectors():
     pipeline = Pipeline(storage=FakeStorage(), analyzer=FakeAnalyzer(), index=None, vectors=app.vectors,  # type: ignore[arg-type]
                         describer=app.describer)
     assert pipeline.meaning_model is None  # files are not asked for a vector they cannot keep
+
+
+def test_the_api_blends_the_description_of_q(models_dir, stores):
+    from starlette.testclient import TestClient
+
+    from mediaindex.adapters.media.folder import FolderMedia
+    from mediaindex.api.app import MediaApi, create_app
+
+    index, vectors = stores
+    clip = ClipEmbedder(models_dir, NAME)
+    storage = FakeStorage()
+    pipeline = Pipeline(storage=storage, analyzer=FakeAnalyzer(), index=index, vectors=vectors, describer=clip)
+    for key, colour in {"p1.png": (30, 30, 220), "p2.png": (220, 30, 30)}.items():
+        storage.write(key, coloured(colour))
+        pipeline.handle(StorageEvent(CREATED, ObjectRef("media", key)))
+    api = MediaApi(index=index, media=FolderMedia(), describer_factory=lambda: clip, vectors_factory=lambda: vectors)
+    client = TestClient(create_app(api), base_url="http://127.0.0.1")
+    body = client.get("/api/search", params={"q": "blue"}).json()
+    assert [hit["key"] for hit in body["hits"]][0] == "p1.png" and body["described"] == clip.model
+    plain = client.get("/api/search", params={"type": "image"}).json()  # no words: no description
+    assert "described" not in plain and plain["total"] == 2

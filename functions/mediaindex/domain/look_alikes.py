@@ -34,7 +34,7 @@ COPY_LAYOUT = 0.74
 NEAR_COSINE = 0.95
 NEAR_LAYOUT = 0.97
 # "similar" (a burst, the same scene again) is shown apart from copies: a cosine of at least this
-SIMILAR_COSINE = 0.80
+SIMILAR_COSINE = 0.75
 # a video pair is a copy when this share of the shorter one's frames has a copy among the other's frames
 VIDEO_FRAMES_AGREE = 0.6
 

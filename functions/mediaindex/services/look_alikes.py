@@ -168,8 +168,8 @@ def find_duplicates(index: Index, vectors: PictureVectors | None, with_similar: 
     members = {m.id: m for found in by_content.values() for m in found}
     pairs: list[tuple[str, str, str, float]] = []
     for found in by_content.values():  # the same bytes under several names
-        for other in found[1:]:
-            pairs.append((found[0].id, other.id, rules.SAME_BYTES, 1.0))
+        for copy in found[1:]:
+            pairs.append((found[0].id, copy.id, rules.SAME_BYTES, 1.0))
     without = 0
     if vectors is not None:
         looks: dict[str, list[PictureVector]] = {}

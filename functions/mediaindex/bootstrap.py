@@ -467,6 +467,9 @@ class App:
             if self.settings.analyzer == "rekognition" and (self.settings.descriptions == "off"
                                                             or self.settings.index_location.is_opensearch):
                 return None
+            picture_vectors = getattr(self.index, "picture_vectors", None)
+            if picture_vectors is not None:  # an OpenSearch index keeps them beside its documents
+                return cast(PictureVectors, picture_vectors())
             from mediaindex.adapters.vectors.local import LocalPictureVectors, default_path
 
             return LocalPictureVectors(default_path(self.settings))
@@ -514,8 +517,12 @@ class App:
             import hashlib
 
             state_path = Path(self.settings.home) / "migrate" / f"{hashlib.sha256(described.encode()).hexdigest()[:16]}.json"
+        pictures = self.vectors if not hasattr(self.index, "picture_vectors") else None
+        present = pictures is not None and getattr(pictures, "path", None) is not None and pictures.path.exists()  # type: ignore[attr-defined]
         return Migration(self.index, target, self.checkpoint(described, state_path), source_vectors=vectors,
-                         target_vectors=target_vectors, batch_size=batch_size, progress=progress)
+                         target_vectors=target_vectors, batch_size=batch_size, progress=progress,
+                         source_pictures=pictures if present else None,
+                         target_pictures=target.picture_vectors() if present else None)
 
     def _face_vector_file(self) -> LocalFaceVectorFile | None:
         """The local collection's file as a source of face vectors; None for Rekognition (it keeps its vectors)

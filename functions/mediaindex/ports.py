@@ -448,6 +448,9 @@ class PictureVectors(Protocol):
     def remember(self, kind: str, vectors: Sequence[PictureVector]) -> None:
         """Keep these vectors (all of one content), replacing what that content had of this kind."""
 
+    def put_many(self, kind: str, vectors: Iterable[PictureVector]) -> int:
+        """Write unconditionally in bulk (the same kind, content and part: replaced), for copies; how many."""
+
     def has(self, kind: str, content_sha256: str, model: str) -> bool: ...
 
     def vectors_of(self, kind: str, content_sha256: str) -> list[PictureVector]:

@@ -206,3 +206,33 @@ def test_a_face_file_from_before_vectors_knew_their_model_is_read_as_dlib(tmp_pa
     assert list(source.iter_vectors("face", after=1)) == []
     assert LocalFaceVectorFile(tmp_path / "none.db").count_vectors("face") == 0
     assert not (tmp_path / "none.db").exists()  # reading never creates a collection
+
+
+def test_look_vectors_are_copied_and_searched_in_the_cluster(embedded, osmem_clone):
+    """The look-alike vectors (adapters/vectors/local.py) go to `<name>-vectors`; the cluster finds the same nearest
+    contents (osmem-server refuses the k-NN query: the exact fallback answers), of the same model only."""
+    from mediaindex.adapters.vectors.local import LocalPictureVectors
+    from mediaindex.domain.look_alikes import LOOK
+    from mediaindex.ports import PictureVector
+
+    rng = random.Random(3)
+    local = LocalPictureVectors(embedded["home"] / "vectors.db")
+    vectors = [[abs(rng.gauss(0, 1)) for _ in range(1280)] for _ in range(12)]
+    for n, values in enumerate(vectors):
+        local.remember(LOOK, [PictureVector(f"{n:064x}", "pool:test", values, 0, bytes([8, 8]) + bytes(range(64)))])
+    local.remember(LOOK, [PictureVector("f" * 64, "pool:other", vectors[0])])
+    target = opensearch_index(osmem_clone.url, "media")
+    state = StateFile(embedded["home"] / "migrate.json", f"test -> {osmem_clone.url}")
+    migration = Migration(embedded["index"], target, state, batch_size=5,
+                          source_pictures=local, target_pictures=target.picture_vectors())
+    report = migration.run()
+    assert report.counts.source["looks"] == report.counts.target["looks"] == 13
+    assert report.copied["looks"] == 13
+    cluster = target.picture_vectors()
+    here = local.nearest(LOOK, "pool:test", vectors[4], k=3)
+    there = cluster.nearest(LOOK, "pool:test", vectors[4], k=3)
+    assert [sha for sha, _ in there] == [sha for sha, _ in here] and there[0][0] == f"{4:064x}"
+    assert abs(there[0][1] - here[0][1]) < 0.01
+    assert "f" * 64 not in [sha for sha, _ in cluster.nearest(LOOK, "pool:test", vectors[0], k=20)]
+    copied = cluster.vectors_of(LOOK, f"{2:064x}")
+    assert copied[0].layout == bytes([8, 8]) + bytes(range(64)) and copied[0].model == "pool:test"

@@ -109,16 +109,21 @@ class FaceSearch:
 
     # ---- clusters of unnamed faces -------------------------------------------------------------------------------
     def clusters(self, min_size: int = 2) -> list[dict[str, Any]]:
-        """Groups of faces that look alike and match nobody enrolled, biggest first, with the files they are in."""
+        """Groups of faces that look alike and match nobody enrolled, biggest first, with the files they are in. A
+        face counts once however many copies of its photo are indexed: its file is the first of them, the others
+        listed with it (`copies`), so two copies of one portrait are not a group."""
         memory = require_memory(self.memory, "clustering faces")
         by_content = self.rematcher.by_content()
         result: list[dict[str, Any]] = []
         for cluster_id, members in memory.clusters(min_size=1).items():
             files = []
             for m in members:
-                for doc in by_content.get(m.ref.content_sha256, []):
+                holding = sorted(by_content.get(m.ref.content_sha256, []), key=lambda d: d["key"])
+                if holding:
+                    doc = holding[0]
                     files.append({"id": doc["id"], "bucket": doc.get("bucket"), "key": doc["key"],
-                                  "face_index": m.ref.face_index, "box": box_dict(m.box)})
+                                  "face_index": m.ref.face_index, "box": box_dict(m.box),
+                                  **({"copies": [d["key"] for d in holding[1:]]} if len(holding) > 1 else {})})
             if len(files) >= min_size:
                 result.append({"cluster": cluster_id, "faces": len(members), "files": files})
         result.sort(key=lambda c: (-len(c["files"]), c["cluster"]))

@@ -105,6 +105,23 @@ def search_similar(index: Index, vectors: PictureVectors | None, query: Query) -
     return SearchResult(total=everything.total, hits=page, facets=everything.facets), replace(query, where=where)
 
 
+# ---- copies shown once ---------------------------------------------------------------------------------------------
+def collapse_copies(result: SearchResult) -> SearchResult:
+    """A page of hits with each exact copy (the same bytes) shown once: the first hit of those bytes stays, with
+    the other files' keys in `copies`. The total still counts files."""
+    first: dict[str, SearchDocument] = {}
+    hits: list[SearchDocument] = []
+    for doc in result.hits:
+        sha = doc.get("content_sha256")
+        if sha and doc.get("status") == Status.INDEXED and sha in first:
+            first[sha].setdefault("copies", []).append(doc.get("key"))  # type: ignore[typeddict-item]
+            continue
+        if sha:
+            first[sha] = doc
+        hits.append(doc)
+    return SearchResult(total=result.total, hits=hits, facets=result.facets)
+
+
 # ---- duplicates ----------------------------------------------------------------------------------------------------
 @dataclass
 class DuplicateReport:

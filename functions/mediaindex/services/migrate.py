@@ -18,7 +18,11 @@ from typing import Any, Callable, Iterator
 
 from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError
-from mediaindex.ports import FACE, PERSON, CheckpointStore, FaceVectorIndex, FaceVectorSource, Index, StoredFaceVector
+from mediaindex.domain.look_alikes import LOOK
+from mediaindex.ports import (
+    FACE, PERSON, CheckpointStore, FaceVectorIndex, FaceVectorSource, Index, PictureVector, PictureVectors,
+    StoredFaceVector,
+)
 
 STATUSES = ("indexed", "failed", "deleted")
 VECTOR_KINDS = {"faces": FACE, "people": PERSON}
@@ -83,7 +87,8 @@ class CountMismatch(MediaIndexError):
 class Migration:
     def __init__(self, source: Index, target: Index, checkpoint: CheckpointStore,
                  source_vectors: FaceVectorSource | None = None, target_vectors: FaceVectorIndex | None = None,
-                 batch_size: int = 500, progress: Progress | None = None) -> None:
+                 batch_size: int = 500, progress: Progress | None = None,
+                 source_pictures: PictureVectors | None = None, target_pictures: PictureVectors | None = None) -> None:
         if batch_size < 1:
             raise ConfigurationError("the batch size must be at least 1")
         self.source, self.target = source, target
@@ -93,6 +98,9 @@ class Migration:
         self.target_vectors = target_vectors if source_vectors is not None else None
         self.batch_size = batch_size
         self.progress = progress or (lambda what, n: None)
+        # the look-alike vectors (adapters/vectors/): copied where both sides keep them
+        self.source_pictures = source_pictures if target_pictures is not None else None
+        self.target_pictures = target_pictures if source_pictures is not None else None
 
     # ---- what would be copied ------------------------------------------------------------------------------------
     def source_counts(self) -> dict[str, int]:
@@ -101,6 +109,8 @@ class Migration:
         for name, kind in VECTOR_KINDS.items():
             counts[name] = (self.source_vectors.count_vectors(kind)
                             if self.source_vectors is not None and self.target_vectors is not None else 0)
+        if self.source_pictures is not None:
+            counts["looks"] = self.source_pictures.count(LOOK)
         return counts
 
     def plan(self) -> Plan:
@@ -138,9 +148,13 @@ class Migration:
             for name, kind in VECTOR_KINDS.items():
                 if self.target_vectors is not None:
                     self._copy_vectors(name, kind, position, copied)
+            self._copy_pictures(position, copied)
         self.target.refresh()
         if self.target_vectors is not None:
             self.target_vectors.refresh()
+        refresh = getattr(self.target_pictures, "refresh", None)
+        if refresh is not None:
+            refresh()
         report = Copied(copied, resumed, self.verify())
         self.checkpoint.save(json.dumps(position), done=True, totals=copied)
         return report
@@ -200,6 +214,28 @@ class Migration:
         self._save(position, copied)
         self.progress(name, len(batch))
 
+    def _copy_pictures(self, position: dict[str, Any], copied: dict[str, int]) -> None:
+        """The look vectors, in the source's order, resumable after the last position copied."""
+        if self.source_pictures is None or self.target_pictures is None:
+            return
+        copied.setdefault("looks", 0)
+        batch: list[PictureVector] = []
+        last = int(position.get("looks") or 0)
+        for at, vector in self.source_pictures.iter_vectors(LOOK, after=last):
+            batch.append(vector)
+            last = at
+            if len(batch) == self.batch_size:
+                copied["looks"] += self.target_pictures.put_many(LOOK, batch)
+                position["looks"] = last
+                self._save(position, copied)
+                self.progress("looks", len(batch))
+                batch = []
+        if batch:
+            copied["looks"] += self.target_pictures.put_many(LOOK, batch)
+            position["looks"] = last
+            self._save(position, copied)
+            self.progress("looks", len(batch))
+
     # ---- checking ------------------------------------------------------------------------------------------------
     def verify(self) -> Counts:
         """Source and target counts per kind; CountMismatch (naming each kind that differs) unless all agree."""
@@ -208,6 +244,8 @@ class Migration:
         target = {status: int(stats.get(status, 0)) for status in STATUSES}
         for name, kind in VECTOR_KINDS.items():
             target[name] = self.target_vectors.count_vectors(kind) if self.target_vectors is not None else 0
+        if self.target_pictures is not None:
+            target["looks"] = self.target_pictures.count(LOOK)
         report = Counts(source, target)
         if not report.verified:
             differing = ", ".join(f"{kind}: {source[kind]:,} in the source, {target[kind]:,} in the target"

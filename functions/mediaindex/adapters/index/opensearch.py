@@ -193,6 +193,13 @@ class OpenSearchIndex:
         """The face vectors beside these documents (`<name>-faces`, k-NN fields), through the same connection."""
         return OpenSearchFaceVectors(self.connection, f"{self.name}-faces", replicas=self.replicas)
 
+    def picture_vectors(self) -> Any:
+        """The picture vectors beside these documents (`<name>-vectors`, k-NN fields): adapters/vectors/opensearch.py
+        (imported here only when asked: it needs NumPy, which the Lambda bundle has not)."""
+        from mediaindex.adapters.vectors.opensearch import OpenSearchPictureVectors
+
+        return OpenSearchPictureVectors(self.connection, f"{self.name}-vectors", replicas=self.replicas)
+
     def current_index(self) -> str:
         aliases = self.connection.call(self.client.indices.get_alias, name=self.name)
         return sorted(aliases)[0]

@@ -178,6 +178,17 @@ class LocalPictureVectors:
             conn.executemany("""INSERT INTO vectors (kind, content_sha256, part, model, scale, data, layout)
                 VALUES (?, ?, ?, ?, ?, ?, ?)""", rows)
 
+    def put_many(self, kind: str, vectors: Iterable[PictureVector]) -> int:
+        rows = [(kind, v.content_sha256, v.part, v.model, *quantize(v.values), v.layout) for v in vectors]
+        with self._write() as conn:
+            replaced = conn.executemany("DELETE FROM vectors WHERE kind = ? AND content_sha256 = ? AND part = ?",
+                                        [(kind, r[1], r[2]) for r in rows]).rowcount
+            if replaced:
+                conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'removals'")
+            conn.executemany("""INSERT INTO vectors (kind, content_sha256, part, model, scale, data, layout)
+                VALUES (?, ?, ?, ?, ?, ?, ?)""", rows)
+        return len(rows)
+
     def forget(self, kind: str, content_sha256s: Iterable[str]) -> int:
         gone = 0
         with self._write() as conn:

@@ -116,8 +116,6 @@ class Timeline:
 
     def add_analysis(self, t: float, labels: Sequence[Label], faces: Sequence[Face], analysis: Any, thumb: bytes) -> None:
         if getattr(analysis, "look", None) and getattr(analysis, "layout", None):
-            import base64
-
             self.looks = _spread([*self.looks, [round(t, 3), analysis.look_model, analysis.look,
                                                 base64.b64encode(analysis.layout).decode("ascii")]])
         self.frames_sampled += 1

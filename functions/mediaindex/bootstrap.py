@@ -140,9 +140,17 @@ def build_describer(settings: Settings, bedrock_client: BaseClient | None = None
     return None
 
 
+def keeps_picture_vectors(settings: Settings) -> bool:
+    """Is there a picture-vector store with these settings? The local analyzer keeps its look vectors; Rekognition
+    makes none, so with it only search by description needs one (its meaning vectors)."""
+    return settings.analyzer != "rekognition" or settings.descriptions != "off"
+
+
 def meaning_model(settings: Settings) -> str | None:
     """The model id the documents' meaning vectors carry with these settings (None: search by description off);
     a CLIP model's files are checked, none is loaded."""
+    if not keeps_picture_vectors(settings):
+        return None
     kind, _, arg = settings.descriptions.partition(":")
     if kind == "bedrock":
         return f"titan-embed-image-v1:{arg}"
@@ -461,11 +469,9 @@ class App:
     def vectors(self) -> PictureVectors | None:
         """Look-alike vectors by content (domain/look_alikes.py): kept where the local analyzer makes them, in a
         file beside the index (adapters/vectors/local.py); None with Rekognition, which makes none, unless search
-        by description makes meaning vectors beside an embedded index (on OpenSearch they wait for the cluster's
-        own vector store)."""
+        by description makes meaning vectors."""
         def build() -> PictureVectors | None:
-            if self.settings.analyzer == "rekognition" and (self.settings.descriptions == "off"
-                                                            or self.settings.index_location.is_opensearch):
+            if not keeps_picture_vectors(self.settings):
                 return None
             picture_vectors = getattr(self.index, "picture_vectors", None)
             if picture_vectors is not None:  # an OpenSearch index keeps them beside its documents

@@ -140,3 +140,22 @@ def test_vectors_of_another_model_are_never_compared(library, clip):
     other.embed_text = clip.embed_text  # the same numbers, another space
     answer = search(library, "red", other)
     assert answer.described == "clip-onnx:another-model" and answer.result.total == 0
+
+
+def test_the_same_blend_on_opensearch(clip, osmem_clone):
+    """The meaning vectors in the OpenSearch store beside the documents (osmem-server refuses the k-NN query: the
+    store's exact fallback answers), the filters through ContentIn in the cluster's query."""
+    from tests.conftest import opensearch_index
+
+    index = opensearch_index(osmem_clone.url)
+    index.ensure_ready()
+    vectors = index.picture_vectors()
+    files = {f"{folder}/{KEYS[name]}": coloured(colour, seed=i + (10 if folder == "b" else 0))
+             for folder in ("a", "b") for i, (name, colour) in enumerate(COLOURS.items())}
+    library = index_library(clip, (index, vectors), files)
+    index.refresh()
+    vectors.refresh()
+    answer = search(library, "red", clip)
+    assert set(keys(answer)[:2]) == {"a/" + KEYS["red"], "b/" + KEYS["red"]} and answer.result.total == 6
+    filtered = search(library, "red path:b/", clip)
+    assert keys(filtered)[0] == "b/" + KEYS["red"] and filtered.result.total == 3

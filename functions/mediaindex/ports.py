@@ -443,7 +443,7 @@ class PictureVector:
 class PictureVectors(Protocol):
     """Vectors of analysed pictures by content (domain/look_alikes.py), of several kinds (`look`: look-alikes), each
     tagged with its model: vectors of two models are never compared. The local file (adapters/vectors/local.py)
-    or an OpenSearch index beside the documents (adapters/vectors/opensearch.py)."""
+    or an OpenSearch index beside the documents (adapters/index/opensearch_vectors.py)."""
 
     def remember(self, kind: str, vectors: Sequence[PictureVector]) -> None:
         """Keep these vectors (all of one content), replacing what that content had of this kind."""

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from mediaindex.domain.expressions import (
-    FACE_BOOLEANS, TIER_WEIGHTS, All, And, Concept, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix,
+    FACE_BOOLEANS, TIER_WEIGHTS, All, And, Concept, ContentIn, DateRange, EmotionIs, Expr, FaceHas, FactIs, KeyPrefix,
     LabelIs, MediaTypeIs, Not, Or, OnlyPeople, PersonIs, StatusIs, TextHas, option_answer, resolve_people,
     scoring_concepts,
     text_tokens,
@@ -71,6 +71,8 @@ def matches(e: Expr, doc: dict[str, Any]) -> bool:
         return doc.get("status") == e.status
     if isinstance(e, KeyPrefix):
         return (doc.get("key") or "").startswith(e.prefix) and doc.get("key") is not None
+    if isinstance(e, ContentIn):
+        return doc.get("content_sha256") in e.hashes
     if isinstance(e, DateRange):
         value = doc.get(e.field)
         if value is None:

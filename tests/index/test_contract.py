@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from mediaindex.domain.errors import VersionConflict
-from mediaindex.domain.expressions import And, FaceHas, LabelIs, PersonIs, StatusIs, TextHas
+from mediaindex.domain.expressions import And, ContentIn, FaceHas, LabelIs, PersonIs, StatusIs, TextHas
 from mediaindex.domain.query import Query, Sort
 from mediaindex.domain.query_syntax import ParseError, parse_query
 from mediaindex.entrypoints.cli.query_flags import query_from_flags
@@ -106,6 +106,10 @@ def test_query_gives_the_same_documents_on_both_backends(loaded_pair, text, expe
     (Query(where=And(LabelIs("dog"), FaceHas("smile", True))), {IMG1, BEACH}),
     (Query(where=TextHas("happy birthday", phrase=True)), {IMG1}),
     (Query(where=StatusIs("deleted")), set()),  # tombstones are never shown, even when asked for
+    # what similar:FILE becomes once the vectors named the nearest contents (services/look_alikes.py)
+    (Query(where=ContentIn(tuple(d["content_sha256"] for d in DOCS[:3]))), {IMG1, IMG2, BEACH}),
+    (Query(where=And(ContentIn(tuple(d["content_sha256"] for d in DOCS[:3])), LabelIs("dog"))), {IMG1, BEACH}),
+    (Query(where=ContentIn(("0" * 64,))), set()),
 ])
 def test_cli_options_and_built_trees(loaded_pair, query, expected):
     for backend in BACKENDS:

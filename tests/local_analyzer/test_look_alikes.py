@@ -24,7 +24,7 @@ from tests.local_mode.conftest import cli
 pytestmark = [pytest.mark.models]
 
 ORIGINALS = ["n01440764_tench.JPEG", "n02110185_Siberian_husky.JPEG", "n02793495_barn.JPEG",
-             "n03000134_chainlink_fence.JPEG", "n07747607_orange.JPEG", "n01860187_black_swan.JPEG"]
+             "n03160309_dam.JPEG", "n07747607_orange.JPEG", "n01860187_black_swan.JPEG"]
 
 
 def _exif_time(when: str) -> bytes:
@@ -168,8 +168,67 @@ def test_the_graph_proposes_and_the_file_decides_above_the_exact_limit(tmp_path,
     assert list((tmp_path).glob("vectors.look.*.hnsw"))  # saved beside the file, for the next process
 
 
-def test_a_damaged_vectors_file_says_how_to_rebuild_it(tmp_path):
-    path = tmp_path / "vectors.db"
-    path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(ConfigurationError, match="damaged.*index --force"):
-        LocalPictureVectors(path).count(LOOK)
+def test_a_damaged_vectors_file_is_moved_aside_and_the_next_index_rebuilds_it(tmp_path, images_dir, caplog):
+    folder, home = tmp_path / "pictures", tmp_path / "home"
+    folder.mkdir()
+    for name in ORIGINALS[:2]:
+        (folder / name).write_bytes((images_dir / name).read_bytes())
+    env = {"MEDIAINDEX_HOME": str(home), "MEDIAINDEX_INDEX": ""}
+    assert cli("index", str(folder), "--workers", "1", env=env).returncode == 0
+    (home / "vectors.db").write_bytes(b"this is not a database" * 500)
+    for suffix in ("-wal", "-shm"):
+        (home / f"vectors.db{suffix}").unlink(missing_ok=True)
+    store = LocalPictureVectors(home / "vectors.db")
+    assert store.count(LOOK) == 0  # a new file, the damaged one kept aside with a warning
+    assert "damaged" in caplog.text and list(home.glob("vectors.db.damaged-*"))
+    again = cli("index", str(folder), "--workers", "1", "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["indexed"] == 2  # analysed again for the vectors they missed
+    assert LocalPictureVectors(home / "vectors.db").count(LOOK) == 2
+
+
+def test_a_damaged_search_graph_is_built_again(tmp_path, monkeypatch, caplog):
+    import numpy as np
+
+    from mediaindex.adapters.vectors import local
+
+    monkeypatch.setattr(local, "EXACT_BELOW", 20)
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((40, 1280)).astype(np.float32)
+    store = LocalPictureVectors(tmp_path / "vectors.db")
+    for i, v in enumerate(base):
+        store.remember(LOOK, [PictureVector(f"{i:064x}", "m", v.tolist())])
+    assert store.nearest(LOOK, "m", base[3].tolist(), k=1)[0][0] == f"{3:064x}"
+    [graph] = tmp_path.glob("vectors.look.*.hnsw")
+    graph.write_bytes(b"\0" * 100)
+    fresh = LocalPictureVectors(tmp_path / "vectors.db")
+    assert fresh.nearest(LOOK, "m", base[3].tolist(), k=1)[0][0] == f"{3:064x}"
+    assert "building it again" in caplog.text
+
+
+def test_videos_are_compared_on_several_frames_never_on_a_black_start(tmp_path, images_dir):
+    """Two clips that start black and then show other photos are not alike; a smaller re-encoding of one is its
+    copy (most of its frames have a copy among the other's)."""
+    from tests.video.synth import scenes, solid, write_video
+
+    def photo(name, size=(320, 240)):
+        return Image.open(images_dir / name).convert("RGB").resize(size)
+
+    folder, home = tmp_path / "clips", tmp_path / "home"
+    folder.mkdir()
+    black = solid((0, 0, 0), (320, 240))
+    one = scenes(5, (black, 2), (photo(ORIGINALS[0]), 2), (photo(ORIGINALS[1]), 2), (photo(ORIGINALS[2]), 2))
+    two = scenes(5, (black, 2), (photo(ORIGINALS[4]), 2), (photo(ORIGINALS[5]), 2), (photo(ORIGINALS[3]), 2))
+    write_video(folder / "one.mp4", one)
+    write_video(folder / "one smaller.mkv", [f.resize((160, 120)) for f in one])
+    write_video(folder / "two.mp4", two)
+    env = {"MEDIAINDEX_HOME": str(home), "MEDIAINDEX_INDEX": ""}
+    done = cli("index", str(folder), "--workers", "1", "--json", env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    app = build_app(Settings.from_env().with_overrides(home=home, index_url=None), read_only=True)
+    sha = app.index.get(__import__("mediaindex.domain.document", fromlist=["x"]).document_id(
+        "", str(folder / "one.mp4"))).doc["content_sha256"]
+    frames = app.vectors.vectors_of(LOOK, sha)
+    assert len(frames) >= 2 and all(f.layout for f in frames)  # several frames; the black ones have none
+    groups = [{Path(m.key).name for m in g.members} for g in find_duplicates(app.index, app.vectors).groups]
+    assert groups == [{"one.mp4", "one smaller.mkv"}]

@@ -399,14 +399,26 @@ def test_people_named_first_with_faces_then_unnamed_groups_without_broken_images
 
 
 def test_a_face_seen_in_a_video_shows_the_video_frame_not_a_broken_image(page, site, library):
-    """The server keeps no frame of a face seen in a video (its face crop answers 404): a group holding one shows
-    the video's poster frame. The people answer is the server's own, with one file of a group made the video."""
+    """A face seen in a video is cropped from the frame it was kept from (its document says when: `at`), and the
+    crop holds a face. The people answer is the server's own, with one file of a group made the video."""
+    import io
     import json
 
+    from PIL import Image
+
+    from mediaindex.adapters.analysis.local.analyzer import LocalAnalyzer
+    from mediaindex.config import Settings
+    from mediaindex.media.picture import Picture
     from tests.web.helpers import get
 
     clip = library.doc_id("short_hamilton_clip.mp4")
-    assert get(site, f"/api/documents/{clip}/faces/0").status == 404
+    doc = library.index.get(clip).doc
+    assert all(f.get("at") is not None for f in doc["faces"])
+    crop = get(site, f"/api/documents/{clip}/faces/0")
+    assert crop.status == 200 and crop.headers.get("content-type", crop.headers.get("Content-Type")) == "image/jpeg"
+    assert Image.open(io.BytesIO(crop.body)).format == "JPEG"
+    found = LocalAnalyzer(Settings(features=("faces",))).face_vectors(Picture.from_bytes(crop.body))
+    assert found, "the crop of the video's face holds a face"
     people = get(site, "/api/people").json()
     people["clusters"][0]["files"][0].update({"id": clip, "key": "short_hamilton_clip.mp4", "face_index": 0,
                                               "media_type": "video"})
@@ -415,5 +427,5 @@ def test_a_face_seen_in_a_video_shows_the_video_frame_not_a_broken_image(page, s
     page.goto(site.url + "/#/people")
     face = page.locator(f".cluster .faces a[href='#/doc/{clip}'] img")
     expect(face).to_have_class(re.compile(r"\bloaded\b"))
-    assert face.get_attribute("src").endswith(f"/api/documents/{clip}/thumbnail")
+    assert face.get_attribute("src").endswith(f"/api/documents/{clip}/faces/0")
     assert face.get_attribute("alt") == "A face seen in the video short_hamilton_clip.mp4"

@@ -91,6 +91,7 @@ class FaceDoc(TypedDict, total=False):
     face_id: str | None
     similarity: float | None
     emotion: str | None
+    at: float  # a video's face: the time (s) of the frame it was kept from
 
 
 class GeoPoint(TypedDict):

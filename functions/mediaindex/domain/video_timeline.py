@@ -133,7 +133,7 @@ class Timeline:
         end = self._segment_end(t)
         for face in faces:
             # when each face was seen: a person named later (people rematch) gets these spans on the timeline
-            self._keep_face({**_face_state(face), "seen": [[t, end]]})
+            self._keep_face({**_face_state(face), "seen": [[t, end]], "at": round(t, 3)})
         people = sorted({f.person for f in faces if f.person})
         label_names = list(dict.fromkeys(label.name for label in labels))
         _end_absent(self.people, people, t)
@@ -223,6 +223,18 @@ class Timeline:
                 for i, face in enumerate(named + self.unnamed_faces) for start, end in face.get("seen") or []]
         return sorted(rows, key=lambda r: (r["start"], r["face"]))
 
+    def _face_docs(self, faces: list[Face]) -> list[docs.FaceDoc]:
+        """The faces as the document has them, each with `at`: the time of the frame it was kept from (where the
+        gallery crops it)."""
+        states = [self.named_faces[p] for p in sorted(self.named_faces)] + self.unnamed_faces
+        out = []
+        for face, state in zip(faces, states):
+            doc = docs.face_to_doc(face)
+            if state.get("at") is not None:
+                doc["at"] = float(state["at"])
+            out.append(doc)
+        return out
+
     def to_fields(self) -> docs.DocumentFields:
         labels = sorted((_label_from_state(d) for d in self.best_labels.values()), key=lambda l: (-l.confidence, l.name))
         faces = self.faces()
@@ -235,7 +247,7 @@ class Timeline:
             "location": self.info.get("location"),
             "labels": [docs.label_to_doc(label) for label in labels],
             "label_names": docs.label_names(labels),
-            "faces": [docs.face_to_doc(face) for face in faces],
+            "faces": self._face_docs(faces),
             "face_count": len(faces),
             "people": sorted(self.people),
             "text": " ".join(self.text) or None,
@@ -311,6 +323,7 @@ def _face_state(face: Face) -> dict[str, Any]:
 def _face_from_state(d: dict[str, Any]) -> Face:
     d = dict(d)
     d.pop("seen", None)  # on the timeline (segments.faces), not in the face
+    d.pop("at", None)  # the time of the frame the face was kept from: the document's face says it
     d["box"] = Box(**d["box"])
     d["emotions"] = [Emotion(**e) for e in d.get("emotions") or []]
     d["pose"] = Pose(**d["pose"]) if d.get("pose") else None

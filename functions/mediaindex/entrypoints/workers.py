@@ -243,4 +243,8 @@ def index_paths(paths: Iterable[str], settings: Settings, **options: Any) -> Bul
     options.setdefault("meaning_model", None if spec.factory else bootstrap.meaning_model(settings))
     options.setdefault("reads_text", not spec.factory and settings.has("text"))
     options.setdefault("threads", settings.analyzer == "rekognition")
+    if not spec.factory and "needs_analysis" not in options:
+        app = bootstrap.build_app(settings, index=index)
+        if app.vectors is not None:
+            options["needs_analysis"] = app.pipeline.look_missing
     return bulk_indexer(index, spec, **options).run(roots)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediaindex.domain.look_alikes import LayoutMatch
+from mediaindex.domain.look_alikes import COPY_LAYOUT, NEAR_LAYOUT, LayoutMatch
 
 SIDE = 64
 CELL = 8
@@ -21,6 +21,10 @@ CELL_NCC = 0.7
 FLAT = 1.2  # a cell whose contrast (norm of its normalised pixels) is below this is flat
 ROTATIONS = (0, -8, 8, -4, 4)
 SCALES = (1.0, 0.9, 0.8, 0.7)
+# every transform tried, the likeliest edits first (as it is, mirrored, then crops, then small rotations), so that
+# a copy is usually recognised after a few
+TRANSFORMS = sorted(((m, d, s) for m in (False, True) for d in ROTATIONS for s in SCALES),
+                    key=lambda t: (t[1] != 0, t[2] != 1.0, abs(t[1]), -t[2], t[0]))
 # a picture smaller than this, or this flat (standard deviation of its grey levels), has no layout worth comparing
 MIN_SIDE = 16
 MIN_CONTRAST = 4.0
@@ -61,11 +65,28 @@ def pixels_of(layout: bytes) -> Any:
 
 
 def match(a: bytes, b: bytes) -> LayoutMatch:
-    """How well two layouts agree (module docstring); each is tried inside the other."""
+    """How well two layouts agree (module docstring); each is tried inside the other. The search stops as soon as
+    the answer cannot change what the rules decide (domain/look_alikes.py): identical as they are, or a copy."""
     pa, pb = pixels_of(a), pixels_of(b)
-    one, plain_one = _inside(pa, pb)
-    other, plain_other = _inside(pb, pa)
-    return LayoutMatch(one, plain_one) if one >= other else LayoutMatch(other, plain_other)
+    plain = _plain(pa, pb)
+    if plain >= NEAR_LAYOUT:
+        return LayoutMatch(plain, True)
+    best = LayoutMatch(plain, True)
+    for big, small in ((pa, pb), (pb, pa)):
+        found, is_plain = _inside(big, small, enough=COPY_LAYOUT)
+        if found > best.agreement:
+            best = LayoutMatch(found, is_plain)
+        if best.agreement >= COPY_LAYOUT:
+            break
+    return best
+
+
+def _plain(a: Any, b: Any) -> float:
+    """The agreement of the two pictures as they are, the second resized onto the first."""
+    import cv2
+
+    resized = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
+    return _cells_agree(_normalised(a), _normalised(resized))
 
 
 def _normalised(x: Any) -> Any:
@@ -103,30 +124,31 @@ def _rotated(x: Any, degrees: int) -> Any:
     return cv2.warpAffine(x, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _inside(big: Any, small: Any) -> tuple[float, bool]:
-    """The best agreement of `small` placed inside `big` (module docstring), and whether it needed no change."""
+def _inside(big: Any, small: Any, enough: float = 1.0) -> tuple[float, bool]:
+    """The best agreement of `small` placed inside `big` (module docstring), and whether it needed no change;
+    the search stops at the first transform that reaches `enough`."""
     import cv2
     import numpy as np
 
     target = _normalised(big)
     best, plain = 0.0, False
-    for mirrored in (False, True):
-        flipped = np.ascontiguousarray(small[:, ::-1]) if mirrored else small
-        for degrees in ROTATIONS:
-            turned = _rotated(flipped, degrees)
-            for scale in SCALES:
-                th, tw = max(CELL, round(big.shape[0] * scale)), max(CELL, round(big.shape[1] * scale))
-                template = _normalised(cv2.resize(turned, (tw, th), interpolation=cv2.INTER_AREA))
-                if scale == 1.0:
-                    y = x = 0
-                else:
-                    scores = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
-                    _, _, _, (x, y) = cv2.minMaxLoc(scores)
-                agreement = _cells_agree(_normalised(target[y:y + th, x:x + tw]), template)
-                if agreement > best:
-                    best, plain = agreement, not mirrored and degrees == 0 and scale == 1.0
-                if best >= 0.999:
-                    return best, plain
+    turned: dict[tuple[bool, int], Any] = {}
+    for mirrored, degrees, scale in TRANSFORMS:
+        if (mirrored, degrees) not in turned:
+            flipped = np.ascontiguousarray(small[:, ::-1]) if mirrored else small
+            turned[(mirrored, degrees)] = _rotated(flipped, degrees)
+        th, tw = max(CELL, round(big.shape[0] * scale)), max(CELL, round(big.shape[1] * scale))
+        template = _normalised(cv2.resize(turned[(mirrored, degrees)], (tw, th), interpolation=cv2.INTER_AREA))
+        if scale == 1.0:
+            y = x = 0
+        else:
+            scores = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
+            _, _, _, (x, y) = cv2.minMaxLoc(scores)
+        agreement = _cells_agree(_normalised(target[y:y + th, x:x + tw]), template)
+        if agreement > best:
+            best, plain = agreement, not mirrored and degrees == 0 and scale == 1.0
+        if best >= enough:
+            break
     return best, plain
 
 

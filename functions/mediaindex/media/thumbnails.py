@@ -107,6 +107,21 @@ def crop_face(data: bytes, box: Mapping[str, Any], max_pixels: int = DEFAULT_MAX
     return _jpeg(crop.convert("RGB"))
 
 
+def video_face(path_or_bytes: Any, at: float, box: Mapping[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """A video's face cropped from the frame it was seen in (the first frame at or after `at` seconds)."""
+    from mediaindex.media.video import VideoReader
+
+    with VideoReader(path_or_bytes, max_pixels=max_pixels) as reader:
+        start = max(0.0, float(at))  # samples fall on multiples of the interval: a millisecond's finds this frame
+        frame = next(reader.samples(interval=0.001, start=start, end=start + 1.0), None)
+        im = frame.image if frame is not None else None
+    if im is None:
+        raise BadMedia(f"no frame at {at:g} s")
+    out = io.BytesIO()
+    im.convert("RGB").save(out, "PNG")
+    return render_face(out.getvalue(), box, max_pixels)
+
+
 def video_poster(path_or_bytes: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     """The first frame of a video, as a thumbnail: one frame decoded, so it is cheap."""
     from mediaindex.media.video import VideoReader

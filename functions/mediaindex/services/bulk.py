@@ -169,6 +169,8 @@ class BulkIndexer:
     reads_text: bool = False  # text is read: a screenshot indexed before that is analysed again (domain/freshness.py)
     face_model: str | None = None  # documents with face vectors of another model are analysed again
     meaning_model: str | None = None  # search by description: pictures without its vector are embedded
+    # a document that must be analysed again although its file is unchanged (the pipeline's look_missing)
+    needs_analysis: Callable[[SearchDocument], bool] | None = None
     # ("total", n) / ("done", outcome dict) / ("video", {"key", "done", "duration"}: seconds of a video analysed)
     on_progress: Callable[[str, Any], None] | None = None
     handle: Handle | None = None  # inline/threaded: an already built handler (tests, reuse)
@@ -216,7 +218,7 @@ class BulkIndexer:
             if is_unchanged(info, doc, self.analyzer_name, self.face_model, self.reads_text,
                             self.meaning_model) and not (
                 self.retry_failed and doc is not None and doc.get("status") == docs.FAILED
-            ):
+            ) and not (doc is not None and self.needs_analysis is not None and self.needs_analysis(doc)):
                 state["unchanged"] += 1
                 continue
             wanted.append(info)

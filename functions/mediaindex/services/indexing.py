@@ -191,7 +191,7 @@ class Pipeline:
         if event.sequencer is None and is_unchanged(current, etag=event.etag, size=event.size,
                                                     analyzer=self.analyzer.name, face_model=self.analyzer.face_model,
                                                     reads_text=self._reads_text(), meaning_model=self.meaning_model) \
-                and not self._look_missing(current):
+                and not self.look_missing(current):
             return UNCHANGED
         return None
 
@@ -214,7 +214,7 @@ class Pipeline:
             prior = self.index.find_by_content(sha, self.analyzer.name)
             if (prior is not None and docs.analysed_alike(prior, None, self.analyzer.face_model)
                     and not self._vectors_missing(prior, sha)
-                    and not self._look_missing(prior)
+                    and not self.look_missing(prior)
                     and not (self._reads_text() and unread_screenshot(prior))):
                 doc.update(docs.analysis_of(prior))
                 doc["face_count"] = len(prior.get("faces") or [])
@@ -364,16 +364,19 @@ class Pipeline:
             return None
         return getattr(self.analyzer, "look_model", None)
 
-    def _look_missing(self, doc: SearchDocument) -> bool:
-        """An indexed document analysed before look-alikes (no `look_model` field), or whose look vectors come from
-        another classifier file: analysed again rather than counted unchanged or copied. (`look_model` None: the
-        picture was too small or blank for a vector; that stays so.)"""
+    def look_missing(self, doc: SearchDocument) -> bool:
+        """An indexed document analysed before look-alikes (no `look_model` field), whose look vectors come from
+        another classifier file, or whose vectors are not kept (any more): analysed again rather than counted
+        unchanged or copied. (`look_model` None: the picture was too small or blank for a vector; that stays so.)"""
         model = self.look_model
         if model is None or doc.get("status") != docs.INDEXED or not doc.get("content_sha256"):
             return False
         if "look_model" not in doc:
             return True
-        return doc["look_model"] not in (None, model)
+        if doc["look_model"] is None:  # too small or blank: stays so
+            return False
+        # its vectors gone (a damaged vectors file started anew) or of another classifier: analysed again
+        return doc["look_model"] != model or not self.vectors.has(LOOK, str(doc["content_sha256"]), model)  # type: ignore[union-attr]
 
     def _remember_look(self, sha: str, analysis: Analysis | None, looks: list[PictureVector] | None) -> None:
         """The look vectors of newly analysed bytes, before the document (as faces are): a picture's one, a

@@ -194,9 +194,9 @@ class OpenSearchIndex:
         return OpenSearchFaceVectors(self.connection, f"{self.name}-faces", replicas=self.replicas)
 
     def picture_vectors(self) -> Any:
-        """The picture vectors beside these documents (`<name>-vectors`, k-NN fields): adapters/vectors/opensearch.py
+        """The picture vectors beside these documents (`<name>-vectors`, k-NN fields): adapters/index/opensearch_vectors.py
         (imported here only when asked: it needs NumPy, which the Lambda bundle has not)."""
-        from mediaindex.adapters.vectors.opensearch import OpenSearchPictureVectors
+        from mediaindex.adapters.index.opensearch_vectors import OpenSearchPictureVectors
 
         return OpenSearchPictureVectors(self.connection, f"{self.name}-vectors", replicas=self.replicas)
 

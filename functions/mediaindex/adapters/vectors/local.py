@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 PROJECTED = 256
 EXACT_BELOW = 50_000
-OVERSAMPLE = 4  # candidates looked at per result asked for
+OVERSAMPLE = 10  # candidates looked at per result asked for (bench/bench_duplicates.py --scale: recall)
+_CHUNK = 10_000
 _SEED = 20261207  # the projection is part of the file's format: never change it
 
 _SCHEMA = """
@@ -51,6 +52,11 @@ CREATE INDEX IF NOT EXISTS vectors_kind_model ON vectors(kind, model, id);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('removals', 0);
 """
+
+
+def _damaged(error: sqlite3.DatabaseError) -> bool:
+    text = str(error).lower()
+    return any(w in text for w in ("not a database", "malformed", "disk image", "file is not", "encrypted"))
 
 
 def default_path(settings: Settings) -> Path:
@@ -89,27 +95,33 @@ def projection(dimensions: int) -> np.ndarray:
 
 
 class _Space:
-    """What is in memory for one (kind, model): row ids, their contents and the projected unit vectors."""
+    """What is in memory for one (kind, model): row ids and the projected unit vectors (the contents and the exact
+    vectors stay in the file, read for the few candidates)."""
 
     def __init__(self, dimensions: int) -> None:
         self.dimensions = dimensions
         self.map = projection(dimensions)
         self.ids = np.zeros(0, dtype=np.int64)
-        self.contents: list[str] = []
         self.matrix = np.zeros((0, min(dimensions, PROJECTED)), dtype=np.float32)
         self.graph: FaceGraph | None = None
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
         p = vectors @ self.map
         return p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
 
-    def add(self, ids: np.ndarray, contents: list[str], vectors: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         projected = self.project(vectors)
-        self.ids = np.concatenate([self.ids, ids])
-        self.contents.extend(contents)
-        self.matrix = np.concatenate([self.matrix, projected]) if len(self.matrix) else projected
+        self._pending.append((ids, projected))
         if self.graph is not None and self.graph.ready:
             self.graph.add(ids, projected)
+
+    def settle(self) -> None:
+        """Join the chunks added since the last search into the arrays (one copy, not one per chunk)."""
+        if self._pending:
+            self.ids = np.concatenate([self.ids, *(ids for ids, _ in self._pending)])
+            self.matrix = np.concatenate([self.matrix, *(m for _, m in self._pending)])
+            self._pending = []
 
 
 class LocalPictureVectors:
@@ -129,22 +141,47 @@ class LocalPictureVectors:
         if conn is not None:
             return conn
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn = self._open()
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and not _damaged(e):
+                if "locked" in str(e) or "busy" in str(e):
+                    raise TransientError(f"the picture vectors {self.path} are busy: {e}") from e
+                raise ConfigurationError(f"cannot open the picture vectors {self.path} ({e}): check that its "
+                                         "folder exists and is writable") from None
+            conn = self._rebuild(e)
+        self._local.conn = conn
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
             conn.execute("PRAGMA busy_timeout = 60000")
             if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(_SCHEMA)
-        except sqlite3.OperationalError as e:
-            if "locked" in str(e) or "busy" in str(e):
-                raise TransientError(f"the picture vectors {self.path} are busy: {e}") from e
-            raise ConfigurationError(f"cannot open the picture vectors {self.path} ({e}): check that its folder "
-                                     "is writable, or move the file aside to rebuild it (mediaindex index --force)") from None
-        except sqlite3.DatabaseError as e:
-            raise ConfigurationError(f"the picture vectors {self.path} are damaged ({e}): move the file aside "
-                                     "and run `mediaindex index --force PATH` to analyse the pictures again") from None
-        self._local.conn = conn
+            conn.execute("SELECT count(*) FROM vectors WHERE kind = ''").fetchone()
+        except BaseException:
+            conn.close()
+            raise
         return conn
+
+    def _rebuild(self, error: Exception) -> sqlite3.Connection:
+        """A damaged file is moved aside and a new one started: the vectors come back from the pictures, which the
+        next `mediaindex index` analyses again for the vectors they miss (the store of record is the files)."""
+        import time
+
+        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        log.warning("the picture vectors %s are damaged (%s): moved aside to %s; the next `mediaindex index` "
+                    "analyses the pictures again for their vectors", self.path, error, aside.name)
+        for suffix in ("", "-wal", "-shm"):
+            found = self.path.with_name(self.path.name + suffix)
+            if found.exists():
+                found.replace(aside.with_name(aside.name + suffix))
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as e:
+            raise ConfigurationError(f"cannot start new picture vectors at {self.path} ({e})") from None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -250,23 +287,26 @@ class LocalPictureVectors:
                 self._spaces = {}
                 self._seen = (0, removals)
             if top > self._seen[0]:
-                rows = conn.execute("SELECT id, kind, model, content_sha256, data FROM vectors WHERE id > ? "
-                                    "ORDER BY id", (self._seen[0],)).fetchall()
-                by_space: dict[tuple[str, str], list[tuple[int, str, bytes]]] = {}
-                for row_id, k, m, sha, data in rows:
-                    by_space.setdefault((k, m), []).append((int(row_id), sha, data))
-                for key, found in by_space.items():
-                    vectors = np.stack([unquantize(data) for _, _, data in found])
-                    space = self._spaces.get(key)
-                    if space is None:
-                        space = self._spaces[key] = _Space(vectors.shape[1])
-                    if vectors.shape[1] != space.dimensions:
-                        log.warning("vectors of %s with %d numbers beside %d: left out", key, vectors.shape[1],
-                                    space.dimensions)
-                        continue
-                    space.add(np.array([i for i, _, _ in found], dtype=np.int64), [s for _, s, _ in found], vectors)
+                cursor = conn.execute("SELECT id, kind, model, data FROM vectors WHERE id > ? "
+                                      "AND id <= ? ORDER BY id", (self._seen[0], top))
+                while rows := cursor.fetchmany(_CHUNK):  # a chunk at a time: bounded memory at a million
+                    by_space: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
+                    for row_id, k, m, data in rows:
+                        by_space.setdefault((k, m), []).append((int(row_id), data))
+                    for key, chunk in by_space.items():
+                        vectors = np.stack([unquantize(data) for _, data in chunk])
+                        space = self._spaces.get(key)
+                        if space is None:
+                            space = self._spaces[key] = _Space(vectors.shape[1])
+                        if vectors.shape[1] != space.dimensions:
+                            log.warning("vectors of %s with %d numbers beside %d: left out", key,
+                                        vectors.shape[1], space.dimensions)
+                            continue
+                        space.add(np.array([i for i, _ in chunk], dtype=np.int64), vectors)
                 self._seen = (top, removals)
             space = self._spaces.get((kind, model))
+            if space is not None:
+                space.settle()
             if space is not None and len(space.ids) >= EXACT_BELOW and space.graph is None:
                 self._graph_for(kind, model, space)
             return space

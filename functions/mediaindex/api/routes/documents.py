@@ -18,7 +18,7 @@ from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import BadMedia, MediaTooLarge
 from mediaindex.domain.vocabulary import Status
 from mediaindex.media.thumbnails import (
-    MAX_THUMB_SOURCE_BYTES, render_face, render_preview, render_thumbnail, video_poster,
+    MAX_THUMB_SOURCE_BYTES, render_face, render_preview, render_thumbnail, video_face, video_poster,
 )
 from mediaindex.ports import LocalFile, ObjectRef
 
@@ -95,17 +95,34 @@ def preview(api: Api, id: DocId) -> Response:
     return _cached_jpeg(api, doc, "preview", lambda: render_preview(read_for_rendering(api, doc), api.max_pixels))
 
 
-@router.get("/api/documents/{id}/faces/{face}", summary="A crop of one face of a photo",
+@router.get("/api/documents/{id}/faces/{face}", summary="A crop of one face of a photo or a video",
             response_class=Response, responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG"}})
 def face(api: Api, id: DocId, face: FaceNumber) -> Response:
     doc = api.document(id)
     faces = doc.get("faces") or []
-    if face >= len(faces) or doc.get("media_type") == "video" or not faces[face].get("box"):
+    if face >= len(faces) or not faces[face].get("box"):
         raise ApiError(404, "no such face in this document")
     box = faces[face]["box"]
     # cached by the box, not the position alone: hiding a face moves the faces after it down one place
     kind = "face:" + ",".join(f"{float(box[k]):.5f}" for k in ("left", "top", "width", "height"))
+    if doc.get("media_type") == "video":
+        at = _seen_at(doc, face)
+        where = api.media.locate(ref_of(doc), doc.get("content_type"))
+        if at is None or not isinstance(where, LocalFile):
+            raise ApiError(404, "no frame for this face here: the page shows an icon")
+        return _cached_jpeg(api, doc, f"{kind}@{at:.3f}", lambda: video_face(where.path, at, box, api.max_pixels))
     return _cached_jpeg(api, doc, kind, lambda: render_face(read_for_rendering(api, doc), box, api.max_pixels))
+
+
+def _seen_at(doc: SearchDocument, face: int) -> float | None:
+    """When a video's face was seen: the time of the frame it was kept from, else (documents indexed before that
+    was kept) the start of its first span on the timeline."""
+    found = (doc.get("faces") or [])[face].get("at")
+    if found is not None:
+        return float(found)
+    spans = [row for row in ((doc.get("video") or {}).get("segments") or {}).get("faces") or []
+             if row.get("face") == face]
+    return min(float(row.get("start") or 0.0) for row in spans) if spans else None
 
 
 def read_for_rendering(api: MediaApi, doc: SearchDocument) -> bytes:

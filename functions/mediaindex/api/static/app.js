@@ -897,17 +897,25 @@ function avatar(person) {
   return img;
 }
 
-// a face of an unnamed group: its crop from a photo, or the poster frame of a video it was seen in (the video's
-// frame with the face is not kept)
+// a face of an unnamed group: its crop from the photo, or from the video frame it was seen in (the video's poster
+// frame where that frame cannot be read here, e.g. a video in S3)
 function faceImage(file) {
   const name = file.key.split("/").pop();
   const video = file.media_type === "video";
   const img = el("img", { alt: video ? `A face seen in the video ${name}` : `A face in ${name}`, loading: "lazy",
     class: video ? "video-face" : "" });
+  let fallback = video ? thumbUrl(file.id) : null;
   img.addEventListener("load", () => img.classList.add("loaded"));
-  img.addEventListener("error", () => img.replaceWith(el("span", { class: "avatar initials", role: "img",
-    "aria-label": img.alt, text: "?" })));
-  setImage(img, video ? thumbUrl(file.id) : faceUrl(file.id, file.face_index));
+  img.addEventListener("error", () => {
+    if (fallback) {
+      const next = fallback;
+      fallback = null;
+      setImage(img, next);
+      return;
+    }
+    img.replaceWith(el("span", { class: "avatar initials", role: "img", "aria-label": img.alt, text: "?" }));
+  });
+  setImage(img, faceUrl(file.id, file.face_index));
   return img;
 }
 

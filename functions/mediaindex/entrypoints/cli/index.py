@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         reads_text=not spec.factory and settings.has("text"),
         face_model=None if spec.factory else bootstrap.face_model(settings), on_progress=progress,
         meaning_model=None if spec.factory else bootstrap.meaning_model(settings),
+        needs_analysis=None if spec.factory or app.vectors is None else app.pipeline.look_missing,
     )
     try:
         summary = runner.run(roots)

@@ -291,8 +291,7 @@ PARTS = (
     "index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities", "handle_event", "video_state",
     "places", "video", "vectors", "describer",
 )
-# "bedrock" is the bedrock-runtime client (InvokeModel)
-CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb", "bedrock")
+CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb")
 
 
 class _Absent:
@@ -450,7 +449,7 @@ class App:
     @property
     def describer(self) -> TextImageEmbedder | None:
         """The embedder of search by description (MEDIAINDEX_DESCRIPTIONS); None when it is off (ABSENT too)."""
-        return self._part("describer", lambda: build_describer(self.settings, self._parts.get("client:bedrock")))
+        return self._part("describer", lambda: build_describer(self.settings))
 
     @property
     def video_state(self) -> VideoStateStore | None:

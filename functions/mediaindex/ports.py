@@ -52,6 +52,27 @@ class Analyzer(Protocol):
         the analyzer refuses, TransientError when throttled or down."""
 
 
+class TextImageEmbedder(Protocol):
+    """Pictures and sentences as vectors of one image-text space (CLIP, Amazon Titan Multimodal Embeddings): a
+    description's vector lies near the vectors of the pictures it describes. A picture's vector is kept by content
+    in PictureVectors (kind "meaning", below); vectors of two models (two `model` ids) are never compared."""
+
+    @property
+    def model(self) -> str:
+        """The space's id, stored with every vector: "titan-embed-image-v1:1024", "clip-onnx:<sha256 prefix>"."""
+
+    @property
+    def dimensions(self) -> int:
+        """How many numbers a vector has."""
+
+    def embed_image(self, picture: Picture) -> list[float] | None:
+        """The picture's unit vector; None for a picture too small or too blank to mean anything (a black frame, a
+        1-pixel image). Raises TransientError when throttled or down."""
+
+    def embed_text(self, text: str) -> list[float]:
+        """The unit vector of a description ("a dog on the beach"). Raises TransientError when throttled or down."""
+
+
 class PlaceFinder(Protocol):
     """Reverse geocoding: the place a GPS position lies in (adapters/places/geonames.py, offline, on every
     deployment; the rules are in domain/places.py)."""

@@ -4,6 +4,7 @@ them do not import each other."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
@@ -15,6 +16,8 @@ from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.vocabulary import Status
 from mediaindex.ports import Index, MediaFiles, RenderingCache
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +34,9 @@ class MediaApi:
     login_url: str | None = None
     # what the analyzer reports, so a search for what it never does is told so (domain/capabilities.py)
     capabilities: Any = None
+    # builds the image-text embedder of search by description on first use (None: keywords only)
+    describer_factory: Callable[[], Any] | None = None
+    vectors_factory: Callable[[], Any] | None = None  # the pictures' vectors by content, for the describer
     max_pixels: int = 150_000_000
     # look-alike vectors by content (ports.PictureVectors; None with Rekognition): `similar:` and duplicates
     vectors: Any = None
@@ -39,6 +45,9 @@ class MediaApi:
     _trash: Any = field(default=None, init=False)
     _people: Any = field(default=None, init=False)
     _people_error: str | None = field(default=None, init=False)
+    _describer: Any = field(default=None, init=False)
+    _vectors: Any = field(default=None, init=False)
+    _describer_built: bool = field(default=False, init=False)
     write_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _people_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -56,6 +65,25 @@ class MediaApi:
             if self._trash is None:
                 self._trash = self.trash_factory()
         return self._trash
+
+    def describer(self) -> Any:
+        """The embedder of search by description, built once; None when it is off or cannot be built (logged)."""
+        with self._people_lock:
+            if not self._describer_built:
+                self._describer_built = True
+                if self.describer_factory is not None:
+                    try:
+                        self._describer = self.describer_factory()
+                        if self._describer is not None and self.vectors_factory is not None:
+                            self._vectors = self.vectors_factory()
+                    except ConfigurationError as e:
+                        log.warning("search by description is off: %s", e)
+        return self._describer
+
+    def meaning_vectors(self) -> Any:
+        """Where the pictures' meaning vectors are kept (built with the describer); None when it is off."""
+        self.describer()
+        return self._vectors
 
     def people(self) -> Any:
         with self._people_lock:

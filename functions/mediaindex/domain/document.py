@@ -163,6 +163,17 @@ class CelebrityDoc(TypedDict, total=False):
     known_gender: str | None
 
 
+class NoVectorDoc(TypedDict):
+    """Why a document has no vector of a kind from that model: the picture was too small or blank, or the
+    embedder failed on it (the file is indexed all the same; the next run with another model tries again)."""
+
+    model: str
+    reason: str
+
+
+MEANING = "meaning"  # the kind of vector of search by description: an image-text space (CLIP, Titan)
+
+
 class DocumentFields(TypedDict, total=False):
     """The fields a document has beyond its identity and status: what reading the file and analysing it found
     (ANALYSIS_FIELDS among them), as a partial update or a video's analysis hands them over."""
@@ -195,6 +206,9 @@ class DocumentFields(TypedDict, total=False):
     place: PlaceDoc | None  # absent: never looked up (services/places.py adds it); None: no place there
     sharpness: float | None  # of the picture (media/layout.py): which copy to keep
     look_model: str | None  # the model of its look vectors (domain/look_alikes.py); None: too small or blank
+    # the image-text model of its meaning vector, kept by content with the look vectors (search by description)
+    meaning_model: str | None
+    no_vectors: dict[str, NoVectorDoc]  # kind -> why the picture has none from that model
 
 
 class DocumentIdentity(TypedDict):
@@ -254,6 +268,17 @@ def analysed_alike(doc: SearchDocument, analyzer: str | None, face_model: str | 
     if analyzer is not None and doc.get("analyzer") not in (None, analyzer):
         return False
     return face_model is None or document_space(doc) in (None, face_model)
+
+
+def needs_meaning(doc: SearchDocument, model: str) -> bool:
+    """Is `doc` an indexed picture without a meaning vector of `model`, and not known to get none from it? Such a
+    document is embedded again (and only that: its analysis is reused)."""
+    if doc.get("status") != INDEXED or doc.get("media_type") != "image":
+        return False
+    if doc.get("meaning_model") == model:
+        return False
+    missing = (doc.get("no_vectors") or {}).get(MEANING)
+    return missing is None or missing.get("model") != model
 
 
 def now_iso() -> str:

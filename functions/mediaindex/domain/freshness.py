@@ -46,9 +46,12 @@ def holds_bytes(known: Fingerprint, *, etag: str | None, size: int | None) -> bo
 
 
 def is_unchanged(doc: SearchDocument | None, *, etag: str | None, size: int | None, analyzer: str | None,
-                 face_model: str | None, reads_text: bool = False) -> bool:
-    """Does `doc` (None: the index has no document) already stand for the file listed with `etag` and `size`?"""
+                 face_model: str | None, reads_text: bool = False, meaning_model: str | None = None) -> bool:
+    """Does `doc` (None: the index has no document) already stand for the file listed with `etag` and `size`?
+    With `meaning_model` (search by description is on), a picture without a vector of that model is not."""
     if reads_text and doc is not None and unread_screenshot(doc):
+        return False
+    if meaning_model is not None and doc is not None and docs.needs_meaning(doc, meaning_model):
         return False
     return (
         doc is not None

@@ -54,6 +54,8 @@ def build_api(env: dict[str, str] | None = None, app: App | None = None) -> Medi
         login_url=env.get("MEDIAINDEX_LOGIN_URL") or None,
         max_pixels=app.settings.max_pixels,
         capabilities=app.capabilities,
+        describer_factory=lambda: app.describer,
+        vectors_factory=lambda: app.vectors,
     )
 
 

@@ -240,6 +240,7 @@ def index_paths(paths: Iterable[str], settings: Settings, **options: Any) -> Bul
     spec = options.pop("spec", None) or WorkerSpec(settings)
     options.setdefault("analyzer_name", None if spec.factory else settings.analyzer)
     options.setdefault("face_model", None if spec.factory else bootstrap.face_model(settings))
+    options.setdefault("meaning_model", None if spec.factory else bootstrap.meaning_model(settings))
     options.setdefault("reads_text", not spec.factory and settings.has("text"))
     options.setdefault("threads", settings.analyzer == "rekognition")
     if not spec.factory and "needs_analysis" not in options:

@@ -141,11 +141,11 @@ class BulkSummary:
 
 
 def is_unchanged(info: ObjectInfo, doc: SearchDocument | None, analyzer: str | None,
-                 face_model: str | None = None, reads_text: bool = False) -> bool:
+                 face_model: str | None = None, reads_text: bool = False, meaning_model: str | None = None) -> bool:
     """The pipeline's own UNCHANGED rule (domain/freshness.py), decided from the listing. `analyzer` None: the
     workers' analyzer comes from a factory this process does not know, so any analyzer counts."""
     return freshness.is_unchanged(doc, etag=info.etag, size=info.size, analyzer=analyzer, face_model=face_model,
-                                  reads_text=reads_text)
+                                  reads_text=reads_text, meaning_model=meaning_model)
 
 
 # ---- the runner ----------------------------------------------------------------------------------------------------
@@ -168,6 +168,7 @@ class BulkIndexer:
     analyzer_name: str | None = None  # None: do not compare analyzers when deciding "unchanged"
     reads_text: bool = False  # text is read: a screenshot indexed before that is analysed again (domain/freshness.py)
     face_model: str | None = None  # documents with face vectors of another model are analysed again
+    meaning_model: str | None = None  # search by description: pictures without its vector are embedded
     # a document that must be analysed again although its file is unchanged (the pipeline's look_missing)
     needs_analysis: Callable[[SearchDocument], bool] | None = None
     # ("total", n) / ("done", outcome dict) / ("video", {"key", "done", "duration"}: seconds of a video analysed)
@@ -214,7 +215,8 @@ class BulkIndexer:
         wanted = []
         for info, doc_id in zip(page, ids):
             doc = current.get(doc_id)
-            if is_unchanged(info, doc, self.analyzer_name, self.face_model, self.reads_text) and not (
+            if is_unchanged(info, doc, self.analyzer_name, self.face_model, self.reads_text,
+                            self.meaning_model) and not (
                 self.retry_failed and doc is not None and doc.get("status") == docs.FAILED
             ) and not (doc is not None and self.needs_analysis is not None and self.needs_analysis(doc)):
                 state["unchanged"] += 1

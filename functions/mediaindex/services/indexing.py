@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from mediaindex.domain import document as docs
-from mediaindex.domain.document import DocumentFields, PlaceDoc, SearchDocument
-from mediaindex.domain.errors import BadMedia, ObjectNotFound
+from mediaindex.domain.document import MEANING, DocumentFields, PlaceDoc, SearchDocument
+from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
 from mediaindex.domain.file_dates import CONTAINER, EXIF, choose_taken_at, embedded_date
 from mediaindex.domain.freshness import is_unchanged, unread_screenshot
 from mediaindex.domain.messages import CREATED, REMOVED, Outcome, StorageEvent
@@ -28,7 +28,7 @@ from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
 from mediaindex.domain.look_alikes import LOOK
 from mediaindex.ports import (
     Analyzer, FaceCollection, Index, LibraryFaces, Metrics, PictureVector, PictureVectors, PlaceFinder, StoredObject,
-    Storage, Versioned,
+    Storage, TextImageEmbedder, Versioned,
 )
 from mediaindex.services.index_io import compare_and_set
 
@@ -116,6 +116,8 @@ class Pipeline:
     places: PlaceFinder | None = None
     # look-alike vectors by content (domain/look_alikes.py); None: not kept (Rekognition makes none)
     vectors: PictureVectors | None = None
+    # search by description: every indexed picture's meaning vector, kept in `vectors` (None: off)
+    describer: TextImageEmbedder | None = None
 
     # ---- entry point ---------------------------------------------------------------------------------------------
     def handle(self, event: StorageEvent) -> Outcome:
@@ -189,7 +191,7 @@ class Pipeline:
         # with a sequencer the event is newer than the document: the file was written again, whatever its etag
         if event.sequencer is None and is_unchanged(current, etag=event.etag, size=event.size,
                                                     analyzer=self.analyzer.name, face_model=self.analyzer.face_model,
-                                                    reads_text=self._reads_text()) \
+                                                    reads_text=self._reads_text(), meaning_model=self.meaning_model) \
                 and not self.look_missing(current):
             return UNCHANGED
         return None
@@ -221,6 +223,7 @@ class Pipeline:
                 self._date(doc, obj, *embedded_date(prior))
                 if "place" not in doc:  # analysed before places were found
                     self.add_place(doc)
+                self._carry_meaning(prior, doc, obj)
                 return Draft(doc, REUSED)
         try:
             if media_type == sniff.VIDEO:
@@ -257,6 +260,7 @@ class Pipeline:
             doc["look_model"] = analysis.look_model if analysis.look else None
         self._date(doc, obj, exif.taken_at, EXIF)
         self.add_place(doc)
+        self.describe(picture, doc)
         return Draft(doc, INDEXED, analysis.api_calls, analysis)
 
     @staticmethod
@@ -274,6 +278,74 @@ class Pipeline:
         found = place_field(self.places, doc.get("location"))
         if not isinstance(found, _NoPlaceField):
             doc["place"] = found
+
+    @property
+    def meaning_model(self) -> str | None:
+        """The image-text model of search by description; None when it is off (or there is no vector store)."""
+        return self.describer.model if self.describer is not None and self.vectors is not None else None
+
+    def describe(self, picture: Picture, doc: SearchDocument) -> None:
+        """The picture's meaning vector, kept by content in the vector store (before the document is written, as
+        faces and look vectors are), and the document's `meaning_model`. A picture too small or blank gets none, and
+        a failure of the embedder on this one picture (a refused image) leaves the file indexed without it; both
+        are recorded in `no_vectors` with the model, so the next run with that model does not ask again.
+        Throttling (TransientError) and a configuration fault (no access, an altered model file) are raised: the
+        file is tried again later."""
+        if self.describer is None or self.vectors is None:
+            return
+        model, sha = self.describer.model, doc.get("content_sha256")
+        if not sha:
+            return
+        try:
+            vector = self.describer.embed_image(picture)
+        except (TransientError, ConfigurationError):
+            raise
+        except Exception as e:  # noqa: BLE001 - one picture the embedder refuses never fails its file
+            log.warning("no description vector: %s", e, extra={"key": doc.get("key"), "model": model})
+            self.metrics.count("vectors_failed")
+            self._no_meaning(doc, model, f"{type(e).__name__}: {e}"[:300])
+            return
+        if vector is None:
+            self._no_meaning(doc, model, "too small or blank for a meaningful vector")
+            return
+        self.vectors.remember(MEANING, [PictureVector(sha, model, list(vector))])
+        self._has_meaning(doc, model)
+        self.metrics.count("vectors_made")
+
+    @staticmethod
+    def _has_meaning(doc: SearchDocument, model: str) -> None:
+        doc["meaning_model"] = model
+        no_vectors = {k: v for k, v in (doc.get("no_vectors") or {}).items() if k != MEANING}
+        if no_vectors:
+            doc["no_vectors"] = no_vectors
+        else:
+            doc.pop("no_vectors", None)
+
+    @staticmethod
+    def _no_meaning(doc: SearchDocument, model: str, reason: str) -> None:
+        doc["meaning_model"] = None
+        doc["no_vectors"] = {**(doc.get("no_vectors") or {}), MEANING: {"model": model, "reason": reason}}
+
+    def _carry_meaning(self, prior: SearchDocument, doc: SearchDocument, obj: StoredObject) -> None:
+        """A copy of bytes already indexed: their meaning vector is kept by content, so it is the copy's too (or
+        the reason they have none, when it is of this model); otherwise the picture is embedded now (its analysis
+        still reused)."""
+        if self.describer is None or self.vectors is None or doc.get("media_type") != "image":
+            return
+        model, sha = self.describer.model, doc.get("content_sha256") or ""
+        missing = (prior.get("no_vectors") or {}).get(MEANING)
+        if self.vectors.has(MEANING, sha, model):
+            self._has_meaning(doc, model)
+        elif missing is not None and missing.get("model") == model:
+            doc["meaning_model"] = None
+            doc["no_vectors"] = {**(doc.get("no_vectors") or {}), MEANING: missing}
+        else:
+            try:
+                picture = Picture.from_bytes(obj.data, self.max_pixels)
+            except BadMedia as e:
+                self._no_meaning(doc, model, f"{type(e).__name__}: {e}"[:300])
+                return
+            self.describe(picture, doc)
 
     def hidden_boxes(self, sha: str) -> list[Box]:
         """The boxes marked "not a face" in these bytes (only the local face collection keeps them)."""

@@ -5,26 +5,35 @@ index knows horses but no running and no field) and says which words it did not 
 remaining concept, it answers the files that have some of them, most first (relevance sums the concepts a file
 has). Around that: the closest known labels and people when nothing matched, and, for a plain word, where each hit
 matched it (a label, a person, a face, the picture's text, or only the file name), so that a facet that counts 4
-dogs beside a search that finds 5 explains itself."""
+dogs beside a search that finds 5 explains itself.
+
+With search by description on (an image-text embedder: Titan on AWS, an installed CLIP model on one machine), the
+words are also embedded, and the pictures nearest their meaning are blended with the keyword ranking (`_blend`), so
+that "a red car at night" finds pictures no label names that way."""
 
 from __future__ import annotations
 
 import difflib
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mediaindex.domain import free_text
-from mediaindex.domain.document import FaceDoc, SearchDocument
+from mediaindex.domain.document import MEANING, FaceDoc, SearchDocument
+from mediaindex.domain.errors import BadMedia, TransientError
 from mediaindex.domain.expressions import (
-    PEOPLE_WORDS, And, Concept, Expr, LabelIs, Or, PersonIs, TextHas, person_name_matches, simplify, text_tokens,
-    walk,
+    MAX_WINDOW, PEOPLE_WORDS, And, Concept, ContentIn, Expr, LabelIs, Or, PersonIs, TextHas, person_name_matches, simplify,
+    text_tokens, walk,
 )
 from mediaindex.domain.facts import document_facts
+from mediaindex.domain.fusion import reciprocal_rank_fusion
 from mediaindex.domain.places import fold
 from mediaindex.domain.query import Query
 from mediaindex.domain.words import singulars
-from mediaindex.ports import Index, PictureVectors, SearchResult
+from mediaindex.ports import Index, PictureVectors, SearchResult, TextImageEmbedder
 from mediaindex.services import look_alikes
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,8 @@ class Answer:
     not_understood: tuple[str, ...] = ()  # words no file answers to: left out, never emptying the answer
     relaxed: bool = False  # no file has every concept: these have some of them, the most first
     concepts: tuple[str, ...] = field(default=())  # the concepts searched for, as understood
+    described: str | None = None  # the image-text model whose nearest pictures were blended in (None: keywords only)
+    by_description: frozenset[str] = frozenset()  # the ids the description's nearest pictures brought
 
 
 def _top_concepts(where: Expr) -> tuple[list[Concept], list[Expr]]:
@@ -71,22 +82,33 @@ def _names_together(index: Index, query: Query, concepts: list[Concept]) -> list
     return out
 
 
-def run_search(index: Index, query: Query, vectors: PictureVectors | None = None) -> Answer:
+def run_search(index: Index, query: Query, describer: TextImageEmbedder | None = None,
+               vectors: PictureVectors | None = None) -> Answer:
     """Search as a person means it (module docstring). A query without free text is searched as it is. A query
     with `similar:FILE` is ranked by likeness to that file (services/look_alikes.py, on `vectors`; its hits carry
-    `similarity`); look_alikes.NotFound when the file is not indexed or has no look vector. Exact copies (the same
-    bytes) in a page show once, the first with the others' keys in `copies`."""
-    answer = _answer(index, query, vectors)
+    `similarity`); look_alikes.NotFound when the file is not indexed or has no look vector. With a `describer`
+    (search by description is on), the `vectors` its pictures' meaning vectors are kept in, and free text ranked by
+    relevance, the keyword ranking is blended with the pictures nearest the words' meaning (`_blend`). Exact copies
+    (the same bytes) in a page show once, the first with the others' keys in `copies`."""
+    answer = _answer(index, query, describer, vectors)
     return replace(answer, result=look_alikes.collapse_copies(answer.result))
 
 
-def _answer(index: Index, query: Query, vectors: PictureVectors | None) -> Answer:
+def _answer(index: Index, query: Query, describer: TextImageEmbedder | None,
+            vectors: PictureVectors | None) -> Answer:
     if look_alikes.has_similar(query.where):
         result, resolved = look_alikes.search_similar(index, vectors, query)
         return Answer(result, resolved)
     concepts, rest = _top_concepts(simplify(query.where))
     if not concepts:
         return Answer(index.search(query), query)
+    answer = _by_keywords(index, query, concepts, rest)
+    if describer is None or vectors is None or query.sort.field != "relevance":
+        return answer
+    return _blend(index, vectors, query, concepts, rest, answer, describer)
+
+
+def _by_keywords(index: Index, query: Query, concepts: list[Concept], rest: list[Expr]) -> Answer:
     if len(concepts) > 1:
         concepts = _names_together(index, query, concepts)
     known = [c for c in concepts if _known(index, query, c)]
@@ -100,6 +122,47 @@ def _answer(index: Index, query: Query, vectors: PictureVectors | None) -> Answe
         return Answer(result, narrowed, unknown, False, understood)
     relaxed = replace(query, where=simplify(And(*rest, Or(*known))))
     return Answer(index.search(relaxed), relaxed, unknown, True, understood)
+
+
+# How many documents of each ranking are blended (more when a page asks further): the answer's total is the number of
+# documents in either list, so a description always answers with up to this many pictures, the closest first.
+POOL = 100
+
+
+def _blend(index: Index, vectors: PictureVectors, query: Query, concepts: list[Concept], rest: list[Expr],
+           keywords: Answer, describer: TextImageEmbedder) -> Answer:
+    """The keyword ranking's first POOL documents and the documents of the POOL pictures whose meaning vector is
+    nearest the words' (those of them the query's other filters allow: the filters apply after the nearest are
+    found), blended by reciprocal rank fusion (domain/fusion.py: ranks, because keyword scores and cosine
+    similarities do not compare), then paged. Words the keywords did not understand are not left out: the
+    description searches them. When the words cannot be embedded (the embedder throttled or down), the keyword
+    answer stands."""
+    text = " ".join(c.word for c in concepts)
+    try:
+        vector = describer.embed_text(text)
+    except (TransientError, BadMedia) as e:
+        log.warning("search by description unavailable, keywords only: %s", e)
+        return keywords
+    pool = min(max(POOL, query.offset + query.limit), MAX_WINDOW)
+    closeness = dict(vectors.nearest(MEANING, describer.model, vector, pool))
+    described: list[SearchDocument] = []
+    if closeness:
+        near = Query(where=simplify(And(*rest, ContentIn(tuple(closeness)))), statuses=query.statuses,
+                     limit=min(MAX_WINDOW, pool * 4))  # copies of one picture: several documents a content
+        described = sorted(index.search(near).hits,
+                           key=lambda d: (-closeness.get(d.get("content_sha256") or "", -2.0), d.get("key", "")))
+    by_keywords: dict[str, SearchDocument] = {}
+    if keywords.result.total:
+        ranked = replace(keywords.query, offset=0, limit=pool, facets=())
+        by_keywords = {doc["id"]: doc for doc in index.search(ranked).hits}
+    by_id = {**{doc["id"]: doc for doc in described}, **by_keywords}
+    fused = reciprocal_rank_fusion(list(by_keywords), [doc["id"] for doc in described])
+    hits = [by_id[doc_id] for doc_id, _ in fused[query.offset:query.offset + query.limit]]
+    result = SearchResult(total=len(fused), hits=hits, facets=keywords.result.facets)
+    return Answer(result, replace(keywords.query, offset=query.offset, limit=query.limit), (), False,
+                  keywords.concepts or tuple(c.word for c in concepts), described=describer.model,
+                  by_description=frozenset(doc["id"] for doc in described))
+
 
 VOCABULARY = 2000  # labels and people looked at for a suggestion
 

@@ -187,7 +187,9 @@ def search(
 ) -> dict[str, Any]:
     query = replace(search_query(q, label, person, emotion, place, type, sort, failed, offset, limit, kind, taken),
                     facet_size=FACET_SIZE)
-    answer = searching.run_search(api.index, query, api.vectors if has_similar(query.where) else None)
+    similar = has_similar(query.where)  # look-alikes (their vectors), else the description's blend when asked
+    answer = searching.run_search(api.index, query, describer=api.describer() if q and not similar else None,
+                                  vectors=api.vectors if similar else (api.meaning_vectors() if q else None))
     result, query = answer.result, answer.query
     facets = {name: [{"value": v, "count": c} for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
               for name, counts in result.facets.items()}
@@ -206,6 +208,8 @@ def search(
         body["not_understood"] = list(answer.not_understood)
     if answer.relaxed:
         body["relaxed"] = True
+    if answer.described:
+        body["described"] = answer.described
     warnings = unsupported(query, api.capabilities)
     if warnings:
         body["warnings"] = warnings

@@ -14,7 +14,7 @@ from mediaindex.entrypoints.cli.common import UsageError
 # In the order `--help` lists them.
 COMMANDS = (
     "index", "search", "show", "stats", "duplicates", "watch", "analyze", "people", "faces", "backfill", "reconcile",
-    "serve", "invoke", "migrate",
+    "serve", "invoke", "migrate", "models",
 )
 
 EPILOG = """\

@@ -152,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         analyzer_name=None if spec.factory else settings.analyzer,
         reads_text=not spec.factory and settings.has("text"),
         face_model=None if spec.factory else bootstrap.face_model(settings), on_progress=progress,
+        meaning_model=None if spec.factory else bootstrap.meaning_model(settings),
         needs_analysis=None if spec.factory or app.vectors is None else app.pipeline.look_missing,
     )
     try:

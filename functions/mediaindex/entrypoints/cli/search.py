@@ -13,7 +13,7 @@ import sys
 from typing import Any, Literal
 
 from mediaindex.domain.document import SearchDocument
-from mediaindex.domain.expressions import FACETS, EmotionIs, FaceHas, walk
+from mediaindex.domain.expressions import FACETS, Concept, EmotionIs, FaceHas, walk
 from mediaindex.domain.query import Query
 from mediaindex.domain.vocabulary import Status
 from mediaindex.entrypoints.cli.common import UsageError, add_backend_options, app_from, print_json, shown
@@ -54,6 +54,15 @@ examples:
   mediaindex search --similar ~/Pictures/beach.jpg taken:2020   look-alikes of a photo, taken in 2020
   mediaindex search --failed 'status:failed'          files that could not be analysed, and why
   mediaindex search dog --json | jq -r '.hits[].key'    {"total": N, "hits": [...], "not_understood": [...]}
+
+search by description (vectors; off unless turned on):
+  Free text is matched by keywords (labels, people, places, text). To also find pictures by what the words mean
+  ("a red car at night", "kids playing in the snow"), turn on an image-text model and index again:
+    on one machine:  mediaindex models install openclip-vit-b-32    (a CLIP model, downloaded only then)
+                     MEDIAINDEX_MODELS_DIR=DIR MEDIAINDEX_DESCRIPTIONS=clip:openclip-vit-b-32 mediaindex index PATH
+    on AWS:          MEDIAINDEX_DESCRIPTIONS=bedrock (Amazon Titan Multimodal Embeddings; the stack's
+                     `descriptions` setting, docs/deploy.md)
+  The best keyword matches and the closest pictures are then blended (docs/search.md).
 """
 
 
@@ -110,13 +119,21 @@ def build_query(args: argparse.Namespace) -> Query:
         raise UsageError(f"search: {e}") from None
 
 
+def query_has_words(query: Query) -> bool:
+    """Free text to describe: only then is the description embedder built (a CLIP model checked and loaded)."""
+    return any(isinstance(e, Concept) for e in walk(query.where))
+
+
 def run(args: argparse.Namespace) -> int:
     query = build_query(args)
     app = app_from(args, read_only=True)
     index = app.index
     index.ensure_ready()
     try:
-        answer = searching.run_search(index, query, app.vectors if has_similar(query.where) else None)
+        similar, words = has_similar(query.where), query_has_words(query)
+        answer = searching.run_search(
+            index, query, describer=app.describer if words and not similar else None,
+            vectors=app.vectors if similar or (words and app.settings.descriptions != "off") else None)
     except ValueError as e:  # what the backend refused of the query (the parser's limits catch the rest first)
         raise UsageError(f"search: {e}") from None
     result, query = answer.result, answer.query
@@ -139,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
                 out["not_understood"] = list(answer.not_understood)
             if answer.relaxed:
                 out["relaxed"] = True
+            if answer.described:
+                out["described"] = answer.described
             print_json(out)
         else:
             print_hits(result, query, suggested=suggested)
@@ -146,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"not understood, left out: {', '.join(answer.not_understood)}")
             if answer.relaxed:
                 print(f"no file has all of {', '.join(answer.concepts)}: these have some of them, the most first")
+            if answer.described and result.total:
+                print(f"ranked by keywords and by description ({answer.described})")
         sys.stdout.flush()
     except BrokenPipeError:  # `mediaindex search dog | head`: the reader had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -67,6 +67,8 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
         writes=writes,
         max_pixels=settings.max_pixels,
         capabilities=app.capabilities,
+        describer_factory=lambda: app.describer,
+        vectors_factory=lambda: app.vectors,
     )
 
 

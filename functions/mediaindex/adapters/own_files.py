@@ -9,6 +9,7 @@ reported with words that say what is there.
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import stat
 from typing import IO, Any
@@ -86,3 +87,23 @@ def free_bytes(path: str | os.PathLike[str]) -> int:
     except (OSError, AttributeError):
         return 1 << 62
     return st.f_bavail * st.f_frsize
+
+
+def remove_abandoned(path: str) -> None:
+    """Remove `<path>.<pid>.tmp` files whose saving process is gone (killed mid-save); a live process's, or another
+    user's, are left alone."""
+    if os.name != "posix":  # os.kill(pid, 0) asks whether a process lives only there (elsewhere it ends it)
+        return
+    for leftover in glob.glob(f"{glob.escape(path)}.*.tmp"):
+        pid = leftover[len(path) + 1:-len(".tmp")]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass
+        except (OSError, OverflowError):
+            pass  # alive (another user's process), or no process id at all: not ours to remove

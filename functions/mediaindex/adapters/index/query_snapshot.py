@@ -16,7 +16,6 @@ build (sqlite.py), and does not open that file again.
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import mmap
@@ -31,7 +30,7 @@ from pyroaring import BitMap
 
 from mediaindex.adapters.index.bitmap_columns import DeferredBitmaps, PackedStrings, RowTable, SortedColumn
 from mediaindex.adapters.index.bitmap_engine import QueryColumns
-from mediaindex.adapters.own_files import open_regular
+from mediaindex.adapters.own_files import open_regular, remove_abandoned
 
 FORMAT = 4  # 4: with the stamp of the change-log entry at its position; 3: one file of raw arrays, each read at its first use; 2: a numpy archive read whole (label tiers)
 MAGIC = b"MIQUERY\x00"
@@ -146,21 +145,7 @@ def save(path: str, columns: QueryColumns, seq: int, generation: str, stamp: int
 
 def _remove_abandoned(path: str) -> None:
     """Temporary files left by saving processes that are gone (killed mid-save)."""
-    if os.name != "posix":  # os.kill(pid, 0) asks whether a process lives only there (elsewhere it ends it)
-        return
-    for leftover in glob.glob(f"{glob.escape(path)}.*.tmp"):
-        pid = leftover[len(path) + 1:-len(".tmp")]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            try:
-                os.unlink(leftover)
-            except OSError:
-                pass
-        except OSError:
-            pass  # alive (another user's process): not ours to remove
+    remove_abandoned(path)
 
 
 # ---- reading -------------------------------------------------------------------------------------------------------

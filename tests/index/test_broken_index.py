@@ -220,3 +220,26 @@ def test_a_write_onto_a_full_file_says_so_and_a_rolled_back_transaction_keeps_it
         conn.execute("DROP TRIGGER refuse")
     index.put({**docs[0], "id": "another"}, None)  # the connection is usable again
     assert index.get("another") is not None
+
+
+@pytest.mark.parametrize("place", ["disk full", "fifo"])
+def test_faces_db_on_a_full_disk_or_a_pipe_is_one_clear_error(tmp_path, monkeypatch, place):
+    from mediaindex.adapters.faces import local_store
+    from mediaindex.adapters.faces.local import LocalFaceCollection
+    from mediaindex.config import Settings
+    from mediaindex.domain.errors import ConfigurationError
+    from tests.support.pipes import named_pipe
+
+    path = tmp_path / "faces.db"
+    if place == "disk full":
+        def full(db):  # the first write of a new file (its journal mode, its tables) finds no room
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(local_store, "_prepare", full)
+        with pytest.raises(ConfigurationError, match="disk holding the face collection .* is full"):
+            LocalFaceCollection(Settings(home=tmp_path), path=path).is_empty()
+    else:
+        with named_pipe(path) as opened:
+            with pytest.raises(ConfigurationError, match="named pipe"):
+                LocalFaceCollection(Settings(home=tmp_path), path=path).is_empty()
+        assert not opened.is_set()

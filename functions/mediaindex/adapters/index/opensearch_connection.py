@@ -108,8 +108,9 @@ class OpenSearchConnection:
             if attempt:
                 delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
                 if time.monotonic() - started + delay + REQUEST_TIMEOUT > CALL_DEADLINE:
-                    raise TransientError(f"OpenSearch did not answer within {CALL_DEADLINE:.0f} s ({attempt} "
-                                         f"attempts): {last}") from last
+                    raise TransientError(f"OpenSearch did not answer: {attempt} attempts in "
+                                         f"{time.monotonic() - started:.0f} s, and no time left for another "
+                                         f"within {CALL_DEADLINE:.0f} s: {last}") from last
                 time.sleep(random.uniform(delay / 2, delay))  # jitter: workers throttled together spread out
             try:
                 return fn(*args, **kwargs)

@@ -6,7 +6,6 @@ listing alone, without reading it (domain/local_files.py: the watcher fingerprin
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from datetime import datetime, timezone
@@ -16,8 +15,6 @@ from typing import Iterator
 from mediaindex.domain.errors import ConfigurationError, MediaTooLarge, ObjectNotFound, TransientError, UnsupportedMedia
 from mediaindex.domain.local_files import LOCAL_BUCKET, fingerprint, hidden, skipped
 from mediaindex.ports import ObjectInfo, ObjectRef, StoredObject
-
-log = logging.getLogger(__name__)
 
 DEFAULT_MAX_OBJECT_BYTES = 4 * 1024 * 1024 * 1024
 
@@ -110,29 +107,11 @@ class FolderStorage:
             return
         if not root.is_dir():
             raise ObjectNotFound(f"{root} is neither a file nor a folder")
-        real_root = os.path.realpath(root)
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not hidden(d))
             for name in sorted(filenames):
                 if skipped(name):
                     continue
-                path = os.path.join(dirpath, name)
-                if os.path.islink(path) and _links_out(path, real_root):
-                    log.info("not indexed: %s is a symbolic link to a file outside %s", path, root)
-                    continue
-                info = self.stat(ObjectRef(LOCAL_BUCKET, path))
+                info = self.stat(ObjectRef(LOCAL_BUCKET, os.path.join(dirpath, name)))
                 if info:
                     yield info
-
-
-def _links_out(path: str, real_root: str) -> bool:
-    """Is `path` (a symbolic link found in a walked folder) a way to a regular file outside that folder? Such a
-    link is not listed: a link planted in a folder must not make its target (/etc/passwd, a key) indexed, nor its
-    size and SHA-256 shown in a failed document. A link to something that is not a regular file (a device, a pipe)
-    is listed: reading refuses it and says what it is, without reading it."""
-    target = os.path.realpath(path)
-    try:
-        regular = stat.S_ISREG(os.stat(target).st_mode)
-    except OSError:
-        return False  # broken: listed, and found gone when read
-    return regular and os.path.commonpath([real_root, target]) != real_root

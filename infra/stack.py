@@ -27,9 +27,11 @@ from infra.parts.video import VideoState, continue_through
 from infra.regions import SUPPORTED_REGIONS, check_region
 from infra.settings import DeploySettings
 
-# The S3 events that change the index: every way an object is created, a delete, and a delete marker (versioned).
+# The S3 events that change the index: every way an object is created, a delete, a delete marker (versioned), and
+# a restore completed (an archived object, which got a failed document saying so, can be read now).
 INDEXED_EVENTS = (
     s3.EventType.OBJECT_CREATED,
+    s3.EventType.OBJECT_RESTORE_COMPLETED,
     s3.EventType.OBJECT_REMOVED_DELETE,
     s3.EventType.OBJECT_REMOVED_DELETE_MARKER_CREATED,
 )

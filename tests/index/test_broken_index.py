@@ -141,3 +141,105 @@ def _alias_exists(url: str, name: str) -> bool:
     from opensearchpy import OpenSearch
 
     return bool(OpenSearch(hosts=[url]).indices.exists_alias(name=name))
+
+
+# ---- the index's own file is something else, its rows are damaged, its disk is full ----------------------------------
+def test_a_named_pipe_at_the_index_is_refused_without_hanging(tmp_path, capsys):
+    from tests.support.pipes import named_pipe
+
+    path = tmp_path / "index.db"
+    with named_pipe(path) as opened:
+        for command in READERS[:2]:
+            code, err = run(capsys, *command, "--index", f"sqlite:///{path}")
+            assert code == 2 and "named pipe (FIFO), not a regular file" in err and "move it aside" in err
+    assert not opened.is_set()
+
+
+def _damage_rows(path, sql: str) -> None:
+    conn = sqlite3.connect(str(path))
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("damage", [
+    "UPDATE media_docs SET key = CAST(x'66ff6f2e6a7067' AS TEXT) WHERE rowid = 3",  # invalid UTF-8
+    "UPDATE media_docs SET status = 'failed', error = CAST(x'c3' AS TEXT) WHERE rowid = 3",
+    "UPDATE media_docs SET labels = x'0102030405' WHERE rowid = 3",  # a packed column that cannot be unpacked
+    "UPDATE media_docs SET terms = x'ffffffffffffffffff' WHERE rowid = 5",
+    "UPDATE media_bodies SET doc = '{not json' WHERE rowid = (SELECT min(rowid) FROM media_bodies)",
+], ids=["utf8-key", "utf8-error", "labels", "terms", "body"])
+def test_undecodable_rows_are_damage_never_a_traceback_or_a_query_error(real_index, capsys, damage):
+    _damage_rows(real_index, damage)
+    for command in (["search", ""], ["search", "dog"], ["stats"], ["search", "", "--json"]):
+        code, err = run(capsys, *command, "--index", f"sqlite:///{real_index}")
+        if code == 0:
+            continue  # the damaged part is not what this command reads
+        assert code == 2 and "query" not in err.split(":")[1], err
+        assert f"the index {real_index} is damaged" in err and "rebuild" in err and len(err.splitlines()) == 1
+    codes = [run(capsys, *c, "--index", f"sqlite:///{real_index}")[0] for c in (["search", ""], ["stats"])]
+    assert 2 in codes  # the damage is seen by some reader
+
+
+@pytest.mark.parametrize("error", ["database or disk is full", "disk I/O error"])
+def test_a_full_disk_is_not_called_damage(real_index, capsys, monkeypatch, error):
+    from mediaindex.adapters import own_files
+    from mediaindex.adapters.index import sqlite as sqlite_adapter
+
+    def full(self, conn):  # what SQLite answers a reader that cannot grow its shared-memory file
+        raise sqlite3.OperationalError(error)
+
+    monkeypatch.setattr(sqlite_adapter.SqliteIndex, "_use_wal", full)
+    monkeypatch.setattr(own_files, "free_bytes", lambda path: 4096)
+    for command in (["search", "dog"], ["stats"], ["people", "list"]):
+        code, err = run(capsys, *command, "--index", f"sqlite:///{real_index}")
+        assert code == 2 and "is full" in err and "free some space" in err, err
+        assert "damaged" not in err and "move it aside" not in err
+
+
+def test_a_write_onto_a_full_file_says_so_and_a_rolled_back_transaction_keeps_its_cause(real_index):
+    from mediaindex.domain.errors import ConfigurationError
+    from tests.index.corpus import corpus
+
+    index = SqliteIndex(str(real_index))
+    docs = corpus()
+    with index._conn() as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")  # a disk with no room left for this file
+    with pytest.raises(ConfigurationError, match="is full"):
+        for n in range(2000):
+            index.put({**docs[n % len(docs)], "id": f"more-{n}"}, None)
+    with index._conn() as conn:
+        conn.execute("PRAGMA max_page_count = 1073741823")
+        # SQLite itself rolls the whole transaction back after some errors: the cause must survive our ROLLBACK
+        conn.execute(f"""CREATE TEMP TRIGGER refuse BEFORE INSERT ON {index.t_docs}
+            BEGIN SELECT RAISE(ROLLBACK, 'the real cause'); END""")
+    with pytest.raises(sqlite3.Error, match="the real cause"):
+        index.put({**docs[0], "id": "another"}, None)
+    with index._conn() as conn:
+        conn.execute("DROP TRIGGER refuse")
+    index.put({**docs[0], "id": "another"}, None)  # the connection is usable again
+    assert index.get("another") is not None
+
+
+@pytest.mark.parametrize("place", ["disk full", "fifo"])
+def test_faces_db_on_a_full_disk_or_a_pipe_is_one_clear_error(tmp_path, monkeypatch, place):
+    from mediaindex.adapters.faces import local_store
+    from mediaindex.adapters.faces.local import LocalFaceCollection
+    from mediaindex.config import Settings
+    from mediaindex.domain.errors import ConfigurationError
+    from tests.support.pipes import named_pipe
+
+    path = tmp_path / "faces.db"
+    if place == "disk full":
+        def full(db):  # the first write of a new file (its journal mode, its tables) finds no room
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(local_store, "_prepare", full)
+        with pytest.raises(ConfigurationError, match="disk holding the face collection .* is full"):
+            LocalFaceCollection(Settings(home=tmp_path), path=path).is_empty()
+    else:
+        with named_pipe(path) as opened:
+            with pytest.raises(ConfigurationError, match="named pipe"):
+                LocalFaceCollection(Settings(home=tmp_path), path=path).is_empty()
+        assert not opened.is_set()

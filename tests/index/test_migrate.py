@@ -236,3 +236,81 @@ def test_look_vectors_are_copied_and_searched_in_the_cluster(embedded, osmem_clo
     assert "f" * 64 not in [sha for sha, _ in cluster.nearest(LOOK, "pool:test", vectors[0], k=20)]
     copied = cluster.vectors_of(LOOK, f"{2:064x}")
     assert copied[0].layout == bytes([8, 8]) + bytes(range(64)) and copied[0].model == "pool:test"
+
+
+# ---- servers that are not OpenSearch, or never answer ----------------------------------------------------------------
+def _server(handler_class):
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_migrate_to_a_json_server_that_is_not_opensearch_says_so(embedded, capsys):
+    from http.server import BaseHTTPRequestHandler
+
+    class AnyJson(BaseHTTPRequestHandler):  # {} to every request, as a generic JSON API would
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = _server(AnyJson)
+    try:
+        source = ["--index", f"sqlite:///{embedded['home'] / 'index.db'}", "--home", str(embedded["home"])]
+        code = main(["migrate", "--to", f"http://127.0.0.1:{server.server_port}", "--no-progress", *source])
+        err = capsys.readouterr().err
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 2 and "does not answer" in err and "OpenSearch" in err and "Traceback" not in err, err
+    assert "KeyError" not in err
+
+
+def test_a_server_that_accepts_and_never_answers_ends_in_one_line_within_the_deadline(tmp_path, capsys, monkeypatch):
+    """The deadline bounds the attempts: with a 0.3 s request timeout and a 1 s deadline, a few connections, not
+    the 5 rounds of 3 tries (15 waits) the client made before."""
+    import socket
+    import threading
+
+    from mediaindex.adapters.index import opensearch_connection
+
+    monkeypatch.setattr(opensearch_connection, "REQUEST_TIMEOUT", 0.3)
+    monkeypatch.setattr(opensearch_connection, "CALL_DEADLINE", 1.0)
+    monkeypatch.setattr(opensearch_connection, "INFO_TIMEOUT", 0.3)
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(connection)  # held open, never answered
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        code = main(["search", "dog", "--index", f"http://127.0.0.1:{listener.getsockname()[1]}"])
+        err = capsys.readouterr().err
+    finally:
+        stop.set()
+        listener.close()
+        for connection in accepted:
+            connection.close()
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "OpenSearch did not answer" in err or "unavailable" in err
+    assert 1 <= len(accepted) <= 6  # before: 15 requests of 30 s each (544 s)

@@ -6,6 +6,10 @@ temporary file behind."""
 from __future__ import annotations
 
 import bisect
+import contextlib
+import json
+import sqlite3
+import zlib
 import os
 import random
 import shutil
@@ -23,6 +27,7 @@ from mediaindex.domain.expressions import FACETS
 from mediaindex.domain.query import Query, Sort
 from mediaindex.domain.query_syntax import parse_query
 from tests.index.corpus import random_doc
+from tests.support.pipes import named_pipe
 
 QUERIES = ["", "dog", "label:dog>=90", 'person:"Barack Obama"', "smile:true gender:female", "NOT emotion:happy",
            "emotion:happy>=80", 'text:"happy birthday"', "path:holidays/2024/", "taken:2018-01-01..2019-12-31",
@@ -74,7 +79,7 @@ def test_a_loaded_query_side_saved_again_is_the_same(written):
     reader = SqliteIndex(path)
     reader.search(Query(limit=1))
     side = reader.query_side
-    assert query_snapshot.save(f"{path}.again", side.columns, side.seq, side.generation)  # reads every part
+    assert query_snapshot.save(f"{path}.again", side.columns, side.seq, side.generation, side.stamp)  # reads every part
     assert open(f"{path}.again", "rb").read() == first
 
 
@@ -237,7 +242,7 @@ def test_saving_leaves_no_temporary_file(written, monkeypatch, tmp_path):
     side = writer.query_side
     assert sorted(os.listdir(tmp_path)) == ["index.db", "index.db-shm", "index.db-wal", "index.db.media.query"]
 
-    def full_disk(writer_, columns, seq, generation):
+    def full_disk(writer_, columns, seq, generation, stamp=None):
         writer_.add("present", np.zeros(10, np.uint8))
         raise OSError(28, "No space left on device")
 
@@ -245,7 +250,7 @@ def test_saving_leaves_no_temporary_file(written, monkeypatch, tmp_path):
     assert not query_snapshot.save(f"{path}.media.query", side.columns, side.seq, side.generation)
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
 
-    def interrupted(writer_, columns, seq, generation):
+    def interrupted(writer_, columns, seq, generation, stamp=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(query_snapshot, "_write", interrupted)
@@ -275,3 +280,154 @@ def test_packed_strings_are_the_strings(values, probe):
     assert bisect.bisect_left(packed, probe) == bisect.bisect_left(values, probe)
     again = PackedStrings(packed.data.copy(), packed.offsets.copy())
     assert again[-1:] == values[-1:]
+
+
+# ---- the snapshot proves it belongs to the file's history ----------------------------------------------------------
+def _copy(source: str, target: str) -> None:
+    """A consistent copy of an index file (as a backup tool would take it)."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def _restore(backup: str, path: str) -> None:
+    for leftover in (f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(leftover):
+            os.unlink(leftover)
+    shutil.copyfile(backup, path)
+
+
+def test_a_snapshot_of_the_history_a_restored_backup_left_is_not_trusted(written, tmp_path):
+    path, writer, rng = written
+    backup = str(tmp_path / "backup.db")
+    _copy(path, backup)  # the log at 300 entries
+    writer.put_many([{**random_doc(rng, 3000 + n), "labels": [{"name": "Orange", "confidence": 99.0}]}
+                     for n in range(40)])
+    writer.search(Query(limit=1))  # the snapshot of this history, at 340 entries
+    writer.close()
+    _restore(backup, path)
+    restored = SqliteIndex(path)  # new writes after the restore reuse positions 301..340
+    restored.put_many([random_doc(rng, 4000 + n) for n in range(40)])
+    reader = SqliteIndex(path)
+    got = answers(reader)
+    assert (reader.query_side.loads, reader.query_side.builds) == (0, 1)
+    os.unlink(f"{path}.media.query")
+    assert got == answers(SqliteIndex(path))
+    assert SqliteIndex(path).count("label:orange") == 0
+
+
+def test_a_snapshot_whose_stamp_is_forged_is_not_trusted(written):
+    path, writer, rng = written
+    writer.search(Query(limit=1))
+    snapshot = f"{path}.media.query"
+    saved = query_snapshot._Saved(snapshot)
+    stamp = saved.header["stamp"]
+    assert isinstance(stamp, int)
+    del saved
+    _rewrite_header(snapshot, lambda header: {**header, "stamp": stamp ^ 1})
+    reader = SqliteIndex(path)
+    assert answers(reader) == answers(writer) and (reader.query_side.loads, reader.query_side.builds) == (0, 1)
+
+
+def test_an_index_written_before_stamps_gets_them_and_a_restored_copy_other_ones(tmp_path, small_snapshots):
+    path = str(tmp_path / "index.db")
+    index = SqliteIndex(path)
+    index.put_many([random_doc(random.Random(3), n) for n in range(80)])
+    index.close()
+    conn = sqlite3.connect(path)  # as an older version left it: no stamp column
+    conn.execute("ALTER TABLE media_changes DROP COLUMN stamp")
+    conn.commit()
+    conn.close()
+    _copy(path, str(tmp_path / "copy.db"))
+    first, second = SqliteIndex(path), SqliteIndex(str(tmp_path / "copy.db"))
+    assert first.count("") == second.count("")
+    stamps = [sqlite3.connect(p).execute("SELECT stamp FROM media_changes ORDER BY seq DESC").fetchone()[0]
+              for p in (path, str(tmp_path / "copy.db"))]
+    assert None not in stamps and stamps[0] != stamps[1]
+
+
+def _rewrite_header(snapshot: str, change) -> None:
+    """The snapshot with its header changed and every checksum made to match (as a forger would)."""
+    data = bytearray(open(snapshot, "rb").read())
+    at, length, _, magic = query_snapshot._TRAILER.unpack_from(data, len(data) - query_snapshot._TRAILER.size)
+    header = change(json.loads(bytes(data[at:at + length])))
+    body = json.dumps(header, separators=(",", ":")).encode()
+    with open(snapshot, "wb") as f:
+        f.write(bytes(data[:at]) + body + query_snapshot._TRAILER.pack(at, len(body), zlib.crc32(body), magic))
+
+
+def _forge_array(snapshot: str, name: str, values: np.ndarray) -> None:
+    """Overwrite the array's first elements in place and fix its checksum."""
+    saved = query_snapshot._Saved(snapshot)
+    dtype, count, offset, _ = saved.arrays[name]
+    del saved
+    data = bytearray(open(snapshot, "rb").read())
+    values = values.astype(dtype)[:count]
+    data[offset:offset + values.nbytes] = values.tobytes()
+    with open(snapshot, "wb") as f:
+        f.write(data)
+    crc = zlib.crc32(bytes(data[offset:offset + count * dtype.itemsize]))
+    _rewrite_header(snapshot, lambda header: {**header, "arrays": {
+        **header["arrays"], name: [*header["arrays"][name][:3], crc]}})
+
+
+ARRAYS = ["labels.slot", "labels.code", "labels._index_order", "labels._index_values", "labels.start", "labels.end",
+          "faces.slot", "faces.age_low", "terms.code", "terms.start", "sorted.taken_at.order",
+          "sorted.taken_at.position", "sorted.key.offsets", "sorted.key.order", "bitmaps.offsets", "present"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(ARRAYS), values=st.lists(st.integers(-2**31, 2**31 - 1), min_size=1, max_size=40))
+def test_malformed_arrays_with_matching_checksums_never_give_a_traceback(written, name, values):
+    """Arrays rewritten with their checksums made to match: whatever cannot be used is found when read, and the
+    answer is made again from a build. (Values that are well formed but false are the stamp's business: a forger
+    must read index.db to copy it, and whoever can write beside the index can write the index itself.)"""
+    path, writer, rng = written
+    snapshot, good, expected = _pristine_once(written)
+    with open(snapshot, "wb") as f:
+        f.write(good)
+    _forge_array(snapshot, name, np.asarray(values, dtype=np.int64))
+    reader = SqliteIndex(path)
+    got = answers(reader)  # never raises
+    if reader.query_side.refused:  # found unusable: every answer since came from a build
+        assert reader.query_side.builds == 1
+        assert answers(reader) == expected
+    assert len(got) == len(expected)
+
+
+def test_a_zip_bomb_at_the_snapshot_is_refused_without_inflating_it(written, tmp_path):
+    import tracemalloc
+    import zipfile
+
+    path, writer, rng = written
+    snapshot = f"{path}.media.query"
+    with zipfile.ZipFile(snapshot, "w", zipfile.ZIP_DEFLATED) as z:  # ~1 GB of zeros in ~1 MB
+        with z.open("bitmaps.npy", "w", force_zip64=True) as member:
+            chunk = bytes(1 << 24)
+            for _ in range(64):
+                member.write(chunk)
+    assert os.path.getsize(snapshot) < 4 << 20
+    tracemalloc.start()
+    try:
+        assert query_snapshot.load(snapshot, writer.query_side.generation or "x") is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20  # nothing inflated: refused on its first bytes
+    assert answers(SqliteIndex(path)) == answers(writer)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_something_other_than_a_file_at_the_snapshot_is_a_cache_to_rebuild(written, kind):
+    path, writer, rng = written
+    snapshot = f"{path}.media.query"
+    expected = answers(writer)
+    os.unlink(snapshot)
+    if kind == "folder":
+        os.mkdir(snapshot)
+    with named_pipe(snapshot) if kind == "fifo" else contextlib.nullcontext() as opened:
+        reader = SqliteIndex(path)
+        assert answers(reader) == expected and (reader.query_side.loads, reader.query_side.builds) == (0, 1)
+    if kind == "fifo":  # never opened (it would wait for a writer for ever); the build's save replaced it
+        assert not opened.is_set() and os.path.isfile(snapshot)

@@ -51,7 +51,8 @@ def test_bucket_notifications_go_to_the_ingest_queue(template, ids):
     assert props["BucketName"] == {"Ref": ids["media"]}
     configs = props["NotificationConfiguration"]["QueueConfigurations"]
     events = {event for c in configs for event in c["Events"]}
-    assert events == {"s3:ObjectCreated:*", "s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated"}
+    assert events == {"s3:ObjectCreated:*", "s3:ObjectRestore:Completed", "s3:ObjectRemoved:Delete",
+                      "s3:ObjectRemoved:DeleteMarkerCreated"}
     assert all(c["QueueArn"] == {"Fn::GetAtt": [ids["queue"], "Arn"]} for c in configs)
     assert "LambdaFunctionConfigurations" not in props["NotificationConfiguration"]
 

@@ -41,7 +41,8 @@ def test_direct_delivery_invokes_the_s3_handler_and_fails_over_to_the_dead_lette
     config = notifications["Properties"]["NotificationConfiguration"]
     assert "QueueConfigurations" not in config
     events = {e for c in config["LambdaFunctionConfigurations"] for e in c["Events"]}
-    assert events == {"s3:ObjectCreated:*", "s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated"}
+    assert events == {"s3:ObjectCreated:*", "s3:ObjectRestore:Completed", "s3:ObjectRemoved:Delete",
+                      "s3:ObjectRemoved:DeleteMarkerCreated"}
     assert not resources(template, "AWS::Lambda::EventSourceMapping")
     assert len(resources(template, "AWS::SQS::Queue")) == 1  # only the dead-letter queue
     function = resources(template, "AWS::Lambda::Function")[function_id]["Properties"]

@@ -149,3 +149,4 @@ def test_no_file_is_read_past_the_video_limit_in_a_bulk_run(tmp_path):
                           workers=1).to_dict()
     [failure] = summary["failures"]
     assert failure["reason"].startswith("too_large:") and "MEDIAINDEX_MAX_VIDEO_BYTES" in failure["reason"]
+

@@ -173,13 +173,11 @@ def test_a_long_video_continues_through_the_ingest_queue(aws):
     [original] = events_from_message_body(event["Records"][0]["body"])
     assert (again.ref, again.sequencer, again.kind) == (original.ref, original.sequencer, original.kind)
 
-    # without a queue to continue through, the message fails (a batch whose every message failed is an error of
-    # the invocation, as Powertools reports it) and SQS brings it back after its visibility timeout
-    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
+    # without a queue to continue through, the message fails (reported as a failed item, even when it is the
+    # whole batch) and SQS brings it back after its visibility timeout
     aws_lambda.app().settings = Settings(analyzer="rekognition", dlq_url=dlq_url)
-    with pytest.raises(BatchProcessingError, match="VideoContinued"):
-        aws_lambda.sqs_handler(event, LocalContext())
+    assert aws_lambda.sqs_handler(event, LocalContext()) == {
+        "batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
 
 
 def test_the_queue_adapter_sends_attributes_as_sqs_types_them(aws):

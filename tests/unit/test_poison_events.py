@@ -187,3 +187,110 @@ def test_the_good_records_of_a_message_are_indexed_and_the_message_dead_lettered
     pipeline = wire(sqs, dlq_url)
     result = aws_lambda.s3_handler({"Records": [good, bad]}, LocalContext())
     assert [o["key"] for o in result["outcomes"]] == ["good.jpg"] and "record 1" in result["dead_lettered"]
+
+
+# ---- archived objects, restores, sequencers of S3's shape, whole batches failing -----------------------------------
+def _message(event, key: str, name: str = "ObjectCreated:Put", sequencer: str | None = "0055AED6DCD90281E5"):
+    record = copy.deepcopy(GOOD)
+    record["eventName"] = name
+    record["s3"]["bucket"]["name"] = BUCKET
+    record["s3"]["object"].update(key=key)
+    if sequencer is None:
+        del record["s3"]["object"]["sequencer"]
+    else:
+        record["s3"]["object"]["sequencer"] = sequencer
+    event = copy.deepcopy(event)
+    event["Records"] = [event["Records"][0]]
+    event["Records"][0]["body"] = json.dumps({"Records": [record]})
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "1"
+    return event
+
+
+@pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
+def test_an_archived_object_gets_a_failed_document_and_its_restore_indexes_it(aws, storage_class):  # noqa: F811
+    s3, sqs, dlq_url = aws
+    s3.put_object(Bucket=BUCKET, Key="old.jpg", Body=jpeg(), StorageClass=storage_class)
+    pipeline = wire(sqs, dlq_url)
+    assert aws_lambda.sqs_handler(_message(batch(), "old.jpg"), LocalContext()) == {"batchItemFailures": []}
+    [(doc, _)] = pipeline.index.docs.values()
+    assert doc["status"] == "failed" and doc["error"].startswith("archived: ") and storage_class in doc["error"]
+    assert "restore it" in doc["error"]
+    assert "Messages" not in sqs.receive_message(QueueUrl=dlq_url)  # not a passing fault: nothing dead-lettered
+    # delivered again: the failed document stands (no retry until it is dead-lettered)
+    assert aws_lambda.sqs_handler(_message(batch(), "old.jpg"), LocalContext()) == {"batchItemFailures": []}
+    s3.restore_object(Bucket=BUCKET, Key="old.jpg", RestoreRequest={"Days": 1})
+    restored = _message(batch(), "old.jpg", name="ObjectRestore:Completed", sequencer=None)
+    assert aws_lambda.sqs_handler(restored, LocalContext()) == {"batchItemFailures": []}
+    [(doc, _)] = pipeline.index.docs.values()
+    assert doc["status"] == "indexed" and doc["sequencer"] == "0055AED6DCD90281E5"
+
+
+def test_a_get_refused_as_archived_is_the_same_failure(aws):  # noqa: F811
+    s3, sqs, dlq_url = aws
+    s3.put_object(Bucket=BUCKET, Key="cold.jpg", Body=jpeg(), StorageClass="GLACIER")
+    pipeline = wire(sqs, dlq_url)
+    storage = pipeline.storage
+    head = storage.client.head_object
+    storage.client.head_object = lambda **kw: {k: v for k, v in head(**kw).items() if k != "StorageClass"}
+    aws_lambda.sqs_handler(_message(batch(), "cold.jpg"), LocalContext())
+    [(doc, _)] = pipeline.index.docs.values()
+    assert doc["status"] == "failed" and doc["error"].startswith("archived: ")
+
+
+@hsettings(max_examples=50, deadline=None)
+@given(st.text("0123456789abcdefABCDEF", min_size=21, max_size=200))
+def test_a_sequencer_longer_than_s3s_is_refused(sequencer):
+    with pytest.raises(MalformedEvent, match="at most 20 digits"):
+        events_from_notification(with_("s3.object.sequencer", sequencer))
+
+
+def test_a_forged_sequencer_of_s3s_length_cannot_keep_a_deleted_file_in_the_index(aws):  # noqa: F811
+    s3, sqs, dlq_url = aws
+    s3.put_object(Bucket=BUCKET, Key="a.jpg", Body=jpeg())
+    pipeline = wire(sqs, dlq_url)
+    aws_lambda.sqs_handler(_message(batch(), "a.jpg", sequencer="F" * 20), LocalContext())  # forged, indexed
+    assert [d["status"] for d, _ in pipeline.index.docs.values()] == ["indexed"]
+    s3.delete_object(Bucket=BUCKET, Key="a.jpg")
+    deleted = _message(batch(), "a.jpg", name="ObjectRemoved:Delete", sequencer="0055AED6DCD90281F0")
+    assert aws_lambda.sqs_handler(deleted, LocalContext()) == {"batchItemFailures": []}
+    [(doc, _)] = pipeline.index.docs.values()
+    assert doc["status"] == "deleted"
+    # a delete that is really older than a file that is there stays stale
+    s3.put_object(Bucket=BUCKET, Key="b.jpg", Body=jpeg())
+    aws_lambda.sqs_handler(_message(batch(), "b.jpg", sequencer="0055AED6DCD90281F5"), LocalContext())
+    late = _message(batch(), "b.jpg", name="ObjectRemoved:Delete", sequencer="0055AED6DCD90281E0")
+    aws_lambda.sqs_handler(late, LocalContext())
+    assert sorted(d["status"] for d, _ in pipeline.index.docs.values()) == ["deleted", "indexed"]
+
+
+def test_a_batch_whose_every_record_fails_returns_them_all_as_failures(aws):  # noqa: F811
+    s3, sqs, dlq_url = aws
+    wire(sqs, None)  # no dead-letter queue: SQS's redrive policy keeps poison messages
+    event = batch()
+    for record in event["Records"]:
+        record["body"] = "not json"
+    result = aws_lambda.sqs_handler(event, LocalContext())  # before: BatchProcessingError for the whole batch
+    assert result == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+
+
+@pytest.mark.parametrize("event", [{"Records": [{"eventSource": "aws:sqs", "messageId": "m1", "body": "not json",
+                                                 "attributes": {"ApproximateReceiveCount": "1"}}]},
+                                   {"Records": "x"}, [1, 2], {"Records": [{}]}])
+def test_invoke_prints_a_one_line_result_for_a_poison_event(tmp_path, capsys, monkeypatch, event):
+    from mediaindex.entrypoints.cli import main
+
+    monkeypatch.setenv("MEDIAINDEX_INDEX", f"sqlite:///{tmp_path / 'index.db'}")
+    monkeypatch.setenv("MEDIAINDEX_ANALYZER", "local")
+    monkeypatch.delenv("MEDIAINDEX_DLQ_URL", raising=False)
+    aws_lambda.configure(None)
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    try:
+        code = main(["invoke", str(path)])
+    finally:
+        aws_lambda.configure(None)
+    out, err = capsys.readouterr()
+    assert code == 1 and len(out.strip().splitlines()) == 1, out
+    result = json.loads(out)
+    assert result.get("malformed") or result.get("batchItemFailures") == [{"itemIdentifier": "m1"}]
+    assert "Traceback" not in err

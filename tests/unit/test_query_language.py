@@ -3,7 +3,10 @@ parameters."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 
 from mediaindex.api.routes.search import search_query
 from mediaindex.domain.expressions import (
@@ -90,3 +93,17 @@ def test_a_person_parameter_is_exactly_the_facets_name_and_every_facet_is_counte
     assert (query.limit, query.offset, query.facets) == (5, 10, FACETS)
     assert query.sort == Sort("taken_at") and query.statuses == (Status.INDEXED, Status.FAILED)
     assert search_query() == Query(limit=60, facets=FACETS)
+
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(st.dates(min_value=datetime.date(2000, 1, 1), max_value=datetime.date(2000, 12, 31)))
+def test_year_0000_is_a_date_with_the_calendar_of_2000(day):
+    """The README allows dates from `0000`: year 0 (no Python date) is read with the calendar of 2000 (both leap
+    years of the proleptic Gregorian calendar)."""
+    zero = parse_query(f"taken:0000-{day:%m-%d}")
+    after = day + datetime.timedelta(days=1)
+    assert zero.since == f"0000-{day:%m-%d}" and zero.before == f"{after.year - 2000:04d}-{after:%m-%d}"
+    assert parse_query("taken:0000").before == "0001" and parse_query("taken:..0000-01").before == "0000-02"
+    with pytest.raises(ParseError, match="not a valid date"):
+        parse_query("taken:0000-02-30")

@@ -58,8 +58,16 @@ def test_sns_envelope_is_unwrapped():
 
 def test_events_we_do_not_handle_are_ignored():
     doc = load("put.json")
+    for name in ("ObjectRestore:Post", "ObjectTagging:Put", "Replication:OperationFailedReplication"):
+        doc["Records"][0]["eventName"] = name
+        assert events_from_notification(doc) == []
+
+
+def test_a_restore_completed_is_a_file_to_index():
+    doc = load("put.json")
     doc["Records"][0]["eventName"] = "ObjectRestore:Completed"
-    assert events_from_notification(doc) == []
+    [event] = events_from_notification(doc)
+    assert event.kind == CREATED and event.event_name == "ObjectRestore:Completed"
 
 
 @pytest.mark.parametrize("body", ["not json", "[1, 2]", json.dumps({"hello": "world"}), json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}]})])

@@ -28,9 +28,11 @@ class MalformedEvent(ValueError):
 
 
 def kind_of(event_name: str) -> EventKind | None:
-    """EventKind.CREATED, EventKind.REMOVED or None (ignored: restores, replication, tagging, ACL changes...)."""
+    """EventKind.CREATED, EventKind.REMOVED or None (ignored: replication, tagging, ACL changes, a restore begun...).
+    A restore completed is a creation: the archived object can be read now (its failed document says why it was
+    not before)."""
     name = event_name.removeprefix("s3:")
-    if name.startswith("ObjectCreated:"):
+    if name.startswith("ObjectCreated:") or name == RESTORE_COMPLETED:
         return EventKind.CREATED
     if name in _REMOVAL_EVENTS:
         return EventKind.REMOVED
@@ -38,8 +40,13 @@ def kind_of(event_name: str) -> EventKind | None:
 
 
 # S3's sequencer: an opaque, hexadecimal string (16-18 digits today). Anything else is refused: compared as text,
-# one forged "ZZZZ" would be newer than every real sequencer and make every later event for that key stale.
-_SEQUENCER = re.compile(r"^[0-9A-Fa-f]{1,64}$")
+# one forged "ZZZZ" would be newer than every real sequencer and make every later event for that key stale, and
+# so would a long run of "F"s (sequencers are compared right-padded with zeros): so at most 20 digits. A forged one
+# of S3's length can still claim to be later than real events; a delete it would make stale is checked against
+# S3 itself (services/indexing.py, remove_file).
+MAX_SEQUENCER = 20
+_SEQUENCER = re.compile(r"^[0-9A-Fa-f]{1,%d}$" % MAX_SEQUENCER)
+RESTORE_COMPLETED = "ObjectRestore:Completed"
 MAX_KEY_BYTES = 1024  # S3's own limit on a key
 
 
@@ -122,8 +129,9 @@ def event_from_record(record: Any) -> StorageEvent | None:
         raise MalformedEvent(f"S3 record's key is empty or longer than {MAX_KEY_BYTES} bytes: {_shown(record)}")
     sequencer = _text(obj.get("sequencer"), "sequencer", record, optional=True) or None
     if sequencer is not None and not _SEQUENCER.match(sequencer):
-        raise MalformedEvent(f"S3 record's sequencer {sequencer[:40]!r} is not S3's hexadecimal: refused, "
-                             "as it would decide the order of every later event for this key")
+        raise MalformedEvent(f"S3 record's sequencer {sequencer[:40]!r} is not S3's hexadecimal (at most "
+                             f"{MAX_SEQUENCER} digits): refused, as it would decide the order of every later event "
+                             "for this key")
     size = obj.get("size")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
         if isinstance(size, str) and size.isdigit():

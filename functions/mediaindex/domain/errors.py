@@ -27,6 +27,14 @@ class MediaTooLarge(BadMedia):
     code = "too_large"
 
 
+class ArchivedMedia(BadMedia):
+    """An S3 object in an archive storage class (Glacier Flexible Retrieval, Deep Archive, or an archive tier of
+    Intelligent-Tiering), not restored: it cannot be read until it is. Its ObjectRestore:Completed event indexes
+    it."""
+
+    code = "archived"
+
+
 class TransientError(MediaIndexError):
     """A service is throttling or down. The message is retried and, in the end, dead-lettered with this reason."""
 

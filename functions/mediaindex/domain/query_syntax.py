@@ -444,8 +444,11 @@ def _date_bound(text: str, upper: bool, where: tuple[str, int] | None) -> str:
     if not m:
         raise _err(f"{text[:40]!r} is not a date: write 2024, 2024-05, 2024-05-17 or 2024-05-17T10:00:00", where)
     year, month, day, clock = m.group(1), m.group(2), m.group(3), m.group(4)
+    # Python's dates begin in year 1; year 0 (allowed: dates run from 0000) has the calendar of year 2000 (both
+    # leap years of the proleptic Gregorian calendar), so it is checked and stepped as 2000, then written as 0
+    shift = 2000 if int(year) == 0 else 0
     try:
-        date(int(year), int(month or 1), int(day or 1))
+        date(int(year) + shift, int(month or 1), int(day or 1))
         if clock:
             c = _CLOCK.match(clock)
             if not c:
@@ -458,8 +461,8 @@ def _date_bound(text: str, upper: bool, where: tuple[str, int] | None) -> str:
     if f"{year}-{month or 12}-{day or 31}" == "9999-12-31":
         return text + "\uffff"  # no next period to start: just past every time that begins with this one
     if day:
-        d = date(int(year), int(month), int(day)).toordinal() + 1
-        return date.fromordinal(d).isoformat()
+        d = date.fromordinal(date(int(year) + shift, int(month), int(day)).toordinal() + 1)
+        return f"{d.year - shift:04d}-{d.month:02d}-{d.day:02d}"
     if month:
         y, mo = (int(year) + 1, 1) if month == "12" else (int(year), int(month) + 1)
         return f"{y:04d}-{mo:02d}"

@@ -37,7 +37,9 @@ logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
 copy_config_to_registered_loggers(source_logger=logger, include={"mediaindex"})
-processor = BatchProcessor(event_type=EventType.SQS)
+# a batch whose every record fails is answered with every record as a failure, like any other: Powertools would
+# raise BatchProcessingError for it (a traceback, and Lambda retrying the whole batch)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class PowertoolsMetrics:
@@ -160,7 +162,11 @@ def _record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     except Exception as error:  # noqa: BLE001 - every failure either retries or is dead-lettered with its reason
         if _dead_letter(record, error):
             return [{"action": "dead_lettered", "reason": _reason(error), "message_id": record.message_id}]
-        logger.exception("message failed; SQS will deliver it again", extra={"message_id": record.message_id})
+        if _is_malformed(error):  # its reason says it all: no stack to log
+            logger.error("malformed message; no dead-letter queue, SQS will deliver it again",
+                         extra={"message_id": record.message_id, "reason": _reason(error)})
+        else:
+            logger.exception("message failed; SQS will deliver it again", extra={"message_id": record.message_id})
         raise
 
 

@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from mediaindex.adapters.own_files import open_regular
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError
 from mediaindex.domain.messages import StorageEvent
@@ -116,7 +117,8 @@ def _init_worker(spec: WorkerSpec, parent: int, progress: Any = None) -> None:
     if spec.stderr_path:
         try:
             os.makedirs(os.path.dirname(spec.stderr_path) or ".", exist_ok=True)
-            os.dup2(os.open(spec.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
+            with open_regular(spec.stderr_path, "ab") as log_file:  # a named pipe there would block the open
+                os.dup2(log_file.fileno(), 2)
         except OSError:
             pass  # the terminal, then
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it lets running files finish

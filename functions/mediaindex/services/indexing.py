@@ -27,8 +27,8 @@ from mediaindex.media import sniff
 from mediaindex.media.picture import DEFAULT_MAX_PIXELS, Picture
 from mediaindex.domain.look_alikes import LOOK
 from mediaindex.ports import (
-    Analyzer, FaceCollection, Index, LibraryFaces, Metrics, PictureVector, PictureVectors, PlaceFinder, StoredObject,
-    Storage, TextImageEmbedder, Versioned,
+    Analyzer, FaceCollection, Index, LibraryFaces, Metrics, ObjectRef, PictureVector, PictureVectors, PlaceFinder,
+    StoredObject, Storage, TextImageEmbedder, Versioned,
 )
 from mediaindex.services.index_io import compare_and_set
 
@@ -141,9 +141,12 @@ class Pipeline:
         except ObjectNotFound:
             log.info("file gone before it was indexed", extra={"bucket": ref.bucket, "key": ref.key})
             return Outcome(GONE, ref, doc_id)
-        except BadMedia as e:  # refused before reading (not a regular file, above the size limit)
+        except BadMedia as e:  # refused before reading (not a regular file, above the size limit, archived)
             return self._refused(event, current, e)
-        draft = self._document_for(obj, event.sequencer)
+        sequencer = event.sequencer
+        if sequencer is None and _restored(event) and current is not None:
+            sequencer = current.doc.get("sequencer")  # a restore carries none: the object's order stays its put's
+        draft = self._document_for(obj, sequencer)
         doc, analysis = draft.doc, draft.analysis
         # The face vectors before the document: if they cannot be kept (faces.db locked, disk full, a kill), no
         # document says the file is done, so the next run indexes it again instead of counting it unchanged.
@@ -153,7 +156,7 @@ class Pipeline:
             self.faces.remember(sha, analysis.faces)
         if sha and self.vectors is not None:
             self._remember_look(sha, analysis, draft.looks)
-        written = self._write(doc, current)
+        written = self._write(doc, current, same_write=_restored(event))
         if not written:
             return Outcome(STALE, ref, doc_id, api_calls=draft.api_calls)
         faces = doc.get("face_count") or 0
@@ -188,8 +191,9 @@ class Pipeline:
         if newer is False:
             same = (event.sequencer or "").upper().rstrip("0") == (current.get("sequencer") or "").upper().rstrip("0")
             return DUPLICATE if same else STALE
-        # with a sequencer the event is newer than the document: the file was written again, whatever its etag
-        if event.sequencer is None and is_unchanged(current, etag=event.etag, size=event.size,
+        # with a sequencer the event is newer than the document: the file was written again, whatever its etag;
+        # a restore completed makes an archived file readable: the same etag, read now for the first time
+        if event.sequencer is None and not _restored(event) and is_unchanged(current, etag=event.etag, size=event.size,
                                                     analyzer=self.analyzer.name, face_model=self.analyzer.face_model,
                                                     reads_text=self._reads_text(), meaning_model=self.meaning_model) \
                 and not self.look_missing(current):
@@ -421,6 +425,11 @@ class Pipeline:
             return Outcome(DUPLICATE, ref, doc_id)
         else:
             skip = self._skip_reason(event, current.doc)
+            if skip == STALE and current.doc.get("status") != docs.DELETED and not self.storage.exists(ref):
+                # Older than the document by the sequencers, yet the file is gone: the document's sequencer claims
+                # a later write that S3 does not have (forged, or from a message replayed out of thin air). S3 is
+                # the truth: the tombstone keeps that sequencer, so the order of later events is unchanged.
+                return self._remove_anyway(ref, doc_id, current)
             if skip in (STALE, DUPLICATE):
                 return Outcome(skip, ref, doc_id)
         if not self._write(docs.tombstone(ref.bucket, ref.key, event.sequencer), current):
@@ -428,14 +437,38 @@ class Pipeline:
         self.metrics.count("files_removed")
         return Outcome(REMOVED_DOC, ref, doc_id)
 
-    # ---- conditional write ---------------------------------------------------------------------------------------
-    def _write(self, doc: SearchDocument, current: Versioned | None) -> bool:
-        """Write unless the stored state is newer; re-read and decide again when someone else wrote meanwhile."""
+    def _remove_anyway(self, ref: ObjectRef, doc_id: str, current: Versioned) -> Outcome:
+        log.warning("delete older than the document by its sequencer, but the file is gone: removed",
+                    extra={"bucket": ref.bucket, "key": ref.key})
 
         def attempt(stored: Versioned | None) -> bool:
-            if stored is not None and docs.sequencer_newer(doc.get("sequencer"), stored.doc.get("sequencer")) is False:
+            if stored is None or stored.doc.get("status") == docs.DELETED:
+                return False
+            self.index.put(docs.tombstone(ref.bucket, ref.key, stored.doc.get("sequencer")), stored.version)
+            return True
+
+        if not compare_and_set(self.index, doc_id, attempt, current=current):
+            return Outcome(DUPLICATE, ref, doc_id)
+        self.metrics.count("files_removed")
+        return Outcome(REMOVED_DOC, ref, doc_id)
+
+    # ---- conditional write ---------------------------------------------------------------------------------------
+    def _write(self, doc: SearchDocument, current: Versioned | None, same_write: bool = False) -> bool:
+        """Write unless the stored state is newer; re-read and decide again when someone else wrote meanwhile.
+        `same_write`: the document is of the very write the stored one is of (a restore completed): the same
+        sequencer is not older."""
+
+        def attempt(stored: Versioned | None) -> bool:
+            old = stored.doc.get("sequencer") if stored is not None else None
+            if stored is not None and docs.sequencer_newer(doc.get("sequencer"), old) is False \
+                    and not (same_write and doc.get("sequencer") == old):
                 return False
             self.index.put(doc, stored.version if stored else None)
             return True
 
         return compare_and_set(self.index, doc["id"], attempt, current=current)
+
+
+def _restored(event: StorageEvent) -> bool:
+    """A restore of an archived object completed (S3's ObjectRestore:Completed)."""
+    return (event.event_name or "").removeprefix("s3:") == "ObjectRestore:Completed"

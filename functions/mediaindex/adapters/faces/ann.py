@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
+import struct
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mediaindex.adapters.own_files import disk_full, open_regular, read_regular, remove_abandoned
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +43,85 @@ EF_PAIRS = 48
 
 def _crc32(path: Path) -> int:
     crc = 0
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a named pipe in its place is refused, not waited on
         while chunk := f.read(1 << 24):
             crc = zlib.crc32(chunk, crc)
     return crc
+
+
+_HEADER = struct.Struct("<6Qi I 3Q d Q")  # hnswlib's saveIndex: offsetLevel0 ... ef_construction (96 bytes)
+_MAX_LEVEL = 64  # a level is drawn as -ln(U) / ln(M): above 64 has odds below 16^-64
+
+
+def check_graph(path: Path, dimensions: int) -> int:
+    """Check that the file is an hnswlib graph of this shape whose every link names a node of it, before hnswlib
+    loads it: hnswlib reads a file's link ids without checking them, and follows them in memory when it searches
+    (a crafted file segfaults the process). The manifest's CRC-32 detects rot, not a forger, who can write both; a
+    key to sign the files with would sit in the same folder, readable by whoever can write there. So the file's
+    structure is what is trusted, as hnswlib would need it: returns the number of nodes; raises ValueError."""
+    with open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size < _HEADER.size:
+            raise ValueError("shorter than its header")
+        raw = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ)
+    (level0_at, max_elements, count, per_element, label_at, data_at, max_level, entry, max_m, max_m0, m, _mult,
+     _ef) = _HEADER.unpack_from(raw)
+    level0_links = max_m0 * 4 + 4
+    if (level0_at, data_at, label_at, per_element) != (0, level0_links, level0_links + 4 * dimensions,
+                                                       level0_links + 4 * dimensions + 8) \
+            or not 2 <= m <= 1024 or max_m != m or max_m0 != 2 * m:
+        raise ValueError("not a graph of this layout")
+    if count > max_elements or max_elements > 4 * count + 4096 or not 0 <= max_level <= _MAX_LEVEL \
+            or (count and entry >= count):
+        raise ValueError("sizes out of range")
+    at = _HEADER.size + count * per_element
+    if size < at or (size - at) % 4:
+        raise ValueError("truncated")
+    nodes = np.frombuffer(raw, np.uint8, count * per_element, _HEADER.size).reshape(count, per_element)
+    for start in range(0, count, 65_536):  # per node: its count (low 16 bits), then its links; bounded memory
+        lists = nodes[start:start + 65_536, :level0_links].copy().view("<u4")
+        found = lists[:, 0] & 0xFFFF
+        if np.any(found > max_m0) or np.any(lists[:, 1:][np.arange(max_m0) < found[:, None]] >= count):
+            raise ValueError("a link of level 0 names no node")
+    # then each node's lists above level 0: their size in bytes (0 for most nodes), then the lists
+    tail = np.frombuffer(raw, "<u4", (size - at) // 4, at)
+    starts = np.flatnonzero(tail)  # where the next node with upper levels may begin (searched from i on)
+    words = max_m + 1
+    i = node = levels_top = 0
+    block_starts, block_levels = [], []  # where each node's upper lists begin in `tail`, and how many
+    while node < count:  # only positions here (one step a node with upper levels); the links are checked below
+        k = int(np.searchsorted(starts, i))
+        skip = min((int(starts[k]) if k < len(starts) else len(tail)) - i, count - node)
+        node, i = node + skip, i + skip  # nodes of level 0 only
+        if node == count:
+            break
+        if i >= len(tail):
+            raise ValueError("truncated")
+        levels, rest = divmod(int(tail[i]), 4 * words)
+        i += 1
+        if rest or not 0 < levels <= max_level or i + levels * words > len(tail):
+            raise ValueError("levels out of range")
+        block_starts.append(i)
+        block_levels.append(levels)
+        if node == entry:
+            levels_top = levels
+        i, node = i + levels * words, node + 1
+    if block_starts:
+        levels_of = np.asarray(block_levels, dtype=np.int64)
+        first = np.repeat(np.asarray(block_starts, dtype=np.int64), levels_of)
+        within = np.arange(len(first)) - np.repeat(np.cumsum(levels_of) - levels_of, levels_of)
+        heads = first + within * words  # each list's count word
+        found = tail[heads] & 0xFFFF
+        if np.any(found > max_m):
+            raise ValueError("a list of an upper level is too long")
+        for part in range(0, len(heads), 65_536):
+            rows = heads[part:part + 65_536]
+            links = tail[rows[:, None] + 1 + np.arange(max_m)]
+            if np.any(links[np.arange(max_m) < found[part:part + 65_536, None]] >= count):
+                raise ValueError("a link of an upper level names no node")
+    if i != len(tail) or (count and levels_top != max_level):
+        raise ValueError("sizes do not add up")
+    return count
 
 
 class FaceGraph:
@@ -55,6 +134,7 @@ class FaceGraph:
         self._live = np.zeros(0, dtype=bool)  # indexed by row id: is that face in the graph (not deleted)?
         self.live_count = 0
         self.unsaved = 0  # changes since the file was written
+        self.built = False  # built here since it was last saved or loaded: worth saving at once
 
     # ---- files ---------------------------------------------------------------------------------------------------
     @property
@@ -65,41 +145,69 @@ class FaceGraph:
     def _manifest_path(self) -> Path:
         return self.path.with_name(self.path.name + ".json")
 
-    def save(self) -> None:
+    def _files(self) -> tuple[Path, Path, Path]:
+        return self.path, self._labels_path, self._manifest_path
+
+    def save(self) -> bool:
         """Graph, labels, then the manifest that vouches for both (each written aside and renamed into place): a
-        crash at any point leaves a manifest that does not match, and the next load builds the graph again."""
+        crash at any point leaves a manifest that does not match, and the next load builds the graph again. A place
+        that cannot be written (a folder where the file goes, no permission, a full disk) costs the next process a
+        build: a warning, the temporary files removed, False."""
         if self._index is None:
-            return
-        graph_tmp = self.path.with_name(self.path.name + ".tmp")
-        labels_tmp = self._labels_path.with_name(self._labels_path.name + ".tmp")
-        self._index.save_index(str(graph_tmp))
-        with open(labels_tmp, "wb") as f:
-            np.save(f, np.flatnonzero(self._live).astype(np.int64))
-        manifest = {"format": 1, "dimensions": self.dimensions, "live": self.live_count,
-                    "graph": [os.path.getsize(graph_tmp), _crc32(graph_tmp)],
-                    "labels": [os.path.getsize(labels_tmp), _crc32(labels_tmp)]}
-        self._manifest_path.unlink(missing_ok=True)
-        os.replace(graph_tmp, self.path)
-        os.replace(labels_tmp, self._labels_path)
-        manifest_tmp = self._manifest_path.with_name(self._manifest_path.name + ".tmp")
-        manifest_tmp.write_text(json.dumps(manifest))
-        os.replace(manifest_tmp, self._manifest_path)
-        self.unsaved = 0
+            return False
+        for target in self._files():  # temporary files of saves killed before they finished
+            remove_abandoned(str(target))
+        suffix = f".{os.getpid()}.tmp"
+        graph_tmp, labels_tmp, manifest_tmp = (p.with_name(p.name + suffix) for p in self._files())
+        try:
+            self._index.save_index(str(graph_tmp))
+            with open(labels_tmp, "wb") as f:
+                np.save(f, np.flatnonzero(self._live).astype(np.int64))
+            manifest = {"format": 1, "dimensions": self.dimensions, "live": self.live_count,
+                        "graph": [os.path.getsize(graph_tmp), _crc32(graph_tmp)],
+                        "labels": [os.path.getsize(labels_tmp), _crc32(labels_tmp)]}
+            manifest_tmp.write_text(json.dumps(manifest))
+            self._manifest_path.unlink(missing_ok=True)
+            os.replace(graph_tmp, self.path)
+            os.replace(labels_tmp, self._labels_path)
+            os.replace(manifest_tmp, self._manifest_path)
+        except (OSError, RuntimeError) as e:  # hnswlib says RuntimeError when it cannot open or write its file
+            for leftover in (graph_tmp, labels_tmp, manifest_tmp):
+                try:
+                    os.unlink(leftover)
+                except OSError:
+                    pass
+            reason = "the disk is full" if disk_full(e, self.path) else str(e)
+            log.warning("the face search graph was not saved to %s (%s): the next process builds it again",
+                        self.path, reason)
+            return False
+        self.unsaved, self.built = 0, False
+        return True
 
     def load(self) -> bool:
-        """The saved graph, if its manifest vouches for its files; False (nothing loaded) otherwise."""
+        """The saved graph, if its manifest vouches for its files and its structure is sound (check_graph); False
+        (nothing loaded) otherwise."""
         import hnswlib
 
         try:
-            manifest = json.loads(self._manifest_path.read_text())
+            for target in self._files():
+                remove_abandoned(str(target))
+            manifest = json.loads(read_regular(self._manifest_path, 1 << 20))
             for path, (size, crc) in ((self.path, manifest["graph"]), (self._labels_path, manifest["labels"])):
                 if os.path.getsize(path) != size or _crc32(path) != crc:
                     raise ValueError(f"{path.name} does not match its manifest")
             if manifest["dimensions"] != self.dimensions:
                 raise ValueError("vectors of another size")
-            labels = np.load(self._labels_path)
+            with open_regular(self._labels_path) as f:
+                labels = np.load(f, allow_pickle=False)
+            nodes = check_graph(self.path, self.dimensions)
+            if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) > nodes or (len(labels) and (
+                    labels.min() < 0 or labels.max() >= 1 << 40 or np.any(np.diff(labels) <= 0))):
+                raise ValueError("labels out of range")  # sorted, unique, of row ids
             index = hnswlib.Index(space="l2", dim=self.dimensions)
             index.load_index(str(self.path))
+            if len(labels) and not np.isin(labels, index.get_ids_list()).all():
+                raise ValueError("labels the graph does not hold")
         except FileNotFoundError:
             return False
         except Exception as e:  # noqa: BLE001 - any unreadable graph is built again from faces.db
@@ -109,9 +217,9 @@ class FaceGraph:
         index.set_ef(EF_SEARCH)
         self._index = index
         self._live = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=bool)
-        self._live[labels] = True
+        self._live[labels.astype(np.int64)] = True
         self.live_count = int(len(labels))
-        self.unsaved = 0
+        self.unsaved, self.built = 0, False
         return True
 
     # ---- contents ------------------------------------------------------------------------------------------------
@@ -126,6 +234,7 @@ class FaceGraph:
         self.live_count = 0
         self.add(labels, vectors)
         index.set_ef(EF_SEARCH)
+        self.built = True
 
     def add(self, labels: np.ndarray, vectors: np.ndarray) -> None:
         """Add faces (a label already in the graph gets this vector)."""

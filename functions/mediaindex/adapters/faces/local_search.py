@@ -61,8 +61,10 @@ class FaceSearch:
             self.save_graph_if_due()
 
     def save_graph_if_due(self, force: bool = False) -> None:
-        if self.graph is not None and self.graph.ready and (self.graph.unsaved >= SAVE_EVERY or
-                                                            (force and self.graph.unsaved)):
+        # a graph just built is saved at once: built from fewer than SAVE_EVERY faces it would otherwise wait for
+        # close(), which a command that only searches never reached, so every `faces search` built it again
+        if self.graph is not None and self.graph.ready and (self.graph.unsaved >= SAVE_EVERY or self.graph.built
+                                                            or (force and self.graph.unsaved)):
             self.graph.save()
 
     def _ids_array(self, ids: list[int]) -> np.ndarray:

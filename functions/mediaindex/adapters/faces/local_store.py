@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from mediaindex.adapters.faces.vectors import DIMENSIONS, VectorMatrix
+from mediaindex.adapters.own_files import check_regular, disk_full
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError
 from mediaindex.domain.face_clusters import FaceRef
@@ -89,10 +90,25 @@ def default_path(settings: Settings) -> Path:
 def open_database(path: Path) -> sqlite3.Connection:
     """The file at `path`, created or brought up to the current schema; autocommit (transactions are explicit)."""
     try:
+        if path.exists():
+            check_regular(path, path.stat())  # a named pipe would hang SQLite's open for ever
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        try:
+            _prepare(db)
+        except BaseException:
+            db.close()
+            raise
     except (OSError, sqlite3.Error) as e:
-        raise ConfigurationError(f"cannot open the face collection {path}: {e}") from None
+        if disk_full(e, path):
+            raise ConfigurationError(f"the disk holding the face collection {path} is full: free some space and "
+                                     "run the command again (nothing was lost)") from None
+        raise ConfigurationError(f"cannot open the face collection {path}: {getattr(e, 'strerror', None) or e}"
+                                 ) from None
+    return db
+
+
+def _prepare(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA journal_mode=WAL")
     # as the index: with a write-ahead log, NORMAL loses nothing when the process dies, and spares an fsync
     # per indexed picture with faces
@@ -107,7 +123,6 @@ def open_database(path: Path) -> sqlite3.Connection:
     db.execute("CREATE INDEX IF NOT EXISTS remembered_model_cluster ON remembered(model, cluster)")
     db.execute("DROP INDEX IF EXISTS remembered_model")
     db.execute("DROP INDEX IF EXISTS remembered_cluster")
-    return db
 
 
 def _vectors(blobs: list[bytes]) -> np.ndarray:

@@ -239,7 +239,7 @@ class OpenSearchIndex:
                 yield {"_index": new, "_id": doc["id"], "_source": self._stored(doc)}
 
         for chunk in _chunks(actions(), 500):
-            ok, errors = self.connection.call(helpers.bulk, self.client, chunk, raise_on_error=False)
+            ok, errors = self._bulk(chunk)
             if errors:
                 raise TransientError(f"reindex: bulk write failed for {len(errors)} documents: {errors[:3]}")
         self.connection.call(self.client.indices.refresh, index=new)
@@ -285,6 +285,16 @@ class OpenSearchIndex:
         except os_errors.ConflictError as e:
             raise VersionConflict(f"document {doc_id}: {e.error}") from e
 
+    def _bulk(self, chunk: list[dict[str, Any]]) -> tuple[int, list[Any]]:
+        """One bulk request: (written, errors). A server that answers it with JSON that is not OpenSearch's (no
+        `items`) is named as such, not left as the bulk helper's KeyError."""
+        try:
+            return self.connection.call(helpers.bulk, self.client, chunk, raise_on_error=False)
+        except (KeyError, TypeError, AttributeError, os_errors.SerializationError) as e:
+            self.check_server()
+            raise ConfigurationError(f"MEDIAINDEX_INDEX: the server does not answer a bulk write as OpenSearch "
+                                     f"({type(e).__name__}: {str(e)[:80]}): check the URL and port") from None
+
     def put_many(self, docs: Iterable[SearchDocument], chunk_size: int = 500) -> int:
         """Write documents unconditionally in bulk (no compare-and-set): for loading an index that nobody else is
         writing (migrations, benchmarks, tests). Returns how many were written."""
@@ -294,7 +304,7 @@ class OpenSearchIndex:
 
         written = 0
         for chunk in _chunks(actions(), chunk_size):
-            ok, errors = self.connection.call(helpers.bulk, self.client, chunk, raise_on_error=False)
+            ok, errors = self._bulk(chunk)
             if errors:
                 raise TransientError(f"bulk write failed for {len(errors)} documents: {errors[:3]}")
             written += ok

@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
+REQUEST_TIMEOUT = 30.0  # seconds one request may wait for its answer
+CALL_DEADLINE = 75.0  # seconds a call may take with its retries: no retry starts that could not finish by then
+INFO_TIMEOUT = 5.0  # seconds the server's version (check_server) may take: OpenSearch answers it at once
+
+
 def client_for(url: str | IndexUrl, settings: Settings) -> OpenSearch:
     """A client for the cluster at `url`, signed (sigv4), with a user and password (basic) or neither, as the
     settings say; `auto` signs for *.amazonaws.com."""
@@ -44,10 +49,12 @@ def client_for(url: str | IndexUrl, settings: Settings) -> OpenSearch:
         "connection_class": RequestsHttpConnection,
         "use_ssl": location.secure,
         "verify_certs": location.secure,
-        "timeout": 30,
-        # the client retries at once; OpenSearchConnection.call then backs off between rounds
+        "timeout": REQUEST_TIMEOUT,
+        # the client retries at once; OpenSearchConnection.call then backs off between rounds. Not a timeout: a
+        # server that accepts and never answers would hold each call for three timeouts; `call` decides instead,
+        # within its deadline
         "retry_on_status": RETRY_STATUSES,
-        "retry_on_timeout": True,
+        "retry_on_timeout": False,
         "max_retries": 2,
     }
     if mode == "sigv4":
@@ -96,9 +103,14 @@ class OpenSearchConnection:
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """`fn(*args, **kwargs)` (a method of the client, or a helper given the client), retried with backoff."""
         last: Exception | None = None
+        started = time.monotonic()
         for attempt in range(self.attempts):
             if attempt:
                 delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+                if time.monotonic() - started + delay + REQUEST_TIMEOUT > CALL_DEADLINE:
+                    raise TransientError(f"OpenSearch did not answer: {attempt} attempts in "
+                                         f"{time.monotonic() - started:.0f} s, and no time left for another "
+                                         f"within {CALL_DEADLINE:.0f} s: {last}") from last
                 time.sleep(random.uniform(delay / 2, delay))  # jitter: workers throttled together spread out
             try:
                 return fn(*args, **kwargs)
@@ -119,7 +131,7 @@ class OpenSearchConnection:
         """Raise a ConfigurationError when the URL does not lead to OpenSearch (a web page, another service), so
         the user hears that instead of a stray HTTP error. Only asked after something failed or was missing."""
         try:
-            info = self.client.info()
+            info = self.client.info(request_timeout=INFO_TIMEOUT)
             ok = isinstance(info, dict) and isinstance(info.get("version"), dict) and "number" in info["version"]
             why = "" if ok else f"it answered {str(info)[:80]!r}"
         except os_errors.ConnectionError:

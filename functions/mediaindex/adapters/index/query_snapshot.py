@@ -16,7 +16,6 @@ build (sqlite.py), and does not open that file again.
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import mmap
@@ -31,8 +30,9 @@ from pyroaring import BitMap
 
 from mediaindex.adapters.index.bitmap_columns import DeferredBitmaps, PackedStrings, RowTable, SortedColumn
 from mediaindex.adapters.index.bitmap_engine import QueryColumns
+from mediaindex.adapters.own_files import open_regular, remove_abandoned
 
-FORMAT = 3  # 3: one file of raw arrays, each read at its first use; 2: a numpy archive read whole (label tiers)
+FORMAT = 4  # 4: with the stamp of the change-log entry at its position; 3: one file of raw arrays, each read at its first use; 2: a numpy archive read whole (label tiers)
 MAGIC = b"MIQUERY\x00"
 _TRAILER = struct.Struct("<QQI4x8s")  # the header's offset, its length, its CRC-32, MAGIC
 _ALIGN = 64
@@ -85,7 +85,7 @@ class _Writer:
         self.f.write(_TRAILER.pack(self.at, len(body), zlib.crc32(body), MAGIC))
 
 
-def _write(writer: _Writer, columns: QueryColumns, seq: int, generation: str) -> None:
+def _write(writer: _Writer, columns: QueryColumns, seq: int, generation: str, stamp: int | None = None) -> None:
     codes = sorted(columns.term_of)
     blobs = [columns.bitmaps[c].serialize() for c in codes]
     writer.add("bitmaps", np.frombuffer(b"".join(blobs), dtype=np.uint8))
@@ -115,20 +115,21 @@ def _write(writer: _Writer, columns: QueryColumns, seq: int, generation: str) ->
         sorted_columns[name] = {"nulls": column.nulls, "count": len(values),
                                 "changed": [[slot, None if v is None else str(v)]
                                             for slot, v in sorted(column.changed.items())]}
-    writer.finish({"format": FORMAT, "seq": seq, "generation": generation,
+    writer.finish({"format": FORMAT, "seq": seq, "generation": generation, "stamp": stamp,
                    "vocabulary": {"codes": codes, "kinds": [columns.term_of[c][0] for c in codes],
                                   "values": [columns.term_of[c][1] for c in codes]},
                    "tables": tables, "sorted": sorted_columns})
 
 
-def save(path: str, columns: QueryColumns, seq: int, generation: str) -> bool:
+def save(path: str, columns: QueryColumns, seq: int, generation: str, stamp: int | None = None) -> bool:
     """Write the snapshot (a temporary file renamed over it); False when it cannot be (an unwritable folder). Reads
-    every part of a query side that was itself loaded from a snapshot (and may raise Damaged)."""
+    every part of a query side that was itself loaded from a snapshot (and may raise Damaged). `stamp`: the random
+    stamp of the change-log entry at `seq`, which proves on loading that the snapshot is of the file's history."""
     _remove_abandoned(path)
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         with open(temporary, "wb") as f:
-            _write(_Writer(f), columns, seq, generation)
+            _write(_Writer(f), columns, seq, generation, stamp)
         os.replace(temporary, path)
         return True
     except BaseException as e:
@@ -144,21 +145,7 @@ def save(path: str, columns: QueryColumns, seq: int, generation: str) -> bool:
 
 def _remove_abandoned(path: str) -> None:
     """Temporary files left by saving processes that are gone (killed mid-save)."""
-    if os.name != "posix":  # os.kill(pid, 0) asks whether a process lives only there (elsewhere it ends it)
-        return
-    for leftover in glob.glob(f"{glob.escape(path)}.*.tmp"):
-        pid = leftover[len(path) + 1:-len(".tmp")]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            try:
-                os.unlink(leftover)
-            except OSError:
-                pass
-        except OSError:
-            pass  # alive (another user's process): not ours to remove
+    remove_abandoned(path)
 
 
 # ---- reading -------------------------------------------------------------------------------------------------------
@@ -168,7 +155,7 @@ class _Saved:
     process's own), and a newer snapshot renamed over the file since does not change what this one reads."""
 
     def __init__(self, path: str) -> None:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a named pipe in its place is refused, not waited on
             stat = os.fstat(f.fileno())
             self.identity: Identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
             size = stat.st_size
@@ -204,16 +191,20 @@ class _Saved:
 
 
 def load(path: str, generation: str | None, refused: frozenset[Identity] | set[Identity] = frozenset()
-         ) -> tuple[QueryColumns, int, Identity] | None:
+         ) -> tuple[QueryColumns, int, Identity, int | None] | None:
     """The saved query side (most of it still to be read: see the module docstring), the change-log position it
-    reflects and the file's identity; None when absent, unreadable, of another format or file generation, or one of
-    `refused` (found damaged before)."""
+    reflects, the file's identity and the stamp of the log entry at that position (the caller compares it with the
+    log's); None when absent, unreadable, of another format or file generation, or one of `refused` (found damaged
+    before)."""
     try:
         saved = _Saved(path)
         header = saved.header
         if header.get("format") != FORMAT or header.get("generation") != generation or saved.identity in refused:
             return None
-        return _columns(saved), int(header["seq"]), saved.identity
+        stamp = header.get("stamp")
+        if stamp is not None and not isinstance(stamp, int):
+            raise ValueError("stamp")
+        return _columns(saved), int(header["seq"]), saved.identity, stamp
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, IndexError, struct.error, Damaged) as e:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import struct
 import threading
 import time
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from mediaindex.adapters.index.bitmap_columns import bitmap_of
 from mediaindex.adapters.index.bitmap_engine import QueryColumns, search_facts
 from mediaindex.adapters.index.sqlite_migrations import upgrade
 from mediaindex.adapters.index.sqlite_schema import TableNames, check_file, create_tables, unusable
+from mediaindex.adapters.own_files import disk_full
 from mediaindex.adapters.index.sqlite_sync import QuerySide, Vocabulary, log_change, prune_changes
 from mediaindex.domain.document import DocumentFields, SearchDocument
 from mediaindex.domain.errors import TransientError, VersionConflict
@@ -39,6 +41,8 @@ from mediaindex.ports import SearchResult, Versioned
 
 T = TypeVar("T")
 _PAGE = 500
+# what reading a damaged query side or damaged rows raises (numpy, pyroaring, struct, json, the packed columns)
+_DAMAGE = (ValueError, IndexError, KeyError, TypeError, OverflowError, struct.error, MemoryError)
 _VARIABLES = 500  # ids bound in one `IN (...)`, well under SQLite's limit on a statement's parameters
 
 
@@ -126,7 +130,7 @@ class SqliteIndex:
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
                 raise TransientError(f"SQLite index {self.path} is busy: {e}") from e
-            if any(w in str(e) for w in ("readonly", "unable to open", "disk I/O")):
+            if disk_full(e, self.path) or any(w in str(e) for w in ("readonly", "unable to open", "disk I/O", "decode")):
                 raise unusable(self.path, e) from None
             raise
         except sqlite3.DatabaseError as e:  # "database disk image is malformed", "file is not a database"
@@ -139,11 +143,17 @@ class SqliteIndex:
         conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock upgrading a read lock later
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite has already rolled back after some errors (a full disk among them): a ROLLBACK then fails with
+            # "cannot rollback - no transaction is active", which would hide the cause
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             self.vocabulary.rolled_back()
             raise
-        conn.execute("COMMIT")
         self.vocabulary.committed()
 
     def close(self) -> None:
@@ -378,8 +388,23 @@ class SqliteIndex:
                 return answer(conn, columns)
         except query_snapshot.Damaged as e:
             self.query_side.damaged(e)
-        with self._snapshot() as (conn, columns):
-            return answer(conn, columns)
+        except _DAMAGE as e:
+            # A part that passed its checksum and still cannot be used (a forged or rewritten snapshot's arrays):
+            # damage of the snapshot if the query side came from one, else of the rows it was built from
+            identity = self.query_side.loaded_from
+            if identity is None:
+                raise self._damaged_rows(e) from None
+            self.query_side.damaged(query_snapshot.Damaged(identity, f"{type(e).__name__}: {e}"))
+        try:
+            with self._snapshot() as (conn, columns):
+                return answer(conn, columns)
+        except _DAMAGE as e:
+            raise self._damaged_rows(e) from None
+
+    def _damaged_rows(self, e: Exception) -> Exception:
+        """The error for index rows the query side cannot read (undecodable packed columns, a body that is not
+        JSON): the file is damaged, whatever the query was (never reported as a query error)."""
+        return unusable(self.path, f"a document's stored columns cannot be read: {type(e).__name__}: {e}")
 
     def person_names(self) -> list[str]:
         """Every known person some searchable document shows, as written: the people enrolled here, and the

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from mediaindex.adapters.own_files import NotRegularFile, disk_full, open_regular
 from mediaindex.domain.errors import ConfigurationError
 
 SCHEMA_VERSION = 5  # 4: the query side lives in memory (bitmap_engine.py); 5: label rows carry their tier (relevance)
@@ -56,7 +57,15 @@ def create_tables(conn: sqlite3.Connection, t: TableNames, path: str, name: str)
     # ascii tokenizer: words are pre-split by text_tokens (shared with OpenSearch) and joined by spaces
     conn.execute(f"""CREATE VIRTUAL TABLE IF NOT EXISTS {t.fts}
         USING fts5(text, key_text, tokenize = 'ascii')""")
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {t.changes} (seq INTEGER PRIMARY KEY, doc INTEGER NOT NULL)")
+    # stamp: a random number drawn for each entry, which the saved query side keeps of the entry at its position,
+    # so that a copy of the file restored from a backup (its log moved back, new writes reusing the positions) or a
+    # snapshot of another history is told apart from the history it was saved from (sqlite_sync.QuerySide._load)
+    conn.execute(f"""CREATE TABLE IF NOT EXISTS {t.changes} (
+        seq INTEGER PRIMARY KEY, doc INTEGER NOT NULL, stamp INTEGER)""")
+    if "stamp" not in {row[1] for row in conn.execute(f"PRAGMA table_info({t.changes})")}:
+        # a log written before stamps: stamp its entries now (a restored copy of it draws other numbers)
+        conn.execute(f"ALTER TABLE {t.changes} ADD COLUMN stamp INTEGER")
+        conn.execute(f"UPDATE {t.changes} SET stamp = random()")
     create_vocabulary(conn, t)
     conn.execute(f"CREATE TABLE IF NOT EXISTS {t.meta} (name TEXT PRIMARY KEY, value TEXT)")
     conn.execute(f"INSERT OR IGNORE INTO {t.meta} VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -92,9 +101,14 @@ def check_file(path: str, create: bool) -> None:
         return
     for attempt in range(3):
         try:
-            with open(path, "rb") as f:
+            with open_regular(path) as f:
                 header = f.read(100)
                 size = os.fstat(f.fileno()).st_size
+        except NotRegularFile as e:  # a named pipe would hang SQLite's open for ever
+            raise ConfigurationError(
+                f"the index {path} is not a file SQLite can use ({e.strerror}): move it aside and run "
+                "`mediaindex index PATH...` to build the index there again (known people stay in faces.db)"
+            ) from None
         except OSError as e:
             raise unusable(path, e) from None
         if size == 0:
@@ -119,6 +133,11 @@ def unusable(path: str, error: Any) -> ConfigurationError:
     """The error to raise for an index file SQLite cannot use: damaged (rebuild it), or not reachable (fix the
     folder or its permissions)."""
     text = str(error)
+    if not isinstance(error, str) and disk_full(error, path):  # not damage: nothing was lost, and nothing to move aside
+        return ConfigurationError(
+            f"the disk holding the index {path} is full ({text}): free some space and run the command again "
+            "(nothing was lost)"
+        )
     if isinstance(error, (sqlite3.DatabaseError, str)) and not any(
             w in text for w in ("unable to open", "readonly", "read-only", "permission")):
         return ConfigurationError(

@@ -38,6 +38,7 @@ class QuerySide:
         self.seq = 0
         self.saved_seq = 0
         self.generation: str | None = None
+        self.stamp: int | None = None  # the stamp of the change-log entry at `seq` the loaded snapshot was saved at
         self.lock = threading.RLock()  # held by the caller around its read transaction (see SqliteIndex.search)
         self.builds = 0
         self.loads = 0
@@ -55,7 +56,7 @@ class QuerySide:
             (SELECT value FROM {t.meta} WHERE name = 'generation')""").fetchone()
         top = top or 0
         if self.columns is None and self.snapshot_path and generation:
-            self._load(top, oldest, generation)
+            self._load(conn, top, oldest, generation)
         if self.columns is None or generation != self.generation or top < self.seq:
             return self._build(conn, top, generation)
         if top > self.seq:
@@ -69,19 +70,32 @@ class QuerySide:
         for name in self.columns.stale_columns(SORT_SLACK + len(self.columns.present) // 100):
             self.columns.sorted[name] = SortedColumn(*self._sorted(conn, name))
         if self.seq - self.saved_seq >= SNAPSHOT_EVERY:
-            self._save()
+            self._save(conn)
         return self.columns
 
-    def _load(self, top: int, oldest: int | None, generation: str) -> None:
+    def _stamp(self, conn: sqlite3.Connection, seq: int) -> int | None:
+        """The random stamp of the change-log entry at `seq` (None: no such entry)."""
+        row = conn.execute(f"SELECT stamp FROM {self.tables.changes} WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def _load(self, conn: sqlite3.Connection, top: int, oldest: int | None, generation: str) -> None:
         assert self.snapshot_path is not None
         loaded = query_snapshot.load(self.snapshot_path, generation, self.refused)
         if loaded is None:
             return
-        columns, seq, identity = loaded
+        columns, seq, identity, stamp = loaded
         if seq > top or (oldest is not None and oldest > seq + 1 and top > seq):
             return  # newer than this transaction's view, or the log no longer reaches back to it
+        # The proof that the snapshot belongs to this history, not only to this file's generation: the log entry at
+        # its position carries the random stamp it saw. A copy of the file restored from a backup keeps the
+        # generation and moves the log back, and its new writes reuse the positions with other stamps; a snapshot
+        # forged or copied from another history holds another stamp too. Either is built afresh.
+        if stamp is None or self._stamp(conn, seq) != stamp:
+            log.info("query side snapshot %s is of another history of %s: building afresh", self.snapshot_path,
+                     generation)
+            return
         self.columns, self.seq, self.saved_seq, self.generation = columns, seq, seq, generation
-        self.loaded_from = identity
+        self.loaded_from, self.stamp = identity, stamp
         self.loads += 1
 
     def damaged(self, e: query_snapshot.Damaged) -> None:
@@ -93,10 +107,12 @@ class QuerySide:
             if self.loaded_from == e.identity:
                 self.columns, self.loaded_from = None, None
 
-    def _save(self) -> None:
+    def _save(self, conn: sqlite3.Connection) -> None:
         if self.snapshot_path and self.columns is not None and self.generation \
                 and len(self.columns.present) >= SNAPSHOT_MIN:
-            query_snapshot.save(self.snapshot_path, self.columns, self.seq, self.generation)
+            stamp = self._stamp(conn, self.seq)
+            if stamp is not None:  # without an entry to vouch for it, a snapshot could never be proven: not saved
+                query_snapshot.save(self.snapshot_path, self.columns, self.seq, self.generation, stamp)
         self.saved_seq = self.seq  # tried: a folder that refuses it is not asked again at every query
 
     def _build(self, conn: sqlite3.Connection, top: int, generation: str | None) -> QueryColumns:
@@ -107,7 +123,7 @@ class QuerySide:
                      {name: self._sorted(conn, name) for name in SORTED_FIELDS})
         self.columns, self.seq, self.generation, self.loaded_from = columns, top, generation, None
         self.builds += 1
-        self._save()
+        self._save(conn)
         return columns
 
     def _sorted(self, conn: sqlite3.Connection, field: str) -> tuple[list[int], list[Any]]:
@@ -200,7 +216,7 @@ class Vocabulary:
 
 def log_change(conn: sqlite3.Connection, tables: TableNames, rowid: int) -> None:
     """In the writer's transaction: this document changed (written, replaced or gone)."""
-    conn.execute(f"INSERT INTO {tables.changes} (doc) VALUES (?)", (rowid,))
+    conn.execute(f"INSERT INTO {tables.changes} (doc, stamp) VALUES (?, random())", (rowid,))
 
 
 def prune_changes(conn: sqlite3.Connection, tables: TableNames) -> None:

@@ -9,9 +9,11 @@ import tempfile
 import threading
 from pathlib import Path
 
+from mediaindex.adapters.own_files import read_regular
 from mediaindex.domain.document import SearchDocument
 
 log = logging.getLogger(__name__)
+MAX_ENTRY = 16 << 20  # bytes: a thumbnail or preview is far smaller; anything larger is not one of ours
 
 
 class ThumbnailCache:
@@ -27,13 +29,16 @@ class ThumbnailCache:
         return self.folder / digest[:2] / f"{digest}.jpg"
 
     def get(self, doc: SearchDocument, kind: str) -> bytes | None:
+        """The cached JPEG; None when there is none, or something other than a file of a sane size is in its place
+        (a named pipe is never opened for reading, which would wait for ever): rendered again."""
         try:
-            return self.path(doc, kind).read_bytes()
-        except OSError:
+            return read_regular(self.path(doc, kind), MAX_ENTRY)
+        except (OSError, ValueError):
             return None
 
     def put(self, doc: SearchDocument, kind: str, data: bytes) -> None:
         target = self.path(doc, kind)
+        tmp = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             # write then rename: a reader never sees half a file
@@ -41,5 +46,10 @@ class ThumbnailCache:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, target)
-        except OSError as e:  # a read-only cache folder only costs speed
+        except OSError as e:  # a read-only cache folder, a full disk, a folder in the entry's place: only costs speed
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
             log.warning("thumbnail not cached: %s", e)

@@ -8,7 +8,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mediaindex.domain.errors import ConfigurationError, MediaTooLarge, ObjectNotFound, TransientError
+from mediaindex.domain.errors import ArchivedMedia, ConfigurationError, MediaTooLarge, ObjectNotFound, TransientError
 from mediaindex.ports import ObjectInfo, ObjectRef, StoredObject
 
 # A Lambda holds the whole object in memory; refuse what cannot fit rather than dying mid-read. The app passes
@@ -38,6 +38,7 @@ class S3Storage:
     def read(self, ref: ObjectRef) -> StoredObject:
         try:
             head = self.client.head_object(Bucket=ref.bucket, Key=ref.key)
+            _check_not_archived(head, ref)
             size = int(head.get("ContentLength", 0))
             if size > self.max_object_bytes:
                 raise MediaTooLarge(f"object is {size:,} bytes, above the {self.max_object_bytes:,}-byte limit")
@@ -107,10 +108,34 @@ class S3Storage:
             raise _translate(e, ObjectRef(bucket, prefix)) from None
 
 
+# Storage classes whose objects must be restored before a GET (Glacier Instant Retrieval reads at once), and the
+# archive tiers of Intelligent-Tiering (HEAD's ArchiveStatus).
+_ARCHIVED = {"GLACIER", "DEEP_ARCHIVE"}
+
+
+def _check_not_archived(head: dict, ref: ObjectRef) -> None:
+    """Refuse, as a file that cannot be read, an archived object that is not restored (HEAD's Restore header is
+    `ongoing-request="false", ...` once a restored copy is there): retrying would fail the same way until someone
+    restores it, whose ObjectRestore:Completed event indexes it."""
+    storage_class, archive = head.get("StorageClass"), head.get("ArchiveStatus")
+    if storage_class not in _ARCHIVED and not archive:
+        return
+    if 'ongoing-request="false"' in str(head.get("Restore") or ""):
+        return
+    raise _archived(ref, archive or storage_class)
+
+
+def _archived(ref: ObjectRef, where_kept: object) -> ArchivedMedia:
+    return ArchivedMedia(f"s3://{ref.bucket}/{ref.key} is archived ({where_kept}) and not restored: restore it "
+                         "(S3 RestoreObject) and it is indexed when the restore completes")
+
+
 def _translate(error: ClientError, ref: ObjectRef) -> Exception:
     code = str(error.response.get("Error", {}).get("Code", ""))
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     where = f"s3://{ref.bucket}/{ref.key}"
+    if code == "InvalidObjectState":  # a GET of an archived object (HEAD did not say, or it was archived since)
+        return _archived(ref, "its storage class")
     if code in _NOT_FOUND:
         return ObjectNotFound(f"{where} does not exist")
     if code in ("PreconditionFailed", "412"):

@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"{args.event} is not JSON: {e}") from None
     handler_name = args.handler
     if handler_name == "auto":
-        records = event.get("Records") or [{}]
-        handler_name = "sqs" if records[0].get("eventSource") == "aws:sqs" else "s3"
+        records = event.get("Records") if isinstance(event, dict) else None
+        first = records[0] if isinstance(records, list) and records else None
+        handler_name = "sqs" if isinstance(first, dict) and first.get("eventSource") == "aws:sqs" else "s3"
     # The handler's logs and metrics go to stderr so that stdout is only the result. Powertools binds its log
     # stream when the module is first imported, so the import happens inside the redirection.
     with contextlib.redirect_stdout(sys.stderr):
@@ -68,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
             status = 0
         except aws_lambda.RecordsFailed as e:
             result, status = {"failed": json.loads(str(e))}, 1
+        except aws_lambda.MalformedEvent as e:  # no dead-letter queue to send it to: Lambda would retry it
+            result, status = {"malformed": str(e)}, 1
     if handler_name == "sqs" and result.get("batchItemFailures"):
         status = 1
-    json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+    json.dump(result, sys.stdout, ensure_ascii=False, separators=(", ", ": "))  # one line
     sys.stdout.write("\n")
     return status

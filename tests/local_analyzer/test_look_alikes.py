@@ -232,3 +232,11 @@ def test_videos_are_compared_on_several_frames_never_on_a_black_start(tmp_path, 
     assert len(frames) >= 2 and all(f.layout for f in frames)  # several frames; the black ones have none
     groups = [{Path(m.key).name for m in g.members} for g in find_duplicates(app.index, app.vectors).groups]
     assert groups == [{"one.mp4", "one smaller.mkv"}]
+
+
+def test_a_named_pipe_at_the_vectors_file_is_refused_not_waited_on(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "vectors.db")
+    with pytest.raises(ConfigurationError, match="named pipe"):
+        LocalPictureVectors(tmp_path / "vectors.db").count(LOOK)

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from mediaindex.adapters.faces.ann import FaceGraph
+from mediaindex.adapters.own_files import NotRegularFile, check_regular, disk_full
 from mediaindex.config import Settings
 from mediaindex.domain.errors import ConfigurationError, TransientError
 from mediaindex.ports import PictureVector
@@ -144,6 +145,9 @@ class LocalPictureVectors:
         try:
             conn = self._open()
         except sqlite3.DatabaseError as e:
+            if disk_full(e, self.path):
+                raise ConfigurationError(f"the disk holding the picture vectors {self.path} is full: free some space "
+                                         "and run the command again (nothing was lost)") from None
             if isinstance(e, sqlite3.OperationalError) and not _damaged(e):
                 if "locked" in str(e) or "busy" in str(e):
                     raise TransientError(f"the picture vectors {self.path} are busy: {e}") from e
@@ -154,6 +158,12 @@ class LocalPictureVectors:
         return conn
 
     def _open(self) -> sqlite3.Connection:
+        if self.path.exists():
+            try:
+                check_regular(self.path, self.path.stat())  # a named pipe would hang SQLite's open for ever
+            except NotRegularFile as e:
+                raise ConfigurationError(f"the picture vectors {self.path}: {e.strerror}; move it aside (the next "
+                                         "`mediaindex index` analyses the pictures again for their vectors)") from None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         try:

@@ -33,12 +33,15 @@ def _clip_frames(size: tuple[int, int]):
 
 def make_clip(out: Path, side: int = 1920, seconds: float = 60.0, shots: int = 10, fps: int = 30,
               codec: str = "libx264", gop: int = 30, preset: str = "veryfast") -> Path:
-    """Write the clip; `shots` shots of equal length, taken round-robin from SHOTS."""
+    """Write the clip; `shots` shots taken round-robin from SHOTS."""
     import av
     from PIL import Image
 
     size = (side, side * 9 // 16)
-    per_shot = round(seconds * fps / shots)
+    # cuts 1.7 s before and after the even shares (4.3, 13.7, 16.3, 25.7, ... s for 10 shots in 60 s): shots of
+    # 2.6 to 9.4 s, none starting on a multiple of the 6 s sampling interval
+    cuts = [0] + [round((seconds * i / shots + (1.7 if i % 2 else -1.7) * (seconds / 60)) * fps) for i in range(1, shots)]
+    cuts.append(round(seconds * fps))
     with av.open(str(out), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = size
@@ -54,6 +57,7 @@ def make_clip(out: Path, side: int = 1920, seconds: float = 60.0, shots: int = 1
         pts = 0
         for shot in range(shots):
             name = SHOTS[shot % len(SHOTS)]
+            per_shot = cuts[shot + 1] - cuts[shot]
             if name == CLIP.name:
                 frames = list(_clip_frames(size))
                 source = [frames[(i + 90) % len(frames)] for i in range(per_shot)]

@@ -307,8 +307,11 @@ class VideoReader:
         if shots and (times is None or times) and self._scan_keyframes(
                 times[0] if times else start, end if end is not None else math.inf):
             fps = self.info.fps or 25.0
-            self._plan = {"target": -math.inf, "follow_until": -math.inf, "refine_until": -math.inf,
-                          "margin": REORDER_MARGIN_FRAMES / fps}
+            margin = REORDER_MARGIN_FRAMES if self._stream.codec_context.has_b_frames else 1
+            self._plan = {"interval": interval, "first": (times[0] if times else k * interval) - tolerance,
+                          "stop": (times[-1] if times else stop) + tolerance, "span": span,
+                          "follow_until": -math.inf, "refine_until": -math.inf, "margin": margin / fps,
+                          "shots_open": 1.0}
         # with shots, every frame up to the end of the window is decoded: no seeking past a shot
         for frame, target, frame_time in self._frames_at(interval, k, times, math.inf if shots else span):
             if target is None:  # a frame after the last sample
@@ -322,6 +325,8 @@ class VideoReader:
                     if shot_due and frame_time - last_sample >= MIN_SHOT_SECONDS - tolerance:
                         shot_due = False
                         shots_since_regular += 1
+                        if self._plan is not None:  # no more shot samples before the next regular one
+                            self._plan["shots_open"] = float(shots_since_regular < MAX_SHOT_SAMPLES_PER_INTERVAL)
                         if pending is not None:
                             yield pending
                         pending = self._sample(frame, current, kept, skip_threshold, -1, frame_time, frame_time, shot=True)
@@ -360,6 +365,8 @@ class VideoReader:
                 yield pending
             thumb = _thumb(frame)
             last_frame, last_sample, shot_due, shots_since_regular = thumb, frame_time, False, 0
+            if self._plan is not None:
+                self._plan["shots_open"] = 1.0
             pending = self._sample(frame, thumb, kept, skip_threshold, k, target, frame_time)
             kept = kept if pending.skipped else thumb
             following = not pending.skipped and follow > 0
@@ -421,15 +428,19 @@ class VideoReader:
         ctx = self._stream.codec_context
         if packet.is_keyframe:
             i = bisect.bisect_right(keys, t + 1e-6)
-            plan["group_end"] = keys[i] if i < len(keys) else math.inf
-            plan["long_group"] = float(plan["group_end"] - t > KEYFRAME_SHOT_GAP)
+            end = plan["group_end"] = keys[i] if i < len(keys) else math.inf
+            plan["long_group"] = float(end - t > KEYFRAME_SHOT_GAP)
+            # the last sample time in this group: decoded up to it and the frames that follow it
+            last = math.floor(min(end, plan["stop"]) / plan["interval"]) * plan["interval"] if end < math.inf else -math.inf
+            if last >= end - 1e-6:
+                last -= plan["interval"]
+            plan["sample_until"] = last + plan["span"] if last >= max(t, plan["first"]) - 1e-6 else -math.inf
             return "DEFAULT"
         if plan.get("long_group", 1.0):
             return "DEFAULT"
         if ctx.skip_frame == "NONKEY":
             return "NONKEY"  # skipping since a frame of this group: the frames after it cannot be decoded any more
-        needed = max(plan["follow_until"], plan["refine_until"],
-                     plan["target"] if plan["target"] < plan.get("group_end", math.inf) else -math.inf)
+        needed = max(plan["follow_until"], plan["refine_until"], plan.get("sample_until", -math.inf))
         return "DEFAULT" if t <= needed + plan["margin"] else "NONKEY"
 
     def _scan_keyframes(self, start: float, stop: float) -> bool:
@@ -482,8 +493,6 @@ class VideoReader:
         plan = self._plan
         seen: tuple[float, Image.Image] | None = None  # the last frame handed out (shots on key frames)
         floor = -math.inf  # frames up to this time were handed out already (after going back)
-        if plan is not None:
-            plan["target"] = target - tolerance
         while True:  # once per seek: to a sample, or back to a shot's key frame
             jumped = False
             try:
@@ -496,7 +505,8 @@ class VideoReader:
                     if plan is not None:
                         if t <= floor:
                             continue  # decoded again after going back: already handed out
-                        if frame.key_frame and seen is not None and any(seen[0] < x < t for x in self._skipped):
+                        if (frame.key_frame and seen is not None and plan["shots_open"]
+                                and any(seen[0] < x < t for x in self._skipped)):
                             thumb = _thumb(frame)
                             if thumb_difference(thumb, seen[1]) > KEY_CUT_CANDIDATE:
                                 # frames were skipped since the last one handed out, and this key frame looks
@@ -516,7 +526,6 @@ class VideoReader:
                         sampled, follow_until = True, t + follow_span
                         target = next(targets, None)
                         if plan is not None:
-                            plan["target"] = math.inf if target is None else target - tolerance
                             plan["follow_until"] = t + self._follow_span
 
                     if not sampled and t <= follow_until:

@@ -140,8 +140,6 @@ PHONE_CLIPS = {  # name: video_clips.make_clip arguments
 
 def one_clip(path: Path) -> dict:
     """Index one clip with the local analyzer at the default settings (in this process); the figures as a dict."""
-    import resource
-
     import av
 
     from mediaindex.adapters.analysis.local import LocalAnalyzer
@@ -182,7 +180,17 @@ def one_clip(path: Path) -> dict:
             "frames": frames, "frames_decoded": decoded, "frames_analysed": video["frames_analysed"],
             "frames_at_shots": video["frames_at_shots"], "frames_followed": video["frames_followed"],
             "analyze_s": spent["analyze"], "analyze_faces_s": spent["analyze_faces"],
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": _peak_mb()}
+
+
+def _peak_mb() -> float:
+    """This process's own peak resident memory (VmHWM; ru_maxrss would carry the parent's over exec)."""
+    import resource
+
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def phone_set(folder: Path) -> dict:

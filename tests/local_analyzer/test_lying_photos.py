@@ -39,17 +39,21 @@ def _peak_mb(data: bytes, how: str) -> dict:
     """Decode in a process of its own ("working": the working copy at 1280 px; "full": every pixel): its peak
     resident memory over what it had before decoding, and what came out."""
     code = f"""
-import json, resource, sys
+import json, re, sys
 from mediaindex.media.picture import Picture
+
+def peak():  # this process's own high-water mark (ru_maxrss would carry the parent's over exec)
+    return int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+
 data = sys.stdin.buffer.read()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak()
 picture = Picture.from_bytes(data)
 try:
     image = picture.working_image(1280) if {how!r} == "working" else picture.image
     out = list(image.size)
 except Exception as e:
     out = type(e).__name__
-print(json.dumps({{"grew_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, "out": out}}))
+print(json.dumps({{"grew_mb": (peak() - before) / 1024, "out": out}}))
 """
     env = {**os.environ, "PYTHONPATH": str(ROOT / "functions")}
     run = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, env=env, check=True)

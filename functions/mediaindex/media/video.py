@@ -20,9 +20,11 @@ than the interval, or the last one, is analysed, not missed between two samples.
 per group of pictures (the frames from one key frame to the next; the packets' key flags are read first, which
 costs no decoding): where key frames are at most KEYFRAME_SHOT_GAP apart (phones write one a second), only the key
 frames are decoded (FFmpeg's skip_frame=NONKEY), except from the key frame before a sample to the sample and the
-frames that follow it; so a cut is seen at the first key frame after it (up to KEYFRAME_SHOT_GAP late), and a shot
-that begins and ends between two key frames is not seen. Where key frames are further apart, every frame of that
-group is decoded and compared with the one before, as with no key frames at all.
+frames that follow it. A key frame that looks different from the last frame decoded before it (KEY_CUT_CANDIDATE)
+sends the reader back to decode the skipped frames after all, so a cut is found frame by frame where it is; a shot
+that begins and ends between two key frames and leaves the next key frame looking like the last decoded frame is
+not seen. Where key frames are further apart, and in MPEG-TS and AVI, every frame is decoded and compared with the
+one before, as with no key frames at all.
 
 Frames are converted to RGB at the size the analysis reads (`frame_side` on the long side: FFmpeg's scaler does
 both at once), never at the full 1080p or 4K size.
@@ -535,6 +537,7 @@ class VideoReader:
                             # after the key frame, so go back to it and decode the frames that follow it
                             rewind, self._rewind = self._rewind, None
                             plan["follow_until"] = rewind + self._follow_span
+                            self._skipped = []  # decoded now
                             if self._seek(rewind + tolerance / 2):
                                 jumped = True
                                 break

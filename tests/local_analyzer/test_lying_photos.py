@@ -100,3 +100,26 @@ def test_a_one_pixel_strip_is_analysed_to_an_end(analyzer, size, fmt):
     analysis = analyzer.analyze(picture)
     assert picture.size == size
     assert analysis.faces == [] and isinstance(analysis.labels, list)
+
+
+def test_a_heic_grid_of_900_tiles_decodes_in_bounded_memory(images_dir):
+    """900 tiles of 64 px (pillow-heif writes at most 1,000 items in a file, libheif's limits refuse more on
+    reading): decoded to the whole picture, its memory about the picture's own 11 MB, not per tile."""
+    import pillow_heif
+
+    from mediaindex.media.picture import register_heif
+
+    register_heif()
+    image = Image.open(images_dir / "n02110185_Siberian_husky.JPEG").convert("RGB").resize((1920, 1920))
+    out = io.BytesIO()
+    previous = pillow_heif.options.GRID_TILE_SIZE
+    pillow_heif.options.GRID_TILE_SIZE = 64
+    try:
+        image.save(out, "HEIF", quality=50)
+    finally:
+        pillow_heif.options.GRID_TILE_SIZE = previous
+    data = out.getvalue()
+    assert data.count(b"hvc1") >= 900  # one item per tile
+    decoded = _peak_mb(data, "working")
+    assert decoded["out"] == [1920, 1920]
+    assert decoded["grew_mb"] < 10 * (1920 * 1920 * 3) / 2**20

@@ -8,6 +8,16 @@ skip test has something to skip). With the local analyzer when it imports (model
 else with a fake analyzer that only touches the pixels (then the figures are decoding + sampling cost only).
 Decoding-only figures (no analyzer) are printed too. The local analyzer follows faces over `--follow` frames after
 each sample (MEDIAINDEX_VIDEO_FOLLOW_FRAMES); the clip is also run without following, to show what it costs.
+
+    python bench/bench_video.py --phone DIR [--json FILE]
+
+The phone set (issue 26): clips made by bench/video_clips.py in DIR (kept there for the next run): 60 s of 1080p
+H.264 with 10 shots and a key frame a second, as phones write, the same with x264's default key frames (at most
+250 frames apart, plus one at each cut it sees), 60 s of 1080p HEVC, and 30 s of 4K H.264. Each is indexed at the
+default settings (a frame every 6 s, shots, 2 following frames) by the local analyzer in a process of its own
+(models loaded before timing): seconds, times real time, frames decoded of all, the model time, and the process's
+peak resident memory (models included). Then `mediaindex index` of the 1080p clip alone with one worker, timed
+from start to exit as a user would (start-up and model loading included).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from PIL import Image, ImageDraw, ImageStat  # noqa: E402
 
@@ -119,8 +130,115 @@ def run(name: str, data: bytes, analyzer, interval: float, follow: int) -> dict:
             "decode_s_per_min": decode_seconds / minutes, "s_per_min": elapsed / minutes, "elapsed_s": elapsed}
 
 
+PHONE_CLIPS = {  # name: video_clips.make_clip arguments
+    "1080p-h264-phone.mp4": {"side": 1920, "seconds": 60, "shots": 10, "gop": 30},
+    "1080p-h264-x264default.mp4": {"side": 1920, "seconds": 60, "shots": 10, "gop": 0},
+    "1080p-hevc-phone.mp4": {"side": 1920, "seconds": 60, "shots": 10, "gop": 30, "codec": "libx265", "preset": "ultrafast"},
+    "4k-h264-phone.mp4": {"side": 3840, "seconds": 30, "shots": 5, "gop": 30, "preset": "ultrafast"},
+}
+
+
+def one_clip(path: Path) -> dict:
+    """Index one clip with the local analyzer at the default settings (in this process); the figures as a dict."""
+    import av
+
+    from mediaindex.adapters.analysis.local import LocalAnalyzer
+    from mediaindex.media.video import LOCAL_FRAME_SIDE
+
+    analyzer = LocalAnalyzer(Settings())
+    analyzer.load()
+    spent = {"analyze": 0.0, "analyze_faces": 0.0}
+    for method in spent:
+        original = getattr(analyzer, method)
+
+        def timed(picture, original=original, method=method):
+            started = time.perf_counter()
+            try:
+                return original(picture)
+            finally:
+                spent[method] += time.perf_counter() - started
+        setattr(analyzer, method, timed)
+    data = path.read_bytes()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for packet in container.demux(stream) if packet.size)
+        codec, size = stream.codec_context.name, f"{stream.width}x{stream.height}"
+    settings = Settings()
+    started = time.perf_counter()
+    with VideoReader(data, frame_side=LOCAL_FRAME_SIDE) as reader:
+        list(reader.samples(settings.video_interval, follow=settings.video_follow_frames, shots=settings.video_shots))
+        decoded = reader.frames_decoded
+    decode_seconds = time.perf_counter() - started
+    indexer = VideoIndexer(analyzer, NoFaces(), interval=settings.video_interval,
+                           follow_frames=settings.video_follow_frames, shots=settings.video_shots)
+    started = time.perf_counter()
+    fields, _ = indexer(StoredObject(ObjectRef("bench", path.name), data, len(data)))
+    elapsed = time.perf_counter() - started
+    video = fields["video"]
+    return {"name": path.name, "codec": codec, "size": size, "duration_s": video["duration"], "elapsed_s": elapsed,
+            "x_real_time": video["duration"] / elapsed, "decode_and_sample_s": decode_seconds,
+            "frames": frames, "frames_decoded": decoded, "frames_analysed": video["frames_analysed"],
+            "frames_at_shots": video["frames_at_shots"], "frames_followed": video["frames_followed"],
+            "analyze_s": spent["analyze"], "analyze_faces_s": spent["analyze_faces"],
+            "peak_rss_mb": _peak_mb()}
+
+
+def _peak_mb() -> float:
+    """This process's own peak resident memory (VmHWM; ru_maxrss would carry the parent's over exec)."""
+    import resource
+
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phone_set(folder: Path) -> dict:
+    import subprocess
+
+    from video_clips import make_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for name, options in PHONE_CLIPS.items():
+        path = folder / name
+        if not path.exists():
+            started = time.perf_counter()
+            make_clip(path, **options)
+            print(f"(made {name} in {time.perf_counter() - started:.0f} s)")
+        out = subprocess.run([sys.executable, __file__, "--one", str(path)], capture_output=True, text=True, check=True)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        runs.append(result)
+        print(f"{name:<28} {result['codec']:<5} {result['size']:<10} {result['duration_s']:5.1f} s in "
+              f"{result['elapsed_s']:5.2f} s = {result['x_real_time']:5.1f}x real time | decoded "
+              f"{result['frames_decoded']}/{result['frames']} frames, decode+sample {result['decode_and_sample_s']:.2f} s | "
+              f"analysed {result['frames_analysed']} (shots {result['frames_at_shots']}) + {result['frames_followed']} followed: "
+              f"models {result['analyze_s']:.2f} + {result['analyze_faces_s']:.2f} s | peak RSS {result['peak_rss_mb']:.0f} MB")
+    # as a user: `mediaindex index` of the 1080p clip alone, one worker, start-up and model loading included
+    import shutil
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        media = Path(tmp) / "media"
+        media.mkdir()
+        shutil.copy(folder / "1080p-h264-phone.mp4", media)
+        env = {**os.environ, "MEDIAINDEX_HOME": str(Path(tmp) / "home")}
+        env.pop("MEDIAINDEX_INDEX", None)
+        started = time.perf_counter()
+        run = subprocess.run([sys.executable, "-m", "mediaindex", "index", str(media), "--workers", "1", "--json",
+                              "--no-progress"], capture_output=True, text=True, env=env, cwd=ROOT)
+        wall = time.perf_counter() - started
+        summary = json.loads(run.stdout)
+    cli = {"clip": "1080p-h264-phone.mp4", "wall_s": wall, "x_real_time": 60.0 / wall, "indexed": summary["indexed"]}
+    print(f"mediaindex index (1 worker, 60 s 1080p clip, models loaded in the run): {wall:.1f} s = "
+          f"{60.0 / wall:.1f}x real time")
+    return {"runs": runs, "cli": cli}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phone", type=Path, help="run the phone set, its clips kept in this folder")
+    parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=float, default=6.0)
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the synthesised video")
     parser.add_argument("--analyzer", choices=("local", "fake"), default="local")
@@ -128,6 +246,15 @@ def main() -> None:
                         help="frames after each sample searched for the same faces (local analyzer)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one_clip(args.one)))
+        return
+    if args.phone:
+        result = phone_set(args.phone)
+        if args.json:
+            args.json.write_text(json.dumps({"command": "python bench/bench_video.py --phone DIR", "cpus": os.cpu_count(),
+                                             **result}, indent=2))
+        return
 
     analyzer = PixelAnalyzer()
     if args.analyzer == "local":

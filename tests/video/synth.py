@@ -43,7 +43,7 @@ def scenes(fps: int, *spans: tuple[Image.Image, float]) -> list[Image.Image]:
 
 def write_video(
     path: Path, frames: Sequence[Image.Image], fps: int = 5, codec: str | None = None,
-    options: dict[str, str] | None = None, rotation: int | None = None,
+    options: dict[str, str] | None = None, rotation: int | None = None, gop: int = 1000,
 ) -> bytes:
     suffix = path.suffix
     codec = codec or next(c for s, c in CONTAINERS.values() if s == suffix)
@@ -51,8 +51,8 @@ def write_video(
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = frames[0].size
         stream.pix_fmt = "yuv420p"
-        if codec == "libx264":  # one key frame at the start only: seeking must still find later frames
-            stream.options = {"g": "1000", "keyint_min": "1000", "sc_threshold": "0"}
+        if codec == "libx264":  # by default one key frame at the start only: seeking must still find later frames
+            stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
         if rotation is not None:
             stream.set_display_rotation(rotation)
         for i, picture in enumerate(frames):

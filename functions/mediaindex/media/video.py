@@ -13,10 +13,21 @@ when the mean absolute difference to the thumbnail of the last *kept* frame is b
 analysing it again would only repeat the last analysis. Measured on a real clip: compression noise and a still
 scene give 0.3-2, a speaker gesturing far away 3-4, a cut to another shot 10-30.
 
-Shots: with `shots=True`, every frame is decoded (no seeking) and the first frame of each new shot is a sample
-too (a jump of more than SHOT_DIFFERENCE between two frames in a row, at least MIN_SHOT_SECONDS after the last
-sample; a shot that starts sooner is sampled that long after it; at most MAX_SHOT_SAMPLES_PER_INTERVAL between two
-regular samples), so a shot shorter than the interval, or the last one, is analysed, not missed between two samples.
+Shots: with `shots=True`, the first frame of each new shot is a sample too (a jump of more than SHOT_DIFFERENCE
+between two decoded frames in a row, at least MIN_SHOT_SECONDS after the last sample; a shot that starts sooner is
+sampled that long after it; at most MAX_SHOT_SAMPLES_PER_INTERVAL between two regular samples), so a shot shorter
+than the interval, or the last one, is analysed, not missed between two samples. What is decoded for that is chosen
+per group of pictures (the frames from one key frame to the next; the packets' key flags are read first, which
+costs no decoding): where key frames are at most KEYFRAME_SHOT_GAP apart (phones write one a second), only the key
+frames are decoded (FFmpeg's skip_frame=NONKEY), except from the key frame before a sample to the sample and the
+frames that follow it. A key frame that looks different from the last frame decoded before it (KEY_CUT_CANDIDATE)
+sends the reader back to decode the skipped frames after all, so a cut is found frame by frame where it is; a shot
+that begins and ends between two key frames and leaves the next key frame looking like the last decoded frame is
+not seen. Where key frames are further apart, and in MPEG-TS and AVI, every frame is decoded and compared with the
+one before, as with no key frames at all.
+
+Frames are converted to RGB at the size the analysis reads (`frame_side` on the long side: FFmpeg's scaler does
+both at once), never at the full 1080p or 4K size.
 
 Following: with `follow=n`, each analysed sample also carries the n frames shown `follow_step` seconds apart
 after it (up to a cut), so that faces can be followed over a few frames: a detector that misses a small face in
@@ -25,6 +36,7 @@ one frame often finds it in the next, and a face seen several times is recognise
 
 from __future__ import annotations
 
+import bisect
 import io
 import itertools
 import math
@@ -43,8 +55,23 @@ THUMB_SIDE = 32
 # Frames larger than this (long side, pixels) are shrunk before analysis: faces and objects in a 4K frame are
 # still large at 1920 pixels, and both analyzers work on smaller images anyway (Rekognition's 5 MB byte limit).
 MAX_FRAME_SIDE = 1920
+# The local models read at most 1280 pixels (their working size): frames for them are converted at that size.
+LOCAL_FRAME_SIDE = 1280
 # Jump ahead with a seek instead of decoding every frame when the next sample is further away than this.
 SEEK_GAP_SECONDS = 4.0
+# Shots are found on key frames alone in a group of pictures no longer than this (seconds from one key frame to the
+# next); longer groups are decoded frame by frame. Phones write a key frame every 1-2 s; the test clip every 2 s.
+KEYFRAME_SHOT_GAP = 2.5
+# After the last frame a sample (or the frames that follow it) needs, decoding goes on this many frames before the
+# rest of the group is skipped: frames are stored out of display order (B-frames), up to a few frames ahead.
+REORDER_MARGIN_FRAMES = 8
+# A key frame this different (thumbnail difference) from the last frame decoded before it, with frames skipped in
+# between, may follow a cut: the skipped frames are decoded after all, and the cut found frame by frame. The same
+# as CUT_DIFFERENCE: motion within a shot over a second reaches 10-21 on the test clip, cuts 18-31.
+KEY_CUT_CANDIDATE = 12.0
+# Containers with an index to seek by (MP4/MOV, Matroska/WebM): key frames are used for shots in them only; in
+# MPEG-TS (no index) and AVI every frame is decoded.
+KEYFRAME_CONTAINERS = ("mov", "matroska")
 # A file whose frames stop this long before the duration its header declares is truncated.
 TRUNCATION_SLACK_SECONDS = 1.0
 # Frames that follow a sample are this far apart: 3 frames at 30 fps, far enough apart to be different looks.
@@ -113,15 +140,39 @@ def thumb_from_bytes(raw: bytes) -> Image.Image:
     return Image.frombytes("L", (THUMB_SIDE, THUMB_SIDE), raw)
 
 
+class FramePicture(Picture):
+    """A `Picture` of a decoded frame: the frame itself is `picture.image` for analyzers that read pixels (no
+    second decode, no JPEG loss); its JPEG bytes (`data`, for analyzers that send bytes: Rekognition) are encoded
+    the first time they are read, so the local models never pay for an encoding they do not use."""
+
+    def __init__(self, image: Image.Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        if image.width * image.height > max_pixels:
+            raise MediaTooLarge(f"video frame is {image.width}x{image.height}, above the limit of {max_pixels:,} pixels")
+        self._jpeg: bytes | None = None
+        super().__init__(b"", "jpeg", max_pixels, video_frame=True)
+        self.__dict__["image"] = image  # primes the cached_property `image`
+
+    @property
+    def data(self) -> bytes:
+        if not self._jpeg:
+            buf = io.BytesIO()
+            self.__dict__["image"].save(buf, "JPEG", quality=90)
+            self._jpeg = buf.getvalue()
+        return self._jpeg
+
+    @data.setter
+    def data(self, value: bytes) -> None:
+        self._jpeg = value or None
+
+    def _open(self) -> Image.Image:
+        if self._opened is None:
+            self._opened = self.__dict__["image"]
+        return self._opened
+
+
 def frame_picture(image: Image.Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
-    """A `Picture` of a decoded frame: JPEG bytes for analyzers that send bytes (Rekognition), and the decoded
-    frame itself as `picture.image` for those that read pixels (no second decode, no JPEG loss)."""
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=90)
-    picture = Picture.from_bytes(buf.getvalue(), max_pixels)
-    picture.__dict__["image"] = image  # primes the cached_property `image`
-    picture.video_frame = True
-    return picture
+    """A `Picture` of a decoded frame (FramePicture)."""
+    return FramePicture(image, max_pixels)
 
 
 def sample_times(interval: float, start: float, end: float) -> list[float]:
@@ -140,9 +191,17 @@ def sample_times(interval: float, start: float, end: float) -> list[float]:
 class VideoReader:
     """An open video. Use as a context manager; `info` is read on opening, frames are decoded on demand."""
 
-    def __init__(self, source: VideoSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    def __init__(self, source: VideoSource, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 frame_side: int = MAX_FRAME_SIDE) -> None:
         av = _av()
         self._av = av
+        self.frame_side = frame_side  # frames handed out are at most this long on their long side
+        self._keyframes: list[float] | None = None  # key frame times (from the first frame), once scanned
+        self._plan: dict[str, float] | None = None  # what the decoder must not skip: see _packet_plan
+        self.frames_decoded = 0
+        self._skipped: list[float] = []  # times of the packets skipped and not yet passed by a decoded frame
+        self._follow_span = 0.0
+        self._rewind: float | None = None  # a shot sample's time, whose following frames must be decoded again
         if isinstance(source, (bytes, bytearray, memoryview)):
             if not len(source):
                 raise EmptyFile("the file is empty (0 bytes)")
@@ -192,7 +251,8 @@ class VideoReader:
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else None
         # Decode the first frame now: a file with no decodable frame fails here, and the frame tells the rotation.
-        self._decoder = c.decode(stream)
+        self._stream = stream
+        self._decoder = self._decode_packets()
         try:
             self._peeked = next(self._decoder)
         except StopIteration:
@@ -240,11 +300,20 @@ class VideoReader:
         following, next_follow = False, 0.0
         previous: Image.Image | None = None  # the thumbnail of the frame before, while following: cuts show as jumps
         span = follow * follow_step + tolerance if follow > 0 else 0.0
+        self._follow_span = span
         stop = end if end is not None else math.inf
         last_frame: Image.Image | None = None  # the thumbnail of the frame before (shots: every frame is looked at)
         last_sample = -math.inf
         shot_due = False
         shots_since_regular = 0  # shot samples since the last regular one: capped per interval
+        if shots and (times is None or times) and self._scan_keyframes(
+                times[0] if times else start, end if end is not None else math.inf):
+            fps = self.info.fps or 25.0
+            margin = REORDER_MARGIN_FRAMES if self._stream.codec_context.has_b_frames else 1
+            self._plan = {"interval": interval, "first": (times[0] if times else k * interval) - tolerance,
+                          "stop": (times[-1] if times else stop) + tolerance, "span": span,
+                          "follow_until": -math.inf, "refine_until": -math.inf, "margin": margin / fps,
+                          "shots_open": 1.0}
         # with shots, every frame up to the end of the window is decoded: no seeking past a shot
         for frame, target, frame_time in self._frames_at(interval, k, times, math.inf if shots else span):
             if target is None:  # a frame after the last sample
@@ -258,11 +327,19 @@ class VideoReader:
                     if shot_due and frame_time - last_sample >= MIN_SHOT_SECONDS - tolerance:
                         shot_due = False
                         shots_since_regular += 1
+                        if self._plan is not None:  # no more shot samples before the next regular one
+                            self._plan["shots_open"] = float(shots_since_regular < MAX_SHOT_SAMPLES_PER_INTERVAL)
                         if pending is not None:
                             yield pending
                         pending = self._sample(frame, current, kept, skip_threshold, -1, frame_time, frame_time, shot=True)
                         kept = kept if pending.skipped else current
                         following = not pending.skipped and follow > 0
+                        if following and self._plan is not None:
+                            # the frames after a shot found on a key frame: decoded from now on, and decoded
+                            # again from the key frame when some were skipped already
+                            self._plan["follow_until"] = max(self._plan["follow_until"], frame_time + span)
+                            if any(frame_time < x <= frame_time + span for x in self._skipped):
+                                self._rewind = frame_time
                         next_follow, previous = frame_time + follow_step, current
                         last_sample = frame_time
                         continue
@@ -278,6 +355,9 @@ class VideoReader:
                     continue
                 if frame_time + tolerance < next_follow:
                     continue
+                if frame_time > pending.frame_time + span:  # the frames after it were not decoded: too late now
+                    following = False
+                    continue
                 pending.follow.append(self._upright(frame))
                 pending.follow_times.append(round(frame_time, 3))
                 following = len(pending.follow) < follow
@@ -287,6 +367,8 @@ class VideoReader:
                 yield pending
             thumb = _thumb(frame)
             last_frame, last_sample, shot_due, shots_since_regular = thumb, frame_time, False, 0
+            if self._plan is not None:
+                self._plan["shots_open"] = 1.0
             pending = self._sample(frame, thumb, kept, skip_threshold, k, target, frame_time)
             kept = kept if pending.skipped else thumb
             following = not pending.skipped and follow > 0
@@ -319,7 +401,74 @@ class VideoReader:
         except (self._av.FFmpegError, OSError, ValueError):
             return False
         self._peeked = None
-        self._decoder = self._container.decode(stream)
+        self._decoder = self._decode_packets()
+        return True
+
+    def _decode_packets(self) -> Iterator[Any]:
+        """The frames of the video stream from the current position, packet by packet, so that the plan
+        (_packet_plan) can tell the decoder which packets to skip."""
+        ctx = self._stream.codec_context
+        for packet in self._container.demux(self._stream):
+            if self._plan is not None and packet.pts is not None:
+                mode = self._packet_plan(packet)
+                if mode != ctx.skip_frame:
+                    ctx.skip_frame = mode
+                if mode == "NONKEY" and not packet.is_keyframe:
+                    # frames come out of the decoder later than their packets go in: remember which were skipped
+                    self._skipped.append(float(packet.pts * self._stream.time_base) - (self._start or 0.0))
+            for frame in packet.decode():
+                self.frames_decoded += 1
+                yield frame
+
+    def _packet_plan(self, packet: Any) -> str:
+        """DEFAULT (decode) or NONKEY (key frames only) for the group of pictures this packet is in: a group is
+        decoded in full when it is longer than KEYFRAME_SHOT_GAP (shots need every frame there), or from its key
+        frame up to the frames the next sample and those that follow it need; otherwise only its key frame is."""
+        plan, keys = self._plan, self._keyframes
+        assert plan is not None and keys is not None
+        t = float(packet.pts * self._stream.time_base) - (self._start or 0.0)
+        ctx = self._stream.codec_context
+        if packet.is_keyframe:
+            i = bisect.bisect_right(keys, t + 1e-6)
+            end = plan["group_end"] = keys[i] if i < len(keys) else math.inf
+            plan["long_group"] = float(end - t > KEYFRAME_SHOT_GAP)
+            # the last sample time in this group: decoded up to it and the frames that follow it
+            last = math.floor(min(end, plan["stop"]) / plan["interval"]) * plan["interval"] if end < math.inf else -math.inf
+            if last >= end - 1e-6:
+                last -= plan["interval"]
+            plan["sample_until"] = last + plan["span"] if last >= max(t, plan["first"]) - 1e-6 else -math.inf
+            return "DEFAULT"
+        if plan.get("long_group", 1.0):
+            return "DEFAULT"
+        if ctx.skip_frame == "NONKEY":
+            return "NONKEY"  # skipping since a frame of this group: the frames after it cannot be decoded any more
+        needed = max(plan["follow_until"], plan["refine_until"], plan.get("sample_until", -math.inf))
+        return "DEFAULT" if t <= needed + plan["margin"] else "NONKEY"
+
+    def _scan_keyframes(self, start: float, stop: float) -> bool:
+        """Read the packets' key flags from `start` to the first key frame after `stop` (no decoding) into
+        self._keyframes, then come back; False (nothing changed) where the file cannot seek."""
+        stream = self._stream
+        if self._start is None or not stream.time_base or self.info.container not in KEYFRAME_CONTAINERS:
+            return False
+        if not self._seek(start):
+            return False
+        keys: list[float] = []
+        try:
+            for packet in self._container.demux(stream):
+                if packet.pts is None:
+                    continue
+                t = float(packet.pts * stream.time_base) - self._start
+                if packet.is_keyframe:
+                    keys.append(t)
+                    if t > stop:
+                        break
+        except self._av.FFmpegError as e:
+            raise CorruptMedia(f"the video data is damaged: {_reason(e)}") from None
+        keys.sort()
+        if not self._seek(start):
+            raise CorruptMedia("the video could not be read again from its start after reading its index")
+        self._keyframes = keys
         return True
 
     def _frames_at(
@@ -343,7 +492,10 @@ class VideoReader:
         decoded = 0
         position = 0.0
         follow_until = -math.inf  # frames up to this time follow the last sample: decode them, do not seek past
-        while target is not None:
+        plan = self._plan
+        seen: tuple[float, Image.Image] | None = None  # the last frame handed out (shots on key frames)
+        floor = -math.inf  # frames up to this time were handed out already (after going back)
+        while True:  # once per seek: to a sample, or back to a shot's key frame
             jumped = False
             try:
                 for frame in self._decoded():
@@ -352,6 +504,22 @@ class VideoReader:
                     if t is None:  # no timestamps (some AVI): count frames instead, and never seek
                         can_seek = False
                         t = (decoded - 1) / fps
+                    if plan is not None:
+                        if t <= floor:
+                            continue  # decoded again after going back: already handed out
+                        if (frame.key_frame and seen is not None and plan["shots_open"]
+                                and any(seen[0] < x < t for x in self._skipped)):
+                            thumb = _thumb(frame)
+                            if thumb_difference(thumb, seen[1]) > KEY_CUT_CANDIDATE:
+                                # frames were skipped since the last one handed out, and this key frame looks
+                                # different: decode the skipped ones after all, so a cut is found where it is
+                                plan["refine_until"], floor = t, seen[0]
+                                self._skipped = []
+                                if self._seek(seen[0] + tolerance / 2):
+                                    jumped = True
+                                    break
+                        self._skipped = [x for x in self._skipped if x > t]
+                        seen, floor = (t, _thumb(frame)), t
                     position = t
                     last = (frame, t)
                     sampled = False
@@ -359,8 +527,20 @@ class VideoReader:
                         yield frame, target, t
                         sampled, follow_until = True, t + follow_span
                         target = next(targets, None)
+                        if plan is not None:
+                            plan["follow_until"] = t + self._follow_span
+
                     if not sampled and t <= follow_until:
                         yield frame, None, t
+                        if self._rewind is not None and plan is not None:
+                            # a shot sample on a key frame (shot detection on key frames): its group was skipped
+                            # after the key frame, so go back to it and decode the frames that follow it
+                            rewind, self._rewind = self._rewind, None
+                            plan["follow_until"] = rewind + self._follow_span
+                            self._skipped = []  # decoded now
+                            if self._seek(rewind + tolerance / 2):
+                                jumped = True
+                                break
                     if target is None:
                         if t >= follow_until:
                             return
@@ -408,12 +588,18 @@ class VideoReader:
             target = next(targets, None)
 
     def _upright(self, frame: Any) -> Image.Image:
-        image = frame.to_image()  # RGB24
+        """The frame in RGB, scaled by FFmpeg's scaler to at most `frame_side` on its long side while converting
+        (a 4K frame is never converted at 4K), then turned upright."""
+        width, height = frame.width, frame.height
+        side = max(width, height)
+        if side > self.frame_side:
+            width, height = max(2, round(width * self.frame_side / side)), max(2, round(height * self.frame_side / side))
+            image = frame.reformat(width=width, height=height, format="rgb24", interpolation="BILINEAR").to_image()
+        else:
+            image = frame.to_image()  # RGB24
         rotation = self.info.rotation
         if rotation:
             image = image.rotate(rotation, expand=True)
-        if max(image.size) > MAX_FRAME_SIDE:
-            image.thumbnail((MAX_FRAME_SIDE, MAX_FRAME_SIDE), Image.Resampling.BILINEAR)
         return image
 
 

@@ -48,7 +48,8 @@ from mediaindex.domain.model import Face
 from mediaindex.domain.video_timeline import EPS as _EPS
 from mediaindex.domain.video_timeline import Timeline
 from mediaindex.media.video import (
-    DEFAULT_SKIP_THRESHOLD, VideoReader, VideoSource, frame_picture, thumb_from_bytes, thumb_to_bytes,
+    DEFAULT_SKIP_THRESHOLD, LOCAL_FRAME_SIDE, MAX_FRAME_SIDE, VideoReader, VideoSource, frame_picture,
+    thumb_from_bytes, thumb_to_bytes,
 )
 from mediaindex.ports import Analyzer, FaceAnalyzer, FaceCollection, StoredObject, VideoStateStore
 from mediaindex.services.indexing import name_faces
@@ -211,7 +212,9 @@ class VideoIndexer:
         collection = self.faces
         identify = collection is not None and not collection.is_empty()
         follow = self.follow_frames if isinstance(analyzer, FaceAnalyzer) else 0
-        with VideoReader(source, self.max_pixels) as reader:
+        # the local models (the FaceAnalyzer port) read 1280 px at most: frames are converted at that size
+        side = LOCAL_FRAME_SIDE if isinstance(analyzer, FaceAnalyzer) else MAX_FRAME_SIDE
+        with VideoReader(source, self.max_pixels, frame_side=side) as reader:
             info = reader.info
             self._check_duration(info.duration)
             timeline = Timeline(interval=self.interval, duration=info.duration, start=start, info={

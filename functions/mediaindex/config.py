@@ -165,6 +165,14 @@ class Settings:
     def index_location(self) -> IndexUrl:
         return IndexUrl.parse(self.resolved_index_url)
 
+    def beside_index(self, name: str) -> Path:
+        """A file the index keeps beside it (`faces.db`, `vectors.db`): next to a SQLite index file (named
+        `<stem>.<name>` unless the index is `index.db`, so each index has its own), else in MEDIAINDEX_HOME."""
+        index_path = self.index_location.sqlite_file()
+        if index_path is not None:
+            return index_path.parent / (name if index_path.stem == "index" else f"{index_path.stem}.{name}")
+        return Path(self.home).expanduser() / name
+
     def has(self, feature: str) -> bool:
         if feature == "text" and self.text == "never":
             return False

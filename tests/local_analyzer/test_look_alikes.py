@@ -137,6 +137,18 @@ def test_similar_ranks_copies_first_and_combines_with_filters(library):
         search_similar(app.index, app.vectors, Query.coerce(f"similar:{folder / 'black.png'}"))
 
 
+def _random_store(folder, count, seed):
+    """A vectors file of `count` random 1,280-number vectors of model "m", content i as i in hexadecimal."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((count, 1280)).astype(np.float32)
+    store = LocalPictureVectors(folder / "vectors.db")
+    for i, v in enumerate(base):
+        store.remember(LOOK, [PictureVector(f"{i:064x}", "m", v.tolist())])
+    return store, base, rng
+
+
 def test_vectors_of_two_models_are_never_compared(tmp_path):
     store = LocalPictureVectors(tmp_path / "vectors.db")
     store.remember(LOOK, [PictureVector("a" * 64, "model-a", [1.0, 0.0, 0.5] * 100)])
@@ -153,16 +165,10 @@ def test_vectors_of_two_models_are_never_compared(tmp_path):
 
 
 def test_the_graph_proposes_and_the_file_decides_above_the_exact_limit(tmp_path, monkeypatch):
-    import numpy as np
-
     from mediaindex.adapters.vectors import local
 
     monkeypatch.setattr(local, "EXACT_BELOW", 50)
-    rng = np.random.default_rng(3)
-    base = rng.standard_normal((300, 1280)).astype(np.float32)
-    store = LocalPictureVectors(tmp_path / "vectors.db")
-    for i, v in enumerate(base):
-        store.remember(LOOK, [PictureVector(f"{i:064x}", "m", v.tolist())])
+    store, base, rng = _random_store(tmp_path, 300, seed=3)
     found = store.nearest(LOOK, "m", (base[7] + 0.05 * rng.standard_normal(1280)).tolist(), k=3)
     assert found[0][0] == f"{7:064x}" and found[0][1] > 0.99
     assert list((tmp_path).glob("vectors.look.*.hnsw"))  # saved beside the file, for the next process
@@ -188,16 +194,10 @@ def test_a_damaged_vectors_file_is_moved_aside_and_the_next_index_rebuilds_it(tm
 
 
 def test_a_damaged_search_graph_is_built_again(tmp_path, monkeypatch, caplog):
-    import numpy as np
-
     from mediaindex.adapters.vectors import local
 
     monkeypatch.setattr(local, "EXACT_BELOW", 20)
-    rng = np.random.default_rng(5)
-    base = rng.standard_normal((40, 1280)).astype(np.float32)
-    store = LocalPictureVectors(tmp_path / "vectors.db")
-    for i, v in enumerate(base):
-        store.remember(LOOK, [PictureVector(f"{i:064x}", "m", v.tolist())])
+    store, base, _ = _random_store(tmp_path, 40, seed=5)
     assert store.nearest(LOOK, "m", base[3].tolist(), k=1)[0][0] == f"{3:064x}"
     [graph] = tmp_path.glob("vectors.look.*.hnsw")
     graph.write_bytes(b"\0" * 100)

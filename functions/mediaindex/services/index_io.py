@@ -1,15 +1,42 @@
 """Reads and writes of the index that several use cases share, written once: the documents of a batch of listed
-files, and the compare-and-set retry loop."""
+files, the document a path, key or id names, and the compare-and-set retry loop."""
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any, Callable, Sequence, TypeVar
 
+from mediaindex.domain import document as docs
 from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import TransientError, VersionConflict
 from mediaindex.ports import Index, Versioned
 
 T = TypeVar("T")
+_DOC_ID = re.compile(r"^[0-9a-f]{40}$")
+
+
+def candidate_ids(key: str) -> list[str]:
+    """The document ids a path, `s3://bucket/key`, `bucket/key` or document id may mean, most likely first."""
+    if key.startswith("s3://"):
+        bucket, _, name = key[len("s3://"):].partition("/")
+        return [docs.document_id(bucket, name)]
+    ids = [docs.document_id("", os.path.abspath(os.path.expanduser(key)))]
+    if "/" in key and not key.startswith(("/", ".", "~")):
+        bucket, _, name = key.partition("/")
+        ids.append(docs.document_id(bucket, name))
+    if _DOC_ID.match(key):
+        ids.append(key)
+    return ids
+
+
+def find_document(index: Index, key: str) -> SearchDocument | None:
+    """The document of the file `key` names (candidate_ids), or None."""
+    for doc_id in candidate_ids(key):
+        found = index.get(doc_id)
+        if found is not None:
+            return found.doc
+    return None
 
 WRITE_ATTEMPTS = 8
 

@@ -6,12 +6,9 @@ the rules of what makes a copy are domain/look_alikes.py's, the pixels' check me
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
-from mediaindex.domain import document as docs
 from mediaindex.domain import look_alikes as rules
 from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.errors import MediaIndexError
@@ -21,8 +18,8 @@ from mediaindex.domain.query import Query
 from mediaindex.domain.vocabulary import Status
 from mediaindex.media import layout as layouts
 from mediaindex.ports import Index, PictureVector, PictureVectors, SearchResult
+from mediaindex.services.index_io import find_document
 
-_DOC_ID = re.compile(r"^[0-9a-f]{40}$")
 # how many look-alikes a `similar:` search ranks at most (its pages are cut from these)
 SIMILAR_LIMIT = 500
 NEIGHBOURS = 12  # look-alikes looked at per picture when finding copies
@@ -32,28 +29,6 @@ class NotFound(MediaIndexError):
     """`similar:` names a file the index does not hold, or one without a look vector."""
 
     code = "NotFound"
-
-
-def candidate_ids(key: str) -> list[str]:
-    """The document ids a path, `s3://bucket/key`, `bucket/key` or document id may mean, most likely first."""
-    if key.startswith("s3://"):
-        bucket, _, name = key[len("s3://"):].partition("/")
-        return [docs.document_id(bucket, name)]
-    ids = [docs.document_id("", os.path.abspath(os.path.expanduser(key)))]
-    if "/" in key and not key.startswith(("/", ".", "~")):
-        bucket, _, name = key.partition("/")
-        ids.append(docs.document_id(bucket, name))
-    if _DOC_ID.match(key):
-        ids.append(key)
-    return ids
-
-
-def find_document(index: Index, key: str) -> SearchDocument | None:
-    for doc_id in candidate_ids(key):
-        found = index.get(doc_id)
-        if found is not None:
-            return found.doc
-    return None
 
 
 # ---- more like this ------------------------------------------------------------------------------------------------

@@ -80,11 +80,7 @@ _MIGRATIONS = (
 
 def default_path(settings: Settings) -> Path:
     """Beside a SQLite index file (so each index has its own people), else in MEDIAINDEX_HOME."""
-    index_path = settings.index_location.sqlite_file()
-    if index_path is not None:
-        name = "faces.db" if index_path.stem == "index" else f"{index_path.stem}.faces.db"
-        return index_path.parent / name
-    return Path(settings.home).expanduser() / "faces.db"
+    return settings.beside_index("faces.db")
 
 
 def open_database(path: Path) -> sqlite3.Connection:

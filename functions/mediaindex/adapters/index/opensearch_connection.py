@@ -13,7 +13,7 @@ import logging
 import random
 import re
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from opensearchpy import OpenSearch, RequestsHttpConnection
 from opensearchpy import exceptions as os_errors
@@ -126,6 +126,33 @@ class OpenSearchConnection:
                 last = e
             log.warning("OpenSearch busy or unreachable, retrying: %s", last)
         raise TransientError(f"OpenSearch unavailable after {self.attempts} attempts: {last}") from last
+
+    def scan(self, index: str, query: dict[str, Any], page: int = 500) -> Iterator[dict[str, Any]]:
+        """Every hit of `query` in `index`, a page at a time in id order (search_after): for walks that read all
+        of a kind (the exact search of a cluster without the k-NN plugin, a content's vectors)."""
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"query": query, "size": page, "sort": [{"_id": "asc"}]}
+            if after is not None:
+                body["search_after"] = after
+            hits = self.call(self.client.search, index=index, body=body)["hits"]["hits"]
+            yield from hits
+            if len(hits) < page:
+                return
+            after = hits[-1]["sort"]
+
+    def knn_search(self, index: str, body: dict[str, Any], what: str) -> dict[str, Any] | None:
+        """The answer to a `knn` query, or None (said once in the log) when the cluster refuses that query: the
+        test server, a domain without the k-NN plugin. `what` names the vectors for the log."""
+        try:
+            answer: dict[str, Any] = self.call(self.client.search, index=index, body=body)
+        except os_errors.RequestError as e:
+            refused = e.error in ("unsupported_operation_exception", "parsing_exception", "x_content_parse_exception")
+            if not (refused and "knn" in f"{e.error} {e.info}".lower()):
+                raise
+            log.warning("the cluster refuses the k-NN query (%s): searching %s exactly", e.error, what)
+            return None
+        return answer
 
     def check_server(self) -> None:
         """Raise a ConfigurationError when the URL does not lead to OpenSearch (a web page, another service), so

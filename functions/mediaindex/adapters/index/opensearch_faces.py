@@ -19,7 +19,6 @@ far too slow for a million faces (docs/scale.md).
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -32,7 +31,6 @@ from mediaindex.domain.errors import TransientError
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.ports import FACE, StoredFaceVector
 
-log = logging.getLogger(__name__)
 
 FACES_MAPPING_VERSION = 1
 DIMENSIONS = 128  # SFace's and dlib's embeddings alike
@@ -178,14 +176,9 @@ class OpenSearchFaceVectors:
     def _nearest_knn(self, query: list[float], space: VectorSpace, k: int,
                      kind: str) -> list[tuple[StoredFaceVector, float]] | None:
         body = knn_body(vector_field(space.metric), query, k, {"kind": kind, "model": space.id})
-        try:
-            answer = self.connection.call(self.client.search, index=self.name, body=body)
-        except os_errors.RequestError as e:
-            refused = e.error in ("unsupported_operation_exception", "parsing_exception", "x_content_parse_exception")
-            if not (refused and "knn" in f"{e.error} {e.info}".lower()):
-                raise
-            log.warning("the cluster refuses the k-NN query (%s): searching face vectors exactly", e.error)
-            self.knn_refused = True
+        answer = self.connection.knn_search(self.name, body, "face vectors")
+        if answer is None:
+            self.knn_refused = True  # exact search from then on
             return None
         return [(self._vector(hit), space.similarity(squared_distance_from_score(float(hit["_score"]), space)))
                 for hit in answer["hits"]["hits"]]
@@ -205,16 +198,7 @@ class OpenSearchFaceVectors:
         return [(v, space.similarity(d2)) for d2, v in scored[:k]]
 
     def _scan(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        after: list[Any] | None = None
-        while True:
-            body: dict[str, Any] = {"query": query, "size": _PAGE, "sort": [{"_id": "asc"}]}
-            if after is not None:
-                body["search_after"] = after
-            hits = self.connection.call(self.client.search, index=self.name, body=body)["hits"]["hits"]
-            yield from hits
-            if len(hits) < _PAGE:
-                return
-            after = hits[-1]["sort"]
+        return self.connection.scan(self.name, query, _PAGE)
 
     @staticmethod
     def _vector(hit: dict[str, Any]) -> StoredFaceVector:

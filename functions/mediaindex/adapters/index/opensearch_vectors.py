@@ -14,7 +14,6 @@ exactly instead: the vectors of the model are paged out and compared here, fine 
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -26,7 +25,6 @@ from mediaindex.adapters.index.opensearch_query import knn_body
 from mediaindex.domain.errors import TransientError
 from mediaindex.ports import PictureVector
 
-log = logging.getLogger(__name__)
 
 MAPPING_VERSION = 1
 _PAGE = 500
@@ -187,14 +185,9 @@ class OpenSearchPictureVectors:
                      model: str) -> list[tuple[str, float]] | None:
         body = knn_body(field, query, k, {"kind": kind, "model": model})
         body["_source"] = ["content_sha256"]
-        try:
-            answer = self.connection.call(self.client.search, index=self.name, body=body)
-        except os_errors.RequestError as e:
-            refused = e.error in ("unsupported_operation_exception", "parsing_exception", "x_content_parse_exception")
-            if not (refused and "knn" in f"{e.error} {e.info}".lower()):
-                raise
-            log.warning("the cluster refuses the k-NN query (%s): searching picture vectors exactly", e.error)
-            self.knn_refused = True
+        answer = self.connection.knn_search(self.name, body, "picture vectors")
+        if answer is None:
+            self.knn_refused = True  # exact search from then on
             return None
         # Faiss inner product scores are 1 + ip for a positive product, 1 / (1 - ip) otherwise
         out = []
@@ -214,16 +207,7 @@ class OpenSearchPictureVectors:
         return out
 
     def _scan(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        after: list[Any] | None = None
-        while True:
-            body: dict[str, Any] = {"query": query, "size": _PAGE, "sort": [{"_id": "asc"}]}
-            if after is not None:
-                body["search_after"] = after
-            hits = self.connection.call(self.client.search, index=self.name, body=body)["hits"]["hits"]
-            yield from hits
-            if len(hits) < _PAGE:
-                return
-            after = hits[-1]["sort"]
+        return self.connection.scan(self.name, query, _PAGE)
 
     @staticmethod
     def _vector(hit: dict[str, Any]) -> PictureVector:

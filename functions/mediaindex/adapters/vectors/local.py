@@ -62,12 +62,8 @@ def _damaged(error: sqlite3.DatabaseError) -> bool:
 
 
 def default_path(settings: Settings) -> Path:
-    """Beside a SQLite index file (`vectors.db`, or `<stem>.vectors.db`), else in MEDIAINDEX_HOME."""
-    index_path = settings.index_location.sqlite_file()
-    if index_path is not None:
-        name = "vectors.db" if index_path.stem == "index" else f"{index_path.stem}.vectors.db"
-        return index_path.parent / name
-    return Path(settings.home).expanduser() / "vectors.db"
+    """Beside a SQLite index file, else in MEDIAINDEX_HOME (Settings.beside_index)."""
+    return settings.beside_index("vectors.db")
 
 
 def quantize(values: Sequence[float]) -> tuple[float, bytes]:

@@ -124,7 +124,7 @@ def run_search(args: argparse.Namespace) -> int:
 
 def _indexed(people: People, key: str) -> SearchDocument | None:
     """The document of KEY (a path, s3:// key or id), or None after saying it is not in the index."""
-    from mediaindex.entrypoints.cli.show import find
+    from mediaindex.services.index_io import find_document as find
 
     doc = find(people.pipeline.index, key)
     if doc is None:

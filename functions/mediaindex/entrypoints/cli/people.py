@@ -311,7 +311,7 @@ def run_name_cluster(args: argparse.Namespace) -> int:
 
 def face_argument(index: Any, text: str) -> tuple[str, int | None]:
     """FILE or FILE:N (face N from 1) as (document id, face index from 0 or None)."""
-    from mediaindex.entrypoints.cli.show import find
+    from mediaindex.services.index_io import find_document as find
 
     head, colon, tail = text.rpartition(":")
     if colon and tail.isdigit():

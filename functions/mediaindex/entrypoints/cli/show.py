@@ -4,15 +4,12 @@ bucket/key), or a document id."""
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sys
 
-from mediaindex.domain import document as docs
 from mediaindex.domain.document import SearchDocument
 from mediaindex.domain.vocabulary import Status
 from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json, shown
-from mediaindex.ports import Index
+from mediaindex.services.index_io import find_document
 
 EPILOG = """\
 examples:
@@ -21,7 +18,6 @@ examples:
   mediaindex show --json ./beach.jpg | jq '.labels[].name'
 Exit status 1 when the index holds no document for KEY.
 """
-_DOC_ID = re.compile(r"^[0-9a-f]{40}$")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,32 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def candidate_ids(key: str) -> list[str]:
-    """The document ids KEY may mean, most likely first."""
-    if key.startswith("s3://"):
-        bucket, _, name = key[len("s3://"):].partition("/")
-        return [docs.document_id(bucket, name)]
-    ids = [docs.document_id("", os.path.abspath(os.path.expanduser(key)))]
-    if "/" in key and not key.startswith(("/", ".", "~")):
-        bucket, _, name = key.partition("/")
-        ids.append(docs.document_id(bucket, name))
-    if _DOC_ID.match(key):
-        ids.append(key)
-    return ids
-
-
-def find(index: Index, key: str) -> SearchDocument | None:
-    for doc_id in candidate_ids(key):
-        found = index.get(doc_id)
-        if found is not None:
-            return found.doc
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     index = app_from(args, read_only=True).index
     index.ensure_ready()
-    doc = find(index, args.key)
+    doc = find_document(index, args.key)
     if doc is None:
         print(f"mediaindex: {shown(args.key)} is not in the index (index it with: mediaindex index PATH)", file=sys.stderr)
         return 1

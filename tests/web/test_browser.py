@@ -24,6 +24,10 @@ CHROMIUM = os.environ.get("MEDIAINDEX_CHROMIUM") or shutil.which("chromium") or 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(os.environ.get("MEDIAINDEX_SCREENSHOTS", "/tmp"))
+# Playwright's expect and actions wait on a condition of the page; their defaults (5 s, 30 s) make each wait a
+# deadline that a loaded machine misses (the similar-photos strip failed at 5 s with both cores busy). This is only
+# a hang guard, so that a page that never gets there fails rather than hangs.
+HANG_GUARD_MS = 180_000
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
             args=CHROMIUM_FLAGS, viewport={"width": 1280, "height": 900},
         )
+        context.set_default_timeout(HANG_GUARD_MS)
+        expect.set_options(timeout=HANG_GUARD_MS)
         yield context
         context.close()
 

@@ -151,10 +151,10 @@ def one_clip(path: Path) -> dict:
     for method in spent:
         original = getattr(analyzer, method)
 
-        def timed(picture, original=original, method=method):
+        def timed(picture, *more, original=original, method=method):
             started = time.perf_counter()
             try:
-                return original(picture)
+                return original(picture, *more)
             finally:
                 spent[method] += time.perf_counter() - started
         setattr(analyzer, method, timed)

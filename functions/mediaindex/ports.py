@@ -128,7 +128,7 @@ class FaceAnalyzer(Protocol):
     """Optional, for analyzers whose faces carry embeddings (the local models): faces alone, without labels. The
     video indexer runs it on the frames that follow each sample to follow faces (domain/face_tracks.py)."""
 
-    def analyze_faces(self, picture: Picture) -> list[Face]: ...
+    def analyze_faces(self, picture: Picture, seen: Analysis | None = None) -> list[Face]: ...
 
 
 @runtime_checkable

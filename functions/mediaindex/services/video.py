@@ -44,7 +44,7 @@ from mediaindex.domain import document as docs
 from mediaindex.domain.document import DocumentFields
 from mediaindex.domain.errors import ConfigurationError, MediaIndexError, MediaTooLarge
 from mediaindex.domain.face_tracks import link_faces
-from mediaindex.domain.model import Face
+from mediaindex.domain.model import Analysis, Face
 from mediaindex.domain.video_timeline import EPS as _EPS
 from mediaindex.domain.video_timeline import Timeline
 from mediaindex.media.video import (
@@ -241,7 +241,7 @@ class VideoIndexer:
                 picture = frame_picture(sample.image, self.max_pixels)
                 analysis = analyzer.analyze(picture)
                 pictures = [picture] + [frame_picture(image, self.max_pixels) for image in sample.follow]
-                seen = _followed_faces(analyzer, analysis.faces, pictures[1:])
+                seen = _followed_faces(analyzer, analysis, pictures[1:])
                 timeline.frames_followed += len(sample.follow)
                 faces = [face for _, face in seen]
                 if identify and faces:
@@ -259,11 +259,12 @@ class VideoIndexer:
         return timeline
 
 
-def _followed_faces(analyzer: Any, sample_faces: list[Face], following: list[Any]) -> list[tuple[int, Face]]:
-    """(frame, face) for each face track over the sample and the pictures that follow it (0: the sample's own)."""
+def _followed_faces(analyzer: Any, sample: Analysis, following: list[Any]) -> list[tuple[int, Face]]:
+    """(frame, face) for each face track over the sample and the pictures that follow it (0: the sample's own);
+    the sample's analysis goes with each picture: what the shot shows besides faces (an animal, say)."""
     if not following:
-        return [(0, face) for face in sample_faces]
-    looks = [sample_faces] + [analyzer.analyze_faces(picture) for picture in following]
+        return [(0, face) for face in sample.faces]
+    looks = [sample.faces] + [analyzer.analyze_faces(picture, sample) for picture in following]
     return [track.face() for track in link_faces(looks)]
 
 

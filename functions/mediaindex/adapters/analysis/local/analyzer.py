@@ -21,7 +21,7 @@ from mediaindex.domain.capabilities import Capabilities
 from mediaindex.domain.model import Analysis, Box, Face, Instance, Label
 from mediaindex.media.picture import Picture
 
-from . import agreement, models, taxonomy, text_gate
+from . import agreement, animal_faces, models, taxonomy, text_gate
 from .extras import ModerationModel, TextReader
 from .faces import (
     AgeGenderModel, DlibFaceEmbedder, EmotionModel, Expression, FaceLandmarker, SFaceEmbedder, YuNetFaceDetector,
@@ -192,9 +192,12 @@ class LocalAnalyzer:
             analysis.model_versions.update(self._versions(models.CLASSIFIER, models.OBJECTS_GRAPH))
             analysis.model_versions["taxonomy"] = taxonomy.load().version
         if self._wants_faces():
-            analysis.faces = self._faces(pixels)
+            analysis.faces = self._human_faces(image, self._faces(pixels), analysis.labels)
             analysis.model_versions.update(self._face_versions())
             analysis.face_model = self.face_space.id
+            person = animal_faces.person_label(analysis.labels, analysis.faces) if settings.has("labels") else None
+            if person is not None:
+                analysis.labels = sorted([*analysis.labels, person], key=lambda l: -l.confidence)[:settings.max_labels]
         if settings.has("moderation"):
             with self._stage("moderation"):
                 analysis.moderation = round(self.model("moderation").score(image), 4)
@@ -294,12 +297,28 @@ class LocalAnalyzer:
         judged = [label for label in box_labels if agreement.kind(label) is not None]
         return max(judged, key=lambda l: l.confidence) if judged else None
 
-    def analyze_faces(self, picture: Picture) -> list[Face]:
-        """The faces alone (FaceAnalyzer): what the video indexer runs on the frames that follow a sample."""
+    def analyze_faces(self, picture: Picture, seen: Analysis | None = None) -> list[Face]:
+        """The faces alone (FaceAnalyzer): what the video indexer runs on the frames that follow a sample; `seen`,
+        the sample's analysis, tells what else is in the shot (an animal's face is no person's there either)."""
         self.last_timings = {}
         if not self._wants_faces():
             return []
-        return self._faces(self._decode(picture)[1])
+        image, pixels = self._decode(picture)
+        return self._human_faces(image, self._faces(pixels), seen.labels if seen is not None else [])
+
+    def _human_faces(self, image, faces: list[Face], labels: list[Label]) -> list[Face]:
+        """The faces less those on an animal (animal_faces.py): checked only in a picture that shows one."""
+        suspects = animal_faces.suspects(faces, labels)
+        if not suspects:
+            return faces
+        dropped = set()
+        with self._stage("faces_on_animals"):
+            for face, on_animal_box in suspects:
+                crop = _crop_box(image, face.box, animal_faces.CROP_MARGIN)
+                probabilities = self.model("classifier").probabilities(crop) if crop is not None else None
+                if animal_faces.is_animal(probabilities, on_animal_box):
+                    dropped.add(id(face))
+        return [face for face in faces if id(face) not in dropped]
 
     def face_vectors(self, picture: Picture) -> list[Face]:
         """Boxes and vectors only, no attributes: enough to enrol a person, and it loads two models, not five."""

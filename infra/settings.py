@@ -156,6 +156,12 @@ class DeploySettings:
         return self.memory_mb * 1024 * 1024 // 2
 
     @property
+    def tmp_mb(self) -> int:
+        """The indexer's /tmp (ephemeral storage, 512-10,240 MB): a video from S3 is streamed to a temporary file
+        there rather than held in memory, so it holds the largest video the function takes, plus room to spare."""
+        return min(10_240, max(512, self.max_video_bytes // 2**20 + 512))
+
+    @property
     def destroys_data(self) -> bool:
         return self.removal == "destroy"
 

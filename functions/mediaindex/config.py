@@ -21,7 +21,7 @@
 | MEDIAINDEX_VIDEO_SKIP_THRESHOLD | mean grey difference (0-255) under which a frame counts as unchanged | 2 |
 | MEDIAINDEX_VIDEO_FOLLOW_FRAMES | frames after each sample searched for the same faces (local analyzer; 0: off) | 2 |
 | MEDIAINDEX_VIDEO_SHOTS | also sample the first frame of each new shot between the regular samples (1: on, 0: off) | 1 |
-| MEDIAINDEX_MAX_VIDEO_BYTES | larger videos get a `failed` document (the whole file is held in memory) | 2 GiB |
+| MEDIAINDEX_MAX_VIDEO_BYTES | larger videos get a `failed` document (read from its file, or from S3 through a temporary file in TMPDIR: never held in memory) | 2 GiB |
 | MEDIAINDEX_MAX_VIDEO_SECONDS | longer videos (by their header, or by their frames) get a `failed` document | 21600 (6 h) |
 | MEDIAINDEX_VIDEO_STATE_TABLE | DynamoDB table keeping a long video's partial timeline between invocations | |
 | MEDIAINDEX_QUEUE_URL | the pipeline's SQS queue: backfill feeds it, a long video continues through it | |

@@ -3,10 +3,12 @@ or SQLite) implement them; `bootstrap.py` picks which from the settings. Nothing
 
 from __future__ import annotations
 
+import hashlib
+import io
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from mediaindex.domain.document import DocumentFields, SearchDocument
 from mediaindex.domain.face_clusters import ClusterMember, FaceRef
@@ -20,19 +22,89 @@ from mediaindex.domain.query import Query
 from mediaindex.media.picture import Picture
 
 
-@dataclass
+# the first bytes of a file kept for sniffing (media/sniff.py reads 512 at most)
+HEAD_BYTES = 512
+
+
 class StoredObject:
-    ref: ObjectRef
-    data: bytes
-    size: int
-    etag: str | None = None
-    content_type: str | None = None
-    last_modified: str | None = None  # ISO 8601
+    """A file read from storage, and what storage says of it. A small file's bytes are in memory (`data`); a large
+    one (a video) is kept in `file` instead, never whole in memory: the folder file itself, still open, or an S3
+    object streamed to an unnamed temporary file. `open()` hands the bytes to a reader that takes a file (the video
+    decoder) either way; `data` reads them whole only when asked (a picture). `sha256` and `head` (the first bytes,
+    for sniffing) were taken while the bytes streamed past, or are taken from `data`. `close()` (or `with`) lets the
+    file go, and a temporary copy with it."""
+
+    def __init__(self, ref: ObjectRef, data: bytes | None = None, size: int | None = None, etag: str | None = None,
+                 content_type: str | None = None, last_modified: str | None = None, *,
+                 file: BinaryIO | None = None, sha256: str | None = None, head: bytes | None = None) -> None:
+        if (data is None) == (file is None):
+            raise ValueError("a stored object has its bytes in memory or in a file, one of the two")
+        self.ref, self.etag, self.content_type, self.last_modified = ref, etag, content_type, last_modified
+        self._data, self.file = data, file
+        if size is None:
+            if data is None:
+                raise ValueError("the size of a stored object kept in a file must be given")
+            size = len(data)
+        self.size = size
+        self._sha256, self._head = sha256, head
+
+    @property
+    def data(self) -> bytes:
+        """All the bytes; read from the file (and kept) the first time they are asked for."""
+        if self._data is None:
+            assert self.file is not None
+            self.file.seek(0)
+            self._data = self.file.read()
+        return self._data
+
+    @property
+    def in_memory(self) -> bool:
+        return self._data is not None
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._sha256 = hashlib.sha256(self.data).hexdigest()
+        return self._sha256
+
+    @property
+    def head(self) -> bytes:
+        if self._head is None:
+            if self._data is not None:
+                self._head = self._data[:HEAD_BYTES]
+            else:
+                assert self.file is not None
+                self.file.seek(0)
+                self._head = self.file.read(HEAD_BYTES)
+        return self._head
+
+    def open(self) -> BinaryIO:
+        """The bytes as a seekable file at its start: the file kept (the same one each time: one reader at a time),
+        or the bytes in memory in a BytesIO (which shares them: no copy)."""
+        if self.file is not None and self._data is None:
+            self.file.seek(0)
+            return self.file
+        return io.BytesIO(self.data)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    def __enter__(self) -> "StoredObject":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = "memory" if self._data is not None else "a file"
+        return f"StoredObject({self.ref!r}, {self.size:,} bytes in {where})"
 
 
 class Storage(Protocol):
     def read(self, ref: ObjectRef) -> StoredObject:
-        """The whole object. Raises ObjectNotFound when it is gone, TransientError on a passing fault."""
+        """The whole object, hashed as it is read; a large one kept in a file, not in memory (StoredObject). The
+        caller closes it. Raises ObjectNotFound when it is gone, TransientError on a passing fault."""
 
     def exists(self, ref: ObjectRef) -> bool: ...
 

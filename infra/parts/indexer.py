@@ -58,6 +58,8 @@ class IndexerFunction(Construct):
             # one asset for every function of the stack (stack.py builds it once): bundled once per synth
             code=code or PipBundle(settings.architecture).code(),
             memory_size=settings.memory_mb,
+            # a large video from S3 goes to a temporary file in /tmp, not into memory: room for the largest one
+            ephemeral_storage_size=cdk.Size.mebibytes(settings.tmp_mb),
             timeout=cdk.Duration.seconds(settings.timeout_seconds),
             role=self.role,
             log_group=self.log_group,

@@ -492,11 +492,16 @@ def test_s3_reads_stop_at_the_video_limit_the_stack_sets(default):
         "Environment"]["Variables"]
     limit = int(env["MEDIAINDEX_MAX_VIDEO_BYTES"])
     assert limit == 1024**3 == stack.settings.memory_mb * 2**20 // 2
+    # a video that large from S3 is streamed to a temporary file in /tmp, which has room for it
+    tmp = resources(template, "AWS::Lambda::Function")[_id(stack, stack.indexer.function)]["Properties"][
+        "EphemeralStorage"]["Size"]
+    assert tmp * 2**20 >= limit + 256 * 2**20
     settings = Settings.from_env({"MEDIAINDEX_MAX_VIDEO_BYTES": env["MEDIAINDEX_MAX_VIDEO_BYTES"]})
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="media")
     s3.put_object(Bucket="media", Key="clip.mp4", Body=b"video")
     ref = ObjectRef("media", "clip.mp4")
-    assert build_app(settings, s3=_ClaimsSize(s3, limit)).storage.read(ref).data == b"video"
+    with build_app(settings, s3=_ClaimsSize(s3, limit)).storage.read(ref) as obj:
+        assert obj.data == b"video"
     with pytest.raises(MediaTooLarge, match=f"above the {limit:,}-byte limit"):
         build_app(settings, s3=_ClaimsSize(s3, limit + 1)).storage.read(ref)

@@ -150,3 +150,65 @@ def test_no_file_is_read_past_the_video_limit_in_a_bulk_run(tmp_path):
     [failure] = summary["failures"]
     assert failure["reason"].startswith("too_large:") and "MEDIAINDEX_MAX_VIDEO_BYTES" in failure["reason"]
 
+
+
+def test_a_link_to_a_file_that_is_not_media_records_nothing_of_it_and_links_to_photos_are_indexed(hostile, tmp_path):
+    """A link planted in an indexed folder to /etc/passwd (or to any file that is not a picture or a video) is not
+    followed: its failed document says so and holds nothing of the target (no size, SHA-256, time, or content in the
+    error); a link to a photo outside the folder is indexed, as in a folder of links to photos kept elsewhere."""
+    import hashlib
+
+    from mediaindex.bootstrap import build_app
+    from mediaindex.config import Settings
+    from mediaindex.domain import document as docs
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:the size and hash of this must not leak\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copyfile(hostile / "photo.jpg", elsewhere / "kept.jpg")
+    os.utime(elsewhere / "kept.jpg", ns=(0, 10**18))  # a time the link's document may carry: its target is media
+    (hostile / "photo.jpg").unlink()  # the only picture is now outside the folder, reached by links
+    (hostile / "outside.jpg").symlink_to(elsewhere / "kept.jpg")
+    (hostile / "linked.jpg").unlink()
+    (hostile / "passwd.jpg").symlink_to(secret)
+    (hostile / "etc.jpg").symlink_to("/etc/passwd")
+    home = tmp_path / "home"
+    run = cli("index", str(hostile), "--workers", "1", "--json", "--app-factory", FAKE, home=home)
+    summary = json.loads(run.stdout)
+    assert summary["indexed"] == 1 and summary["errors"] == 0, run.stderr  # outside.jpg, through its link
+    reasons = {Path(f["key"]).name: f["reason"] for f in summary["failures"]}
+    for name in ("passwd.jpg", "etc.jpg"):
+        assert reasons[name].startswith("link_skipped: a symbolic link to a file that is not a picture or a video")
+    index = build_app(Settings(home=home), read_only=True).index
+    secrets = {hashlib.sha256(secret.read_bytes()).hexdigest(), hashlib.sha256(Path("/etc/passwd").read_bytes()).hexdigest()}
+    for name, target in (("passwd.jpg", secret), ("etc.jpg", Path("/etc/passwd"))):
+        doc = index.get(docs.document_id("", str(hostile / name))).doc
+        assert doc["status"] == "failed" and doc["size"] == 0 and doc["content_sha256"] is None
+        assert doc["last_modified"] is None and doc["etag"].startswith("link-")
+        assert f"{target.stat().st_mtime_ns:x}" not in doc["etag"] and str(target) not in json.dumps(doc)
+    every = json.dumps([d for d in index.iter_documents()])
+    assert not any(sha in every for sha in secrets) and "must not leak" not in every
+    assert index.get(docs.document_id("", str(hostile / "outside.jpg"))).doc["status"] == "indexed"
+    again = json.loads(cli("index", str(hostile), "--workers", "1", "--json", "--app-factory", FAKE, home=home).stdout)
+    assert again["unchanged"] == 6 and again["failed"] == again["indexed"] == 0  # not read again: the links held
+    # the target turns into a picture: the link is followed from then on
+    shutil.copyfile(elsewhere / "kept.jpg", secret)
+    third = json.loads(cli("index", str(hostile), "--workers", "1", "--json", "--app-factory", FAKE, home=home).stdout)
+    assert third["indexed"] + third["reused"] == 1 and third["unchanged"] == 5, third
+
+
+def test_a_link_is_not_followed_when_read_either(tmp_path):
+    """The read decides as the listing does (the target may change between them; the watcher reads without a
+    listing): nothing past the first bytes of a target that is not media is read, not even its size is told."""
+    from mediaindex.domain.errors import LinkNotFollowed
+
+    (tmp_path / "big.txt").write_bytes(b"not a picture\n" * 1000)
+    (tmp_path / "link.jpg").symlink_to(tmp_path / "big.txt")
+    with pytest.raises(LinkNotFollowed) as refused:
+        FolderStorage(max_object_bytes=100).read(ref_for(tmp_path / "link.jpg"))  # not too_large: it says nothing
+    assert "14000" not in str(refused.value) and "14,000" not in str(refused.value)
+    info = FolderStorage().stat(ref_for(tmp_path / "link.jpg"))
+    assert info.size == 0 and info.etag == refused.value.etag and info.last_modified is None
+    with FolderStorage().read(ref_for(tmp_path / "big.txt")) as obj:  # the file itself is read as any file
+        assert obj.size == 14000

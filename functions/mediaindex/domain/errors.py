@@ -27,6 +27,18 @@ class MediaTooLarge(BadMedia):
     code = "too_large"
 
 
+class LinkNotFollowed(BadMedia):
+    """A symbolic link in an indexed folder to a file that is not a picture or a video (adapters/storage/folder.py):
+    not read, and its `failed` document records nothing of the target: its size is 0 and its etag `etag`, the
+    link's own fingerprint."""
+
+    code = "link_skipped"
+
+    def __init__(self, message: str, etag: str = "") -> None:
+        super().__init__(message)
+        self.etag = etag
+
+
 class ArchivedMedia(BadMedia):
     """An S3 object in an archive storage class (Glacier Flexible Retrieval, Deep Archive, or an archive tier of
     Intelligent-Tiering), not restored: it cannot be read until it is. Its ObjectRestore:Completed event indexes

@@ -205,9 +205,15 @@ class VideoReader:
         if isinstance(source, (bytes, bytearray, memoryview)):
             if not len(source):
                 raise EmptyFile("the file is empty (0 bytes)")
-            source = io.BytesIO(bytes(source))
-        elif isinstance(source, (str, Path)) and Path(source).stat().st_size == 0:
-            raise EmptyFile("the file is empty (0 bytes)")
+            # a BytesIO of a bytes object shares its buffer (no copy); other buffers are copied once
+            source = io.BytesIO(source if isinstance(source, bytes) else bytes(source))
+        elif isinstance(source, (str, Path)):
+            if Path(source).stat().st_size == 0:
+                raise EmptyFile("the file is empty (0 bytes)")
+        else:  # a file (storage's own, or a temporary copy): read from its start, however often it is opened
+            if source.seek(0, io.SEEK_END) == 0:
+                raise EmptyFile("the file is empty (0 bytes)")
+            source.seek(0)
         try:
             self._container = av.open(source if not isinstance(source, Path) else str(source), mode="r")
         except av.FFmpegError as e:

@@ -9,14 +9,13 @@ Every write is a compare-and-set against the version read, so concurrent workers
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from mediaindex.domain import document as docs
 from mediaindex.domain.document import MEANING, DocumentFields, PlaceDoc, SearchDocument
-from mediaindex.domain.errors import BadMedia, ConfigurationError, ObjectNotFound, TransientError
+from mediaindex.domain.errors import BadMedia, ConfigurationError, LinkNotFollowed, ObjectNotFound, TransientError
 from mediaindex.domain.file_dates import CONTAINER, EXIF, choose_taken_at, embedded_date
 from mediaindex.domain.freshness import is_unchanged, unread_screenshot
 from mediaindex.domain.messages import CREATED, REMOVED, Outcome, StorageEvent
@@ -146,7 +145,8 @@ class Pipeline:
         sequencer = event.sequencer
         if sequencer is None and _restored(event) and current is not None:
             sequencer = current.doc.get("sequencer")  # a restore carries none: the object's order stays its put's
-        draft = self._document_for(obj, sequencer)
+        with obj:  # a video kept in its file (or a temporary copy) is let go once analysed
+            draft = self._document_for(obj, sequencer)
         doc, analysis = draft.doc, draft.analysis
         # The face vectors before the document: if they cannot be kept (faces.db locked, disk full, a kill), no
         # document says the file is done, so the next run indexes it again instead of counting it unchanged.
@@ -172,10 +172,13 @@ class Pipeline:
         counts it unchanged instead of trying it again."""
         ref = event.ref
         log.warning("file not read: %s", error, extra={"bucket": ref.bucket, "key": ref.key})
+        size, etag = event.size, event.etag
+        if isinstance(error, LinkNotFollowed):  # nothing of the link's target: the link's own fingerprint
+            size, etag = 0, error.etag
         doc: SearchDocument = {
             **docs.base_document(ref.bucket, ref.key, event.sequencer), "status": docs.FAILED,
-            "error": f"{error.code}: {error}", "media_type": None, "content_type": None, "size": event.size,
-            "etag": event.etag, "content_sha256": None, "last_modified": None, "face_count": 0,
+            "error": f"{error.code}: {error}", "media_type": None, "content_type": None, "size": size,
+            "etag": etag, "content_sha256": None, "last_modified": None, "face_count": 0,
         }
         if not self._write(doc, current):
             return Outcome(STALE, ref, doc["id"])
@@ -202,8 +205,8 @@ class Pipeline:
 
     def _document_for(self, obj: StoredObject, sequencer: str | None) -> Draft:
         ref = obj.ref
-        sha = hashlib.sha256(obj.data).hexdigest()
-        media_type, fmt = sniff.sniff(obj.data[:512])
+        sha = obj.sha256  # computed as the bytes were read: a video is never whole in memory
+        media_type, fmt = sniff.sniff(obj.head)
         doc: SearchDocument = {
             **docs.base_document(ref.bucket, ref.key, sequencer),
             "status": docs.INDEXED,
@@ -215,7 +218,7 @@ class Pipeline:
             "content_sha256": sha,
             "last_modified": obj.last_modified,
         }
-        if self.reuse_analysis and obj.data:
+        if self.reuse_analysis and obj.size:
             prior = self.index.find_by_content(sha, self.analyzer.name)
             if (prior is not None and docs.analysed_alike(prior, None, self.analyzer.face_model)
                     and not self._vectors_missing(prior, sha)
@@ -242,7 +245,8 @@ class Pipeline:
                 if self.look_model is not None:
                     doc["look_model"] = frames[0].model if frames else None
                 return Draft(doc, INDEXED, calls, looks=frames)
-            picture = Picture.from_bytes(obj.data, self.max_pixels)
+            # not an image: refused from its first bytes, without reading a large file whole
+            picture = Picture.from_bytes(obj.data if media_type == sniff.IMAGE else obj.head, self.max_pixels)
             analysis = self.analyzer.analyze(picture)
             hidden = self.hidden_boxes(sha)
             if hidden:  # marked "not a face" before: never named, remembered or clustered again

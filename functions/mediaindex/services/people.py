@@ -424,7 +424,8 @@ class People:
         except ObjectNotFound:
             return Outcome(indexing.GONE, ref, doc_id)
         try:
-            picture = Picture.from_bytes(obj.data, self.settings.max_pixels)
+            with obj:
+                picture = Picture.from_bytes(obj.data, self.settings.max_pixels)
         except BadMedia as e:
             # overwritten with something unreadable: the faces the photo enrolled before go
             calls = self.remove_source(source, person=name).rematch.api_calls

@@ -245,8 +245,8 @@ class Rematcher:
         if doc.get("media_type") not in (None, "image"):
             return None, 0  # a video's faces come from frames we did not keep
         try:
-            obj = self.pipeline.storage.read(ObjectRef(doc.get("bucket") or "", doc["key"]))
-            picture = Picture.from_bytes(obj.data, self.settings.max_pixels)
+            with self.pipeline.storage.read(ObjectRef(doc.get("bucket") or "", doc["key"])) as obj:
+                picture = Picture.from_bytes(obj.data, self.settings.max_pixels)
             faces = [Face(box=docs.box_of(f["box"]), confidence=f.get("confidence") or 0.0) for f in stored]
             matches, calls = require_collection(self.faces).identify(picture, faces)
         except (ObjectNotFound, BadMedia) as e:

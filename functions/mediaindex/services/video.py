@@ -32,7 +32,6 @@ FaceCollection ports are used, so the local models and Rekognition both work.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 import threading
@@ -56,7 +55,8 @@ from mediaindex.services.indexing import name_faces
 
 log = logging.getLogger(__name__)
 
-# Videos above this size are refused (the pipeline holds the file in memory): 2 GiB fits a 3 GB Lambda.
+# Videos above this size are refused. Storage keeps a large file in a file (the folder's own, or a temporary copy of
+# an S3 object), never in memory; the limit bounds that copy and the work.
 DEFAULT_MAX_VIDEO_BYTES = 2 * 1024**3
 DEFAULT_MAX_VIDEO_SECONDS = 6 * 3600.0
 # Frames after each analysed sample searched for the same faces (FaceAnalyzer only); 0 switches following off.
@@ -133,15 +133,15 @@ class VideoIndexer:
 
     # -- one file ----------------------------------------------------------------------------------------------------
     def __call__(self, obj: StoredObject) -> tuple[DocumentFields, int]:
-        size = obj.size if obj.size is not None else len(obj.data)
-        if size > self.max_bytes:
+        if obj.size > self.max_bytes:
             raise MediaTooLarge(
-                f"video is {size:,} bytes, above the limit of {self.max_bytes:,} (MEDIAINDEX_MAX_VIDEO_BYTES)"
+                f"video is {obj.size:,} bytes, above the limit of {self.max_bytes:,} (MEDIAINDEX_MAX_VIDEO_BYTES)"
             )
-        sha = hashlib.sha256(obj.data).hexdigest()
+        sha = obj.sha256  # hashed as it was read
         _current.key = obj.ref.key
         try:
-            timeline = self.analyze(obj.data, state_key=self._state_key(sha))
+            # the decoder reads the file storage kept (or the bytes in memory, for a small one): never a copy
+            timeline = self.analyze(obj.open(), state_key=self._state_key(sha))
         finally:
             _current.key = None
         faces = timeline.faces()

@@ -38,4 +38,5 @@ class S3Media:
         return MediaLink(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=self.expires))
 
     def read(self, ref: ObjectRef, max_bytes: int) -> bytes:
-        return S3Storage(self.client, max_object_bytes=max_bytes).read(self._checked(ref)).data
+        with S3Storage(self.client, max_object_bytes=max_bytes).read(self._checked(ref)) as obj:
+            return obj.data

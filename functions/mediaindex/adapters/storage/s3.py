@@ -8,11 +8,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mediaindex.adapters.storage.received import Received, is_full_disk, no_room, temporary_file
 from mediaindex.domain.errors import ArchivedMedia, ConfigurationError, MediaTooLarge, ObjectNotFound, TransientError
 from mediaindex.ports import ObjectInfo, ObjectRef, StoredObject
 
-# A Lambda holds the whole object in memory; refuse what cannot fit rather than dying mid-read. The app passes
-# MEDIAINDEX_MAX_VIDEO_BYTES instead (bootstrap.App.storage); this is for an S3Storage built without it.
+# The largest object read: one above it is refused before it is fetched. The app passes MEDIAINDEX_MAX_VIDEO_BYTES
+# instead (bootstrap.App.storage); this is for an S3Storage built without it.
 DEFAULT_MAX_OBJECT_BYTES = 512 * 1024 * 1024
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
@@ -36,6 +37,11 @@ class S3Storage:
         return self._client
 
     def read(self, ref: ObjectRef) -> StoredObject:
+        """The object, hashed as it streams in; a large one (a video) goes to an unnamed temporary file instead of
+        memory (adapters/storage/received.py), deleted when the object is closed."""
+        where = f"s3://{ref.bucket}/{ref.key}"
+        received: Received | None = None
+        size = 0
         try:
             head = self.client.head_object(Bucket=ref.bucket, Key=ref.key)
             _check_not_archived(head, ref)
@@ -46,22 +52,30 @@ class S3Storage:
             kwargs = {"IfMatch": head["ETag"]} if head.get("ETag") else {}
             response = self.client.get_object(Bucket=ref.bucket, Key=ref.key, **kwargs)
             # never more than the limit, whatever HEAD said: the object may have grown since
-            data = response["Body"].read(self.max_object_bytes + 1)
-            if len(data) > self.max_object_bytes:
-                raise MediaTooLarge(f"object holds more than the {self.max_object_bytes:,}-byte limit")
-        except ClientError as e:
-            raise self._checked(_translate(e, ref), ref) from None
-        except BotoCoreError as e:
-            raise TransientError(f"S3 read of s3://{ref.bucket}/{ref.key} failed: {e}") from None
-        modified = response.get("LastModified")
-        return StoredObject(
-            ref=ref,
-            data=data,
-            size=len(data),
-            etag=(response.get("ETag") or "").strip('"') or None,
-            content_type=response.get("ContentType"),
-            last_modified=modified.isoformat() if modified is not None else None,
-        )
+            received = Received(self.max_object_bytes,
+                                f"object holds more than the {self.max_object_bytes:,}-byte limit",
+                                spill=lambda: temporary_file(size, where))
+            body = response["Body"]
+            while chunk := body.read(received.wanted()):
+                received.add(chunk)
+            modified = response.get("LastModified")
+            return received.stored(
+                ref, None, etag=(response.get("ETag") or "").strip('"') or None,
+                content_type=response.get("ContentType"),
+                last_modified=modified.isoformat() if modified is not None else None,
+            )
+        except BaseException as e:
+            if received is not None:
+                received.close()  # a temporary file half written goes
+            if isinstance(e, ClientError):
+                raise self._checked(_translate(e, ref), ref) from None
+            if isinstance(e, BotoCoreError):
+                raise TransientError(f"S3 read of {where} failed: {e}") from None
+            if isinstance(e, OSError) and is_full_disk(e):
+                raise TransientError(no_room(where, size)) from None
+            if isinstance(e, OSError):
+                raise TransientError(f"S3 read of {where} failed: {e}") from None
+            raise
 
     def exists(self, ref: ObjectRef) -> bool:
         try:

@@ -18,7 +18,7 @@ from mediaindex.config import ALL_FEATURES, TEXT_MODES, Settings
 from mediaindex.domain.document import DocumentFields
 from mediaindex.domain.errors import BadMedia, ConfigurationError, MediaIndexError, MediaTooLarge
 from mediaindex.media import sniff
-from mediaindex.ports import Analyzer, FaceCollection
+from mediaindex.ports import Analyzer, FaceCollection, StoredObject
 from mediaindex.services.indexing import name_faces
 from mediaindex.entrypoints.cli.common import add_backend_options, app_from, print_json, settings_from
 
@@ -57,7 +57,7 @@ def _features(raw: str | None) -> tuple[str, ...] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mediaindex.adapters.storage.folder import DEFAULT_MAX_OBJECT_BYTES, read_regular_file
+    from mediaindex.adapters.storage.folder import DEFAULT_MAX_OBJECT_BYTES, FolderStorage, ref_for
     from mediaindex.media.picture import Picture
 
     settings = settings_from(args).with_overrides(
@@ -77,23 +77,26 @@ def run(args: argparse.Namespace) -> int:
     # asked only when a picture has faces to name: Rekognition's collection is a paid round trip away
     results: list[dict[str, Any]] = []
     failed = 0
+    # a FIFO or /dev/zero is refused, not read; a video stays in its file, hashed as it is read, never in memory
+    storage = FolderStorage(DEFAULT_MAX_OBJECT_BYTES, any_link=True)
     for path in args.files:
         try:
-            data, _ = read_regular_file(path, DEFAULT_MAX_OBJECT_BYTES)  # a FIFO or /dev/zero is refused, not read
+            obj = storage.read(ref_for(path))
         except (MediaIndexError, OSError) as e:
             failed += 1
             code = e.code if isinstance(e, BadMedia) else "unreadable"
             _fail(args, results, path, code, f"cannot read the file: {getattr(e, 'strerror', None) or e}")
             continue
         try:
-            if sniff.sniff(data[:512])[0] == sniff.VIDEO:
-                fields = _video_fields(settings, analyzer, collection, data)
-                if args.json:
-                    results.append({"file": str(path), **fields})
-                else:
-                    print(_video_text(path, fields))
-                continue
-            picture = Picture.from_bytes(data, max_pixels=settings.max_pixels)
+            with obj:
+                if sniff.sniff(obj.head)[0] == sniff.VIDEO:
+                    fields = _video_fields(settings, analyzer, collection, obj)
+                    if args.json:
+                        results.append({"file": str(path), **fields})
+                    else:
+                        print(_video_text(path, fields))
+                    continue
+                picture = Picture.from_bytes(obj.data, max_pixels=settings.max_pixels)
             analysis = analyzer.analyze(picture)
             if collection is not None and analysis.faces and not collection.is_empty():
                 name_faces(collection, picture, analysis.faces)
@@ -115,15 +118,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _video_fields(settings: Settings, analyzer: Analyzer, collection: FaceCollection | None,
-                  data: bytes) -> DocumentFields:
+                  obj: StoredObject) -> DocumentFields:
     """The document fields `index` would write for this video (its timeline included), without writing anything."""
     from mediaindex.services.video import make_video_indexer
 
     indexer = make_video_indexer(settings, analyzer, collection)  # no clock: one pass, no state store
-    if len(data) > indexer.max_bytes:
-        raise MediaTooLarge(f"video is {len(data):,} bytes, above the limit of {indexer.max_bytes:,} "
+    if obj.size > indexer.max_bytes:
+        raise MediaTooLarge(f"video is {obj.size:,} bytes, above the limit of {indexer.max_bytes:,} "
                             "(MEDIAINDEX_MAX_VIDEO_BYTES)")
-    return indexer.analyze(data).to_fields()  # not indexer(obj): that also remembers the faces
+    return indexer.analyze(obj.open()).to_fields()  # not indexer(obj): that also remembers the faces
 
 
 def _video_text(path: Path, fields: DocumentFields) -> str:

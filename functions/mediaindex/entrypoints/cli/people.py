@@ -239,7 +239,8 @@ def read_source(source: str, max_pixels: int) -> Any:
     if path.is_absolute() or not source.count("/"):
         return read_picture(path, max_pixels)
     bucket, _, key = source.removeprefix("s3://").partition("/")
-    return Picture.from_bytes(RoutingStorage().read(ObjectRef(bucket, key)).data, max_pixels)
+    with RoutingStorage().read(ObjectRef(bucket, key)) as obj:
+        return Picture.from_bytes(obj.data, max_pixels)
 
 
 def print_re_embedding(report: ReEmbedding, always: bool = False) -> None:

@@ -1,7 +1,5 @@
 """`python -m mediaindex` is the `mediaindex` command."""
 
-import sys
+from mediaindex.entrypoints.cli import run
 
-from mediaindex.entrypoints.cli import main
-
-sys.exit(main())
+run()

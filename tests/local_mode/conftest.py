@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = "tests.local_mode.factory:fake_app"
 # the `mediaindex` command, with this interpreter
-MEDIAINDEX = [sys.executable, "-c", "import sys; from mediaindex.entrypoints.cli import main; sys.exit(main())"]
+MEDIAINDEX = [sys.executable, "-c", "from mediaindex.entrypoints.cli import run; run()"]
 
 
 @pytest.fixture

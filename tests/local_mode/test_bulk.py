@@ -177,6 +177,62 @@ def test_worker_processes_build_their_own_pipeline(tmp_path, photos, monkeypatch
     assert time.monotonic() - started < 120
 
 
+class NoProcesses:
+    """Worker processes that must not be started: a run too small for them is analysed in this process."""
+
+    task = None
+
+    def start(self, workers, report=None):
+        raise AssertionError(f"{workers} worker process(es) started for a small run")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("files, workers, expected", [(1, 2, 1), (5, 2, 1), (6, 4, 2), (0, 2, 1)])
+def test_a_few_files_get_the_workers_they_pay_for(tmp_path, photos, files, workers, expected):
+    """One worker more costs a Python start, the imports and the models' loading: a run gets another only for
+    each MIN_FILES_PER_WORKER files it analyses, and a run worth one worker is analysed in this process."""
+    from mediaindex.services.bulk import MIN_FILES_PER_WORKER, BulkIndexer
+
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for path in sorted(photos.iterdir())[:files]:
+        shutil.copyfile(path, folder / path.name)
+    idx = SqliteIndex(str(tmp_path / "few.db"))
+    idx.ensure_ready()
+    started: list[int] = []
+
+    class CountingProcesses(NoProcesses):
+        def start(self, count, report=None):
+            started.append(count)
+            return super().start(count, report)
+
+    pipeline = Pipeline(storage=FolderStorage(), analyzer=FakeAnalyzer(), index=idx)
+    runner = BulkIndexer(index=idx, storage=FolderStorage(), make_handle=lambda: pipeline.handle,
+                         processes=CountingProcesses(), workers=workers)
+    assert expected == max(1, min(workers, files // MIN_FILES_PER_WORKER))
+    if expected == 1:
+        r = runner.run([IndexRoot.parse(str(folder))]).to_dict()
+        assert (r["mode"], r["workers"], r["indexed"]) == ("inline", 1, files) and started == []
+    else:
+        with pytest.raises(AssertionError, match="started for a small run"):
+            runner.run([IndexRoot.parse(str(folder))])
+        assert started == [expected]
+    idx.close()
+
+
+def test_a_rerun_with_nothing_changed_starts_no_worker_process(tmp_path, photos):
+    settings = Settings(home=tmp_path / "home")
+    idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
+    first = bulk_indexer(index=idx, spec=WorkerSpec(settings, factory=FAKE), workers=2)
+    assert first.run([IndexRoot.parse(str(photos))]).to_dict()["mode"] == "processes"
+    again = bulk_indexer(index=idx, spec=WorkerSpec(settings, factory=FAKE), workers=2)
+    again.processes = NoProcesses()
+    r = again.run([IndexRoot.parse(str(photos))]).to_dict()
+    assert (r["mode"], r["unchanged"], r["indexed"]) == ("inline", 40, 0)
+
+
 def test_unchanged_rule_matches_the_pipelines():
     from mediaindex.ports import ObjectInfo, ObjectRef
 

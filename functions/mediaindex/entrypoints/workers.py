@@ -8,6 +8,7 @@ own. Its `factory` ("module:function", called with (settings, storage) and retur
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
 import logging
@@ -122,6 +123,8 @@ def _init_worker(spec: WorkerSpec, parent: int, progress: Any = None) -> None:
         except OSError:
             pass  # the terminal, then
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it lets running files finish
+    # the parent waits for its workers to end: they do without freeing their models first (entrypoints/fast_exit.py)
+    atexit.register(_end_worker)
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before we could ask to die with it
         os._exit(1)
@@ -130,6 +133,12 @@ def _init_worker(spec: WorkerSpec, parent: int, progress: Any = None) -> None:
         _worker_handle = build_handle(spec)
     except Exception as e:  # noqa: BLE001 - told to the parent by _ping, which stops the run with it
         _worker_init_error = str(e) if isinstance(e, MediaIndexError) else f"{type(e).__name__}: {e}"
+
+
+def _end_worker() -> None:
+    from mediaindex.entrypoints.fast_exit import exit_now
+
+    exit_now(0)
 
 
 def _one_core_each() -> None:

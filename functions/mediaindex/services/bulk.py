@@ -43,6 +43,10 @@ from mediaindex.services.runner import Handle, WorkerRunner
 log = logging.getLogger(__name__)
 
 LIST_PAGE = 256  # files looked up in the index at once
+# A worker process must have at least this many files to analyse to be worth starting: each costs a Python start,
+# the imports and its own model loads (0.5-1.5 s here), which a run of a few files never earns back; a run smaller
+# than two workers' worth is analysed in this process (bench/bench_vs_face_recognition.py measures it).
+MIN_FILES_PER_WORKER = 3
 
 # ---- sources -------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -177,6 +181,7 @@ class BulkIndexer:
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
+        self._sized = threading.Event()  # the listing went far enough (or ended) to know how many workers to start
         self._pool: Executor | None = None
         self._runner: WorkerRunner | None = None
 
@@ -207,6 +212,7 @@ class BulkIndexer:
         except BaseException as e:  # noqa: BLE001 - handed to the main thread, which reports it
             state["error"] = e
         finally:
+            self._sized.set()
             out.put(_DONE)
 
     def _dispatch_page(self, page: list[ObjectInfo], out: "queue.Queue[Any]", state: dict[str, Any]) -> None:
@@ -225,6 +231,9 @@ class BulkIndexer:
         state["listed"] += len(page)
         if wanted and self.on_progress:
             self.on_progress("total", len(wanted))
+        state["queued"] += len(wanted)
+        if state["queued"] >= self.workers * MIN_FILES_PER_WORKER:
+            self._sized.set()  # enough work for every worker asked for
         for info in wanted:
             out.put(info)
 
@@ -236,14 +245,16 @@ class BulkIndexer:
         roots = list(roots)
         summary = BulkSummary(sources=[str(r) for r in roots], workers=max(1, self.workers), mode=self.mode)
         started = time.monotonic()
-        state: dict[str, Any] = {"seen": set(), "listed": 0, "unchanged": 0, "listed_all": False, "error": None}
+        state: dict[str, Any] = {"seen": set(), "listed": 0, "unchanged": 0, "listed_all": False, "error": None,
+                                 "queued": 0}
         # roomy, so a folder is listed (and the total known) long before the work is done; bounded for huge buckets
         work: "queue.Queue[Any]" = queue.Queue(maxsize=100_000)
         lister = threading.Thread(target=self._list, args=(roots, work, state), name="bulk-list", daemon=True)
         lister.start()
-        if self.on_progress is not None and self.mode != "processes":  # workers here tell the bar directly
-            video.set_progress_reporter(self._video_progress)
         try:
+            self._size_for(state, summary)
+            if self.on_progress is not None and self.mode != "processes":  # workers here tell the bar directly
+                video.set_progress_reporter(self._video_progress)
             self._runner = self._start_runner(summary)
             self._loop(work)
         except KeyboardInterrupt:
@@ -271,6 +282,19 @@ class BulkIndexer:
     def _video_progress(self, key: str, done: float, duration: float) -> None:
         if self.on_progress is not None:
             self.on_progress("video", {"key": key, "done": done, "duration": duration})
+
+    def _size_for(self, state: dict[str, Any], summary: BulkSummary) -> None:
+        """Worker processes for the files there are: a run of a few files (a photo added, a rerun with little
+        changed) is analysed in this process, whose imports are done, rather than paying for processes that
+        each start Python and load the models for a file or two; more workers only where each has
+        MIN_FILES_PER_WORKER files."""
+        if self.mode != "processes" or self.processes is None:
+            return
+        self._sized.wait()
+        if not state["listed_all"]:  # a long listing (or one that failed: the run stops on it anyway)
+            return
+        self.workers = max(1, min(self.workers, state["queued"] // MIN_FILES_PER_WORKER))
+        summary.workers, summary.mode = self.workers, self.mode
 
     def _start_runner(self, summary: BulkSummary) -> WorkerRunner:
         def finished(_info: ObjectInfo, future: Future) -> None:

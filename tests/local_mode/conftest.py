@@ -10,8 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = "tests.local_mode.factory:fake_app"
-# the `mediaindex` command, with this interpreter
-MEDIAINDEX = [sys.executable, "-c", "from mediaindex.entrypoints.cli import run; run()"]
+# the `mediaindex` command, with this interpreter, Ctrl-C reaching it as in a terminal: a shell without job control
+# starts background jobs with SIGINT ignored, and a test run started that way would pass that on to the program
+MEDIAINDEX = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+              "from mediaindex.entrypoints.cli import run; run()"]
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.domain.model import Analysis, Box, Celebrity
 from mediaindex.domain.query import Query
 from mediaindex.domain.query_syntax import parse_query
-from tests.conftest import opensearch_index
-from tests.index.conftest import load
+from tests.index.conftest import both_backends
 from tests.index.corpus import face, label, make_doc
 from tests.index.reference import search_ids
 
@@ -35,16 +33,8 @@ def documents() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def pair(osmem_server, tmp_path_factory):
-    docs = documents()
-    sqlite = SqliteIndex(str(tmp_path_factory.mktemp("celebrities") / "index.db"))
-    sqlite.ensure_ready()
-    load(sqlite, docs)
-    clone = osmem_server.clone()
-    os_index = opensearch_index(clone.url)
-    load(os_index, docs)
-    yield {"sqlite": sqlite, "opensearch": os_index, "docs": docs}
-    clone.close()
-    sqlite.close()
+    with both_backends(osmem_server, tmp_path_factory.mktemp("celebrities"), documents()) as pair:
+        yield pair
 
 
 def test_documents_keep_celebrities_apart_from_the_people_enrolled_here(pair):

@@ -8,13 +8,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from PIL import Image
 
-from mediaindex.adapters.analysis.rekognition import make_client
-from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.bootstrap import build_app
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
@@ -23,12 +19,11 @@ from mediaindex.entrypoints import aws_lambda
 from mediaindex.ports import ObjectRef
 from tests.people.test_rematch_steps import (
     BOXES, BUCKET, COLLECTION, ENROL_KEY, FACES_PER_DOCUMENT, PERSON, FaceService, enrolment_event, is_ada, named,
-    picture, run_queue,
+    STEP_CALLS, aws_parts, picture, run_queue,
 )
 
 LIBRARY = "mediaindex-library-faces"
 KEPT, LEGACY = 1000, 250  # pictures indexed with the library collection, and before it existed
-STEP_CALLS = 200
 
 
 class LibraryService(FaceService):
@@ -77,21 +72,11 @@ def _red(pixel: tuple[int, ...]) -> bool:
 @pytest.fixture
 def library(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        queue_url = sqs.create_queue(QueueName="ingest")["QueueUrl"]
-        dlq_url = sqs.create_queue(QueueName="ingest-dlq")["QueueUrl"]
-        index = SqliteIndex(str(tmp_path / "index.db"), "media")
-        index.ensure_ready()
-        rekognition = boto3.client("rekognition", region_name="us-east-1", endpoint_url="https://rekognition.fake.test",
-                                   config=make_client(Settings(aws_region="us-east-1")).meta.config)
-        service = LibraryService(rekognition)
-        settings = Settings(home=tmp_path, analyzer="rekognition", collection_id=COLLECTION, queue_url=queue_url,
-                            dlq_url=dlq_url, rematch_step_calls=STEP_CALLS, rematch_in_steps=True,
-                            features=("faces", "people"), library_collection_id=LIBRARY)
-        app = build_app(settings, index=index, s3=s3, sqs=sqs, rekognition=rekognition)
+    with aws_parts(tmp_path) as parts:
+        s3, sqs, queue_url, dlq_url, index = parts.s3, parts.sqs, parts.queue_url, parts.dlq_url, parts.index
+        service = LibraryService(parts.rekognition)
+        app = build_app(parts.settings(tmp_path, library_collection_id=LIBRARY), index=index, s3=s3, sqs=sqs,
+                        rekognition=parts.rekognition)
         patterns: dict[tuple[bool, ...], bytes] = {}
         legacy = []
         for n in range(KEPT + LEGACY):

@@ -9,7 +9,10 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from typing import Any
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
 
 import boto3
 import pytest
@@ -88,17 +91,43 @@ class CountedContext(LocalContext):
         return int((self.timeout - self.seconds_a_call * self.calls()) * 1000)
 
 
-@pytest.fixture
-def library(tmp_path, monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+@dataclass
+class AwsParts:
+    s3: Any
+    sqs: Any
+    queue_url: str
+    dlq_url: str
+    index: SqliteIndex
+    rekognition: Any
+
+    def settings(self, home: Path, **more: Any) -> Settings:
+        """The settings of a Rekognition deployment that re-matches in steps through the ingest queue."""
+        return Settings(home=home, analyzer="rekognition", collection_id=COLLECTION, queue_url=self.queue_url,
+                        dlq_url=self.dlq_url, rematch_step_calls=STEP_CALLS, rematch_in_steps=True,
+                        features=("faces", "people"), **more)
+
+
+@contextmanager
+def aws_parts(tmp_path: Path) -> Iterator[AwsParts]:
+    """moto's S3 (the bucket) and SQS (the ingest queue and its dead-letter queue), a SQLite index, and a Rekognition
+    client at an endpoint moto does not serve (its Rekognition has no collections), for a fake service to answer."""
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
-        queue_url = sqs.create_queue(QueueName="ingest")["QueueUrl"]
-        dlq_url = sqs.create_queue(QueueName="ingest-dlq")["QueueUrl"]
         index = SqliteIndex(str(tmp_path / "index.db"), "media")
         index.ensure_ready()
+        rekognition = boto3.client("rekognition", region_name="us-east-1", endpoint_url="https://rekognition.fake.test",
+                                   config=make_client(Settings(aws_region="us-east-1")).meta.config)
+        yield AwsParts(s3, sqs, sqs.create_queue(QueueName="ingest")["QueueUrl"],
+                       sqs.create_queue(QueueName="ingest-dlq")["QueueUrl"], index, rekognition)
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with aws_parts(tmp_path) as parts:
+        s3, sqs, queue_url, dlq_url, index = parts.s3, parts.sqs, parts.queue_url, parts.dlq_url, parts.index
         patterns: dict[tuple[bool, ...], bytes] = {}
         batch = []
         for n in range(DOCUMENTS):
@@ -113,14 +142,9 @@ def library(tmp_path, monkeypatch):
                                      "similarity": None} for box in BOXES]})
         index.put_many(batch)
         s3.put_object(Bucket=BUCKET, Key=ENROL_KEY, Body=picture((True, False, False, False)))
-        # at an endpoint moto does not serve (its Rekognition has no collections), answered by the fake alone
-        rekognition = boto3.client("rekognition", region_name="us-east-1", endpoint_url="https://rekognition.fake.test",
-                                   config=make_client(Settings(aws_region="us-east-1")).meta.config)
-        service = FaceService(rekognition)
-        settings = Settings(home=tmp_path, analyzer="rekognition", collection_id=COLLECTION, queue_url=queue_url,
-                            dlq_url=dlq_url, rematch_step_calls=STEP_CALLS, rematch_in_steps=True,
-                            features=("faces", "people"))
-        aws_lambda.configure(build_app(settings, index=index, s3=s3, sqs=sqs, rekognition=rekognition))
+        service = FaceService(parts.rekognition)
+        aws_lambda.configure(build_app(parts.settings(tmp_path), index=index, s3=s3, sqs=sqs,
+                                       rekognition=parts.rekognition))
         yield s3, sqs, queue_url, dlq_url, index, service
         aws_lambda.configure(None)
 

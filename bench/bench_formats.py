@@ -16,7 +16,6 @@ import argparse
 import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "functions"))
+sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "bench")]
+
+from proc_memory import peak_rss_mb  # noqa: E402
+
 DATA = Path(os.environ.get("MEDIAINDEX_TEST_DATA", ROOT.parent / "shared" / "data"))
 SOURCE = DATA / "images" / "n02110185_Siberian_husky.JPEG"
 SIZES = {"12mp": (4032, 3024), "48mp": (8064, 6048), "100mp-panorama": (20000, 5000)}
@@ -61,7 +63,7 @@ def decode_once(path: Path, repeat: int) -> dict:
     from mediaindex.media.picture import Picture, register_heif
 
     register_heif()
-    baseline = _peak_mb()
+    baseline = peak_rss_mb()
     data = path.read_bytes()
     times = []
     for _ in range(repeat):
@@ -72,15 +74,7 @@ def decode_once(path: Path, repeat: int) -> dict:
         size = picture.size
         del picture, working
     return {"file_mb": len(data) / 1e6, "size": list(size), "seconds": min(times), "baseline_mb": baseline,
-            "peak_rss_mb": _peak_mb()}
-
-
-def _peak_mb() -> float:
-    """This process's own peak resident memory (VmHWM; ru_maxrss would carry the parent's over exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ from mediaindex.domain.expressions import (  # noqa: E402
 )
 from mediaindex.domain.facts import document_facts  # noqa: E402
 from mediaindex.domain.query_syntax import parse_query  # noqa: E402
+from proc_memory import peak_rss_mb, rss_mb  # noqa: E402
 
 # single words, then sentences of 2 to 4 concepts (the words of the synthetic corpus: labels, people, text)
 QUERIES = [
@@ -73,16 +74,6 @@ AGE_WORDS = sorted({high for attrs in PEOPLE_WORDS.values() for attr, value in a
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def rss_mb(field: str = "VmRSS") -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(f"{field}:")) / 1024
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM starts again at exec; ru_maxrss keeps the parent's)."""
-    return rss_mb("VmHWM")
 
 
 def tree_bytes(path: str) -> int:

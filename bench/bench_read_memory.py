@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from proc_memory import peak_rss_mb, rss_mb  # noqa: E402
 
 
 def padded_video(path: Path, total_bytes: int) -> Path:
@@ -49,13 +52,6 @@ def padded_video(path: Path, total_bytes: int) -> Path:
             f.write(struct.pack(">I4sQ", 1, b"free", pad))  # a 64-bit box size: larger than 4 GiB allowed
             f.truncate(total_bytes)  # sparse on most file systems: cheap to make, read as zeros
     return path
-
-
-def _status(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 class _LooksAtNothing:
@@ -97,11 +93,11 @@ def child(case: str, path: str, home: str) -> dict:
         app = build_app(settings, analyzer=_LooksAtNothing(), faces=ABSENT, s3=s3)
         ref = ObjectRef("media", "big.mp4")
     pipeline = app.pipeline
-    before = _status("VmRSS")
+    before = rss_mb("VmRSS")
     began = time.monotonic()
     outcome = pipeline.handle(StorageEvent.created(ref))
     elapsed = time.monotonic() - began
-    peak = _status("VmHWM")
+    peak = peak_rss_mb()
     return {"case": case, "action": str(outcome.action), "reason": outcome.reason, "rss_before_mb": round(before),
             "peak_mb": round(peak), "peak_above_before_mb": round(peak - before), "seconds": round(elapsed, 2)}
 

@@ -43,6 +43,7 @@ from mediaindex.domain.model import Analysis, Label  # noqa: E402
 from mediaindex.media.video import VideoReader  # noqa: E402
 from mediaindex.ports import ObjectRef, StoredObject  # noqa: E402
 from mediaindex.services.video import DEFAULT_FOLLOW_FRAMES, VideoIndexer  # noqa: E402
+from proc_memory import peak_rss_mb  # noqa: E402
 
 CLIP = Path(os.environ.get("MEDIAINDEX_TEST_DATA", ROOT.parent / "shared" / "data")) / "video" / "short_hamilton_clip.mp4"
 
@@ -180,17 +181,7 @@ def one_clip(path: Path) -> dict:
             "frames": frames, "frames_decoded": decoded, "frames_analysed": video["frames_analysed"],
             "frames_at_shots": video["frames_at_shots"], "frames_followed": video["frames_followed"],
             "analyze_s": spent["analyze"], "analyze_faces_s": spent["analyze_faces"],
-            "peak_rss_mb": _peak_mb()}
-
-
-def _peak_mb() -> float:
-    """This process's own peak resident memory (VmHWM; ru_maxrss would carry the parent's over exec)."""
-    import resource
-
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def phone_set(folder: Path) -> dict:

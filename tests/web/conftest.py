@@ -43,6 +43,15 @@ class Library:
         return found.doc
 
 
+def indexed_library(app: Any, home: Path, folder: Path, settings: Settings) -> Library:
+    """Every file of `folder` indexed by the app's real pipeline (each must be indexed), as a Library."""
+    for path in sorted(folder.iterdir()):
+        outcome = app.pipeline.handle(StorageEvent(CREATED, ref_for(path)))
+        assert outcome.action == "indexed", outcome
+    app.pipeline.index.refresh()
+    return Library(home, folder, settings, app.pipeline.index)
+
+
 @pytest.fixture(scope="session")
 def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, video_path: Path) -> Library:
     home = tmp_path_factory.mktemp("web-home")
@@ -53,16 +62,12 @@ def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, video_p
     shutil.copyfile(video_path, folder / video_path.name)
     settings = Settings(home=home, features=("labels", "faces", "people"), video_interval=2.0)
     app = build_app(settings, storage=FolderStorage())
-    pipeline, people = app.pipeline, app.people
+    people = app.people
     # enrolled before indexing, so the video's timeline places Lin-Manuel Miranda in time
     for name, photo in (("Barack Obama", shared_data / "faces" / "obama_1.jpg"),
                         ("Lin-Manuel Miranda", shared_data / "faces" / "lin_manuel_miranda_1.png")):
         people.enroll(name, Picture.from_bytes(photo.read_bytes()), source=str(ref_for(photo)))
-    for path in sorted(folder.iterdir()):
-        outcome = pipeline.handle(StorageEvent(CREATED, ref_for(path)))
-        assert outcome.action == "indexed", outcome
-    pipeline.index.refresh()
-    return Library(home, folder, settings, pipeline.index)
+    return indexed_library(app, home, folder, settings)
 
 
 @pytest.fixture
@@ -153,11 +158,7 @@ def phone_library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, v
     shutil.copyfile(video_path, folder / video_path.name)
     settings = Settings(home=home, features=("labels",), video_interval=2.0)
     app = build_app(settings, storage=FolderStorage())
-    for path in sorted(folder.iterdir()):
-        outcome = app.pipeline.handle(StorageEvent(CREATED, ref_for(path)))
-        assert outcome.action == "indexed", outcome
-    app.pipeline.index.refresh()
-    return Library(home, folder, settings, app.pipeline.index)
+    return indexed_library(app, home, folder, settings)
 
 
 # ---- a library with copies: edited with Pillow (flipped, half size) beside unrelated photos -------------------------
@@ -181,11 +182,7 @@ def build_copies_library(home: Path, folder: Path, shared_data: Path) -> Library
                 ImageOps.mirror(im).save(folder / f"{short}_flipped.jpg", quality=50)
     settings = Settings(home=home, features=("labels",))
     app = build_app(settings, storage=FolderStorage())
-    for path in sorted(folder.iterdir()):
-        outcome = app.pipeline.handle(StorageEvent(CREATED, ref_for(path)))
-        assert outcome.action == "indexed", outcome
-    app.pipeline.index.refresh()
-    return Library(home, folder, settings, app.pipeline.index)
+    return indexed_library(app, home, folder, settings)
 
 
 @pytest.fixture

@@ -701,18 +701,25 @@ function bytes(n) {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-async function showDuplicates() {
-  show("duplicates");
-  const view = $("#duplicates-view");
-  const title = el("h1", { id: "duplicates-title", text: "Duplicates" });
+// A page that shows what one API call answers: its title and "Loading…" at once, then {view, title, data}; when the
+// call fails, the error in the page's place and null.
+async function loadPage(name, heading, url) {
+  show(name);
+  const view = $(`#${name}-view`);
+  const title = el("h1", { id: `${name}-title`, text: heading });
   view.replaceChildren(title, el("p", { class: "loading", text: "Loading…" }));
-  let data;
   try {
-    data = await api("/api/duplicates");
+    return { view, title, data: await api(url) };
   } catch (e) {
     view.replaceChildren(title, el("p", { class: "status error", text: e.message }));
-    return;
+    return null;
   }
+}
+
+async function showDuplicates() {
+  const page = await loadPage("duplicates", "Duplicates", "/api/duplicates");
+  if (!page) return;
+  const { view, title, data } = page;
   const parts = [title];
   if (!data.groups.length) {
     parts.push(el("p", { class: "note", id: "duplicates-summary", text: data.look_alikes
@@ -1046,23 +1053,16 @@ function faceImage(file) {
 }
 
 async function showPeople() {
-  show("people");
-  const view = $("#people-view");
-  view.replaceChildren(el("h1", { id: "people-title", text: "People" }), el("p", { class: "loading", text: "Loading…" }));
-  let data;
-  try {
-    data = await api("/api/people");
-  } catch (e) {
-    view.replaceChildren(el("h1", { id: "people-title", text: "People" }), el("p", { class: "status error", text: e.message }));
-    return;
-  }
+  const page = await loadPage("people", "People", "/api/people");
+  if (!page) return;
+  const { view, title, data } = page;
   const edit = editing();
   const named = data.people.slice().sort((a, b) => b.files - a.files || a.name.localeCompare(b.name));
   const people = el("ul", { class: "people-list", id: "people-list" }, named.map((p) =>
     el("li", {}, el("a", { href: searchHash(new URLSearchParams([["person", p.name]])), class: "person" },
       avatar(p), el("span", { class: "who-name", text: p.name }),
       el("span", { class: "note", text: plural(p.files, "photo") })))));
-  const parts = [el("h1", { id: "people-title", text: "People" })];
+  const parts = [title];
   if (named.length) parts.push(people);
   else parts.push(el("p", { class: "note", text: "Nobody is named yet." }));
   const enrolled = data.people.filter((p) => p.faces);
@@ -1162,17 +1162,9 @@ function coverImage(id, alt) {
 }
 
 async function showPlaces() {
-  show("places");
-  const view = $("#places-view");
-  const title = el("h1", { id: "places-title", text: "Places" });
-  view.replaceChildren(title, el("p", { class: "loading", text: "Loading…" }));
-  let data;
-  try {
-    data = await api("/api/places");
-  } catch (e) {
-    view.replaceChildren(title, el("p", { class: "status error", text: e.message }));
-    return;
-  }
+  const page = await loadPage("places", "Places", "/api/places");
+  if (!page) return;
+  const { view, title, data } = page;
   if (!data.countries.length) {
     view.replaceChildren(title, el("p", { class: "note", text: "No photo has a place yet: photos taken with the phone's location on show up here." }));
     return;

@@ -635,8 +635,8 @@ def _thumb(frame: Any) -> Image.Image:
     luma = Image.frombuffer("L", (width, height), plane, "raw", "L", plane.line_size, 1)  # the plane, not a copy
     step = max(1, min(height, width) // THUMB_READ_SIDE)
     if step > 1:  # one pixel of each step x step block: nearest reads only those
-        luma = luma.resize((max(1, width // step), max(1, height // step)), Image.NEAREST)
-    thumb = luma.resize((THUMB_SIDE, THUMB_SIDE), Image.BILINEAR)
+        luma = luma.resize((max(1, width // step), max(1, height // step)), Image.Resampling.NEAREST)
+    thumb = luma.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR)
     full = name in _FULL_RANGE or getattr(frame, "color_range", 0) == 2  # AVCOL_RANGE_JPEG
     return thumb if full else thumb.point(_TV_TO_FULL)
 

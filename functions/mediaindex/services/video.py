@@ -22,6 +22,8 @@ FaceCollection ports are used, so the local models and Rekognition both work.
 - The document gets the image fields (labels with each label's best confidence over the frames, label_names,
   faces: the best face of each known person plus at most MAX_UNNAMED_FACES distinct unnamed ones, people, ...)
   and `video` (duration, size, fps, codec, frame counts, segments).
+- Decoding runs ahead: a thread of its own decodes the next samples (READ_AHEAD of them) while the analyzer works
+  on this one, so the decoder's single-threaded stretches (seeking, key frames, thumbnails) overlap the models.
 - Long videos: `analyze_window` processes [start, end) and returns a `Timeline` that `Timeline.merge` joins to
   the previous windows' one; the result equals processing the video in one go. On Lambda the indexer is given a
   clock (`time_left`) and a state store; when time runs short it saves the partial timeline and raises
@@ -34,9 +36,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import queue
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
@@ -47,7 +50,7 @@ from mediaindex.domain.model import Analysis, Face
 from mediaindex.domain.video_timeline import EPS as _EPS
 from mediaindex.domain.video_timeline import Timeline
 from mediaindex.media.video import (
-    DEFAULT_SKIP_THRESHOLD, LOCAL_FRAME_SIDE, MAX_FRAME_SIDE, VideoReader, VideoSource, frame_picture,
+    DEFAULT_SKIP_THRESHOLD, LOCAL_FRAME_SIDE, MAX_FRAME_SIDE, SampledFrame, VideoReader, VideoSource, frame_picture,
     thumb_from_bytes, thumb_to_bytes,
 )
 from mediaindex.ports import Analyzer, FaceAnalyzer, FaceCollection, StoredObject, VideoStateStore
@@ -65,6 +68,10 @@ DEFAULT_FOLLOW_FRAMES = 2
 WINDOW_SAMPLES = 20
 # Stop and continue in a new invocation when less than this is left, plus twice the slowest window so far.
 TIME_MARGIN_SECONDS = 30.0
+# Samples decoded ahead of the one being analysed (each holds its frame and the following ones at 1,280 px).
+READ_AHEAD = 2
+
+T = TypeVar("T")
 
 
 class VideoContinued(MediaIndexError):
@@ -225,28 +232,13 @@ class VideoIndexer:
             if previous is not None and previous.carry.get("thumb"):
                 timeline.carry = dict(previous.carry)
                 last_thumb = thumb_from_bytes(base64.b64decode(previous.carry["thumb"]))
-            last_frame_time = None
             sample_end = end
             if info.duration <= 0:  # no duration in the header: the frames tell, and may not run on past the limit
                 sample_end = self.max_seconds if end is None else min(end, self.max_seconds)
-            for sample in reader.samples(self.interval, start, sample_end, self.skip_threshold, last_thumb,
-                                         follow=follow, shots=self.shots):
-                last_frame_time = sample.frame_time
-                timeline.frames_at_shots += sample.shot
-                _report(sample.time, info.duration)
-                if sample.skipped:
-                    timeline.add_skipped(sample.time)
-                    continue
-                assert sample.image is not None
-                picture = frame_picture(sample.image, self.max_pixels)
-                analysis = analyzer.analyze(picture)
-                pictures = [picture] + [frame_picture(image, self.max_pixels) for image in sample.follow]
-                seen = _followed_faces(analyzer, analysis, pictures[1:])
-                timeline.frames_followed += len(sample.follow)
-                faces = [face for _, face in seen]
-                if identify and faces:
-                    analysis.api_calls += _identify(collection, pictures, seen)
-                timeline.add_analysis(sample.time, analysis.labels, faces, analysis, thumb_to_bytes(sample.thumb))
+            samples = ReadAhead(reader.samples(self.interval, start, sample_end, self.skip_threshold, last_thumb,
+                                               follow=follow, shots=self.shots), READ_AHEAD)
+            with samples:  # the decoding thread is stopped before the reader closes
+                last_frame_time = self._analyze_samples(samples, timeline, info.duration, identify)
         if end is not None and (info.duration <= 0 or end < info.duration):
             timeline.next_start = end
         elif info.duration > 0:
@@ -257,6 +249,91 @@ class VideoIndexer:
             timeline.clip(timeline.duration)
         _report(timeline.next_start, timeline.duration)  # the window is done
         return timeline
+
+    def _analyze_samples(self, samples: Iterable[SampledFrame], timeline: Timeline, duration: float,
+                         identify: bool) -> float | None:
+        """Analyse each sample into `timeline`; when the last frame sampled is shown (None: no sample)."""
+        analyzer, collection = self.analyzer, self.faces
+        last_frame_time = None
+        for sample in samples:
+            last_frame_time = sample.frame_time
+            timeline.frames_at_shots += sample.shot
+            _report(sample.time, duration)
+            if sample.skipped:
+                timeline.add_skipped(sample.time)
+                continue
+            assert sample.image is not None
+            picture = frame_picture(sample.image, self.max_pixels)
+            analysis = analyzer.analyze(picture)
+            pictures = [picture] + [frame_picture(image, self.max_pixels) for image in sample.follow]
+            seen = _followed_faces(analyzer, analysis, pictures[1:])
+            timeline.frames_followed += len(sample.follow)
+            faces = [face for _, face in seen]
+            if identify and faces:
+                analysis.api_calls += _identify(collection, pictures, seen)
+            timeline.add_analysis(sample.time, analysis.labels, faces, analysis, thumb_to_bytes(sample.thumb))
+        return last_frame_time
+
+
+class ReadAhead(Generic[T]):
+    """Iterate `items` in a thread of its own, up to `depth` items ahead of the caller: the video's next samples are
+    decoded while this one is analysed. What the iterator raises is raised to the caller, in order. Use as a
+    context manager: leaving it stops the thread (and closes the iterator, in that thread) even when the caller
+    stops early."""
+
+    _ITEM, _END, _ERROR = range(3)
+
+    def __init__(self, items: Iterator[T], depth: int = READ_AHEAD) -> None:
+        self._items = items
+        self._queue: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="video-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put((self._ITEM, item)):
+                    return
+            self._put((self._END, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller, which raises it
+            self._put((self._ERROR, e))
+        finally:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()  # a generator is closed in the thread that runs it
+
+    def _put(self, entry: tuple[int, Any]) -> bool:
+        """Queue `entry` once there is room; False when the caller has stopped listening."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)  # wakes to see whether the caller stopped
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            kind, value = self._queue.get()
+            if kind == self._ITEM:
+                yield value
+            elif kind == self._END:
+                return
+            else:
+                raise value
+
+    def __enter__(self) -> "ReadAhead[T]":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while True:  # make room, so a thread waiting to put sees the stop
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join()
 
 
 def _followed_faces(analyzer: Any, sample: Analysis, following: list[Any]) -> list[tuple[int, Face]]:

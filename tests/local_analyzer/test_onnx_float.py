@@ -109,3 +109,30 @@ def test_the_float_file_is_made_once_and_memory_serves_when_the_cache_cannot_be_
     out = session.run(["cls_8"], {"input": np.zeros((1, 3, 64, 96), np.float32)})[0]
     assert out.shape == (1, (64 // 8) * (96 // 8), 1)
     assert sorted(os.listdir(tmp_path)) == ["cache", "not-a-folder"]  # nothing left beside the blocker
+
+
+def test_a_damaged_cached_file_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             detector_file: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cached = onnx_float.cached_float_model(detector_file, free_input_size=True)
+    assert isinstance(cached, Path)
+    good = cached.read_bytes()
+    cached.write_bytes(good[: len(good) // 3])  # cut short, as by a full disk
+    detector = YuNetFaceDetector(detector_file)
+    photo = next(p for p in _photos() if p.name.startswith("obama"))
+    assert len(detector.detect(np.asarray(cv2.imread(str(photo))[:, :, ::-1]))) == 1
+    assert cached.read_bytes() == good
+
+
+def test_a_model_file_that_is_not_one_is_told_as_the_models_fault(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from mediaindex.adapters.analysis.local import LocalAnalyzer
+    from mediaindex.config import Settings
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    (models_dir / models.FACE_DETECTOR.filename).write_bytes(b"not an onnx file at all")
+    analyzer = LocalAnalyzer(Settings(models_dir=models_dir))
+    with pytest.raises(models.ModelFileError, match=models.FACE_DETECTOR.filename):
+        analyzer.model("face_detector")

@@ -59,11 +59,11 @@ class YuNetFaceDetector:
     top_k = 5000
 
     def __init__(self, path: Path, min_score: float | None = None) -> None:
-        from .onnx_float import cached_float_model, session
+        from .onnx_float import load
 
         self.min_score = self.min_score if min_score is None else min_score
         # A file that does not load is told by models.shared, which builds every model.
-        self.session = session(cached_float_model(path, free_input_size=True), threads())
+        self.session = load(path, threads(), free_input_size=True)
         self.input = self.session.get_inputs()[0].name
         self.outputs = [f"{kind}_{stride}" for kind in ("cls", "obj", "bbox", "kps") for stride in self.strides]
 
@@ -136,9 +136,9 @@ class SFaceEmbedder:
     side = 112
 
     def __init__(self, path: Path) -> None:
-        from .onnx_float import cached_float_model, session
+        from .onnx_float import load
 
-        self.session = session(cached_float_model(path), threads())
+        self.session = load(path, threads())
         self.input = self.session.get_inputs()[0].name
 
     def embed(self, image: np.ndarray, face: "FoundFace", shape=None) -> list[float]:

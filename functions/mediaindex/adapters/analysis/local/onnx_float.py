@@ -31,12 +31,24 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "mediaindex" / "models"
 
 
-def cached_float_model(path: Path, free_input_size: bool = False) -> Path | bytes:
-    """The float model of `path` (float_model): a file in the cache folder, made on first use; its bytes when the
-    folder cannot be written."""
+def load(path: Path, threads: int, free_input_size: bool = False) -> Any:
+    """An onnxruntime session for the float model of `path`, from the cache when it holds it. A cached file that
+    does not load (cut short by a full disk, or damaged) is made again: the cache never stops a model loading."""
+    model = cached_float_model(path, free_input_size)
+    try:
+        return session(model, threads)
+    except Exception:  # noqa: BLE001 - onnxruntime's complaint about the file, whatever it is
+        if isinstance(model, bytes):
+            raise  # made just now from the model's own file: that file is what is wrong
+    return session(cached_float_model(path, free_input_size, again=True), threads)
+
+
+def cached_float_model(path: Path, free_input_size: bool = False, again: bool = False) -> Path | bytes:
+    """The float model of `path` (float_model): a file in the cache folder, made on first use (or `again`); its
+    bytes when the folder cannot be written."""
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
     target = cache_dir() / f"{Path(path).stem}.{digest}.float{FORMAT}{'-free' if free_input_size else ''}.onnx"
-    if target.is_file():
+    if target.is_file() and not again:
         return target
     model = float_model(path, free_input_size)
     temporary = None

@@ -1,15 +1,18 @@
 """Run OpenCV's model-zoo ONNX files (YuNet, SFace: `int8bq`, weights block-quantized, opset 21) on onnxruntime.
 
-Why: OpenCV's DNN module runs YuNet 2.4x slower than onnxruntime on this kind of CPU (82 against 34 ms for a
-1280x960 picture on one core, bench/face_detectors.py) and the face detector is what large photos spend most on.
+Why: OpenCV's DNN module runs YuNet 2.4x slower than onnxruntime on this kind of CPU (84 against 29 ms for a
+1280x960 picture on one core, over the test photos; bench/bench_throughput.py's face_detect stage on 12 MP photos
+146 -> 69 ms), and the face detector is what large photos spend most on.
 onnxruntime cannot run the files as they are: their biases are `DequantizeLinear` nodes with a `block_size` and a
 single scale, which it refuses, and YuNet's input is fixed at 640x640. The weights are therefore dequantized once
 when the model loads (what OpenCV does too: it computes in float), and the input's height and width made free.
-The numbers the network computes are the same as OpenCV's to 1e-5 (tests/local_analyzer/test_onnx_float.py).
+The faces found are OpenCV's within 0.01 pixel and score, the vectors within cosine 0.9999
+(tests/local_analyzer/test_onnx_float.py).
 
 Reading and rewriting the file needs the `onnx` package, whose import alone takes 0.9 s here: the float model is
-therefore written once to the user's cache folder (`$XDG_CACHE_HOME/mediaindex`, else ~/.cache/mediaindex), keyed
-on the file's SHA-256, and later processes load that. Where the folder cannot be written it is made in memory.
+therefore written once to the user's cache folder (`$XDG_CACHE_HOME/mediaindex/models`, else
+~/.cache/mediaindex/models), keyed on the file's SHA-256, and later processes load that. Where the folder cannot be
+written it is made in memory; a kept file that does not load is made again (`load`).
 """
 
 from __future__ import annotations

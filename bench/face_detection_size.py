@@ -27,16 +27,12 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
+
+from mediaindex.domain.model import Box  # noqa: E402 - after the path above
+
 DATA = Path(os.environ.get("MEDIAINDEX_TEST_DATA", ROOT.parent / "shared" / "data"))
 SIDE_W, SIDE_H = 2016, 1512
 GRIDS = (2, 4, 6, 8, 10)
-
-
-def iou(a, b) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union else 0.0
 
 
 def collage(photos, grid, detector):
@@ -52,8 +48,8 @@ def collage(photos, grid, detector):
         x0, y0 = (n % grid) * tile_w, (n // grid) * tile_h
         canvas.paste(placed, (x0, y0))
         for face in detector.detect(np.asarray(photo)):
-            truth.append((x0 + face.left * scale, y0 + face.top * scale, x0 + face.right * scale,
-                          y0 + face.bottom * scale))
+            truth.append(Box(x0 + face.left * scale, y0 + face.top * scale, (face.right - face.left) * scale,
+                             (face.bottom - face.top) * scale))
     return np.asarray(canvas), truth
 
 
@@ -75,7 +71,7 @@ def main() -> None:
     for grid in GRIDS:
         detector.longest = 100_000  # the faces of each photo at its own size
         pixels, truth = collage(photos, grid, detector)
-        widths = [2 * (b[2] - b[0]) for b in truth]  # in the 4032 px photo
+        widths = [2 * b.width for b in truth]  # in the 4032 px photo
         row = {"grid": f"{grid}x{grid}", "faces": len(truth),
                "face_width_px_at_4032": [round(min(widths)), round(statistics.median(widths)), round(max(widths))],
                "sides": {}}
@@ -86,8 +82,8 @@ def main() -> None:
                 started = time.perf_counter()
                 found = detector.detect(pixels)
                 times.append(time.perf_counter() - started)
-            boxes = [(f.left, f.top, f.right, f.bottom) for f in found]
-            hit = sum(1 for t in truth if any(iou(t, b) >= 0.3 for b in boxes))
+            boxes = [Box(f.left, f.top, f.right - f.left, f.bottom - f.top) for f in found]
+            hit = sum(1 for t in truth if any(t.overlap(b) >= 0.3 for b in boxes))
             row["sides"][side] = {"found": hit, "recall": round(hit / len(truth), 3) if truth else None,
                                   "extra": max(0, len(boxes) - hit), "ms": round(statistics.median(times) * 1000, 1)}
         results.append(row)

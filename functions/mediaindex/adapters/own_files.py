@@ -12,6 +12,7 @@ import errno
 import glob
 import os
 import stat
+import tempfile
 from typing import IO, Any
 
 _KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
@@ -87,6 +88,27 @@ def free_bytes(path: str | os.PathLike[str]) -> int:
     except (OSError, AttributeError):
         return 1 << 62
     return st.f_bavail * st.f_frsize
+
+
+def write_whole(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `path` (its folder made if need be) through a temporary file beside it, renamed over it: a
+    reader, in this process or another, sees the old file or the whole new one, never half of one. OSError (a
+    read-only folder, a full disk, a folder in the file's place) is raised with no temporary file left behind."""
+    folder = os.path.dirname(os.fspath(path)) or "."
+    temporary = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+        raise
 
 
 def remove_abandoned(path: str) -> None:

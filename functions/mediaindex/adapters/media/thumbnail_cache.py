@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
 
-from mediaindex.adapters.own_files import read_regular
+from mediaindex.adapters.own_files import read_regular, write_whole
 from mediaindex.domain.document import SearchDocument
 
 log = logging.getLogger(__name__)
@@ -37,19 +35,7 @@ class ThumbnailCache:
             return None
 
     def put(self, doc: SearchDocument, kind: str, data: bytes) -> None:
-        target = self.path(doc, kind)
-        tmp = None
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # write then rename: a reader never sees half a file
-            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, target)
+            write_whole(self.path(doc, kind), data)  # a reader never sees half a file
         except OSError as e:  # a read-only cache folder, a full disk, a folder in the entry's place: only costs speed
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
             log.warning("thumbnail not cached: %s", e)

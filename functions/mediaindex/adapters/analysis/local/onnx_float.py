@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mediaindex.adapters.own_files import write_whole
 
 # part of the cached file's name: a change to what float_model writes makes new files
 FORMAT = 1
@@ -54,18 +55,11 @@ def cached_float_model(path: Path, free_input_size: bool = False, again: bool = 
     if target.is_file() and not again:
         return target
     model = float_model(path, free_input_size)
-    temporary = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # written beside and renamed: a process that loads it at the same time reads all of it or nothing
-        handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
-        with os.fdopen(handle, "wb") as out:
-            out.write(model)
-        os.replace(temporary, target)
+        # a process that loads it at the same time reads all of it or nothing
+        write_whole(target, model)
         return target
     except OSError:  # a read-only or full disk: this process uses it from memory
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
         return model
 
 

@@ -122,10 +122,10 @@ def measure(analyzer: LocalAnalyzer, source: Iterator[tuple[str, str, Image.Imag
         buffer = io.BytesIO()
         image.save(buffer, "PNG")
         picture = Picture.from_bytes(buffer.getvalue())
-        working, pixels = analyzer._decode(picture)
-        probabilities, _ = analyzer.model("classifier").classify(working)
+        working = analyzer._decode(picture)
+        probabilities, _ = analyzer.model("classifier").classify(working.image)
         labels = analyzer._labels(working, probabilities)
-        found = analyzer._faces(pixels)
+        found = analyzer._faces(working)
         kept = analyzer._human_faces(working, found, labels)
         for floor in FLOORS:
             row = counts.setdefault(kind, {}).setdefault(str(floor), {"pictures": 0, "faces_before": 0,

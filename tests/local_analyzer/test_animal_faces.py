@@ -90,8 +90,7 @@ def enlarged(path, factor: int) -> Image.Image:
 def test_the_hunting_dogs_face_is_no_persons(analyzer, images_dir):
     # enlarged three times, YuNet scores the dog's face 0.84: above its 0.83, so it was "face 1" before the rule
     picture = png(enlarged(images_dir / "n02116738_African_hunting_dog.JPEG", 3))
-    working, pixels = analyzer._decode(picture)
-    found = analyzer._faces(pixels)
+    found = analyzer._faces(analyzer._decode(picture))
     assert len(found) == 1, "the detector no longer finds the dog's face: the test needs another picture"
     analysis = analyzer.analyze(picture)
     assert analysis.faces == []
@@ -113,8 +112,8 @@ def test_peoples_faces_stay_and_bring_a_person_label(analyzer, images_dir, faces
     middle = image.crop((w // 4, h // 4, w // 4 + w // 2, h // 4 + h // 2))
     middle = middle.resize((middle.width * 2, middle.height * 2), Image.Resampling.BICUBIC)
     picture = png(middle)
-    working, _ = analyzer._decode(picture)
-    probabilities, _ = analyzer.model("classifier").classify(working)
+    working = analyzer._decode(picture)
+    probabilities, _ = analyzer.model("classifier").classify(working.image)
     assert not any(agreement.kind(l) == "person" for l in analyzer._labels(working, probabilities)), \
         "the labels now see the person: the test needs another picture"
     analysis = analyzer.analyze(picture)

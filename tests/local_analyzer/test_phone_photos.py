@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mediaindex.adapters.analysis.local import LocalAnalyzer
-from mediaindex.adapters.analysis.local.analyzer import WORKING_SIDE
+from mediaindex.adapters.analysis.local.analyzer import WORKING_SIDE, WorkingCopy
 from mediaindex.config import Settings
 from mediaindex.domain.errors import CorruptMedia
 from mediaindex.media.picture import Picture
@@ -84,3 +84,35 @@ def test_the_analysis_of_a_phone_photo_is_as_good_as_from_full_size(images_dir, 
         assert len(scaled.faces) == len(whole.faces) >= 1, name
         for a, b in zip(sorted(scaled.faces, key=lambda f: f.box.left), sorted(whole.faces, key=lambda f: f.box.left)):
             assert abs(a.box.left - b.box.left) < 0.01 and abs(a.box.width - b.box.width) < 0.01, name
+
+
+def test_the_models_share_one_copy_of_at_most_1280_px(husky, images_dir):
+    copy = WorkingCopy.of(Picture.from_bytes(husky).working_image(WORKING_SIDE))
+    assert max(copy.fine.size) == 2016 and max(copy.image.size) == WORKING_SIDE  # the DCT-scaled decode, then 1280
+    assert copy.pixels.shape == (copy.image.height, copy.image.width, 3) and copy.pixels.flags.c_contiguous
+    assert copy.fine_pixels.shape == (copy.fine.height, copy.fine.width, 3)
+    assert copy.scale == pytest.approx(WORKING_SIDE / 2016)
+    # a photo within 1280 px is one copy
+    small = WorkingCopy.of(Picture.from_bytes((images_dir / "n02110185_Siberian_husky.JPEG").read_bytes()).image)
+    assert small.image is small.fine and small.pixels is small.fine_pixels and small.scale == 1.0
+    # a big picture without DCT scaling (a PNG) is averaged down, not sampled
+    png = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (200, 10, 10)).save(png, "PNG")
+    big = WorkingCopy.of(Picture.from_bytes(png.getvalue()).working_image(WORKING_SIDE))
+    assert big.image.size == (1280, 960) and big.pixels[0, 0].tolist() == [200, 10, 10]
+
+
+@pytest.mark.models
+def test_faces_found_on_the_shared_copy_are_placed_on_the_finer_one(faces_dir):
+    analyzer = LocalAnalyzer(Settings(features=("people",), models_dir=None))
+    copy = WorkingCopy.of(Picture.from_bytes(phone_jpeg(faces_dir / "two_people_obama_biden.jpg"))
+                          .working_image(WORKING_SIDE))
+    assert copy.fine is not copy.image
+    found = analyzer._detect(copy)
+    # the detector on the finer copy itself (it scales it to 1280 px by its own means)
+    direct = sorted(analyzer.model("face_detector").detect(copy.fine_pixels), key=lambda f: f.left)
+    assert len(found) == len(direct) == 2
+    for a, b in zip(found, direct):
+        assert abs(a.left - b.left) < 4 and abs(a.right - b.right) < 4 and abs(a.top - b.top) < 4
+        assert a.points is not None and b.points is not None and abs(a.points - b.points).max() < 4
+    assert all(f.right <= copy.fine.width and f.bottom <= copy.fine.height for f in found)

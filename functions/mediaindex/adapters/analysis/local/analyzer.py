@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -50,13 +51,50 @@ FEATURES = ("labels", "faces", "text", "moderation")
 # hundreds, and a 200-megapixel panorama does not need gigabytes of arrays. Boxes are ratios, so nothing changes.
 MAX_SIDE = 4096
 # What the analysis reads at most finely: the face and text detectors work at 1280 px on the long side
-# (faces.py, extras.py), so a big JPEG is decoded at the smallest DCT scale that keeps that (12 MP: 2016 px).
+# (faces.py, extras.py), so a big JPEG is decoded at the smallest DCT scale that keeps that (12 MP: 2016 px), and
+# scaled to 1280 px once for every model that reads the whole picture (WorkingCopy).
 WORKING_SIDE = 1280
 # a face smaller than this (pixels, either side) is too small for landmarks and attributes to mean anything
 MIN_FACE_PIXELS = 20
 # A face narrower than this gets no embedding, so it is never named or clustered: a tiny face's embedding drifts
 # towards an average face. Measured on the test portraits shrunk (bench/face_accuracy.py; docs/local-models.md).
 MIN_EMBEDDING_PIXELS = 20
+
+
+@dataclass(frozen=True)
+class WorkingCopy:
+    """A picture as the models read it, decoded once. `image` (and its `pixels`, RGB uint8) is at most WORKING_SIDE
+    on its long side: what every model that reads the whole picture gets (labels, objects, the face detector, the
+    look, moderation). `fine` is the picture as decoded (a 12 MP JPEG at 2016 px, anything else up to MAX_SIDE):
+    what reads a small part closely gets it (a face's landmarks, embedding and age; a box the classifier checks;
+    text). Small pictures have one copy: `fine is image`."""
+
+    fine: Any  # PIL image
+    fine_pixels: np.ndarray
+    image: Any
+    pixels: np.ndarray
+
+    @property
+    def scale(self) -> float:
+        """`image`'s pixels per pixel of `fine`."""
+        return self.image.width / self.fine.width
+
+    @classmethod
+    def of(cls, decoded: Any) -> "WorkingCopy":
+        import cv2
+        from PIL import Image
+
+        fine = working_copy(decoded)
+        fine_pixels = np.ascontiguousarray(np.asarray(fine, dtype=np.uint8))
+        scale = WORKING_SIDE / max(fine.size)
+        if scale >= 1.0:
+            return cls(fine, fine_pixels, fine, fine_pixels)
+        size = (max(1, round(fine.width * scale)), max(1, round(fine.height * scale)))
+        # Bilinear is 5-7x faster than area averaging here and finds the same faces (a JPEG's DCT scaling leaves
+        # less than 2x to go, so no pixel is skipped over); a larger step averages areas.
+        interpolation = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
+        pixels = cv2.resize(fine_pixels, size, interpolation=interpolation)
+        return cls(fine, fine_pixels, Image.fromarray(pixels), pixels)
 
 
 class LocalAnalyzer:
@@ -178,29 +216,29 @@ class LocalAnalyzer:
         gender networks."""
         return self.settings.has("faces")
 
-    def _decode(self, picture: Picture):
-        """(the working copy, its pixels as a contiguous uint8 array); BadMedia for a file that does not decode."""
+    def _decode(self, picture: Picture) -> WorkingCopy:
+        """The picture as the models read it; BadMedia for a file that does not decode."""
         with self._stage("decode"):
-            image = working_copy(picture.working_image(WORKING_SIDE))
-            return image, np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+            return WorkingCopy.of(picture.working_image(WORKING_SIDE))
 
     def analyze(self, picture: Picture) -> Analysis:
         self.last_timings = {}
         self.last_text_reason = None
         settings = self.settings
-        image, pixels = self._decode(picture)
+        copy = self._decode(picture)
+        image = copy.image
         analysis = Analysis(analyzer=self.name)
         probabilities = None
         if settings.has("labels"):
             with self._stage("classifier"):
                 probabilities, feature = self.model("classifier").classify(image)
-            analysis.labels = self._labels(image, probabilities)
+            analysis.labels = self._labels(copy, probabilities)
             with self._stage("look"):
                 self._look(analysis, image, feature)
             analysis.model_versions.update(self._versions(models.CLASSIFIER, models.OBJECTS_GRAPH))
             analysis.model_versions["taxonomy"] = taxonomy.load().version
         if self._wants_faces():
-            analysis.faces = self._human_faces(image, self._faces(pixels), analysis.labels)
+            analysis.faces = self._human_faces(copy, self._faces(copy), analysis.labels)
             analysis.model_versions.update(self._face_versions())
             analysis.face_model = self.face_space.id
             person = animal_faces.person_label(analysis.labels, analysis.faces) if settings.has("labels") else None
@@ -217,8 +255,8 @@ class LocalAnalyzer:
             # nor "text", and is analysed again once (domain/freshness.py)
             analysis.model_versions["text_gate"] = settings.text
             if self.last_text_reason is not None:
-                with self._stage("text"):
-                    analysis.text = self.model("text").read(image, settings.min_confidence)
+                with self._stage("text"):  # lines of text are read closely: from the finer copy
+                    analysis.text = self.model("text").read(copy.fine, settings.min_confidence)
                 analysis.model_versions["text"] = f"rapidocr=={models.package_version('rapidocr')}"
                 self.text_reads += 1
         return analysis
@@ -260,14 +298,14 @@ class LocalAnalyzer:
         versions["face_embedding"] = self._describe(model, path)
         return versions
 
-    def _labels(self, image, probabilities: np.ndarray) -> list[Label]:
+    def _labels(self, copy: WorkingCopy, probabilities: np.ndarray) -> list[Label]:
         """The classifier's labels and the detector's objects, made to agree: a detector label that the classifier
         contradicts (agreement.py: by WordNet, the two cannot be one object) is checked on its own box, which the
         classifier then names; the COCO detector forces anything outside its 80 classes into the nearest one."""
         table = taxonomy.load()
         threshold = self.settings.min_confidence
         with self._stage("objects"):
-            detections = self.model("objects").detect(image, threshold / 100.0)
+            detections = self.model("objects").detect(copy.image, threshold / 100.0)
         labels: dict[str, Label] = {}
         for label in classifier_labels(probabilities, table, threshold):
             labels[label.name.lower()] = label
@@ -284,7 +322,7 @@ class LocalAnalyzer:
                 instance = Instance(d.box, round(d.score * 100, 2))
                 owner = detected
                 if self.labels_agree and agreement.contradicted(detected, whole):
-                    boxed = self._label_for_box(image, d.box, detected, table, threshold)
+                    boxed = self._label_for_box(copy.fine, d.box, detected, table, threshold)
                     if boxed is None:
                         continue  # neither the picture nor the box says it is what the detector says
                     owner = boxed
@@ -315,10 +353,10 @@ class LocalAnalyzer:
         self.last_timings = {}
         if not self._wants_faces():
             return []
-        image, pixels = self._decode(picture)
-        return self._human_faces(image, self._faces(pixels), seen.labels if seen is not None else [])
+        copy = self._decode(picture)
+        return self._human_faces(copy, self._faces(copy), seen.labels if seen is not None else [])
 
-    def _human_faces(self, image, faces: list[Face], labels: list[Label]) -> list[Face]:
+    def _human_faces(self, copy: WorkingCopy, faces: list[Face], labels: list[Label]) -> list[Face]:
         """The faces less those on an animal (animal_faces.py): checked only in a picture that shows one."""
         suspects = animal_faces.suspects(faces, labels)
         if not suspects:
@@ -326,7 +364,7 @@ class LocalAnalyzer:
         dropped = set()
         with self._stage("faces_on_animals"):
             for face, on_animal_box in suspects:
-                crop = _crop_box(image, face.box, animal_faces.CROP_MARGIN)
+                crop = _crop_box(copy.fine, face.box, animal_faces.CROP_MARGIN)
                 probabilities = self.model("classifier").probabilities(crop) if crop is not None else None
                 if animal_faces.is_animal(probabilities, on_animal_box):
                     dropped.add(id(face))
@@ -335,10 +373,11 @@ class LocalAnalyzer:
     def face_vectors(self, picture: Picture) -> list[Face]:
         """Boxes and vectors only, no attributes: enough to enrol a person, and it loads two models, not five."""
         self.last_timings = {}
-        pixels = self._decode(picture)[1]
+        copy = self._decode(picture)
+        pixels = copy.fine_pixels
         height, width = pixels.shape[:2]
         faces = []
-        for f in self._detect(pixels):
+        for f in self._detect(copy):
             if f.right - f.left < MIN_EMBEDDING_PIXELS:
                 continue
             with self._stage("face_embedding"):
@@ -347,14 +386,15 @@ class LocalAnalyzer:
                               embedding_space=self.face_space.id))
         return faces
 
-    def _bare_faces(self, pixels: np.ndarray) -> list[Face]:
+    def _bare_faces(self, copy: WorkingCopy) -> list[Face]:
         """`people` without `faces`: every face found, with its box and (from MIN_EMBEDDING_PIXELS wide) its
         embedding; no attributes, so no landmark or age and gender model loads."""
+        pixels = copy.fine_pixels
         height, width = pixels.shape[:2]
         faces = []
         space = self.face_space.id
         dlib_embedding = self._embedding_file()[0] is models.DLIB_EMBEDDING  # dlib's ResNet aligns on landmarks
-        for f in self._detect(pixels):
+        for f in self._detect(copy):
             embedding = None
             if f.right - f.left >= MIN_EMBEDDING_PIXELS:
                 with self._stage("face_embedding"):
@@ -364,21 +404,26 @@ class LocalAnalyzer:
                               embedding_space=space if embedding is not None else None))
         return faces
 
-    def _detect(self, pixels: np.ndarray) -> list:
-        if min(pixels.shape[:2]) < MIN_FACE_PIXELS:
+    def _detect(self, copy: WorkingCopy) -> list:
+        """The faces the detector finds in the whole picture (`copy.pixels`), in `fine`'s pixels: the faces' own
+        models read them there, and a face's size is judged there (MIN_FACE_PIXELS) as it always was."""
+        if min(copy.fine_pixels.shape[:2]) < MIN_FACE_PIXELS:
             return []
         with self._stage("face_detect"):
-            found = self.model("face_detector").detect(pixels)
+            found = self.model("face_detector").detect(copy.pixels)
+        if copy.fine is not copy.image:
+            found = [f.scaled(1 / copy.scale) for f in found]
         return [f for f in sorted(found, key=lambda f: f.left) if min(f.right - f.left, f.bottom - f.top) >= MIN_FACE_PIXELS]
 
-    def _faces(self, pixels: np.ndarray) -> list[Face]:
+    def _faces(self, copy: WorkingCopy) -> list[Face]:
         if not self._wants_attributes():
-            return self._bare_faces(pixels)
+            return self._bare_faces(copy)
+        pixels = copy.fine_pixels
         height, width = pixels.shape[:2]
         faces = []
         emotion_model = self.model("emotion")
         space = self.face_space.id
-        for f in self._detect(pixels):
+        for f in self._detect(copy):
             with self._stage("face_landmarks"):
                 shape = self.model("landmarks").landmarks(pixels, f)
                 points = points_of(shape)

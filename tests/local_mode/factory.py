@@ -61,3 +61,17 @@ def crashing_app(settings, storage):
 
 def broken_app(settings, storage):
     raise RuntimeError("no models here")
+
+
+def rendezvous_app(settings, storage):
+    """The fake app, built only once every worker of the run is building its own (WORKERS_RENDEZVOUS: a folder,
+    WORKERS_EXPECTED: how many): the workers load together, or the run stops with the reason."""
+    folder, expected = os.environ["WORKERS_RENDEZVOUS"], int(os.environ["WORKERS_EXPECTED"])
+    open(os.path.join(folder, str(os.getpid())), "w").close()
+    waited = 0.0
+    while len(os.listdir(folder)) < expected:
+        if waited > 120:  # not a deadline the test races: without it, a pool that starts workers one by one hangs
+            raise RuntimeError(f"only {len(os.listdir(folder))} of {expected} workers were started together")
+        time.sleep(0.05)
+        waited += 0.05
+    return fake_app(settings, storage)

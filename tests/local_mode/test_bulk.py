@@ -177,6 +177,22 @@ def test_worker_processes_build_their_own_pipeline(tmp_path, photos, monkeypatch
     assert time.monotonic() - started < 120
 
 
+def test_every_worker_loads_at_once(tmp_path, photos, monkeypatch):
+    # each worker's pipeline is built only once both are building theirs: one started after the other had loaded
+    # (as when the pool was pinged once) would stop the run with "only 1 of 2 workers were started together"
+    monkeypatch.delenv("FAKE_ANALYZER_DELAY", raising=False)
+    rendezvous = tmp_path / "rendezvous"
+    rendezvous.mkdir()
+    monkeypatch.setenv("WORKERS_RENDEZVOUS", str(rendezvous))
+    monkeypatch.setenv("WORKERS_EXPECTED", "2")
+    settings = Settings(home=tmp_path / "home")
+    idx = SqliteIndex(str(tmp_path / "home" / "index.db"))
+    spec = WorkerSpec(settings, factory="tests.local_mode.factory:rendezvous_app")
+    r = bulk_indexer(index=idx, spec=spec, workers=2).run([IndexRoot.parse(str(photos))]).to_dict()
+    assert (r["mode"], r["workers"], r["indexed"]) == ("processes", 2, 40), r
+    assert len(list(rendezvous.iterdir())) == 2
+
+
 class NoProcesses:
     """Worker processes that must not be started: a run too small for them is analysed in this process."""
 

@@ -18,7 +18,7 @@ import queue
 import signal
 import sys
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -196,8 +196,13 @@ class SpawnedWorkers:
             self._relay.start()
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=self._context, initializer=_init_worker,
                                    initargs=(self.spec, os.getpid(), self._progress))
+        # One ping a worker: the pool starts a process for each task no idle process can take, so every worker
+        # loads its models at once; files go out as soon as the first is ready (with one ping, the second worker
+        # started only when the first had loaded, and a core stood idle meanwhile). A worker that cannot build its
+        # pipeline answers each file with why (_run_in_worker).
+        pings = [pool.submit(_ping) for _ in range(workers)]
         try:
-            error = pool.submit(_ping).result()
+            error = next(as_completed(pings)).result()
         except BrokenProcessPool:
             error = "the worker process died while starting"
         if error:

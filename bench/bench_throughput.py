@@ -1,19 +1,22 @@
 """`mediaindex index` end to end on a few hundred distinct photos, against the model-bound limit: as they are and as
 12 MP phone photos, side by side in one run.
 
-    python bench/bench_throughput.py [--qualities 95,90,85,80,75,70,65,60] [--sets small,12mp] [--workers 2]
-                                     [--features ...] [--json FILE]
+    python bench/bench_throughput.py [--qualities 95,90,85,80,75,70,65,60] [--sets small,12mp[,heic]] [--workers 2]
+                                     [--heic-qualities 90,80] [--features ...] [--json FILE]
 
 The 40 labelled photos (../shared/data/images, about 500x375) are re-encoded at each JPEG quality, so every file is
 distinct (identical bytes would be reused, not analysed): 320 photos by default. The `12mp` set is the same photos
-scaled up to 4032 px on the long side (an iPhone's 4032x3024) before encoding. Then, for each set, in a fresh
-MEDIAINDEX_HOME:
+scaled up to 4032 px on the long side (an iPhone's 4032x3024) before encoding. The `heic` set (not run by default:
+encoding takes minutes) is those 12 MP photos saved as HEIC by pillow-heif at each of --heic-qualities (80 photos by
+default; one image each, where an iPhone writes a grid of 512 px tiles, which pillow-heif cannot). Then, for each
+set, in a fresh MEDIAINDEX_HOME:
 
 - the model-bound limit: the summed model time per picture, each model on one thread as in the workers (measured
   here the way bench/bench_local.py measures it, on the same files), and cores / that time;
 - `mediaindex index FOLDER --workers N` in a new process, timed from start to exit (start-up and model loading
   included): images per second, and its share of the limit;
-- with both sets: the 12 MP rate as a share of the small photos' rate (the target is at least 0.8).
+- with both sets: the 12 MP rate as a share of the small photos' rate (the target is at least 0.8), and the HEIC
+  rate's too.
 """
 
 from __future__ import annotations
@@ -40,9 +43,14 @@ MODEL_STAGES = ("classifier", "objects", "objects_checked", "face_detect", "face
 PHONE_SIDE = 4032  # a 12 MP phone photo's long side
 
 
-def make_photos(folder: Path, qualities: list[int], phone: bool = False) -> list[Path]:
+def make_photos(folder: Path, qualities: list[int], phone: bool = False, heic: bool = False) -> list[Path]:
     from PIL import Image
 
+    if heic:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        phone = True
     made = []
     for source in sorted((DATA / "images").iterdir()):
         image = Image.open(source).convert("RGB")
@@ -50,9 +58,9 @@ def make_photos(folder: Path, qualities: list[int], phone: bool = False) -> list
             scale = PHONE_SIDE / max(image.size)
             image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
         for quality in qualities:
-            path = folder / f"{source.stem}_q{quality}.jpg"
+            path = folder / f"{source.stem}_q{quality}.{'heic' if heic else 'jpg'}"
             buf = io.BytesIO()
-            image.save(buf, "JPEG", quality=quality)
+            image.save(buf, "HEIF" if heic else "JPEG", quality=quality)
             path.write_bytes(buf.getvalue())
             made.append(path)
     return made
@@ -108,7 +116,9 @@ def measure(folder: Path, work: Path, args: argparse.Namespace) -> dict[str, obj
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--qualities", default="95,90,85,80,75,70,65,60")
-    parser.add_argument("--sets", default="small,12mp", help="small (as they are), 12mp (4032 px), or both")
+    parser.add_argument("--sets", default="small,12mp",
+                        help="small (as they are), 12mp (4032 px JPEG), heic (4032 px HEIC), comma-separated")
+    parser.add_argument("--heic-qualities", default="90,80", help="the heic set's qualities (40 photos each)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--features", default="labels,faces,people")
     parser.add_argument("--json", type=Path)
@@ -120,7 +130,10 @@ def main() -> int:
         for name in args.sets.split(","):
             folder = work / name
             folder.mkdir()
-            make_photos(folder, qualities, phone=name == "12mp")
+            if name == "heic":
+                make_photos(folder, [int(q) for q in args.heic_qualities.split(",")], heic=True)
+            else:
+                make_photos(folder, qualities, phone=name == "12mp")
             result = measure(folder, work, args)
             results[name] = result
             stages = result["stage_ms"]
@@ -136,6 +149,10 @@ def main() -> int:
             ratio = results["12mp"]["images_per_s"] / results["small"]["images_per_s"]  # type: ignore[index]
             results["ratio_12mp_to_small"] = ratio
             print(f"12 MP photos index at {ratio:.2f} of the small photos' rate")
+        if "small" in results and "heic" in results:
+            ratio = results["heic"]["images_per_s"] / results["small"]["images_per_s"]  # type: ignore[index]
+            results["ratio_heic_to_small"] = ratio
+            print(f"12 MP HEIC photos index at {ratio:.2f} of the small photos' rate")
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
         return 0

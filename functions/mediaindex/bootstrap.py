@@ -18,8 +18,8 @@ from mediaindex.domain.errors import ConfigurationError
 from mediaindex.domain.face_vectors import VectorSpace
 from mediaindex.ports import (
     Analyzer, CheckpointStore, FaceCollection, FaceComparer, FaceEmbedder, FaceMemory, FaceVectorIndex, Index,
-    IndexRequestSink, ListingSource, Metrics, PictureVectors, PlaceFinder, Storage, TextImageEmbedder,
-    VideoStateStore,
+    IndexRequestSink, ListingSource, Metrics, PictureVectors, PlaceFinder, RenderingCache, Storage,
+    TextImageEmbedder, VideoStateStore,
 )
 from mediaindex.services.indexing import NullMetrics, Pipeline
 
@@ -295,7 +295,7 @@ def build_pipeline(
 # What build_app may be given instead of building it: adapters, use cases and AWS clients by service name.
 PARTS = (
     "index", "storage", "analyzer", "faces", "metrics", "pipeline", "people", "capabilities", "handle_event", "video_state",
-    "places", "video", "vectors", "describer",
+    "places", "video", "vectors", "describer", "renderings",
 )
 CLIENTS = ("s3", "sqs", "lambda", "rekognition", "dynamodb")
 
@@ -488,6 +488,20 @@ class App:
         return self._part("vectors", build)
 
     @property
+    def renderings(self) -> RenderingCache | None:
+        """Where indexing leaves each picture's gallery thumbnail for `mediaindex serve` (MEDIAINDEX_HOME/thumbnails,
+        the folder it reads): with the embedded index, on this machine; None with OpenSearch (on AWS the API's
+        functions keep renderings in their own /tmp)."""
+        def build() -> RenderingCache | None:
+            if self.settings.index_location.is_opensearch:
+                return None
+            from mediaindex.adapters.media.thumbnail_cache import ThumbnailCache
+
+            return ThumbnailCache(Path(self.settings.home) / "thumbnails")
+
+        return self._part("renderings", build)
+
+    @property
     def video(self) -> VideoIndexer:
         """Video analysis on the analyzer and the known people, resumable through the video state store."""
         from mediaindex.services.video import make_video_indexer
@@ -501,7 +515,8 @@ class App:
             self.index.ensure_ready()
             return Pipeline(storage=self.storage, analyzer=self.analyzer, index=self.index, faces=self.faces,
                             metrics=self.metrics, video=self.video, max_pixels=self.settings.max_pixels,
-                            places=self.places, vectors=self.vectors, describer=self.describer)
+                            places=self.places, vectors=self.vectors, describer=self.describer,
+                            renderings=self.renderings)
 
         return self._part("pipeline", build)
 

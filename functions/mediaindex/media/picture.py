@@ -103,6 +103,14 @@ class Picture:
         """The first frame, decoded in full, turned upright by its EXIF orientation, in 8-bit RGB."""
         return self._decoded(self._open())
 
+    def decoded(self) -> Image.Image | None:
+        """The pixels decoded so far, upright in RGB: the full decode (`image`) or else the reduced one
+        (`working_image`); None when neither was made (nothing is decoded here)."""
+        found: Image.Image | None = self.__dict__.get("image")
+        if found is None and self._working is not None:
+            found = self._working[1]
+        return found
+
     def _decoded(self, im: Image.Image) -> Image.Image:
         try:
             im.seek(0)

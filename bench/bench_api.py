@@ -71,6 +71,8 @@ def main() -> int:
         subprocess.run([sys.executable, "-c", CLI, "index", str(library), "--home",
                         str(home), "--no-progress"], check=True, env={**os.environ, "MEDIAINDEX_TEXT": "never"})
 
+    # indexing leaves each photo's thumbnail in the cache: emptied, so that `thumbnail_first` measures the rendering
+    shutil.rmtree(home / "thumbnails", ignore_errors=True)
     process, port, started = start_server(home)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)

@@ -495,9 +495,9 @@ class App:
         def build() -> RenderingCache | None:
             if self.settings.index_location.is_opensearch:
                 return None
-            from mediaindex.adapters.media.thumbnail_cache import ThumbnailCache
+            from mediaindex.adapters.media.thumbnail_cache import home_cache
 
-            return ThumbnailCache(Path(self.settings.home) / "thumbnails")
+            return home_cache(self.settings.home)
 
         return self._part("renderings", build)
 

@@ -39,3 +39,8 @@ class ThumbnailCache:
             write_whole(self.path(doc, kind), data)  # a reader never sees half a file
         except OSError as e:  # a read-only cache folder, a full disk, a folder in the entry's place: only costs speed
             log.warning("thumbnail not cached: %s", e)
+
+
+def home_cache(home: Path) -> ThumbnailCache:
+    """The cache of a MEDIAINDEX_HOME: where `mediaindex serve` reads renderings and indexing leaves thumbnails."""
+    return ThumbnailCache(home / "thumbnails")

@@ -47,7 +47,7 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
     """The API on this machine's settings: the index, folder files (and S3 objects, for documents with a
     bucket), thumbnails cached under MEDIAINDEX_HOME/thumbnails, known people built when first asked for."""
     from mediaindex.adapters.media.folder import FolderMedia
-    from mediaindex.adapters.media.thumbnail_cache import ThumbnailCache
+    from mediaindex.adapters.media.thumbnail_cache import home_cache
     from mediaindex.adapters.storage.routing import RoutingMedia
     from mediaindex.api.app import MediaApi
     from mediaindex.bootstrap import build_app
@@ -62,7 +62,7 @@ def build_local_api(settings: Settings, roots: list[Path] | None = None, writes:
         trash_factory=trash_factory(settings, app.index, roots or []) if writes and is_embedded(settings) else None,
         index=app.index,
         media=RoutingMedia(FolderMedia(roots or [])),
-        thumbnails=ThumbnailCache(settings.home / "thumbnails"),
+        thumbnails=home_cache(settings.home),
         people_factory=(lambda: people_app.people) if people_factory == "default" else people_factory,
         writes=writes,
         max_pixels=settings.max_pixels,

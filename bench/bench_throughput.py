@@ -43,7 +43,10 @@ MODEL_STAGES = ("classifier", "objects", "objects_checked", "face_detect", "face
 PHONE_SIDE = 4032  # a 12 MP phone photo's long side
 
 
-def make_photos(folder: Path, qualities: list[int], phone: bool = False, heic: bool = False) -> list[Path]:
+def make_photos(folder: Path, qualities: list[int], phone: bool = False, heic: bool = False,
+                count: int | None = None) -> list[Path]:
+    """Each of the first `count` (default: every) labelled photos at each quality; `phone`: scaled to 4032 px;
+    `heic`: scaled and saved as HEIC."""
     from PIL import Image
 
     if heic:
@@ -53,7 +56,7 @@ def make_photos(folder: Path, qualities: list[int], phone: bool = False, heic: b
         pillow_heif.options.GRID_TILE_SIZE = 512  # a grid of 512 px tiles, as an iPhone writes a photo
         phone = True
     made = []
-    for source in sorted((DATA / "images").iterdir()):
+    for source in sorted((DATA / "images").iterdir())[:count]:
         image = Image.open(source).convert("RGB")
         if phone:
             scale = PHONE_SIDE / max(image.size)

@@ -276,9 +276,9 @@ class Pipeline:
         return Draft(doc, INDEXED, analysis.api_calls, analysis)
 
     def _keep_thumbnail(self, picture: Picture, doc: SearchDocument) -> None:
-        """The gallery's thumbnail, made now from the pixels the analysis decoded (3-8 ms): made when the gallery
+        """The gallery's thumbnail, made now from the pixels the analysis decoded (5-13 ms): made when the gallery
         first asks, it is a decode of the file again, and a 12 MP HEIC, PNG or TIFF has no reduced decoding (a
-        HEIC's thumbnail took 360 ms). A thumbnail that cannot be made costs its speed only: it is made on demand.
+        12 MP HEIC's thumbnail took about 0.4 s). A thumbnail that cannot be made costs its speed only: it is made on demand.
         The viewer's 2,048 px preview stays on demand (one photo at a time, and 0.3 MB a photo to keep)."""
         image = picture.decoded()
         if self.renderings is None or image is None:

@@ -154,15 +154,15 @@ def test_detail_view_draws_named_face_boxes(page, site, library):
     page.goto(site.url + "/#/?q=biden")
     page.wait_for_selector(".tile")
     page.locator(".tile a[data-name='two_people_obama_biden.jpg']").click()
-    page.wait_for_selector(".stage img")
-    page.locator(".stage img").evaluate("img => img.decode()")
+    page.wait_for_selector("#photo")
+    page.locator("#photo").evaluate("img => img.decode()")
     faces = page.locator(".box.face")
     assert faces.count() == 2
     tags = sorted(faces.locator(".tag").all_inner_texts())
     assert tags == ["Barack Obama", "face 2"]
     # the boxes sit where the document says, over the picture
     doc = library.doc("two_people_obama_biden.jpg")
-    image = page.locator(".stage img").bounding_box()
+    image = page.locator("#photo").bounding_box()
     named = next(f for f in doc["faces"] if f["person"] == "Barack Obama")
     box = page.locator(".box.face:not(.unknown)").bounding_box()
     assert abs(box["x"] - (image["x"] + named["box"]["left"] * image["width"])) < 3

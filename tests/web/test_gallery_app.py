@@ -163,6 +163,23 @@ def test_the_viewer_steps_with_arrow_keys_and_j_k_and_zooms(sized_page, phone_si
     assert "/doc/" not in page.url  # stepping through photos did not pile up in the history
 
 
+def test_the_viewer_asks_for_the_photos_either_side_ahead(page, phone_site):
+    """Once the viewer's photo has loaded, the previews of the photos before and after it are asked for, so that a
+    step shows a sharp photo at once; a video beside it (it has no preview) is not asked for."""
+    page.goto(phone_site.url + "/")
+    expect(loaded_images(page, ".month[data-month='2025-06'] .tile img")).to_have_count(7)
+    ids = dict(zip(tile_names(page), page.locator(".tile a").evaluate_all("links => links.map(a => a.dataset.id)")))
+    page.context.new_cdp_session(page).send("Network.clearBrowserCache")  # no preview held from other tests
+    husky, terrier, orange = NEWEST_FIRST[1:4]
+    with page.expect_request(lambda r: r.url.endswith(f"/api/documents/{ids[orange]}/preview")), \
+            page.expect_request(lambda r: r.url.endswith(f"/api/documents/{ids[husky]}/preview")):
+        page.locator(f".tile a[data-name='{terrier}']").click()
+    expect(page.locator("#photo")).to_have_attribute("data-ahead", f"{ids[orange]} {ids[husky]}")
+    page.keyboard.press("ArrowLeft")  # to the husky: the terrier is after it, the video before it
+    expect(page.locator("#detail-title")).to_have_text(husky)
+    expect(page.locator("#photo")).to_have_attribute("data-ahead", ids[terrier])
+
+
 def test_a_swipe_shows_the_next_photo(page, phone_site):
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(phone_site.url + "/")

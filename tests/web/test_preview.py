@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from mediaindex.adapters.index.sqlite import SqliteIndex
 from mediaindex.config import Settings
 from mediaindex.domain.document import base_document
 from mediaindex.entrypoints.cli.serve import build_local_api
-from mediaindex.media.thumbnails import PREVIEW_SIDE
+from mediaindex.media.thumbnails import PREVIEW_MIN_SIDE, PREVIEW_SIDE
 from tests.web.helpers import get
-from tests.web.test_browser import browser  # noqa: F401 - the module's Chromium, shared
+from tests.web.test_browser import SCREENSHOTS, browser, watched_page  # noqa: F401 - the module's Chromium, shared
 
 
 def photo_doc(path: Path, content_type: str, **extra: Any) -> dict[str, Any]:
@@ -37,8 +38,8 @@ def server(tmp_path: Path, faces_dir: Path, serve) -> Any:
     big.save(tmp_path / "phone.jpg", "JPEG", quality=90)
     index = SqliteIndex(str(tmp_path / "index.db"))
     index.ensure_ready()
-    docs = {"heic": photo_doc(tmp_path / "phone.heic", "image/heif"),
-            "jpeg": photo_doc(tmp_path / "phone.jpg", "image/jpeg")}
+    docs = {"heic": photo_doc(tmp_path / "phone.heic", "image/heif", width=big.width, height=big.height),
+            "jpeg": photo_doc(tmp_path / "phone.jpg", "image/jpeg", width=big.width, height=big.height)}
     for doc in docs.values():
         index.put(doc, None)
     running = serve(build_local_api(Settings(home=tmp_path / "home"), index=index, people_factory=None))
@@ -52,7 +53,8 @@ def test_every_photo_has_a_display_size_jpeg(server, kind):
     reply = get(server, f"/api/documents/{doc['id']}/preview")
     assert reply.status == 200 and reply.headers["content-type"] == "image/jpeg"
     image = reply.image()
-    assert image.format == "JPEG" and max(image.size) == PREVIEW_SIDE
+    # 4032 px: decoded at half scale (a JPEG) or averaged over 2x2 pixels (a HEIC), not resampled to PREVIEW_SIDE
+    assert image.format == "JPEG" and max(image.size) == 2016 and PREVIEW_MIN_SIDE <= 2016 <= PREVIEW_SIDE
     original = Path(doc["key"]).stat().st_size
     assert len(reply.body) < original  # smaller than what it stands for
     assert get(server, f"/api/documents/{doc['id']}/preview").body == reply.body  # cached
@@ -71,3 +73,32 @@ def test_the_viewer_shows_the_preview_of_a_heic_photo(server, browser):
         assert page.get_attribute("#photo", "src").endswith(f"/api/documents/{doc['id']}/preview")
     finally:
         page.close()
+
+
+def test_the_thumbnail_stands_in_until_the_preview_comes(server, browser):
+    """A 12 MP photo's preview takes a moment to make the first time: the viewer shows the gallery's thumbnail at once,
+    stretched over the photo's place, and the preview takes over when it has loaded. The test holds the preview's
+    answer back (an intercepted request, released by the test) to see the first state."""
+    doc = server.docs["jpeg"]
+    held: list[Any] = []
+    with watched_page(browser, (1440, 900)) as page:  # no failed loads, no script errors
+        page.route(f"**/api/documents/{doc['id']}/preview", lambda route: held.append(route))
+        with page.expect_request(lambda r: r.url.endswith(f"/api/documents/{doc['id']}/preview")):
+            page.goto(f"http://127.0.0.1:{server.port}/#/doc/{doc['id']}")
+        stand_in, photo = page.locator("#photo-stand-in"), page.locator("#photo")
+        stand_in.evaluate("img => img.decode()")
+        assert max(stand_in.evaluate("i => [i.naturalWidth, i.naturalHeight]")) == 360  # the gallery's thumbnail
+        assert photo.evaluate("i => i.naturalWidth") == 0  # the preview has not come
+        shown, place = stand_in.bounding_box(), photo.bounding_box()
+        assert shown == place and shown["width"] > 360  # over the photo's place, as large as the photo will show
+        width, height = Image.open(doc["key"]).size
+        assert abs(shown["width"] / shown["height"] - width / height) < 0.01
+        page.screenshot(path=str(SCREENSHOTS / "mediaindex-viewer-stand-in.png"))
+        while not held:  # the request was seen; its route event reaches the test on its next call to the page
+            page.evaluate("0")
+        held[0].continue_()
+        photo.evaluate("img => img.decode()")
+        assert photo.evaluate("i => i.naturalWidth") == 2016  # the preview (PREVIEW_MIN_SIDE..PREVIEW_SIDE)
+        expect(stand_in).to_have_count(0)
+        landed = photo.bounding_box()  # where the stand-in was, to a pixel's rounding: nothing jumps
+        assert all(abs(landed[k] - place[k]) <= 1 for k in place), (landed, place)

@@ -632,6 +632,7 @@ async function showDetail(id) {
   const inner = el("div", { class: "stage-inner" });
   const stage = el("div", { class: "stage", id: "stage" }, inner);
   let video = null;
+  let standIn = null;
   if (isVideo) {
     video = el("video", { src, controls: true, preload: "metadata", "aria-label": `Video ${doc.name}` });
     inner.append(video);
@@ -640,6 +641,18 @@ async function showDetail(id) {
     const img = el("img", { alt: describeDoc(doc), id: "photo" });
     img.addEventListener("load", () => fitPhoto(img));
     inner.append(img);
+    if (doc.status === "indexed") {
+      // A 12 MP photo's preview takes a few hundred milliseconds to make the first time it is asked for. Until it
+      // comes, the gallery's thumbnail (kept by indexing, likely in the browser's cache already) stands in,
+      // stretched over the photo's place: the photo shows at once and sharpens when the preview has loaded.
+      standIn = previewSize(doc) && el("img", { class: "stand-in", id: "photo-stand-in", alt: "", "aria-hidden": "true" });
+      if (standIn) {
+        inner.prepend(standIn);
+        setImage(standIn, thumbUrl(doc.id));
+        img.addEventListener("load", () => standIn.remove(), { once: true });
+      }
+      img.addEventListener("load", () => prefetchPreviews(img, near), { once: true });
+    }
     setImage(img, doc.status === "indexed" ? `/api/documents/${doc.id}/preview` : src);
     (doc.labels || []).forEach((label) => (label.instances || []).forEach((inst) => {
       if (inst.box) inner.append(boxStyle(el("div", { class: "box label", "aria-hidden": "true" },
@@ -672,6 +685,10 @@ async function showDetail(id) {
   const picture = el("div", { class: "picture" }, stage, ...pager);
   const parts = [bar, picture, detailPanel(doc)];
   view.replaceChildren(...parts);
+  if (standIn && !$("#photo").naturalWidth) {  // the photo's place, laid out now, before its preview has come
+    const size = previewSize(doc);
+    fitPhoto($("#photo"), size.width, size.height);
+  }
   if (isVideo && doc.video) view.append(timeline(doc, video));
   $("#close").focus({ preventScroll: true });
   if (doc.status === "indexed") similarStrip(doc, view);
@@ -806,14 +823,36 @@ async function trashBatches() {
 
 // The photo as large as the stage allows, small ones enlarged (up to 4 times): its size in pixels, so that the face
 // boxes, placed in percentages over it, stay on the faces.
-function fitPhoto(img) {
-  if (!img.naturalWidth || !img.isConnected) return;
+function fitPhoto(img, width = img.naturalWidth, height = img.naturalHeight) {
+  if (!width || !height || !img.isConnected) return;
   const picture = img.closest(".picture");
   const maxW = picture.clientWidth;
   const maxH = Math.max(200, window.innerHeight * (narrow() ? 0.7 : 1) - (narrow() ? 0 : 130));
-  const scale = Math.min(maxW / img.naturalWidth, maxH / img.naturalHeight, 4);
-  img.style.width = `${Math.floor(img.naturalWidth * scale)}px`;
-  img.style.height = `${Math.floor(img.naturalHeight * scale)}px`;
+  const scale = Math.min(maxW / width, maxH / height, 4);
+  img.style.width = `${Math.floor(width * scale)}px`;
+  img.style.height = `${Math.floor(height * scale)}px`;
+}
+
+// The size of a photo's preview, known before it loads: the photo's own (upright, as the document records it),
+// shrunk to PREVIEW_SIDE (media/thumbnails.py) on its long side. Null when the document has no size.
+const PREVIEW_SIDE = 2048;
+function previewSize(doc) {
+  if (!doc.width || !doc.height) return null;
+  const scale = Math.min(1, PREVIEW_SIDE / Math.max(doc.width, doc.height));
+  return { width: Math.round(doc.width * scale), height: Math.round(doc.height * scale) };
+}
+
+// The photos either side are what a step shows next: their previews are asked for as soon as this one has loaded,
+// so that the server has made them and the browser holds them (kept five minutes) by then. Videos have none, and
+// with a sign-in token the page fetches images itself into blob URLs: not done there.
+function prefetchPreviews(img, near) {
+  if (token()) return;
+  const ahead = [near.next, near.previous].filter((id) => {
+    const link = id && document.querySelector(`#photos .tile a[data-id="${CSS.escape(id)}"]`);
+    return link && !link.closest(".tile").classList.contains("video");
+  });
+  ahead.forEach((id) => { new Image().src = `/api/documents/${id}/preview`; });
+  img.dataset.ahead = ahead.join(" ");
 }
 
 function describeDoc(doc) {

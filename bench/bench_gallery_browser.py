@@ -103,8 +103,9 @@ def timed_viewer(playwright: Any, profile: Path, url: str) -> dict[str, Any]:
         title = page.inner_text("#detail-title")
         started = time.perf_counter()
         page.keyboard.press("ArrowRight")
-        page.wait_for_function(f"() => document.querySelector('#detail-title').textContent !== {json.dumps(title)}",
-                               polling="raf")
+        moved = ("(title) => { const now = document.querySelector('#detail-title'); "
+                 "return now && now.textContent !== title; }")
+        page.wait_for_function(moved, arg=title, polling="raf")
         wait(page, PREVIEW_LOADED)
         step = time.perf_counter() - started
         return {"shown_s": round(shown, 3), "preview_s": round(sharp, 3), "preview_px": width,

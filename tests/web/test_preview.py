@@ -62,6 +62,24 @@ def test_every_photo_has_a_display_size_jpeg(server, kind):
     assert thumb.status == 200 and max(thumb.image().size) == 360
 
 
+@pytest.mark.parametrize(("size", "expected"), [
+    ((4032, 3024), (2016, 1512)),  # a 12 MP JPEG: decoded at half scale, nothing resampled
+    ((3024, 4032), (1512, 2016)),  # upright: the long side counts
+    ((8064, 6048), (2016, 1512)),  # 48 MP: a quarter
+    ((3000, 2000), (2048, 1365)),  # half would be 1,500, below a full-HD screen: resampled to PREVIEW_SIDE
+    ((20000, 5000), (2048, 512)),  # a panorama
+    ((1000, 800), (1000, 800)),  # smaller than a screen: its own size
+])
+def test_a_preview_is_as_large_as_a_screen_at_the_size_the_decoder_reaches_cheaply(size, expected):
+    from mediaindex.media.thumbnails import render_preview
+
+    data = io.BytesIO()
+    Image.new("RGB", size, (90, 120, 200)).save(data, "JPEG", quality=80)
+    preview = Image.open(io.BytesIO(render_preview(data.getvalue())))
+    assert preview.size == expected
+    assert min(PREVIEW_MIN_SIDE, max(size)) <= max(preview.size) <= PREVIEW_SIDE
+
+
 def test_the_viewer_shows_the_preview_of_a_heic_photo(server, browser):
     """Chromium cannot show HEIC: the viewer loads the photo's JPEG preview, and it renders."""
     doc = server.docs["heic"]
@@ -102,3 +120,23 @@ def test_the_thumbnail_stands_in_until_the_preview_comes(server, browser):
         expect(stand_in).to_have_count(0)
         landed = photo.bounding_box()  # where the stand-in was, to a pixel's rounding: nothing jumps
         assert all(abs(landed[k] - place[k]) <= 1 for k in place), (landed, place)
+
+
+def test_without_a_thumbnail_the_viewer_waits_for_the_preview(server, browser):
+    """A photo whose thumbnail cannot be had (the server answers 404) gets no broken stand-in: it goes before the
+    preview comes (held back by the test), and the preview shows when it does."""
+    doc = server.docs["jpeg"]
+    held: list[Any] = []
+    with watched_page(browser, (1440, 900)) as page:
+        page.route(f"**/api/documents/{doc['id']}/thumbnail", lambda route: route.fulfill(status=404, body="{}"))
+        page.route(f"**/api/documents/{doc['id']}/preview", lambda route: held.append(route))
+        page.goto(f"http://127.0.0.1:{server.port}/#/doc/{doc['id']}")
+        page.wait_for_selector("#photo")
+        expect(page.locator("#photo-stand-in")).to_have_count(0)
+        while not held:  # the preview was asked for with the thumbnail; its route event comes on a call to the page
+            page.evaluate("0")
+        assert page.locator("#photo").evaluate("i => i.naturalWidth") == 0  # gone before the preview came
+        held[0].continue_()
+        page.locator("#photo").evaluate("img => img.decode()")
+        assert page.locator("#photo").evaluate("i => i.naturalWidth") == 2016
+        page.console_errors[:] = [e for e in page.console_errors if "404" not in e]  # the refused thumbnail

@@ -37,9 +37,10 @@ KEEP_SIDE = 4096
 def _open_image(data: bytes, max_pixels: int, side: int = THUMB_SIDE * 2, keep: int = KEEP_SIDE,
                 at_least: int | None = None) -> Image.Image:
     """Decode for a rendering of about `side` pixels: a JPEG's decoder scales by 1/2..1/8 on the way (draft mode),
-    which is most of the speed; the result is at most `keep` pixels on its long side. With `at_least`, a bigger
-    result is first averaged over whole blocks of pixels while it stays that large (a few milliseconds; a HEIC or
-    PNG has no reduced decoding), and resampled down to `keep` only when that is not enough."""
+    which is most of the speed; the result is at most `keep` pixels on its long side. With `at_least`, `side` is
+    the long side only, and a bigger result is first averaged over whole blocks of pixels while it stays that large
+    (a few milliseconds; a HEIC or PNG has no reduced decoding), then resampled down to `keep` only when that is
+    not enough."""
     media_type, fmt = sniff.sniff(data[:512])
     if media_type != sniff.IMAGE:
         raise BadMedia("not an image")
@@ -53,10 +54,12 @@ def _open_image(data: bytes, max_pixels: int, side: int = THUMB_SIDE * 2, keep: 
             im: Image.Image = Image.open(io.BytesIO(data))
             if im.width * im.height > max_pixels:
                 raise BadMedia(f"image is {im.width}x{im.height}, above the pixel limit")
-            # the long side: Pillow's draft keeps both sides at least this size, so a square would decode a 4:3
-            # photo's preview at full size
-            im.draft("RGB", (side, max(1, side * im.height // im.width)) if im.width >= im.height
-                     else (max(1, side * im.width // im.height), side))
+            # Pillow's draft keeps both sides at least the size asked. A square keeps a face crop's detail in a wide
+            # photo; a preview asks for its long side only (a square would decode a 4:3 photo's at full size).
+            wide = im.width >= im.height
+            asked = (side, side) if not at_least else (
+                (side, max(1, side * im.height // im.width)) if wide else (max(1, side * im.width // im.height), side))
+            im.draft("RGB", asked)
             big = im.width * im.height > BIG_DECODE_PIXELS
             with _big_decodes if big else contextlib.nullcontext():
                 im.load()

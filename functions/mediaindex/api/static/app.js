@@ -650,6 +650,7 @@ async function showDetail(id) {
         inner.prepend(standIn);
         setImage(standIn, thumbUrl(doc.id));
         img.addEventListener("load", () => standIn.remove(), { once: true });
+        standIn.addEventListener("error", () => standIn.remove(), { once: true });  // no thumbnail: wait for the preview
       }
       img.addEventListener("load", () => prefetchPreviews(img, near), { once: true });
     }

@@ -72,6 +72,21 @@ def test_every_photo_gets_its_thumbnail_when_indexed(library):
         assert cache.get(doc, "preview") is None  # made when the viewer asks
 
 
+def test_a_copy_gets_its_originals_thumbnail(library):
+    """A copy's analysis is reused (nothing is decoded): its thumbnail is the original's, copied in the cache."""
+    settings, app, folder = library
+    copies = folder.parent / "copies"
+    copies.mkdir()
+    (copies / "phone copy.heic").write_bytes((folder / "phone.heic").read_bytes())
+    summary = bulk_indexer(index=app.index, spec=WorkerSpec(settings), handle=app.pipeline.handle,
+                           analyzer_name="fake").run([IndexRoot.parse(str(copies))]).to_dict()
+    assert summary["reused"] == 1, summary
+    cache = ThumbnailCache(settings.home / "thumbnails")
+    copy, original = doc_of(app, copies / "phone copy.heic"), doc_of(app, folder / "phone.heic")
+    assert cache.path(copy, "thumb") != cache.path(original, "thumb")
+    assert cache.get(copy, "thumb") == cache.get(original, "thumb") is not None
+
+
 def test_the_gallery_shows_them_without_reading_the_file(library, serve, monkeypatch):
     from mediaindex.adapters.media.folder import FolderMedia
 

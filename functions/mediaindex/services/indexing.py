@@ -234,6 +234,7 @@ class Pipeline:
                 if "place" not in doc:  # analysed before places were found
                     self.add_place(doc)
                 self._carry_meaning(prior, doc, obj)
+                self._copy_thumbnail(prior, doc)
                 return Draft(doc, REUSED)
         try:
             if media_type == sniff.VIDEO:
@@ -289,6 +290,13 @@ class Pipeline:
             log.warning("no thumbnail made at index time: %s", e, extra={"key": doc.get("key")})
             return
         self.renderings.put(doc, "thumb", thumbnail)
+
+    def _copy_thumbnail(self, prior: SearchDocument, doc: SearchDocument) -> None:
+        """A copy's thumbnail is its original's (the same bytes): nothing is decoded for a copy, whose analysis is
+        reused, so without this its thumbnail would be made from the file when the gallery first asks."""
+        kept = self.renderings.get(prior, "thumb") if self.renderings is not None else None
+        if kept is not None and self.renderings is not None:
+            self.renderings.put(doc, "thumb", kept)
 
     @staticmethod
     def _date(doc: SearchDocument, obj: StoredObject, embedded: str | None, kind: str) -> None:

@@ -13,7 +13,7 @@ each sample (MEDIAINDEX_VIDEO_FOLLOW_FRAMES); the clip is also run without follo
 
 The phone set (issue 26): clips made by bench/video_clips.py in DIR (kept there for the next run): 60 s of 1080p
 H.264 with 10 shots and a key frame a second, as phones write, the same with x264's default key frames (at most
-250 frames apart, plus one at each cut it sees), 60 s of 1080p HEVC, and 30 s of 4K H.264. Each is indexed at the
+250 frames apart, plus one at each cut it sees), 60 s of 1080p HEVC, and 30 s of 4K H.264 and HEVC. Each is indexed at the
 default settings (a frame every 6 s, shots, 2 following frames) by the local analyzer in a process of its own
 (models loaded before timing): seconds, times real time, frames decoded of all, the model time, and the process's
 peak resident memory (models included). Then `mediaindex index` of the 1080p clip alone with one worker, timed
@@ -136,6 +136,7 @@ PHONE_CLIPS = {  # name: video_clips.make_clip arguments
     "1080p-h264-x264default.mp4": {"side": 1920, "seconds": 60, "shots": 10, "gop": 0},
     "1080p-hevc-phone.mp4": {"side": 1920, "seconds": 60, "shots": 10, "gop": 30, "codec": "libx265", "preset": "ultrafast"},
     "4k-h264-phone.mp4": {"side": 3840, "seconds": 30, "shots": 5, "gop": 30, "preset": "ultrafast"},
+    "4k-hevc-phone.mp4": {"side": 3840, "seconds": 30, "shots": 5, "gop": 30, "codec": "libx265", "preset": "ultrafast"},
 }
 
 

@@ -280,7 +280,7 @@ class Pipeline:
         """The gallery's thumbnail, made now from the pixels the analysis decoded (5-13 ms): made when the gallery
         first asks, it is a decode of the file again, and a 12 MP HEIC, PNG or TIFF has no reduced decoding (a
         12 MP HEIC's thumbnail took about 0.4 s). A thumbnail that cannot be made costs its speed only: it is made on demand.
-        The viewer's 2,048 px preview stays on demand (one photo at a time, and 0.3 MB a photo to keep)."""
+        The viewer's preview stays on demand (one photo at a time, and 0.3 MB a photo to keep)."""
         image = picture.decoded()
         if self.renderings is None or image is None:
             return
@@ -294,8 +294,10 @@ class Pipeline:
     def _copy_thumbnail(self, prior: SearchDocument, doc: SearchDocument) -> None:
         """A copy's thumbnail is its original's (the same bytes): nothing is decoded for a copy, whose analysis is
         reused, so without this its thumbnail would be made from the file when the gallery first asks."""
-        kept = self.renderings.get(prior, "thumb") if self.renderings is not None else None
-        if kept is not None and self.renderings is not None:
+        if self.renderings is None:
+            return
+        kept = self.renderings.get(prior, "thumb")
+        if kept is not None:
             self.renderings.put(doc, "thumb", kept)
 
     @staticmethod

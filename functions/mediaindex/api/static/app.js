@@ -642,8 +642,8 @@ async function showDetail(id) {
     img.addEventListener("load", () => fitPhoto(img));
     inner.append(img);
     if (doc.status === "indexed") {
-      // A 12 MP photo's preview takes a few hundred milliseconds to make the first time it is asked for. Until it
-      // comes, the gallery's thumbnail (kept by indexing, likely in the browser's cache already) stands in,
+      // A photo's preview is made the first time it is asked for (a 12 MP HEIC's takes about half a second). Until
+      // it comes, the gallery's thumbnail (kept by indexing, likely in the browser's cache already) stands in,
       // stretched over the photo's place: the photo shows at once and sharpens when the preview has loaded.
       standIn = previewSize(doc) && el("img", { class: "stand-in", id: "photo-stand-in", alt: "", "aria-hidden": "true" });
       if (standIn) {
@@ -835,7 +835,8 @@ function fitPhoto(img, width = img.naturalWidth, height = img.naturalHeight) {
 }
 
 // The size of a photo's preview, known before it loads: the photo's own (upright, as the document records it),
-// shrunk to PREVIEW_SIDE (media/thumbnails.py) on its long side. Null when the document has no size.
+// shrunk to PREVIEW_SIDE (media/thumbnails.py) on its long side. The server may make it a little smaller (down to
+// 1,920 px, where the decoder gets there cheaply): the shape is what places the photo. Null when there is no size.
 const PREVIEW_SIDE = 2048;
 function previewSize(doc) {
   if (!doc.width || !doc.height) return null;

@@ -622,3 +622,6 @@ class RenderingCache(Protocol):
     def get(self, doc: SearchDocument, kind: str) -> bytes | None: ...
 
     def put(self, doc: SearchDocument, kind: str, data: bytes) -> None: ...
+
+    def forget(self, doc_id: str) -> None:
+        """Drop every rendering of a document (its file left the index)."""

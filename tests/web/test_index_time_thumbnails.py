@@ -13,9 +13,11 @@ import pytest
 from PIL import Image
 
 from mediaindex.adapters.media.thumbnail_cache import ThumbnailCache
+from mediaindex.adapters.storage.folder import ref_for
 from mediaindex.bootstrap import ABSENT, build_app
 from mediaindex.config import Settings
 from mediaindex.domain import document as docs
+from mediaindex.domain.messages import CREATED, REMOVED, StorageEvent
 from mediaindex.entrypoints.cli.serve import build_local_api
 from mediaindex.entrypoints.workers import WorkerSpec, bulk_indexer
 from mediaindex.media.thumbnails import THUMB_SIDE, render_thumbnail
@@ -85,6 +87,29 @@ def test_a_copy_gets_its_originals_thumbnail(library):
     copy, original = doc_of(app, copies / "phone copy.heic"), doc_of(app, folder / "phone.heic")
     assert cache.path(copy, "thumb") != cache.path(original, "thumb")
     assert cache.get(copy, "thumb") == cache.get(original, "thumb") is not None
+
+
+def test_a_file_that_changes_or_leaves_takes_its_renderings_along(library):
+    """Every indexed photo leaves a thumbnail (and the viewer a preview): the cache must not keep those of files
+    that changed or went. A new version drops the old one's renderings; a removed file drops its folder."""
+    settings, app, folder = library
+    cache = ThumbnailCache(settings.home / "thumbnails")
+    camera = folder / "camera.jpg"
+    before = doc_of(app, camera)
+    cache.put(before, "preview", b"the viewer's")  # as the API leaves it
+    old_thumb, old_preview = cache.path(before, "thumb"), cache.path(before, "preview")
+    assert old_thumb.is_file() and old_preview.is_file() and old_thumb.parent == old_preview.parent
+    Image.open(camera).rotate(90, expand=True).save(camera, "JPEG", quality=85)  # edited in place
+    assert app.pipeline.handle(StorageEvent(CREATED, ref_for(camera))).action == "indexed"
+    after = doc_of(app, camera)
+    assert after["content_sha256"] != before["content_sha256"]
+    assert cache.get(after, "thumb") is not None
+    assert not old_thumb.exists() and not old_preview.exists()  # what the file held before
+    other = doc_of(app, folder / "phone.heic")
+    camera.unlink()
+    assert app.pipeline.handle(StorageEvent(REMOVED, ref_for(camera))).action == "removed"
+    assert not cache.path(after, "thumb").parent.exists()
+    assert cache.get(other, "thumb") is not None  # the others' stay
 
 
 def test_the_gallery_shows_them_without_reading_the_file(library, serve, monkeypatch):

@@ -467,7 +467,12 @@ class Pipeline:
                 return Outcome(skip, ref, doc_id)
         if not self._write(docs.tombstone(ref.bucket, ref.key, event.sequencer), current):
             return Outcome(STALE, ref, doc_id)
+        return self._removed(ref, doc_id)
+
+    def _removed(self, ref: ObjectRef, doc_id: str) -> Outcome:
         self.metrics.count("files_removed")
+        if self.renderings is not None:  # its thumbnail and preview are never asked for again
+            self.renderings.forget(doc_id)
         return Outcome(REMOVED_DOC, ref, doc_id)
 
     def _remove_anyway(self, ref: ObjectRef, doc_id: str, current: Versioned) -> Outcome:
@@ -482,8 +487,7 @@ class Pipeline:
 
         if not compare_and_set(self.index, doc_id, attempt, current=current):
             return Outcome(DUPLICATE, ref, doc_id)
-        self.metrics.count("files_removed")
-        return Outcome(REMOVED_DOC, ref, doc_id)
+        return self._removed(ref, doc_id)
 
     # ---- conditional write ---------------------------------------------------------------------------------------
     def _write(self, doc: SearchDocument, current: Versioned | None, same_write: bool = False) -> bool:

@@ -101,6 +101,8 @@ def test_the_thumbnail_stands_in_until_the_preview_comes(server, browser):
     held: list[Any] = []
     with watched_page(browser, (1440, 900)) as page:  # no failed loads, no script errors
         page.route(f"**/api/documents/{doc['id']}/preview", lambda route: held.append(route))
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url))
         with page.expect_request(lambda r: r.url.endswith(f"/api/documents/{doc['id']}/preview")):
             page.goto(f"http://127.0.0.1:{server.port}/#/doc/{doc['id']}")
         stand_in, photo = page.locator("#photo-stand-in"), page.locator("#photo")
@@ -114,8 +116,10 @@ def test_the_thumbnail_stands_in_until_the_preview_comes(server, browser):
         page.screenshot(path=str(SCREENSHOTS / "mediaindex-viewer-stand-in.png"))
         while not held:  # the request was seen; its route event reaches the test on its next call to the page
             page.evaluate("0")
-        held[0].continue_()
-        photo.evaluate("img => img.decode()")
+        assert not any("/similar" in url for url in asked)  # the look-alikes wait for the photo
+        with page.expect_request(lambda r: "/similar" in r.url):
+            held[0].continue_()
+            photo.evaluate("img => img.decode()")
         assert photo.evaluate("i => i.naturalWidth") == 2016  # the preview (PREVIEW_MIN_SIDE..PREVIEW_SIDE)
         expect(stand_in).to_have_count(0)
         landed = photo.bounding_box()  # where the stand-in was, to a pixel's rounding: nothing jumps

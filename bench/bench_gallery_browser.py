@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +40,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from bench_api import CLI, SHARED, start_server  # noqa: E402 - after the path above
+from bench_api import SHARED, index_folder, start_server  # noqa: E402 - after the path above
 from bench_throughput import make_photos  # noqa: E402
 from tests.web.test_browser import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402 - the flags the browser tests use
 
@@ -190,11 +188,7 @@ def main() -> int:
             made = make_photos(home / "photos", [90, 80], phone=True, heic=fmt == "heic", count=per_quality)
             for extra in made[args.photos:]:
                 extra.unlink()
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", CLI, "index", str(home / "photos"), "--home", str(home),
-                            "--no-progress"], check=True, stdout=subprocess.DEVNULL,
-                           env={**os.environ, "MEDIAINDEX_TEXT": "never"})
-            indexed_s = time.perf_counter() - started
+            indexed_s = index_folder(home / "photos", home)
             kept = work / f"{fmt}-kept-thumbnails"
             shutil.copytree(home / "thumbnails", kept)
             at_index = visit(home, kept, args.tall, work)

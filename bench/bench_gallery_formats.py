@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_api import CLI, SHARED, percentiles, start_server  # noqa: E402 - after the path above
+from bench_api import SHARED, index_folder, percentiles, start_server  # noqa: E402 - after the path above
 from bench_throughput import make_photos  # noqa: E402
 
 
@@ -75,11 +73,7 @@ def main() -> int:
             # JPEG q90, HEIC q80 (a grid of 512 px tiles, x265's ultrafast preset), both at 4032 px
             make_photos(home / "photos", [80 if fmt == "heic" else 90], phone=True, heic=fmt == "heic",
                         count=args.photos)
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", CLI, "index", str(home / "photos"), "--home", str(home),
-                            "--no-progress"], check=True, stdout=subprocess.DEVNULL,
-                           env={**os.environ, "MEDIAINDEX_TEXT": "never"})
-            indexed_s = time.perf_counter() - started
+            indexed_s = index_folder(home / "photos", home)
             kept = sum(1 for _ in (home / "thumbnails").rglob("*.jpg")) if (home / "thumbnails").exists() else 0
             at_index = thumbnails(home)
             shutil.rmtree(home / "thumbnails", ignore_errors=True)

@@ -193,11 +193,12 @@ def main() -> int:
             shutil.copytree(home / "thumbnails", kept)
             at_index = visit(home, kept, args.tall, work)
             on_demand = visit(home, None, args.tall, work)
-            rendering = render_ms(sorted((home / "photos").iterdir())[:10])
+            sample = sorted((home / "photos").iterdir())[:10]
+            rendering = render_ms(sample)
             result[fmt] = {"index_s": round(indexed_s, 2), "with_index_time_thumbnails": at_index,
                            "thumbnails_on_demand": on_demand, "rendered_on_demand": rendering}
             print(f"{fmt}: made on demand, a thumbnail takes {rendering['thumbnail_ms']:.0f} ms, a preview "
-                  f"{rendering['preview_ms']:.0f} ms (median of 10 photos)")
+                  f"{rendering['preview_ms']:.0f} ms (median of {len(sample)} photos)")
             for name, figures in (("thumbnails from indexing", at_index), ("thumbnails on demand", on_demand)):
                 viewer = figures["viewer"]
                 print(f"{fmt}, {name}: first screen {figures['first_screen']['s']:.2f} s "

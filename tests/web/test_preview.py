@@ -134,10 +134,11 @@ def test_without_a_thumbnail_the_viewer_waits_for_the_preview(server, browser):
     with watched_page(browser, (1440, 900)) as page:
         page.route(f"**/api/documents/{doc['id']}/thumbnail", lambda route: route.fulfill(status=404, body="{}"))
         page.route(f"**/api/documents/{doc['id']}/preview", lambda route: held.append(route))
-        page.goto(f"http://127.0.0.1:{server.port}/#/doc/{doc['id']}")
+        with page.expect_request(lambda r: r.url.endswith(f"/api/documents/{doc['id']}/preview")):
+            page.goto(f"http://127.0.0.1:{server.port}/#/doc/{doc['id']}")
         page.wait_for_selector("#photo")
         expect(page.locator("#photo-stand-in")).to_have_count(0)
-        while not held:  # the preview was asked for with the thumbnail; its route event comes on a call to the page
+        while not held:  # the preview was asked for (seen above); its route event comes on a call to the page
             page.evaluate("0")
         assert page.locator("#photo").evaluate("i => i.naturalWidth") == 0  # gone before the preview came
         held[0].continue_()
